@@ -1,0 +1,69 @@
+#include <iostream>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/io/safetensors.h"
+#include "core/models/registry.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli forward MODEL_DIR --inputs IN.safetensors --out OUT.safetensors\n"
+    "                          [--dtype float32|float16|bfloat16] [--device cpu|cuda] [--hidden-states]\n"
+    "IN holds input_ids (int64 [B, T]) or pixel_values (float32 [B, C, H, W]). OUT gets float32\n"
+    "'logits' and, with --hidden-states, 'hidden_states.N' numbered as transformers numbers them.\n";
+}
+
+int cmd_forward(const Argv& argv) {
+  Args a(argv, {"hidden-states"}, {"inputs", "out", "dtype", "device"});
+  if (a.help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  a.expect_positional({"MODEL_DIR"});
+  const std::string in_path = a.require("inputs"), out_path = a.require("out");
+  LoadOptions opts;
+  opts.device = parse_device(a.get("device", "cpu"));
+  opts.dtype = parse_dtype(a.get("dtype", "float32"));
+
+  SafetensorsFile in(in_path);
+  ModelInputs inputs;
+  if (in.contains("input_ids")) {
+    inputs.input_ids = in.load("input_ids");
+    QUENCH_CHECK(inputs.input_ids.dim() == 2, in_path, ": tensor 'input_ids' must be [B, T], got ", inputs.input_ids.sizes());
+    QUENCH_CHECK(!at::isFloatingType(inputs.input_ids.scalar_type()) && inputs.input_ids.scalar_type() != at::kBool,
+                 in_path, ": tensor 'input_ids' must hold integers");
+    inputs.input_ids = inputs.input_ids.to(at::kLong);
+  } else if (in.contains("pixel_values")) {
+    inputs.pixel_values = in.load("pixel_values");
+    QUENCH_CHECK(inputs.pixel_values.dim() == 4, in_path, ": tensor 'pixel_values' must be [B, C, H, W], got ",
+                 inputs.pixel_values.sizes());
+    QUENCH_CHECK(at::isFloatingType(inputs.pixel_values.scalar_type()), in_path, ": tensor 'pixel_values' must be floating point");
+  } else {
+    fail(in_path, ": has neither 'input_ids' nor 'pixel_values'");
+  }
+
+  auto model = load_model(a.positional()[0], opts);
+  if (inputs.input_ids.defined()) {
+    QUENCH_CHECK(model->modality() == Modality::Text, in_path, ": input_ids given, but ", model->architecture(), " takes pixel_values");
+    const int64_t vocab = model->layers().front()->weight().size(0);
+    const auto mn = inputs.input_ids.min().item<int64_t>(), mx = inputs.input_ids.max().item<int64_t>();
+    QUENCH_CHECK(mn >= 0 && mx < vocab, in_path, ": input_ids range [", mn, ", ", mx, "] is outside the vocabulary [0, ", vocab, ")");
+  } else {
+    QUENCH_CHECK(model->modality() == Modality::Image, in_path, ": pixel_values given, but ", model->architecture(), " takes input_ids");
+  }
+  ModelOutputs out;
+  {
+    at::NoGradGuard no_grad;
+    out = model->forward(inputs, a.flag("hidden-states"));
+  }
+  std::vector<std::pair<std::string, at::Tensor>> tensors{{"logits", out.logits.to(at::kCPU, at::kFloat)}};
+  for (size_t i = 0; i < out.hidden_states.size(); ++i)
+    tensors.emplace_back("hidden_states." + std::to_string(i), out.hidden_states[i].to(at::kCPU, at::kFloat));
+  save_safetensors(out_path, tensors);
+  return 0;
+}
+
+}  // namespace quench::cli

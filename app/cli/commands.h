@@ -1,0 +1,21 @@
+#pragma once
+// Each quench-cli subcommand: parses its own arguments, prints, returns the exit code.
+#include <string>
+#include <vector>
+
+namespace quench::cli {
+
+using Argv = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Argv& args);
+};
+
+const std::vector<Command>& commands();
+
+int cmd_inspect(const Argv& args);
+int cmd_forward(const Argv& args);
+
+}  // namespace quench::cli

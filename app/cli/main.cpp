@@ -1,0 +1,66 @@
+// quench-cli: the headless tool. Exit codes: 0 success, 1 failure (one line on stderr naming
+// the file/tensor/key), 2 usage error.
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
+      {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
+  };
+  return table;
+}
+
+}  // namespace quench::cli
+
+namespace {
+void usage(std::ostream& os) {
+  os << "usage: quench-cli COMMAND [ARGS] (quench-cli COMMAND --help for details)\n\ncommands:\n";
+  for (const auto& c : quench::cli::commands()) os << "  " << c.name << std::string(14 - std::string(c.name).size(), ' ') << c.summary << "\n";
+}
+
+// One line: newlines inside messages (from nested errors) become "; ".
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n') c = ';';
+  return s;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    usage(std::cerr);
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    usage(std::cout);
+    return 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "quench-cli " << QUENCH_VERSION << "\n";
+    return 0;
+  }
+  for (const auto& c : quench::cli::commands()) {
+    if (args[0] != c.name) continue;
+    try {
+      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    } catch (const quench::UsageError& e) {
+      std::cerr << "quench-cli " << c.name << ": " << one_line(e.what()) << " (see --help)\n";
+      return 2;
+    } catch (const quench::Cancelled&) {
+      std::cerr << "quench-cli " << c.name << ": cancelled\n";
+      return 1;
+    } catch (const std::exception& e) {
+      std::cerr << "quench-cli " << c.name << ": error: " << one_line(e.what()) << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "quench-cli: unknown command '" << args[0] << "'\n";
+  usage(std::cerr);
+  return 2;
+}

@@ -1,0 +1,27 @@
+#pragma once
+// A file that appears at its path complete or not at all: written to a temporary file in the
+// same directory, flushed, then renamed over the target. Destroyed without commit(): removed.
+#include <cstddef>
+#include <string>
+
+namespace quench {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, size_t n);
+  void write(const std::string& s) { write(s.data(), s.size()); }
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
+// Convenience: writes a whole string atomically.
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+}  // namespace quench

@@ -1,0 +1,41 @@
+#pragma once
+// A Hugging Face checkpoint directory: config.json plus model.safetensors, or shards listed in
+// model.safetensors.index.json. Opening reads config and headers only.
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/io/config.h"
+#include "core/io/safetensors.h"
+
+namespace quench {
+
+class Checkpoint {
+ public:
+  explicit Checkpoint(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  const Config& config() const { return config_; }
+  bool has(const std::string& name) const { return where_.count(name) != 0; }
+  const TensorInfo& info(const std::string& name) const;
+  // The stored tensor (its stored dtype, a view of the mapped file). Throws naming the tensor and file.
+  at::Tensor load(const std::string& name) const;
+  std::vector<std::string> names() const;
+  // Most common floating dtype by bytes: what users call the checkpoint's dtype.
+  std::string dtype() const;
+  uint64_t bytes_on_disk() const { return bytes_on_disk_; }
+  const std::vector<std::string>& files() const { return files_; }
+
+ private:
+  std::string dir_;
+  Config config_;
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+  std::vector<std::string> files_;
+  std::map<std::string, size_t> where_;  // tensor → shard
+  uint64_t bytes_on_disk_ = 0;
+};
+
+}  // namespace quench

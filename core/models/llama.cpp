@@ -1,0 +1,151 @@
+// LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM: one decoder with optional q/k/v/o
+// and MLP biases (present in the checkpoint or not), grouped-query attention, RoPE, and sliding
+// windows where the config asks for them (Mistral's sliding_window, Qwen2's layer_types).
+#include <ATen/ATen.h>
+
+#include "core/models/architectures.h"
+#include "core/nn/functional.h"
+#include "core/util/error.h"
+
+namespace quench {
+namespace {
+
+class Llama : public Model {
+ public:
+  explicit Llama(std::shared_ptr<const Checkpoint> ckpt) : Model(ckpt->config().architecture(), ckpt, Modality::Text) {
+    const Config& c = config();
+    hidden_ = c.get_int("hidden_size");
+    heads_ = c.get_int("num_attention_heads");
+    head_dim_ = c.get_int("head_dim", hidden_ / heads_);
+    eps_ = c.get_double("rms_norm_eps", 1e-6);
+    act_ = c.get_string("hidden_act", "silu");
+    QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
+    rope_ = make_rope(c, head_dim_);
+    const int64_t L = c.get_int("num_hidden_layers");
+
+    embed_ = add_layer("model.embed_tokens", LayerKind::Embedding, false);
+    for (int64_t i = 0; i < L; ++i) {
+      const std::string p = "model.layers." + std::to_string(i);
+      Block b;
+      b.prefix = p;
+      b.in_norm = add_param(p + ".input_layernorm.weight");
+      b.post_norm = add_param(p + ".post_attention_layernorm.weight");
+      b.q = add_layer(p + ".self_attn.q_proj", LayerKind::Linear, false);
+      b.k = add_layer(p + ".self_attn.k_proj", LayerKind::Linear, false);
+      b.v = add_layer(p + ".self_attn.v_proj", LayerKind::Linear, false);
+      b.o = add_layer(p + ".self_attn.o_proj", LayerKind::Linear, false);
+      b.gate = add_layer(p + ".mlp.gate_proj", LayerKind::Linear, false);
+      b.up = add_layer(p + ".mlp.up_proj", LayerKind::Linear, false);
+      b.down = add_layer(p + ".mlp.down_proj", LayerKind::Linear, false);
+      b.k_point = p + ".self_attn:k";
+      b.v_point = p + ".self_attn:v";
+      add_point(b.k_point, p + ".self_attn", "keys after RoPE (what a KV cache stores), [B, T, kv_heads·head_dim]");
+      add_point(b.v_point, p + ".self_attn", "values (what a KV cache stores), [B, T, kv_heads·head_dim]");
+      b.window = sliding_window(c, i);
+      QUENCH_CHECK(b.q->out_features() % head_dim_ == 0 && b.k->out_features() % head_dim_ == 0, c.path(), ": ", p,
+                   " projections are not a multiple of head_dim ", head_dim_);
+      blocks_.push_back(std::move(b));
+    }
+    norm_ = add_param("model.norm.weight");
+    const bool tied = c.get_bool("tie_word_embeddings", !has_tensor("lm_head.weight"));
+    if (tied || !has_tensor("lm_head.weight")) {
+      QUENCH_CHECK(tied, ckpt->dir(), ": missing tensor 'lm_head.weight' and tie_word_embeddings is false");
+      head_ = add_layer_with("lm_head", LayerKind::Linear, embed_->weight(), at::Tensor());
+      check_all_tensors_used({"lm_head.weight", "rotary_emb.inv_freq"});
+    } else {
+      head_ = add_layer("lm_head", LayerKind::Linear, false);
+      check_all_tensors_used({"rotary_emb.inv_freq"});
+    }
+  }
+
+  at::Tensor embed(const ModelInputs& in) override {
+    QUENCH_CHECK(in.input_ids.defined(), architecture(), " needs input_ids");
+    return embed_->forward(in.input_ids.to(device()));
+  }
+  int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
+  std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
+
+  at::Tensor block(int64_t i, const at::Tensor& h) override {
+    const Block& b = blocks_.at(i);
+    const int64_t B = h.size(0), T = h.size(1);
+    auto x = rms_norm(h, *b.in_norm, eps_);
+    // Head counts come from the weights, so structured pruning can remove heads.
+    const int64_t H = b.q->out_features() / head_dim_, Hkv = b.k->out_features() / head_dim_;
+    auto q = b.q->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
+    auto k = b.k->forward(x).view({B, T, Hkv, head_dim_}).transpose(1, 2);
+    auto v = b.v->forward(x).view({B, T, Hkv, head_dim_}).transpose(1, 2);
+    const auto& [cos, sin] = tables(T, h);
+    q = apply_rope(q, cos, sin);
+    k = apply_rope(k, cos, sin);
+    k = tap_heads(b.k_point, k);
+    v = tap_heads(b.v_point, v);
+    auto a = attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), true, b.window);
+    a = a.transpose(1, 2).reshape({B, T, H * head_dim_});
+    auto h2 = h + b.o->forward(a);
+    auto y = rms_norm(h2, *b.post_norm, eps_);
+    auto m = b.down->forward(activation(b.gate->forward(y), act_) * b.up->forward(y));
+    return h2 + m;
+  }
+
+  at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h, *norm_, eps_); }
+  at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
+
+ private:
+  struct Block {
+    std::string prefix, k_point, v_point;
+    at::Tensor *in_norm = nullptr, *post_norm = nullptr;  // [hidden]
+    Layer *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr, *gate = nullptr, *up = nullptr, *down = nullptr;
+    int64_t window = 0;
+  };
+
+  static int64_t sliding_window(const Config& c, int64_t layer) {
+    if (!c.has("sliding_window")) return 0;
+    const int64_t w = c.get_int("sliding_window");
+    if (c.has("layer_types")) {
+      const auto& lt = c.json()["layer_types"];
+      QUENCH_CHECK(lt.is_array() && layer < static_cast<int64_t>(lt.size()), c.path(), ": layer_types has no entry for layer ", layer);
+      return lt[layer] == "sliding_attention" ? w : 0;
+    }
+    if (c.has("use_sliding_window")) {  // Qwen2 before layer_types
+      if (!c.get_bool("use_sliding_window", false)) return 0;
+      return layer >= c.get_int("max_window_layers", 0) ? w : 0;
+    }
+    return w;  // Mistral: every layer
+  }
+
+  // K/V are observed token-major, [B, T, heads·head_dim], the layout KV-cache quantizers see.
+  at::Tensor tap_heads(const std::string& point, const at::Tensor& t) {
+    if (!hooks().active()) return t;
+    const int64_t B = t.size(0), Hk = t.size(1), T = t.size(2), D = t.size(3);
+    auto flat = t.transpose(1, 2).reshape({B, T, Hk * D});
+    auto out = hooks().tap(point, flat, -1);
+    if (out.is_same(flat)) return t;
+    return out.view({B, T, Hk, D}).transpose(1, 2);
+  }
+
+  const std::pair<at::Tensor, at::Tensor>& tables(int64_t T, const at::Tensor& like) {
+    if (rope_T_ != T || !rope_cache_.first.defined() || rope_cache_.first.device() != like.device() ||
+        rope_cache_.first.scalar_type() != like.scalar_type()) {
+      rope_cache_ = rope_tables(rope_, T, like.device(), like.scalar_type());
+      rope_T_ = T;
+    }
+    return rope_cache_;
+  }
+
+  int64_t hidden_ = 0, heads_ = 0, head_dim_ = 0;
+  double eps_ = 1e-6;
+  std::string act_;
+  Rope rope_;
+  Layer* embed_ = nullptr;
+  Layer* head_ = nullptr;
+  at::Tensor* norm_ = nullptr;
+  std::vector<Block> blocks_;
+  std::pair<at::Tensor, at::Tensor> rope_cache_;
+  int64_t rope_T_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Llama>(std::move(ckpt)); }
+
+}  // namespace quench

@@ -1,0 +1,123 @@
+// MambaForCausalLM (Mamba-1): RMSNorm → in_proj → depthwise causal conv + SiLU → x_proj → dt_proj
+// → selective scan → gate by SiLU(z) → out_proj, with a float32 residual stream when asked.
+// Observable internals (what Quamba quantizes): mixer:x (scan input u, also x_proj's input),
+// mixer:dt (Δ after softplus), mixer:B, mixer:C, mixer:y (scan output); out_proj:input is
+// the gated output.
+#include <ATen/ATen.h>
+
+#include "core/models/architectures.h"
+#include "core/nn/functional.h"
+#include "core/nn/scan.h"
+#include "core/util/error.h"
+
+namespace quench {
+namespace {
+
+class Mamba : public Model {
+ public:
+  explicit Mamba(std::shared_ptr<const Checkpoint> ckpt) : Model("MambaForCausalLM", ckpt, Modality::Text) {
+    const Config& c = config();
+    eps_ = c.get_double("layer_norm_epsilon", 1e-5);
+    residual_fp32_ = c.get_bool("residual_in_fp32", true);
+    act_ = c.get_string("hidden_act", "silu");
+    QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
+    kernel_ = c.get_int("conv_kernel", 4);
+    const int64_t L = c.get_int("num_hidden_layers");
+    embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
+    for (int64_t i = 0; i < L; ++i) {
+      const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
+      Block b;
+      b.prefix = p;
+      b.norm = add_param(p + ".norm.weight");
+      b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
+      const int64_t d_inner = b.in_proj->out_features() / 2;
+      ConvSpec cs;
+      cs.padding = {kernel_ - 1};
+      cs.groups = d_inner;
+      b.conv = add_layer(m + ".conv1d", LayerKind::Conv1d, false, cs);
+      b.x_proj = add_layer(m + ".x_proj", LayerKind::Linear, false);
+      b.dt_proj = add_layer(m + ".dt_proj", LayerKind::Linear, false);
+      b.out_proj = add_layer(m + ".out_proj", LayerKind::Linear, false);
+      b.A_log = add_param(m + ".A_log");
+      b.D = add_param(m + ".D");
+      b.dt_rank = b.dt_proj->in_features();
+      b.state = b.A_log->size(1);
+      QUENCH_CHECK(b.x_proj->out_features() == b.dt_rank + 2 * b.state, c.path(), ": ", m, ".x_proj has ",
+                   b.x_proj->out_features(), " outputs, expected dt_rank + 2·state = ", b.dt_rank + 2 * b.state);
+      for (const char* what : {"x", "dt", "B", "C", "y"}) b.points.push_back(m + ":" + what);
+      add_point(b.points[0], m, "scan input x (conv + SiLU output, also x_proj's input), [B, T, d_inner]");
+      add_point(b.points[1], m, "Δ after dt_proj and softplus, [B, T, d_inner]");
+      add_point(b.points[2], m, "B (input matrix of the scan), [B, T, state]");
+      add_point(b.points[3], m, "C (output matrix of the scan), [B, T, state]");
+      add_point(b.points[4], m, "scan output y before the SiLU(z) gate, [B, T, d_inner]");
+      blocks_.push_back(std::move(b));
+    }
+    norm_f_ = add_param("backbone.norm_f.weight");
+    if (c.get_bool("tie_word_embeddings", true) || !has_tensor("lm_head.weight")) {
+      head_ = add_layer_with("lm_head", LayerKind::Linear, embed_->weight(), at::Tensor());
+      if (has_tensor("lm_head.weight")) mark_used("lm_head.weight");
+    } else {
+      head_ = add_layer("lm_head", LayerKind::Linear, false);
+    }
+    check_all_tensors_used();
+  }
+
+  at::Tensor embed(const ModelInputs& in) override {
+    QUENCH_CHECK(in.input_ids.defined(), "MambaForCausalLM needs input_ids");
+    return embed_->forward(in.input_ids.to(device()));
+  }
+  int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
+  std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
+
+  at::Tensor block(int64_t i, const at::Tensor& h) override {
+    const Block& b = blocks_.at(i);
+    auto x = rms_norm(h.to(dtype()), *b.norm, eps_);
+    auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
+    return residual + mixer(b, x);
+  }
+
+  at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h.to(dtype()), *norm_f_, eps_); }
+  at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
+
+ protected:
+  HiddenStates hidden_states_style() const override { return HiddenStates::BlocksThenNormed; }
+
+ private:
+  struct Block {
+    std::string prefix;
+    std::vector<std::string> points;  // x, dt, B, C, y
+    at::Tensor *norm, *A_log, *D;      // [hidden], [d_inner, state], [d_inner]
+    Layer *in_proj, *conv, *x_proj, *dt_proj, *out_proj;
+    int64_t dt_rank = 0, state = 0;
+  };
+
+  at::Tensor mixer(const Block& b, const at::Tensor& x) {
+    const int64_t T = x.size(1);
+    auto proj = b.in_proj->forward(x);  // [B, T, 2·d_inner]
+    auto parts = proj.chunk(2, -1);
+    auto xs = b.conv->forward(parts[0].transpose(1, 2)).narrow(2, 0, T);  // [B, d_inner, T]
+    auto u = hooks().tap(b.points[0], activation(xs, act_).transpose(1, 2));  // [B, T, d_inner]
+    auto ssm = b.x_proj->forward(u);
+    auto pieces = ssm.split({b.dt_rank, b.state, b.state}, -1);
+    auto dt = hooks().tap(b.points[1], at::softplus(b.dt_proj->forward(pieces[0])));
+    auto Bm = hooks().tap(b.points[2], pieces[1]);
+    auto Cm = hooks().tap(b.points[3], pieces[2]);
+    auto A = -at::exp(b.A_log->to(at::kFloat));
+    auto y = hooks().tap(b.points[4], selective_scan(u, dt, A, Bm, Cm, *b.D).to(x.scalar_type()));
+    return b.out_proj->forward(y * activation(parts[1], act_));
+  }
+
+  double eps_ = 1e-5;
+  bool residual_fp32_ = true;
+  std::string act_;
+  int64_t kernel_ = 4;
+  Layer *embed_ = nullptr, *head_ = nullptr;
+  at::Tensor* norm_f_ = nullptr;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_mamba(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Mamba>(std::move(ckpt)); }
+
+}  // namespace quench

@@ -1,0 +1,148 @@
+// Mamba2ForCausalLM: RMSNorm → in_proj → [z | xBC | dt] → depthwise causal conv + SiLU on xBC →
+// SSD scan over heads → gated RMSNorm (group-wise) → out_proj. Observable internals: mixer:x
+// (scan input), mixer:dt (after softplus and clamping), mixer:B, mixer:C, mixer:y (scan output
+// before the gated norm); out_proj:input is the gated, normalized output.
+#include <ATen/ATen.h>
+
+#include <limits>
+
+#include "core/models/architectures.h"
+#include "core/nn/functional.h"
+#include "core/nn/scan.h"
+#include "core/util/error.h"
+
+namespace quench {
+namespace {
+
+class Mamba2 : public Model {
+ public:
+  explicit Mamba2(std::shared_ptr<const Checkpoint> ckpt) : Model("Mamba2ForCausalLM", ckpt, Modality::Text) {
+    const Config& c = config();
+    eps_ = c.get_double("layer_norm_epsilon", 1e-5);
+    residual_fp32_ = c.get_bool("residual_in_fp32", true);
+    act_ = c.get_string("hidden_act", "silu");
+    QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
+    const int64_t hidden = c.get_int("hidden_size");
+    d_inner_ = static_cast<int64_t>(c.get_double("expand", 2) * hidden);
+    heads_ = c.get_int("num_heads");
+    head_dim_ = c.get_int("head_dim");
+    groups_ = c.get_int("n_groups", 1);
+    state_ = c.get_int("state_size");
+    QUENCH_CHECK(heads_ * head_dim_ == d_inner_, c.path(), ": num_heads·head_dim = ", heads_ * head_dim_,
+                 " but expand·hidden_size = ", d_inner_);
+    QUENCH_CHECK(heads_ % groups_ == 0, c.path(), ": num_heads ", heads_, " is not a multiple of n_groups ", groups_);
+    if (c.has("time_step_limit")) {
+      const auto& lim = c.json()["time_step_limit"];
+      QUENCH_CHECK(lim.is_array() && lim.size() == 2, c.path(), ": time_step_limit must be [min, max]");
+      auto lo = json_to_double(lim[0]), hi = json_to_double(lim[1]);
+      QUENCH_CHECK(lo && hi, c.path(), ": time_step_limit entries must be numbers");
+      dt_min_ = *lo;
+      dt_max_ = *hi;
+    }
+    const int64_t kernel = c.get_int("conv_kernel", 4);
+    const int64_t L = c.get_int("num_hidden_layers");
+    embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
+    for (int64_t i = 0; i < L; ++i) {
+      const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
+      Block b;
+      b.prefix = p;
+      b.norm = add_param(p + ".norm.weight");
+      b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
+      const int64_t conv_dim = d_inner_ + 2 * groups_ * state_;
+      ConvSpec cs;
+      cs.padding = {kernel - 1};
+      cs.groups = conv_dim;
+      b.conv = add_layer(m + ".conv1d", LayerKind::Conv1d, false, cs);
+      QUENCH_CHECK(b.conv->out_features() == conv_dim, c.path(), ": ", m, ".conv1d has ", b.conv->out_features(),
+                   " channels, expected d_inner + 2·n_groups·state = ", conv_dim);
+      b.out_proj = add_layer(m + ".out_proj", LayerKind::Linear, false);
+      b.A_log = add_param(m + ".A_log");
+      b.D = add_param(m + ".D");
+      b.dt_bias = add_param(m + ".dt_bias");
+      b.gnorm = add_param(m + ".norm.weight");
+      const int64_t rest = b.in_proj->out_features() - 2 * d_inner_ - 2 * groups_ * state_ - heads_;
+      QUENCH_CHECK(rest >= 0 && rest % 2 == 0, c.path(), ": ", m, ".in_proj has ", b.in_proj->out_features(),
+                   " outputs, which does not split into z, xBC and dt");
+      b.d_mlp = rest / 2;
+      for (const char* what : {"x", "dt", "B", "C", "y"}) b.points.push_back(m + ":" + what);
+      add_point(b.points[0], m, "scan input x (conv + SiLU output), [B, T, d_inner]");
+      add_point(b.points[1], m, "Δ after softplus(dt + dt_bias) and clamping, [B, T, heads]");
+      add_point(b.points[2], m, "B (input matrix of the scan), [B, T, n_groups·state]");
+      add_point(b.points[3], m, "C (output matrix of the scan), [B, T, n_groups·state]");
+      add_point(b.points[4], m, "scan output y before the gated RMSNorm, [B, T, d_inner]");
+      blocks_.push_back(std::move(b));
+    }
+    norm_f_ = add_param("backbone.norm_f.weight");
+    if (c.get_bool("tie_word_embeddings", true) || !has_tensor("lm_head.weight")) {
+      head_ = add_layer_with("lm_head", LayerKind::Linear, embed_->weight(), at::Tensor());
+      if (has_tensor("lm_head.weight")) mark_used("lm_head.weight");
+    } else {
+      head_ = add_layer("lm_head", LayerKind::Linear, false);
+    }
+    check_all_tensors_used();
+  }
+
+  at::Tensor embed(const ModelInputs& in) override {
+    QUENCH_CHECK(in.input_ids.defined(), "Mamba2ForCausalLM needs input_ids");
+    return embed_->forward(in.input_ids.to(device()));
+  }
+  int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
+  std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
+
+  at::Tensor block(int64_t i, const at::Tensor& h) override {
+    const Block& b = blocks_.at(i);
+    auto x = rms_norm(h.to(dtype()), *b.norm, eps_);
+    auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
+    return residual + mixer(b, x);
+  }
+
+  at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h.to(dtype()), *norm_f_, eps_); }
+  at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
+
+ protected:
+  HiddenStates hidden_states_style() const override { return HiddenStates::BlocksThenNormed; }
+
+ private:
+  struct Block {
+    std::string prefix;
+    std::vector<std::string> points;             // x, dt, B, C, y
+    at::Tensor *norm, *A_log, *D, *dt_bias, *gnorm;  // [hidden], [heads] ×3, [d_inner]
+    Layer *in_proj, *conv, *out_proj;
+    int64_t d_mlp = 0;
+  };
+
+  at::Tensor mixer(const Block& b, const at::Tensor& x) {
+    const int64_t Bn = x.size(0), T = x.size(1), gs = groups_ * state_;
+    auto proj = b.in_proj->forward(x);
+    auto parts = proj.split({b.d_mlp, b.d_mlp, d_inner_, d_inner_ + 2 * gs, heads_}, -1);
+    auto xbc = b.conv->forward(parts[3].transpose(1, 2)).narrow(2, 0, T);
+    xbc = activation(xbc, act_).transpose(1, 2);  // [B, T, conv_dim]
+    auto pieces = xbc.split({d_inner_, gs, gs}, -1);
+    auto xs = hooks().tap(b.points[0], pieces[0]);
+    auto Bm = hooks().tap(b.points[2], pieces[1]);
+    auto Cm = hooks().tap(b.points[3], pieces[2]);
+    auto dt = at::softplus(parts[4].to(at::kFloat) + b.dt_bias->to(at::kFloat));
+    if (dt_min_ > 0.0 || dt_max_ < std::numeric_limits<double>::infinity()) dt = at::clamp(dt, dt_min_, dt_max_);
+    dt = hooks().tap(b.points[1], dt);
+    auto A = -at::exp(b.A_log->to(at::kFloat));
+    auto y = ssd_scan(xs.reshape({Bn, T, heads_, head_dim_}), dt, A, Bm.reshape({Bn, T, groups_, state_}),
+                      Cm.reshape({Bn, T, groups_, state_}), *b.D);
+    y = hooks().tap(b.points[4], y.reshape({Bn, T, d_inner_}).to(x.scalar_type()));
+    auto g = gated_rms_norm(y, parts[2], *b.gnorm, eps_, d_inner_ / groups_);
+    return b.out_proj->forward(g);
+  }
+
+  double eps_ = 1e-5, dt_min_ = 0.0, dt_max_ = std::numeric_limits<double>::infinity();
+  bool residual_fp32_ = true;
+  std::string act_;
+  int64_t d_inner_ = 0, heads_ = 0, head_dim_ = 0, groups_ = 1, state_ = 0;
+  Layer *embed_ = nullptr, *head_ = nullptr;
+  at::Tensor* norm_f_ = nullptr;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_mamba2(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Mamba2>(std::move(ckpt)); }
+
+}  // namespace quench

@@ -1,0 +1,140 @@
+#include "core/models/model.h"
+
+#include <set>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+Model::Model(std::string architecture, std::shared_ptr<const Checkpoint> ckpt, Modality modality)
+    : architecture_(std::move(architecture)), ckpt_(std::move(ckpt)), modality_(modality) {}
+
+ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
+  ModelOutputs out;
+  const auto style = hidden_states_style();
+  at::Tensor h = embed(in);
+  if (hidden_states && style != HiddenStates::BlocksThenNormed) out.hidden_states.push_back(h);
+  const int64_t n = num_blocks();
+  for (int64_t i = 0; i < n; ++i) {
+    h = block(i, h);
+    if (hidden_states && records_hidden_state(i)) out.hidden_states.push_back(h);
+  }
+  at::Tensor normed = final_norm(h);
+  if (hidden_states && style == HiddenStates::EmbeddingsThenBlocksLastNormed) out.hidden_states.back() = normed;
+  if (hidden_states && style == HiddenStates::BlocksThenNormed) out.hidden_states.push_back(normed);
+  out.logits = output(normed);
+  return out;
+}
+
+Layer* Model::find_layer(const std::string& name) const {
+  auto it = layer_index_.find(name);
+  return it == layer_index_.end() ? nullptr : layers_[it->second].get();
+}
+
+Layer& Model::layer(const std::string& name) const {
+  Layer* l = find_layer(name);
+  QUENCH_CHECK(l, architecture_, ": no compressible layer named '", name, "'");
+  return *l;
+}
+
+std::vector<Layer*> Model::block_layers(int64_t i) const {
+  const std::string prefix = block_name(i) + ".";
+  std::vector<Layer*> out;
+  for (const auto& l : layers_)
+    if (l->name().compare(0, prefix.size(), prefix) == 0) out.push_back(l.get());
+  return out;
+}
+
+void Model::to(at::Device device, at::ScalarType dtype) {
+  TensorCache cache;
+  for (auto& l : layers_) l->to(device, dtype, cache);
+  for (auto& [name, t] : params_) t = convert_cached(t, device, dtype, cache);
+  device_ = device;
+  dtype_ = dtype;
+}
+
+int64_t Model::parameter_count() const {
+  std::set<const void*> seen;
+  int64_t n = 0;
+  auto count = [&](const at::Tensor& t) {
+    if (t.defined() && seen.insert(t.unsafeGetTensorImpl()).second) n += t.numel();
+  };
+  for (const auto& l : layers_) {
+    if (l->kernel()) {
+      n += l->kernel()->parameters();
+      count(l->bias());
+    } else {
+      count(l->weight());
+      count(l->bias());
+    }
+  }
+  for (const auto& [name, t] : params_)
+    if (!is_buffer_.at(name)) count(t);
+  return n;
+}
+
+at::Tensor& Model::param(const std::string& name) {
+  auto it = params_.find(name);
+  QUENCH_CHECK(it != params_.end(), architecture_, ": no parameter named '", name, "'");
+  return it->second;
+}
+
+void Model::reset_compression() {
+  for (auto& l : layers_) l->reset();
+  hooks_.clear_transforms();
+}
+
+at::Tensor Model::load(const std::string& name) const { return ckpt_->load(name); }
+
+Layer* Model::add_layer(const std::string& name, LayerKind kind, bool bias, ConvSpec conv) {
+  at::Tensor w = load(name + ".weight");
+  bound_.push_back(name + ".weight");
+  at::Tensor b;
+  if (has_tensor(name + ".bias")) {
+    b = load(name + ".bias");
+    bound_.push_back(name + ".bias");
+  } else {
+    QUENCH_CHECK(!bias, ckpt_->dir(), ": missing tensor '", name, ".bias' (the config asks for biases)");
+  }
+  return add_layer_with(name, kind, w, b, std::move(conv));
+}
+
+Layer* Model::add_layer_with(const std::string& name, LayerKind kind, at::Tensor weight, at::Tensor bias, ConvSpec conv) {
+  QUENCH_CHECK(!layer_index_.count(name), architecture_, ": layer '", name, "' defined twice");
+  layer_index_[name] = layers_.size();
+  layers_.push_back(std::make_unique<Layer>(name, kind, std::move(weight), std::move(bias), &hooks_, std::move(conv)));
+  Layer* l = layers_.back().get();
+  if (kind != LayerKind::Embedding) add_point(l->input_point(), name, std::string("input of ") + kind_name(kind));
+  add_point(l->output_point(), name, std::string("output of ") + kind_name(kind));
+  return l;
+}
+
+at::Tensor* Model::add_param(const std::string& name, bool buffer) {
+  bound_.push_back(name);
+  return add_param_tensor(name, load(name), buffer);
+}
+
+at::Tensor* Model::add_param_tensor(const std::string& name, at::Tensor t, bool buffer) {
+  auto [it, fresh] = params_.emplace(name, std::move(t));
+  QUENCH_CHECK(fresh, architecture_, ": parameter '", name, "' defined twice");
+  is_buffer_[name] = buffer;
+  return &it->second;
+}
+
+void Model::add_point(const std::string& name, const std::string& layer, const std::string& description) {
+  points_.push_back({name, layer, description});
+}
+
+void Model::check_all_tensors_used(const std::vector<std::string>& ignorable_suffixes) const {
+  std::set<std::string> used(bound_.begin(), bound_.end());
+  for (const auto& n : ckpt_->names()) {
+    if (used.count(n)) continue;
+    bool ignorable = false;
+    for (const auto& s : ignorable_suffixes)
+      if (n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0) ignorable = true;
+    QUENCH_CHECK(ignorable, ckpt_->dir(), ": tensor '", n, "' is not used by the ", architecture_,
+                 " implementation (a config/checkpoint mismatch, or a variant Quench does not support)");
+  }
+}
+
+}  // namespace quench

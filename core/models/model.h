@@ -1,0 +1,121 @@
+#pragma once
+// The model interface every architecture implements, with a staged forward
+// (embed → blocks → head) so block-wise methods (GPTQ, AWQ, SparseGPT, FLAP) can run one
+// block at a time on recorded inputs.
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/io/checkpoint.h"
+#include "core/io/config.h"
+#include "core/nn/hooks.h"
+#include "core/nn/layer.h"
+
+namespace quench {
+
+enum class Modality { Text, Image };
+
+struct ModelInputs {
+  at::Tensor input_ids;     // int64 [B, T] (text)
+  at::Tensor pixel_values;  // float [B, C, H, W] (image)
+};
+
+struct ModelOutputs {
+  at::Tensor logits;                     // [B, T, vocab] or [B, classes]
+  std::vector<at::Tensor> hidden_states;  // numbered as transformers numbers them
+};
+
+// A tensor the forward pass exposes for observation or replacement.
+struct PointInfo {
+  std::string name;         // "model.layers.0.self_attn:k"
+  std::string layer;        // module it belongs to
+  std::string description;  // for people: "keys after RoPE, [B, T, kv_heads*head_dim]"
+};
+
+class Model {
+ public:
+  Model(std::string architecture, std::shared_ptr<const Checkpoint> ckpt, Modality modality);
+  virtual ~Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& architecture() const { return architecture_; }
+  Modality modality() const { return modality_; }
+  const Config& config() const { return ckpt_->config(); }
+  const Checkpoint& checkpoint() const { return *ckpt_; }
+
+  // --- staged forward ---
+  virtual at::Tensor embed(const ModelInputs& in) = 0;
+  virtual int64_t num_blocks() const = 0;
+  virtual at::Tensor block(int64_t i, const at::Tensor& h) = 0;
+  virtual at::Tensor final_norm(const at::Tensor& h) { return h; }
+  virtual at::Tensor output(const at::Tensor& normed) = 0;  // LM head or classifier
+  at::Tensor head(const at::Tensor& h) { return output(final_norm(h)); }
+  // The module-name prefix of block i ("model.layers.3"); its layers share this prefix.
+  virtual std::string block_name(int64_t i) const = 0;
+  ModelOutputs forward(const ModelInputs& in, bool hidden_states = false);
+
+  // --- compressible layers and observable points ---
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  Layer* find_layer(const std::string& name) const;
+  Layer& layer(const std::string& name) const;  // throws naming the layer
+  std::vector<Layer*> block_layers(int64_t i) const;
+  const std::vector<PointInfo>& points() const { return points_; }
+  Hooks& hooks() { return hooks_; }
+  const Hooks& hooks() const { return hooks_; }
+
+  // --- tensors ---
+  void to(at::Device device, at::ScalarType dtype);
+  at::Device device() const { return device_; }
+  at::ScalarType dtype() const { return dtype_; }
+  int64_t parameter_count() const;  // distinct parameters (tied counted once), buffers excluded
+  const std::map<std::string, at::Tensor>& params() const { return params_; }
+  at::Tensor& param(const std::string& name);  // non-layer parameter or buffer by HF name
+
+  // Restores every layer's original weights and drops kernels and transforms.
+  void reset_compression();
+
+ protected:
+  // How transformers numbers hidden_states for this architecture.
+  enum class HiddenStates {
+    EmbeddingsThenBlocksLastNormed,  // Llama, GPT-2: [emb, b1, …, b(L−1), norm(bL)]
+    EmbeddingsThenBlocks,            // ViT, ResNet: [emb, b1, …, bL]
+    BlocksThenNormed,                // Mamba, Mamba-2: [b1, …, bL, norm(bL)]
+  };
+  virtual HiddenStates hidden_states_style() const { return HiddenStates::EmbeddingsThenBlocksLastNormed; }
+  // Whether hidden_states gets an entry after block i (ResNet records one per stage, not per block).
+  virtual bool records_hidden_state(int64_t /*i*/) const { return true; }
+
+  // Binds a checkpoint tensor as a compressible layer (bias optional unless required).
+  Layer* add_layer(const std::string& name, LayerKind kind, bool bias, ConvSpec conv = {});
+  Layer* add_layer_with(const std::string& name, LayerKind kind, at::Tensor weight, at::Tensor bias, ConvSpec conv = {});
+  // Binds a non-compressible parameter (norm weights, A_log, ...) or buffer (running stats).
+  at::Tensor* add_param(const std::string& name, bool buffer = false);
+  at::Tensor* add_param_tensor(const std::string& name, at::Tensor t, bool buffer = false);
+  bool has_tensor(const std::string& name) const { return ckpt_->has(name); }
+  // Records that a checkpoint tensor was consumed (for tensors bound under another name).
+  void mark_used(const std::string& checkpoint_name) { bound_.push_back(checkpoint_name); }
+  at::Tensor load(const std::string& name) const;
+  void add_point(const std::string& name, const std::string& layer, const std::string& description);
+  // Throws unless every checkpoint tensor was bound (or is known to be ignorable).
+  void check_all_tensors_used(const std::vector<std::string>& ignorable_suffixes = {}) const;
+
+ private:
+  std::string architecture_;
+  std::shared_ptr<const Checkpoint> ckpt_;
+  Modality modality_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::map<std::string, size_t> layer_index_;
+  std::map<std::string, at::Tensor> params_;
+  std::map<std::string, bool> is_buffer_;
+  std::vector<PointInfo> points_;
+  std::vector<std::string> bound_;
+  Hooks hooks_;
+  at::Device device_{at::kCPU};
+  at::ScalarType dtype_ = at::kFloat;
+};
+
+}  // namespace quench

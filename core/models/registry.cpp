@@ -1,0 +1,73 @@
+#include "core/models/registry.h"
+
+#include <ATen/Context.h>
+
+#include "core/models/architectures.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+const std::vector<ArchitectureInfo>& architectures() {
+  static const std::vector<ArchitectureInfo> table = {
+      {"LlamaForCausalLM", "llama", Modality::Text, make_llama},
+      {"Qwen2ForCausalLM", "qwen2", Modality::Text, make_llama},
+      {"MistralForCausalLM", "mistral", Modality::Text, make_llama},
+      {"GPT2LMHeadModel", "gpt2", Modality::Text, make_gpt2},
+      {"MambaForCausalLM", "mamba", Modality::Text, make_mamba},
+      {"Mamba2ForCausalLM", "mamba2", Modality::Text, make_mamba2},
+      {"ViTForImageClassification", "vit", Modality::Image, make_vit},
+      {"ResNetForImageClassification", "resnet", Modality::Image, make_resnet},
+  };
+  return table;
+}
+
+std::string supported_architectures() {
+  std::string s;
+  for (const auto& a : architectures()) s += (s.empty() ? "" : ", ") + std::string(a.name);
+  return s;
+}
+
+std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opts) {
+  auto ckpt = std::make_shared<const Checkpoint>(dir);
+  const auto& cfg = ckpt->config();
+  std::string arch = cfg.architecture();
+  const ArchitectureInfo* info = nullptr;
+  for (const auto& a : architectures())
+    if (arch == a.name || (!cfg.has("architectures") && arch == a.model_type)) info = &a;
+  QUENCH_CHECK(info, cfg.path(), ": architecture '", arch, "' is not supported; supported: ", supported_architectures());
+  auto model = info->make(ckpt);
+  if (opts.materialize) model->to(opts.device, opts.dtype);
+  return model;
+}
+
+at::Device parse_device(const std::string& s) {
+  if (s == "cpu") return at::kCPU;
+  if (s.rfind("cuda", 0) == 0) {
+    QUENCH_CHECK(at::hasCUDA(), "device '", s, "': this build of libtorch has no CUDA support (or no GPU is visible)");
+    int idx = 0;
+    if (s.size() > 4) {
+      QUENCH_CHECK(s[4] == ':' && s.size() > 5, "device '", s, "' is not of the form cuda or cuda:N");
+      idx = std::stoi(s.substr(5));
+    }
+    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(idx));
+  }
+  throw UsageError("unknown device '" + s + "' (expected cpu, cuda or cuda:N)");
+}
+
+at::ScalarType parse_dtype(const std::string& s) {
+  if (s == "float32" || s == "fp32" || s == "f32") return at::kFloat;
+  if (s == "float16" || s == "fp16" || s == "f16" || s == "half") return at::kHalf;
+  if (s == "bfloat16" || s == "bf16") return at::kBFloat16;
+  throw UsageError("unknown dtype '" + s + "' (expected float32, float16 or bfloat16)");
+}
+
+const char* dtype_string(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    default: return "other";
+  }
+}
+
+}  // namespace quench

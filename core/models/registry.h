@@ -1,0 +1,35 @@
+#pragma once
+// The one table of supported architectures, and loading a model directory by it.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/models/model.h"
+
+namespace quench {
+
+struct ArchitectureInfo {
+  const char* name;        // config.json "architectures"[0]
+  const char* model_type;  // config.json "model_type"
+  Modality modality;
+  std::unique_ptr<Model> (*make)(std::shared_ptr<const Checkpoint>);
+};
+
+const std::vector<ArchitectureInfo>& architectures();
+std::string supported_architectures();  // "LlamaForCausalLM, Qwen2ForCausalLM, ..."
+
+struct LoadOptions {
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;
+  // false: keep tensors as stored, mapped and unread (inspect of a multi-GB checkpoint reads headers only).
+  bool materialize = true;
+};
+
+std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opts = {});
+
+// "cpu", "cuda", "cuda:1" → device, with a clear error when CUDA is absent.
+at::Device parse_device(const std::string& s);
+at::ScalarType parse_dtype(const std::string& s);  // float32|float16|bfloat16
+const char* dtype_string(at::ScalarType t);
+
+}  // namespace quench

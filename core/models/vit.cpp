@@ -1,0 +1,113 @@
+// ViTForImageClassification: patch Conv2d + [CLS] + position embeddings, pre-norm encoder layers,
+// final LayerNorm, classifier on the [CLS] token.
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "core/models/architectures.h"
+#include "core/nn/functional.h"
+#include "core/util/error.h"
+
+namespace quench {
+namespace {
+
+class Vit : public Model {
+ public:
+  explicit Vit(std::shared_ptr<const Checkpoint> ckpt) : Model("ViTForImageClassification", ckpt, Modality::Image) {
+    const Config& c = config();
+    hidden_ = c.get_int("hidden_size");
+    heads_ = c.get_int("num_attention_heads");
+    QUENCH_CHECK(hidden_ % heads_ == 0, c.path(), ": hidden_size ", hidden_, " is not a multiple of num_attention_heads ", heads_);
+    head_dim_ = hidden_ / heads_;
+    eps_ = c.get_double("layer_norm_eps", 1e-12);
+    act_ = c.get_string("hidden_act", "gelu");
+    QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
+    const int64_t patch = c.get_int("patch_size");
+    channels_ = c.get_int("num_channels", 3);
+    image_ = c.get_int("image_size");
+    ConvSpec cs;
+    cs.stride = {patch, patch};
+    patch_ = add_layer("vit.embeddings.patch_embeddings.projection", LayerKind::Conv2d, false, cs);
+    cls_ = add_param("vit.embeddings.cls_token");
+    pos_ = add_param("vit.embeddings.position_embeddings");
+    const int64_t L = c.get_int("num_hidden_layers");
+    for (int64_t i = 0; i < L; ++i) {
+      const std::string p = "vit.encoder.layer." + std::to_string(i);
+      Block b;
+      b.prefix = p;
+      b.ln1_w = add_param(p + ".layernorm_before.weight");
+      b.ln1_b = add_param(p + ".layernorm_before.bias");
+      b.ln2_w = add_param(p + ".layernorm_after.weight");
+      b.ln2_b = add_param(p + ".layernorm_after.bias");
+      const bool qkv_bias = c.get_bool("qkv_bias", true);
+      b.q = add_layer(p + ".attention.attention.query", LayerKind::Linear, qkv_bias);
+      b.k = add_layer(p + ".attention.attention.key", LayerKind::Linear, qkv_bias);
+      b.v = add_layer(p + ".attention.attention.value", LayerKind::Linear, qkv_bias);
+      b.o = add_layer(p + ".attention.output.dense", LayerKind::Linear, true);
+      b.fc1 = add_layer(p + ".intermediate.dense", LayerKind::Linear, true);
+      b.fc2 = add_layer(p + ".output.dense", LayerKind::Linear, true);
+      blocks_.push_back(std::move(b));
+    }
+    ln_w_ = add_param("vit.layernorm.weight");
+    ln_b_ = add_param("vit.layernorm.bias");
+    classifier_ = add_layer("classifier", LayerKind::Linear, true);
+    check_all_tensors_used({"pooler.dense.weight", "pooler.dense.bias"});
+  }
+
+  at::Tensor embed(const ModelInputs& in) override {
+    QUENCH_CHECK(in.pixel_values.defined(), "ViTForImageClassification needs pixel_values");
+    const auto& px = in.pixel_values;
+    QUENCH_CHECK(px.dim() == 4 && px.size(1) == channels_ && px.size(2) == image_ && px.size(3) == image_,
+                 "ViTForImageClassification: pixel_values must be [B, ", channels_, ", ", image_, ", ", image_, "], got ",
+                 px.sizes());
+    auto x = patch_->forward(px.to(device(), dtype()));  // [B, C, h, w]
+    x = x.flatten(2).transpose(1, 2);                    // [B, N, C]
+    auto cls = cls_->expand({x.size(0), 1, hidden_});
+    x = at::cat({cls, x}, 1);
+    QUENCH_CHECK(x.size(1) == pos_->size(1), "ViTForImageClassification: ", x.size(1), " tokens but ", pos_->size(1),
+                 " position embeddings");
+    return x + *pos_;
+  }
+  int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
+  std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
+
+  at::Tensor block(int64_t i, const at::Tensor& h) override {
+    const Block& b = blocks_.at(i);
+    const int64_t B = h.size(0), T = h.size(1);
+    auto x = layer_norm(h, *b.ln1_w, *b.ln1_b, eps_);
+    const int64_t H = b.q->out_features() / head_dim_;
+    auto q = b.q->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
+    auto k = b.k->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
+    auto v = b.v->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
+    auto a = attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), false);
+    auto h2 = h + b.o->forward(a.transpose(1, 2).reshape({B, T, H * head_dim_}));
+    auto y = layer_norm(h2, *b.ln2_w, *b.ln2_b, eps_);
+    return h2 + b.fc2->forward(activation(b.fc1->forward(y), act_));
+  }
+
+  at::Tensor final_norm(const at::Tensor& h) override { return layer_norm(h, *ln_w_, *ln_b_, eps_); }
+  at::Tensor output(const at::Tensor& normed) override { return classifier_->forward(normed.select(1, 0)); }
+
+ protected:
+  HiddenStates hidden_states_style() const override { return HiddenStates::EmbeddingsThenBlocks; }
+
+ private:
+  struct Block {
+    std::string prefix;
+    at::Tensor *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+    Layer *q, *k, *v, *o, *fc1, *fc2;
+  };
+
+  int64_t hidden_ = 0, heads_ = 0, head_dim_ = 0, channels_ = 3, image_ = 0;
+  double eps_ = 1e-12;
+  std::string act_;
+  Layer *patch_ = nullptr, *classifier_ = nullptr;
+  at::Tensor *cls_ = nullptr, *pos_ = nullptr, *ln_w_ = nullptr, *ln_b_ = nullptr;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_vit(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Vit>(std::move(ckpt)); }
+
+}  // namespace quench

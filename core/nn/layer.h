@@ -1,0 +1,86 @@
+#pragma once
+// The one module type for every compressible operation (Linear, Conv1d, Conv2d, Embedding, the
+// LM head). Its name is the Hugging Face module path; its input and output pass through the
+// model's Hooks; its weight or its whole computation can be replaced by a compression method
+// without the architecture knowing.
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/nn/hooks.h"
+
+namespace quench {
+
+enum class LayerKind { Linear, Conv1d, Conv2d, Embedding };
+const char* kind_name(LayerKind k);
+
+struct ConvSpec {
+  std::vector<int64_t> stride{1}, padding{0}, dilation{1};
+  int64_t groups = 1;
+};
+
+// Replaces how a layer computes its output: low-rank factors, packed low-bit weights, ...
+class LayerKernel {
+ public:
+  virtual ~LayerKernel() = default;
+  virtual at::Tensor forward(const at::Tensor& x) const = 0;
+  virtual std::string describe() const = 0;
+  virtual int64_t parameters() const = 0;       // what it stores, counted as parameters
+  virtual at::Tensor dense_weight() const = 0;  // the [out, in, ...] weight it applies, for error reports
+  virtual void to(at::Device device, at::ScalarType dtype) = 0;
+};
+
+// Keeps tensors that were shared before a conversion shared after it (tied embeddings).
+using TensorCache = std::map<const void*, at::Tensor>;
+at::Tensor convert_cached(const at::Tensor& t, at::Device device, at::ScalarType dtype, TensorCache& cache);
+
+class Layer {
+ public:
+  Layer(std::string name, LayerKind kind, at::Tensor weight, at::Tensor bias, const Hooks* hooks, ConvSpec conv = {});
+
+  const std::string& name() const { return name_; }
+  LayerKind kind() const { return kind_; }
+  const std::string& input_point() const { return in_point_; }
+  const std::string& output_point() const { return out_point_; }
+  const ConvSpec& conv() const { return conv_; }
+
+  const at::Tensor& weight() const { return weight_; }  // F32 [out, in] (Linear); [out, in/g, k...] (Conv); [vocab, dim] (Embedding)
+  const at::Tensor& bias() const { return bias_; }      // [out] or undefined
+  const at::Tensor& original_weight() const { return original_weight_; }
+  const at::Tensor& original_bias() const { return original_bias_; }
+  bool modified() const { return modified_; }
+  // Replaces the weight. Shapes must match unless allow_reshape (structured pruning).
+  void set_weight(at::Tensor w, bool allow_reshape = false);
+  void set_bias(at::Tensor b, bool allow_reshape = false);
+  void set_kernel(std::shared_ptr<LayerKernel> k);
+  const LayerKernel* kernel() const { return kernel_.get(); }
+  void reset();  // original weight and bias, no kernel
+
+  int64_t out_features() const { return weight_.size(0); }
+  int64_t in_features() const;  // Linear: in; Conv: in/groups × kernel; Embedding: dim
+  std::vector<int64_t> shape() const { return weight_.sizes().vec(); }
+  int64_t parameters() const;  // stored parameters now (weight + bias, or the kernel's)
+
+  // Through the hooks: what the model calls.
+  at::Tensor forward(const at::Tensor& x) const;
+  // Without hooks: what methods call to measure a layer's output error.
+  at::Tensor compute(const at::Tensor& x) const;
+  // The plain op with an explicit weight (used by kernels-free methods and by compute()).
+  at::Tensor apply(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+
+  void to(at::Device device, at::ScalarType dtype, TensorCache& cache);
+
+ private:
+  std::string name_, in_point_, out_point_;
+  LayerKind kind_;
+  at::Tensor weight_, bias_, original_weight_, original_bias_;
+  std::shared_ptr<LayerKernel> kernel_;
+  const Hooks* hooks_;
+  ConvSpec conv_;
+  bool modified_ = false;
+};
+
+}  // namespace quench

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every build and run dependency of Quench from Debian 12 packages.
+# Safe to run again: apt-get skips what is installed. Uses sudo when not root.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev                      # libtorch 1.13 (CPU); the GPU machine brings its own 2.x
+  libsqlite3-dev nlohmann-json3-dev libgtest-dev
+  libpcre2-dev                      # tokenizer split regexes (\p{L}, lookahead)
+  zlib1g-dev libpng-dev libjpeg-dev # datasets: gzip'd IDX, PNG/JPEG image folders
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev  # the workbench window
+  xvfb xauth                        # headless GUI tests and screenshots
+)
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

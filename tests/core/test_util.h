@@ -1,0 +1,33 @@
+#pragma once
+// Helpers shared by the core tests.
+#include <ATen/ATen.h>
+
+#include <string>
+
+namespace quench::test {
+
+inline std::string fixture(const std::string& rel) { return std::string(QUENCH_FIXTURES) + "/" + rel; }
+inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO) + "/" + rel; }
+
+// max |a − b| / max |b|: the relative error the parity tests bound.
+inline double rel_error(const at::Tensor& a, const at::Tensor& b) {
+  auto d = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+  auto s = b.to(at::kDouble).abs().max().item<double>();
+  return d / (s > 0 ? s : 1.0);
+}
+
+// A fresh temporary directory, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace quench::test
