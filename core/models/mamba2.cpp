@@ -1,5 +1,5 @@
 // Mamba2ForCausalLM: RMSNorm → in_proj → [z | xBC | dt] → depthwise causal conv + SiLU on xBC →
-// SSD scan over heads → gated RMSNorm (group-wise) → out_proj. Observable internals: mixer:x
+// SSD scan over heads → gated RMSNorm → out_proj. Observable internals: mixer:x
 // (scan input), mixer:dt (after softplus and clamping), mixer:B, mixer:C, mixer:y (scan output
 // before the gated norm); out_proj:input is the gated, normalized output.
 #include <ATen/ATen.h>
@@ -128,7 +128,9 @@ class Mamba2 : public Model {
     auto y = ssd_scan(xs.reshape({Bn, T, heads_, head_dim_}), dt, A, Bm.reshape({Bn, T, groups_, state_}),
                       Cm.reshape({Bn, T, groups_, state_}), *b.D);
     y = hooks().tap(b.points[4], y.reshape({Bn, T, d_inner_}).to(x.scalar_type()));
-    auto g = gated_rms_norm(y, parts[2], *b.gnorm, eps_, d_inner_ / groups_);
+    // transformers normalizes over all of d_inner even when n_groups > 1 (mamba_ssm's RMSNormGated
+    // normalizes per group); parity with transformers is the contract, checked by mamba2-tiny.
+    auto g = gated_rms_norm(y, parts[2], *b.gnorm, eps_, d_inner_);
     return b.out_proj->forward(g);
   }
 
