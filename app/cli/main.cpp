@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "core/util/error.h"
+#include "core/util/threads.h"
 
 namespace quench::cli {
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : quench::cli::commands()) {
     if (args[0] != c.name) continue;
+    quench::configure_threads();
     try {
       return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const quench::UsageError& e) {
