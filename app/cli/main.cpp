@@ -1,5 +1,7 @@
 // quench-cli: the headless tool. Exit codes: 0 success, 1 failure (one line on stderr naming
 // the file/tensor/key), 2 usage error.
+#include <c10/util/Exception.h>
+
 #include <iostream>
 
 #include "app/cli/commands.h"
@@ -52,6 +54,10 @@ int main(int argc, char** argv) {
     } catch (const quench::UsageError& e) {
       std::cerr << "quench-cli " << c.name << ": " << one_line(e.what()) << " (see --help)\n";
       return 2;
+    } catch (const c10::Error& e) {
+      // libtorch's own messages carry a C++ backtrace; users need only the first line.
+      std::cerr << "quench-cli " << c.name << ": error: " << one_line(e.what_without_backtrace()) << "\n";
+      return 1;
     } catch (const quench::Cancelled&) {
       std::cerr << "quench-cli " << c.name << ": cancelled\n";
       return 1;
@@ -60,7 +66,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::cerr << "quench-cli: unknown command '" << args[0] << "'\n";
-  usage(std::cerr);
+  std::cerr << "quench-cli: unknown command '" << args[0] << "' (see quench-cli --help)\n";
   return 2;
 }

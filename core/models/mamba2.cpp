@@ -1,5 +1,5 @@
 // Mamba2ForCausalLM: RMSNorm → in_proj → [z | xBC | dt] → depthwise causal conv + SiLU on xBC →
-// SSD scan over heads → gated RMSNorm (group-wise) → out_proj. Observable internals: mixer:x
+// SSD scan over heads → gated RMSNorm → out_proj. Observable internals: mixer:x
 // (scan input), mixer:dt (after softplus and clamping), mixer:B, mixer:C, mixer:y (scan output
 // before the gated norm); out_proj:input is the gated, normalized output.
 #include <ATen/ATen.h>
@@ -42,24 +42,29 @@ class Mamba2 : public Model {
     const int64_t kernel = c.get_int("conv_kernel", 4);
     const int64_t L = c.get_int("num_hidden_layers");
     embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
+    expect_shape(embed_, {c.get_int("vocab_size"), hidden});
     for (int64_t i = 0; i < L; ++i) {
       const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
       Block b;
       b.prefix = p;
       b.norm = add_param(p + ".norm.weight");
       b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
+      expect_shape(p + ".norm.weight", b.norm, {hidden});
+      expect_shape(b.in_proj, {-1, hidden});
       const int64_t conv_dim = d_inner_ + 2 * groups_ * state_;
       ConvSpec cs;
       cs.padding = {kernel - 1};
       cs.groups = conv_dim;
       b.conv = add_layer(m + ".conv1d", LayerKind::Conv1d, false, cs);
-      QUENCH_CHECK(b.conv->out_features() == conv_dim, c.path(), ": ", m, ".conv1d has ", b.conv->out_features(),
-                   " channels, expected d_inner + 2·n_groups·state = ", conv_dim);
+      expect_shape(b.conv, {conv_dim, 1, kernel});
       b.out_proj = add_layer(m + ".out_proj", LayerKind::Linear, false);
+      expect_shape(b.out_proj, {hidden, d_inner_});
       b.A_log = add_param(m + ".A_log");
       b.D = add_param(m + ".D");
       b.dt_bias = add_param(m + ".dt_bias");
       b.gnorm = add_param(m + ".norm.weight");
+      for (const char* n : {".A_log", ".D", ".dt_bias"}) expect_shape(m + n, &param(m + n), {heads_});
+      expect_shape(m + ".norm.weight", b.gnorm, {d_inner_});
       const int64_t rest = b.in_proj->out_features() - 2 * d_inner_ - 2 * groups_ * state_ - heads_;
       QUENCH_CHECK(rest >= 0 && rest % 2 == 0, c.path(), ": ", m, ".in_proj has ", b.in_proj->out_features(),
                    " outputs, which does not split into z, xBC and dt");
@@ -128,7 +133,9 @@ class Mamba2 : public Model {
     auto y = ssd_scan(xs.reshape({Bn, T, heads_, head_dim_}), dt, A, Bm.reshape({Bn, T, groups_, state_}),
                       Cm.reshape({Bn, T, groups_, state_}), *b.D);
     y = hooks().tap(b.points[4], y.reshape({Bn, T, d_inner_}).to(x.scalar_type()));
-    auto g = gated_rms_norm(y, parts[2], *b.gnorm, eps_, d_inner_ / groups_);
+    // transformers normalizes over all of d_inner even when n_groups > 1 (mamba_ssm's RMSNormGated
+    // normalizes per group); parity with transformers is the contract, checked by mamba2-tiny.
+    auto g = gated_rms_norm(y, parts[2], *b.gnorm, eps_, d_inner_);
     return b.out_proj->forward(g);
   }
 
