@@ -1,0 +1,70 @@
+// Tokenizer throughput on one core: encodes a text file with a tokenizer.json and prints
+// MB/s and tokens/s (best of --repeat runs; the first run also fills the word cache, as a
+// real run over a file does, so every run starts from an empty cache on a fresh thread).
+//
+//   bench_tokenizer TEXT [TOKENIZER_JSON | MODEL_DIR] [--repeat N]
+// The tokenizer defaults to the bundled sotu-llama one.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/text/tokenizer.h"
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> pos;
+  int repeat = 3;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+    else pos.push_back(a);
+  }
+  if (pos.empty() || pos.size() > 2) {
+    std::fprintf(stderr, "usage: bench_tokenizer TEXT [TOKENIZER_JSON | MODEL_DIR] [--repeat N]\n");
+    return 2;
+  }
+  const std::string tok_path = pos.size() > 1 ? pos[1] : std::string(QUENCH_DEMO) + "/sotu-llama/tokenizer.json";
+  try {
+    std::ifstream in(pos[0], std::ios::binary);
+    if (!in) throw std::runtime_error(pos[0] + ": cannot open");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+
+    auto t0 = std::chrono::steady_clock::now();
+    const bool is_json = tok_path.size() > 5 && tok_path.compare(tok_path.size() - 5, 5, ".json") == 0;
+    const quench::Tokenizer tok = is_json ? quench::Tokenizer::from_file(tok_path) : quench::Tokenizer::from_model_dir(tok_path);
+    const double load_s = seconds_since(t0);
+
+    double best = 1e30;
+    size_t n_tokens = 0;
+    for (int r = 0; r < repeat; ++r) {
+      // A fresh thread per run: the BPE word cache is per thread, so each run starts cold.
+      std::thread th([&] {
+        const auto t = std::chrono::steady_clock::now();
+        n_tokens = tok.encode(text).size();
+        best = std::min(best, seconds_since(t));
+      });
+      th.join();
+    }
+    const double mb = static_cast<double>(text.size()) / 1e6;
+    std::printf("tokenizer   %s (loaded in %.3f s, %lld tokens)\n", tok_path.c_str(), load_s, static_cast<long long>(tok.vocab_size()));
+    std::printf("text        %s (%.2f MB)\n", pos[0].c_str(), mb);
+    std::printf("tokens      %zu\n", n_tokens);
+    std::printf("time        %.3f s (best of %d, one thread)\n", best, repeat);
+    std::printf("throughput  %.1f MB/s, %.2f M tokens/s\n", mb / best, static_cast<double>(n_tokens) / best / 1e6);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_tokenizer: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
