@@ -14,6 +14,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
+      {"eval", "perplexity or top-1/top-5 accuracy on a text or image set", cmd_eval},
   };
   return table;
 }
