@@ -72,7 +72,8 @@ class StreamingStats {
   size_t memory_bytes() const;
 
  private:
-  void add_finite(const at::Tensor& x2d);  // x2d: F32/F64 [tokens, channels], all finite
+  // x2d: F32/F64 [tokens, channels], all finite; cm: its per-channel moments over the tokens.
+  void add_finite(const at::Tensor& x2d, const ChannelMoments& cm);
 
   StatsOptions opts_;
   int64_t channel_dim_ = -1;
