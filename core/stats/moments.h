@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "core/stats/workspace.h"
+
 namespace quench {
 
 // Moments of a set of n values: M_k = Σ (x − mean)^k.
@@ -32,7 +34,8 @@ struct ChannelMoments {
 
 // x: [rows, cols] floating. reduce_dim 0 gives one entry per column, 1 one per row.
 // higher: also M3 and M4 (needed to pool the channels into a whole-tensor kurtosis).
-ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher);
+// ws: scratch for the deviations (slots 0 and 1 are this function's); nullptr allocates afresh.
+ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher, Workspace* ws = nullptr);
 
 // The moments of all the values together, from their per-channel moments (needs m3/m4).
 Moments pool_channels(const ChannelMoments& c);
