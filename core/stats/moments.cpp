@@ -43,9 +43,9 @@ ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool hig
   Workspace local;
   Workspace& w = ws ? *ws : local;
   auto mean = x.mean(reduce_dim, /*keepdim=*/true);
-  auto d = w.get(0, x.sizes(), x.options());
+  auto d = w.get(kSlotDeviation, x.sizes(), x.options());
   at::sub_out(d, x, mean);
-  auto p = w.get(1, x.sizes(), x.options());
+  auto p = w.get(kSlotPower, x.sizes(), x.options());
   at::mul_out(p, d, d);
   std::vector<at::Tensor> parts{mean.squeeze(reduce_dim), p.sum(reduce_dim)};
   if (higher) {
@@ -66,6 +66,12 @@ ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool hig
   out.min = all[i++];
   out.max = all[i++];
   return out;
+}
+
+std::vector<double> to_doubles(const at::Tensor& t) {
+  if (!t.defined()) return {};
+  auto c = t.to(at::kCPU, at::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
 Moments pool_channels(const ChannelMoments& c) {

@@ -8,15 +8,6 @@ namespace quench {
 
 namespace {
 
-std::vector<double> to_vector(const at::Tensor& t) {
-  if (!t.defined()) return {};
-  auto c = t.to(at::kCPU, at::kDouble).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-
-// Scratch slots of this file (0 and 1 are channel_moments').
-constexpr size_t kSlotLayout = 2;
-
 // t as [tokens, channels] in float32 (float64 kept): a view when t already is one, otherwise a
 // copy into scratch (channels moved last, half types and integers widened: sums need it).
 at::Tensor tokens_by_channels(const at::Tensor& t, int64_t cd, Workspace& ws) {
@@ -88,7 +79,7 @@ void StreamingStats::add_finite(const at::Tensor& x, const ChannelMoments& cm, W
     ch_min_ = at::minimum(ch_min_, cm.min);
     ch_max_ = at::maximum(ch_max_, cm.max);
   }
-  hist_.add(x, std::max(std::abs(bmin), std::abs(bmax)));
+  hist_.add(x, std::max(std::abs(bmin), std::abs(bmax)), &ws);
   merge_channel_m2(channel_n_, ch_mean_, ch_m2_, static_cast<double>(cm.n), cm.mean, cm.m2);
 
   // Per token: max over channels of |x| = max(max, −min) over each row, without an |x| copy.
@@ -97,7 +88,7 @@ void StreamingStats::add_finite(const at::Tensor& x, const ChannelMoments& cm, W
   const double tmax = tm.max.item<double>();
   token_.merge(pool_channels(tm));
   token_max_ = std::max(token_max_, tmax);
-  token_hist_.add(token, tmax);
+  token_hist_.add(token, tmax, &ws);
   ++batches_;
 }
 
@@ -112,11 +103,11 @@ ActivationStats StreamingStats::result(const std::string& point) const {
   s.all = make_distribution(all_, min_, max_, hist_);
   s.channels = channels_;
   if (batches_ > 0) {
-    s.channel_min = to_vector(ch_min_);
-    s.channel_max = to_vector(ch_max_);
-    s.channel_absmax = to_vector(at::maximum(ch_max_.abs(), ch_min_.abs()));
-    s.channel_mean = to_vector(ch_mean_);
-    s.channel_std = to_vector((ch_m2_ / channel_n_).sqrt());
+    s.channel_min = to_doubles(ch_min_);
+    s.channel_max = to_doubles(ch_max_);
+    s.channel_absmax = to_doubles(at::maximum(ch_max_.abs(), ch_min_.abs()));
+    s.channel_mean = to_doubles(ch_mean_);
+    s.channel_std = to_doubles((ch_m2_ / channel_n_).sqrt());
   }
   s.token_max.count = static_cast<int64_t>(token_.n);
   s.token_max.max = token_max_;

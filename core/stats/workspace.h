@@ -10,6 +10,14 @@
 
 namespace quench {
 
+// Who uses which slot, so that users nested in one call do not overwrite each other's scratch.
+enum WorkspaceSlot : size_t {
+  kSlotDeviation = 0,  // channel_moments: x − mean, then its cube
+  kSlotPower = 1,      // channel_moments: (x − mean)², then its square
+  kSlotLayout = 2,     // StreamingStats: the tensor as [tokens, channels] float when it is not one already
+  kSlotBinIndex = 3,   // Histogram: each value's bin (int32)
+};
+
 class Workspace {
  public:
   // A tensor of `sizes` with dtype/device from `like`, backed by slot `slot`'s storage (grown when
