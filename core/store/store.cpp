@@ -53,6 +53,13 @@ std::string Store::integrity_check() const {
   auto s = db_.prepare("PRAGMA integrity_check");
   std::string out;
   while (s.step()) out += (out.empty() ? "" : "\n") + s.col_text(0);
+  // integrity_check does not look at foreign keys; a dangling reference is damage too.
+  auto fk = db_.prepare("PRAGMA foreign_key_check");
+  while (fk.step()) {
+    if (out == "ok") out.clear();
+    out += (out.empty() ? "" : "\n") + std::string("row ") + std::to_string(fk.col_int(1)) + " of " + fk.col_text(0) +
+           " refers to a missing row of " + fk.col_text(2);
+  }
   return out;
 }
 

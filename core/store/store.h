@@ -35,7 +35,7 @@ class Store {
 
   const std::string& path() const { return db_.path(); }
   int schema_version() const;
-  // "ok", or SQLite's list of problems (PRAGMA integrity_check).
+  // "ok", or the problems: SQLite's integrity_check, then dangling foreign keys.
   std::string integrity_check() const;
   // Runs found `running` with a dead owner and marked `interrupted` when this Store was opened.
   const std::vector<int64_t>& interrupted_on_open() const { return interrupted_; }
