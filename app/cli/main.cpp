@@ -11,6 +11,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
+      {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
   };
   return table;
 }

@@ -43,12 +43,15 @@ Comparison compare_experiments(const std::vector<ExperimentDetail>& runs) {
   }
   c.layers_total = all.size();
   for (auto& row : all) {
+    bool partial = false;
+    for (const auto& r : row.results) partial |= !r;
+    // Fields are compared among the runs that recorded the layer; absence is a difference of its own.
     for (const auto& f : layer_result_fields()) {
-      // A layer missing from a run differs in every field it has elsewhere.
       std::optional<nlohmann::json> first;
       bool differs = false;
       for (size_t i = 0; i < n && !differs; ++i) {
-        const nlohmann::json v = row.results[i] ? f.get(*row.results[i]) : nlohmann::json("(not recorded)");
+        if (!row.results[i]) continue;
+        const nlohmann::json v = f.get(*row.results[i]);
         if (!first)
           first = v;
         else
@@ -56,7 +59,7 @@ Comparison compare_experiments(const std::vector<ExperimentDetail>& runs) {
       }
       if (differs) row.differing.push_back(f.name);
     }
-    if (!row.differing.empty()) c.layers.push_back(std::move(row));
+    if (partial || !row.differing.empty()) c.layers.push_back(std::move(row));
   }
   return c;
 }

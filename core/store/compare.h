@@ -19,13 +19,13 @@ struct MetricComparison {
 struct LayerComparison {
   std::string layer;
   std::vector<std::optional<LayerResult>> results;  // one per run; nullopt: layer not recorded in that run
-  std::vector<std::string> differing;               // field names (layer_result_fields()) that differ
+  std::vector<std::string> differing;               // fields (layer_result_fields()) that differ among the runs that have it
 };
 
 struct Comparison {
   std::vector<ExperimentSummary> experiments;
   std::vector<MetricComparison> metrics;
-  std::vector<LayerComparison> layers;  // only layers where something differs, in first-seen order
+  std::vector<LayerComparison> layers;  // layers that differ or are missing from some run, in first-seen order
   size_t layers_total = 0;              // distinct layers across all runs
 };
 

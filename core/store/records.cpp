@@ -1,5 +1,7 @@
 #include "core/store/records.h"
 
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 
 #include "core/store/sha256.h"
@@ -39,6 +41,25 @@ Artifact Artifact::of_file(const std::string& path, const std::string& kind) {
   a.sha256 = sha256_file(path);
   a.bytes = static_cast<int64_t>(size);
   return a;
+}
+
+std::optional<int64_t> parse_store_time(const std::string& iso) {
+  std::tm tm{};
+  int ms = 0, used = 0;
+  if (std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &ms, &used) != 7 ||
+      static_cast<size_t>(used) != iso.size())
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+std::optional<double> run_seconds(const ExperimentSummary& e) {
+  const auto start = parse_store_time(e.started_at);
+  const auto end = parse_store_time(e.finished_at ? *e.finished_at : e.updated_at);
+  if (!start || !end) return std::nullopt;
+  return static_cast<double>(*end - *start) / 1000.0;
 }
 
 }  // namespace quench

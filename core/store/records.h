@@ -120,6 +120,11 @@ struct ExperimentSummary {
   std::string error;
 };
 
+// Seconds from start to finish, or to the last heartbeat while running; nullopt when a time is unreadable.
+std::optional<double> run_seconds(const ExperimentSummary& e);
+// Milliseconds since the epoch of a store timestamp ("2026-11-22T19:47:34.123Z"); nullopt if malformed.
+std::optional<int64_t> parse_store_time(const std::string& iso);
+
 struct ExperimentDataset {
   DatasetRecord dataset;
   std::string role;

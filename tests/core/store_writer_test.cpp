@@ -351,7 +351,13 @@ TEST(StoreQueries, CompareShowsMetricDeltasAndLayerDifferences) {
   w.finish();
   const Comparison c3 = s.compare({a, b, w.id()});
   ASSERT_EQ(c3.layers.size(), 1u);
+  EXPECT_EQ(c3.layers[0].layer, "model.layers.0.q_proj");
   EXPECT_FALSE(c3.layers[0].results[2]);
+  EXPECT_EQ(c3.layers[0].differing.size(), 5u);  // among the two runs that have it
+  const Comparison missing_only = s.compare({a, w.id()});
+  ASSERT_EQ(missing_only.layers.size(), 1u);
+  EXPECT_TRUE(missing_only.layers[0].differing.empty());
+  EXPECT_FALSE(missing_only.layers[0].results[1]);
   EXPECT_FALSE(c3.metrics[1].values[2]);
   EXPECT_FALSE(c3.metrics[1].delta(2));
   EXPECT_THROW(s.compare({a, 999}), Error);
@@ -390,4 +396,18 @@ TEST(StoreQueries, ExportJsonAndCsv) {
   EXPECT_NE(csv.find(prefix + "metric,perplexity,,,value,12.0\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(prefix + "layer,model.layers.0.q_proj,,,bits,4.0\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(prefix + "experiment,,,,status,completed\n"), std::string::npos) << csv;
+}
+
+TEST(StoreRecords, TimesParseAndDurationsFollowTheHeartbeat) {
+  EXPECT_EQ(parse_store_time("2026-11-22T19:47:34.123Z"), std::optional<int64_t>(1795376854123));
+  EXPECT_FALSE(parse_store_time("2026-11-22 19:47"));
+  EXPECT_FALSE(parse_store_time("2026-11-22T19:47:34.123Z trailing"));
+  ExperimentSummary e;
+  e.started_at = "2026-11-22T19:47:34.123Z";
+  e.updated_at = "2026-11-22T19:48:00.000Z";
+  EXPECT_DOUBLE_EQ(*run_seconds(e), 25.877);  // running: up to the last heartbeat
+  e.finished_at = "2026-11-22T20:47:34.123Z";
+  EXPECT_DOUBLE_EQ(*run_seconds(e), 3600);
+  EXPECT_EQ(parse_status("interrupted"), RunStatus::Interrupted);
+  EXPECT_THROW(parse_status("paused"), UsageError);
 }
