@@ -174,6 +174,12 @@ void ExperimentWriter::add_dataset(const DatasetUse& d) {
   tx.commit();
 }
 
+void ExperimentWriter::heartbeat() {
+  sqlite::Transaction tx(db_);
+  touch();
+  tx.commit();
+}
+
 void ExperimentWriter::finish(RunStatus status, const std::string& error) {
   QUENCH_CHECK(status == RunStatus::Completed || status == RunStatus::Failed || status == RunStatus::Cancelled,
                "a run finishes as completed, failed or cancelled, not ", status_name(status));

@@ -40,6 +40,9 @@ class ExperimentWriter {
   void add_layer_stats(const LayerStats& s);
   void add_artifact(const Artifact& a);
   void add_dataset(const DatasetUse& d);
+  // Records that the run is alive without adding anything: long steps call it now and then so an
+  // interrupted run's end time (its last heartbeat) is close to when it really stopped.
+  void heartbeat();
 
   // Ends the run: completed, failed (error says why) or cancelled. Only once.
   void finish(RunStatus status = RunStatus::Completed, const std::string& error = "");

@@ -37,7 +37,7 @@ void Db::raise(int rc, const std::string& what) const {
   const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   const int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
-    throw BusyError(path_ + ": database is busy: another process kept it locked past the timeout (" + what + ")");
+    throw BusyError(path_ + ": database is busy (another process held its write lock past the busy timeout); try again");
   if (primary == SQLITE_NOTADB) fail(path_, ": not a Quench database (", msg, ")");
   if (primary == SQLITE_CORRUPT) fail(path_, ": the database is damaged (", msg, ") while ", what);
   fail(path_, ": ", what, ": ", msg);

@@ -20,6 +20,22 @@ void check_tag(const std::string& path, const std::string& tag) {
   for (unsigned char c : tag) QUENCH_CHECK(c >= 0x20 && c != 0x7f, path, ": tag '", tag, "' contains a control character");
 }
 
+// Inserts a content-addressed row, or points the existing one with that hash at the new path; returns its id.
+template <typename Bind>
+int64_t upsert_by_hash(sqlite::Db& db, const std::string& table, const std::string& hash, const std::string& insert_sql,
+                       Bind bind) {
+  sqlite::Transaction tx(db);
+  auto ins = db.prepare(insert_sql + " ON CONFLICT (content_hash) DO UPDATE SET path = excluded.path");
+  bind(ins);
+  ins.run();
+  auto q = db.prepare("SELECT id FROM " + table + " WHERE content_hash = ?1");
+  q.bind(1, hash);
+  QUENCH_CHECK(q.step(), db.path(), ": the ", table, " row with content hash ", hash, " was not stored");
+  const int64_t id = q.col_int(0);
+  tx.commit();
+  return id;
+}
+
 void create_parent_dirs(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
   if (parent.empty()) return;
@@ -104,46 +120,25 @@ void Store::require_experiment(int64_t id) const {
 
 int64_t Store::add_model(const ModelRecord& m) {
   QUENCH_CHECK(!m.content_hash.empty() && !m.path.empty(), path(), ": a model needs a path and a content hash");
-  sqlite::Transaction tx(db_);
-  db_.prepare(
-         "INSERT INTO models (path, architecture, content_hash, parameters, bytes, dtype, added_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (content_hash) DO UPDATE SET path = excluded.path")
-      .bind(1, m.path)
-      .bind(2, m.architecture)
-      .bind(3, m.content_hash)
-      .bind(4, m.parameters)
-      .bind(5, m.bytes)
-      .bind(6, m.dtype)
-      .bind(7, now_utc())
-      .run();
-  auto q = db_.prepare("SELECT id FROM models WHERE content_hash = ?1");
-  q.bind(1, m.content_hash);
-  QUENCH_CHECK(q.step(), path(), ": model ", m.path, " was not stored");
-  const int64_t id = q.col_int(0);
-  tx.commit();
-  return id;
+  return upsert_by_hash(db_, "models", m.content_hash,
+                        "INSERT INTO models (path, architecture, content_hash, parameters, bytes, dtype, added_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        [&](sqlite::Stmt& s) {
+                          s.bind(1, m.path).bind(2, m.architecture).bind(3, m.content_hash).bind(4, m.parameters);
+                          s.bind(5, m.bytes).bind(6, m.dtype).bind(7, now_utc());
+                        });
 }
 
 int64_t Store::add_dataset(const DatasetRecord& d) {
   QUENCH_CHECK(!d.content_hash.empty() && !d.path.empty() && !d.kind.empty(), path(),
                ": a dataset needs a path, a kind and a content hash");
-  sqlite::Transaction tx(db_);
-  db_.prepare(
-         "INSERT INTO datasets (path, kind, content_hash, bytes, samples, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-         "ON CONFLICT (content_hash) DO UPDATE SET path = excluded.path")
-      .bind(1, d.path)
-      .bind(2, d.kind)
-      .bind(3, d.content_hash)
-      .bind(4, d.bytes)
-      .bind(5, d.samples)
-      .bind(6, now_utc())
-      .run();
-  auto q = db_.prepare("SELECT id FROM datasets WHERE content_hash = ?1");
-  q.bind(1, d.content_hash);
-  QUENCH_CHECK(q.step(), path(), ": dataset ", d.path, " was not stored");
-  const int64_t id = q.col_int(0);
-  tx.commit();
-  return id;
+  return upsert_by_hash(db_, "datasets", d.content_hash,
+                        "INSERT INTO datasets (path, kind, content_hash, bytes, samples, added_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        [&](sqlite::Stmt& s) {
+                          s.bind(1, d.path).bind(2, d.kind).bind(3, d.content_hash).bind(4, d.bytes);
+                          s.bind(5, d.samples).bind(6, now_utc());
+                        });
 }
 
 ExperimentWriter Store::begin(const ExperimentSpec& spec) {

@@ -37,6 +37,9 @@ class Store {
   int schema_version() const;
   // "ok", or the problems: SQLite's integrity_check, then dangling foreign keys.
   std::string integrity_check() const;
+  // Changes whenever another connection (a writer, another program) commits: the GUI polls this
+  // cheaply and re-reads its list only when it moved.
+  int64_t data_version() const { return db_.query_int("PRAGMA data_version"); }
   // Runs found `running` with a dead owner and marked `interrupted` when this Store was opened.
   const std::vector<int64_t>& interrupted_on_open() const { return interrupted_; }
 

@@ -13,13 +13,6 @@ using namespace quench;
 using test::run_cli;
 
 namespace {
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 struct Filled {
@@ -173,7 +166,7 @@ TEST(ExperimentsCli, RenameDeleteAndExport) {
   std::filesystem::create_directory(dir.file("out"));
   r = run_cli({"experiments", "export", rtn, "--format", "json", "--out", dir.file("out/run.json"), "--db", db});
   ASSERT_EQ(r.rc, 0) << r.err;
-  const auto exported = nlohmann::json::parse(read_bytes(dir.file("out/run.json")));
+  const auto exported = nlohmann::json::parse(test::read_file(dir.file("out/run.json")));
   EXPECT_EQ(exported["name"], "w4 round-to-nearest");
   EXPECT_EQ(exported["layers"].size(), 2u);
   r = run_cli({"experiments", "export", rtn, "--format", "csv", "--db", db});
@@ -202,7 +195,7 @@ TEST(ExperimentsCli, RefusesFilesThatAreNotQuenchDatabasesAndLeavesThemAlone) {
   test::TempDir dir;
   const std::string notes = dir.file("notes.txt");
   std::ofstream(notes) << "my precious notes, definitely not SQLite\n";
-  const std::string before = read_bytes(notes);
+  const std::string before = test::read_file(notes);
   for (const char* sub : {"list", "delete"}) {
     std::vector<std::string> args = {"experiments", sub};
     if (std::string(sub) == "delete") args.push_back("1");
@@ -212,18 +205,18 @@ TEST(ExperimentsCli, RefusesFilesThatAreNotQuenchDatabasesAndLeavesThemAlone) {
     EXPECT_TRUE(contains(r.err, notes + ": not a Quench database (file is not a database)")) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
   }
-  EXPECT_EQ(read_bytes(notes), before);
+  EXPECT_EQ(test::read_file(notes), before);
 
   const std::string other = dir.file("other.db");
   {
     sqlite::Db raw(other, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     raw.exec("CREATE TABLE invoices (n INTEGER)");
   }
-  const std::string other_before = read_bytes(other);
+  const std::string other_before = test::read_file(other);
   const auto r = run_cli({"experiments", "list", "--db", other});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(contains(r.err, other) && contains(r.err, "invoices")) << r.err;
-  EXPECT_EQ(read_bytes(other), other_before);
+  EXPECT_EQ(test::read_file(other), other_before);
 }
 
 TEST(ExperimentsCli, DefaultDatabaseLivesUnderXdgDataHome) {

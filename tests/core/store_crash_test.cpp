@@ -214,3 +214,31 @@ TEST(StoreConcurrency, ReaderListsWhileWriterRecords) {
   completed.status = RunStatus::Completed;
   EXPECT_EQ(reader.list(completed).size(), size_t(kRuns));
 }
+
+TEST(StoreConcurrency, AWriterLockedOutPastTheTimeoutGetsAClearBusyError) {
+  test::TempDir dir;
+  const std::string db = dir.file("q.db");
+  StoreOptions quick;
+  quick.busy_timeout_ms = 100;
+  Store s = Store::open(db, quick);
+  auto w = s.begin({"waiting", "calibrate"});
+  {
+    // Another program holding the write lock for longer than the timeout.
+    sqlite::Db other(db, SQLITE_OPEN_READWRITE);
+    sqlite::Transaction hold(other);
+    try {
+      w.add_metric("m", 1);
+      ADD_FAILURE() << "no busy error";
+    } catch (const BusyError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(db + ": database is busy", 0), 0u) << e.what();
+    }
+    EXPECT_THROW(s.begin({"another", "calibrate"}), BusyError);
+    EXPECT_EQ(s.list().size(), 1u);  // reading is never blocked
+  }
+  // Nothing was half-written, and the run goes on once the lock is free.
+  EXPECT_TRUE(s.get(w.id()).metrics.empty());
+  w.add_metric("m", 2);
+  w.finish();
+  EXPECT_EQ(s.get(w.id()).metrics.at(0).value, 2);
+  EXPECT_EQ(s.list().size(), 1u);
+}

@@ -16,20 +16,13 @@ using namespace quench;
 namespace fs = std::filesystem;
 
 namespace {
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
 // Opening must fail with a message naming the file and containing `fragment`, leaving the bytes as they were.
 void expect_refused(const std::string& path, const std::string& fragment) {
-  const std::string before = read_bytes(path);
+  const std::string before = test::read_file(path);
   try {
     Store::open(path);
     ADD_FAILURE() << path << " was opened";
@@ -38,7 +31,7 @@ void expect_refused(const std::string& path, const std::string& fragment) {
     EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
     EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
   }
-  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(test::read_file(path), before);
 }
 }  // namespace
 

@@ -1,7 +1,9 @@
 // Recording runs through ExperimentWriter and reading them back through Store's queries.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "core/store/record_json.h"
 #include "core/store/store.h"
@@ -410,4 +412,21 @@ TEST(StoreRecords, TimesParseAndDurationsFollowTheHeartbeat) {
   EXPECT_DOUBLE_EQ(*run_seconds(e), 3600);
   EXPECT_EQ(parse_status("interrupted"), RunStatus::Interrupted);
   EXPECT_THROW(parse_status("paused"), UsageError);
+}
+
+TEST(StoreWriter, DataVersionMovesWhenAWriterCommits) {
+  test::TempDir dir;
+  Store s = Store::open(dir.file("q.db"));
+  const int64_t v0 = s.data_version();
+  auto w = s.begin({"run", "calibrate"});
+  const int64_t v1 = s.data_version();
+  EXPECT_NE(v1, v0);
+  EXPECT_EQ(s.data_version(), v1);  // nothing new
+  const std::string before = s.get(w.id()).summary.updated_at;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  w.heartbeat();
+  EXPECT_NE(s.data_version(), v1);
+  EXPECT_GT(s.get(w.id()).summary.updated_at, before);
+  w.finish();
+  EXPECT_THROW(w.heartbeat(), Error);
 }
