@@ -18,5 +18,6 @@ const std::vector<Command>& commands();
 int cmd_inspect(const Argv& args);
 int cmd_forward(const Argv& args);
 int cmd_eval(const Argv& args);
+int cmd_experiments(const Argv& args);
 
 }  // namespace quench::cli

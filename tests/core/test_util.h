@@ -2,12 +2,22 @@
 // Helpers shared by the core tests.
 #include <ATen/ATen.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace quench::test {
 
 inline std::string fixture(const std::string& rel) { return std::string(QUENCH_FIXTURES) + "/" + rel; }
 inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO) + "/" + rel; }
+
+// The whole file as bytes ("" when it cannot be read).
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
 
 // max |a − b| / max |b|: the relative error the parity tests bound.
 inline double rel_error(const at::Tensor& a, const at::Tensor& b) {
