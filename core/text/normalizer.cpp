@@ -17,7 +17,7 @@ class Nfc : public Normalizer {
 
 class Nfd : public Normalizer {
  public:
-  std::string normalize(std::string s) const override { return may_change_under_nfc(s) ? nfd(s) : s; }
+  std::string normalize(std::string s) const override { return nfd(s); }
 };
 
 class Lowercase : public Normalizer {
