@@ -17,5 +17,6 @@ const std::vector<Command>& commands();
 
 int cmd_inspect(const Argv& args);
 int cmd_forward(const Argv& args);
+int cmd_tokenize(const Argv& args);
 
 }  // namespace quench::cli

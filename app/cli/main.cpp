@@ -13,6 +13,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
+      {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };
   return table;
 }

@@ -26,6 +26,14 @@ struct WordCache {
 thread_local WordCache t_cache;
 constexpr size_t kCacheMaxWords = 1 << 19;
 constexpr size_t kCacheMaxPiece = 256;
+const std::string kWordMarker = "\xE2\x96\x81";  // ▁ U+2581
+
+bool only_markers(std::string_view t) {
+  if (t.empty() || t.size() % kWordMarker.size()) return false;
+  for (size_t i = 0; i < t.size(); i += kWordMarker.size())
+    if (t.compare(i, kWordMarker.size(), kWordMarker) != 0) return false;
+  return true;
+}
 
 std::string hex_byte_token(unsigned b) {
   char buf[8];
@@ -111,6 +119,14 @@ Bpe::Bpe(const JsonNode& model, bool raw_bytes) : instance_(g_next_instance++), 
     // A pair listed twice keeps its last rank, as the tokenizers library's hash map does.
     merges_[(uint64_t(uint32_t(*ia)) << 32) | uint32_t(*ib)] = {rank, *im};
     ++rank;
+  }
+
+  if (!raw_bytes_ && prefix_.empty() && suffix_.empty() && token_to_id(kWordMarker)) {
+    split_at_word_marker_ = true;
+    for (size_t id = 0; id < tokens_.size() && split_at_word_marker_; ++id) {
+      const std::string& t = tokens_[id];
+      if (t.find(kWordMarker, 1) != std::string::npos && !only_markers(t)) split_at_word_marker_ = false;
+    }
   }
 
   if (raw_bytes_) {
@@ -232,6 +248,23 @@ void Bpe::merge_all(std::vector<Symbol>& sy) const {
 }
 
 void Bpe::encode(std::string_view piece, std::vector<int32_t>& out) const {
+  if (!split_at_word_marker_) {
+    encode_word(piece, out);
+    return;
+  }
+  // Cut before each "▁" that follows something other than "▁".
+  size_t start = 0;
+  for (size_t p = piece.find(kWordMarker, 1); p != std::string_view::npos; p = piece.find(kWordMarker, p + 1)) {
+    const size_t m = kWordMarker.size();
+    const bool after_marker = p >= m && piece.compare(p - m, m, kWordMarker) == 0;
+    if (after_marker) continue;
+    encode_word(piece.substr(start, p - start), out);
+    start = p;
+  }
+  encode_word(piece.substr(start), out);
+}
+
+void Bpe::encode_word(std::string_view piece, std::vector<int32_t>& out) const {
   if (piece.empty()) return;
   if (ignore_merges_) {
     const int32_t* id = raw_bytes_ ? raw_vocab_.find(piece) : vocab_.find(piece);

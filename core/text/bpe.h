@@ -45,6 +45,7 @@ class Bpe {
   };
   struct Word;
 
+  void encode_word(std::string_view piece, std::vector<int32_t>& out) const;
   void add_unknown(Word& w, std::string_view s) const;
   void merge_all(std::vector<Symbol>& symbols) const;
   void build_word(std::string_view piece, Word& w) const;
@@ -60,6 +61,12 @@ class Bpe {
   std::string prefix_, suffix_;  // continuing_subword_prefix, end_of_word_suffix
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
   int32_t byte_fallback_id_[256];  // "<0xHH>" ids, -1 when absent
+
+  // SentencePiece-style tokenizers hand the model whole sentences as one piece ("▁The▁cat").
+  // When no token holds "▁" after its start except runs of "▁" alone, no symbol can ever
+  // span a "▁" that follows another character, so the piece is cut there into words that
+  // merge (and cache) independently: the same ids, linear time instead of one huge heap.
+  bool split_at_word_marker_ = false;
 
   bool raw_bytes_ = false;
   // Raw-byte mode: the id of each byte's character alone, with the prefix (not first), with

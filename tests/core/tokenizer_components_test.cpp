@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "core/text/pretokenizer.h"
 #include "core/text/tokenizer.h"
@@ -107,6 +108,36 @@ TEST(Bpe, SubwordPrefixAndSuffixTakePartInLookupsAndMerges) {
   using V = std::vector<int32_t>;
   EXPECT_EQ(Tokenizer::from_json(bpe_json(vocab, "[]", opts)).encode("abc"), (V{0, 1, 2}));
   EXPECT_EQ(Tokenizer::from_json(bpe_json(vocab, R"(["a ##b"])", opts)).encode("abc"), (V{3, 2}));
+}
+
+// SentencePiece-style pieces are cut into words before each "▁" when the vocabulary allows it
+// (see bpe.h). A token that holds "▁" inside ("a▁b", never produced by a merge) turns the cut
+// off; the ids must be the same either way, also with a "▁▁" token that runs of spaces merge into.
+TEST(Bpe, CuttingSentencesIntoWordsChangesNoId) {
+  nlohmann::json j;
+  {
+    std::ifstream in(test::fixture("tokenizers/sp-legacy/tokenizer.json"));
+    in >> j;
+  }
+  auto& vocab = j["model"]["vocab"];
+  const std::string m = "\xE2\x96\x81";
+  vocab[m + m] = static_cast<int>(vocab.size());
+  j["model"]["merges"].push_back({m, m});
+  const Tokenizer cut = Tokenizer::from_json(j.dump());
+  vocab["a" + m + "b"] = static_cast<int>(vocab.size());
+  const Tokenizer whole = Tokenizer::from_json(j.dump());
+
+  std::string text;
+  {
+    std::ifstream in(test::fixture("tokenizers/moby-dick-excerpt.txt"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str().substr(0, 60000);
+  }
+  text += "  two   three    four \n  \t x \xE6\x97\xA5\xE6\x9C\xAC  \xF0\x9F\x9A\x80 end  ";
+  const auto ids = cut.encode(text);
+  EXPECT_EQ(ids, whole.encode(text));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), *cut.token_to_id(m + m)), ids.end());  // the "▁▁" merge happened
 }
 
 TEST(AddedTokens, StripAndSingleWordOptions) {
