@@ -15,14 +15,16 @@
 
 #include "core/text/json_node.h"
 #include "core/text/string_map.h"
+#include "core/text/tokenizer_json.h"
 
 namespace quench::text {
 
 class Bpe {
  public:
-  // model: the "model" object. raw_bytes: pieces will arrive as raw bytes that the vocabulary
-  // spells in GPT-2 byte characters (see pretokenizer.h).
-  Bpe(const JsonNode& model, bool raw_bytes);
+  // model: the "model" object (options); src: its vocab and merges as the streaming parser
+  // took them out. raw_bytes: pieces will arrive as raw bytes that the vocabulary spells in
+  // GPT-2 byte characters (see pretokenizer.h).
+  Bpe(const JsonNode& model, const BpeSource& src, bool raw_bytes);
   Bpe(const Bpe&) = delete;
   Bpe& operator=(const Bpe&) = delete;
 

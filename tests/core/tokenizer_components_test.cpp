@@ -236,6 +236,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFile{"merge-result-missing.json", {"model.merges[1]", "'bc'"}},
                       BadFile{"merge-malformed.json", {"model.merges[2]", "malformed merge 'abc'"}},
                       BadFile{"merge-not-pair.json", {"model.merges[1]", "pair"}},
+                      BadFile{"merge-number.json", {"model.merges[1]", "got number"}},
+                      BadFile{"vocab-nested.json", {"model.vocab", "token 'b'", "object"}},
                       BadFile{"truncated.json", {"invalid JSON"}},
                       BadFile{"unknown-pretokenizer.json", {"pre_tokenizer.pretokenizers[1]", "'Whitespace'"}},
                       BadFile{"unknown-normalizer.json", {"normalizer", "'NFKC'"}},
