@@ -18,13 +18,6 @@ namespace {
 
 using Spans = std::vector<std::pair<size_t, size_t>>;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Spans scan(SplitScheme scheme, std::string_view s) {
   Spans out;
@@ -64,10 +57,10 @@ class ScannerVsRegex : public ::testing::TestWithParam<SplitScheme> {
 };
 
 TEST_P(ScannerVsRegex, RealText) {
-  check(read_file(test::fixture("tokenizers/moby-dick-excerpt.txt")));
-  check(read_file(test::demo("sotu-2000-2023.txt")));
+  check(test::read_file(test::fixture("tokenizers/moby-dick-excerpt.txt")));
+  check(test::read_file(test::demo("sotu-2000-2023.txt")));
   for (const char* name : {"gpt2-style", "sp-legacy"}) {
-    const auto cases = nlohmann::json::parse(read_file(test::fixture(std::string("tokenizers/") + name + "/cases.json")));
+    const auto cases = nlohmann::json::parse(test::read_file(test::fixture(std::string("tokenizers/") + name + "/cases.json")));
     for (const auto& c : cases) check(c["text"].get<std::string>());
   }
 }

@@ -127,13 +127,7 @@ TEST(Bpe, CuttingSentencesIntoWordsChangesNoId) {
   vocab["a" + m + "b"] = static_cast<int>(vocab.size());
   const Tokenizer whole = Tokenizer::from_json(j.dump());
 
-  std::string text;
-  {
-    std::ifstream in(test::fixture("tokenizers/moby-dick-excerpt.txt"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str().substr(0, 60000);
-  }
+  std::string text = test::read_file(test::fixture("tokenizers/moby-dick-excerpt.txt")).substr(0, 60000);
   text += "  two   three    four \n  \t x \xE6\x97\xA5\xE6\x9C\xAC  \xF0\x9F\x9A\x80 end  ";
   const auto ids = cut.encode(text);
   EXPECT_EQ(ids, whole.encode(text));

@@ -13,13 +13,6 @@
 namespace quench {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<int32_t> reference_ids(const std::string& path) {
   const at::Tensor ids = load_all_safetensors(path).at("ids").to(at::kLong).flatten();
@@ -41,7 +34,7 @@ class ReferenceTokenizer : public ::testing::TestWithParam<std::string> {
 
 TEST_P(ReferenceTokenizer, EveryCaseMatchesTheLibrary) {
   const Tokenizer tok = Tokenizer::from_file(dir() + "/tokenizer.json");
-  const auto cases = nlohmann::json::parse(read_file(dir() + "/cases.json"));
+  const auto cases = nlohmann::json::parse(test::read_file(dir() + "/cases.json"));
   ASSERT_GT(cases.size(), 20u);
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
@@ -56,7 +49,7 @@ TEST_P(ReferenceTokenizer, EveryCaseMatchesTheLibrary) {
 
 TEST_P(ReferenceTokenizer, MobyDickExcerptMatchesTheLibrary) {
   const Tokenizer tok = Tokenizer::from_file(dir() + "/tokenizer.json");
-  const std::string text = read_file(test::fixture("tokenizers/moby-dick-excerpt.txt"));
+  const std::string text = test::read_file(test::fixture("tokenizers/moby-dick-excerpt.txt"));
   const auto want = reference_ids(dir() + "/moby.safetensors");
   const auto got = tok.encode(text);
   ASSERT_EQ(got.size(), want.size()) << "first difference at token " << first_difference(got, want);
@@ -74,7 +67,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceTokenizer,
 
 TEST(SotuTokenizer, WholeEvaluationTextMatchesTheLibrary) {
   const Tokenizer tok = Tokenizer::from_model_dir(test::demo("sotu-llama"));
-  const std::string text = read_file(test::demo("sotu-2000-2023.txt"));
+  const std::string text = test::read_file(test::demo("sotu-2000-2023.txt"));
   const auto want = reference_ids(test::fixture("tokenizers/sotu/sotu-2000-2023.safetensors"));
   const auto got = tok.encode(text);
   ASSERT_EQ(got.size(), want.size()) << "first difference at token " << first_difference(got, want);
