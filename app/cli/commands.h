@@ -19,5 +19,6 @@ int cmd_inspect(const Argv& args);
 int cmd_forward(const Argv& args);
 int cmd_eval(const Argv& args);
 int cmd_experiments(const Argv& args);
+int cmd_tokenize(const Argv& args);
 
 }  // namespace quench::cli

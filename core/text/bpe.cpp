@@ -26,6 +26,14 @@ struct WordCache {
 thread_local WordCache t_cache;
 constexpr size_t kCacheMaxWords = 1 << 19;
 constexpr size_t kCacheMaxPiece = 256;
+const std::string kWordMarker = "\xE2\x96\x81";  // ▁ U+2581
+
+bool only_markers(std::string_view t) {
+  if (t.empty() || t.size() % kWordMarker.size()) return false;
+  for (size_t i = 0; i < t.size(); i += kWordMarker.size())
+    if (t.compare(i, kWordMarker.size(), kWordMarker) != 0) return false;
+  return true;
+}
 
 std::string hex_byte_token(unsigned b) {
   char buf[8];
@@ -44,24 +52,21 @@ struct Bpe::Word {
   }
 };
 
-Bpe::Bpe(const JsonNode& model, bool raw_bytes) : instance_(g_next_instance++), raw_bytes_(raw_bytes) {
+Bpe::Bpe(const JsonNode& model, const BpeSource& src, bool raw_bytes) : instance_(g_next_instance++), raw_bytes_(raw_bytes) {
   // Vocabulary.
-  const JsonNode vocab = model.at("vocab");
-  vocab.expect_object();
+  if (!src.has_vocab) model.at("vocab").expect_object();
   int64_t max_id = -1;
-  for (const auto& [tok, v] : vocab.json().items()) {
-    if (!v.is_number_integer()) vocab.fail("token '" + tok + "': id must be an integer");
-    const int64_t id = v.get<int64_t>();
-    if (id < 0 || id > kMaxId) vocab.fail("token '" + tok + "': id " + std::to_string(id) + " out of range");
+  for (const auto& [tok, id] : src.vocab) {
+    if (id < 0 || id > kMaxId) model.at("vocab").fail("token '" + tok + "': id " + std::to_string(id) + " out of range");
     vocab_.insert(tok, static_cast<int32_t>(id));
     max_id = std::max(max_id, id);
   }
   tokens_.resize(static_cast<size_t>(max_id + 1));
   has_token_.resize(tokens_.size(), false);
-  for (const auto& [tok, v] : vocab.json().items()) {
-    const auto id = static_cast<size_t>(v.get<int64_t>());
-    if (!has_token_[id]) tokens_[id] = tok;
-    has_token_[id] = true;
+  for (const auto& [tok, id] : src.vocab) {
+    const auto i = static_cast<size_t>(id);
+    if (!has_token_[i]) tokens_[i] = tok;
+    has_token_[i] = true;
   }
 
   // Options.
@@ -79,38 +84,52 @@ Bpe::Bpe(const JsonNode& model, bool raw_bytes) : instance_(g_next_instance++), 
   for (unsigned b = 0; b < 256; ++b) byte_fallback_id_[b] = token_to_id(hex_byte_token(b)).value_or(-1);
 
   // Merges: rank = position, skipping "#version" lines of the legacy string form.
-  const JsonNode merges = model.at("merges");
-  merges.expect_array();
-  merges_.reserve(merges.size() * 2);
+  if (!src.has_merges) model.at("merges").expect_array();
+  merges_.reserve(src.merges.size() * 2);
   int32_t rank = 0;
-  for (size_t i = 0; i < merges.size(); ++i) {
-    const JsonNode m = merges.at(i);
+  for (size_t i = 0; i < src.merges.size(); ++i) {
+    const MergeEntry& m = src.merges[i];
+    auto bad = [&](const std::string& what) { quench::fail(model.where(), ".merges[", i, "]: ", what); };
     std::string a, b;
-    if (m.json().is_string()) {
-      const std::string line = m.str();
-      if (line.rfind("#version", 0) == 0) continue;
-      const size_t sp = line.find(' ');
-      if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos)
-        m.fail("malformed merge '" + line + "': expected two tokens separated by one space");
-      a = line.substr(0, sp);
-      b = line.substr(sp + 1);
-    } else if (m.json().is_array()) {
-      if (m.size() != 2) m.fail("malformed merge: expected a pair of tokens");
-      a = m.at(0).str();
-      b = m.at(1).str();
-    } else {
-      m.fail(std::string("malformed merge: expected a string or a pair, got ") + m.json().type_name());
+    switch (m.kind) {
+      case MergeEntry::Line: {
+        if (m.a.rfind("#version", 0) == 0) continue;
+        const size_t sp = m.a.find(' ');
+        if (sp == std::string::npos || m.a.find(' ', sp + 1) != std::string::npos)
+          bad("malformed merge '" + m.a + "': expected two tokens separated by one space");
+        a = m.a.substr(0, sp);
+        b = m.a.substr(sp + 1);
+        break;
+      }
+      case MergeEntry::Pair:
+        a = m.a;
+        b = m.b;
+        break;
+      case MergeEntry::BadPair:
+        bad("malformed merge: expected a pair of two token strings");
+        break;
+      case MergeEntry::BadType:
+        bad("malformed merge: expected a string or a pair, got " + m.a);
+        break;
     }
     const auto ia = token_to_id(a), ib = token_to_id(b);
-    if (!ia) m.fail("token '" + a + "' is not in the vocabulary");
-    if (!ib) m.fail("token '" + b + "' is not in the vocabulary");
-    if (b.size() < prefix_.size()) m.fail("token '" + b + "' is shorter than continuing_subword_prefix");
+    if (!ia) bad("token '" + a + "' is not in the vocabulary");
+    if (!ib) bad("token '" + b + "' is not in the vocabulary");
+    if (b.size() < prefix_.size()) bad("token '" + b + "' is shorter than continuing_subword_prefix");
     const std::string merged = a + b.substr(prefix_.size());
     const auto im = token_to_id(merged);
-    if (!im) m.fail("merged token '" + merged + "' is not in the vocabulary");
+    if (!im) bad("merged token '" + merged + "' is not in the vocabulary");
     // A pair listed twice keeps its last rank, as the tokenizers library's hash map does.
     merges_[(uint64_t(uint32_t(*ia)) << 32) | uint32_t(*ib)] = {rank, *im};
     ++rank;
+  }
+
+  if (!raw_bytes_ && prefix_.empty() && suffix_.empty() && token_to_id(kWordMarker)) {
+    split_at_word_marker_ = true;
+    for (size_t id = 0; id < tokens_.size() && split_at_word_marker_; ++id) {
+      const std::string& t = tokens_[id];
+      if (t.find(kWordMarker, 1) != std::string::npos && !only_markers(t)) split_at_word_marker_ = false;
+    }
   }
 
   if (raw_bytes_) {
@@ -232,6 +251,23 @@ void Bpe::merge_all(std::vector<Symbol>& sy) const {
 }
 
 void Bpe::encode(std::string_view piece, std::vector<int32_t>& out) const {
+  if (!split_at_word_marker_) {
+    encode_word(piece, out);
+    return;
+  }
+  // Cut before each "▁" that follows something other than "▁".
+  size_t start = 0;
+  for (size_t p = piece.find(kWordMarker, 1); p != std::string_view::npos; p = piece.find(kWordMarker, p + 1)) {
+    const size_t m = kWordMarker.size();
+    const bool after_marker = p >= m && piece.compare(p - m, m, kWordMarker) == 0;
+    if (after_marker) continue;
+    encode_word(piece.substr(start, p - start), out);
+    start = p;
+  }
+  encode_word(piece.substr(start), out);
+}
+
+void Bpe::encode_word(std::string_view piece, std::vector<int32_t>& out) const {
   if (piece.empty()) return;
   if (ignore_merges_) {
     const int32_t* id = raw_bytes_ ? raw_vocab_.find(piece) : vocab_.find(piece);

@@ -15,14 +15,16 @@
 
 #include "core/text/json_node.h"
 #include "core/text/string_map.h"
+#include "core/text/tokenizer_json.h"
 
 namespace quench::text {
 
 class Bpe {
  public:
-  // model: the "model" object. raw_bytes: pieces will arrive as raw bytes that the vocabulary
-  // spells in GPT-2 byte characters (see pretokenizer.h).
-  Bpe(const JsonNode& model, bool raw_bytes);
+  // model: the "model" object (options); src: its vocab and merges as the streaming parser
+  // took them out. raw_bytes: pieces will arrive as raw bytes that the vocabulary spells in
+  // GPT-2 byte characters (see pretokenizer.h).
+  Bpe(const JsonNode& model, const BpeSource& src, bool raw_bytes);
   Bpe(const Bpe&) = delete;
   Bpe& operator=(const Bpe&) = delete;
 
@@ -45,6 +47,7 @@ class Bpe {
   };
   struct Word;
 
+  void encode_word(std::string_view piece, std::vector<int32_t>& out) const;
   void add_unknown(Word& w, std::string_view s) const;
   void merge_all(std::vector<Symbol>& symbols) const;
   void build_word(std::string_view piece, Word& w) const;
@@ -60,6 +63,12 @@ class Bpe {
   std::string prefix_, suffix_;  // continuing_subword_prefix, end_of_word_suffix
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
   int32_t byte_fallback_id_[256];  // "<0xHH>" ids, -1 when absent
+
+  // SentencePiece-style tokenizers hand the model whole sentences as one piece ("▁The▁cat").
+  // When no token holds "▁" after its start except runs of "▁" alone, no symbol can ever
+  // span a "▁" that follows another character, so the piece is cut there into words that
+  // merge (and cache) independently: the same ids, linear time instead of one huge heap.
+  bool split_at_word_marker_ = false;
 
   bool raw_bytes_ = false;
   // Raw-byte mode: the id of each byte's character alone, with the prefix (not first), with

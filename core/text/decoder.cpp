@@ -55,17 +55,7 @@ class ReplaceDecoder : public Decoder {
  public:
   ReplaceDecoder(Pattern p, std::string content) : pattern_(std::move(p)), content_(std::move(content)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
-    for (auto& t : tokens) {
-      std::string out;
-      size_t last = 0;
-      pattern_.for_each_match(t, [&](size_t b, size_t e) {
-        out.append(t, last, b - last);
-        out += content_;
-        last = e;
-      });
-      out.append(t, last, std::string::npos);
-      t = std::move(out);
-    }
+    for (auto& t : tokens) t = pattern_.replace_all(t, content_);
   }
 
  private:

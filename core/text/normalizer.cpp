@@ -17,7 +17,7 @@ class Nfc : public Normalizer {
 
 class Nfd : public Normalizer {
  public:
-  std::string normalize(std::string s) const override { return may_change_under_nfc(s) ? nfd(s) : s; }
+  std::string normalize(std::string s) const override { return nfd(s); }
 };
 
 class Lowercase : public Normalizer {
@@ -38,18 +38,7 @@ class Prepend : public Normalizer {
 class Replace : public Normalizer {
  public:
   Replace(Pattern p, std::string content) : pattern_(std::move(p)), content_(std::move(content)) {}
-  std::string normalize(std::string s) const override {
-    std::string out;
-    out.reserve(s.size());
-    size_t last = 0;
-    pattern_.for_each_match(s, [&](size_t b, size_t e) {
-      out.append(s, last, b - last);
-      out += content_;
-      last = e;
-    });
-    out.append(s, last, std::string::npos);
-    return out;
-  }
+  std::string normalize(std::string s) const override { return pattern_.replace_all(s, content_); }
 
  private:
   Pattern pattern_;

@@ -34,6 +34,19 @@ void Pattern::for_each_match(std::string_view s, const std::function<void(size_t
   }
 }
 
+std::string Pattern::replace_all(std::string_view s, const std::string& content) const {
+  std::string out;
+  out.reserve(s.size());
+  size_t last = 0;
+  for_each_match(s, [&](size_t b, size_t e) {
+    out.append(s.data() + last, b - last);
+    out += content;
+    last = e;
+  });
+  out.append(s.data() + last, s.size() - last);
+  return out;
+}
+
 Pattern load_pattern(const JsonNode& p) {
   if (p.has("String")) return Pattern::literal(p.str("String"));
   if (p.has("Regex")) {

@@ -22,6 +22,8 @@ class Pattern {
 
   // Calls f(begin, end) for each non-overlapping match, left to right. s: valid UTF-8.
   void for_each_match(std::string_view s, const std::function<void(size_t, size_t)>& f) const;
+  // s with every match replaced by content.
+  std::string replace_all(std::string_view s, const std::string& content) const;
 
  private:
   std::string source_;

@@ -11,6 +11,7 @@
 #include "core/text/normalizer.h"
 #include "core/text/post_processor.h"
 #include "core/text/pretokenizer.h"
+#include "core/text/tokenizer_json.h"
 #include "core/text/unicode.h"
 #include "core/util/error.h"
 
@@ -52,8 +53,8 @@ void load_added_tokens(const JsonNode& list, Tokenizer::Impl& t) {
   }
 }
 
-std::shared_ptr<const Tokenizer::Impl> load(const nlohmann::json& root, const std::string& name) {
-  const JsonNode top(root, name);
+std::shared_ptr<const Tokenizer::Impl> load(const TokenizerJson& parsed, const std::string& name) {
+  const JsonNode top(parsed.root, name);
   top.expect_object();
   auto t = std::make_shared<Tokenizer::Impl>();
   t->source = name;
@@ -69,7 +70,7 @@ std::shared_ptr<const Tokenizer::Impl> load(const nlohmann::json& root, const st
   if (top.has("normalizer")) t->normalizer = load_normalizer(top.at("normalizer"));
   bool raw_bytes = false;
   if (top.has("pre_tokenizer")) t->pre_tokenizer = load_pre_tokenizer(top.at("pre_tokenizer"), &raw_bytes);
-  t->model = std::make_unique<Bpe>(model, raw_bytes);
+  t->model = std::make_unique<Bpe>(model, parsed.bpe, raw_bytes);
   if (top.has("post_processor")) t->post_processor = load_post_processor(top.at("post_processor"));
   if (top.has("decoder")) t->decoder = load_decoder(top.at("decoder"));
   if (top.has("added_tokens")) load_added_tokens(top.at("added_tokens"), *t);
@@ -79,13 +80,7 @@ std::shared_ptr<const Tokenizer::Impl> load(const nlohmann::json& root, const st
 }  // namespace
 
 Tokenizer Tokenizer::from_json(std::string_view json, const std::string& name) {
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(json.begin(), json.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(name, ": invalid JSON: ", e.what());
-  }
-  return Tokenizer(load(root, name));
+  return Tokenizer(load(parse_tokenizer_json(json, name), name));
 }
 
 Tokenizer Tokenizer::from_file(const std::string& path) {

@@ -98,7 +98,10 @@ bool may_change_under_nfc(std::string_view s) {
 }
 
 std::string nfd(std::string_view s) {
-  if (!may_change_under_nfc(s)) return std::string(s);
+  // The NFC quick check does not apply: composed characters (é) pass it and still decompose.
+  bool ascii = true;
+  for (char c : s) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  if (ascii) return std::string(s);
   return encode(decompose(s));
 }
 

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace quench::test {
@@ -11,12 +12,13 @@ namespace quench::test {
 inline std::string fixture(const std::string& rel) { return std::string(QUENCH_FIXTURES) + "/" + rel; }
 inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO) + "/" + rel; }
 
-// The whole file as bytes ("" when it cannot be read).
+// A whole file as bytes.
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 // max |a − b| / max |b|: the relative error the parity tests bound.
