@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup-debian.sh
 bash packaging/build.sh "$@"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 exec build/app/cli/quench-cli inspect resources/demo/sotu-llama

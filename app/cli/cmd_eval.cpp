@@ -5,10 +5,12 @@
 #include "app/cli/commands.h"
 #include "app/cli/format.h"
 #include "app/cli/progress_printer.h"
+#include "app/cli/record.h"
 #include "core/data/image_dataset.h"
 #include "core/data/text_source.h"
 #include "core/eval/evaluate.h"
 #include "core/models/registry.h"
+#include "core/store/fingerprint.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
 
@@ -19,17 +21,21 @@ const char* kUsage =
     "usage: quench-cli eval MODEL_DIR (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
     "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
     "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--json]\n"
+    "                       [--db FILE] [--name NAME] [--no-record]\n"
     "Text: perplexity over windows of --ctx tokens (non-overlapping by default; --stride for sliding windows),\n"
     "tokenized with MODEL_DIR/tokenizer.json, no special tokens added. FILE may be a .txt file, a folder of\n"
     ".txt files or a .jsonl file with a \"text\" field.\n"
     "Images: top-1 and top-5 accuracy, preprocessed as MODEL_DIR/preprocessor_config.json says.\n"
     "  --json   one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or\n"
-    "           {\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}\n";
+    "           {\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}\n"
+    "The run is recorded as an 'evaluate' experiment in the store (--db, default ~/.local/share/quench/quench.db)\n"
+    "unless --no-record; compare runs with `quench-cli experiments compare`.\n";
 }  // namespace
 
 int cmd_eval(const Argv& argv) {
-  Args a(argv, {"json"},
-         {"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch", "device", "dtype"});
+  Args a(argv, with_record_flags({"json"}),
+         with_record_options({"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch",
+                              "device", "dtype"}));
   if (a.help()) {
     std::cout << kUsage;
     return 0;
@@ -50,6 +56,7 @@ int cmd_eval(const Argv& argv) {
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
 
+  auto store = open_store_for(a);
   EvalData data;
   ImageDataset images;
   if (auto text = a.get("text")) {
@@ -68,7 +75,38 @@ int cmd_eval(const Argv& argv) {
     throw UsageError(model->architecture() + " is a language model: evaluate it with --text");
   if (model->modality() == Modality::Image && data.token_ids.defined())
     throw UsageError(model->architecture() + " classifies images: evaluate it with --images/--labels or --image-folder");
-  auto r = evaluate(*model, data, o, nullptr, terminal_progress("eval"));
+  std::optional<ExperimentWriter> run;
+  std::optional<int64_t> dataset_id;
+  if (store) {
+    auto spec = experiment_spec(*store, a, *model, "evaluate");
+    const std::string data_path = a.get("text").value_or(a.get("images").value_or(a.get("image-folder").value_or("")));
+    auto ds = dataset_record(data_path, a.get("text") ? "text" : "images");
+    ds.samples = data.token_ids.defined() ? data.token_ids.numel() : images.size();
+    dataset_id = store->add_dataset(ds);
+    spec.datasets = {{*dataset_id, "eval"}};
+    spec.recipe = {{"eval", {{"ctx", o.ctx}, {"stride", o.stride}, {"max_windows", o.max_windows},
+                             {"max_images", o.max_images}, {"batch", o.batch}, {"dtype", dtype_string(lo.dtype)}}}};
+    run.emplace(store->begin(spec));
+  }
+  EvalResult r;
+  try {
+    r = evaluate(*model, data, o, nullptr, terminal_progress("eval"));
+    if (run) {
+      run->add_metric(r.metric, r.value, dataset_id, "test");
+      if (r.metric == "perplexity") {
+        run->add_metric("nll", r.nll, dataset_id, "test");
+        run->add_metric("tokens", static_cast<double>(r.tokens), dataset_id, "test");
+      } else {
+        run->add_metric("top5", r.top5, dataset_id, "test");
+        run->add_metric("images", static_cast<double>(r.n), dataset_id, "test");
+      }
+      run->add_metric("seconds", r.seconds);
+      run->finish();
+    }
+  } catch (...) {
+    if (run) run->finish_with(std::current_exception());
+    throw;
+  }
   if (a.flag("json")) {
     nlohmann::json j;
     j["metric"] = r.metric;
@@ -82,16 +120,19 @@ int cmd_eval(const Argv& argv) {
       j["n"] = r.n;
     }
     j["seconds"] = r.seconds;
+    if (run) j["experiment"] = run->id();
     std::cout << j.dump() << "\n";
   } else if (r.metric == "perplexity") {
     std::cout << "perplexity  " << fixed(r.value, 4) << "\n"
               << "tokens      " << with_commas(r.tokens) << " in " << r.windows << " windows of " << o.ctx << "\n"
               << "seconds     " << fixed(r.seconds, 1) << "\n";
+    if (run) std::cout << "experiment  " << run->id() << " in " << store->path() << "\n";
   } else {
     std::cout << "top-1       " << fixed(r.value, 4) << "\n"
               << "top-5       " << fixed(r.top5, 4) << "\n"
               << "images      " << with_commas(r.n) << "\n"
               << "seconds     " << fixed(r.seconds, 1) << "\n";
+    if (run) std::cout << "experiment  " << run->id() << " in " << store->path() << "\n";
   }
   return 0;
 }

@@ -15,6 +15,7 @@ const std::vector<Command>& commands() {
       {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
       {"eval", "perplexity or top-1/top-5 accuracy on a text or image set", cmd_eval},
+      {"calibrate", "activation and weight statistics at every observable point", cmd_calibrate},
       {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
       {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };

@@ -1,6 +1,7 @@
 #include "core/util/threads.h"
 
 #include <ATen/Parallel.h>
+#include <malloc.h>
 
 #include <cstdlib>
 #include <string>
@@ -9,6 +10,10 @@
 namespace quench {
 
 int configure_threads(int requested) {
+  // 32 MiB is glibc's ceiling for the mmap threshold on 64-bit; a high trim threshold keeps freed
+  // memory in the heap for the next batch.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   int n = requested;
   if (n <= 0) {
     if (const char* env = std::getenv("QUENCH_THREADS")) n = std::atoi(env);

@@ -1,17 +1,20 @@
 #pragma once
-// Runs the real quench-cli binary and captures what a user would see.
+// Runs the real quench-cli binary as a separate process and captures what a user would see.
+#include <map>
 #include <string>
 #include <vector>
+
+#include "../core/test_util.h"  // fixture(), demo(), TempDir
 
 namespace quench::test {
 
 struct CliResult {
-  int code = -1;
+  int code = -1;  // exit status (128 + signal when killed)
   std::string out, err;
 };
 
-CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
-std::string fixture(const std::string& rel);
-std::string demo(const std::string& rel);
+// env: variables to set (or, with an empty value, to remove) on top of this process's environment.
+CliResult run_cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                  const std::string& stdin_text = "");
 
 }  // namespace quench::test

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/store/store.h"
-#include "run_cli.h"
+#include "cli_util.h"
 
 using namespace quench;
 using test::run_cli;
@@ -73,12 +73,12 @@ TEST(ExperimentsCli, ListShowsEveryRunAndFilters) {
   const std::string db = dir.file("q.db");
   fill(db);
   auto r = run_cli({"experiments", "list", "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "w4-rtn") && contains(r.out, "w4-gptq") && contains(r.out, "calibration")) << r.out;
   EXPECT_TRUE(contains(r.out, "completed") && contains(r.out, "llama-tiny")) << r.out;
 
   r = run_cli({"experiments", "list", "--db", db, "--kind", "evaluate", "--json"});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 2u);
   EXPECT_EQ(j[0]["name"], "w4-gptq");  // newest first
@@ -88,10 +88,10 @@ TEST(ExperimentsCli, ListShowsEveryRunAndFilters) {
 
   r = run_cli({"experiments", "list", "--db", db, "--search", "gptq", "--json"});
   EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
-  EXPECT_EQ(run_cli({"experiments", "list", "--db", db, "--status", "bogus"}).rc, 2);
-  EXPECT_EQ(run_cli({"experiments", "list", "--db", db, "--frobnicate"}).rc, 2);
-  EXPECT_EQ(run_cli({"experiments", "dance", "--db", db}).rc, 2);
-  EXPECT_EQ(run_cli({"experiments", "--help"}).rc, 0);
+  EXPECT_EQ(run_cli({"experiments", "list", "--db", db, "--status", "bogus"}).code, 2);
+  EXPECT_EQ(run_cli({"experiments", "list", "--db", db, "--frobnicate"}).code, 2);
+  EXPECT_EQ(run_cli({"experiments", "dance", "--db", db}).code, 2);
+  EXPECT_EQ(run_cli({"experiments", "--help"}).code, 0);
 }
 
 TEST(ExperimentsCli, ShowPrintsTheWholeRun) {
@@ -99,21 +99,21 @@ TEST(ExperimentsCli, ShowPrintsTheWholeRun) {
   const std::string db = dir.file("q.db");
   const Filled f = fill(db);
   auto r = run_cli({"experiments", "show", std::to_string(f.rtn), "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   for (const char* part : {"w4-rtn", "evaluate", "/models/llama-tiny", "perplexity", "wikitext2.txt", "12",
                            "model.layers.0.self_attn.q_proj", "size_bytes"})
     EXPECT_TRUE(contains(r.out, part)) << part << " missing from\n" << r.out;
 
   r = run_cli({"experiments", "show", std::to_string(f.calib), "--db", db, "--json"});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["stats"][0]["absmax"], 17.5);
   EXPECT_EQ(j["stats"][0]["array_names"], nlohmann::json({"channel_absmax"}));
 
   r = run_cli({"experiments", "show", "999", "--db", db});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, db) && contains(r.err, "no experiment with id 999")) << r.err;
-  EXPECT_EQ(run_cli({"experiments", "show", "abc", "--db", db}).rc, 2);
+  EXPECT_EQ(run_cli({"experiments", "show", "abc", "--db", db}).code, 2);
 }
 
 TEST(ExperimentsCli, CompareShowsBothMetricsTheirDifferenceAndTheLayerDiff) {
@@ -121,7 +121,7 @@ TEST(ExperimentsCli, CompareShowsBothMetricsTheirDifferenceAndTheLayerDiff) {
   const std::string db = dir.file("q.db");
   const Filled f = fill(db);
   auto r = run_cli({"experiments", "compare", std::to_string(f.rtn), std::to_string(f.gptq), "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   std::istringstream lines(r.out);
   std::string ppl_line, bits_line;
   for (std::string l; std::getline(lines, l);) {
@@ -135,15 +135,15 @@ TEST(ExperimentsCli, CompareShowsBothMetricsTheirDifferenceAndTheLayerDiff) {
   EXPECT_TRUE(contains(bits_line, "4") && contains(bits_line, "3")) << r.out;
 
   r = run_cli({"experiments", "compare", std::to_string(f.rtn), std::to_string(f.gptq), "--db", db, "--json"});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["metrics"][0]["name"], "perplexity");
   EXPECT_EQ(j["metrics"][0]["values"], nlohmann::json({12.0, 11.25}));
   EXPECT_EQ(j["metrics"][0]["deltas"][1], -0.75);
   EXPECT_EQ(j["layers"][0]["differing"], nlohmann::json({"settings", "bits"}));
 
-  EXPECT_EQ(run_cli({"experiments", "compare", std::to_string(f.rtn), "--db", db}).rc, 2);
-  EXPECT_EQ(run_cli({"experiments", "compare", std::to_string(f.rtn), "77", "--db", db}).rc, 1);
+  EXPECT_EQ(run_cli({"experiments", "compare", std::to_string(f.rtn), "--db", db}).code, 2);
+  EXPECT_EQ(run_cli({"experiments", "compare", std::to_string(f.rtn), "77", "--db", db}).code, 1);
 }
 
 TEST(ExperimentsCli, RenameDeleteAndExport) {
@@ -153,37 +153,37 @@ TEST(ExperimentsCli, RenameDeleteAndExport) {
   const std::string rtn = std::to_string(f.rtn), gptq = std::to_string(f.gptq);
 
   auto r = run_cli({"experiments", "rename", rtn, "w4 round-to-nearest", "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(run_cli({"experiments", "show", rtn, "--db", db, "--json"}).out)["name"], "w4 round-to-nearest");
-  ASSERT_EQ(run_cli({"experiments", "notes", rtn, "baseline", "--db", db}).rc, 0);
-  ASSERT_EQ(run_cli({"experiments", "tag", rtn, "keep", "paper", "--db", db}).rc, 0);
+  ASSERT_EQ(run_cli({"experiments", "notes", rtn, "baseline", "--db", db}).code, 0);
+  ASSERT_EQ(run_cli({"experiments", "tag", rtn, "keep", "paper", "--db", db}).code, 0);
   const auto shown = nlohmann::json::parse(run_cli({"experiments", "show", rtn, "--db", db, "--json"}).out);
   EXPECT_EQ(shown["notes"], "baseline");
   EXPECT_EQ(shown["tags"], nlohmann::json({"keep", "paper"}));
 
   r = run_cli({"experiments", "export", rtn, "--format", "json", "--out", dir.file("out/run.json"), "--db", db});
-  EXPECT_NE(r.rc, 0);  // the directory does not exist: reported, nothing half-written
+  EXPECT_NE(r.code, 0);  // the directory does not exist: reported, nothing half-written
   std::filesystem::create_directory(dir.file("out"));
   r = run_cli({"experiments", "export", rtn, "--format", "json", "--out", dir.file("out/run.json"), "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto exported = nlohmann::json::parse(test::read_file(dir.file("out/run.json")));
   EXPECT_EQ(exported["name"], "w4 round-to-nearest");
   EXPECT_EQ(exported["layers"].size(), 2u);
   r = run_cli({"experiments", "export", rtn, "--format", "csv", "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("experiment_id,experiment,section,item,dataset,split,field,value\n", 0), 0u);
   EXPECT_TRUE(contains(r.out, rtn + ",w4 round-to-nearest,metric,perplexity,/data/wikitext2.txt,test,value,12.0\n")) << r.out;
-  EXPECT_EQ(run_cli({"experiments", "export", rtn, "--format", "xml", "--db", db}).rc, 2);
-  EXPECT_EQ(run_cli({"experiments", "export", rtn, "--db", db}).rc, 2);
+  EXPECT_EQ(run_cli({"experiments", "export", rtn, "--format", "xml", "--db", db}).code, 2);
+  EXPECT_EQ(run_cli({"experiments", "export", rtn, "--db", db}).code, 2);
 
   r = run_cli({"experiments", "delete", gptq, "--db", db});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "w4-gptq")) << r.out;
   const auto left = nlohmann::json::parse(run_cli({"experiments", "list", "--db", db, "--json"}).out);
   ASSERT_EQ(left.size(), 2u);
   for (const auto& e : left) EXPECT_NE(e["id"], f.gptq);
-  EXPECT_EQ(run_cli({"experiments", "show", gptq, "--db", db}).rc, 1);
-  EXPECT_EQ(run_cli({"experiments", "delete", gptq, "--db", db}).rc, 1);
+  EXPECT_EQ(run_cli({"experiments", "show", gptq, "--db", db}).code, 1);
+  EXPECT_EQ(run_cli({"experiments", "delete", gptq, "--db", db}).code, 1);
   // The other runs are whole.
   Store s = Store::open(db);
   EXPECT_EQ(s.get(f.rtn).layers.size(), 2u);
@@ -201,7 +201,7 @@ TEST(ExperimentsCli, RefusesFilesThatAreNotQuenchDatabasesAndLeavesThemAlone) {
     if (std::string(sub) == "delete") args.push_back("1");
     args.insert(args.end(), {"--db", notes});
     const auto r = run_cli(args);
-    EXPECT_EQ(r.rc, 1) << sub;
+    EXPECT_EQ(r.code, 1) << sub;
     EXPECT_TRUE(contains(r.err, notes + ": not a Quench database (file is not a database)")) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
   }
@@ -214,7 +214,7 @@ TEST(ExperimentsCli, RefusesFilesThatAreNotQuenchDatabasesAndLeavesThemAlone) {
   }
   const std::string other_before = test::read_file(other);
   const auto r = run_cli({"experiments", "list", "--db", other});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, other) && contains(r.err, "invoices")) << r.err;
   EXPECT_EQ(test::read_file(other), other_before);
 }
@@ -222,7 +222,7 @@ TEST(ExperimentsCli, RefusesFilesThatAreNotQuenchDatabasesAndLeavesThemAlone) {
 TEST(ExperimentsCli, DefaultDatabaseLivesUnderXdgDataHome) {
   test::TempDir dir;
   const auto r = run_cli({"experiments", "list"}, {{"XDG_DATA_HOME", dir.file("xdg")}});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir.file("xdg/quench/quench.db")));
   EXPECT_TRUE(contains(r.out, "no experiments in " + dir.file("xdg/quench/quench.db"))) << r.out;
 }

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "core/util/threads.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -21,3 +23,8 @@ TempDir::~TempDir() {
 }
 
 }  // namespace quench::test
+
+namespace {
+// Tests run with the same runtime settings as the programs (threads from QUENCH_THREADS, malloc).
+const int kThreads = quench::configure_threads();
+}  // namespace

@@ -1,0 +1,40 @@
+#include "app/cli/record.h"
+
+#include <ATen/Context.h>
+
+#include <filesystem>
+
+#include "core/store/fingerprint.h"
+
+namespace quench::cli {
+
+std::set<std::string> with_record_options(std::set<std::string> valued) {
+  valued.insert(kRecordValued.begin(), kRecordValued.end());
+  return valued;
+}
+
+std::set<std::string> with_record_flags(std::set<std::string> flags) {
+  flags.insert(kRecordFlags.begin(), kRecordFlags.end());
+  return flags;
+}
+
+std::optional<Store> open_store_for(const Args& a) {
+  if (a.flag("no-record")) return std::nullopt;
+  return Store::open(a.get("db", Store::default_path()));
+}
+
+std::string device_description(const at::Device& d) {
+  return d.str();
+}
+
+ExperimentSpec experiment_spec(Store& store, const Args& a, const Model& model, const std::string& kind) {
+  ExperimentSpec spec;
+  spec.kind = kind;
+  spec.model_id = store.add_model(model_record(model));
+  const std::string dir = std::filesystem::path(model.checkpoint().dir()).lexically_normal().filename().string();
+  spec.name = a.get("name", kind + " " + (dir.empty() ? model.architecture() : dir));
+  spec.device = device_description(model.device());
+  return spec;
+}
+
+}  // namespace quench::cli
