@@ -27,11 +27,17 @@ for c in "$PWD/../sysroot/usr/include" "$PWD/.carry/sysroot/usr/include"; do
   [ -z "$SYSROOT" ] && [ -d "$c" ] && SYSROOT=$c
 done
 TD=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+# The GPU machine has the SQLite runtime but no dev symlink: point CMake at the runtime library
+# (or the carried static one); nlohmann's CMake config comes from the carried sysroot.
+SQLITE=""
+for c in /usr/lib/x86_64-linux-gnu/libsqlite3.so /usr/lib/x86_64-linux-gnu/libsqlite3.so.0 "$SYSROOT/../lib/x86_64-linux-gnu/libsqlite3.a"; do
+  [ -z "$SQLITE" ] && [ -e "$c" ] && SQLITE=$c
+done
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,memory.used --format=csv | tee "$OUT/gpu.txt"
 
 t0=$(date +%s)
-if ! cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TD" -DCMAKE_CUDA_ARCHITECTURES=90a \
-     -DCMAKE_INCLUDE_PATH="$SYSROOT" -DQUENCH_GUI=OFF -DQUENCH_CUDA=ON >"$OUT/configure.log" 2>&1; then
+if ! cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TD;$SYSROOT/.." -DCMAKE_CUDA_ARCHITECTURES=90a \
+     -DCMAKE_INCLUDE_PATH="$SYSROOT" ${SQLITE:+-DSQLite3_LIBRARY=$SQLITE} -DQUENCH_GUI=OFF -DQUENCH_CUDA=ON >"$OUT/configure.log" 2>&1; then
   tail -40 "$OUT/configure.log"
   exit 1
 fi
