@@ -15,8 +15,11 @@ Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
   const int v16 = 16 / element_bytes;
   if (p.cols % v16 == 0 && p.row_stride % v16 == 0 && detail::aligned16(p.x)) plan.vec = v16;
   const int64_t nvec = std::max<int64_t>(1, detail::ceil_div(p.cols, plan.vec));
+  // At most one warp across the channels (512 contiguous bytes per row, fully coalesced) and the
+  // other warps on other rows: narrow column tiles mean more tiles and so fewer row slices, which
+  // keeps the partials (slices × cols × 20 bytes) a small fraction of the input.
   int tx = 1;
-  while (tx < kThreads && tx < nvec) tx *= 2;
+  while (tx < 32 && tx < nvec) tx *= 2;
   plan.tx = tx;
   plan.ty = kThreads / tx;
   plan.grid_x = detail::ceil_div(nvec, tx);

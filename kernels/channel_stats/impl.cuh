@@ -21,7 +21,7 @@ struct KernelArgs {
 };
 
 template <typename T, int VEC>
-__global__ void __launch_bounds__(kThreads) stats_kernel(const T* __restrict__ x, KernelArgs a) {
+__global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict__ x, KernelArgs a) {
   extern __shared__ __align__(16) unsigned char smem[];
   const int reps = a.hist_replicas;
   unsigned* shist = reinterpret_cast<unsigned*>(smem);
@@ -119,34 +119,57 @@ __global__ void __launch_bounds__(kThreads) stats_kernel(const T* __restrict__ x
 }
 
 // Slices folded in double: the per-block float partials cover a few hundred rows each, so the
-// float rounding stays at the level of one slice and the cross-slice sum adds none.
-static __global__ void __launch_bounds__(256) finalize_kernel(const float* __restrict__ partial, int64_t slices, int64_t cols,
-                                                      float* __restrict__ absmax, float* __restrict__ mn, float* __restrict__ mx,
-                                                      double* __restrict__ sum, double* __restrict__ sumsq,
-                                                      const unsigned long long* __restrict__ counts, int64_t bins,
-                                                      int64_t* __restrict__ histogram) {
-  const int64_t n = max(cols, bins);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    if (i < cols) {
-      float am = 0.f, lo = INFINITY, hi = -INFINITY;
-      double s = 0.0, ss = 0.0;
-      for (int64_t k = 0; k < slices; ++k) {
-        const float* p = partial + k * kStats * cols + i;
-        am = fmaxf(am, p[0]);
-        lo = fminf(lo, p[cols]);
-        hi = fmaxf(hi, p[2 * cols]);
-        s += p[3 * cols];
-        ss += p[4 * cols];
-      }
-      absmax[i] = am;
-      mn[i] = lo;
-      mx[i] = hi;
-      sum[i] = s;
-      sumsq[i] = ss;
+// float rounding stays at the level of one slice and the cross-slice sum adds none. 32 channels ×
+// 8 slice lanes per block, so each thread walks only slices/8 partials (a single thread per channel
+// walking all slices was latency-bound and cost more than the main pass).
+constexpr int kFinCols = 32, kFinLanes = 8;
+
+static __global__ void __launch_bounds__(kFinCols * kFinLanes)
+    finalize_kernel(const float* __restrict__ partial, int64_t slices, int64_t cols, float* __restrict__ absmax,
+                    float* __restrict__ mn, float* __restrict__ mx, double* __restrict__ sum, double* __restrict__ sumsq) {
+  __shared__ float sf[3][kFinLanes][kFinCols];
+  __shared__ double sdbl[2][kFinLanes][kFinCols];
+  const int cx = threadIdx.x % kFinCols, sy = threadIdx.x / kFinCols;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kFinCols + cx;
+  float am = 0.f, lo = INFINITY, hi = -INFINITY;
+  double s = 0.0, ss = 0.0;
+  if (c < cols) {
+#pragma unroll 2
+    for (int64_t k = sy; k < slices; k += kFinLanes) {
+      const float* p = partial + k * kStats * cols + c;
+      am = fmaxf(am, p[0]);
+      lo = fminf(lo, p[cols]);
+      hi = fmaxf(hi, p[2 * cols]);
+      s += p[3 * cols];
+      ss += p[4 * cols];
     }
-    if (i < bins) histogram[i] = static_cast<int64_t>(counts[i]);
   }
+  sf[0][sy][cx] = am;
+  sf[1][sy][cx] = lo;
+  sf[2][sy][cx] = hi;
+  sdbl[0][sy][cx] = s;
+  sdbl[1][sy][cx] = ss;
+  __syncthreads();
+  if (sy == 0 && c < cols) {
+    for (int y = 1; y < kFinLanes; ++y) {
+      am = fmaxf(am, sf[0][y][cx]);
+      lo = fminf(lo, sf[1][y][cx]);
+      hi = fmaxf(hi, sf[2][y][cx]);
+      s += sdbl[0][y][cx];
+      ss += sdbl[1][y][cx];
+    }
+    absmax[c] = am;
+    mn[c] = lo;
+    mx[c] = hi;
+    sum[c] = s;
+    sumsq[c] = ss;
+  }
+}
+
+static __global__ void __launch_bounds__(256) histogram_out_kernel(const unsigned long long* __restrict__ counts, int64_t bins,
+                                                                  int64_t* __restrict__ histogram) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < bins; i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    histogram[i] = static_cast<int64_t>(counts[i]);
 }
 
 template <typename T>
@@ -174,11 +197,14 @@ Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
     else stats_kernel<T, 1><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
     QK_CHECK_LAUNCH();
   }
-  const int64_t n = std::max(p.cols, p.bins);
-  if (n > 0) {
-    const int blocks = static_cast<int>(std::min<int64_t>(detail::ceil_div(n, 256), 4096));
-    finalize_kernel<<<blocks, 256, 0, stream>>>(partial, plan.slices, p.cols, p.absmax, p.min, p.max, p.sum, p.sumsq, counts,
-                                                p.bins, p.histogram);
+  if (p.cols > 0) {
+    finalize_kernel<<<static_cast<unsigned>(detail::ceil_div(p.cols, kFinCols)), kFinCols * kFinLanes, 0, stream>>>(
+        partial, plan.slices, p.cols, p.absmax, p.min, p.max, p.sum, p.sumsq);
+    QK_CHECK_LAUNCH();
+  }
+  if (p.bins > 0) {
+    const int blocks = static_cast<int>(std::min<int64_t>(detail::ceil_div(p.bins, 256), 1024));
+    histogram_out_kernel<<<blocks, 256, 0, stream>>>(counts, p.bins, p.histogram);
     QK_CHECK_LAUNCH();
   }
   return Status{};

@@ -1,14 +1,18 @@
 #pragma once
 // One block transforms RPB rows staged in shared memory as float32:
 //   A. registers: each group of L lanes loads a run of M1 = min(2^m, 256) contiguous elements
-//      (E = 8 per lane, 16-byte loads), butterflies the E in-thread bits, then the log2(L) lane bits
-//      with shuffles, and parks the run in shared memory;
+//      (E = 16 per lane for full runs, 16-byte loads), butterflies the E in-thread bits, then the
+//      log2(L) lane bits with shuffles, and parks the run in shared memory;
 //   B. shared memory: the remaining bits of 2^m, up to four at a time (16 values in registers per
 //      work item, stride ≥ 256 floats so consecutive threads hit consecutive banks);
 //   K. shared memory: y[a] = Σ H_K[a][a'] x[a'] for every b (adds only, signs folded at compile time);
 //   C. scale, convert, 16-byte stores.
-// Bytes: one read and one write of the tensor; shared-memory traffic is ~4 floats per element for
-// n = 4096, under a third of the SM's shared bandwidth at full DRAM rate.
+// Bytes: one read and one write of the tensor. For fp16 the shared-memory/shuffle datapath is the
+// other limit: per element 1 store (A) + 2 (B) + 1 load (C) + 4 shuffles (A) = 8/32 wavefronts,
+// ~70 µs for 16384×4096 on an H100, under the ~90 µs DRAM time only if no access conflicts.
+// Hence the swizzle: float j lives at sw(j) = j ^ (((j >> 5) & 3) << 2), which keeps float4s whole
+// and runs of 32 consecutive floats in distinct banks, and spreads the 64-byte-strided float4
+// stores of stage A and loads of stage C over all banks (plain indexing made them 4-way conflicts).
 #include <algorithm>
 
 #include "kernels/detail/device.cuh"
@@ -18,7 +22,9 @@
 namespace quench::kernels::hadamard_detail {
 
 constexpr int kThreads = 256;
-constexpr int kRun = 256;  // M1 cap: 8 elements × 32 lanes
+constexpr int kRun = 256;  // M1 cap: 16 elements × 16 lanes (or 8 × 32 for shorter E)
+
+__device__ __forceinline__ int sw(int j) { return j ^ (((j >> 5) & 3) << 2); }
 
 struct Args {
   const void* x;
@@ -44,14 +50,26 @@ __device__ __forceinline__ void butterfly_regs(float (&v)[E]) {
 
 template <typename T, int E>
 __device__ __forceinline__ void load_run(const T* p, bool vec, float (&v)[E]) {
-  if constexpr (E == 8) {
+  if constexpr (E >= 8) {
     if (vec) {
-      detail::load_floats<T, 8>(p, v);
+      detail::load_floats<T, E>(p, v);
       return;
     }
   }
 #pragma unroll
   for (int i = 0; i < E; ++i) v[i] = detail::to_float(p[i]);
+}
+
+template <int E>
+__device__ __forceinline__ void store_run(float* s, int off, const float (&v)[E]) {
+  if constexpr (E >= 4) {
+#pragma unroll
+    for (int k = 0; k < E; k += 4)
+      *reinterpret_cast<float4*>(s + sw(off + k)) = make_float4(v[k], v[k + 1], v[k + 2], v[k + 3]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < E; ++i) s[sw(off + i)] = v[i];
+  }
 }
 
 // Stage A for runs of M1 = E·L elements.
@@ -66,14 +84,12 @@ __device__ void stage_a(const Args& a, float* s, int64_t row0, int M1) {
   for (int base = group; base - group < nruns; base += 2 * ngroups) {
     float v[2][E];
     int off[2];
-    bool live[2];
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
       const int run = base + u * ngroups;
       const int rl = run / runs_per_row;
       off[u] = rl * a.n + (run - rl * runs_per_row) * M1 + li * E;
-      live[u] = run < nruns && row0 + rl < a.rows;
-      if (live[u]) load_run<T, E>(x + row0 * a.n + off[u], a.vec, v[u]);
+      if (run < nruns && row0 + rl < a.rows) load_run<T, E>(x + row0 * a.n + off[u], a.vec, v[u]);
       else
 #pragma unroll
         for (int i = 0; i < E; ++i) v[u][i] = 0.f;
@@ -90,9 +106,7 @@ __device__ void stage_a(const Args& a, float* s, int64_t row0, int M1) {
           v[u][i] = upper ? p - v[u][i] : v[u][i] + p;
         }
       }
-      if (base + u * ngroups < nruns)
-#pragma unroll
-        for (int i = 0; i < E; ++i) s[off[u] + i] = v[u][i];
+      if (base + u * ngroups < nruns) store_run<E>(s, off[u], v[u]);
     }
   }
 }
@@ -117,10 +131,10 @@ __device__ void radix_pass(float* s, const Args& a, int K, int M1, int M2, int p
     const int base = rl * a.n + ak * M + (hi * (lowp * R) + lo) * M1 + c;
     float v[R];
 #pragma unroll
-    for (int i = 0; i < R; ++i) v[i] = s[base + i * stride];
+    for (int i = 0; i < R; ++i) v[i] = s[sw(base + i * stride)];
     butterfly_regs<R>(v);
 #pragma unroll
-    for (int i = 0; i < R; ++i) s[base + i * stride] = v[i];
+    for (int i = 0; i < R; ++i) s[sw(base + i * stride)] = v[i];
   }
 }
 
@@ -130,10 +144,10 @@ __device__ void stage_k(float* s, const Args& a, int M) {
   const int items = a.rpb * M;
   for (int it = threadIdx.x; it < items; it += kThreads) {
     const int rl = it / M, b = it - rl * M;
-    float* col = s + rl * a.n + b;
+    const int col = rl * a.n + b;
     float x[K], y[K];
 #pragma unroll
-    for (int i = 0; i < K; ++i) x[i] = col[i * M];
+    for (int i = 0; i < K; ++i) x[i] = s[sw(col + i * M)];
 #pragma unroll
     for (int i = 0; i < K; ++i) {
       float acc = 0.f;
@@ -142,7 +156,7 @@ __device__ void stage_k(float* s, const Args& a, int M) {
       y[i] = acc;
     }
 #pragma unroll
-    for (int i = 0; i < K; ++i) col[i * M] = y[i];
+    for (int i = 0; i < K; ++i) s[sw(col + i * M)] = y[i];
   }
 }
 
@@ -152,7 +166,8 @@ __global__ void __launch_bounds__(kThreads) hadamard_kernel(Args a) {
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * a.rpb;
   const int M = a.n / K;
   const int M1 = M < kRun ? M : kRun, M2 = M / M1;
-  if (M1 >= 8) stage_a<T, 8>(a, s, row0, M1);
+  if (M1 == kRun) stage_a<T, 16>(a, s, row0, M1);
+  else if (M1 >= 8) stage_a<T, 8>(a, s, row0, M1);
   else if (M1 == 4) stage_a<T, 4>(a, s, row0, M1);
   else if (M1 == 2) stage_a<T, 2>(a, s, row0, M1);
   else stage_a<T, 1>(a, s, row0, M1);
@@ -176,13 +191,14 @@ __global__ void __launch_bounds__(kThreads) hadamard_kernel(Args a) {
   const int total = static_cast<int>(valid_rows) * a.n;
   if (a.vec) {
     for (int e = threadIdx.x * 8; e < total; e += kThreads * 8) {
-      float v[8];
+      const float4 lo = *reinterpret_cast<const float4*>(s + sw(e)), hi = *reinterpret_cast<const float4*>(s + sw(e + 4));
+      float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
-      for (int i = 0; i < 8; ++i) v[i] = s[e + i] * a.scale;
+      for (int i = 0; i < 8; ++i) v[i] *= a.scale;
       detail::store_floats<T, 8>(out + e, v);
     }
   } else {
-    for (int e = threadIdx.x; e < total; e += kThreads) out[e] = detail::from_float<T>(s[e] * a.scale);
+    for (int e = threadIdx.x; e < total; e += kThreads) out[e] = detail::from_float<T>(s[sw(e)] * a.scale);
   }
 }
 
@@ -193,7 +209,8 @@ Status launch_k(const HadamardParams& p, cudaStream_t stream) {
   while ((K << (m + 1)) <= n) ++m;
   // Several short rows per block so that each block still moves a few KB per pass.
   const int rpb = static_cast<int>(std::clamp<int64_t>(2048 / n, 1, std::max<int64_t>(p.rows, 1)));
-  const size_t smem = static_cast<size_t>(rpb) * n * sizeof(float);
+  // Rounded up to whole 128-float blocks: the swizzle permutes within them.
+  const size_t smem = (static_cast<size_t>(rpb) * n + 127) / 128 * 128 * sizeof(float);
   if (smem > static_cast<size_t>(detail::max_smem_optin())) return unsupported("hadamard: n too large for shared memory");
   if (smem > 48 * 1024) QK_TRY_CUDA(cudaFuncSetAttribute(hadamard_kernel<T, K>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   const bool vec = (static_cast<int64_t>(n) * sizeof(T)) % 16 == 0 && (n / K) >= 8 && detail::aligned16(p.x) && detail::aligned16(p.out);

@@ -1,10 +1,12 @@
 #pragma once
 // One thread per (batch, channel) walks time with its N states in registers. A block owns 64
-// channels of one batch; per chunk of 64 steps it stages u, δ (already dequantized, biased and
-// softplus'ed) and B, C in shared memory with coalesced loads that are all in flight at once, then
-// every thread scans the chunk from shared memory. The inner loop is one exp2 per (t, n) on the
-// MUFU unit (16/clk/SM on Hopper) plus three FMAs: at B=8, L=2048, D=5120, N=16 that is ~1.3 G
-// exp2, ~0.36 ms of MUFU time — the bound this kernel sits near, not DRAM (~0.5 GB in fp16).
+// channels of one batch and moves through time in chunks of 32 steps: the chunk's u, δ (already
+// dequantized, biased and softplus'ed) and B, C sit in shared memory while the next chunk's raw
+// values are already on their way into registers (issued before the chunk is scanned, used after),
+// so DRAM latency hides behind the scan instead of stalling it. (Staging without the prefetch was
+// measured at 1.30 ms for B=8, L=2048, D=5120, N=16: the loads, not the math, set the time.)
+// The inner loop is one exp2 per (t, n) on the MUFU unit (16/clk/SM on Hopper) plus three FMAs: at
+// that size ~1.3 G exp2, ~0.36 ms of MUFU time — the bound, not DRAM (~0.5 GB in fp16).
 #include <algorithm>
 
 #include <type_traits>
@@ -15,9 +17,10 @@
 namespace quench::kernels::scan_detail {
 
 constexpr int kThreads = 64;  // channels per block: 640 blocks at D = 5120, B = 8 spread evenly over 132 SMs
-constexpr int kChunk = 64;    // time steps staged per pass (40 KB of shared memory with kThreads = 64)
+constexpr int kChunk = 32;    // time steps per chunk: the prefetch holds 2·32 + 2·8 raw values per thread
 constexpr int kMaxN = kSelectiveScanMaxState;
-static_assert(kChunk * kThreads * 2 * 4 + kChunk * kMaxN * 2 * 4 <= 48 * 1024, "static shared memory over 48 KB");
+constexpr int kBCPerThread = kChunk * kMaxN / kThreads;
+static_assert(kChunk * kMaxN % kThreads == 0, "B/C chunk must split evenly over the threads");
 
 struct Args {
   int64_t len, dim;
@@ -41,12 +44,11 @@ struct Args {
 // int8 → float without the conversion unit (which shares its throughput with MUFU.EX2 on
 // Hopper): add q to the mantissa of 1.5·2^23 and subtract it back, both exact.
 template <typename T>
-__device__ __forceinline__ float load_value(const T* p, int64_t i) {
+__device__ __forceinline__ float to_f(T v) {
   if constexpr (std::is_same_v<T, int8_t>) {
-    const int q = p[i];
-    return __int_as_float(0x4B400000 + q) - 12582912.f;
+    return __int_as_float(0x4B400000 + static_cast<int>(v)) - 12582912.f;
   } else {
-    return detail::to_float(p[i]);
+    return detail::to_float(v);
   }
 }
 
@@ -54,6 +56,33 @@ __device__ __forceinline__ float fast_exp2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
+}
+
+// One chunk's raw inputs for this thread: its own channel's u and δ for each step, and a slice of
+// the chunk's B and C (element i = tid + k·kThreads of the [kChunk, kMaxN] tile).
+template <typename TIn>
+struct Prefetch {
+  TIn u[kChunk], d[kChunk], b[kBCPerThread], c[kBCPerThread];
+};
+
+template <typename TIn>
+__device__ __forceinline__ void prefetch(Prefetch<TIn>& pf, const Args& a, const TIn* u, const TIn* dl, const TIn* Bp, const TIn* Cp,
+                                         int64_t t0, int tc, bool active) {
+#pragma unroll
+  for (int t = 0; t < kChunk; ++t) {
+    if (active && t < tc) {
+      pf.u[t] = u[(t0 + t) * a.ust];
+      pf.d[t] = dl[(t0 + t) * a.dst];
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < kBCPerThread; ++k) {
+    const int i = threadIdx.x + k * kThreads, t = i / kMaxN, n = i % kMaxN;
+    if (t < tc && n < a.state) {
+      pf.b[k] = Bp[(t0 + t) * a.bst + n];
+      pf.c[k] = Cp[(t0 + t) * a.cst + n];
+    }
+  }
 }
 
 template <typename TIn, typename TOut>
@@ -76,30 +105,37 @@ __global__ void __launch_bounds__(kThreads) scan_kernel(Args a) {
   }
   const float Dd = active && a.D ? a.D[d] : 0.f;
   const float bias = active && a.delta_bias ? a.delta_bias[d] : 0.f;
-  const TIn* u = static_cast<const TIn*>(a.u) + b * a.usb + d;
-  const TIn* dl = static_cast<const TIn*>(a.delta) + b * a.dsb + d;
+  const TIn* u = static_cast<const TIn*>(a.u) + b * a.usb + (active ? d : 0);
+  const TIn* dl = static_cast<const TIn*>(a.delta) + b * a.dsb + (active ? d : 0);
   const TIn* Bp = static_cast<const TIn*>(a.B) + b * a.bsb;
   const TIn* Cp = static_cast<const TIn*>(a.C) + b * a.csb;
   TOut* y = static_cast<TOut*>(a.y) + (b * a.len) * a.dim + d;
 
+  Prefetch<TIn> pf;
+  prefetch(pf, a, u, dl, Bp, Cp, 0, static_cast<int>(min(static_cast<int64_t>(kChunk), a.len)), active);
   for (int64_t t0 = 0; t0 < a.len; t0 += kChunk) {
     const int tc = static_cast<int>(min(static_cast<int64_t>(kChunk), a.len - t0));
     __syncthreads();  // the previous chunk's readers are done
-    if (active) {
-#pragma unroll 8
-      for (int t = 0; t < tc; ++t) {
-        su[t][tid] = load_value(u, (t0 + t) * a.ust) * a.us;
-        float dt = load_value(dl, (t0 + t) * a.dst) * a.ds + bias;
+#pragma unroll
+    for (int t = 0; t < kChunk; ++t) {
+      if (active && t < tc) {
+        su[t][tid] = to_f(pf.u[t]) * a.us;
+        float dt = to_f(pf.d[t]) * a.ds + bias;
         if (a.softplus) dt = dt <= 20.f ? log1pf(expf(dt)) : dt;
         sd[t][tid] = dt;
       }
     }
-    for (int i = tid; i < tc * N; i += kThreads) {
-      const int t = i / N, n = i - t * N;
-      sB[t][n] = load_value(Bp, (t0 + t) * a.bst + n) * a.bs;
-      sC[t][n] = load_value(Cp, (t0 + t) * a.cst + n) * a.cs;
+#pragma unroll
+    for (int k = 0; k < kBCPerThread; ++k) {
+      const int i = tid + k * kThreads, t = i / kMaxN, n = i % kMaxN;
+      if (t < tc && n < N) {
+        sB[t][n] = to_f(pf.b[k]) * a.bs;
+        sC[t][n] = to_f(pf.c[k]) * a.cs;
+      }
     }
     __syncthreads();
+    const int64_t next = t0 + kChunk;
+    if (next < a.len) prefetch(pf, a, u, dl, Bp, Cp, next, static_cast<int>(min(static_cast<int64_t>(kChunk), a.len - next)), active);
     if (!active) continue;
 #pragma unroll 2
     for (int t = 0; t < tc; ++t) {

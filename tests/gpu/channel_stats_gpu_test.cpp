@@ -29,7 +29,9 @@ void compare(const at::Tensor& x_gpu, const ops::ChannelStatsOptions& opt, const
   EXPECT_TRUE(at::equal(got.min.cpu(), ref.min)) << what;
   EXPECT_TRUE(at::equal(got.max.cpu(), ref.max)) << what;
   // Float partials per block, double across blocks: bounded by the scale of the sum's terms.
-  const auto scale = ops::channel_stats(x_gpu.abs().cpu(), {}).sum;
+  ops::ChannelStatsOptions plain;
+  plain.channel_dim = opt.channel_dim;
+  const auto scale = ops::channel_stats(x_gpu.abs().cpu(), plain).sum;
   EXPECT_TRUE(((got.sum.cpu() - ref.sum).abs() <= scale * 1e-5 + 1e-30).all().item<bool>()) << what;
   EXPECT_TRUE(((got.sumsq.cpu() - ref.sumsq).abs() <= ref.sumsq * 1e-5 + 1e-30).all().item<bool>()) << what;
   if (opt.bins > 0) EXPECT_TRUE(at::equal(got.histogram.cpu(), ref.histogram)) << what;  // identical bin formula
