@@ -45,11 +45,12 @@ struct ApplyArgs {
 };
 
 // Each thread keeps one column vector for the whole launch (the grid's x dimension covers the
-// row), so the group index is computed once and per-column scales stay in registers; rows are
-// walked eight at a time so eight loads are in flight before the first is used (four left the
-// byte-input dequantize latency-bound at 63% of copy bandwidth).
+// row), so the group index is computed once and per-column scales stay in registers. The grid is
+// one wave of resident blocks, each streaming a contiguous band of rows four at a time (four
+// loads in flight before the first is used). Measured on fp16 [65536, 4096]: rows strided by the
+// grid height with eight in flight and a multi-wave grid fell from 79% to 50% of copy bandwidth.
 template <typename T, int VEC, int OP>
-__global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a) {
+__global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a, int64_t rows_per_block) {
   const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) * VEC;
   if (c0 >= a.cols) return;
   const int64_t g0 = c0 / a.group, w0 = c0 - g0 * a.group;
@@ -63,14 +64,15 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a) {
       if (++w == a.group) w = 0, ++g;
     }
   }
-  constexpr int U = 8;
-  const int64_t rstep = gridDim.y;
-  for (int64_t r0 = blockIdx.y; r0 < a.rows; r0 += U * rstep) {
+  constexpr int U = 4;
+  const int64_t r_begin = static_cast<int64_t>(blockIdx.y) * rows_per_block;
+  const int64_t r_end = min(a.rows, r_begin + rows_per_block);
+  for (int64_t r0 = r_begin; r0 < r_end; r0 += U) {
     float v[U][VEC];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int64_t r = r0 + u * rstep;
-      if (r < a.rows) {
+      const int64_t r = r0 + u;
+      if (r < r_end) {
         const int64_t off = r * a.cols + c0;
         if constexpr (OP == kOpDequantize) load_q<VEC>(static_cast<const uint8_t*>(a.in) + off, is_signed, v[u]);
         else load_floats<T, VEC>(static_cast<const T*>(a.in) + off, v[u]);
@@ -78,8 +80,8 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a) {
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int64_t r = r0 + u * rstep;
-      if (r >= a.rows) continue;
+      const int64_t r = r0 + u;
+      if (r >= r_end) continue;
       const int64_t sb = r * a.srs;
 #pragma unroll
       for (int j = 0; j < VEC; ++j) {
@@ -94,6 +96,14 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a) {
       else store_floats<T, VEC>(static_cast<T*>(a.out) + off, v[u]);
     }
   }
+}
+
+// Blocks of `kernel` that fit on the device at once (one wave), at least one per SM.
+template <typename K>
+int64_t resident_blocks(K kernel, int threads) {
+  int per_sm = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0) != cudaSuccess || per_sm < 1) per_sm = 1;
+  return static_cast<int64_t>(per_sm) * detail::sm_count();
 }
 
 struct DynArgs {
@@ -136,11 +146,11 @@ __device__ __forceinline__ void write_segment_part(const DynArgs& a, int64_t off
 
 // Short runs (at most 32 vectors, e.g. groups of 128): a power-of-two set of lanes per run, the
 // run held in registers, reduced with shuffles. Each warp takes U run-sets per step and issues all
-// their loads before the first reduction: with one 16-byte load per lane in flight the kernel was
-// latency-bound (72% of copy bandwidth for fp16 groups of 128).
+// their loads before the first reduction, on a one-wave grid. (Measured, fp16 groups of 128: one
+// load per lane in flight 72% of copy bandwidth; four run-sets on a 5-wave grid 56%.)
 template <typename T, int VEC, int OP>
 __global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
-  constexpr int U = 4;
+  constexpr int U = 2;
   const int lane = threadIdx.x & 31, lps = a.lps;
   const int sub = lane / lps, li = lane % lps;
   const int64_t per_warp = 32 / lps;
@@ -265,24 +275,28 @@ __global__ void __launch_bounds__(kThreads) dyn_block_kernel(DynArgs a) {
   }
 }
 
+template <typename T, int VEC, int OP>
+Status launch_apply_op(const ApplyArgs& a, cudaStream_t stream) {
+  const int64_t gx = detail::ceil_div(a.cols / VEC, kThreads);
+  const int64_t resident = resident_blocks(apply_kernel<T, VEC, OP>, kThreads);
+  const int64_t gy = std::clamp<int64_t>(resident / gx, 1, std::min<int64_t>(a.rows, 65535));
+  const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+  apply_kernel<T, VEC, OP><<<grid, kThreads, 0, stream>>>(a, detail::ceil_div(a.rows, gy));
+  QK_CHECK_LAUNCH();
+  return Status{};
+}
+
 template <typename T, int VEC>
 Status launch_apply_vec(const QuantApplyParams& p, cudaStream_t stream) {
   const bool sym = p.zero == nullptr;
   ApplyArgs a{p.in, p.out, p.rows, p.cols, p.scale, p.zero, p.group, p.scale_row_stride,
               qm::qmin(p.bits, sym), qm::qmax(p.bits, sym)};
-  const int64_t gx = detail::ceil_div(p.cols / VEC, kThreads);
-  // Enough blocks for ~16 resident warps per SM, each walking its rows.
-  const int64_t target = 8LL * detail::sm_count();
-  const int64_t gy = std::clamp<int64_t>(detail::ceil_div(target, gx), 1, std::min<int64_t>(p.rows, 65535));
-  const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
   switch (p.op) {
-    case QuantOp::Fake: apply_kernel<T, VEC, kOpFake><<<grid, kThreads, 0, stream>>>(a); break;
-    case QuantOp::Quantize: apply_kernel<T, VEC, kOpQuantize><<<grid, kThreads, 0, stream>>>(a); break;
-    case QuantOp::Dequantize: apply_kernel<T, VEC, kOpDequantize><<<grid, kThreads, 0, stream>>>(a); break;
+    case QuantOp::Fake: return launch_apply_op<T, VEC, kOpFake>(a, stream);
+    case QuantOp::Quantize: return launch_apply_op<T, VEC, kOpQuantize>(a, stream);
+    case QuantOp::Dequantize: return launch_apply_op<T, VEC, kOpDequantize>(a, stream);
     default: return invalid("quant_apply: op must be Fake, Quantize or Dequantize");
   }
-  QK_CHECK_LAUNCH();
-  return Status{};
 }
 
 // T: the floating-point side (input of Fake/Quantize, output of Dequantize).
@@ -309,11 +323,14 @@ Status launch_dynamic_vec(const QuantDynamicParams& p, cudaStream_t stream) {
     int lps = 1;
     while (lps < vecs) lps *= 2;
     a.lps = lps;
-    const int64_t blocks = std::clamp<int64_t>(detail::ceil_div(a.segments * lps, kThreads * 4), 1, 16 * sms);
+    auto launch = [&](auto kernel) {
+      const int64_t blocks = std::clamp<int64_t>(detail::ceil_div(a.segments * lps, kThreads * 2), 1, resident_blocks(kernel, kThreads));
+      kernel<<<blocks, kThreads, 0, stream>>>(a);
+    };
     switch (p.op) {
-      case QuantOp::Fake: dyn_warp_kernel<T, VEC, kOpFake><<<blocks, kThreads, 0, stream>>>(a); break;
-      case QuantOp::Quantize: dyn_warp_kernel<T, VEC, kOpQuantize><<<blocks, kThreads, 0, stream>>>(a); break;
-      case QuantOp::ParamsOnly: dyn_warp_kernel<T, VEC, kOpParams><<<blocks, kThreads, 0, stream>>>(a); break;
+      case QuantOp::Fake: launch(dyn_warp_kernel<T, VEC, kOpFake>); break;
+      case QuantOp::Quantize: launch(dyn_warp_kernel<T, VEC, kOpQuantize>); break;
+      case QuantOp::ParamsOnly: launch(dyn_warp_kernel<T, VEC, kOpParams>); break;
       default: return invalid("quant_dynamic: op must be Fake, Quantize or ParamsOnly");
     }
   } else {

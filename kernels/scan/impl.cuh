@@ -1,12 +1,14 @@
 #pragma once
 // One thread per (batch, channel) walks time with its N states in registers. A block owns 64
-// channels of one batch and moves through time in chunks of 32 steps: the chunk's u, δ (already
-// dequantized, biased and softplus'ed) and B, C sit in shared memory while the next chunk's raw
-// values are already on their way into registers (issued before the chunk is scanned, used after),
-// so DRAM latency hides behind the scan instead of stalling it. (Staging without the prefetch was
-// measured at 1.30 ms for B=8, L=2048, D=5120, N=16: the loads, not the math, set the time.)
+// channels of one batch; per chunk of 64 steps it stages u, δ (already dequantized, biased and
+// softplus'ed) and B, C in shared memory, then every thread scans the chunk from shared memory.
+// Staging is latency-bound, so all of a chunk's loads are issued before any is used, as 16-byte
+// vectors when the layout allows: int8 needs 4 vectors per thread per tensor, fp16 8, fp32 16 —
+// the reason int8 inputs come out ahead of fp16 rather than level with them.
+// (Measured: with 8 scalar loads in flight the scan took 1.30 ms at B=8, L=2048, D=5120, N=16;
+// prefetching the next chunk into registers instead took 4.7 ms, so that variant was dropped.)
 // The inner loop is one exp2 per (t, n) on the MUFU unit (16/clk/SM on Hopper) plus three FMAs: at
-// that size ~1.3 G exp2, ~0.36 ms of MUFU time — the bound, not DRAM (~0.5 GB in fp16).
+// that size ~1.3 G exp2, ~0.36 ms of MUFU time — the floor, not DRAM (~0.5 GB in fp16).
 #include <algorithm>
 
 #include <type_traits>
@@ -17,10 +19,10 @@
 namespace quench::kernels::scan_detail {
 
 constexpr int kThreads = 64;  // channels per block: 640 blocks at D = 5120, B = 8 spread evenly over 132 SMs
-constexpr int kChunk = 32;    // time steps per chunk: the prefetch holds 2·32 + 2·8 raw values per thread
+constexpr int kChunk = 64;    // time steps staged per pass (40 KB of shared memory with kThreads = 64)
 constexpr int kMaxN = kSelectiveScanMaxState;
-constexpr int kBCPerThread = kChunk * kMaxN / kThreads;
-static_assert(kChunk * kMaxN % kThreads == 0, "B/C chunk must split evenly over the threads");
+static_assert(kChunk * kThreads * 2 * 4 + kChunk * kMaxN * 2 * 4 + kThreads * 4 <= 48 * 1024, "static shared memory over 48 KB");
+static_assert(kChunk * kMaxN % kThreads == 0, "B/C tile must split evenly over the threads");
 
 struct Args {
   int64_t len, dim;
@@ -37,6 +39,7 @@ struct Args {
   const float* D;
   const float* delta_bias;
   bool softplus;
+  bool vec_ud;  // u and δ rows 16-byte aligned (strides and pointers)
   float us, ds, bs, cs;
   void* y;
 };
@@ -58,29 +61,59 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-// One chunk's raw inputs for this thread: its own channel's u and δ for each step, and a slice of
-// the chunk's B and C (element i = tid + k·kThreads of the [kChunk, kMaxN] tile).
-template <typename TIn>
-struct Prefetch {
-  TIn u[kChunk], d[kChunk], b[kBCPerThread], c[kBCPerThread];
-};
+// softplus(x) = log1p(exp(x)), x above 20 (as torch); applied in its own pass after staging so the
+// unrolled staging loops stay small.
+__device__ __forceinline__ float softplus(float x) { return x <= 20.f ? log1pf(expf(x)) : x; }
 
-template <typename TIn>
-__device__ __forceinline__ void prefetch(Prefetch<TIn>& pf, const Args& a, const TIn* u, const TIn* dl, const TIn* Bp, const TIn* Cp,
-                                         int64_t t0, int tc, bool active) {
-#pragma unroll
-  for (int t = 0; t < kChunk; ++t) {
-    if (active && t < tc) {
-      pf.u[t] = u[(t0 + t) * a.ust];
-      pf.d[t] = dl[(t0 + t) * a.dst];
-    }
+// Element j of a 16-byte vector held as four 32-bit words (kept packed: a struct of sixteen int8
+// made the compiler spread them over sixteen registers and spill).
+template <typename TIn, int J>
+__device__ __forceinline__ float elem(const uint4& r) {
+  const unsigned w = J * sizeof(TIn) / 4 == 0 ? r.x : J * sizeof(TIn) / 4 == 1 ? r.y : J * sizeof(TIn) / 4 == 2 ? r.z : r.w;
+  if constexpr (std::is_same_v<TIn, int8_t>) {
+    return to_f(static_cast<int8_t>(static_cast<signed char>((w >> (8 * (J % 4))) & 0xffu)));
+  } else if constexpr (std::is_same_v<TIn, float>) {
+    return __uint_as_float(w);
+  } else if constexpr (std::is_same_v<TIn, __half>) {
+    return __half2float(__ushort_as_half(static_cast<unsigned short>(w >> (16 * (J % 2)))));
+  } else {
+    return __bfloat162float(__ushort_as_bfloat16(static_cast<unsigned short>(w >> (16 * (J % 2)))));
   }
+}
+
+template <typename TIn, int V, int J = 0>
+__device__ __forceinline__ void store_vec(const uint4& ru, const uint4& rd, float* su_row, float* sd_row, const float* sbias, int c,
+                                          const Args& a) {
+  if constexpr (J < V) {
+    su_row[c + J] = elem<TIn, J>(ru) * a.us;
+    sd_row[c + J] = elem<TIn, J>(rd) * a.ds + sbias[c + J];
+    store_vec<TIn, V, J + 1>(ru, rd, su_row, sd_row, sbias, c, a);
+  }
+}
+
+// u and δ of a full 64-channel block, 16-byte vectors: row t of the tile is kThreads elements, so
+// kVecPerRow vectors; each thread takes kPer of the chunk's tc·kVecPerRow, in batches of 8 whose
+// loads all issue before the first conversion.
+template <typename TIn>
+__device__ __forceinline__ void stage_ud_vec(const Args& a, const TIn* u0, const TIn* d0, int64_t t0, int tc, const float* sbias,
+                                             float (*su)[kThreads], float (*sd)[kThreads]) {
+  constexpr int V = 16 / sizeof(TIn), kVecPerRow = kThreads / V, kPer = kChunk * kVecPerRow / kThreads;
+  constexpr int kBatch = kPer < 8 ? kPer : 8;
+#pragma unroll 1
+  for (int b0 = 0; b0 < kPer; b0 += kBatch) {
+    uint4 pu[kBatch], pd[kBatch];
 #pragma unroll
-  for (int k = 0; k < kBCPerThread; ++k) {
-    const int i = threadIdx.x + k * kThreads, t = i / kMaxN, n = i % kMaxN;
-    if (t < tc && n < a.state) {
-      pf.b[k] = Bp[(t0 + t) * a.bst + n];
-      pf.c[k] = Cp[(t0 + t) * a.cst + n];
+    for (int k = 0; k < kBatch; ++k) {
+      const int i = threadIdx.x + (b0 + k) * kThreads, t = i / kVecPerRow, c = (i % kVecPerRow) * V;
+      if (t < tc) {
+        pu[k] = *reinterpret_cast<const uint4*>(u0 + (t0 + t) * a.ust + c);
+        pd[k] = *reinterpret_cast<const uint4*>(d0 + (t0 + t) * a.dst + c);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k) {
+      const int i = threadIdx.x + (b0 + k) * kThreads, t = i / kVecPerRow, c = (i % kVecPerRow) * V;
+      if (t < tc) store_vec<TIn, V>(pu[k], pd[k], su[t], sd[t], sbias, c, a);
     }
   }
 }
@@ -90,10 +123,13 @@ __global__ void __launch_bounds__(kThreads) scan_kernel(Args a) {
   __shared__ float su[kChunk][kThreads], sd[kChunk][kThreads];
   __shared__ __align__(16) float sB[kChunk][kMaxN];
   __shared__ __align__(16) float sC[kChunk][kMaxN];
+  __shared__ float sbias[kThreads];
   const int tid = threadIdx.x;
   const int64_t b = blockIdx.y;
-  const int64_t d = static_cast<int64_t>(blockIdx.x) * kThreads + tid;
+  const int64_t dbase = static_cast<int64_t>(blockIdx.x) * kThreads;
+  const int64_t d = dbase + tid;
   const bool active = d < a.dim;
+  const bool full_vec = a.vec_ud && dbase + kThreads <= a.dim;
   const int N = a.state;
   constexpr float kLog2e = 1.4426950408889634f;
 
@@ -105,38 +141,56 @@ __global__ void __launch_bounds__(kThreads) scan_kernel(Args a) {
   }
   const float Dd = active && a.D ? a.D[d] : 0.f;
   const float bias = active && a.delta_bias ? a.delta_bias[d] : 0.f;
-  const TIn* u = static_cast<const TIn*>(a.u) + b * a.usb + (active ? d : 0);
-  const TIn* dl = static_cast<const TIn*>(a.delta) + b * a.dsb + (active ? d : 0);
+  sbias[tid] = bias;
+  const TIn* u0 = static_cast<const TIn*>(a.u) + b * a.usb + dbase;
+  const TIn* d0 = static_cast<const TIn*>(a.delta) + b * a.dsb + dbase;
   const TIn* Bp = static_cast<const TIn*>(a.B) + b * a.bsb;
   const TIn* Cp = static_cast<const TIn*>(a.C) + b * a.csb;
   TOut* y = static_cast<TOut*>(a.y) + (b * a.len) * a.dim + d;
 
-  Prefetch<TIn> pf;
-  prefetch(pf, a, u, dl, Bp, Cp, 0, static_cast<int>(min(static_cast<int64_t>(kChunk), a.len)), active);
   for (int64_t t0 = 0; t0 < a.len; t0 += kChunk) {
     const int tc = static_cast<int>(min(static_cast<int64_t>(kChunk), a.len - t0));
-    __syncthreads();  // the previous chunk's readers are done
-#pragma unroll
-    for (int t = 0; t < kChunk; ++t) {
-      if (active && t < tc) {
-        su[t][tid] = to_f(pf.u[t]) * a.us;
-        float dt = to_f(pf.d[t]) * a.ds + bias;
-        if (a.softplus) dt = dt <= 20.f ? log1pf(expf(dt)) : dt;
-        sd[t][tid] = dt;
+    __syncthreads();  // the previous chunk's readers are done (and sbias is written)
+    if (full_vec) {
+      stage_ud_vec<TIn>(a, u0, d0, t0, tc, sbias, su, sd);
+    } else if (active) {
+      // Partial or unaligned blocks: each thread its own channel, 16 loads in flight.
+#pragma unroll 8
+      for (int t = 0; t < tc; ++t) {
+        su[t][tid] = to_f(u0[(t0 + t) * a.ust + tid]) * a.us;
+        sd[t][tid] = to_f(d0[(t0 + t) * a.dst + tid]) * a.ds + bias;
       }
     }
+    {
+      // B and C: [tc, N] tiles read by every thread; 8 elements of each per thread in flight.
+      constexpr int kPer = kChunk * kMaxN / kThreads, kBatch = 8;
+#pragma unroll 1
+      for (int k0 = 0; k0 < kPer; k0 += kBatch) {
+        TIn rb[kBatch], rc[kBatch];
 #pragma unroll
-    for (int k = 0; k < kBCPerThread; ++k) {
-      const int i = tid + k * kThreads, t = i / kMaxN, n = i % kMaxN;
-      if (t < tc && n < N) {
-        sB[t][n] = to_f(pf.b[k]) * a.bs;
-        sC[t][n] = to_f(pf.c[k]) * a.cs;
+        for (int k = 0; k < kBatch; ++k) {
+          const int i = tid + (k0 + k) * kThreads, t = i / kMaxN, n = i % kMaxN;
+          if (t < tc && n < N) {
+            rb[k] = Bp[(t0 + t) * a.bst + n];
+            rc[k] = Cp[(t0 + t) * a.cst + n];
+          }
+        }
+#pragma unroll
+        for (int k = 0; k < kBatch; ++k) {
+          const int i = tid + (k0 + k) * kThreads, t = i / kMaxN, n = i % kMaxN;
+          if (t < tc && n < N) {
+            sB[t][n] = to_f(rb[k]) * a.bs;
+            sC[t][n] = to_f(rc[k]) * a.cs;
+          }
+        }
       }
     }
     __syncthreads();
-    const int64_t next = t0 + kChunk;
-    if (next < a.len) prefetch(pf, a, u, dl, Bp, Cp, next, static_cast<int>(min(static_cast<int64_t>(kChunk), a.len - next)), active);
     if (!active) continue;
+    if (a.softplus) {
+      // Each thread its own column, which no other thread reads: no barrier needed after.
+      for (int t = 0; t < tc; ++t) sd[t][tid] = softplus(sd[t][tid]);
+    }
 #pragma unroll 2
     for (int t = 0; t < tc; ++t) {
       const float uu = su[t][tid], dt = sd[t][tid];
@@ -158,9 +212,12 @@ __global__ void __launch_bounds__(kThreads) scan_kernel(Args a) {
 template <typename TIn, typename TOut>
 Status launch_scan(const SelectiveScanParams& p, cudaStream_t stream) {
   if (p.batch == 0 || p.len == 0 || p.dim == 0) return Status{};
+  constexpr int64_t V = 16 / sizeof(TIn);
+  const bool vec_ud = p.u_batch_stride % V == 0 && p.u_len_stride % V == 0 && p.delta_batch_stride % V == 0 &&
+                      p.delta_len_stride % V == 0 && detail::aligned16(p.u) && detail::aligned16(p.delta);
   Args a{p.len, p.dim, static_cast<int>(p.state), p.u, p.u_batch_stride, p.u_len_stride, p.delta,
          p.delta_batch_stride, p.delta_len_stride, p.B, p.B_batch_stride, p.B_len_stride, p.C, p.C_batch_stride,
-         p.C_len_stride, p.A, p.D, p.delta_bias, p.delta_softplus, p.u_scale, p.delta_scale, p.B_scale, p.C_scale, p.y};
+         p.C_len_stride, p.A, p.D, p.delta_bias, p.delta_softplus, vec_ud, p.u_scale, p.delta_scale, p.B_scale, p.C_scale, p.y};
   const dim3 grid(static_cast<unsigned>(detail::ceil_div(p.dim, kThreads)), static_cast<unsigned>(p.batch));
   scan_kernel<TIn, TOut><<<grid, kThreads, 0, stream>>>(a);
   QK_CHECK_LAUNCH();
