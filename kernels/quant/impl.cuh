@@ -64,6 +64,16 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a, int64_t ro
       if (++w == a.group) w = 0, ++g;
     }
   }
+  // Scales and zeros from L1 cost two loads per element if fetched per element: per-tensor and
+  // per-column ones (srs = 0) are loaded once per thread, per-row and per-group ones once per row
+  // when the vector sits inside one group.
+  const bool one_group = a.group % VEC == 0;
+  float s_pre[VEC], z_pre[VEC];
+#pragma unroll
+  for (int j = 0; j < VEC; ++j) {
+    s_pre[j] = a.srs == 0 ? a.scale[sidx[j]] : 0.f;
+    z_pre[j] = a.srs == 0 && a.zero ? static_cast<float>(a.zero[sidx[j]]) : 0.f;
+  }
   constexpr int U = 4;
   const int64_t r_begin = static_cast<int64_t>(blockIdx.y) * rows_per_block;
   const int64_t r_end = min(a.rows, r_begin + rows_per_block);
@@ -83,10 +93,22 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a, int64_t ro
       const int64_t r = r0 + u;
       if (r >= r_end) continue;
       const int64_t sb = r * a.srs;
+      float s_row = 0.f, z_row = 0.f;
+      if (a.srs != 0 && one_group) {
+        s_row = a.scale[sb + sidx[0]];
+        z_row = a.zero ? static_cast<float>(a.zero[sb + sidx[0]]) : 0.f;
+      }
 #pragma unroll
       for (int j = 0; j < VEC; ++j) {
-        const float s = a.scale[sb + sidx[j]];
-        const float z = a.zero ? static_cast<float>(a.zero[sb + sidx[j]]) : 0.f;
+        float s, z;
+        if (a.srs == 0) {
+          s = s_pre[j], z = z_pre[j];
+        } else if (one_group) {
+          s = s_row, z = z_row;
+        } else {
+          s = a.scale[sb + sidx[j]];
+          z = a.zero ? static_cast<float>(a.zero[sb + sidx[j]]) : 0.f;
+        }
         if constexpr (OP == kOpFake) v[u][j] = qm::dequantize(qm::quantize(v[u][j], s, z, a.lo, a.hi), s, z);
         else if constexpr (OP == kOpQuantize) v[u][j] = qm::quantize(v[u][j], s, z, a.lo, a.hi);
         else v[u][j] = qm::dequantize(v[u][j], s, z);
@@ -145,12 +167,12 @@ __device__ __forceinline__ void write_segment_part(const DynArgs& a, int64_t off
 }
 
 // Short runs (at most 32 vectors, e.g. groups of 128): a power-of-two set of lanes per run, the
-// run held in registers, reduced with shuffles. Each warp takes U run-sets per step and issues all
-// their loads before the first reduction, on a one-wave grid. (Measured, fp16 groups of 128: one
-// load per lane in flight 72% of copy bandwidth; four run-sets on a 5-wave grid 56%.)
+// run held in registers, reduced with shuffles; U run-sets per warp step. Measured on fp16 groups
+// of 128: U = 1 at 32 registers (a full SM of warps) 72% of copy bandwidth; U = 4 on a 5-wave grid
+// 56%, U = 2 on one wave 64%: here more resident warps beat more loads per warp.
 template <typename T, int VEC, int OP>
 __global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
-  constexpr int U = 2;
+  constexpr int U = 1;
   const int lane = threadIdx.x & 31, lps = a.lps;
   const int sub = lane / lps, li = lane % lps;
   const int64_t per_warp = 32 / lps;
@@ -324,7 +346,7 @@ Status launch_dynamic_vec(const QuantDynamicParams& p, cudaStream_t stream) {
     while (lps < vecs) lps *= 2;
     a.lps = lps;
     auto launch = [&](auto kernel) {
-      const int64_t blocks = std::clamp<int64_t>(detail::ceil_div(a.segments * lps, kThreads * 2), 1, resident_blocks(kernel, kThreads));
+      const int64_t blocks = std::clamp<int64_t>(detail::ceil_div(a.segments * lps, kThreads), 1, resident_blocks(kernel, kThreads));
       kernel<<<blocks, kThreads, 0, stream>>>(a);
     };
     switch (p.op) {

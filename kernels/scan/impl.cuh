@@ -81,13 +81,20 @@ __device__ __forceinline__ float elem(const uint4& r) {
   }
 }
 
-template <typename TIn, int V, int J = 0>
+// Four converted elements per shared-memory store: with one float per store, the lanes of a warp
+// (vectors 32 bytes apart for fp16) hit 4 banks: 8-way conflicts, 2.5 ms instead of 1.3 for fp16.
+template <typename TIn, int V, int Q = 0>
 __device__ __forceinline__ void store_vec(const uint4& ru, const uint4& rd, float* su_row, float* sd_row, const float* sbias, int c,
                                           const Args& a) {
-  if constexpr (J < V) {
-    su_row[c + J] = elem<TIn, J>(ru) * a.us;
-    sd_row[c + J] = elem<TIn, J>(rd) * a.ds + sbias[c + J];
-    store_vec<TIn, V, J + 1>(ru, rd, su_row, sd_row, sbias, c, a);
+  if constexpr (Q * 4 < V) {
+    constexpr int J = Q * 4;
+    *reinterpret_cast<float4*>(su_row + c + J) =
+        make_float4(elem<TIn, J>(ru) * a.us, elem<TIn, J + 1>(ru) * a.us, elem<TIn, J + 2>(ru) * a.us, elem<TIn, J + 3>(ru) * a.us);
+    const float4 bias = *reinterpret_cast<const float4*>(sbias + c + J);
+    *reinterpret_cast<float4*>(sd_row + c + J) =
+        make_float4(elem<TIn, J>(rd) * a.ds + bias.x, elem<TIn, J + 1>(rd) * a.ds + bias.y, elem<TIn, J + 2>(rd) * a.ds + bias.z,
+                    elem<TIn, J + 3>(rd) * a.ds + bias.w);
+    store_vec<TIn, V, Q + 1>(ru, rd, su_row, sd_row, sbias, c, a);
   }
 }
 
@@ -120,10 +127,11 @@ __device__ __forceinline__ void stage_ud_vec(const Args& a, const TIn* u0, const
 
 template <typename TIn, typename TOut>
 __global__ void __launch_bounds__(kThreads) scan_kernel(Args a) {
-  __shared__ float su[kChunk][kThreads], sd[kChunk][kThreads];
+  __shared__ __align__(16) float su[kChunk][kThreads];
+  __shared__ __align__(16) float sd[kChunk][kThreads];
   __shared__ __align__(16) float sB[kChunk][kMaxN];
   __shared__ __align__(16) float sC[kChunk][kMaxN];
-  __shared__ float sbias[kThreads];
+  __shared__ __align__(16) float sbias[kThreads];
   const int tid = threadIdx.x;
   const int64_t b = blockIdx.y;
   const int64_t dbase = static_cast<int64_t>(blockIdx.x) * kThreads;
@@ -195,16 +203,18 @@ __global__ void __launch_bounds__(kThreads) scan_kernel(Args a) {
     for (int t = 0; t < tc; ++t) {
       const float uu = su[t][tid], dt = sd[t][tid];
       const float dtu = dt * uu;
-      float acc = Dd * uu;
+      // Two accumulators halve the dependent FMA chain of the readout.
+      float acc0 = Dd * uu, acc1 = 0.f;
 #pragma unroll
       for (int n = 0; n < kMaxN; ++n) {
         if (n < N) {
           const float e = fast_exp2(dt * A2[n]);
           h[n] = fmaf(e, h[n], dtu * sB[t][n]);
-          acc = fmaf(h[n], sC[t][n], acc);
+          if (n % 2 == 0) acc0 = fmaf(h[n], sC[t][n], acc0);
+          else acc1 = fmaf(h[n], sC[t][n], acc1);
         }
       }
-      y[(t0 + t) * a.dim] = detail::from_float<TOut>(acc);
+      y[(t0 + t) * a.dim] = detail::from_float<TOut>(acc0 + acc1);
     }
   }
 }
