@@ -210,74 +210,15 @@ __global__ void __launch_bounds__(kThreads) hadamard_kernel(Args a) {
   finish<T, K>(a, s, row0);
 }
 
-// The common case (2^m ≥ 256, a block's rows ≤ 8192 elements, aligned rows: 4096, 3072 = 12·256,
-// 5120 = 20·256, ...): a one-wave persistent grid in which every thread owns at most two runs of 16
-// elements per row group and loads the next group's runs while this group goes through stages A-C,
-// so DRAM always has a block's worth of loads outstanding instead of only during stage A.
-// (Without it: 0.138 ms for 16384 × 4096 fp16, 65% of copy bandwidth; fp32 reached 95%.)
-template <typename T, int K>
-__global__ void __launch_bounds__(kThreads) hadamard_pipe_kernel(Args a, int64_t groups) {
-  extern __shared__ __align__(16) float s[];
-  constexpr int E = 16, L = 16, kGroups = kThreads / L;
-  const int li = (threadIdx.x & 31) % L, group = threadIdx.x / L;
-  const int runs_per_row = a.n / kRun, nruns = a.rpb * runs_per_row;  // ≤ 2·kGroups
-  const T* x = static_cast<const T*>(a.x);
-  int off[2], rowl[2];
-  bool has[2];
-#pragma unroll
-  for (int u = 0; u < 2; ++u) {
-    const int run = group + u * kGroups;
-    has[u] = run < nruns;
-    rowl[u] = run / runs_per_row;
-    off[u] = rowl[u] * a.n + (run - rowl[u] * runs_per_row) * kRun + li * E;
-  }
-  float cur[2][E], nxt[2][E];
-  auto load = [&](int64_t g, float (&v)[2][E]) {
-    const int64_t row0 = g * a.rpb;
-#pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      if (has[u] && row0 + rowl[u] < a.rows) load_run<T, E>(x + row0 * a.n + off[u], true, v[u]);
-      else
-#pragma unroll
-        for (int i = 0; i < E; ++i) v[u][i] = 0.f;
-    }
-  };
-  int64_t g = blockIdx.x;
-  if (g < groups) load(g, cur);
-  for (; g < groups; g += gridDim.x) {
-    if (g + gridDim.x < groups) load(g + gridDim.x, nxt);
-#pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      butterfly_regs<E>(cur[u]);
-#pragma unroll
-      for (int o = 1; o < L; o <<= 1) {
-        const bool upper = li & o;
-#pragma unroll
-        for (int i = 0; i < E; ++i) {
-          const float p = __shfl_xor_sync(0xffffffffu, cur[u][i], o);
-          cur[u][i] = upper ? p - cur[u][i] : cur[u][i] + p;
-        }
-      }
-      if (has[u]) store_run<E>(s, off[u], cur[u]);
-    }
-    __syncthreads();
-    finish<T, K>(a, s, g * a.rpb);
-    __syncthreads();  // stage C's reads are done before the next group's stage A stores
-#pragma unroll
-    for (int u = 0; u < 2; ++u)
-#pragma unroll
-      for (int i = 0; i < E; ++i) cur[u][i] = nxt[u][i];
-  }
-}
-
 template <typename T, int K>
 Status launch_k(const HadamardParams& p, cudaStream_t stream) {
   const int n = static_cast<int>(p.n);
   int m = 0;
   while ((K << (m + 1)) <= n) ++m;
   // Rows per block so that a block holds ≥ 8192 elements: its stage-A loads (all issued before the
-  // first butterfly) then keep 16 KB of fp16 in flight per block. With one 4096-row per block the
-  // kernel was latency-bound at 0.17-0.19 ms for 16384 × 4096 fp16.
+  // first butterfly) then keep 16 KB of fp16 in flight per block. Measured for 16384 × 4096 fp16:
+  // one row per block 0.17-0.19 ms, two rows 0.138 ms; a persistent variant that prefetched the next
+  // rows into registers (104 registers, 2 blocks per SM) took 0.32 ms and was dropped.
   const int rpb = static_cast<int>(std::clamp<int64_t>(8192 / n, 1, std::max<int64_t>(p.rows, 1)));
   // Rounded up to whole 128-float blocks: the swizzle permutes within them.
   const size_t smem = (static_cast<size_t>(rpb) * n + 127) / 128 * 128 * sizeof(float);
@@ -287,17 +228,6 @@ Status launch_k(const HadamardParams& p, cudaStream_t stream) {
   Args a{p.x, p.out, p.rows, n, m, rpb, p.scale, vec};
   const int64_t blocks = detail::ceil_div(p.rows, rpb);
   if (blocks > 0x7fffffffLL) return unsupported("hadamard: too many rows for one launch");
-  if (vec && n / K >= kRun && static_cast<int64_t>(rpb) * n <= 2 * kRun * (kThreads / 16)) {
-    if (smem > 48 * 1024)
-      QK_TRY_CUDA(cudaFuncSetAttribute(hadamard_pipe_kernel<T, K>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    int per_sm = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, hadamard_pipe_kernel<T, K>, kThreads, smem) != cudaSuccess || per_sm < 1)
-      per_sm = 1;
-    const int64_t grid = std::min<int64_t>(blocks, static_cast<int64_t>(per_sm) * detail::sm_count());
-    hadamard_pipe_kernel<T, K><<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(a, blocks);
-    QK_CHECK_LAUNCH();
-    return Status{};
-  }
   hadamard_kernel<T, K><<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(a);
   QK_CHECK_LAUNCH();
   return Status{};
