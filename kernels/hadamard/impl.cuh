@@ -196,7 +196,7 @@ __device__ __forceinline__ void finish(const Args& a, float* s, int64_t row0) {
 }
 
 template <typename T, int K>
-__global__ void __launch_bounds__(kThreads) hadamard_kernel(Args a) {
+__global__ void __launch_bounds__(kThreads, 5) hadamard_kernel(Args a) {
   extern __shared__ __align__(16) float s[];
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * a.rpb;
   const int M = a.n / K;

@@ -375,6 +375,11 @@ Status launch_dynamic_vec(const QuantDynamicParams& p, cudaStream_t stream) {
 template <typename T>
 Status launch_dynamic(const QuantDynamicParams& p, cudaStream_t stream) {
   if (p.rows == 0 || p.cols == 0) return Status{};
+  // Short runs (≤ 512 elements, e.g. groups of 128) take 16 elements per lane: twice the bytes in
+  // flight per lane at the same occupancy (with 8, fp16 groups of 128 ran at 69% of copy bandwidth).
+  if (p.cols % 16 == 0 && p.group % 16 == 0 && p.group <= 16 * 32 && detail::aligned16(p.in) &&
+      (p.op == QuantOp::ParamsOnly || detail::aligned16(p.out)))
+    return launch_dynamic_vec<T, 16>(p, stream);
   constexpr int V = 16 / sizeof(T);
   bool vec = p.cols % V == 0 && p.group % V == 0 && detail::aligned16(p.in);
   if (p.op == QuantOp::Fake) vec = vec && detail::aligned16(p.out);
