@@ -196,7 +196,7 @@ __device__ __forceinline__ void finish(const Args& a, float* s, int64_t row0) {
 }
 
 template <typename T, int K>
-__global__ void __launch_bounds__(kThreads, 5) hadamard_kernel(Args a) {
+__global__ void __launch_bounds__(kThreads) hadamard_kernel(Args a) {
   extern __shared__ __align__(16) float s[];
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * a.rpb;
   const int M = a.n / K;
@@ -218,7 +218,8 @@ Status launch_k(const HadamardParams& p, cudaStream_t stream) {
   // Rows per block so that a block holds ≥ 8192 elements: its stage-A loads (all issued before the
   // first butterfly) then keep 16 KB of fp16 in flight per block. Measured for 16384 × 4096 fp16:
   // one row per block 0.17-0.19 ms, two rows 0.138 ms; a persistent variant that prefetched the next
-  // rows into registers (104 registers, 2 blocks per SM) took 0.32 ms and was dropped.
+  // rows into registers (104 registers, 2 blocks per SM) took 0.32 ms and capping registers at 48 for
+  // 5 blocks per SM 0.165 ms; both were dropped.
   const int rpb = static_cast<int>(std::clamp<int64_t>(8192 / n, 1, std::max<int64_t>(p.rows, 1)));
   // Rounded up to whole 128-float blocks: the swizzle permutes within them.
   const size_t smem = (static_cast<size_t>(rpb) * n + 127) / 128 * 128 * sizeof(float);
