@@ -17,5 +17,8 @@ const std::vector<Command>& commands();
 
 int cmd_inspect(const Argv& args);
 int cmd_forward(const Argv& args);
+int cmd_eval(const Argv& args);
+int cmd_experiments(const Argv& args);
+int cmd_tokenize(const Argv& args);
 
 }  // namespace quench::cli

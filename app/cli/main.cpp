@@ -1,9 +1,12 @@
 // quench-cli: the headless tool. Exit codes: 0 success, 1 failure (one line on stderr naming
 // the file/tensor/key), 2 usage error.
+#include <c10/util/Exception.h>
+
 #include <iostream>
 
 #include "app/cli/commands.h"
 #include "core/util/error.h"
+#include "core/util/threads.h"
 
 namespace quench::cli {
 
@@ -11,6 +14,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
+      {"eval", "perplexity or top-1/top-5 accuracy on a text or image set", cmd_eval},
+      {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
+      {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };
   return table;
 }
@@ -47,11 +53,16 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : quench::cli::commands()) {
     if (args[0] != c.name) continue;
+    quench::configure_threads();
     try {
       return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const quench::UsageError& e) {
       std::cerr << "quench-cli " << c.name << ": " << one_line(e.what()) << " (see --help)\n";
       return 2;
+    } catch (const c10::Error& e) {
+      // libtorch's own messages carry a C++ backtrace; users need only the first line.
+      std::cerr << "quench-cli " << c.name << ": error: " << one_line(e.what_without_backtrace()) << "\n";
+      return 1;
     } catch (const quench::Cancelled&) {
       std::cerr << "quench-cli " << c.name << ": cancelled\n";
       return 1;
@@ -60,7 +71,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::cerr << "quench-cli: unknown command '" << args[0] << "'\n";
-  usage(std::cerr);
+  std::cerr << "quench-cli: unknown command '" << args[0] << "' (see quench-cli --help)\n";
   return 2;
 }

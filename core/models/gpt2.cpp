@@ -31,6 +31,9 @@ class Gpt2 : public Model {
 
     wte_ = add_layer_with(tp + "wte", LayerKind::Embedding, load(pre_ + "wte.weight"), at::Tensor());
     wpe_ = add_param_tensor(tp + "wpe.weight", load(pre_ + "wpe.weight"));
+    const int64_t inner = c.get_int("n_inner", 4 * hidden_);
+    expect_shape(wte_, {c.get_int("vocab_size"), hidden_});
+    expect_shape(tp + "wpe.weight", wpe_, {c.get_int("n_positions"), hidden_});
     bind(pre_ + "wte.weight");
     bind(pre_ + "wpe.weight");
     for (int64_t i = 0; i < L; ++i) {
@@ -45,6 +48,11 @@ class Gpt2 : public Model {
       b.c_proj = conv1d_linear(p + ".attn.c_proj", src + ".attn.c_proj");
       b.fc = conv1d_linear(p + ".mlp.c_fc", src + ".mlp.c_fc");
       b.proj = conv1d_linear(p + ".mlp.c_proj", src + ".mlp.c_proj");
+      for (auto* ln : {b.ln1_w, b.ln1_b, b.ln2_w, b.ln2_b}) expect_shape(p + " layer norm", ln, {hidden_});
+      expect_shape(b.c_attn, {3 * hidden_, hidden_});
+      expect_shape(b.c_proj, {hidden_, hidden_});
+      expect_shape(b.fc, {inner, hidden_});
+      expect_shape(b.proj, {hidden_, inner});
       b.k_point = p + ".attn:k";
       b.v_point = p + ".attn:v";
       add_point(b.k_point, p + ".attn", "keys (what a KV cache stores), [B, T, heads·head_dim]");

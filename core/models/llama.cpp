@@ -22,8 +22,14 @@ class Llama : public Model {
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
     rope_ = make_rope(c, head_dim_);
     const int64_t L = c.get_int("num_hidden_layers");
+    const int64_t kv_heads = c.get_int("num_key_value_heads", heads_);
+    const int64_t inter = c.get_int("intermediate_size");
+    const int64_t vocab = c.get_int("vocab_size");
+    QUENCH_CHECK(kv_heads > 0 && heads_ % kv_heads == 0, c.path(), ": num_attention_heads ", heads_,
+                 " is not a multiple of num_key_value_heads ", kv_heads);
 
     embed_ = add_layer("model.embed_tokens", LayerKind::Embedding, false);
+    expect_shape(embed_, {vocab, hidden_});
     for (int64_t i = 0; i < L; ++i) {
       const std::string p = "model.layers." + std::to_string(i);
       Block b;
@@ -42,11 +48,19 @@ class Llama : public Model {
       add_point(b.k_point, p + ".self_attn", "keys after RoPE (what a KV cache stores), [B, T, kv_heads·head_dim]");
       add_point(b.v_point, p + ".self_attn", "values (what a KV cache stores), [B, T, kv_heads·head_dim]");
       b.window = sliding_window(c, i);
-      QUENCH_CHECK(b.q->out_features() % head_dim_ == 0 && b.k->out_features() % head_dim_ == 0, c.path(), ": ", p,
-                   " projections are not a multiple of head_dim ", head_dim_);
+      expect_shape(p + ".input_layernorm.weight", b.in_norm, {hidden_});
+      expect_shape(p + ".post_attention_layernorm.weight", b.post_norm, {hidden_});
+      expect_shape(b.q, {heads_ * head_dim_, hidden_});
+      expect_shape(b.k, {kv_heads * head_dim_, hidden_});
+      expect_shape(b.v, {kv_heads * head_dim_, hidden_});
+      expect_shape(b.o, {hidden_, heads_ * head_dim_});
+      expect_shape(b.gate, {inter, hidden_});
+      expect_shape(b.up, {inter, hidden_});
+      expect_shape(b.down, {hidden_, inter});
       blocks_.push_back(std::move(b));
     }
     norm_ = add_param("model.norm.weight");
+    expect_shape("model.norm.weight", norm_, {hidden_});
     const bool tied = c.get_bool("tie_word_embeddings", !has_tensor("lm_head.weight"));
     if (tied || !has_tensor("lm_head.weight")) {
       QUENCH_CHECK(tied, ckpt->dir(), ": missing tensor 'lm_head.weight' and tie_word_embeddings is false");
@@ -54,6 +68,7 @@ class Llama : public Model {
       check_all_tensors_used({"lm_head.weight", "rotary_emb.inv_freq"});
     } else {
       head_ = add_layer("lm_head", LayerKind::Linear, false);
+      expect_shape(head_, {vocab, hidden_});
       check_all_tensors_used({"rotary_emb.inv_freq"});
     }
   }

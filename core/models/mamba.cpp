@@ -23,14 +23,21 @@ class Mamba : public Model {
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
     kernel_ = c.get_int("conv_kernel", 4);
     const int64_t L = c.get_int("num_hidden_layers");
+    const int64_t hidden = c.get_int("hidden_size");
+    const int64_t d_inner = c.get_int("intermediate_size", static_cast<int64_t>(c.get_double("expand", 2) * hidden));
+    const int64_t state = c.get_int("state_size");
+    // time_step_rank is an integer or "auto" (= ceil(hidden_size / 16)).
+    const int64_t dt_rank = c.has("time_step_rank") && c.json()["time_step_rank"].is_number_integer()
+                                ? c.get_int("time_step_rank")
+                                : (hidden + 15) / 16;
     embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
+    expect_shape(embed_, {c.get_int("vocab_size"), hidden});
     for (int64_t i = 0; i < L; ++i) {
       const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
       Block b;
       b.prefix = p;
       b.norm = add_param(p + ".norm.weight");
       b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
-      const int64_t d_inner = b.in_proj->out_features() / 2;
       ConvSpec cs;
       cs.padding = {kernel_ - 1};
       cs.groups = d_inner;
@@ -40,10 +47,16 @@ class Mamba : public Model {
       b.out_proj = add_layer(m + ".out_proj", LayerKind::Linear, false);
       b.A_log = add_param(m + ".A_log");
       b.D = add_param(m + ".D");
-      b.dt_rank = b.dt_proj->in_features();
-      b.state = b.A_log->size(1);
-      QUENCH_CHECK(b.x_proj->out_features() == b.dt_rank + 2 * b.state, c.path(), ": ", m, ".x_proj has ",
-                   b.x_proj->out_features(), " outputs, expected dt_rank + 2·state = ", b.dt_rank + 2 * b.state);
+      b.dt_rank = dt_rank;
+      b.state = state;
+      expect_shape(p + ".norm.weight", b.norm, {hidden});
+      expect_shape(b.in_proj, {2 * d_inner, hidden});
+      expect_shape(b.conv, {d_inner, 1, kernel_});
+      expect_shape(b.x_proj, {dt_rank + 2 * state, d_inner});
+      expect_shape(b.dt_proj, {d_inner, dt_rank});
+      expect_shape(b.out_proj, {hidden, d_inner});
+      expect_shape(m + ".A_log", b.A_log, {d_inner, state});
+      expect_shape(m + ".D", b.D, {d_inner});
       for (const char* what : {"x", "dt", "B", "C", "y"}) b.points.push_back(m + ":" + what);
       add_point(b.points[0], m, "scan input x (conv + SiLU output, also x_proj's input), [B, T, d_inner]");
       add_point(b.points[1], m, "Δ after dt_proj and softplus, [B, T, d_inner]");

@@ -42,24 +42,29 @@ class Mamba2 : public Model {
     const int64_t kernel = c.get_int("conv_kernel", 4);
     const int64_t L = c.get_int("num_hidden_layers");
     embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
+    expect_shape(embed_, {c.get_int("vocab_size"), hidden});
     for (int64_t i = 0; i < L; ++i) {
       const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
       Block b;
       b.prefix = p;
       b.norm = add_param(p + ".norm.weight");
       b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
+      expect_shape(p + ".norm.weight", b.norm, {hidden});
+      expect_shape(b.in_proj, {-1, hidden});
       const int64_t conv_dim = d_inner_ + 2 * groups_ * state_;
       ConvSpec cs;
       cs.padding = {kernel - 1};
       cs.groups = conv_dim;
       b.conv = add_layer(m + ".conv1d", LayerKind::Conv1d, false, cs);
-      QUENCH_CHECK(b.conv->out_features() == conv_dim, c.path(), ": ", m, ".conv1d has ", b.conv->out_features(),
-                   " channels, expected d_inner + 2·n_groups·state = ", conv_dim);
+      expect_shape(b.conv, {conv_dim, 1, kernel});
       b.out_proj = add_layer(m + ".out_proj", LayerKind::Linear, false);
+      expect_shape(b.out_proj, {hidden, d_inner_});
       b.A_log = add_param(m + ".A_log");
       b.D = add_param(m + ".D");
       b.dt_bias = add_param(m + ".dt_bias");
       b.gnorm = add_param(m + ".norm.weight");
+      for (const char* n : {".A_log", ".D", ".dt_bias"}) expect_shape(m + n, &param(m + n), {heads_});
+      expect_shape(m + ".norm.weight", b.gnorm, {d_inner_});
       const int64_t rest = b.in_proj->out_features() - 2 * d_inner_ - 2 * groups_ * state_ - heads_;
       QUENCH_CHECK(rest >= 0 && rest % 2 == 0, c.path(), ": ", m, ".in_proj has ", b.in_proj->out_features(),
                    " outputs, which does not split into z, xBC and dt");

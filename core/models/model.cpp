@@ -125,6 +125,15 @@ void Model::add_point(const std::string& name, const std::string& layer, const s
   points_.push_back({name, layer, description});
 }
 
+void Model::expect_shape(const std::string& name, at::IntArrayRef actual, const std::vector<int64_t>& expected) const {
+  bool ok = actual.size() == expected.size();
+  for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || actual[i] == expected[i];
+  if (ok) return;
+  std::string want = "[";
+  for (size_t i = 0; i < expected.size(); ++i) want += (i ? ", " : "") + (expected[i] < 0 ? std::string("*") : std::to_string(expected[i]));
+  fail(ckpt_->dir(), ": tensor '", name, "' has shape ", actual, " but ", ckpt_->config().path(), " implies ", want, "]");
+}
+
 void Model::check_all_tensors_used(const std::vector<std::string>& ignorable_suffixes) const {
   std::set<std::string> used(bound_.begin(), bound_.end());
   for (const auto& n : ckpt_->names()) {

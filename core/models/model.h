@@ -100,6 +100,12 @@ class Model {
   void mark_used(const std::string& checkpoint_name) { bound_.push_back(checkpoint_name); }
   at::Tensor load(const std::string& name) const;
   void add_point(const std::string& name, const std::string& layer, const std::string& description);
+  // Throws unless a bound tensor has the shape the config implies (-1: any size), naming both.
+  void expect_shape(const std::string& name, at::IntArrayRef actual, const std::vector<int64_t>& expected) const;
+  void expect_shape(const Layer* l, const std::vector<int64_t>& expected) const { expect_shape(l->name() + ".weight", l->weight().sizes(), expected); }
+  void expect_shape(const std::string& name, const at::Tensor* t, const std::vector<int64_t>& expected) const {
+    expect_shape(name, t->sizes(), expected);
+  }
   // Throws unless every checkpoint tensor was bound (or is known to be ignorable).
   void check_all_tensors_used(const std::vector<std::string>& ignorable_suffixes = {}) const;
 

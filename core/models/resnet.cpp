@@ -26,8 +26,9 @@ class ResNet : public Model {
     const bool down_first = c.get_bool("downsample_in_first_stage", false);
     const bool down_in_bottleneck = c.get_bool("downsample_in_bottleneck", false);
 
-    stem_ = conv_bn("resnet.embedder.embedder", 2, true);
     int64_t in = c.get_int("embedding_size");
+    stem_ = conv_bn("resnet.embedder.embedder", 2, true);
+    expect_conv(stem_, in, channels_);
     for (size_t s = 0; s < sizes.size(); ++s) {
       const int64_t out = sizes[s];
       for (int64_t l = 0; l < depths[s]; ++l) {
@@ -36,20 +37,30 @@ class ResNet : public Model {
         Block b;
         b.prefix = p;
         b.last_in_stage = l + 1 == depths[s];
-        if (in != out || stride != 1) b.shortcut = conv_bn(p + ".shortcut", stride, false);
+        if (in != out || stride != 1) {
+          b.shortcut = conv_bn(p + ".shortcut", stride, false);
+          expect_conv(b.shortcut, out, in);
+        }
         if (bottleneck) {
+          const int64_t mid = out / 4;  // transformers' reduction = 4
           b.convs.push_back(conv_bn(p + ".layer.0", down_in_bottleneck ? stride : 1, true));
           b.convs.push_back(conv_bn(p + ".layer.1", down_in_bottleneck ? 1 : stride, true));
           b.convs.push_back(conv_bn(p + ".layer.2", 1, false));
+          expect_conv(b.convs[0], mid, in);
+          expect_conv(b.convs[1], mid, mid);
+          expect_conv(b.convs[2], out, mid);
         } else {
           b.convs.push_back(conv_bn(p + ".layer.0", stride, true));
           b.convs.push_back(conv_bn(p + ".layer.1", 1, false));
+          expect_conv(b.convs[0], out, in);
+          expect_conv(b.convs[1], out, out);
         }
         blocks_.push_back(std::move(b));
         in = out;
       }
     }
     classifier_ = add_layer("classifier.1", LayerKind::Linear, true);
+    expect_shape(classifier_, {-1, in});
     check_all_tensors_used({"num_batches_tracked"});
   }
 
@@ -105,6 +116,12 @@ class ResNet : public Model {
     cb.var = add_param(p + ".normalization.running_var", true);
     cb.act = act;
     return cb;
+  }
+
+  void expect_conv(const ConvBn& cb, int64_t out, int64_t in) const {
+    expect_shape(cb.conv, {out, in, -1, -1});
+    const std::string bn = cb.conv->name().substr(0, cb.conv->name().rfind('.')) + ".normalization";
+    for (auto* t : {cb.w, cb.b, cb.mean, cb.var}) expect_shape(bn, t, {out});
   }
 
   at::Tensor run(const ConvBn& cb, const at::Tensor& x) const {

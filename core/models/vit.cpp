@@ -31,6 +31,12 @@ class Vit : public Model {
     cls_ = add_param("vit.embeddings.cls_token");
     pos_ = add_param("vit.embeddings.position_embeddings");
     const int64_t L = c.get_int("num_hidden_layers");
+    const int64_t inter = c.get_int("intermediate_size");
+    QUENCH_CHECK(image_ % patch == 0, c.path(), ": image_size ", image_, " is not a multiple of patch_size ", patch);
+    const int64_t tokens = (image_ / patch) * (image_ / patch) + 1;
+    expect_shape(patch_, {hidden_, channels_, patch, patch});
+    expect_shape("vit.embeddings.cls_token", cls_, {1, 1, hidden_});
+    expect_shape("vit.embeddings.position_embeddings", pos_, {1, tokens, hidden_});
     for (int64_t i = 0; i < L; ++i) {
       const std::string p = "vit.encoder.layer." + std::to_string(i);
       Block b;
@@ -46,11 +52,16 @@ class Vit : public Model {
       b.o = add_layer(p + ".attention.output.dense", LayerKind::Linear, true);
       b.fc1 = add_layer(p + ".intermediate.dense", LayerKind::Linear, true);
       b.fc2 = add_layer(p + ".output.dense", LayerKind::Linear, true);
+      for (auto* l : {b.q, b.k, b.v, b.o}) expect_shape(l, {hidden_, hidden_});
+      expect_shape(b.fc1, {inter, hidden_});
+      expect_shape(b.fc2, {hidden_, inter});
+      for (auto* t : {b.ln1_w, b.ln1_b, b.ln2_w, b.ln2_b}) expect_shape(p + " layer norm", t, {hidden_});
       blocks_.push_back(std::move(b));
     }
     ln_w_ = add_param("vit.layernorm.weight");
     ln_b_ = add_param("vit.layernorm.bias");
     classifier_ = add_layer("classifier", LayerKind::Linear, true);
+    expect_shape(classifier_, {-1, hidden_});
     check_all_tensors_used({"pooler.dense.weight", "pooler.dense.bias"});
   }
 

@@ -2,12 +2,24 @@
 // Helpers shared by the core tests.
 #include <ATen/ATen.h>
 
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace quench::test {
 
 inline std::string fixture(const std::string& rel) { return std::string(QUENCH_FIXTURES) + "/" + rel; }
 inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO) + "/" + rel; }
+
+// A whole file as bytes.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // max |a − b| / max |b|: the relative error the parity tests bound.
 inline double rel_error(const at::Tensor& a, const at::Tensor& b) {

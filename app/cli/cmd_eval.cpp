@@ -1,0 +1,99 @@
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/format.h"
+#include "app/cli/progress_printer.h"
+#include "core/data/image_dataset.h"
+#include "core/data/text_source.h"
+#include "core/eval/evaluate.h"
+#include "core/models/registry.h"
+#include "core/text/tokenizer.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli eval MODEL_DIR (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
+    "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
+    "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--json]\n"
+    "Text: perplexity over windows of --ctx tokens (non-overlapping by default; --stride for sliding windows),\n"
+    "tokenized with MODEL_DIR/tokenizer.json, no special tokens added. FILE may be a .txt file, a folder of\n"
+    ".txt files or a .jsonl file with a \"text\" field.\n"
+    "Images: top-1 and top-5 accuracy, preprocessed as MODEL_DIR/preprocessor_config.json says.\n"
+    "  --json   one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or\n"
+    "           {\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}\n";
+}  // namespace
+
+int cmd_eval(const Argv& argv) {
+  Args a(argv, {"json"},
+         {"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch", "device", "dtype"});
+  if (a.help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  a.expect_positional({"MODEL_DIR"});
+  const std::string dir = a.positional()[0];
+  const int sources = (a.get("text") ? 1 : 0) + (a.get("images") ? 1 : 0) + (a.get("image-folder") ? 1 : 0);
+  if (sources != 1) throw UsageError("give exactly one of --text, --images (with --labels) or --image-folder");
+  if (a.get("images") && !a.get("labels")) throw UsageError("--images needs --labels");
+  EvalOptions o;
+  o.ctx = a.get_int("ctx", 256);
+  o.stride = a.get_int("stride", 0);
+  o.max_windows = a.get_int("max-windows", 0);
+  o.max_images = a.get_int("max-images", 0);
+  o.batch = a.get_int("batch", 16);
+  if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
+  LoadOptions lo;
+  lo.device = parse_device(a.get("device", "cpu"));
+  lo.dtype = parse_dtype(a.get("dtype", "float32"));
+
+  EvalData data;
+  ImageDataset images;
+  if (auto text = a.get("text")) {
+    auto tok = Tokenizer::from_model_dir(dir);
+    auto src = read_text_source(*text);
+    auto ids = tok.encode(src.text);
+    data.token_ids = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
+  } else {
+    images = a.get("images") ? load_idx_dataset(*a.get("images"), *a.get("labels")) : load_image_folder(*a.get("image-folder"), nullptr);
+    data.images = &images;
+    data.preprocess = ImagePreprocessor::from_model_dir(dir);
+    for (const auto& w : images.warnings) std::cerr << "warning: " << w << "\n";
+  }
+  auto model = load_model(dir, lo);
+  if (model->modality() == Modality::Text && !data.token_ids.defined())
+    throw UsageError(model->architecture() + " is a language model: evaluate it with --text");
+  if (model->modality() == Modality::Image && data.token_ids.defined())
+    throw UsageError(model->architecture() + " classifies images: evaluate it with --images/--labels or --image-folder");
+  auto r = evaluate(*model, data, o, nullptr, terminal_progress("eval"));
+  if (a.flag("json")) {
+    nlohmann::json j;
+    j["metric"] = r.metric;
+    j["value"] = r.value;
+    if (r.metric == "perplexity") {
+      j["tokens"] = r.tokens;
+      j["windows"] = r.windows;
+      j["nll"] = r.nll;
+    } else {
+      j["top5"] = r.top5;
+      j["n"] = r.n;
+    }
+    j["seconds"] = r.seconds;
+    std::cout << j.dump() << "\n";
+  } else if (r.metric == "perplexity") {
+    std::cout << "perplexity  " << fixed(r.value, 4) << "\n"
+              << "tokens      " << with_commas(r.tokens) << " in " << r.windows << " windows of " << o.ctx << "\n"
+              << "seconds     " << fixed(r.seconds, 1) << "\n";
+  } else {
+    std::cout << "top-1       " << fixed(r.value, 4) << "\n"
+              << "top-5       " << fixed(r.top5, 4) << "\n"
+              << "images      " << with_commas(r.n) << "\n"
+              << "seconds     " << fixed(r.seconds, 1) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace quench::cli

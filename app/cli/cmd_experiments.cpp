@@ -1,0 +1,200 @@
+// quench-cli experiments: browse, compare, edit and export the experiment database.
+#include <iostream>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/experiments_view.h"
+#include "core/io/atomic_file.h"
+#include "core/store/record_json.h"
+#include "core/store/store.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli experiments SUBCOMMAND [ARGS] [--db FILE]\n"
+    "Browses, compares, edits and exports stored experiment runs.\n"
+    "\n"
+    "  list [--model TEXT] [--kind KIND] [--status STATUS] [--tag TAG] [--since DATE] [--until DATE]\n"
+    "       [--search TEXT] [--sort newest|oldest|name|kind|status|model] [--limit N] [--json]\n"
+    "                         one row per run, newest first; --model matches the model's path or\n"
+    "                         architecture, --search the name or notes; DATE is ISO (2026-11-22)\n"
+    "  show ID [--json]       one run in full: metrics, per-layer results, statistics, artifacts\n"
+    "  compare ID ID [ID...] [--json]\n"
+    "                         metrics side by side with deltas against the first run, and the\n"
+    "                         layers whose settings or errors differ\n"
+    "  delete ID              removes the run and all its rows (not its model, datasets or files)\n"
+    "  rename ID NAME\n"
+    "  notes ID TEXT          replaces the run's notes\n"
+    "  tag ID [TAG...]        replaces the run's tags (none: removes them)\n"
+    "  export ID --format json|csv [--out FILE]\n"
+    "                         json: everything, arrays included; csv: one row per value\n"
+    "                         (experiment_id, experiment, section, item, dataset, split, field, value)\n"
+    "\n"
+    "  --db FILE   the database (default $XDG_DATA_HOME/quench/quench.db, else\n"
+    "              ~/.local/share/quench/quench.db). A missing file is created; a file that is not a\n"
+    "              Quench database is refused and left unchanged.\n"
+    "  --json      machine-readable output (list: array of runs; show: the run; compare: the comparison)\n";
+
+int64_t parse_id(const std::string& s) {
+  try {
+    size_t pos = 0;
+    const long long v = std::stoll(s, &pos);
+    if (pos == s.size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError("experiment id must be a positive number, got '" + s + "'");
+}
+
+Store open_store(const Args& a) { return Store::open(a.get("db").value_or(Store::default_path())); }
+
+ListFilter::Order parse_order(const std::string& s) {
+  using O = ListFilter::Order;
+  const std::pair<const char*, O> names[] = {{"newest", O::Newest}, {"oldest", O::Oldest}, {"name", O::Name},
+                                             {"kind", O::Kind},     {"status", O::Status}, {"model", O::Model}};
+  for (const auto& [n, o] : names)
+    if (s == n) return o;
+  throw UsageError("--sort expects newest, oldest, name, kind, status or model, got '" + s + "'");
+}
+
+int list(const Argv& argv) {
+  Args a(argv, {"json"}, {"db", "model", "kind", "status", "tag", "since", "until", "search", "sort", "limit"});
+  a.expect_positional({});
+  ListFilter f;
+  f.model = a.get("model", "");
+  f.kind = a.get("kind", "");
+  if (auto s = a.get("status")) f.status = parse_status(*s);
+  f.tag = a.get("tag", "");
+  f.since = a.get("since", "");
+  f.until = a.get("until", "");
+  f.text = a.get("search", "");
+  f.order = parse_order(a.get("sort", "newest"));
+  f.limit = a.get_int("limit", 0);
+  if (f.limit < 0) throw UsageError("--limit must not be negative");
+  Store store = open_store(a);
+  const auto runs = store.list(f);
+  if (a.flag("json")) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& e : runs) {
+      nlohmann::json x = e;
+      const auto secs = run_seconds(e);
+      x["duration_s"] = secs ? nlohmann::json(*secs) : nlohmann::json(nullptr);
+      j.push_back(x);
+    }
+    std::cout << j.dump() << "\n";
+  } else if (runs.empty()) {
+    std::cout << "no experiments in " << store.path() << "\n";
+  } else {
+    std::cout << view_list(runs);
+  }
+  return 0;
+}
+
+int show(const Argv& argv) {
+  Args a(argv, {"json"}, {"db"});
+  a.expect_positional({"ID"});
+  const int64_t id = parse_id(a.positional()[0]);
+  Store store = open_store(a);
+  const auto d = store.get(id);
+  if (a.flag("json"))
+    std::cout << nlohmann::json(d).dump() << "\n";
+  else
+    std::cout << view_show(d);
+  return 0;
+}
+
+int compare(const Argv& argv) {
+  Args a(argv, {"json"}, {"db"});
+  if (a.positional().size() < 2) throw UsageError("compare needs at least two experiment ids");
+  std::vector<int64_t> ids;
+  for (const auto& p : a.positional()) ids.push_back(parse_id(p));
+  Store store = open_store(a);
+  const auto c = store.compare(ids);
+  if (a.flag("json"))
+    std::cout << nlohmann::json(c).dump() << "\n";
+  else
+    std::cout << view_compare(c);
+  return 0;
+}
+
+int remove(const Argv& argv) {
+  Args a(argv, {}, {"db"});
+  a.expect_positional({"ID"});
+  const int64_t id = parse_id(a.positional()[0]);
+  Store store = open_store(a);
+  const std::string name = store.get(id).summary.name;
+  store.remove(id);
+  std::cout << "deleted experiment " << id << " (" << name << ")\n";
+  return 0;
+}
+
+int rename(const Argv& argv) {
+  Args a(argv, {}, {"db"});
+  a.expect_positional({"ID", "NAME"});
+  const int64_t id = parse_id(a.positional()[0]);
+  Store store = open_store(a);
+  store.rename(id, a.positional()[1]);
+  std::cout << "renamed experiment " << id << " to " << a.positional()[1] << "\n";
+  return 0;
+}
+
+int notes(const Argv& argv) {
+  Args a(argv, {}, {"db"});
+  a.expect_positional({"ID", "TEXT"});
+  Store store = open_store(a);
+  store.set_notes(parse_id(a.positional()[0]), a.positional()[1]);
+  return 0;
+}
+
+int tag(const Argv& argv) {
+  Args a(argv, {}, {"db"});
+  if (a.positional().empty()) throw UsageError("missing argument ID");
+  const int64_t id = parse_id(a.positional()[0]);
+  Store store = open_store(a);
+  store.set_tags(id, std::vector<std::string>(a.positional().begin() + 1, a.positional().end()));
+  return 0;
+}
+
+int export_run(const Argv& argv) {
+  Args a(argv, {}, {"db", "format", "out"});
+  a.expect_positional({"ID"});
+  const int64_t id = parse_id(a.positional()[0]);
+  const std::string format = a.require("format");
+  if (format != "json" && format != "csv") throw UsageError("--format expects json or csv, got '" + format + "'");
+  Store store = open_store(a);
+  const std::string text = format == "json" ? store.export_json(id).dump(2) + "\n" : store.export_csv(id);
+  if (auto out = a.get("out"))
+    write_file_atomic(*out, text);
+  else
+    std::cout << text;
+  return 0;
+}
+
+struct Sub {
+  const char* name;
+  int (*run)(const Argv&);
+};
+const Sub kSubs[] = {{"list", list},     {"show", show},   {"compare", compare}, {"delete", remove},
+                     {"rename", rename}, {"notes", notes}, {"tag", tag},         {"export", export_run}};
+}  // namespace
+
+int cmd_experiments(const Argv& argv) {
+  if (argv.empty()) throw UsageError("missing subcommand (list, show, compare, delete, rename, notes, tag, export)");
+  if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  for (const auto& s : kSubs) {
+    if (argv[0] != s.name) continue;
+    const Argv rest(argv.begin() + 1, argv.end());
+    for (const auto& x : rest)
+      if (x == "--help" || x == "-h") {
+        std::cout << kUsage;
+        return 0;
+      }
+    return s.run(rest);
+  }
+  throw UsageError("unknown subcommand '" + argv[0] + "' (list, show, compare, delete, rename, notes, tag, export)");
+}
+
+}  // namespace quench::cli
