@@ -1,5 +1,7 @@
 #include "core/eval/evaluate.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not in ATen.h on libtorch 2.x)
+
 #include <chrono>
 #include <cmath>
 
