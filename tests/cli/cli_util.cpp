@@ -1,4 +1,5 @@
 #include "cli_util.h"
+#include "core/util/remove_tree.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -33,8 +34,7 @@ struct Scratch {
     dir = tmpl;
   }
   ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    remove_tree(dir);
   }
 };
 }  // namespace

@@ -1,5 +1,6 @@
 // Runs recorded in the experiment store by eval and calibrate, and compared.
 #include <gtest/gtest.h>
+#include "core/util/remove_tree.h"
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -13,7 +14,7 @@ struct Db {
   std::string dir = (std::filesystem::temp_directory_path() / ("quench-record-" + std::to_string(::getpid()))).string();
   std::string path = dir + "/runs.db";
   Db() { std::filesystem::create_directories(dir); }
-  ~Db() { std::filesystem::remove_all(dir); }
+  ~Db() { remove_tree(dir); }
 };
 
 TEST(Record, EvalRunsAreRecordedAndCompared) {

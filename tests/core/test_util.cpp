@@ -1,4 +1,5 @@
 #include "test_util.h"
+#include "core/util/remove_tree.h"
 
 #include "core/util/threads.h"
 
@@ -18,8 +19,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  remove_tree(path_);
 }
 
 }  // namespace quench::test
