@@ -1,6 +1,6 @@
 # Decides QUENCH_WITH_CUDA from QUENCH_CUDA (ON/OFF/AUTO) and enables the CUDA language.
 set(QUENCH_WITH_CUDA OFF)
-if(NOT QUENCH_CUDA STREQUAL "OFF" AND EXISTS ${PROJECT_SOURCE_DIR}/kernels/CMakeLists.txt)
+if(NOT QUENCH_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
   endif()

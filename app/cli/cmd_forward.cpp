@@ -1,4 +1,6 @@
 #include <iostream>
+// at::NoGradGuard: ATen.h stopped including it in libtorch 2.x.
+#include <ATen/core/grad_mode.h>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"

@@ -2,55 +2,90 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/ops/selective_scan.h"
 #include "core/util/error.h"
 
 namespace quench {
 
 namespace {
 bool cpu_float(const at::Tensor& t) { return t.device().is_cpu(); }
+
+void check_scan_shapes(const char* op, const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& Bm,
+                       const at::Tensor& C, const at::Tensor& Dskip) {
+  QUENCH_CHECK(u.defined() && u.dim() == 3, op, ": u must be [B, L, D]");
+  const int64_t Bn = u.size(0), L = u.size(1), Dn = u.size(2);
+  QUENCH_CHECK(delta.defined() && delta.sizes() == u.sizes(), op, ": delta ", delta.sizes(), " != u ", u.sizes());
+  QUENCH_CHECK(A.defined() && A.dim() == 2 && A.size(0) == Dn, op, ": A must be [", Dn, ", N], got ", A.sizes());
+  const int64_t N = A.size(1);
+  QUENCH_CHECK(Bm.defined() && C.defined() && Bm.sizes() == at::IntArrayRef({Bn, L, N}) && C.sizes() == Bm.sizes(), op,
+               ": B/C must be [", Bn, ", ", L, ", ", N, "], got ", Bm.sizes(), " and ", C.sizes());
+  QUENCH_CHECK(!Dskip.defined() || Dskip.numel() == Dn, op, ": D must have ", Dn, " entries, got ", Dskip.sizes());
+  for (const at::Tensor* t : {&delta, &A, &Bm, &C})
+    QUENCH_CHECK(t->device() == u.device(), op, ": inputs on different devices (", u.device(), " and ", t->device(), ")");
+}
+
+// The CPU reference recurrence, generic over how inputs are read (float32 arrays, or int8 arrays
+// dequantized on the fly): h[n] ← exp(a[n]·δ)·h[n] + δ·u·B[n], y = Σ h[n]·C[n] + D·u.
+template <typename LoadU, typename LoadDt, typename LoadB, typename LoadC>
+void scan_loop(int64_t Bn, int64_t L, int64_t Dn, int64_t N, const float* pA, const float* pD, float* py, LoadU load_u,
+               LoadDt load_dt, LoadB load_b, LoadC load_c) {
+  at::parallel_for(0, Bn * Dn, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> h(static_cast<size_t>(N));
+    for (int64_t bd = begin; bd < end; ++bd) {
+      const int64_t b = bd / Dn, d = bd % Dn;
+      std::fill(h.begin(), h.end(), 0.f);
+      const float* a = pA + d * N;
+      const float dk = pD ? pD[d] : 0.f;
+      for (int64_t t = 0; t < L; ++t) {
+        const int64_t i = (b * L + t) * Dn + d;
+        const int64_t j = (b * L + t) * N;
+        const float dt = load_dt(i, d), x = load_u(i), dx = dt * x;
+        float acc = 0.f;
+        for (int64_t n = 0; n < N; ++n) {
+          h[n] = std::exp(a[n] * dt) * h[n] + dx * load_b(j + n);
+          acc += h[n] * load_c(j + n);
+        }
+        py[i] = acc + dk * x;
+      }
+    }
+  });
+}
 }  // namespace
 
 at::Tensor selective_scan(const at::Tensor& u_in, const at::Tensor& delta_in, const at::Tensor& A_in,
                           const at::Tensor& B_in, const at::Tensor& C_in, const at::Tensor& D_in) {
+  check_scan_shapes("selective_scan", u_in, delta_in, A_in, B_in, C_in, D_in);
   const int64_t Bn = u_in.size(0), L = u_in.size(1), Dn = u_in.size(2), N = A_in.size(1);
-  QUENCH_CHECK(delta_in.sizes() == u_in.sizes(), "selective_scan: delta ", delta_in.sizes(), " != u ", u_in.sizes());
-  QUENCH_CHECK(A_in.size(0) == Dn, "selective_scan: A has ", A_in.size(0), " rows for ", Dn, " channels");
-  QUENCH_CHECK(B_in.sizes() == at::IntArrayRef({Bn, L, N}) && C_in.sizes() == B_in.sizes(), "selective_scan: B/C must be [",
-               Bn, ", ", L, ", ", N, "], got ", B_in.sizes(), " and ", C_in.sizes());
   if (cpu_float(u_in)) {
     auto u = u_in.to(at::kFloat).contiguous(), dl = delta_in.to(at::kFloat).contiguous();
     auto A = A_in.to(at::kFloat).contiguous(), Bm = B_in.to(at::kFloat).contiguous(), C = C_in.to(at::kFloat).contiguous();
-    auto Dk = D_in.to(at::kFloat).contiguous();
+    auto Dk = D_in.defined() ? D_in.to(at::kFloat).contiguous() : at::Tensor();
     auto y = at::empty({Bn, L, Dn}, u.options());
-    const float *pu = u.data_ptr<float>(), *pd = dl.data_ptr<float>(), *pA = A.data_ptr<float>();
-    const float *pB = Bm.data_ptr<float>(), *pC = C.data_ptr<float>(), *pD = Dk.data_ptr<float>();
-    float* py = y.data_ptr<float>();
-    at::parallel_for(0, Bn * Dn, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> h(static_cast<size_t>(N));
-      for (int64_t bd = begin; bd < end; ++bd) {
-        const int64_t b = bd / Dn, d = bd % Dn;
-        std::fill(h.begin(), h.end(), 0.f);
-        const float* a = pA + d * N;
-        for (int64_t t = 0; t < L; ++t) {
-          const int64_t i = (b * L + t) * Dn + d;
-          const float dt = pd[i], x = pu[i], dx = dt * x;
-          const float* bt = pB + (b * L + t) * N;
-          const float* ct = pC + (b * L + t) * N;
-          float acc = 0.f;
-          for (int64_t n = 0; n < N; ++n) {
-            h[n] = std::exp(a[n] * dt) * h[n] + dx * bt[n];
-            acc += h[n] * ct[n];
-          }
-          py[i] = acc + pD[d] * x;
-        }
-      }
-    });
+    const float *pu = u.data_ptr<float>(), *pd = dl.data_ptr<float>();
+    const float *pB = Bm.data_ptr<float>(), *pC = C.data_ptr<float>();
+    scan_loop(Bn, L, Dn, N, A.data_ptr<float>(), Dk.defined() ? Dk.data_ptr<float>() : nullptr, y.data_ptr<float>(),
+              [&](int64_t i) { return pu[i]; }, [&](int64_t i, int64_t) { return pd[i]; }, [&](int64_t j) { return pB[j]; },
+              [&](int64_t j) { return pC[j]; });
     return y.to(u_in.scalar_type());
   }
-  // Generic path: float32 state, one step at a time.
+  if (u_in.is_cuda()) {
+    ops::ScanKernelInputs in;
+    in.u = u_in, in.delta = delta_in, in.A = A_in, in.B = B_in, in.C = C_in, in.D = D_in;
+    at::Tensor y = ops::selective_scan_cuda(in);
+    if (y.defined()) return y.scalar_type() == u_in.scalar_type() ? y : y.to(u_in.scalar_type());
+  }
+  return selective_scan_torch_loop(u_in, delta_in, A_in, B_in, C_in, D_in);
+}
+
+at::Tensor selective_scan_torch_loop(const at::Tensor& u_in, const at::Tensor& delta_in, const at::Tensor& A_in,
+                                     const at::Tensor& B_in, const at::Tensor& C_in, const at::Tensor& D_in) {
+  check_scan_shapes("selective_scan", u_in, delta_in, A_in, B_in, C_in, D_in);
+  const int64_t Bn = u_in.size(0), L = u_in.size(1), Dn = u_in.size(2), N = A_in.size(1);
+  // Float32 state, one step at a time.
   auto u = u_in.to(at::kFloat), dl = delta_in.to(at::kFloat), A = A_in.to(at::kFloat);
   auto Bm = B_in.to(at::kFloat), C = C_in.to(at::kFloat);
   auto h = at::zeros({Bn, Dn, N}, u.options());
@@ -61,8 +96,51 @@ at::Tensor selective_scan(const at::Tensor& u_in, const at::Tensor& delta_in, co
     h = at::exp(A.unsqueeze(0) * dt) * h + (dt * u.select(1, t).unsqueeze(-1)) * Bm.select(1, t).unsqueeze(1);
     ys.push_back((h * C.select(1, t).unsqueeze(1)).sum(-1));
   }
-  auto y = at::stack(ys, 1) + u * D_in.to(at::kFloat);
+  auto y = at::stack(ys, 1);
+  if (D_in.defined()) y = y + u * D_in.to(at::kFloat);
   return y.to(u_in.scalar_type());
+}
+
+at::Tensor selective_scan_int8(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A_in, const at::Tensor& Bm,
+                               const at::Tensor& C, const at::Tensor& D_in, const ScanInt8Scales& sc, const at::Tensor& bias_in,
+                               bool delta_softplus, at::ScalarType out_dtype) {
+  check_scan_shapes("selective_scan_int8", u, delta, A_in, Bm, C, D_in);
+  for (const at::Tensor* t : {&u, &delta, &Bm, &C})
+    QUENCH_CHECK(t->scalar_type() == at::kChar, "selective_scan_int8: u, delta, B and C must be int8, got ", t->scalar_type());
+  QUENCH_CHECK(out_dtype == at::kHalf || out_dtype == at::kFloat, "selective_scan_int8: out_dtype must be float16 or float32");
+  for (float s : {sc.u, sc.delta, sc.B, sc.C})
+    QUENCH_CHECK(std::isfinite(s) && s > 0.f, "selective_scan_int8: scales must be finite and > 0, got ", s);
+  const int64_t Bn = u.size(0), L = u.size(1), Dn = u.size(2), N = A_in.size(1);
+  QUENCH_CHECK(!bias_in.defined() || bias_in.numel() == Dn, "selective_scan_int8: delta_bias must have ", Dn, " entries");
+  if (u.is_cuda()) {
+    ops::ScanKernelInputs in;
+    in.u = u, in.delta = delta, in.A = A_in, in.B = Bm, in.C = C, in.D = D_in, in.delta_bias = bias_in;
+    in.delta_softplus = delta_softplus;
+    in.u_scale = sc.u, in.delta_scale = sc.delta, in.B_scale = sc.B, in.C_scale = sc.C;
+    in.out_dtype = out_dtype;
+    at::Tensor y = ops::selective_scan_cuda(in);
+    if (y.defined()) return y;
+  }
+  // Reference (also the fallback for other devices or N > 16): int8 read directly, dequantized as
+  // q·scale in float32 exactly as the kernel does.
+  const at::Device dev = u.device();
+  const at::Tensor qu = u.cpu().contiguous(), qd = delta.cpu().contiguous(), qb = Bm.cpu().contiguous(), qc = C.cpu().contiguous();
+  const at::Tensor A = A_in.to(at::kCPU, at::kFloat).contiguous();
+  const at::Tensor Dk = D_in.defined() ? D_in.to(at::kCPU, at::kFloat).contiguous() : at::Tensor();
+  const at::Tensor bias = bias_in.defined() ? bias_in.to(at::kCPU, at::kFloat).contiguous() : at::Tensor();
+  const int8_t *pu = qu.data_ptr<int8_t>(), *pd = qd.data_ptr<int8_t>(), *pb = qb.data_ptr<int8_t>(), *pc = qc.data_ptr<int8_t>();
+  const float* pbias = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  auto y = at::empty({Bn, L, Dn}, at::kFloat);
+  scan_loop(
+      Bn, L, Dn, N, A.data_ptr<float>(), Dk.defined() ? Dk.data_ptr<float>() : nullptr, y.data_ptr<float>(),
+      [&](int64_t i) { return static_cast<float>(pu[i]) * sc.u; },
+      [&](int64_t i, int64_t d) {
+        float dt = static_cast<float>(pd[i]) * sc.delta + (pbias ? pbias[d] : 0.f);
+        if (delta_softplus) dt = dt <= 20.f ? std::log1p(std::exp(dt)) : dt;
+        return dt;
+      },
+      [&](int64_t j) { return static_cast<float>(pb[j]) * sc.B; }, [&](int64_t j) { return static_cast<float>(pc[j]) * sc.C; });
+  return y.to(dev, out_dtype);
 }
 
 at::Tensor ssd_scan(const at::Tensor& x_in, const at::Tensor& dt_in, const at::Tensor& A_in, const at::Tensor& B_in,

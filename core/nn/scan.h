@@ -6,10 +6,31 @@
 
 namespace quench {
 
-// Mamba-1. u, delta: [B, L, D] (delta already softplus'ed); A: [D, N]; Bm, C: [B, L, N]; Dskip: [D].
-// y[b,t,d] = Σ_n h[n]·C[b,t,n] + Dskip[d]·u[b,t,d], h[n] ← exp(A[d,n]·δ)·h[n] + δ·Bm[b,t,n]·u.
+// Mamba-1. u, delta: [B, L, D] (delta already softplus'ed); A: [D, N]; Bm, C: [B, L, N]; Dskip: [D]
+// (undefined: no skip term). y[b,t,d] = Σ_n h[n]·C[b,t,n] + Dskip[d]·u[b,t,d],
+// h[n] ← exp(A[d,n]·δ)·h[n] + δ·Bm[b,t,n]·u; state in float32; y in u's dtype.
+// CPU: float32 loops (the reference). CUDA: the quench_kernels scan for float32/float16/bfloat16
+// inputs and N ≤ 16 (else the libtorch loop below).
 at::Tensor selective_scan(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& Bm,
                           const at::Tensor& C, const at::Tensor& Dskip);
+
+// The same recurrence as a libtorch loop over time steps, on any device: the fallback where no
+// kernel applies and the baseline the kernel benchmark measures against.
+at::Tensor selective_scan_torch_loop(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& Bm,
+                                     const at::Tensor& C, const at::Tensor& Dskip);
+
+// Quamba-style static per-tensor int8 scan: u (the conv output x), delta, Bm and C arrive as int8
+// and are dequantized as q·scale; δ = q_δ·s_δ (+ delta_bias[d]), softplus'ed when delta_softplus
+// (Quamba keeps the dt_proj bias apart and applies it here); then as selective_scan. A, Dskip and
+// the state stay in float. Output in out_dtype (float16 or float32). CPU: a loop that reads the
+// int8 inputs directly (the reference); CUDA: the kernel (N ≤ 16).
+struct ScanInt8Scales {
+  float u = 1.f, delta = 1.f, B = 1.f, C = 1.f;
+};
+at::Tensor selective_scan_int8(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& Bm,
+                               const at::Tensor& C, const at::Tensor& Dskip, const ScanInt8Scales& scales,
+                               const at::Tensor& delta_bias = at::Tensor(), bool delta_softplus = false,
+                               at::ScalarType out_dtype = at::kHalf);
 
 // Mamba-2. x: [B, L, H, P]; dt: [B, L, H] (after softplus and clamping); A: [H];
 // Bm, C: [B, L, G, N] with H a multiple of G; Dskip: [H]. Returns y: [B, L, H, P] in float32.

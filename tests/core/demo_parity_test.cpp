@@ -1,6 +1,8 @@
 // The bundled demo models give the logits transformers computed for them (float32, CPU), on
 // real text and real digits (tests/fixtures/demo-reference, made by make_references.py).
 #include <gtest/gtest.h>
+// at::NoGradGuard: ATen.h stopped including it in libtorch 2.x.
+#include <ATen/core/grad_mode.h>
 
 #include "core/io/safetensors.h"
 #include "core/models/registry.h"

@@ -1,5 +1,7 @@
 // Every fixture's logits and hidden states match what transformers computed, in float32.
 #include <gtest/gtest.h>
+// at::NoGradGuard: ATen.h stopped including it in libtorch 2.x.
+#include <ATen/core/grad_mode.h>
 
 #include <filesystem>
 

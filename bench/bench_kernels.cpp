@@ -1,0 +1,295 @@
+// Kernel benchmark: for each quench_kernels op, checks the result against the equivalent libtorch
+// code in the same run, then times both with CUDA events (warm-up, median of repeats, inputs
+// rotated between two sets so no run is served from L2) and prints time, ratio and achieved
+// bandwidth (bytes read + written once / time) next to a device-to-device copy measured here.
+// Exit code 1 if any check fails. Results go to bench/RESULTS.md by hand.
+#include <ATen/ATen.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/nn/scan.h"
+#include "core/ops/channel_stats.h"
+#include "core/ops/fake_quant.h"
+#include "core/ops/hadamard.h"
+
+namespace {
+
+using namespace quench;
+
+int g_failures = 0;
+double g_copy_tbps = 0;
+
+void cuda_ok(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
+    std::exit(2);
+  }
+}
+
+// Median milliseconds of fn(rep) over `reps` runs after `warmup` runs; each run timed with its own
+// pair of events on the default stream (the stream libtorch and the kernels use here).
+double time_ms(const std::function<void(int)>& fn, int warmup = 3, int reps = 20) {
+  for (int i = 0; i < warmup; ++i) fn(i);
+  cuda_ok(cudaDeviceSynchronize(), "warm-up");
+  std::vector<cudaEvent_t> ev(2 * reps);
+  for (auto& e : ev) cuda_ok(cudaEventCreate(&e), "event");
+  for (int r = 0; r < reps; ++r) {
+    cuda_ok(cudaEventRecord(ev[2 * r], nullptr), "record");
+    fn(r);
+    cuda_ok(cudaEventRecord(ev[2 * r + 1], nullptr), "record");
+  }
+  cuda_ok(cudaDeviceSynchronize(), "timing");
+  std::vector<double> ms(reps);
+  for (int r = 0; r < reps; ++r) {
+    float t = 0;
+    cuda_ok(cudaEventElapsedTime(&t, ev[2 * r], ev[2 * r + 1]), "elapsed");
+    ms[r] = t;
+  }
+  for (auto& e : ev) cudaEventDestroy(e);
+  std::sort(ms.begin(), ms.end());
+  return ms[reps / 2];
+}
+
+void check(bool ok, const std::string& what, const std::string& detail) {
+  std::printf("  check %-58s %s  %s\n", what.c_str(), ok ? "ok  " : "FAIL", detail.c_str());
+  if (!ok) ++g_failures;
+}
+
+double rel_fro(const at::Tensor& a, const at::Tensor& b) {
+  auto ad = a.to(at::kDouble), bd = b.to(at::kDouble);
+  return (ad - bd).norm().item<double>() / std::max(bd.norm().item<double>(), 1e-300);
+}
+
+// One result line: kernel vs libtorch.
+void report(const std::string& name, double bytes, double ms_kernel, double ms_torch) {
+  const double tbps = bytes / (ms_kernel * 1e-3) / 1e12;
+  std::printf("%-52s %9.4f ms  torch %9.4f ms  x%7.2f  %5.2f TB/s  %5.1f%% of copy\n", name.c_str(), ms_kernel, ms_torch,
+              ms_torch / ms_kernel, tbps, g_copy_tbps > 0 ? 100.0 * tbps / g_copy_tbps : 0.0);
+  std::fflush(stdout);
+}
+
+at::TensorOptions dev(at::ScalarType t) { return at::TensorOptions().device(at::kCUDA).dtype(t); }
+
+void bench_copy() {
+  const int64_t n = int64_t{1} << 29;  // 1 GiB of fp16
+  auto src = at::randn({n}, dev(at::kHalf)), dst = at::empty_like(src);
+  const double ms = time_ms([&](int) { dst.copy_(src); }, 3, 20);
+  g_copy_tbps = 2.0 * n * 2 / (ms * 1e-3) / 1e12;
+  std::printf("%-52s %9.4f ms  %5.2f TB/s (read + write)\n", "device-to-device copy, 1 GiB", ms, g_copy_tbps);
+}
+
+void bench_channel_stats(at::ScalarType dt, int64_t R, int64_t C) {
+  const std::string tag = std::string("channel_stats ") + at::toString(dt) + " [" + std::to_string(R) + ", " + std::to_string(C) + "]";
+  std::printf("\n%s (%.0f MiB)\n", tag.c_str(), R * C * at::elementSize(dt) / 1048576.0);
+  std::vector<at::Tensor> xs{(at::randn({R, C}, dev(at::kFloat)) * 2 + 0.1).to(dt), (at::randn({R, C}, dev(at::kFloat)) * 2).to(dt)};
+  ops::ChannelStatsOptions opt;
+  opt.bins = 2048;
+  opt.hist_range = 6.0;
+  {
+    auto st = ops::channel_stats(xs[0], opt);
+    auto xf = xs[0].to(at::kFloat);
+    check(at::equal(st.absmax, xf.abs().amax(0)) && at::equal(st.min, xf.amin(0)) && at::equal(st.max, xf.amax(0)),
+          tag + " absmax/min/max", "exact");
+    const double es = rel_fro(st.sum, xf.to(at::kDouble).sum(0)), eq = rel_fro(st.sumsq, (xf.to(at::kDouble) * xf.to(at::kDouble)).sum(0));
+    check(es < 1e-5 && eq < 1e-6, tag + " sum/sumsq vs float64", "rel " + std::to_string(es) + " / " + std::to_string(eq));
+    const float lo = static_cast<float>(-opt.hist_range), sc = static_cast<float>(opt.bins / (2 * opt.hist_range));
+    auto idx = ((xf - lo) * sc).clamp(0.0, static_cast<double>(opt.bins - 1)).to(at::kLong).flatten();
+    check(at::equal(st.histogram, at::bincount(idx, {}, opt.bins)), tag + " histogram", "exact counts");
+  }
+  const double bytes = static_cast<double>(R) * C * at::elementSize(dt);
+  ops::ChannelStatsOptions nohist;
+  const double t_plain = time_ms([&](int r) { ops::channel_stats(xs[r % 2], nohist); });
+  const double t_torch_plain = time_ms([&](int r) {
+    auto x = xs[r % 2];
+    (void)x.abs().amax(0), (void)x.amin(0), (void)x.amax(0), (void)x.sum(0, false, at::kFloat), (void)(x * x).sum(0, false, at::kFloat);
+  });
+  report(tag + " stats", bytes, t_plain, t_torch_plain);
+  const double t_hist = time_ms([&](int r) { ops::channel_stats(xs[r % 2], opt); });
+  const double t_torch_hist = time_ms([&](int r) {
+    auto x = xs[r % 2];
+    (void)x.abs().amax(0), (void)x.amin(0), (void)x.amax(0), (void)x.sum(0, false, at::kFloat), (void)(x * x).sum(0, false, at::kFloat);
+    (void)at::histc(x.to(at::kFloat), opt.bins, -opt.hist_range, opt.hist_range);
+  });
+  report(tag + " stats + 2048-bin histogram", bytes, t_hist, t_torch_hist);
+}
+
+// libtorch's version of the same formulas (float32 math, like the kernels).
+at::Tensor torch_fake_sym_rows(const at::Tensor& x, int bits) {
+  const double qmax = (1 << (bits - 1)) - 1;
+  auto xf = x.to(at::kFloat);
+  auto s = xf.abs().amax(-1, true) / qmax;
+  s = at::where(s > 0, s, at::ones_like(s));
+  return (at::clamp(at::round(xf / s), -qmax - 1, qmax) * s).to(x.scalar_type());
+}
+
+at::Tensor torch_fake_asym_groups(const at::Tensor& x, int bits, int64_t g) {
+  const double qmax = (1 << bits) - 1;
+  auto xf = x.to(at::kFloat).reshape({-1, g});
+  auto mn = at::clamp_max(xf.amin(-1, true), 0), mx = at::clamp_min(xf.amax(-1, true), 0);
+  auto s = (mx - mn) / qmax;
+  s = at::where(s > 0, s, at::ones_like(s));
+  auto z = at::clamp(at::round(-mn / s), 0, qmax);
+  return ((at::clamp(at::round(xf / s) + z, 0, qmax) - z) * s).view(x.sizes()).to(x.scalar_type());
+}
+
+void bench_fake_quant(at::ScalarType dt, int64_t R, int64_t C) {
+  const std::string shape = std::string(at::toString(dt)) + " [" + std::to_string(R) + ", " + std::to_string(C) + "]";
+  std::printf("\nfake-quant %s (%.0f MiB)\n", shape.c_str(), R * C * at::elementSize(dt) / 1048576.0);
+  std::vector<at::Tensor> xs{at::randn({R, C}, dev(at::kFloat)).to(dt), (at::randn({R, C}, dev(at::kFloat)) * 3).to(dt)};
+  const double esz = at::elementSize(dt), rw = 2.0 * R * C * esz;
+  // The two computations differ only where libtorch turns a division by a scalar into a
+  // multiplication: count elements more than one quantization step apart, which must be none.
+  // (plus the rounding of both results to the output dtype: 2^-8 relative for bfloat16).
+  const double out_eps = dt == at::kBFloat16 ? 1.0 / 128 : dt == at::kHalf ? 1.0 / 1024 : 1e-6;
+  auto steps_apart = [out_eps](const at::Tensor& a, const at::Tensor& b, const at::Tensor& step) {
+    auto af = a.to(at::kFloat), bf = b.to(at::kFloat);
+    return ((af - bf).abs() > step * 1.01 + bf.abs() * out_eps).sum().item<int64_t>();
+  };
+  {  // dynamic per-token, symmetric int8
+    ops::QuantParams p;
+    auto ours = ops::fake_quant(xs[0], [] { ops::QuantSpec s; s.bits = 8; s.granularity = ops::Granularity::Row; return s; }(), &p);
+    auto theirs = torch_fake_sym_rows(xs[0], 8);
+    const double frac = (ours != theirs).sum().item<double>() / ours.numel();
+    const int64_t far = steps_apart(ours, theirs, p.scale.view({R, 1}).expand({R, C}));
+    check(far == 0 && frac < 1e-3, "per-token int8 " + shape, "differ in " + std::to_string(frac * 100) + "% of elements, >1 step: " + std::to_string(far));
+    const double tk = time_ms([&](int r) { ops::fake_quant_per_token(xs[r % 2], 8); });
+    const double tt = time_ms([&](int r) { torch_fake_sym_rows(xs[r % 2], 8); });
+    report("fake-quant per-token sym int8 (dynamic) " + shape, rw, tk, tt);
+  }
+  {  // per-group 128, asymmetric int4, computed
+    ops::QuantSpec s;
+    s.bits = 4;
+    s.symmetric = false;
+    s.granularity = ops::Granularity::Group;
+    s.group_size = 128;
+    ops::QuantParams p;
+    auto ours = ops::fake_quant(xs[0], s, &p);
+    auto theirs = torch_fake_asym_groups(xs[0], 4, 128);
+    const double frac = (ours != theirs).sum().item<double>() / ours.numel();
+    auto step = p.scale.unsqueeze(-1).expand({R, C / 128, 128}).reshape({R, C});
+    const int64_t far = steps_apart(ours, theirs, step);
+    check(far == 0 && frac < 1e-3, "group-128 asym int4 " + shape, "differ in " + std::to_string(frac * 100) + "% of elements, >1 step: " + std::to_string(far));
+    const double tk = time_ms([&](int r) { ops::fake_quant(xs[r % 2], s); });
+    const double tt = time_ms([&](int r) { torch_fake_asym_groups(xs[r % 2], 4, 128); });
+    report("fake-quant group-128 asym int4 (computed) " + shape, rw, tk, tt);
+    const double tq = time_ms([&](int r) { ops::quantize(xs[r % 2], s); });
+    report("quantize group-128 asym int4 → uint8 + scales " + shape, R * C * (esz + 1.0), tq, tt);
+    auto q = ops::quantize(xs[0], p, s);
+    const double td = time_ms([&](int) { ops::dequantize(q, p, s, dt); });
+    report("dequantize group-128 uint8 → " + std::string(at::toString(dt)) + " (given)", R * C * (esz + 1.0), td, tt);
+  }
+  {  // per-channel (activation column), symmetric int8, given static scales
+    ops::QuantSpec s;
+    s.bits = 8;
+    s.granularity = ops::Granularity::Column;
+    auto p = ops::compute_qparams(xs[0], s);
+    auto ours = ops::fake_quant(xs[0], p, s);
+    auto sc = p.scale.view({1, C});
+    auto torch_given = [&](const at::Tensor& x) { return (at::clamp(at::round(x.to(at::kFloat) / sc), -128, 127) * sc).to(dt); };
+    auto theirs = torch_given(xs[0]);
+    check(at::equal(ours, theirs), "per-channel static int8 " + shape, "exact (tensor divisor in both)");
+    const double tk = time_ms([&](int r) { ops::fake_quant(xs[r % 2], p, s); });
+    const double tt = time_ms([&](int r) { torch_given(xs[r % 2]); });
+    report("fake-quant per-channel sym int8 (given scales) " + shape, rw, tk, tt);
+    const double tc = time_ms([&](int r) { ops::fake_quant(xs[r % 2], s); });
+    report("fake-quant per-channel sym int8 (computed: 2 passes) " + shape, rw, tc, tt);
+  }
+}
+
+void bench_hadamard(at::ScalarType dt, int64_t R, int64_t n, bool check_matmul) {
+  const std::string tag = std::string("hadamard ") + at::toString(dt) + " [" + std::to_string(R) + ", " + std::to_string(n) + "]";
+  std::vector<at::Tensor> xs{at::randn({R, n}, dev(at::kFloat)).to(dt), at::randn({R, n}, dev(at::kFloat)).to(dt)};
+  auto H = ops::hadamard_matrix(n, dt).to(at::kCUDA);
+  auto Ht = H.t().contiguous();
+  if (check_matmul) {
+    auto ours = ops::hadamard_transform(xs[0]);
+    auto truth = at::matmul(xs[0].to(at::kFloat), ops::hadamard_matrix(n, at::kFloat).to(at::kCUDA).t());
+    const double e = rel_fro(ours, truth), eref = rel_fro(truth.to(dt), truth);  // output rounding alone
+    check(e <= 2 * eref + 1e-5, tag + " vs float32 x·Hᵀ", "rel " + std::to_string(e) + " (rounding to dtype: " + std::to_string(eref) + ")");
+  }
+  const double tk = time_ms([&](int r) { ops::hadamard_transform(xs[r % 2]); });
+  const double tt = time_ms([&](int r) { at::matmul(xs[r % 2], Ht); });
+  report(tag + " vs dense matmul", 2.0 * R * n * at::elementSize(dt), tk, tt);
+}
+
+void bench_scan(int64_t Bn, int64_t L, int64_t Dn, int64_t N) {
+  const std::string shape = "B" + std::to_string(Bn) + " L" + std::to_string(L) + " D" + std::to_string(Dn) + " N" + std::to_string(N);
+  std::printf("\nselective scan %s\n", shape.c_str());
+  auto A = -at::exp(at::randn({Dn, N}, dev(at::kFloat)) * 0.5);
+  auto D = at::randn({Dn}, dev(at::kFloat));
+  auto mk = [&](at::ScalarType t) {
+    std::vector<at::Tensor> v{at::randn({Bn, L, Dn}, dev(at::kFloat)).to(t), at::softplus(at::randn({Bn, L, Dn}, dev(at::kFloat)) - 1).to(t),
+                              at::randn({Bn, L, N}, dev(at::kFloat)).to(t), at::randn({Bn, L, N}, dev(at::kFloat)).to(t)};
+    return v;
+  };
+  auto h = mk(at::kHalf);
+  auto f = mk(at::kFloat);
+  // The libtorch loop (2048 steps of ~8 launches each) is slow: one warm-up, three timed runs.
+  at::Tensor y_loop;
+  const double t_loop = time_ms([&](int) { y_loop = selective_scan_torch_loop(h[0], h[1], A, h[2], h[3], D); }, 1, 3);
+  auto y16 = selective_scan(h[0], h[1], A, h[2], h[3], D);
+  // Float32 output of the loop on the same fp16 inputs, so that the fp16 kernel's error can be set
+  // against rounding that output to fp16.
+  auto y_ref = selective_scan_torch_loop(h[0].to(at::kFloat), h[1].to(at::kFloat), A, h[2].to(at::kFloat), h[3].to(at::kFloat), D);
+  const double e16 = rel_fro(y16, y_ref), eround = rel_fro(y_ref.to(at::kHalf), y_ref);
+  check(e16 <= 4 * eround + 1e-4, "scan fp16 vs libtorch loop " + shape, "rel " + std::to_string(e16) + " (fp16 rounding " + std::to_string(eround) + ")");
+  const double io16 = 3.0 * Bn * L * Dn * 2 + 2.0 * Bn * L * N * 2;
+  const double t16 = time_ms([&](int) { selective_scan(h[0], h[1], A, h[2], h[3], D); }, 2, 10);
+  report("scan fp16 " + shape + " vs libtorch loop", io16, t16, t_loop);
+  const double t32 = time_ms([&](int) { selective_scan(f[0], f[1], A, f[2], f[3], D); }, 2, 10);
+  report("scan fp32 " + shape + " vs libtorch loop (fp16 in)", 2 * io16, t32, t_loop);
+  // Quamba: int8 inputs with static per-tensor scales, fp16 out.
+  auto q = [](const at::Tensor& x, float s) { return at::clamp(at::round(x.to(at::kFloat) / s), -128, 127).to(at::kChar); };
+  ScanInt8Scales sc{4.f / 127, 4.f / 127, 4.f / 127, 4.f / 127};
+  auto qu = q(h[0], sc.u), qd = q(h[1], sc.delta), qb = q(h[2], sc.B), qc = q(h[3], sc.C);
+  auto y8 = selective_scan_int8(qu, qd, A, qb, qc, D, sc);
+  auto y8_ref = selective_scan(qu.to(at::kFloat) * sc.u, qd.to(at::kFloat) * sc.delta, A, qb.to(at::kFloat) * sc.B,
+                               qc.to(at::kFloat) * sc.C, D);
+  const double e8 = rel_fro(y8, y8_ref);
+  check(e8 < 2e-3, "scan int8 vs fp32 scan of dequantized inputs " + shape, "rel " + std::to_string(e8));
+  const double io8 = 2.0 * Bn * L * Dn + Bn * L * Dn * 2.0 + 2.0 * Bn * L * N;
+  const double t8 = time_ms([&](int) { selective_scan_int8(qu, qd, A, qb, qc, D, sc); }, 2, 10);
+  report("scan int8 (Quamba) → fp16 " + shape + " vs libtorch loop", io8, t8, t_loop);
+  auto bias = at::randn({Dn}, dev(at::kFloat)) * 0.1;
+  const double t8s = time_ms([&](int) { selective_scan_int8(qu, qd, A, qb, qc, D, sc, bias, true); }, 2, 10);
+  report("scan int8 + dt bias + softplus → fp16 " + shape, io8, t8s, t_loop);
+  std::printf("  int8 / fp16 time: %.3f (≤ 1 means the int8 scan is at least as fast)\n", t8 / t16);
+  check(t8 <= t16 * 1.02, "int8 scan at least as fast as fp16 (2% noise margin)", "");
+}
+
+}  // namespace
+
+int main() {
+  if (!at::hasCUDA()) {
+    std::printf("bench_kernels: no CUDA device\n");
+    return 2;
+  }
+  cudaDeviceProp prop{};
+  cuda_ok(cudaGetDeviceProperties(&prop, 0), "properties");
+  std::printf("device: %s, %d SMs, %.0f GiB\n", prop.name, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
+  at::manual_seed(0);
+  bench_copy();
+  bench_channel_stats(at::kHalf, 131072, 2048);
+  bench_channel_stats(at::kFloat, 65536, 2048);
+  bench_channel_stats(at::kBFloat16, 32768, 8192);
+  bench_fake_quant(at::kHalf, 65536, 4096);
+  bench_fake_quant(at::kBFloat16, 32768, 8192);
+  std::printf("\n");
+  bench_hadamard(at::kHalf, 16384, 4096, true);
+  bench_hadamard(at::kHalf, 65536, 4096, false);
+  bench_hadamard(at::kBFloat16, 16384, 4096, true);
+  bench_hadamard(at::kFloat, 16384, 4096, true);
+  bench_hadamard(at::kHalf, 16384, 3072, true);   // 12·256
+  bench_hadamard(at::kHalf, 16384, 5120, true);   // 20·256 (Mamba-2.8B d_inner)
+  bench_hadamard(at::kHalf, 4096, 14336, true);   // 28·512 (Llama-3 FFN)
+  bench_hadamard(at::kHalf, 4096, 16384, false);
+  bench_scan(8, 2048, 5120, 16);
+  std::printf("\n%d check(s) failed\n", g_failures);
+  return g_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Build, GPU tests and kernel benchmark in one call on the GPU machine (the `device` run tool):
+# the build tree does not survive between calls, so everything happens here and the logs land in
+# $OUT (build.log, gpu_tests.log, core_tests.log, bench.txt, gpu.txt).
+#
+# From a worktree (here, on the workstation) the tree travels as an ignored folder of the lead's
+# checkout, next to the carried headers the GPU machine lacks (.carry/sysroot):
+#   rsync -a --delete --exclude '/build*' --exclude .git --exclude /resources --exclude /tests/fixtures \
+#     /work/wt-kernels/ /work/main/.carry/wt-kernels/
+#   ln -s ../../../tests/fixtures /work/main/.carry/wt-kernels/tests/fixtures   # for --core
+#   ln -s ../../resources /work/main/.carry/wt-kernels/resources
+# then run (carry: [".carry"]):   cd .carry/wt-kernels && bash bench/run_device.sh [--core] [--no-bench]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/quench-out}
+mkdir -p "$OUT"
+B=${QUENCH_DEVICE_BUILD:-/tmp/b}
+run_core=0 run_bench=1
+for a in "$@"; do
+  case $a in
+    --core) run_core=1 ;;
+    --no-bench) run_bench=0 ;;
+  esac
+done
+SYSROOT=${QUENCH_SYSROOT:-}
+for c in "$PWD/../sysroot/usr/include" "$PWD/.carry/sysroot/usr/include"; do
+  [ -z "$SYSROOT" ] && [ -d "$c" ] && SYSROOT=$c
+done
+TD=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+# The GPU machine has the SQLite runtime but no dev symlink: point CMake at the runtime library
+# (or the carried static one); nlohmann's CMake config comes from the carried sysroot.
+SQLITE=""
+for c in /usr/lib/x86_64-linux-gnu/libsqlite3.so /usr/lib/x86_64-linux-gnu/libsqlite3.so.0 "$SYSROOT/../lib/x86_64-linux-gnu/libsqlite3.a"; do
+  [ -z "$SQLITE" ] && [ -e "$c" ] && SQLITE=$c
+done
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,memory.used --format=csv | tee "$OUT/gpu.txt"
+
+t0=$(date +%s)
+if ! cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TD;$SYSROOT/.." -DCMAKE_CUDA_ARCHITECTURES=90a \
+     -DCMAKE_INCLUDE_PATH="$SYSROOT" ${SQLITE:+-DSQLite3_LIBRARY=$SQLITE} -DQUENCH_GUI=OFF -DQUENCH_CUDA=ON >"$OUT/configure.log" 2>&1; then
+  tail -40 "$OUT/configure.log"
+  exit 1
+fi
+targets="quench_gpu_tests bench_kernels"
+[ $run_core = 1 ] && targets="$targets quench_core_tests quench-cli"
+# -k 0: on a compile error, keep going so one call reports every broken file.
+cmake --build "$B" -j"$(nproc)" --target $targets -- -k 0 >"$OUT/build.log" 2>&1
+build_rc=$?
+echo "build: rc=$build_rc in $(( $(date +%s) - t0 )) s"
+grep -E "error|FAILED" "$OUT/build.log" | head -60
+
+rc=$build_rc
+if [ -x "$B/tests/quench_gpu_tests" ]; then
+  t1=$(date +%s)
+  ctest --test-dir "$B" -L gpu --output-on-failure -j4 >"$OUT/gpu_tests.log" 2>&1 || rc=1
+  echo "gpu tests: $(( $(date +%s) - t1 )) s"
+  grep -E "tests passed|FAILED|Failed|Error" "$OUT/gpu_tests.log" | head -40
+fi
+if [ $run_core = 1 ] && [ -x "$B/tests/quench_core_tests" ]; then
+  t1=$(date +%s)
+  ctest --test-dir "$B" -L core -LE slow --output-on-failure -j"$(nproc)" >"$OUT/core_tests.log" 2>&1 || rc=1
+  echo "core tests: $(( $(date +%s) - t1 )) s"
+  grep -E "tests passed|FAILED|Failed" "$OUT/core_tests.log" | head -30
+fi
+if [ $run_bench = 1 ] && [ -x "$B/bench/bench_kernels" ]; then
+  "$B/bench/bench_kernels" >"$OUT/bench.txt" 2>&1 || rc=1
+  cat "$OUT/bench.txt"
+fi
+exit $rc

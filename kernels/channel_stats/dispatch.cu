@@ -1,0 +1,68 @@
+#include <algorithm>
+
+#include "kernels/channel_stats/plan.h"
+#include "kernels/detail/device.cuh"
+
+namespace quench::kernels {
+
+namespace channel_stats_detail {
+
+template <typename T>
+Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
+
+Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
+  Plan plan;
+  const int v16 = 16 / element_bytes;
+  if (p.cols % v16 == 0 && p.row_stride % v16 == 0 && detail::aligned16(p.x)) plan.vec = v16;
+  const int64_t nvec = std::max<int64_t>(1, detail::ceil_div(p.cols, plan.vec));
+  // At most one warp across the channels (512 contiguous bytes per row, fully coalesced) and the
+  // other warps on other rows: narrow column tiles mean more tiles and so fewer row slices, which
+  // keeps the partials (slices × cols × 20 bytes) a small fraction of the input.
+  int tx = 1;
+  while (tx < 32 && tx < nvec) tx *= 2;
+  plan.tx = tx;
+  plan.ty = kThreads / tx;
+  plan.grid_x = detail::ceil_div(nvec, tx);
+  // About four resident blocks per SM: one wave, and each slice long enough that the float
+  // partials in registers are the only per-row cost.
+  const int64_t target = 4LL * detail::sm_count();
+  const int64_t max_slices = std::max<int64_t>(1, detail::ceil_div(p.rows, plan.ty));
+  // Rounded down: grid_x·slices must not spill a few blocks into an extra, nearly empty wave
+  // (bf16 [32768, 8192] with 17 slices gave 544 blocks for 528 slots: 71% of copy bandwidth).
+  plan.slices = std::clamp<int64_t>(target / plan.grid_x, 1, std::min<int64_t>(max_slices, 65535));
+  if (p.bins > 0) {
+    const int64_t fit = kHistSmemBytes / (p.bins * 4);
+    plan.hist_replicas = static_cast<int>(std::min<int64_t>(fit, kMaxHistReplicas));
+  }
+  const size_t hist_smem = (static_cast<size_t>(plan.hist_replicas) * p.bins * 4 + 15) / 16 * 16;
+  plan.smem_bytes = hist_smem + static_cast<size_t>(kThreads) * plan.vec * sizeof(float);
+  plan.partial_bytes = (static_cast<size_t>(plan.slices) * kStats * std::max<int64_t>(p.cols, 1) * sizeof(float) + 255) / 256 * 256;
+  plan.hist_bytes = static_cast<size_t>(p.bins) * sizeof(unsigned long long);
+  return plan;
+}
+
+}  // namespace channel_stats_detail
+
+size_t channel_stats_workspace_bytes(const ChannelStatsParams& p) {
+  const int esz = p.dtype == DType::F32 ? 4 : 2;
+  const auto plan = channel_stats_detail::make_plan(p, esz);
+  return plan.partial_bytes + plan.hist_bytes;
+}
+
+Status channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
+  if (!p.x && p.rows * p.cols > 0) return invalid("channel_stats: x is null");
+  if (p.rows < 0 || p.cols < 0) return invalid("channel_stats: negative size");
+  if (p.row_stride < p.cols) return invalid("channel_stats: row_stride < cols");
+  if (!p.absmax || !p.min || !p.max || !p.sum || !p.sumsq) return invalid("channel_stats: an output pointer is null");
+  if (p.bins < 0 || p.bins > (1LL << 24)) return invalid("channel_stats: bins must be in [0, 2^24]");
+  if (p.bins > 0 && (!p.histogram || !(p.hist_scale > 0.f))) return invalid("channel_stats: histogram needs an output and a positive scale");
+  if (!p.workspace || !detail::aligned16(p.workspace)) return invalid("channel_stats: workspace missing or not 16-byte aligned");
+  switch (p.dtype) {
+    case DType::F32: return channel_stats_detail::launch_channel_stats<float>(p, stream);
+    case DType::F16: return channel_stats_detail::launch_channel_stats<__half>(p, stream);
+    case DType::BF16: return channel_stats_detail::launch_channel_stats<__nv_bfloat16>(p, stream);
+    default: return unsupported("channel_stats: dtype must be float32, float16 or bfloat16");
+  }
+}
+
+}  // namespace quench::kernels

@@ -1,0 +1,6 @@
+// One instantiation per file so the kernel build parallelizes.
+#include "kernels/channel_stats/impl.cuh"
+
+namespace quench::kernels::channel_stats_detail {
+template Status launch_channel_stats<__half>(const ChannelStatsParams&, cudaStream_t);
+}

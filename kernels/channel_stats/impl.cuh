@@ -1,0 +1,213 @@
+#pragma once
+// One pass over [rows, cols]: each thread owns `vec` adjacent channels and walks a slice of rows,
+// keeping float partials in registers; a block folds its rows in shared memory and writes one
+// partial per channel and slice; a small second kernel folds the slices in double.
+#include <algorithm>
+
+#include "kernels/channel_stats/plan.h"
+#include "kernels/detail/device.cuh"
+
+namespace quench::kernels::channel_stats_detail {
+
+using detail::load_floats;
+
+struct KernelArgs {
+  int64_t rows, cols, row_stride, rows_per_slice;
+  int tx;
+  int bins, hist_replicas;
+  float hist_lo, hist_scale;
+  float* partial;                  // [slices][kStats][cols]
+  unsigned long long* hist_counts; // [bins]
+};
+
+template <typename T, int VEC>
+__global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict__ x, KernelArgs a) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int reps = a.hist_replicas;
+  unsigned* shist = reinterpret_cast<unsigned*>(smem);
+  float* red = reinterpret_cast<float*>(smem + ((static_cast<size_t>(reps) * a.bins * 4 + 15) / 16) * 16);
+
+  const int tid = threadIdx.x;
+  const int cx = tid % a.tx, cy = tid / a.tx, ty = kThreads / a.tx;
+  const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * a.tx + cx) * VEC;
+  const bool active = c0 < a.cols;  // with VEC > 1 cols is a multiple of VEC
+  const int64_t r_begin = static_cast<int64_t>(blockIdx.y) * a.rows_per_slice;
+  const int64_t r_end = min(a.rows, r_begin + a.rows_per_slice);
+
+  for (int i = tid; i < reps * a.bins; i += kThreads) shist[i] = 0u;
+  __syncthreads();
+  // Warps take turns over the replicas so that a bin hammered by every lane is spread out.
+  unsigned* my_hist = reps > 0 ? shist + ((tid / 32) % reps) * a.bins : nullptr;
+  const float bin_max = static_cast<float>(a.bins - 1);
+
+  float amax[VEC], mn[VEC], mx[VEC], s[VEC], ss[VEC];
+#pragma unroll
+  for (int j = 0; j < VEC; ++j) {
+    amax[j] = 0.f;
+    mn[j] = INFINITY;
+    mx[j] = -INFINITY;
+    s[j] = 0.f;
+    ss[j] = 0.f;
+  }
+  auto accumulate = [&](const float (&v)[VEC]) {
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) {
+      const float e = v[j];
+      amax[j] = fmaxf(amax[j], fabsf(e));
+      mn[j] = fminf(mn[j], e);
+      mx[j] = fmaxf(mx[j], e);
+      s[j] += e;
+      ss[j] = fmaf(e, e, ss[j]);
+      if (a.bins > 0 && e == e) {
+        const float t = fminf(fmaxf((e - a.hist_lo) * a.hist_scale, 0.f), bin_max);
+        const int b = static_cast<int>(t);
+        if (my_hist) atomicAdd(my_hist + b, 1u);
+        else atomicAdd(a.hist_counts + b, 1ull);
+      }
+    }
+  };
+
+  if (active) {
+    // Four rows in flight per thread before any is used: enough outstanding 16-byte loads per SM
+    // to cover DRAM latency at full bandwidth.
+    constexpr int U = 4;
+    int64_t r = r_begin + cy;
+    for (; r + (U - 1) * ty < r_end; r += U * ty) {
+      float v[U][VEC];
+#pragma unroll
+      for (int u = 0; u < U; ++u) load_floats<T, VEC>(x + (r + u * ty) * a.row_stride + c0, v[u]);
+#pragma unroll
+      for (int u = 0; u < U; ++u) accumulate(v[u]);
+    }
+    for (; r < r_end; r += ty) {
+      float v[VEC];
+      load_floats<T, VEC>(x + r * a.row_stride + c0, v);
+      accumulate(v);
+    }
+  }
+
+  // Fold the ty row-threads of each channel: one statistic at a time through shared memory.
+  float* out = a.partial + static_cast<int64_t>(blockIdx.y) * kStats * a.cols;
+#pragma unroll
+  for (int k = 0; k < kStats; ++k) {
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) {
+      const float v = k == 0 ? amax[j] : k == 1 ? mn[j] : k == 2 ? mx[j] : k == 3 ? s[j] : ss[j];
+      red[tid * VEC + j] = v;
+    }
+    __syncthreads();
+    if (cy == 0 && active) {
+      for (int j = 0; j < VEC; ++j) {
+        float acc = red[cx * VEC + j];
+        for (int y = 1; y < ty; ++y) {
+          const float v = red[(y * a.tx + cx) * VEC + j];
+          acc = k == 0 || k == 2 ? fmaxf(acc, v) : k == 1 ? fminf(acc, v) : acc + v;
+        }
+        out[static_cast<int64_t>(k) * a.cols + c0 + j] = acc;
+      }
+    }
+    __syncthreads();
+  }
+
+  if (reps > 0) {
+    for (int i = tid; i < a.bins; i += kThreads) {
+      unsigned c = 0;
+      for (int r = 0; r < reps; ++r) c += shist[r * a.bins + i];
+      if (c) atomicAdd(a.hist_counts + i, static_cast<unsigned long long>(c));
+    }
+  }
+}
+
+// Slices folded in double: the per-block float partials cover a few hundred rows each, so the
+// float rounding stays at the level of one slice and the cross-slice sum adds none. 32 channels ×
+// 8 slice lanes per block, so each thread walks only slices/8 partials (a single thread per channel
+// walking all slices was latency-bound and cost more than the main pass).
+constexpr int kFinCols = 32, kFinLanes = 8;
+
+static __global__ void __launch_bounds__(kFinCols * kFinLanes)
+    finalize_kernel(const float* __restrict__ partial, int64_t slices, int64_t cols, float* __restrict__ absmax,
+                    float* __restrict__ mn, float* __restrict__ mx, double* __restrict__ sum, double* __restrict__ sumsq) {
+  __shared__ float sf[3][kFinLanes][kFinCols];
+  __shared__ double sdbl[2][kFinLanes][kFinCols];
+  const int cx = threadIdx.x % kFinCols, sy = threadIdx.x / kFinCols;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kFinCols + cx;
+  float am = 0.f, lo = INFINITY, hi = -INFINITY;
+  double s = 0.0, ss = 0.0;
+  if (c < cols) {
+#pragma unroll 2
+    for (int64_t k = sy; k < slices; k += kFinLanes) {
+      const float* p = partial + k * kStats * cols + c;
+      am = fmaxf(am, p[0]);
+      lo = fminf(lo, p[cols]);
+      hi = fmaxf(hi, p[2 * cols]);
+      s += p[3 * cols];
+      ss += p[4 * cols];
+    }
+  }
+  sf[0][sy][cx] = am;
+  sf[1][sy][cx] = lo;
+  sf[2][sy][cx] = hi;
+  sdbl[0][sy][cx] = s;
+  sdbl[1][sy][cx] = ss;
+  __syncthreads();
+  if (sy == 0 && c < cols) {
+    for (int y = 1; y < kFinLanes; ++y) {
+      am = fmaxf(am, sf[0][y][cx]);
+      lo = fminf(lo, sf[1][y][cx]);
+      hi = fmaxf(hi, sf[2][y][cx]);
+      s += sdbl[0][y][cx];
+      ss += sdbl[1][y][cx];
+    }
+    absmax[c] = am;
+    mn[c] = lo;
+    mx[c] = hi;
+    sum[c] = s;
+    sumsq[c] = ss;
+  }
+}
+
+static __global__ void __launch_bounds__(256) histogram_out_kernel(const unsigned long long* __restrict__ counts, int64_t bins,
+                                                                  int64_t* __restrict__ histogram) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < bins; i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    histogram[i] = static_cast<int64_t>(counts[i]);
+}
+
+template <typename T>
+Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
+  const Plan plan = make_plan(p, sizeof(T));
+  char* ws = static_cast<char*>(p.workspace);
+  auto* partial = reinterpret_cast<float*>(ws);
+  auto* counts = reinterpret_cast<unsigned long long*>(ws + plan.partial_bytes);
+  if (p.bins > 0) QK_TRY_CUDA(cudaMemsetAsync(counts, 0, plan.hist_bytes, stream));
+  if (p.cols > 0) {
+    KernelArgs a{p.rows,
+                 p.cols,
+                 p.row_stride,
+                 detail::ceil_div(std::max<int64_t>(p.rows, 1), plan.slices),
+                 plan.tx,
+                 static_cast<int>(p.bins),
+                 plan.hist_replicas,
+                 p.hist_lo,
+                 p.hist_scale,
+                 partial,
+                 counts};
+    const dim3 grid(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.slices));
+    const T* x = static_cast<const T*>(p.x);
+    if (plan.vec > 1) stats_kernel<T, 16 / sizeof(T)><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+    else stats_kernel<T, 1><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+    QK_CHECK_LAUNCH();
+  }
+  if (p.cols > 0) {
+    finalize_kernel<<<static_cast<unsigned>(detail::ceil_div(p.cols, kFinCols)), kFinCols * kFinLanes, 0, stream>>>(
+        partial, plan.slices, p.cols, p.absmax, p.min, p.max, p.sum, p.sumsq);
+    QK_CHECK_LAUNCH();
+  }
+  if (p.bins > 0) {
+    const int blocks = static_cast<int>(std::min<int64_t>(detail::ceil_div(p.bins, 256), 1024));
+    histogram_out_kernel<<<blocks, 256, 0, stream>>>(counts, p.bins, p.histogram);
+    QK_CHECK_LAUNCH();
+  }
+  return Status{};
+}
+
+}  // namespace quench::kernels::channel_stats_detail
