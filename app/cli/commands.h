@@ -19,5 +19,7 @@ int cmd_inspect(const Argv& args);
 int cmd_forward(const Argv& args);
 int cmd_eval(const Argv& args);
 int cmd_experiments(const Argv& args);
+int cmd_compress(const Argv& args);
+int cmd_sensitivity(const Argv& args);
 
 }  // namespace quench::cli

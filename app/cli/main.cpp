@@ -15,6 +15,8 @@ const std::vector<Command>& commands() {
       {"inspect", "architecture, parameters and compressible layers of a model", cmd_inspect},
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
       {"eval", "perplexity or top-1/top-5 accuracy on a text or image set", cmd_eval},
+      {"compress", "quantize a model as a recipe says, record per-layer errors, size and metrics", cmd_compress},
+      {"sensitivity", "per-layer sensitivity to a setting; mixed-precision recipe under a bits budget", cmd_sensitivity},
       {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
   };
   return table;
