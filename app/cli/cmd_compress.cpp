@@ -23,7 +23,7 @@ const char* kUsage =
     "usage: quench-cli compress MODEL_DIR --recipe R.json|SCHEME|PRESET\n"
     "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
-    "                   [--max-images N]] [--fidelity] [--measure-samples 16]\n"
+    "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
     "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--plan] [--json]\n"
     "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
     "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
@@ -35,6 +35,7 @@ const char* kUsage =
     "  --eval        evaluate the compressed model as `quench-cli eval` does (perplexity / top-1 and top-5);\n"
     "                --fidelity also loads the float model and records KL, top-1 agreement and logits SQNR.\n"
     "  --measure-samples  calibration samples on which per-layer output errors are measured (0: skip)\n"
+    "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
     "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n";
 
@@ -66,7 +67,7 @@ void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
 }  // namespace
 
 int cmd_compress(const Argv& argv) {
-  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "batch"};
+  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
   Args a(argv, {"json", "plan", "fidelity"}, valued);
@@ -82,6 +83,8 @@ int cmd_compress(const Argv& argv) {
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
   const int64_t measure = a.get_int("measure-samples", 16);
   if (measure < 0) throw UsageError("--measure-samples must be ≥ 0");
+  const int64_t search = a.get_int("search-samples", 16);
+  if (search <= 0) throw UsageError("--search-samples must be positive");
 
   // Everything that can be wrong with the inputs is found before the experiment is recorded.
   const Recipe recipe = Recipe::load(recipe_arg);
@@ -132,6 +135,7 @@ int cmd_compress(const Argv& argv) {
     };
     CompressOptions co;
     co.measure_samples = measure;
+    co.search_samples = search;
     result = compress(*model, plan, *calib, co, progress);
     w.add_layer_results(result.layers);
     auto add = [&](const std::string& name, double v, std::optional<int64_t> ds = std::nullopt, const std::string& split = "") {
