@@ -16,6 +16,8 @@ const std::vector<Command>& commands() {
       {"forward", "run a model on inputs from a safetensors file, write logits", cmd_forward},
       {"eval", "perplexity or top-1/top-5 accuracy on a text or image set", cmd_eval},
       {"calibrate", "activation and weight statistics at every observable point", cmd_calibrate},
+      {"compress", "quantize a model as a recipe says, record per-layer errors, size and metrics", cmd_compress},
+      {"sensitivity", "per-layer sensitivity to a setting; mixed-precision recipe under a bits budget", cmd_sensitivity},
       {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
       {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };

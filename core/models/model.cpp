@@ -49,6 +49,7 @@ void Model::to(at::Device device, at::ScalarType dtype) {
   TensorCache cache;
   for (auto& l : layers_) l->to(device, dtype, cache);
   for (auto& [name, t] : params_) t = convert_cached(t, device, dtype, cache);
+  for (auto& [name, t] : original_params_) t = convert_cached(t, device, dtype, cache);
   device_ = device;
   dtype_ = dtype;
 }
@@ -79,8 +80,25 @@ at::Tensor& Model::param(const std::string& name) {
   return it->second;
 }
 
+bool Model::is_buffer(const std::string& name) const {
+  auto it = is_buffer_.find(name);
+  QUENCH_CHECK(it != is_buffer_.end(), architecture_, ": no parameter named '", name, "'");
+  return it->second;
+}
+
+void Model::set_param(const std::string& name, const at::Tensor& t) {
+  at::Tensor& cur = param(name);
+  QUENCH_CHECK(t.sizes() == cur.sizes(), architecture_, ": replacement for parameter '", name, "' has shape ", t.sizes(), ", expected ",
+               cur.sizes());
+  if (!original_params_.count(name)) original_params_[name] = cur;
+  // Assigned in place: architectures hold pointers to the map's entries.
+  cur = t.to(cur.device(), cur.scalar_type());
+}
+
 void Model::reset_compression() {
   for (auto& l : layers_) l->reset();
+  for (auto& [name, t] : original_params_) params_.at(name) = t;
+  original_params_.clear();
   hooks_.clear_transforms();
 }
 

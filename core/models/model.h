@@ -73,9 +73,14 @@ class Model {
   at::ScalarType dtype() const { return dtype_; }
   int64_t parameter_count() const;  // distinct parameters (tied counted once), buffers excluded
   const std::map<std::string, at::Tensor>& params() const { return params_; }
+  bool is_buffer(const std::string& name) const;  // running statistics and the like (not parameters)
   at::Tensor& param(const std::string& name);  // non-layer parameter or buffer by HF name
+  // Replaces a non-layer parameter (a norm weight that SmoothQuant or AWQ folds scales into),
+  // keeping the original for reset_compression(). Shape must match; converted to its dtype/device.
+  void set_param(const std::string& name, const at::Tensor& t);
+  bool param_modified(const std::string& name) const { return original_params_.count(name) != 0; }
 
-  // Restores every layer's original weights and drops kernels and transforms.
+  // Restores every layer's original weights and every replaced parameter, and drops kernels and transforms.
   void reset_compression();
 
  protected:
@@ -116,6 +121,7 @@ class Model {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::map<std::string, size_t> layer_index_;
   std::map<std::string, at::Tensor> params_;
+  std::map<std::string, at::Tensor> original_params_;  // parameters replaced by set_param
   std::map<std::string, bool> is_buffer_;
   std::vector<PointInfo> points_;
   std::vector<std::string> bound_;

@@ -1,0 +1,210 @@
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/format.h"
+#include "app/cli/job_inputs.h"
+#include "app/cli/progress_printer.h"
+#include "core/compress/compress.h"
+#include "core/compress/recipe.h"
+#include "core/compress/size_estimate.h"
+#include "core/eval/evaluate.h"
+#include "core/models/registry.h"
+#include "core/store/fingerprint.h"
+#include "core/store/store.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli compress MODEL_DIR --recipe R.json|SCHEME|PRESET\n"
+    "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
+    "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
+    "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
+    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--plan] [--json]\n"
+    "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
+    "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
+    "bits, weight and output errors, the size estimate and the evaluation metrics, and prints a summary.\n"
+    "  --recipe      a recipe file (docs/recipes.md), a scheme (W8A8, W8A16, W4A16, W4A8, W4A16-G64, ...) or a preset\n"
+    "                (quamba). Recipe errors are reported before anything is recorded.\n"
+    "  --calib       calibration text: --samples random windows of --seq tokens (seed --seed). Image models:\n"
+    "                --calib-images (an IDX images file; labels are not needed) or --calib-image-folder.\n"
+    "  --eval        evaluate the compressed model as `quench-cli eval` does (perplexity / top-1 and top-5);\n"
+    "                --fidelity also loads the float model and records KL, top-1 agreement and logits SQNR.\n"
+    "  --measure-samples  calibration samples on which per-layer output errors are measured (0: skip)\n"
+    "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
+    "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
+    "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n";
+
+std::string setting_text(const LayerPlan& p) {
+  std::string s;
+  if (p.weights) s += p.weights->describe();
+  if (p.input) s += (s.empty() ? "" : ", ") + p.input->describe();
+  if (p.output) s += (s.empty() ? "" : ", ") + std::string("out ") + p.output->describe();
+  if (p.hadamard) s += (s.empty() ? "" : ", ") + std::string("hadamard");
+  return s.empty() ? p.status : s;
+}
+
+std::string opt_fixed(const std::optional<double>& v, int d) { return v ? fixed(*v, d) : "-"; }
+
+void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
+  Table t({"layer", "kind", "setting"});
+  for (const auto& l : plan.layers) t.add({l.layer, kind_name(l.kind), setting_text(l)});
+  for (const auto& k : plan.kv)
+    t.add({k.module, "kv_cache", "KIVI " + std::to_string(k.kv.bits) + "-bit g" + std::to_string(k.kv.group_size) + " residual " +
+                                     std::to_string(k.kv.residual)});
+  for (const auto& p : plan.points) t.add({p.point, "point", p.act.describe()});
+  std::cout << t.str();
+  std::cout << "size        " << human_bytes(static_cast<uint64_t>(size.bytes)) << " (from " << human_bytes(static_cast<uint64_t>(size.original_bytes))
+            << " at 16 bits, " << fixed(size.compression(), 2) << "x)\n"
+            << "bits/weight " << fixed(size.bits_per_weight, 3) << " over all layers, " << fixed(size.quantized_bits_per_weight, 3)
+            << " over the quantized ones\n";
+  for (const auto& w : plan.warnings) std::cout << "warning: " << w << "\n";
+}
+}  // namespace
+
+int cmd_compress(const Argv& argv) {
+  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch"};
+  for (const auto& o : calib_options()) valued.insert(o);
+  for (const auto& o : eval_options()) valued.insert(o);
+  Args a(argv, {"json", "plan", "fidelity"}, valued);
+  if (a.help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  a.expect_positional({"MODEL_DIR"});
+  const std::string dir = a.positional()[0];
+  const std::string recipe_arg = a.require("recipe");
+  LoadOptions lo;
+  lo.device = parse_device(a.get("device", "cpu"));
+  lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  const int64_t measure = a.get_int("measure-samples", 16);
+  if (measure < 0) throw UsageError("--measure-samples must be ≥ 0");
+  const int64_t search = a.get_int("search-samples", 16);
+  if (search <= 0) throw UsageError("--search-samples must be positive");
+
+  // Everything that can be wrong with the inputs is found before the experiment is recorded.
+  const Recipe recipe = Recipe::load(recipe_arg);
+  auto model = load_model(dir, lo);
+  const ResolvedRecipe plan = resolve(recipe, *model);
+  const SizeEstimate estimate = estimate_size(*model, plan);
+  if (a.flag("plan")) {
+    if (a.flag("json")) std::cout << nlohmann::json({{"plan", plan.to_json()}, {"size", estimate.to_json()}}).dump() << "\n";
+    else print_plan(plan, estimate);
+    return 0;
+  }
+  DataInfo calib_info;
+  auto calib = load_calibration(a, dir, model->modality(), &calib_info, model->modality() == Modality::Text ? 64 : 256);
+  if (!calib) throw UsageError("missing calibration data: --calib FILE (text) or --calib-images IDX (images)");
+  ImageDataset eval_images;
+  auto eval = load_evaluation(a, dir, model->modality(), eval_images);
+  if (a.flag("fidelity") && !eval) throw UsageError("--fidelity needs evaluation data (--eval or --eval-images)");
+  if (eval) eval->options.batch = a.get_int("batch", 16);
+
+  Store store = Store::open(a.get("db").value_or(Store::default_path()));
+  ExperimentSpec spec;
+  spec.name = a.get("name", recipe.name.empty() ? "compress " + recipe_arg : recipe.name);
+  spec.kind = "compress";
+  spec.model_id = store.add_model(model_record(*model));
+  spec.recipe = recipe.json;
+  DatasetRecord cd = dataset_record(calib_info.path, calib_info.kind);
+  cd.samples = calib_info.samples;
+  spec.datasets.push_back({store.add_dataset(cd), "calib"});
+  std::optional<int64_t> eval_dataset;
+  if (eval) {
+    DatasetRecord ed = dataset_record(eval->info.path, eval->info.kind);
+    eval_dataset = store.add_dataset(ed);
+    spec.datasets.push_back({*eval_dataset, "eval"});
+  }
+  spec.device = a.get("device", "cpu");
+  ExperimentWriter w = store.begin(spec);
+  nlohmann::json metrics = nlohmann::json::object();
+  CompressResult result;
+  try {
+    auto printer = terminal_progress("compress");
+    auto last_beat = std::chrono::steady_clock::now();
+    Progress progress = [&](int64_t done, int64_t total, double eta, const std::string& msg) {
+      if (std::chrono::steady_clock::now() - last_beat > std::chrono::seconds(5)) {
+        w.heartbeat();
+        last_beat = std::chrono::steady_clock::now();
+      }
+      return printer ? printer(done, total, eta, msg) : true;
+    };
+    CompressOptions co;
+    co.measure_samples = measure;
+    co.search_samples = search;
+    result = compress(*model, plan, *calib, co, progress);
+    w.add_layer_results(result.layers);
+    auto add = [&](const std::string& name, double v, std::optional<int64_t> ds = std::nullopt, const std::string& split = "") {
+      w.add_metric(name, v, ds, split);
+      metrics[name] = v;
+    };
+    add(metric_names::kSizeBytes, static_cast<double>(result.size.bytes));
+    add(metric_names::kBitsPerWeight, result.size.bits_per_weight);
+    add("quantized_bits_per_weight", result.size.quantized_bits_per_weight);
+    add("compression", result.size.compression());
+    if (!plan.kv.empty()) add("kv_bits_per_element", result.size.kv_bits_per_element);
+    add("compress_seconds", result.seconds);
+    if (eval) {
+      std::unique_ptr<Model> reference;
+      if (a.flag("fidelity")) reference = load_model(dir, lo);
+      const EvalResult r = evaluate(*model, eval->data, eval->options, reference.get(), progress);
+      add(r.metric, r.value, eval_dataset, "test");
+      if (r.metric == "perplexity") add("nll", r.nll, eval_dataset, "test");
+      else add("top5", r.top5, eval_dataset, "test");
+      if (r.fidelity) {
+        add("kl", r.fidelity->kl, eval_dataset, "test");
+        add("top1_agreement", r.fidelity->top1_agreement, eval_dataset, "test");
+        add("logits_sqnr_db", r.fidelity->sqnr_db, eval_dataset, "test");
+      }
+      add("eval_seconds", r.seconds);
+    }
+    w.finish();
+  } catch (...) {
+    w.finish_with(std::current_exception());
+    throw;
+  }
+
+  if (a.flag("json")) {
+    nlohmann::json j;
+    j["experiment_id"] = w.id();
+    j["plan"] = plan.to_json();
+    j["size"] = result.size.to_json();
+    j["metrics"] = metrics;
+    j["warnings"] = result.warnings;
+    j["details"] = result.details;
+    j["layers"] = nlohmann::json::array();
+    for (const auto& l : result.layers) {
+      nlohmann::json lj = {{"layer", l.layer}, {"kind", l.kind}, {"settings", l.settings}};
+      if (l.bits) lj["bits"] = *l.bits;
+      if (l.weight_rel_mse) lj["weight_rel_mse"] = *l.weight_rel_mse;
+      if (l.weight_sqnr_db) lj["weight_sqnr_db"] = *l.weight_sqnr_db;
+      if (l.output_rel_mse) lj["output_rel_mse"] = *l.output_rel_mse;
+      if (l.output_sqnr_db) lj["output_sqnr_db"] = *l.output_sqnr_db;
+      j["layers"].push_back(lj);
+    }
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  Table t({"layer", "kind", "bits", "weight SQNR dB", "output SQNR dB", "output rel MSE"}, {false, false, true, true, true, true});
+  for (const auto& l : result.layers)
+    t.add({l.layer, l.kind, opt_fixed(l.bits, 2), opt_fixed(l.weight_sqnr_db, 1), opt_fixed(l.output_sqnr_db, 1),
+           l.output_rel_mse ? fixed(*l.output_rel_mse, 6) : "-"});
+  std::cout << t.str();
+  std::cout << "experiment  #" << w.id() << " (" << store.path() << ")\n"
+            << "size        " << human_bytes(static_cast<uint64_t>(result.size.bytes)) << " (" << fixed(result.size.compression(), 2)
+            << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";
+  for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "perplexity" || k == "top1" || k == "top5" || k == "kl" || k == "top1_agreement" || k == "logits_sqnr_db")
+      std::cout << k << std::string(k.size() < 12 ? 12 - k.size() : 1, ' ') << fixed(it.value().get<double>(), 4) << "\n";
+  }
+  std::cout << "seconds     " << fixed(result.seconds, 1) << " compressing\n";
+  for (const auto& warn : result.warnings) std::cout << "warning: " << warn << "\n";
+  return 0;
+}
+
+}  // namespace quench::cli

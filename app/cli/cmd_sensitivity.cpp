@@ -1,0 +1,244 @@
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/format.h"
+#include "app/cli/job_inputs.h"
+#include "app/cli/progress_printer.h"
+#include "core/compress/compress.h"
+#include "core/compress/mixed_precision.h"
+#include "core/compress/schemes.h"
+#include "core/compress/sensitivity.h"
+#include "core/io/atomic_file.h"
+#include "core/models/registry.h"
+#include "core/store/fingerprint.h"
+#include "core/store/store.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli sensitivity MODEL_DIR --setting SETTING\n"
+    "                  (--eval FILE [--ctx 256] [--max-windows 16] | --eval-images IDX --eval-labels IDX [--max-images 256])\n"
+    "                  [--candidates S1,S2,...] [--metric perplexity|kl|top1] [--per-block] [--layers GLOB,...]\n"
+    "                  [--budget BITS --suggest OUT.json] [--calib FILE [--samples N] [--seq T] | --calib-images IDX]\n"
+    "                  [--device cpu|cuda] [--dtype ...] [--db FILE] [--name NAME] [--json]\n"
+    "Compresses one layer (or one block, --per-block) at a time, everything else in float, and measures how much\n"
+    "the metric moves: perplexity (ranked by the change of mean NLL), KL from the float model, or the drop in top-1.\n"
+    "Records a `sensitivity` experiment: one row per unit with its rank and every candidate's result.\n"
+    "  --setting     what to try on each unit: a scheme (W4A16-G16, W8A8) or a JSON object as in a recipe override\n"
+    "                ('{\"weights\": {\"bits\": 3, \"strategy\": \"channel\"}}'); a JSON object may carry a \"name\".\n"
+    "  --candidates  more settings (comma-separated schemes; or repeat --candidate with a JSON object). With\n"
+    "                --budget and no candidates, the setting's weights at 3, 4 and 8 bits (and its own bits) are tried.\n"
+    "  --budget      average bits per weight over the units for the mixed-precision suggestion (multiple-choice\n"
+    "                knapsack on the measured damage); --suggest writes it as a recipe for `quench-cli compress`.\n"
+    "  --layers      restrict the units to layers matching these globs (default: what a recipe default reaches:\n"
+    "                Linear and Conv2d layers except the output head)\n"
+    "  --calib       calibration data, needed only for GPTQ/AWQ or static-activation settings\n"
+    "  --json        one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}\n";
+
+// The setting with its weights at another bit width (for the default candidate set).
+SensitivityCandidate with_bits(const SensitivityCandidate& c, int bits) {
+  nlohmann::json s = c.setting;
+  nlohmann::json weights;
+  if (s.contains("scheme")) {
+    auto ex = expand_scheme(s["scheme"].get<std::string>());
+    QUENCH_CHECK(ex, "unknown scheme ", s["scheme"].dump());
+    weights = ex->weights;
+    if (!s.contains("activations")) s["activations"] = ex->activations;
+    s.erase("scheme");
+  }
+  if (s.contains("weights") && s["weights"].is_object())
+    for (auto it = s["weights"].begin(); it != s["weights"].end(); ++it) weights[it.key()] = it.value();
+  if (weights.is_null()) throw UsageError("--budget without --candidates needs a --setting that quantizes weights");
+  weights["bits"] = bits;
+  s["weights"] = weights;
+  SensitivityCandidate out;
+  out.setting = s;
+  out.name = parse_weight_quant(weights, "setting.weights").describe();
+  return out;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+}  // namespace
+
+int cmd_sensitivity(const Argv& argv) {
+  std::set<std::string> valued = {"setting", "candidates", "metric", "layers", "budget", "suggest", "device", "dtype", "db", "name"};
+  for (const auto& o : calib_options()) valued.insert(o);
+  for (const auto& o : eval_options()) valued.insert(o);
+  Args a(argv, {"json", "per-block"}, valued, {"candidate"});
+  if (a.help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  a.expect_positional({"MODEL_DIR"});
+  const std::string dir = a.positional()[0];
+  LoadOptions lo;
+  lo.device = parse_device(a.get("device", "cpu"));
+  lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  const std::optional<double> budget = a.get("budget") ? std::optional<double>(a.get_double("budget", 0)) : std::nullopt;
+  if (budget && !(*budget > 0)) throw UsageError("--budget must be a positive number of bits");
+  if (a.get("suggest") && !budget) throw UsageError("--suggest needs --budget");
+
+  std::vector<SensitivityCandidate> candidates;
+  candidates.push_back(candidate_from_string(a.require("setting")));
+  for (const auto& c : split_commas(a.get("candidates", ""))) candidates.push_back(candidate_from_string(c));
+  for (const auto& c : a.get_all("candidate")) candidates.push_back(candidate_from_string(c));
+  if (budget && candidates.size() == 1) {
+    std::set<int> bits = {3, 4, 8};
+    for (int b : bits) candidates.push_back(with_bits(candidates.front(), b));
+  }
+  // Drop repeats (same setting), keeping the first.
+  std::vector<SensitivityCandidate> unique;
+  for (const auto& c : candidates) {
+    bool dup = false;
+    for (const auto& u : unique) dup = dup || u.setting == c.setting || u.name == c.name;
+    if (!dup) unique.push_back(c);
+  }
+  candidates = unique;
+
+  SensitivityOptions so;
+  const std::string metric = a.get("metric", "");
+  so.per_block = a.flag("per-block");
+  so.layers = split_commas(a.get("layers", ""));
+
+  auto model = load_model(dir, lo);
+  if (metric.empty()) so.metric = model->modality() == Modality::Text ? SensitivityMetric::Perplexity : SensitivityMetric::Top1;
+  else if (metric == "perplexity" || metric == "ppl") so.metric = SensitivityMetric::Perplexity;
+  else if (metric == "kl") so.metric = SensitivityMetric::Kl;
+  else if (metric == "top1") so.metric = SensitivityMetric::Top1;
+  else throw UsageError("--metric must be perplexity, kl or top1");
+  DataInfo eval_info, calib_info;
+  auto eval = load_evaluation_batches(a, dir, model->modality(), &eval_info, model->modality() == Modality::Text ? 16 : 256);
+  if (!eval) throw UsageError("missing evaluation data: --eval FILE (text) or --eval-images IDX --eval-labels IDX (images)");
+  auto calib = load_calibration(a, dir, model->modality(), &calib_info, model->modality() == Modality::Text ? 32 : 128);
+  const CalibrationSet no_calib;
+
+  Store store = Store::open(a.get("db").value_or(Store::default_path()));
+  ExperimentSpec spec;
+  spec.name = a.get("name", "sensitivity " + candidates.front().name);
+  spec.kind = "sensitivity";
+  spec.model_id = store.add_model(model_record(*model));
+  nlohmann::json cj = nlohmann::json::array();
+  for (const auto& c : candidates) cj.push_back({{"name", c.name}, {"setting", c.setting}});
+  spec.recipe = {{"candidates", cj}, {"metric", sensitivity_metric_name(so.metric)}, {"per_block", so.per_block}, {"layers", so.layers}};
+  if (budget) spec.recipe["budget"] = *budget;
+  DatasetRecord ed = dataset_record(eval_info.path, eval_info.kind);
+  ed.samples = eval_info.samples;
+  const int64_t eval_id = store.add_dataset(ed);
+  spec.datasets.push_back({eval_id, "eval"});
+  if (calib) {
+    DatasetRecord cd = dataset_record(calib_info.path, calib_info.kind);
+    cd.samples = calib_info.samples;
+    spec.datasets.push_back({store.add_dataset(cd), "calib"});
+  }
+  spec.device = a.get("device", "cpu");
+  ExperimentWriter w = store.begin(spec);
+  SensitivityResult r;
+  std::optional<MixedPrecision> mp;
+  nlohmann::json suggestion;
+  try {
+    auto printer = terminal_progress("sensitivity");
+    auto last_beat = std::chrono::steady_clock::now();
+    Progress progress = [&](int64_t done, int64_t total, double eta, const std::string& msg) {
+      if (std::chrono::steady_clock::now() - last_beat > std::chrono::seconds(5)) {
+        w.heartbeat();
+        last_beat = std::chrono::steady_clock::now();
+      }
+      return printer ? printer(done, total, eta, msg) : true;
+    };
+    r = sensitivity(*model, candidates, *eval, calib ? *calib : no_calib, so, progress);
+    const auto order = r.ranking(0);
+    std::vector<size_t> rank(r.units.size());
+    for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i + 1;
+    std::vector<LayerResult> rows;
+    for (size_t u = 0; u < r.units.size(); ++u) {
+      const auto& unit = r.units[u];
+      LayerResult lr;
+      lr.layer = unit.name;
+      lr.kind = unit.layers.size() == 1 && unit.name == unit.layers.front() ? layer_kind_name(model->layer(unit.name).kind()) : "block";
+      nlohmann::json per = nlohmann::json::object();
+      for (const auto& e : unit.entries) per[e.candidate] = {{"metric", e.metric}, {"delta", e.delta}, {"bits", e.bits}};
+      lr.settings = {{"rank", rank[u]}, {"candidate", candidates.front().name}, {"sensitivity", per}, {"layers", unit.layers}};
+      lr.bits = unit.entries.front().bits;
+      lr.params_before = lr.params_after = unit.weights;
+      lr.weight_rel_mse = unit.entries.front().weight_rel_mse;
+      rows.push_back(std::move(lr));
+    }
+    if (budget) {
+      mp = suggest_mixed_precision(r, *budget);
+      std::ostringstream name;
+      name << "mixed-" << *budget << "bits";
+      suggestion = mp->recipe(r, candidates, name.str());
+      for (size_t u = 0; u < r.units.size(); ++u) rows[u].settings["suggested"] = candidates[mp->choice[u]].name;
+    }
+    w.add_layer_results(rows);
+    w.add_metric(std::string(sensitivity_metric_name(so.metric)) + "_float", r.base, eval_id, "test");
+    w.add_metric("sensitivity_units", static_cast<double>(r.units.size()));
+    w.add_metric("sensitivity_seconds", r.seconds);
+    if (mp) {
+      w.add_metric("suggested_bits_per_weight", mp->average_bits);
+      w.add_metric("suggested_predicted_delta", mp->predicted_delta);
+      if (auto out = a.get("suggest")) {
+        write_file_atomic(*out, suggestion.dump(2) + "\n");
+        w.add_artifact(Artifact::of_file(*out, "recipe"));
+      }
+    }
+    w.finish();
+  } catch (...) {
+    w.finish_with(std::current_exception());
+    throw;
+  }
+
+  const auto order = r.ranking(0);
+  if (a.flag("json")) {
+    nlohmann::json j = r.to_json();
+    j["experiment_id"] = w.id();
+    j["ranking"] = nlohmann::json::array();
+    for (size_t i : order) j["ranking"].push_back(r.units[i].name);
+    if (mp) j["suggestion"] = {{"recipe", suggestion}, {"average_bits", mp->average_bits}, {"predicted_delta", mp->predicted_delta}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::vector<std::string> header = {"rank", "unit"};
+  std::vector<bool> right = {true, false};
+  for (const auto& c : candidates) {
+    header.push_back((so.metric == SensitivityMetric::Perplexity ? "ΔNLL " : so.metric == SensitivityMetric::Kl ? "KL " : "Δtop1 ") + c.name);
+    right.push_back(true);
+  }
+  if (mp) {
+    header.push_back("suggested");
+    right.push_back(false);
+  }
+  Table t(header, right);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const auto& u = r.units[order[i]];
+    std::vector<std::string> row = {std::to_string(i + 1), u.name};
+    for (const auto& e : u.entries) row.push_back(fixed(e.delta, 5));
+    if (mp) row.push_back(candidates[mp->choice[order[i]]].name);
+    t.add(row);
+  }
+  std::cout << t.str();
+  std::cout << "experiment  #" << w.id() << " (" << store.path() << ")\n"
+            << sensitivity_metric_name(so.metric) << " of the float model " << fixed(r.base, 4) << "\n";
+  if (mp) {
+    std::cout << "suggestion  " << fixed(mp->average_bits, 3) << " bits/weight (budget " << *budget << "), predicted damage "
+              << fixed(mp->predicted_delta, 5) << "\n";
+    if (auto out = a.get("suggest")) std::cout << "recipe      " << *out << "\n";
+  }
+  std::cout << "seconds     " << fixed(r.seconds, 1) << "\n";
+  return 0;
+}
+
+}  // namespace quench::cli

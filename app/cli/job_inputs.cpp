@@ -1,0 +1,113 @@
+#include "app/cli/job_inputs.h"
+
+#include "core/data/idx.h"
+#include "core/data/text_source.h"
+#include "core/data/token_windows.h"
+#include "core/text/tokenizer.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+std::vector<std::string> calib_options() { return {"calib", "samples", "seq", "seed", "calib-images", "calib-image-folder"}; }
+std::vector<std::string> eval_options() {
+  return {"eval", "ctx", "max-windows", "eval-images", "eval-labels", "eval-image-folder", "max-images"};
+}
+
+namespace {
+
+at::Tensor tokens_of(const std::string& model_dir, const std::string& path) {
+  auto tok = Tokenizer::from_model_dir(model_dir);
+  auto src = read_text_source(path);
+  auto ids = tok.encode(src.text);
+  return at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
+}
+
+void check_modality(Modality m, bool text, const std::string& what) {
+  if (m == Modality::Text && !text) throw UsageError("a language model " + what + " on text (--" + (what == "calibrates" ? "calib" : "eval") + " FILE)");
+  if (m == Modality::Image && text)
+    throw UsageError("an image classifier " + what + " on images (--" + (what == "calibrates" ? "calib-images IDX" : "eval-images IDX --eval-labels IDX") +
+                     ")");
+}
+
+}  // namespace
+
+std::optional<CalibrationSet> load_calibration(const Args& a, const std::string& model_dir, Modality modality, DataInfo* info,
+                                               int64_t default_samples) {
+  const int given = (a.get("calib") ? 1 : 0) + (a.get("calib-images") ? 1 : 0) + (a.get("calib-image-folder") ? 1 : 0);
+  if (given == 0) return std::nullopt;
+  if (given > 1) throw UsageError("give one of --calib, --calib-images or --calib-image-folder");
+  const int64_t samples = a.get_int("samples", default_samples);
+  if (samples <= 0) throw UsageError("--samples must be positive");
+  if (auto text = a.get("calib")) {
+    check_modality(modality, true, "calibrates");
+    const int64_t T = a.get_int("seq", 256);
+    if (T <= 0) throw UsageError("--seq must be positive");
+    const at::Tensor ids = tokens_of(model_dir, *text);
+    QUENCH_CHECK(ids.numel() > T, *text, ": ", ids.numel(), " tokens, fewer than one window of --seq ", T);
+    const at::Tensor windows = sample_windows(ids, samples, T, true, static_cast<uint64_t>(a.get_int("seed", 0)));
+    if (info) *info = {*text, "text", samples};
+    return CalibrationSet::from_token_windows(windows);
+  }
+  check_modality(modality, false, "calibrates");
+  ImageDataset ds;
+  if (auto idx = a.get("calib-images")) {  // calibration needs no labels
+    ds.images = read_idx_images(*idx).unsqueeze(-1);  // [N, H, W, 1]
+    ds.labels = at::zeros({ds.images.size(0)}, at::kLong);
+    ds.source = *idx;
+  } else {
+    ds = load_image_folder(*a.get("calib-image-folder"));
+  }
+  auto set = CalibrationSet::from_images(ds, ImagePreprocessor::from_model_dir(model_dir), samples);
+  if (info) *info = {a.get("calib-images") ? *a.get("calib-images") : *a.get("calib-image-folder"), "images", set.samples};
+  return set;
+}
+
+std::optional<EvalInput> load_evaluation(const Args& a, const std::string& model_dir, Modality modality, ImageDataset& images) {
+  const int given = (a.get("eval") ? 1 : 0) + (a.get("eval-images") ? 1 : 0) + (a.get("eval-image-folder") ? 1 : 0);
+  if (given == 0) return std::nullopt;
+  if (given > 1) throw UsageError("give one of --eval, --eval-images (with --eval-labels) or --eval-image-folder");
+  EvalInput e;
+  e.options.ctx = a.get_int("ctx", 256);
+  e.options.max_windows = a.get_int("max-windows", 0);
+  e.options.max_images = a.get_int("max-images", 0);
+  if (e.options.ctx <= 0) throw UsageError("--ctx must be positive");
+  if (auto text = a.get("eval")) {
+    check_modality(modality, true, "is evaluated");
+    e.data.token_ids = tokens_of(model_dir, *text);
+    e.info = {*text, "text", 0};
+    return e;
+  }
+  check_modality(modality, false, "is evaluated");
+  if (a.get("eval-images")) {
+    if (!a.get("eval-labels")) throw UsageError("--eval-images needs --eval-labels");
+    images = load_idx_dataset(*a.get("eval-images"), *a.get("eval-labels"));
+    e.info = {*a.get("eval-images"), "images", images.size()};
+  } else {
+    images = load_image_folder(*a.get("eval-image-folder"));
+    e.info = {*a.get("eval-image-folder"), "images", images.size()};
+  }
+  e.data.images = &images;
+  e.data.preprocess = ImagePreprocessor::from_model_dir(model_dir);
+  return e;
+}
+
+std::optional<CalibrationSet> load_evaluation_batches(const Args& a, const std::string& model_dir, Modality modality, DataInfo* info,
+                                                      int64_t default_max) {
+  ImageDataset images;
+  auto e = load_evaluation(a, model_dir, modality, images);
+  if (!e) return std::nullopt;
+  if (e->data.token_ids.defined()) {
+    const int64_t L = e->options.ctx + 1, n = e->data.token_ids.numel() / L;
+    int64_t want = e->options.max_windows > 0 ? e->options.max_windows : default_max;
+    if (want <= 0 || want > n) want = n;
+    QUENCH_CHECK(want > 0, e->info.path, ": fewer tokens than one window of --ctx ", e->options.ctx);
+    if (info) *info = {e->info.path, "text", want};
+    return CalibrationSet::from_token_windows(sample_windows(e->data.token_ids, want, L, false, 0), 8);
+  }
+  const int64_t want = e->options.max_images > 0 ? e->options.max_images : default_max;
+  auto set = CalibrationSet::from_images(images, e->data.preprocess, want, 64);
+  if (info) *info = {e->info.path, "images", set.samples};
+  return set;
+}
+
+}  // namespace quench::cli

@@ -1,0 +1,84 @@
+#include "core/compress/act_quant.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+namespace {
+
+ops::QuantSpec tensor_spec(const ActQuant& a) {
+  ops::QuantSpec s;
+  s.bits = a.bits;
+  s.symmetric = a.symmetric;
+  s.granularity = ops::Granularity::Tensor;
+  return s;
+}
+
+ops::QuantParams params_for_range(const ActQuant& a, double lo, double hi) {
+  const auto t = [](double v) { return at::tensor({static_cast<float>(v)}, at::kFloat); };
+  const double m = std::max(std::fabs(lo), std::fabs(hi));
+  return ops::qparams_from_range(t(m), t(lo), t(hi), tensor_spec(a));
+}
+
+// Expected squared error of quantizing the histogram's values (at bin centres) with [lo, hi].
+double histogram_mse(const ActQuant& a, const Histogram& h, const at::Tensor& centres, const at::Tensor& counts, double lo, double hi) {
+  const auto p = params_for_range(a, lo, hi);
+  const at::Tensor q = ops::fake_quant(centres, p, tensor_spec(a));
+  return ((q - centres).pow(2).to(at::kDouble) * counts).sum().item<double>();
+}
+
+}  // namespace
+
+std::pair<double, double> static_act_range(const ActQuant& a, const ActivationStats& st) {
+  QUENCH_CHECK(st.all.count > 0, st.point, ": no finite values were observed, so no static scale can be calibrated");
+  const double mn = st.all.min, mx = st.all.max, am = st.all.absmax;
+  switch (a.observer) {
+    case ActObserver::MinMax: return a.symmetric ? std::make_pair(-am, am) : std::make_pair(mn, mx);
+    case ActObserver::Percentile: {
+      const double p = st.all.histogram.abs_percentile(a.percentile);
+      if (a.symmetric) return {-p, p};
+      return {std::max(mn, -p), std::min(mx, p)};
+    }
+    case ActObserver::Mse: {
+      const Histogram& h = st.all.histogram;
+      const auto edges = h.edges();
+      std::vector<float> c(static_cast<size_t>(h.bins()));
+      for (int64_t i = 0; i < h.bins(); ++i) c[i] = static_cast<float>(0.5 * (edges[i] + edges[i + 1]));
+      const at::Tensor centres = at::tensor(c, at::kFloat);
+      const at::Tensor counts = at::tensor(h.counts(), at::kLong).to(at::kDouble);
+      double best = std::numeric_limits<double>::infinity(), best_r = 1.0;
+      for (int i = 0; i < 100; ++i) {  // ratios 1, 0.99, …, 0.01 of the full range
+        const double r = 1.0 - 0.01 * i;
+        const double e = a.symmetric ? histogram_mse(a, h, centres, counts, -am * r, am * r) : histogram_mse(a, h, centres, counts, mn * r, mx * r);
+        if (e < best) best = e, best_r = r;
+      }
+      return a.symmetric ? std::make_pair(-am * best_r, am * best_r) : std::make_pair(mn * best_r, mx * best_r);
+    }
+  }
+  fail("static_act_range: unknown observer");
+}
+
+ops::QuantParams static_act_params(const ActQuant& a, const ActivationStats& st) {
+  const auto [lo, hi] = static_act_range(a, st);
+  return params_for_range(a, lo, hi);
+}
+
+at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {
+  if (a.strategy == ActStrategy::Token) {
+    const int64_t cd = channel_dim < 0 ? channel_dim + x.dim() : channel_dim;
+    if (cd == x.dim() - 1) return ops::fake_quant_per_token(x, a.bits, a.symmetric);
+    return ops::fake_quant_per_token(x.movedim(cd, -1), a.bits, a.symmetric).movedim(-1, cd);
+  }
+  if (a.dynamic) return ops::fake_quant(x, tensor_spec(a));
+  return ops::fake_quant(x, params, tensor_spec(a));
+}
+
+Transform act_quant_transform(const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {
+  QUENCH_CHECK(a.dynamic || params.scale.defined(), "act_quant_transform: a static quantizer needs calibrated parameters");
+  return [a, params, channel_dim](const at::Tensor& x) { return act_fake_quant(x, a, params, channel_dim); };
+}
+
+}  // namespace quench

@@ -1,0 +1,64 @@
+#include "core/compress/awq.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/compress/rtn.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+std::vector<double> awq_clip_ratios() {
+  std::vector<double> r;
+  for (int i = 0; i < 10; ++i) r.push_back(1.0 - i / 20.0);
+  return r;
+}
+
+AwqScale awq_search_scale(const at::Tensor& x_absmean, int grid, const std::function<double(const at::Tensor& s)>& loss) {
+  QUENCH_CHECK(grid >= 1, "awq_search_scale: grid must be ≥ 1");
+  const at::Tensor xm = x_absmean.to(at::kFloat).reshape({-1});
+  AwqScale best;
+  best.loss = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < grid; ++i) {
+    const double r = static_cast<double>(i) / grid;
+    at::Tensor s = xm.pow(r).clamp_min(1e-4);
+    s = s / std::sqrt(s.max().item<double>() * s.min().item<double>());
+    const double l = loss(s);
+    if (i == 0) best.loss_plain = l;
+    if (std::isfinite(l) && l < best.loss) {
+      best.loss = l;
+      best.ratio = r;
+      best.scale = s;
+    }
+  }
+  QUENCH_CHECK(best.scale.defined(), "awq_search_scale: every candidate scale gave a non-finite loss");
+  return best;
+}
+
+ops::QuantParams awq_search_clip(const at::Tensor& w2d, const at::Tensor& x_in, const WeightQuant& setting, double* mean_clip,
+                                 int64_t max_tokens) {
+  const int64_t out = w2d.size(0), in = w2d.size(1);
+  at::Tensor x = x_in.reshape({-1, in}).to(w2d.device(), at::kFloat);
+  if (x.size(0) > max_tokens) x = x.narrow(0, 0, max_tokens);  // callers pass windows in random order
+  const ops::QuantSpec spec = setting.spec();
+  const int64_t g = spec.granularity == ops::Granularity::Group ? spec.group_size : in;
+  const int64_t G = in / g;
+  const at::Tensor xg = x.view({x.size(0), G, g});  // [n, G, g]
+  auto error = [&](const at::Tensor& wq) {
+    const at::Tensor d = (wq - w2d).view({out, G, g});
+    // per (row, group): Σ_t (Σ_k d[o,G,k]·x[t,G,k])²
+    const at::Tensor y = at::einsum("ogk,ngk->ogn", {d, xg});
+    const at::Tensor e = y.pow(2).sum(-1);  // [out, G]
+    switch (spec.granularity) {
+      case ops::Granularity::Tensor: return e.sum().reshape({1});
+      case ops::Granularity::Row: return e.sum(1);
+      default: return e.reshape({-1});
+    }
+  };
+  at::Tensor chosen;
+  auto p = search_clip(w2d, spec, awq_clip_ratios(), error, &chosen);
+  if (mean_clip) *mean_clip = chosen.mean().item<double>();
+  return p;
+}
+
+}  // namespace quench

@@ -1,0 +1,567 @@
+#include "core/compress/compress.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "core/compress/act_quant.h"
+#include "core/compress/awq.h"
+#include "core/compress/family.h"
+#include "core/compress/gptq.h"
+#include "core/compress/hadamard_rotation.h"
+#include "core/compress/kivi.h"
+#include "core/compress/layer_error.h"
+#include "core/compress/point_transforms.h"
+#include "core/compress/rtn.h"
+#include "core/compress/smoothquant.h"
+#include "core/compress/weight_view.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+std::string layer_kind_name(LayerKind k) {
+  switch (k) {
+    case LayerKind::Linear: return "linear";
+    case LayerKind::Conv1d: return "conv1d";
+    case LayerKind::Conv2d: return "conv2d";
+    case LayerKind::Embedding: return "embedding";
+  }
+  return "?";
+}
+
+namespace {
+
+// Thrown by a capture observer once every layer of a stage has seen its input: the rest of the
+// block's forward is not needed. Not a std::exception, so nothing in between swallows it.
+struct StopForward {};
+
+int64_t channel_dim_of(LayerKind k) { return k == LayerKind::Linear || k == LayerKind::Embedding ? -1 : 1; }
+
+// Everything the pipeline keeps about one compressed layer.
+struct LayerState {
+  Layer* layer = nullptr;
+  const LayerPlan* plan = nullptr;
+  at::Tensor ref_weight, ref_bias;  // float weight right before quantization (after smoothing/rotation)
+  ops::QuantParams in_params, out_params;
+  ErrorAccumulator weight_err, output_err;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+class Pipeline {
+ public:
+  Pipeline(Model& model, const ResolvedRecipe& plan, const CalibrationSet& calib, const CompressOptions& opts, const Progress& progress)
+      : model_(model), plan_(plan), calib_(calib), opts_(opts), progress_(progress) {}
+
+  CompressResult run();
+
+ private:
+  // --- progress ---
+  void step(const std::string& message);
+  Progress inner(const std::string& what);  // for nested calibrate() calls: cancellation passes through
+
+  // --- steps ---
+  void smooth();
+  void rotate();
+  void quantize_weights();
+  void quantize_rtn(LayerState& s);
+  void record_weight(LayerState& s, const at::Tensor& wq2d);
+  void sequential_pass();
+  void awq_scales(int64_t block, const std::vector<at::Tensor>& hs);
+  void quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, const std::vector<Layer*>& stage);
+  void outside_blocks_data_layers(const std::vector<at::Tensor>& hs);
+  void install_kv();
+  void calibrate_activations();
+  void measure();
+  CompressResult results();
+
+  bool data_method(const LayerState& s) const { return s.plan->weights && s.plan->weights->method != WeightMethod::Rtn; }
+
+  Model& model_;
+  const ResolvedRecipe& plan_;
+  const CalibrationSet& calib_;
+  const CompressOptions& opts_;
+  const Progress& progress_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  int64_t steps_total_ = 0, steps_done_ = 0;
+  std::string step_message_;
+
+  std::vector<std::unique_ptr<LayerState>> states_;  // compressed layers, model order
+  std::map<const Layer*, LayerState*> by_layer_;
+  std::set<const Layer*> folded_;  // readers of a group AWQ folded a scale into
+  PointTransforms transforms_;
+  std::map<std::string, ops::QuantParams> point_params_;
+  std::map<std::string, ErrorAccumulator> point_err_, kv_err_;
+  nlohmann::json details_ = nlohmann::json::object();
+  std::vector<std::string> warnings_;
+};
+
+void Pipeline::step(const std::string& message) {
+  step_message_ = message;
+  if (!progress_) return;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  const double eta = steps_done_ > 0 ? elapsed / steps_done_ * (steps_total_ - steps_done_) : -1.0;
+  if (!progress_(steps_done_, steps_total_, eta, message)) throw Cancelled();
+}
+
+Progress Pipeline::inner(const std::string& what) {
+  return [this, what](int64_t done, int64_t total, double, const std::string& msg) {
+    if (!progress_) return true;
+    std::string m = what + ": " + msg;
+    if (total > 0) m += " (" + std::to_string(done) + "/" + std::to_string(total) + ")";
+    return progress_(steps_done_, steps_total_, -1.0, m);
+  };
+}
+
+void Pipeline::smooth() {
+  if (!plan_.smoothquant_alpha) return;
+  step("SmoothQuant: calibrating activation maxima");
+  const auto groups = apply_smoothquant(model_, *plan_.smoothquant_alpha, calib_.source(), inner("SmoothQuant"));
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& g : groups) j.push_back({{"prev", g.prev}, {"layers", g.layers}, {"min_scale", g.min_scale}, {"max_scale", g.max_scale}});
+  details_["smoothquant"] = {{"alpha", *plan_.smoothquant_alpha}, {"groups", j}};
+  ++steps_done_;
+}
+
+void Pipeline::rotate() {
+  for (auto& s : states_) {
+    if (!s->plan->hadamard) continue;
+    rotate_layer_weight(*s->layer);
+    transforms_.add(s->layer->input_point(), "rotate", hadamard_input_transform());
+  }
+}
+
+void Pipeline::record_weight(LayerState& s, const at::Tensor& wq2d) {
+  s.weight_err.add(wq2d, weight_2d(s.ref_weight));
+  s.layer->set_weight(weight_like(wq2d, s.layer->weight()));
+}
+
+void Pipeline::quantize_rtn(LayerState& s) {
+  s.ref_weight = s.layer->weight().to(at::kFloat).clone();
+  RtnInfo info;
+  const at::Tensor wq = rtn_quantize(weight_2d(s.ref_weight), *s.plan->weights, &info);
+  if (s.plan->weights->clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
+  record_weight(s, wq);
+}
+
+void Pipeline::quantize_weights() {
+  bool any_data = false;
+  for (auto& s : states_) any_data = any_data || data_method(*s);
+  if (!any_data) {
+    step("quantizing weights (round to nearest)");
+    for (auto& s : states_)
+      if (s->plan->weights) quantize_rtn(*s);
+    ++steps_done_;
+    return;
+  }
+  QUENCH_CHECK(!calib_.empty(), "GPTQ and AWQ need calibration data");
+  sequential_pass();
+}
+
+// Captures what a stage's layers see: a Hessian per GPTQ layer, input rows per AWQ layer.
+struct StageCapture : Observer {
+  std::map<std::string, LayerState*> by_point;
+  std::map<std::string, std::unique_ptr<HessianAccumulator>> hessians;
+  std::map<std::string, std::vector<at::Tensor>> rows;  // AWQ: input rows kept (up to a limit)
+  std::map<std::string, int64_t> kept;
+  std::set<std::string> seen;
+  int64_t row_limit = 0;
+  bool early_stop = true;
+
+  void observe(const std::string& point, const at::Tensor& t, int64_t) override {
+    auto it = by_point.find(point);
+    if (it == by_point.end()) return;
+    LayerState& s = *it->second;
+    const int64_t in = s.layer->in_features();
+    const at::Tensor x = t.detach().reshape({-1, in});
+    if (s.plan->weights->method == WeightMethod::Gptq) {
+      auto& h = hessians[point];
+      if (!h) h = std::make_unique<HessianAccumulator>(in);
+      h->add(x);
+    } else if (kept[point] < row_limit) {
+      const int64_t take = std::min<int64_t>(row_limit - kept[point], x.size(0));
+      rows[point].push_back(x.narrow(0, 0, take).to(at::kFloat).clone());
+      kept[point] += take;
+    }
+    seen.insert(point);
+    if (early_stop && seen.size() == by_point.size()) throw StopForward{};
+  }
+};
+
+void Pipeline::sequential_pass() {
+  std::set<const Layer*> in_blocks;
+  for (int64_t b = 0; b < model_.num_blocks(); ++b)
+    for (Layer* l : model_.block_layers(b)) in_blocks.insert(l);
+  // Layers outside the blocks that need no data (embeddings, a ViT patch or ResNet stem conv) go
+  // first, so the blocks calibrate on their quantized outputs.
+  step("quantizing layers outside the blocks");
+  for (auto& s : states_)
+    if (s->plan->weights && !in_blocks.count(s->layer) && !data_method(*s)) quantize_rtn(*s);
+
+  at::NoGradGuard ng;
+  std::vector<at::Tensor> hs;
+  for (const auto& b : calib_.batches) hs.push_back(model_.embed(b));
+  for (int64_t i = 0; i < model_.num_blocks(); ++i) {
+    step("block " + std::to_string(i + 1) + "/" + std::to_string(model_.num_blocks()) + ": " + model_.block_name(i));
+    // AWQ's scales for the whole block first (on its float weights, as the reference does), then
+    // the stages in order: each captures its inputs from the block with the earlier stages quantized.
+    awq_scales(i, hs);
+    for (const auto& stage : block_stages(model_, i)) {
+      std::vector<Layer*> targets;
+      for (Layer* l : stage) {
+        auto it = by_layer_.find(l);
+        if (it != by_layer_.end() && it->second->plan->weights) targets.push_back(l);
+      }
+      if (!targets.empty()) quantize_stage(i, hs, targets);
+    }
+    for (auto& h : hs) h = model_.block(i, h);
+    ++steps_done_;
+  }
+  outside_blocks_data_layers(hs);
+}
+
+void Pipeline::awq_scales(int64_t block, const std::vector<at::Tensor>& hs) {
+  auto is_awq = [&](const Layer* l) {
+    auto it = by_layer_.find(l);
+    return it != by_layer_.end() && it->second->plan->weights && it->second->plan->weights->method == WeightMethod::Awq;
+  };
+  std::vector<BlockScaleGroup> groups;
+  for (auto& g : block_scale_groups(model_, block))
+    if (std::any_of(g.layers.begin(), g.layers.end(), is_awq)) groups.push_back(std::move(g));
+  if (groups.empty()) return;
+  // Folding is exact in float, so one capture of the float block serves every group: each group's
+  // fold changes only its own readers' input (÷ s), which the search accounts for.
+  std::vector<at::Tensor> sub, ref;
+  int64_t n = 0;
+  for (size_t j = 0; j < hs.size() && n < std::max<int64_t>(1, opts_.search_samples); ++j) {
+    sub.push_back(hs[j]);
+    n += hs[j].size(0);
+  }
+  std::map<std::string, std::vector<at::Tensor>> inputs;
+  std::set<std::string> wanted;
+  for (const auto& g : groups) wanted.insert(g.layers.front()->input_point());
+  {
+    auto obs = std::make_shared<FunctionObserver>([&](const std::string& p, const at::Tensor& t, int64_t) {
+      if (wanted.count(p)) inputs[p].push_back(t.detach().reshape({-1, t.size(-1)}).to(at::kFloat));
+    });
+    ScopedObserver scoped(model_.hooks(), obs);
+    for (const auto& h : sub) ref.push_back(model_.block(block, h));
+  }
+  for (const auto& g : groups) {
+    std::vector<Layer*> awq_layers;
+    for (Layer* l : g.layers)
+      if (is_awq(l)) awq_layers.push_back(l);
+    const std::string point = g.layers.front()->input_point();
+    QUENCH_CHECK(inputs.count(point), g.layers.front()->name(), ": AWQ saw no calibration inputs");
+    const at::Tensor xmean = at::cat(inputs.at(point), 0).abs().mean(0);
+    std::vector<at::Tensor> w0;
+    for (Layer* l : awq_layers) w0.push_back(l->weight());
+    // Loss: MSE of the block's output with only this group's AWQ layers quantized.
+    auto loss = [&](const at::Tensor& s) {
+      for (size_t k = 0; k < awq_layers.size(); ++k) {
+        const at::Tensor w = weight_2d(w0[k]) * s.unsqueeze(0);
+        const at::Tensor wq = ops::fake_quant(w, by_layer_.at(awq_layers[k])->plan->weights->spec());
+        awq_layers[k]->set_weight(weight_like(wq / s.unsqueeze(0), w0[k]));
+      }
+      double num = 0, den = 0;
+      for (size_t j = 0; j < sub.size(); ++j) {
+        const at::Tensor out = model_.block(block, sub[j]);
+        num += (out - ref[j]).to(at::kDouble).pow(2).sum().item<double>();
+        den += static_cast<double>(out.numel());
+      }
+      for (size_t k = 0; k < awq_layers.size(); ++k) awq_layers[k]->set_weight(w0[k]);
+      return num / den;
+    };
+    const AwqScale best = awq_search_scale(xmean, by_layer_.at(awq_layers.front())->plan->weights->grid, loss);
+    fold_scale(model_, g, best.scale);
+    for (Layer* l : g.layers) {
+      folded_.insert(l);
+      if (!by_layer_.count(l)) continue;
+      auto& d = by_layer_.at(l)->details;
+      d["awq_ratio"] = best.ratio;
+      d["awq_loss"] = best.loss;
+      d["awq_loss_unscaled"] = best.loss_plain;
+    }
+  }
+}
+
+void Pipeline::quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, const std::vector<Layer*>& stage) {
+  auto cap = std::make_shared<StageCapture>();
+  for (Layer* l : stage)
+    if (data_method(*by_layer_.at(l))) cap->by_point[l->input_point()] = by_layer_.at(l);
+  cap->row_limit = std::max<int64_t>(opts_.clip_tokens, 1);
+  if (!cap->by_point.empty()) {
+    ScopedObserver scoped(model_.hooks(), cap);
+    for (const auto& h : hs) {
+      cap->seen.clear();
+      try {
+        model_.block(block, h);
+      } catch (const StopForward&) {
+      }
+    }
+  }
+  for (Layer* l : stage) {
+    LayerState& s = *by_layer_.at(l);
+    const WeightQuant& w = *s.plan->weights;
+    const std::string point = l->input_point();
+    if (w.method == WeightMethod::Rtn) {
+      quantize_rtn(s);
+      continue;
+    }
+    s.ref_weight = l->weight().to(at::kFloat).clone();
+    const at::Tensor w2d = weight_2d(s.ref_weight);
+    if (w.method == WeightMethod::Gptq) {
+      QUENCH_CHECK(cap->hessians.count(point), l->name(), ": GPTQ saw no calibration inputs");
+      GptqInfo info;
+      const at::Tensor wq = gptq_quantize(w2d, cap->hessians.at(point)->hessian(), w, l->name(), &info);
+      s.details["gptq_damp"] = info.damp;
+      s.details["gptq_loss"] = info.loss;
+      if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
+      record_weight(s, wq);
+    } else {  // AWQ: the scales are folded already; clip search on the (scaled) inputs
+      if (!folded_.count(l)) s.details["awq_scale"] = "none (no foldable preceding op)";
+      if (w.clip_search && !awq_no_clip(model_, *l)) {
+        QUENCH_CHECK(cap->rows.count(point), l->name(), ": AWQ saw no calibration inputs");
+        double mean_clip = 1;
+        const auto p = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
+        s.details["mean_clip"] = mean_clip;
+        record_weight(s, ops::fake_quant(w2d, p, w.spec()));
+      } else {
+        record_weight(s, ops::fake_quant(w2d, w.spec()));
+      }
+    }
+  }
+}
+
+void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
+  std::set<const Layer*> in_blocks;
+  for (int64_t b = 0; b < model_.num_blocks(); ++b)
+    for (Layer* l : model_.block_layers(b)) in_blocks.insert(l);
+  std::vector<Layer*> rest;
+  for (auto& s : states_)
+    if (data_method(*s) && !in_blocks.count(s->layer)) rest.push_back(s->layer);
+  if (rest.empty()) return;
+  QUENCH_CHECK(rest.size() == 1 && rest.front()->name() == head_layer(model_), rest.front()->name(),
+               ": GPTQ/AWQ outside the blocks apply to the output head only");
+  Layer* l = rest.front();
+  LayerState& s = *by_layer_.at(l);
+  auto cap = std::make_shared<StageCapture>();
+  cap->by_point[l->input_point()] = &s;
+  cap->row_limit = opts_.clip_tokens;
+  cap->early_stop = false;
+  {
+    ScopedObserver scoped(model_.hooks(), cap);
+    at::NoGradGuard ng;
+    for (const auto& h : hs) model_.head(h);
+  }
+  s.ref_weight = l->weight().to(at::kFloat).clone();
+  const at::Tensor w2d = weight_2d(s.ref_weight);
+  const WeightQuant& w = *s.plan->weights;
+  if (w.method == WeightMethod::Gptq) {
+    GptqInfo info;
+    record_weight(s, gptq_quantize(w2d, cap->hessians.at(l->input_point())->hessian(), w, l->name(), &info));
+    s.details["gptq_damp"] = info.damp;
+  } else {
+    s.details["awq_scale"] = "none (no foldable preceding op)";
+    const auto p = awq_search_clip(w2d, at::cat(cap->rows.at(l->input_point()), 0), w, nullptr, opts_.clip_tokens);
+    record_weight(s, ops::fake_quant(w2d, p, w.spec()));
+  }
+}
+
+void Pipeline::install_kv() {
+  for (const auto& k : plan_.kv) {
+    const KvQuant kv = k.kv;
+    transforms_.add(k.k_point, "quant", [kv](const at::Tensor& x) { return kivi_keys(x, kv); });
+    transforms_.add(k.v_point, "quant", [kv](const at::Tensor& x) { return kivi_values(x, kv); });
+  }
+}
+
+void Pipeline::calibrate_activations() {
+  // Static quantizers need their ranges: one pass with the rotations and the KV cache in place,
+  // on the quantized weights, activations still in float.
+  std::vector<std::string> points;
+  for (auto& s : states_) {
+    if (s->plan->input && !s->plan->input->dynamic) points.push_back(s->layer->input_point());
+    if (s->plan->output && !s->plan->output->dynamic) points.push_back(s->layer->output_point());
+  }
+  for (const auto& p : plan_.points)
+    if (!p.act.dynamic) points.push_back(p.point);
+  CalibrationResult cal;
+  if (!points.empty()) {
+    QUENCH_CHECK(!calib_.empty(), "static activation quantization needs calibration data");
+    step("calibrating " + std::to_string(points.size()) + " static activation quantizers");
+    transforms_.install(model_.hooks());
+    CalibrationOptions co;
+    std::string list;
+    for (const auto& p : points) list += (list.empty() ? "" : ",") + p;
+    co.points = list;
+    co.weights = false;
+    co.histogram_bins = opts_.histogram_bins;
+    cal = calibrate(model_, calib_.source(), co, inner("activation ranges"));
+    ++steps_done_;
+    details_["activation_calibration"] = {{"points", points.size()}, {"samples", cal.samples}, {"seconds", cal.seconds}};
+  }
+  auto stats = [&](const std::string& point) -> const ActivationStats& {
+    const ActivationStats* st = cal.point(point);
+    QUENCH_CHECK(st, point, ": not reached by the calibration data, so its static scale cannot be calibrated");
+    return *st;
+  };
+  for (auto& s : states_) {
+    const int64_t cd = channel_dim_of(s->layer->kind());
+    if (s->plan->input) {
+      if (!s->plan->input->dynamic) s->in_params = static_act_params(*s->plan->input, stats(s->layer->input_point()));
+      transforms_.add(s->layer->input_point(), "quant", act_quant_transform(*s->plan->input, s->in_params, cd));
+      if (!s->plan->input->dynamic) {
+        const auto r = static_act_range(*s->plan->input, stats(s->layer->input_point()));
+        s->details["input_range"] = {r.first, r.second};
+      }
+    }
+    if (s->plan->output) {
+      if (!s->plan->output->dynamic) s->out_params = static_act_params(*s->plan->output, stats(s->layer->output_point()));
+      transforms_.add(s->layer->output_point(), "quant", act_quant_transform(*s->plan->output, s->out_params, cd));
+    }
+  }
+  for (const auto& p : plan_.points) {
+    ops::QuantParams params;
+    if (!p.act.dynamic) params = static_act_params(p.act, stats(p.point));
+    point_params_[p.point] = params;
+    transforms_.add(p.point, "quant", act_quant_transform(p.act, params, -1));
+  }
+  transforms_.install(model_.hooks());
+}
+
+void Pipeline::measure() {
+  if (calib_.empty() || opts_.measure_samples <= 0) return;
+  step("measuring per-layer errors");
+  std::map<std::string, PointTransforms::Probe> probes;
+  for (auto& sp : states_) {
+    LayerState* s = sp.get();
+    if (s->layer->kind() == LayerKind::Embedding) continue;  // its input is ids: weight error only
+    s->ref_bias = s->layer->bias().defined() ? s->layer->bias().to(at::kFloat) : at::Tensor();
+    const int64_t cd = channel_dim_of(s->layer->kind());
+    probes[s->layer->input_point()] = [s, cd](const at::Tensor& x) {
+      const at::Tensor xf = x.to(at::kFloat);
+      const at::Tensor ref = s->layer->apply(xf, s->ref_weight.to(xf.device()), s->ref_bias);
+      at::Tensor xq = s->plan->input ? act_fake_quant(x, *s->plan->input, s->in_params, cd) : x;
+      at::Tensor y = s->layer->compute(xq).to(at::kFloat);
+      if (s->plan->output) y = act_fake_quant(y, *s->plan->output, s->out_params, cd);
+      s->output_err.add(y, ref);
+    };
+  }
+  for (const auto& p : plan_.points) {
+    ErrorAccumulator* acc = &point_err_[p.point];
+    const ActQuant a = p.act;
+    const ops::QuantParams params = point_params_[p.point];
+    probes[p.point] = [acc, a, params](const at::Tensor& x) { acc->add(act_fake_quant(x, a, params, -1), x); };
+  }
+  for (const auto& k : plan_.kv) {
+    ErrorAccumulator* acc = &kv_err_[k.module];
+    const KvQuant kv = k.kv;
+    probes[k.k_point] = [acc, kv](const at::Tensor& x) { acc->add(kivi_keys(x, kv), x); };
+    probes[k.v_point] = [acc, kv](const at::Tensor& x) { acc->add(kivi_values(x, kv), x); };
+  }
+  transforms_.install(model_.hooks(), probes, "quant");
+  try {
+    at::NoGradGuard ng;
+    for (const auto& b : calib_.first(opts_.measure_samples)) model_.forward(b);
+  } catch (...) {
+    transforms_.install(model_.hooks());
+    throw;
+  }
+  transforms_.install(model_.hooks());
+  ++steps_done_;
+}
+
+CompressResult Pipeline::results() {
+  CompressResult r;
+  r.size = estimate_size(model_, plan_);
+  std::map<std::string, const LayerSize*> sizes;
+  for (const auto& l : r.size.layers) sizes[l.layer] = &l;
+  for (auto& s : states_) {
+    LayerResult lr;
+    lr.layer = s->layer->name();
+    lr.kind = layer_kind_name(s->layer->kind());
+    lr.settings = s->plan->to_json();
+    if (!s->details.empty()) lr.settings["details"] = s->details;
+    lr.bits = sizes.count(lr.layer) ? sizes.at(lr.layer)->bits_per_weight() : 16.0;
+    const int64_t params = s->layer->original_weight().numel() + (s->layer->original_bias().defined() ? s->layer->original_bias().numel() : 0);
+    lr.params_before = params;
+    lr.params_after = params;
+    lr.weight_rel_mse = s->weight_err.rel_mse();
+    lr.weight_sqnr_db = s->weight_err.sqnr_db();
+    lr.output_rel_mse = s->output_err.rel_mse();
+    lr.output_sqnr_db = s->output_err.sqnr_db();
+    r.layers.push_back(std::move(lr));
+  }
+  for (const auto& k : plan_.kv) {
+    LayerResult lr;
+    lr.layer = k.module;
+    lr.kind = "kv_cache";
+    lr.settings = {{"kv_cache", k.kv.to_json()}, {"sources", {k.source}}};
+    lr.bits = k.kv.bits_per_element();
+    lr.output_rel_mse = kv_err_[k.module].rel_mse();
+    lr.output_sqnr_db = kv_err_[k.module].sqnr_db();
+    r.layers.push_back(std::move(lr));
+  }
+  for (const auto& p : plan_.points) {
+    LayerResult lr;
+    lr.layer = p.point;
+    lr.kind = "activation";
+    lr.settings = {{"activations", p.act.to_json()}, {"sources", {p.source}}};
+    if (!p.act.dynamic && point_params_[p.point].scale.defined())
+      lr.settings["details"] = {{"scale", point_params_[p.point].scale.reshape({-1})[0].item<double>()}};
+    lr.bits = p.act.bits;
+    lr.output_rel_mse = point_err_[p.point].rel_mse();
+    lr.output_sqnr_db = point_err_[p.point].sqnr_db();
+    r.layers.push_back(std::move(lr));
+  }
+  r.warnings = plan_.warnings;
+  r.warnings.insert(r.warnings.end(), warnings_.begin(), warnings_.end());
+  r.details = details_;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  return r;
+}
+
+CompressResult Pipeline::run() {
+  at::NoGradGuard ng;
+  model_.reset_compression();
+  for (const auto& lp : plan_.layers) {
+    if (!lp.compressed()) continue;
+    auto s = std::make_unique<LayerState>();
+    s->layer = &model_.layer(lp.layer);
+    s->plan = &lp;
+    by_layer_[s->layer] = s.get();
+    states_.push_back(std::move(s));
+  }
+  if (plan_.needs_calibration()) QUENCH_CHECK(!calib_.empty(), "this recipe needs calibration data (GPTQ, AWQ, SmoothQuant or static activations)");
+  bool any_data = false, any_static = !plan_.points.empty();
+  for (auto& s : states_) {
+    any_data = any_data || data_method(*s);
+    any_static = any_static || (s->plan->input && !s->plan->input->dynamic) || (s->plan->output && !s->plan->output->dynamic);
+  }
+  steps_total_ = (plan_.smoothquant_alpha ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
+                 (calib_.empty() || opts_.measure_samples <= 0 ? 0 : 1);
+  smooth();
+  rotate();
+  transforms_.install(model_.hooks());  // block passes see rotated inputs, matching the rotated weights
+  quantize_weights();
+  install_kv();
+  calibrate_activations();
+  // Weights that were never quantized (activation-only or rotation-only layers) are their own reference.
+  for (auto& s : states_)
+    if (!s->ref_weight.defined()) s->ref_weight = s->layer->weight().to(at::kFloat).clone();
+  measure();
+  step("done");
+  return results();
+}
+
+}  // namespace
+
+CompressResult compress(Model& model, const ResolvedRecipe& plan, const CalibrationSet& calib, const CompressOptions& opts,
+                        const Progress& progress) {
+  Pipeline p(model, plan, calib, opts, progress);
+  return p.run();
+}
+
+}  // namespace quench

@@ -1,0 +1,156 @@
+#include "core/compress/family.h"
+
+#include <set>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+namespace {
+
+const std::vector<FamilyInfo>& table() {
+  using P = ScaleGroup::Prev;
+  static const std::vector<FamilyInfo> t = {
+      {{"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"},
+       "lm_head",
+       {{P::RmsNorm, "input_layernorm", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, true},
+        // v → o only without grouped-query attention (shapes chain only then; checked per model)
+        {P::LinearRows, "self_attn.v_proj", {"self_attn.o_proj"}, false},
+        {P::RmsNorm, "post_attention_layernorm", {"mlp.gate_proj", "mlp.up_proj"}, true},
+        {P::LinearRows, "mlp.up_proj", {"mlp.down_proj"}, false}},
+       {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, {"self_attn.o_proj"}, {"mlp.gate_proj", "mlp.up_proj"}, {"mlp.down_proj"}},
+       {"self_attn.q_proj", "self_attn.k_proj"}},
+      {{"MambaForCausalLM"},
+       "lm_head",
+       {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}},
+       {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.x_proj"}, {"mixer.dt_proj"}, {"mixer.out_proj"}},
+       {}},
+      {{"Mamba2ForCausalLM"},
+       "lm_head",
+       // the gated RMSNorm's weight multiplies out_proj's input channel by channel: foldable
+       {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}, {P::RmsNorm, "mixer.norm", {"mixer.out_proj"}, true}},
+       {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.out_proj"}},
+       {}},
+      {{"GPT2LMHeadModel"},
+       "lm_head",
+       {{P::LayerNorm, "ln_1", {"attn.c_attn"}, true}, {P::LayerNorm, "ln_2", {"mlp.c_fc"}, true}},
+       {{"attn.c_attn"}, {"attn.c_proj"}, {"mlp.c_fc"}, {"mlp.c_proj"}},
+       {}},
+      {{"ViTForImageClassification"},
+       "classifier",
+       {{P::LayerNorm, "layernorm_before", {"attention.attention.query", "attention.attention.key", "attention.attention.value"}, true},
+        {P::LinearRows, "attention.attention.value", {"attention.output.dense"}, false},
+        {P::LayerNorm, "layernorm_after", {"intermediate.dense"}, true}},
+       {{"attention.attention.query", "attention.attention.key", "attention.attention.value"},
+        {"attention.output.dense"},
+        {"intermediate.dense"},
+        {"output.dense"}},
+       {"attention.attention.query", "attention.attention.key"}},
+      {{"ResNetForImageClassification"}, "classifier.1", {}, {}, {}},
+  };
+  return t;
+}
+
+}  // namespace
+
+const FamilyInfo* family_of(const std::string& architecture) {
+  for (const auto& f : table())
+    for (const char* a : f.architectures)
+      if (architecture == a) return &f;
+  return nullptr;
+}
+
+std::string head_layer(const Model& model) {
+  if (const FamilyInfo* f = family_of(model.architecture()))
+    if (model.find_layer(f->head)) return f->head;
+  if (model.layers().empty()) return "";
+  const std::string& last = model.layers().back()->name();
+  if (last == "lm_head" || last.rfind("classifier", 0) == 0) return last;
+  return "";
+}
+
+std::vector<BlockScaleGroup> block_scale_groups(const Model& model, int64_t block) {
+  std::vector<BlockScaleGroup> out;
+  const FamilyInfo* f = family_of(model.architecture());
+  if (!f) return out;
+  const std::string p = model.block_name(block) + ".";
+  auto& params = model.params();
+  for (const auto& g : f->groups) {
+    BlockScaleGroup b;
+    b.prev_kind = g.prev_kind;
+    b.smoothquant = g.smoothquant;
+    int64_t channels = -1;
+    if (g.prev_kind == ScaleGroup::Prev::LinearRows) {
+      Layer* prev = model.find_layer(p + g.prev);
+      if (!prev || prev->kind() != LayerKind::Linear) continue;
+      b.prev_weight = prev->name();
+      channels = prev->out_features();
+    } else {
+      b.prev_weight = p + g.prev + ".weight";
+      if (!params.count(b.prev_weight)) continue;
+      channels = params.at(b.prev_weight).numel();
+      if (g.prev_kind == ScaleGroup::Prev::LayerNorm) {
+        b.prev_bias = p + g.prev + ".bias";
+        if (!params.count(b.prev_bias)) continue;
+      }
+    }
+    bool ok = true;
+    for (const auto& name : g.layers) {
+      Layer* l = model.find_layer(p + name);
+      ok = ok && l && l->kind() == LayerKind::Linear && l->in_features() == channels;
+      if (ok) b.layers.push_back(l);
+    }
+    if (ok) out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::vector<std::vector<Layer*>> block_stages(const Model& model, int64_t block) {
+  const auto layers = model.block_layers(block);
+  std::vector<std::vector<Layer*>> out;
+  std::set<const Layer*> placed;
+  if (const FamilyInfo* f = family_of(model.architecture())) {
+    const std::string p = model.block_name(block) + ".";
+    for (const auto& stage : f->stages) {
+      std::vector<Layer*> s;
+      for (const auto& name : stage)
+        if (Layer* l = model.find_layer(p + name)) s.push_back(l);
+      for (auto* l : s) placed.insert(l);
+      if (!s.empty()) out.push_back(std::move(s));
+    }
+  }
+  for (Layer* l : layers)
+    if (!placed.count(l)) out.push_back({l});
+  return out;
+}
+
+bool awq_no_clip(const Model& model, const Layer& layer) {
+  const FamilyInfo* f = family_of(model.architecture());
+  if (!f) return false;
+  for (const auto& n : f->no_clip) {
+    const std::string suffix = "." + n;
+    if (layer.name().size() > suffix.size() && layer.name().compare(layer.name().size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  }
+  return false;
+}
+
+void fold_scale(Model& model, const BlockScaleGroup& g, const at::Tensor& s_in) {
+  const at::Tensor s = s_in.to(at::kFloat).reshape({-1});
+  if (g.prev_kind == ScaleGroup::Prev::LinearRows) {
+    Layer& prev = model.layer(g.prev_weight);
+    const auto sp = s.to(prev.weight().device());
+    prev.set_weight(prev.weight().to(at::kFloat) / sp.unsqueeze(1));
+    if (prev.bias().defined()) prev.set_bias(prev.bias().to(at::kFloat) / sp);
+  } else {
+    const at::Tensor& w = model.param(g.prev_weight);
+    model.set_param(g.prev_weight, w.to(at::kFloat) / s.to(w.device()));
+    if (!g.prev_bias.empty()) {
+      const at::Tensor& b = model.param(g.prev_bias);
+      model.set_param(g.prev_bias, b.to(at::kFloat) / s.to(b.device()));
+    }
+  }
+  for (Layer* l : g.layers) l->set_weight(l->weight().to(at::kFloat) * s.to(l->weight().device()).unsqueeze(0));
+}
+
+}  // namespace quench

@@ -1,0 +1,113 @@
+#include "core/compress/gptq.h"
+
+#include <algorithm>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+void HessianAccumulator::add(const at::Tensor& x_in) {
+  QUENCH_CHECK(x_in.size(-1) == in_, "HessianAccumulator: input has ", x_in.size(-1), " features, expected ", in_);
+  const auto x = x_in.reshape({-1, in_}).to(at::kDouble);
+  if (!sum_.defined()) sum_ = at::zeros({in_, in_}, x.options());
+  sum_.addmm_(x.t(), x);
+  rows_ += x.size(0);
+}
+
+at::Tensor HessianAccumulator::hessian() const {
+  QUENCH_CHECK(rows_ > 0, "HessianAccumulator: no inputs were added");
+  return (sum_ * (2.0 / static_cast<double>(rows_))).to(at::kFloat);
+}
+
+namespace {
+
+// (scale, zero) for the columns cols [out, c] under spec (per row of the slice, or one for the tensor).
+ops::QuantParams fit(const at::Tensor& cols, const ops::QuantSpec& spec) {
+  ops::QuantSpec s = spec;
+  if (s.granularity == ops::Granularity::Group) s.granularity = ops::Granularity::Row;
+  return ops::compute_qparams(cols, s);
+}
+
+}  // namespace
+
+at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const WeightQuant& setting, const std::string& layer,
+                         GptqInfo* info) {
+  QUENCH_CHECK(w_in.dim() == 2 && H_in.dim() == 2 && H_in.size(0) == w_in.size(1) && H_in.size(1) == w_in.size(1), layer,
+               ": GPTQ needs W [out, in] and H [in, in], got ", w_in.sizes(), " and ", H_in.sizes());
+  at::NoGradGuard ng;
+  const int64_t in = w_in.size(1);
+  const ops::QuantSpec spec = setting.spec();
+  const bool grouped = setting.strategy == WeightStrategy::Group;
+  const int64_t g = grouped ? setting.group_size : in;
+  // Blocks hold whole groups, so a group's parameters are fitted on columns that carry every
+  // update made so far.
+  int64_t B = std::max<int64_t>(1, setting.block_size);
+  if (grouped) B = std::max<int64_t>(g, (B / g) * g);
+
+  at::Tensor W = w_in.to(at::kFloat).clone();
+  at::Tensor H = H_in.to(W.device(), at::kFloat).clone();
+  // 1. dead inputs
+  const at::Tensor dead = H.diagonal() == 0;
+  const int64_t ndead = dead.sum().item<int64_t>();
+  if (ndead > 0) {
+    H.diagonal().masked_fill_(dead, 1.0);
+    W.index_put_({at::indexing::Slice(), dead}, 0.0);
+  }
+  // 2. act-order
+  at::Tensor perm, invperm;
+  if (setting.act_order) {
+    perm = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
+    W = W.index_select(1, perm);
+    H = H.index_select(0, perm).index_select(1, perm);
+    invperm = at::argsort(perm);
+  }
+  // Per-tensor and per-channel parameters are fitted once, on the whole (permuted) weight.
+  ops::QuantParams params;
+  if (!grouped) params = ops::compute_qparams(W, spec);
+  // 3–4. damping, U = upper Cholesky factor of H⁻¹
+  const double damp = setting.damp * H.diagonal().mean().item<double>();
+  H.diagonal().add_(damp);
+  at::Tensor L;
+  try {
+    L = at::linalg_cholesky(H.to(at::kDouble));
+  } catch (const c10::Error&) {
+    fail(layer, ": GPTQ's Hessian is not positive definite after damping ", setting.damp, " (raise weights.damp)");
+  }
+  at::Tensor Hinv = at::cholesky_inverse(L);
+  at::Tensor U = at::linalg_cholesky(Hinv).transpose(0, 1).contiguous().to(at::kFloat);  // upper
+
+  at::Tensor Q = at::zeros_like(W);
+  ops::QuantSpec colspec = spec;
+  if (grouped) colspec.granularity = ops::Granularity::Row;
+  double loss = 0;
+  for (int64_t i1 = 0; i1 < in; i1 += B) {
+    const int64_t i2 = std::min(i1 + B, in), count = i2 - i1;
+    at::Tensor W1 = W.narrow(1, i1, count).clone();
+    at::Tensor Q1 = at::zeros_like(W1), Err1 = at::zeros_like(W1);
+    const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t col = i1 + i;
+      if (grouped && col % g == 0) params = fit(W1.narrow(1, i, std::min(g, count - i)), spec);
+      const at::Tensor w = W1.narrow(1, i, 1);  // [out, 1]
+      const double d = U1[i][i].item<double>();
+      const at::Tensor q = ops::fake_quant(w, params, colspec);
+      Q1.narrow(1, i, 1).copy_(q);
+      const at::Tensor err = (w - q) / d;
+      loss += err.pow(2).sum().item<double>();
+      // W1[:, i:] −= err · U1[i, i:]
+      W1.narrow(1, i, count - i).sub_(err.matmul(U1.narrow(0, i, 1).narrow(1, i, count - i)));
+      Err1.narrow(1, i, 1).copy_(err);
+    }
+    Q.narrow(1, i1, count).copy_(Q1);
+    if (i2 < in) W.narrow(1, i2, in - i2).sub_(Err1.matmul(U.narrow(0, i1, count).narrow(1, i2, in - i2)));
+  }
+  if (setting.act_order) Q = Q.index_select(1, invperm);
+  if (info) {
+    info->dead_columns = ndead;
+    info->damp = damp;
+    info->loss = loss;
+  }
+  return Q;
+}
+
+}  // namespace quench

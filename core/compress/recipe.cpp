@@ -1,0 +1,607 @@
+#include "core/compress/recipe.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/compress/family.h"
+#include "core/compress/json_fields.h"
+#include "core/compress/quamba.h"
+#include "core/compress/schemes.h"
+#include "core/ops/hadamard.h"
+#include "core/stats/point_pattern.h"
+
+namespace quench {
+
+using recipe_json::Fields;
+using recipe_json::type_name;
+
+namespace {
+
+// Sections a setting may carry. A new method adds its key here, a parser in its own file, a
+// field in LayerPlan and a case in typed_layer_plan() (docs/adding-a-method.md).
+const char* const kLayerSections[] = {"weights", "activations", "output_activations"};
+const char* const kAllSections[] = {"weights", "activations", "output_activations", "kv_cache"};
+
+[[noreturn]] void recipe_fail(const std::string& key, const std::string& message, const std::string& layer = "") {
+  throw RecipeError(key, layer, key + ": " + message);
+}
+
+// Checks one section of one entry on its own (keys, types, ranges).
+void check_section_partial(const std::string& section, const nlohmann::json& j, const std::string& key) {
+  if (section == "weights") parse_weight_quant(j, key, {}, true);
+  else if (section == "kv_cache") parse_kv_quant(j, key, {}, true);
+  else parse_act_quant(j, key, {}, true);
+}
+
+// Fields a later entry's value makes meaningless when it does not set them again: switching the
+// strategy drops an inherited group_size, switching the method drops the old method's options.
+const std::vector<std::string>& dependents(const std::string& section, const std::string& field) {
+  static const std::vector<std::string> none;
+  static const std::map<std::string, std::vector<std::string>> w = {
+      {"strategy", {"group_size"}}, {"method", {"clip", "damp", "block_size", "act_order", "grid", "clip_search"}}};
+  static const std::map<std::string, std::vector<std::string>> a = {
+      {"strategy", {"dynamic", "observer", "percentile"}}, {"dynamic", {"observer", "percentile"}}, {"observer", {"percentile"}}};
+  static const std::map<std::string, std::vector<std::string>> kv;
+  const auto& table = section == "weights" ? w : section == "kv_cache" ? kv : a;
+  auto it = table.find(field);
+  return it == table.end() ? none : it->second;
+}
+
+// Applies `patch` (one section object, or null) from `patch_key` onto `into` (a SettingPatch used
+// as the merged state).
+void merge_section(SettingPatch& into, const std::string& section, const nlohmann::json& patch,
+                   const std::map<std::string, std::string>& patch_source, const std::string& patch_key) {
+  auto drop_sources = [&](const std::string& prefix) {
+    for (auto it = into.source.begin(); it != into.source.end();)
+      it = it->first.rfind(prefix, 0) == 0 ? into.source.erase(it) : std::next(it);
+  };
+  auto src_of = [&](const std::string& f) {
+    auto it = patch_source.find(section + "." + f);
+    return it != patch_source.end() ? it->second : patch_key + "." + section + "." + f;
+  };
+  if (patch.is_null()) {
+    into.sections[section] = nullptr;
+    drop_sources(section + ".");
+    auto it = patch_source.find(section);
+    into.source[section] = it != patch_source.end() ? it->second : patch_key + "." + section;
+    return;
+  }
+  nlohmann::json& cur = into.sections[section];
+  if (!cur.is_object()) {
+    cur = nlohmann::json::object();
+    drop_sources(section + ".");
+  }
+  for (auto it = patch.begin(); it != patch.end(); ++it)
+    for (const auto& dep : dependents(section, it.key()))
+      if (!patch.contains(dep) && cur.contains(dep)) {
+        cur.erase(dep);
+        into.source.erase(section + "." + dep);
+      }
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    cur[it.key()] = it.value();
+    into.source[section + "." + it.key()] = src_of(it.key());
+  }
+  // A group size on its own means grouping (an override that only changes the group size of a
+  // per-channel default).
+  if (section == "weights" && patch.contains("group_size") && !patch.contains("strategy")) {
+    cur["strategy"] = "group";
+    into.source["weights.strategy"] = src_of("group_size");
+  }
+  auto it = patch_source.find(section);
+  into.source[section] = it != patch_source.end() ? it->second : patch_key + "." + section;
+}
+
+void merge_patch(SettingPatch& into, const SettingPatch& p) {
+  for (const auto& [section, value] : p.sections) merge_section(into, section, value, p.source, p.key);
+  if (p.skip) {
+    into.skip = p.skip;
+    into.source["skip"] = p.source.count("skip") ? p.source.at("skip") : p.key + ".skip";
+  }
+  if (p.rotation) {
+    into.rotation = p.rotation;
+    into.source["rotation"] = p.source.count("rotation") ? p.source.at("rotation") : p.key + ".rotation";
+  }
+}
+
+std::vector<std::string> parse_globs(const nlohmann::json& j, const std::string& key) {
+  std::vector<std::string> out;
+  if (j.is_string()) out.push_back(j.get<std::string>());
+  else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (!j[i].is_string()) recipe_fail(key + "[" + std::to_string(i) + "]", "must be a string, got " + type_name(j[i]));
+      out.push_back(j[i].get<std::string>());
+    }
+  } else {
+    recipe_fail(key, "must be a module name pattern or a list of them, got " + type_name(j));
+  }
+  if (out.empty()) recipe_fail(key, "is empty");
+  for (size_t i = 0; i < out.size(); ++i)
+    if (out[i].empty()) recipe_fail(key, "has an empty pattern");
+  return out;
+}
+
+// One setting object: the default or an override.
+SettingPatch parse_setting(const nlohmann::json& j, const std::string& key, bool is_override) {
+  Fields f(j, key);
+  if (is_override) f.only({"match", "scheme", "weights", "activations", "output_activations", "kv_cache", "rotation", "skip"});
+  else f.only({"scheme", "weights", "activations", "output_activations", "kv_cache", "rotation", "skip"});
+  SettingPatch p;
+  p.key = key;
+  if (is_override) {
+    if (!j.contains("match")) recipe_fail(key, "an override needs \"match\" (a module name pattern, e.g. \"model.layers.*.mlp.down_proj\")");
+    p.match = parse_globs(j["match"], key + ".match");
+  }
+  if (j.contains("scheme")) {
+    const auto& s = j["scheme"];
+    if (!s.is_string()) recipe_fail(key + ".scheme", "must be a scheme name such as \"W4A16\", got " + type_name(s));
+    auto ex = expand_scheme(s.get<std::string>());
+    if (!ex) recipe_fail(key + ".scheme", "\"" + s.get<std::string>() + "\" is not a known scheme (e.g. " + scheme_examples() + ")");
+    std::map<std::string, std::string> src;
+    for (auto it = ex->weights.begin(); it != ex->weights.end(); ++it) src["weights." + it.key()] = key + ".scheme";
+    for (auto it = ex->activations.begin(); ex->activations.is_object() && it != ex->activations.end(); ++it)
+      src["activations." + it.key()] = key + ".scheme";
+    src["weights"] = src["activations"] = key + ".scheme";
+    merge_section(p, "weights", ex->weights, src, key);
+    merge_section(p, "activations", ex->activations, src, key);
+  }
+  for (const char* section : kAllSections) {
+    if (!j.contains(section)) continue;
+    const auto& v = j[section];
+    const std::string sk = key + "." + section;
+    if (!v.is_null() && !v.is_object()) recipe_fail(sk, "must be an object (or null to switch it off), got " + type_name(v));
+    if (v.is_object()) check_section_partial(section, v, sk);
+    merge_section(p, section, v, {}, key);
+  }
+  if (j.contains("skip")) p.skip = f.get_bool("skip", false);
+  if (j.contains("rotation")) p.rotation = f.get_choice("rotation", "none", {"hadamard", "none"});
+  if (is_override && p.sections.empty() && !p.skip && !p.rotation)
+    recipe_fail(key, "sets nothing (give weights, activations, output_activations, kv_cache, rotation, scheme or skip)");
+  return p;
+}
+
+bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
+  for (const auto& g : globs)
+    if (glob_match(g, name)) return true;
+  return false;
+}
+
+std::string quoted_list(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "'" : ", '") + x + "'";
+  return s;
+}
+
+std::string divisors_near(int64_t n, int64_t g) {
+  int64_t below = 0, above = 0;
+  for (int64_t d = 1; d <= n; ++d) {
+    if (n % d) continue;
+    if (d < g) below = d;
+    else if (d > g && !above) above = d;
+  }
+  std::string s;
+  if (below) s += std::to_string(below);
+  if (above) s += (s.empty() ? "" : ", ") + std::to_string(above);
+  return s;
+}
+
+// The preset's recipe for this architecture, parsed with its own origin.
+Recipe preset_recipe(const std::string& name, const std::string& architecture) {
+  if (name == "quamba") return Recipe::parse(quamba_recipe(architecture), "preset quamba");
+  recipe_fail("preset", "unknown preset \"" + name + "\"");
+}
+
+// Combines a preset with the user's recipe: the user's default merges onto the preset's, the
+// user's overrides, points and ignore entries follow the preset's.
+Recipe with_preset(const Recipe& r, const std::string& architecture) {
+  if (r.preset.empty()) return r;
+  Recipe p = preset_recipe(r.preset, architecture);
+  Recipe out = r;
+  SettingPatch d = p.defaults;
+  merge_patch(d, r.defaults);
+  d.key = "default";
+  out.defaults = d;
+  out.overrides = p.overrides;
+  for (auto& o : out.overrides) o.key = "preset " + r.preset + ": " + o.key;
+  out.overrides.insert(out.overrides.end(), r.overrides.begin(), r.overrides.end());
+  out.points = p.points;
+  for (auto& pr : out.points) pr.key = "preset " + r.preset + ": " + pr.key;
+  out.points.insert(out.points.end(), r.points.begin(), r.points.end());
+  out.ignore = p.ignore;
+  out.ignore.insert(out.ignore.end(), r.ignore.begin(), r.ignore.end());
+  if (!out.smoothquant_alpha) out.smoothquant_alpha = p.smoothquant_alpha;
+  return out;
+}
+
+std::string source_of(const SettingPatch& m, const std::string& field, const std::string& fallback) {
+  auto it = m.source.find(field);
+  return it != m.source.end() ? it->second : fallback;
+}
+
+// The merged sections of one layer → its typed plan, with the layer-dependent checks.
+void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan) {
+  const std::string& name = layer.name();
+  auto src = [&](const std::string& section) {
+    return [&m, section](const std::string& field) { return source_of(m, section + "." + field, source_of(m, section, section) + "." + field); };
+  };
+  auto at = [&](const std::string& field, const std::string& section) { return source_of(m, field, source_of(m, section, section)); };
+  auto with_layer = [&](const std::string& message) {
+    return message.find(name) == std::string::npos ? message + " (layer " + name + ")" : message;
+  };
+  auto fail_layer = [&](const std::string& key, const std::string& message) { throw RecipeError(key, name, with_layer(key + ": " + message)); };
+  auto section = [&](const char* s) -> const nlohmann::json* {
+    auto it = m.sections.find(s);
+    return it == m.sections.end() || it->second.is_null() ? nullptr : &it->second;
+  };
+  try {
+    if (const auto* w = section("weights")) plan.weights = parse_weight_quant(*w, source_of(m, "weights", "weights"), src("weights"));
+    if (const auto* a = section("activations")) plan.input = parse_act_quant(*a, source_of(m, "activations", "activations"), src("activations"));
+    if (const auto* a = section("output_activations"))
+      plan.output = parse_act_quant(*a, source_of(m, "output_activations", "output_activations"), src("output_activations"));
+  } catch (const RecipeError& e) {
+    throw RecipeError(e.key(), name, with_layer(e.what()));
+  }
+  plan.hadamard = m.rotation && *m.rotation == "hadamard";
+  const LayerKind kind = layer.kind();
+  const std::string kname = kind_name(kind);
+  if (plan.weights) {
+    const WeightQuant& w = *plan.weights;
+    if (w.method != WeightMethod::Rtn && kind != LayerKind::Linear)
+      fail_layer(at("weights.method", "weights"), std::string("method \"") + method_name(w.method) + "\" applies to Linear layers; " + name +
+                                                      " is a " + kname + " (use \"rtn\")");
+    if (w.strategy == WeightStrategy::Group) {
+      const int64_t in = layer.in_features();
+      if (in % w.group_size != 0) {
+        const std::string near = divisors_near(in, w.group_size);
+        fail_layer(at("weights.group_size", "weights"), "group_size " + std::to_string(w.group_size) + " does not divide the " +
+                                                             std::to_string(in) + " input features of " + name +
+                                                             (near.empty() ? "" : " (divisors near it: " + near + ")"));
+      }
+    }
+  }
+  if (plan.input && kind == LayerKind::Embedding)
+    fail_layer(at("activations", "activations"), "an Embedding's input is token ids; activation quantization does not apply to " + name);
+  if (plan.hadamard) {
+    const std::string key = at("rotation", "rotation");
+    if (kind != LayerKind::Linear) fail_layer(key, "an online Hadamard rotation applies to Linear layers; " + name + " is a " + kname);
+    const int64_t n = layer.in_features();
+    if (!ops::hadamard_supported(n))
+      fail_layer(key, "no Hadamard matrix of size " + std::to_string(n) + " (the input features of " + name +
+                          "); supported sizes are 2^k, 12·2^k, 20·2^k and 28·2^k");
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
+  try {
+    Recipe r;
+    r.origin = origin;
+    r.json = j;
+    Fields f(j, "recipe");
+    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "points"});
+    if (j.contains("name")) {
+      if (!j["name"].is_string()) recipe_fail("name", "must be a string, got " + type_name(j["name"]));
+      r.name = j["name"].get<std::string>();
+    }
+    if (j.contains("description") && !j["description"].is_string())
+      recipe_fail("description", "must be a string, got " + type_name(j["description"]));
+    if (j.contains("preset")) {
+      if (!j["preset"].is_string()) recipe_fail("preset", "must be a string, got " + type_name(j["preset"]));
+      r.preset = j["preset"].get<std::string>();
+      const auto names = preset_names();
+      if (std::find(names.begin(), names.end(), r.preset) == names.end())
+        recipe_fail("preset", "unknown preset \"" + r.preset + "\" (known: " + quoted_list(names) + ")");
+    }
+    // The default: top-level scheme, then "default", then the top-level activations / kv_cache.
+    nlohmann::json d = nlohmann::json::object();
+    if (j.contains("scheme")) d["scheme"] = j["scheme"];
+    if (j.contains("default")) {
+      if (!j["default"].is_object()) recipe_fail("default", "must be an object, got " + type_name(j["default"]));
+      if (j.contains("scheme") && j["default"].contains("scheme"))
+        recipe_fail("default.scheme", "a scheme is given both at the top level and in \"default\"");
+    }
+    r.defaults = parse_setting(j.contains("default") ? j["default"] : nlohmann::json::object(), "default", false);
+    if (j.contains("scheme")) {
+      SettingPatch s = parse_setting(d, "recipe", false);
+      merge_patch(s, r.defaults);
+      s.key = "default";
+      r.defaults = s;
+    }
+    for (const char* top : {"activations", "kv_cache"}) {
+      if (!j.contains(top)) continue;
+      if (j.contains("default") && j["default"].contains(top))
+        recipe_fail(top, std::string("is given both at the top level and in \"default\" (keep one)"));
+      const auto& v = j[top];
+      if (!v.is_null() && !v.is_object()) recipe_fail(top, "must be an object (or null), got " + type_name(v));
+      if (v.is_object()) check_section_partial(top, v, top);
+      std::map<std::string, std::string> src;
+      if (v.is_object())
+        for (auto it = v.begin(); it != v.end(); ++it) src[std::string(top) + "." + it.key()] = std::string(top) + "." + it.key();
+      src[top] = top;
+      merge_section(r.defaults, top, v, src, "recipe");
+    }
+    if (j.contains("ignore")) {
+      const auto& ig = j["ignore"];
+      if (!ig.is_array()) recipe_fail("ignore", "must be a list of module name patterns, got " + type_name(ig));
+      r.ignore = ig.empty() ? std::vector<std::string>{} : parse_globs(ig, "ignore");
+    }
+    if (j.contains("overrides")) {
+      const auto& ov = j["overrides"];
+      if (!ov.is_array()) recipe_fail("overrides", "must be a list of objects, got " + type_name(ov));
+      for (size_t i = 0; i < ov.size(); ++i) r.overrides.push_back(parse_setting(ov[i], "overrides[" + std::to_string(i) + "]", true));
+    }
+    if (j.contains("smoothquant")) {
+      Fields sq(j["smoothquant"], "smoothquant");
+      sq.only({"alpha"});
+      r.smoothquant_alpha = sq.get_double("alpha", 0.5, 0.0, 1.0);
+    }
+    if (j.contains("points")) {
+      const auto& pts = j["points"];
+      if (!pts.is_array()) recipe_fail("points", "must be a list of {\"match\", \"activations\"} objects, got " + type_name(pts));
+      for (size_t i = 0; i < pts.size(); ++i) {
+        const std::string key = "points[" + std::to_string(i) + "]";
+        Fields pf(pts[i], key);
+        pf.only({"match", "activations"});
+        if (!pts[i].contains("match")) recipe_fail(key, "needs \"match\" (a point name pattern, e.g. \"*.mixer:x\")");
+        if (!pts[i].contains("activations") || !pts[i]["activations"].is_object())
+          recipe_fail(key + ".activations", "needs an object (how the point is quantized)");
+        PointRule pr;
+        pr.key = key;
+        pr.match = parse_globs(pts[i]["match"], key + ".match");
+        pr.act = parse_act_quant(pts[i]["activations"], key + ".activations");
+        r.points.push_back(std::move(pr));
+      }
+    }
+    return r;
+  } catch (const RecipeError& e) {
+    throw RecipeError(e.key(), e.layer(), origin + ": " + e.what());
+  }
+}
+
+Recipe Recipe::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  QUENCH_CHECK(in, path, ": cannot read the recipe file");
+  std::ostringstream os;
+  os << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(os.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw RecipeError("", "", path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  Recipe r = parse(j, path);
+  return r;
+}
+
+std::optional<Recipe> Recipe::from_name(const std::string& name) {
+  const auto presets = preset_names();
+  if (std::find(presets.begin(), presets.end(), name) != presets.end())
+    return parse({{"name", name}, {"preset", name}}, "preset " + name);
+  if (expand_scheme(name)) return parse({{"name", name}, {"scheme", name}}, "scheme " + name);
+  return std::nullopt;
+}
+
+Recipe Recipe::load(const std::string& path_or_name) {
+  std::ifstream probe(path_or_name);
+  if (probe) return from_file(path_or_name);
+  if (auto r = from_name(path_or_name)) return *r;
+  throw RecipeError("", "", path_or_name + ": no such recipe file, and not a scheme (" + std::string(scheme_examples()) +
+                                ") or preset (" + quoted_list(preset_names()) + ")");
+}
+
+std::vector<std::string> preset_names() { return {"quamba"}; }
+
+// ---------------------------------------------------------------------------------------------
+
+nlohmann::json LayerPlan::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  if (weights) j["weights"] = weights->to_json();
+  if (input) j["activations"] = input->to_json();
+  if (output) j["output_activations"] = output->to_json();
+  if (hadamard) j["rotation"] = "hadamard";
+  j["sources"] = sources;
+  if (!compressed()) j["status"] = status;
+  return j;
+}
+
+const LayerPlan* ResolvedRecipe::find(const std::string& layer) const {
+  for (const auto& l : layers)
+    if (l.layer == layer) return &l;
+  return nullptr;
+}
+
+int64_t ResolvedRecipe::compressed_layers() const {
+  int64_t n = 0;
+  for (const auto& l : layers) n += l.compressed() ? 1 : 0;
+  return n;
+}
+
+bool ResolvedRecipe::needs_calibration() const {
+  if (smoothquant_alpha || !points.empty()) return true;
+  for (const auto& l : layers) {
+    if (l.weights && l.weights->method != WeightMethod::Rtn) return true;
+    if ((l.input && !l.input->dynamic) || (l.output && !l.output->dynamic)) return true;
+  }
+  return false;
+}
+
+nlohmann::json ResolvedRecipe::to_json() const {
+  nlohmann::json j;
+  j["name"] = name;
+  j["layers"] = nlohmann::json::object();
+  for (const auto& l : layers) {
+    auto lj = l.to_json();
+    lj["kind"] = kind_name(l.kind);
+    lj["status"] = l.status;
+    j["layers"][l.layer] = lj;
+  }
+  j["kv_cache"] = nlohmann::json::object();
+  for (const auto& k : kv) j["kv_cache"][k.module] = k.kv.to_json();
+  j["points"] = nlohmann::json::object();
+  for (const auto& p : points) j["points"][p.point] = p.act.to_json();
+  if (smoothquant_alpha) j["smoothquant"] = {{"alpha", *smoothquant_alpha}};
+  j["warnings"] = warnings;
+  return j;
+}
+
+ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
+  try {
+    const Recipe recipe = with_preset(recipe_in, model.architecture());
+    ResolvedRecipe out;
+    out.name = recipe.name;
+    const std::string head = head_layer(model);
+    std::vector<bool> override_used(recipe.overrides.size(), false), ignore_used(recipe.ignore.size(), false);
+
+    for (const auto& lp : model.layers()) {
+      const Layer& layer = *lp;
+      LayerPlan plan;
+      plan.layer = layer.name();
+      plan.kind = layer.kind();
+      const bool by_default = (layer.kind() == LayerKind::Linear || layer.kind() == LayerKind::Conv2d) && layer.name() != head;
+      SettingPatch m;
+      bool reached = false;
+      auto has_layer_part = [](const SettingPatch& p) {
+        if (p.skip || p.rotation) return true;
+        for (const char* s : kLayerSections)
+          if (p.sections.count(s)) return true;
+        return false;
+      };
+      if (by_default && has_layer_part(recipe.defaults)) {
+        merge_patch(m, recipe.defaults);
+        plan.sources.push_back("default");
+        reached = true;
+      }
+      for (size_t i = 0; i < recipe.overrides.size(); ++i) {
+        const auto& o = recipe.overrides[i];
+        if (!matches_any(o.match, layer.name()) || !has_layer_part(o)) continue;
+        override_used[i] = true;
+        merge_patch(m, o);
+        plan.sources.push_back(o.key);
+        reached = true;
+      }
+      int ignored_by = -1;
+      for (size_t i = 0; i < recipe.ignore.size(); ++i)
+        if (glob_match(recipe.ignore[i], layer.name())) {
+          ignore_used[i] = true;
+          if (ignored_by < 0) ignored_by = static_cast<int>(i);
+        }
+      if (ignored_by >= 0) {
+        plan.status = "kept: ignore[" + std::to_string(ignored_by) + "] '" + recipe.ignore[ignored_by] + "'";
+      } else if (m.skip && *m.skip) {
+        plan.status = "kept: skip by " + source_of(m, "skip", "?");
+      } else if (!reached) {
+        plan.status = layer.name() == head ? "kept: the output head is compressed only when an override names it"
+                      : layer.kind() == LayerKind::Embedding ? "kept: embeddings are compressed only when an override names them"
+                      : layer.kind() == LayerKind::Conv1d    ? "kept: Conv1d layers are compressed only when an override names them"
+                                                             : "kept: no recipe entry sets anything for it";
+      } else {
+        typed_layer_plan(m, layer, plan);
+        plan.field_sources = m.source;
+        plan.status = plan.compressed() ? "compressed" : "kept: its setting switches everything off";
+      }
+      out.layers.push_back(std::move(plan));
+    }
+
+    // KV cache, per attention module (the owners of :k / :v points).
+    std::map<std::string, std::pair<std::string, std::string>> modules;  // module → (k point, v point)
+    std::vector<std::string> module_order;
+    for (const auto& p : model.points()) {
+      const auto colon = p.name.rfind(':');
+      if (colon == std::string::npos) continue;
+      const std::string what = p.name.substr(colon + 1), mod = p.name.substr(0, colon);
+      if (what != "k" && what != "v") continue;
+      if (!modules.count(mod)) module_order.push_back(mod);
+      (what == "k" ? modules[mod].first : modules[mod].second) = p.name;
+    }
+    const bool default_kv = recipe.defaults.sections.count("kv_cache") != 0;
+    if (default_kv && modules.empty() && !recipe.defaults.sections.at("kv_cache").is_null())
+      recipe_fail(source_of(recipe.defaults, "kv_cache", "kv_cache"),
+                  model.architecture() + " has no attention modules (no :k/:v points), so there is no KV cache to quantize");
+    std::vector<bool> kv_override_used(recipe.overrides.size(), false);
+    for (const auto& mod : module_order) {
+      SettingPatch m;
+      std::string last;
+      if (default_kv) {
+        merge_section(m, "kv_cache", recipe.defaults.sections.at("kv_cache"), recipe.defaults.source, recipe.defaults.key);
+        last = source_of(recipe.defaults, "kv_cache", "kv_cache");
+      }
+      for (size_t i = 0; i < recipe.overrides.size(); ++i) {
+        const auto& o = recipe.overrides[i];
+        if (!o.sections.count("kv_cache") || !matches_any(o.match, mod)) continue;
+        kv_override_used[i] = override_used[i] = true;
+        merge_section(m, "kv_cache", o.sections.at("kv_cache"), o.source, o.key);
+        last = o.key;
+      }
+      auto it = m.sections.find("kv_cache");
+      if (it == m.sections.end() || it->second.is_null()) continue;
+      KvPlan k;
+      k.module = mod;
+      k.k_point = modules[mod].first;
+      k.v_point = modules[mod].second;
+      try {
+        k.kv = parse_kv_quant(it->second, source_of(m, "kv_cache", "kv_cache"),
+                              [&m](const std::string& f) { return source_of(m, "kv_cache." + f, source_of(m, "kv_cache", "kv_cache") + "." + f); });
+      } catch (const RecipeError& e) {
+        throw RecipeError(e.key(), mod, std::string(e.what()) + " (module " + mod + ")");
+      }
+      QUENCH_CHECK(!k.k_point.empty() && !k.v_point.empty(), mod, ": has only one of its :k/:v points");
+      k.source = last;
+      out.kv.push_back(std::move(k));
+    }
+    for (size_t i = 0; i < recipe.overrides.size(); ++i) {
+      const auto& o = recipe.overrides[i];
+      if (o.sections.count("kv_cache") && !kv_override_used[i])
+        recipe_fail(o.key + ".kv_cache", "matches no attention module" +
+                                             (module_order.empty() ? " (" + model.architecture() + " has none)"
+                                                                   : " (they are named like '" + module_order.front() + "')"));
+    }
+
+    // Internal points.
+    std::set<std::string> layer_points;
+    for (const auto& l : out.layers) {
+      if (l.input) layer_points.insert(l.layer + ":input");
+      if (l.output) layer_points.insert(l.layer + ":output");
+    }
+    for (const auto& rule : recipe.points) {
+      int n = 0;
+      for (const auto& p : model.points()) {
+        if (!matches_any(rule.match, p.name)) continue;
+        if (layer_points.count(p.name))
+          recipe_fail(rule.key + ".match", "point " + p.name + " is already quantized as a layer's activations; quantize it in one place only");
+        for (const auto& done : out.points)
+          if (done.point == p.name) recipe_fail(rule.key + ".match", "point " + p.name + " is matched by " + done.source + " too");
+        out.points.push_back({p.name, rule.act, rule.key});
+        ++n;
+      }
+      if (!n) out.warnings.push_back(rule.key + " (match " + quoted_list(rule.match) + ") matches no point of " + model.architecture());
+    }
+
+    if (recipe.smoothquant_alpha) {
+      bool any = false;
+      for (int64_t b = 0; b < model.num_blocks() && !any; ++b)
+        for (const auto& g : block_scale_groups(model, b)) any = any || g.smoothquant;
+      if (!any) recipe_fail("smoothquant", "no norm → linear pairs are known for " + model.architecture() + " (core/compress/family.cpp)");
+      out.smoothquant_alpha = recipe.smoothquant_alpha;
+    }
+
+    for (size_t i = 0; i < recipe.overrides.size(); ++i)
+      if (!override_used[i])
+        out.warnings.push_back(recipe.overrides[i].key + " (match " + quoted_list(recipe.overrides[i].match) + ") matches no layer of " +
+                               model.architecture());
+    for (size_t i = 0; i < recipe.ignore.size(); ++i)
+      if (!ignore_used[i]) out.warnings.push_back("ignore[" + std::to_string(i) + "] '" + recipe.ignore[i] + "' matches no layer");
+    if (out.compressed_layers() == 0 && out.kv.empty() && out.points.empty())
+      out.warnings.push_back("the recipe compresses nothing in " + model.architecture());
+    return out;
+  } catch (const RecipeError& e) {
+    const std::string prefix = recipe_in.origin + ": ";
+    const std::string what = e.what();
+    throw RecipeError(e.key(), e.layer(), what.rfind(prefix, 0) == 0 ? what : prefix + what);
+  }
+}
+
+}  // namespace quench

@@ -1,0 +1,55 @@
+#include "core/compress/schemes.h"
+
+#include <cctype>
+
+namespace quench {
+
+namespace {
+
+// Reads the decimal number at s[i…], advancing i; -1 when there is none.
+int64_t read_number(const std::string& s, size_t& i) {
+  if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+  int64_t v = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && v < 1000000) v = v * 10 + (s[i++] - '0');
+  return v;
+}
+
+}  // namespace
+
+std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
+  std::string s;
+  for (char c : name_in) s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  size_t i = 0;
+  if (i >= s.size() || s[i++] != 'W') return std::nullopt;
+  const int64_t wb = read_number(s, i);
+  if (i >= s.size() || s[i++] != 'A') return std::nullopt;
+  const int64_t ab = read_number(s, i);
+  int64_t group = 0;
+  if (i < s.size()) {
+    if (s[i] == '-' || s[i] == '_') ++i;
+    if (i >= s.size() || s[i++] != 'G') return std::nullopt;
+    group = read_number(s, i);
+    if (group <= 0) return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  if (wb < 2 || wb > 8) return std::nullopt;
+  if (ab != 16 && (ab < 2 || ab > 8)) return std::nullopt;
+  SchemeSections out;
+  out.weights = {{"bits", wb}, {"symmetric", true}};
+  if (group > 0) {
+    out.weights["strategy"] = "group";
+    out.weights["group_size"] = group;
+  } else if (wb == 8) {
+    out.weights["strategy"] = "channel";
+  } else {
+    out.weights["strategy"] = "group";
+    out.weights["group_size"] = 128;
+  }
+  if (ab == 16) out.activations = nullptr;
+  else out.activations = {{"bits", ab}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true}};
+  return out;
+}
+
+const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128"; }
+
+}  // namespace quench

@@ -1,0 +1,182 @@
+#include "core/compress/settings.h"
+
+#include <sstream>
+
+#include "core/compress/json_fields.h"
+
+namespace quench {
+
+using recipe_json::Fields;
+
+RecipeError::RecipeError(std::string key, std::string layer, const std::string& message)
+    : Error(message), key_(std::move(key)), layer_(std::move(layer)) {}
+
+const char* method_name(WeightMethod m) {
+  switch (m) {
+    case WeightMethod::Rtn: return "rtn";
+    case WeightMethod::Gptq: return "gptq";
+    case WeightMethod::Awq: return "awq";
+  }
+  return "?";
+}
+
+const char* strategy_name(WeightStrategy s) {
+  switch (s) {
+    case WeightStrategy::Tensor: return "tensor";
+    case WeightStrategy::Channel: return "channel";
+    case WeightStrategy::Group: return "group";
+  }
+  return "?";
+}
+
+namespace {
+const char* observer_name(ActObserver o) {
+  switch (o) {
+    case ActObserver::MinMax: return "minmax";
+    case ActObserver::Percentile: return "percentile";
+    case ActObserver::Mse: return "mse";
+  }
+  return "?";
+}
+}  // namespace
+
+ops::QuantSpec WeightQuant::spec(double clip_ratio) const {
+  ops::QuantSpec s;
+  s.bits = bits;
+  s.symmetric = symmetric;
+  s.granularity = strategy == WeightStrategy::Tensor    ? ops::Granularity::Tensor
+                  : strategy == WeightStrategy::Channel ? ops::Granularity::Row
+                                                        : ops::Granularity::Group;
+  s.group_size = strategy == WeightStrategy::Group ? group_size : 0;
+  s.clip = clip_ratio;
+  return s;
+}
+
+nlohmann::json WeightQuant::to_json() const {
+  nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
+  if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
+  switch (method) {
+    case WeightMethod::Rtn: j["clip"] = clip == ClipMode::Mse ? "mse" : "minmax"; break;
+    case WeightMethod::Gptq:
+      j["damp"] = damp;
+      j["block_size"] = block_size;
+      j["act_order"] = act_order;
+      break;
+    case WeightMethod::Awq:
+      j["grid"] = grid;
+      j["clip_search"] = clip_search;
+      break;
+  }
+  return j;
+}
+
+std::string WeightQuant::describe() const {
+  std::ostringstream os;
+  os << "W" << bits << (symmetric ? " sym" : " asym") << " ";
+  if (strategy == WeightStrategy::Group) os << "g" << group_size;
+  else os << strategy_name(strategy);
+  os << " " << method_name(method);
+  if (method == WeightMethod::Rtn && clip == ClipMode::Mse) os << " mse-clip";
+  if (method == WeightMethod::Gptq && act_order) os << " act-order";
+  return os.str();
+}
+
+nlohmann::json ActQuant::to_json() const {
+  nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy == ActStrategy::Token ? "token" : "tensor"},
+                      {"dynamic", dynamic}};
+  if (!dynamic) {
+    j["observer"] = observer_name(observer);
+    if (observer == ActObserver::Percentile) j["percentile"] = percentile;
+  }
+  return j;
+}
+
+std::string ActQuant::describe() const {
+  std::ostringstream os;
+  os << "A" << bits << (symmetric ? "" : " asym");
+  if (strategy == ActStrategy::Token) os << " dynamic token";
+  else if (dynamic) os << " dynamic tensor";
+  else {
+    os << " static tensor " << observer_name(observer);
+    if (observer == ActObserver::Percentile) os << " " << percentile;
+  }
+  return os.str();
+}
+
+nlohmann::json KvQuant::to_json() const {
+  return {{"method", "kivi"}, {"bits", bits}, {"group_size", group_size}, {"residual", residual}};
+}
+
+WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
+  Fields f(j, key, source);
+  f.only({"bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search"});
+  WeightQuant w;
+  w.bits = f.get_int("bits", 8, 2, 8);
+  w.symmetric = f.get_bool("symmetric", true);
+  const std::string strategy = f.get_choice("strategy", f.has("group_size") ? "group" : "channel", {"tensor", "channel", "group"});
+  w.strategy = strategy == "tensor" ? WeightStrategy::Tensor : strategy == "channel" ? WeightStrategy::Channel : WeightStrategy::Group;
+  w.group_size = f.get_int64("group_size", 0, 1);
+  if (partial) {
+    // combinations are checked on the merged setting
+  } else if (w.strategy == WeightStrategy::Group) {
+    if (!f.has("group_size")) f.fail_at("strategy", "\"group\" needs a group_size");
+  } else if (f.has("group_size")) {
+    f.fail_at("group_size", "is only used with strategy \"group\" (strategy is \"" + strategy + "\")");
+  }
+  const std::string method = f.get_choice("method", "rtn", {"rtn", "gptq", "awq"});
+  w.method = method == "gptq" ? WeightMethod::Gptq : method == "awq" ? WeightMethod::Awq : WeightMethod::Rtn;
+  auto only_for = [&](const char* field, WeightMethod m) {
+    if (!partial && f.has(field) && w.method != m)
+      f.fail_at(field, std::string("applies to method \"") + method_name(m) + "\", not \"" + method + "\"");
+  };
+  only_for("clip", WeightMethod::Rtn);
+  only_for("damp", WeightMethod::Gptq);
+  only_for("block_size", WeightMethod::Gptq);
+  only_for("act_order", WeightMethod::Gptq);
+  only_for("grid", WeightMethod::Awq);
+  only_for("clip_search", WeightMethod::Awq);
+  w.clip = f.get_choice("clip", "minmax", {"minmax", "mse"}) == "mse" ? ClipMode::Mse : ClipMode::MinMax;
+  w.damp = f.get_double("damp", 0.01, 0.0, 1.0, true);
+  w.block_size = f.get_int64("block_size", 128, 1);
+  w.act_order = f.get_bool("act_order", false);
+  w.grid = f.get_int("grid", 20, 1, 1000);
+  w.clip_search = f.get_bool("clip_search", true);
+  return w;
+}
+
+ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
+  Fields f(j, key, source);
+  f.only({"bits", "symmetric", "strategy", "dynamic", "observer", "percentile"});
+  ActQuant a;
+  a.bits = f.get_int("bits", 8, 2, 8);
+  a.symmetric = f.get_bool("symmetric", true);
+  const std::string strategy = f.get_choice("strategy", "tensor", {"tensor", "token"});
+  a.strategy = strategy == "token" ? ActStrategy::Token : ActStrategy::Tensor;
+  a.dynamic = f.get_bool("dynamic", a.strategy == ActStrategy::Token);
+  if (!partial && a.strategy == ActStrategy::Token && !a.dynamic)
+    f.fail_at("dynamic", "strategy \"token\" computes a scale per token at run time, so it must be dynamic (static scales are per tensor)");
+  if (!partial && a.dynamic && f.has("observer")) f.fail_at("observer", "only static activations (dynamic: false) are calibrated by an observer");
+  if (!partial && a.dynamic && f.has("percentile")) f.fail_at("percentile", "only static activations (dynamic: false) use a percentile");
+  const std::string obs = f.get_choice("observer", "minmax", {"minmax", "percentile", "mse"});
+  a.observer = obs == "percentile" ? ActObserver::Percentile : obs == "mse" ? ActObserver::Mse : ActObserver::MinMax;
+  if (!partial && f.has("percentile") && a.observer != ActObserver::Percentile)
+    f.fail_at("percentile", "is used by observer \"percentile\" only (observer is \"" + obs + "\")");
+  a.percentile = f.get_double("percentile", 99.99, 50.0, 100.0);
+  return a;
+}
+
+KvQuant parse_kv_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
+  Fields f(j, key, source);
+  f.only({"method", "bits", "group_size", "residual"});
+  f.get_choice("method", "kivi", {"kivi"});
+  KvQuant k;
+  k.bits = f.get_int("bits", 2, 2, 8);
+  k.group_size = f.get_int64("group_size", 32, 1);
+  k.residual = f.get_int64("residual", 128, 0);
+  if (!partial && k.residual % k.group_size != 0)
+    f.fail_at("residual", std::to_string(k.residual) + " must be a multiple of group_size " + std::to_string(k.group_size) +
+                              " (keys leave the full-precision window in whole groups)");
+  return k;
+}
+
+}  // namespace quench

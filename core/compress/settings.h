@@ -1,0 +1,102 @@
+#pragma once
+// The typed per-layer settings a recipe resolves to: how a layer's weights, its input and output
+// activations and (for attention modules) its KV cache are quantized. Parsed strictly from the
+// recipe's JSON sections: an unknown key or an impossible value throws a RecipeError naming the key.
+//
+// JSON (the field names follow compressed-tensors' quantization args where one exists):
+//   weights:      {"bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
+//                  "group_size": N (group only), "method": "rtn"|"gptq"|"awq",
+//                  rtn: "clip": "minmax"|"mse";  gptq: "damp": 0.01, "block_size": 128,
+//                  "act_order": false;  awq: "grid": 20, "clip_search": true}
+//   activations / output_activations:
+//                 {"bits": 2..8, "symmetric": true, "strategy": "tensor"|"token",
+//                  "dynamic": false, "observer": "minmax"|"percentile"|"mse", "percentile": 99.99}
+//                 ("token" is dynamic per token; "tensor" is static unless dynamic: true)
+//   kv_cache:     {"method": "kivi", "bits": 2..8, "group_size": 32, "residual": 128}
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/ops/fake_quant.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+// A recipe that cannot be applied as written. key: the JSON path ("overrides[1].weights.bits"),
+// layer: the module it was resolved for ("" when it concerns the recipe as a whole). The GUI's
+// recipe editor uses both to point at the field; what() is the one-line message.
+class RecipeError : public Error {
+ public:
+  RecipeError(std::string key, std::string layer, const std::string& message);
+  const std::string& key() const { return key_; }
+  const std::string& layer() const { return layer_; }
+
+ private:
+  std::string key_, layer_;
+};
+
+enum class WeightMethod { Rtn, Gptq, Awq };
+enum class WeightStrategy { Tensor, Channel, Group };
+enum class ClipMode { MinMax, Mse };
+
+struct WeightQuant {
+  int bits = 8;
+  bool symmetric = true;
+  WeightStrategy strategy = WeightStrategy::Channel;
+  int64_t group_size = 0;  // Group only
+  WeightMethod method = WeightMethod::Rtn;
+  ClipMode clip = ClipMode::MinMax;  // rtn: search a clip ratio per scale that minimizes the weight MSE
+  double damp = 0.01;                // gptq: λ = damp · mean(diag H)
+  int64_t block_size = 128;          // gptq: columns per lazy-update block
+  bool act_order = false;            // gptq: columns in order of decreasing diag(H)
+  int grid = 20;                     // awq: scale exponents r = 0, 1/grid, …, (grid−1)/grid
+  bool clip_search = true;           // awq: per-group clip search after scaling
+
+  // The core/ops spec for a weight viewed as [out, in] (Conv weights flattened to [out, in·k…]).
+  ops::QuantSpec spec(double clip_ratio = 1.0) const;
+  nlohmann::json to_json() const;  // every field that applies to the method, for the store and the GUI
+  std::string describe() const;    // "W4 sym g128 gptq"
+};
+
+enum class ActStrategy { Tensor, Token };
+enum class ActObserver { MinMax, Percentile, Mse };
+
+struct ActQuant {
+  int bits = 8;
+  bool symmetric = true;
+  ActStrategy strategy = ActStrategy::Tensor;
+  bool dynamic = false;  // Token is always dynamic
+  ActObserver observer = ActObserver::MinMax;
+  double percentile = 99.99;  // Percentile observer: the |x| percentile that becomes the range
+
+  nlohmann::json to_json() const;
+  std::string describe() const;  // "A8 static tensor percentile 99.99"
+};
+
+struct KvQuant {
+  int bits = 2;
+  int64_t group_size = 32;  // keys: tokens per group (per channel); values: channels per group (per token)
+  int64_t residual = 128;   // newest tokens kept in full precision; a multiple of group_size
+
+  nlohmann::json to_json() const;
+  // Storage per cached element: bits plus an fp16 scale and an fp16 minimum per group.
+  double bits_per_element() const { return bits + 32.0 / static_cast<double>(group_size); }
+};
+
+const char* method_name(WeightMethod m);
+const char* strategy_name(WeightStrategy s);
+
+// Parsers of one section object. `key` is the path of the section for messages
+// ("default.weights"); `source(field)` names where each field came from when the object was
+// merged from several recipe entries (by default key + "." + field). partial: the object is one
+// entry that later merges with others (an override's patch): keys, types and ranges are checked,
+// combinations of fields (group_size needs strategy group, damp needs method gptq, ...) are not.
+using FieldSource = std::function<std::string(const std::string& field)>;
+WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);
+ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);
+KvQuant parse_kv_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);
+
+}  // namespace quench

@@ -1,0 +1,316 @@
+// Recipes: the issue's example is accepted and resolves as documented; every kind of bad recipe
+// fails with one message naming the key (and the layer where one is concerned); overrides merge
+// field by field, later ones winning; schemes and presets expand; the size estimate's accounting.
+#include <gtest/gtest.h>
+
+#include "core/compress/recipe.h"
+#include "core/compress/schemes.h"
+#include "core/compress/size_estimate.h"
+#include "core/models/registry.h"
+#include "test_util.h"
+
+namespace quench {
+namespace {
+
+using nlohmann::json;
+
+const json kExample = json::parse(R"({ "name": "w4a16-gptq-g128",
+  "default": { "weights": { "bits": 4, "strategy": "group", "group_size": 128, "symmetric": true, "method": "gptq" } },
+  "ignore": ["lm_head"],
+  "overrides": [
+    { "match": "model.layers.*.mlp.down_proj", "weights": { "bits": 8, "strategy": "channel", "method": "rtn" } },
+    { "match": "model.layers.0.*", "skip": true } ],
+  "activations": { "bits": 8, "strategy": "tensor", "dynamic": false, "observer": "percentile", "percentile": 99.99 } })");
+
+Model& sotu_llama() {
+  static auto m = load_model(test::demo("sotu-llama"));
+  return *m;
+}
+Model& llama_tiny() {
+  static auto m = load_model(test::fixture("hf-tiny/llama-tiny"));
+  return *m;
+}
+Model& mamba2_tiny() {
+  static auto m = load_model(test::fixture("hf-tiny/mamba2-tiny"));
+  return *m;
+}
+
+// The message of the RecipeError that resolving (or parsing) `j` throws, "" when none.
+std::string error_of(const json& j, Model& model, std::string* key = nullptr, std::string* layer = nullptr) {
+  try {
+    resolve(Recipe::parse(j, "r.json"), model);
+  } catch (const RecipeError& e) {
+    if (key) *key = e.key();
+    if (layer) *layer = e.layer();
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Recipe, IssueExampleResolvesOnSotuLlama) {
+  const auto plan = resolve(Recipe::parse(kExample), sotu_llama());
+  EXPECT_EQ(plan.name, "w4a16-gptq-g128");
+  const auto* q1 = plan.find("model.layers.1.self_attn.q_proj");
+  ASSERT_TRUE(q1 && q1->weights && q1->input);
+  EXPECT_EQ(q1->weights->bits, 4);
+  EXPECT_EQ(q1->weights->strategy, WeightStrategy::Group);
+  EXPECT_EQ(q1->weights->group_size, 128);
+  EXPECT_EQ(q1->weights->method, WeightMethod::Gptq);
+  EXPECT_FALSE(q1->input->dynamic);
+  EXPECT_EQ(q1->input->observer, ActObserver::Percentile);
+  EXPECT_DOUBLE_EQ(q1->input->percentile, 99.99);
+  const auto* d2 = plan.find("model.layers.2.mlp.down_proj");
+  ASSERT_TRUE(d2 && d2->weights);
+  EXPECT_EQ(d2->weights->bits, 8);
+  EXPECT_EQ(d2->weights->strategy, WeightStrategy::Channel);  // the inherited group_size is dropped
+  EXPECT_EQ(d2->weights->method, WeightMethod::Rtn);
+  EXPECT_EQ(d2->field_sources.at("weights.bits"), "overrides[0].weights.bits");
+  EXPECT_EQ(d2->field_sources.at("weights.symmetric"), "default.weights.symmetric");
+  for (const char* l : {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj"}) {
+    ASSERT_TRUE(plan.find(l));
+    EXPECT_FALSE(plan.find(l)->compressed()) << l;
+    EXPECT_NE(plan.find(l)->status.find("overrides[1]"), std::string::npos) << plan.find(l)->status;
+  }
+  EXPECT_FALSE(plan.find("lm_head")->compressed());
+  EXPECT_NE(plan.find("lm_head")->status.find("ignore[0]"), std::string::npos);
+  EXPECT_FALSE(plan.find("model.embed_tokens")->compressed());
+  EXPECT_EQ(plan.compressed_layers(), 5 * 7);
+  EXPECT_TRUE(plan.warnings.empty()) << plan.warnings.front();
+  EXPECT_TRUE(plan.needs_calibration());
+  // The per-layer settings JSON round-trips through the weights parser.
+  const json s = d2->to_json();
+  EXPECT_EQ(s["weights"]["bits"], 8);
+  EXPECT_EQ(parse_weight_quant(s["weights"], "x").describe(), d2->weights->describe());
+}
+
+TEST(Recipe, UnknownKeysAreErrorsNamingTheKey) {
+  std::string key;
+  json j = kExample;
+  j["activation"] = json::object();
+  EXPECT_NE(error_of(j, sotu_llama(), &key).find("recipe.activation: unknown key"), std::string::npos);
+  j = kExample;
+  j["default"]["weights"]["num_bits"] = 4;
+  const std::string e = error_of(j, sotu_llama(), &key);
+  EXPECT_NE(e.find("default.weights.num_bits: unknown key (did you mean 'bits'?)"), std::string::npos) << e;
+  EXPECT_EQ(e.rfind("r.json: ", 0), 0u) << e;
+  j = kExample;
+  j["overrides"][0]["weigths"] = json::object();
+  EXPECT_NE(error_of(j, sotu_llama()).find("overrides[0].weigths: unknown key"), std::string::npos);
+  j = kExample;
+  j["overrides"][1].erase("match");
+  EXPECT_NE(error_of(j, sotu_llama()).find("overrides[1]: an override needs \"match\""), std::string::npos);
+}
+
+TEST(Recipe, ImpossibleValuesAreErrors) {
+  std::string key;
+  json j = kExample;
+  j["default"]["weights"]["bits"] = 9;
+  EXPECT_NE(error_of(j, sotu_llama(), &key).find("default.weights.bits: 9 is outside 2–8"), std::string::npos);
+  EXPECT_EQ(key, "default.weights.bits");
+  j = kExample;
+  j["overrides"][0]["weights"]["bits"] = 1;  // even in an override: checked before it is applied
+  EXPECT_NE(error_of(j, sotu_llama()).find("overrides[0].weights.bits: 1 is outside 2–8"), std::string::npos);
+  j = kExample;
+  j["activations"]["percentile"] = 120;
+  EXPECT_NE(error_of(j, sotu_llama()).find("activations.percentile"), std::string::npos);
+  j = kExample;
+  j["default"]["weights"]["method"] = "gptqq";
+  EXPECT_NE(error_of(j, sotu_llama()).find("\"gptqq\" is not one of"), std::string::npos);
+  j = kExample;
+  j["activations"] = {{"strategy", "token"}, {"dynamic", false}};
+  EXPECT_NE(error_of(j, sotu_llama()).find("must be dynamic"), std::string::npos);
+  j = kExample;
+  j["default"]["weights"]["damp"] = 0.1;
+  j["default"]["weights"]["method"] = "rtn";
+  EXPECT_NE(error_of(j, sotu_llama()).find("damp: applies to method \"gptq\""), std::string::npos);
+  j = json::parse(R"({"default": {"scheme": "W9A16"}})");
+  EXPECT_NE(error_of(j, sotu_llama()).find("default.scheme: \"W9A16\" is not a known scheme"), std::string::npos);
+}
+
+TEST(Recipe, GroupSizeMustDivideTheInputsNamingKeyAndLayer) {
+  // sotu-llama's down_proj has 688 = 4·172 inputs.
+  json j = kExample;
+  j["overrides"].erase(0);
+  std::string key, layer;
+  const std::string e = error_of(j, sotu_llama(), &key, &layer);
+  EXPECT_NE(e.find("default.weights.group_size: group_size 128 does not divide the 688 input features of model.layers.1.mlp.down_proj "
+                   "(divisors near it: 86, 172)"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(key, "default.weights.group_size");
+  EXPECT_EQ(layer, "model.layers.1.mlp.down_proj");
+  // Fixed by an override that only changes the group size.
+  j["overrides"].push_back({{"match", "*.down_proj"}, {"weights", {{"group_size", 172}}}});
+  const auto plan = resolve(Recipe::parse(j), sotu_llama());
+  EXPECT_EQ(plan.find("model.layers.3.mlp.down_proj")->weights->group_size, 172);
+  EXPECT_EQ(plan.find("model.layers.3.mlp.down_proj")->weights->method, WeightMethod::Gptq);
+}
+
+TEST(Recipe, MethodsThatDoNotApplyToTheLayerKind) {
+  std::string key, layer;
+  json j = {{"overrides", {{{"match", "model.embed_tokens"}, {"weights", {{"bits", 4}, {"strategy", "channel"}, {"method", "gptq"}}}}}}};
+  std::string e = error_of(j, llama_tiny(), &key, &layer);
+  EXPECT_NE(e.find("overrides[0].weights.method: method \"gptq\" applies to Linear layers; model.embed_tokens is a Embedding"), std::string::npos)
+      << e;
+  EXPECT_EQ(layer, "model.embed_tokens");
+  j = {{"overrides", {{{"match", "model.embed_tokens"}, {"activations", {{"bits", 8}}}}}}};
+  e = error_of(j, llama_tiny());
+  EXPECT_NE(e.find("an Embedding's input is token ids; activation quantization does not apply to model.embed_tokens"), std::string::npos) << e;
+  j = {{"overrides", {{{"match", "*.mlp.down_proj"}, {"rotation", "hadamard"}}}}};  // 176 = 11·16
+  e = error_of(j, llama_tiny(), &key, &layer);
+  EXPECT_NE(e.find("no Hadamard matrix of size 176"), std::string::npos) << e;
+  EXPECT_EQ(key, "overrides[0].rotation");
+  j = {{"overrides", {{{"match", "*.conv1d"}, {"weights", {{"method", "awq"}}}}}}};
+  EXPECT_NE(error_of(j, mamba2_tiny()).find("is a Conv1d"), std::string::npos);
+  j = {{"kv_cache", {{"bits", 2}}}};
+  EXPECT_NE(error_of(j, mamba2_tiny()).find("no attention modules"), std::string::npos);
+  j = {{"overrides", {{{"match", "*.mlp.*"}, {"kv_cache", {{"bits", 4}, {"residual", 32}}}}}}};
+  EXPECT_NE(error_of(j, llama_tiny()).find("overrides[0].kv_cache: matches no attention module"), std::string::npos);
+  j = {{"preset", "quamba"}};
+  EXPECT_NE(error_of(j, llama_tiny()).find("is a recipe for Mamba and Mamba-2"), std::string::npos);
+  j = {{"smoothquant", {{"alpha", 0.5}}}, {"scheme", "W8A8"}};
+  EXPECT_EQ(error_of(j, llama_tiny()), "");
+}
+
+TEST(Recipe, LaterOverridesWinFieldByField) {
+  const json j = json::parse(R"({"default": {"scheme": "W4A16-G16", "weights": {"method": "gptq", "damp": 0.05}},
+    "overrides": [
+      {"match": "model.layers.*", "weights": {"bits": 3}},
+      {"match": "model.layers.1.*", "weights": {"method": "rtn"}, "activations": {"bits": 8, "strategy": "token"}},
+      {"match": "model.layers.1.self_attn.o_proj", "activations": null, "weights": {"strategy": "channel", "clip": "mse"}} ]})");
+  const auto plan = resolve(Recipe::parse(j), llama_tiny());
+  const auto* q0 = plan.find("model.layers.0.self_attn.q_proj");
+  EXPECT_EQ(q0->weights->bits, 3);
+  EXPECT_EQ(q0->weights->group_size, 16);
+  EXPECT_EQ(q0->weights->method, WeightMethod::Gptq);
+  EXPECT_DOUBLE_EQ(q0->weights->damp, 0.05);
+  EXPECT_FALSE(q0->input);
+  const auto* q1 = plan.find("model.layers.1.self_attn.q_proj");
+  EXPECT_EQ(q1->weights->method, WeightMethod::Rtn);  // gptq's damp is dropped with the method
+  ASSERT_TRUE(q1->input);
+  EXPECT_TRUE(q1->input->dynamic);
+  const auto* o1 = plan.find("model.layers.1.self_attn.o_proj");
+  EXPECT_EQ(o1->weights->strategy, WeightStrategy::Channel);
+  EXPECT_EQ(o1->weights->clip, ClipMode::Mse);
+  EXPECT_FALSE(o1->input);
+  EXPECT_EQ(o1->sources, (std::vector<std::string>{"default", "overrides[0]", "overrides[1]", "overrides[2]"}));
+}
+
+TEST(Recipe, WhatTheDefaultReaches) {
+  const auto plan = resolve(Recipe::parse({{"scheme", "W8A8"}}), mamba2_tiny());
+  EXPECT_TRUE(plan.find("backbone.layers.0.mixer.in_proj")->compressed());
+  EXPECT_TRUE(plan.find("backbone.layers.0.mixer.out_proj")->compressed());
+  EXPECT_FALSE(plan.find("backbone.layers.0.mixer.conv1d")->compressed());
+  EXPECT_FALSE(plan.find("backbone.embeddings")->compressed());
+  EXPECT_FALSE(plan.find("lm_head")->compressed());
+  EXPECT_NE(plan.find("lm_head")->status.find("output head"), std::string::npos);
+  // An override naming them compresses them.
+  const auto p2 = resolve(Recipe::parse(json::parse(R"({"scheme": "W8A8", "overrides": [
+      {"match": ["lm_head", "backbone.embeddings"], "weights": {"bits": 8, "strategy": "channel"}}]})")),
+                          mamba2_tiny());
+  EXPECT_TRUE(p2.find("lm_head")->weights);
+  EXPECT_FALSE(p2.find("lm_head")->input);  // the default does not reach it: only the override's weights apply
+  EXPECT_TRUE(p2.find("backbone.embeddings")->weights);
+  EXPECT_FALSE(p2.find("backbone.embeddings")->input);
+}
+
+TEST(Recipe, UnmatchedEntriesAreWarnings) {
+  // Recipes travel between models: entries that match nothing are reported, not fatal.
+  const auto plan = resolve(Recipe::parse(json::parse(R"({"scheme": "W8A8", "overrides": [{"match": "backbone.*", "skip": true}],
+      "ignore": ["lm_head", "vision_tower.*"]})")),
+                            llama_tiny());
+  ASSERT_EQ(plan.warnings.size(), 2u);
+  EXPECT_NE(plan.warnings[0].find("overrides[0] (match 'backbone.*') matches no layer of LlamaForCausalLM"), std::string::npos)
+      << plan.warnings[0];
+  EXPECT_NE(plan.warnings[1].find("ignore[1] 'vision_tower.*' matches no layer"), std::string::npos) << plan.warnings[1];
+}
+
+TEST(Recipe, SchemesExpandAsCompressedTensorsNamesThem) {
+  auto w8a8 = expand_scheme("W8A8");
+  ASSERT_TRUE(w8a8);
+  EXPECT_EQ(w8a8->weights["strategy"], "channel");
+  EXPECT_EQ(w8a8->activations["strategy"], "token");
+  auto w4 = expand_scheme("w4a16");
+  ASSERT_TRUE(w4);
+  EXPECT_EQ(w4->weights["group_size"], 128);
+  EXPECT_TRUE(w4->activations.is_null());
+  auto g = expand_scheme("W4A16-G64");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->weights["group_size"], 64);
+  EXPECT_TRUE(expand_scheme("W4A8"));
+  EXPECT_FALSE(expand_scheme("W1A16"));
+  EXPECT_FALSE(expand_scheme("FP8"));
+  EXPECT_FALSE(expand_scheme("W4A16-X"));
+  ASSERT_TRUE(Recipe::from_name("W4A16-G16"));
+  ASSERT_TRUE(Recipe::from_name("quamba"));
+  EXPECT_FALSE(Recipe::from_name("nope"));
+}
+
+TEST(Recipe, QuambaPresetOnMamba2) {
+  const auto plan = resolve(*Recipe::from_name("quamba"), mamba2_tiny());
+  const auto* out = plan.find("backbone.layers.1.mixer.out_proj");
+  ASSERT_TRUE(out && out->weights && out->input);
+  EXPECT_TRUE(out->hadamard);
+  EXPECT_EQ(out->weights->strategy, WeightStrategy::Tensor);
+  EXPECT_FALSE(out->input->dynamic);
+  EXPECT_TRUE(plan.find("backbone.layers.1.mixer.conv1d")->weights);
+  ASSERT_EQ(plan.points.size(), 2u * 3u);
+  EXPECT_EQ(plan.points[0].point, "backbone.layers.0.mixer:x");
+  EXPECT_EQ(plan.points[0].act.observer, ActObserver::Percentile);
+  EXPECT_DOUBLE_EQ(plan.points[0].act.percentile, 99.999);
+  // Quamba on Mamba-1: x is quantized once, at the point, not again as x_proj's input.
+  auto mamba = load_model(test::fixture("hf-tiny/mamba-tiny"));
+  const auto p1 = resolve(*Recipe::from_name("quamba"), *mamba);
+  EXPECT_FALSE(p1.find("backbone.layers.0.mixer.x_proj")->input);
+  EXPECT_TRUE(p1.find("backbone.layers.0.mixer.x_proj")->output);
+}
+
+TEST(Recipe, KvCacheOnAttentionModules) {
+  const json j = json::parse(R"({"kv_cache": {"bits": 2, "group_size": 16, "residual": 32},
+    "overrides": [{"match": "model.layers.1.self_attn", "kv_cache": {"bits": 4}}]})");
+  const auto plan = resolve(Recipe::parse(j), llama_tiny());
+  ASSERT_EQ(plan.kv.size(), 2u);
+  EXPECT_EQ(plan.kv[0].kv.bits, 2);
+  EXPECT_EQ(plan.kv[1].kv.bits, 4);
+  EXPECT_EQ(plan.kv[1].kv.group_size, 16);
+  EXPECT_EQ(plan.kv[1].k_point, "model.layers.1.self_attn:k");
+  EXPECT_DOUBLE_EQ(plan.kv[0].kv.bits_per_element(), 2 + 32.0 / 16);
+  EXPECT_NE(error_of(json::parse(R"({"kv_cache": {"group_size": 32, "residual": 48}})"), llama_tiny()).find("multiple of group_size"),
+            std::string::npos);
+}
+
+TEST(SizeEstimate, Accounting) {
+  WeightQuant w;
+  w.bits = 4;
+  w.strategy = WeightStrategy::Group;
+  w.group_size = 128;
+  EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256) / (256.0 * 256), 4 + 16.0 / 128);
+  w.symmetric = false;
+  EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256) / (256.0 * 256), 4 + 20.0 / 128);
+  w.strategy = WeightStrategy::Channel;
+  EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 10, 100), 10 * 100 * 4 + 10 * 20);
+  w.strategy = WeightStrategy::Tensor;
+  EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 10, 100), 10 * 100 * 4 + 20);
+
+  // sotu-llama: tied embedding/head. Uniform W4A16-G16 on every block linear.
+  Model& m = sotu_llama();
+  const auto none = estimate_size(m, resolve(Recipe::parse({{"name", "none"}}), m));
+  EXPECT_EQ(none.original_bytes, 2 * m.parameter_count());
+  EXPECT_EQ(none.bytes, none.original_bytes);
+  const auto plan = resolve(*Recipe::from_name("W4A16-G16"), m);
+  const auto e = estimate_size(m, plan);
+  EXPECT_DOUBLE_EQ(e.quantized_bits_per_weight, 5.0);
+  int64_t block_weights = 0;
+  for (const auto& l : m.layers())
+    if (l->name().rfind("model.layers.", 0) == 0) block_weights += l->weight().numel();
+  EXPECT_EQ(e.quantized_weights, block_weights);
+  EXPECT_EQ(e.bytes, none.bytes - block_weights * 16 / 8 + block_weights * 5 / 8);
+  // Quantizing the (tied) head as well stores it apart from the 16-bit embedding.
+  const auto with_head = estimate_size(
+      m, resolve(Recipe::parse(json::parse(R"({"scheme": "W4A16-G16", "overrides": [{"match": "lm_head", "weights": {"bits": 8}}]})")), m));
+  const int64_t head = m.layer("lm_head").weight().numel(), rows = m.layer("lm_head").weight().size(0);
+  EXPECT_EQ(with_head.bytes, e.bytes + (head * 8 + rows * 16) / 8);  // per channel: one fp16 scale per row
+}
+
+}  // namespace
+}  // namespace quench
