@@ -1,0 +1,138 @@
+#include "widgets/plots/plot_widget.h"
+
+#include <QContextMenuEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMenu>
+#include <QMessageBox>
+#include <QSvgGenerator>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace quench::gui {
+
+struct PlotWidget::Impl {
+  QCustomPlot* plot = nullptr;
+  QCPTextElement* title = nullptr;
+  QCPItemText* empty = nullptr;
+};
+
+PlotWidget::PlotWidget(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  d_->plot = new QCustomPlot(this);
+  layout->addWidget(d_->plot);
+  QCustomPlot& p = *d_->plot;
+  p.setNoAntialiasingOnDrag(true);
+  p.plotLayout()->insertRow(0);
+  d_->title = new QCPTextElement(&p, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
+  p.plotLayout()->addElement(0, 0, d_->title);
+  d_->empty = new QCPItemText(&p);
+  d_->empty->setPositionAlignment(Qt::AlignCenter);
+  d_->empty->position->setType(QCPItemPosition::ptAxisRectRatio);
+  d_->empty->position->setCoords(0.5, 0.5);
+  d_->empty->setColor(palette().color(QPalette::PlaceholderText));
+  d_->empty->setText(tr("no data"));
+  // The plot's own context menu (export) is ours; QCustomPlot would otherwise swallow the event.
+  p.setContextMenuPolicy(Qt::NoContextMenu);
+  connect(&p, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
+    const QPoint pos = d_->plot->mapTo(this, e->pos());
+    const QString tip = has_data_ ? toolTipAt(pos) : QString();
+    if (tip.isEmpty())
+      QToolTip::hideText();
+    else
+      QToolTip::showText(e->globalPosition().toPoint(), tip, this);
+  });
+}
+
+PlotWidget::~PlotWidget() = default;
+
+void PlotWidget::setTitle(const QString& title) {
+  d_->title->setText(title);
+  d_->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString PlotWidget::title() const { return d_->title->text(); }
+
+void PlotWidget::setAxisLabels(const QString& x, const QString& y) {
+  d_->plot->xAxis->setLabel(x);
+  d_->plot->yAxis->setLabel(y);
+}
+
+void PlotWidget::setEmptyMessage(const QString& message) { d_->empty->setText(message); }
+
+QString PlotWidget::libraryVersion() { return QStringLiteral(QCUSTOMPLOT_VERSION_STR); }
+
+QCustomPlot* PlotWidget::plot() const { return d_->plot; }
+
+std::pair<int64_t, int64_t> PlotWidget::keysNear(const QPoint& pos, int64_t count) const {
+  constexpr int kPixels = 3;
+  const QPoint local = d_->plot->mapFrom(this, pos);
+  if (!d_->plot->axisRect()->rect().contains(local)) return {0, -1};
+  const double a = d_->plot->xAxis->pixelToCoord(local.x() - kPixels);
+  const double b = d_->plot->xAxis->pixelToCoord(local.x() + kPixels);
+  const auto first = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(std::min(a, b) - 0.5)));
+  const auto last = std::min<int64_t>(count - 1, static_cast<int64_t>(std::floor(std::max(a, b) + 0.5)));
+  return {first, last};
+}
+
+void PlotWidget::refresh(bool has_data) {
+  has_data_ = has_data;
+  d_->empty->setVisible(!has_data);
+  d_->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QImage PlotWidget::render(QSize size) const {
+  if (!size.isValid()) size = d_->plot->size();
+  return d_->plot->toPixmap(size.width(), size.height()).toImage();
+}
+
+void PlotWidget::exportTo(const QString& path, QSize size) const {
+  if (!size.isValid()) size = d_->plot->size();
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  bool ok = false;
+  if (suffix == QLatin1String("svg")) {
+    QSvgGenerator svg;
+    svg.setFileName(path);
+    svg.setSize(size);
+    svg.setViewBox(QRect(QPoint(0, 0), size));
+    svg.setTitle(title());
+    QCPPainter painter;
+    ok = painter.begin(&svg);
+    if (ok) {
+      d_->plot->toPainter(&painter, size.width(), size.height());
+      ok = painter.end();
+    }
+    ok = ok && QFileInfo(path).size() > 0;
+  } else if (suffix == QLatin1String("png")) {
+    ok = d_->plot->savePng(path, size.width(), size.height());
+  } else {
+    throw quench::Error("cannot export a plot as '" + suffix.toStdString() + "' (" + path.toStdString() +
+                        "): use .png or .svg");
+  }
+  if (!ok) throw quench::Error("could not write the plot to " + path.toStdString());
+}
+
+void PlotWidget::contextMenuEvent(QContextMenuEvent* event) {
+  QMenu menu(this);
+  QAction* save = menu.addAction(tr("Export plot as PNG or SVG…"));
+  if (menu.exec(event->globalPos()) != save) return;
+  QString name = title().isEmpty() ? QStringLiteral("plot") : title();
+  name.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("_"));
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), name + QStringLiteral(".png"),
+                                                    tr("PNG image (*.png);;SVG drawing (*.svg)"));
+  if (path.isEmpty()) return;
+  try {
+    exportTo(path);
+  } catch (const std::exception& e) {
+    QMessageBox::warning(this, tr("Export failed"), QString::fromStdString(e.what()));
+  }
+}
+
+}  // namespace quench::gui
