@@ -1,0 +1,96 @@
+#include "core/stats/moments.h"
+
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+void Moments::merge(const Moments& o) {
+  if (o.n == 0) return;
+  if (n == 0) {
+    *this = o;
+    return;
+  }
+  const double na = n, nb = o.n, nn = na + nb;
+  const double d = o.mean - mean, d2 = d * d;
+  const double m4n = m4 + o.m4 + d2 * d2 * na * nb * (na * na - na * nb + nb * nb) / (nn * nn * nn) +
+                     6.0 * d2 * (na * na * o.m2 + nb * nb * m2) / (nn * nn) + 4.0 * d * (na * o.m3 - nb * m3) / nn;
+  const double m3n = m3 + o.m3 + d2 * d * na * nb * (na - nb) / (nn * nn) + 3.0 * d * (na * o.m2 - nb * m2) / nn;
+  const double m2n = m2 + o.m2 + d2 * na * nb / nn;
+  mean += d * nb / nn;
+  n = nn;
+  m2 = m2n;
+  m3 = m3n;
+  m4 = m4n;
+}
+
+double Moments::std() const { return std::sqrt(variance()); }
+
+double Moments::skewness() const { return m2 > 0 ? std::sqrt(n) * m3 / std::pow(m2, 1.5) : 0.0; }
+
+double Moments::kurtosis() const { return m2 > 0 ? n * m4 / (m2 * m2) : 0.0; }
+
+ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher) {
+  QUENCH_CHECK(x.dim() == 2 && (reduce_dim == 0 || reduce_dim == 1), "channel_moments: need a 2-D tensor and axis 0 or 1, got shape ",
+               x.sizes(), " axis ", reduce_dim);
+  ChannelMoments out;
+  out.n = x.size(reduce_dim);
+  QUENCH_CHECK(out.n > 0, "channel_moments: empty axis in shape ", x.sizes());
+  // Central moments around each channel's own float32 mean: the deviations are small numbers, so
+  // the float32 sums keep ~7 digits even for channels far from 0; the merge then goes double.
+  auto mean = x.mean(reduce_dim, /*keepdim=*/true);
+  auto d = x - mean;
+  auto d2 = d * d;
+  std::vector<at::Tensor> parts{mean.squeeze(reduce_dim), d2.sum(reduce_dim)};
+  if (higher) {
+    parts.push_back((d2 * d).sum(reduce_dim));
+    parts.push_back((d2 * d2).sum(reduce_dim));
+  }
+  parts.push_back(at::amin(x, {reduce_dim}));
+  parts.push_back(at::amax(x, {reduce_dim}));
+  // One transfer for all of them (one sync on a GPU).
+  auto all = at::stack(parts).to(at::kCPU, at::kDouble);
+  size_t i = 0;
+  out.mean = all[i++];
+  out.m2 = all[i++];
+  if (higher) {
+    out.m3 = all[i++];
+    out.m4 = all[i++];
+  }
+  out.min = all[i++];
+  out.max = all[i++];
+  return out;
+}
+
+Moments pool_channels(const ChannelMoments& c) {
+  QUENCH_CHECK(c.m3.defined() && c.m4.defined(), "pool_channels: the channel moments lack M3/M4");
+  const double k = static_cast<double>(c.mean.numel());
+  const double n = static_cast<double>(c.n);
+  Moments m;
+  m.n = n * k;
+  m.mean = c.mean.mean().item<double>();
+  auto d = c.mean - m.mean;  // each channel's offset from the pooled mean
+  auto d2 = d * d;
+  m.m2 = (c.m2 + n * d2).sum().item<double>();
+  m.m3 = (c.m3 + 3.0 * d * c.m2 + n * d2 * d).sum().item<double>();
+  m.m4 = (c.m4 + 4.0 * d * c.m3 + 6.0 * d2 * c.m2 + n * d2 * d2).sum().item<double>();
+  return m;
+}
+
+void merge_channel_m2(double& n, at::Tensor& mean, at::Tensor& m2, double bn, const at::Tensor& bmean, const at::Tensor& bm2) {
+  if (bn == 0) return;
+  if (n == 0) {
+    n = bn;
+    mean = bmean.clone();
+    m2 = bm2.clone();
+    return;
+  }
+  const double nn = n + bn;
+  auto d = bmean - mean;
+  m2 = m2 + bm2 + d * d * (n * bn / nn);
+  mean = mean + d * (bn / nn);
+  n = nn;
+}
+
+}  // namespace quench
