@@ -2,6 +2,7 @@
 // A unit of background work: a function run on the job thread, and what to do on the UI thread
 // when it returned. Jobs talk to the UI only through their JobContext (progress, log lines,
 // partial results), so the UI thread never waits on them and never pumps events for them.
+#include <QMetaType>
 #include <QString>
 
 #include <atomic>
@@ -25,3 +26,8 @@ using UiCallback = std::function<void()>;
 using CancelFlag = std::shared_ptr<std::atomic<bool>>;
 
 }  // namespace quench::gui
+
+// Declared before any signal uses them, so queued connections can carry them across threads.
+Q_DECLARE_METATYPE(std::shared_ptr<quench::gui::Job>)
+Q_DECLARE_METATYPE(quench::gui::CancelFlag)
+Q_DECLARE_METATYPE(quench::gui::UiCallback)

@@ -30,7 +30,11 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent), worker_(std::make_uniqu
   connect(worker_.get(), &JobWorker::succeeded, this, [this](quint64 id) { onEnded(id, Outcome::Succeeded, {}); });
   connect(worker_.get(), &JobWorker::failed, this, [this](quint64 id, const QString& e) { onEnded(id, Outcome::Failed, e); });
   connect(worker_.get(), &JobWorker::cancelled, this, [this](quint64 id) { onEnded(id, Outcome::Cancelled, {}); });
-  thread_.start();
+  // Jobs yield the CPU to the UI thread: on Linux QThread's priorities do not apply to normal
+  // threads, so the job thread lowers its own nice value (threads libtorch starts from it, such
+  // as its OpenMP team, inherit it); elsewhere LowPriority does the same.
+  connect(&thread_, &QThread::started, worker_.get(), &JobWorker::lowerPriority, Qt::DirectConnection);
+  thread_.start(QThread::LowPriority);
 }
 
 JobRunner::~JobRunner() {
@@ -42,7 +46,7 @@ JobRunner::~JobRunner() {
 }
 
 quint64 JobRunner::submit(Job job) {
-  Entry e{next_id_++, std::make_shared<Job>(std::move(job)), std::make_shared<std::atomic<bool>>(false)};
+  Entry e{next_id_++, std::make_shared<Job>(std::move(job)), std::make_shared<std::atomic<bool>>(false), {}};
   const quint64 id = e.id;
   queue_.push_back(std::move(e));
   if (!current_) startNext();
@@ -77,24 +81,28 @@ void JobRunner::onProgressed(quint64 id, qint64 done, qint64 total, const QStrin
 
 void JobRunner::onEnded(quint64 id, Outcome outcome, const QString& error) {
   if (!current_ || current_->id != id) return;
-  std::unique_ptr<Entry> ended = std::move(current_);
+  const Entry& ended = *current_;
   QString message = error;
-  if (!ended->error.isEmpty()) {
+  if (!ended.error.isEmpty()) {
     outcome = Outcome::Failed;
-    message = ended->error;
+    message = ended.error;
   }
   // Cancelling means none of the job's result is applied, even when its work had just returned.
-  if (outcome == Outcome::Succeeded && ended->cancel->load()) outcome = Outcome::Cancelled;
-  if (outcome == Outcome::Succeeded && ended->job->done) {
+  if (outcome == Outcome::Succeeded && ended.cancel->load()) outcome = Outcome::Cancelled;
+  // done() runs while this job is still current, so jobs it submits queue behind it and start
+  // after its finished() (the log reads in order).
+  if (outcome == Outcome::Succeeded && ended.job->done) {
     // The UI thread is a boundary too: a result that cannot be shown is reported, not fatal.
     try {
-      ended->job->done();
+      ended.job->done();
     } catch (const std::exception& e) {
       outcome = Outcome::Failed;
       message = QString::fromStdString(e.what());
     }
   }
-  Q_EMIT finished(id, ended->job->title, outcome, message);
+  const QString title = ended.job->title;
+  current_.reset();
+  Q_EMIT finished(id, title, outcome, message);
   startNext();
 }
 

@@ -16,6 +16,8 @@ class JobWorker : public QObject {
   using QObject::QObject;
 
  public Q_SLOTS:
+  // Called on the job thread when it starts.
+  void lowerPriority();
   void run(quint64 id, std::shared_ptr<quench::gui::Job> job, quench::gui::CancelFlag cancel);
 
  Q_SIGNALS:
@@ -28,7 +30,3 @@ class JobWorker : public QObject {
 };
 
 }  // namespace quench::gui
-
-Q_DECLARE_METATYPE(std::shared_ptr<quench::gui::Job>)
-Q_DECLARE_METATYPE(quench::gui::CancelFlag)
-Q_DECLARE_METATYPE(quench::gui::UiCallback)

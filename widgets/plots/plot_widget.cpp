@@ -88,13 +88,19 @@ void PlotWidget::refresh(bool has_data) {
   d_->plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
+QSize PlotWidget::drawnSize() const {
+  // A plot that was never shown has not been laid out yet; lay it out to get its real size.
+  if (layout()) layout()->activate();
+  return d_->plot->size();
+}
+
 QImage PlotWidget::render(QSize size) const {
-  if (!size.isValid()) size = d_->plot->size();
+  if (!size.isValid()) size = drawnSize();
   return d_->plot->toPixmap(size.width(), size.height()).toImage();
 }
 
 void PlotWidget::exportTo(const QString& path, QSize size) const {
-  if (!size.isValid()) size = d_->plot->size();
+  if (!size.isValid()) size = drawnSize();
   const QString suffix = QFileInfo(path).suffix().toLower();
   bool ok = false;
   if (suffix == QLatin1String("svg")) {

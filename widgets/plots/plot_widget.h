@@ -53,6 +53,8 @@ class PlotWidget : public QWidget {
   void contextMenuEvent(QContextMenuEvent* event) override;
 
  private:
+  QSize drawnSize() const;
+
   struct Impl;
   std::unique_ptr<Impl> d_;
   bool has_data_ = false;

@@ -45,7 +45,8 @@ FileActions::FileActions(QWidget& window, Settings& settings, QMenu& file)
 
   file.addSeparator();
   QAction* quit = file.addAction(tr("&Quit"));
-  quit->setShortcut(QKeySequence::Quit);
+  // QKeySequence::Quit is empty on some Linux desktops; Ctrl+Q is what users there expect.
+  quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
   quit->setMenuRole(QAction::QuitRole);
   connect(quit, &QAction::triggered, &window_, &QWidget::close);
 }

@@ -8,7 +8,6 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMessageBox>
 #include <QPushButton>
 
 #include "widgets/window/settings.h"
@@ -32,7 +31,8 @@ QWidget* withBrowse(QLineEdit* edit, QWidget* parent, std::function<QString()> b
 }  // namespace
 
 PreferencesDialog::PreferencesDialog(Settings& settings, QWidget* parent)
-    : QDialog(parent), settings_(settings), database_(new QLineEdit(this)), calibration_(new QLineEdit(this)) {
+    : QDialog(parent), settings_(settings), database_(new QLineEdit(this)), calibration_(new QLineEdit(this)),
+      error_(new QLabel(this)) {
   setWindowTitle(tr("Preferences"));
   setObjectName(QStringLiteral("preferencesDialog"));
   database_->setObjectName(QStringLiteral("databasePath"));
@@ -54,22 +54,32 @@ PreferencesDialog::PreferencesDialog(Settings& settings, QWidget* parent)
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
   connect(buttons, &QDialogButtonBox::accepted, this, &PreferencesDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &PreferencesDialog::reject);
+  error_->setObjectName(QStringLiteral("preferencesError"));
+  error_->setWordWrap(true);
+  QPalette red = error_->palette();
+  red.setColor(QPalette::WindowText, QColor(200, 30, 30));
+  error_->setPalette(red);
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(form);
+  layout->addWidget(error_);
   layout->addWidget(buttons);
 }
+
+QString PreferencesDialog::errorText() const { return error_->text(); }
 
 void PreferencesDialog::accept() {
   const QString db = database_->text().trimmed();
   const QString calibration = calibration_->text().trimmed();
+  // Problems show inside the dialog, beside the fields, rather than in a second modal box.
   if (db.isEmpty() || !QDir().mkpath(QFileInfo(db).absolutePath())) {
-    QMessageBox::warning(this, windowTitle(), tr("The experiment database needs a folder that can be created: %1").arg(db));
+    error_->setText(tr("The experiment database needs a folder that can be created: %1").arg(db));
     return;
   }
   if (!calibration.isEmpty() && !QFileInfo(calibration).isFile()) {
-    QMessageBox::warning(this, windowTitle(), tr("The calibration set %1 is not a file.").arg(calibration));
+    error_->setText(tr("The calibration set %1 is not a file.").arg(calibration));
     return;
   }
+  error_->clear();
   settings_.setDatabasePath(db);
   settings_.setCalibrationSet(calibration);
   QDialog::accept();

@@ -2,6 +2,7 @@
 // Preferences: where the experiment store lives and which data calibration uses by default.
 #include <QDialog>
 
+class QLabel;
 class QLineEdit;
 
 namespace quench::gui {
@@ -16,15 +17,17 @@ class PreferencesDialog : public QDialog {
 
   QLineEdit* databaseEdit() const { return database_; }
   QLineEdit* calibrationEdit() const { return calibration_; }
+  QString errorText() const;
 
-  // Saves the fields into the settings; refuses (with a message) a calibration set that does not
-  // exist or a database whose folder cannot be created.
+  // Saves the fields into the settings; refuses (saying why in the dialog) a calibration set that
+  // does not exist or a database whose folder cannot be created.
   void accept() override;
 
  private:
   Settings& settings_;
   QLineEdit* database_;
   QLineEdit* calibration_;
+  QLabel* error_;
 };
 
 }  // namespace quench::gui
