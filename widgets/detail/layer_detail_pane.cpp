@@ -20,6 +20,7 @@ LayerDetailPane::LayerDetailPane(QWidget* parent)
   hint_->setForegroundRole(QPalette::PlaceholderText);
   header_->setObjectName(QStringLiteral("layerHeader"));
   header_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  header_->setWordWrap(true);  // ResNet and ViT module paths are long
   QFont big = header_->font();
   big.setPointSizeF(big.pointSizeF() * 1.15);
   big.setBold(true);

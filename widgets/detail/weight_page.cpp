@@ -33,8 +33,7 @@ WeightPage::WeightPage(QWidget* parent)
   ranges_->setObjectName(QStringLiteral("outputRangePlot"));
   histogram_->setTitle(tr("Weight distribution"));
   histogram_->setAxisLabels(tr("weight"), tr("count"));
-  channels_->setTitle(tr("Input-channel absmax"));
-  ranges_->setTitle(tr("Output-channel range"));
+
 
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(histogram_);
@@ -51,8 +50,8 @@ void WeightPage::showLayer(const ModelSession& session, int row) {
   const ChannelNames names = channelNames(layer.kind);
   channels_->setNames(names.input, tr("absmax"));
   ranges_->setChannelName(names.output);
-  channels_->setTitle(tr("Per-%1 absmax").arg(names.input));
-  ranges_->setTitle(tr("Per-%1 weight range (min to max)").arg(names.output));
+  channels_->setTitle(tr("Absmax per %1").arg(names.input));
+  ranges_->setTitle(tr("Weight range per %1 (min to max)").arg(names.output));
 
   const WeightStats* s = session.weightStats(row);
   if (!s) {

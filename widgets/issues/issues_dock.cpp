@@ -14,10 +14,9 @@ IssuesDock::IssuesDock(IssuesModel& model, QWidget* parent)
   view_->setRootIsDecorated(false);
   view_->setUniformRowHeights(true);
   view_->setAlternatingRowColors(true);
-  view_->header()->setStretchLastSection(false);
   view_->header()->setSectionResizeMode(IssuesModel::SeverityColumn, QHeaderView::ResizeToContents);
-  view_->header()->setSectionResizeMode(IssuesModel::MessageColumn, QHeaderView::Stretch);
   view_->header()->setSectionResizeMode(IssuesModel::LayerColumn, QHeaderView::ResizeToContents);
+  view_->header()->setStretchLastSection(true);  // the message
   setWidget(view_);
   connect(view_, &QTreeView::activated, this, [this](const QModelIndex& index) {
     const QString layer = model_.data(index, IssuesModel::LayerRole).toString();

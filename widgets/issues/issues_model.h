@@ -21,7 +21,7 @@ class IssuesModel : public QAbstractTableModel {
   Q_OBJECT
 
  public:
-  enum Column { SeverityColumn, MessageColumn, LayerColumn, ColumnCount };
+  enum Column { SeverityColumn, LayerColumn, MessageColumn, ColumnCount };
   static constexpr int LayerRole = Qt::UserRole + 1;
 
   using QAbstractTableModel::QAbstractTableModel;

@@ -77,6 +77,12 @@ bool LayerBrowser::selectLayer(const QString& name) {
   return true;
 }
 
+void LayerBrowser::selectTop() {
+  const QModelIndex top = proxy_->index(0, LayerTableModel::NameColumn);
+  if (top.isValid())
+    view_->selectionModel()->setCurrentIndex(top, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+}
+
 void LayerBrowser::focusFilter() {
   filter_->setFocus(Qt::ShortcutFocusReason);
   filter_->selectAll();

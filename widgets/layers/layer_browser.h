@@ -22,6 +22,8 @@ class LayerBrowser : public QWidget {
   // Selects and shows a layer by its Hugging Face name, clearing a filter that hides it.
   // Returns false when the model has no such layer.
   bool selectLayer(const QString& name);
+  // Selects the top row as the table is sorted now (nothing when the table is empty).
+  void selectTop();
   int currentRow() const;  // in the session's layer order; −1 when none
   void focusFilter();
 

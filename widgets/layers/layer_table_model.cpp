@@ -61,7 +61,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
       case Qt::DisplayRole:
         if (!known) return QString();
         if (column == OutliersColumn) return QString::number(static_cast<qint64>(v));
-        if (column == KurtosisColumn) return QString::number(v, 'f', 1);
+        if (column == KurtosisColumn) return QString::number(v, 'f', 2);
         return QString::number(v, 'g', 4);
       case SortRole: return known ? QVariant(v) : QVariant();
       case HeatRole: return known ? heat_[column].heat(v) : 0.0;
@@ -122,7 +122,7 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case ParametersColumn: return tr("Parameters");
       case AbsmaxColumn: return tr("|W| max");
       case KurtosisColumn: return tr("Kurtosis");
-      case OutliersColumn: return tr("Outlier ch.");
+      case OutliersColumn: return tr("Outliers");
     }
   }
   if (role == Qt::ToolTipRole) {
@@ -132,7 +132,7 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case AbsmaxColumn: return tr("Largest weight magnitude; colour: relative to the model's median layer");
       case KurtosisColumn: return tr("Pearson kurtosis of the weights: 3 for a normal distribution, more for heavy tails");
       case OutliersColumn:
-        return tr("Input channels whose absmax exceeds %1× the median channel's").arg(kDefaultOutlierMultiple);
+        return tr("Outlier input channels: those whose absmax exceeds %1× the median channel's").arg(kDefaultOutlierMultiple);
     }
   }
   return {};

@@ -31,7 +31,8 @@ ChannelPlot::ChannelPlot(QWidget* parent)
   line->setVisible(false);
   auto* label = new QCPItemText(p);
   label->setColor(kOutlier);
-  label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+  // Below the line: above it the label would leave the axes whenever the line is near the top.
+  label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
   label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
   label->position->setTypeY(QCPItemPosition::ptPlotCoords);
   label->setVisible(false);

@@ -1,7 +1,6 @@
 #include "widgets/plots/histogram_plot.h"
 
 #include <QCheckBox>
-#include <QHBoxLayout>
 #include <qcustomplot.h>
 
 #include <algorithm>
@@ -15,12 +14,9 @@ HistogramPlot::HistogramPlot(QWidget* parent) : PlotWidget(parent), log_y_(new Q
   setAxisLabels(tr("value"), tr("count"));
   log_y_->setObjectName(QStringLiteral("logY"));
   log_y_->setToolTip(tr("Logarithmic count axis: shows the rare large values in the tails"));
-  // The toggle sits in the plot's top-right corner, above the axes, where it hides no data.
-  auto* overlay = new QHBoxLayout();
-  overlay->addStretch();
-  overlay->addWidget(log_y_);
-  overlay->setContentsMargins(0, 2, 8, 0);
-  static_cast<QBoxLayout*>(layout())->insertLayout(0, overlay);
+  // The toggle sits over the plot's title row, right-aligned: no data is drawn there, and the
+  // plot keeps its full height.
+  overlay(log_y_, Qt::AlignTop | Qt::AlignRight);
   QCustomPlot* p = plot();
   QCPGraph* g = p->addGraph();
   g->setLineStyle(QCPGraph::lsStepLeft);
@@ -90,6 +86,7 @@ void HistogramPlot::rebuild() {
   } else {
     p->yAxis->setScaleType(QCPAxis::stLinear);
     p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    p->yAxis->ticker()->setTickCount(4);
     p->yAxis->setNumberFormat(QStringLiteral("gb"));
     p->yAxis->setNumberPrecision(6);
     p->yAxis->setRange(0, peak * 1.05);

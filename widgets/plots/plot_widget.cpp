@@ -7,7 +7,7 @@
 #include <QMessageBox>
 #include <QSvgGenerator>
 #include <QToolTip>
-#include <QVBoxLayout>
+#include <QGridLayout>
 #include <qcustomplot.h>
 
 #include <algorithm>
@@ -24,12 +24,15 @@ struct PlotWidget::Impl {
 };
 
 PlotWidget::PlotWidget(QWidget* parent) : QWidget(parent), d_(std::make_unique<Impl>()) {
-  auto* layout = new QVBoxLayout(this);
+  // A grid so that controls can share the plot's cell (see overlay()).
+  auto* layout = new QGridLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   d_->plot = new QCustomPlot(this);
-  layout->addWidget(d_->plot);
+  layout->addWidget(d_->plot, 0, 0);
   QCustomPlot& p = *d_->plot;
   p.setNoAntialiasingOnDrag(true);
+  // Detail plots are a few hundred pixels tall: four y ticks keep their labels apart.
+  p.yAxis->ticker()->setTickCount(4);
   p.plotLayout()->insertRow(0);
   d_->title = new QCPTextElement(&p, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
   p.plotLayout()->addElement(0, 0, d_->title);
@@ -66,6 +69,11 @@ void PlotWidget::setAxisLabels(const QString& x, const QString& y) {
 }
 
 void PlotWidget::setEmptyMessage(const QString& message) { d_->empty->setText(message); }
+
+void PlotWidget::overlay(QWidget* control, Qt::Alignment corner) {
+  static_cast<QGridLayout*>(layout())->addWidget(control, 0, 0, corner);
+  control->raise();
+}
 
 QString PlotWidget::libraryVersion() { return QStringLiteral(QCUSTOMPLOT_VERSION_STR); }
 

@@ -49,6 +49,8 @@ class PlotWidget : public QWidget {
   std::pair<int64_t, int64_t> keysNear(const QPoint& pos, int64_t count) const;
   // Call after changing data: redraws, and shows or hides the empty message.
   void refresh(bool has_data);
+  // Places a control (a toggle, a selector) over the plot at a corner.
+  void overlay(QWidget* control, Qt::Alignment corner);
 
   void contextMenuEvent(QContextMenuEvent* event) override;
 

@@ -10,6 +10,7 @@
 
 #include "core/util/error.h"
 #include "widgets/detail/weight_page.h"
+#include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/layers/layer_browser.h"
 #include "widgets/layers/layer_filter_proxy.h"
@@ -41,9 +42,12 @@ void sortTable(MainWindow& window, const QString& spec) {
 void finish(MainWindow& window, const LaunchOptions& opts) {
   if (!opts.filter.isEmpty()) window.layers()->filter()->setText(opts.filter);
   if (!opts.sort.isEmpty()) sortTable(window, opts.sort);
-  if (!opts.select.isEmpty() && !window.showLayer(opts.select))
+  if (opts.select.isEmpty())
+    window.layers()->selectTop();  // the top of the table as filtered and sorted
+  else if (!window.showLayer(opts.select))
     fail_usage(QObject::tr("--select: the model has no layer '%1'").arg(opts.select));
   if (opts.log_y) window.weightPage()->histogram()->setLogY(true);
+  if (opts.issues) window.findChild<IssuesDock*>()->raise();
   if (opts.screenshot.isEmpty()) return;
   QTimer::singleShot(500, &window, [&window, opts] {
     const bool failed = window.issues().count(Issue::Severity::Error) > 0;
@@ -72,13 +76,14 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                 QObject::tr("Sort the layer table by a column (its header), descending unless :asc."),
                                 QStringLiteral("COLUMN[:asc|:desc]"));
   const QCommandLineOption log_y(QStringLiteral("log-y"), QObject::tr("Logarithmic count axis on the histogram."));
+  const QCommandLineOption issues(QStringLiteral("issues"), QObject::tr("Bring the Issues dock to the front."));
   const QCommandLineOption shot(QStringLiteral("screenshot"),
                                 QObject::tr("Save the window as an image once the model's jobs are done, then quit."),
                                 QStringLiteral("FILE"));
   const QCommandLineOption size(QStringLiteral("size"), QObject::tr("Window size, e.g. 1440x900."), QStringLiteral("WxH"));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, shot, size, timeout});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout});
   p.process(arguments);
 
   LaunchOptions o;
@@ -90,6 +95,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   o.filter = p.value(filter);
   o.sort = p.value(sort);
   o.log_y = p.isSet(log_y);
+  o.issues = p.isSet(issues);
   o.screenshot = p.value(shot);
   if (p.isSet(size)) {
     const QStringList wh = p.value(size).split(QLatin1Char('x'));

@@ -17,6 +17,7 @@ struct LaunchOptions {
   QString filter;        // --filter GLOB
   QString sort;          // --sort COLUMN[:asc|:desc], COLUMN as the table header names it
   bool log_y = false;    // --log-y
+  bool issues = false;   // --issues: bring the Issues dock to the front
   QString screenshot;    // --screenshot FILE.png
   QSize size{1440, 900}; // --size WxH
   int timeout_s = 120;   // --timeout SECONDS (screenshot mode)

@@ -47,8 +47,8 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   split->setObjectName(QStringLiteral("mainSplitter"));
   split->addWidget(left);
   split->addWidget(detail_);
-  split->setStretchFactor(0, 5);
-  split->setStretchFactor(1, 6);
+  // Wide enough on the left for every column of the layer table at the default window size.
+  split->setSizes({720, 720});
   split->setChildrenCollapsible(false);
   setCentralWidget(split);
 
@@ -60,6 +60,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   addDockWidget(Qt::BottomDockWidgetArea, issues_dock_);
   tabifyDockWidget(log_dock, issues_dock_);
   log_dock->raise();
+  resizeDocks({log_dock}, {150}, Qt::Vertical);
   log_->follow(*jobs_);
 
   auto* toolbar = addToolBar(tr("Main"));

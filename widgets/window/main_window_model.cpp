@@ -8,6 +8,7 @@
 #include <QStatusBar>
 
 #include "widgets/detail/layer_detail_pane.h"
+#include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/jobs/job_runner.h"
 #include "widgets/jobs/log_pane.h"
@@ -47,6 +48,8 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   browser_->setSession(session.get());
   detail_->setSession(session.get());
   summary_->setSummary(&s);
+  // Something to look at straight away: the first layer's plots fill in as statistics arrive.
+  browser_->selectTop();
   session_ = std::move(session);
   issues_->clear();
   settings_.addRecentModel(s.dir);
@@ -79,12 +82,15 @@ void MainWindow::reportOutliers() {
   for (int row = 0; row < session_->layerCount(); ++row) {
     const WeightStats* s = session_->weightStats(row);
     if (!s || s->outliers.channels.empty()) continue;
-    issues_->add({Issue::Severity::Info,
-                  tr("%1 outlier input channel(s); the largest, channel %2, is %3× the median channel")
-                      .arg(s->outliers.channels.size())
-                      .arg(s->outliers.channels.front().channel)
-                      .arg(s->outliers.channels.front().ratio, 0, 'f', 1),
-                  QString::fromStdString(s->layer), kStatsSource});
+    const auto& top = s->outliers.channels.front();
+    const QString message =
+        s->outliers.channels.size() == 1
+            ? tr("1 outlier input channel: channel %1, %2× the median channel").arg(top.channel).arg(top.ratio, 0, 'f', 1)
+            : tr("%1 outlier input channels; the largest, channel %2, is %3× the median channel")
+                  .arg(s->outliers.channels.size())
+                  .arg(top.channel)
+                  .arg(top.ratio, 0, 'f', 1);
+    issues_->add({Issue::Severity::Info, message, QString::fromStdString(s->layer), kStatsSource});
   }
 }
 
@@ -93,6 +99,7 @@ bool MainWindow::showLayer(const QString& name) { return browser_->selectLayer(n
 void MainWindow::onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error) {
   if (outcome != JobRunner::Outcome::Failed) return;
   issues_->add({Issue::Severity::Error, tr("%1: %2").arg(title, error), {}, title});
+  issues_dock_->raise();
   // Not exec(): a modal loop would stall the window's own updates, and tests would hang on it.
   auto* box = new QMessageBox(QMessageBox::Critical, title, error, QMessageBox::Close, this);
   box->setObjectName(QStringLiteral("jobErrorDialog"));
