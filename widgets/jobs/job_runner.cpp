@@ -53,8 +53,6 @@ quint64 JobRunner::submit(Job job) {
   return id;
 }
 
-QString JobRunner::currentTitle() const { return current_ ? current_->job->title : QString(); }
-
 void JobRunner::cancelAll() {
   for (auto& e : queue_) e.cancel->store(true);
   queue_.clear();

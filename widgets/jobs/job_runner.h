@@ -31,7 +31,6 @@ class JobRunner : public QObject {
   // Queues a job; it starts when the ones before it are done. Returns its id.
   quint64 submit(Job job);
   bool busy() const { return current_ != nullptr; }
-  QString currentTitle() const;
 
  public Q_SLOTS:
   // Cancels the running job and drops the queued ones.

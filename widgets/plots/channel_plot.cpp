@@ -82,19 +82,14 @@ void ChannelPlot::setData(const std::vector<double>& values, const std::vector<i
     label->setText(reference_ > 0 ? tr("outlier threshold (%1× median)").arg(threshold_ / reference_, 0, 'g', 3)
                                   : tr("outlier threshold"));
   }
-  const double n = static_cast<double>(values_.size());
-  p->xAxis->setRange(-0.5 - 0.01 * n, n - 0.5 + 0.01 * n);
+  showKeys(static_cast<int64_t>(values_.size()));
   p->yAxis->setRange(0, std::max(peak, threshold_) * 1.12 + 1e-30);
   refresh(!values_.empty());
 }
 
 QString ChannelPlot::toolTipAt(const QPoint& pos) const {
-  if (values_.empty()) return {};
-  const auto [first, last] = keysNear(pos, static_cast<int64_t>(values_.size()));
-  if (first > last) return {};
-  int64_t best = first;
-  for (int64_t c = first; c <= last; ++c)
-    if (values_[c] > values_[best]) best = c;
+  const int64_t best = keyNear(pos, static_cast<int64_t>(values_.size()), [this](int64_t c) { return values_[c]; });
+  if (best < 0) return {};
   QString tip = tr("%1 %2\n%3 %4").arg(channel_name_).arg(best).arg(value_name_).arg(values_[best], 0, 'g', 5);
   if (reference_ > 0) tip += tr("\n%1× median").arg(values_[best] / reference_, 0, 'f', 1);
   if (std::binary_search(outliers_.begin(), outliers_.end(), best)) tip += tr("\noutlier");

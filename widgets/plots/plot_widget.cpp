@@ -79,21 +79,30 @@ QString PlotWidget::libraryVersion() { return QStringLiteral(QCUSTOMPLOT_VERSION
 
 QCustomPlot* PlotWidget::plot() const { return d_->plot; }
 
-std::pair<int64_t, int64_t> PlotWidget::keysNear(const QPoint& pos, int64_t count) const {
+int64_t PlotWidget::keyNear(const QPoint& pos, int64_t count, const std::function<double(int64_t)>& score) const {
   constexpr int kPixels = 3;
   const QPoint local = d_->plot->mapFrom(this, pos);
-  if (!d_->plot->axisRect()->rect().contains(local)) return {0, -1};
+  if (count <= 0 || !d_->plot->axisRect()->rect().contains(local)) return -1;
   const double a = d_->plot->xAxis->pixelToCoord(local.x() - kPixels);
   const double b = d_->plot->xAxis->pixelToCoord(local.x() + kPixels);
   const auto first = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(std::min(a, b) - 0.5)));
   const auto last = std::min<int64_t>(count - 1, static_cast<int64_t>(std::floor(std::max(a, b) + 0.5)));
-  return {first, last};
+  if (first > last) return -1;
+  int64_t best = first;
+  for (int64_t k = first + 1; k <= last; ++k)
+    if (score(k) > score(best)) best = k;
+  return best;
 }
 
 void PlotWidget::refresh(bool has_data) {
   has_data_ = has_data;
   d_->empty->setVisible(!has_data);
   d_->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void PlotWidget::showKeys(int64_t count) {
+  const double n = static_cast<double>(count);
+  d_->plot->xAxis->setRange(-0.5 - 0.01 * n, n - 0.5 + 0.01 * n);
 }
 
 QSize PlotWidget::drawnSize() const {

@@ -7,8 +7,8 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <utility>
 
 class QCustomPlot;
 
@@ -44,9 +44,12 @@ class PlotWidget : public QWidget {
  protected:
   // For subclasses' .cpp files, which include <qcustomplot.h>.
   QCustomPlot* plot() const;
-  // For plots with one entry per integer key 0…count−1: the first and last key within a few
-  // pixels of pos, for hover hit-testing (first > last when none is).
-  std::pair<int64_t, int64_t> keysNear(const QPoint& pos, int64_t count) const;
+  // For plots with one entry per integer key 0…count−1 (channels). Hover hit-testing: of the
+  // keys within a few pixels of pos, the one with the highest score (so a thin spike among
+  // thousands of channels is easy to hit); −1 when none is near.
+  int64_t keyNear(const QPoint& pos, int64_t count, const std::function<double(int64_t)>& score) const;
+  // The x range that shows keys 0…count−1 with a small margin.
+  void showKeys(int64_t count);
   // Call after changing data: redraws, and shows or hides the empty message.
   void refresh(bool has_data);
   // Places a control (a toggle, a selector) over the plot at a corner.

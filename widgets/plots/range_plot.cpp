@@ -46,21 +46,17 @@ void RangePlot::setData(const std::vector<double>& min, const std::vector<double
     const double lo = *std::min_element(min.begin(), min.end());
     const double hi = *std::max_element(max.begin(), max.end());
     const double pad = 0.06 * std::max(hi - lo, 1e-30);
-    const double n = static_cast<double>(min.size());
-    p->xAxis->setRange(-0.5 - 0.01 * n, n - 0.5 + 0.01 * n);
+    showKeys(static_cast<int64_t>(min.size()));
     p->yAxis->setRange(lo - pad, hi + pad);
   }
   refresh(!min.empty());
 }
 
 QString RangePlot::toolTipAt(const QPoint& pos) const {
-  if (min_.empty()) return {};
-  const auto [first, last] = keysNear(pos, static_cast<int64_t>(min_.size()));
-  if (first > last) return {};
   // The widest band near the cursor: the channel a user hovering a spike means.
-  int64_t best = first;
-  for (int64_t c = first; c <= last; ++c)
-    if (max_[c] - min_[c] > max_[best] - min_[best]) best = c;
+  const int64_t best =
+      keyNear(pos, static_cast<int64_t>(min_.size()), [this](int64_t c) { return max_[c] - min_[c]; });
+  if (best < 0) return {};
   return tr("%1 %2\nmin %3\nmax %4")
       .arg(channel_name_)
       .arg(best)

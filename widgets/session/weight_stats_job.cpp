@@ -32,8 +32,10 @@ Job weightStatsJob(std::shared_ptr<ModelSession> session, at::Device device, std
       ctx.check_cancelled();
       const Layer& layer = *model.layers()[static_cast<size_t>(i)];
       ctx.progress(i, n, QString::fromStdString(layer.name()));
-      // Weights stay as stored until here; only this layer's moves to the device.
-      batch.push_back(weight_stats(layer.name(), layer.kind(), layer.weight().to(device)));
+      // Weights stay as stored until here; only this layer's moves to the device. The weight read
+      // is the one weight_stats(const Layer&) reads: a kernel's dense weight when there is one.
+      const at::Tensor weight = layer.kernel() ? layer.kernel()->dense_weight() : layer.weight();
+      batch.push_back(weight_stats(layer.name(), layer.kind(), weight.to(device)));
       if (!batch.back().outliers.channels.empty()) ++with_outliers;
       if (since_post.elapsed() >= kBatchMs) post();
     }

@@ -56,7 +56,6 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   log_dock->setObjectName(QStringLiteral("logDock"));
   log_dock->setWidget(log_);
   addDockWidget(Qt::BottomDockWidgetArea, log_dock);
-  issues_dock_->setParent(this);
   addDockWidget(Qt::BottomDockWidgetArea, issues_dock_);
   tabifyDockWidget(log_dock, issues_dock_);
   log_dock->raise();
