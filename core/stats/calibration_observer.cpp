@@ -15,7 +15,7 @@ void CalibrationObserver::observe(const std::string& point, const at::Tensor& t,
     s = std::make_unique<StreamingStats>(opts_);
     order_.push_back(point);
   }
-  s->add(t, channel_dim, point);
+  s->add(t, channel_dim, point, &ws_);
 }
 
 const StreamingStats* CalibrationObserver::find(const std::string& point) const {
@@ -30,7 +30,7 @@ ActivationStats CalibrationObserver::result(const std::string& point) const {
 }
 
 size_t CalibrationObserver::memory_bytes() const {
-  size_t b = sizeof(*this);
+  size_t b = sizeof(*this) + ws_.bytes();
   for (const auto& [name, s] : stats_) b += s->memory_bytes() + name.capacity();
   for (const auto& [name, m] : decided_) b += name.capacity() + sizeof(m) + 4 * sizeof(void*);  // map node overhead
   for (const auto& name : order_) b += name.capacity();

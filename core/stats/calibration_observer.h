@@ -10,6 +10,7 @@
 #include "core/nn/hooks.h"
 #include "core/stats/point_pattern.h"
 #include "core/stats/streaming_stats.h"
+#include "core/stats/workspace.h"
 
 namespace quench {
 
@@ -24,8 +25,10 @@ class CalibrationObserver : public Observer {
   const std::vector<std::string>& points() const { return order_; }
   const StreamingStats* find(const std::string& point) const;
   ActivationStats result(const std::string& point) const;  // throws for a point never seen
-  // Bytes held by all the statistics: grows with the points seen, not with the batches.
+  // Bytes held by all the statistics plus the shared scratch: grows with the points seen (and
+  // the scratch with the largest tensor), not with the number of batches.
   size_t memory_bytes() const;
+  size_t scratch_bytes() const { return ws_.bytes(); }
 
  private:
   PointPattern pattern_;
@@ -33,6 +36,7 @@ class CalibrationObserver : public Observer {
   std::map<std::string, bool> decided_;  // point → matches (each name is globbed once)
   std::map<std::string, std::unique_ptr<StreamingStats>> stats_;
   std::vector<std::string> order_;
+  Workspace ws_;  // shared by every point: one tensor is reduced at a time
 };
 
 }  // namespace quench

@@ -7,12 +7,6 @@
 
 namespace quench {
 
-namespace {
-// histc counts in the input's dtype; float32 holds integers exactly only up to 2^24, so larger
-// tensors are counted in chunks of at most that many elements.
-constexpr int64_t kChunk = int64_t{1} << 24;
-}  // namespace
-
 Histogram::Histogram(int64_t bins, Range range) : range_(range) {
   QUENCH_CHECK(bins >= 2, "histogram: need at least 2 bins, got ", bins);
   QUENCH_CHECK(range != Range::Symmetric || bins % 2 == 0, "histogram: a symmetric histogram needs an even number of bins, got ",
@@ -44,39 +38,48 @@ std::vector<double> Histogram::edges() const {
 
 void Histogram::add(const at::Tensor& t) {
   if (!t.defined() || t.numel() == 0) return;
-  add(t, t.abs().max().item<double>());
+  auto ext = at::stack({t.min(), t.max()}).to(at::kCPU, at::kDouble);
+  const double mn = ext[0].item<double>(), mx = ext[1].item<double>();
+  QUENCH_CHECK(range_ == Range::Symmetric || mn >= 0, "histogram: negative value ", mn, " in a non-negative histogram");
+  add(t, std::max(std::abs(mn), std::abs(mx)));
 }
 
-void Histogram::add(const at::Tensor& t, double absmax) {
+void Histogram::add(const at::Tensor& t, double absmax, Workspace* ws) {
   if (!t.defined() || t.numel() == 0) return;
   QUENCH_CHECK(std::isfinite(absmax), "histogram: values must be finite (max |x| is ", absmax, ")");
   const int64_t B = bins();
   const int64_t n = t.numel();
   if (absmax > limit_) grow_to(absmax);
+  const bool sym = range_ == Range::Symmetric;
   if (limit_ == 0) {  // only zeros so far: they belong to the bin [0, width) whatever the width
-    counts_[range_ == Range::Symmetric ? B / 2 : 0] += n;
+    counts_[sym ? B / 2 : 0] += n;
     total_ += n;
     return;
   }
-  at::Tensor flat = t.reshape({-1});
-  if (!at::isFloatingType(flat.scalar_type()) || flat.scalar_type() == at::kHalf || flat.scalar_type() == at::kBFloat16)
-    flat = flat.to(at::kFloat);
-  at::Tensor sum;  // F64 [bins] on the tensor's device
-  for (int64_t start = 0; start < n; start += kChunk) {
-    auto c = at::histc(flat.narrow(0, start, std::min(kChunk, n - start)), B, lo(), hi()).to(at::kDouble);
-    sum = sum.defined() ? sum + c : c;
+  // bin = ⌊(x − lo)/width⌋ = ⌊x·scale + offset⌋, clamped so that x = limit lands in the last bin.
+  // Four cheap passes and a bincount: about 4× faster than at::histc on a CPU, and exact int64
+  // counts (histc counts in the input's float type).
+  Workspace local;
+  Workspace& w = ws ? *ws : local;
+  const at::Tensor flat = t.reshape({-1});
+  const double scale = static_cast<double>(B) / (hi() - lo()), offset = sym ? static_cast<double>(B / 2) : 0.0;
+  // A range below ~1e-30 (denormal activations) would overflow a float32 scale.
+  const auto real = flat.scalar_type() == at::kDouble || scale > 1e30 ? at::kDouble : at::kFloat;
+  auto pos = w.get(kSlotDeviation, {n}, flat.options().dtype(real));
+  if (flat.scalar_type() == real) {
+    at::add_out(pos, at::scalar_tensor(offset, pos.options()), flat, scale);  // one pass
+  } else {  // widen first: a 0-dim double operand would not make the op compute in double
+    pos.copy_(flat);
+    pos.mul_(scale).add_(offset);
   }
-  auto cpu = sum.to(at::kCPU).contiguous();
-  const double* p = cpu.data_ptr<double>();
-  int64_t added = 0;
-  for (int64_t i = 0; i < B; ++i) {
-    const auto c = static_cast<int64_t>(std::llround(p[i]));
-    counts_[i] += c;
-    added += c;
-  }
-  total_ += added;
-  QUENCH_CHECK(added == n, "histogram: ", n - added, " of ", n, " values fell outside [", lo(), ", ", hi(),
-               "] (negative values in a non-negative histogram?)");
+  pos.clamp_(0, static_cast<double>(B - 1));
+  auto bin = w.get(kSlotBinIndex, {n}, flat.options().dtype(at::kInt));
+  bin.copy_(pos);  // truncation = floor: every position is ≥ 0
+  auto c = at::bincount(bin, {}, B).to(at::kCPU, at::kLong).contiguous();
+  QUENCH_CHECK(c.numel() == B, "histogram: bincount returned ", c.numel(), " bins, expected ", B);
+  const int64_t* p = c.data_ptr<int64_t>();
+  for (int64_t i = 0; i < B; ++i) counts_[i] += p[i];
+  total_ += n;
 }
 
 void Histogram::grow_to(double absmax) {

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/stats/workspace.h"
+
 namespace quench {
 
 class Histogram {
@@ -27,10 +29,12 @@ class Histogram {
   // Rebuilds a histogram from stored parts (deserialization); checks that they are consistent.
   static Histogram from_parts(Range range, double limit, std::vector<int64_t> counts);
 
-  // Adds every element of t (any device, any real dtype). All values must be finite.
+  // Adds every element of t (any device, any real dtype). All values must be finite, and not
+  // negative for a NonNegative histogram.
   void add(const at::Tensor& t);
-  // The same when the caller already knows max |t| (saves a pass over the data).
-  void add(const at::Tensor& t, double absmax);
+  // The same when the caller already knows max |t| (saves a pass over the data) and vouches for
+  // the sign. ws: scratch (slots kSlotDeviation, kSlotBinIndex); nullptr allocates.
+  void add(const at::Tensor& t, double absmax, Workspace* ws = nullptr);
 
   Range range() const { return range_; }
   int64_t bins() const { return static_cast<int64_t>(counts_.size()); }

@@ -31,7 +31,7 @@ double Moments::skewness() const { return m2 > 0 ? std::sqrt(n) * m3 / std::pow(
 
 double Moments::kurtosis() const { return m2 > 0 ? n * m4 / (m2 * m2) : 0.0; }
 
-ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher) {
+ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher, Workspace* ws) {
   QUENCH_CHECK(x.dim() == 2 && (reduce_dim == 0 || reduce_dim == 1), "channel_moments: need a 2-D tensor and axis 0 or 1, got shape ",
                x.sizes(), " axis ", reduce_dim);
   ChannelMoments out;
@@ -39,13 +39,18 @@ ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool hig
   QUENCH_CHECK(out.n > 0, "channel_moments: empty axis in shape ", x.sizes());
   // Central moments around each channel's own float32 mean: the deviations are small numbers, so
   // the float32 sums keep ~7 digits even for channels far from 0; the merge then goes double.
+  // Four elementwise passes, all written into reused scratch: d, d², then d³ and d⁴ in place.
+  Workspace local;
+  Workspace& w = ws ? *ws : local;
   auto mean = x.mean(reduce_dim, /*keepdim=*/true);
-  auto d = x - mean;
-  auto d2 = d * d;
-  std::vector<at::Tensor> parts{mean.squeeze(reduce_dim), d2.sum(reduce_dim)};
+  auto d = w.get(kSlotDeviation, x.sizes(), x.options());
+  at::sub_out(d, x, mean);
+  auto p = w.get(kSlotPower, x.sizes(), x.options());
+  at::mul_out(p, d, d);
+  std::vector<at::Tensor> parts{mean.squeeze(reduce_dim), p.sum(reduce_dim)};
   if (higher) {
-    parts.push_back((d2 * d).sum(reduce_dim));
-    parts.push_back((d2 * d2).sum(reduce_dim));
+    parts.push_back(d.mul_(p).sum(reduce_dim));
+    parts.push_back(p.mul_(p).sum(reduce_dim));
   }
   parts.push_back(at::amin(x, {reduce_dim}));
   parts.push_back(at::amax(x, {reduce_dim}));
@@ -61,6 +66,12 @@ ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool hig
   out.min = all[i++];
   out.max = all[i++];
   return out;
+}
+
+std::vector<double> to_doubles(const at::Tensor& t) {
+  if (!t.defined()) return {};
+  auto c = t.to(at::kCPU, at::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
 Moments pool_channels(const ChannelMoments& c) {

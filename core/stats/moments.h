@@ -7,6 +7,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <vector>
+
+#include "core/stats/workspace.h"
 
 namespace quench {
 
@@ -32,10 +35,14 @@ struct ChannelMoments {
 
 // x: [rows, cols] floating. reduce_dim 0 gives one entry per column, 1 one per row.
 // higher: also M3 and M4 (needed to pool the channels into a whole-tensor kurtosis).
-ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher);
+// ws: scratch for the deviations (slots kSlotDeviation, kSlotPower); nullptr allocates afresh.
+ChannelMoments channel_moments(const at::Tensor& x, int64_t reduce_dim, bool higher, Workspace* ws = nullptr);
 
 // The moments of all the values together, from their per-channel moments (needs m3/m4).
 Moments pool_channels(const ChannelMoments& c);
+
+// A tensor's values as a std::vector<double> (copied to the CPU): how per-channel results leave ATen.
+std::vector<double> to_doubles(const at::Tensor& t);
 
 // Merges the per-channel (n, mean, M2) of a new batch into running per-channel ones (all F64 CPU
 // [channels]); n is shared by every channel. Used for the running per-channel mean and std.

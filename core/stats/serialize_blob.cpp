@@ -135,22 +135,13 @@ class Reader {
   }
   AbsPercentiles percentiles() {
     AbsPercentiles p;
-    p.p99 = f64();
-    p.p99_9 = f64();
-    p.p99_99 = f64();
-    p.p99_999 = f64();
+    for (double* x : {&p.p99, &p.p99_9, &p.p99_99, &p.p99_999}) *x = f64();
     return p;
   }
   Distribution distribution() {
     Distribution d;
     d.count = i64();
-    d.min = f64();
-    d.max = f64();
-    d.absmax = f64();
-    d.mean = f64();
-    d.std = f64();
-    d.skewness = f64();
-    d.kurtosis = f64();
+    for (double* x : {&d.min, &d.max, &d.absmax, &d.mean, &d.std, &d.skewness, &d.kurtosis}) *x = f64();
     d.histogram = histogram();
     d.percentiles = percentiles();
     return d;

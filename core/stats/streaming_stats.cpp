@@ -8,18 +8,17 @@ namespace quench {
 
 namespace {
 
-std::vector<double> to_vector(const at::Tensor& t) {
-  if (!t.defined()) return {};
-  auto c = t.to(at::kCPU, at::kDouble).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-
-// Float32 for half types and integers, float64 kept: the reductions need a real type and the
-// half types lose too much in sums.
-at::Tensor as_real(const at::Tensor& t) {
+// t as [tokens, channels] in float32 (float64 kept): a view when t already is one, otherwise a
+// copy into scratch (channels moved last, half types and integers widened: sums need it).
+at::Tensor tokens_by_channels(const at::Tensor& t, int64_t cd, Workspace& ws) {
   const auto st = t.scalar_type();
-  if (st == at::kFloat || st == at::kDouble) return t;
-  return t.to(at::kFloat);
+  const bool real = st == at::kFloat || st == at::kDouble;
+  const int64_t C = t.size(cd);
+  if (real && cd == t.dim() - 1 && t.is_contiguous()) return t.view({-1, C});
+  const at::Tensor moved = cd == t.dim() - 1 ? t : t.movedim(cd, -1);
+  auto buf = ws.get(kSlotLayout, moved.sizes(), t.options().dtype(real ? st : at::kFloat));
+  buf.copy_(moved);
+  return buf.view({-1, C});
 }
 
 }  // namespace
@@ -31,7 +30,7 @@ StreamingStats::StreamingStats(StatsOptions opts)
   QUENCH_CHECK(opts.outlier_multiple > 0, "statistics: outlier multiple must be positive, got ", opts.outlier_multiple);
 }
 
-void StreamingStats::add(const at::Tensor& t, int64_t channel_dim, const std::string& point) {
+void StreamingStats::add(const at::Tensor& t, int64_t channel_dim, const std::string& point, Workspace* ws) {
   const std::string where = point.empty() ? std::string("statistics") : point;
   QUENCH_CHECK(t.defined(), where, ": undefined tensor");
   QUENCH_CHECK(t.dim() >= 1, where, ": cannot take statistics of a 0-dimensional tensor");
@@ -46,13 +45,13 @@ void StreamingStats::add(const at::Tensor& t, int64_t channel_dim, const std::st
   channel_dim_ = channel_dim;
   shape_ = t.sizes().vec();
 
-  at::Tensor x = as_real(t);
-  if (cd != t.dim() - 1) x = x.movedim(cd, -1);
-  x = x.reshape({-1, C});  // [tokens, channels]; copies only when the channel axis was not last
+  Workspace local;
+  Workspace& w = ws ? *ws : local;
+  const at::Tensor x = tokens_by_channels(t, cd, w);  // [tokens, channels]
 
   // NaN and ±Inf propagate into the per-channel extremes and moments, so the small results tell
   // whether the tensor was finite without another pass over it.
-  const ChannelMoments cm = channel_moments(x, 0, /*higher=*/true);
+  const ChannelMoments cm = channel_moments(x, 0, /*higher=*/true, &w);
   const bool finite = at::isfinite(cm.min).all().item<bool>() && at::isfinite(cm.max).all().item<bool>() &&
                       at::isfinite(cm.m4).all().item<bool>();
   if (!finite) {
@@ -62,10 +61,10 @@ void StreamingStats::add(const at::Tensor& t, int64_t channel_dim, const std::st
     ++nonfinite_batches_;
     return;
   }
-  add_finite(x, cm);
+  add_finite(x, cm, w);
 }
 
-void StreamingStats::add_finite(const at::Tensor& x, const ChannelMoments& cm) {
+void StreamingStats::add_finite(const at::Tensor& x, const ChannelMoments& cm, Workspace& ws) {
   const double bmin = cm.min.min().item<double>(), bmax = cm.max.max().item<double>();
 
   all_.merge(pool_channels(cm));
@@ -80,16 +79,16 @@ void StreamingStats::add_finite(const at::Tensor& x, const ChannelMoments& cm) {
     ch_min_ = at::minimum(ch_min_, cm.min);
     ch_max_ = at::maximum(ch_max_, cm.max);
   }
-  hist_.add(x, std::max(std::abs(bmin), std::abs(bmax)));
+  hist_.add(x, std::max(std::abs(bmin), std::abs(bmax)), &ws);
   merge_channel_m2(channel_n_, ch_mean_, ch_m2_, static_cast<double>(cm.n), cm.mean, cm.m2);
 
   // Per token: max over channels of |x| = max(max, −min) over each row, without an |x| copy.
   auto token = at::maximum(at::amax(x, {1}), -at::amin(x, {1}));  // [tokens]
-  const ChannelMoments tm = channel_moments(token.unsqueeze(1), 0, /*higher=*/true);
+  const ChannelMoments tm = channel_moments(token.unsqueeze(1), 0, /*higher=*/true, &ws);
   const double tmax = tm.max.item<double>();
   token_.merge(pool_channels(tm));
   token_max_ = std::max(token_max_, tmax);
-  token_hist_.add(token, tmax);
+  token_hist_.add(token, tmax, &ws);
   ++batches_;
 }
 
@@ -104,11 +103,11 @@ ActivationStats StreamingStats::result(const std::string& point) const {
   s.all = make_distribution(all_, min_, max_, hist_);
   s.channels = channels_;
   if (batches_ > 0) {
-    s.channel_min = to_vector(ch_min_);
-    s.channel_max = to_vector(ch_max_);
-    s.channel_absmax = to_vector(at::maximum(ch_max_.abs(), ch_min_.abs()));
-    s.channel_mean = to_vector(ch_mean_);
-    s.channel_std = to_vector((ch_m2_ / channel_n_).sqrt());
+    s.channel_min = to_doubles(ch_min_);
+    s.channel_max = to_doubles(ch_max_);
+    s.channel_absmax = to_doubles(at::maximum(ch_max_.abs(), ch_min_.abs()));
+    s.channel_mean = to_doubles(ch_mean_);
+    s.channel_std = to_doubles((ch_m2_ / channel_n_).sqrt());
   }
   s.token_max.count = static_cast<int64_t>(token_.n);
   s.token_max.max = token_max_;

@@ -23,6 +23,7 @@
 #include "core/stats/histogram.h"
 #include "core/stats/moments.h"
 #include "core/stats/outliers.h"
+#include "core/stats/workspace.h"
 
 namespace quench {
 
@@ -62,8 +63,9 @@ class StreamingStats {
   explicit StreamingStats(StatsOptions opts = {});
 
   // Merges one tensor (any device, any real dtype). The number of channels must stay the same
-  // from one tensor to the next; `point` only names the point in error messages.
-  void add(const at::Tensor& t, int64_t channel_dim, const std::string& point = "");
+  // from one tensor to the next; `point` only names the point in error messages. ws: scratch
+  // shared between calls (workspace.h); nullptr allocates temporaries.
+  void add(const at::Tensor& t, int64_t channel_dim, const std::string& point = "", Workspace* ws = nullptr);
 
   ActivationStats result(const std::string& point) const;
   int64_t batches() const { return batches_; }
@@ -73,7 +75,7 @@ class StreamingStats {
 
  private:
   // x2d: F32/F64 [tokens, channels], all finite; cm: its per-channel moments over the tokens.
-  void add_finite(const at::Tensor& x2d, const ChannelMoments& cm);
+  void add_finite(const at::Tensor& x2d, const ChannelMoments& cm, Workspace& ws);
 
   StatsOptions opts_;
   int64_t channel_dim_ = -1;

@@ -3,31 +3,24 @@
 
 namespace quench {
 
-StatsSummary summarize(const ActivationStats& s) {
+namespace {
+StatsSummary summary_of(const std::string& name, bool weight, const Distribution& d, const OutlierReport& o) {
   StatsSummary m;
-  m.name = s.point;
-  m.weight = false;
-  m.count = s.all.count;
-  m.absmax = s.all.absmax;
-  m.std = s.all.std;
-  m.p99_99 = s.all.percentiles.p99_99;
-  m.kurtosis = s.all.kurtosis;
-  m.outlier_channels = static_cast<int64_t>(s.outliers.channels.size());
+  m.name = name;
+  m.weight = weight;
+  m.count = d.count;
+  m.absmax = d.absmax;
+  m.std = d.std;
+  m.p99_99 = d.percentiles.p99_99;
+  m.kurtosis = d.kurtosis;
+  m.outlier_channels = static_cast<int64_t>(o.channels.size());
   return m;
 }
+}  // namespace
 
-StatsSummary summarize(const WeightStats& s) {
-  StatsSummary m;
-  m.name = s.layer;
-  m.weight = true;
-  m.count = s.all.count;
-  m.absmax = s.all.absmax;
-  m.std = s.all.std;
-  m.p99_99 = s.all.percentiles.p99_99;
-  m.kurtosis = s.all.kurtosis;
-  m.outlier_channels = static_cast<int64_t>(s.outliers.channels.size());
-  return m;
-}
+StatsSummary summarize(const ActivationStats& s) { return summary_of(s.point, false, s.all, s.outliers); }
+
+StatsSummary summarize(const WeightStats& s) { return summary_of(s.layer, true, s.all, s.outliers); }
 
 nlohmann::json to_json(const StatsSummary& s) {
   return {{"name", s.name},     {"weight", s.weight}, {"count", s.count},       {"absmax", s.absmax},

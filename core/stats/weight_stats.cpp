@@ -6,13 +6,6 @@
 
 namespace quench {
 
-namespace {
-std::vector<double> to_vector(const at::Tensor& t) {
-  auto c = t.to(at::kCPU, at::kDouble).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-}  // namespace
-
 WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts) {
   QUENCH_CHECK(weight.defined() && weight.dim() >= 2 && weight.numel() > 0, layer, ": weight statistics need a non-empty weight of ",
                "at least 2 dimensions, got shape ", weight.defined() ? weight.sizes() : at::IntArrayRef{});
@@ -36,12 +29,12 @@ WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Ten
   s.all = make_distribution(pool_channels(ci), mn, mx, std::move(h));
 
   const double n_out = static_cast<double>(co.n), n_in = static_cast<double>(ci.n);
-  s.out_min = to_vector(co.min);
-  s.out_max = to_vector(co.max);
-  s.out_absmax = to_vector(at::maximum(co.min.abs(), co.max.abs()));
-  s.out_std = to_vector((co.m2 / n_out).sqrt());
-  s.in_absmax = to_vector(at::maximum(ci.min.abs(), ci.max.abs()));
-  s.in_std = to_vector((ci.m2 / n_in).sqrt());
+  s.out_min = to_doubles(co.min);
+  s.out_max = to_doubles(co.max);
+  s.out_absmax = to_doubles(at::maximum(co.min.abs(), co.max.abs()));
+  s.out_std = to_doubles((co.m2 / n_out).sqrt());
+  s.in_absmax = to_doubles(at::maximum(ci.min.abs(), ci.max.abs()));
+  s.in_std = to_doubles((ci.m2 / n_in).sqrt());
   s.outliers = find_outlier_channels(s.in_absmax, opts.outlier_multiple);
   return s;
 }
