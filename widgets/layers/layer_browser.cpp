@@ -17,7 +17,7 @@ LayerBrowser::LayerBrowser(QWidget* parent)
       filter_(new QLineEdit(this)), count_(new QLabel(this)), view_(new QTableView(this)) {
   proxy_->setSourceModel(model_);
   filter_->setObjectName(QStringLiteral("layerFilter"));
-  filter_->setPlaceholderText(tr("Filter layers: mlp, model.layers.*.self_attn.*, *q_proj,*k_proj"));
+  filter_->setPlaceholderText(tr("Filter layers by name: text, or globs (* any, ? one character, commas between)"));
   filter_->setClearButtonEnabled(true);
   filter_->setToolTip(tr("Glob over layer names: * any text, ? one character, commas separate alternatives (Ctrl+F)"));
   view_->setObjectName(QStringLiteral("layerTable"));
