@@ -131,10 +131,10 @@ class PlotsTest : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(&plot));
     plot.setData(w.in_absmax, outliers, w.outliers.multiple * w.outliers.median_absmax, w.outliers.median_absmax);
     auto* qcp = plot.findChild<QCustomPlot*>();
+    QVERIFY2(qcp->hasMouseTracking(), "moves without a button pressed reach the plot");
     qcp->replot();
     const QPoint at = qcp->mapFrom(&plot, plot.pointOf(0));
-    QMouseEvent move(QEvent::MouseMove, at, qcp->mapToGlobal(at), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
-    QApplication::sendEvent(qcp, &move);
+    QTest::mouseMove(qcp, at);  // through the window system: no button held, as a user hovers
     QTRY_VERIFY2(QToolTip::isVisible(), "hovering a channel shows its tooltip");
     QVERIFY2(QToolTip::text().contains(QStringLiteral("outlier")), qPrintable(QToolTip::text()));
   }
