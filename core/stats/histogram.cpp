@@ -62,10 +62,16 @@ void Histogram::add(const at::Tensor& t, double absmax, Workspace* ws) {
   Workspace local;
   Workspace& w = ws ? *ws : local;
   const at::Tensor flat = t.reshape({-1});
-  const auto real = flat.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   const double scale = static_cast<double>(B) / (hi() - lo()), offset = sym ? static_cast<double>(B / 2) : 0.0;
+  // A range below ~1e-30 (denormal activations) would overflow a float32 scale.
+  const auto real = flat.scalar_type() == at::kDouble || scale > 1e30 ? at::kDouble : at::kFloat;
   auto pos = w.get(kSlotDeviation, {n}, flat.options().dtype(real));
-  at::add_out(pos, at::scalar_tensor(offset, pos.options()), flat, scale);
+  if (flat.scalar_type() == real) {
+    at::add_out(pos, at::scalar_tensor(offset, pos.options()), flat, scale);  // one pass
+  } else {  // widen first: a 0-dim double operand would not make the op compute in double
+    pos.copy_(flat);
+    pos.mul_(scale).add_(offset);
+  }
   pos.clamp_(0, static_cast<double>(B - 1));
   auto bin = w.get(kSlotBinIndex, {n}, flat.options().dtype(at::kInt));
   bin.copy_(pos);  // truncation = floor: every position is ≥ 0

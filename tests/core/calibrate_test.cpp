@@ -92,6 +92,49 @@ TEST(Calibrate, MambaTinyScanInternals) {
   }
 }
 
+// n batches of random images [B, C, H, W].
+BatchSource random_images(int64_t n, int64_t B, int64_t C, int64_t HW) {
+  auto left = std::make_shared<int64_t>(n);
+  return [=]() -> std::optional<ModelInputs> {
+    if (*left == 0) return std::nullopt;
+    --*left;
+    ModelInputs in;
+    in.pixel_values = at::randn({B, C, HW, HW});
+    return in;
+  };
+}
+
+// Image models: conv points are [B, C, H, W] with channels on axis 1; every pixel is a token.
+TEST(Calibrate, ImageModelsConvChannelsOnAxisOne) {
+  auto vit = load_model(test::fixture("hf-tiny/vit-tiny"));
+  const auto rv = calibrate(*vit, random_images(2, 2, 3, 32), {});
+  EXPECT_EQ(rv.points.size(), vit->points().size());
+  EXPECT_EQ(rv.samples, 4);
+  EXPECT_EQ(rv.tokens, 0);
+  const ActivationStats* patch = rv.point("vit.embeddings.patch_embeddings.projection:input");
+  ASSERT_NE(patch, nullptr);
+  EXPECT_EQ(patch->channels, 3);
+  EXPECT_EQ(patch->channel_dim, 1);
+  EXPECT_EQ(patch->token_max.count, 2 * 2 * 32 * 32);
+
+  auto resnet = load_model(test::demo("mnist-resnet"));
+  const auto rr = calibrate(*resnet, random_images(3, 4, 1, 28), {});
+  EXPECT_EQ(rr.points.size(), resnet->points().size());
+  EXPECT_TRUE(rr.warnings.empty()) << rr.warnings.front();
+  int convs = 0;
+  for (const auto& l : resnet->layers()) {
+    if (l->kind() != LayerKind::Conv2d) continue;
+    const ActivationStats* in = rr.point(l->input_point());
+    const ActivationStats* out = rr.point(l->output_point());
+    ASSERT_TRUE(in && out) << l->name();
+    EXPECT_EQ(in->channels, l->weight().size(1) * l->conv().groups) << l->name();
+    EXPECT_EQ(out->channels, l->weight().size(0)) << l->name();
+    EXPECT_EQ(in->all.count, in->token_max.count * in->channels) << l->name();
+    ++convs;
+  }
+  EXPECT_GT(convs, 3);
+}
+
 TEST(Calibrate, PatternsSelectPoints) {
   auto model = load_model(test::fixture("hf-tiny/mamba-tiny"));
   CalibrationOptions opts;

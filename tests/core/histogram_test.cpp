@@ -52,6 +52,12 @@ TEST(Histogram, PercentilesOfAbsWithinOneBin) {
   EXPECT_NEAR(h.abs_percentile(100), sorted[-1].item<double>(), bin);
 }
 
+TEST(Histogram, TinyRangesDoNotOverflowTheScale) {
+  Histogram h(4);
+  h.add(at::tensor({-2e-39f, 0.0f, 0.5e-39f, 1.5e-39f, 2e-39f}));  // float32 denormals, none on an edge but the ends
+  EXPECT_EQ(h.counts(), (std::vector<int64_t>{1, 0, 2, 2}));
+}
+
 TEST(Histogram, NonNegativeRangeAndItsErrors) {
   Histogram h(10, Histogram::Range::NonNegative);
   h.add(at::tensor({0.0, 1.0, 2.0, 9.99}));

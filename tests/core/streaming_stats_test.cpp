@@ -201,13 +201,16 @@ TEST(StreamingStats, NonFiniteTensorsAreCountedAndLeftOut) {
   auto bad = at::randn({10, 8});
   bad[2][3] = std::numeric_limits<float>::quiet_NaN();
   bad[4][1] = std::numeric_limits<float>::infinity();
+  auto nan_only = at::randn({10, 8});
+  nan_only[7][7] = std::numeric_limits<float>::quiet_NaN();
   StreamingStats s, ref;
   s.add(a, -1);
   s.add(bad, -1);
+  s.add(nan_only, -1);
   ref.add(a, -1);
   const auto r = s.result("p"), rr = ref.result("p");
-  EXPECT_EQ(r.nonfinite, 2);
-  EXPECT_EQ(r.nonfinite_batches, 1);
+  EXPECT_EQ(r.nonfinite, 3);
+  EXPECT_EQ(r.nonfinite_batches, 2);
   EXPECT_EQ(r.batches, 1);
   EXPECT_EQ(r.all.count, 80);
   EXPECT_DOUBLE_EQ(r.all.std, rr.all.std);

@@ -1,0 +1,164 @@
+// The layer table model and its filter/sort proxy, on real checkpoints: the bundled sotu-llama,
+// and llama-tiny, whose input channels 0 and 1 were planted ×8 in every projection.
+#include <QSignalSpy>
+#include <QtTest>
+
+#include <cmath>
+
+#include "core/models/registry.h"
+#include "test_support.h"
+#include "widgets/layers/heat_scale.h"
+#include "widgets/layers/layer_filter_proxy.h"
+#include "widgets/layers/layer_table_model.h"
+#include "widgets/session/model_session.h"
+
+using namespace quench::gui;
+
+namespace {
+QStringList namesIn(const QAbstractItemModel& m) {
+  QStringList names;
+  for (int r = 0; r < m.rowCount(); ++r) names << m.index(r, LayerTableModel::NameColumn).data().toString();
+  return names;
+}
+}  // namespace
+
+class LayerModelTest : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void rowsAreTheModelsLayers() {
+    auto session = test::loadSession(test::demo(QStringLiteral("sotu-llama")), false);
+    quench::LoadOptions opts;
+    opts.materialize = false;
+    auto model = quench::load_model(test::demo(QStringLiteral("sotu-llama")).toStdString(), opts);
+    LayerTableModel table;
+    table.setSession(session.get());
+    QCOMPARE(table.rowCount(), static_cast<int>(model->layers().size()));
+    QCOMPARE(table.rowCount(), 44);  // embed_tokens, 6 × (q, k, v, o, gate, up, down), lm_head
+    const int down = session->rowOf("model.layers.0.mlp.down_proj");
+    QVERIFY(down >= 0);
+    QCOMPARE(table.index(down, LayerTableModel::KindColumn).data().toString(), QStringLiteral("Linear"));
+    QCOMPARE(table.index(down, LayerTableModel::ShapeColumn).data().toString(), QStringLiteral("[256, 688]"));
+    QCOMPARE(table.index(down, LayerTableModel::ParametersColumn).data(LayerTableModel::SortRole).toLongLong(),
+             256LL * 688);
+    // Statistics are blank, not zero, until computed.
+    QCOMPARE(table.index(down, LayerTableModel::KurtosisColumn).data().toString(), QString());
+    QVERIFY(!table.index(down, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole).isValid());
+  }
+
+  void statisticsArriveAndColour() {
+    auto session = test::loadSession(test::fixture(QStringLiteral("hf-tiny/llama-tiny")), false);
+    LayerTableModel table;
+    table.setSession(session.get());
+    QSignalSpy changed(&table, &QAbstractItemModel::dataChanged);
+    auto full = test::loadSession(test::fixture(QStringLiteral("hf-tiny/llama-tiny")), true);
+    std::vector<quench::WeightStats> stats;
+    for (int r = 0; r < full->layerCount(); ++r) stats.push_back(*full->weightStats(r));
+    session->addWeightStats(std::move(stats));
+    QCOMPARE(changed.count(), 1);
+
+    // The column shows the statistics' outlier count, and every projection has at least one of
+    // the planted channels 0 and 1 (which ones pass the threshold is core/stats' business).
+    for (int r = 0; r < table.rowCount(); ++r) {
+      const QString name = table.index(r, LayerTableModel::NameColumn).data().toString();
+      const double outliers = table.index(r, LayerTableModel::OutliersColumn).data(LayerTableModel::SortRole).toDouble();
+      QCOMPARE(outliers, static_cast<double>(session->weightStats(r)->outliers.channels.size()));
+      if (!name.endsWith(QStringLiteral("_proj"))) continue;
+      QVERIFY2(outliers >= 1, qPrintable(name));
+      QVERIFY2(session->weightStats(r)->outliers.channels.front().channel <= 1, qPrintable(name));
+      QVERIFY2(table.index(r, LayerTableModel::OutliersColumn).data(Qt::BackgroundRole).value<QColor>().isValid(),
+               qPrintable(name));
+    }
+    // The hottest kurtosis cell is the largest kurtosis; a layer at or below the median is not coloured.
+    int hottest = 0, coldest = 0;
+    for (int r = 0; r < table.rowCount(); ++r) {
+      const double k = table.index(r, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole).toDouble();
+      if (k > table.index(hottest, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole).toDouble()) hottest = r;
+      if (k < table.index(coldest, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole).toDouble()) coldest = r;
+    }
+    const double hot = table.index(hottest, LayerTableModel::KurtosisColumn).data(LayerTableModel::HeatRole).toDouble();
+    QVERIFY(hot > 0);
+    QCOMPARE(table.index(coldest, LayerTableModel::KurtosisColumn).data(LayerTableModel::HeatRole).toDouble(), 0.0);
+    QVERIFY(!table.index(coldest, LayerTableModel::KurtosisColumn).data(Qt::BackgroundRole).isValid());
+  }
+
+  void globFilter_data() {
+    QTest::addColumn<QString>("glob");
+    QTest::addColumn<int>("rows");
+    QTest::newRow("everything") << QString() << 44;
+    QTest::newRow("mlp of every block") << QStringLiteral("model.layers.*.mlp.*") << 18;
+    QTest::newRow("substring without wildcards") << QStringLiteral("down_proj") << 6;
+    QTest::newRow("alternatives") << QStringLiteral("*q_proj, *k_proj") << 12;
+    QTest::newRow("one block") << QStringLiteral("model.layers.3.*") << 7;
+    QTest::newRow("single character") << QStringLiteral("model.layers.?.self_attn.o_proj") << 6;
+    QTest::newRow("anchored glob") << QStringLiteral("lm_head") << 1;
+    QTest::newRow("no match") << QStringLiteral("*conv*") << 0;
+    QTest::newRow("trailing comma while typing") << QStringLiteral("lm_head,") << 1;
+  }
+  void globFilter() {
+    QFETCH(QString, glob);
+    QFETCH(int, rows);
+    auto session = test::loadSession(test::demo(QStringLiteral("sotu-llama")), false);
+    LayerTableModel table;
+    table.setSession(session.get());
+    LayerFilterProxy proxy;
+    proxy.setSourceModel(&table);
+    proxy.setGlob(glob);
+    QCOMPARE(proxy.rowCount(), rows);
+    if (glob == QLatin1String("model.layers.*.mlp.*"))
+      for (const QString& n : namesIn(proxy)) QVERIFY2(n.contains(QStringLiteral(".mlp.")), qPrintable(n));
+  }
+
+  void sortsByRawValuesWithMissingLast() {
+    auto session = test::loadSession(test::demo(QStringLiteral("sotu-llama")), false);
+    auto full = test::loadSession(test::demo(QStringLiteral("sotu-llama")), true);
+    // Only the MLP layers get statistics: the rest must sort after them in both orders.
+    std::vector<quench::WeightStats> some;
+    for (int r = 0; r < full->layerCount(); ++r)
+      if (full->layer(r).name.find(".mlp.") != std::string::npos) some.push_back(*full->weightStats(r));
+    session->addWeightStats(std::move(some));
+    LayerTableModel table;
+    table.setSession(session.get());
+    LayerFilterProxy proxy;
+    proxy.setSourceModel(&table);
+    for (Qt::SortOrder order : {Qt::DescendingOrder, Qt::AscendingOrder}) {
+      proxy.sort(LayerTableModel::KurtosisColumn, order);
+      QVariant previous;
+      for (int r = 0; r < proxy.rowCount(); ++r) {
+        const QVariant v = proxy.index(r, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole);
+        if (r < 18) {
+          QVERIFY2(v.isValid(), "layers with statistics come first");
+          if (previous.isValid())
+            QVERIFY(order == Qt::DescendingOrder ? previous.toDouble() >= v.toDouble() : previous.toDouble() <= v.toDouble());
+          previous = v;
+        } else {
+          QVERIFY2(!v.isValid(), "layers without statistics come last");
+        }
+      }
+    }
+    // Numeric, not text, order: 4096×256 parameters sort above 256×688.
+    proxy.sort(LayerTableModel::ParametersColumn, Qt::DescendingOrder);
+    QCOMPARE(proxy.index(0, LayerTableModel::ParametersColumn).data(LayerTableModel::SortRole).toLongLong(), 4096LL * 256);
+    proxy.sort(LayerTableModel::NameColumn, Qt::AscendingOrder);
+    QCOMPARE(proxy.index(0, LayerTableModel::NameColumn).data().toString(), QStringLiteral("lm_head"));
+  }
+
+  void heatScale() {
+    HeatScale ratio(HeatScale::Mode::RatioToMedian, {1, 2, 2, 2, 16});
+    QCOMPARE(ratio.median(), 2.0);
+    QCOMPARE(ratio.heat(2), 0.0);
+    QCOMPARE(ratio.heat(1), 0.0);
+    QVERIFY(std::abs(ratio.heat(16) - 1.0) < 1e-12);  // 8× the median saturates
+    QVERIFY(ratio.heat(4) > 0.2 && ratio.heat(4) < 0.5);
+    QVERIFY(!HeatScale::color(0).isValid());
+    QVERIFY(HeatScale::color(1).isValid());
+    HeatScale count(HeatScale::Mode::Count, {0, 0, 1, 4});
+    QCOMPARE(count.heat(0), 0.0);
+    QVERIFY(count.heat(1) >= 0.3);
+    QCOMPARE(count.heat(4), 1.0);
+    QCOMPARE(HeatScale().heat(5), 0.0);  // no values, no heat
+  }
+};
+
+QTEST_MAIN(LayerModelTest)
+#include "layer_model_test.moc"

@@ -1,0 +1,269 @@
+// The real window code path: open the bundled sotu-llama as a user would (menu action's slot,
+// drag and drop, the command line), see its summary and layers, select a layer, and get errors
+// as a dialog and an issue instead of a crash.
+#include <QMimeData>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include "core/models/registry.h"
+#include "core/util/error.h"
+#include "test_support.h"
+#include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/weight_page.h"
+#include "widgets/issues/issues_dock.h"
+#include "widgets/issues/issues_model.h"
+#include "widgets/jobs/job_runner.h"
+#include "widgets/jobs/log_pane.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_table_model.h"
+#include "widgets/plots/channel_plot.h"
+#include "widgets/plots/histogram_plot.h"
+#include "widgets/plots/range_plot.h"
+#include "widgets/session/model_session.h"
+#include "widgets/window/help_actions.h"
+#include "widgets/window/launch.h"
+#include "widgets/window/main_window.h"
+#include "widgets/window/preferences_dialog.h"
+#include "widgets/window/settings.h"
+#include "widgets/window/summary_panel.h"
+
+using namespace quench::gui;
+
+namespace {
+constexpr int kJobTimeoutMs = 120000;
+
+QStringList tableNames(const MainWindow& w) {
+  const QAbstractItemModel* m = w.layers()->view()->model();
+  QStringList names;
+  for (int r = 0; r < m->rowCount(); ++r) names << m->index(r, LayerTableModel::NameColumn).data().toString();
+  return names;
+}
+}  // namespace
+
+class WindowTest : public QObject {
+  Q_OBJECT
+
+ private:
+  QTemporaryDir dir_;
+  std::unique_ptr<Settings> settings_;
+  std::unique_ptr<MainWindow> window_;
+
+  bool openAndWait(MainWindow& w, const QString& model) {
+    QSignalSpy ready(&w, &MainWindow::weightStatisticsReady);
+    w.openModel(model);
+    return ready.wait(kJobTimeoutMs);
+  }
+
+ private Q_SLOTS:
+  void init() {
+    settings_ = std::make_unique<Settings>(dir_.filePath(QStringLiteral("settings.ini")));
+    settings_->clearRecentModels();
+    window_ = std::make_unique<MainWindow>(*settings_);
+    window_->show();
+    QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
+  }
+  void cleanup() { window_.reset(); }
+
+  void opensTheDemoModel() {
+    const QString dir = test::demo(QStringLiteral("sotu-llama"));
+    QVERIFY(openAndWait(*window_, dir));
+    MainWindow& w = *window_;
+    QVERIFY(w.session());
+    QCOMPARE(w.summary()->field(QStringLiteral("Architecture")), QStringLiteral("LlamaForCausalLM (text, 6 blocks)"));
+    QVERIFY(w.summary()->field(QStringLiteral("Parameters")).startsWith(QLocale().toString(5401856)));
+    QCOMPARE(w.summary()->field(QStringLiteral("Stored dtype")), QStringLiteral("bfloat16"));
+    QCOMPARE(w.summary()->field(QStringLiteral("Compressible layers")), QStringLiteral("44"));
+    QVERIFY(w.windowTitle().startsWith(QStringLiteral("sotu-llama")));
+
+    // The table lists exactly the model's layers, in forward order.
+    quench::LoadOptions opts;
+    opts.materialize = false;
+    const auto model = quench::load_model(dir.toStdString(), opts);
+    QStringList expected;
+    for (const auto& l : model->layers()) expected << QString::fromStdString(l->name());
+    QCOMPARE(tableNames(w), expected);
+    // Every layer got its statistics, shown in the table.
+    QCOMPARE(w.session()->weightStatsCount(), 44);
+    const QModelIndex kurt = w.layers()->view()->model()->index(5, LayerTableModel::KurtosisColumn);
+    QVERIFY(!kurt.data().toString().isEmpty());
+
+    // Selecting a layer fills the detail pane's plots with its statistics.
+    QVERIFY(w.showLayer(QStringLiteral("model.layers.3.mlp.down_proj")));
+    QCOMPARE(w.detail()->layer(), w.session()->rowOf("model.layers.3.mlp.down_proj"));
+    QVERIFY(w.weightPage()->histogram()->hasData());
+    QVERIFY(w.weightPage()->inputChannels()->hasData());
+    QVERIFY(w.weightPage()->outputRanges()->hasData());
+    QVERIFY2(w.weightPage()->numbersText().contains(QStringLiteral("kurtosis")), qPrintable(w.weightPage()->numbersText()));
+    QVERIFY(!w.showLayer(QStringLiteral("model.layers.99.mlp.down_proj")));
+
+    // Clicking a row does the same as selecting by name.
+    QTableView* view = w.layers()->view();
+    const QModelIndex first = view->model()->index(0, 0);
+    view->scrollTo(first);
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->visualRect(first).center());
+    QCOMPARE(w.detail()->layer(), 0);
+
+    QCOMPARE(settings_->recentModels().value(0), QDir::cleanPath(QFileInfo(dir).absoluteFilePath()));
+    QVERIFY(w.log()->toPlainText().contains(QStringLiteral("weight statistics: 44 layers")));
+  }
+
+  void filterBoxFiltersTheTable() {
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("sotu-llama"))));
+    window_->layers()->focusFilter();
+    QTest::keyClicks(window_->layers()->filter(), QStringLiteral("model.layers.*.mlp.*"));
+    QCOMPARE(tableNames(*window_).size(), 18);
+    // Jumping to a hidden layer clears the filter rather than failing.
+    QVERIFY(window_->showLayer(QStringLiteral("lm_head")));
+    QCOMPARE(tableNames(*window_).size(), 44);
+  }
+
+  void outliersBecomeIssuesThatJumpToTheirLayer() {
+    QVERIFY(openAndWait(*window_, test::fixture(QStringLiteral("hf-tiny/llama-tiny"))));
+    IssuesModel& issues = window_->issues();
+    QVERIFY(issues.rowCount() >= 14);  // llama-tiny: planted outliers in every projection
+    int row = -1;
+    for (int r = 0; r < issues.rowCount(); ++r)
+      if (issues.issue(r).layer == QLatin1String("model.layers.1.mlp.up_proj")) row = r;
+    QVERIFY(row >= 0);
+    auto* dock = window_->findChild<IssuesDock*>();
+    Q_EMIT dock->view()->activated(issues.index(row, IssuesModel::MessageColumn));
+    QCOMPARE(window_->detail()->layer(), window_->session()->rowOf("model.layers.1.mlp.up_proj"));
+    QVERIFY(window_->weightPage()->inputChannels()->outlierCount() >= 1);
+  }
+
+  void aBrokenFolderIsAnErrorNotACrash() {
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("sotu-llama"))));
+    QTemporaryDir broken;
+    QFile config(broken.filePath(QStringLiteral("config.json")));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(R"({"architectures": ["NoSuchModelForCausalLM"], "model_type": "nosuch"})");
+    config.close();
+    QVERIFY(QFile::copy(test::demo(QStringLiteral("mnist-resnet/model.safetensors")),
+                        broken.filePath(QStringLiteral("model.safetensors"))));
+    QSignalSpy finished(&window_->jobs(), &JobRunner::finished);
+    window_->openModel(broken.path());
+    QVERIFY(finished.wait(kJobTimeoutMs));
+    QCOMPARE(finished.first().at(2).value<JobRunner::Outcome>(), JobRunner::Outcome::Failed);
+    QVERIFY(finished.first().at(3).toString().contains(QStringLiteral("NoSuchModelForCausalLM")));
+    QCOMPARE(window_->issues().count(Issue::Severity::Error), 1);
+    auto* dialog = window_->findChild<QMessageBox*>(QStringLiteral("jobErrorDialog"));
+    QVERIFY(dialog && dialog->isVisible());
+    QVERIFY(dialog->text().contains(QStringLiteral("is not supported")));
+    dialog->close();
+    // The model that was open stays open.
+    QVERIFY(window_->session());
+    QCOMPARE(window_->session()->summary().name, QStringLiteral("sotu-llama"));
+    // A folder that does not exist says so.
+    finished.clear();
+    window_->openModel(broken.filePath(QStringLiteral("missing")));
+    QVERIFY(finished.wait(kJobTimeoutMs));
+    QVERIFY(finished.first().at(3).toString().contains(QStringLiteral("missing")));
+  }
+
+  void dropAFolderToOpenIt() {
+    const QString dir = test::demo(QStringLiteral("mnist-resnet"));
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(dir)});
+    QSignalSpy ready(window_.get(), &MainWindow::weightStatisticsReady);
+    const QPoint at = window_->rect().center();
+    QDragEnterEvent enter(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(window_.get(), &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(window_.get(), &drop);
+    QVERIFY(ready.wait(kJobTimeoutMs));
+    QCOMPARE(window_->session()->summary().architecture, QStringLiteral("ResNetForImageClassification"));
+    // Anything but one local folder or file is refused at the door.
+    QMimeData web;
+    web.setUrls({QUrl(QStringLiteral("https://huggingface.co/some/model"))});
+    QDragEnterEvent enter_web(at, Qt::CopyAction, &web, Qt::LeftButton, Qt::NoModifier);
+    enter_web.setAccepted(false);
+    QApplication::sendEvent(window_.get(), &enter_web);
+    QVERIFY(!enter_web.isAccepted());
+    // A dropped file inside a model folder opens the folder.
+    QMimeData file;
+    file.setUrls({QUrl::fromLocalFile(test::demo(QStringLiteral("mnist-vit/config.json")))});
+    QDragEnterEvent enter_file(at, Qt::CopyAction, &file, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(window_.get(), &enter_file);
+    QVERIFY(enter_file.isAccepted());
+    QDropEvent drop_file(at, Qt::CopyAction, &file, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(window_.get(), &drop_file);
+    QVERIFY2(ready.wait(kJobTimeoutMs), qPrintable(window_->log()->toPlainText()));
+    QCOMPARE(window_->session()->summary().architecture, QStringLiteral("ViTForImageClassification"));
+    // Convolutions are layers like any other: their detail plots fill too.
+    QVERIFY(openAndWait(*window_, dir));
+    const int conv = [&] {
+      for (int r = 0; r < window_->session()->layerCount(); ++r)
+        if (window_->session()->layer(r).kind == quench::LayerKind::Conv2d) return r;
+      return -1;
+    }();
+    QVERIFY(conv >= 0);
+    QVERIFY(window_->showLayer(QString::fromStdString(window_->session()->layer(conv).name)));
+    QVERIFY(window_->weightPage()->inputChannels()->hasData());
+  }
+
+  void launchOptions() {
+    const LaunchOptions o = parseLaunchOptions({QStringLiteral("quench"), QStringLiteral("/m"), QStringLiteral("--select"),
+                                                QStringLiteral("lm_head"), QStringLiteral("--size"), QStringLiteral("800x600"),
+                                                QStringLiteral("--log-y"), QStringLiteral("--sort"), QStringLiteral("Kurtosis")});
+    QCOMPARE(o.model, QStringLiteral("/m"));
+    QCOMPARE(o.select, QStringLiteral("lm_head"));
+    QCOMPARE(o.size, QSize(800, 600));
+    QVERIFY(o.log_y);
+    QCOMPARE(o.sort, QStringLiteral("Kurtosis"));
+    QVERIFY_THROWS_EXCEPTION(quench::UsageError, parseLaunchOptions({QStringLiteral("quench"), QStringLiteral("a"), QStringLiteral("b")}));
+    QVERIFY_THROWS_EXCEPTION(quench::UsageError,
+                             parseLaunchOptions({QStringLiteral("quench"), QStringLiteral("--screenshot"), QStringLiteral("x.png")}));
+    QVERIFY_THROWS_EXCEPTION(quench::UsageError, parseLaunchOptions({QStringLiteral("quench"), QStringLiteral("m"),
+                                                                     QStringLiteral("--size"), QStringLiteral("big")}));
+  }
+
+  void launchOpensTheModelAndAppliesTheView() {
+    LaunchOptions o;
+    o.model = test::demo(QStringLiteral("sotu-llama"));
+    o.select = QStringLiteral("model.layers.2.self_attn.q_proj");
+    o.sort = QStringLiteral("Kurtosis");
+    o.log_y = true;
+    QSignalSpy idle(&window_->jobs(), &JobRunner::idle);
+    launch(*window_, o);
+    QVERIFY(idle.wait(kJobTimeoutMs));
+    QCOMPARE(window_->detail()->layer(), window_->session()->rowOf("model.layers.2.self_attn.q_proj"));
+    QVERIFY(window_->weightPage()->histogram()->logY());
+    const QAbstractItemModel* m = window_->layers()->view()->model();
+    QVERIFY(m->index(0, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole).toDouble() >=
+            m->index(1, LayerTableModel::KurtosisColumn).data(LayerTableModel::SortRole).toDouble());
+  }
+
+  void preferencesAreKept() {
+    PreferencesDialog dialog(*settings_, window_.get());
+    QCOMPARE(dialog.databaseEdit()->text(), Settings::defaultDatabasePath());
+    const QString db = dir_.filePath(QStringLiteral("runs/experiments.sqlite"));
+    dialog.databaseEdit()->setText(db);
+    dialog.calibrationEdit()->setText(dir_.filePath(QStringLiteral("no-such-file.txt")));
+    dialog.accept();  // refused: the calibration set does not exist
+    QCOMPARE(dialog.result(), int(QDialog::Rejected));
+    QVERIFY(dialog.errorText().contains(QStringLiteral("no-such-file.txt")));
+    const QString text = test::demo(QStringLiteral("sotu-llama/config.json"));
+    dialog.calibrationEdit()->setText(text);
+    dialog.accept();
+    QCOMPARE(dialog.result(), int(QDialog::Accepted));
+    QVERIFY(dialog.errorText().isEmpty());
+    Settings reread(dir_.filePath(QStringLiteral("settings.ini")));
+    QCOMPARE(reread.databasePath(), db);
+    QCOMPARE(reread.calibrationSet(), text);
+  }
+
+  void aboutNamesTheVersions() {
+    const QString v = versionsText();
+    QVERIFY(v.contains(QStringLiteral("Quench " QUENCH_VERSION)));
+    QVERIFY(v.contains(QStringLiteral("Qt ") + QString::fromLatin1(qVersion())));
+    QVERIFY(v.contains(QStringLiteral("libtorch ")));
+    QVERIFY(v.contains(QStringLiteral("QCustomPlot ")));
+    const QString keys = shortcutsText(*window_);
+    for (const char* action : {"Open Model…", "Filter Layers", "Cancel Job", "Quit", "Preferences…"})
+      QVERIFY2(keys.contains(QString::fromUtf8(action)), action);
+  }
+};
+
+QTEST_MAIN(WindowTest)
+#include "window_test.moc"

@@ -1,0 +1,95 @@
+#include "widgets/layers/layer_browser.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "widgets/layers/layer_filter_proxy.h"
+#include "widgets/layers/layer_table_model.h"
+
+namespace quench::gui {
+
+LayerBrowser::LayerBrowser(QWidget* parent)
+    : QWidget(parent), model_(new LayerTableModel(this)), proxy_(new LayerFilterProxy(this)),
+      filter_(new QLineEdit(this)), count_(new QLabel(this)), view_(new QTableView(this)) {
+  proxy_->setSourceModel(model_);
+  filter_->setObjectName(QStringLiteral("layerFilter"));
+  filter_->setPlaceholderText(tr("Filter layers by name: text, or globs (* any, ? one character, commas between)"));
+  filter_->setClearButtonEnabled(true);
+  filter_->setToolTip(tr("Glob over layer names: * any text, ? one character, commas separate alternatives (Ctrl+F)"));
+  view_->setObjectName(QStringLiteral("layerTable"));
+  view_->setModel(proxy_);
+  view_->setSortingEnabled(true);
+  view_->sortByColumn(-1, Qt::AscendingOrder);  // model order (forward order) until the user sorts
+  view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  view_->setSelectionMode(QAbstractItemView::SingleSelection);
+  view_->setAlternatingRowColors(true);
+  view_->setWordWrap(false);
+  view_->verticalHeader()->setVisible(false);
+  view_->verticalHeader()->setDefaultSectionSize(view_->fontMetrics().height() + 6);
+  view_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  view_->horizontalHeader()->setSectionResizeMode(LayerTableModel::NameColumn, QHeaderView::Stretch);
+  view_->setTextElideMode(Qt::ElideLeft);  // the end of a module path says the most
+
+  auto* top = new QHBoxLayout();
+  top->addWidget(filter_, 1);
+  top->addWidget(count_);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addLayout(top);
+  layout->addWidget(view_, 1);
+
+  connect(filter_, &QLineEdit::textChanged, proxy_, &LayerFilterProxy::setGlob);
+  connect(proxy_, &QAbstractItemModel::rowsInserted, this, &LayerBrowser::updateCount);
+  connect(proxy_, &QAbstractItemModel::rowsRemoved, this, &LayerBrowser::updateCount);
+  connect(proxy_, &QAbstractItemModel::modelReset, this, &LayerBrowser::updateCount);
+  connect(proxy_, &QAbstractItemModel::layoutChanged, this, &LayerBrowser::updateCount);
+  connect(view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex&, const QModelIndex&) { Q_EMIT currentLayerChanged(currentRow()); });
+  updateCount();
+}
+
+void LayerBrowser::setSession(const ModelSession* session) {
+  model_->setSession(session);
+  view_->resizeColumnsToContents();
+  Q_EMIT currentLayerChanged(-1);
+}
+
+int LayerBrowser::currentRow() const {
+  const QModelIndex current = view_->selectionModel()->currentIndex();
+  return current.isValid() ? proxy_->mapToSource(current).row() : -1;
+}
+
+bool LayerBrowser::selectLayer(const QString& name) {
+  const QModelIndexList hits = model_->match(model_->index(0, LayerTableModel::NameColumn), Qt::DisplayRole, name, 1,
+                                             Qt::MatchExactly);
+  if (hits.isEmpty()) return false;
+  QModelIndex index = proxy_->mapFromSource(hits.first());
+  if (!index.isValid()) {
+    filter_->clear();
+    index = proxy_->mapFromSource(hits.first());
+  }
+  view_->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  view_->scrollTo(index, QAbstractItemView::PositionAtCenter);
+  return true;
+}
+
+void LayerBrowser::selectTop() {
+  const QModelIndex top = proxy_->index(0, LayerTableModel::NameColumn);
+  if (top.isValid())
+    view_->selectionModel()->setCurrentIndex(top, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+}
+
+void LayerBrowser::focusFilter() {
+  filter_->setFocus(Qt::ShortcutFocusReason);
+  filter_->selectAll();
+}
+
+void LayerBrowser::updateCount() {
+  count_->setText(tr("%1 of %2 layers").arg(proxy_->rowCount()).arg(model_->rowCount()));
+}
+
+}  // namespace quench::gui

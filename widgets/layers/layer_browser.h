@@ -1,0 +1,48 @@
+#pragma once
+// The layer table with its glob filter box: the window's way to pick a layer.
+#include <QWidget>
+
+class QLabel;
+class QLineEdit;
+class QTableView;
+
+namespace quench::gui {
+
+class LayerFilterProxy;
+class LayerTableModel;
+class ModelSession;
+
+class LayerBrowser : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit LayerBrowser(QWidget* parent = nullptr);
+
+  void setSession(const ModelSession* session);
+  // Selects and shows a layer by its Hugging Face name, clearing a filter that hides it.
+  // Returns false when the model has no such layer.
+  bool selectLayer(const QString& name);
+  // Selects the top row as the table is sorted now (nothing when the table is empty).
+  void selectTop();
+  int currentRow() const;  // in the session's layer order; −1 when none
+  void focusFilter();
+
+  LayerTableModel* model() const { return model_; }
+  LayerFilterProxy* proxy() const { return proxy_; }
+  QTableView* view() const { return view_; }
+  QLineEdit* filter() const { return filter_; }
+
+ Q_SIGNALS:
+  void currentLayerChanged(int row);
+
+ private:
+  void updateCount();
+
+  LayerTableModel* model_;
+  LayerFilterProxy* proxy_;
+  QLineEdit* filter_;
+  QLabel* count_;
+  QTableView* view_;
+};
+
+}  // namespace quench::gui

@@ -1,0 +1,141 @@
+#include "widgets/layers/layer_table_model.h"
+
+#include <QLocale>
+
+#include <cmath>
+#include <limits>
+
+#include "widgets/session/model_session.h"
+#include "widgets/util/text.h"
+
+namespace quench::gui {
+
+void LayerTableModel::setSession(const ModelSession* session) {
+  beginResetModel();
+  disconnect(stats_connection_);
+  session_ = session;
+  if (session_) stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
+  heat_ = {};
+  endResetModel();
+  if (session_ && session_->weightStatsCount() > 0) onStatsAdded();
+}
+
+void LayerTableModel::onStatsAdded() {
+  // Heat is relative to the whole model, so every coloured cell may change, not only new rows.
+  for (int column = AbsmaxColumn; column < ColumnCount; ++column) {
+    std::vector<double> values;
+    for (int row = 0; row < rowCount(); ++row) {
+      const double v = statistic(row, column);
+      if (!std::isnan(v)) values.push_back(v);
+    }
+    heat_[column] = HeatScale(column == OutliersColumn ? HeatScale::Mode::Count : HeatScale::Mode::RatioToMedian, values);
+  }
+  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, ColumnCount - 1));
+}
+
+double LayerTableModel::statistic(int row, int column) const {
+  const WeightStats* s = session_ ? session_->weightStats(row) : nullptr;
+  if (!s) return std::numeric_limits<double>::quiet_NaN();
+  switch (column) {
+    case AbsmaxColumn: return s->all.absmax;
+    case KurtosisColumn: return s->all.kurtosis;
+    case OutliersColumn: return static_cast<double>(s->outliers.channels.size());
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+int LayerTableModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() || !session_ ? 0 : session_->layerCount();
+}
+
+int LayerTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
+  if (!session_ || !index.isValid() || index.row() >= rowCount()) return {};
+  const LayerRow& layer = session_->layer(index.row());
+  const int column = index.column();
+  if (isStatistic(column)) {
+    const double v = statistic(index.row(), column);
+    const bool known = !std::isnan(v);
+    switch (role) {
+      case Qt::DisplayRole:
+        if (!known) return QString();
+        if (column == OutliersColumn) return QString::number(static_cast<qint64>(v));
+        if (column == KurtosisColumn) return QString::number(v, 'f', 2);
+        return QString::number(v, 'g', 4);
+      case SortRole: return known ? QVariant(v) : QVariant();
+      case HeatRole: return known ? heat_[column].heat(v) : 0.0;
+      case Qt::BackgroundRole: {
+        const QColor c = known ? HeatScale::color(heat_[column].heat(v)) : QColor();
+        return c.isValid() ? QVariant(c) : QVariant();
+      }
+      case Qt::ForegroundRole:
+        // Heat colours are light-to-red on any theme; keep their text dark enough to read.
+        return known && HeatScale::color(heat_[column].heat(v)).isValid() ? QVariant(QColor(Qt::black)) : QVariant();
+      case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+      case Qt::ToolTipRole:
+        if (!known) return tr("not computed yet");
+        if (heat_[column].median() > 0)
+          return tr("%1× the model's median (%2)").arg(v / heat_[column].median(), 0, 'f', 2).arg(heat_[column].median(), 0, 'g', 4);
+        return {};
+    }
+    return {};
+  }
+  switch (role) {
+    case Qt::DisplayRole:
+      switch (column) {
+        case NameColumn: return QString::fromStdString(layer.name);
+        case KindColumn: return QString::fromLatin1(kind_name(layer.kind));
+        case ShapeColumn: return shapeText(layer.shape);
+        case ParametersColumn: return QLocale().toString(static_cast<qlonglong>(layer.parameters));
+      }
+      break;
+    case SortRole:
+      switch (column) {
+        case NameColumn: return QString::fromStdString(layer.name);
+        case KindColumn: return QString::fromLatin1(kind_name(layer.kind));
+        case ShapeColumn: {
+          qlonglong elements = 1;
+          for (int64_t d : layer.shape) elements *= d;
+          return elements;
+        }
+        case ParametersColumn: return static_cast<qlonglong>(layer.parameters);
+      }
+      break;
+    case Qt::ToolTipRole:
+      if (column == NameColumn) return QString::fromStdString(layer.name);
+      break;
+    case Qt::TextAlignmentRole:
+      if (column == ParametersColumn) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+      break;
+  }
+  return {};
+}
+
+QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation != Qt::Horizontal) return {};
+  if (role == Qt::DisplayRole) {
+    switch (section) {
+      case NameColumn: return tr("Layer");
+      case KindColumn: return tr("Kind");
+      case ShapeColumn: return tr("Shape");
+      case ParametersColumn: return tr("Parameters");
+      case AbsmaxColumn: return tr("|W| max");
+      case KurtosisColumn: return tr("Kurtosis");
+      case OutliersColumn: return tr("Outliers");
+    }
+  }
+  if (role == Qt::ToolTipRole) {
+    switch (section) {
+      case NameColumn: return tr("Hugging Face module name");
+      case ShapeColumn: return tr("Weight shape: [out, in] for Linear, [out, in/groups, kernel…] for Conv, [vocab, dim] for Embedding");
+      case AbsmaxColumn: return tr("Largest weight magnitude; colour: relative to the model's median layer");
+      case KurtosisColumn: return tr("Pearson kurtosis of the weights: 3 for a normal distribution, more for heavy tails");
+      case OutliersColumn:
+        return tr("Outlier input channels: those whose absmax exceeds %1× the median channel's").arg(kDefaultOutlierMultiple);
+    }
+  }
+  return {};
+}
+
+}  // namespace quench::gui

@@ -1,0 +1,45 @@
+#pragma once
+// One row per compressible layer of the open model: what it is (name, kind, shape, parameters)
+// and, once the statistics job delivered them, its weight statistics, with heat colours relative
+// to the model's other layers. Display text is formatted; SortRole holds the raw number.
+#include <QAbstractTableModel>
+
+#include <array>
+
+#include "widgets/layers/heat_scale.h"
+
+namespace quench::gui {
+
+class ModelSession;
+
+class LayerTableModel : public QAbstractTableModel {
+  Q_OBJECT
+
+ public:
+  enum Column { NameColumn, KindColumn, ShapeColumn, ParametersColumn, AbsmaxColumn, KurtosisColumn, OutliersColumn, ColumnCount };
+  static constexpr int SortRole = Qt::UserRole;
+  static constexpr int HeatRole = Qt::UserRole + 1;  // double in [0, 1] on statistic columns
+
+  using QAbstractTableModel::QAbstractTableModel;
+
+  // nullptr: no model open. The session must outlive its use here (or be replaced first).
+  void setSession(const ModelSession* session);
+  const ModelSession* session() const { return session_; }
+
+  int rowCount(const QModelIndex& parent = {}) const override;
+  int columnCount(const QModelIndex& parent = {}) const override;
+  QVariant data(const QModelIndex& index, int role) const override;
+  QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+ private:
+  void onStatsAdded();
+  // The raw value of a statistic column, NaN while the layer has no statistics.
+  double statistic(int row, int column) const;
+  static bool isStatistic(int column) { return column >= AbsmaxColumn; }
+
+  const ModelSession* session_ = nullptr;
+  QMetaObject::Connection stats_connection_;
+  std::array<HeatScale, ColumnCount> heat_;
+};
+
+}  // namespace quench::gui

@@ -1,0 +1,100 @@
+#include "widgets/plots/histogram_plot.h"
+
+#include <QCheckBox>
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace quench::gui {
+
+HistogramPlot::HistogramPlot(QWidget* parent) : PlotWidget(parent), log_y_(new QCheckBox(tr("log count"), this)) {
+  setAxisLabels(tr("value"), tr("count"));
+  log_y_->setObjectName(QStringLiteral("logY"));
+  log_y_->setToolTip(tr("Logarithmic count axis: shows the rare large values in the tails"));
+  // The toggle sits over the plot's title row, right-aligned: no data is drawn there, and the
+  // plot keeps its full height.
+  overlay(log_y_, Qt::AlignTop | Qt::AlignRight);
+  QCustomPlot* p = plot();
+  QCPGraph* g = p->addGraph();
+  g->setLineStyle(QCPGraph::lsStepLeft);
+  g->setPen(QPen(QColor(40, 90, 160), 1.2));
+  g->setBrush(QColor(40, 90, 160, 70));
+  connect(log_y_, &QCheckBox::toggled, this, [this](bool on) {
+    rebuild();
+    Q_EMIT logYChanged(on);
+  });
+  refresh(false);
+}
+
+void HistogramPlot::setLogY(bool on) { log_y_->setChecked(on); }
+bool HistogramPlot::logY() const { return log_y_->isChecked(); }
+
+void HistogramPlot::clear() {
+  edges_.clear();
+  counts_.clear();
+  rebuild();
+}
+
+void HistogramPlot::setData(const std::vector<double>& edges, const std::vector<int64_t>& counts) {
+  QUENCH_CHECK(edges.size() == counts.size() + 1, "histogram plot: ", edges.size(), " edges for ", counts.size(),
+               " bins (expected bins + 1)");
+  edges_ = edges;
+  counts_ = counts;
+  rebuild();
+}
+
+void HistogramPlot::rebuild() {
+  QCustomPlot* p = plot();
+  QCPGraph* g = p->graph(0);
+  const size_t bins = counts_.size();
+  int64_t total = 0;
+  for (int64_t c : counts_) total += c;
+  if (bins == 0 || total == 0) {
+    g->data()->clear();
+    displayed_bins_ = 0;
+    refresh(false);
+    return;
+  }
+  const size_t merge = (bins + kMaxBars - 1) / kMaxBars;
+  QVector<double> keys, values;
+  double peak = 0;
+  for (size_t b = 0; b < bins; b += merge) {
+    const size_t end = std::min(bins, b + merge);
+    double sum = 0;
+    for (size_t i = b; i < end; ++i) sum += static_cast<double>(counts_[i]);
+    keys.push_back(edges_[b]);
+    values.push_back(sum);
+    peak = std::max(peak, sum);
+  }
+  displayed_bins_ = keys.size();
+  // A step curve needs a closing point at the last edge to draw the last bin's top.
+  keys.push_back(edges_.back());
+  values.push_back(values.back());
+
+  const bool log = log_y_->isChecked();
+  if (log) {
+    // Empty bins have no logarithm: draw them at the floor, below one count.
+    for (double& v : values) v = std::max(v, 0.5);
+    p->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    p->yAxis->setNumberFormat(QStringLiteral("eb"));
+    p->yAxis->setNumberPrecision(0);
+    p->yAxis->setRange(0.5, peak * 2.0);
+  } else {
+    p->yAxis->setScaleType(QCPAxis::stLinear);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    p->yAxis->ticker()->setTickCount(4);
+    p->yAxis->setNumberFormat(QStringLiteral("gb"));
+    p->yAxis->setNumberPrecision(6);
+    p->yAxis->setRange(0, peak * 1.05);
+  }
+  g->setData(keys, values, true);
+  const double span = edges_.back() - edges_.front();
+  p->xAxis->setRange(edges_.front() - 0.02 * span, edges_.back() + 0.02 * span);
+  refresh(true);
+}
+
+}  // namespace quench::gui

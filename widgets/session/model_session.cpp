@@ -1,0 +1,36 @@
+#include "widgets/session/model_session.h"
+
+#include "core/util/error.h"
+
+namespace quench::gui {
+
+ModelSession::ModelSession(ModelSummary summary, std::shared_ptr<Model> model)
+    : summary_(std::move(summary)), model_(std::move(model)), stats_(summary_.layers.size()) {
+  for (size_t i = 0; i < summary_.layers.size(); ++i) rows_.emplace(summary_.layers[i].name, static_cast<int>(i));
+}
+
+int ModelSession::rowOf(const std::string& layer) const {
+  auto it = rows_.find(layer);
+  return it == rows_.end() ? -1 : it->second;
+}
+
+const WeightStats* ModelSession::weightStats(int row) const {
+  if (row < 0 || row >= layerCount()) return nullptr;
+  return stats_[static_cast<size_t>(row)].get();
+}
+
+void ModelSession::addWeightStats(std::vector<WeightStats> stats) {
+  QList<int> rows;
+  for (auto& s : stats) {
+    const int row = rowOf(s.layer);
+    QUENCH_CHECK(row >= 0, summary_.dir.toStdString(), ": weight statistics for '", s.layer,
+                 "', which is not a layer of this model");
+    auto& slot = stats_[static_cast<size_t>(row)];
+    if (!slot) ++stats_count_;
+    slot = std::make_unique<WeightStats>(std::move(s));
+    rows.push_back(row);
+  }
+  if (!rows.isEmpty()) Q_EMIT weightStatsAdded(rows);
+}
+
+}  // namespace quench::gui

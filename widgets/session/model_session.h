@@ -1,0 +1,49 @@
+#pragma once
+// The open model: its summary (for views), the model itself (for jobs), and the weight
+// statistics as the statistics job delivers them. Lives on the UI thread; jobs hold a shared
+// pointer to it and hand results back through JobContext::post.
+#include <QList>
+#include <QObject>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/stats/weight_stats.h"
+#include "widgets/session/model_summary.h"
+
+namespace quench::gui {
+
+class ModelSession : public QObject {
+  Q_OBJECT
+
+ public:
+  ModelSession(ModelSummary summary, std::shared_ptr<Model> model);
+
+  const ModelSummary& summary() const { return summary_; }
+  // For jobs only. Views read summary(): a job may be moving or converting the model meanwhile.
+  const std::shared_ptr<Model>& model() const { return model_; }
+
+  int layerCount() const { return static_cast<int>(summary_.layers.size()); }
+  const LayerRow& layer(int row) const { return summary_.layers.at(static_cast<size_t>(row)); }
+  int rowOf(const std::string& layer) const;  // −1 when the model has no such layer
+
+  // nullptr until the statistics job has delivered this layer's.
+  const WeightStats* weightStats(int row) const;
+  int weightStatsCount() const { return stats_count_; }
+  // Stores statistics (matched to rows by layer name) and announces the rows that changed.
+  void addWeightStats(std::vector<WeightStats> stats);
+
+ Q_SIGNALS:
+  void weightStatsAdded(const QList<int>& rows);
+
+ private:
+  ModelSummary summary_;
+  std::shared_ptr<Model> model_;
+  std::unordered_map<std::string, int> rows_;
+  std::vector<std::unique_ptr<WeightStats>> stats_;  // [layers]
+  int stats_count_ = 0;
+};
+
+}  // namespace quench::gui

@@ -1,0 +1,35 @@
+#pragma once
+// The command line of `quench`: a model to open, and what to show once it is open. With
+// --screenshot the window saves an image of itself once its jobs are done and quits, which is
+// how packaging/screenshots.sh regenerates docs/screenshots/ from the real application.
+#include <QSize>
+#include <QString>
+#include <QStringList>
+
+namespace quench::gui {
+
+class MainWindow;
+
+struct LaunchOptions {
+  QString model;         // MODEL_DIR
+  QString settings;      // --settings FILE: an INI file instead of the user's settings
+  QString select;        // --select LAYER
+  QString filter;        // --filter GLOB
+  QString sort;          // --sort COLUMN[:asc|:desc], COLUMN as the table header names it
+  bool log_y = false;    // --log-y
+  bool issues = false;   // --issues: bring the Issues dock to the front
+  QString screenshot;    // --screenshot FILE.png
+  QSize size{1440, 900}; // --size WxH
+  int timeout_s = 120;   // --timeout SECONDS (screenshot mode)
+};
+
+// Parses arguments (argv[0] first); prints help or the version and exits for --help/--version.
+// Throws quench::UsageError for malformed ones.
+LaunchOptions parseLaunchOptions(const QStringList& arguments);
+
+// Opens opts.model in the shown window; once its jobs have finished, applies the filter, sort,
+// selection and log-y, and in screenshot mode saves the window and quits the application with
+// exit code 0 (1 when a job failed or the timeout passed).
+void launch(MainWindow& window, const LaunchOptions& opts);
+
+}  // namespace quench::gui

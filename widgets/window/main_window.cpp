@@ -1,0 +1,133 @@
+#include "widgets/window/main_window.h"
+
+#include <QAction>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QLabel>
+#include <QMenuBar>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/weight_page.h"
+#include "widgets/issues/issues_dock.h"
+#include "widgets/issues/issues_model.h"
+#include "widgets/jobs/job_runner.h"
+#include "widgets/jobs/job_status_widget.h"
+#include "widgets/jobs/log_pane.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/plots/histogram_plot.h"
+#include "widgets/session/model_session.h"
+#include "widgets/window/device_selector.h"
+#include "widgets/window/file_actions.h"
+#include "widgets/window/help_actions.h"
+#include "widgets/window/settings.h"
+#include "widgets/window/summary_panel.h"
+
+namespace quench::gui {
+
+MainWindow::MainWindow(Settings& settings, QWidget* parent)
+    : QMainWindow(parent), settings_(settings), jobs_(new JobRunner(this)), issues_(new IssuesModel(this)),
+      summary_(new SummaryPanel(this)), browser_(new LayerBrowser(this)), detail_(new LayerDetailPane(this)),
+      weight_page_(new WeightPage(this)), log_(new LogPane(this)), issues_dock_(new IssuesDock(*issues_, this)),
+      device_(new DeviceSelector(settings.device(), this)) {
+  setObjectName(QStringLiteral("mainWindow"));
+  setWindowTitle(tr("Quench"));
+  setAcceptDrops(true);
+  detail_->addPage(weight_page_);
+
+  auto* left = new QWidget(this);
+  auto* left_layout = new QVBoxLayout(left);
+  left_layout->setContentsMargins(0, 0, 0, 0);
+  left_layout->addWidget(summary_);
+  left_layout->addWidget(browser_, 1);
+  auto* split = new QSplitter(Qt::Horizontal, this);
+  split->setObjectName(QStringLiteral("mainSplitter"));
+  split->addWidget(left);
+  split->addWidget(detail_);
+  // Wide enough on the left for every column of the layer table at the default window size.
+  split->setSizes({720, 720});
+  split->setChildrenCollapsible(false);
+  setCentralWidget(split);
+
+  auto* log_dock = new QDockWidget(tr("Log"), this);
+  log_dock->setObjectName(QStringLiteral("logDock"));
+  log_dock->setWidget(log_);
+  addDockWidget(Qt::BottomDockWidgetArea, log_dock);
+  addDockWidget(Qt::BottomDockWidgetArea, issues_dock_);
+  tabifyDockWidget(log_dock, issues_dock_);
+  log_dock->raise();
+  resizeDocks({log_dock}, {150}, Qt::Vertical);
+  log_->follow(*jobs_);
+
+  auto* toolbar = addToolBar(tr("Main"));
+  toolbar->setObjectName(QStringLiteral("mainToolbar"));
+  toolbar->setMovable(false);
+  buildMenus();
+  toolbar->addAction(file_actions_->openAction());
+  toolbar->addSeparator();
+  toolbar->addWidget(new QLabel(tr(" Device "), toolbar));
+  toolbar->addWidget(device_);
+
+  statusBar()->addPermanentWidget(new JobStatusWidget(*jobs_, this));
+  statusBar()->setSizeGripEnabled(true);
+
+  connect(browser_, &LayerBrowser::currentLayerChanged, detail_, &LayerDetailPane::showLayer);
+  connect(issues_dock_, &IssuesDock::jumpToLayer, this, &MainWindow::showLayer);
+  connect(device_, &DeviceSelector::deviceChanged, this, [this](const QString& d) { settings_.setDevice(d); });
+  connect(jobs_, &JobRunner::finished, this,
+          [this](quint64, const QString& title, JobRunner::Outcome outcome, const QString& error) {
+            onJobFinished(title, outcome, error);
+          });
+
+  resize(1440, 900);
+  if (!settings_.windowGeometry().isEmpty()) restoreGeometry(settings_.windowGeometry());
+  if (!settings_.windowState().isEmpty()) restoreState(settings_.windowState());
+}
+
+// Views let go of the session before it is released (members die after this body).
+MainWindow::~MainWindow() {
+  browser_->setSession(nullptr);
+  detail_->setSession(nullptr);
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file_actions_ = new FileActions(*this, settings_, *file);
+  connect(file_actions_, &FileActions::openRequested, this, &MainWindow::openModel);
+
+  QMenu* model = menuBar()->addMenu(tr("&Model"));
+  QAction* stats = model->addAction(tr("Recompute &Weight Statistics"));
+  stats->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_W));
+  stats->setToolTip(tr("Compute every layer's weight statistics again, on the selected device"));
+  connect(stats, &QAction::triggered, this, &MainWindow::computeWeightStatistics);
+  QAction* cancel = model->addAction(tr("&Cancel Job"));
+  cancel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  cancel->setEnabled(false);
+  connect(cancel, &QAction::triggered, jobs_, &JobRunner::cancelAll);
+  connect(jobs_, &JobRunner::started, cancel, [cancel] { cancel->setEnabled(true); });
+  connect(jobs_, &JobRunner::idle, cancel, [cancel] { cancel->setEnabled(false); });
+  auto update_stats = [this, stats] { stats->setEnabled(session_ != nullptr); };
+  connect(this, &MainWindow::modelOpened, stats, update_stats);
+  update_stats();
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  QAction* filter = view->addAction(tr("&Filter Layers"));
+  filter->setShortcut(QKeySequence::Find);
+  connect(filter, &QAction::triggered, browser_, &LayerBrowser::focusFilter);
+  QAction* log_y = view->addAction(tr("&Logarithmic Histogram"));
+  log_y->setCheckable(true);
+  log_y->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_G));
+  HistogramPlot* histogram = weight_page_->histogram();
+  connect(log_y, &QAction::toggled, histogram, &HistogramPlot::setLogY);
+  connect(histogram, &HistogramPlot::logYChanged, log_y, &QAction::setChecked);
+  view->addSeparator();
+  for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  addHelpMenu(*this, *help);
+}
+
+}  // namespace quench::gui

@@ -1,0 +1,126 @@
+// MainWindow: opening models (menu, recent list, drag and drop, command line) and the jobs that
+// run on them, with their outcomes reported in the log, the Issues dock and error dialogs.
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileInfo>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QStatusBar>
+
+#include "widgets/detail/layer_detail_pane.h"
+#include "widgets/issues/issues_dock.h"
+#include "widgets/issues/issues_model.h"
+#include "widgets/jobs/job_runner.h"
+#include "widgets/jobs/log_pane.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/session/model_session.h"
+#include "widgets/session/open_model_job.h"
+#include "widgets/session/weight_stats_job.h"
+#include "widgets/window/device_selector.h"
+#include "widgets/window/file_actions.h"
+#include "widgets/window/main_window.h"
+#include "widgets/window/settings.h"
+#include "widgets/window/summary_panel.h"
+
+namespace quench::gui {
+
+namespace {
+// Issues are cleared by source when their job runs again.
+const QString kStatsSource = QStringLiteral("weight statistics");
+
+// A dropped folder, or the folder of a dropped file (people drop config.json as often as its folder).
+QString droppedModelDir(const QMimeData* mime) {
+  if (!mime || !mime->hasUrls() || mime->urls().size() != 1 || !mime->urls().first().isLocalFile()) return {};
+  const QFileInfo info(mime->urls().first().toLocalFile());
+  if (info.isDir()) return info.absoluteFilePath();
+  if (info.isFile()) return info.absolutePath();
+  return {};
+}
+}  // namespace
+
+void MainWindow::openModel(const QString& dir) {
+  jobs_->cancelAll();
+  jobs_->submit(openModelJob(dir, [this](std::shared_ptr<ModelSession> s) { setSession(std::move(s)); }));
+}
+
+void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
+  const ModelSummary& s = session->summary();
+  browser_->setSession(session.get());
+  detail_->setSession(session.get());
+  summary_->setSummary(&s);
+  // Something to look at straight away: the first layer's plots fill in as statistics arrive.
+  browser_->selectTop();
+  session_ = std::move(session);
+  issues_->clear();
+  settings_.addRecentModel(s.dir);
+  file_actions_->setCurrent(s.dir);
+  setWindowTitle(tr("%1 — Quench").arg(s.name));
+  statusBar()->showMessage(tr("Opened %1: %2 compressible layers").arg(s.dir).arg(s.layers.size()), 8000);
+  Q_EMIT modelOpened(s.dir);
+  computeWeightStatistics();
+}
+
+void MainWindow::computeWeightStatistics() {
+  if (!session_) return;
+  at::Device device = at::kCPU;
+  try {
+    device = device_->device();
+  } catch (const std::exception& e) {
+    issues_->add({Issue::Severity::Error, QString::fromStdString(e.what()), {}, kStatsSource});
+    return;
+  }
+  issues_->clearSource(kStatsSource);
+  std::shared_ptr<ModelSession> session = session_;
+  jobs_->submit(weightStatsJob(session, device, [this, session] {
+    if (session != session_) return;  // another model was opened meanwhile
+    reportOutliers();
+    Q_EMIT weightStatisticsReady();
+  }));
+}
+
+void MainWindow::reportOutliers() {
+  for (int row = 0; row < session_->layerCount(); ++row) {
+    const WeightStats* s = session_->weightStats(row);
+    if (!s || s->outliers.channels.empty()) continue;
+    const auto& top = s->outliers.channels.front();
+    const QString message =
+        s->outliers.channels.size() == 1
+            ? tr("1 outlier input channel: channel %1, %2× the median channel").arg(top.channel).arg(top.ratio, 0, 'f', 1)
+            : tr("%1 outlier input channels; the largest, channel %2, is %3× the median channel")
+                  .arg(s->outliers.channels.size())
+                  .arg(top.channel)
+                  .arg(top.ratio, 0, 'f', 1);
+    issues_->add({Issue::Severity::Info, message, QString::fromStdString(s->layer), kStatsSource});
+  }
+}
+
+bool MainWindow::showLayer(const QString& name) { return browser_->selectLayer(name); }
+
+void MainWindow::onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error) {
+  if (outcome != JobRunner::Outcome::Failed) return;
+  issues_->add({Issue::Severity::Error, tr("%1: %2").arg(title, error), {}, title});
+  issues_dock_->raise();
+  // Not exec(): a modal loop would stall the window's own updates, and tests would hang on it.
+  auto* box = new QMessageBox(QMessageBox::Critical, title, error, QMessageBox::Close, this);
+  box->setObjectName(QStringLiteral("jobErrorDialog"));
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (!droppedModelDir(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QString dir = droppedModelDir(event->mimeData());
+  if (dir.isEmpty()) return;
+  event->acceptProposedAction();
+  openModel(dir);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  settings_.setWindow(saveGeometry(), saveState());
+  QMainWindow::closeEvent(event);
+}
+
+}  // namespace quench::gui
