@@ -1,6 +1,9 @@
 #include "core/models/registry.h"
 
 #include <ATen/Context.h>
+#include <ATen/ops/addmm.h>
+#include <ATen/ops/ones.h>
+#include <torch/version.h>
 
 #include "core/models/architectures.h"
 #include "core/util/error.h"
@@ -27,7 +30,28 @@ std::string supported_architectures() {
   return s;
 }
 
+namespace {
+// Debian's libtorch 1.13 has no float16 matmul on the CPU; it would fail deep inside the first
+// forward with "addmm_impl_cpu_ not implemented for 'Half'". Ask libtorch once instead of
+// hard-coding versions.
+bool cpu_has_half_matmul() {
+  static const bool ok = [] {
+    try {
+      const auto a = at::ones({2, 2}, at::TensorOptions().dtype(at::kHalf));
+      (void)at::addmm(a, a, a);
+      return true;
+    } catch (const c10::Error&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+}  // namespace
+
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opts) {
+  if (opts.materialize && opts.device.is_cpu() && opts.dtype == at::kHalf && !cpu_has_half_matmul())
+    throw UsageError("float16 on the CPU is not supported by this libtorch " TORCH_VERSION
+                     "; use --dtype bfloat16 or float32 on the CPU, or --device cuda");
   auto ckpt = std::make_shared<const Checkpoint>(dir);
   const auto& cfg = ckpt->config();
   std::string arch = cfg.architecture();

@@ -62,6 +62,25 @@ TEST(CliForward, HalfPrecisionRunsAndStaysClose) {
   std::filesystem::remove(tmp);
 }
 
+// float16 on the CPU either works (libtorch 2.x) or is refused up front as a usage error — never a
+// libtorch backtrace from deep inside the forward (Debian's 1.13 has no CPU half matmul).
+TEST(CliForward, Float16OnTheCpuRunsOrIsRefusedClearly) {
+  const std::string tmp = std::filesystem::temp_directory_path() / "quench-forward-f16.safetensors";
+  const std::string dir = fixture("hf-tiny/llama-tiny");
+  auto r = run_cli({"forward", dir, "--inputs", dir + "/reference.safetensors", "--out", tmp, "--dtype", "float16"});
+  if (r.code == 0) {
+    auto out = load_all_safetensors(tmp)["logits"];
+    auto ref = load_all_safetensors(dir + "/reference.safetensors")["logits"];
+    EXPECT_LE((out - ref).abs().max().item<double>() / ref.abs().max().item<double>(), 0.05);
+  } else {
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("float16 on the CPU is not supported by this libtorch"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("not implemented for"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(tmp));
+  }
+  std::filesystem::remove(tmp);
+}
+
 struct ErrCase {
   std::vector<std::string> args;
   int code;
