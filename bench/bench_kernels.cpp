@@ -283,6 +283,7 @@ int main() {
   std::printf("\n");
   bench_hadamard(at::kHalf, 16384, 4096, true);
   bench_hadamard(at::kHalf, 65536, 4096, false);
+  bench_hadamard(at::kHalf, 32768, 2048, true);
   bench_hadamard(at::kBFloat16, 16384, 4096, true);
   bench_hadamard(at::kFloat, 16384, 4096, true);
   bench_hadamard(at::kHalf, 16384, 3072, true);   // 12·256

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "kernels/detail/device.cuh"
+#include "kernels/hadamard/regs.cuh"
 #include "kernels/hadamard.h"
 #include "kernels/hadamard_k.h"
 
@@ -237,6 +238,8 @@ Status launch_k(const HadamardParams& p, cudaStream_t stream) {
 template <typename T>
 Status launch_hadamard(const HadamardParams& p, cudaStream_t stream) {
   if (p.rows == 0) return Status{};
+  if (regs_applies(p.n, sizeof(T), detail::aligned16(p.x) && detail::aligned16(p.out)))
+    return p.n == 4096 ? launch_regs<T, 12>(p, stream) : launch_regs<T, 11>(p, stream);
   switch (hadamard_k::factor_k(p.n)) {
     case 1: return launch_k<T, 1>(p, stream);
     case 12: return launch_k<T, 12>(p, stream);
