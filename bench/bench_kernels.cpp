@@ -289,6 +289,7 @@ int main() {
   bench_hadamard(at::kHalf, 16384, 3072, true);   // 12·256
   bench_hadamard(at::kHalf, 16384, 5120, true);   // 20·256 (Mamba-2.8B d_inner)
   bench_hadamard(at::kHalf, 4096, 14336, true);   // 28·512 (Llama-3 FFN)
+  bench_hadamard(at::kHalf, 8192, 8192, false);
   bench_hadamard(at::kHalf, 4096, 16384, false);
   bench_scan(8, 2048, 5120, 16);
   std::printf("\n%d check(s) failed\n", g_failures);

@@ -238,8 +238,14 @@ Status launch_k(const HadamardParams& p, cudaStream_t stream) {
 template <typename T>
 Status launch_hadamard(const HadamardParams& p, cudaStream_t stream) {
   if (p.rows == 0) return Status{};
-  if (regs_applies(p.n, sizeof(T), detail::aligned16(p.x) && detail::aligned16(p.out)))
-    return p.n == 4096 ? launch_regs<T, 12>(p, stream) : launch_regs<T, 11>(p, stream);
+  if constexpr (sizeof(T) == 2) {
+    if (regs_applies(p.n, detail::aligned16(p.x) && detail::aligned16(p.out))) switch (p.n) {
+        case 2048: return launch_regs<T, 11>(p, stream);
+        case 4096: return launch_regs<T, 12>(p, stream);
+        case 8192: return launch_regs3<T, 13>(p, stream);
+        default: return launch_regs3<T, 14>(p, stream);
+      }
+  }
   switch (hadamard_k::factor_k(p.n)) {
     case 1: return launch_k<T, 1>(p, stream);
     case 12: return launch_k<T, 12>(p, stream);

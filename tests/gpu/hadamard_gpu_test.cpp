@@ -70,8 +70,14 @@ TEST(HadamardGpu, RegisterKernelSizes) {
         auto x = (at::randn({rows, n}, cuda()) * 300).to(dtype);
         check(x, std::string(at::toString(dtype)) + " n=" + std::to_string(n) + " rows=" + std::to_string(rows));
       }
+  // n = 8192 and 16384: three rounds of butterflies, one row per block.
+  for (auto dtype : {at::kHalf, at::kBFloat16})
+    for (int64_t n : {8192, 16384}) {
+      auto x = (at::randn({3, n}, cuda()) * 300).to(dtype);
+      check(x, std::string(at::toString(dtype)) + " n=" + std::to_string(n) + " rows=3");
+    }
   // In place, and 2 bytes off alignment (the staged kernel then): both against the CPU reference.
-  for (int64_t n : {2048, 4096}) {
+  for (int64_t n : {2048, 4096, 8192, 16384}) {
     auto x = at::randn({9, n}, cuda(at::kHalf));
     const auto want = ops::hadamard_transform(x.cpu());
     auto y = x.clone();
