@@ -1,4 +1,6 @@
 #pragma once
+// The staged kernel: every size and dtype except fp16/bf16 rows of 2^11..2^14 elements, which take
+// the register kernels of regs.cuh (93-99% of copy bandwidth there, against 43-68% here).
 // One block transforms RPB rows staged in shared memory as float32:
 //   A. registers: each group of L lanes loads a run of M1 = min(2^m, 256) contiguous elements
 //      (E = 16 per lane for full runs, 16-byte loads), butterflies the E in-thread bits, then the
