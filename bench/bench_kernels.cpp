@@ -283,11 +283,13 @@ int main() {
   std::printf("\n");
   bench_hadamard(at::kHalf, 16384, 4096, true);
   bench_hadamard(at::kHalf, 65536, 4096, false);
+  bench_hadamard(at::kHalf, 32768, 2048, true);
   bench_hadamard(at::kBFloat16, 16384, 4096, true);
   bench_hadamard(at::kFloat, 16384, 4096, true);
   bench_hadamard(at::kHalf, 16384, 3072, true);   // 12·256
   bench_hadamard(at::kHalf, 16384, 5120, true);   // 20·256 (Mamba-2.8B d_inner)
   bench_hadamard(at::kHalf, 4096, 14336, true);   // 28·512 (Llama-3 FFN)
+  bench_hadamard(at::kHalf, 8192, 8192, false);
   bench_hadamard(at::kHalf, 4096, 16384, false);
   bench_scan(8, 2048, 5120, 16);
   std::printf("\n%d check(s) failed\n", g_failures);

@@ -58,43 +58,98 @@ struct alignas(sizeof(T) * N >= 16 ? 16 : sizeof(T) * N) Pack {
   T v[N];
 };
 
+// Half types travel as 32-bit words assembled with integer ops. Writing the elements of a Pack one
+// by one and storing the Pack let the compiler split some 16-byte stores into 2-byte ones (seen in
+// the PTX of fp16 dequantize: half of each thread's output went out as st.global.u16).
+template <typename T> __device__ __forceinline__ float lo16(uint32_t w);
+template <typename T> __device__ __forceinline__ float hi16(uint32_t w);
+template <> __device__ __forceinline__ float lo16<__half>(uint32_t w) { return __half2float(__ushort_as_half(static_cast<unsigned short>(w & 0xffffu))); }
+template <> __device__ __forceinline__ float hi16<__half>(uint32_t w) { return __half2float(__ushort_as_half(static_cast<unsigned short>(w >> 16))); }
+// bf16 is the top half of a float32: widening is a shift.
+template <> __device__ __forceinline__ float lo16<__nv_bfloat16>(uint32_t w) { return __uint_as_float(w << 16); }
+template <> __device__ __forceinline__ float hi16<__nv_bfloat16>(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+
+template <typename T> constexpr bool kHalfType = sizeof(T) == 2;
+
+// Pairs convert with one packed instruction (cvt.rn.f16x2.f32 / .bf16x2), the same rounding as
+// two __float2half_rn / __float2bfloat16_rn.
+template <typename T> __device__ __forceinline__ uint32_t bits16x2(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t bits16x2<__half>(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+template <> __device__ __forceinline__ uint32_t bits16x2<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// Word k of N floats as T (two halves per word for 16-bit T, one float for float).
+template <typename T, int N>
+__device__ __forceinline__ uint32_t word_of(const float (&in)[N], int k) {
+  if constexpr (kHalfType<T>) return bits16x2<T>(in[2 * k], in[2 * k + 1]);
+  else return __float_as_uint(in[k]);
+}
+template <typename T, int N>
+__device__ __forceinline__ void unword(uint32_t w, float (&out)[N], int k) {
+  if constexpr (kHalfType<T>) {
+    out[2 * k] = lo16<T>(w);
+    out[2 * k + 1] = hi16<T>(w);
+  } else {
+    out[k] = __uint_as_float(w);
+  }
+}
+
 template <typename T, int N>
 __device__ __forceinline__ void load_floats(const T* __restrict__ p, float (&out)[N]) {
-  if constexpr (sizeof(T) * N >= 16 && (sizeof(T) * N) % 16 == 0) {
-    constexpr int kPer16 = 16 / sizeof(T);
-#pragma unroll
-    for (int i = 0; i < N / kPer16; ++i) {
-      Pack<T, kPer16> pk = *reinterpret_cast<const Pack<T, kPer16>*>(p + i * kPer16);
-#pragma unroll
-      for (int j = 0; j < kPer16; ++j) out[i * kPer16 + j] = to_float(pk.v[j]);
-    }
-  } else if constexpr (N == 1) {
+  constexpr int kBytes = static_cast<int>(sizeof(T)) * N;
+  if constexpr (N == 1) {
     out[0] = to_float(p[0]);
-  } else {
-    Pack<T, N> pk = *reinterpret_cast<const Pack<T, N>*>(p);
+  } else if constexpr (kBytes % 16 == 0) {
 #pragma unroll
-    for (int j = 0; j < N; ++j) out[j] = to_float(pk.v[j]);
+    for (int i = 0; i < kBytes / 16; ++i) {
+      const uint4 w = *reinterpret_cast<const uint4*>(reinterpret_cast<const char*>(p) + 16 * i);
+      float part[16 / sizeof(T)];
+      unword<T>(w.x, part, 0);
+      unword<T>(w.y, part, 1);
+      unword<T>(w.z, part, 2);
+      unword<T>(w.w, part, 3);
+#pragma unroll
+      for (int j = 0; j < static_cast<int>(16 / sizeof(T)); ++j) out[i * (16 / sizeof(T)) + j] = part[j];
+    }
+  } else if constexpr (kBytes == 8) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+    unword<T>(w.x, out, 0);
+    unword<T>(w.y, out, 1);
+  } else if constexpr (kBytes == 4) {
+    unword<T>(*reinterpret_cast<const uint32_t*>(p), out, 0);
+  } else {
+#pragma unroll
+    for (int j = 0; j < N; ++j) out[j] = to_float(p[j]);
   }
 }
 
 template <typename T, int N>
 __device__ __forceinline__ void store_floats(T* __restrict__ p, const float (&in)[N]) {
-  if constexpr (sizeof(T) * N >= 16 && (sizeof(T) * N) % 16 == 0) {
+  constexpr int kBytes = static_cast<int>(sizeof(T)) * N;
+  if constexpr (N == 1) {
+    p[0] = from_float<T>(in[0]);
+  } else if constexpr (kBytes % 16 == 0) {
     constexpr int kPer16 = 16 / sizeof(T);
 #pragma unroll
-    for (int i = 0; i < N / kPer16; ++i) {
-      Pack<T, kPer16> pk;
+    for (int i = 0; i < kBytes / 16; ++i) {
+      float part[kPer16];
 #pragma unroll
-      for (int j = 0; j < kPer16; ++j) pk.v[j] = from_float<T>(in[i * kPer16 + j]);
-      *reinterpret_cast<Pack<T, kPer16>*>(p + i * kPer16) = pk;
+      for (int j = 0; j < kPer16; ++j) part[j] = in[i * kPer16 + j];
+      *reinterpret_cast<uint4*>(reinterpret_cast<char*>(p) + 16 * i) =
+          make_uint4(word_of<T>(part, 0), word_of<T>(part, 1), word_of<T>(part, 2), word_of<T>(part, 3));
     }
-  } else if constexpr (N == 1) {
-    p[0] = from_float<T>(in[0]);
+  } else if constexpr (kBytes == 8) {
+    *reinterpret_cast<uint2*>(p) = make_uint2(word_of<T>(in, 0), word_of<T>(in, 1));
+  } else if constexpr (kBytes == 4) {
+    *reinterpret_cast<uint32_t*>(p) = word_of<T>(in, 0);
   } else {
-    Pack<T, N> pk;
 #pragma unroll
-    for (int j = 0; j < N; ++j) pk.v[j] = from_float<T>(in[j]);
-    *reinterpret_cast<Pack<T, N>*>(p) = pk;
+    for (int j = 0; j < N; ++j) p[j] = from_float<T>(in[j]);
   }
 }
 

@@ -1,4 +1,6 @@
 #pragma once
+// The staged kernel: every size and dtype except fp16/bf16 rows of 2^11..2^14 elements, which take
+// the register kernels of regs.cuh (93-99% of copy bandwidth there, against 43-68% here).
 // One block transforms RPB rows staged in shared memory as float32:
 //   A. registers: each group of L lanes loads a run of M1 = min(2^m, 256) contiguous elements
 //      (E = 16 per lane for full runs, 16-byte loads), butterflies the E in-thread bits, then the
@@ -16,6 +18,7 @@
 #include <algorithm>
 
 #include "kernels/detail/device.cuh"
+#include "kernels/hadamard/regs.cuh"
 #include "kernels/hadamard.h"
 #include "kernels/hadamard_k.h"
 
@@ -237,6 +240,14 @@ Status launch_k(const HadamardParams& p, cudaStream_t stream) {
 template <typename T>
 Status launch_hadamard(const HadamardParams& p, cudaStream_t stream) {
   if (p.rows == 0) return Status{};
+  if constexpr (sizeof(T) == 2) {
+    if (regs_applies(p.n, detail::aligned16(p.x) && detail::aligned16(p.out))) switch (p.n) {
+        case 2048: return launch_regs<T, 11>(p, stream);
+        case 4096: return launch_regs<T, 12>(p, stream);
+        case 8192: return launch_regs3<T, 13>(p, stream);
+        default: return launch_regs3<T, 14>(p, stream);
+      }
+  }
   switch (hadamard_k::factor_k(p.n)) {
     case 1: return launch_k<T, 1>(p, stream);
     case 12: return launch_k<T, 12>(p, stream);

@@ -14,24 +14,75 @@ using detail::store_floats;
 namespace qm = qmath;
 
 constexpr int kThreads = 256;
+
+// Element formulas, bit for bit those of qmath (the CPU reference) but without the conversion unit:
+// rintf and __float2int_rn issue at a quarter of the FMA rate on Hopper, and quantize/fake-quant
+// spent two of them per element (both ran at ~0.42 ms on 256 Mi fp16 elements whatever they wrote).
+// Adding 1.5·2^23 rounds any |y| ≤ 2^22 to an integer, half to even, as rintf does.
+constexpr float kRoundMagic = 12582912.f;
+
+// = qmath::quantize. The pre-clamp to ±1024 keeps y in the magic number's range and changes no
+// result: every [lo - zero, hi - zero] lies inside it (|lo|, |hi|, zero ≤ 255). NaN becomes -1024
+// and ends at lo, as fmaxf(NaN, lo) = lo does in the reference; ±inf end at lo/hi in both.
+__device__ __forceinline__ float quantize_q(float x, float scale, float zero, float lo, float hi) {
+  const float y = fminf(fmaxf(x / scale, -1024.f), 1024.f);
+  const float r = __fsub_rn(__fadd_rn(y, kRoundMagic), kRoundMagic);
+  return fminf(fmaxf(r + zero, lo), hi);
+}
+
+// The low byte of an integral q in [-128, 255] (two's complement when negative): q + 1.5·2^23 holds
+// 2^22 + q in its mantissa.
+__device__ __forceinline__ uint32_t q_byte(float q) { return __float_as_uint(__fadd_rn(q, kRoundMagic)) & 0xffu; }
 constexpr int kOpFake = static_cast<int>(QuantOp::Fake);
 constexpr int kOpQuantize = static_cast<int>(QuantOp::Quantize);
 constexpr int kOpDequantize = static_cast<int>(QuantOp::Dequantize);
 constexpr int kOpParams = static_cast<int>(QuantOp::ParamsOnly);
 
-// q leaves and enters as raw bytes: two's complement for symmetric (int8), plain for asymmetric (uint8).
+// q leaves and enters as raw bytes: two's complement for symmetric (int8), plain for asymmetric
+// (uint8). Words are taken apart and assembled with shifts (see detail::word_of for why not a Pack).
 template <int VEC>
 __device__ __forceinline__ void load_q(const uint8_t* __restrict__ p, bool is_signed, float (&v)[VEC]) {
-  detail::Pack<uint8_t, VEC> pk = *reinterpret_cast<const detail::Pack<uint8_t, VEC>*>(p);
+  // Byte to float without the conversion unit: 2^23 + b as float bits, minus 2^23 (signed bytes
+  // are offset by 128 first).
+  auto byte = [is_signed](uint32_t w, int k) {
+    const uint32_t b = ((w >> (8 * k)) & 0xffu) ^ (is_signed ? 0x80u : 0u);
+    return __fsub_rn(__uint_as_float(0x4B000000u | b), is_signed ? 8388736.f : 8388608.f);
+  };
+  if constexpr (VEC % 4 == 0 && VEC <= 16) {
+    uint32_t w[VEC / 4];
+    if constexpr (VEC == 16) {
+      const uint4 q = *reinterpret_cast<const uint4*>(p);
+      w[0] = q.x, w[1] = q.y, w[2] = q.z, w[3] = q.w;
+    } else if constexpr (VEC == 8) {
+      const uint2 q = *reinterpret_cast<const uint2*>(p);
+      w[0] = q.x, w[1] = q.y;
+    } else {
+      w[0] = *reinterpret_cast<const uint32_t*>(p);
+    }
 #pragma unroll
-  for (int j = 0; j < VEC; ++j) v[j] = is_signed ? static_cast<float>(static_cast<int8_t>(pk.v[j])) : static_cast<float>(pk.v[j]);
+    for (int j = 0; j < VEC; ++j) v[j] = byte(w[j / 4], j % 4);
+  } else {
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) v[j] = is_signed ? static_cast<float>(static_cast<int8_t>(p[j])) : static_cast<float>(p[j]);
+  }
 }
 template <int VEC>
 __device__ __forceinline__ void store_q(uint8_t* __restrict__ p, const float (&v)[VEC]) {
-  detail::Pack<uint8_t, VEC> pk;
+  if constexpr (VEC % 4 == 0 && VEC <= 16) {
+    uint32_t w[VEC / 4];
 #pragma unroll
-  for (int j = 0; j < VEC; ++j) pk.v[j] = static_cast<uint8_t>(__float2int_rn(v[j]));
-  *reinterpret_cast<detail::Pack<uint8_t, VEC>*>(p) = pk;
+    for (int k = 0; k < VEC / 4; ++k) {
+      w[k] = 0;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) w[k] |= q_byte(v[4 * k + j]) << (8 * j);
+    }
+    if constexpr (VEC == 16) *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+    else if constexpr (VEC == 8) *reinterpret_cast<uint2*>(p) = make_uint2(w[0], w[1]);
+    else *reinterpret_cast<uint32_t*>(p) = w[0];
+  } else {
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) p[j] = static_cast<uint8_t>(q_byte(v[j]));
+  }
 }
 
 struct ApplyArgs {
@@ -46,71 +97,71 @@ struct ApplyArgs {
 
 // Each thread keeps one column vector for the whole launch (the grid's x dimension covers the
 // row), so the group index is computed once and per-column scales stay in registers. The grid is
-// one wave of resident blocks, each streaming a contiguous band of rows four at a time (four
-// loads in flight before the first is used). Measured on fp16 [65536, 4096]: rows strided by the
-// grid height with eight in flight and a multi-wave grid fell from 79% to 50% of copy bandwidth.
-template <typename T, int VEC, int OP>
+// one wave of resident blocks, each streaming a contiguous band of rows U at a time (U loads in
+// flight before the first is used). Measured on fp16 [65536, 4096]: rows strided by the grid
+// height with eight in flight and a multi-wave grid fell from 79% to 50% of copy bandwidth.
+// ONE: each thread's vector lies inside one group (group % VEC == 0: per tensor, per row, groups),
+// so one scale per row serves it; otherwise (per column) a scale per element. Separate kernels:
+// the per-element arrays of the second case took 123 registers in the first (2 blocks per SM,
+// dequantize at 59% of copy bandwidth).
+template <typename T, int VEC, int OP, bool ONE>
 __global__ void __launch_bounds__(kThreads) apply_kernel(ApplyArgs a, int64_t rows_per_block) {
   const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) * VEC;
   if (c0 >= a.cols) return;
-  const int64_t g0 = c0 / a.group, w0 = c0 - g0 * a.group;
+  const int64_t g0 = c0 / a.group;
   const bool is_signed = a.zero == nullptr;
-  int64_t sidx[VEC];
-  {
-    int64_t g = g0, w = w0;
+  // Scales and zeros from L1 cost two loads per element if fetched per element: per-tensor and
+  // per-column ones (srs = 0) are loaded once per thread, per-row and per-group ones once per row.
+  float s_pre[ONE ? 1 : VEC], z_pre[ONE ? 1 : VEC];
+  if constexpr (ONE) {
+    s_pre[0] = a.srs == 0 ? a.scale[g0] : 0.f;
+    z_pre[0] = a.srs == 0 && a.zero ? static_cast<float>(a.zero[g0]) : 0.f;
+  } else {
+    int64_t g = g0, w = c0 - g0 * a.group;
 #pragma unroll
     for (int j = 0; j < VEC; ++j) {
-      sidx[j] = g;
+      s_pre[j] = a.srs == 0 ? a.scale[g] : 0.f;
+      z_pre[j] = a.srs == 0 && a.zero ? static_cast<float>(a.zero[g]) : 0.f;
       if (++w == a.group) w = 0, ++g;
     }
-  }
-  // Scales and zeros from L1 cost two loads per element if fetched per element: per-tensor and
-  // per-column ones (srs = 0) are loaded once per thread, per-row and per-group ones once per row
-  // when the vector sits inside one group.
-  const bool one_group = a.group % VEC == 0;
-  float s_pre[VEC], z_pre[VEC];
-#pragma unroll
-  for (int j = 0; j < VEC; ++j) {
-    s_pre[j] = a.srs == 0 ? a.scale[sidx[j]] : 0.f;
-    z_pre[j] = a.srs == 0 && a.zero ? static_cast<float>(a.zero[sidx[j]]) : 0.f;
   }
   constexpr int U = VEC > 8 ? 2 : 4;
   const int64_t r_begin = static_cast<int64_t>(blockIdx.y) * rows_per_block;
   const int64_t r_end = min(a.rows, r_begin + rows_per_block);
   for (int64_t r0 = r_begin; r0 < r_end; r0 += U) {
-    float v[U][VEC];
+    float v[U][VEC], s_row[U], z_row[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int64_t r = r0 + u;
+      if (ONE) s_row[u] = s_pre[0], z_row[u] = z_pre[0];
       if (r < r_end) {
         const int64_t off = r * a.cols + c0;
         if constexpr (OP == kOpDequantize) load_q<VEC>(static_cast<const uint8_t*>(a.in) + off, is_signed, v[u]);
         else load_floats<T, VEC>(static_cast<const T*>(a.in) + off, v[u]);
+        if (ONE && a.srs != 0) {
+          s_row[u] = a.scale[r * a.srs + g0];
+          z_row[u] = a.zero ? static_cast<float>(a.zero[r * a.srs + g0]) : 0.f;
+        }
       }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int64_t r = r0 + u;
       if (r >= r_end) continue;
-      const int64_t sb = r * a.srs;
-      float s_row = 0.f, z_row = 0.f;
-      if (a.srs != 0 && one_group) {
-        s_row = a.scale[sb + sidx[0]];
-        z_row = a.zero ? static_cast<float>(a.zero[sb + sidx[0]]) : 0.f;
-      }
 #pragma unroll
       for (int j = 0; j < VEC; ++j) {
         float s, z;
-        if (a.srs == 0) {
+        if constexpr (ONE) {
+          s = s_row[u], z = z_row[u];
+        } else if (a.srs == 0) {
           s = s_pre[j], z = z_pre[j];
-        } else if (one_group) {
-          s = s_row, z = z_row;
-        } else {
-          s = a.scale[sb + sidx[j]];
-          z = a.zero ? static_cast<float>(a.zero[sb + sidx[j]]) : 0.f;
+        } else {  // groups that are no multiple of VEC (rare): a division per element
+          const int64_t k = r * a.srs + (c0 + j) / a.group;
+          s = a.scale[k];
+          z = a.zero ? static_cast<float>(a.zero[k]) : 0.f;
         }
-        if constexpr (OP == kOpFake) v[u][j] = qm::dequantize(qm::quantize(v[u][j], s, z, a.lo, a.hi), s, z);
-        else if constexpr (OP == kOpQuantize) v[u][j] = qm::quantize(v[u][j], s, z, a.lo, a.hi);
+        if constexpr (OP == kOpFake) v[u][j] = qm::dequantize(quantize_q(v[u][j], s, z, a.lo, a.hi), s, z);
+        else if constexpr (OP == kOpQuantize) v[u][j] = quantize_q(v[u][j], s, z, a.lo, a.hi);
         else v[u][j] = qm::dequantize(v[u][j], s, z);
       }
       const int64_t off = r * a.cols + c0;
@@ -158,7 +209,7 @@ __device__ __forceinline__ void write_segment_part(const DynArgs& a, int64_t off
   if constexpr (OP != kOpParams) {
 #pragma unroll
     for (int j = 0; j < VEC; ++j) {
-      const float q = qm::quantize(v[j], s, z, a.lo, a.hi);
+      const float q = quantize_q(v[j], s, z, a.lo, a.hi);
       v[j] = OP == kOpFake ? qm::dequantize(q, s, z) : q;
     }
     if constexpr (OP == kOpQuantize) store_q<VEC>(static_cast<uint8_t*>(a.out) + off, v);
@@ -224,10 +275,34 @@ __global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
   }
 }
 
-// Long runs (whole rows: per-token activations, per-channel weights): one block per run; the
-// second pass re-reads the run, which the first pass has just brought into L1/L2, so DRAM still
-// sees one read.
-template <typename T, int VEC, int OP>
+// The block's range from every thread's partial one; all threads get the result. red is free
+// again on return (the next run reuses it).
+__device__ __forceinline__ void block_range(Range& rg, float (&red)[3][kThreads / 32], int lane, int warp) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    rg.mn = fminf(rg.mn, __shfl_xor_sync(0xffffffffu, rg.mn, o));
+    rg.mx = fmaxf(rg.mx, __shfl_xor_sync(0xffffffffu, rg.mx, o));
+    rg.am = fmaxf(rg.am, __shfl_xor_sync(0xffffffffu, rg.am, o));
+  }
+  if (lane == 0) {
+    red[0][warp] = rg.mn;
+    red[1][warp] = rg.mx;
+    red[2][warp] = rg.am;
+  }
+  __syncthreads();
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) {
+    rg.mn = fminf(rg.mn, red[0][w]);
+    rg.mx = fmaxf(rg.mx, red[1][w]);
+    rg.am = fmaxf(rg.am, red[2][w]);
+  }
+  __syncthreads();
+}
+
+// Long runs (whole rows: per-token activations, per-channel weights): one block per run. Runs
+// longer than the register path below take a second pass that re-reads the run, which the first
+// pass has just brought into L1/L2, so DRAM still sees one read.
+template <typename T, int VEC, int OP, int RU>
 __global__ void __launch_bounds__(kThreads) dyn_block_kernel(DynArgs a) {
   __shared__ float red[3][kThreads / 32];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid / 32;
@@ -236,6 +311,42 @@ __global__ void __launch_bounds__(kThreads) dyn_block_kernel(DynArgs a) {
     const int64_t r = seg / a.groups_per_row, gi = seg - r * a.groups_per_row;
     const int64_t off = r * a.cols + gi * a.group;
     const int64_t len = min(a.group, a.cols - gi * a.group);
+    // Runs of up to RU·kThreads·VEC elements stay in registers: one read, and the writes need no
+    // second load (bf16 [32768, 8192] re-read each row from L2 at 75% of copy bandwidth, 91% so).
+    // RU is 2 when that covers the run: with 4, fp16 rows of 4096 carried unused registers and
+    // fell from 84% to 78%.
+    if (len <= static_cast<int64_t>(RU) * kThreads * VEC) {
+      float v[RU][VEC];
+#pragma unroll
+      for (int u = 0; u < RU; ++u) {
+        const int64_t e = (static_cast<int64_t>(u) * kThreads + tid) * VEC;
+        if (e < len) load_floats<T, VEC>(in + off + e, v[u]);
+      }
+      Range rg{INFINITY, -INFINITY, 0.f};
+#pragma unroll
+      for (int u = 0; u < RU; ++u) {
+        if ((static_cast<int64_t>(u) * kThreads + tid) * VEC >= len) continue;
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+          rg.mn = fminf(rg.mn, v[u][j]);
+          rg.mx = fmaxf(rg.mx, v[u][j]);
+          rg.am = fmaxf(rg.am, fabsf(v[u][j]));
+        }
+      }
+      block_range(rg, red, lane, warp);
+      float s, z;
+      scale_zero(a, rg, &s, &z);
+#pragma unroll
+      for (int u = 0; u < RU; ++u) {
+        const int64_t e = (static_cast<int64_t>(u) * kThreads + tid) * VEC;
+        if (e < len) write_segment_part<T, VEC, OP>(a, off + e, v[u], s, z);
+      }
+      if (tid == 0) {
+        if (a.scale_out) a.scale_out[seg] = s;
+        if (a.zero_out) a.zero_out[seg] = static_cast<int32_t>(z);
+      }
+      continue;
+    }
     Range rg{INFINITY, -INFINITY, 0.f};
     constexpr int U = 2;
     int64_t e = static_cast<int64_t>(tid) * VEC;
@@ -262,25 +373,7 @@ __global__ void __launch_bounds__(kThreads) dyn_block_kernel(DynArgs a) {
         rg.am = fmaxf(rg.am, fabsf(v[j]));
       }
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      rg.mn = fminf(rg.mn, __shfl_xor_sync(0xffffffffu, rg.mn, o));
-      rg.mx = fmaxf(rg.mx, __shfl_xor_sync(0xffffffffu, rg.mx, o));
-      rg.am = fmaxf(rg.am, __shfl_xor_sync(0xffffffffu, rg.am, o));
-    }
-    if (lane == 0) {
-      red[0][warp] = rg.mn;
-      red[1][warp] = rg.mx;
-      red[2][warp] = rg.am;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int w = 0; w < kThreads / 32; ++w) {
-      rg.mn = fminf(rg.mn, red[0][w]);
-      rg.mx = fmaxf(rg.mx, red[1][w]);
-      rg.am = fmaxf(rg.am, red[2][w]);
-    }
-    __syncthreads();  // red is reused by the next run
+    block_range(rg, red, lane, warp);
     float s, z;
     scale_zero(a, rg, &s, &z);
     if constexpr (OP != kOpParams) {
@@ -297,15 +390,21 @@ __global__ void __launch_bounds__(kThreads) dyn_block_kernel(DynArgs a) {
   }
 }
 
-template <typename T, int VEC, int OP>
-Status launch_apply_op(const ApplyArgs& a, cudaStream_t stream) {
+template <typename T, int VEC, int OP, bool ONE>
+Status launch_apply_kernel(const ApplyArgs& a, cudaStream_t stream) {
   const int64_t gx = detail::ceil_div(a.cols / VEC, kThreads);
-  const int64_t resident = resident_blocks(apply_kernel<T, VEC, OP>, kThreads);
+  const int64_t resident = resident_blocks(apply_kernel<T, VEC, OP, ONE>, kThreads);
   const int64_t gy = std::clamp<int64_t>(resident / gx, 1, std::min<int64_t>(a.rows, 65535));
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
-  apply_kernel<T, VEC, OP><<<grid, kThreads, 0, stream>>>(a, detail::ceil_div(a.rows, gy));
+  apply_kernel<T, VEC, OP, ONE><<<grid, kThreads, 0, stream>>>(a, detail::ceil_div(a.rows, gy));
   QK_CHECK_LAUNCH();
   return Status{};
+}
+
+template <typename T, int VEC, int OP>
+Status launch_apply_op(const ApplyArgs& a, cudaStream_t stream) {
+  if (a.group % VEC == 0) return launch_apply_kernel<T, VEC, OP, true>(a, stream);
+  return launch_apply_kernel<T, VEC, OP, false>(a, stream);
 }
 
 template <typename T, int VEC>
@@ -344,7 +443,6 @@ Status launch_dynamic_vec(const QuantDynamicParams& p, cudaStream_t stream) {
   DynArgs a{p.in, p.out, p.rows, p.cols, p.group, gpr, p.rows * gpr, p.bits, p.symmetric, p.clip,
             qm::qmin(p.bits, p.symmetric), qm::qmax(p.bits, p.symmetric), p.scale_out, p.zero_out, 1};
   const int64_t vecs = detail::ceil_div(p.group, VEC);
-  const int64_t sms = detail::sm_count();
   if (vecs <= 32) {
     int lps = 1;
     while (lps < vecs) lps *= 2;
@@ -360,11 +458,20 @@ Status launch_dynamic_vec(const QuantDynamicParams& p, cudaStream_t stream) {
       default: return invalid("quant_dynamic: op must be Fake, Quantize or ParamsOnly");
     }
   } else {
-    const int64_t blocks = std::clamp<int64_t>(a.segments, 1, 8 * sms);
+    // One wave of resident blocks, each walking runs (was 8 per SM, of which 4 fit at 64 registers).
+    auto launch = [&](auto kernel) {
+      const int64_t blocks = std::clamp<int64_t>(a.segments, 1, resident_blocks(kernel, kThreads));
+      kernel<<<blocks, kThreads, 0, stream>>>(a);
+    };
+    const bool two = a.group <= 2LL * kThreads * VEC;
     switch (p.op) {
-      case QuantOp::Fake: dyn_block_kernel<T, VEC, kOpFake><<<blocks, kThreads, 0, stream>>>(a); break;
-      case QuantOp::Quantize: dyn_block_kernel<T, VEC, kOpQuantize><<<blocks, kThreads, 0, stream>>>(a); break;
-      case QuantOp::ParamsOnly: dyn_block_kernel<T, VEC, kOpParams><<<blocks, kThreads, 0, stream>>>(a); break;
+      case QuantOp::Fake: two ? launch(dyn_block_kernel<T, VEC, kOpFake, 2>) : launch(dyn_block_kernel<T, VEC, kOpFake, 4>); break;
+      case QuantOp::Quantize:
+        two ? launch(dyn_block_kernel<T, VEC, kOpQuantize, 2>) : launch(dyn_block_kernel<T, VEC, kOpQuantize, 4>);
+        break;
+      case QuantOp::ParamsOnly:
+        two ? launch(dyn_block_kernel<T, VEC, kOpParams, 2>) : launch(dyn_block_kernel<T, VEC, kOpParams, 4>);
+        break;
       default: return invalid("quant_dynamic: op must be Fake, Quantize or ParamsOnly");
     }
   }

@@ -91,12 +91,32 @@ TEST(FakeQuantGpu, OddGroupsAndMisalignedData) {
   }
 }
 
+TEST(FakeQuantGpu, GroupsThatSplitVectors) {
+  QUENCH_REQUIRE_CUDA();
+  at::manual_seed(203);
+  // 16-element vectors (quantize / dequantize) and 8-element ones (fp16 fake-quant) that straddle
+  // two groups: the apply kernel's per-element scale path.
+  for (auto dtype : {at::kHalf, at::kBFloat16}) {
+    auto x = (at::randn({6, 4096}, cuda()) * 2).to(dtype);
+    check_all_paths(x, spec(4, false, Granularity::Group, 100), "group 100");
+    check_all_paths(x, spec(8, true, Granularity::Group, 24), "group 24");
+  }
+}
+
 TEST(FakeQuantGpu, PerTokenActivations) {
   QUENCH_REQUIRE_CUDA();
   at::manual_seed(202);
   auto x = at::randn({3, 77, 640}, cuda(at::kHalf));
   EXPECT_TRUE(at::equal(ops::fake_quant_per_token(x, 8).cpu(), ops::fake_quant_per_token(x.cpu(), 8)));
   EXPECT_TRUE(at::equal(ops::fake_quant_per_token(x, 4, false).cpu(), ops::fake_quant_per_token(x.cpu(), 4, false)));
+  // Rows at the register-resident limit (8192 16-bit values), past it, and float32 rows past its
+  // (4096): both block-kernel paths.
+  for (int64_t cols : {8192, 8200, 12288}) {
+    auto xb = at::randn({5, cols}, cuda(at::kBFloat16));
+    EXPECT_TRUE(at::equal(ops::fake_quant_per_token(xb, 8).cpu(), ops::fake_quant_per_token(xb.cpu(), 8))) << "bf16 " << cols;
+    auto xf = at::randn({3, cols}, cuda());
+    EXPECT_TRUE(at::equal(ops::fake_quant_per_token(xf, 4, false).cpu(), ops::fake_quant_per_token(xf.cpu(), 4, false))) << "fp32 " << cols;
+  }
 }
 
 TEST(FakeQuantGpu, PackingMatchesCpu) {

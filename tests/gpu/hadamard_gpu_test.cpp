@@ -59,6 +59,37 @@ TEST(HadamardGpu, InPlaceAndMisaligned) {
   check(x3, "strided input");
 }
 
+TEST(HadamardGpu, RegisterKernelSizes) {
+  QUENCH_REQUIRE_CUDA();
+  at::manual_seed(304);
+  // n = 2048 and 4096 in fp16/bf16 take the register kernel (4 and 2 rows per block): odd row
+  // counts leave the last block part empty; large values check that the butterflies run in float32.
+  for (auto dtype : {at::kHalf, at::kBFloat16})
+    for (int64_t n : {2048, 4096})
+      for (int64_t rows : {1, 5, 7}) {
+        auto x = (at::randn({rows, n}, cuda()) * 300).to(dtype);
+        check(x, std::string(at::toString(dtype)) + " n=" + std::to_string(n) + " rows=" + std::to_string(rows));
+      }
+  // n = 8192 and 16384: three rounds of butterflies, one row per block.
+  for (auto dtype : {at::kHalf, at::kBFloat16})
+    for (int64_t n : {8192, 16384}) {
+      auto x = (at::randn({3, n}, cuda()) * 300).to(dtype);
+      check(x, std::string(at::toString(dtype)) + " n=" + std::to_string(n) + " rows=3");
+    }
+  // In place, and 2 bytes off alignment (the staged kernel then): both against the CPU reference.
+  for (int64_t n : {2048, 4096, 8192, 16384}) {
+    auto x = at::randn({9, n}, cuda(at::kHalf));
+    const auto want = ops::hadamard_transform(x.cpu());
+    auto y = x.clone();
+    ops::hadamard_transform_out(y, y);
+    EXPECT_LE(gpu_test::rel_fro(y.cpu().to(at::kFloat), want.to(at::kFloat)), 1e-3) << "in place " << n;
+    auto buf = at::empty({9 * n + 8}, cuda(at::kHalf));
+    auto xm = buf.narrow(0, 1, 9 * n).view({9, n});
+    xm.copy_(x);
+    EXPECT_LE(gpu_test::rel_fro(ops::hadamard_transform(xm).cpu().to(at::kFloat), want.to(at::kFloat)), 1e-3) << "misaligned " << n;
+  }
+}
+
 TEST(HadamardGpu, OrthogonalRoundTripWithTransposedMatrix) {
   QUENCH_REQUIRE_CUDA();
   at::manual_seed(303);
