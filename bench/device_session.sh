@@ -33,4 +33,13 @@ print('$m bf16 $dev', float((o-r).abs().max()/r.abs().max()))"
   for m in sotu-llama sotu-mamba2; do
     "$CLI" eval resources/demo/$m --text resources/demo/sotu-2000-2023.txt --max-windows 400 --device cuda --json --no-record
   done
+  echo "== compress + evaluate (32 x 256 calibration, 64 windows): CUDA vs this machine's CPU"
+  for job in "sotu-llama W8A8" "sotu-mamba2 quamba"; do
+    set -- $job
+    for dev in cuda cpu; do
+      "$CLI" compress resources/demo/$1 --recipe $2 --calib resources/demo/sotu-calib.txt --samples 32 --seq 256 \
+        --eval resources/demo/sotu-2000-2023.txt --max-windows 64 --device $dev --db /tmp/quench-session.db --json \
+        | python3 -c "import json,sys; m=json.load(sys.stdin)['metrics']; print('$1 $2 $dev', 'perplexity', round(m['perplexity'],4), 'compress_s', round(m['compress_seconds'],2), 'eval_s', round(m['eval_seconds'],2))"
+    done
+  done
 } 2>&1 | tee "$OUT/e2e.txt"
