@@ -9,10 +9,13 @@
 #include "core/compress/compress.h"
 #include "core/compress/gptq.h"
 #include "core/compress/lowrank.h"
+#include "core/compress/mixed_precision.h"
+#include "core/compress/sensitivity.h"
 #include "core/compress/size_estimate.h"
 #include "core/compress/sparsegpt.h"
 #include "core/compress/wanda.h"
 #include "core/models/registry.h"
+#include "core/util/error.h"
 #include "test_util.h"
 
 namespace quench {
@@ -365,6 +368,48 @@ TEST(PruneCompress, MagnitudeAndSvdNeedNoCalibration) {
   EXPECT_THROW(compress(*m, resolve(Recipe::parse(json::parse(R"({"default": {"prune": {"sparsity": 0.5, "method": "wanda"}}})")), *m),
                         CalibrationSet{}),
                Error);
+}
+
+// The budget solver sees quantization, N:M and low rank in one currency, bits per weight as the
+// size estimate counts them, and its suggestion's estimate is the average it promised.
+TEST(PruneBudget, OneBitBudgetChoosesAmongBitsPatternsAndRanks) {
+  auto m = load_model(test::fixture("hf-tiny/llama-tiny"));
+  const auto eval = random_calib(512, 4, 33, 5);
+  const std::vector<SensitivityCandidate> cands = {
+      {"W4 g16", json::parse(R"({"weights": {"bits": 4, "group_size": 16}})")},
+      {"2:4", json::parse(R"({"prune": {"pattern": "2:4"}})")},
+      {"rank 1/4", json::parse(R"({"lowrank": {"ratio": 0.25}})")},
+      {"W8", json::parse(R"({"weights": {"bits": 8}})")}};
+  const auto r = sensitivity(*m, cands, eval, CalibrationSet{});
+  ASSERT_EQ(r.units.size(), 14u);
+  for (const auto& u : r.units) {
+    const Layer& l = m->layer(u.name);
+    const double out = static_cast<double>(l.out_features()), in = static_cast<double>(l.in_features());
+    EXPECT_DOUBLE_EQ(u.entries[0].bits, 4 + 16.0 / 16) << u.name;
+    EXPECT_DOUBLE_EQ(u.entries[1].bits, 9.0) << u.name;
+    EXPECT_DOUBLE_EQ(u.entries[1].density, 0.5) << u.name;
+    const double rank = std::floor(0.25 * out * in / (out + in));
+    EXPECT_DOUBLE_EQ(u.entries[2].bits, 16 * rank * (out + in) / (out * in)) << u.name;
+    EXPECT_DOUBLE_EQ(u.entries[3].bits, 8 + 16.0 / in) << u.name;
+  }
+  for (double budget : {4.5, 6.0, 8.0}) {
+    const auto mp = suggest_mixed_precision(r, budget);
+    EXPECT_LE(mp.average_bits, budget + 1e-9);
+    const auto plan = resolve(Recipe::parse(mp.recipe(r, cands, "mixed")), *m);
+    const auto est = estimate_size(*m, plan);
+    double bits = 0, n = 0;
+    for (const auto& l : est.layers)
+      for (const auto& u : r.units)
+        if (u.name == l.layer) {
+          bits += l.bits;
+          n += static_cast<double>(l.weights);
+        }
+    EXPECT_NEAR(bits / n, mp.average_bits, 1e-9) << budget;
+  }
+  // The same candidates under a sparsity budget: at least half the weights gone.
+  const auto sparse = suggest_mixed_precision(r, 0.5, BudgetKind::Density);
+  EXPECT_LE(sparse.average_density, 0.5 + 1e-9);
+  EXPECT_THROW(suggest_mixed_precision(r, 0.1, BudgetKind::Density), UsageError);
 }
 
 }  // namespace
