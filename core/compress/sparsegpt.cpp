@@ -1,5 +1,7 @@
 #include "core/compress/sparsegpt.h"
 
+#include "core/compress/gptq.h"
+
 #include <algorithm>
 
 #include "core/util/error.h"
@@ -17,21 +19,9 @@ PruneOutcome sparsegpt_prune(const at::Tensor& w_in, const at::Tensor& H_in, con
 
   at::Tensor W = w_in.to(at::kFloat).clone();
   at::Tensor H = H_in.to(W.device(), at::kFloat).clone();
-  const at::Tensor dead = H.diagonal() == 0;
-  const int64_t ndead = dead.sum().item<int64_t>();
-  if (ndead > 0) {
-    H.diagonal().masked_fill_(dead, 1.0);
-    W.index_put_({at::indexing::Slice(), dead}, 0.0);
-  }
-  const double damp = p.damp * H.diagonal().mean().item<double>();
-  H.diagonal().add_(damp);
-  at::Tensor L;
-  try {
-    L = at::linalg_cholesky(H.to(at::kDouble));
-  } catch (const c10::Error&) {
-    fail(layer, ": SparseGPT's Hessian is not positive definite after damping ", p.damp, " (raise prune.damp)");
-  }
-  const at::Tensor U = at::linalg_cholesky(at::cholesky_inverse(L)).transpose(0, 1).contiguous().to(at::kFloat);
+  const int64_t ndead = zero_dead_inputs(W, H);
+  double damp = 0;
+  const at::Tensor U = upper_inverse_cholesky(H, p.damp, layer, "prune.damp", &damp);
 
   at::Tensor keep = at::ones({out, in}, W.options().dtype(at::kBool));
   double loss = 0;
