@@ -45,6 +45,8 @@ std::string setting_text(const LayerPlan& p) {
   if (p.input) s += (s.empty() ? "" : ", ") + p.input->describe();
   if (p.output) s += (s.empty() ? "" : ", ") + std::string("out ") + p.output->describe();
   if (p.hadamard) s += (s.empty() ? "" : ", ") + std::string("hadamard");
+  if (p.prune) s += (s.empty() ? "" : ", ") + p.prune->describe();
+  if (p.lowrank) s += (s.empty() ? "" : ", ") + p.lowrank->describe();
   return s.empty() ? p.status : s;
 }
 
@@ -62,6 +64,8 @@ void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
             << " at 16 bits, " << fixed(size.compression(), 2) << "x)\n"
             << "bits/weight " << fixed(size.bits_per_weight, 3) << " over all layers, " << fixed(size.quantized_bits_per_weight, 3)
             << " over the quantized ones\n";
+  if (size.stored_params != size.original_params)
+    std::cout << "parameters  " << with_commas(size.stored_params) << " stored (from " << with_commas(size.original_params) << ")\n";
   for (const auto& w : plan.warnings) std::cout << "warning: " << w << "\n";
 }
 }  // namespace
@@ -184,16 +188,35 @@ int cmd_compress(const Argv& argv) {
       if (l.weight_sqnr_db) lj["weight_sqnr_db"] = *l.weight_sqnr_db;
       if (l.output_rel_mse) lj["output_rel_mse"] = *l.output_rel_mse;
       if (l.output_sqnr_db) lj["output_sqnr_db"] = *l.output_sqnr_db;
+      if (l.sparsity) lj["sparsity"] = *l.sparsity;
+      if (l.rank) lj["rank"] = *l.rank;
+      if (l.params_before) lj["params_before"] = *l.params_before;
+      if (l.params_after) lj["params_after"] = *l.params_after;
       j["layers"].push_back(lj);
     }
     std::cout << j.dump() << "\n";
     return 0;
   }
-  Table t({"layer", "kind", "bits", "weight SQNR dB", "output SQNR dB", "output rel MSE"}, {false, false, true, true, true, true});
-  for (const auto& l : result.layers)
-    t.add({l.layer, l.kind, opt_fixed(l.bits, 2), opt_fixed(l.weight_sqnr_db, 1), opt_fixed(l.output_sqnr_db, 1),
-           l.output_rel_mse ? fixed(*l.output_rel_mse, 6) : "-"});
+  // Sparsity, rank and parameters only when a layer is pruned or factored.
+  bool structural = false;
+  for (const auto& l : result.layers) structural = structural || l.sparsity || l.rank;
+  std::vector<std::string> header = {"layer", "kind", "bits", "weight SQNR dB", "output SQNR dB", "output rel MSE"};
+  std::vector<bool> right = {false, false, true, true, true, true};
+  if (structural) {
+    header.insert(header.end(), {"sparsity", "rank", "params"});
+    right.insert(right.end(), {true, true, true});
+  }
+  Table t(header, right);
+  for (const auto& l : result.layers) {
+    std::vector<std::string> row = {l.layer, l.kind, opt_fixed(l.bits, 2), opt_fixed(l.weight_sqnr_db, 1), opt_fixed(l.output_sqnr_db, 1),
+                                    l.output_rel_mse ? fixed(*l.output_rel_mse, 6) : "-"};
+    if (structural)
+      row.insert(row.end(), {opt_fixed(l.sparsity, 3), l.rank ? std::to_string(*l.rank) : "-", l.params_after ? with_commas(*l.params_after) : "-"});
+    t.add(row);
+  }
   std::cout << t.str();
+  if (structural)
+    std::cout << "parameters  " << with_commas(result.size.stored_params) << " stored (from " << with_commas(result.size.original_params) << ")\n";
   std::cout << "experiment  #" << w.id() << " (" << store.path() << ")\n"
             << "size        " << human_bytes(static_cast<uint64_t>(result.size.bytes)) << " (" << fixed(result.size.compression(), 2)
             << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";

@@ -25,7 +25,7 @@ const char* kUsage =
     "usage: quench-cli sensitivity MODEL_DIR --setting SETTING\n"
     "                  (--eval FILE [--ctx 256] [--max-windows 16] | --eval-images IDX --eval-labels IDX [--max-images 256])\n"
     "                  [--candidates S1,S2,...] [--metric perplexity|kl|top1] [--per-block] [--layers GLOB,...]\n"
-    "                  [--budget BITS --suggest OUT.json] [--calib FILE [--samples N] [--seq T] | --calib-images IDX]\n"
+    "                  [--budget BITS | --budget-sparsity P] [--suggest OUT.json] [--calib FILE [--samples N] [--seq T] | --calib-images IDX]\n"
     "                  [--device cpu|cuda] [--dtype ...] [--db FILE] [--name NAME] [--json]\n"
     "Compresses one layer (or one block, --per-block) at a time, everything else in float, and measures how much\n"
     "the metric moves: perplexity (ranked by the change of mean NLL), KL from the float model, or the drop in top-1.\n"
@@ -36,6 +36,9 @@ const char* kUsage =
     "                --budget and no candidates, the setting's weights at 3, 4 and 8 bits (and its own bits) are tried.\n"
     "  --budget      average bits per weight over the units for the mixed-precision suggestion (multiple-choice\n"
     "                knapsack on the measured damage); --suggest writes it as a recipe for `quench-cli compress`.\n"
+    "                Candidates may prune or factor ('{\"prune\": {\"pattern\": \"2:4\"}}'): their bits count as the size estimate does.\n"
+    "  --budget-sparsity  instead of bits: the average fraction of weights removed over the units (layer-wise N:M as\n"
+    "                ELSA chooses it: candidates such as 1:4, 2:4, 4:4 patterns, the least measured damage at that sparsity)\n"
     "  --layers      restrict the units to layers matching these globs (default: what a recipe default reaches:\n"
     "                Linear and Conv2d layers except the output head)\n"
     "  --calib       calibration data, needed only for GPTQ/AWQ or static-activation settings\n"
@@ -74,7 +77,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 }  // namespace
 
 int cmd_sensitivity(const Argv& argv) {
-  std::set<std::string> valued = {"setting", "candidates", "metric", "layers", "budget", "suggest", "device", "dtype", "db", "name"};
+  std::set<std::string> valued = {"setting", "candidates", "metric", "layers", "budget", "budget-sparsity", "suggest", "device", "dtype", "db", "name"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
   Args a(argv, {"json", "per-block"}, valued, {"candidate"});
@@ -89,12 +92,17 @@ int cmd_sensitivity(const Argv& argv) {
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
   const std::optional<double> budget = a.get("budget") ? std::optional<double>(a.get_double("budget", 0)) : std::nullopt;
   if (budget && !(*budget > 0)) throw UsageError("--budget must be a positive number of bits");
-  if (a.get("suggest") && !budget) throw UsageError("--suggest needs --budget");
+  const std::optional<double> sparsity =
+      a.get("budget-sparsity") ? std::optional<double>(a.get_double("budget-sparsity", 0)) : std::nullopt;
+  if (sparsity && !(*sparsity >= 0 && *sparsity < 1)) throw UsageError("--budget-sparsity must be at least 0 and below 1");
+  if (sparsity && budget) throw UsageError("give --budget (bits) or --budget-sparsity, not both");
+  if (a.get("suggest") && !budget && !sparsity) throw UsageError("--suggest needs --budget or --budget-sparsity");
 
   std::vector<SensitivityCandidate> candidates;
   candidates.push_back(candidate_from_string(a.require("setting")));
   for (const auto& c : split_commas(a.get("candidates", ""))) candidates.push_back(candidate_from_string(c));
   for (const auto& c : a.get_all("candidate")) candidates.push_back(candidate_from_string(c));
+  if (sparsity && candidates.size() == 1) throw UsageError("--budget-sparsity needs --candidates to choose among (e.g. patterns 1:4, 2:4, 4:4)");
   if (budget && candidates.size() == 1) {
     std::set<int> bits = {3, 4, 8};
     for (int b : bits) candidates.push_back(with_bits(candidates.front(), b));
@@ -134,6 +142,7 @@ int cmd_sensitivity(const Argv& argv) {
   for (const auto& c : candidates) cj.push_back({{"name", c.name}, {"setting", c.setting}});
   spec.recipe = {{"candidates", cj}, {"metric", sensitivity_metric_name(so.metric)}, {"per_block", so.per_block}, {"layers", so.layers}};
   if (budget) spec.recipe["budget"] = *budget;
+  if (sparsity) spec.recipe["budget_sparsity"] = *sparsity;
   DatasetRecord ed = dataset_record(eval_info.path, eval_info.kind);
   ed.samples = eval_info.samples;
   const int64_t eval_id = store.add_dataset(ed);
@@ -176,10 +185,11 @@ int cmd_sensitivity(const Argv& argv) {
       lr.weight_rel_mse = unit.entries.front().weight_rel_mse;
       rows.push_back(std::move(lr));
     }
-    if (budget) {
-      mp = suggest_mixed_precision(r, *budget);
+    if (budget || sparsity) {
+      mp = budget ? suggest_mixed_precision(r, *budget) : suggest_mixed_precision(r, 1 - *sparsity, BudgetKind::Density);
       std::ostringstream name;
-      name << "mixed-" << *budget << "bits";
+      if (budget) name << "mixed-" << *budget << "bits";
+      else name << "layerwise-sparsity-" << *sparsity;
       suggestion = mp->recipe(r, candidates, name.str());
       for (size_t u = 0; u < r.units.size(); ++u) rows[u].settings["suggested"] = candidates[mp->choice[u]].name;
     }
@@ -189,6 +199,7 @@ int cmd_sensitivity(const Argv& argv) {
     w.add_metric("sensitivity_seconds", r.seconds);
     if (mp) {
       w.add_metric("suggested_bits_per_weight", mp->average_bits);
+      w.add_metric("suggested_sparsity", 1 - mp->average_density);
       w.add_metric("suggested_predicted_delta", mp->predicted_delta);
       if (auto out = a.get("suggest")) {
         write_file_atomic(*out, suggestion.dump(2) + "\n");
@@ -207,7 +218,11 @@ int cmd_sensitivity(const Argv& argv) {
     j["experiment_id"] = w.id();
     j["ranking"] = nlohmann::json::array();
     for (size_t i : order) j["ranking"].push_back(r.units[i].name);
-    if (mp) j["suggestion"] = {{"recipe", suggestion}, {"average_bits", mp->average_bits}, {"predicted_delta", mp->predicted_delta}};
+    if (mp)
+      j["suggestion"] = {{"recipe", suggestion},
+                         {"average_bits", mp->average_bits},
+                         {"average_sparsity", 1 - mp->average_density},
+                         {"predicted_delta", mp->predicted_delta}};
     std::cout << j.dump() << "\n";
     return 0;
   }
@@ -233,8 +248,9 @@ int cmd_sensitivity(const Argv& argv) {
   std::cout << "experiment  #" << w.id() << " (" << store.path() << ")\n"
             << sensitivity_metric_name(so.metric) << " of the float model " << fixed(r.base, 4) << "\n";
   if (mp) {
-    std::cout << "suggestion  " << fixed(mp->average_bits, 3) << " bits/weight (budget " << *budget << "), predicted damage "
-              << fixed(mp->predicted_delta, 5) << "\n";
+    std::cout << "suggestion  " << fixed(mp->average_bits, 3) << " bits/weight, sparsity " << fixed(1 - mp->average_density, 3) << " (budget "
+              << (budget ? fixed(*budget, 3) + " bits" : "sparsity " + fixed(*sparsity, 3)) << "), predicted damage " << fixed(mp->predicted_delta, 5)
+              << "\n";
     if (auto out = a.get("suggest")) std::cout << "recipe      " << *out << "\n";
   }
   std::cout << "seconds     " << fixed(r.seconds, 1) << "\n";

@@ -13,9 +13,12 @@
 #include "core/compress/hadamard_rotation.h"
 #include "core/compress/kivi.h"
 #include "core/compress/layer_error.h"
+#include "core/compress/lowrank.h"
 #include "core/compress/point_transforms.h"
 #include "core/compress/rtn.h"
 #include "core/compress/smoothquant.h"
+#include "core/compress/sparsegpt.h"
+#include "core/compress/wanda.h"
 #include "core/compress/weight_view.h"
 #include "core/util/error.h"
 
@@ -47,7 +50,21 @@ struct LayerState {
   ops::QuantParams in_params, out_params;
   ErrorAccumulator weight_err, output_err;
   nlohmann::json details = nlohmann::json::object();
+  at::Tensor mask;   // pruned layers: bool [out, in], true = kept
+  int64_t rank = 0;  // low-rank layers
 };
+
+// What a layer's weight step needs from its calibration inputs.
+bool needs_hessian(const LayerPlan& p) {
+  return (p.weights && p.weights->method == WeightMethod::Gptq) || (p.prune && p.prune->needs_data()) ||
+         (p.lowrank && p.lowrank->method == LowRankMethod::SvdLlm);
+}
+bool needs_rows(const LayerPlan& p) { return p.weights && p.weights->method == WeightMethod::Awq && !p.lowrank; }
+bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method == LowRankMethod::Asvd; }
+// Quantization, pruning or factoring: something changes the layer's weight.
+bool has_weight_step(const LayerPlan& p) { return p.weights || p.prune || p.lowrank; }
+
+struct StageCapture;
 
 class Pipeline {
  public:
@@ -65,7 +82,7 @@ class Pipeline {
   void smooth();
   void rotate();
   void quantize_weights();
-  void quantize_rtn(LayerState& s);
+  void compress_layer(LayerState& s, const StageCapture* cap);
   void record_weight(LayerState& s, const at::Tensor& wq2d);
   void sequential_pass();
   void awq_scales(int64_t block, const std::vector<at::Tensor>& hs);
@@ -76,7 +93,7 @@ class Pipeline {
   void measure();
   CompressResult results();
 
-  bool data_method(const LayerState& s) const { return s.plan->weights && s.plan->weights->method != WeightMethod::Rtn; }
+  bool data_method(const LayerState& s) const { return needs_hessian(*s.plan) || needs_rows(*s.plan) || needs_abs_mean(*s.plan); }
 
   Model& model_;
   const ResolvedRecipe& plan_;
@@ -137,34 +154,29 @@ void Pipeline::record_weight(LayerState& s, const at::Tensor& wq2d) {
   s.layer->set_weight(weight_like(wq2d, s.layer->weight()));
 }
 
-void Pipeline::quantize_rtn(LayerState& s) {
-  s.ref_weight = s.layer->weight().to(at::kFloat).clone();
-  RtnInfo info;
-  const at::Tensor wq = rtn_quantize(weight_2d(s.ref_weight), *s.plan->weights, &info);
-  if (s.plan->weights->clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
-  record_weight(s, wq);
-}
-
 void Pipeline::quantize_weights() {
   bool any_data = false;
   for (auto& s : states_) any_data = any_data || data_method(*s);
   if (!any_data) {
-    step("quantizing weights (round to nearest)");
+    step("compressing weights (no calibration data needed)");
     for (auto& s : states_)
-      if (s->plan->weights) quantize_rtn(*s);
+      if (has_weight_step(*s->plan)) compress_layer(*s, nullptr);
     ++steps_done_;
     return;
   }
-  QUENCH_CHECK(!calib_.empty(), "GPTQ and AWQ need calibration data");
+  QUENCH_CHECK(!calib_.empty(), "GPTQ, AWQ, Wanda, SparseGPT, ASVD and SVD-LLM need calibration data");
   sequential_pass();
 }
 
-// Captures what a stage's layers see: a Hessian per GPTQ layer, input rows per AWQ layer.
+// Captures what a stage's layers see: a Hessian per GPTQ, Wanda, SparseGPT or SVD-LLM layer (Wanda
+// reads ‖X_:,j‖ off its diagonal), input rows per AWQ layer, mean |x| per ASVD layer.
 struct StageCapture : Observer {
   std::map<std::string, LayerState*> by_point;
   std::map<std::string, std::unique_ptr<HessianAccumulator>> hessians;
   std::map<std::string, std::vector<at::Tensor>> rows;  // AWQ: input rows kept (up to a limit)
   std::map<std::string, int64_t> kept;
+  std::map<std::string, at::Tensor> abs_sum;  // ASVD: F64 Σ|x| per input
+  std::map<std::string, int64_t> abs_rows;
   std::set<std::string> seen;
   int64_t row_limit = 0;
   bool early_stop = true;
@@ -175,14 +187,20 @@ struct StageCapture : Observer {
     LayerState& s = *it->second;
     const int64_t in = s.layer->in_features();
     const at::Tensor x = t.detach().reshape({-1, in});
-    if (s.plan->weights->method == WeightMethod::Gptq) {
+    if (needs_hessian(*s.plan)) {
       auto& h = hessians[point];
       if (!h) h = std::make_unique<HessianAccumulator>(in);
       h->add(x);
-    } else if (kept[point] < row_limit) {
+    }
+    if (needs_rows(*s.plan) && kept[point] < row_limit) {
       const int64_t take = std::min<int64_t>(row_limit - kept[point], x.size(0));
       rows[point].push_back(x.narrow(0, 0, take).to(at::kFloat).clone());
       kept[point] += take;
+    }
+    if (needs_abs_mean(*s.plan)) {
+      const at::Tensor a = x.abs().to(at::kDouble).sum(0);
+      abs_sum[point] = abs_sum.count(point) ? abs_sum[point] + a : a;
+      abs_rows[point] += x.size(0);
     }
     seen.insert(point);
     if (early_stop && seen.size() == by_point.size()) throw StopForward{};
@@ -195,9 +213,9 @@ void Pipeline::sequential_pass() {
     for (Layer* l : model_.block_layers(b)) in_blocks.insert(l);
   // Layers outside the blocks that need no data (embeddings, a ViT patch or ResNet stem conv) go
   // first, so the blocks calibrate on their quantized outputs.
-  step("quantizing layers outside the blocks");
+  step("compressing layers outside the blocks");
   for (auto& s : states_)
-    if (s->plan->weights && !in_blocks.count(s->layer) && !data_method(*s)) quantize_rtn(*s);
+    if (has_weight_step(*s->plan) && !in_blocks.count(s->layer) && !data_method(*s)) compress_layer(*s, nullptr);
 
   at::NoGradGuard ng;
   std::vector<at::Tensor> hs;
@@ -211,7 +229,7 @@ void Pipeline::sequential_pass() {
       std::vector<Layer*> targets;
       for (Layer* l : stage) {
         auto it = by_layer_.find(l);
-        if (it != by_layer_.end() && it->second->plan->weights) targets.push_back(l);
+        if (it != by_layer_.end() && has_weight_step(*it->second->plan)) targets.push_back(l);
       }
       if (!targets.empty()) quantize_stage(i, hs, targets);
     }
@@ -224,7 +242,7 @@ void Pipeline::sequential_pass() {
 void Pipeline::awq_scales(int64_t block, const std::vector<at::Tensor>& hs) {
   auto is_awq = [&](const Layer* l) {
     auto it = by_layer_.find(l);
-    return it != by_layer_.end() && it->second->plan->weights && it->second->plan->weights->method == WeightMethod::Awq;
+    return it != by_layer_.end() && needs_rows(*it->second->plan);
   };
   std::vector<BlockScaleGroup> groups;
   for (auto& g : block_scale_groups(model_, block))
@@ -301,37 +319,94 @@ void Pipeline::quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, 
       }
     }
   }
-  for (Layer* l : stage) {
-    LayerState& s = *by_layer_.at(l);
-    const WeightQuant& w = *s.plan->weights;
-    const std::string point = l->input_point();
-    if (w.method == WeightMethod::Rtn) {
-      quantize_rtn(s);
-      continue;
+  for (Layer* l : stage) compress_layer(*by_layer_.at(l), cap.get());
+}
+
+void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
+  Layer* l = s.layer;
+  const LayerPlan& p = *s.plan;
+  const std::string& point = l->input_point();
+  s.ref_weight = l->weight().to(at::kFloat).clone();
+  at::Tensor w2d = weight_2d(s.ref_weight);
+  at::Tensor H;
+  auto hessian = [&]() -> const at::Tensor& {
+    if (!H.defined()) {
+      QUENCH_CHECK(cap && cap->hessians.count(point), l->name(), ": saw no calibration inputs (its method needs them)");
+      H = cap->hessians.at(point)->hessian();
     }
-    s.ref_weight = l->weight().to(at::kFloat).clone();
-    const at::Tensor w2d = weight_2d(s.ref_weight);
-    if (w.method == WeightMethod::Gptq) {
-      QUENCH_CHECK(cap->hessians.count(point), l->name(), ": GPTQ saw no calibration inputs");
-      GptqInfo info;
-      const at::Tensor wq = gptq_quantize(w2d, cap->hessians.at(point)->hessian(), w, l->name(), &info);
-      s.details["gptq_damp"] = info.damp;
-      s.details["gptq_loss"] = info.loss;
-      if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
-      record_weight(s, wq);
-    } else {  // AWQ: the scales are folded already; clip search on the (scaled) inputs
-      if (!folded_.count(l)) s.details["awq_scale"] = "none (no foldable preceding op)";
-      if (w.clip_search && !awq_no_clip(model_, *l)) {
-        QUENCH_CHECK(cap->rows.count(point), l->name(), ": AWQ saw no calibration inputs");
-        double mean_clip = 1;
-        const auto p = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
-        s.details["mean_clip"] = mean_clip;
-        record_weight(s, ops::fake_quant(w2d, p, w.spec()));
-      } else {
-        record_weight(s, ops::fake_quant(w2d, w.spec()));
+    return H;
+  };
+  if (p.prune) {
+    PruneOutcome o;
+    switch (p.prune->method) {
+      case PruneMethod::Magnitude: o = prune_by_score(w2d, *p.prune); break;
+      // diag H = (2/N) Σ x_j², a constant multiple of ‖X_:,j‖² — the same order within each row.
+      case PruneMethod::Wanda: o = prune_by_score(w2d, *p.prune, hessian().diagonal().clamp_min(0).sqrt()); break;
+      case PruneMethod::SparseGpt: {
+        SparseGptInfo info;
+        o = sparsegpt_prune(w2d, hessian(), *p.prune, l->name(), &info);
+        s.details["sparsegpt_damp"] = info.damp;
+        s.details["sparsegpt_loss"] = info.loss;
+        if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
+        break;
+      }
+    }
+    w2d = o.weight;
+    s.mask = o.mask;
+  }
+  if (p.lowrank) {
+    at::Tensor abs_mean;
+    if (needs_abs_mean(p)) {
+      QUENCH_CHECK(cap && cap->abs_sum.count(point), l->name(), ": ASVD saw no calibration inputs");
+      abs_mean = cap->abs_sum.at(point) / static_cast<double>(cap->abs_rows.at(point));
+    }
+    LowRankFactors f = lowrank_factorize(w2d, *p.lowrank, l->name(), p.lowrank->method == LowRankMethod::SvdLlm ? hessian() : at::Tensor(), abs_mean);
+    if (p.weights) {
+      f.a = rtn_quantize(f.a, factor_a_setting(*p.weights, f.rank()));
+      f.b = rtn_quantize(f.b, *p.weights);
+    }
+    s.rank = f.rank();
+    s.details["rank"] = s.rank;
+    s.weight_err.add(f.dense(), w2d);
+    const auto opts = l->weight().options();
+    l->set_kernel(std::make_shared<LowRankKernel>(f.a.to(opts), f.b.to(opts), p.lowrank->describe()));
+    return;
+  }
+  if (p.weights) {
+    const WeightQuant& w = *p.weights;
+    switch (w.method) {
+      case WeightMethod::Rtn: {
+        RtnInfo info;
+        w2d = rtn_quantize(w2d, w, &info);
+        if (w.clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
+        break;
+      }
+      case WeightMethod::Gptq: {
+        GptqInfo info;
+        w2d = gptq_quantize(w2d, hessian(), w, l->name(), &info);
+        s.details["gptq_damp"] = info.damp;
+        s.details["gptq_loss"] = info.loss;
+        if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
+        break;
+      }
+      case WeightMethod::Awq: {  // the scales are folded already; clip search on the (scaled) inputs
+        if (!folded_.count(l)) s.details["awq_scale"] = "none (no foldable preceding op)";
+        if (w.clip_search && !awq_no_clip(model_, *l)) {
+          QUENCH_CHECK(cap && cap->rows.count(point), l->name(), ": AWQ saw no calibration inputs");
+          double mean_clip = 1;
+          const auto qp = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
+          s.details["mean_clip"] = mean_clip;
+          w2d = ops::fake_quant(w2d, qp, w.spec());
+        } else {
+          w2d = ops::fake_quant(w2d, w.spec());
+        }
+        break;
       }
     }
   }
+  // The checkpoint stores only the kept values: quantization must not revive a pruned weight.
+  if (s.mask.defined()) w2d = w2d * s.mask;
+  record_weight(s, w2d);
 }
 
 void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
@@ -343,7 +418,7 @@ void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
     if (data_method(*s) && !in_blocks.count(s->layer)) rest.push_back(s->layer);
   if (rest.empty()) return;
   QUENCH_CHECK(rest.size() == 1 && rest.front()->name() == head_layer(model_), rest.front()->name(),
-               ": GPTQ/AWQ outside the blocks apply to the output head only");
+               ": methods that need calibration data apply outside the blocks to the output head only");
   Layer* l = rest.front();
   LayerState& s = *by_layer_.at(l);
   auto cap = std::make_shared<StageCapture>();
@@ -355,18 +430,7 @@ void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
     at::NoGradGuard ng;
     for (const auto& h : hs) model_.head(h);
   }
-  s.ref_weight = l->weight().to(at::kFloat).clone();
-  const at::Tensor w2d = weight_2d(s.ref_weight);
-  const WeightQuant& w = *s.plan->weights;
-  if (w.method == WeightMethod::Gptq) {
-    GptqInfo info;
-    record_weight(s, gptq_quantize(w2d, cap->hessians.at(l->input_point())->hessian(), w, l->name(), &info));
-    s.details["gptq_damp"] = info.damp;
-  } else {
-    s.details["awq_scale"] = "none (no foldable preceding op)";
-    const auto p = awq_search_clip(w2d, at::cat(cap->rows.at(l->input_point()), 0), w, nullptr, opts_.clip_tokens);
-    record_weight(s, ops::fake_quant(w2d, p, w.spec()));
-  }
+  compress_layer(s, cap.get());
 }
 
 void Pipeline::install_kv() {
@@ -485,9 +549,15 @@ CompressResult Pipeline::results() {
     lr.settings = s->plan->to_json();
     if (!s->details.empty()) lr.settings["details"] = s->details;
     lr.bits = sizes.count(lr.layer) ? sizes.at(lr.layer)->bits_per_weight() : 16.0;
-    const int64_t params = s->layer->original_weight().numel() + (s->layer->original_bias().defined() ? s->layer->original_bias().numel() : 0);
-    lr.params_before = params;
-    lr.params_after = params;
+    const int64_t bias = s->layer->original_bias().defined() ? s->layer->original_bias().numel() : 0;
+    lr.params_before = s->layer->original_weight().numel() + bias;
+    lr.params_after = s->layer->parameters();  // the kernel's factors, or the weight
+    if (s->mask.defined()) {
+      const int64_t kept = s->mask.sum().item<int64_t>();
+      lr.params_after = kept + bias;
+      lr.sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(s->mask.numel());
+    }
+    if (s->rank > 0) lr.rank = s->rank;
     lr.weight_rel_mse = s->weight_err.rel_mse();
     lr.weight_sqnr_db = s->weight_err.sqnr_db();
     lr.output_rel_mse = s->output_err.rel_mse();

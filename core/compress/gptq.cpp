@@ -30,6 +30,29 @@ ops::QuantParams fit(const at::Tensor& cols, const ops::QuantSpec& spec) {
 
 }  // namespace
 
+int64_t zero_dead_inputs(at::Tensor& W, at::Tensor& H) {
+  const at::Tensor dead = H.diagonal() == 0;
+  const int64_t n = dead.sum().item<int64_t>();
+  if (n > 0) {
+    H.diagonal().masked_fill_(dead, 1.0);
+    W.index_put_({at::indexing::Slice(), dead}, 0.0);
+  }
+  return n;
+}
+
+at::Tensor upper_inverse_cholesky(at::Tensor& H, double damp, const std::string& layer, const char* damp_key, double* lambda) {
+  const double l = damp * H.diagonal().mean().item<double>();
+  H.diagonal().add_(l);
+  if (lambda) *lambda = l;
+  at::Tensor L;
+  try {
+    L = at::linalg_cholesky(H.to(at::kDouble));
+  } catch (const c10::Error&) {
+    fail(layer, ": the Hessian is not positive definite after damping ", damp, " (raise ", damp_key, ")");
+  }
+  return at::linalg_cholesky(at::cholesky_inverse(L)).transpose(0, 1).contiguous().to(at::kFloat);
+}
+
 at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const WeightQuant& setting, const std::string& layer,
                          GptqInfo* info) {
   QUENCH_CHECK(w_in.dim() == 2 && H_in.dim() == 2 && H_in.size(0) == w_in.size(1) && H_in.size(1) == w_in.size(1), layer,
@@ -47,12 +70,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   at::Tensor W = w_in.to(at::kFloat).clone();
   at::Tensor H = H_in.to(W.device(), at::kFloat).clone();
   // 1. dead inputs
-  const at::Tensor dead = H.diagonal() == 0;
-  const int64_t ndead = dead.sum().item<int64_t>();
-  if (ndead > 0) {
-    H.diagonal().masked_fill_(dead, 1.0);
-    W.index_put_({at::indexing::Slice(), dead}, 0.0);
-  }
+  const int64_t ndead = zero_dead_inputs(W, H);
   // 2. act-order
   at::Tensor perm, invperm;
   if (setting.act_order) {
@@ -65,16 +83,8 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   ops::QuantParams params;
   if (!grouped) params = ops::compute_qparams(W, spec);
   // 3–4. damping, U = upper Cholesky factor of H⁻¹
-  const double damp = setting.damp * H.diagonal().mean().item<double>();
-  H.diagonal().add_(damp);
-  at::Tensor L;
-  try {
-    L = at::linalg_cholesky(H.to(at::kDouble));
-  } catch (const c10::Error&) {
-    fail(layer, ": GPTQ's Hessian is not positive definite after damping ", setting.damp, " (raise weights.damp)");
-  }
-  at::Tensor Hinv = at::cholesky_inverse(L);
-  at::Tensor U = at::linalg_cholesky(Hinv).transpose(0, 1).contiguous().to(at::kFloat);  // upper
+  double damp = 0;
+  const at::Tensor U = upper_inverse_cholesky(H, setting.damp, layer, "weights.damp", &damp);
 
   at::Tensor Q = at::zeros_like(W);
   ops::QuantSpec colspec = spec;

@@ -31,6 +31,14 @@ class HessianAccumulator {
   int64_t rows_ = 0;
 };
 
+// What GPTQ and SparseGPT share. Dead inputs (H_jj = 0: never active) get H_jj = 1, and their
+// weight columns are zeroed in place. Returns how many there were.
+int64_t zero_dead_inputs(at::Tensor& W, at::Tensor& H);
+// U, the upper Cholesky factor of (H + λI)⁻¹ with λ = damp·mean(diag H), in float32. H is damped
+// in place, and λ goes to *lambda. Throws naming the layer and the recipe key to raise when H is
+// not positive definite.
+at::Tensor upper_inverse_cholesky(at::Tensor& H, double damp, const std::string& layer, const char* damp_key, double* lambda);
+
 struct GptqInfo {
   int64_t dead_columns = 0;
   double damp = 0;     // λ used

@@ -9,20 +9,24 @@
 
 namespace quench {
 
-MixedPrecision suggest_mixed_precision(const SensitivityResult& s, double budget_bits) {
+MixedPrecision suggest_mixed_precision(const SensitivityResult& s, double budget_per_weight, BudgetKind kind) {
   QUENCH_CHECK(!s.units.empty(), "mixed precision: no sensitivity units");
+  auto cost_of = [kind](const SensitivityEntry& e) { return kind == BudgetKind::Bits ? e.bits : e.density; };
   double total_weights = 0, min_bits = 0;
   for (const auto& u : s.units) {
     QUENCH_CHECK(!u.entries.empty(), "mixed precision: unit ", u.name, " has no measured candidate");
     total_weights += static_cast<double>(u.weights);
     double m = std::numeric_limits<double>::infinity();
-    for (const auto& e : u.entries) m = std::min(m, e.bits * static_cast<double>(u.weights));
+    for (const auto& e : u.entries) m = std::min(m, cost_of(e) * static_cast<double>(u.weights));
     min_bits += m;
   }
-  const double budget = budget_bits * total_weights * (1 + 1e-12);
+  const double budget = budget_per_weight * total_weights * (1 + 1e-12);
   if (min_bits > budget) {
     std::ostringstream m;
-    m << "a budget of " << budget_bits << " bits per weight is below the smallest the candidates reach (" << min_bits / total_weights << ")";
+    if (kind == BudgetKind::Bits)
+      m << "a budget of " << budget_per_weight << " bits per weight is below the smallest the candidates reach (" << min_bits / total_weights << ")";
+    else
+      m << "a sparsity budget of " << 1 - budget_per_weight << " is above the largest the candidates reach (" << 1 - min_bits / total_weights << ")";
     throw UsageError(m.str());
   }
   // Exact multiple-choice knapsack over Pareto frontiers: after each unit, the (bits, damage)
@@ -38,7 +42,7 @@ MixedPrecision suggest_mixed_precision(const SensitivityResult& s, double budget
     std::vector<Point> next;
     for (size_t i = 0; i < frontier.size(); ++i)
       for (size_t c = 0; c < unit.entries.size(); ++c) {
-        const double b = frontier[i].bits + unit.entries[c].bits * static_cast<double>(unit.weights);
+        const double b = frontier[i].bits + cost_of(unit.entries[c]) * static_cast<double>(unit.weights);
         if (b <= budget) next.push_back({b, frontier[i].damage + unit.entries[c].delta, static_cast<int64_t>(i), static_cast<int>(c)});
       }
     std::sort(next.begin(), next.end(), [](const Point& a, const Point& b) { return a.bits < b.bits || (a.bits == b.bits && a.damage < b.damage); });
@@ -61,15 +65,22 @@ MixedPrecision suggest_mixed_precision(const SensitivityResult& s, double budget
   QUENCH_CHECK(!frontier.empty(), "mixed precision: no assignment fits the budget");
   // The least damage is the last point of the frontier (damage falls as bits grow).
   MixedPrecision mp;
-  mp.budget_bits = budget_bits;
+  mp.budget_bits = budget_per_weight;
+  mp.kind = kind;
   mp.choice.assign(s.units.size(), 0);
   const Point* p = &frontier.back();
   mp.predicted_delta = p->damage;
-  mp.average_bits = p->bits / total_weights;
   for (size_t u = s.units.size(); u-- > 0;) {
     mp.choice[u] = static_cast<size_t>(p->choice);
     if (u > 0) p = &trace[u][static_cast<size_t>(p->parent)];
   }
+  double bits = 0, kept = 0;
+  for (size_t u = 0; u < s.units.size(); ++u) {
+    bits += s.units[u].entries[mp.choice[u]].bits * static_cast<double>(s.units[u].weights);
+    kept += s.units[u].entries[mp.choice[u]].density * static_cast<double>(s.units[u].weights);
+  }
+  mp.average_bits = bits / total_weights;
+  mp.average_density = kept / total_weights;
   return mp;
 }
 
@@ -78,8 +89,11 @@ nlohmann::json MixedPrecision::recipe(const SensitivityResult& s, const std::vec
   nlohmann::json r;
   r["name"] = name;
   std::ostringstream d;
-  d << "mixed precision within " << budget_bits << " bits per weight (average " << average_bits << ") from " << sensitivity_metric_name(s.metric)
-    << " sensitivities; predicted damage " << predicted_delta;
+  if (kind == BudgetKind::Bits)
+    d << "mixed precision within " << budget_bits << " bits per weight (average " << average_bits << ")";
+  else
+    d << "layer-wise settings within a sparsity of " << 1 - budget_bits << " (average " << 1 - average_density << ")";
+  d << " from " << sensitivity_metric_name(s.metric) << " sensitivities; predicted damage " << predicted_delta;
   r["description"] = d.str();
   r["overrides"] = nlohmann::json::array();
   for (size_t u = 0; u < s.units.size(); ++u) {

@@ -21,8 +21,8 @@ namespace {
 
 // Sections a setting may carry. A new method adds its key here, a parser in its own file, a
 // field in LayerPlan and a case in typed_layer_plan() (docs/adding-a-method.md).
-const char* const kLayerSections[] = {"weights", "activations", "output_activations"};
-const char* const kAllSections[] = {"weights", "activations", "output_activations", "kv_cache"};
+const char* const kLayerSections[] = {"weights", "activations", "output_activations", "prune", "lowrank"};
+const char* const kAllSections[] = {"weights", "activations", "output_activations", "prune", "lowrank", "kv_cache"};
 
 [[noreturn]] void recipe_fail(const std::string& key, const std::string& message, const std::string& layer = "") {
   throw RecipeError(key, layer, key + ": " + message);
@@ -32,6 +32,8 @@ const char* const kAllSections[] = {"weights", "activations", "output_activation
 void check_section_partial(const std::string& section, const nlohmann::json& j, const std::string& key) {
   if (section == "weights") parse_weight_quant(j, key, {}, true);
   else if (section == "kv_cache") parse_kv_quant(j, key, {}, true);
+  else if (section == "prune") parse_prune(j, key, {}, true);
+  else if (section == "lowrank") parse_lowrank(j, key, {}, true);
   else parse_act_quant(j, key, {}, true);
 }
 
@@ -44,7 +46,16 @@ const std::vector<std::string>& dependents(const std::string& section, const std
   static const std::map<std::string, std::vector<std::string>> a = {
       {"strategy", {"dynamic", "observer", "percentile"}}, {"dynamic", {"observer", "percentile"}}, {"observer", {"percentile"}}};
   static const std::map<std::string, std::vector<std::string>> kv;
-  const auto& table = section == "weights" ? w : section == "kv_cache" ? kv : a;
+  // The amount is one of several exclusive keys: setting one drops the others.
+  static const std::map<std::string, std::vector<std::string>> prune = {
+      {"sparsity", {"pattern"}}, {"pattern", {"sparsity"}}, {"method", {"damp", "block_size"}}};
+  static const std::map<std::string, std::vector<std::string>> lowrank = {
+      {"rank", {"ratio", "energy"}}, {"ratio", {"rank", "energy"}}, {"energy", {"rank", "ratio"}}, {"method", {"alpha"}}};
+  const auto& table = section == "weights"    ? w
+                      : section == "kv_cache" ? kv
+                      : section == "prune"    ? prune
+                      : section == "lowrank"  ? lowrank
+                                              : a;
   auto it = table.find(field);
   return it == table.end() ? none : it->second;
 }
@@ -125,8 +136,8 @@ std::vector<std::string> parse_globs(const nlohmann::json& j, const std::string&
 // One setting object: the default or an override.
 SettingPatch parse_setting(const nlohmann::json& j, const std::string& key, bool is_override) {
   Fields f(j, key);
-  if (is_override) f.only({"match", "scheme", "weights", "activations", "output_activations", "kv_cache", "rotation", "skip"});
-  else f.only({"scheme", "weights", "activations", "output_activations", "kv_cache", "rotation", "skip"});
+  if (is_override) f.only({"match", "scheme", "weights", "activations", "output_activations", "prune", "lowrank", "kv_cache", "rotation", "skip"});
+  else f.only({"scheme", "weights", "activations", "output_activations", "prune", "lowrank", "kv_cache", "rotation", "skip"});
   SettingPatch p;
   p.key = key;
   if (is_override) {
@@ -157,7 +168,7 @@ SettingPatch parse_setting(const nlohmann::json& j, const std::string& key, bool
   if (j.contains("skip")) p.skip = f.get_bool("skip", false);
   if (j.contains("rotation")) p.rotation = f.get_choice("rotation", "none", {"hadamard", "none"});
   if (is_override && p.sections.empty() && !p.skip && !p.rotation)
-    recipe_fail(key, "sets nothing (give weights, activations, output_activations, kv_cache, rotation, scheme or skip)");
+    recipe_fail(key, "sets nothing (give weights, activations, output_activations, prune, lowrank, kv_cache, rotation, scheme or skip)");
   return p;
 }
 
@@ -219,6 +230,47 @@ std::string source_of(const SettingPatch& m, const std::string& field, const std
   return it != m.source.end() ? it->second : fallback;
 }
 
+// The layer-dependent checks of the prune and lowrank sections.
+template <class At, class Fail>
+void check_prune_lowrank(const LayerPlan& plan, const Layer& layer, const At& at, const Fail& fail_layer) {
+  const std::string& name = layer.name();
+  const LayerKind kind = layer.kind();
+  const std::string kname = kind_name(kind);
+  const int64_t out = layer.out_features(), in = layer.in_features();
+  if (plan.prune) {
+    const PruneSetting& p = *plan.prune;
+    if (p.needs_data() && kind != LayerKind::Linear)
+      fail_layer(at("prune.method", "prune"), std::string("method \"") + prune_method_name(p.method) + "\" applies to Linear layers; " + name +
+                                                  " is a " + kname + " (use \"magnitude\")");
+    if (kind == LayerKind::Embedding || kind == LayerKind::Conv1d)
+      fail_layer(at("prune", "prune"), "pruning applies to Linear and Conv2d layers; " + name + " is a " + kname);
+    if (p.nm() && in % p.m != 0)
+      fail_layer(at("prune.pattern", "prune"), "pattern " + std::to_string(p.n) + ":" + std::to_string(p.m) + " needs M to divide the " +
+                                                   std::to_string(in) + " input features of " + name);
+    if (plan.lowrank) fail_layer(at("lowrank", "lowrank"), "prune and lowrank on the same layer are not supported; " + name + " gets both (from " +
+                                                             at("prune", "prune") + ")");
+  }
+  if (plan.lowrank) {
+    const LowRankSetting& l = *plan.lowrank;
+    if (kind != LayerKind::Linear) fail_layer(at("lowrank", "lowrank"), "low-rank factors apply to Linear layers; " + name + " is a " + kname);
+    const int64_t most = std::min(out, in);
+    if (l.rank > most)
+      fail_layer(at("lowrank.rank", "lowrank"), "rank " + std::to_string(l.rank) + " is larger than min(out, in) = " + std::to_string(most) +
+                                                    " of " + name + " [" + std::to_string(out) + ", " + std::to_string(in) + "]");
+    if (plan.weights) {
+      const WeightQuant& w = *plan.weights;
+      if (w.method != WeightMethod::Rtn)
+        fail_layer(at("weights.method", "weights"), std::string("low-rank factors are quantized by round to nearest; method \"") +
+                                                        method_name(w.method) + "\" does not apply to " + name + " (it has lowrank)");
+      const int64_t r = l.rank_for(out, in);
+      if (w.strategy == WeightStrategy::Group && r > w.group_size && r % w.group_size != 0)
+        fail_layer(at("lowrank", "lowrank"), "the factor A [" + std::to_string(out) + ", " + std::to_string(r) + "] of " + name +
+                                                 " is quantized in groups of " + std::to_string(w.group_size) +
+                                                 " along the rank, which must then be a multiple of it or at most it");
+    }
+  }
+}
+
 // The merged sections of one layer → its typed plan, with the layer-dependent checks.
 void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan) {
   const std::string& name = layer.name();
@@ -239,6 +291,8 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
     if (const auto* a = section("activations")) plan.input = parse_act_quant(*a, source_of(m, "activations", "activations"), src("activations"));
     if (const auto* a = section("output_activations"))
       plan.output = parse_act_quant(*a, source_of(m, "output_activations", "output_activations"), src("output_activations"));
+    if (const auto* p = section("prune")) plan.prune = parse_prune(*p, source_of(m, "prune", "prune"), src("prune"));
+    if (const auto* l = section("lowrank")) plan.lowrank = parse_lowrank(*l, source_of(m, "lowrank", "lowrank"), src("lowrank"));
   } catch (const RecipeError& e) {
     throw RecipeError(e.key(), name, with_layer(e.what()));
   }
@@ -260,6 +314,7 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
       }
     }
   }
+  check_prune_lowrank(plan, layer, at, fail_layer);
   if (plan.input && kind == LayerKind::Embedding)
     fail_layer(at("activations", "activations"), "an Embedding's input is token ids; activation quantization does not apply to " + name);
   if (plan.hadamard) {
@@ -403,6 +458,8 @@ nlohmann::json LayerPlan::to_json() const {
   if (input) j["activations"] = input->to_json();
   if (output) j["output_activations"] = output->to_json();
   if (hadamard) j["rotation"] = "hadamard";
+  if (prune) j["prune"] = prune->to_json();
+  if (lowrank) j["lowrank"] = lowrank->to_json();
   j["sources"] = sources;
   if (!compressed()) j["status"] = status;
   return j;
@@ -424,6 +481,7 @@ bool ResolvedRecipe::needs_calibration() const {
   if (smoothquant_alpha || !points.empty()) return true;
   for (const auto& l : layers) {
     if (l.weights && l.weights->method != WeightMethod::Rtn) return true;
+    if ((l.prune && l.prune->needs_data()) || (l.lowrank && l.lowrank->needs_data())) return true;
     if ((l.input && !l.input->dynamic) || (l.output && !l.output->dynamic)) return true;
   }
   return false;

@@ -23,13 +23,14 @@
 #include <string>
 #include <vector>
 
+#include "core/compress/prune_settings.h"
 #include "core/compress/settings.h"
 #include "core/models/model.h"
 
 namespace quench {
 
 // One entry that sets fields: the default or an override, after expanding a "scheme".
-// sections: "weights", "activations", "output_activations", "kv_cache" → an object of fields,
+// sections: "weights", "activations", "output_activations", "prune", "lowrank", "kv_cache" → an object of fields,
 // or null (switched off). Every field remembers the recipe path that set it.
 struct SettingPatch {
   std::string key;                 // "default", "overrides[2]", "preset quamba: overrides[0]"
@@ -77,10 +78,12 @@ struct LayerPlan {
   std::optional<WeightQuant> weights;
   std::optional<ActQuant> input, output;  // activation quantization of the layer's input / output
   bool hadamard = false;                  // online Hadamard on the input, W ← W·Hᵀ
+  std::optional<PruneSetting> prune;      // zeroes weights (with weights: the kept ones are then quantized)
+  std::optional<LowRankSetting> lowrank;  // replaces W by A·B (with weights: A and B are quantized, RTN)
   std::vector<std::string> sources;       // the recipe entries that reached this layer, in order
   std::map<std::string, std::string> field_sources;  // "weights.bits" → recipe path
 
-  bool compressed() const { return weights || input || output || hadamard; }
+  bool compressed() const { return weights || input || output || hadamard || prune || lowrank; }
   // {"weights": {...}, "activations": {...}, "output_activations": {...}, "rotation": "hadamard",
   //  "sources": [...]} — the per-layer "settings" the store and the GUI show.
   nlohmann::json to_json() const;
@@ -111,7 +114,7 @@ struct ResolvedRecipe {
 
   const LayerPlan* find(const std::string& layer) const;
   int64_t compressed_layers() const;
-  bool needs_calibration() const;  // GPTQ, AWQ, SmoothQuant or static activations
+  bool needs_calibration() const;  // GPTQ, AWQ, Wanda, SparseGPT, ASVD, SVD-LLM, SmoothQuant or static activations
   nlohmann::json to_json() const;
 };
 

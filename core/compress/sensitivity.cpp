@@ -67,7 +67,7 @@ nlohmann::json SensitivityResult::to_json() const {
   for (const auto& u : units) {
     nlohmann::json e = nlohmann::json::array();
     for (const auto& x : u.entries) {
-      nlohmann::json ej = {{"candidate", x.candidate}, {"metric", x.metric}, {"delta", x.delta}, {"bits", x.bits}};
+      nlohmann::json ej = {{"candidate", x.candidate}, {"metric", x.metric}, {"delta", x.delta}, {"bits", x.bits}, {"density", x.density}};
       if (x.weight_rel_mse) ej["weight_rel_mse"] = *x.weight_rel_mse;
       e.push_back(ej);
     }
@@ -246,13 +246,15 @@ SensitivityResult sensitivity(Model& model, const std::vector<SensitivityCandida
       e.delta = opts.metric == SensitivityMetric::Perplexity ? nll - r.base_nll
                 : opts.metric == SensitivityMetric::Kl     ? e.metric
                                                            : r.base - e.metric;
-      double bits = 0, n = 0;
+      double bits = 0, n = 0, stored = 0;
       for (const auto& ls : cr.size.layers)
         if (std::find(unit.layers.begin(), unit.layers.end(), ls.layer) != unit.layers.end()) {
           bits += ls.bits;
           n += static_cast<double>(ls.weights);
+          stored += static_cast<double>(ls.stored);
         }
       e.bits = n > 0 ? bits / n : 16.0;
+      e.density = n > 0 ? stored / n : 1.0;
       if (unit.layers.size() == 1)
         for (const auto& lr : cr.layers)
           if (lr.layer == unit.layers.front()) e.weight_rel_mse = lr.weight_rel_mse;

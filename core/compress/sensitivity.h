@@ -41,6 +41,7 @@ struct SensitivityEntry {
   double delta = 0;        // damage: ΔNLL (nats), KL, or the drop in top-1 (≥ 0 means worse)
   double bits = 16;        // bits per weight of the unit under the candidate
   std::optional<double> weight_rel_mse, output_rel_mse;
+  double density = 1;      // stored values per original weight (1 − sparsity; r·(out+in)/(out·in) for low rank)
 };
 
 struct SensitivityUnit {

@@ -4,6 +4,10 @@
 #include <map>
 #include <set>
 
+#include "core/compress/lowrank.h"
+#include "core/compress/wanda.h"
+#include "core/compress/weight_view.h"
+
 namespace quench {
 
 double quantized_weight_bits(const WeightQuant& w, int64_t out, int64_t in) {
@@ -17,6 +21,34 @@ double quantized_weight_bits(const WeightQuant& w, int64_t out, int64_t in) {
   return bits;
 }
 
+namespace {
+
+// The storage of one compressed layer's weight (bits) and the values it keeps.
+void compressed_weight(const LayerPlan& p, const at::Tensor& weight, LayerSize& s) {
+  const int64_t out = weight.size(0), in = weight.numel() / std::max<int64_t>(1, weight.size(0));
+  const double n = static_cast<double>(out) * static_cast<double>(in);
+  if (p.lowrank) {
+    int64_t r = p.lowrank->rank_for(out, in);
+    if (r == 0) r = rank_for_energy(at::linalg_svdvals(weight_2d(weight).to(at::kDouble)), p.lowrank->energy);
+    s.rank = r;
+    s.stored = r * (out + in);
+    s.bits = p.weights ? quantized_weight_bits(factor_a_setting(*p.weights, r), out, r) + quantized_weight_bits(*p.weights, r, in)
+                       : 16.0 * static_cast<double>(s.stored);
+    return;
+  }
+  const int64_t pruned = p.prune ? pruned_weights(*p.prune, out, in) : 0;
+  s.stored = out * in - pruned;
+  const double kept = static_cast<double>(s.stored);
+  s.bits = p.weights ? quantized_weight_bits(*p.weights, out, in) - (n - kept) * p.weights->bits : 16.0 * kept;
+  if (p.prune) {
+    const PruneSetting& ps = *p.prune;
+    if (ps.nm() && ps.n < ps.m) s.bits += std::min(n, kept * std::ceil(std::log2(static_cast<double>(ps.m))));
+    else if (!ps.nm() && pruned > 0) s.bits += n;
+  }
+}
+
+}  // namespace
+
 nlohmann::json SizeEstimate::to_json() const {
   nlohmann::json j = {{"bytes", bytes},
                       {"original_bytes", original_bytes},
@@ -24,9 +56,15 @@ nlohmann::json SizeEstimate::to_json() const {
                       {"bits_per_weight", bits_per_weight},
                       {"quantized_bits_per_weight", quantized_bits_per_weight},
                       {"quantized_weights", quantized_weights},
-                      {"kv_bits_per_element", kv_bits_per_element}};
+                      {"kv_bits_per_element", kv_bits_per_element},
+                      {"stored_params", stored_params},
+                      {"original_params", original_params}};
   j["layers"] = nlohmann::json::object();
-  for (const auto& l : layers) j["layers"][l.layer] = {{"weights", l.weights}, {"bits", l.bits}, {"bits_per_weight", l.bits_per_weight()}};
+  for (const auto& l : layers) {
+    auto& lj = j["layers"][l.layer];
+    lj = {{"weights", l.weights}, {"stored", l.stored}, {"bits", l.bits}, {"bits_per_weight", l.bits_per_weight()}};
+    if (l.rank) lj["rank"] = l.rank;
+  }
   return j;
 }
 
@@ -44,32 +82,42 @@ SizeEstimate estimate_size(const Model& model, const ResolvedRecipe& plan) {
     s.layer = l.name();
     const at::Tensor& w = l.original_weight();
     s.weights = w.numel();
-    const int64_t out = w.size(0), in = w.numel() / std::max<int64_t>(1, w.size(0));
     const void* key = w.unsafeGetTensorImpl();
     const bool first_use = !shared_kept_counted.count(key);
-    if (first_use) original_bits += 16.0 * static_cast<double>(s.weights);
-    if (p && p->weights) {
-      s.quantized = true;
-      s.bits = quantized_weight_bits(*p->weights, out, in);
+    if (first_use) {
+      original_bits += 16.0 * static_cast<double>(s.weights);
+      e.original_params += s.weights;
+    }
+    if (p && (p->weights || p->prune || p->lowrank)) {
+      s.quantized = p->weights.has_value();
+      s.compressed = true;
+      compressed_weight(*p, w, s);
       total_bits += s.bits;
       layer_bits += s.bits;
       layer_weights += static_cast<double>(s.weights);
-      q_bits += s.bits;
-      q_weights += static_cast<double>(s.weights);
+      e.stored_params += s.stored;
+      if (s.quantized) {
+        q_bits += s.bits;
+        q_weights += static_cast<double>(s.weights);
+      }
       if (first_use) shared_kept_counted[key] = false;
     } else {
+      s.stored = s.weights;
       s.bits = 16.0 * static_cast<double>(s.weights);
       auto it = shared_kept_counted.find(key);
       if (it == shared_kept_counted.end() || !it->second) {
         total_bits += s.bits;
         layer_bits += s.bits;
         layer_weights += static_cast<double>(s.weights);
+        e.stored_params += s.weights;
         shared_kept_counted[key] = true;
       }
     }
     if (l.original_bias().defined() && seen_bias.insert(l.original_bias().unsafeGetTensorImpl()).second) {
       total_bits += 16.0 * static_cast<double>(l.original_bias().numel());
       original_bits += 16.0 * static_cast<double>(l.original_bias().numel());
+      e.stored_params += l.original_bias().numel();
+      e.original_params += l.original_bias().numel();
     }
     e.layers.push_back(s);
   }
@@ -78,6 +126,8 @@ SizeEstimate estimate_size(const Model& model, const ResolvedRecipe& plan) {
     if (!seen.insert(t.unsafeGetTensorImpl()).second) continue;
     total_bits += 16.0 * static_cast<double>(t.numel());
     original_bits += 16.0 * static_cast<double>(t.numel());
+    e.stored_params += t.numel();
+    e.original_params += t.numel();
   }
   int64_t static_scales = static_cast<int64_t>(plan.points.size());
   for (const auto& l : plan.layers) {

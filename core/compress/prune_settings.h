@@ -1,0 +1,61 @@
+#pragma once
+// The typed "prune" and "lowrank" sections of a recipe (docs/recipes.md), parsed strictly like
+// settings.h's: an unknown key or impossible value throws a RecipeError naming the key; checks
+// that need the layer (M divides the inputs, the rank fits) are in recipe.cpp's typed_layer_plan.
+//
+//   prune:   {"method": "magnitude"|"wanda"|"sparsegpt", "sparsity": 0 ≤ p < 1  (unstructured)
+//             | "pattern": "N:M" (keep N of every M consecutive inputs of a row, NVIDIA's and
+//             ELSA's convention: "2:4" keeps 2 of 4, 50%; "1:4" keeps 1, 75%),
+//             sparsegpt: "damp": 0.01, "block_size": 128}
+//   lowrank: {"method": "svd"|"asvd"|"svd-llm", "rank": r | "ratio": ρ (kept fraction of the
+//             layer's parameters, r = ⌊ρ·out·in/(out+in)⌋) | "energy": e (svd only: the smallest
+//             r whose σ₁²+…+σ_r² reaches e of Σσ²), asvd: "alpha": 0.5}
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "core/compress/settings.h"
+
+namespace quench {
+
+enum class PruneMethod { Magnitude, Wanda, SparseGpt };
+
+struct PruneSetting {
+  PruneMethod method = PruneMethod::Magnitude;
+  double sparsity = 0;   // unstructured: fraction of the weight zeroed
+  int n = 0, m = 0;      // N:M (m > 0): keep n of every m consecutive inputs of each row
+  double damp = 0.01;    // sparsegpt: λ = damp · mean(diag H)
+  int64_t block_size = 128;  // sparsegpt: columns per block (a multiple of M for N:M)
+
+  bool nm() const { return m > 0; }
+  bool needs_data() const { return method != PruneMethod::Magnitude; }
+  // The fraction of the weight the setting zeroes (N:M: 1 − N/M), before rounding to whole weights.
+  double target_sparsity() const { return nm() ? 1.0 - static_cast<double>(n) / m : sparsity; }
+  nlohmann::json to_json() const;
+  std::string describe() const;  // "2:4 sparsegpt", "50% wanda"
+};
+
+enum class LowRankMethod { Svd, Asvd, SvdLlm };
+
+struct LowRankSetting {
+  LowRankMethod method = LowRankMethod::Svd;
+  int64_t rank = 0;    // one of rank, ratio, energy is set
+  double ratio = 0;
+  double energy = 0;
+  double alpha = 0.5;  // asvd: S = diag(mean|x|^α)
+
+  bool needs_data() const { return method != LowRankMethod::Svd; }
+  // The rank for an [out, in] weight when it does not depend on the weight (rank, ratio); 0 for energy.
+  int64_t rank_for(int64_t out, int64_t in) const;
+  nlohmann::json to_json() const;
+  std::string describe() const;  // "rank 64 svd-llm"
+};
+
+const char* prune_method_name(PruneMethod m);
+const char* lowrank_method_name(LowRankMethod m);
+
+PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);
+LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);
+
+}  // namespace quench

@@ -1,0 +1,66 @@
+#include "core/compress/sparsegpt.h"
+
+#include "core/compress/gptq.h"
+
+#include <algorithm>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+PruneOutcome sparsegpt_prune(const at::Tensor& w_in, const at::Tensor& H_in, const PruneSetting& p, const std::string& layer,
+                             SparseGptInfo* info) {
+  QUENCH_CHECK(w_in.dim() == 2 && H_in.dim() == 2 && H_in.size(0) == w_in.size(1) && H_in.size(1) == w_in.size(1), layer,
+               ": SparseGPT needs W [out, in] and H [in, in], got ", w_in.sizes(), " and ", H_in.sizes());
+  at::NoGradGuard ng;
+  const int64_t out = w_in.size(0), in = w_in.size(1);
+  int64_t B = std::max<int64_t>(1, p.block_size);
+  if (p.nm()) B = std::max<int64_t>(p.m, (B / p.m) * p.m);  // groups never straddle blocks
+
+  at::Tensor W = w_in.to(at::kFloat).clone();
+  at::Tensor H = H_in.to(W.device(), at::kFloat).clone();
+  const int64_t ndead = zero_dead_inputs(W, H);
+  double damp = 0;
+  const at::Tensor U = upper_inverse_cholesky(H, p.damp, layer, "prune.damp", &damp);
+
+  at::Tensor keep = at::ones({out, in}, W.options().dtype(at::kBool));
+  double loss = 0;
+  for (int64_t i1 = 0; i1 < in; i1 += B) {
+    const int64_t i2 = std::min(i1 + B, in), count = i2 - i1;
+    at::Tensor W1 = W.narrow(1, i1, count).clone();
+    at::Tensor Q1 = at::zeros_like(W1), Err1 = at::zeros_like(W1);
+    at::Tensor K1 = keep.narrow(1, i1, count);  // a view: writes land in `keep`
+    const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
+    const at::Tensor d1 = U1.diagonal().reshape({1, -1});
+    if (!p.nm()) {
+      // The block's share of pruned_weights(): one threshold over the block.
+      PruneSetting one_block = p;
+      one_block.block_size = count;
+      K1.copy_(mask_lowest_in_matrix(W1.pow(2) / d1.pow(2), pruned_weights(one_block, out, count)));
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      if (p.nm() && i % p.m == 0) {
+        const at::Tensor g = W1.narrow(1, i, p.m);
+        K1.narrow(1, i, p.m).copy_(mask_nm(g.pow(2) / d1.narrow(1, i, p.m).pow(2), p.n, p.m));
+      }
+      const at::Tensor w = W1.narrow(1, i, 1);  // [out, 1]
+      const at::Tensor q = w * K1.narrow(1, i, 1);
+      Q1.narrow(1, i, 1).copy_(q);
+      const double d = U1[i][i].item<double>();
+      const at::Tensor err = (w - q) / d;
+      loss += err.pow(2).sum().item<double>();
+      W1.narrow(1, i, count - i).sub_(err.matmul(U1.narrow(0, i, 1).narrow(1, i, count - i)));
+      Err1.narrow(1, i, 1).copy_(err);
+    }
+    W.narrow(1, i1, count).copy_(Q1);
+    if (i2 < in) W.narrow(1, i2, in - i2).sub_(Err1.matmul(U.narrow(0, i1, count).narrow(1, i2, in - i2)));
+  }
+  if (info) {
+    info->dead_columns = ndead;
+    info->damp = damp;
+    info->loss = loss;
+  }
+  return {W, keep};
+}
+
+}  // namespace quench

@@ -1,0 +1,71 @@
+#include "core/compress/wanda.h"
+
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+namespace {
+int64_t floor_count(double p, int64_t n) {
+  // The small slack keeps 0.3·10 at 3 despite 0.3 not being exact in binary.
+  return static_cast<int64_t>(std::floor(p * static_cast<double>(n) + 1e-9));
+}
+}  // namespace
+
+int64_t pruned_weights(const PruneSetting& p, int64_t out, int64_t in) {
+  if (p.nm()) return out * (in / p.m) * (p.m - p.n);
+  switch (p.method) {
+    case PruneMethod::Magnitude: return floor_count(p.sparsity, out * in);
+    case PruneMethod::Wanda: return out * floor_count(p.sparsity, in);
+    case PruneMethod::SparseGpt: {
+      int64_t total = 0;
+      const int64_t B = std::max<int64_t>(1, p.block_size);
+      for (int64_t i1 = 0; i1 < in; i1 += B) total += floor_count(p.sparsity, out * std::min(B, in - i1));
+      return total;
+    }
+  }
+  return 0;
+}
+
+at::Tensor mask_lowest_in_matrix(const at::Tensor& score, int64_t count) {
+  at::Tensor keep = at::ones(score.sizes(), score.options().dtype(at::kBool));
+  if (count <= 0) return keep;
+  // Stable sort: ties (zeros) go in index order, so the count is exact and deterministic.
+  const at::Tensor order = std::get<1>(score.reshape({-1}).sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  keep.reshape({-1}).index_fill_(0, order.narrow(0, 0, count), false);
+  return keep;
+}
+
+at::Tensor mask_lowest_per_row(const at::Tensor& score, int64_t count) {
+  at::Tensor keep = at::ones(score.sizes(), score.options().dtype(at::kBool));
+  if (count <= 0) return keep;
+  const at::Tensor order = std::get<1>(score.sort(/*stable=*/true, /*dim=*/1, /*descending=*/false));
+  keep.scatter_(1, order.narrow(1, 0, count), false);
+  return keep;
+}
+
+at::Tensor mask_nm(const at::Tensor& score, int n, int m) {
+  const int64_t out = score.size(0), in = score.size(1);
+  QUENCH_CHECK(in % m == 0, "N:M mask: ", in, " columns are not a multiple of M = ", m);
+  const at::Tensor g = score.reshape({out, in / m, m});
+  const at::Tensor order = std::get<1>(g.sort(/*stable=*/true, /*dim=*/2, /*descending=*/true));
+  at::Tensor keep = at::zeros(g.sizes(), score.options().dtype(at::kBool));
+  keep.scatter_(2, order.narrow(2, 0, n), true);
+  return keep.reshape({out, in});
+}
+
+PruneOutcome prune_by_score(const at::Tensor& w2d, const PruneSetting& p, const at::Tensor& input_norms) {
+  const at::Tensor w = w2d.to(at::kFloat);
+  at::Tensor score = w.abs();
+  if (input_norms.defined()) score = score * input_norms.to(w.device(), at::kFloat).reshape({1, -1});
+  const int64_t out = w.size(0), in = w.size(1);
+  PruneOutcome o;
+  if (p.nm()) o.mask = mask_nm(score, p.n, p.m);
+  else if (p.method == PruneMethod::Magnitude) o.mask = mask_lowest_in_matrix(score, pruned_weights(p, out, in));
+  else o.mask = mask_lowest_per_row(score, pruned_weights(p, out, in) / std::max<int64_t>(out, 1));
+  o.weight = w * o.mask;
+  return o;
+}
+
+}  // namespace quench
