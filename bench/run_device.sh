@@ -15,11 +15,14 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/quench-out}
 mkdir -p "$OUT"
 B=${QUENCH_DEVICE_BUILD:-/tmp/b}
-run_core=0 run_bench=1
+run_core=0 run_bench=1 asan=0
 for a in "$@"; do
   case $a in
     --core) run_core=1 ;;
     --no-bench) run_bench=0 ;;
+    # The core and CLI suites under AddressSanitizer + UBSan on this machine's 16 cores (CPU only:
+    # CUDA off, leaks not reported — libtorch's static allocations would drown them).
+    --asan) asan=1 run_core=1 run_bench=0 B=${QUENCH_DEVICE_BUILD:-/tmp/b-asan} ;;
   esac
 done
 SYSROOT=${QUENCH_SYSROOT:-}
@@ -37,12 +40,14 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 
 t0=$(date +%s)
 if ! cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TD;$SYSROOT/.." -DCMAKE_CUDA_ARCHITECTURES=90a \
-     -DCMAKE_INCLUDE_PATH="$SYSROOT" ${SQLITE:+-DSQLite3_LIBRARY=$SQLITE} -DQUENCH_GUI=OFF -DQUENCH_CUDA=ON >"$OUT/configure.log" 2>&1; then
+     -DCMAKE_INCLUDE_PATH="$SYSROOT" ${SQLITE:+-DSQLite3_LIBRARY=$SQLITE} -DQUENCH_GUI=OFF \
+     $( [ $asan = 1 ] && echo "-DQUENCH_ASAN=ON -DQUENCH_CUDA=OFF" || echo "-DQUENCH_CUDA=ON" ) >"$OUT/configure.log" 2>&1; then
   tail -40 "$OUT/configure.log"
   exit 1
 fi
 targets="quench_gpu_tests bench_kernels"
 [ $run_core = 1 ] && targets="$targets quench_core_tests quench-cli"
+[ $asan = 1 ] && targets="quench_core_tests quench_cli_tests quench-cli"
 # -k 0: on a compile error, keep going so one call reports every broken file.
 cmake --build "$B" -j"$(nproc)" --target $targets -- -k 0 >"$OUT/build.log" 2>&1
 build_rc=$?
@@ -50,6 +55,14 @@ echo "build: rc=$build_rc in $(( $(date +%s) - t0 )) s"
 grep -E "error|FAILED" "$OUT/build.log" | head -60
 
 rc=$build_rc
+if [ $asan = 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+  t1=$(date +%s)
+  ctest --test-dir "$B" -L "core|cli" --output-on-failure -j"$(nproc)" >"$OUT/asan_tests.log" 2>&1 || rc=1
+  echo "asan core+cli tests: $(( $(date +%s) - t1 )) s"
+  grep -E "tests passed|FAILED|Failed|ERROR: AddressSanitizer|runtime error" "$OUT/asan_tests.log" | sort | uniq -c | head -40
+  exit $rc
+fi
 if [ -x "$B/tests/quench_gpu_tests" ]; then
   t1=$(date +%s)
   ctest --test-dir "$B" -L gpu --output-on-failure -j4 >"$OUT/gpu_tests.log" 2>&1 || rc=1
