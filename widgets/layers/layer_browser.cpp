@@ -25,7 +25,7 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   view_->setSortingEnabled(true);
   view_->sortByColumn(-1, Qt::AscendingOrder);  // model order (forward order) until the user sorts
   view_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  view_->setSelectionMode(QAbstractItemView::SingleSelection);
+  view_->setSelectionMode(QAbstractItemView::ExtendedSelection);  // several rows: the recipe editor edits them at once
   view_->setAlternatingRowColors(true);
   view_->setWordWrap(false);
   view_->verticalHeader()->setVisible(false);
@@ -49,7 +49,22 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   connect(proxy_, &QAbstractItemModel::layoutChanged, this, &LayerBrowser::updateCount);
   connect(view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex&, const QModelIndex&) { Q_EMIT currentLayerChanged(currentRow()); });
+  connect(view_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] { Q_EMIT selectionChanged(); });
+  connect(proxy_, &QAbstractItemModel::layoutChanged, this, [this] { Q_EMIT selectionChanged(); });
   updateCount();
+}
+
+QStringList LayerBrowser::selectedLayers() const {
+  QStringList names;
+  for (const QModelIndex& i : view_->selectionModel()->selectedRows(LayerTableModel::NameColumn)) names << i.data().toString();
+  return names;
+}
+
+QString LayerBrowser::selectionGlob() const {
+  const QString glob = proxy_->glob().trimmed();
+  if (glob.isEmpty() || (!glob.contains(QLatin1Char('*')) && !glob.contains(QLatin1Char('?')))) return {};
+  const int selected = static_cast<int>(view_->selectionModel()->selectedRows().size());
+  return selected > 0 && selected == proxy_->rowCount() ? glob : QString();
 }
 
 void LayerBrowser::setSession(const ModelSession* session) {
