@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/store/store.h"
-#include "run_cli.h"
+#include "cli_util.h"
 
 using namespace quench;
 using test::run_cli;
@@ -50,13 +50,13 @@ TEST(CompressCli, BadRecipesFailWithOneLineBeforeAnythingIsRecorded) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = write(tmp, "bad" + std::to_string(i) + ".json", cases[i].recipe);
     const auto r = run_cli(llama_args(path, db));
-    EXPECT_EQ(r.rc, 1) << i << ": " << r.err;
+    EXPECT_EQ(r.code, 1) << i << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_TRUE(contains(r.err, path)) << r.err;
     for (const auto& part : cases[i].expect) EXPECT_TRUE(contains(r.err, part)) << i << ": " << r.err;
   }
   const auto r = run_cli(llama_args("W4A17", db));
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "not a scheme")) << r.err;
   EXPECT_FALSE(std::filesystem::exists(db));  // not even opened: nothing recorded, completed or not
 }
@@ -68,7 +68,7 @@ TEST(CompressCli, RecordsACompletedExperiment) {
   for (const char* a : {"--eval", "", "--ctx", "64", "--max-windows", "4", "--json"}) args.push_back(a);
   args[args.size() - 6] = test::demo("sotu-2000-2023.txt");
   const auto r = run_cli(args);
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_EQ(j["layers"].size(), 6u * 7u);
   EXPECT_GT(j["metrics"]["perplexity"].get<double>(), 1.0);
@@ -102,14 +102,14 @@ TEST(CompressCli, PlanResolvesWithoutRecording) {
   auto args = llama_args(write(tmp, "r.json", recipe), db);
   args.push_back("--plan");
   auto r = run_cli(args);
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "model.layers.1.mlp.down_proj")) << r.out;
   EXPECT_TRUE(contains(r.out, "W8 sym channel rtn, A8 static tensor percentile 99.99")) << r.out;
   EXPECT_TRUE(contains(r.out, "kept: skip by overrides[1].skip")) << r.out;
   EXPECT_TRUE(contains(r.out, "bits/weight")) << r.out;
   args.push_back("--json");
   r = run_cli(args);
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_EQ(j["plan"]["layers"]["model.layers.2.self_attn.q_proj"]["weights"]["method"], "gptq");
   EXPECT_GT(j["size"]["bytes"].get<int64_t>(), 0);
@@ -121,14 +121,14 @@ TEST(CompressCli, ImageModelCalibratesOnIdx) {
   const auto r = run_cli({"compress", test::demo("mnist-resnet"), "--recipe", "W8A8", "--calib-images", test::demo("mnist/calib-images-idx3-ubyte.gz"),
                           "--samples", "32", "--eval-images", test::demo("mnist/test-images-idx3-ubyte.gz"), "--eval-labels",
                           test::demo("mnist/test-labels-idx1-ubyte.gz"), "--max-images", "64", "--db", tmp.file("q.db"), "--json"});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_GT(j["metrics"]["top1"].get<double>(), 0.9);
   EXPECT_EQ(j["layers"][0]["kind"], "conv2d");
   // Text calibration for an image model is a usage error.
   const auto bad = run_cli({"compress", test::demo("mnist-resnet"), "--recipe", "W8A8", "--calib", test::demo("sotu-calib.txt"), "--db",
                             tmp.file("q.db")});
-  EXPECT_EQ(bad.rc, 2) << bad.err;
+  EXPECT_EQ(bad.code, 2) << bad.err;
 }
 
 TEST(SensitivityCli, RanksBlocksAndWritesASuggestionCompressAccepts) {
@@ -137,7 +137,7 @@ TEST(SensitivityCli, RanksBlocksAndWritesASuggestionCompressAccepts) {
   const auto r = run_cli({"sensitivity", test::demo("sotu-llama"), "--setting", "W3A16-G16", "--candidates", "W8A16", "--eval",
                           test::demo("sotu-2000-2023.txt"), "--ctx", "64", "--max-windows", "2", "--per-block", "--budget", "5.5", "--suggest",
                           out, "--db", db, "--json"});
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_EQ(j["units"].size(), 6u);
   EXPECT_EQ(j["ranking"].size(), 6u);
@@ -152,10 +152,10 @@ TEST(SensitivityCli, RanksBlocksAndWritesASuggestionCompressAccepts) {
   EXPECT_EQ(d.artifacts.size(), 1u);
   ASSERT_TRUE(std::filesystem::exists(out));
   const auto plan = run_cli({"compress", test::demo("sotu-llama"), "--recipe", out, "--plan", "--json"});
-  ASSERT_EQ(plan.rc, 0) << plan.err;
+  ASSERT_EQ(plan.code, 0) << plan.err;
   EXPECT_LE(json::parse(plan.out)["size"]["quantized_bits_per_weight"].get<double>(), 5.5);
   // --suggest without --budget is a usage error.
-  EXPECT_EQ(run_cli({"sensitivity", test::demo("sotu-llama"), "--setting", "W4A16", "--eval", test::demo("sotu-2000-2023.txt"), "--suggest", out}).rc,
+  EXPECT_EQ(run_cli({"sensitivity", test::demo("sotu-llama"), "--setting", "W4A16", "--eval", test::demo("sotu-2000-2023.txt"), "--suggest", out}).code,
             2);
 }
 
