@@ -6,6 +6,8 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLocale>
+#include <QRegularExpression>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QTabWidget>
@@ -46,6 +48,19 @@ QString csvField(const QString& s) {
   QString q = s;
   q.replace(QLatin1String("\""), QLatin1String("\"\""));
   return QLatin1Char('"') + q + QLatin1Char('"');
+}
+
+// Large counts (bytes, tokens) in full with separators; everything else to six significant digits.
+QString valueText(double v) {
+  if (std::abs(v) >= 1e5 && std::abs(v) < 1e15 && v == std::floor(v)) return QLocale().toString(static_cast<qlonglong>(v));
+  return QString::number(v, 'g', 6);
+}
+
+// The first number in a module name ("model.layers.12.mlp" → 12), −1 when none.
+int blockOf(const QString& name) {
+  static const QRegularExpression digits(QStringLiteral("\\.(\\d+)\\."));
+  const auto m = digits.match(name);
+  return m.hasMatch() ? m.captured(1).toInt() : -1;
 }
 
 QString number(double v) { return std::isnan(v) ? QString() : QString::number(v, 'g', 10); }
@@ -169,7 +184,7 @@ void CompareWindow::fillMetrics() {
     metrics_->setItem(row, 1, new QTableWidgetItem(data));
     for (size_t i = 0; i < n; ++i) {
       const auto& v = m.values[i];
-      auto* item = new QTableWidgetItem(v ? QString::number(*v, 'g', 6) : tr("—"));
+      auto* item = new QTableWidgetItem(v ? valueText(*v) : tr("—"));
       item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       metrics_->setItem(row, static_cast<int>(2 + i), item);
     }
@@ -203,6 +218,8 @@ void CompareWindow::fillLayers() {
     for (const auto& l : r.layers)
       if (l.kind != "kv_cache" && l.kind != "activation" && l.kind != "block" && seen.insert(l.layer).second)
         layer_names_ << QString::fromStdString(l.layer);
+  // Block by block (runs may reach different layers), first-seen order within a block.
+  std::stable_sort(layer_names_.begin(), layer_names_.end(), [](const QString& a, const QString& b) { return blockOf(a) < blockOf(b); });
   std::vector<BarPlot::Series> series;
   for (const auto& r : runs_) {
     if (r.layers.empty()) continue;  // evaluate runs measure the whole model only

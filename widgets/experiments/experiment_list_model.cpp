@@ -92,12 +92,14 @@ QVariant ExperimentListModel::data(const QModelIndex& index, int role) const {
       if (role == Qt::ToolTipRole) return QString::fromStdString(s.model_path);
       break;
     case StartedColumn:
-      if (display) return QString::fromStdString(s.started_at).left(19).replace(QLatin1Char('T'), QLatin1Char(' '));
+      if (display) return QString::fromStdString(s.started_at).left(16).replace(QLatin1Char('T'), QLatin1Char(' '));
       if (role == SortRole) return QString::fromStdString(s.started_at);
       if (role == Qt::ToolTipRole) return tr("UTC");
       break;
     case QualityColumn:
-      if (display && r.quality) return QStringLiteral("%1 %2").arg(r.quality_name).arg(*r.quality, 0, 'f', 3);
+      if (display && r.quality)
+        return QStringLiteral("%1 %2").arg(r.quality_name == QLatin1String("perplexity") ? tr("ppl") : r.quality_name).arg(*r.quality, 0, 'f', 2);
+      if (role == Qt::ToolTipRole && r.quality) return QStringLiteral("%1 %2").arg(r.quality_name).arg(*r.quality, 0, 'g', 8);
       if (role == SortRole && r.quality) return *r.quality;
       if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
       break;

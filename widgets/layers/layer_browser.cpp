@@ -7,8 +7,11 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
+#include "widgets/session/model_session.h"
 
 namespace quench::gui {
 
@@ -31,7 +34,10 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   view_->verticalHeader()->setVisible(false);
   view_->verticalHeader()->setDefaultSectionSize(view_->fontMetrics().height() + 6);
   view_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  view_->horizontalHeader()->setSectionResizeMode(LayerTableModel::NameColumn, QHeaderView::Stretch);
+  // The name gets the room of the longest layer name (setSession), the last column the rest; the
+  // table scrolls sideways when the pane is narrower than all columns.
+  view_->horizontalHeader()->setSectionResizeMode(LayerTableModel::NameColumn, QHeaderView::Interactive);
+  view_->horizontalHeader()->setStretchLastSection(true);
   view_->setTextElideMode(Qt::ElideLeft);  // the end of a module path says the most
 
   auto* top = new QHBoxLayout();
@@ -69,7 +75,16 @@ QString LayerBrowser::selectionGlob() const {
 
 void LayerBrowser::setSession(const ModelSession* session) {
   model_->setSession(session);
+  // The SQNR column shows once a run exists: until then it would be an empty column.
+  disconnect(run_connection_);
+  auto show_errors = [this, session] { view_->setColumnHidden(LayerTableModel::ErrorColumn, !session || !session->hasRun()); };
+  if (session) run_connection_ = connect(session, &ModelSession::runChanged, this, show_errors);
+  show_errors();
   view_->resizeColumnsToContents();
+  int longest = view_->fontMetrics().horizontalAdvance(QStringLiteral("model.layers.0.mlp.down_proj"));
+  for (int r = 0; r < model_->rowCount(); ++r)
+    longest = std::max(longest, view_->fontMetrics().horizontalAdvance(model_->index(r, LayerTableModel::NameColumn).data().toString()));
+  view_->setColumnWidth(LayerTableModel::NameColumn, std::min(longest + 12, 340));
   Q_EMIT currentLayerChanged(-1);
 }
 

@@ -50,6 +50,7 @@ class LayerBrowser : public QWidget {
   QLineEdit* filter_;
   QLabel* count_;
   QTableView* view_;
+  QMetaObject::Connection run_connection_;
 };
 
 }  // namespace quench::gui

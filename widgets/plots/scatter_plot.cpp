@@ -63,10 +63,9 @@ void ScatterPlot::setPoints(const std::vector<Point>& points, bool lower_is_bett
   for (const auto& pt : points_) {
     (pt.highlighted ? hx : ox) << pt.x;
     (pt.highlighted ? hy : oy) << pt.y;
-    if (!pt.highlighted) continue;
     auto* label = new QCPItemText(p);
     label->setText(pt.label);
-    label->setColor(kHighlight.darker(130));
+    label->setColor(pt.highlighted ? kHighlight.darker(130) : kOther.darker(140));
     label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
     label->position->setCoords(pt.x, pt.y);
     label->setPadding(QMargins(6, 0, 0, 4));

@@ -86,8 +86,20 @@ RecipeEditor::RecipeEditor(RecipeDocument& doc, QWidget* parent) : QWidget(paren
   auto* top = new QHBoxLayout();
   top->addWidget(new QLabel(tr("Name"), this));
   top->addWidget(name_, 1);
-  top->addWidget(toolButton(undo_, this));
-  top->addWidget(toolButton(redo_, this));
+  // Buttons with short labels; the menu's actions (undo_, redo_) name the edit and carry the shortcuts.
+  auto* undo_button = new QAction(tr("Undo"), this);
+  auto* redo_button = new QAction(tr("Redo"), this);
+  QUndoStack* stack = doc_.undoStack();
+  connect(undo_button, &QAction::triggered, stack, &QUndoStack::undo);
+  connect(redo_button, &QAction::triggered, stack, &QUndoStack::redo);
+  connect(stack, &QUndoStack::canUndoChanged, undo_button, &QAction::setEnabled);
+  connect(stack, &QUndoStack::canRedoChanged, redo_button, &QAction::setEnabled);
+  connect(stack, &QUndoStack::undoTextChanged, undo_button, [undo_button](const QString& t) { undo_button->setToolTip(tr("Undo %1").arg(t)); });
+  connect(stack, &QUndoStack::redoTextChanged, redo_button, [redo_button](const QString& t) { redo_button->setToolTip(tr("Redo %1").arg(t)); });
+  undo_button->setEnabled(false);
+  redo_button->setEnabled(false);
+  top->addWidget(toolButton(undo_button, this));
+  top->addWidget(toolButton(redo_button, this));
   top->addWidget(toolButton(load, this));
   top->addWidget(toolButton(save, this));
   auto* preset_row = new QHBoxLayout();
@@ -148,6 +160,7 @@ RecipeEditor::RecipeEditor(RecipeDocument& doc, QWidget* parent) : QWidget(paren
   rules_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   rules_->setWordWrap(false);
   rules_->setMinimumHeight(110);
+  rules_->setMaximumHeight(170);
   rules_->setToolTip(tr("The default first, then overrides in order: later rules win, field by field. Click a rule to edit it."));
   connect(rules_, &QTableWidget::currentCellChanged, this, [this](int row, int, int, int) { showRule(row); });
   auto* remove = new QPushButton(tr("Remove"), this);
@@ -192,22 +205,29 @@ RecipeEditor::RecipeEditor(RecipeDocument& doc, QWidget* parent) : QWidget(paren
   auto* layout = new QVBoxLayout(inner);
   layout->addLayout(top);
   layout->addLayout(preset_row);
-  layout->addWidget(target_box);
-  layout->addWidget(setting_box);
-  layout->addWidget(skip_);
-  layout->addWidget(apply_);
-  layout->addWidget(status_);
-  layout->addWidget(new QLabel(tr("<b>Rules</b>"), this));
-  layout->addWidget(rules_, 1);
-  layout->addLayout(rule_buttons);
-  layout->addLayout(ignore_row);
+  // The verdict first: what the recipe does to the model, or why it cannot run.
+  layout->addWidget(size_);
   layout->addWidget(error_);
   layout->addWidget(warnings_);
-  layout->addWidget(size_);
+  layout->addWidget(new QLabel(tr("<b>Rules</b> (the default, then overrides in order; click one to edit it)"), this));
+  layout->addWidget(rules_);
+  layout->addLayout(rule_buttons);
+  layout->addLayout(ignore_row);
+  layout->addWidget(new QLabel(tr("<b>Setting</b>"), this));
+  layout->addWidget(target_box);
+  layout->addWidget(setting_box);
+  auto* apply_row = new QHBoxLayout();
+  apply_row->addWidget(skip_);
+  apply_row->addStretch(1);
+  apply_row->addWidget(apply_);
+  layout->addLayout(apply_row);
+  layout->addWidget(status_);
+  layout->addStretch(1);
   auto* scroll = new QScrollArea(this);
   scroll->setWidget(inner);
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // the editor follows the pane's width
   auto* outer = new QVBoxLayout(this);
   outer->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(scroll);
@@ -366,6 +386,9 @@ void RecipeEditor::refresh() {
     error_->setText(text);
   }
   warnings_->setText(doc_.warnings().isEmpty() ? QString() : tr("Warning: %1").arg(doc_.warnings().join(QStringLiteral("\nWarning: "))));
+  // Empty lines would leave gaps between the size estimate and the rules.
+  error_->setVisible(!error_->text().isEmpty());
+  warnings_->setVisible(!warnings_->text().isEmpty());
   if (const SizeEstimate* s = doc_.size()) {
     const QLocale locale;
     QString text = tr("<b>Estimated size</b> %1 of %2 at 16 bits (%3× smaller); %4 bits per weight over the layers")

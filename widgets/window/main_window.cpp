@@ -66,8 +66,8 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   side_tabs_->addTab(recipe_editor_, tr("Recipe"));
   side_tabs_->addTab(experiments_, tr("Experiments"));
   split->addWidget(side_tabs_);
-  // Wide enough on the left for every column of the layer table at the default window size.
-  split->setSizes({720, 720});
+  // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
+  split->setSizes({870, 570});
   split->setChildrenCollapsible(false);
   setCentralWidget(split);
 
