@@ -8,11 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${QUENCH_BUILD_DIR:-build}
 QUENCH="$BUILD_DIR/app/gui/quench"
+CLI="$BUILD_DIR/app/cli/quench-cli"
 OUT=docs/screenshots
-if [ ! -x "$QUENCH" ]; then
-  echo "screenshots: $QUENCH is missing; build it first (bash packaging/build.sh, or ninja -C $BUILD_DIR quench)" >&2
-  exit 1
-fi
+for exe in "$QUENCH" "$CLI"; do
+  if [ ! -x "$exe" ]; then
+    echo "screenshots: $exe is missing; build it first (bash packaging/build.sh, or ninja -C $BUILD_DIR quench quench-cli)" >&2
+    exit 1
+  fi
+done
 mkdir -p "$OUT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -43,4 +46,31 @@ shot workbench-mnist-resnet resources/demo/mnist-resnet --sort Kurtosis --select
 # Outlier channels: llama-tiny (the parity fixture) has input channels 0 and 1 scaled ×8 in every
 # projection; the table's heat colours, the red channels and the Issues dock all point at them.
 shot outliers-llama-tiny tests/fixtures/hf-tiny/llama-tiny --sort Outliers --select model.layers.0.mlp.up_proj --issues
+# Runs. The window's store is $work/quench.db (beside its settings file); its run dialog starts
+# from the calibration set in the preferences and the last evaluation text.
+DEMO=$(pwd)/resources/demo
+printf '[preferences]\ncalibrationSet=%s\n[runs]\nevaluationSet=%s\n' "$DEMO/sotu-calib.txt" "$DEMO/sotu-2000-2023.txt" >"$work/settings.ini"
+# W4 in groups of 128 for the MLP layers, per channel for down_proj (688 inputs: 128 does not divide them).
+printf '%s\n' '{ "name": "mlp-w4-g128",' \
+  '  "overrides": [ { "match": "model.layers.*.mlp.*", "weights": { "bits": 4, "strategy": "group", "group_size": 128, "method": "rtn" } },' \
+  '                 { "match": "model.layers.*.mlp.down_proj", "weights": { "strategy": "channel" } } ] }' >"$work/mlp-w4.json"
+# Other runs of the model for the size-against-perplexity plot, recorded by quench-cli with the
+# window's run defaults (64 windows of 256 tokens to calibrate, 16 windows of 256 to evaluate).
+for scheme in W8A16 W4A16-G16 W3A16-G16; do
+  echo "screenshots: recording a $scheme run"
+  "$CLI" compress resources/demo/sotu-llama --recipe "$scheme" --calib "$DEMO/sotu-calib.txt" --samples 64 --seq 256 \
+    --eval "$DEMO/sotu-2000-2023.txt" --ctx 256 --max-windows 16 --db "$work/quench.db" --name "$scheme" >/dev/null
+done
+# The recipe editor: the MLP layers selected through the filter, the recipe's rules, the Setting column, the size estimate.
+shot recipe-editor resources/demo/sotu-llama --recipe "$work/mlp-w4.json" --filter "model.layers.*.mlp.*" --select-all --tab recipe
+# After a compress run (run 4): per-layer SQNR in the table, one layer before and after.
+shot compress-run resources/demo/sotu-llama --recipe "$work/mlp-w4.json" --run compress --sort "SQNR dB:asc" \
+  --select model.layers.1.mlp.up_proj --tab before-after
+# A baseline evaluation (run 5) compared with the recipe's run: metrics with deltas.
+shot compare-metrics resources/demo/sotu-llama --run evaluate --compare-runs 5,4 --compare-tab metrics
+# Per-layer SQNR of two recipes, and size against perplexity for every run of the model.
+shot compare-layers resources/demo/sotu-llama --compare-runs 4,3 --compare-tab layers
+shot compare-pareto resources/demo/sotu-llama --compare-runs 5,4 --compare-tab pareto
+# Every run in the store.
+shot experiments resources/demo/sotu-llama --tab experiments
 echo "screenshots: done; look at each one"

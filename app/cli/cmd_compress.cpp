@@ -1,4 +1,3 @@
-#include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -8,10 +7,12 @@
 #include "app/cli/job_inputs.h"
 #include "app/cli/progress_printer.h"
 #include "core/compress/compress.h"
+#include "core/compress/plan_text.h"
 #include "core/compress/recipe.h"
 #include "core/compress/size_estimate.h"
 #include "core/eval/evaluate.h"
 #include "core/models/registry.h"
+#include "core/runs/compress_run.h"
 #include "core/store/fingerprint.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
@@ -38,17 +39,6 @@ const char* kUsage =
     "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
     "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n";
-
-std::string setting_text(const LayerPlan& p) {
-  std::string s;
-  if (p.weights) s += p.weights->describe();
-  if (p.input) s += (s.empty() ? "" : ", ") + p.input->describe();
-  if (p.output) s += (s.empty() ? "" : ", ") + std::string("out ") + p.output->describe();
-  if (p.hadamard) s += (s.empty() ? "" : ", ") + std::string("hadamard");
-  if (p.prune) s += (s.empty() ? "" : ", ") + p.prune->describe();
-  if (p.lowrank) s += (s.empty() ? "" : ", ") + p.lowrank->describe();
-  return s.empty() ? p.status : s;
-}
 
 std::string opt_fixed(const std::optional<double>& v, int d) { return v ? fixed(*v, d) : "-"; }
 
@@ -109,72 +99,28 @@ int cmd_compress(const Argv& argv) {
   if (eval) eval->options.batch = a.get_int("batch", 16);
 
   Store store = Store::open(a.get("db").value_or(Store::default_path()));
-  ExperimentSpec spec;
-  spec.name = a.get("name", recipe.name.empty() ? "compress " + recipe_arg : recipe.name);
-  spec.kind = "compress";
-  spec.model_id = store.add_model(model_record(*model));
-  spec.recipe = recipe.json;
-  DatasetRecord cd = dataset_record(calib_info.path, calib_info.kind);
-  cd.samples = calib_info.samples;
-  spec.datasets.push_back({store.add_dataset(cd), "calib"});
-  std::optional<int64_t> eval_dataset;
+  CompressRunSpec rs;
+  rs.name = a.get("name", recipe.name.empty() ? "compress " + recipe_arg : recipe.name);
+  rs.device = a.get("device", "cpu");
+  rs.calib = dataset_record(calib_info.path, calib_info.kind);
+  rs.calib.samples = calib_info.samples;
+  std::unique_ptr<Model> reference;
   if (eval) {
-    DatasetRecord ed = dataset_record(eval->info.path, eval->info.kind);
-    eval_dataset = store.add_dataset(ed);
-    spec.datasets.push_back({*eval_dataset, "eval"});
+    rs.eval_dataset = dataset_record(eval->info.path, eval->info.kind);
+    rs.eval = &eval->data;
+    rs.eval_options = eval->options;
+    if (a.flag("fidelity")) reference = load_model(dir, lo);
+    rs.reference = reference.get();
   }
-  spec.device = a.get("device", "cpu");
-  ExperimentWriter w = store.begin(spec);
-  nlohmann::json metrics = nlohmann::json::object();
-  CompressResult result;
-  try {
-    auto printer = terminal_progress("compress");
-    auto last_beat = std::chrono::steady_clock::now();
-    Progress progress = [&](int64_t done, int64_t total, double eta, const std::string& msg) {
-      if (std::chrono::steady_clock::now() - last_beat > std::chrono::seconds(5)) {
-        w.heartbeat();
-        last_beat = std::chrono::steady_clock::now();
-      }
-      return printer ? printer(done, total, eta, msg) : true;
-    };
-    CompressOptions co;
-    co.measure_samples = measure;
-    co.search_samples = search;
-    result = compress(*model, plan, *calib, co, progress);
-    w.add_layer_results(result.layers);
-    auto add = [&](const std::string& name, double v, std::optional<int64_t> ds = std::nullopt, const std::string& split = "") {
-      w.add_metric(name, v, ds, split);
-      metrics[name] = v;
-    };
-    add(metric_names::kSizeBytes, static_cast<double>(result.size.bytes));
-    add(metric_names::kBitsPerWeight, result.size.bits_per_weight);
-    add("quantized_bits_per_weight", result.size.quantized_bits_per_weight);
-    add("compression", result.size.compression());
-    if (!plan.kv.empty()) add("kv_bits_per_element", result.size.kv_bits_per_element);
-    add("compress_seconds", result.seconds);
-    if (eval) {
-      std::unique_ptr<Model> reference;
-      if (a.flag("fidelity")) reference = load_model(dir, lo);
-      const EvalResult r = evaluate(*model, eval->data, eval->options, reference.get(), progress);
-      add(r.metric, r.value, eval_dataset, "test");
-      if (r.metric == "perplexity") add("nll", r.nll, eval_dataset, "test");
-      else add("top5", r.top5, eval_dataset, "test");
-      if (r.fidelity) {
-        add("kl", r.fidelity->kl, eval_dataset, "test");
-        add("top1_agreement", r.fidelity->top1_agreement, eval_dataset, "test");
-        add("logits_sqnr_db", r.fidelity->sqnr_db, eval_dataset, "test");
-      }
-      add("eval_seconds", r.seconds);
-    }
-    w.finish();
-  } catch (...) {
-    w.finish_with(std::current_exception());
-    throw;
-  }
+  rs.options.measure_samples = measure;
+  rs.options.search_samples = search;
+  const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));
+  const CompressResult& result = run.result;
+  const nlohmann::json& metrics = run.metrics;
 
   if (a.flag("json")) {
     nlohmann::json j;
-    j["experiment_id"] = w.id();
+    j["experiment_id"] = run.experiment_id;
     j["plan"] = plan.to_json();
     j["size"] = result.size.to_json();
     j["metrics"] = metrics;
@@ -217,7 +163,7 @@ int cmd_compress(const Argv& argv) {
   std::cout << t.str();
   if (structural)
     std::cout << "parameters  " << with_commas(result.size.stored_params) << " stored (from " << with_commas(result.size.original_params) << ")\n";
-  std::cout << "experiment  #" << w.id() << " (" << store.path() << ")\n"
+  std::cout << "experiment  #" << run.experiment_id << " (" << store.path() << ")\n"
             << "size        " << human_bytes(static_cast<uint64_t>(result.size.bytes)) << " (" << fixed(result.size.compression(), 2)
             << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";
   for (auto it = metrics.begin(); it != metrics.end(); ++it) {

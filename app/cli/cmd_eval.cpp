@@ -10,6 +10,7 @@
 #include "core/data/text_source.h"
 #include "core/eval/evaluate.h"
 #include "core/models/registry.h"
+#include "core/runs/eval_run.h"
 #include "core/store/fingerprint.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
@@ -75,37 +76,21 @@ int cmd_eval(const Argv& argv) {
     throw UsageError(model->architecture() + " is a language model: evaluate it with --text");
   if (model->modality() == Modality::Image && data.token_ids.defined())
     throw UsageError(model->architecture() + " classifies images: evaluate it with --images/--labels or --image-folder");
-  std::optional<ExperimentWriter> run;
-  std::optional<int64_t> dataset_id;
-  if (store) {
-    auto spec = experiment_spec(*store, a, *model, "evaluate");
-    const std::string data_path = a.get("text").value_or(a.get("images").value_or(a.get("image-folder").value_or("")));
-    auto ds = dataset_record(data_path, a.get("text") ? "text" : "images");
-    ds.samples = data.token_ids.defined() ? data.token_ids.numel() : images.size();
-    dataset_id = store->add_dataset(ds);
-    spec.datasets = {{*dataset_id, "eval"}};
-    spec.recipe = {{"eval", {{"ctx", o.ctx}, {"stride", o.stride}, {"max_windows", o.max_windows},
-                             {"max_images", o.max_images}, {"batch", o.batch}, {"dtype", dtype_string(lo.dtype)}}}};
-    run.emplace(store->begin(spec));
-  }
   EvalResult r;
-  try {
+  std::optional<int64_t> experiment;
+  if (store) {
+    EvalRunSpec rs;
+    rs.name = experiment_spec(*store, a, *model, "evaluate").name;
+    rs.device = device_description(model->device());
+    rs.dataset = dataset_record(a.get("text").value_or(a.get("images").value_or(a.get("image-folder").value_or(""))),
+                                a.get("text") ? "text" : "images");
+    rs.dataset.samples = data.token_ids.defined() ? data.token_ids.numel() : images.size();
+    rs.settings = eval_settings(o, lo.dtype);
+    const EvalRun run = run_evaluation(*store, *model, data, o, rs, terminal_progress("eval"));
+    r = run.result;
+    experiment = run.experiment_id;
+  } else {
     r = evaluate(*model, data, o, nullptr, terminal_progress("eval"));
-    if (run) {
-      run->add_metric(r.metric, r.value, dataset_id, "test");
-      if (r.metric == "perplexity") {
-        run->add_metric("nll", r.nll, dataset_id, "test");
-        run->add_metric("tokens", static_cast<double>(r.tokens), dataset_id, "test");
-      } else {
-        run->add_metric("top5", r.top5, dataset_id, "test");
-        run->add_metric("images", static_cast<double>(r.n), dataset_id, "test");
-      }
-      run->add_metric("seconds", r.seconds);
-      run->finish();
-    }
-  } catch (...) {
-    if (run) run->finish_with(std::current_exception());
-    throw;
   }
   if (a.flag("json")) {
     nlohmann::json j;
@@ -120,19 +105,19 @@ int cmd_eval(const Argv& argv) {
       j["n"] = r.n;
     }
     j["seconds"] = r.seconds;
-    if (run) j["experiment"] = run->id();
+    if (experiment) j["experiment"] = *experiment;
     std::cout << j.dump() << "\n";
   } else if (r.metric == "perplexity") {
     std::cout << "perplexity  " << fixed(r.value, 4) << "\n"
               << "tokens      " << with_commas(r.tokens) << " in " << r.windows << " windows of " << o.ctx << "\n"
               << "seconds     " << fixed(r.seconds, 1) << "\n";
-    if (run) std::cout << "experiment  " << run->id() << " in " << store->path() << "\n";
+    if (experiment) std::cout << "experiment  " << *experiment << " in " << store->path() << "\n";
   } else {
     std::cout << "top-1       " << fixed(r.value, 4) << "\n"
               << "top-5       " << fixed(r.top5, 4) << "\n"
               << "images      " << with_commas(r.n) << "\n"
               << "seconds     " << fixed(r.seconds, 1) << "\n";
-    if (run) std::cout << "experiment  " << run->id() << " in " << store->path() << "\n";
+    if (experiment) std::cout << "experiment  " << *experiment << " in " << store->path() << "\n";
   }
   return 0;
 }

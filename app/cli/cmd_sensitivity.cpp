@@ -14,6 +14,7 @@
 #include "core/compress/sensitivity.h"
 #include "core/io/atomic_file.h"
 #include "core/models/registry.h"
+#include "core/runs/sensitivity_run.h"
 #include "core/store/fingerprint.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
@@ -134,88 +135,28 @@ int cmd_sensitivity(const Argv& argv) {
   const CalibrationSet no_calib;
 
   Store store = Store::open(a.get("db").value_or(Store::default_path()));
-  ExperimentSpec spec;
-  spec.name = a.get("name", "sensitivity " + candidates.front().name);
-  spec.kind = "sensitivity";
-  spec.model_id = store.add_model(model_record(*model));
-  nlohmann::json cj = nlohmann::json::array();
-  for (const auto& c : candidates) cj.push_back({{"name", c.name}, {"setting", c.setting}});
-  spec.recipe = {{"candidates", cj}, {"metric", sensitivity_metric_name(so.metric)}, {"per_block", so.per_block}, {"layers", so.layers}};
-  if (budget) spec.recipe["budget"] = *budget;
-  if (sparsity) spec.recipe["budget_sparsity"] = *sparsity;
-  DatasetRecord ed = dataset_record(eval_info.path, eval_info.kind);
-  ed.samples = eval_info.samples;
-  const int64_t eval_id = store.add_dataset(ed);
-  spec.datasets.push_back({eval_id, "eval"});
+  SensitivityRunSpec rs;
+  rs.name = a.get("name", "sensitivity " + candidates.front().name);
+  rs.device = a.get("device", "cpu");
+  rs.eval = dataset_record(eval_info.path, eval_info.kind);
+  rs.eval.samples = eval_info.samples;
   if (calib) {
-    DatasetRecord cd = dataset_record(calib_info.path, calib_info.kind);
-    cd.samples = calib_info.samples;
-    spec.datasets.push_back({store.add_dataset(cd), "calib"});
+    rs.calib = dataset_record(calib_info.path, calib_info.kind);
+    rs.calib->samples = calib_info.samples;
   }
-  spec.device = a.get("device", "cpu");
-  ExperimentWriter w = store.begin(spec);
-  SensitivityResult r;
-  std::optional<MixedPrecision> mp;
-  nlohmann::json suggestion;
-  try {
-    auto printer = terminal_progress("sensitivity");
-    auto last_beat = std::chrono::steady_clock::now();
-    Progress progress = [&](int64_t done, int64_t total, double eta, const std::string& msg) {
-      if (std::chrono::steady_clock::now() - last_beat > std::chrono::seconds(5)) {
-        w.heartbeat();
-        last_beat = std::chrono::steady_clock::now();
-      }
-      return printer ? printer(done, total, eta, msg) : true;
-    };
-    r = sensitivity(*model, candidates, *eval, calib ? *calib : no_calib, so, progress);
-    const auto order = r.ranking(0);
-    std::vector<size_t> rank(r.units.size());
-    for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i + 1;
-    std::vector<LayerResult> rows;
-    for (size_t u = 0; u < r.units.size(); ++u) {
-      const auto& unit = r.units[u];
-      LayerResult lr;
-      lr.layer = unit.name;
-      lr.kind = unit.layers.size() == 1 && unit.name == unit.layers.front() ? layer_kind_name(model->layer(unit.name).kind()) : "block";
-      nlohmann::json per = nlohmann::json::object();
-      for (const auto& e : unit.entries) per[e.candidate] = {{"metric", e.metric}, {"delta", e.delta}, {"bits", e.bits}};
-      lr.settings = {{"rank", rank[u]}, {"candidate", candidates.front().name}, {"sensitivity", per}, {"layers", unit.layers}};
-      lr.bits = unit.entries.front().bits;
-      lr.params_before = lr.params_after = unit.weights;
-      lr.weight_rel_mse = unit.entries.front().weight_rel_mse;
-      rows.push_back(std::move(lr));
-    }
-    if (budget || sparsity) {
-      mp = budget ? suggest_mixed_precision(r, *budget) : suggest_mixed_precision(r, 1 - *sparsity, BudgetKind::Density);
-      std::ostringstream name;
-      if (budget) name << "mixed-" << *budget << "bits";
-      else name << "layerwise-sparsity-" << *sparsity;
-      suggestion = mp->recipe(r, candidates, name.str());
-      for (size_t u = 0; u < r.units.size(); ++u) rows[u].settings["suggested"] = candidates[mp->choice[u]].name;
-    }
-    w.add_layer_results(rows);
-    w.add_metric(std::string(sensitivity_metric_name(so.metric)) + "_float", r.base, eval_id, "test");
-    w.add_metric("sensitivity_units", static_cast<double>(r.units.size()));
-    w.add_metric("sensitivity_seconds", r.seconds);
-    if (mp) {
-      w.add_metric("suggested_bits_per_weight", mp->average_bits);
-      w.add_metric("suggested_sparsity", 1 - mp->average_density);
-      w.add_metric("suggested_predicted_delta", mp->predicted_delta);
-      if (auto out = a.get("suggest")) {
-        write_file_atomic(*out, suggestion.dump(2) + "\n");
-        w.add_artifact(Artifact::of_file(*out, "recipe"));
-      }
-    }
-    w.finish();
-  } catch (...) {
-    w.finish_with(std::current_exception());
-    throw;
-  }
+  rs.budget = budget;
+  rs.budget_sparsity = sparsity;
+  rs.suggestion_path = a.get("suggest", "");
+  const SensitivityRun run = run_sensitivity(store, *model, candidates, *eval, calib ? *calib : no_calib, so, rs,
+                                             terminal_progress("sensitivity"));
+  const SensitivityResult& r = run.result;
+  const std::optional<MixedPrecision>& mp = run.mixed;
+  const nlohmann::json& suggestion = run.suggestion;
 
   const auto order = r.ranking(0);
   if (a.flag("json")) {
     nlohmann::json j = r.to_json();
-    j["experiment_id"] = w.id();
+    j["experiment_id"] = run.experiment_id;
     j["ranking"] = nlohmann::json::array();
     for (size_t i : order) j["ranking"].push_back(r.units[i].name);
     if (mp)
@@ -245,7 +186,7 @@ int cmd_sensitivity(const Argv& argv) {
     t.add(row);
   }
   std::cout << t.str();
-  std::cout << "experiment  #" << w.id() << " (" << store.path() << ")\n"
+  std::cout << "experiment  #" << run.experiment_id << " (" << store.path() << ")\n"
             << sensitivity_metric_name(so.metric) << " of the float model " << fixed(r.base, 4) << "\n";
   if (mp) {
     std::cout << "suggestion  " << fixed(mp->average_bits, 3) << " bits/weight, sparsity " << fixed(1 - mp->average_density, 3) << " (budget "

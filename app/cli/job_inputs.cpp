@@ -1,6 +1,7 @@
 #include "app/cli/job_inputs.h"
 
 #include "core/data/idx.h"
+#include "core/runs/text_data.h"
 #include "core/data/text_source.h"
 #include "core/data/token_windows.h"
 #include "core/text/tokenizer.h"
@@ -14,13 +15,6 @@ std::vector<std::string> eval_options() {
 }
 
 namespace {
-
-at::Tensor tokens_of(const std::string& model_dir, const std::string& path) {
-  auto tok = Tokenizer::from_model_dir(model_dir);
-  auto src = read_text_source(path);
-  auto ids = tok.encode(src.text);
-  return at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
-}
 
 void check_modality(Modality m, bool text, const std::string& what) {
   if (m == Modality::Text && !text) throw UsageError("a language model " + what + " on text (--" + (what == "calibrates" ? "calib" : "eval") + " FILE)");
@@ -42,11 +36,9 @@ std::optional<CalibrationSet> load_calibration(const Args& a, const std::string&
     check_modality(modality, true, "calibrates");
     const int64_t T = a.get_int("seq", 256);
     if (T <= 0) throw UsageError("--seq must be positive");
-    const at::Tensor ids = tokens_of(model_dir, *text);
-    QUENCH_CHECK(ids.numel() > T, *text, ": ", ids.numel(), " tokens, fewer than one window of --seq ", T);
-    const at::Tensor windows = sample_windows(ids, samples, T, true, static_cast<uint64_t>(a.get_int("seed", 0)));
+    const at::Tensor ids = text_token_ids(model_dir, *text);
     if (info) *info = {*text, "text", samples};
-    return CalibrationSet::from_token_windows(windows);
+    return calibration_windows(ids, samples, T, static_cast<uint64_t>(a.get_int("seed", 0)), *text);
   }
   check_modality(modality, false, "calibrates");
   ImageDataset ds;
@@ -73,7 +65,7 @@ std::optional<EvalInput> load_evaluation(const Args& a, const std::string& model
   if (e.options.ctx <= 0) throw UsageError("--ctx must be positive");
   if (auto text = a.get("eval")) {
     check_modality(modality, true, "is evaluated");
-    e.data.token_ids = tokens_of(model_dir, *text);
+    e.data.token_ids = text_token_ids(model_dir, *text);
     e.info = {*text, "text", 0};
     return e;
   }
@@ -97,12 +89,10 @@ std::optional<CalibrationSet> load_evaluation_batches(const Args& a, const std::
   auto e = load_evaluation(a, model_dir, modality, images);
   if (!e) return std::nullopt;
   if (e->data.token_ids.defined()) {
-    const int64_t L = e->options.ctx + 1, n = e->data.token_ids.numel() / L;
-    int64_t want = e->options.max_windows > 0 ? e->options.max_windows : default_max;
-    if (want <= 0 || want > n) want = n;
-    QUENCH_CHECK(want > 0, e->info.path, ": fewer tokens than one window of --ctx ", e->options.ctx);
-    if (info) *info = {e->info.path, "text", want};
-    return CalibrationSet::from_token_windows(sample_windows(e->data.token_ids, want, L, false, 0), 8);
+    const int64_t want = e->options.max_windows > 0 ? e->options.max_windows : default_max;
+    auto set = evaluation_windows(e->data.token_ids, e->options.ctx, want, e->info.path);
+    if (info) *info = {e->info.path, "text", set.samples};
+    return set;
   }
   const int64_t want = e->options.max_images > 0 ? e->options.max_images : default_max;
   auto set = CalibrationSet::from_images(images, e->data.preprocess, want, 64);

@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include "core/models/registry.h"
+#include "core/store/store.h"
 #include "core/util/error.h"
 #include "test_support.h"
 #include "widgets/detail/layer_detail_pane.h"
@@ -236,7 +237,9 @@ class WindowTest : public QObject {
 
   void preferencesAreKept() {
     PreferencesDialog dialog(*settings_, window_.get());
-    QCOMPARE(dialog.databaseEdit()->text(), Settings::defaultDatabasePath());
+    // Settings of their own keep a store of their own, beside the INI file; the user's default is quench-cli's.
+    QCOMPARE(dialog.databaseEdit()->text(), dir_.filePath(QStringLiteral("quench.db")));
+    QCOMPARE(Settings::defaultDatabasePath(), QString::fromStdString(quench::Store::default_path()));
     const QString db = dir_.filePath(QStringLiteral("runs/experiments.sqlite"));
     dialog.databaseEdit()->setText(db);
     dialog.calibrationEdit()->setText(dir_.filePath(QStringLiteral("no-such-file.txt")));

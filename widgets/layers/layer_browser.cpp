@@ -7,8 +7,11 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
+#include "widgets/session/model_session.h"
 
 namespace quench::gui {
 
@@ -25,13 +28,16 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   view_->setSortingEnabled(true);
   view_->sortByColumn(-1, Qt::AscendingOrder);  // model order (forward order) until the user sorts
   view_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  view_->setSelectionMode(QAbstractItemView::SingleSelection);
+  view_->setSelectionMode(QAbstractItemView::ExtendedSelection);  // several rows: the recipe editor edits them at once
   view_->setAlternatingRowColors(true);
   view_->setWordWrap(false);
   view_->verticalHeader()->setVisible(false);
   view_->verticalHeader()->setDefaultSectionSize(view_->fontMetrics().height() + 6);
   view_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  view_->horizontalHeader()->setSectionResizeMode(LayerTableModel::NameColumn, QHeaderView::Stretch);
+  // The name gets the room of the longest layer name (setSession), the last column the rest; the
+  // table scrolls sideways when the pane is narrower than all columns.
+  view_->horizontalHeader()->setSectionResizeMode(LayerTableModel::NameColumn, QHeaderView::Interactive);
+  view_->horizontalHeader()->setStretchLastSection(true);
   view_->setTextElideMode(Qt::ElideLeft);  // the end of a module path says the most
 
   auto* top = new QHBoxLayout();
@@ -49,12 +55,36 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   connect(proxy_, &QAbstractItemModel::layoutChanged, this, &LayerBrowser::updateCount);
   connect(view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex&, const QModelIndex&) { Q_EMIT currentLayerChanged(currentRow()); });
+  connect(view_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] { Q_EMIT selectionChanged(); });
+  connect(proxy_, &QAbstractItemModel::layoutChanged, this, [this] { Q_EMIT selectionChanged(); });
   updateCount();
+}
+
+QStringList LayerBrowser::selectedLayers() const {
+  QStringList names;
+  for (const QModelIndex& i : view_->selectionModel()->selectedRows(LayerTableModel::NameColumn)) names << i.data().toString();
+  return names;
+}
+
+QString LayerBrowser::selectionGlob() const {
+  const QString glob = proxy_->glob().trimmed();
+  if (glob.isEmpty() || (!glob.contains(QLatin1Char('*')) && !glob.contains(QLatin1Char('?')))) return {};
+  const int selected = static_cast<int>(view_->selectionModel()->selectedRows().size());
+  return selected > 0 && selected == proxy_->rowCount() ? glob : QString();
 }
 
 void LayerBrowser::setSession(const ModelSession* session) {
   model_->setSession(session);
+  // The SQNR column shows once a run exists: until then it would be an empty column.
+  disconnect(run_connection_);
+  auto show_errors = [this, session] { view_->setColumnHidden(LayerTableModel::ErrorColumn, !session || !session->hasRun()); };
+  if (session) run_connection_ = connect(session, &ModelSession::runChanged, this, show_errors);
+  show_errors();
   view_->resizeColumnsToContents();
+  int longest = view_->fontMetrics().horizontalAdvance(QStringLiteral("model.layers.0.mlp.down_proj"));
+  for (int r = 0; r < model_->rowCount(); ++r)
+    longest = std::max(longest, view_->fontMetrics().horizontalAdvance(model_->index(r, LayerTableModel::NameColumn).data().toString()));
+  view_->setColumnWidth(LayerTableModel::NameColumn, std::min(longest + 12, 340));
   Q_EMIT currentLayerChanged(-1);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // The layer table with its glob filter box: the window's way to pick a layer.
+#include <QStringList>
 #include <QWidget>
 
 class QLabel;
@@ -25,6 +26,11 @@ class LayerBrowser : public QWidget {
   // Selects the top row as the table is sorted now (nothing when the table is empty).
   void selectTop();
   int currentRow() const;  // in the session's layer order; −1 when none
+  // The selected layers' names, in table order (several rows: Ctrl/Shift-click, Ctrl+A).
+  QStringList selectedLayers() const;
+  // The filter's globs when the selection is exactly the rows the filter shows and the filter
+  // has a wildcard (so a recipe rule can name the glob instead of listing layers); else empty.
+  QString selectionGlob() const;
   void focusFilter();
 
   LayerTableModel* model() const { return model_; }
@@ -34,6 +40,7 @@ class LayerBrowser : public QWidget {
 
  Q_SIGNALS:
   void currentLayerChanged(int row);
+  void selectionChanged();
 
  private:
   void updateCount();
@@ -43,6 +50,7 @@ class LayerBrowser : public QWidget {
   QLineEdit* filter_;
   QLabel* count_;
   QTableView* view_;
+  QMetaObject::Connection run_connection_;
 };
 
 }  // namespace quench::gui

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/compress/plan_text.h"
+#include "widgets/recipe/recipe_document.h"
 #include "widgets/session/model_session.h"
 #include "widgets/util/text.h"
 
@@ -13,16 +15,68 @@ namespace quench::gui {
 void LayerTableModel::setSession(const ModelSession* session) {
   beginResetModel();
   disconnect(stats_connection_);
+  disconnect(run_connection_);
   session_ = session;
-  if (session_) stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
+  if (session_) {
+    stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
+    run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] { columnChanged(ErrorColumn); });
+  }
   heat_ = {};
   endResetModel();
   if (session_ && session_->weightStatsCount() > 0) onStatsAdded();
 }
 
+void LayerTableModel::setRecipe(const RecipeDocument* recipe) {
+  if (recipe_) disconnect(recipe_, nullptr, this, nullptr);
+  recipe_ = recipe;
+  if (recipe_) connect(recipe_, &RecipeDocument::changed, this, [this] { columnChanged(SettingColumn); });
+  columnChanged(SettingColumn);
+}
+
+void LayerTableModel::columnChanged(int column) {
+  if (rowCount() > 0) Q_EMIT dataChanged(index(0, column), index(rowCount() - 1, column));
+}
+
+QVariant LayerTableModel::runData(int row, int column, int role) const {
+  if (column == SettingColumn) {
+    const LayerPlan* p = recipe_ ? recipe_->layerPlan(row) : nullptr;
+    if (!p || p->layer != session_->layer(row).name) return {};
+    switch (role) {
+      // Kept layers say only that (and whether a rule skips them): the reason is in the tooltip.
+      case Qt::DisplayRole:
+      case SortRole:
+        if (p->compressed()) return QString::fromStdString(setting_text(*p));
+        return p->status.find("skip") != std::string::npos ? tr("kept (skip)") : tr("kept");
+      case Qt::ToolTipRole: {
+        QStringList lines = {QString::fromStdString(setting_text(*p))};
+        for (const auto& src : p->sources) lines << tr("from %1").arg(QString::fromStdString(src));
+        return lines.join(QLatin1Char('\n'));
+      }
+      case Qt::ForegroundRole: return p->compressed() ? QVariant() : QVariant(QColor(Qt::gray));
+    }
+    return {};
+  }
+  const LayerResult* r = session_->runResult(row);
+  if (!r) return {};
+  const std::optional<double> sqnr = r->output_sqnr_db ? r->output_sqnr_db : r->weight_sqnr_db;
+  switch (role) {
+    case Qt::DisplayRole: return sqnr ? QString::number(*sqnr, 'f', 1) : QString();
+    case SortRole: return sqnr ? QVariant(*sqnr) : QVariant();
+    case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    case Qt::ToolTipRole: {
+      QStringList lines = {tr("run #%1 %2").arg(session_->run().experiment_id).arg(session_->run().name)};
+      if (r->bits) lines << tr("%1 bits per weight").arg(*r->bits, 0, 'f', 3);
+      if (r->weight_sqnr_db) lines << tr("weight SQNR %1 dB, relative MSE %2").arg(*r->weight_sqnr_db, 0, 'f', 2).arg(r->weight_rel_mse.value_or(0), 0, 'g', 3);
+      if (r->output_sqnr_db) lines << tr("output SQNR %1 dB, relative MSE %2").arg(*r->output_sqnr_db, 0, 'f', 2).arg(r->output_rel_mse.value_or(0), 0, 'g', 3);
+      return lines.join(QLatin1Char('\n'));
+    }
+  }
+  return {};
+}
+
 void LayerTableModel::onStatsAdded() {
   // Heat is relative to the whole model, so every coloured cell may change, not only new rows.
-  for (int column = AbsmaxColumn; column < ColumnCount; ++column) {
+  for (int column = AbsmaxColumn; column <= OutliersColumn; ++column) {
     std::vector<double> values;
     for (int row = 0; row < rowCount(); ++row) {
       const double v = statistic(row, column);
@@ -30,7 +84,7 @@ void LayerTableModel::onStatsAdded() {
     }
     heat_[column] = HeatScale(column == OutliersColumn ? HeatScale::Mode::Count : HeatScale::Mode::RatioToMedian, values);
   }
-  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, ColumnCount - 1));
+  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, OutliersColumn));
 }
 
 double LayerTableModel::statistic(int row, int column) const {
@@ -54,6 +108,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
   if (!session_ || !index.isValid() || index.row() >= rowCount()) return {};
   const LayerRow& layer = session_->layer(index.row());
   const int column = index.column();
+  if (column == SettingColumn || column == ErrorColumn) return runData(index.row(), column, role);
   if (isStatistic(column)) {
     const double v = statistic(index.row(), column);
     const bool known = !std::isnan(v);
@@ -123,6 +178,8 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case AbsmaxColumn: return tr("|W| max");
       case KurtosisColumn: return tr("Kurtosis");
       case OutliersColumn: return tr("Outliers");
+      case SettingColumn: return tr("Setting");
+      case ErrorColumn: return tr("SQNR dB");
     }
   }
   if (role == Qt::ToolTipRole) {
@@ -133,6 +190,10 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case KurtosisColumn: return tr("Pearson kurtosis of the weights: 3 for a normal distribution, more for heavy tails");
       case OutliersColumn:
         return tr("Outlier input channels: those whose absmax exceeds %1× the median channel's").arg(kDefaultOutlierMultiple);
+      case SettingColumn: return tr("What the recipe in the Recipe tab gives this layer");
+      case ErrorColumn:
+        return tr("After the last run: the layer's output SQNR in dB on calibration inputs (its weight SQNR when the output "
+                  "was not measured); higher is better");
     }
   }
   return {};

@@ -11,12 +11,18 @@
 namespace quench::gui {
 
 class ModelSession;
+class RecipeDocument;
 
 class LayerTableModel : public QAbstractTableModel {
   Q_OBJECT
 
  public:
-  enum Column { NameColumn, KindColumn, ShapeColumn, ParametersColumn, AbsmaxColumn, KurtosisColumn, OutliersColumn, ColumnCount };
+  // Setting: what the recipe being edited gives the layer. Error: the last run's output SQNR
+  // (the weight's when the output error was not measured).
+  enum Column {
+    NameColumn, KindColumn, SettingColumn, ErrorColumn, ShapeColumn, ParametersColumn, AbsmaxColumn, KurtosisColumn,
+    OutliersColumn, ColumnCount
+  };
   static constexpr int SortRole = Qt::UserRole;
   static constexpr int HeatRole = Qt::UserRole + 1;  // double in [0, 1] on statistic columns
 
@@ -25,6 +31,8 @@ class LayerTableModel : public QAbstractTableModel {
   // nullptr: no model open. The session must outlive its use here (or be replaced first).
   void setSession(const ModelSession* session);
   const ModelSession* session() const { return session_; }
+  // The recipe whose per-layer setting the Setting column shows (nullptr: none).
+  void setRecipe(const RecipeDocument* recipe);
 
   int rowCount(const QModelIndex& parent = {}) const override;
   int columnCount(const QModelIndex& parent = {}) const override;
@@ -35,10 +43,13 @@ class LayerTableModel : public QAbstractTableModel {
   void onStatsAdded();
   // The raw value of a statistic column, NaN while the layer has no statistics.
   double statistic(int row, int column) const;
-  static bool isStatistic(int column) { return column >= AbsmaxColumn; }
+  static bool isStatistic(int column) { return column >= AbsmaxColumn && column <= OutliersColumn; }
+  QVariant runData(int row, int column, int role) const;
+  void columnChanged(int column);
 
   const ModelSession* session_ = nullptr;
-  QMetaObject::Connection stats_connection_;
+  QMetaObject::Connection stats_connection_, run_connection_;
+  const RecipeDocument* recipe_ = nullptr;
   std::array<HeatScale, ColumnCount> heat_;
 };
 

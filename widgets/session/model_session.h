@@ -6,11 +6,13 @@
 #include <QObject>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "core/stats/weight_stats.h"
+#include "core/store/records.h"
 #include "widgets/session/model_summary.h"
 
 namespace quench::gui {
@@ -35,8 +37,22 @@ class ModelSession : public QObject {
   // Stores statistics (matched to rows by layer name) and announces the rows that changed.
   void addWeightStats(std::vector<WeightStats> stats);
 
+  // The last run shown on this model (a compress job just finished, or an experiment was opened):
+  // per-layer results matched to rows by name, and the weight statistics after compression
+  // (only for a run computed in this session; an opened experiment has none).
+  struct Run {
+    int64_t experiment_id = 0;
+    QString name;
+  };
+  void setRun(Run run, std::vector<LayerResult> results, std::vector<WeightStats> after);
+  bool hasRun() const { return run_.experiment_id != 0; }
+  const Run& run() const { return run_; }
+  const LayerResult* runResult(int row) const;
+  const WeightStats* afterStats(int row) const;
+
  Q_SIGNALS:
   void weightStatsAdded(const QList<int>& rows);
+  void runChanged();
 
  private:
   ModelSummary summary_;
@@ -44,6 +60,9 @@ class ModelSession : public QObject {
   std::unordered_map<std::string, int> rows_;
   std::vector<std::unique_ptr<WeightStats>> stats_;  // [layers]
   int stats_count_ = 0;
+  Run run_;
+  std::vector<std::optional<LayerResult>> results_;  // [layers]
+  std::vector<std::unique_ptr<WeightStats>> after_;  // [layers]
 };
 
 }  // namespace quench::gui

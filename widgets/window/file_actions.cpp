@@ -40,6 +40,7 @@ FileActions::FileActions(QWidget& window, Settings& settings, QMenu& file)
   connect(prefs, &QAction::triggered, this, [this] {
     auto* dialog = new PreferencesDialog(settings_, &window_);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, &FileActions::preferencesChanged);
     dialog->open();
   });
 

@@ -23,6 +23,8 @@ class FileActions : public QObject {
 
  Q_SIGNALS:
   void openRequested(const QString& dir);
+  // The preferences dialog saved new settings.
+  void preferencesChanged();
 
  private:
   void fillRecent();

@@ -2,6 +2,9 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFileInfo>
+#include <QPointer>
+#include <QTabWidget>
 #include <QHeaderView>
 #include <QTableView>
 #include <QTimer>
@@ -9,6 +12,7 @@
 #include <cstdio>
 
 #include "core/util/error.h"
+#include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
@@ -16,6 +20,9 @@
 #include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/histogram_plot.h"
+#include "widgets/experiments/compare_window.h"
+#include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_edits.h"
 #include "widgets/window/main_window.h"
 
 namespace quench::gui {
@@ -37,21 +44,52 @@ void sortTable(MainWindow& window, const QString& spec) {
   fail_usage(QObject::tr("--sort: no column named '%1'").arg(parts[0]));
 }
 
+const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after"), QStringLiteral("recipe"), QStringLiteral("experiments")};
+const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto")};
+const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity")};
+
+void loadRecipe(MainWindow& window, const QString& recipe) {
+  try {
+    if (QFileInfo::exists(recipe)) window.recipe().load(recipe);
+    else window.recipe().change(presetRecipe(recipe), QObject::tr("Use preset %1").arg(recipe));
+  } catch (const std::exception& e) {
+    fail_usage(QObject::tr("--recipe: %1").arg(QString::fromStdString(e.what())));
+  }
+}
+
+void showTab(MainWindow& window, const QString& tab) {
+  const int i = static_cast<int>(kTabs.indexOf(tab));
+  window.sideTabs()->setCurrentIndex(i == 1 ? 0 : i == 0 ? 0 : i - 1);
+  if (i <= 1) window.detail()->tabs()->setCurrentIndex(i);
+}
+
 // Applies the view options; in screenshot mode, saves the window a moment later (queued replots
 // and layouts settle first) and quits.
-void finish(MainWindow& window, const LaunchOptions& opts) {
+void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>& recorded) {
   if (!opts.filter.isEmpty()) window.layers()->filter()->setText(opts.filter);
   if (!opts.sort.isEmpty()) sortTable(window, opts.sort);
   if (opts.select.isEmpty())
     window.layers()->selectTop();  // the top of the table as filtered and sorted
   else if (!window.showLayer(opts.select))
     fail_usage(QObject::tr("--select: the model has no layer '%1'").arg(opts.select));
+  if (opts.select_all) window.layers()->view()->selectAll();
+  if (!opts.tab.isEmpty()) showTab(window, opts.tab);
   if (opts.log_y) window.weightPage()->histogram()->setLogY(true);
   if (opts.issues) window.findChild<IssuesDock*>()->raise();
+  QPointer<QWidget> target = &window;
+  if (opts.compare || !opts.compare_runs.isEmpty()) {
+    const QList<int64_t> ids = opts.compare_runs.isEmpty() ? recorded : opts.compare_runs;
+    if (ids.size() < 2) fail_usage(QObject::tr("--compare: %1 run(s) to compare; two or more are needed").arg(ids.size()));
+    CompareWindow* cmp = window.compareExperiments(ids);
+    if (!cmp) fail_usage(QObject::tr("--compare: the runs could not be compared"));
+    cmp->resize(opts.size);
+    if (!opts.compare_tab.isEmpty()) cmp->tabs()->setCurrentIndex(static_cast<int>(kCompareTabs.indexOf(opts.compare_tab)));
+    target = cmp;
+  }
   if (opts.screenshot.isEmpty()) return;
-  QTimer::singleShot(500, &window, [&window, opts] {
+  QTimer::singleShot(800, &window, [&window, opts, target] {
     const bool failed = window.issues().count(Issue::Severity::Error) > 0;
-    const bool saved = window.grab().save(opts.screenshot);
+    const bool saved = target && target->grab().save(opts.screenshot);
     if (!saved) std::fprintf(stderr, "quench: could not write %s\n", qPrintable(opts.screenshot));
     if (failed) std::fprintf(stderr, "quench: a job failed; the screenshot shows the error\n");
     QCoreApplication::exit(saved && !failed ? 0 : 1);
@@ -81,9 +119,22 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                 QObject::tr("Save the window as an image once the model's jobs are done, then quit."),
                                 QStringLiteral("FILE"));
   const QCommandLineOption size(QStringLiteral("size"), QObject::tr("Window size, e.g. 1440x900."), QStringLiteral("WxH"));
+  const QCommandLineOption recipe(QStringLiteral("recipe"), QObject::tr("Load this recipe file, scheme or preset into the recipe editor."),
+                                  QStringLiteral("FILE|SCHEME|PRESET"));
+  const QCommandLineOption run(QStringLiteral("run"),
+                               QObject::tr("Run these with the run dialog's defaults once the model is open: compress, evaluate, sensitivity."),
+                               QStringLiteral("KIND[,KIND…]"));
+  const QCommandLineOption compare(QStringLiteral("compare"), QObject::tr("Compare the runs --run recorded (screenshot: that window)."));
+  const QCommandLineOption compare_runs(QStringLiteral("compare-runs"), QObject::tr("Compare these stored runs (screenshot: that window)."),
+                                        QStringLiteral("ID,ID…"));
+  const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers or pareto."),
+                                       QStringLiteral("TAB"));
+  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe or experiments."),
+                               QStringLiteral("TAB"));
+  const QCommandLineOption select_all(QStringLiteral("select-all"), QObject::tr("Select every row the filter shows."));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all});
   p.process(arguments);
 
   LaunchOptions o;
@@ -97,6 +148,22 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   o.log_y = p.isSet(log_y);
   o.issues = p.isSet(issues);
   o.screenshot = p.value(shot);
+  o.recipe = p.value(recipe);
+  if (p.isSet(run)) o.runs = p.value(run).split(QLatin1Char(','), Qt::SkipEmptyParts);
+  for (const QString& r : o.runs)
+    if (!kRuns.contains(r)) fail_usage(QObject::tr("--run: '%1' is not one of %2").arg(r, kRuns.join(QStringLiteral(", "))));
+  o.compare = p.isSet(compare);
+  for (const QString& id : p.value(compare_runs).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+    bool ok = false;
+    o.compare_runs << id.trimmed().toLongLong(&ok);
+    if (!ok) fail_usage(QObject::tr("--compare-runs: '%1' is not a run number").arg(id));
+  }
+  o.compare_tab = p.value(compare_tab);
+  if (!o.compare_tab.isEmpty() && !kCompareTabs.contains(o.compare_tab))
+    fail_usage(QObject::tr("--compare-tab: '%1' is not one of %2").arg(o.compare_tab, kCompareTabs.join(QStringLiteral(", "))));
+  o.tab = p.value(tab);
+  if (!o.tab.isEmpty() && !kTabs.contains(o.tab)) fail_usage(QObject::tr("--tab: '%1' is not one of %2").arg(o.tab, kTabs.join(QStringLiteral(", "))));
+  o.select_all = p.isSet(select_all);
   if (p.isSet(size)) {
     const QStringList wh = p.value(size).split(QLatin1Char('x'));
     bool ok_w = false, ok_h = false;
@@ -116,13 +183,30 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
 void launch(MainWindow& window, const LaunchOptions& opts) {
   window.resize(opts.size);
   if (opts.model.isEmpty()) return;
-  // After the open and statistics jobs, or after a failure (which the screenshot then shows).
+  // After the open and statistics jobs (and then after the runs --run asks for), or after a
+  // failure (which the screenshot then shows).
+  auto recorded = std::make_shared<QList<int64_t>>();
+  QObject::connect(&window, &MainWindow::runRecorded, &window, [recorded](qint64 id, const QString&) { recorded->append(id); });
+  auto stage = std::make_shared<int>(0);
   auto connection = std::make_shared<QMetaObject::Connection>();
-  *connection = QObject::connect(&window.jobs(), &JobRunner::idle, &window, [&window, opts, connection] {
-    QObject::disconnect(*connection);
+  *connection = QObject::connect(&window.jobs(), &JobRunner::idle, &window, [&window, opts, connection, stage, recorded] {
     try {
-      finish(window, opts);
+      if (*stage == 0 && window.session() && (!opts.recipe.isEmpty() || !opts.runs.isEmpty())) {
+        *stage = 1;
+        if (!opts.recipe.isEmpty()) loadRecipe(window, opts.recipe);
+        if (!opts.runs.isEmpty()) {
+          for (const QString& r : opts.runs)
+            window.submitRun(r == QLatin1String("compress") ? RunDialog::Kind::Compress
+                             : r == QLatin1String("evaluate") ? RunDialog::Kind::Evaluate
+                                                              : RunDialog::Kind::Sensitivity,
+                             window.runSettings());
+          return;  // finish when these are done
+        }
+      }
+      QObject::disconnect(*connection);
+      finish(window, opts, *recorded);
     } catch (const std::exception& e) {
+      QObject::disconnect(*connection);
       std::fprintf(stderr, "quench: %s\n", e.what());
       if (!opts.screenshot.isEmpty()) QCoreApplication::exit(2);
     }

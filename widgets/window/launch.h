@@ -4,6 +4,7 @@
 // how packaging/screenshots.sh regenerates docs/screenshots/ from the real application.
 #include <QSize>
 #include <QString>
+#include <QList>
 #include <QStringList>
 
 namespace quench::gui {
@@ -18,6 +19,13 @@ struct LaunchOptions {
   QString sort;          // --sort COLUMN[:asc|:desc], COLUMN as the table header names it
   bool log_y = false;    // --log-y
   bool issues = false;   // --issues: bring the Issues dock to the front
+  QString recipe;        // --recipe FILE|SCHEME|PRESET: into the recipe editor once the model is open
+  QStringList runs;      // --run compress,evaluate,sensitivity: run these (run dialog defaults) in order
+  bool compare = false;  // --compare: compare the runs --run recorded (the screenshot shows that window)
+  QList<int64_t> compare_runs;  // --compare-runs ID,ID…: compare these stored runs instead
+  QString compare_tab;   // --compare-tab metrics|layers|pareto
+  QString tab;           // --tab layer|before-after|recipe|experiments
+  bool select_all = false;  // --select-all: select every row the filter shows (the recipe editor's target)
   QString screenshot;    // --screenshot FILE.png
   QSize size{1440, 900}; // --size WxH
   int timeout_s = 120;   // --timeout SECONDS (screenshot mode)
@@ -27,9 +35,10 @@ struct LaunchOptions {
 // Throws quench::UsageError for malformed ones.
 LaunchOptions parseLaunchOptions(const QStringList& arguments);
 
-// Opens opts.model in the shown window; once its jobs have finished, applies the filter, sort,
-// selection and log-y, and in screenshot mode saves the window and quits the application with
-// exit code 0 (1 when a job failed or the timeout passed).
+// Opens opts.model in the shown window; once its jobs have finished, loads the recipe and runs what
+// --run asks for, then applies the filter, sort, selection, tab and log-y, opens the comparison,
+// and in screenshot mode saves the window (the comparison's, with --compare) and quits the
+// application with exit code 0 (1 when a job failed or the timeout passed).
 void launch(MainWindow& window, const LaunchOptions& opts);
 
 }  // namespace quench::gui

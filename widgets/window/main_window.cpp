@@ -7,22 +7,29 @@
 #include <QMenuBar>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/run_page.h"
 #include "widgets/detail/weight_page.h"
+#include "widgets/experiments/experiments_panel.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/jobs/job_runner.h"
 #include "widgets/jobs/job_status_widget.h"
 #include "widgets/jobs/log_pane.h"
 #include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/histogram_plot.h"
+#include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_editor.h"
 #include "widgets/session/model_session.h"
 #include "widgets/window/device_selector.h"
 #include "widgets/window/file_actions.h"
 #include "widgets/window/help_actions.h"
+#include "widgets/window/run_actions.h"
 #include "widgets/window/settings.h"
 #include "widgets/window/summary_panel.h"
 
@@ -32,11 +39,17 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
     : QMainWindow(parent), settings_(settings), jobs_(new JobRunner(this)), issues_(new IssuesModel(this)),
       summary_(new SummaryPanel(this)), browser_(new LayerBrowser(this)), detail_(new LayerDetailPane(this)),
       weight_page_(new WeightPage(this)), log_(new LogPane(this)), issues_dock_(new IssuesDock(*issues_, this)),
-      device_(new DeviceSelector(settings.device(), this)) {
+      device_(new DeviceSelector(settings.device(), this)), recipe_(new RecipeDocument(this)),
+      recipe_editor_(new RecipeEditor(*recipe_, this)), experiments_(new ExperimentsPanel(this)), run_page_(new RunPage(this)),
+      side_tabs_(new QTabWidget(this)) {
   setObjectName(QStringLiteral("mainWindow"));
   setWindowTitle(tr("Quench"));
   setAcceptDrops(true);
   detail_->addPage(weight_page_);
+  detail_->addPage(run_page_);
+  browser_->model()->setRecipe(recipe_);
+  run_settings_.calibration = settings_.calibrationSet();
+  run_settings_.evaluation = settings_.evaluationSet();
 
   auto* left = new QWidget(this);
   auto* left_layout = new QVBoxLayout(left);
@@ -46,9 +59,15 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   auto* split = new QSplitter(Qt::Horizontal, this);
   split->setObjectName(QStringLiteral("mainSplitter"));
   split->addWidget(left);
-  split->addWidget(detail_);
-  // Wide enough on the left for every column of the layer table at the default window size.
-  split->setSizes({720, 720});
+  // The layer table stays in view while the right side shows a layer, the recipe or the runs:
+  // rows selected on the left are what the recipe editor applies a setting to.
+  side_tabs_->setObjectName(QStringLiteral("sideTabs"));
+  side_tabs_->addTab(detail_, tr("Layer"));
+  side_tabs_->addTab(recipe_editor_, tr("Recipe"));
+  side_tabs_->addTab(experiments_, tr("Experiments"));
+  split->addWidget(side_tabs_);
+  // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
+  split->setSizes({870, 570});
   split->setChildrenCollapsible(false);
   setCentralWidget(split);
 
@@ -76,12 +95,23 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
 
   connect(browser_, &LayerBrowser::currentLayerChanged, detail_, &LayerDetailPane::showLayer);
   connect(issues_dock_, &IssuesDock::jumpToLayer, this, &MainWindow::showLayer);
+  connect(browser_, &LayerBrowser::selectionChanged, recipe_editor_,
+          [this] { recipe_editor_->setSelection(browser_->selectedLayers(), browser_->selectionGlob()); });
+  connect(recipe_editor_, &RecipeEditor::jumpToLayer, this, &MainWindow::showLayer);
+  connect(recipe_, &RecipeDocument::changed, this, &MainWindow::onRecipeChanged);
+  connect(experiments_, &ExperimentsPanel::openRequested, this, &MainWindow::openExperiment);
+  connect(experiments_, &ExperimentsPanel::compareRequested, this, [this](const QList<int64_t>& ids) { compareExperiments(ids); });
+  connect(experiments_, &ExperimentsPanel::storeFailed, this, [this](const QString& message) {
+    issues_->clearSource(QStringLiteral("experiment store"));
+    issues_->add({Issue::Severity::Error, message, {}, QStringLiteral("experiment store")});
+  });
   connect(device_, &DeviceSelector::deviceChanged, this, [this](const QString& d) { settings_.setDevice(d); });
   connect(jobs_, &JobRunner::finished, this,
           [this](quint64, const QString& title, JobRunner::Outcome outcome, const QString& error) {
             onJobFinished(title, outcome, error);
           });
 
+  useDatabase();
   resize(1440, 900);
   if (!settings_.windowGeometry().isEmpty()) restoreGeometry(settings_.windowGeometry());
   if (!settings_.windowState().isEmpty()) restoreState(settings_.windowState());
@@ -89,6 +119,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
 
 // Views let go of the session before it is released (members die after this body).
 MainWindow::~MainWindow() {
+  browser_->model()->setRecipe(nullptr);
   browser_->setSession(nullptr);
   detail_->setSession(nullptr);
 }
@@ -97,6 +128,11 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file_actions_ = new FileActions(*this, settings_, *file);
   connect(file_actions_, &FileActions::openRequested, this, &MainWindow::openModel);
+  connect(file_actions_, &FileActions::preferencesChanged, this, [this] {
+    run_settings_.calibration = settings_.calibrationSet();
+    useDatabase();
+  });
+  addRecipeMenu(*this, *menuBar()->addMenu(tr("&Recipe")));
 
   QMenu* model = menuBar()->addMenu(tr("&Model"));
   QAction* stats = model->addAction(tr("Recompute &Weight Statistics"));
@@ -112,6 +148,8 @@ void MainWindow::buildMenus() {
   auto update_stats = [this, stats] { stats->setEnabled(session_ != nullptr); };
   connect(this, &MainWindow::modelOpened, stats, update_stats);
   update_stats();
+
+  addRunMenu(*this, *menuBar()->addMenu(tr("R&un")));
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   QAction* filter = view->addAction(tr("&Filter Layers"));

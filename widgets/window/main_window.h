@@ -5,11 +5,22 @@
 
 #include <memory>
 
+#include "core/store/records.h"
 #include "widgets/jobs/job_runner.h"
+#include "widgets/runs/run_dialog.h"
+#include "widgets/runs/run_settings.h"
+
+class QTabWidget;
 
 namespace quench::gui {
 
+class CompareWindow;
 class DeviceSelector;
+class ExperimentsPanel;
+class RecipeDocument;
+class RecipeEditor;
+class RunPage;
+struct RunOutcome;
 class FileActions;
 class IssuesDock;
 class IssuesModel;
@@ -45,10 +56,35 @@ class MainWindow : public QMainWindow {
   IssuesModel& issues() const { return *issues_; }
   LogPane* log() const { return log_; }
   DeviceSelector* device() const { return device_; }
+  RecipeDocument& recipe() const { return *recipe_; }
+  RecipeEditor* recipeEditor() const { return recipe_editor_; }
+  ExperimentsPanel* experiments() const { return experiments_; }
+  RunPage* runPage() const { return run_page_; }
+  // Layer detail, Recipe, Experiments.
+  QTabWidget* sideTabs() const { return side_tabs_; }
+
+  // Opens the settings dialog of a run (non-modal); accepting it queues the job, which records an
+  // experiment. Returns the dialog (nullptr, with a message, when no model is open or the recipe
+  // has an error).
+  RunDialog* startRun(RunDialog::Kind kind);
+  // Queues a run with these settings (what accepting the dialog does). The model, device and
+  // store are the window's; the rest is `settings`' (their empty name: a default).
+  void submitRun(RunDialog::Kind kind, RunSettings settings);
+  // The settings the next run dialog starts from.
+  const RunSettings& runSettings() const { return run_settings_; }
+  // Loads a stored run: a compress run's recipe into the editor, its per-layer results into the
+  // layer table and the Before / After page.
+  void openExperiment(const ExperimentDetail& detail);
+  // Opens a window comparing stored runs (nullptr, with a message, when the store refuses).
+  CompareWindow* compareExperiments(const QList<int64_t>& ids);
+  // Points the Experiments tab at the database the preferences name.
+  void useDatabase();
 
  Q_SIGNALS:
   void modelOpened(const QString& dir);
   void weightStatisticsReady();
+  // A run job finished and recorded experiment `id` (its results are applied by then).
+  void runRecorded(qint64 id, const QString& kind);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
@@ -60,6 +96,9 @@ class MainWindow : public QMainWindow {
   void setSession(std::shared_ptr<ModelSession> session);
   void reportOutliers();
   void onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error);
+  void onRunRecorded(const std::shared_ptr<ModelSession>& session, const RunOutcome& out);
+  void onRecipeChanged();
+  void showError(const QString& title, const QString& message);
 
   Settings& settings_;
   JobRunner* jobs_;
@@ -73,6 +112,12 @@ class MainWindow : public QMainWindow {
   LogPane* log_;
   IssuesDock* issues_dock_;
   DeviceSelector* device_;
+  RecipeDocument* recipe_;
+  RecipeEditor* recipe_editor_;
+  ExperimentsPanel* experiments_;
+  RunPage* run_page_;
+  QTabWidget* side_tabs_;
+  RunSettings run_settings_;
 };
 
 }  // namespace quench::gui

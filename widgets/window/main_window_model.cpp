@@ -8,6 +8,8 @@
 #include <QStatusBar>
 
 #include "widgets/detail/layer_detail_pane.h"
+#include "widgets/experiments/experiments_panel.h"
+#include "widgets/recipe/recipe_document.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/jobs/job_runner.h"
@@ -47,6 +49,8 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   const ModelSummary& s = session->summary();
   browser_->setSession(session.get());
   detail_->setSession(session.get());
+  recipe_->setModel(session->model());
+  experiments_->setModelPath(s.dir);
   summary_->setSummary(&s);
   // Something to look at straight away: the first layer's plots fill in as statistics arrive.
   browser_->selectTop();

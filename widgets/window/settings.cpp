@@ -1,7 +1,10 @@
 #include "widgets/window/settings.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QStandardPaths>
+
+#include "core/store/store.h"
 
 namespace quench::gui {
 
@@ -9,14 +12,19 @@ namespace {
 const QString kRecent = QStringLiteral("recentModels");
 const QString kDatabase = QStringLiteral("preferences/databasePath");
 const QString kCalibration = QStringLiteral("preferences/calibrationSet");
+const QString kEvaluation = QStringLiteral("runs/evaluationSet");
 const QString kDevice = QStringLiteral("device");
 const QString kGeometry = QStringLiteral("window/geometry");
 const QString kState = QStringLiteral("window/state");
 }  // namespace
 
-Settings::Settings() : s_(std::make_unique<QSettings>(QStringLiteral("Quench"), QStringLiteral("quench"))) {}
+Settings::Settings()
+    : s_(std::make_unique<QSettings>(QStringLiteral("Quench"), QStringLiteral("quench"))), default_database_(defaultDatabasePath()) {}
 
-Settings::Settings(const QString& ini_file) : s_(std::make_unique<QSettings>(ini_file, QSettings::IniFormat)) {}
+// A store beside the file too, so that such a run records nothing in the user's store either.
+Settings::Settings(const QString& ini_file)
+    : s_(std::make_unique<QSettings>(ini_file, QSettings::IniFormat)),
+      default_database_(QFileInfo(ini_file).absoluteDir().filePath(QStringLiteral("quench.db"))) {}
 
 QStringList Settings::recentModels() const { return s_->value(kRecent).toStringList(); }
 
@@ -36,12 +44,14 @@ void Settings::removeRecentModel(const QString& dir) {
 
 void Settings::clearRecentModels() { s_->remove(kRecent); }
 
-QString Settings::defaultDatabasePath() {
-  return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("experiments.sqlite"));
-}
+// The store quench-cli records into, so the window lists the CLI's runs and the CLI the window's.
+QString Settings::defaultDatabasePath() { return QString::fromStdString(Store::default_path()); }
 
-QString Settings::databasePath() const { return s_->value(kDatabase, defaultDatabasePath()).toString(); }
+QString Settings::databasePath() const { return s_->value(kDatabase, default_database_).toString(); }
 void Settings::setDatabasePath(const QString& path) { s_->setValue(kDatabase, path); }
+
+QString Settings::evaluationSet() const { return s_->value(kEvaluation).toString(); }
+void Settings::setEvaluationSet(const QString& path) { s_->setValue(kEvaluation, path); }
 
 QString Settings::calibrationSet() const { return s_->value(kCalibration).toString(); }
 void Settings::setCalibrationSet(const QString& path) { s_->setValue(kCalibration, path); }

@@ -22,13 +22,17 @@ class Settings {
   void removeRecentModel(const QString& dir);
   void clearRecentModels();
 
-  // The experiment store's SQLite file.
+  // The experiment store's SQLite file: the one quench-cli uses, unless set; for settings in an
+  // INI file of their own, quench.db beside that file.
   QString databasePath() const;
   void setDatabasePath(const QString& path);
   static QString defaultDatabasePath();
   // The text or image data calibration uses unless told otherwise (empty: none chosen).
   QString calibrationSet() const;
   void setCalibrationSet(const QString& path);
+  // The text the last run was evaluated on (the run dialog offers it again).
+  QString evaluationSet() const;
+  void setEvaluationSet(const QString& path);
   // "cpu", "cuda", "cuda:1": what parse_device accepts.
   QString device() const;
   void setDevice(const QString& device);
@@ -41,6 +45,7 @@ class Settings {
 
  private:
   std::unique_ptr<QSettings> s_;
+  QString default_database_;
 };
 
 }  // namespace quench::gui

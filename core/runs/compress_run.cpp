@@ -1,0 +1,72 @@
+#include "core/runs/compress_run.h"
+
+#include <chrono>
+
+#include "core/store/fingerprint.h"
+
+namespace quench {
+
+Progress with_heartbeat(ExperimentWriter& w, Progress progress) {
+  auto last_beat = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [&w, progress = std::move(progress), last_beat](int64_t done, int64_t total, double eta, const std::string& msg) {
+    if (std::chrono::steady_clock::now() - *last_beat > std::chrono::seconds(5)) {
+      w.heartbeat();
+      *last_beat = std::chrono::steady_clock::now();
+    }
+    return progress ? progress(done, total, eta, msg) : true;
+  };
+}
+
+CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const ResolvedRecipe& plan, const CalibrationSet& calib,
+                         const CompressRunSpec& rs, const Progress& progress) {
+  ExperimentSpec spec;
+  spec.name = rs.name;
+  spec.kind = "compress";
+  spec.model_id = store.add_model(model_record(model));
+  spec.recipe = recipe.json;
+  spec.datasets.push_back({store.add_dataset(rs.calib), "calib"});
+  std::optional<int64_t> eval_dataset;
+  if (rs.eval && rs.eval_dataset) {
+    eval_dataset = store.add_dataset(*rs.eval_dataset);
+    spec.datasets.push_back({*eval_dataset, "eval"});
+  }
+  spec.device = rs.device;
+  ExperimentWriter w = store.begin(spec);
+  CompressRun run;
+  run.experiment_id = w.id();
+  try {
+    const Progress beat = with_heartbeat(w, progress);
+    run.result = compress(model, plan, calib, rs.options, beat);
+    w.add_layer_results(run.result.layers);
+    auto add = [&](const std::string& name, double v, std::optional<int64_t> ds = std::nullopt, const std::string& split = "") {
+      w.add_metric(name, v, ds, split);
+      run.metrics[name] = v;
+    };
+    const SizeEstimate& size = run.result.size;
+    add(metric_names::kSizeBytes, static_cast<double>(size.bytes));
+    add(metric_names::kBitsPerWeight, size.bits_per_weight);
+    add("quantized_bits_per_weight", size.quantized_bits_per_weight);
+    add("compression", size.compression());
+    if (!plan.kv.empty()) add("kv_bits_per_element", size.kv_bits_per_element);
+    add("compress_seconds", run.result.seconds);
+    if (rs.eval) {
+      const EvalResult r = evaluate(model, *rs.eval, rs.eval_options, rs.reference, beat);
+      add(r.metric, r.value, eval_dataset, "test");
+      if (r.metric == "perplexity") add("nll", r.nll, eval_dataset, "test");
+      else add("top5", r.top5, eval_dataset, "test");
+      if (r.fidelity) {
+        add("kl", r.fidelity->kl, eval_dataset, "test");
+        add("top1_agreement", r.fidelity->top1_agreement, eval_dataset, "test");
+        add("logits_sqnr_db", r.fidelity->sqnr_db, eval_dataset, "test");
+      }
+      add("eval_seconds", r.seconds);
+    }
+    w.finish();
+  } catch (...) {
+    w.finish_with(std::current_exception());
+    throw;
+  }
+  return run;
+}
+
+}  // namespace quench

@@ -1,0 +1,43 @@
+#pragma once
+// A compress experiment, recorded the same way whoever runs it (quench-cli compress, the GUI's
+// compress job): the spec (model, recipe as written, calibration and evaluation datasets), then
+// per-layer results, the size metrics, and the evaluation of the compressed model. Recipe and data
+// errors must be found by the caller before this is called: it records as soon as it starts.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/compress/compress.h"
+#include "core/eval/evaluate.h"
+#include "core/store/store.h"
+
+namespace quench {
+
+struct CompressRunSpec {
+  std::string name;
+  std::string device;              // as recorded: "cpu", "cuda:0"
+  DatasetRecord calib;             // samples set
+  std::optional<DatasetRecord> eval_dataset;
+  const EvalData* eval = nullptr;  // evaluate the compressed model on this (with eval_dataset)
+  EvalOptions eval_options;
+  Model* reference = nullptr;      // the float model, for fidelity metrics (kl, top1_agreement, logits_sqnr_db)
+  CompressOptions options;
+};
+
+struct CompressRun {
+  int64_t experiment_id = 0;
+  CompressResult result;
+  nlohmann::json metrics = nlohmann::json::object();  // name → value, as recorded
+};
+
+// Compresses `model` in place and records the run in `store`. A failure or Cancelled marks the
+// run failed or cancelled and is rethrown.
+CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const ResolvedRecipe& plan, const CalibrationSet& calib,
+                         const CompressRunSpec& spec, const Progress& progress = {});
+
+// Wraps a progress callback so that the run's heartbeat is refreshed every few seconds.
+Progress with_heartbeat(ExperimentWriter& w, Progress progress);
+
+}  // namespace quench

@@ -1,0 +1,47 @@
+#include "core/runs/eval_run.h"
+
+#include "core/models/registry.h"
+#include "core/runs/compress_run.h"
+#include "core/store/fingerprint.h"
+
+namespace quench {
+
+nlohmann::json eval_settings(const EvalOptions& o, at::ScalarType dtype) {
+  return {{"eval", {{"ctx", o.ctx}, {"stride", o.stride}, {"max_windows", o.max_windows}, {"max_images", o.max_images},
+                    {"batch", o.batch}, {"dtype", dtype_string(dtype)}}}};
+}
+
+EvalRun run_evaluation(Store& store, Model& model, const EvalData& data, const EvalOptions& options, const EvalRunSpec& rs,
+                       const Progress& progress) {
+  ExperimentSpec spec;
+  spec.name = rs.name;
+  spec.kind = "evaluate";
+  spec.model_id = store.add_model(model_record(model));
+  spec.device = rs.device;
+  const int64_t dataset_id = store.add_dataset(rs.dataset);
+  spec.datasets = {{dataset_id, "eval"}};
+  spec.recipe = rs.settings;
+  ExperimentWriter w = store.begin(spec);
+  EvalRun run;
+  run.experiment_id = w.id();
+  try {
+    const EvalResult r = evaluate(model, data, options, nullptr, with_heartbeat(w, progress));
+    w.add_metric(r.metric, r.value, dataset_id, "test");
+    if (r.metric == "perplexity") {
+      w.add_metric("nll", r.nll, dataset_id, "test");
+      w.add_metric("tokens", static_cast<double>(r.tokens), dataset_id, "test");
+    } else {
+      w.add_metric("top5", r.top5, dataset_id, "test");
+      w.add_metric("images", static_cast<double>(r.n), dataset_id, "test");
+    }
+    w.add_metric("seconds", r.seconds);
+    w.finish();
+    run.result = r;
+  } catch (...) {
+    w.finish_with(std::current_exception());
+    throw;
+  }
+  return run;
+}
+
+}  // namespace quench

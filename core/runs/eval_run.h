@@ -1,0 +1,31 @@
+#pragma once
+// An evaluate experiment (perplexity or top-1/top-5 of a model as it is), recorded the same way by
+// quench-cli eval and the GUI's evaluate job: the baseline that compress runs are compared with.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/eval/evaluate.h"
+#include "core/store/store.h"
+
+namespace quench {
+
+struct EvalRunSpec {
+  std::string name;
+  std::string device;
+  DatasetRecord dataset;  // samples set
+  nlohmann::json settings = nlohmann::json::object();  // recorded as the recipe: {"eval": {...}}
+};
+
+struct EvalRun {
+  int64_t experiment_id = 0;
+  EvalResult result;
+};
+
+// The {"eval": {...}} settings the store keeps for an evaluation.
+nlohmann::json eval_settings(const EvalOptions& o, at::ScalarType dtype);
+
+EvalRun run_evaluation(Store& store, Model& model, const EvalData& data, const EvalOptions& options, const EvalRunSpec& spec,
+                       const Progress& progress = {});
+
+}  // namespace quench

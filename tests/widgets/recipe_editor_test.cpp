@@ -1,0 +1,255 @@
+// The recipe editor on the bundled sotu-llama: edits as pure JSON functions, the document's
+// verdict from the core (plan, size, errors naming key and layer), the editor's click path with
+// multi-select and glob targets, presets, undo/redo, and load/save through the strict parser.
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFile>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRadioButton>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTableWidget>
+#include <QUndoStack>
+#include <QtTest>
+
+#include "core/util/error.h"
+#include "test_support.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_filter_proxy.h"
+#include "widgets/layers/layer_table_model.h"
+#include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_edits.h"
+#include "widgets/recipe/recipe_editor.h"
+#include "widgets/recipe/recipe_section.h"
+#include "widgets/session/model_session.h"
+
+using namespace quench::gui;
+using nlohmann::json;
+
+namespace {
+const std::string kMlp = "model.layers.*.mlp.*";
+
+// Sets the weights section of the editor to W<bits> with groups of `group` (0: per channel).
+void setWeights(RecipeEditor& editor, int bits, int group) {
+  RecipeSection* w = editor.section("weights");
+  w->setMode(RecipeSection::Mode::Set);
+  w->findChild<QSpinBox*>(QStringLiteral("bits"))->setValue(bits);
+  auto* strategy = w->findChild<QComboBox*>(QStringLiteral("strategy"));
+  strategy->setCurrentIndex(strategy->findData(group ? QStringLiteral("group") : QStringLiteral("channel")));
+  if (group) w->findChild<QSpinBox*>(QStringLiteral("groupSize"))->setValue(group);
+}
+
+QString settingOf(const LayerTableModel& m, const ModelSession& s, const char* layer) {
+  return m.index(s.rowOf(layer), LayerTableModel::SettingColumn).data().toString();
+}
+}  // namespace
+
+class RecipeEditorTest : public QObject {
+  Q_OBJECT
+
+ private:
+  std::shared_ptr<ModelSession> session_;
+
+ private Q_SLOTS:
+  void initTestCase() { session_ = test::loadSession(test::demo(QStringLiteral("sotu-llama")), false); }
+
+  void editsArePureJson() {
+    json r = {{"name", "r"}, {"scheme", "W8A8"}};
+    // The default: the top-level scheme is written out, so editing the weights keeps A8.
+    json d = withDefault(r, {{"weights", {{"bits", 4}, {"strategy", "group"}, {"group_size", 128}}}});
+    QVERIFY(!d.contains("scheme"));
+    QCOMPARE(d["default"]["weights"]["bits"].get<int>(), 4);
+    QVERIFY(d["default"]["activations"].is_object());
+    // The same match again updates its override; another match appends one.
+    json o = withOverride(d, {kMlp}, {{"weights", {{"bits", 8}}}});
+    o = withOverride(o, {kMlp}, {{"activations", nullptr}});
+    QCOMPARE(o["overrides"].size(), size_t(1));
+    QCOMPARE(o["overrides"][0]["match"].get<std::string>(), kMlp);
+    QCOMPARE(o["overrides"][0]["weights"]["bits"].get<int>(), 8);
+    QVERIFY(o["overrides"][0]["activations"].is_null());
+    o = withOverride(o, {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj"}, {{"skip", true}});
+    QCOMPARE(o["overrides"].size(), size_t(2));
+    QVERIFY(o["overrides"][1]["match"].is_array());
+    QCOMPARE(matchList(o["overrides"][1]).size(), size_t(2));
+    const json moved = withOverrideMoved(o, 1, -1);
+    QCOMPARE(moved["overrides"][0]["skip"].get<bool>(), true);
+    const json removed = withoutOverride(o, 0);
+    QCOMPARE(removed["overrides"].size(), size_t(1));
+    QVERIFY_THROWS_EXCEPTION(quench::Error, withoutOverride(o, 5));
+    QVERIFY(entrySummary(o["overrides"][1]).contains(QStringLiteral("skip")));
+    // Presets: schemes and the core's presets; an unknown name is refused with the valid ones.
+    QVERIFY(presetNames().contains(QStringLiteral("W8A8")));
+    QVERIFY(presetNames().contains(QStringLiteral("W4A16-G128")));
+    QVERIFY(presetNames().contains(QStringLiteral("quamba")));
+    QCOMPARE(presetRecipe(QStringLiteral("quamba"))["preset"].get<std::string>(), std::string("quamba"));
+    QVERIFY_THROWS_EXCEPTION(quench::UsageError, presetRecipe(QStringLiteral("W9A9")));
+  }
+
+  void documentResolvesAgainstTheModel() {
+    RecipeDocument doc;
+    QVERIFY(doc.valid());
+    QVERIFY(!doc.plan());  // no model yet
+    doc.setModel(session_->model());
+    QVERIFY(doc.plan());
+    QCOMPARE(static_cast<int>(doc.plan()->layers.size()), session_->layerCount());
+    QCOMPARE(doc.plan()->compressed_layers(), int64_t(0));
+    const int64_t original = doc.size()->bytes;
+    doc.change(presetRecipe(QStringLiteral("W8A8")), QStringLiteral("preset"));
+    QVERIFY(doc.valid());
+    // The embedding (tied to the head) stays at 16 bits, so 8-bit layers save less than half.
+    const int64_t w8 = doc.size()->bytes;
+    QVERIFY(w8 < original * 9 / 10);
+    QVERIFY(doc.plan()->compressed_layers() > 0);
+    // sotu-llama's down_proj has 688 inputs: groups of 128 do not divide them, and the error
+    // names the key and the layer; nothing is estimated for a recipe that cannot run.
+    doc.change(presetRecipe(QStringLiteral("W4A16-G128")), QStringLiteral("preset"));
+    QVERIFY(!doc.valid());
+    QCOMPARE(doc.errorKey(), QStringLiteral("default.scheme"));  // the field came from the scheme
+    QVERIFY2(doc.error().contains(QStringLiteral("group"), Qt::CaseInsensitive), qPrintable(doc.error()));
+    QVERIFY2(doc.errorLayer().endsWith(QStringLiteral("down_proj")), qPrintable(doc.errorLayer()));
+    QVERIFY(!doc.size());
+    // Fixed by an override for the down_proj layers.
+    doc.change(withOverride(doc.json(), {"model.layers.*.mlp.down_proj"}, {{"weights", {{"bits", 4}, {"strategy", "channel"}}}}),
+               QStringLiteral("fix"));
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QVERIFY(doc.size()->bytes < w8);
+    doc.undoStack()->undo();
+    QCOMPARE(doc.json(), presetRecipe(QStringLiteral("W4A16-G128")));
+    // A setting key the parser does not know is an error naming it.
+    doc.change(withDefault(doc.json(), {{"weights", {{"num_bits", 4}}}}), QStringLiteral("alias"));
+    QVERIFY(!doc.valid());
+    QVERIFY2(doc.error().contains(QStringLiteral("num_bits")), qPrintable(doc.error()));
+  }
+
+  void editorClickPathWithUndo() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    LayerBrowser browser;
+    browser.setSession(session_.get());
+    browser.model()->setRecipe(&doc);
+    RecipeEditor editor(doc);
+    QObject::connect(&browser, &LayerBrowser::selectionChanged, &editor,
+                     [&] { editor.setSelection(browser.selectedLayers(), browser.selectionGlob()); });
+    editor.show();
+    browser.show();
+
+    // Filter the table to the MLP layers and select every row: the rule names the filter's glob.
+    browser.filter()->setText(QString::fromStdString(kMlp));
+    browser.view()->selectAll();
+    QCOMPARE(browser.selectedLayers().size(), 18);
+    QCOMPARE(browser.selectionGlob(), QString::fromStdString(kMlp));
+    setWeights(editor, 4, 128);
+    editor.section("weights")->findChild<QComboBox*>(QStringLiteral("method"))->setCurrentIndex(0);  // RTN
+    QTest::mouseClick(editor.findChild<QPushButton*>(QStringLiteral("applySetting")), Qt::LeftButton);
+    QCOMPARE(doc.json()["overrides"][0]["match"].get<std::string>(), kMlp);
+    // 688-input down_proj layers cannot take groups of 128: the error names layer and key.
+    QVERIFY(!doc.valid());
+    QVERIFY(doc.errorLayer().endsWith(QStringLiteral("down_proj")));
+    QVERIFY(editor.errorLabel()->text().contains(QStringLiteral("group_size")));
+    // Undo, then a group size that divides every MLP input (256 and 688): 16.
+    QVERIFY(editor.undoAction()->isEnabled());
+    editor.undoAction()->trigger();
+    QVERIFY(doc.valid());
+    QVERIFY(!doc.json().contains("overrides"));
+    setWeights(editor, 4, 16);
+    QVERIFY(editor.applySetting());
+    QVERIFY(doc.valid());
+    QVERIFY(settingOf(*browser.model(), *session_, "model.layers.0.mlp.down_proj").startsWith(QStringLiteral("W4")));
+    QVERIFY(settingOf(*browser.model(), *session_, "model.layers.0.mlp.down_proj").contains(QStringLiteral("g16")));
+    QVERIFY(!settingOf(*browser.model(), *session_, "model.layers.0.self_attn.q_proj").startsWith(QStringLiteral("W")));
+    QVERIFY(editor.sizeLabel()->text().contains(QStringLiteral("Estimated size")));
+    QCOMPARE(editor.rules()->rowCount(), 2);  // the default and one override
+
+    // Several hand-picked rows: a rule listing the layers.
+    browser.filter()->clear();
+    browser.view()->clearSelection();
+    browser.selectLayer(QStringLiteral("model.layers.1.self_attn.q_proj"));
+    const QModelIndex k = browser.proxy()->mapFromSource(browser.model()->index(session_->rowOf("model.layers.1.self_attn.k_proj"), 0));
+    browser.view()->selectionModel()->select(k, QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    QCOMPARE(browser.selectedLayers().size(), 2);
+    QVERIFY(browser.selectionGlob().isEmpty());
+    editor.setTarget(RecipeEditor::Target::Selection);
+    editor.findChild<QCheckBox*>(QStringLiteral("skip"))->setChecked(true);
+    QVERIFY(editor.applySetting());
+    QCOMPARE(matchList(doc.json()["overrides"][1]).size(), size_t(2));
+    QVERIFY(settingOf(*browser.model(), *session_, "model.layers.1.self_attn.k_proj").contains(QStringLiteral("skip")));
+    editor.findChild<QCheckBox*>(QStringLiteral("skip"))->setChecked(false);
+
+    // A glob target and the default.
+    editor.setGlob(QStringLiteral("model.layers.5.*"));
+    setWeights(editor, 8, 0);
+    QVERIFY(editor.applySetting());
+    QCOMPARE(matchList(doc.json()["overrides"][2]).front(), std::string("model.layers.5.*"));
+    editor.setTarget(RecipeEditor::Target::Default);
+    QVERIFY(editor.applySetting());
+    QCOMPARE(doc.json()["default"]["weights"]["bits"].get<int>(), 8);
+    QVERIFY(settingOf(*browser.model(), *session_, "model.layers.3.self_attn.o_proj").startsWith(QStringLiteral("W8")));
+
+    // Clicking a rule shows its setting; undo walks back through every edit, redo forward.
+    editor.rules()->setCurrentCell(1, 0);
+    QCOMPARE(editor.section("weights")->findChild<QSpinBox*>(QStringLiteral("groupSize"))->value(), 16);
+    QCOMPARE(editor.target(), RecipeEditor::Target::Glob);
+    const json last = doc.json();
+    const int steps = doc.undoStack()->index();
+    QCOMPARE(steps, 4);
+    for (int i = 0; i < steps; ++i) doc.undoStack()->undo();
+    QCOMPARE(doc.json(), json({{"name", "recipe"}}));
+    QVERIFY(settingOf(*browser.model(), *session_, "model.layers.0.mlp.down_proj").startsWith(QStringLiteral("kept")));
+    for (int i = 0; i < steps; ++i) editor.redoAction()->trigger();
+    QCOMPARE(doc.json(), last);
+
+    // Presets replace the whole recipe, undoably; quamba is for Mamba and says so here.
+    editor.applyPreset(QStringLiteral("quamba"));
+    QVERIFY(!doc.valid());
+    QVERIFY2(doc.error().contains(QStringLiteral("amba"), Qt::CaseInsensitive), qPrintable(doc.error()));
+    editor.undoAction()->trigger();
+    QCOMPARE(doc.json(), last);
+  }
+
+  void loadAndSaveGoThroughTheStrictParser() {
+    QTemporaryDir dir;
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    doc.change(withOverride(presetRecipe(QStringLiteral("W8A8")), {kMlp}, {{"weights", {{"bits", 4}, {"group_size", 16}}}}),
+               QStringLiteral("edit"));
+    const QString path = dir.filePath(QStringLiteral("r.json"));
+    doc.save(path);
+    RecipeDocument other;
+    other.load(path);
+    QCOMPARE(other.json(), doc.json());
+    QCOMPARE(other.filePath(), path);
+    QCOMPARE(other.undoStack()->count(), 1);  // loading is an edit too
+
+    // A misspelt key: refused, naming the file and the key; the document keeps what it had.
+    const QString bad = dir.filePath(QStringLiteral("bad.json"));
+    QFile f(bad);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(R"({"default": {"weights": {"bits": 4, "groupsize": 128}}})");
+    f.close();
+    try {
+      other.load(bad);
+      QFAIL("a misspelt key was accepted");
+    } catch (const quench::RecipeError& e) {
+      QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("groupsize")), e.what());
+      QVERIFY2(QString::fromStdString(e.key()).contains(QStringLiteral("default.weights")), e.what());
+    }
+    QCOMPARE(other.json(), doc.json());
+    // Not JSON at all.
+    QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write("{ not json");
+    f.close();
+    QVERIFY_THROWS_EXCEPTION(quench::Error, other.load(bad));
+    // Saving into a folder that does not exist names the file.
+    try {
+      doc.save(dir.filePath(QStringLiteral("missing/r.json")));
+      QFAIL("saved into a missing folder");
+    } catch (const quench::Error& e) {
+      QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("missing")), e.what());
+    }
+  }
+};
+
+QTEST_MAIN(RecipeEditorTest)
+#include "recipe_editor_test.moc"

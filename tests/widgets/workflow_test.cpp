@@ -1,0 +1,249 @@
+// The end-to-end flow through the real window, as a user clicks it: open the bundled sotu-llama,
+// filter the layer table to model.layers.*.mlp.*, select every row, set W4 g128 in the recipe
+// editor and apply it (then fix the down_proj layers the core refuses g128 for), run compress +
+// evaluate with small sample counts set in the run dialog (calibrating on the bundled slice), see
+// the experiment appear with per-layer errors in the table, evaluate the baseline, and compare the
+// two: metrics with deltas, per-layer bars, the Pareto scatter, exports. Then open, rename, annotate
+// and delete runs in the experiments browser.
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileInfo>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTableWidget>
+#include <QUndoStack>
+#include <QtTest>
+
+#include "core/store/store.h"
+#include "test_support.h"
+#include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/run_page.h"
+#include "widgets/experiments/compare_window.h"
+#include "widgets/experiments/experiment_list_model.h"
+#include "widgets/experiments/experiments_panel.h"
+#include "widgets/issues/issues_model.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_table_model.h"
+#include "widgets/plots/bar_plot.h"
+#include "widgets/plots/histogram_plot.h"
+#include "widgets/plots/scatter_plot.h"
+#include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_editor.h"
+#include "widgets/recipe/recipe_section.h"
+#include "widgets/runs/run_dialog.h"
+#include "widgets/session/model_session.h"
+#include "widgets/window/main_window.h"
+#include "widgets/window/settings.h"
+
+using namespace quench::gui;
+
+namespace {
+constexpr int kRunTimeoutMs = 240000;
+
+void setSpin(QWidget* parent, const char* name, int value) {
+  auto* s = parent->findChild<QSpinBox*>(QString::fromLatin1(name));
+  QVERIFY2(s, name);
+  s->setValue(value);
+}
+
+void setText(QWidget* parent, const char* name, const QString& text) {
+  auto* e = parent->findChild<QLineEdit*>(QString::fromLatin1(name));
+  QVERIFY2(e, name);
+  e->setText(text);
+}
+
+// Small runs: 8 calibration windows of 128 tokens, 4 evaluation windows of 128.
+void fillQuickRun(RunDialog* d) {
+  if (d->kind() != RunDialog::Kind::Evaluate) {
+    setText(d, "calibration", test::demo(QStringLiteral("sotu-calib.txt")));
+    setSpin(d, "calibSamples", 8);
+    setSpin(d, "seq", 128);
+  }
+  if (d->kind() == RunDialog::Kind::Compress) setSpin(d, "measureSamples", 4);
+  setText(d, "evaluation", test::demo(QStringLiteral("sotu-2000-2023.txt")));
+  setSpin(d, "ctx", 128);
+  setSpin(d, "evalWindows", 4);
+}
+
+QAction* action(MainWindow& w, const char* name) { return w.findChild<QAction*>(QString::fromLatin1(name)); }
+
+// Triggers a Run menu action, fills the dialog it opens and clicks Run; returns the id recorded.
+qint64 runFromMenu(MainWindow& w, const char* action_name, const QString& name) {
+  QSignalSpy recorded(&w, &MainWindow::runRecorded);
+  action(w, action_name)->trigger();
+  RunDialog* dialog = nullptr;
+  for (RunDialog* d : w.findChildren<RunDialog*>())
+    if (d->isVisible()) dialog = d;
+  if (!dialog) return -1;
+  fillQuickRun(dialog);
+  setText(dialog, "runName", name);
+  QTest::mouseClick(dialog->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
+  if (!recorded.wait(kRunTimeoutMs)) return -1;
+  return recorded.first().at(0).toLongLong();
+}
+}  // namespace
+
+class WorkflowTest : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void compressEvaluateAndCompare() {
+    QTemporaryDir dir;
+    Settings settings(dir.filePath(QStringLiteral("settings.ini")));
+    MainWindow w(settings);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    // The store is the one beside the test's settings, never the user's.
+    QCOMPARE(QString::fromStdString(w.experiments()->store()->path()), dir.filePath(QStringLiteral("quench.db")));
+
+    QSignalSpy ready(&w, &MainWindow::weightStatisticsReady);
+    w.openModel(test::demo(QStringLiteral("sotu-llama")));
+    QVERIFY(ready.wait(kRunTimeoutMs));
+    const ModelSession& session = *w.session();
+
+    // Filter to the MLP layers, select them all, and set W4 g128 RTN in the recipe editor.
+    LayerBrowser* layers = w.layers();
+    QTest::keyClicks(layers->filter(), QStringLiteral("model.layers.*.mlp.*"));
+    layers->view()->setFocus();
+    QTest::keyClick(layers->view(), Qt::Key_A, Qt::ControlModifier);
+    QCOMPARE(layers->selectedLayers().size(), 18);
+    w.sideTabs()->setCurrentWidget(w.recipeEditor());
+    RecipeEditor* editor = w.recipeEditor();
+    RecipeSection* weights = editor->section("weights");
+    weights->setMode(RecipeSection::Mode::Set);
+    weights->findChild<QSpinBox*>(QStringLiteral("bits"))->setValue(4);
+    auto* strategy = weights->findChild<QComboBox*>(QStringLiteral("strategy"));
+    strategy->setCurrentIndex(strategy->findData(QStringLiteral("group")));
+    weights->findChild<QSpinBox*>(QStringLiteral("groupSize"))->setValue(128);
+    QTest::mouseClick(editor->findChild<QPushButton*>(QStringLiteral("applySetting")), Qt::LeftButton);
+    QCOMPARE(w.recipe().json()["overrides"][0]["match"].get<std::string>(), std::string("model.layers.*.mlp.*"));
+    // The core refuses groups of 128 for the 688-input down_proj layers, naming one; the issue
+    // jumps there. Running now is refused too.
+    QVERIFY(!w.recipe().valid());
+    QVERIFY(w.recipe().errorLayer().endsWith(QStringLiteral("down_proj")));
+    QVERIFY(!w.startRun(RunDialog::Kind::Compress));
+    auto* refusal = w.findChild<QMessageBox*>(QStringLiteral("runErrorDialog"));
+    QVERIFY(refusal && refusal->text().contains(QStringLiteral("down_proj")));
+    refusal->close();
+    // Fix: the down_proj layers per output channel, through the same click path.
+    layers->filter()->clear();
+    QTest::keyClicks(layers->filter(), QStringLiteral("model.layers.*.mlp.down_proj"));
+    QTest::keyClick(layers->view(), Qt::Key_A, Qt::ControlModifier);
+    QCOMPARE(layers->selectedLayers().size(), 6);
+    strategy->setCurrentIndex(strategy->findData(QStringLiteral("channel")));
+    QTest::mouseClick(editor->findChild<QPushButton*>(QStringLiteral("applySetting")), Qt::LeftButton);
+    QVERIFY2(w.recipe().valid(), qPrintable(w.recipe().error()));
+    layers->filter()->clear();
+    const LayerTableModel* table = layers->model();
+    const int gate = session.rowOf("model.layers.2.mlp.gate_proj");
+    QVERIFY(table->index(gate, LayerTableModel::SettingColumn).data().toString().startsWith(QStringLiteral("W4 sym g128")));
+
+    // Compress + evaluate, with small sample counts from the dialog.
+    const qint64 compressed = runFromMenu(w, "runCompress", QStringLiteral("mlp w4"));
+    QVERIFY(compressed > 0);
+    ExperimentsPanel* runs = w.experiments();
+    QCOMPARE(runs->model()->rowCount(), 1);
+    QCOMPARE(QString::fromStdString(runs->model()->summary(0).kind), QStringLiteral("compress"));
+    QCOMPARE(QString::fromStdString(runs->model()->summary(0).name), QStringLiteral("mlp w4"));
+    // The layer table shows each compressed layer's error; untouched layers stay blank.
+    const double sqnr = table->index(gate, LayerTableModel::ErrorColumn).data(LayerTableModel::SortRole).toDouble();
+    QVERIFY2(sqnr > 5 && sqnr < 60, qPrintable(QString::number(sqnr)));
+    QVERIFY(table->index(session.rowOf("model.layers.2.self_attn.q_proj"), LayerTableModel::ErrorColumn).data().toString().isEmpty());
+    // Before / After for the layer.
+    layers->selectLayer(QStringLiteral("model.layers.2.mlp.gate_proj"));
+    QVERIFY(w.runPage()->numbersText().contains(QStringLiteral("weight SQNR")));
+    QVERIFY(w.runPage()->before()->hasData());
+    QVERIFY(w.runPage()->after()->hasData());
+
+    // A baseline evaluation of the float model.
+    const qint64 baseline = runFromMenu(w, "runEvaluate", QStringLiteral("float"));
+    QVERIFY(baseline > 0);
+    QCOMPARE(runs->model()->rowCount(), 2);
+
+    // Compare the two (the baseline first, so deltas read as what compression cost).
+    runs->selectId(baseline);
+    runs->selectId(compressed, true);
+    QCOMPARE(runs->selectedIds().size(), 2);
+    CompareWindow* cmp = w.compareExperiments({baseline, compressed});
+    QVERIFY(cmp);
+    QCOMPARE(cmp->qualityMetric(), QStringLiteral("perplexity"));
+    QTableWidget* metrics = cmp->metricsTable();
+    int ppl_row = -1;
+    for (int r = 0; r < metrics->rowCount(); ++r)
+      if (metrics->item(r, 0)->text() == QStringLiteral("perplexity")) ppl_row = r;
+    QVERIFY(ppl_row >= 0);
+    const double float_ppl = metrics->item(ppl_row, 2)->text().toDouble();
+    const double w4_ppl = metrics->item(ppl_row, 3)->text().toDouble();
+    QVERIFY2(float_ppl > 1 && w4_ppl > 1, qPrintable(metrics->item(ppl_row, 2)->text()));
+    QVERIFY(metrics->item(ppl_row, 4)->text().startsWith(w4_ppl >= float_ppl ? QStringLiteral("+") : QStringLiteral("-")));
+    QCOMPARE(cmp->layerPlot()->seriesCount(), 1);  // the evaluation has no per-layer rows
+    QCOMPARE(cmp->layerPlot()->categoryCount(), 18);
+    QCOMPARE(cmp->paretoPlot()->pointCount(), 2);
+    QVERIFY(cmp->paretoPlot()->hasData());
+    // Exports: the table as CSV, the plots as PNG and SVG.
+    cmp->tabs()->setCurrentIndex(CompareWindow::MetricsTab);
+    cmp->exportCsv(dir.filePath(QStringLiteral("metrics.csv")));
+    QVERIFY(cmp->csv(CompareWindow::MetricsTab).contains(QStringLiteral("perplexity")));
+    QVERIFY_THROWS_EXCEPTION(quench::Error, cmp->exportPlot(dir.filePath(QStringLiteral("table.png"))));
+    cmp->tabs()->setCurrentIndex(CompareWindow::LayersTab);
+    cmp->exportPlot(dir.filePath(QStringLiteral("layers.png")));
+    cmp->exportCsv(dir.filePath(QStringLiteral("layers.csv")));
+    cmp->tabs()->setCurrentIndex(CompareWindow::ParetoTab);
+    cmp->exportPlot(dir.filePath(QStringLiteral("pareto.svg")));
+    for (const char* f : {"metrics.csv", "layers.png", "layers.csv", "pareto.svg"})
+      QVERIFY2(QFileInfo(dir.filePath(QString::fromLatin1(f))).size() > 100, f);
+    QCOMPARE(cmp->csv(CompareWindow::LayersTab).count(QLatin1Char('\n')), 19);  // header + 18 layers
+    cmp->close();
+
+    // Open the compress run: its recipe replaces the editor's (undoably), its errors the table's.
+    w.recipe().change(nlohmann::json({{"name", "scratch"}}), QStringLiteral("scratch"));
+    runs->selectId(compressed);
+    runs->openSelected();
+    QCOMPARE(w.recipe().json()["overrides"][0]["match"].get<std::string>(), std::string("model.layers.*.mlp.*"));
+    QCOMPARE(w.session()->run().experiment_id, compressed);
+    QVERIFY(table->index(gate, LayerTableModel::ErrorColumn).data(LayerTableModel::SortRole).toDouble() == sqnr);
+
+    // Rename and notes in place, stored at once; delete the baseline.
+    ExperimentListModel* list = runs->model();
+    const int row = list->rowOfId(compressed);
+    QVERIFY(list->setData(list->index(row, ExperimentListModel::NameColumn), QStringLiteral("mlp w4 rtn"), Qt::EditRole));
+    QVERIFY(list->setData(list->index(row, ExperimentListModel::NotesColumn), QStringLiteral("down_proj per channel"), Qt::EditRole));
+    const quench::ExperimentDetail stored = runs->store()->get(compressed);
+    QCOMPARE(stored.summary.name, std::string("mlp w4 rtn"));
+    QCOMPARE(stored.summary.notes, std::string("down_proj per channel"));
+    runs->filter()->setText(QStringLiteral("per channel"));
+    QCOMPARE(runs->view()->model()->rowCount(), 1);
+    runs->filter()->clear();
+    runs->selectId(baseline);
+    runs->removeSelected(false);
+    QCOMPARE(list->rowCount(), 1);
+    QCOMPARE(list->rowOfId(baseline), -1);
+
+    // Sensitivity of block 0's layers to 3-bit weights: recorded, the most sensitive in the Issues dock.
+    QSignalSpy opened(&w, &MainWindow::runRecorded);
+    action(w, "runSensitivity")->trigger();
+    RunDialog* dialog = nullptr;
+    for (RunDialog* d : w.findChildren<RunDialog*>())
+      if (d->isVisible()) dialog = d;
+    QVERIFY(dialog);
+    fillQuickRun(dialog);
+    setText(dialog, "candidates", QStringLiteral("W3A16-G16"));
+    setText(dialog, "layersGlob", QStringLiteral("model.layers.0.*"));
+    QTest::mouseClick(dialog->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
+    QVERIFY(opened.wait(kRunTimeoutMs));
+    QCOMPARE(list->rowCount(), 2);
+    bool ranked = false;
+    for (int r = 0; r < w.issues().rowCount(); ++r)
+      ranked = ranked || (w.issues().issue(r).message.startsWith(QStringLiteral("sensitivity #1")) &&
+                          w.issues().issue(r).layer.startsWith(QStringLiteral("model.layers.0.")));
+    QVERIFY(ranked);
+  }
+};
+
+QTEST_MAIN(WorkflowTest)
+#include "workflow_test.moc"

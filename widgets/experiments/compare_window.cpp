@@ -1,0 +1,335 @@
+#include "widgets/experiments/compare_window.h"
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLocale>
+#include <QRegularExpression>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "core/io/atomic_file.h"
+#include "core/store/store.h"
+#include "core/util/error.h"
+#include "widgets/plots/bar_plot.h"
+#include "widgets/plots/scatter_plot.h"
+
+namespace quench::gui {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kMiB = 1024.0 * 1024.0;
+
+QString runLabel(const ExperimentSummary& s) { return QStringLiteral("#%1 %2").arg(s.id).arg(QString::fromStdString(s.name)); }
+
+// Metrics where a smaller number is the better one (for colouring deltas).
+bool lowerIsBetter(const std::string& name) {
+  for (const char* n : {"perplexity", "nll", "kl", "size_bytes", "bits_per_weight", "quantized_bits_per_weight", "kv_bits_per_element"})
+    if (name == n || name == std::string(n) + "_float") return true;
+  return name.find("seconds") != std::string::npos || name.find("rel_mse") != std::string::npos;
+}
+bool higherIsBetter(const std::string& name) {
+  return name == "top1" || name == "top5" || name == "top1_agreement" || name == "compression" || name.find("sqnr") != std::string::npos;
+}
+
+QString csvField(const QString& s) {
+  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n'))) return s;
+  QString q = s;
+  q.replace(QLatin1String("\""), QLatin1String("\"\""));
+  return QLatin1Char('"') + q + QLatin1Char('"');
+}
+
+// Large counts (bytes, tokens) in full with separators; everything else to six significant digits.
+QString valueText(double v) {
+  if (std::abs(v) >= 1e5 && std::abs(v) < 1e15 && v == std::floor(v)) return QLocale().toString(static_cast<qlonglong>(v));
+  return QString::number(v, 'g', 6);
+}
+
+// The first number in a module name ("model.layers.12.mlp" → 12), −1 when none.
+int blockOf(const QString& name) {
+  static const QRegularExpression digits(QStringLiteral("\\.(\\d+)\\."));
+  const auto m = digits.match(name);
+  return m.hasMatch() ? m.captured(1).toInt() : -1;
+}
+
+QString number(double v) { return std::isnan(v) ? QString() : QString::number(v, 'g', 10); }
+
+// "model.layers.0.mlp.down_proj" → "0.mlp.down_proj" when every name shares "model.layers.".
+QStringList shortNames(const QStringList& names) {
+  if (names.size() < 2) return names;
+  QString prefix = names.front();
+  for (const QString& n : names) {
+    int i = 0;
+    while (i < prefix.size() && i < n.size() && prefix[i] == n[i]) ++i;
+    prefix.truncate(i);
+  }
+  prefix.truncate(prefix.lastIndexOf(QLatin1Char('.')) + 1);
+  QStringList out;
+  for (const QString& n : names) out << n.mid(prefix.size());
+  return out;
+}
+}  // namespace
+
+CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* parent)
+    : QWidget(parent, Qt::Window), tabs_(new QTabWidget(this)), metrics_(new QTableWidget(this)), layer_metric_(new QComboBox(this)),
+      layer_plot_(new BarPlot(this)), pareto_(new ScatterPlot(this)), pareto_note_(new QLabel(this)) {
+  setObjectName(QStringLiteral("compareWindow"));
+  setAttribute(Qt::WA_DeleteOnClose);
+  QUENCH_CHECK(ids.size() >= 2, "compare: select two or more runs");
+  for (int64_t id : ids) runs_.push_back(store.get(id));
+  comparison_ = compare_experiments(runs_);
+  QStringList labels;
+  for (const auto& r : runs_) labels << runLabel(r.summary);
+  setWindowTitle(tr("Compare %1 — Quench").arg(labels.join(QStringLiteral(", "))));
+
+  // The quality metric: perplexity for language models, top-1 for classifiers.
+  quality_ = QStringLiteral("perplexity");
+  bool has_perplexity = false, has_top1 = false;
+  for (const auto& r : runs_)
+    for (const auto& m : r.metrics) {
+      has_perplexity = has_perplexity || m.name == "perplexity";
+      has_top1 = has_top1 || m.name == "top1";
+    }
+  if (!has_perplexity && has_top1) quality_ = QStringLiteral("top1");
+
+  metrics_->setObjectName(QStringLiteral("compareMetrics"));
+  metrics_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  metrics_->verticalHeader()->setVisible(false);
+  metrics_->setAlternatingRowColors(true);
+  layer_plot_->setObjectName(QStringLiteral("compareLayerPlot"));
+  pareto_->setObjectName(QStringLiteral("comparePareto"));
+  layer_metric_->setObjectName(QStringLiteral("layerMetric"));
+  layer_metric_->addItem(tr("output SQNR (dB, higher is better)"), QStringLiteral("output_sqnr_db"));
+  layer_metric_->addItem(tr("weight SQNR (dB, higher is better)"), QStringLiteral("weight_sqnr_db"));
+  layer_metric_->addItem(tr("bits per weight"), QStringLiteral("bits"));
+  connect(layer_metric_, &QComboBox::currentIndexChanged, this, &CompareWindow::fillLayers);
+
+  auto* layers_page = new QWidget(this);
+  auto* layers_layout = new QVBoxLayout(layers_page);
+  auto* metric_row = new QHBoxLayout();
+  metric_row->addWidget(new QLabel(tr("Per layer:"), layers_page));
+  metric_row->addWidget(layer_metric_);
+  metric_row->addStretch(1);
+  layers_layout->addLayout(metric_row);
+  layers_layout->addWidget(layer_plot_, 1);
+  auto* pareto_page = new QWidget(this);
+  auto* pareto_layout = new QVBoxLayout(pareto_page);
+  pareto_note_->setWordWrap(true);
+  pareto_layout->addWidget(pareto_, 1);
+  pareto_layout->addWidget(pareto_note_);
+  tabs_->addTab(metrics_, tr("Metrics"));
+  tabs_->addTab(layers_page, tr("Per-layer error"));
+  tabs_->addTab(pareto_page, tr("Size vs %1").arg(quality_));
+
+  auto* export_plot = new QPushButton(tr("Export Plot…"), this);
+  export_plot->setObjectName(QStringLiteral("exportPlot"));
+  auto* export_csv = new QPushButton(tr("Export Table as CSV…"), this);
+  export_csv->setObjectName(QStringLiteral("exportCsv"));
+  connect(tabs_, &QTabWidget::currentChanged, this, [this, export_plot] { export_plot->setEnabled(currentPlot() != nullptr); });
+  export_plot->setEnabled(false);
+  auto ask = [this](const QString& title, const QString& filters, const QString& suffix, auto write) {
+    QString path = QFileDialog::getSaveFileName(this, title, QStringLiteral("compare") + suffix, filters);
+    if (path.isEmpty()) return;
+    try {
+      write(path);
+    } catch (const std::exception& e) {
+      QMessageBox::warning(this, title, QString::fromStdString(e.what()));
+    }
+  };
+  connect(export_plot, &QPushButton::clicked, this, [this, ask] {
+    ask(tr("Export Plot"), tr("PNG image (*.png);;SVG drawing (*.svg)"), QStringLiteral(".png"), [this](const QString& p) { exportPlot(p); });
+  });
+  connect(export_csv, &QPushButton::clicked, this, [this, ask] {
+    ask(tr("Export Table"), tr("CSV (*.csv)"), QStringLiteral(".csv"), [this](const QString& p) { exportCsv(p); });
+  });
+  auto* header = new QLabel(tr("Deltas are against %1.").arg(labels.front()), this);
+  auto* bottom = new QHBoxLayout();
+  bottom->addWidget(header, 1);
+  bottom->addWidget(export_plot);
+  bottom->addWidget(export_csv);
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(tabs_, 1);
+  layout->addLayout(bottom);
+
+  fillMetrics();
+  fillLayers();
+  fillPareto(store);
+  resize(1280, 820);
+}
+
+void CompareWindow::fillMetrics() {
+  const size_t n = runs_.size();
+  QStringList headers = {tr("Metric"), tr("Data")};
+  for (const auto& r : runs_) headers << runLabel(r.summary);
+  for (size_t i = 1; i < n; ++i) headers << tr("Δ #%1").arg(runs_[i].summary.id);
+  metrics_->setColumnCount(static_cast<int>(headers.size()));
+  metrics_->setHorizontalHeaderLabels(headers);
+  metrics_->setRowCount(static_cast<int>(comparison_.metrics.size()));
+  for (int row = 0; row < static_cast<int>(comparison_.metrics.size()); ++row) {
+    const MetricComparison& m = comparison_.metrics[static_cast<size_t>(row)];
+    metrics_->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(m.name)));
+    QString data = QFileInfo(QString::fromStdString(m.dataset)).fileName();
+    if (!m.split.empty()) data += QStringLiteral(" (%1)").arg(QString::fromStdString(m.split));
+    metrics_->setItem(row, 1, new QTableWidgetItem(data));
+    for (size_t i = 0; i < n; ++i) {
+      const auto& v = m.values[i];
+      auto* item = new QTableWidgetItem(v ? valueText(*v) : tr("—"));
+      item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+      metrics_->setItem(row, static_cast<int>(2 + i), item);
+    }
+    for (size_t i = 1; i < n; ++i) {
+      const auto d = m.delta(i);
+      QString text = tr("—");
+      auto* item = new QTableWidgetItem();
+      if (d) {
+        text = QStringLiteral("%1%2").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(*d, 0, 'g', 5);
+        if (m.values[0] && *m.values[0] != 0) text += QStringLiteral(" (%1%2%)").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(100.0 * *d / std::abs(*m.values[0]), 0, 'f', 1);
+        const bool better = (lowerIsBetter(m.name) && *d < 0) || (higherIsBetter(m.name) && *d > 0);
+        const bool worse = (lowerIsBetter(m.name) && *d > 0) || (higherIsBetter(m.name) && *d < 0);
+        if (better) item->setForeground(QColor(30, 130, 60));
+        if (worse) item->setForeground(QColor(192, 57, 43));
+      }
+      item->setText(text);
+      item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+      metrics_->setItem(row, static_cast<int>(1 + n + i), item);
+    }
+  }
+  metrics_->resizeColumnsToContents();
+}
+
+void CompareWindow::fillLayers() {
+  const std::string field = layer_metric_->currentData().toString().toStdString();
+  layer_names_.clear();
+  layer_series_.clear();
+  layer_values_.clear();
+  std::set<std::string> seen;
+  for (const auto& r : runs_)
+    for (const auto& l : r.layers)
+      if (l.kind != "kv_cache" && l.kind != "activation" && l.kind != "block" && seen.insert(l.layer).second)
+        layer_names_ << QString::fromStdString(l.layer);
+  // Block by block (runs may reach different layers), first-seen order within a block.
+  std::stable_sort(layer_names_.begin(), layer_names_.end(), [](const QString& a, const QString& b) { return blockOf(a) < blockOf(b); });
+  std::vector<BarPlot::Series> series;
+  for (const auto& r : runs_) {
+    if (r.layers.empty()) continue;  // evaluate runs measure the whole model only
+    std::vector<double> values(static_cast<size_t>(layer_names_.size()), kNaN);
+    for (const auto& l : r.layers) {
+      const int i = static_cast<int>(layer_names_.indexOf(QString::fromStdString(l.layer)));
+      if (i < 0) continue;
+      std::optional<double> v = field == "output_sqnr_db" ? l.output_sqnr_db : field == "weight_sqnr_db" ? l.weight_sqnr_db : l.bits;
+      if (v) values[static_cast<size_t>(i)] = *v;
+    }
+    layer_series_ << runLabel(r.summary);
+    layer_values_.push_back(values);
+    series.push_back({runLabel(r.summary), values});
+  }
+  layer_plot_->setTitle(tr("%1 per layer").arg(layer_metric_->currentText()));
+  layer_plot_->setAxisLabels(QString(), layer_metric_->currentText());
+  layer_plot_->setEmptyMessage(tr("none of these runs recorded per-layer results (evaluate runs measure the whole model)"));
+  layer_plot_->setData(shortNames(layer_names_), series);
+}
+
+void CompareWindow::fillPareto(Store& store) {
+  std::optional<int64_t> model_id;
+  std::set<int64_t> compared;
+  for (const auto& r : runs_) {
+    compared.insert(r.summary.id);
+    if (!model_id && r.summary.model_id) model_id = r.summary.model_id;
+  }
+  pareto_rows_.clear();
+  if (model_id) {
+    for (const auto& p : store.metric_points(*model_id, metric_names::kSizeBytes, quality_.toStdString()))
+      pareto_rows_.push_back({p.experiment_id, QString::fromStdString(p.name), p.x, p.y, compared.count(p.experiment_id) > 0});
+    // Evaluations of the model as stored: the float baseline, at its size on disk.
+    const ModelRecord model = store.model(*model_id);
+    ListFilter f;
+    f.model_id = model_id;
+    f.kind = "evaluate";
+    f.status = RunStatus::Completed;
+    for (const auto& s : store.list(f))
+      for (const auto& m : store.get(s.id).metrics)
+        if (m.name == quality_.toStdString())
+          pareto_rows_.push_back({s.id, QString::fromStdString(s.name), static_cast<double>(model.bytes), m.value, compared.count(s.id) > 0});
+  }
+  std::vector<ScatterPlot::Point> points;
+  for (const auto& r : pareto_rows_) points.push_back({r.size_bytes / kMiB, r.quality, QStringLiteral("#%1 %2").arg(r.id).arg(r.name), r.compared});
+  pareto_->setTitle(tr("Model size against %1, every run of the model").arg(quality_));
+  pareto_->setAxisLabels(tr("model size (MiB)"), quality_);
+  pareto_->setEmptyMessage(tr("no run of this model recorded both size and %1").arg(quality_));
+  pareto_->setPoints(points, quality_ != QLatin1String("top1"));
+  pareto_note_->setText(tr("%1 runs; compress runs at their estimated checkpoint size, evaluations of the model as stored at its size on disk. "
+                           "The dashed line is the Pareto front: no other run is both smaller and better.")
+                            .arg(pareto_rows_.size()));
+}
+
+PlotWidget* CompareWindow::currentPlot() const {
+  switch (tabs_->currentIndex()) {
+    case LayersTab: return layer_plot_;
+    case ParetoTab: return pareto_;
+  }
+  return nullptr;
+}
+
+QString CompareWindow::csv(Tab tab) const {
+  QStringList lines;
+  auto row = [&lines](const QStringList& fields) {
+    QStringList q;
+    for (const QString& f : fields) q << csvField(f);
+    lines << q.join(QLatin1Char(','));
+  };
+  if (tab == MetricsTab) {
+    QStringList header = {QStringLiteral("metric"), QStringLiteral("dataset"), QStringLiteral("split")};
+    for (const auto& r : runs_) header << QStringLiteral("#%1").arg(r.summary.id);
+    for (size_t i = 1; i < runs_.size(); ++i) header << QStringLiteral("delta #%1").arg(runs_[i].summary.id);
+    row(header);
+    for (const auto& m : comparison_.metrics) {
+      QStringList f = {QString::fromStdString(m.name), QString::fromStdString(m.dataset), QString::fromStdString(m.split)};
+      for (const auto& v : m.values) f << (v ? number(*v) : QString());
+      for (size_t i = 1; i < runs_.size(); ++i) f << (m.delta(i) ? number(*m.delta(i)) : QString());
+      row(f);
+    }
+  } else if (tab == LayersTab) {
+    row(QStringList{QStringLiteral("layer")} + layer_series_);
+    for (int i = 0; i < layer_names_.size(); ++i) {
+      QStringList f = {layer_names_[i]};
+      for (const auto& s : layer_values_) f << number(s[static_cast<size_t>(i)]);
+      row(f);
+    }
+  } else {
+    row({QStringLiteral("experiment_id"), QStringLiteral("name"), QStringLiteral("size_bytes"), quality_, QStringLiteral("compared"),
+         QStringLiteral("pareto")});
+    std::vector<ScatterPlot::Point> points;
+    for (const auto& r : pareto_rows_) points.push_back({r.size_bytes, r.quality, {}, r.compared});
+    const auto front = ScatterPlot::paretoFront(points, quality_ != QLatin1String("top1"));
+    for (size_t i = 0; i < pareto_rows_.size(); ++i) {
+      const auto& r = pareto_rows_[i];
+      const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
+      row({QString::number(r.id), r.name, number(r.size_bytes), number(r.quality), r.compared ? QStringLiteral("1") : QStringLiteral("0"),
+           on_front ? QStringLiteral("1") : QStringLiteral("0")});
+    }
+  }
+  return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
+}
+
+void CompareWindow::exportPlot(const QString& path) const {
+  PlotWidget* p = currentPlot();
+  if (!p) throw Error("the Metrics tab is a table: export it as CSV, or switch to a plot tab (" + path.toStdString() + ")");
+  p->exportTo(path);
+}
+
+void CompareWindow::exportCsv(const QString& path) const {
+  write_file_atomic(path.toStdString(), csv(static_cast<Tab>(tabs_->currentIndex())).toStdString());
+}
+
+}  // namespace quench::gui

@@ -1,0 +1,76 @@
+#pragma once
+// Two or more stored runs side by side: every metric with its delta against the first run, each
+// layer's error per run as grouped bars, and model size against quality for every run of the
+// model with the Pareto front and the compared runs marked. Plots export as PNG/SVG, tables as CSV.
+#include <QList>
+#include <QWidget>
+
+#include <vector>
+
+#include "core/store/compare.h"
+#include "core/store/records.h"
+
+class QComboBox;
+class QLabel;
+class QTableWidget;
+class QTabWidget;
+
+namespace quench {
+class Store;
+}
+
+namespace quench::gui {
+
+class BarPlot;
+class PlotWidget;
+class ScatterPlot;
+
+class CompareWindow : public QWidget {
+  Q_OBJECT
+
+ public:
+  // Reads the runs from the store now. Throws quench::Error for an id the store does not have.
+  CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* parent = nullptr);
+
+  enum Tab { MetricsTab, LayersTab, ParetoTab };
+  QTabWidget* tabs() const { return tabs_; }
+  QTableWidget* metricsTable() const { return metrics_; }
+  BarPlot* layerPlot() const { return layer_plot_; }
+  ScatterPlot* paretoPlot() const { return pareto_; }
+  QString qualityMetric() const { return quality_; }
+
+  // CSV of a tab's data (metrics with deltas; per-layer errors; size and quality of each run).
+  QString csv(Tab tab) const;
+  // The current tab's plot (PNG or SVG by suffix) or data (CSV). Throw quench::Error naming the file.
+  void exportPlot(const QString& path) const;
+  void exportCsv(const QString& path) const;
+
+ private:
+  void fillMetrics();
+  void fillLayers();
+  void fillPareto(Store& store);
+  PlotWidget* currentPlot() const;
+
+  std::vector<ExperimentDetail> runs_;
+  Comparison comparison_;
+  QString quality_;
+  QStringList layer_names_;
+  std::vector<std::vector<double>> layer_values_;  // [series][layer]
+  QStringList layer_series_;
+  struct ParetoRow {
+    int64_t id;
+    QString name;
+    double size_bytes, quality;
+    bool compared;
+  };
+  std::vector<ParetoRow> pareto_rows_;
+
+  QTabWidget* tabs_;
+  QTableWidget* metrics_;
+  QComboBox* layer_metric_;
+  BarPlot* layer_plot_;
+  ScatterPlot* pareto_;
+  QLabel* pareto_note_;
+};
+
+}  // namespace quench::gui

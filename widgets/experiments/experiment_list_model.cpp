@@ -1,0 +1,165 @@
+#include "widgets/experiments/experiment_list_model.h"
+
+#include <QFileInfo>
+#include <QLocale>
+
+#include <unordered_map>
+
+#include "core/store/store.h"
+
+namespace quench::gui {
+
+namespace {
+// The metric a run is judged by, in order of preference.
+const char* const kQualityMetrics[] = {"perplexity", "top1", "perplexity_float", "kl_float", "top1_float"};
+}  // namespace
+
+void ExperimentListModel::setStore(Store* store) {
+  store_ = store;
+  reload();
+}
+
+void ExperimentListModel::reload() {
+  std::vector<Row> rows;
+  if (store_) {
+    // Metrics are read again only for runs that changed since the last reload (a running job
+    // commits often; the list must stay cheap to refresh on the UI thread).
+    std::unordered_map<int64_t, const Row*> before;
+    for (const Row& r : rows_) before.emplace(r.summary.id, &r);
+    for (auto& s : store_->list()) {
+      Row r;
+      auto it = before.find(s.id);
+      if (it != before.end() && it->second->summary.updated_at == s.updated_at && it->second->summary.status == s.status) {
+        r = *it->second;
+        r.summary = std::move(s);
+        rows.push_back(std::move(r));
+        continue;
+      }
+      r.summary = std::move(s);
+      const ExperimentDetail d = store_->get(r.summary.id);
+      for (const char* name : kQualityMetrics) {
+        for (const auto& m : d.metrics)
+          if (m.name == name && !r.quality) {
+            r.quality = m.value;
+            r.quality_name = QString::fromLatin1(name);
+          }
+        if (r.quality) break;
+      }
+      for (const auto& m : d.metrics)
+        if (m.name == metric_names::kSizeBytes) r.size_bytes = m.value;
+      rows.push_back(std::move(r));
+    }
+  }
+  beginResetModel();
+  rows_ = std::move(rows);
+  endResetModel();
+}
+
+int ExperimentListModel::rowOfId(int64_t id) const {
+  for (size_t i = 0; i < rows_.size(); ++i)
+    if (rows_[i].summary.id == id) return static_cast<int>(i);
+  return -1;
+}
+
+int ExperimentListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(rows_.size()); }
+int ExperimentListModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant ExperimentListModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= rowCount()) return {};
+  const Row& r = rows_[static_cast<size_t>(index.row())];
+  const ExperimentSummary& s = r.summary;
+  if (role == IdRole) return static_cast<qlonglong>(s.id);
+  const bool display = role == Qt::DisplayRole || role == Qt::EditRole;
+  switch (index.column()) {
+    case IdColumn:
+      if (display) return QStringLiteral("#%1").arg(s.id);
+      if (role == SortRole) return static_cast<qlonglong>(s.id);
+      break;
+    case NameColumn:
+      if (display || role == SortRole) return QString::fromStdString(s.name);
+      if (role == Qt::ToolTipRole) return tr("Double-click to rename");
+      break;
+    case KindColumn:
+      if (display || role == SortRole) return QString::fromStdString(s.kind);
+      break;
+    case StatusColumn:
+      if (display || role == SortRole) return QString::fromLatin1(status_name(s.status));
+      if (role == Qt::ToolTipRole && !s.error.empty()) return QString::fromStdString(s.error);
+      if (role == Qt::ForegroundRole && (s.status == RunStatus::Failed || s.status == RunStatus::Interrupted)) return QColor(192, 57, 43);
+      break;
+    case ModelColumn:
+      if (display || role == SortRole) return QFileInfo(QString::fromStdString(s.model_path)).fileName();
+      if (role == Qt::ToolTipRole) return QString::fromStdString(s.model_path);
+      break;
+    case StartedColumn:
+      if (display) return QString::fromStdString(s.started_at).left(16).replace(QLatin1Char('T'), QLatin1Char(' '));
+      if (role == SortRole) return QString::fromStdString(s.started_at);
+      if (role == Qt::ToolTipRole) return tr("UTC");
+      break;
+    case QualityColumn:
+      if (display && r.quality)
+        return QStringLiteral("%1 %2").arg(r.quality_name == QLatin1String("perplexity") ? tr("ppl") : r.quality_name).arg(*r.quality, 0, 'f', 2);
+      if (role == Qt::ToolTipRole && r.quality) return QStringLiteral("%1 %2").arg(r.quality_name).arg(*r.quality, 0, 'g', 8);
+      if (role == SortRole && r.quality) return *r.quality;
+      if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+      break;
+    case SizeColumn:
+      if (display && r.size_bytes) return QLocale().formattedDataSize(static_cast<qint64>(*r.size_bytes));
+      if (role == SortRole && r.size_bytes) return *r.size_bytes;
+      if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+      break;
+    case NotesColumn:
+      if (display || role == SortRole) return QString::fromStdString(s.notes);
+      if (role == Qt::ToolTipRole) return s.notes.empty() ? tr("Double-click to add notes") : QString::fromStdString(s.notes);
+      break;
+  }
+  return {};
+}
+
+bool ExperimentListModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+  if (!store_ || !index.isValid() || role != Qt::EditRole) return false;
+  Row& r = rows_[static_cast<size_t>(index.row())];
+  const std::string text = value.toString().trimmed().toStdString();
+  try {
+    if (index.column() == NameColumn) {
+      if (text.empty() || text == r.summary.name) return false;
+      store_->rename(r.summary.id, text);
+      r.summary.name = text;
+    } else if (index.column() == NotesColumn) {
+      if (text == r.summary.notes) return false;
+      store_->set_notes(r.summary.id, text);
+      r.summary.notes = text;
+    } else {
+      return false;
+    }
+  } catch (const std::exception& e) {
+    Q_EMIT editFailed(QString::fromStdString(e.what()));
+    return false;
+  }
+  Q_EMIT dataChanged(index, index);
+  return true;
+}
+
+Qt::ItemFlags ExperimentListModel::flags(const QModelIndex& index) const {
+  Qt::ItemFlags f = QAbstractTableModel::flags(index);
+  if (index.column() == NameColumn || index.column() == NotesColumn) f |= Qt::ItemIsEditable;
+  return f;
+}
+
+QVariant ExperimentListModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+  switch (section) {
+    case IdColumn: return tr("Run");
+    case NameColumn: return tr("Name");
+    case KindColumn: return tr("Kind");
+    case StatusColumn: return tr("Status");
+    case ModelColumn: return tr("Model");
+    case StartedColumn: return tr("Started (UTC)");
+    case QualityColumn: return tr("Quality");
+    case SizeColumn: return tr("Size");
+    case NotesColumn: return tr("Notes");
+  }
+  return {};
+}
+
+}  // namespace quench::gui

@@ -1,0 +1,153 @@
+#include "widgets/runs/run_dialog.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace quench::gui {
+
+namespace {
+QSpinBox* spin(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip) {
+  auto* s = new QSpinBox(parent);
+  s->setObjectName(QString::fromLatin1(name));
+  s->setRange(lo, hi);
+  s->setValue(value);
+  s->setToolTip(tip);
+  return s;
+}
+}  // namespace
+
+RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : QDialog(parent), kind_(kind), base_(settings) {
+  setObjectName(QStringLiteral("runDialog"));
+  setWindowTitle(kind == Kind::Compress ? tr("Compress and Evaluate") : kind == Kind::Evaluate ? tr("Evaluate the Baseline") : tr("Layer Sensitivity"));
+  auto* form = new QFormLayout();
+  name_ = new QLineEdit(settings.name, this);
+  name_->setObjectName(QStringLiteral("runName"));
+  name_->setPlaceholderText(kind == Kind::Compress ? tr("the recipe's name") : kind == Kind::Evaluate ? tr("baseline <model>") : tr("sensitivity <setting>"));
+  form->addRow(tr("Experiment name"), name_);
+
+  if (kind == Kind::Sensitivity) {
+    candidates_ = new QLineEdit(settings.candidates, this);
+    candidates_->setObjectName(QStringLiteral("candidates"));
+    candidates_->setToolTip(tr("Settings tried on each layer, one at a time: schemes separated by commas (W4A16-G128, W3A16-G128); "
+                               "layers are ranked by the first"));
+    form->addRow(tr("Settings to try"), candidates_);
+    metric_ = new QComboBox(this);
+    metric_->setObjectName(QStringLiteral("metric"));
+    metric_->addItem(tr("perplexity (ranked by ΔNLL)"), QStringLiteral("perplexity"));
+    metric_->addItem(tr("KL divergence from the float model"), QStringLiteral("kl"));
+    metric_->setCurrentIndex(std::max(0, metric_->findData(settings.metric)));
+    form->addRow(tr("Metric"), metric_);
+    layers_ = new QLineEdit(settings.layers, this);
+    layers_->setObjectName(QStringLiteral("layersGlob"));
+    layers_->setPlaceholderText(tr("every layer a recipe default reaches"));
+    form->addRow(tr("Layers (globs)"), layers_);
+  }
+  if (kind != Kind::Evaluate) {
+    calibration_ = fileField(QStringLiteral("calibration"), settings.calibration);
+    calibration_->setToolTip(kind == Kind::Compress ? tr("Text the recipe calibrates on (GPTQ, AWQ, static activations) and on which "
+                                                         "per-layer output errors are measured")
+                                                    : tr("Text for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN"));
+    form->addRow(tr("Calibration text"), calibration_->parentWidget());
+    calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Random windows taken from the calibration text"));
+    seq_ = spin(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
+    seed_ = spin(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
+    auto* row = new QHBoxLayout();
+    row->addWidget(calib_samples_);
+    row->addWidget(new QLabel(tr("windows of"), this));
+    row->addWidget(seq_);
+    row->addWidget(new QLabel(tr("tokens, seed"), this));
+    row->addWidget(seed_);
+    form->addRow(tr("Calibration samples"), row);
+  }
+  if (kind == Kind::Compress) {
+    measure_ = spin(this, "measureSamples", 0, 4096, settings.measure_samples,
+                    tr("Calibration windows on which each layer's output error is measured (0: skip)"));
+    form->addRow(tr("Error measured on"), measure_);
+    evaluate_ = new QCheckBox(tr("Evaluate the compressed model"), this);
+    evaluate_->setObjectName(QStringLiteral("evaluate"));
+    evaluate_->setChecked(settings.evaluate);
+    form->addRow(QString(), evaluate_);
+  }
+  evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation);
+  evaluation_->setToolTip(tr("Held-out text the perplexity is measured on"));
+  form->addRow(kind == Kind::Sensitivity ? tr("Text to score on") : tr("Evaluation text"), evaluation_->parentWidget());
+  ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
+  eval_windows_ = spin(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
+  auto* eval_row = new QHBoxLayout();
+  eval_row->addWidget(eval_windows_);
+  eval_row->addWidget(new QLabel(tr("windows of"), this));
+  eval_row->addWidget(ctx_);
+  eval_row->addWidget(new QLabel(tr("tokens (0 windows: all)"), this));
+  form->addRow(tr("Evaluation windows"), eval_row);
+  if (evaluate_) {
+    auto sync = [this] {
+      for (QWidget* w : {static_cast<QWidget*>(evaluation_->parentWidget()), static_cast<QWidget*>(ctx_), static_cast<QWidget*>(eval_windows_)})
+        w->setEnabled(evaluate_->isChecked());
+    };
+    connect(evaluate_, &QCheckBox::toggled, this, sync);
+    sync();
+  }
+
+  auto* info = new QLabel(tr("Device %1 · store %2").arg(settings.device, settings.database), this);
+  info->setWordWrap(true);
+  info->setStyleSheet(QStringLiteral("color: gray;"));
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+  buttons->button(QDialogButtonBox::Ok)->setText(tr("Run"));
+  buttons->button(QDialogButtonBox::Ok)->setObjectName(QStringLiteral("runButton"));
+  connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(form);
+  layout->addWidget(info);
+  layout->addWidget(buttons);
+  resize(640, sizeHint().height());
+}
+
+QLineEdit* RunDialog::fileField(const QString& name, const QString& path) {
+  auto* box = new QWidget(this);
+  auto* edit = new QLineEdit(path, box);
+  edit->setObjectName(name);
+  auto* browse = new QPushButton(tr("Browse…"), box);
+  connect(browse, &QPushButton::clicked, this, [this, edit] {
+    const QString f = QFileDialog::getOpenFileName(this, tr("Choose a text file"), edit->text(), tr("Text (*.txt *.jsonl);;All files (*)"));
+    if (!f.isEmpty()) edit->setText(f);
+  });
+  auto* row = new QHBoxLayout(box);
+  row->setContentsMargins(0, 0, 0, 0);
+  row->addWidget(edit, 1);
+  row->addWidget(browse);
+  return edit;
+}
+
+RunSettings RunDialog::settings() const {
+  RunSettings s = base_;
+  s.name = name_->text().trimmed();
+  if (calibration_) {
+    s.calibration = calibration_->text().trimmed();
+    s.calib_samples = calib_samples_->value();
+    s.seq = seq_->value();
+    s.seed = seed_->value();
+  }
+  if (evaluate_) s.evaluate = evaluate_->isChecked();
+  s.evaluation = evaluation_->text().trimmed();
+  s.ctx = ctx_->value();
+  s.eval_windows = eval_windows_->value();
+  if (measure_) s.measure_samples = measure_->value();
+  if (candidates_) s.candidates = candidates_->text();
+  if (metric_) s.metric = metric_->currentData().toString();
+  if (layers_) s.layers = layers_->text().trimmed();
+  return s;
+}
+
+}  // namespace quench::gui

@@ -1,0 +1,45 @@
+#pragma once
+// The settings of one run before it starts: data files, sample counts, the experiment's name.
+// Shown non-modally (open()); accepted() → settings() for the job.
+#include <QDialog>
+
+#include "widgets/runs/run_settings.h"
+
+class QCheckBox;
+class QComboBox;
+class QLineEdit;
+class QSpinBox;
+
+namespace quench::gui {
+
+class RunDialog : public QDialog {
+  Q_OBJECT
+
+ public:
+  enum class Kind { Compress, Evaluate, Sensitivity };
+
+  RunDialog(Kind kind, const RunSettings& settings, QWidget* parent = nullptr);
+  RunSettings settings() const;
+  Kind kind() const { return kind_; }
+
+ private:
+  QLineEdit* fileField(const QString& name, const QString& path);
+
+  Kind kind_;
+  RunSettings base_;
+  QLineEdit* name_;
+  QLineEdit* calibration_ = nullptr;
+  QSpinBox* calib_samples_ = nullptr;
+  QSpinBox* seq_ = nullptr;
+  QSpinBox* seed_ = nullptr;
+  QCheckBox* evaluate_ = nullptr;
+  QLineEdit* evaluation_ = nullptr;
+  QSpinBox* ctx_ = nullptr;
+  QSpinBox* eval_windows_ = nullptr;
+  QSpinBox* measure_ = nullptr;
+  QLineEdit* candidates_ = nullptr;
+  QComboBox* metric_ = nullptr;
+  QLineEdit* layers_ = nullptr;
+};
+
+}  // namespace quench::gui

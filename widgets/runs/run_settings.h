@@ -1,0 +1,36 @@
+#pragma once
+// What a compress, evaluate or sensitivity job runs on: the settings of the run dialog, kept by
+// the window between runs. Small sample counts make a quick run; the CLI's defaults a faithful one.
+#include <QString>
+
+namespace quench::gui {
+
+struct RunSettings {
+  QString model_dir;
+  QString device = QStringLiteral("cpu");
+  QString database;  // the experiment store's file
+  QString name;      // the experiment's name ("" : a name from the recipe or the kind)
+
+  // Calibration (text): windows of `seq` tokens at random positions, seeded.
+  QString calibration;
+  int calib_samples = 64;
+  int seq = 256;
+  int seed = 0;
+
+  // Evaluation (text): perplexity over non-overlapping windows of `ctx` tokens (0 windows: all).
+  bool evaluate = true;
+  QString evaluation;
+  int ctx = 256;
+  int eval_windows = 16;
+
+  // Compress: calibration samples on which per-layer output errors are measured (0: none).
+  int measure_samples = 16;
+
+  // Sensitivity: settings to try on each layer (schemes, comma-separated), the metric, and globs
+  // restricting the layers ("" : what a recipe default reaches).
+  QString candidates = QStringLiteral("W4A16-G128, W3A16-G128");
+  QString metric = QStringLiteral("perplexity");
+  QString layers;
+};
+
+}  // namespace quench::gui

@@ -1,0 +1,148 @@
+// MainWindow: the recipe being edited, the jobs that record experiments, and what comes back
+// from the store (opening a run, comparing runs).
+#include <QFileInfo>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <QTabWidget>
+
+#include "core/util/error.h"
+#include "widgets/experiments/compare_window.h"
+#include "widgets/experiments/experiments_panel.h"
+#include "widgets/issues/issues_dock.h"
+#include "widgets/issues/issues_model.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_editor.h"
+#include "widgets/runs/run_jobs.h"
+#include "widgets/session/model_session.h"
+#include "widgets/window/device_selector.h"
+#include "widgets/window/main_window.h"
+#include "widgets/window/settings.h"
+
+namespace quench::gui {
+
+namespace {
+const QString kRecipeSource = QStringLiteral("recipe");
+const QString kRunSource = QStringLiteral("run");
+constexpr int kMostSensitiveShown = 3;
+}  // namespace
+
+void MainWindow::showError(const QString& title, const QString& message) {
+  // Not exec(): a modal loop would stall the window's own updates, and tests would hang on it.
+  auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Close, this);
+  box->setObjectName(QStringLiteral("runErrorDialog"));
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+void MainWindow::useDatabase() { experiments_->setDatabase(settings_.databasePath()); }
+
+void MainWindow::onRecipeChanged() {
+  issues_->clearSource(kRecipeSource);
+  if (!recipe_->error().isEmpty()) issues_->add({Issue::Severity::Error, recipe_->error(), recipe_->errorLayer(), kRecipeSource});
+  for (const QString& w : recipe_->warnings()) issues_->add({Issue::Severity::Warning, w, {}, kRecipeSource});
+}
+
+RunDialog* MainWindow::startRun(RunDialog::Kind kind) {
+  if (!session_) {
+    showError(tr("Run"), tr("Open a model first (File → Open Model)."));
+    return nullptr;
+  }
+  if (kind == RunDialog::Kind::Compress && !recipe_->valid()) {
+    side_tabs_->setCurrentWidget(recipe_editor_);
+    showError(tr("Compress"), tr("The recipe has an error; fix it in the Recipe tab first:\n%1").arg(recipe_->error()));
+    return nullptr;
+  }
+  RunSettings s = run_settings_;
+  s.model_dir = session_->summary().dir;
+  s.device = device_->deviceName();
+  s.database = settings_.databasePath();
+  s.name.clear();
+  auto* dialog = new RunDialog(kind, s, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &QDialog::accepted, this, [this, dialog, kind] { submitRun(kind, dialog->settings()); });
+  dialog->open();
+  return dialog;
+}
+
+void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
+  if (!session_) return;
+  chosen.model_dir = session_->summary().dir;
+  chosen.device = device_->deviceName();
+  chosen.database = settings_.databasePath();
+  // Remembered for the next run, all but the name.
+  run_settings_ = chosen;
+  run_settings_.name.clear();
+  settings_.setEvaluationSet(chosen.evaluation);
+  std::shared_ptr<ModelSession> session = session_;
+  auto done = [this, session](std::shared_ptr<RunOutcome> out) { onRunRecorded(session, *out); };
+  issues_->clearSource(kRunSource);
+  switch (kind) {
+    case RunDialog::Kind::Compress: jobs_->submit(compressJob(chosen, recipe_->json(), done)); break;
+    case RunDialog::Kind::Evaluate: jobs_->submit(evaluateJob(chosen, done)); break;
+    case RunDialog::Kind::Sensitivity: jobs_->submit(sensitivityJob(chosen, done)); break;
+  }
+}
+
+void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, const RunOutcome& out) {
+  experiments_->reload();
+  experiments_->selectId(out.experiment_id);
+  for (const QString& w : out.warnings) issues_->add({Issue::Severity::Warning, w, {}, kRunSource});
+  if (session == session_) {
+    if (out.kind == QLatin1String("compress")) {
+      session_->setRun({out.experiment_id, out.name}, out.layers, out.after);
+    } else if (out.kind == QLatin1String("sensitivity") && out.metrics.contains("delta")) {
+      for (int i = 0; i < out.ranking.size() && i < kMostSensitiveShown; ++i) {
+        const double delta = out.metrics["delta"].value(out.ranking[i].toStdString(), 0.0);
+        issues_->add({Issue::Severity::Info,
+                      tr("sensitivity #%1 (run #%2): damage %3 when compressed alone").arg(i + 1).arg(out.experiment_id).arg(delta, 0, 'g', 4),
+                      out.ranking[i], kRunSource});
+      }
+    }
+  }
+  statusBar()->showMessage(tr("Recorded %1 run #%2 (%3)").arg(out.kind).arg(out.experiment_id).arg(out.name), 8000);
+  Q_EMIT runRecorded(out.experiment_id, out.kind);
+}
+
+void MainWindow::openExperiment(const ExperimentDetail& d) {
+  const QString name = QString::fromStdString(d.summary.name);
+  const bool compress = d.summary.kind == "compress";
+  if (compress) {
+    try {
+      recipe_->change(Recipe::parse(d.recipe, "experiment #" + std::to_string(d.summary.id)).json, tr("Open the recipe of run #%1").arg(d.summary.id));
+    } catch (const std::exception& e) {
+      showError(tr("Open Run"), tr("Run #%1's recipe cannot be used: %2").arg(d.summary.id).arg(QString::fromStdString(e.what())));
+    }
+  }
+  const bool same_model = session_ && d.model &&
+                          QFileInfo(QString::fromStdString(d.model->path)).canonicalFilePath() == QFileInfo(session_->summary().dir).canonicalFilePath();
+  if (session_ && !d.layers.empty() && d.summary.kind != "sensitivity") {
+    if (!same_model)
+      issues_->add({Issue::Severity::Warning,
+                    tr("run #%1 was recorded on %2, not on the open model: its layers are matched by name")
+                        .arg(d.summary.id)
+                        .arg(d.model ? QString::fromStdString(d.model->path) : tr("an unknown model")),
+                    {}, kRunSource});
+    session_->setRun({d.summary.id, name}, d.layers, {});
+  }
+  statusBar()->showMessage(compress ? tr("Opened run #%1 %2: its recipe is in the Recipe tab, its errors in the layer table").arg(d.summary.id).arg(name)
+                                    : tr("Opened run #%1 %2 (%3)").arg(d.summary.id).arg(name, QString::fromStdString(d.summary.kind)),
+                           8000);
+}
+
+CompareWindow* MainWindow::compareExperiments(const QList<int64_t>& ids) {
+  if (!experiments_->store()) {
+    showError(tr("Compare"), tr("No experiment store is open (File → Preferences)."));
+    return nullptr;
+  }
+  try {
+    auto* w = new CompareWindow(*experiments_->store(), ids, this);
+    w->show();
+    return w;
+  } catch (const std::exception& e) {
+    showError(tr("Compare"), QString::fromStdString(e.what()));
+    return nullptr;
+  }
+}
+
+}  // namespace quench::gui
