@@ -16,6 +16,7 @@
 #include "core/compress/lowrank.h"
 #include "core/compress/point_transforms.h"
 #include "core/compress/rtn.h"
+#include "core/compress/flap.h"
 #include "core/compress/smoothquant.h"
 #include "core/compress/sparsegpt.h"
 #include "core/compress/wanda.h"
@@ -79,6 +80,7 @@ class Pipeline {
   Progress inner(const std::string& what);  // for nested calibrate() calls: cancellation passes through
 
   // --- steps ---
+  void structure();
   void smooth();
   void rotate();
   void quantize_weights();
@@ -129,6 +131,15 @@ Progress Pipeline::inner(const std::string& what) {
     if (total > 0) m += " (" + std::to_string(done) + "/" + std::to_string(total) + ")";
     return progress_(steps_done_, steps_total_, -1.0, m);
   };
+}
+
+void Pipeline::structure() {
+  if (!plan_.structured) return;
+  step("structured pruning: " + plan_.structured->describe());
+  const FlapOutcome o = apply_flap(model_, *plan_.structured, calib_.source(), inner("FLAP"));
+  details_["structured"] = plan_.structured->to_json();
+  details_["structured"]["outcome"] = o.to_json();
+  ++steps_done_;
 }
 
 void Pipeline::smooth() {
@@ -542,19 +553,41 @@ CompressResult Pipeline::results() {
   r.size = estimate_size(model_, plan_);
   std::map<std::string, const LayerSize*> sizes;
   for (const auto& l : r.size.layers) sizes[l.layer] = &l;
+  auto reshaped = [](const Layer& l) {
+    return l.weight().sizes() != l.original_weight().sizes() || l.bias().defined() != l.original_bias().defined();
+  };
+  auto bias_of = [](const at::Tensor& b) { return b.defined() ? b.numel() : int64_t{0}; };
+  for (const auto& lp : model_.layers()) {
+    const Layer& l = *lp;
+    if (by_layer_.count(&l) || !reshaped(l)) continue;
+    // Only structured pruning touched this layer: a smaller float weight, no error measured.
+    LayerResult lr;
+    lr.layer = l.name();
+    lr.kind = layer_kind_name(l.kind());
+    lr.settings = {{"structured", plan_.structured ? plan_.structured->to_json() : nlohmann::json()}, {"sources", {"structured"}},
+                   {"shape", l.weight().sizes().vec()}};
+    lr.bits = sizes.count(lr.layer) ? sizes.at(lr.layer)->bits_per_weight() : 16.0;
+    lr.params_before = l.original_weight().numel() + bias_of(l.original_bias());
+    lr.params_after = l.weight().numel() + bias_of(l.bias());
+    r.layers.push_back(std::move(lr));
+  }
   for (auto& s : states_) {
     LayerResult lr;
     lr.layer = s->layer->name();
     lr.kind = layer_kind_name(s->layer->kind());
     lr.settings = s->plan->to_json();
     if (!s->details.empty()) lr.settings["details"] = s->details;
+    if (reshaped(*s->layer)) {
+      lr.settings["structured"] = plan_.structured ? plan_.structured->to_json() : nlohmann::json();
+      lr.settings["shape"] = s->layer->weight().sizes().vec();
+    }
     lr.bits = sizes.count(lr.layer) ? sizes.at(lr.layer)->bits_per_weight() : 16.0;
     const int64_t bias = s->layer->original_bias().defined() ? s->layer->original_bias().numel() : 0;
     lr.params_before = s->layer->original_weight().numel() + bias;
     lr.params_after = s->layer->parameters();  // the kernel's factors, or the weight
     if (s->mask.defined()) {
       const int64_t kept = s->mask.sum().item<int64_t>();
-      lr.params_after = kept + bias;
+      lr.params_after = kept + bias_of(s->layer->bias());
       lr.sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(s->mask.numel());
     }
     if (s->rank > 0) lr.rank = s->rank;
@@ -604,14 +637,16 @@ CompressResult Pipeline::run() {
     by_layer_[s->layer] = s.get();
     states_.push_back(std::move(s));
   }
-  if (plan_.needs_calibration()) QUENCH_CHECK(!calib_.empty(), "this recipe needs calibration data (GPTQ, AWQ, SmoothQuant or static activations)");
+  if (plan_.needs_calibration())
+    QUENCH_CHECK(!calib_.empty(), "this recipe needs calibration data (GPTQ, AWQ, Wanda, SparseGPT, activation-aware SVD, SmoothQuant, FLAP or static activations)");
   bool any_data = false, any_static = !plan_.points.empty();
   for (auto& s : states_) {
     any_data = any_data || data_method(*s);
     any_static = any_static || (s->plan->input && !s->plan->input->dynamic) || (s->plan->output && !s->plan->output->dynamic);
   }
-  steps_total_ = (plan_.smoothquant_alpha ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
+  steps_total_ = (plan_.structured ? 1 : 0) + (plan_.smoothquant_alpha ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
                  (calib_.empty() || opts_.measure_samples <= 0 ? 0 : 1);
+  structure();  // first: every later step sees the smaller layers
   smooth();
   rotate();
   transforms_.install(model_.hooks());  // block passes see rotated inputs, matching the rotated weights

@@ -222,6 +222,7 @@ Recipe with_preset(const Recipe& r, const std::string& architecture) {
   out.ignore = p.ignore;
   out.ignore.insert(out.ignore.end(), r.ignore.begin(), r.ignore.end());
   if (!out.smoothquant_alpha) out.smoothquant_alpha = p.smoothquant_alpha;
+  if (!out.structured) out.structured = p.structured;
   return out;
 }
 
@@ -337,7 +338,7 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
     r.origin = origin;
     r.json = j;
     Fields f(j, "recipe");
-    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "points"});
+    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "structured", "points"});
     if (j.contains("name")) {
       if (!j["name"].is_string()) recipe_fail("name", "must be a string, got " + type_name(j["name"]));
       r.name = j["name"].get<std::string>();
@@ -394,6 +395,7 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
       sq.only({"alpha"});
       r.smoothquant_alpha = sq.get_double("alpha", 0.5, 0.0, 1.0);
     }
+    if (j.contains("structured") && !j["structured"].is_null()) r.structured = parse_flap(j["structured"], "structured");
     if (j.contains("points")) {
       const auto& pts = j["points"];
       if (!pts.is_array()) recipe_fail("points", "must be a list of {\"match\", \"activations\"} objects, got " + type_name(pts));
@@ -479,6 +481,7 @@ int64_t ResolvedRecipe::compressed_layers() const {
 
 bool ResolvedRecipe::needs_calibration() const {
   if (smoothquant_alpha || !points.empty()) return true;
+  if (structured && structured->needs_data()) return true;
   for (const auto& l : layers) {
     if (l.weights && l.weights->method != WeightMethod::Rtn) return true;
     if ((l.prune && l.prune->needs_data()) || (l.lowrank && l.lowrank->needs_data())) return true;
@@ -502,9 +505,45 @@ nlohmann::json ResolvedRecipe::to_json() const {
   j["points"] = nlohmann::json::object();
   for (const auto& p : points) j["points"][p.point] = p.act.to_json();
   if (smoothquant_alpha) j["smoothquant"] = {{"alpha", *smoothquant_alpha}};
+  if (structured) j["structured"] = structured->to_json();
   j["warnings"] = warnings;
   return j;
 }
+
+namespace {
+// Structured pruning changes the inputs of down_proj (MLP channels) and o_proj (heads) before the
+// per-layer steps run, so their settings must still fit whatever count of inputs survives: MLP
+// channels are kept in multiples of `align`, heads in whole key/value groups.
+void check_structured(const FlapSetting& s, const Model& model, const ResolvedRecipe& out) {
+  const std::string why = flap_unsupported_reason(model);
+  if (!why.empty()) recipe_fail("structured.method", why);
+  for (int64_t b = 0; b < model.num_blocks(); ++b) {
+    const FlapBlock fb = flap_block(model, b);
+    const int64_t group_width = fb.q->out_features() / (fb.k->out_features() / fb.head_dim);
+    struct Reader {
+      const Layer* layer;
+      int64_t unit;  // inputs are kept in multiples of this
+      const char* why;
+    };
+    std::vector<Reader> readers;
+    if (s.mlp()) readers.push_back({fb.down, s.align, "structured.align"});
+    if (s.heads()) readers.push_back({fb.o, group_width, "structured.target"});
+    for (const auto& r : readers) {
+      const LayerPlan* p = out.find(r.layer->name());
+      if (!p) continue;
+      auto fail = [&](const std::string& what, int64_t need) {
+        throw RecipeError(r.why, r.layer->name(),
+                          std::string(r.why) + ": " + r.layer->name() + " keeps its inputs in multiples of " + std::to_string(r.unit) +
+                              " after structured pruning, which " + what + " (" + std::to_string(need) + ") does not divide" +
+                              (std::string(r.why) == "structured.align" ? "; set align to a multiple of it" : ""));
+      };
+      if (p->weights && p->weights->strategy == WeightStrategy::Group && r.unit % p->weights->group_size != 0)
+        fail("its weights' group_size", p->weights->group_size);
+      if (p->prune && p->prune->nm() && r.unit % p->prune->m != 0) fail("its prune pattern's M", p->prune->m);
+    }
+  }
+}
+}  // namespace
 
 ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
   try {
@@ -646,13 +685,18 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       out.smoothquant_alpha = recipe.smoothquant_alpha;
     }
 
+    if (recipe.structured) {
+      check_structured(*recipe.structured, model, out);
+      out.structured = recipe.structured;
+    }
+
     for (size_t i = 0; i < recipe.overrides.size(); ++i)
       if (!override_used[i])
         out.warnings.push_back(recipe.overrides[i].key + " (match " + quoted_list(recipe.overrides[i].match) + ") matches no layer of " +
                                model.architecture());
     for (size_t i = 0; i < recipe.ignore.size(); ++i)
       if (!ignore_used[i]) out.warnings.push_back("ignore[" + std::to_string(i) + "] '" + recipe.ignore[i] + "' matches no layer");
-    if (out.compressed_layers() == 0 && out.kv.empty() && out.points.empty())
+    if (out.compressed_layers() == 0 && out.kv.empty() && out.points.empty() && !out.structured)
       out.warnings.push_back("the recipe compresses nothing in " + model.architecture());
     return out;
   } catch (const RecipeError& e) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compress/flap.h"
 #include "core/compress/prune_settings.h"
 #include "core/compress/settings.h"
 #include "core/models/model.h"
@@ -56,6 +57,7 @@ struct Recipe {
   std::vector<SettingPatch> overrides;
   std::vector<std::string> ignore;
   std::optional<double> smoothquant_alpha;
+  std::optional<FlapSetting> structured;  // "structured": model-wide structured pruning (flap.h)
   std::vector<PointRule> points;
 
   // Throws RecipeError naming the key for anything unknown, mistyped or out of range.
@@ -110,6 +112,7 @@ struct ResolvedRecipe {
   std::vector<KvPlan> kv;
   std::vector<PointPlan> points;
   std::optional<double> smoothquant_alpha;
+  std::optional<FlapSetting> structured;  // runs first, on the float model; layer shapes change
   std::vector<std::string> warnings;  // overrides or ignore entries that match nothing, ...
 
   const LayerPlan* find(const std::string& layer) const;
@@ -121,7 +124,8 @@ struct ResolvedRecipe {
 // Resolves against a model. Throws RecipeError naming the key and the layer for what the model
 // makes impossible: a group size that does not divide a layer's inputs, a method or setting that
 // does not apply to the layer's kind, a Hadamard size that does not exist, a KV setting on a model
-// without attention, a preset for another family.
+// without attention, a preset for another family, structured pruning on a family it does not
+// support or with an `align` that a later group size or N:M pattern does not divide.
 ResolvedRecipe resolve(const Recipe& recipe, const Model& model);
 
 }  // namespace quench

@@ -74,7 +74,7 @@ SizeEstimate estimate_size(const Model& model, const ResolvedRecipe& plan) {
   double layer_bits = 0, layer_weights = 0, q_bits = 0, q_weights = 0;
   // Shared storage: counted once at 16 bits while every user keeps it.
   std::map<const void*, bool> shared_kept_counted;
-  std::set<const void*> seen_bias;
+  std::set<const void*> seen_bias, seen_bias_now;
   for (const auto& lp : model.layers()) {
     const Layer& l = *lp;
     const LayerPlan* p = plan.find(l.name());
@@ -88,10 +88,14 @@ SizeEstimate estimate_size(const Model& model, const ResolvedRecipe& plan) {
       original_bits += 16.0 * static_cast<double>(s.weights);
       e.original_params += s.weights;
     }
+    // After structured pruning the layer stores its smaller weight; `weights` stays the original
+    // count, so bits per weight fall with the removed rows and columns.
+    const at::Tensor& now = l.weight();
+    const bool shrunk = now.sizes() != w.sizes();
     if (p && (p->weights || p->prune || p->lowrank)) {
       s.quantized = p->weights.has_value();
       s.compressed = true;
-      compressed_weight(*p, w, s);
+      compressed_weight(*p, shrunk ? now : w, s);
       total_bits += s.bits;
       layer_bits += s.bits;
       layer_weights += static_cast<double>(s.weights);
@@ -102,22 +106,26 @@ SizeEstimate estimate_size(const Model& model, const ResolvedRecipe& plan) {
       }
       if (first_use) shared_kept_counted[key] = false;
     } else {
-      s.stored = s.weights;
-      s.bits = 16.0 * static_cast<double>(s.weights);
+      s.compressed = shrunk;
+      s.stored = now.numel();
+      s.bits = 16.0 * static_cast<double>(s.stored);
       auto it = shared_kept_counted.find(key);
       if (it == shared_kept_counted.end() || !it->second) {
         total_bits += s.bits;
         layer_bits += s.bits;
         layer_weights += static_cast<double>(s.weights);
-        e.stored_params += s.weights;
+        e.stored_params += s.stored;
         shared_kept_counted[key] = true;
       }
     }
     if (l.original_bias().defined() && seen_bias.insert(l.original_bias().unsafeGetTensorImpl()).second) {
-      total_bits += 16.0 * static_cast<double>(l.original_bias().numel());
       original_bits += 16.0 * static_cast<double>(l.original_bias().numel());
-      e.stored_params += l.original_bias().numel();
       e.original_params += l.original_bias().numel();
+    }
+    // The bias as stored now: structured pruning shortens it or adds one (bias compensation).
+    if (l.bias().defined() && seen_bias_now.insert(l.bias().unsafeGetTensorImpl()).second) {
+      total_bits += 16.0 * static_cast<double>(l.bias().numel());
+      e.stored_params += l.bias().numel();
     }
     e.layers.push_back(s);
   }

@@ -19,6 +19,8 @@
 //   - a low-rank layer stores A [out, r] and B [r, in] (at 16 bits, or each quantized with the
 //     layer's weight setting, A's groups running along r and never longer than r). An energy rank
 //     is read from the weight's singular values (before SmoothQuant scaling, which changes them).
+//   - structured pruning (FLAP) is counted once it has run: a layer then stores its smaller weight
+//     (and any bias the pruning added); before the run the estimate cannot know which channels go.
 // The KV cache is not part of the checkpoint; its bits per cached element are reported apart.
 #include <nlohmann/json.hpp>
 
