@@ -9,6 +9,7 @@
 #include "core/compress/compress.h"
 #include "core/compress/plan_text.h"
 #include "core/compress/recipe.h"
+#include "core/compress/save_model.h"
 #include "core/compress/size_estimate.h"
 #include "core/eval/evaluate.h"
 #include "core/models/registry.h"
@@ -25,7 +26,8 @@ const char* kUsage =
     "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
     "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
-    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--plan] [--json]\n"
+    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--save-model DIR]\n"
+    "                  [--plan] [--json]\n"
     "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
     "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
     "bits, weight and output errors, the size estimate and the evaluation metrics, and prints a summary.\n"
@@ -37,6 +39,10 @@ const char* kUsage =
     "                --fidelity also loads the float model and records KL, top-1 agreement and logits SQNR.\n"
     "  --measure-samples  calibration samples on which per-layer output errors are measured (0: skip)\n"
     "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
+    "  --save-model  write the compressed model to DIR (new or empty) as a checkpoint that quench-cli reads back:\n"
+    "                structurally pruned layers with their smaller shapes, pruned and quantized weights as their\n"
+    "                (dequantized) float values in the source checkpoint's dtype. Recipes with activation or KV-cache\n"
+    "                quantization, rotations or low-rank factors are refused (they live in the forward pass).\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
     "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n";
 
@@ -50,6 +56,9 @@ void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
                                      std::to_string(k.kv.residual)});
   for (const auto& p : plan.points) t.add({p.point, "point", p.act.describe()});
   std::cout << t.str();
+  if (plan.structured)
+    std::cout << "structured  " << plan.structured->describe()
+              << ": which channels and heads go is decided on the calibration data, so the size below does not count it yet\n";
   std::cout << "size        " << human_bytes(static_cast<uint64_t>(size.bytes)) << " (from " << human_bytes(static_cast<uint64_t>(size.original_bytes))
             << " at 16 bits, " << fixed(size.compression(), 2) << "x)\n"
             << "bits/weight " << fixed(size.bits_per_weight, 3) << " over all layers, " << fixed(size.quantized_bits_per_weight, 3)
@@ -58,10 +67,24 @@ void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
     std::cout << "parameters  " << with_commas(size.stored_params) << " stored (from " << with_commas(size.original_params) << ")\n";
   for (const auto& w : plan.warnings) std::cout << "warning: " << w << "\n";
 }
+// What structured pruning kept, block by block.
+void print_structured(const nlohmann::json& st) {
+  const auto& o = st["outcome"];
+  Table t({"block", "MLP channels", "heads", "kv heads"}, {false, true, true, true});
+  auto pair = [](const nlohmann::json& p) {
+    const int64_t a = p[0].get<int64_t>(), b = p[1].get<int64_t>();
+    return a == b ? std::to_string(a) : std::to_string(a) + " → " + std::to_string(b);
+  };
+  for (const auto& b : o["blocks"]) t.add({b["block"].get<std::string>(), pair(b["channels"]), pair(b["heads"]), pair(b["kv_heads"])});
+  std::cout << "structured  " << st["method"].get<std::string>() << ", ratio " << fixed(st["ratio"].get<double>(), 2) << " of "
+            << st["target"].get<std::string>() << ": " << with_commas(o["params_before"].get<int64_t>()) << " → "
+            << with_commas(o["params_after"].get<int64_t>()) << " parameters in the pruned layers\n"
+            << t.str();
+}
 }  // namespace
 
 int cmd_compress(const Argv& argv) {
-  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch"};
+  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
   Args a(argv, {"json", "plan", "fidelity"}, valued);
@@ -85,6 +108,12 @@ int cmd_compress(const Argv& argv) {
   auto model = load_model(dir, lo);
   const ResolvedRecipe plan = resolve(recipe, *model);
   const SizeEstimate estimate = estimate_size(*model, plan);
+  const std::string save_dir = a.get("save-model", "");
+  if (!save_dir.empty()) {
+    const std::string why = saveable_reason(plan);
+    if (!why.empty()) throw UsageError("--save-model: " + why);
+    check_save_target(save_dir);
+  }
   if (a.flag("plan")) {
     if (a.flag("json")) std::cout << nlohmann::json({{"plan", plan.to_json()}, {"size", estimate.to_json()}}).dump() << "\n";
     else print_plan(plan, estimate);
@@ -114,6 +143,7 @@ int cmd_compress(const Argv& argv) {
   }
   rs.options.measure_samples = measure;
   rs.options.search_samples = search;
+  rs.save_dir = save_dir;
   const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));
   const CompressResult& result = run.result;
   const nlohmann::json& metrics = run.metrics;
@@ -145,7 +175,7 @@ int cmd_compress(const Argv& argv) {
   }
   // Sparsity, rank and parameters only when a layer is pruned or factored.
   bool structural = false;
-  for (const auto& l : result.layers) structural = structural || l.sparsity || l.rank;
+  for (const auto& l : result.layers) structural = structural || l.sparsity || l.rank || l.settings.contains("structured");
   std::vector<std::string> header = {"layer", "kind", "bits", "weight SQNR dB", "output SQNR dB", "output rel MSE"};
   std::vector<bool> right = {false, false, true, true, true, true};
   if (structural) {
@@ -163,6 +193,7 @@ int cmd_compress(const Argv& argv) {
   std::cout << t.str();
   if (structural)
     std::cout << "parameters  " << with_commas(result.size.stored_params) << " stored (from " << with_commas(result.size.original_params) << ")\n";
+  if (result.details.contains("structured")) print_structured(result.details["structured"]);
   std::cout << "experiment  #" << run.experiment_id << " (" << store.path() << ")\n"
             << "size        " << human_bytes(static_cast<uint64_t>(result.size.bytes)) << " (" << fixed(result.size.compression(), 2)
             << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";
@@ -173,6 +204,7 @@ int cmd_compress(const Argv& argv) {
   }
   std::cout << "seconds     " << fixed(result.seconds, 1) << " compressing\n";
   for (const auto& warn : result.warnings) std::cout << "warning: " << warn << "\n";
+  if (!save_dir.empty()) std::cout << "saved       " << save_dir << " (quench-cli inspect " << save_dir << ")\n";
   return 0;
 }
 

@@ -28,6 +28,7 @@ class Llama : public Model {
     QUENCH_CHECK(kv_heads > 0 && heads_ % kv_heads == 0, c.path(), ": num_attention_heads ", heads_,
                  " is not a multiple of num_key_value_heads ", kv_heads);
 
+    const LayerSizes sizes(c, L, inter, heads_, kv_heads);
     embed_ = add_layer("model.embed_tokens", LayerKind::Embedding, false);
     expect_shape(embed_, {vocab, hidden_});
     for (int64_t i = 0; i < L; ++i) {
@@ -50,13 +51,15 @@ class Llama : public Model {
       b.window = sliding_window(c, i);
       expect_shape(p + ".input_layernorm.weight", b.in_norm, {hidden_});
       expect_shape(p + ".post_attention_layernorm.weight", b.post_norm, {hidden_});
-      expect_shape(b.q, {heads_ * head_dim_, hidden_});
-      expect_shape(b.k, {kv_heads * head_dim_, hidden_});
-      expect_shape(b.v, {kv_heads * head_dim_, hidden_});
-      expect_shape(b.o, {hidden_, heads_ * head_dim_});
-      expect_shape(b.gate, {inter, hidden_});
-      expect_shape(b.up, {inter, hidden_});
-      expect_shape(b.down, {hidden_, inter});
+      const int64_t h = sizes.heads[i], hkv = sizes.kv_heads[i], n = sizes.inter[i];
+      QUENCH_CHECK(hkv > 0 && h % hkv == 0, c.path(), ": layer ", i, " has ", h, " query heads, not a multiple of its ", hkv, " key/value heads");
+      expect_shape(b.q, {h * head_dim_, hidden_});
+      expect_shape(b.k, {hkv * head_dim_, hidden_});
+      expect_shape(b.v, {hkv * head_dim_, hidden_});
+      expect_shape(b.o, {hidden_, h * head_dim_});
+      expect_shape(b.gate, {n, hidden_});
+      expect_shape(b.up, {n, hidden_});
+      expect_shape(b.down, {hidden_, n});
       blocks_.push_back(std::move(b));
     }
     norm_ = add_param("model.norm.weight");
@@ -102,6 +105,20 @@ class Llama : public Model {
     return h2 + m;
   }
 
+  // Per-layer sizes once structured pruning has made any layer differ from the config.
+  nlohmann::json shape_config() const override {
+    std::vector<int64_t> inter, heads, kv;
+    bool differ = false;
+    for (const Block& b : blocks_) {
+      inter.push_back(b.down->in_features());
+      heads.push_back(b.q->out_features() / head_dim_);
+      kv.push_back(b.k->out_features() / head_dim_);
+      differ = differ || inter.back() != b.down->original_weight().size(1) || heads.back() * head_dim_ != b.q->original_weight().size(0);
+    }
+    if (!differ && !config().has(kLayerSizesKey)) return nlohmann::json::object();
+    return {{kLayerSizesKey, {{"intermediate_size", inter}, {"num_attention_heads", heads}, {"num_key_value_heads", kv}}}};
+  }
+
   at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h, *norm_, eps_); }
   at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
 
@@ -111,6 +128,32 @@ class Llama : public Model {
     at::Tensor *in_norm = nullptr, *post_norm = nullptr;  // [hidden]
     Layer *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr, *gate = nullptr, *up = nullptr, *down = nullptr;
     int64_t window = 0;
+  };
+
+  // Quench's own config key for per-layer sizes (a structurally pruned model saved by
+  // save_model): transformers' Llama has one intermediate_size and one head count for all layers.
+  static constexpr const char* kLayerSizesKey = "quench_layer_sizes";
+  struct LayerSizes {
+    std::vector<int64_t> inter, heads, kv_heads;
+    LayerSizes(const Config& c, int64_t L, int64_t inter0, int64_t heads0, int64_t kv0)
+        : inter(L, inter0), heads(L, heads0), kv_heads(L, kv0) {
+      if (!c.has(kLayerSizesKey)) return;
+      const auto& j = c.json()[kLayerSizesKey];
+      QUENCH_CHECK(j.is_object(), c.path(), ": ", kLayerSizesKey, " must be an object");
+      for (auto [key, out] : {std::pair<const char*, std::vector<int64_t>*>{"intermediate_size", &inter},
+                              {"num_attention_heads", &heads},
+                              {"num_key_value_heads", &kv_heads}}) {
+        if (!j.contains(key)) continue;
+        const auto& a = j[key];
+        QUENCH_CHECK(a.is_array() && static_cast<int64_t>(a.size()) == L, c.path(), ": ", kLayerSizesKey, ".", key, " must list ", L,
+                     " sizes (one per layer)");
+        for (int64_t i = 0; i < L; ++i) {
+          QUENCH_CHECK(a[i].is_number_integer() && a[i].get<int64_t>() > 0, c.path(), ": ", kLayerSizesKey, ".", key, "[", i,
+                       "] must be a positive integer, got ", a[i].dump());
+          (*out)[i] = a[i].get<int64_t>();
+        }
+      }
+    }
   };
 
   static int64_t sliding_window(const Config& c, int64_t layer) {

@@ -83,6 +83,11 @@ class Model {
   // Restores every layer's original weights and every replaced parameter, and drops kernels and transforms.
   void reset_compression();
 
+  // Config entries that describe the model's layer shapes as they are now, when they differ from
+  // config.json (structured pruning): merged into the config of a saved model, read back by the
+  // architecture's constructor. Empty when the shapes are the config's.
+  virtual nlohmann::json shape_config() const { return nlohmann::json::object(); }
+
  protected:
   // How transformers numbers hidden_states for this architecture.
   enum class HiddenStates {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/compress/save_model.h"
 #include "core/store/fingerprint.h"
 
 namespace quench {
@@ -49,6 +50,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     add("compression", size.compression());
     if (!plan.kv.empty()) add("kv_bits_per_element", size.kv_bits_per_element);
     add("compress_seconds", run.result.seconds);
+    if (plan.structured) add("parameters", static_cast<double>(size.stored_params));
     if (rs.eval) {
       const EvalResult r = evaluate(model, *rs.eval, rs.eval_options, rs.reference, beat);
       add(r.metric, r.value, eval_dataset, "test");
@@ -60,6 +62,10 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
         add("logits_sqnr_db", r.fidelity->sqnr_db, eval_dataset, "test");
       }
       add("eval_seconds", r.seconds);
+    }
+    if (!rs.save_dir.empty()) {
+      save_model(model, rs.save_dir);
+      w.add_artifact(Artifact::of_file(rs.save_dir + "/model.safetensors", "checkpoint"));
     }
     w.finish();
   } catch (...) {

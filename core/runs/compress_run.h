@@ -24,6 +24,9 @@ struct CompressRunSpec {
   EvalOptions eval_options;
   Model* reference = nullptr;      // the float model, for fidelity metrics (kl, top1_agreement, logits_sqnr_db)
   CompressOptions options;
+  // Where to save the compressed model (save_model.h), recorded as a "checkpoint" artifact; empty:
+  // not saved. The caller checks saveable_reason() and check_save_target() before the run.
+  std::string save_dir;
 };
 
 struct CompressRun {
