@@ -17,13 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string write(const test::TempDir& dir, const std::string& name, const json& j) {
-  const std::string path = dir.file(name);
-  std::ofstream(path) << j.dump(2);
-  return path;
-}
+using test::contains;
 
 std::vector<std::string> llama_args(const std::string& recipe, const std::string& db) {
   return {"compress", test::demo("sotu-llama"), "--recipe", recipe, "--calib", test::demo("sotu-calib.txt"), "--samples", "4", "--seq", "64",
@@ -48,7 +42,7 @@ TEST(CompressCli, BadRecipesFailWithOneLineBeforeAnythingIsRecorded) {
       {{{"kv_cache", {{"bits", 2}, {"group_size", 32}, {"residual", 40}}}}, {"kv_cache.residual", "multiple of group_size"}},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
-    const std::string path = write(tmp, "bad" + std::to_string(i) + ".json", cases[i].recipe);
+    const std::string path = test::write_json(tmp, "bad" + std::to_string(i) + ".json", cases[i].recipe);
     const auto r = run_cli(llama_args(path, db));
     EXPECT_EQ(r.code, 1) << i << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -99,7 +93,7 @@ TEST(CompressCli, PlanResolvesWithoutRecording) {
       { "match": "model.layers.*.mlp.down_proj", "weights": { "bits": 8, "strategy": "channel", "method": "rtn" } },
       { "match": "model.layers.0.*", "skip": true } ],
     "activations": { "bits": 8, "strategy": "tensor", "dynamic": false, "observer": "percentile", "percentile": 99.99 } })");
-  auto args = llama_args(write(tmp, "r.json", recipe), db);
+  auto args = llama_args(test::write_json(tmp, "r.json", recipe), db);
   args.push_back("--plan");
   auto r = run_cli(args);
   ASSERT_EQ(r.code, 0) << r.err;

@@ -16,13 +16,7 @@ using test::run_cli;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string write(const test::TempDir& dir, const std::string& name, const json& j) {
-  const std::string path = dir.file(name);
-  std::ofstream(path) << j.dump(2);
-  return path;
-}
+using test::contains;
 
 TEST(PruneCli, BadSettingsFailWithOneLineNamingKeyAndLayer) {
   test::TempDir tmp;
@@ -35,7 +29,7 @@ TEST(PruneCli, BadSettingsFailWithOneLineNamingKeyAndLayer) {
       {{{"overrides", {{{"match", "*.down_proj"}, {"prune", {{"pattern", "1:32"}}}}}}}, {"overrides[0].prune.pattern", "model.layers.0.mlp.down_proj"}},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
-    const std::string path = write(tmp, "bad" + std::to_string(i) + ".json", cases[i].first);
+    const std::string path = test::write_json(tmp, "bad" + std::to_string(i) + ".json", cases[i].first);
     const auto r = run_cli({"compress", test::demo("sotu-llama"), "--recipe", path, "--db", db});
     EXPECT_EQ(r.code, 1) << i << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -47,7 +41,7 @@ TEST(PruneCli, BadSettingsFailWithOneLineNamingKeyAndLayer) {
 TEST(PruneCli, ReportsAndRecordsSparsityRankAndParameters) {
   test::TempDir tmp;
   const std::string db = tmp.file("q.db");
-  const std::string recipe = write(tmp, "r.json", json::parse(R"({"name": "24-and-rank",
+  const std::string recipe = test::write_json(tmp, "r.json", json::parse(R"({"name": "24-and-rank",
       "default": {"prune": {"pattern": "2:4"}},
       "overrides": [{"match": "*.q_proj", "prune": null, "lowrank": {"rank": 8}}]})"));
   const auto plan = run_cli({"compress", test::demo("sotu-llama"), "--recipe", recipe, "--plan"});
