@@ -6,6 +6,7 @@
 #include "app/cli/format.h"
 #include "app/cli/job_inputs.h"
 #include "app/cli/progress_printer.h"
+#include "app/cli/record.h"
 #include "core/compress/compress.h"
 #include "core/compress/plan_text.h"
 #include "core/compress/recipe.h"
@@ -26,7 +27,7 @@ const char* kUsage =
     "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
     "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
-    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--save-model DIR]\n"
+    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--no-record] [--save-model DIR]\n"
     "                  [--plan] [--json]\n"
     "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
     "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
@@ -44,7 +45,8 @@ const char* kUsage =
     "                (dequantized) float values in the source checkpoint's dtype. Recipes with activation or KV-cache\n"
     "                quantization, rotations or low-rank factors are refused (they live in the forward pass).\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
-    "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n";
+    "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n"
+    "  --no-record   run and print without recording an experiment (the database is not touched)\n";
 
 std::string opt_fixed(const std::optional<double>& v, int d) { return v ? fixed(*v, d) : "-"; }
 
@@ -87,7 +89,7 @@ int cmd_compress(const Argv& argv) {
   std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "plan", "fidelity"}, valued);
+  Args a(argv, {"json", "plan", "fidelity", "no-record"}, valued);
   if (a.help()) {
     std::cout << kUsage;
     return 0;
@@ -127,7 +129,9 @@ int cmd_compress(const Argv& argv) {
   if (a.flag("fidelity") && !eval) throw UsageError("--fidelity needs evaluation data (--eval or --eval-images)");
   if (eval) eval->options.batch = a.get_int("batch", 16);
 
-  Store store = Store::open(a.get("db").value_or(Store::default_path()));
+  StoreOrScratch db(a);
+  Store& store = db.store();
+  const bool record = db.recorded();
   CompressRunSpec rs;
   rs.name = a.get("name", recipe.name.empty() ? "compress " + recipe_arg : recipe.name);
   rs.device = a.get("device", "cpu");
@@ -150,7 +154,7 @@ int cmd_compress(const Argv& argv) {
 
   if (a.flag("json")) {
     nlohmann::json j;
-    j["experiment_id"] = run.experiment_id;
+    j["experiment_id"] = record ? nlohmann::json(run.experiment_id) : nlohmann::json();
     j["plan"] = plan.to_json();
     j["size"] = result.size.to_json();
     j["metrics"] = metrics;
@@ -194,7 +198,7 @@ int cmd_compress(const Argv& argv) {
   if (structural)
     std::cout << "parameters  " << with_commas(result.size.stored_params) << " stored (from " << with_commas(result.size.original_params) << ")\n";
   if (result.details.contains("structured")) print_structured(result.details["structured"]);
-  std::cout << "experiment  #" << run.experiment_id << " (" << store.path() << ")\n"
+  std::cout << "experiment  " << (record ? "#" + std::to_string(run.experiment_id) + " (" + store.path() + ")" : "not recorded (--no-record)") << "\n"
             << "size        " << human_bytes(static_cast<uint64_t>(result.size.bytes)) << " (" << fixed(result.size.compression(), 2)
             << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";
   for (auto it = metrics.begin(); it != metrics.end(); ++it) {

@@ -8,6 +8,7 @@
 #include "app/cli/format.h"
 #include "app/cli/job_inputs.h"
 #include "app/cli/progress_printer.h"
+#include "app/cli/record.h"
 #include "core/compress/compress.h"
 #include "core/compress/mixed_precision.h"
 #include "core/compress/schemes.h"
@@ -27,7 +28,7 @@ const char* kUsage =
     "                  (--eval FILE [--ctx 256] [--max-windows 16] | --eval-images IDX --eval-labels IDX [--max-images 256])\n"
     "                  [--candidates S1,S2,...] [--metric perplexity|kl|top1] [--per-block] [--layers GLOB,...]\n"
     "                  [--budget BITS | --budget-sparsity P] [--suggest OUT.json] [--calib FILE [--samples N] [--seq T] | --calib-images IDX]\n"
-    "                  [--device cpu|cuda] [--dtype ...] [--db FILE] [--name NAME] [--json]\n"
+    "                  [--device cpu|cuda] [--dtype ...] [--db FILE] [--name NAME] [--no-record] [--json]\n"
     "Compresses one layer (or one block, --per-block) at a time, everything else in float, and measures how much\n"
     "the metric moves: perplexity (ranked by the change of mean NLL), KL from the float model, or the drop in top-1.\n"
     "Records a `sensitivity` experiment: one row per unit with its rank and every candidate's result.\n"
@@ -43,7 +44,8 @@ const char* kUsage =
     "  --layers      restrict the units to layers matching these globs (default: what a recipe default reaches:\n"
     "                Linear and Conv2d layers except the output head)\n"
     "  --calib       calibration data, needed only for GPTQ/AWQ or static-activation settings\n"
-    "  --json        one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}\n";
+    "  --json        one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}\n"
+    "  --no-record   run and print without recording an experiment (the database is not touched)\n";
 
 // The setting with its weights at another bit width (for the default candidate set).
 SensitivityCandidate with_bits(const SensitivityCandidate& c, int bits) {
@@ -81,7 +83,7 @@ int cmd_sensitivity(const Argv& argv) {
   std::set<std::string> valued = {"setting", "candidates", "metric", "layers", "budget", "budget-sparsity", "suggest", "device", "dtype", "db", "name"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "per-block"}, valued, {"candidate"});
+  Args a(argv, {"json", "per-block", "no-record"}, valued, {"candidate"});
   if (a.help()) {
     std::cout << kUsage;
     return 0;
@@ -134,7 +136,9 @@ int cmd_sensitivity(const Argv& argv) {
   auto calib = load_calibration(a, dir, model->modality(), &calib_info, model->modality() == Modality::Text ? 32 : 128);
   const CalibrationSet no_calib;
 
-  Store store = Store::open(a.get("db").value_or(Store::default_path()));
+  StoreOrScratch db(a);
+  Store& store = db.store();
+  const bool record = db.recorded();
   SensitivityRunSpec rs;
   rs.name = a.get("name", "sensitivity " + candidates.front().name);
   rs.device = a.get("device", "cpu");
@@ -156,7 +160,7 @@ int cmd_sensitivity(const Argv& argv) {
   const auto order = r.ranking(0);
   if (a.flag("json")) {
     nlohmann::json j = r.to_json();
-    j["experiment_id"] = run.experiment_id;
+    j["experiment_id"] = record ? nlohmann::json(run.experiment_id) : nlohmann::json();
     j["ranking"] = nlohmann::json::array();
     for (size_t i : order) j["ranking"].push_back(r.units[i].name);
     if (mp)
@@ -186,7 +190,7 @@ int cmd_sensitivity(const Argv& argv) {
     t.add(row);
   }
   std::cout << t.str();
-  std::cout << "experiment  #" << run.experiment_id << " (" << store.path() << ")\n"
+  std::cout << "experiment  " << (record ? "#" + std::to_string(run.experiment_id) + " (" + store.path() + ")" : "not recorded (--no-record)") << "\n"
             << sensitivity_metric_name(so.metric) << " of the float model " << fixed(r.base, 4) << "\n";
   if (mp) {
     std::cout << "suggestion  " << fixed(mp->average_bits, 3) << " bits/weight, sparsity " << fixed(1 - mp->average_density, 3) << " (budget "

@@ -2,6 +2,9 @@
 
 #include <ATen/Context.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include "core/store/fingerprint.h"
@@ -21,6 +24,26 @@ std::set<std::string> with_record_flags(std::set<std::string> flags) {
 std::optional<Store> open_store_for(const Args& a) {
   if (a.flag("no-record")) return std::nullopt;
   return Store::open(a.get("db", Store::default_path()));
+}
+
+StoreOrScratch::StoreOrScratch(const Args& a) {
+  if (!a.flag("no-record")) {
+    store_.emplace(Store::open(a.get("db", Store::default_path())));
+    return;
+  }
+  char tmpl[] = "/tmp/quench-norecord-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  QUENCH_CHECK(fd >= 0, "--no-record: cannot create a scratch database in /tmp");
+  ::close(fd);
+  std::remove(tmpl);  // Store::open creates it as a fresh database
+  scratch_ = tmpl;
+  store_.emplace(Store::open(scratch_));
+}
+
+StoreOrScratch::~StoreOrScratch() {
+  store_.reset();
+  if (scratch_.empty()) return;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((scratch_ + suffix).c_str());
 }
 
 std::string device_description(const at::Device& d) {

@@ -22,6 +22,23 @@ std::set<std::string> with_record_flags(std::set<std::string> flags);
 // database that cannot be used is reported before minutes of computing.
 std::optional<Store> open_store_for(const Args& a);
 
+// For commands whose run code always records (compress, sensitivity: core/runs): with --no-record
+// the run goes into a scratch database that is deleted afterwards, so the same code runs either way
+// and the user's database is never opened.
+class StoreOrScratch {
+ public:
+  explicit StoreOrScratch(const Args& a);
+  ~StoreOrScratch();
+  StoreOrScratch(const StoreOrScratch&) = delete;
+  StoreOrScratch& operator=(const StoreOrScratch&) = delete;
+  Store& store() { return *store_; }
+  bool recorded() const { return scratch_.empty(); }
+
+ private:
+  std::string scratch_;
+  std::optional<Store> store_;
+};
+
 // "cpu", "cuda:0 (NVIDIA H100 80GB HBM3)".
 std::string device_description(const at::Device& d);
 

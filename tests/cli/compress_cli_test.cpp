@@ -153,4 +153,20 @@ TEST(SensitivityCli, RanksBlocksAndWritesASuggestionCompressAccepts) {
             2);
 }
 
+TEST(CompressCli, NoRecordLeavesNoDatabase) {
+  test::TempDir tmp;
+  const std::string db = tmp.file("q.db");
+  auto args = llama_args("W8A16", db);
+  args.insert(args.end(), {"--no-record", "--json"});
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(json::parse(r.out)["experiment_id"].is_null()) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(db));
+  const auto s = run_cli({"sensitivity", test::demo("sotu-llama"), "--setting", "W8A16", "--layers", "model.layers.0.mlp.*", "--eval",
+                          test::demo("sotu-2000-2023.txt"), "--ctx", "64", "--max-windows", "2", "--db", db, "--no-record"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_TRUE(contains(s.out, "not recorded")) << s.out;
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
 }  // namespace
