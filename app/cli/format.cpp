@@ -44,17 +44,27 @@ void Table::add(std::vector<std::string> row) {
   rows_.push_back(std::move(row));
 }
 
+namespace {
+// Columns are as wide as their characters, not their UTF-8 bytes ("→", "Δ", tokens of any script):
+// every byte that does not continue a multi-byte sequence starts a character.
+size_t width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+}  // namespace
+
 std::string Table::str() const {
   std::vector<size_t> w(header_.size());
   for (size_t c = 0; c < header_.size(); ++c) {
-    w[c] = header_[c].size();
-    for (const auto& r : rows_) w[c] = std::max(w[c], r[c].size());
+    w[c] = width(header_[c]);
+    for (const auto& r : rows_) w[c] = std::max(w[c], width(r[c]));
   }
   std::ostringstream os;
   auto line = [&](const std::vector<std::string>& r) {
     std::string s;
     for (size_t c = 0; c < r.size(); ++c) {
-      const std::string pad(w[c] - r[c].size(), ' ');
+      const std::string pad(w[c] - width(r[c]), ' ');
       s += right_[c] ? pad + r[c] : r[c] + (c + 1 < r.size() ? pad : "");
       if (c + 1 < r.size()) s += "  ";
     }
