@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "core/models/architectures.h"
+#include "core/models/mamba_backbone.h"
 #include "core/nn/functional.h"
 #include "core/nn/scan.h"
 #include "core/util/error.h"
@@ -13,30 +14,24 @@
 namespace quench {
 namespace {
 
-class Mamba : public Model {
+class Mamba : public MambaBackbone {
  public:
-  explicit Mamba(std::shared_ptr<const Checkpoint> ckpt) : Model("MambaForCausalLM", ckpt, Modality::Text) {
+  explicit Mamba(std::shared_ptr<const Checkpoint> ckpt) : MambaBackbone("MambaForCausalLM", std::move(ckpt)) {
     const Config& c = config();
-    eps_ = c.get_double("layer_norm_epsilon", 1e-5);
-    residual_fp32_ = c.get_bool("residual_in_fp32", true);
     act_ = c.get_string("hidden_act", "silu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
     kernel_ = c.get_int("conv_kernel", 4);
     const int64_t L = c.get_int("num_hidden_layers");
-    const int64_t hidden = c.get_int("hidden_size");
+    const int64_t hidden = hidden_;
     const int64_t d_inner = c.get_int("intermediate_size", static_cast<int64_t>(c.get_double("expand", 2) * hidden));
     const int64_t state = c.get_int("state_size");
     // time_step_rank is an integer or "auto" (= ceil(hidden_size / 16)).
     const int64_t dt_rank = c.has("time_step_rank") && c.json()["time_step_rank"].is_number_integer()
                                 ? c.get_int("time_step_rank")
                                 : (hidden + 15) / 16;
-    embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
-    expect_shape(embed_, {c.get_int("vocab_size"), hidden});
     for (int64_t i = 0; i < L; ++i) {
-      const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
+      const std::string m = add_block(i);
       Block b;
-      b.prefix = p;
-      b.norm = add_param(p + ".norm.weight");
       b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
       ConvSpec cs;
       cs.padding = {kernel_ - 1};
@@ -49,7 +44,6 @@ class Mamba : public Model {
       b.D = add_param(m + ".D");
       b.dt_rank = dt_rank;
       b.state = state;
-      expect_shape(p + ".norm.weight", b.norm, {hidden});
       expect_shape(b.in_proj, {2 * d_inner, hidden});
       expect_shape(b.conv, {d_inner, 1, kernel_});
       expect_shape(b.x_proj, {dt_rank + 2 * state, d_inner});
@@ -65,46 +59,19 @@ class Mamba : public Model {
       add_point(b.points[4], m, "scan output y before the SiLU(z) gate, [B, T, d_inner]");
       blocks_.push_back(std::move(b));
     }
-    norm_f_ = add_param("backbone.norm_f.weight");
-    if (c.get_bool("tie_word_embeddings", true) || !has_tensor("lm_head.weight")) {
-      head_ = add_layer_with("lm_head", LayerKind::Linear, embed_->weight(), at::Tensor());
-      if (has_tensor("lm_head.weight")) mark_used("lm_head.weight");
-    } else {
-      head_ = add_layer("lm_head", LayerKind::Linear, false);
-    }
-    check_all_tensors_used();
+    finish();
   }
-
-  at::Tensor embed(const ModelInputs& in) override {
-    QUENCH_CHECK(in.input_ids.defined(), "MambaForCausalLM needs input_ids");
-    return embed_->forward(in.input_ids.to(device()));
-  }
-  int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
-  std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
-
-  at::Tensor block(int64_t i, const at::Tensor& h) override {
-    const Block& b = blocks_.at(i);
-    auto x = rms_norm(h.to(dtype()), *b.norm, eps_);
-    auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
-    return residual + mixer(b, x);
-  }
-
-  at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h.to(dtype()), *norm_f_, eps_); }
-  at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
-
- protected:
-  HiddenStates hidden_states_style() const override { return HiddenStates::BlocksThenNormed; }
 
  private:
   struct Block {
-    std::string prefix;
     std::vector<std::string> points;  // x, dt, B, C, y
-    at::Tensor *norm, *A_log, *D;      // [hidden], [d_inner, state], [d_inner]
+    at::Tensor *A_log, *D;             // [d_inner, state], [d_inner]
     Layer *in_proj, *conv, *x_proj, *dt_proj, *out_proj;
     int64_t dt_rank = 0, state = 0;
   };
 
-  at::Tensor mixer(const Block& b, const at::Tensor& x) {
+  at::Tensor mixer(int64_t i, const at::Tensor& x) override {
+    const Block& b = blocks_.at(i);
     const int64_t T = x.size(1);
     auto proj = b.in_proj->forward(x);  // [B, T, 2·d_inner]
     auto parts = proj.chunk(2, -1);
@@ -120,12 +87,8 @@ class Mamba : public Model {
     return b.out_proj->forward(y * activation(parts[1], act_));
   }
 
-  double eps_ = 1e-5;
-  bool residual_fp32_ = true;
   std::string act_;
   int64_t kernel_ = 4;
-  Layer *embed_ = nullptr, *head_ = nullptr;
-  at::Tensor* norm_f_ = nullptr;
   std::vector<Block> blocks_;
 };
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/models/architectures.h"
+#include "core/models/mamba_backbone.h"
 #include "core/nn/functional.h"
 #include "core/nn/scan.h"
 #include "core/util/error.h"
@@ -14,15 +15,13 @@
 namespace quench {
 namespace {
 
-class Mamba2 : public Model {
+class Mamba2 : public MambaBackbone {
  public:
-  explicit Mamba2(std::shared_ptr<const Checkpoint> ckpt) : Model("Mamba2ForCausalLM", ckpt, Modality::Text) {
+  explicit Mamba2(std::shared_ptr<const Checkpoint> ckpt) : MambaBackbone("Mamba2ForCausalLM", std::move(ckpt)) {
     const Config& c = config();
-    eps_ = c.get_double("layer_norm_epsilon", 1e-5);
-    residual_fp32_ = c.get_bool("residual_in_fp32", true);
     act_ = c.get_string("hidden_act", "silu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
-    const int64_t hidden = c.get_int("hidden_size");
+    const int64_t hidden = hidden_;
     d_inner_ = static_cast<int64_t>(c.get_double("expand", 2) * hidden);
     heads_ = c.get_int("num_heads");
     head_dim_ = c.get_int("head_dim");
@@ -41,15 +40,10 @@ class Mamba2 : public Model {
     }
     const int64_t kernel = c.get_int("conv_kernel", 4);
     const int64_t L = c.get_int("num_hidden_layers");
-    embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
-    expect_shape(embed_, {c.get_int("vocab_size"), hidden});
     for (int64_t i = 0; i < L; ++i) {
-      const std::string p = "backbone.layers." + std::to_string(i), m = p + ".mixer";
+      const std::string m = add_block(i);
       Block b;
-      b.prefix = p;
-      b.norm = add_param(p + ".norm.weight");
       b.in_proj = add_layer(m + ".in_proj", LayerKind::Linear, false);
-      expect_shape(p + ".norm.weight", b.norm, {hidden});
       expect_shape(b.in_proj, {-1, hidden});
       const int64_t conv_dim = d_inner_ + 2 * groups_ * state_;
       ConvSpec cs;
@@ -77,46 +71,19 @@ class Mamba2 : public Model {
       add_point(b.points[4], m, "scan output y before the gated RMSNorm, [B, T, d_inner]");
       blocks_.push_back(std::move(b));
     }
-    norm_f_ = add_param("backbone.norm_f.weight");
-    if (c.get_bool("tie_word_embeddings", true) || !has_tensor("lm_head.weight")) {
-      head_ = add_layer_with("lm_head", LayerKind::Linear, embed_->weight(), at::Tensor());
-      if (has_tensor("lm_head.weight")) mark_used("lm_head.weight");
-    } else {
-      head_ = add_layer("lm_head", LayerKind::Linear, false);
-    }
-    check_all_tensors_used();
+    finish();
   }
-
-  at::Tensor embed(const ModelInputs& in) override {
-    QUENCH_CHECK(in.input_ids.defined(), "Mamba2ForCausalLM needs input_ids");
-    return embed_->forward(in.input_ids.to(device()));
-  }
-  int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
-  std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
-
-  at::Tensor block(int64_t i, const at::Tensor& h) override {
-    const Block& b = blocks_.at(i);
-    auto x = rms_norm(h.to(dtype()), *b.norm, eps_);
-    auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
-    return residual + mixer(b, x);
-  }
-
-  at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h.to(dtype()), *norm_f_, eps_); }
-  at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
-
- protected:
-  HiddenStates hidden_states_style() const override { return HiddenStates::BlocksThenNormed; }
 
  private:
   struct Block {
-    std::string prefix;
-    std::vector<std::string> points;             // x, dt, B, C, y
-    at::Tensor *norm, *A_log, *D, *dt_bias, *gnorm;  // [hidden], [heads] ×3, [d_inner]
+    std::vector<std::string> points;      // x, dt, B, C, y
+    at::Tensor *A_log, *D, *dt_bias, *gnorm;  // [heads] ×3, [d_inner]
     Layer *in_proj, *conv, *out_proj;
     int64_t d_mlp = 0;
   };
 
-  at::Tensor mixer(const Block& b, const at::Tensor& x) {
+  at::Tensor mixer(int64_t i, const at::Tensor& x) override {
+    const Block& b = blocks_.at(i);
     const int64_t Bn = x.size(0), T = x.size(1), gs = groups_ * state_;
     auto proj = b.in_proj->forward(x);
     auto parts = proj.split({b.d_mlp, b.d_mlp, d_inner_, d_inner_ + 2 * gs, heads_}, -1);
@@ -139,12 +106,9 @@ class Mamba2 : public Model {
     return b.out_proj->forward(g);
   }
 
-  double eps_ = 1e-5, dt_min_ = 0.0, dt_max_ = std::numeric_limits<double>::infinity();
-  bool residual_fp32_ = true;
+  double dt_min_ = 0.0, dt_max_ = std::numeric_limits<double>::infinity();
   std::string act_;
   int64_t d_inner_ = 0, heads_ = 0, head_dim_ = 0, groups_ = 1, state_ = 0;
-  Layer *embed_ = nullptr, *head_ = nullptr;
-  at::Tensor* norm_f_ = nullptr;
   std::vector<Block> blocks_;
 };
 

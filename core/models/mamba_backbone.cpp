@@ -1,0 +1,53 @@
+#include "core/models/mamba_backbone.h"
+
+#include "core/nn/functional.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+MambaBackbone::MambaBackbone(const std::string& architecture, std::shared_ptr<const Checkpoint> ckpt)
+    : Model(architecture, std::move(ckpt), Modality::Text) {
+  const Config& c = config();
+  eps_ = c.get_double("layer_norm_epsilon", 1e-5);
+  residual_fp32_ = c.get_bool("residual_in_fp32", true);
+  hidden_ = c.get_int("hidden_size");
+  embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
+  expect_shape(embed_, {c.get_int("vocab_size"), hidden_});
+}
+
+std::string MambaBackbone::add_block(int64_t i) {
+  const std::string p = "backbone.layers." + std::to_string(i);
+  prefixes_.push_back(p);
+  norms_.push_back(add_param(p + ".norm.weight"));
+  expect_shape(p + ".norm.weight", norms_.back(), {hidden_});
+  return p + ".mixer";
+}
+
+void MambaBackbone::finish() {
+  norm_f_ = add_param("backbone.norm_f.weight");
+  expect_shape("backbone.norm_f.weight", norm_f_, {hidden_});
+  if (config().get_bool("tie_word_embeddings", true) || !has_tensor("lm_head.weight")) {
+    head_ = add_layer_with("lm_head", LayerKind::Linear, embed_->weight(), at::Tensor());
+    if (has_tensor("lm_head.weight")) mark_used("lm_head.weight");
+  } else {
+    head_ = add_layer("lm_head", LayerKind::Linear, false);
+  }
+  check_all_tensors_used();
+}
+
+at::Tensor MambaBackbone::embed(const ModelInputs& in) {
+  QUENCH_CHECK(in.input_ids.defined(), architecture(), " needs input_ids");
+  return embed_->forward(in.input_ids.to(device()));
+}
+
+at::Tensor MambaBackbone::block(int64_t i, const at::Tensor& h) {
+  auto x = rms_norm(h.to(dtype()), *norms_.at(i), eps_);
+  auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
+  return residual + mixer(i, x);
+}
+
+at::Tensor MambaBackbone::final_norm(const at::Tensor& h) { return rms_norm(h.to(dtype()), *norm_f_, eps_); }
+
+at::Tensor MambaBackbone::output(const at::Tensor& normed) { return head_->forward(normed); }
+
+}  // namespace quench

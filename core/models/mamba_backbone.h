@@ -1,0 +1,45 @@
+#pragma once
+// What Mamba-1 and Mamba-2 share around their mixers (transformers' MambaModel / Mamba2Model):
+// backbone.embeddings → per layer a pre-norm (backbone.layers.i.norm) and the mixer, added to a
+// residual stream kept in float32 when residual_in_fp32 → backbone.norm_f → lm_head (tied to the
+// embeddings unless the config says otherwise). The architecture files bind and compute the mixer.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/models/model.h"
+
+namespace quench {
+
+class MambaBackbone : public Model {
+ public:
+  at::Tensor embed(const ModelInputs& in) override;
+  int64_t num_blocks() const override { return static_cast<int64_t>(prefixes_.size()); }
+  std::string block_name(int64_t i) const override { return prefixes_.at(i); }
+  at::Tensor block(int64_t i, const at::Tensor& h) override;
+  at::Tensor final_norm(const at::Tensor& h) override;
+  at::Tensor output(const at::Tensor& normed) override;
+
+ protected:
+  // Reads layer_norm_epsilon and residual_in_fp32 and binds the embeddings ([vocab, hidden_size]).
+  MambaBackbone(const std::string& architecture, std::shared_ptr<const Checkpoint> ckpt);
+  // Binds block i's pre-norm; the mixer's layers are the subclass's. Returns the mixer's prefix
+  // ("backbone.layers.i.mixer").
+  std::string add_block(int64_t i);
+  // After the blocks: norm_f and the head; then every checkpoint tensor must have been bound.
+  void finish();
+  virtual at::Tensor mixer(int64_t i, const at::Tensor& x) = 0;
+  HiddenStates hidden_states_style() const override { return HiddenStates::BlocksThenNormed; }
+
+  double eps_ = 1e-5;
+  int64_t hidden_ = 0;
+
+ private:
+  bool residual_fp32_ = true;
+  Layer *embed_ = nullptr, *head_ = nullptr;
+  at::Tensor* norm_f_ = nullptr;
+  std::vector<std::string> prefixes_;
+  std::vector<at::Tensor*> norms_;  // [hidden] per block
+};
+
+}  // namespace quench
