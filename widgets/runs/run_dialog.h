@@ -16,7 +16,7 @@ class RunDialog : public QDialog {
   Q_OBJECT
 
  public:
-  enum class Kind { Compress, Evaluate, Sensitivity };
+  enum class Kind { Compress, Evaluate, Sensitivity, Calibrate };
 
   RunDialog(Kind kind, const RunSettings& settings, QWidget* parent = nullptr);
   RunSettings settings() const;
@@ -40,6 +40,7 @@ class RunDialog : public QDialog {
   QLineEdit* candidates_ = nullptr;
   QComboBox* metric_ = nullptr;
   QLineEdit* layers_ = nullptr;
+  QLineEdit* points_ = nullptr;
 };
 
 }  // namespace quench::gui

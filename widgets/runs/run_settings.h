@@ -1,5 +1,5 @@
 #pragma once
-// What a compress, evaluate or sensitivity job runs on: the settings of the run dialog, kept by
+// What a compress, evaluate, sensitivity or calibrate job runs on: the settings of the run dialog, kept by
 // the window between runs. Small sample counts make a quick run; the CLI's defaults a faithful one.
 #include <QString>
 
@@ -31,6 +31,9 @@ struct RunSettings {
   QString candidates = QStringLiteral("W4A16-G128, W3A16-G128");
   QString metric = QStringLiteral("perplexity");
   QString layers;
+
+  // Calibrate: globs over the model's observable points ("" : every point).
+  QString points;
 };
 
 }  // namespace quench::gui
