@@ -66,8 +66,12 @@ CalibrationSet own_data(const Args& a, const std::string& dir, const Model& mode
     std::iota(order.begin(), order.end(), 0);
     if (!a.flag("first")) std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
     order.resize(static_cast<size_t>(samples));
-    images.images = images.images.index_select(0, at::tensor(order, at::kLong));
+    const at::Tensor keep = at::tensor(order, at::kLong);
+    images.images = images.images.index_select(0, keep);
+    if (images.labels.defined() && images.labels.numel() == n) images.labels = images.labels.index_select(0, keep);
   }
+  // Calibration needs no labels; CalibrationSet keeps one per image all the same.
+  if (!images.labels.defined() || images.labels.numel() != images.size()) images.labels = at::zeros({images.size()}, at::kLong);
   auto set = CalibrationSet::from_images(images, ImagePreprocessor::from_model_dir(dir), 0, batch);
   info.samples = set.samples;
   return set;
