@@ -1,4 +1,4 @@
-// The window's calibrate job on its own, through the JobRunner as the window submits it: an image
+// The window's calibrate job (and the evaluate job on images) on its own, through the JobRunner as the window submits it: an image
 // model calibrated on the bundled MNIST images records a calibrate experiment and hands back every
 // point's statistics with their arrays; a missing file fails before anything is recorded; and
 // cancelling marks the run cancelled and hands nothing back.
@@ -48,6 +48,37 @@ class CalibrateJobTest : public QObject {
     QCOMPARE(d.summary.kind, std::string("calibrate"));
     QCOMPARE(d.recipe["calibrate"]["samples"].get<int64_t>(), int64_t{16});
     QCOMPARE(d.datasets.at(0).dataset.kind, std::string("images"));
+  }
+
+  // The baseline evaluation of an image model: top-1 / top-5 on the bundled MNIST test images.
+  void evaluatesAnImageModel() {
+    QTemporaryDir dir;
+    RunSettings s;
+    s.model_dir = test::demo(QStringLiteral("mnist-resnet"));
+    s.database = dir.filePath(QStringLiteral("runs.db"));
+    s.evaluation = test::demo(QStringLiteral("mnist/test-images-idx3-ubyte.gz"));
+    s.evaluation_labels = test::demo(QStringLiteral("mnist/test-labels-idx1-ubyte.gz"));
+    s.eval_windows = 200;  // images
+    std::shared_ptr<RunOutcome> out;
+    JobRunner runner;
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    runner.submit(evaluateJob(s, [&out](std::shared_ptr<RunOutcome> o) { out = std::move(o); }));
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.first().at(2).value<Outcome>(), Outcome::Succeeded);
+    QVERIFY(out);
+    const double top1 = out->metrics["top1"].get<double>(), top5 = out->metrics["top5"].get<double>();
+    QVERIFY2(top1 > 0.8 && top1 <= top5 && top5 <= 1.0, qPrintable(QString::number(top1)));  // the demo CNN is ~98% accurate
+    const quench::Store store = quench::Store::open(s.database.toStdString());
+    const quench::ExperimentDetail d = store.get(out->experiment_id);
+    QCOMPARE(d.summary.kind, std::string("evaluate"));
+    QCOMPARE(d.recipe["eval"]["max_images"].get<int64_t>(), int64_t{200});
+    // Without the labels the job refuses, naming what is missing.
+    s.evaluation_labels.clear();
+    QSignalSpy again(&runner, &JobRunner::finished);
+    runner.submit(evaluateJob(s, [](std::shared_ptr<RunOutcome>) {}));
+    QVERIFY(again.wait(120000));
+    QCOMPARE(again.first().at(2).value<Outcome>(), Outcome::Failed);
+    QVERIFY2(again.first().at(3).toString().contains(QStringLiteral("labels")), qPrintable(again.first().at(3).toString()));
   }
 
   void aMissingFileFailsBeforeRecording() {

@@ -97,6 +97,12 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation);
     evaluation_->setToolTip(tr("Held-out text the perplexity is measured on"));
     form->addRow(kind == Kind::Sensitivity ? tr("Text to score on") : tr("Evaluation text"), evaluation_->parentWidget());
+    if (kind == Kind::Evaluate) {
+      evaluation_labels_ = fileField(QStringLiteral("evaluationLabels"), settings.evaluation_labels);
+      evaluation_labels_->setToolTip(tr("Image models: the IDX labels file of the IDX images file above (empty for a folder of "
+                                        "class sub-folders); windows then count images"));
+      form->addRow(tr("Labels (image models)"), evaluation_labels_->parentWidget());
+    }
     ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
     eval_windows_ = spin(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
     auto* eval_row = new QHBoxLayout();
@@ -162,6 +168,7 @@ RunSettings RunDialog::settings() const {
     s.eval_windows = eval_windows_->value();
   }
   if (points_) s.points = points_->text().trimmed();
+  if (evaluation_labels_) s.evaluation_labels = evaluation_labels_->text().trimmed();
   if (measure_) s.measure_samples = measure_->value();
   if (candidates_) s.candidates = candidates_->text();
   if (metric_) s.metric = metric_->currentData().toString();

@@ -34,6 +34,7 @@ class RunDialog : public QDialog {
   QSpinBox* seed_ = nullptr;
   QCheckBox* evaluate_ = nullptr;
   QLineEdit* evaluation_ = nullptr;
+  QLineEdit* evaluation_labels_ = nullptr;
   QSpinBox* ctx_ = nullptr;
   QSpinBox* eval_windows_ = nullptr;
   QSpinBox* measure_ = nullptr;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/compress/recipe.h"
+#include "core/data/image_dataset.h"
 #include "core/models/registry.h"
 #include "core/runs/calibrate_run.h"
 #include "core/runs/compress_run.h"
@@ -30,15 +31,16 @@ Progress jobProgress(JobContext& ctx) {
 
 std::string str(const QString& s) { return s.toStdString(); }
 
-// images: the job reads image data for image models too (calibrate does; the others read text only).
+// images: the job reads image data for image models too (calibrate and evaluate do; compress and
+// sensitivity read text only).
 std::unique_ptr<Model> loadForRun(const RunSettings& s, JobContext& ctx, bool images) {
   ctx.log(QObject::tr("loading %1 on %2").arg(s.model_dir, s.device));
   LoadOptions lo;
   lo.device = parse_device(str(s.device));
   auto model = load_model(str(s.model_dir), lo);
   if (model->modality() != Modality::Text && !images)
-    throw UsageError(model->architecture() + " takes images: the window's runs read text data for now; "
-                     "calibrate them here, run the others with quench-cli compress / eval / sensitivity");
+    throw UsageError(model->architecture() + " takes images: the window compresses and ranks text models only for now; "
+                     "calibrate and evaluate it here, compress it with quench-cli compress / sensitivity");
   return model;
 }
 
@@ -130,25 +132,44 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
 
 Job evaluateJob(const RunSettings& s, RunDone done) {
   auto work = [s](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
+    // Text: perplexity over windows of the text; images: top-1 / top-5 over an IDX file with its
+    // labels, or a folder of class sub-folders.
+    const bool text = model.modality() == Modality::Text;
     EvalData data;
-    ctx.log(QObject::tr("tokenizing %1").arg(s.evaluation));
-    data.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
+    ImageDataset images;
     EvalOptions o;
     o.ctx = s.ctx;
     o.max_windows = s.eval_windows;
+    if (text) {
+      ctx.log(QObject::tr("tokenizing %1").arg(s.evaluation));
+      data.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
+    } else {
+      ctx.log(QObject::tr("reading images from %1").arg(s.evaluation));
+      if (QFileInfo(s.evaluation).isDir()) {
+        images = load_image_folder(str(s.evaluation));
+      } else {
+        require(s.evaluation_labels, "labels");
+        images = load_idx_dataset(str(s.evaluation), str(s.evaluation_labels));
+      }
+      data.images = &images;
+      data.preprocess = ImagePreprocessor::from_model_dir(str(s.model_dir));
+      o.max_images = s.eval_windows;
+    }
     EvalRunSpec rs;
     rs.name = s.name.isEmpty() ? "baseline " + str(QFileInfo(s.model_dir).fileName()) : str(s.name);
     rs.device = str(s.device);
-    rs.dataset = textDataset(s.evaluation, data.token_ids.numel());
+    rs.dataset = dataset_record(str(s.evaluation), text ? "text" : "images");
+    rs.dataset.samples = text ? data.token_ids.numel() : images.size();
     rs.settings = eval_settings(o, model.dtype());
     const EvalRun run = run_evaluation(store, model, data, o, rs, jobProgress(ctx));
     out.experiment_id = run.experiment_id;
     out.name = QString::fromStdString(rs.name);
     out.kind = QStringLiteral("evaluate");
     out.metrics[run.result.metric] = run.result.value;
+    if (!text) out.metrics["top5"] = run.result.top5;
     ctx.log(QObject::tr("experiment #%1 recorded: %2 %3").arg(run.experiment_id).arg(QString::fromStdString(run.result.metric)).arg(run.result.value, 0, 'f', 4));
   };
-  return runJob(QObject::tr("Evaluate %1"), s, [s] { require(s.evaluation, "evaluation"); }, work, std::move(done));
+  return runJob(QObject::tr("Evaluate %1"), s, [s] { require(s.evaluation, "evaluation"); }, work, std::move(done), true);
 }
 
 Job sensitivityJob(const RunSettings& s, RunDone done) {

@@ -22,6 +22,9 @@ struct RunSettings {
   QString evaluation;
   int ctx = 256;
   int eval_windows = 16;
+  // Image models: the labels of an IDX images file given as `evaluation` ("" for an image folder,
+  // whose sub-folders are the labels); `eval_windows` then caps the images scored (0: all).
+  QString evaluation_labels;
 
   // Compress: calibration samples on which per-layer output errors are measured (0: none).
   int measure_samples = 16;
