@@ -17,6 +17,7 @@
 namespace quench::gui {
 
 namespace {
+constexpr int kMaxRowsShown = 8;  // more scroll
 enum Column { PointColumn, AbsmaxColumn, P9999Column, KurtosisColumn, OutliersColumn, ChannelsColumn, ColumnCount };
 
 QString suffixOf(const std::string& point) {
@@ -69,7 +70,7 @@ ActivationPage::ActivationPage(QWidget* parent)
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   table_->setSelectionMode(QAbstractItemView::SingleSelection);
   table_->horizontalHeader()->setStretchLastSection(true);
-  table_->setMinimumHeight(80);
+  table_->setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
   histogram_->setObjectName(QStringLiteral("activationHistogram"));
   histogram_->setAxisLabels(tr("activation"), tr("count"));
   histogram_->setLogY(true);
@@ -81,16 +82,14 @@ ActivationPage::ActivationPage(QWidget* parent)
     showPoint(row);
   });
 
+  // The table is as tall as its rows (a Mamba mixer layer lists seven), the plots share the rest.
   auto* split = new QSplitter(Qt::Vertical, this);
-  split->addWidget(table_);
   split->addWidget(histogram_);
   split->addWidget(channels_);
   split->setChildrenCollapsible(false);
-  split->setStretchFactor(0, 1);
-  split->setStretchFactor(1, 3);
-  split->setStretchFactor(2, 3);
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(numbers_);
+  layout->addWidget(table_);
   layout->addWidget(split, 1);
 }
 
@@ -115,6 +114,11 @@ void ActivationPage::showLayer(const ModelSession& session, int row) {
     if (pick < 0 && suffixOf(s.point) == suffix_) pick = r;
   }
   table_->resizeColumnsToContents();
+  table_->resizeRowsToContents();
+  int height = table_->horizontalHeader()->height() + 2 * table_->frameWidth();
+  for (int r = 0; r < table_->rowCount() && r < kMaxRowsShown; ++r) height += table_->rowHeight(r);
+  table_->setFixedHeight(height);
+  table_->setVisible(!shown_.empty());
   if (shown_.empty()) {
     const QString why = session.hasActivations()
                             ? tr("The calibration (run #%1) observed no point of this layer.").arg(session.activationRun().experiment_id)
@@ -135,9 +139,12 @@ void ActivationPage::showLayer(const ModelSession& session, int row) {
 void ActivationPage::showPoint(int index) {
   const LayerStats& s = *shown_[static_cast<size_t>(index)];
   const QString name = QString::fromStdString(s.point);
-  const QString what = meaning(suffixOf(s.point));
-  histogram_->setTitle(tr("Distribution of %1%2").arg(name, what.isEmpty() ? QString() : QStringLiteral(" (") + what + QLatin1Char(')')));
-  channels_->setTitle(tr("Absmax per channel of %1").arg(name));
+  // Titles name the point briefly (the header names the layer; the numbers above the full point).
+  const size_t dot = s.layer.rfind('.');
+  const QString brief = QString::fromStdString(dot == std::string::npos ? s.layer : s.layer.substr(dot + 1)) + QLatin1Char(':') + suffixOf(s.point);
+  const QString symbol = suffixOf(s.point) == QLatin1String("dt") ? QStringLiteral(" (Δ)") : QString();
+  histogram_->setTitle(tr("Distribution of %1%2").arg(brief, symbol));
+  channels_->setTitle(tr("Absmax per channel of %1%2").arg(brief, symbol));
   const std::vector<double> edges = array(s, "hist_edges"), counts_d = array(s, "hist_counts");
   std::vector<int64_t> counts(counts_d.begin(), counts_d.end());
   const QString missing = tr("this run's arrays were not loaded");
@@ -151,8 +158,9 @@ void ActivationPage::showPoint(int index) {
   const double median = s.extra.value("median_channel_absmax", 0.0), multiple = s.extra.value("outlier_multiple", 0.0);
   if (!absmax.empty()) channels_->setData(absmax, outliers, multiple * median, median);
   else channels_->clear();
+  const QString what = meaning(suffixOf(s.point));
   numbers_->setText(tr("%1: |x| max %2 · p99.99 %3 · mean %4 · std %5 · kurtosis %6 · %7 of %8 channels are outliers (> %9× the median %10)")
-                        .arg(name)
+                        .arg(name + (what.isEmpty() ? QString() : QStringLiteral(" (") + what + QLatin1Char(')')))
                         .arg(s.absmax.value_or(0), 0, 'g', 4)
                         .arg(s.p99_99.value_or(0), 0, 'g', 4)
                         .arg(s.mean.value_or(0), 0, 'g', 3)

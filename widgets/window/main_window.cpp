@@ -70,6 +70,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   split->addWidget(side_tabs_);
   // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
   split->setSizes({870, 570});
+  split->setStretchFactor(0, 1);  // a wider window widens the table (the activation columns need it)
   split->setChildrenCollapsible(false);
   setCentralWidget(split);
 
