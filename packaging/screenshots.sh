@@ -18,7 +18,14 @@ for exe in "$QUENCH" "$CLI"; do
 done
 mkdir -p "$OUT"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The models are opened from a copy in a neutral place, so the window's status bar and the
+# experiments' model paths show /tmp/quench-demo/… rather than wherever this checkout lives.
+DEMO=/tmp/quench-demo
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+cp -r resources/demo/. "$DEMO/"
+cp -r tests/fixtures/hf-tiny/llama-tiny "$DEMO/llama-tiny"
+trap 'rm -rf "$work" "$DEMO"' EXIT
 
 if command -v xvfb-run >/dev/null 2>&1; then
   run() { xvfb-run -a -s "-screen 0 1600x1000x24" "$QUENCH" --settings "$work/settings.ini" "$@"; }
@@ -28,27 +35,28 @@ else
   echo "screenshots: offscreen (install xvfb for an X server)"
 fi
 
+# SHOT_SIZE=WxH for a larger window, where the layer table needs the width (long ResNet names,
+# the SQNR column, the activation columns).
 shot() {
   local name=$1
   shift
   echo "screenshots: $OUT/$name.png"
-  run "$@" --size 1440x900 --screenshot "$OUT/$name.png"
+  run "$@" --size "${SHOT_SIZE:-1440x900}" --screenshot "$OUT/$name.png"
 }
 
 # The demo language model: layers sorted by weight magnitude, the largest in detail.
-shot workbench-sotu-llama resources/demo/sotu-llama --sort "|W| max"
+shot workbench-sotu-llama "$DEMO/sotu-llama" --sort "|W| max"
 # The tied embedding / LM head on a logarithmic count axis: the tails a linear axis hides.
-shot weights-log-scale resources/demo/sotu-llama --select lm_head --log-y
+shot weights-log-scale "$DEMO/sotu-llama" --select lm_head --log-y
 # Mamba-2: in_proj, conv1d and out_proj of every block, filtered to one block.
-shot workbench-sotu-mamba2 resources/demo/sotu-mamba2 --filter "backbone.layers.3.*" --select backbone.layers.3.mixer.in_proj
+shot workbench-sotu-mamba2 "$DEMO/sotu-mamba2" --filter "backbone.layers.3.*" --select backbone.layers.3.mixer.in_proj
 # A CNN: convolution weights per input and output channel.
-shot workbench-mnist-resnet resources/demo/mnist-resnet --sort Kurtosis --select resnet.encoder.stages.2.layers.0.layer.1.convolution
+SHOT_SIZE=1680x945 shot workbench-mnist-resnet "$DEMO/mnist-resnet" --sort Kurtosis --select resnet.encoder.stages.2.layers.0.layer.1.convolution
 # Outlier channels: llama-tiny (the parity fixture) has input channels 0 and 1 scaled ×8 in every
 # projection; the table's heat colours, the red channels and the Issues dock all point at them.
-shot outliers-llama-tiny tests/fixtures/hf-tiny/llama-tiny --sort Outliers --select model.layers.0.mlp.up_proj --issues
+shot outliers-llama-tiny "$DEMO/llama-tiny" --sort Outliers --select model.layers.0.mlp.up_proj --issues
 # Runs. The window's store is $work/quench.db (beside its settings file); its run dialog starts
 # from the calibration set in the preferences and the last evaluation text.
-DEMO=$(pwd)/resources/demo
 printf '[preferences]\ncalibrationSet=%s\n[runs]\nevaluationSet=%s\n' "$DEMO/sotu-calib.txt" "$DEMO/sotu-2000-2023.txt" >"$work/settings.ini"
 # W4 in groups of 128 for the MLP layers, per channel for down_proj (688 inputs: 128 does not divide them).
 printf '%s\n' '{ "name": "mlp-w4-g128",' \
@@ -58,19 +66,26 @@ printf '%s\n' '{ "name": "mlp-w4-g128",' \
 # window's run defaults (64 windows of 256 tokens to calibrate, 16 windows of 256 to evaluate).
 for scheme in W8A16 W4A16-G16 W3A16-G16; do
   echo "screenshots: recording a $scheme run"
-  "$CLI" compress resources/demo/sotu-llama --recipe "$scheme" --calib "$DEMO/sotu-calib.txt" --samples 64 --seq 256 \
+  "$CLI" compress "$DEMO/sotu-llama" --recipe "$scheme" --calib "$DEMO/sotu-calib.txt" --samples 64 --seq 256 \
     --eval "$DEMO/sotu-2000-2023.txt" --ctx 256 --max-windows 16 --db "$work/quench.db" --name "$scheme" >/dev/null
 done
 # The recipe editor: the MLP layers selected through the filter, the recipe's rules, the Setting column, the size estimate.
-shot recipe-editor resources/demo/sotu-llama --recipe "$work/mlp-w4.json" --filter "model.layers.*.mlp.*" --select-all --tab recipe
+shot recipe-editor "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --filter "model.layers.*.mlp.*" --select-all --tab recipe
 # After a compress run (run 4): per-layer SQNR in the table, one layer before and after.
-shot compress-run resources/demo/sotu-llama --recipe "$work/mlp-w4.json" --run compress --sort "SQNR dB:asc" \
+SHOT_SIZE=1680x945 shot compress-run "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --run compress --sort "SQNR dB:asc" \
   --select model.layers.1.mlp.up_proj --tab before-after
 # A baseline evaluation (run 5) compared with the recipe's run: metrics with deltas.
-shot compare-metrics resources/demo/sotu-llama --run evaluate --compare-runs 5,4 --compare-tab metrics
+shot compare-metrics "$DEMO/sotu-llama" --run evaluate --compare-runs 5,4 --compare-tab metrics
 # Per-layer SQNR of two recipes, and size against perplexity for every run of the model.
-shot compare-layers resources/demo/sotu-llama --compare-runs 4,3 --compare-tab layers
-shot compare-pareto resources/demo/sotu-llama --compare-runs 5,4 --compare-tab pareto
+shot compare-layers "$DEMO/sotu-llama" --compare-runs 4,3 --compare-tab layers
+shot compare-pareto "$DEMO/sotu-llama" --compare-runs 5,4 --compare-tab pareto
+# A calibration (run 6, the preferences' calibration set): the layer table's activation columns
+# sorted by outlier input channels, the top layer's input distribution on a log count axis and its
+# channels' absmax with the outlier channels in red.
+SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab activations
+# Mamba-2's selective scan (run 7): a mixer layer's page lists the mixer's x, Δ, B, C and y; Δ shown.
+SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibrate --filter "backbone.layers.3.*" \
+  --select backbone.layers.3.mixer.out_proj --tab activations --point dt
 # Every run in the store.
-shot experiments resources/demo/sotu-llama --tab experiments
+shot experiments "$DEMO/sotu-llama" --tab experiments
 echo "screenshots: done; look at each one"

@@ -1,6 +1,7 @@
 #include "app/cli/job_inputs.h"
 
 #include "core/data/idx.h"
+#include "core/runs/image_data.h"
 #include "core/runs/text_data.h"
 #include "core/data/text_source.h"
 #include "core/data/token_windows.h"
@@ -41,15 +42,7 @@ std::optional<CalibrationSet> load_calibration(const Args& a, const std::string&
     return calibration_windows(ids, samples, T, static_cast<uint64_t>(a.get_int("seed", 0)), *text);
   }
   check_modality(modality, false, "calibrates");
-  ImageDataset ds;
-  if (auto idx = a.get("calib-images")) {  // calibration needs no labels
-    ds.images = read_idx_images(*idx).unsqueeze(-1);  // [N, H, W, 1]
-    ds.labels = at::zeros({ds.images.size(0)}, at::kLong);
-    ds.source = *idx;
-  } else {
-    ds = load_image_folder(*a.get("calib-image-folder"));
-  }
-  auto set = CalibrationSet::from_images(ds, ImagePreprocessor::from_model_dir(model_dir), samples);
+  auto set = calibration_images(model_dir, a.get("calib-images") ? *a.get("calib-images") : *a.get("calib-image-folder"), samples);
   if (info) *info = {a.get("calib-images") ? *a.get("calib-images") : *a.get("calib-image-folder"), "images", set.samples};
   return set;
 }

@@ -3,6 +3,7 @@
 #include "core/util/remove_tree.h"
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
@@ -69,6 +70,53 @@ TEST(Record, CalibrateMamba2ScanInternals) {
   for (const auto& s : j["stats"])
     if (s["point"].get<std::string>().find(":y") != std::string::npos) ++scan_points;
   EXPECT_EQ(scan_points, 8);  // one per block
+}
+
+// The shared --calib spelling (job_inputs, as compress and sensitivity read it) records through
+// core/runs/calibrate_run like --text: settings, dataset, metrics, one stats row per point with its
+// arrays, and the weights of every layer.
+TEST(Record, CalibrateWithSharedDataOptionsRecords) {
+  Db db;
+  auto r = run_cli({"calibrate", demo("sotu-llama"), "--calib", demo("sotu-calib.txt"), "--samples", "4", "--seq", "32", "--points",
+                    "*mlp.down_proj:input", "--db", db.path, "--name", "down inputs"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model.layers.5.mlp.down_proj:input"), std::string::npos) << r.out;
+  auto show = run_cli({"experiments", "show", "1", "--db", db.path, "--json"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  auto j = nlohmann::json::parse(show.out);
+  EXPECT_EQ(j["kind"], "calibrate");
+  EXPECT_EQ(j["status"], "completed");
+  EXPECT_EQ(j["name"], "down inputs");
+  EXPECT_EQ(j["recipe"]["calibrate"]["samples"], 4);
+  EXPECT_EQ(j["recipe"]["calibrate"]["seq"], 32);
+  EXPECT_EQ(j["recipe"]["calibrate"]["points"], "*mlp.down_proj:input");
+  ASSERT_EQ(j["datasets"].size(), 1u);
+  EXPECT_EQ(j["datasets"][0]["role"], "calib");
+  std::map<std::string, double> metrics;
+  for (const auto& m : j["metrics"]) metrics[m["name"].get<std::string>()] = m["value"].get<double>();
+  EXPECT_EQ(metrics["samples"], 4);
+  EXPECT_EQ(metrics["tokens"], 4 * 32);
+  EXPECT_GT(metrics["peak_rss_mib"], 10);
+  int points = 0, weights = 0;
+  for (const auto& s : j["stats"]) {
+    const std::string point = s["point"];
+    if (point.find(':') == std::string::npos) {
+      ++weights;
+      continue;
+    }
+    ++points;
+    EXPECT_EQ(s["layer"], point.substr(0, point.find(':')));
+    EXPECT_GT(s["absmax"].get<double>(), 0) << point;
+    EXPECT_LE(s["p99_99"].get<double>(), s["absmax"].get<double>() * (1 + 1e-6)) << point;
+    const auto names = s["array_names"].dump();
+    for (const char* a : {"hist_counts", "hist_edges", "channel_absmax", "outlier_channels"})
+      EXPECT_NE(names.find(a), std::string::npos) << point << " " << a;
+  }
+  EXPECT_EQ(points, 6);    // one down_proj per block
+  EXPECT_EQ(weights, 44);  // every layer's weights
+  // Both spellings at once are refused.
+  auto both = run_cli({"calibrate", demo("sotu-llama"), "--calib", demo("sotu-calib.txt"), "--text", demo("sotu-calib.txt"), "--no-record"});
+  EXPECT_EQ(both.code, 2) << both.err;
 }
 
 TEST(Record, CalibrateJsonHasHistogramsAndImagesWork) {

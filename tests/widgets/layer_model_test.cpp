@@ -1,5 +1,6 @@
 // The layer table model and its filter/sort proxy, on real checkpoints: the bundled sotu-llama,
-// and llama-tiny, whose input channels 0 and 1 were planted ×8 in every projection.
+// and llama-tiny, whose input channels 0 and 1 were planted ×8 in every projection. The
+// activation columns get statistics made here, so their values and colours are known exactly.
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -15,6 +16,18 @@
 using namespace quench::gui;
 
 namespace {
+// A point's statistics as a calibrate run stores them (only what the table and page read).
+quench::LayerStats pointStats(const std::string& point, double absmax, int64_t outliers) {
+  quench::LayerStats s;
+  s.point = point;
+  s.layer = point.substr(0, point.rfind(':'));
+  s.absmax = absmax;
+  s.p99_99 = absmax / 2;
+  s.outliers = outliers;
+  s.extra["channels"] = 4;
+  return s;
+}
+
 QStringList namesIn(const QAbstractItemModel& m) {
   QStringList names;
   for (int r = 0; r < m.rowCount(); ++r) names << m.index(r, LayerTableModel::NameColumn).data().toString();
@@ -141,6 +154,84 @@ class LayerModelTest : public QObject {
     QCOMPARE(proxy.index(0, LayerTableModel::ParametersColumn).data(LayerTableModel::SortRole).toLongLong(), 4096LL * 256);
     proxy.sort(LayerTableModel::NameColumn, Qt::AscendingOrder);
     QCOMPARE(proxy.index(0, LayerTableModel::NameColumn).data().toString(), QStringLiteral("lm_head"));
+  }
+
+  void activationColumns() {
+    auto session = test::loadSession(test::demo(QStringLiteral("sotu-llama")), true);
+    LayerTableModel table;
+    table.setSession(session.get());
+    const int q = session->rowOf("model.layers.0.self_attn.q_proj"), up = session->rowOf("model.layers.0.mlp.up_proj");
+    const int down = session->rowOf("model.layers.0.mlp.down_proj"), head = session->rowOf("lm_head");
+    // Before a calibration the columns are empty and say how to fill them.
+    QVERIFY(!table.index(q, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).isValid());
+    QVERIFY(table.index(q, LayerTableModel::ActAbsmaxColumn).data(Qt::ToolTipRole).toString().contains(QStringLiteral("Calibrate")));
+    QCOMPARE(table.headerData(LayerTableModel::ActAbsmaxColumn, Qt::Horizontal, Qt::DisplayRole).toString(), QStringLiteral("|X| max"));
+
+    QSignalSpy changed(&table, &QAbstractItemModel::dataChanged);
+    // Median absmax 2: down_proj's input at 8× the median is the hottest; an output point and a
+    // weight row (no ':') must not land in the input columns.
+    session->setActivations({7, QStringLiteral("calib")},
+                            {pointStats("model.layers.0.self_attn.q_proj:input", 2, 0), pointStats("model.layers.0.mlp.up_proj:input", 2, 1),
+                             pointStats("model.layers.0.mlp.down_proj:input", 16, 3), pointStats("lm_head:input", 1, 0),
+                             pointStats("model.layers.0.mlp.down_proj:output", 1000, 9), pointStats("model.layers.1.mlp.up_proj", 500, 9)});
+    QVERIFY(!changed.isEmpty());
+    QCOMPARE(session->activationRun().experiment_id, 7);
+    QCOMPARE(table.index(down, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).toDouble(), 16.0);
+    QCOMPARE(table.index(down, LayerTableModel::ActP9999Column).data(LayerTableModel::SortRole).toDouble(), 8.0);
+    QCOMPARE(table.index(down, LayerTableModel::ActOutliersColumn).data().toString(), QStringLiteral("3"));
+    QCOMPARE(table.index(down, LayerTableModel::ActAbsmaxColumn).data().toString(), QStringLiteral("16"));
+    QVERIFY(std::abs(table.index(down, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::HeatRole).toDouble() - 1.0) < 1e-9);
+    QVERIFY(table.index(down, LayerTableModel::ActAbsmaxColumn).data(Qt::BackgroundRole).value<QColor>().isValid());
+    QCOMPARE(table.index(q, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::HeatRole).toDouble(), 0.0);
+    QVERIFY(!table.index(q, LayerTableModel::ActAbsmaxColumn).data(Qt::BackgroundRole).isValid());
+    QVERIFY(table.index(down, LayerTableModel::ActAbsmaxColumn).data(Qt::ToolTipRole).toString().startsWith(QStringLiteral("8.00×")));
+    // Counts: 3 (the most) is the hottest, 0 cold.
+    QCOMPARE(table.index(down, LayerTableModel::ActOutliersColumn).data(LayerTableModel::HeatRole).toDouble(), 1.0);
+    QCOMPARE(table.index(head, LayerTableModel::ActOutliersColumn).data(LayerTableModel::HeatRole).toDouble(), 0.0);
+    QVERIFY(!table.index(session->rowOf("model.layers.1.mlp.up_proj"), LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).isValid());
+    // The weight columns are untouched.
+    QCOMPARE(table.index(down, LayerTableModel::AbsmaxColumn).data(LayerTableModel::SortRole).toDouble(),
+             session->weightStats(down)->all.absmax);
+
+    // Sorting: by value, either way, layers without a point last; filtering keeps the values.
+    LayerFilterProxy proxy;
+    proxy.setSourceModel(&table);
+    proxy.sort(LayerTableModel::ActAbsmaxColumn, Qt::DescendingOrder);
+    QCOMPARE(proxy.index(0, LayerTableModel::NameColumn).data().toString(), QStringLiteral("model.layers.0.mlp.down_proj"));
+    QCOMPARE(proxy.index(3, LayerTableModel::NameColumn).data().toString(), QStringLiteral("lm_head"));
+    QVERIFY(!proxy.index(4, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).isValid());
+    proxy.sort(LayerTableModel::ActAbsmaxColumn, Qt::AscendingOrder);
+    QCOMPARE(proxy.index(0, LayerTableModel::NameColumn).data().toString(), QStringLiteral("lm_head"));
+    QVERIFY(!proxy.index(proxy.rowCount() - 1, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).isValid());
+    proxy.setGlob(QStringLiteral("model.layers.0.mlp.*"));
+    QCOMPARE(proxy.rowCount(), 3);
+    QCOMPARE(proxy.index(0, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).toDouble(), 2.0);  // up, then down; gate has none
+    QCOMPARE(proxy.index(1, LayerTableModel::NameColumn).data().toString(), QStringLiteral("model.layers.0.mlp.down_proj"));
+
+    // A second calibration replaces the first.
+    session->setActivations({8, QStringLiteral("again")}, {pointStats("model.layers.0.self_attn.q_proj:input", 3, 0)});
+    QVERIFY(!table.index(down, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).isValid());
+    QCOMPARE(table.index(q, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).toDouble(), 3.0);
+    QCOMPARE(static_cast<int>(session->pointsOf(up).size()), 0);
+  }
+
+  void pointsOfAMambaMixerLayer() {
+    auto session = test::loadSession(test::demo(QStringLiteral("sotu-mamba2")), false);
+    std::vector<quench::LayerStats> points;
+    for (const char* p : {"backbone.layers.2.mixer.in_proj:input", "backbone.layers.2.mixer:x", "backbone.layers.2.mixer:dt",
+                          "backbone.layers.2.mixer:B", "backbone.layers.2.mixer:C", "backbone.layers.2.mixer:y",
+                          "backbone.layers.2.mixer.out_proj:input", "backbone.layers.3.mixer:x"})
+      points.push_back(pointStats(p, 1, 0));
+    session->setActivations({1, QStringLiteral("m")}, std::move(points));
+    const int out = session->rowOf("backbone.layers.2.mixer.out_proj");
+    QVERIFY(out >= 0);
+    QStringList names;
+    for (const quench::LayerStats* s : session->pointsOf(out)) names << QString::fromStdString(s->point);
+    // Its own point first, then the mixer's, never another layer's or block's.
+    QCOMPARE(names, QStringLiteral("backbone.layers.2.mixer.out_proj:input backbone.layers.2.mixer:x backbone.layers.2.mixer:dt "
+                                   "backbone.layers.2.mixer:B backbone.layers.2.mixer:C backbone.layers.2.mixer:y")
+                        .split(QLatin1Char(' ')));
+    QCOMPARE(QString::fromStdString(session->inputStats(out)->point), QStringLiteral("backbone.layers.2.mixer.out_proj:input"));
   }
 
   void heatScale() {

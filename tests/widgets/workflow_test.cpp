@@ -1,5 +1,6 @@
 // The end-to-end flow through the real window, as a user clicks it: open the bundled sotu-llama,
-// filter the layer table to model.layers.*.mlp.*, select every row, set W4 g128 in the recipe
+// calibrate it on the bundled slice (the layer table's activation columns and the Activations page
+// fill with what was measured), filter the layer table to model.layers.*.mlp.*, select every row, set W4 g128 in the recipe
 // editor and apply it (then fix the down_proj layers the core refuses g128 for), run compress +
 // evaluate with small sample counts set in the run dialog (calibrating on the bundled slice), see
 // the experiment appear with per-layer errors in the table, evaluate the baseline, and compare the
@@ -21,6 +22,7 @@
 
 #include "core/store/store.h"
 #include "test_support.h"
+#include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/run_page.h"
 #include "widgets/experiments/compare_window.h"
@@ -28,8 +30,10 @@
 #include "widgets/experiments/experiments_panel.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/bar_plot.h"
+#include "widgets/plots/channel_plot.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/plots/scatter_plot.h"
 #include "widgets/recipe/recipe_document.h"
@@ -65,6 +69,7 @@ void fillQuickRun(RunDialog* d) {
     setSpin(d, "seq", 128);
   }
   if (d->kind() == RunDialog::Kind::Compress) setSpin(d, "measureSamples", 4);
+  if (d->kind() == RunDialog::Kind::Calibrate) return;  // no evaluation
   setText(d, "evaluation", test::demo(QStringLiteral("sotu-2000-2023.txt")));
   setSpin(d, "ctx", 128);
   setSpin(d, "evalWindows", 4);
@@ -105,9 +110,47 @@ class WorkflowTest : public QObject {
     w.openModel(test::demo(QStringLiteral("sotu-llama")));
     QVERIFY(ready.wait(kRunTimeoutMs));
     const ModelSession& session = *w.session();
+    ExperimentsPanel* runs = w.experiments();
+    LayerBrowser* layers = w.layers();
+    const LayerTableModel* table = layers->model();
+
+    // Calibrate on the bundled slice: every layer's input gets measured values in the table.
+    QVERIFY(layers->view()->isColumnHidden(LayerTableModel::ActAbsmaxColumn));  // nothing to show yet
+    const qint64 calibrated = runFromMenu(w, "runCalibrate", QStringLiteral("calib slice"));
+    QVERIFY(calibrated > 0);
+    QCOMPARE(runs->model()->rowCount(), 1);
+    QCOMPARE(QString::fromStdString(runs->model()->summary(0).kind), QStringLiteral("calibrate"));
+    QCOMPARE(QString::fromStdString(runs->model()->summary(0).name), QStringLiteral("calib slice"));
+    QCOMPARE(session.activationRun().experiment_id, calibrated);
+    QVERIFY(!layers->view()->isColumnHidden(LayerTableModel::ActAbsmaxColumn));
+    for (int r = 0; r < table->rowCount(); ++r) {
+      if (session.layer(r).kind != quench::LayerKind::Linear) continue;
+      const QString name = QString::fromStdString(session.layer(r).name);
+      const double absmax = table->index(r, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).toDouble();
+      const double p9999 = table->index(r, LayerTableModel::ActP9999Column).data(LayerTableModel::SortRole).toDouble();
+      QVERIFY2(std::isfinite(absmax) && absmax > 0, qPrintable(name));
+      QVERIFY2(std::isfinite(p9999) && p9999 > 0 && p9999 <= absmax * (1 + 1e-6), qPrintable(name));
+      QVERIFY2(table->index(r, LayerTableModel::ActOutliersColumn).data(LayerTableModel::SortRole).isValid(), qPrintable(name));
+    }
+    // Sorted by input absmax, the top is a down_proj: it reads the SwiGLU product, where a
+    // language model's large activations live; its cell is coloured.
+    layers->view()->sortByColumn(LayerTableModel::ActAbsmaxColumn, Qt::DescendingOrder);
+    const QModelIndex top = layers->view()->model()->index(0, LayerTableModel::NameColumn);
+    QVERIFY2(top.data().toString().endsWith(QStringLiteral("mlp.down_proj")), qPrintable(top.data().toString()));
+    QVERIFY(layers->view()->model()->index(0, LayerTableModel::ActAbsmaxColumn).data(Qt::BackgroundRole).value<QColor>().isValid());
+    // Its Activations page: the distribution (log count axis) and each channel's absmax, outliers marked.
+    layers->selectLayer(top.data().toString());
+    ActivationPage* acts = w.activationPage();
+    QCOMPARE(acts->currentPoint(), top.data().toString() + QStringLiteral(":input"));
+    QVERIFY(acts->histogram()->hasData());
+    QVERIFY(acts->histogram()->logY());
+    QVERIFY(acts->channels()->hasData());
+    QCOMPARE(acts->channels()->outlierCount(),
+             table->index(session.rowOf(top.data().toString().toStdString()), LayerTableModel::ActOutliersColumn).data(LayerTableModel::SortRole).toLongLong());
+    QVERIFY(acts->points().contains(top.data().toString() + QStringLiteral(":output")));
+    layers->view()->sortByColumn(-1, Qt::AscendingOrder);
 
     // Filter to the MLP layers, select them all, and set W4 g128 RTN in the recipe editor.
-    LayerBrowser* layers = w.layers();
     QTest::keyClicks(layers->filter(), QStringLiteral("model.layers.*.mlp.*"));
     layers->view()->setFocus();
     QTest::keyClick(layers->view(), Qt::Key_A, Qt::ControlModifier);
@@ -139,15 +182,13 @@ class WorkflowTest : public QObject {
     QTest::mouseClick(editor->findChild<QPushButton*>(QStringLiteral("applySetting")), Qt::LeftButton);
     QVERIFY2(w.recipe().valid(), qPrintable(w.recipe().error()));
     layers->filter()->clear();
-    const LayerTableModel* table = layers->model();
     const int gate = session.rowOf("model.layers.2.mlp.gate_proj");
     QVERIFY(table->index(gate, LayerTableModel::SettingColumn).data().toString().startsWith(QStringLiteral("W4 sym g128")));
 
     // Compress + evaluate, with small sample counts from the dialog.
     const qint64 compressed = runFromMenu(w, "runCompress", QStringLiteral("mlp w4"));
     QVERIFY(compressed > 0);
-    ExperimentsPanel* runs = w.experiments();
-    QCOMPARE(runs->model()->rowCount(), 1);
+    QCOMPARE(runs->model()->rowCount(), 2);
     QCOMPARE(QString::fromStdString(runs->model()->summary(0).kind), QStringLiteral("compress"));
     QCOMPARE(QString::fromStdString(runs->model()->summary(0).name), QStringLiteral("mlp w4"));
     // The layer table shows each compressed layer's error; untouched layers stay blank.
@@ -163,7 +204,7 @@ class WorkflowTest : public QObject {
     // A baseline evaluation of the float model.
     const qint64 baseline = runFromMenu(w, "runEvaluate", QStringLiteral("float"));
     QVERIFY(baseline > 0);
-    QCOMPARE(runs->model()->rowCount(), 2);
+    QCOMPARE(runs->model()->rowCount(), 3);
 
     // Compare the two (the baseline first, so deltas read as what compression cost).
     runs->selectId(baseline);
@@ -221,7 +262,7 @@ class WorkflowTest : public QObject {
     runs->filter()->clear();
     runs->selectId(baseline);
     runs->removeSelected(false);
-    QCOMPARE(list->rowCount(), 1);
+    QCOMPARE(list->rowCount(), 2);
     QCOMPARE(list->rowOfId(baseline), -1);
 
     // Sensitivity of block 0's layers to 3-bit weights: recorded, the most sensitive in the Issues dock.
@@ -236,12 +277,31 @@ class WorkflowTest : public QObject {
     setText(dialog, "layersGlob", QStringLiteral("model.layers.0.*"));
     QTest::mouseClick(dialog->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
     QVERIFY(opened.wait(kRunTimeoutMs));
-    QCOMPARE(list->rowCount(), 2);
+    QCOMPARE(list->rowCount(), 3);
     bool ranked = false;
     for (int r = 0; r < w.issues().rowCount(); ++r)
       ranked = ranked || (w.issues().issue(r).message.startsWith(QStringLiteral("sensitivity #1")) &&
                           w.issues().issue(r).layer.startsWith(QStringLiteral("model.layers.0.")));
     QVERIFY(ranked);
+
+    // A second window on the same store: opening the calibrate run from the Experiments tab fills
+    // its table's activation columns with the stored numbers and its Activations page with the
+    // stored arrays.
+    const int down5 = session.rowOf("model.layers.5.mlp.down_proj");
+    const double stored_absmax = table->index(down5, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).toDouble();
+    MainWindow w2(settings);
+    w2.show();
+    QSignalSpy ready2(&w2, &MainWindow::weightStatisticsReady);
+    w2.openModel(test::demo(QStringLiteral("sotu-llama")));
+    QVERIFY(ready2.wait(kRunTimeoutMs));
+    QVERIFY(!w2.session()->hasActivations());
+    w2.experiments()->selectId(calibrated);
+    w2.experiments()->openSelected();
+    QCOMPARE(w2.session()->activationRun().experiment_id, calibrated);
+    QCOMPARE(w2.layers()->model()->index(down5, LayerTableModel::ActAbsmaxColumn).data(LayerTableModel::SortRole).toDouble(), stored_absmax);
+    w2.layers()->selectLayer(QStringLiteral("model.layers.5.mlp.down_proj"));
+    QVERIFY(w2.activationPage()->histogram()->hasData());
+    QVERIFY(w2.activationPage()->channels()->hasData());
   }
 };
 

@@ -31,7 +31,7 @@ class LayerDetailPane : public QWidget {
   void refresh();
 
   const ModelSession* session_ = nullptr;
-  QMetaObject::Connection stats_connection_, run_connection_;
+  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_;
   int row_ = -1;
   QStackedWidget* stack_;
   QLabel* hint_;

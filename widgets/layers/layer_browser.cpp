@@ -80,6 +80,16 @@ void LayerBrowser::setSession(const ModelSession* session) {
   auto show_errors = [this, session] { view_->setColumnHidden(LayerTableModel::ErrorColumn, !session || !session->hasRun()); };
   if (session) run_connection_ = connect(session, &ModelSession::runChanged, this, show_errors);
   show_errors();
+  // Likewise the activation columns, once a calibration is shown.
+  disconnect(activations_connection_);
+  auto show_activations = [this, session] {
+    for (int c = LayerTableModel::ActAbsmaxColumn; c <= LayerTableModel::ActOutliersColumn; ++c) {
+      view_->setColumnHidden(c, !session || !session->hasActivations());
+      if (session && session->hasActivations()) view_->resizeColumnToContents(c);
+    }
+  };
+  if (session) activations_connection_ = connect(session, &ModelSession::activationsChanged, this, show_activations);
+  show_activations();
   view_->resizeColumnsToContents();
   int longest = view_->fontMetrics().horizontalAdvance(QStringLiteral("model.layers.0.mlp.down_proj"));
   for (int r = 0; r < model_->rowCount(); ++r)

@@ -16,14 +16,16 @@ void LayerTableModel::setSession(const ModelSession* session) {
   beginResetModel();
   disconnect(stats_connection_);
   disconnect(run_connection_);
+  disconnect(activations_connection_);
   session_ = session;
   if (session_) {
     stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
     run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] { columnChanged(ErrorColumn); });
+    activations_connection_ = connect(session_, &ModelSession::activationsChanged, this, &LayerTableModel::onStatsAdded);
   }
   heat_ = {};
   endResetModel();
-  if (session_ && session_->weightStatsCount() > 0) onStatsAdded();
+  if (session_ && (session_->weightStatsCount() > 0 || session_->hasActivations())) onStatsAdded();
 }
 
 void LayerTableModel::setRecipe(const RecipeDocument* recipe) {
@@ -76,18 +78,29 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
 
 void LayerTableModel::onStatsAdded() {
   // Heat is relative to the whole model, so every coloured cell may change, not only new rows.
-  for (int column = AbsmaxColumn; column <= OutliersColumn; ++column) {
+  for (int column = AbsmaxColumn; column <= ActOutliersColumn; ++column) {
     std::vector<double> values;
     for (int row = 0; row < rowCount(); ++row) {
       const double v = statistic(row, column);
       if (!std::isnan(v)) values.push_back(v);
     }
-    heat_[column] = HeatScale(column == OutliersColumn ? HeatScale::Mode::Count : HeatScale::Mode::RatioToMedian, values);
+    heat_[column] = HeatScale(isCount(column) ? HeatScale::Mode::Count : HeatScale::Mode::RatioToMedian, values);
   }
-  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, OutliersColumn));
+  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, ActOutliersColumn));
 }
 
 double LayerTableModel::statistic(int row, int column) const {
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  if (column >= ActAbsmaxColumn) {
+    const LayerStats* a = session_ ? session_->inputStats(row) : nullptr;
+    if (!a) return kNone;
+    switch (column) {
+      case ActAbsmaxColumn: return a->absmax.value_or(kNone);
+      case ActP9999Column: return a->p99_99.value_or(kNone);
+      case ActOutliersColumn: return a->outliers ? static_cast<double>(*a->outliers) : kNone;
+    }
+    return kNone;
+  }
   const WeightStats* s = session_ ? session_->weightStats(row) : nullptr;
   if (!s) return std::numeric_limits<double>::quiet_NaN();
   switch (column) {
@@ -115,7 +128,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
       case Qt::DisplayRole:
         if (!known) return QString();
-        if (column == OutliersColumn) return QString::number(static_cast<qint64>(v));
+        if (isCount(column)) return QString::number(static_cast<qint64>(v));
         if (column == KurtosisColumn) return QString::number(v, 'f', 2);
         return QString::number(v, 'g', 4);
       case SortRole: return known ? QVariant(v) : QVariant();
@@ -129,7 +142,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         return known && HeatScale::color(heat_[column].heat(v)).isValid() ? QVariant(QColor(Qt::black)) : QVariant();
       case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
       case Qt::ToolTipRole:
-        if (!known) return tr("not computed yet");
+        if (!known) return column >= ActAbsmaxColumn ? tr("no activation statistics: Run → Calibrate Activations") : tr("not computed yet");
         if (heat_[column].median() > 0)
           return tr("%1× the model's median (%2)").arg(v / heat_[column].median(), 0, 'f', 2).arg(heat_[column].median(), 0, 'g', 4);
         return {};
@@ -178,6 +191,9 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case AbsmaxColumn: return tr("|W| max");
       case KurtosisColumn: return tr("Kurtosis");
       case OutliersColumn: return tr("Outliers");
+      case ActAbsmaxColumn: return tr("|X| max");
+      case ActP9999Column: return tr("|X| p99.99");
+      case ActOutliersColumn: return tr("X outliers");
       case SettingColumn: return tr("Setting");
       case ErrorColumn: return tr("SQNR dB");
     }
@@ -191,6 +207,10 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case OutliersColumn:
         return tr("Outlier input channels: those whose absmax exceeds %1× the median channel's").arg(kDefaultOutlierMultiple);
       case SettingColumn: return tr("What the recipe in the Recipe tab gives this layer");
+      case ActAbsmaxColumn: return tr("Largest |activation| at the layer's input in the last calibration; colour: relative to the median layer");
+      case ActP9999Column: return tr("99.99th percentile of |activation| at the layer's input: the clipping range static quantization would need");
+      case ActOutliersColumn:
+        return tr("Input channels whose activation absmax exceeds the calibration's outlier multiple × the median channel's");
       case ErrorColumn:
         return tr("After the last run: the layer's output SQNR in dB on calibration inputs (its weight SQNR when the output "
                   "was not measured); higher is better");

@@ -1,7 +1,8 @@
 #pragma once
 // One row per compressible layer of the open model: what it is (name, kind, shape, parameters)
 // and, once the statistics job delivered them, its weight statistics, with heat colours relative
-// to the model's other layers. Display text is formatted; SortRole holds the raw number.
+// to the model's other layers; after a calibration, the statistics of each layer's input
+// activations, coloured the same way. Display text is formatted; SortRole holds the raw number.
 #include <QAbstractTableModel>
 
 #include <array>
@@ -18,10 +19,11 @@ class LayerTableModel : public QAbstractTableModel {
 
  public:
   // Setting: what the recipe being edited gives the layer. Error: the last run's output SQNR
-  // (the weight's when the output error was not measured).
+  // (the weight's when the output error was not measured). Act*: the layer's ":input" point in
+  // the last calibration shown (absmax, 99.99th percentile of |x|, outlier channels).
   enum Column {
     NameColumn, KindColumn, SettingColumn, ErrorColumn, ShapeColumn, ParametersColumn, AbsmaxColumn, KurtosisColumn,
-    OutliersColumn, ColumnCount
+    OutliersColumn, ActAbsmaxColumn, ActP9999Column, ActOutliersColumn, ColumnCount
   };
   static constexpr int SortRole = Qt::UserRole;
   static constexpr int HeatRole = Qt::UserRole + 1;  // double in [0, 1] on statistic columns
@@ -43,12 +45,13 @@ class LayerTableModel : public QAbstractTableModel {
   void onStatsAdded();
   // The raw value of a statistic column, NaN while the layer has no statistics.
   double statistic(int row, int column) const;
-  static bool isStatistic(int column) { return column >= AbsmaxColumn && column <= OutliersColumn; }
+  static bool isStatistic(int column) { return column >= AbsmaxColumn && column <= ActOutliersColumn; }
+  static bool isCount(int column) { return column == OutliersColumn || column == ActOutliersColumn; }
   QVariant runData(int row, int column, int role) const;
   void columnChanged(int column);
 
   const ModelSession* session_ = nullptr;
-  QMetaObject::Connection stats_connection_, run_connection_;
+  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_;
   const RecipeDocument* recipe_ = nullptr;
   std::array<HeatScale, ColumnCount> heat_;
 };

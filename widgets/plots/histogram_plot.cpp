@@ -92,8 +92,13 @@ void HistogramPlot::rebuild() {
     p->yAxis->setRange(0, peak * 1.05);
   }
   g->setData(keys, values, true);
-  const double span = edges_.back() - edges_.front();
-  p->xAxis->setRange(edges_.front() - 0.02 * span, edges_.back() + 0.02 * span);
+  // The bins hold a symmetric range ([-limit, limit]); show the part with values, so a one-sided
+  // distribution (Mamba's Δ, a post-ReLU input) fills the plot instead of half of it.
+  size_t first = 0, last = bins - 1;
+  while (counts_[first] == 0) ++first;
+  while (counts_[last] == 0) --last;
+  const double lo = edges_[first], hi = edges_[last + 1], span = hi - lo;
+  p->xAxis->setRange(lo - 0.02 * span, hi + 0.02 * span);
   refresh(true);
 }
 

@@ -103,6 +103,11 @@ void PlotWidget::refresh(bool has_data) {
 void PlotWidget::showKeys(int64_t count) {
   const double n = static_cast<double>(count);
   d_->plot->xAxis->setRange(-0.5 - 0.01 * n, n - 0.5 + 0.01 * n);
+  // Keys are channel indices: ticks on whole numbers only (no "2.5" under 16 channels).
+  auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+  ticker->setTickStep(1.0);
+  ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  d_->plot->xAxis->setTicker(ticker);
 }
 
 QSize PlotWidget::drawnSize() const {

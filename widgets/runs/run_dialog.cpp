@@ -29,11 +29,17 @@ QSpinBox* spin(QWidget* parent, const char* name, int lo, int hi, int value, con
 
 RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : QDialog(parent), kind_(kind), base_(settings) {
   setObjectName(QStringLiteral("runDialog"));
-  setWindowTitle(kind == Kind::Compress ? tr("Compress and Evaluate") : kind == Kind::Evaluate ? tr("Evaluate the Baseline") : tr("Layer Sensitivity"));
+  setWindowTitle(kind == Kind::Compress     ? tr("Compress and Evaluate")
+                 : kind == Kind::Evaluate   ? tr("Evaluate the Baseline")
+                 : kind == Kind::Calibrate ? tr("Calibrate Activations")
+                                            : tr("Layer Sensitivity"));
   auto* form = new QFormLayout();
   name_ = new QLineEdit(settings.name, this);
   name_->setObjectName(QStringLiteral("runName"));
-  name_->setPlaceholderText(kind == Kind::Compress ? tr("the recipe's name") : kind == Kind::Evaluate ? tr("baseline <model>") : tr("sensitivity <setting>"));
+  name_->setPlaceholderText(kind == Kind::Compress     ? tr("the recipe's name")
+                            : kind == Kind::Evaluate   ? tr("baseline <model>")
+                            : kind == Kind::Calibrate ? tr("calibrate <model>")
+                                                       : tr("sensitivity <setting>"));
   form->addRow(tr("Experiment name"), name_);
 
   if (kind == Kind::Sensitivity) {
@@ -57,7 +63,8 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     calibration_ = fileField(QStringLiteral("calibration"), settings.calibration);
     calibration_->setToolTip(kind == Kind::Compress ? tr("Text the recipe calibrates on (GPTQ, AWQ, static activations) and on which "
                                                          "per-layer output errors are measured")
-                                                    : tr("Text for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN"));
+                             : kind == Kind::Calibrate ? tr("Text whose activations are measured at every observable point")
+                                                       : tr("Text for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN"));
     form->addRow(tr("Calibration text"), calibration_->parentWidget());
     calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Random windows taken from the calibration text"));
     seq_ = spin(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
@@ -70,6 +77,13 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     row->addWidget(seed_);
     form->addRow(tr("Calibration samples"), row);
   }
+  if (kind == Kind::Calibrate) {
+    points_ = new QLineEdit(settings.points, this);
+    points_->setObjectName(QStringLiteral("points"));
+    points_->setPlaceholderText(tr("every point (*)"));
+    points_->setToolTip(tr("Comma-separated globs over point names, e.g. *:input or *mixer:*"));
+    form->addRow(tr("Points (globs)"), points_);
+  }
   if (kind == Kind::Compress) {
     measure_ = spin(this, "measureSamples", 0, 4096, settings.measure_samples,
                     tr("Calibration windows on which each layer's output error is measured (0: skip)"));
@@ -79,17 +93,25 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     evaluate_->setChecked(settings.evaluate);
     form->addRow(QString(), evaluate_);
   }
-  evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation);
-  evaluation_->setToolTip(tr("Held-out text the perplexity is measured on"));
-  form->addRow(kind == Kind::Sensitivity ? tr("Text to score on") : tr("Evaluation text"), evaluation_->parentWidget());
-  ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
-  eval_windows_ = spin(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
-  auto* eval_row = new QHBoxLayout();
-  eval_row->addWidget(eval_windows_);
-  eval_row->addWidget(new QLabel(tr("windows of"), this));
-  eval_row->addWidget(ctx_);
-  eval_row->addWidget(new QLabel(tr("tokens (0 windows: all)"), this));
-  form->addRow(tr("Evaluation windows"), eval_row);
+  if (kind != Kind::Calibrate) {
+    evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation);
+    evaluation_->setToolTip(tr("Held-out text the perplexity is measured on"));
+    form->addRow(kind == Kind::Sensitivity ? tr("Text to score on") : tr("Evaluation text"), evaluation_->parentWidget());
+    if (kind == Kind::Evaluate) {
+      evaluation_labels_ = fileField(QStringLiteral("evaluationLabels"), settings.evaluation_labels);
+      evaluation_labels_->setToolTip(tr("Image models: the IDX labels file of the IDX images file above (empty for a folder of "
+                                        "class sub-folders); windows then count images"));
+      form->addRow(tr("Labels (image models)"), evaluation_labels_->parentWidget());
+    }
+    ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
+    eval_windows_ = spin(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
+    auto* eval_row = new QHBoxLayout();
+    eval_row->addWidget(eval_windows_);
+    eval_row->addWidget(new QLabel(tr("windows of"), this));
+    eval_row->addWidget(ctx_);
+    eval_row->addWidget(new QLabel(tr("tokens (0 windows: all)"), this));
+    form->addRow(tr("Evaluation windows"), eval_row);
+  }
   if (evaluate_) {
     auto sync = [this] {
       for (QWidget* w : {static_cast<QWidget*>(evaluation_->parentWidget()), static_cast<QWidget*>(ctx_), static_cast<QWidget*>(eval_windows_)})
@@ -140,9 +162,13 @@ RunSettings RunDialog::settings() const {
     s.seed = seed_->value();
   }
   if (evaluate_) s.evaluate = evaluate_->isChecked();
-  s.evaluation = evaluation_->text().trimmed();
-  s.ctx = ctx_->value();
-  s.eval_windows = eval_windows_->value();
+  if (evaluation_) {
+    s.evaluation = evaluation_->text().trimmed();
+    s.ctx = ctx_->value();
+    s.eval_windows = eval_windows_->value();
+  }
+  if (points_) s.points = points_->text().trimmed();
+  if (evaluation_labels_) s.evaluation_labels = evaluation_labels_->text().trimmed();
   if (measure_) s.measure_samples = measure_->value();
   if (candidates_) s.candidates = candidates_->text();
   if (metric_) s.metric = metric_->currentData().toString();

@@ -16,7 +16,7 @@ class RunDialog : public QDialog {
   Q_OBJECT
 
  public:
-  enum class Kind { Compress, Evaluate, Sensitivity };
+  enum class Kind { Compress, Evaluate, Sensitivity, Calibrate };
 
   RunDialog(Kind kind, const RunSettings& settings, QWidget* parent = nullptr);
   RunSettings settings() const;
@@ -34,12 +34,14 @@ class RunDialog : public QDialog {
   QSpinBox* seed_ = nullptr;
   QCheckBox* evaluate_ = nullptr;
   QLineEdit* evaluation_ = nullptr;
+  QLineEdit* evaluation_labels_ = nullptr;
   QSpinBox* ctx_ = nullptr;
   QSpinBox* eval_windows_ = nullptr;
   QSpinBox* measure_ = nullptr;
   QLineEdit* candidates_ = nullptr;
   QComboBox* metric_ = nullptr;
   QLineEdit* layers_ = nullptr;
+  QLineEdit* points_ = nullptr;
 };
 
 }  // namespace quench::gui

@@ -6,11 +6,15 @@
 #include <sstream>
 
 #include "core/compress/recipe.h"
+#include "core/data/image_dataset.h"
 #include "core/models/registry.h"
+#include "core/runs/calibrate_run.h"
 #include "core/runs/compress_run.h"
 #include "core/runs/eval_run.h"
+#include "core/runs/image_data.h"
 #include "core/runs/sensitivity_run.h"
 #include "core/runs/text_data.h"
+#include "core/stats/record.h"
 #include "core/store/fingerprint.h"
 #include "core/util/error.h"
 #include "widgets/jobs/job_context.h"
@@ -27,14 +31,16 @@ Progress jobProgress(JobContext& ctx) {
 
 std::string str(const QString& s) { return s.toStdString(); }
 
-std::unique_ptr<Model> loadForRun(const RunSettings& s, JobContext& ctx) {
+// images: the job reads image data for image models too (calibrate and evaluate do; compress and
+// sensitivity read text only).
+std::unique_ptr<Model> loadForRun(const RunSettings& s, JobContext& ctx, bool images) {
   ctx.log(QObject::tr("loading %1 on %2").arg(s.model_dir, s.device));
   LoadOptions lo;
   lo.device = parse_device(str(s.device));
   auto model = load_model(str(s.model_dir), lo);
-  if (model->modality() != Modality::Text)
-    throw UsageError(model->architecture() + " takes images: the window's runs read text data for now; "
-                     "run image models with quench-cli compress / eval / sensitivity");
+  if (model->modality() != Modality::Text && !images)
+    throw UsageError(model->architecture() + " takes images: the window compresses and ranks text models only for now; "
+                     "calibrate and evaluate it here, compress it with quench-cli compress / sensitivity");
   return model;
 }
 
@@ -49,6 +55,25 @@ DatasetRecord textDataset(const QString& path, int64_t samples) {
   return d;
 }
 
+// What every run job shares: its title, a copy of the model loaded on the job thread, the store,
+// and the outcome handed to the UI thread when the work returned. `check` runs first, before the
+// model is loaded, for what can be refused at once (missing files, bad settings).
+using RunWork = std::function<void(JobContext&, Model&, Store&, RunOutcome&)>;
+Job runJob(const QString& title, const RunSettings& s, std::function<void()> check, RunWork work, RunDone done, bool images = false) {
+  auto out = std::make_shared<RunOutcome>();
+  Job job;
+  job.title = title.arg(QFileInfo(s.model_dir).fileName());
+  job.work = [s, check = std::move(check), work = std::move(work), out, images](JobContext& ctx) {
+    if (check) check();
+    auto model = loadForRun(s, ctx, images);
+    ctx.check_cancelled();
+    Store store = Store::open(str(s.database));
+    work(ctx, *model, store, *out);
+  };
+  job.done = [out, done = std::move(done)] { done(out); };
+  return job;
+}
+
 std::vector<std::string> splitCommas(const QString& text) {
   std::vector<std::string> out;
   for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
@@ -58,16 +83,14 @@ std::vector<std::string> splitCommas(const QString& text) {
 }  // namespace
 
 Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone done) {
-  auto out = std::make_shared<RunOutcome>();
-  Job job;
-  job.title = QObject::tr("Compress and evaluate %1").arg(QFileInfo(s.model_dir).fileName());
-  job.work = [s, recipe_json, out](JobContext& ctx) {
+  auto check = [s] {
     require(s.calibration, "calibration");
     if (s.evaluate) require(s.evaluation, "evaluation");
+  };
+  auto work = [s, recipe_json](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
     // Everything that can be wrong with the inputs is found before the experiment is recorded.
     const Recipe recipe = Recipe::parse(recipe_json, "recipe");
-    auto model = loadForRun(s, ctx);
-    const ResolvedRecipe plan = resolve(recipe, *model);
+    const ResolvedRecipe plan = resolve(recipe, model);
     ctx.log(QObject::tr("tokenizing %1").arg(s.calibration));
     const at::Tensor calib_ids = text_token_ids(str(s.model_dir), str(s.calibration));
     const CalibrationSet calib = calibration_windows(calib_ids, s.calib_samples, s.seq, static_cast<uint64_t>(s.seed), str(s.calibration));
@@ -75,7 +98,6 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
     if (s.evaluate) eval.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
     ctx.check_cancelled();
 
-    Store store = Store::open(str(s.database));
     CompressRunSpec rs;
     rs.name = !s.name.isEmpty() ? str(s.name) : recipe.name.empty() ? "compress" : recipe.name;
     rs.device = str(s.device);
@@ -88,91 +110,99 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
     }
     rs.options.measure_samples = s.measure_samples;
     ctx.log(QObject::tr("compressing: %1 of %2 layers").arg(plan.compressed_layers()).arg(plan.layers.size()));
-    CompressRun run = run_compress(store, *model, recipe, plan, calib, rs, jobProgress(ctx));
+    CompressRun run = run_compress(store, model, recipe, plan, calib, rs, jobProgress(ctx));
 
     // The compressed weights, for the Before / After view, while this copy of the model exists.
     for (const auto& r : run.result.layers) {
-      if (Layer* layer = model->find_layer(r.layer)) out->after.push_back(weight_stats(*layer));
+      if (Layer* layer = model.find_layer(r.layer)) out.after.push_back(weight_stats(*layer));
       ctx.check_cancelled();
     }
-    out->experiment_id = run.experiment_id;
-    out->name = QString::fromStdString(rs.name);
-    out->kind = QStringLiteral("compress");
-    out->layers = std::move(run.result.layers);
-    out->metrics = run.metrics;
-    for (const auto& w : run.result.warnings) out->warnings << QString::fromStdString(w);
+    out.experiment_id = run.experiment_id;
+    out.name = QString::fromStdString(rs.name);
+    out.kind = QStringLiteral("compress");
+    out.layers = std::move(run.result.layers);
+    out.metrics = run.metrics;
+    for (const auto& w : run.result.warnings) out.warnings << QString::fromStdString(w);
     QString summary = QObject::tr("experiment #%1 recorded: %2 bits per weight").arg(run.experiment_id).arg(run.result.size.bits_per_weight, 0, 'f', 3);
     if (run.metrics.contains("perplexity")) summary += QObject::tr(", perplexity %1").arg(run.metrics["perplexity"].get<double>(), 0, 'f', 3);
     ctx.log(summary);
   };
-  job.done = [out, done = std::move(done)] { done(out); };
-  return job;
+  return runJob(QObject::tr("Compress and evaluate %1"), s, check, work, std::move(done));
 }
 
 Job evaluateJob(const RunSettings& s, RunDone done) {
-  auto out = std::make_shared<RunOutcome>();
-  Job job;
-  job.title = QObject::tr("Evaluate %1").arg(QFileInfo(s.model_dir).fileName());
-  job.work = [s, out](JobContext& ctx) {
-    require(s.evaluation, "evaluation");
-    auto model = loadForRun(s, ctx);
+  auto work = [s](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
+    // Text: perplexity over windows of the text; images: top-1 / top-5 over an IDX file with its
+    // labels, or a folder of class sub-folders.
+    const bool text = model.modality() == Modality::Text;
     EvalData data;
-    ctx.log(QObject::tr("tokenizing %1").arg(s.evaluation));
-    data.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
+    ImageDataset images;
     EvalOptions o;
     o.ctx = s.ctx;
     o.max_windows = s.eval_windows;
-    Store store = Store::open(str(s.database));
+    if (text) {
+      ctx.log(QObject::tr("tokenizing %1").arg(s.evaluation));
+      data.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
+    } else {
+      ctx.log(QObject::tr("reading images from %1").arg(s.evaluation));
+      if (QFileInfo(s.evaluation).isDir()) {
+        images = load_image_folder(str(s.evaluation));
+      } else {
+        require(s.evaluation_labels, "labels");
+        images = load_idx_dataset(str(s.evaluation), str(s.evaluation_labels));
+      }
+      data.images = &images;
+      data.preprocess = ImagePreprocessor::from_model_dir(str(s.model_dir));
+      o.max_images = s.eval_windows;
+    }
     EvalRunSpec rs;
     rs.name = s.name.isEmpty() ? "baseline " + str(QFileInfo(s.model_dir).fileName()) : str(s.name);
     rs.device = str(s.device);
-    rs.dataset = textDataset(s.evaluation, data.token_ids.numel());
-    rs.settings = eval_settings(o, model->dtype());
-    const EvalRun run = run_evaluation(store, *model, data, o, rs, jobProgress(ctx));
-    out->experiment_id = run.experiment_id;
-    out->name = QString::fromStdString(rs.name);
-    out->kind = QStringLiteral("evaluate");
-    out->metrics[run.result.metric] = run.result.value;
+    rs.dataset = dataset_record(str(s.evaluation), text ? "text" : "images");
+    rs.dataset.samples = text ? data.token_ids.numel() : images.size();
+    rs.settings = eval_settings(o, model.dtype());
+    const EvalRun run = run_evaluation(store, model, data, o, rs, jobProgress(ctx));
+    out.experiment_id = run.experiment_id;
+    out.name = QString::fromStdString(rs.name);
+    out.kind = QStringLiteral("evaluate");
+    out.metrics[run.result.metric] = run.result.value;
+    if (!text) out.metrics["top5"] = run.result.top5;
     ctx.log(QObject::tr("experiment #%1 recorded: %2 %3").arg(run.experiment_id).arg(QString::fromStdString(run.result.metric)).arg(run.result.value, 0, 'f', 4));
   };
-  job.done = [out, done = std::move(done)] { done(out); };
-  return job;
+  return runJob(QObject::tr("Evaluate %1"), s, [s] { require(s.evaluation, "evaluation"); }, work, std::move(done), true);
 }
 
 Job sensitivityJob(const RunSettings& s, RunDone done) {
-  auto out = std::make_shared<RunOutcome>();
-  Job job;
-  job.title = QObject::tr("Sensitivity of %1").arg(QFileInfo(s.model_dir).fileName());
-  job.work = [s, out](JobContext& ctx) {
+  auto candidates = std::make_shared<std::vector<SensitivityCandidate>>();
+  auto so = std::make_shared<SensitivityOptions>();
+  auto check = [s, candidates, so] {
     require(s.evaluation, "evaluation");
-    std::vector<SensitivityCandidate> candidates;
-    for (const auto& c : splitCommas(s.candidates)) candidates.push_back(candidate_from_string(c));
-    if (candidates.empty()) throw UsageError("sensitivity: no candidate settings (e.g. W4A16-G128, W3A16-G128)");
-    SensitivityOptions so;
-    so.layers = splitCommas(s.layers);
-    if (s.metric == QLatin1String("kl")) so.metric = SensitivityMetric::Kl;
-    else if (s.metric == QLatin1String("perplexity")) so.metric = SensitivityMetric::Perplexity;
+    for (const auto& c : splitCommas(s.candidates)) candidates->push_back(candidate_from_string(c));
+    if (candidates->empty()) throw UsageError("sensitivity: no candidate settings (e.g. W4A16-G128, W3A16-G128)");
+    so->layers = splitCommas(s.layers);
+    if (s.metric == QLatin1String("kl")) so->metric = SensitivityMetric::Kl;
+    else if (s.metric == QLatin1String("perplexity")) so->metric = SensitivityMetric::Perplexity;
     else throw UsageError("sensitivity: the metric must be perplexity or kl for a language model, not " + str(s.metric));
-    auto model = loadForRun(s, ctx);
+    if (!s.calibration.isEmpty()) require(s.calibration, "calibration");
+  };
+  auto work = [s, candidates, so](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
     const at::Tensor ids = text_token_ids(str(s.model_dir), str(s.evaluation));
     const CalibrationSet eval = evaluation_windows(ids, s.ctx, s.eval_windows, str(s.evaluation));
     CalibrationSet calib;
     SensitivityRunSpec rs;
     if (!s.calibration.isEmpty()) {
-      require(s.calibration, "calibration");
       calib = calibration_windows(text_token_ids(str(s.model_dir), str(s.calibration)), s.calib_samples, s.seq,
                                   static_cast<uint64_t>(s.seed), str(s.calibration));
       rs.calib = textDataset(s.calibration, calib.samples);
     }
-    Store store = Store::open(str(s.database));
-    rs.name = s.name.isEmpty() ? "sensitivity " + candidates.front().name : str(s.name);
+    rs.name = s.name.isEmpty() ? "sensitivity " + candidates->front().name : str(s.name);
     rs.device = str(s.device);
     rs.eval = textDataset(s.evaluation, eval.samples);
-    const SensitivityRun run = run_sensitivity(store, *model, candidates, eval, calib, so, rs, jobProgress(ctx));
-    out->experiment_id = run.experiment_id;
-    out->name = QString::fromStdString(rs.name);
-    out->kind = QStringLiteral("sensitivity");
-    for (size_t i : run.result.ranking(0)) out->ranking << QString::fromStdString(run.result.units[i].name);
+    const SensitivityRun run = run_sensitivity(store, model, *candidates, eval, calib, *so, rs, jobProgress(ctx));
+    out.experiment_id = run.experiment_id;
+    out.name = QString::fromStdString(rs.name);
+    out.kind = QStringLiteral("sensitivity");
+    for (size_t i : run.result.ranking(0)) out.ranking << QString::fromStdString(run.result.units[i].name);
     std::ostringstream top;
     const auto order = run.result.ranking(0);
     for (size_t k = 0; k < order.size() && k < 5; ++k) {
@@ -181,13 +211,44 @@ Job sensitivityJob(const RunSettings& s, RunDone done) {
     }
     ctx.log(QObject::tr("experiment #%1 recorded; most sensitive under %2: %3")
                 .arg(run.experiment_id)
-                .arg(QString::fromStdString(candidates.front().name), QString::fromStdString(top.str())));
+                .arg(QString::fromStdString(candidates->front().name), QString::fromStdString(top.str())));
     // One row per unit, each with every candidate's damage, so the window can point at the worst.
-    out->metrics["base"] = run.result.base;
-    for (const auto& u : run.result.units) out->metrics["delta"][u.name] = u.entries.front().delta;
+    out.metrics["base"] = run.result.base;
+    for (const auto& u : run.result.units) out.metrics["delta"][u.name] = u.entries.front().delta;
   };
-  job.done = [out, done = std::move(done)] { done(out); };
-  return job;
+  return runJob(QObject::tr("Sensitivity of %1"), s, check, work, std::move(done));
+}
+
+Job calibrateJob(const RunSettings& s, RunDone done) {
+  auto work = [s](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
+    // Text models: random windows of the text; image models: the first images of an IDX file or folder.
+    const bool text = model.modality() == Modality::Text;
+    ctx.log(QObject::tr(text ? "tokenizing %1" : "reading images from %1").arg(s.calibration));
+    const CalibrationSet data = text ? calibration_windows(text_token_ids(str(s.model_dir), str(s.calibration)), s.calib_samples, s.seq,
+                                                           static_cast<uint64_t>(s.seed), str(s.calibration))
+                                     : calibration_images(str(s.model_dir), str(s.calibration), s.calib_samples);
+    ctx.check_cancelled();
+    CalibrationOptions opts;
+    opts.points = s.points.isEmpty() ? "*" : str(s.points);
+    CalibrateRunSpec rs;
+    rs.name = s.name.isEmpty() ? "calibrate " + str(QFileInfo(s.model_dir).fileName()) : str(s.name);
+    rs.device = str(s.device);
+    rs.dataset = dataset_record(str(s.calibration), text ? "text" : "images");
+    rs.dataset.samples = data.samples;
+    rs.settings = calibrate_settings(opts, data.samples, text ? s.seq : 0, static_cast<uint64_t>(s.seed), !text, model.dtype());
+    ctx.log(text ? QObject::tr("calibrating on %1 windows of %2 tokens").arg(data.samples).arg(s.seq)
+                 : QObject::tr("calibrating on %1 images").arg(data.samples));
+    CalibrateRun run = run_calibration(store, model, data, opts, rs, jobProgress(ctx));
+    out.experiment_id = run.experiment_id;
+    out.name = QString::fromStdString(rs.name);
+    out.kind = QStringLiteral("calibrate");
+    for (const auto& p : run.result.points) out.activations.push_back(to_layer_stats(p, p.point.substr(0, p.point.rfind(':'))));
+    out.metrics["samples"] = run.result.samples;
+    out.metrics["seconds"] = run.result.seconds;
+    for (const auto& w : run.result.warnings) out.warnings << QString::fromStdString(w);
+    ctx.log(QObject::tr("experiment #%1 recorded: %2 points in %3 s").arg(run.experiment_id).arg(run.result.points.size()).arg(run.result.seconds, 0, 'f', 1));
+  };
+  return runJob(QObject::tr("Calibrate %1"), s, [s] { require(s.calibration, "calibration"); }, work, std::move(done), true);
 }
 
 }  // namespace quench::gui

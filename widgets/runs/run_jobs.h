@@ -1,6 +1,6 @@
 #pragma once
-// The jobs that record experiments: compress + evaluate, a baseline evaluation, and per-layer
-// sensitivity. Each loads its own copy of the model on the job thread (the open session's model
+// The jobs that record experiments: compress + evaluate, a baseline evaluation, per-layer
+// sensitivity, and activation calibration. Each loads its own copy of the model on the job thread (the open session's model
 // stays untouched for the views), reads the data, and records through core/runs exactly as
 // quench-cli does; results come back to the UI thread through `done`.
 #include <QString>
@@ -22,17 +22,20 @@ namespace quench::gui {
 struct RunOutcome {
   int64_t experiment_id = 0;
   QString name;
-  QString kind;                    // "compress", "evaluate", "sensitivity"
+  QString kind;                    // "compress", "evaluate", "sensitivity", "calibrate"
   std::vector<LayerResult> layers;  // compress: per-layer results; sensitivity: one row per unit
   std::vector<WeightStats> after;   // compress: each compressed layer's weight statistics after compression
   nlohmann::json metrics = nlohmann::json::object();
   QStringList warnings;
   QStringList ranking;  // sensitivity: units from most to least sensitive
+  std::vector<LayerStats> activations;  // calibrate: every observed point, arrays included, as recorded
 };
 using RunDone = std::function<void(std::shared_ptr<RunOutcome>)>;
 
 Job compressJob(const RunSettings& settings, const nlohmann::json& recipe, RunDone done);
 Job evaluateJob(const RunSettings& settings, RunDone done);
 Job sensitivityJob(const RunSettings& settings, RunDone done);
+// Statistics at every observable point of the model (and its weights) on the calibration data.
+Job calibrateJob(const RunSettings& settings, RunDone done);
 
 }  // namespace quench::gui

@@ -1,5 +1,5 @@
 #pragma once
-// What a compress, evaluate or sensitivity job runs on: the settings of the run dialog, kept by
+// What a compress, evaluate, sensitivity or calibrate job runs on: the settings of the run dialog, kept by
 // the window between runs. Small sample counts make a quick run; the CLI's defaults a faithful one.
 #include <QString>
 
@@ -22,6 +22,9 @@ struct RunSettings {
   QString evaluation;
   int ctx = 256;
   int eval_windows = 16;
+  // Image models: the labels of an IDX images file given as `evaluation` ("" for an image folder,
+  // whose sub-folders are the labels); `eval_windows` then caps the images scored (0: all).
+  QString evaluation_labels;
 
   // Compress: calibration samples on which per-layer output errors are measured (0: none).
   int measure_samples = 16;
@@ -31,6 +34,9 @@ struct RunSettings {
   QString candidates = QStringLiteral("W4A16-G128, W3A16-G128");
   QString metric = QStringLiteral("perplexity");
   QString layers;
+
+  // Calibrate: globs over the model's observable points ("" : every point).
+  QString points;
 };
 
 }  // namespace quench::gui

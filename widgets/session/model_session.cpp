@@ -60,4 +60,41 @@ const WeightStats* ModelSession::afterStats(int row) const {
   return after_[static_cast<size_t>(row)].get();
 }
 
+void ModelSession::setActivations(Run run, std::vector<LayerStats> points) {
+  activation_run_ = std::move(run);
+  points_.clear();
+  point_index_.clear();
+  for (auto& p : points) {
+    if (p.point.find(':') == std::string::npos) continue;  // a weight row
+    point_index_[p.point] = points_.size();
+    points_.push_back(std::move(p));
+  }
+  Q_EMIT activationsChanged();
+}
+
+const LayerStats* ModelSession::point(const std::string& name) const {
+  auto it = point_index_.find(name);
+  return it == point_index_.end() ? nullptr : &points_[it->second];
+}
+
+const LayerStats* ModelSession::inputStats(int row) const {
+  if (row < 0 || row >= layerCount() || points_.empty()) return nullptr;
+  return point(layer(row).name + ":input");
+}
+
+std::vector<const LayerStats*> ModelSession::pointsOf(int row) const {
+  std::vector<const LayerStats*> out;
+  if (row < 0 || row >= layerCount()) return out;
+  const std::string& name = layer(row).name;
+  const size_t dot = name.rfind('.');
+  const std::string parent = dot == std::string::npos ? std::string() : name.substr(0, dot);
+  for (const auto& p : points_)
+    if (p.layer == name) out.push_back(&p);
+  // The parent's own points (internals such as a Mamba mixer's scan inputs), not its other layers'.
+  if (!parent.empty())
+    for (const auto& p : points_)
+      if (p.layer == parent) out.push_back(&p);
+  return out;
+}
+
 }  // namespace quench::gui

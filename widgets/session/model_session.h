@@ -50,9 +50,23 @@ class ModelSession : public QObject {
   const LayerResult* runResult(int row) const;
   const WeightStats* afterStats(int row) const;
 
+  // Activation statistics of a calibration (a calibrate job just finished, or a calibrate
+  // experiment was opened): one LayerStats per observed point, arrays included, as recorded.
+  // Weight rows of the experiment (a point without ':') are ignored: the session computes its own.
+  void setActivations(Run run, std::vector<LayerStats> points);
+  bool hasActivations() const { return !points_.empty(); }
+  const Run& activationRun() const { return activation_run_; }
+  const LayerStats* point(const std::string& name) const;  // nullptr when not observed
+  // The statistics of what layer `row` reads (its ":input" point); nullptr when not observed.
+  const LayerStats* inputStats(int row) const;
+  // Every observed point about layer `row`: its own (input, output), then those of the module
+  // that holds it (a Mamba mixer's x, dt, B, C, y for its in_proj / out_proj), in model order.
+  std::vector<const LayerStats*> pointsOf(int row) const;
+
  Q_SIGNALS:
   void weightStatsAdded(const QList<int>& rows);
   void runChanged();
+  void activationsChanged();
 
  private:
   ModelSummary summary_;
@@ -63,6 +77,9 @@ class ModelSession : public QObject {
   Run run_;
   std::vector<std::optional<LayerResult>> results_;  // [layers]
   std::vector<std::unique_ptr<WeightStats>> after_;  // [layers]
+  Run activation_run_;
+  std::vector<LayerStats> points_;  // in the order recorded (the model's point order)
+  std::unordered_map<std::string, size_t> point_index_;
 };
 
 }  // namespace quench::gui

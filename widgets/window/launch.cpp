@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "core/util/error.h"
+#include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/issues/issues_dock.h"
@@ -44,9 +45,10 @@ void sortTable(MainWindow& window, const QString& spec) {
   fail_usage(QObject::tr("--sort: no column named '%1'").arg(parts[0]));
 }
 
-const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after"), QStringLiteral("recipe"), QStringLiteral("experiments")};
+const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after"), QStringLiteral("recipe"), QStringLiteral("experiments"),
+                           QStringLiteral("activations")};
 const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto")};
-const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity")};
+const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity"), QStringLiteral("calibrate")};
 
 void loadRecipe(MainWindow& window, const QString& recipe) {
   try {
@@ -59,6 +61,11 @@ void loadRecipe(MainWindow& window, const QString& recipe) {
 
 void showTab(MainWindow& window, const QString& tab) {
   const int i = static_cast<int>(kTabs.indexOf(tab));
+  if (i == 4) {  // the layer detail's third page
+    window.sideTabs()->setCurrentIndex(0);
+    window.detail()->tabs()->setCurrentIndex(2);
+    return;
+  }
   window.sideTabs()->setCurrentIndex(i == 1 ? 0 : i == 0 ? 0 : i - 1);
   if (i <= 1) window.detail()->tabs()->setCurrentIndex(i);
 }
@@ -75,6 +82,9 @@ void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>&
   if (opts.select_all) window.layers()->view()->selectAll();
   if (!opts.tab.isEmpty()) showTab(window, opts.tab);
   if (opts.log_y) window.weightPage()->histogram()->setLogY(true);
+  if (!opts.point.isEmpty() && !window.activationPage()->selectPoint(opts.point))
+    fail_usage(QObject::tr("--point: the selected layer has no observed point ':%1' (%2)")
+                   .arg(opts.point, window.activationPage()->points().join(QStringLiteral(", "))));
   if (opts.issues) window.findChild<IssuesDock*>()->raise();
   QPointer<QWidget> target = &window;
   if (opts.compare || !opts.compare_runs.isEmpty()) {
@@ -122,19 +132,22 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   const QCommandLineOption recipe(QStringLiteral("recipe"), QObject::tr("Load this recipe file, scheme or preset into the recipe editor."),
                                   QStringLiteral("FILE|SCHEME|PRESET"));
   const QCommandLineOption run(QStringLiteral("run"),
-                               QObject::tr("Run these with the run dialog's defaults once the model is open: compress, evaluate, sensitivity."),
+                               QObject::tr("Run these with the run dialog's defaults once the model is open: compress, evaluate, sensitivity, calibrate."),
                                QStringLiteral("KIND[,KIND…]"));
   const QCommandLineOption compare(QStringLiteral("compare"), QObject::tr("Compare the runs --run recorded (screenshot: that window)."));
   const QCommandLineOption compare_runs(QStringLiteral("compare-runs"), QObject::tr("Compare these stored runs (screenshot: that window)."),
                                         QStringLiteral("ID,ID…"));
   const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers or pareto."),
                                        QStringLiteral("TAB"));
-  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe or experiments."),
+  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments or activations."),
                                QStringLiteral("TAB"));
+  const QCommandLineOption point(QStringLiteral("point"),
+                                 QObject::tr("On the Activations page, show the selected layer's point of this kind (input, x, dt, B, C, y)."),
+                                 QStringLiteral("KIND"));
   const QCommandLineOption select_all(QStringLiteral("select-all"), QObject::tr("Select every row the filter shows."));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all, point});
   p.process(arguments);
 
   LaunchOptions o;
@@ -164,6 +177,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   o.tab = p.value(tab);
   if (!o.tab.isEmpty() && !kTabs.contains(o.tab)) fail_usage(QObject::tr("--tab: '%1' is not one of %2").arg(o.tab, kTabs.join(QStringLiteral(", "))));
   o.select_all = p.isSet(select_all);
+  o.point = p.value(point);
   if (p.isSet(size)) {
     const QStringList wh = p.value(size).split(QLatin1Char('x'));
     bool ok_w = false, ok_h = false;
@@ -196,9 +210,10 @@ void launch(MainWindow& window, const LaunchOptions& opts) {
         if (!opts.recipe.isEmpty()) loadRecipe(window, opts.recipe);
         if (!opts.runs.isEmpty()) {
           for (const QString& r : opts.runs)
-            window.submitRun(r == QLatin1String("compress") ? RunDialog::Kind::Compress
-                             : r == QLatin1String("evaluate") ? RunDialog::Kind::Evaluate
-                                                              : RunDialog::Kind::Sensitivity,
+            window.submitRun(r == QLatin1String("compress")    ? RunDialog::Kind::Compress
+                             : r == QLatin1String("evaluate")  ? RunDialog::Kind::Evaluate
+                             : r == QLatin1String("calibrate") ? RunDialog::Kind::Calibrate
+                                                               : RunDialog::Kind::Sensitivity,
                              window.runSettings());
           return;  // finish when these are done
         }

@@ -20,11 +20,12 @@ struct LaunchOptions {
   bool log_y = false;    // --log-y
   bool issues = false;   // --issues: bring the Issues dock to the front
   QString recipe;        // --recipe FILE|SCHEME|PRESET: into the recipe editor once the model is open
-  QStringList runs;      // --run compress,evaluate,sensitivity: run these (run dialog defaults) in order
+  QStringList runs;      // --run compress,evaluate,sensitivity,calibrate: run these (run dialog defaults) in order
   bool compare = false;  // --compare: compare the runs --run recorded (the screenshot shows that window)
   QList<int64_t> compare_runs;  // --compare-runs ID,ID…: compare these stored runs instead
   QString compare_tab;   // --compare-tab metrics|layers|pareto
-  QString tab;           // --tab layer|before-after|recipe|experiments
+  QString tab;           // --tab layer|before-after|recipe|experiments|activations
+  QString point;         // --point KIND: the Activations page's point (input, x, dt, B, C, y)
   bool select_all = false;  // --select-all: select every row the filter shows (the recipe editor's target)
   QString screenshot;    // --screenshot FILE.png
   QSize size{1440, 900}; // --size WxH

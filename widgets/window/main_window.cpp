@@ -11,6 +11,7 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/run_page.h"
 #include "widgets/detail/weight_page.h"
@@ -38,7 +39,7 @@ namespace quench::gui {
 MainWindow::MainWindow(Settings& settings, QWidget* parent)
     : QMainWindow(parent), settings_(settings), jobs_(new JobRunner(this)), issues_(new IssuesModel(this)),
       summary_(new SummaryPanel(this)), browser_(new LayerBrowser(this)), detail_(new LayerDetailPane(this)),
-      weight_page_(new WeightPage(this)), log_(new LogPane(this)), issues_dock_(new IssuesDock(*issues_, this)),
+      weight_page_(new WeightPage(this)), activation_page_(new ActivationPage(this)), log_(new LogPane(this)), issues_dock_(new IssuesDock(*issues_, this)),
       device_(new DeviceSelector(settings.device(), this)), recipe_(new RecipeDocument(this)),
       recipe_editor_(new RecipeEditor(*recipe_, this)), experiments_(new ExperimentsPanel(this)), run_page_(new RunPage(this)),
       side_tabs_(new QTabWidget(this)) {
@@ -47,6 +48,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   setAcceptDrops(true);
   detail_->addPage(weight_page_);
   detail_->addPage(run_page_);
+  detail_->addPage(activation_page_);
   browser_->model()->setRecipe(recipe_);
   run_settings_.calibration = settings_.calibrationSet();
   run_settings_.evaluation = settings_.evaluationSet();
@@ -68,6 +70,7 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   split->addWidget(side_tabs_);
   // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
   split->setSizes({870, 570});
+  split->setStretchFactor(0, 1);  // a wider window widens the table (the activation columns need it)
   split->setChildrenCollapsible(false);
   setCentralWidget(split);
 

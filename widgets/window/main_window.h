@@ -14,6 +14,7 @@ class QTabWidget;
 
 namespace quench::gui {
 
+class ActivationPage;
 class CompareWindow;
 class DeviceSelector;
 class ExperimentsPanel;
@@ -52,6 +53,7 @@ class MainWindow : public QMainWindow {
   LayerBrowser* layers() const { return browser_; }
   LayerDetailPane* detail() const { return detail_; }
   WeightPage* weightPage() const { return weight_page_; }
+  ActivationPage* activationPage() const { return activation_page_; }
   SummaryPanel* summary() const { return summary_; }
   IssuesModel& issues() const { return *issues_; }
   LogPane* log() const { return log_; }
@@ -73,7 +75,8 @@ class MainWindow : public QMainWindow {
   // The settings the next run dialog starts from.
   const RunSettings& runSettings() const { return run_settings_; }
   // Loads a stored run: a compress run's recipe into the editor, its per-layer results into the
-  // layer table and the Before / After page.
+  // layer table and the Before / After page; a calibrate run's activation statistics into the
+  // layer table's activation columns and the Activations page.
   void openExperiment(const ExperimentDetail& detail);
   // Opens a window comparing stored runs (nullptr, with a message, when the store refuses).
   CompareWindow* compareExperiments(const QList<int64_t>& ids);
@@ -109,6 +112,7 @@ class MainWindow : public QMainWindow {
   LayerBrowser* browser_;
   LayerDetailPane* detail_;
   WeightPage* weight_page_;
+  ActivationPage* activation_page_;
   LogPane* log_;
   IssuesDock* issues_dock_;
   DeviceSelector* device_;

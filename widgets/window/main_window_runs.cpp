@@ -5,6 +5,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 
+#include "core/store/store.h"
 #include "core/util/error.h"
 #include "widgets/experiments/compare_window.h"
 #include "widgets/experiments/experiments_panel.h"
@@ -81,6 +82,7 @@ void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
     case RunDialog::Kind::Compress: jobs_->submit(compressJob(chosen, recipe_->json(), done)); break;
     case RunDialog::Kind::Evaluate: jobs_->submit(evaluateJob(chosen, done)); break;
     case RunDialog::Kind::Sensitivity: jobs_->submit(sensitivityJob(chosen, done)); break;
+    case RunDialog::Kind::Calibrate: jobs_->submit(calibrateJob(chosen, done)); break;
   }
 }
 
@@ -91,6 +93,8 @@ void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, con
   if (session == session_) {
     if (out.kind == QLatin1String("compress")) {
       session_->setRun({out.experiment_id, out.name}, out.layers, out.after);
+    } else if (out.kind == QLatin1String("calibrate")) {
+      session_->setActivations({out.experiment_id, out.name}, out.activations);
     } else if (out.kind == QLatin1String("sensitivity") && out.metrics.contains("delta")) {
       for (int i = 0; i < out.ranking.size() && i < kMostSensitiveShown; ++i) {
         const double delta = out.metrics["delta"].value(out.ranking[i].toStdString(), 0.0);
@@ -124,6 +128,21 @@ void MainWindow::openExperiment(const ExperimentDetail& d) {
                         .arg(d.model ? QString::fromStdString(d.model->path) : tr("an unknown model")),
                     {}, kRunSource});
     session_->setRun({d.summary.id, name}, d.layers, {});
+  }
+  if (session_ && d.summary.kind == "calibrate" && experiments_->store()) {
+    // The list hands over summaries only; the plots need the stored arrays.
+    try {
+      ExperimentDetail full = experiments_->store()->get(d.summary.id, true);
+      if (!same_model)
+        issues_->add({Issue::Severity::Warning,
+                      tr("calibration #%1 was recorded on %2, not on the open model: its points are matched by name")
+                          .arg(d.summary.id)
+                          .arg(d.model ? QString::fromStdString(d.model->path) : tr("an unknown model")),
+                      {}, kRunSource});
+      session_->setActivations({d.summary.id, name}, std::move(full.stats));
+    } catch (const std::exception& e) {
+      showError(tr("Open Run"), tr("Run #%1's statistics cannot be read: %2").arg(d.summary.id).arg(QString::fromStdString(e.what())));
+    }
   }
   statusBar()->showMessage(compress ? tr("Opened run #%1 %2: its recipe is in the Recipe tab, its errors in the layer table").arg(d.summary.id).arg(name)
                                     : tr("Opened run #%1 %2 (%3)").arg(d.summary.id).arg(name, QString::fromStdString(d.summary.kind)),

@@ -50,6 +50,12 @@ void addRunMenu(MainWindow& w, QMenu& menu) {
   sensitivity->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Y));
   sensitivity->setToolTip(QObject::tr("Compress one layer at a time and measure how much the metric moves; record the ranking"));
   QObject::connect(sensitivity, &QAction::triggered, &w, [&w] { w.startRun(RunDialog::Kind::Sensitivity); });
+  QAction* calibrate = menu.addAction(QObject::tr("C&alibrate Activations…"));
+  calibrate->setObjectName(QStringLiteral("runCalibrate"));
+  calibrate->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
+  calibrate->setToolTip(QObject::tr("Run the calibration text through the model and record the statistics of every activation: "
+                                    "the layer table's activation columns and the Activations page"));
+  QObject::connect(calibrate, &QAction::triggered, &w, [&w] { w.startRun(RunDialog::Kind::Calibrate); });
   menu.addSeparator();
   QAction* experiments = menu.addAction(QObject::tr("Show E&xperiments"));
   experiments->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
