@@ -82,6 +82,15 @@ void Histogram::add(const at::Tensor& t, double absmax, Workspace* ws) {
   total_ += n;
 }
 
+void Histogram::add_binned(const int64_t* counts) {
+  QUENCH_CHECK(limit_ > 0, "histogram: counts binned before the range was known");
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    QUENCH_CHECK(counts[i] >= 0, "histogram: negative count ", counts[i]);
+    counts_[i] += counts[i];
+    total_ += counts[i];
+  }
+}
+
 void Histogram::grow_to(double absmax) {
   if (limit_ == 0) {
     limit_ = absmax;
