@@ -1,5 +1,6 @@
 #include "core/stats/streaming_stats.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops/channel_stats.h"
@@ -22,17 +23,24 @@ at::Tensor tokens_by_channels(const at::Tensor& t, int64_t cd, Workspace& ws) {
   return buf.view({-1, C});
 }
 
-// One kernel pass over t, its results on the CPU.
+// One kernel pass over t, its results on the CPU (views of one host buffer).
 struct KernelPass {
-  int64_t rows = 0;
-  at::Tensor min, max;             // F64 CPU [C]
-  at::Tensor s1, s2, s3, s4;       // F64 CPU [C]: Σ (x − shift)^k
-  at::Tensor token;                // F32 CPU [rows]: max |x| of each token
-  at::Tensor hist;                 // I64 CPU [bins]; undefined without bins
+  int64_t rows = 0, channels = 0;
+  at::Tensor host;                       // keeps the pointers below alive
+  const double *s1, *s2, *s3, *s4;       // [C]: Σ (x − shift)^k
+  const float *min, *max;                // [C]
+  const float* token;                    // [rows]: max |x| of each token
+  const int64_t* hist = nullptr;         // [bins]; null without bins
   bool finite() const {
     // NaN escapes the extremes (fmin/fmax) but not the sums; ±Inf reaches both.
-    return at::isfinite(min).all().item<bool>() && at::isfinite(max).all().item<bool>() && at::isfinite(s4).all().item<bool>() &&
-           at::isfinite(s3).all().item<bool>();
+    for (int64_t c = 0; c < channels; ++c)
+      if (!std::isfinite(min[c]) || !std::isfinite(max[c]) || !std::isfinite(s3[c]) || !std::isfinite(s4[c])) return false;
+    return true;
+  }
+  double absmax() const {
+    double a = 0;
+    for (int64_t c = 0; c < channels; ++c) a = std::max({a, std::abs(static_cast<double>(min[c])), std::abs(static_cast<double>(max[c]))});
+    return a;
   }
 };
 
@@ -42,7 +50,6 @@ KernelPass kernel_pass(const at::Tensor& t, int64_t cd, const at::Tensor& shift,
   // synchronization — brings them all back.
   const int64_t n8 = 4 * C + bins, n4 = 3 * C + rows;
   const auto dev = at::empty({n8 * 8 + n4 * 4}, t.options().dtype(at::kByte));
-  const auto host = at::empty({n8 * 8 + n4 * 4}, at::TensorOptions().dtype(at::kByte));
   auto views = [&](const at::Tensor& buf) {
     ops::ChannelStats o;
     int64_t off = 0;
@@ -72,35 +79,65 @@ KernelPass kernel_pass(const at::Tensor& t, int64_t cd, const at::Tensor& shift,
   opt.row_absmax = true;
   if (shift.defined()) opt.shift = shift.to(t.device());
   ops::channel_stats_out(t, opt, out);
-  host.copy_(dev);
-  const ops::ChannelStats h = views(host);
   KernelPass p;
+  p.host = dev.to(at::kCPU);
+  const ops::ChannelStats h = views(p.host);
   p.rows = out.rows;
-  p.min = h.min.to(at::kDouble);
-  p.max = h.max.to(at::kDouble);
-  p.s1 = h.sum;
-  p.s2 = h.sumsq;
-  p.s3 = h.sum3;
-  p.s4 = h.sum4;
-  p.token = h.row_absmax;
-  p.hist = h.histogram;
+  p.channels = C;
+  p.s1 = h.sum.data_ptr<double>();
+  p.s2 = h.sumsq.data_ptr<double>();
+  p.s3 = h.sum3.data_ptr<double>();
+  p.s4 = h.sum4.data_ptr<double>();
+  p.min = h.min.data_ptr<float>();
+  p.max = h.max.data_ptr<float>();
+  p.token = h.row_absmax.data_ptr<float>();
+  if (bins > 0) p.hist = h.histogram.data_ptr<int64_t>();
   return p;
 }
 
 // Central moments from power sums around a shift (binomial expansion, in double); the shift is
 // near the mean, so the terms are of the size of the result and little cancels.
 ChannelMoments central_moments(const KernelPass& p, const at::Tensor& shift) {
+  const int64_t C = p.channels;
+  const double n = static_cast<double>(p.rows);
+  auto all = at::empty({6, C}, at::kDouble);
+  double *mean = all[0].data_ptr<double>(), *m2 = all[1].data_ptr<double>(), *m3 = all[2].data_ptr<double>(),
+         *m4 = all[3].data_ptr<double>(), *mn = all[4].data_ptr<double>(), *mx = all[5].data_ptr<double>();
+  const float* sh = shift.defined() ? shift.data_ptr<float>() : nullptr;
+  for (int64_t c = 0; c < C; ++c) {
+    const double m = p.s1[c] / n, q = m * m;
+    mean[c] = (sh ? static_cast<double>(sh[c]) : 0.0) + m;
+    m2[c] = std::max(0.0, p.s2[c] - n * q);
+    m3[c] = p.s3[c] - 3.0 * m * p.s2[c] + 2.0 * n * q * m;
+    m4[c] = std::max(0.0, p.s4[c] - 4.0 * m * p.s3[c] + 6.0 * q * p.s2[c] - 3.0 * n * q * q);
+    mn[c] = p.min[c];
+    mx[c] = p.max[c];
+  }
   ChannelMoments cm;
   cm.n = p.rows;
-  const double n = static_cast<double>(p.rows);
-  const at::Tensor m = p.s1 / n, m2 = m * m;
-  cm.mean = shift.defined() ? shift.to(at::kDouble) + m : m;
-  cm.m2 = (p.s2 - n * m2).clamp_min(0.0);
-  cm.m3 = p.s3 - 3.0 * m * p.s2 + 2.0 * n * m2 * m;
-  cm.m4 = (p.s4 - 4.0 * m * p.s3 + 6.0 * m2 * p.s2 - 3.0 * n * m2 * m2).clamp_min(0.0);
-  cm.min = p.min;
-  cm.max = p.max;
+  cm.mean = all[0];
+  cm.m2 = all[1];
+  cm.m3 = all[2];
+  cm.m4 = all[3];
+  cm.min = all[4];
+  cm.max = all[5];
   return cm;
+}
+
+// Moments of n values in double (two passes over a short vector).
+Moments moments_of(const float* v, int64_t n) {
+  Moments m;
+  m.n = static_cast<double>(n);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += v[i];
+  m.mean = s / m.n;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = v[i] - m.mean, d2 = d * d;
+    m.m2 += d2;
+    m.m3 += d2 * d;
+    m.m4 += d2 * d2;
+  }
+  return m;
 }
 
 }  // namespace
@@ -156,21 +193,29 @@ bool StreamingStats::add_with_kernel(const at::Tensor& t, int64_t cd, Workspace&
   const double limit0 = hist_.limit();
   KernelPass p = kernel_pass(t, cd, shift, binnable(limit0) ? B : 0, limit0);
   if (!p.finite()) return false;
-  const double absmax = std::max(std::abs(p.min.min().item<double>()), std::abs(p.max.max().item<double>()));
+  const double absmax = p.absmax();
   hist_.grow(absmax);
   // Again when the sums were not around a mean yet (a point's first tensor: its own mean is the
   // shift now), or when the histogram had no range or a range that this tensor exceeded.
   const bool refit = !shift.defined();
   const bool rebin = binnable(hist_.limit()) && !(binnable(limit0) && hist_.limit() == limit0);
   if (refit || rebin) {
-    if (refit) shift = (p.s1 / static_cast<double>(p.rows)).to(at::kFloat);
+    if (refit) {
+      shift = at::empty({p.channels}, at::kFloat);
+      for (int64_t c = 0; c < p.channels; ++c) shift.data_ptr<float>()[c] = static_cast<float>(p.s1[c] / static_cast<double>(p.rows));
+    }
     p = kernel_pass(t, cd, shift, binnable(hist_.limit()) ? B : 0, hist_.limit());
     QUENCH_CHECK(p.finite(), "statistics: the second pass over a finite tensor overflowed (max |x| ", absmax, ")");
   }
   merge_channels(central_moments(p, shift));
-  if (binnable(hist_.limit())) hist_.add_binned(p.hist.data_ptr<int64_t>());
+  if (binnable(hist_.limit())) hist_.add_binned(p.hist);
   else hist_.add(t, absmax, &ws);  // zeros only (counted without a pass), or a denormal range
-  merge_tokens(p.token, ws);
+  // Per-token maxima: exact from the kernel; moments and histogram on the CPU (a short vector).
+  const Moments tm = moments_of(p.token, p.rows);
+  const double tmax = *std::max_element(p.token, p.token + p.rows);
+  token_.merge(tm);
+  token_max_ = std::max(token_max_, tmax);
+  token_hist_.add_values(p.token, p.rows, tmax);
   ++batches_;
   return true;
 }

@@ -13,7 +13,7 @@ Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
 Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
   Plan plan;
   const int v16 = 16 / element_bytes;
-  plan.higher = p.shift || p.sum3;
+  plan.higher = p.shift || p.sum3 || p.row_absmax;
   plan.stats = plan.higher ? kStatsHigher : kStats;
   if (p.cols % v16 == 0 && p.row_stride % v16 == 0 && detail::aligned16(p.x)) plan.vec = v16;
   const int64_t nvec = std::max<int64_t>(1, detail::ceil_div(p.cols, plan.vec));

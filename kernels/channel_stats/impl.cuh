@@ -22,8 +22,8 @@ struct KernelArgs {
   unsigned* row_absmax;            // [rows] as float bits (non-negative floats order like their bits), or nullptr
 };
 
-// HIGHER: power sums of d = x - shift up to the fourth (calibration's moments); otherwise the five
-// plain statistics, with the registers of the fast path untouched.
+// HIGHER: power sums of d = x - shift up to the fourth and the row maxima (calibration's form);
+// otherwise the five plain statistics, with the registers of the fast path untouched.
 template <typename T, int VEC, bool HIGHER>
 __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict__ x, KernelArgs a) {
   constexpr int NS = HIGHER ? kStatsHigher : kStats;
@@ -95,25 +95,32 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
     return rm;
   };
 
-  if (a.row_absmax) {
-    // All lanes of a row group walk the rows together (the shuffles need them); lanes past the
-    // last channel contribute zeros and no histogram counts.
+  // Four rows in flight per thread before any is used: enough outstanding 16-byte loads per SM
+  // to cover DRAM latency at full bandwidth.
+  constexpr int U = 4;
+  if constexpr (HIGHER) {
+    // All lanes of a row group walk the rows together (the row maxima's shuffles need them);
+    // lanes past the last channel load nothing and count nothing.
     int64_t r = r_begin + cy;
+    for (; r + (U - 1) * ty < r_end; r += U * ty) {
+      float v[U][VEC];
+      if (active) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) load_floats<T, VEC>(x + (r + u * ty) * a.row_stride + c0, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const float rm = active ? accumulate(v[u]) : 0.f;
+        if (a.row_absmax) row_max(r + u * ty, rm);
+      }
+    }
     for (; r < r_end; r += ty) {
       float v[VEC];
       if (active) load_floats<T, VEC>(x + r * a.row_stride + c0, v);
-      else {
-#pragma unroll
-        for (int j = 0; j < VEC; ++j) v[j] = 0.f;
-      }
-      float rm = 0.f;
-      if (active) rm = accumulate(v);
-      row_max(r, rm);
+      const float rm = active ? accumulate(v) : 0.f;
+      if (a.row_absmax) row_max(r, rm);
     }
   } else if (active) {
-    // Four rows in flight per thread before any is used: enough outstanding 16-byte loads per SM
-    // to cover DRAM latency at full bandwidth.
-    constexpr int U = 4;
     int64_t r = r_begin + cy;
     for (; r + (U - 1) * ty < r_end; r += U * ty) {
       float v[U][VEC];

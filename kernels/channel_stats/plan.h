@@ -18,7 +18,7 @@ constexpr int kMaxHistReplicas = 8;
 
 struct Plan {
   int vec = 1;            // channels per thread access (16 bytes when the layout allows)
-  bool higher = false;    // shifted sums and third/fourth powers (kStatsHigher partials)
+  bool higher = false;    // shifted sums, third/fourth powers (kStatsHigher partials), row maxima
   int stats = kStats;     // partials per channel and slice
   int tx = 1, ty = 1;     // threads along channel vectors, threads along rows
   int64_t grid_x = 1;     // column tiles
