@@ -2,6 +2,7 @@
 // Quantization kernels over a contiguous [rows, cols] tensor. Memory-bound: every variant reads the
 // input once from DRAM and writes the output once, with 16-byte accesses where the layout allows.
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/detail/device.cuh"
 #include "kernels/fake_quant.h"
@@ -26,6 +27,35 @@ constexpr float kRoundMagic = 12582912.f;
 // and ends at lo, as fmaxf(NaN, lo) = lo does in the reference; ±inf end at lo/hi in both.
 __device__ __forceinline__ float quantize_q(float x, float scale, float zero, float lo, float hi) {
   const float y = fminf(fmaxf(x / scale, -1024.f), 1024.f);
+  const float r = __fsub_rn(__fadd_rn(y, kRoundMagic), kRoundMagic);
+  return fminf(fmaxf(r + zero, lo), hi);
+}
+
+// x / scale correctly rounded, with the reciprocal taken once per run: with y = RN(1/s) and
+// q = RN(x·y), RN(q + (x − s·q)·y) is the correctly rounded quotient barring overflow and
+// underflow (Markstein's theorem; the same steps div.rn runs per element after its own reciprocal
+// and range check). Three FMA-pipe instructions per element instead of div.rn's sequence, which
+// left quantize → uint8 issue-bound at 70% of copy bandwidth. x is first clamped to ±2048·s: that
+// changes no quantized value (quotients past ±1024 are clamped to it in quantize_q) and keeps
+// every step finite; NaN becomes −2048·s and ends at lo, as it does through x / s. A quotient
+// that underflows rounds to 0 either way. Scales outside [2^-100, 2^100] (fast false) take
+// quantize_q's division instead.
+struct Divider {
+  float s, inv, cap;
+  bool fast;
+  __device__ __forceinline__ explicit Divider(float scale)
+      : s(scale), inv(1.f / scale), cap(2048.f * scale), fast(scale >= 0x1p-100f && scale <= 0x1p100f) {}
+  __device__ __forceinline__ float operator()(float x) const {  // only when fast
+    const float xc = fminf(fmaxf(x, -cap), cap);
+    const float q = __fmul_rn(xc, inv);
+    return __fmaf_rn(__fmaf_rn(-q, s, xc), inv, q);
+  }
+};
+
+// = quantize_q(x, d.s, zero, lo, hi). No clamp to ±1024 here: the divider's quotient is within
+// ±2048, inside the magic number's range, and lo/hi clamp the rest the same way.
+__device__ __forceinline__ float quantize_d(float x, const Divider& d, float zero, float lo, float hi) {
+  const float y = d(x);
   const float r = __fsub_rn(__fadd_rn(y, kRoundMagic), kRoundMagic);
   return fminf(fmaxf(r + zero, lo), hi);
 }
@@ -207,11 +237,17 @@ __device__ __forceinline__ void scale_zero(const DynArgs& a, const Range& r, flo
 template <typename T, int VEC, int OP>
 __device__ __forceinline__ void write_segment_part(const DynArgs& a, int64_t off, float (&v)[VEC], float s, float z) {
   if constexpr (OP != kOpParams) {
+    const Divider d(s);
+    // One loop per divider mode, so that the fast one carries no per-element division.
+    auto quantize_all = [&](auto fast) {
 #pragma unroll
-    for (int j = 0; j < VEC; ++j) {
-      const float q = quantize_q(v[j], s, z, a.lo, a.hi);
-      v[j] = OP == kOpFake ? qm::dequantize(q, s, z) : q;
-    }
+      for (int j = 0; j < VEC; ++j) {
+        const float q = decltype(fast)::value ? quantize_d(v[j], d, z, a.lo, a.hi) : quantize_q(v[j], s, z, a.lo, a.hi);
+        v[j] = OP == kOpFake ? qm::dequantize(q, s, z) : q;
+      }
+    };
+    if (d.fast) quantize_all(std::true_type{});
+    else quantize_all(std::false_type{});
     if constexpr (OP == kOpQuantize) store_q<VEC>(static_cast<uint8_t*>(a.out) + off, v);
     else store_floats<T, VEC>(static_cast<T*>(a.out) + off, v);
   }
@@ -334,17 +370,25 @@ __global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
 #pragma unroll
           for (int j = 0; j < kPer; ++j) v[i * kPer + j] = part[j];
         }
+        // Only the extremes the scale needs (a uniform branch): two instructions per element fewer.
+        if (a.symmetric) {
 #pragma unroll
-        for (int j = 0; j < VEC; ++j) {
-          rg.mn = fminf(rg.mn, v[j]);
-          rg.mx = fmaxf(rg.mx, v[j]);
-          rg.am = fmaxf(rg.am, fabsf(v[j]));
+          for (int j = 0; j < VEC; ++j) rg.am = fmaxf(rg.am, fabsf(v[j]));
+        } else {
+#pragma unroll
+          for (int j = 0; j < VEC; ++j) {
+            rg.mn = fminf(rg.mn, v[j]);
+            rg.mx = fmaxf(rg.mx, v[j]);
+          }
         }
       }
-      for (int o = 1; o < lps; o <<= 1) {
-        rg.mn = fminf(rg.mn, __shfl_xor_sync(0xffffffffu, rg.mn, o));
-        rg.mx = fmaxf(rg.mx, __shfl_xor_sync(0xffffffffu, rg.mx, o));
-        rg.am = fmaxf(rg.am, __shfl_xor_sync(0xffffffffu, rg.am, o));
+      if (a.symmetric) {
+        for (int o = 1; o < lps; o <<= 1) rg.am = fmaxf(rg.am, __shfl_xor_sync(0xffffffffu, rg.am, o));
+      } else {
+        for (int o = 1; o < lps; o <<= 1) {
+          rg.mn = fminf(rg.mn, __shfl_xor_sync(0xffffffffu, rg.mn, o));
+          rg.mx = fmaxf(rg.mx, __shfl_xor_sync(0xffffffffu, rg.mx, o));
+        }
       }
       float sc, z;
       scale_zero(a, rg, &sc, &z);
