@@ -98,8 +98,10 @@ void bench_channel_stats(at::ScalarType dt, int64_t R, int64_t C) {
           tag + " absmax/min/max", "exact");
     const double es = rel_fro(st.sum, xf.to(at::kDouble).sum(0)), eq = rel_fro(st.sumsq, (xf.to(at::kDouble) * xf.to(at::kDouble)).sum(0));
     check(es < 1e-5 && eq < 1e-6, tag + " sum/sumsq vs float64", "rel " + std::to_string(es) + " / " + std::to_string(eq));
-    const float lo = static_cast<float>(-opt.hist_range), sc = static_cast<float>(opt.bins / (2 * opt.hist_range));
-    auto idx = ((xf - lo) * sc).clamp(0.0, static_cast<double>(opt.bins - 1)).to(at::kLong).flatten();
+    // floor(fma(x, scale, bins/2)): the float32 product is exact in double, one rounding after.
+    const float sc = static_cast<float>(opt.bins / (2 * opt.hist_range));
+    auto pos = (xf.to(at::kDouble) * static_cast<double>(sc) + static_cast<double>(opt.bins / 2)).to(at::kFloat);
+    auto idx = pos.clamp(0.0, static_cast<double>(opt.bins - 1)).to(at::kLong).flatten();
     check(at::equal(st.histogram, at::bincount(idx, {}, opt.bins)), tag + " histogram", "exact counts");
   }
   const double bytes = static_cast<double>(R) * C * at::elementSize(dt);
@@ -117,6 +119,38 @@ void bench_channel_stats(at::ScalarType dt, int64_t R, int64_t C) {
     (void)at::histc(x.to(at::kFloat), opt.bins, -opt.hist_range, opt.hist_range);
   });
   report(tag + " stats + 2048-bin histogram", bytes, t_hist, t_torch_hist);
+  // Activation-like values: peaked at 0, heavy tails, and the range set by the largest |x| as a
+  // calibration sets it, so most values crowd into the few bins around 0.
+  std::vector<at::Tensor> ps;
+  for (int k = 0; k < 2; ++k)
+    ps.push_back((at::randn({R, C}, dev(at::kFloat)) * at::randn({R, C}, dev(at::kFloat)).abs() * 0.5).to(dt));
+  ops::ChannelStatsOptions peaked = opt;
+  peaked.hist_range = std::max(ps[0].abs().max().item<double>(), ps[1].abs().max().item<double>());
+  {
+    auto st = ops::channel_stats(ps[0], peaked);
+    auto xf = ps[0].to(at::kFloat);
+    const float sc = static_cast<float>(peaked.bins / (2 * peaked.hist_range));
+    auto pos = (xf.to(at::kDouble) * static_cast<double>(sc) + static_cast<double>(peaked.bins / 2)).to(at::kFloat);
+    auto idx = pos.clamp(0.0, static_cast<double>(peaked.bins - 1)).to(at::kLong).flatten();
+    const auto want = at::bincount(idx, {}, peaked.bins);
+    const double central = want.narrow(0, peaked.bins / 2 - 8, 16).sum().item<double>() / static_cast<double>(R * C);
+    check(at::equal(st.histogram, want), tag + " peaked histogram", "exact counts; " + std::to_string(central * 100) + "% in the central 16 bins");
+  }
+  const double t_peak = time_ms([&](int r) { ops::channel_stats(ps[r % 2], peaked); });
+  const double t_torch_peak = time_ms([&](int r) {
+    auto x = ps[r % 2];
+    (void)x.abs().amax(0), (void)x.amin(0), (void)x.amax(0), (void)x.sum(0, false, at::kFloat), (void)(x * x).sum(0, false, at::kFloat);
+    (void)at::histc(x.to(at::kFloat), peaked.bins, -peaked.hist_range, peaked.hist_range);
+  });
+  report(tag + " stats + histogram, activation-like (peaked)", bytes, t_peak, t_torch_peak);
+  // Calibration's form: power sums to the fourth around a shift, and each row's absmax, with the
+  // histogram of the peaked data.
+  ops::ChannelStatsOptions calib = peaked;
+  calib.higher = true;
+  calib.row_absmax = true;
+  calib.shift = ps[0].to(at::kFloat).mean(0);
+  const double t_calib = time_ms([&](int r) { ops::channel_stats(ps[r % 2], calib); });
+  report(tag + " calibration form (M1-M4 shifted, row absmax, histogram), peaked", bytes, t_calib, t_torch_peak);
 }
 
 // libtorch's version of the same formulas (float32 math, like the kernels).

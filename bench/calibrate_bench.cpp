@@ -2,15 +2,22 @@
 // plain forward pass over the same data (the floor), of the calibration, of the weight pass, and
 // the process's peak RSS. Not a test: numbers go to docs and reports.
 //   quench_bench_calibrate MODEL_DIR [--samples 128] [--seq 256] [--batch 8] [--points '*'] [--threads N]
+//                          [--device cuda] [--stats kernel|torch|both]
+// --stats both (on CUDA): the calibration with the channel-statistics kernel and with libtorch's
+// reductions in the same run, alternating kernel, torch, kernel, torch, with their results compared.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not in ATen.h on libtorch 2.x)
 
 #include "core/models/registry.h"
 #include "core/stats/calibrate.h"
@@ -40,11 +47,12 @@ double cpu_seconds() {
 
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help")) {
-    std::cerr << "usage: quench_bench_calibrate MODEL_DIR [--samples N] [--seq T] [--batch B] [--points GLOBS] [--threads N]\n";
+    std::cerr << "usage: quench_bench_calibrate MODEL_DIR [--samples N] [--seq T] [--batch B] [--points GLOBS] [--threads N] "
+                 "[--device D] [--stats kernel|torch|both]\n";
     return 2;
   }
   int64_t samples = 128, seq = 256, batch = 8;
-  std::string points = "*";
+  std::string points = "*", device = "cpu", stats = "kernel";
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--samples") samples = std::stoll(v);
@@ -52,13 +60,17 @@ int main(int argc, char** argv) {
     else if (k == "--batch") batch = std::stoll(v);
     else if (k == "--points") points = v;
     else if (k == "--threads") at::set_num_threads(std::stoi(v));
+    else if (k == "--device") device = v;
+    else if (k == "--stats") stats = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
   try {
-    auto model = quench::load_model(argv[1]);
+    quench::LoadOptions lo;
+    lo.device = quench::parse_device(device);
+    auto model = quench::load_model(argv[1], lo);
     const int64_t vocab = model->config().get_int("vocab_size");
     auto source = [&](uint64_t seed) {
       return [=, left = samples, n = seed]() mutable -> std::optional<quench::ModelInputs> {
@@ -67,12 +79,12 @@ int main(int argc, char** argv) {
         left -= b;
         at::manual_seed(n++);
         quench::ModelInputs in;
-        in.input_ids = at::randint(0, vocab, {b, seq}, at::kLong);
+        in.input_ids = at::randint(0, vocab, {b, seq}, at::kLong).to(lo.device);
         return in;
       };
     };
-    std::printf("model %s, %lld × %lld tokens in batches of %lld, %d threads, points '%s'\n", argv[1], (long long)samples,
-                (long long)seq, (long long)batch, at::get_num_threads(), points.c_str());
+    std::printf("model %s on %s, %lld × %lld tokens in batches of %lld, %d threads, points '%s'\n", argv[1], device.c_str(),
+                (long long)samples, (long long)seq, (long long)batch, at::get_num_threads(), points.c_str());
     std::printf("after load: peak RSS %.0f MiB\n", peak_rss_mib());
 
     {
@@ -80,23 +92,49 @@ int main(int argc, char** argv) {
       auto src = source(1);
       const auto t0 = Clock::now();
       const double c0 = cpu_seconds();
-      while (auto in = src()) model->forward(*in);
+      at::Tensor last;
+      while (auto in = src()) last = model->forward(*in).logits;
+      if (last.defined()) (void)last.sum().item<double>();  // waits for the device
       std::printf("forward only:       wall %7.2f s  cpu %7.2f s   peak RSS %.0f MiB\n", since(t0), cpu_seconds() - c0, peak_rss_mib());
     }
 
-    quench::CalibrationOptions opts;
-    opts.points = points;
-    opts.expected_samples = samples;
-    opts.weights = false;
+    std::vector<bool> modes;  // StatsOptions::kernels per run
+    if (stats == "kernel") modes = {true};
+    else if (stats == "torch") modes = {false};
+    else if (stats == "both") modes = {true, false, true, false};
+    else throw quench::UsageError("--stats must be kernel, torch or both, got " + stats);
+    std::vector<quench::CalibrationResult> results;
+    for (bool kern : modes) {
+      quench::CalibrationOptions opts;
+      opts.points = points;
+      opts.expected_samples = samples;
+      opts.weights = false;
+      opts.stats_kernels = kern;
+      const auto t0 = Clock::now();
+      const double c0 = cpu_seconds();
+      results.push_back(quench::calibrate(*model, source(1), opts));
+      const auto& r = results.back();
+      std::printf("calibration (%s): wall %7.2f s  cpu %7.2f s   %zu points, %lld batches, statistics + scratch hold %.1f MiB, peak RSS %.0f MiB\n",
+                  kern ? "kernel" : "torch ", since(t0), cpu_seconds() - c0, r.points.size(), (long long)r.batches,
+                  static_cast<double>(r.observer_bytes) / (1 << 20), peak_rss_mib());
+    }
+    if (results.size() > 1) {  // the two paths on the same activations: worst relative differences over all points
+      double d_std = 0, d_kurt = 0, d_absmax = 0, d_p999 = 0;
+      for (size_t i = 0; i < results[0].points.size(); ++i) {
+        const auto &a = results[0].points[i].all, &b = results[1].points[i].all;
+        auto rd = [](double x, double y) { return std::abs(x - y) / std::max(std::abs(y), 1e-30); };
+        d_std = std::max(d_std, rd(a.std, b.std));
+        d_kurt = std::max(d_kurt, rd(a.kurtosis, b.kurtosis));
+        d_absmax = std::max(d_absmax, rd(a.absmax, b.absmax));
+        d_p999 = std::max(d_p999, std::abs(a.percentiles.p99_9 - b.percentiles.p99_9) / std::max(b.histogram.bin_width(), 1e-30));
+      }
+      std::printf("kernel vs torch, worst over points: std %.2e, kurtosis %.2e, absmax %.2e (relative); p99.9 %.2f bin widths\n", d_std,
+                  d_kurt, d_absmax, d_p999);
+    }
+    const auto& r = results.back();
+
     auto t0 = Clock::now();
     double c0 = cpu_seconds();
-    const auto r = quench::calibrate(*model, source(1), opts);
-    std::printf("calibration:        wall %7.2f s  cpu %7.2f s   %zu points, %lld batches, statistics + scratch hold %.1f MiB, peak RSS %.0f MiB\n",
-                since(t0), cpu_seconds() - c0, r.points.size(), (long long)r.batches, static_cast<double>(r.observer_bytes) / (1 << 20),
-                peak_rss_mib());
-
-    t0 = Clock::now();
-    c0 = cpu_seconds();
     std::vector<quench::WeightStats> ws;
     for (const auto& l : model->layers()) ws.push_back(quench::weight_stats(*l));
     std::printf("weight statistics:  wall %7.2f s  cpu %7.2f s   %zu layers\n", since(t0), cpu_seconds() - c0, ws.size());

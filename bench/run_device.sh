@@ -15,10 +15,13 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/quench-out}
 mkdir -p "$OUT"
 B=${QUENCH_DEVICE_BUILD:-/tmp/b}
-run_core=0 run_bench=1 asan=0
+run_core=0 run_bench=1 asan=0 run_calib=0
 for a in "$@"; do
   case $a in
     --core) run_core=1 ;;
+    # calibrate sotu-llama (128 × 256 tokens) on CUDA with the statistics kernel and with libtorch's
+    # reductions in the same run (bench/calibrate_bench.cpp --stats both) → $OUT/calib.txt
+    --calib) run_calib=1 ;;
     --no-bench) run_bench=0 ;;
     # The core and CLI suites under AddressSanitizer + UBSan on this machine's 16 cores (CPU only:
     # CUDA off, leaks not reported — libtorch's static allocations would drown them).
@@ -47,6 +50,7 @@ if ! cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=
 fi
 targets="quench_gpu_tests bench_kernels"
 [ $run_core = 1 ] && targets="$targets quench_core_tests quench-cli"
+[ $run_calib = 1 ] && targets="$targets quench_bench_calibrate quench-cli"
 [ $asan = 1 ] && targets="quench_core_tests quench_cli_tests quench-cli"
 # -k 0: on a compile error, keep going so one call reports every broken file.
 cmake --build "$B" -j"$(nproc)" --target $targets -- -k 0 >"$OUT/build.log" 2>&1
@@ -74,6 +78,15 @@ if [ $run_core = 1 ] && [ -x "$B/tests/quench_core_tests" ]; then
   ctest --test-dir "$B" -L core -LE slow --output-on-failure -j"$(nproc)" >"$OUT/core_tests.log" 2>&1 || rc=1
   echo "core tests: $(( $(date +%s) - t1 )) s"
   grep -E "tests passed|FAILED|Failed" "$OUT/core_tests.log" | head -30
+fi
+if [ $run_calib = 1 ] && [ -x "$B/bench/quench_bench_calibrate" ]; then
+  "$B/bench/quench_bench_calibrate" resources/demo/sotu-llama --samples 128 --seq 256 --batch 8 --device cuda --stats both \
+    >"$OUT/calib.txt" 2>&1 || rc=1
+  # The command as README and the end-to-end table time it (weights included, the CLI's batches).
+  for i in 1 2; do
+    "$B/app/cli/quench-cli" calibrate resources/demo/sotu-llama --text resources/demo/sotu-calib.txt --samples 128 --seq 256 \
+      --device cuda --json --no-record | python3 -c "import json,sys; j=json.load(sys.stdin); print('quench-cli calibrate cuda: seconds', round(j['seconds'],3), 'points', len(j['points']))"
+  done 2>&1 | tee -a "$OUT/calib.txt"
 fi
 if [ $run_bench = 1 ] && [ -x "$B/bench/bench_kernels" ]; then
   "$B/bench/bench_kernels" >"$OUT/bench.txt" 2>&1 || rc=1

@@ -74,7 +74,7 @@ CalibrationResult calibrate(Model& model, const BatchSource& next_batch, const C
     throw UsageError("point pattern '" + pattern.str() + "' matches none of the " + std::to_string(model.points().size()) + " points of " +
                      model.architecture() + (model.points().empty() ? "" : " (e.g. '" + model.points().front().name + "')"));
 
-  const StatsOptions so{opts.histogram_bins, opts.outlier_multiple};
+  const StatsOptions so{opts.histogram_bins, opts.outlier_multiple, opts.stats_kernels};
   const int64_t total = opts.expected_samples;
   CalibrationResult r;
   auto report = [&](const std::string& message) {

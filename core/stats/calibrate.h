@@ -30,6 +30,7 @@ struct CalibrationOptions {
   int64_t expected_samples = 0;  // for progress and ETA; 0 = unknown
   int64_t max_samples = 0;       // stop after this many samples; 0 = until the source ends
   bool weights = true;           // also compute WeightStats for every layer
+  bool stats_kernels = true;     // StatsOptions::kernels: false reduces CUDA activations with libtorch
 };
 
 struct CalibrationResult {

@@ -82,6 +82,29 @@ void Histogram::add(const at::Tensor& t, double absmax, Workspace* ws) {
   total_ += n;
 }
 
+void Histogram::add_binned(const int64_t* counts) {
+  QUENCH_CHECK(limit_ > 0, "histogram: counts binned before the range was known");
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    QUENCH_CHECK(counts[i] >= 0, "histogram: negative count ", counts[i]);
+    counts_[i] += counts[i];
+    total_ += counts[i];
+  }
+}
+
+void Histogram::add_values(const float* v, int64_t n, double absmax) {
+  if (n == 0) return;
+  QUENCH_CHECK(std::isfinite(absmax), "histogram: values must be finite (max |x| is ", absmax, ")");
+  grow(absmax);
+  const int64_t B = bins();
+  if (limit_ == 0 || static_cast<double>(B) / (hi() - lo()) > 1e30) {
+    add(at::from_blob(const_cast<float*>(v), {n}, at::kFloat), absmax);  // zeros, or a range too small for float
+    return;
+  }
+  const float s = scale(), o = offset(), top = static_cast<float>(B - 1);
+  for (int64_t i = 0; i < n; ++i) ++counts_[static_cast<size_t>(std::fmin(std::fmax(std::fmaf(v[i], s, o), 0.f), top))];
+  total_ += n;
+}
+
 void Histogram::grow_to(double absmax) {
   if (limit_ == 0) {
     limit_ = absmax;

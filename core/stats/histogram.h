@@ -36,6 +36,19 @@ class Histogram {
   // the sign. ws: scratch (slots kSlotDeviation, kSlotBinIndex); nullptr allocates.
   void add(const at::Tensor& t, double absmax, Workspace* ws = nullptr);
 
+  // For binning elsewhere (the CUDA statistics kernel): widen the range to cover absmax as add()
+  // would, then merge counts binned over the current range by bin = clamp(floor(fma(x, scale(),
+  // offset())), 0, bins − 1) in float32, which is the formula add() computes. Needs limit() > 0.
+  void grow(double absmax) {
+    if (absmax > limit_) grow_to(absmax);
+  }
+  float scale() const { return static_cast<float>(static_cast<double>(bins()) / (hi() - lo())); }
+  float offset() const { return range_ == Range::Symmetric ? static_cast<float>(bins() / 2) : 0.f; }
+  void add_binned(const int64_t* counts);  // [bins]
+  // n finite float values (not negative for NonNegative) whose max |v| is absmax, binned here by
+  // the same formula: for short vectors on the CPU, where a loop beats a chain of tensor ops.
+  void add_values(const float* v, int64_t n, double absmax);
+
   Range range() const { return range_; }
   int64_t bins() const { return static_cast<int64_t>(counts_.size()); }
   double limit() const { return limit_; }  // 0 until a non-zero value was seen

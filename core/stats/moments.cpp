@@ -74,18 +74,35 @@ std::vector<double> to_doubles(const at::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+namespace {
+
+// A CPU float64 tensor's values, contiguous (the per-channel results already are).
+const double* doubles(const at::Tensor& t, at::Tensor& keep) {
+  keep = t.to(at::kCPU, at::kDouble).contiguous();
+  return keep.data_ptr<double>();
+}
+
+}  // namespace
+
+// Plain loops: the vectors are per-channel (hundreds to thousands of values), where each libtorch
+// op costs more in dispatch than in arithmetic, and this runs for every point and batch.
 Moments pool_channels(const ChannelMoments& c) {
   QUENCH_CHECK(c.m3.defined() && c.m4.defined(), "pool_channels: the channel moments lack M3/M4");
-  const double k = static_cast<double>(c.mean.numel());
+  const int64_t k = c.mean.numel();
   const double n = static_cast<double>(c.n);
+  at::Tensor k0, k2, k3, k4;
+  const double *mean = doubles(c.mean, k0), *m2 = doubles(c.m2, k2), *m3 = doubles(c.m3, k3), *m4 = doubles(c.m4, k4);
   Moments m;
-  m.n = n * k;
-  m.mean = c.mean.mean().item<double>();
-  auto d = c.mean - m.mean;  // each channel's offset from the pooled mean
-  auto d2 = d * d;
-  m.m2 = (c.m2 + n * d2).sum().item<double>();
-  m.m3 = (c.m3 + 3.0 * d * c.m2 + n * d2 * d).sum().item<double>();
-  m.m4 = (c.m4 + 4.0 * d * c.m3 + 6.0 * d2 * c.m2 + n * d2 * d2).sum().item<double>();
+  m.n = n * static_cast<double>(k);
+  double sum = 0;
+  for (int64_t i = 0; i < k; ++i) sum += mean[i];
+  m.mean = sum / static_cast<double>(k);
+  for (int64_t i = 0; i < k; ++i) {
+    const double d = mean[i] - m.mean, d2 = d * d;  // each channel's offset from the pooled mean
+    m.m2 += m2[i] + n * d2;
+    m.m3 += m3[i] + 3.0 * d * m2[i] + n * d2 * d;
+    m.m4 += m4[i] + 4.0 * d * m3[i] + 6.0 * d2 * m2[i] + n * d2 * d2;
+  }
   return m;
 }
 
@@ -93,14 +110,19 @@ void merge_channel_m2(double& n, at::Tensor& mean, at::Tensor& m2, double bn, co
   if (bn == 0) return;
   if (n == 0) {
     n = bn;
-    mean = bmean.clone();
-    m2 = bm2.clone();
+    mean = bmean.to(at::kCPU, at::kDouble).contiguous().clone();
+    m2 = bm2.to(at::kCPU, at::kDouble).contiguous().clone();
     return;
   }
   const double nn = n + bn;
-  auto d = bmean - mean;
-  m2 = m2 + bm2 + d * d * (n * bn / nn);
-  mean = mean + d * (bn / nn);
+  at::Tensor k0, k1;
+  const double *bm = doubles(bmean, k0), *bq = doubles(bm2, k1);
+  double *pm = mean.data_ptr<double>(), *pq = m2.data_ptr<double>();
+  for (int64_t i = 0; i < mean.numel(); ++i) {
+    const double d = bm[i] - pm[i];
+    pq[i] += bq[i] + d * d * (n * bn / nn);
+    pm[i] += d * (bn / nn);
+  }
   n = nn;
 }
 

@@ -3,8 +3,12 @@
 // how many tensors pass: whole-tensor moments and histogram, per-channel ranges, mean and std,
 // a summary of per-token maxima, and the outlier channels.
 //
-// Each tensor is reduced on its own device (CPU or CUDA) with a handful of libtorch reductions;
-// only per-channel and per-token vectors come back to the CPU, where they merge in double.
+// Each tensor is reduced on its own device: a float32/float16/bfloat16 tensor on CUDA by the
+// channel-statistics kernel (ops/channel_stats: per-channel extremes and power sums up to the
+// fourth around the running channel mean, the histogram over the current range and each token's
+// absmax, in one pass; a second pass for a point's first tensor and whenever the histogram's range
+// has to grow), anything else with a handful of libtorch reductions. Only per-channel and
+// per-token vectors come back to the CPU, where they merge in double.
 //
 // Layout: the axis `channel_dim` holds channels (-1 for [..., C] as Linear sees it, 1 for
 // [B, C, H, W] / [B, C, T] as Conv sees it). Every other axis counts as "token": for [B, T, C]
@@ -30,6 +34,9 @@ namespace quench {
 struct StatsOptions {
   int64_t histogram_bins = 2048;                    // whole-tensor and per-token histograms
   double outlier_multiple = kDefaultOutlierMultiple;  // see outliers.h
+  // CUDA tensors through the channel-statistics kernel; false: libtorch reductions on every device
+  // (the earlier path, kept for comparison runs: bench/calibrate_bench.cpp --stats torch).
+  bool kernels = true;
 };
 
 // Per token: max over channels of |x|. Tokens with a huge max are what per-token quantization
@@ -76,6 +83,11 @@ class StreamingStats {
  private:
   // x2d: F32/F64 [tokens, channels], all finite; cm: its per-channel moments over the tokens.
   void add_finite(const at::Tensor& x2d, const ChannelMoments& cm, Workspace& ws);
+  // t on CUDA, reduced by the kernel; false (nothing merged) when t is not finite, for the
+  // libtorch path to count its bad elements.
+  bool add_with_kernel(const at::Tensor& t, int64_t cd, Workspace& ws);
+  void merge_channels(const ChannelMoments& cm);
+  void merge_tokens(const at::Tensor& token, Workspace& ws);  // per-token absmax, F32/F64 [tokens]
 
   StatsOptions opts_;
   int64_t channel_dim_ = -1;

@@ -13,6 +13,8 @@ Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
 Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
   Plan plan;
   const int v16 = 16 / element_bytes;
+  plan.higher = p.shift || p.sum3 || p.row_absmax;
+  plan.stats = plan.higher ? kStatsHigher : kStats;
   if (p.cols % v16 == 0 && p.row_stride % v16 == 0 && detail::aligned16(p.x)) plan.vec = v16;
   const int64_t nvec = std::max<int64_t>(1, detail::ceil_div(p.cols, plan.vec));
   // At most one warp across the channels (512 contiguous bytes per row, fully coalesced) and the
@@ -36,7 +38,7 @@ Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
   }
   const size_t hist_smem = (static_cast<size_t>(plan.hist_replicas) * p.bins * 4 + 15) / 16 * 16;
   plan.smem_bytes = hist_smem + static_cast<size_t>(kThreads) * plan.vec * sizeof(float);
-  plan.partial_bytes = (static_cast<size_t>(plan.slices) * kStats * std::max<int64_t>(p.cols, 1) * sizeof(float) + 255) / 256 * 256;
+  plan.partial_bytes = (static_cast<size_t>(plan.slices) * plan.stats * std::max<int64_t>(p.cols, 1) * sizeof(float) + 255) / 256 * 256;
   plan.hist_bytes = static_cast<size_t>(p.bins) * sizeof(unsigned long long);
   return plan;
 }
@@ -55,6 +57,7 @@ Status channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
   if (p.row_stride < p.cols) return invalid("channel_stats: row_stride < cols");
   if (!p.absmax || !p.min || !p.max || !p.sum || !p.sumsq) return invalid("channel_stats: an output pointer is null");
   if (p.bins < 0 || p.bins > (1LL << 24)) return invalid("channel_stats: bins must be in [0, 2^24]");
+  if (!p.sum3 != !p.sum4) return invalid("channel_stats: sum3 and sum4 go together");
   if (p.bins > 0 && (!p.histogram || !(p.hist_scale > 0.f))) return invalid("channel_stats: histogram needs an output and a positive scale");
   if (!p.workspace || !detail::aligned16(p.workspace)) return invalid("channel_stats: workspace missing or not 16-byte aligned");
   switch (p.dtype) {

@@ -15,13 +15,18 @@ struct KernelArgs {
   int64_t rows, cols, row_stride, rows_per_slice;
   int tx;
   int bins, hist_replicas;
-  float hist_lo, hist_scale;
-  float* partial;                  // [slices][kStats][cols]
+  float hist_scale, hist_offset;
+  const float* shift;              // [cols] or nullptr (HIGHER only)
+  float* partial;                  // [slices][stats][cols]
   unsigned long long* hist_counts; // [bins]
+  unsigned* row_absmax;            // [rows] as float bits (non-negative floats order like their bits), or nullptr
 };
 
-template <typename T, int VEC>
+// HIGHER: power sums of d = x - shift up to the fourth and the row maxima (calibration's form);
+// otherwise the five plain statistics, with the registers of the fast path untouched.
+template <typename T, int VEC, bool HIGHER>
 __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict__ x, KernelArgs a) {
+  constexpr int NS = HIGHER ? kStatsHigher : kStats;
   extern __shared__ __align__(16) unsigned char smem[];
   const int reps = a.hist_replicas;
   unsigned* shist = reinterpret_cast<unsigned*>(smem);
@@ -40,7 +45,7 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
   unsigned* my_hist = reps > 0 ? shist + ((tid / 32) % reps) * a.bins : nullptr;
   const float bin_max = static_cast<float>(a.bins - 1);
 
-  float amax[VEC], mn[VEC], mx[VEC], s[VEC], ss[VEC];
+  float amax[VEC], mn[VEC], mx[VEC], s[VEC], ss[VEC], s3[HIGHER ? VEC : 1], s4[HIGHER ? VEC : 1], sh[HIGHER ? VEC : 1];
 #pragma unroll
   for (int j = 0; j < VEC; ++j) {
     amax[j] = 0.f;
@@ -48,29 +53,74 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
     mx[j] = -INFINITY;
     s[j] = 0.f;
     ss[j] = 0.f;
+    if constexpr (HIGHER) {
+      s3[j] = 0.f;
+      s4[j] = 0.f;
+      sh[j] = a.shift && active ? a.shift[c0 + j] : 0.f;
+    }
   }
+  // The lanes of one row (tx of them, aligned in the warp) fold their row's absmax by shuffles.
+  const unsigned lane = tid % 32;
+  const unsigned group_mask = a.tx >= 32 ? 0xffffffffu : ((1u << a.tx) - 1u) << (lane & ~static_cast<unsigned>(a.tx - 1));
+  auto row_max = [&](int64_t r, float m) {
+    for (int o = a.tx / 2; o > 0; o /= 2) m = fmaxf(m, __shfl_xor_sync(group_mask, m, o));
+    if (cx == 0) atomicMax(a.row_absmax + r, __float_as_uint(m));
+  };
   auto accumulate = [&](const float (&v)[VEC]) {
+    float rm = 0.f;
 #pragma unroll
     for (int j = 0; j < VEC; ++j) {
       const float e = v[j];
       amax[j] = fmaxf(amax[j], fabsf(e));
+      rm = fmaxf(rm, fabsf(e));
       mn[j] = fminf(mn[j], e);
       mx[j] = fmaxf(mx[j], e);
-      s[j] += e;
-      ss[j] = fmaf(e, e, ss[j]);
+      if constexpr (HIGHER) {
+        const float d = e - sh[j], d2 = d * d;
+        s[j] += d;
+        ss[j] += d2;
+        s3[j] = fmaf(d2, d, s3[j]);
+        s4[j] = fmaf(d2, d2, s4[j]);
+      } else {
+        s[j] += e;
+        ss[j] = fmaf(e, e, ss[j]);
+      }
       if (a.bins > 0 && e == e) {
-        const float t = fminf(fmaxf((e - a.hist_lo) * a.hist_scale, 0.f), bin_max);
+        const float t = fminf(fmaxf(fmaf(e, a.hist_scale, a.hist_offset), 0.f), bin_max);
         const int b = static_cast<int>(t);
         if (my_hist) atomicAdd(my_hist + b, 1u);
         else atomicAdd(a.hist_counts + b, 1ull);
       }
     }
+    return rm;
   };
 
-  if (active) {
-    // Four rows in flight per thread before any is used: enough outstanding 16-byte loads per SM
-    // to cover DRAM latency at full bandwidth.
-    constexpr int U = 4;
+  // Four rows in flight per thread before any is used: enough outstanding 16-byte loads per SM
+  // to cover DRAM latency at full bandwidth.
+  constexpr int U = 4;
+  if constexpr (HIGHER) {
+    // All lanes of a row group walk the rows together (the row maxima's shuffles need them);
+    // lanes past the last channel load nothing and count nothing.
+    int64_t r = r_begin + cy;
+    for (; r + (U - 1) * ty < r_end; r += U * ty) {
+      float v[U][VEC];
+      if (active) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) load_floats<T, VEC>(x + (r + u * ty) * a.row_stride + c0, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const float rm = active ? accumulate(v[u]) : 0.f;
+        if (a.row_absmax) row_max(r + u * ty, rm);
+      }
+    }
+    for (; r < r_end; r += ty) {
+      float v[VEC];
+      if (active) load_floats<T, VEC>(x + r * a.row_stride + c0, v);
+      const float rm = active ? accumulate(v) : 0.f;
+      if (a.row_absmax) row_max(r, rm);
+    }
+  } else if (active) {
     int64_t r = r_begin + cy;
     for (; r + (U - 1) * ty < r_end; r += U * ty) {
       float v[U][VEC];
@@ -87,12 +137,14 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
   }
 
   // Fold the ty row-threads of each channel: one statistic at a time through shared memory.
-  float* out = a.partial + static_cast<int64_t>(blockIdx.y) * kStats * a.cols;
+  float* out = a.partial + static_cast<int64_t>(blockIdx.y) * NS * a.cols;
 #pragma unroll
-  for (int k = 0; k < kStats; ++k) {
+  for (int k = 0; k < NS; ++k) {
 #pragma unroll
     for (int j = 0; j < VEC; ++j) {
-      const float v = k == 0 ? amax[j] : k == 1 ? mn[j] : k == 2 ? mx[j] : k == 3 ? s[j] : ss[j];
+      float v;
+      if constexpr (HIGHER) v = k == 0 ? amax[j] : k == 1 ? mn[j] : k == 2 ? mx[j] : k == 3 ? s[j] : k == 4 ? ss[j] : k == 5 ? s3[j] : s4[j];
+      else v = k == 0 ? amax[j] : k == 1 ? mn[j] : k == 2 ? mx[j] : k == 3 ? s[j] : ss[j];
       red[tid * VEC + j] = v;
     }
     __syncthreads();
@@ -125,23 +177,29 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
 constexpr int kFinCols = 32, kFinLanes = 8;
 
 static __global__ void __launch_bounds__(kFinCols * kFinLanes)
-    finalize_kernel(const float* __restrict__ partial, int64_t slices, int64_t cols, float* __restrict__ absmax,
-                    float* __restrict__ mn, float* __restrict__ mx, double* __restrict__ sum, double* __restrict__ sumsq) {
+    finalize_kernel(const float* __restrict__ partial, int64_t slices, int64_t cols, int nstats, float* __restrict__ absmax,
+                    float* __restrict__ mn, float* __restrict__ mx, double* __restrict__ sum, double* __restrict__ sumsq,
+                    double* __restrict__ sum3, double* __restrict__ sum4) {
   __shared__ float sf[3][kFinLanes][kFinCols];
-  __shared__ double sdbl[2][kFinLanes][kFinCols];
+  __shared__ double sdbl[4][kFinLanes][kFinCols];
   const int cx = threadIdx.x % kFinCols, sy = threadIdx.x / kFinCols;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * kFinCols + cx;
+  const bool higher = nstats > kStats;
   float am = 0.f, lo = INFINITY, hi = -INFINITY;
-  double s = 0.0, ss = 0.0;
+  double s = 0.0, ss = 0.0, s3 = 0.0, s4 = 0.0;
   if (c < cols) {
 #pragma unroll 2
     for (int64_t k = sy; k < slices; k += kFinLanes) {
-      const float* p = partial + k * kStats * cols + c;
+      const float* p = partial + k * nstats * cols + c;
       am = fmaxf(am, p[0]);
       lo = fminf(lo, p[cols]);
       hi = fmaxf(hi, p[2 * cols]);
       s += p[3 * cols];
       ss += p[4 * cols];
+      if (higher) {
+        s3 += p[5 * cols];
+        s4 += p[6 * cols];
+      }
     }
   }
   sf[0][sy][cx] = am;
@@ -149,6 +207,8 @@ static __global__ void __launch_bounds__(kFinCols * kFinLanes)
   sf[2][sy][cx] = hi;
   sdbl[0][sy][cx] = s;
   sdbl[1][sy][cx] = ss;
+  sdbl[2][sy][cx] = s3;
+  sdbl[3][sy][cx] = s4;
   __syncthreads();
   if (sy == 0 && c < cols) {
     for (int y = 1; y < kFinLanes; ++y) {
@@ -157,12 +217,18 @@ static __global__ void __launch_bounds__(kFinCols * kFinLanes)
       hi = fmaxf(hi, sf[2][y][cx]);
       s += sdbl[0][y][cx];
       ss += sdbl[1][y][cx];
+      s3 += sdbl[2][y][cx];
+      s4 += sdbl[3][y][cx];
     }
     absmax[c] = am;
     mn[c] = lo;
     mx[c] = hi;
     sum[c] = s;
     sumsq[c] = ss;
+    if (sum3) {
+      sum3[c] = s3;
+      sum4[c] = s4;
+    }
   }
 }
 
@@ -179,6 +245,8 @@ Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
   auto* partial = reinterpret_cast<float*>(ws);
   auto* counts = reinterpret_cast<unsigned long long*>(ws + plan.partial_bytes);
   if (p.bins > 0) QK_TRY_CUDA(cudaMemsetAsync(counts, 0, plan.hist_bytes, stream));
+  // Rows of zero channels have absmax 0; the others start at 0 and only grow (atomicMax on bits).
+  if (p.row_absmax && p.rows > 0) QK_TRY_CUDA(cudaMemsetAsync(p.row_absmax, 0, static_cast<size_t>(p.rows) * sizeof(float), stream));
   if (p.cols > 0) {
     KernelArgs a{p.rows,
                  p.cols,
@@ -187,19 +255,27 @@ Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
                  plan.tx,
                  static_cast<int>(p.bins),
                  plan.hist_replicas,
-                 p.hist_lo,
                  p.hist_scale,
+                 p.hist_offset,
+                 p.shift,
                  partial,
-                 counts};
+                 counts,
+                 reinterpret_cast<unsigned*>(p.row_absmax)};
     const dim3 grid(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.slices));
     const T* x = static_cast<const T*>(p.x);
-    if (plan.vec > 1) stats_kernel<T, 16 / sizeof(T)><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
-    else stats_kernel<T, 1><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+    constexpr int V16 = 16 / sizeof(T);
+    if (plan.higher) {
+      if (plan.vec > 1) stats_kernel<T, V16, true><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+      else stats_kernel<T, 1, true><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+    } else {
+      if (plan.vec > 1) stats_kernel<T, V16, false><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+      else stats_kernel<T, 1, false><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
+    }
     QK_CHECK_LAUNCH();
   }
   if (p.cols > 0) {
     finalize_kernel<<<static_cast<unsigned>(detail::ceil_div(p.cols, kFinCols)), kFinCols * kFinLanes, 0, stream>>>(
-        partial, plan.slices, p.cols, p.absmax, p.min, p.max, p.sum, p.sumsq);
+        partial, plan.slices, p.cols, plan.stats, p.absmax, p.min, p.max, p.sum, p.sumsq, p.sum3, p.sum4);
     QK_CHECK_LAUNCH();
   }
   if (p.bins > 0) {

@@ -2,6 +2,7 @@
 // Quantization kernels over a contiguous [rows, cols] tensor. Memory-bound: every variant reads the
 // input once from DRAM and writes the output once, with 16-byte accesses where the layout allows.
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/detail/device.cuh"
 #include "kernels/fake_quant.h"
@@ -26,6 +27,35 @@ constexpr float kRoundMagic = 12582912.f;
 // and ends at lo, as fmaxf(NaN, lo) = lo does in the reference; ±inf end at lo/hi in both.
 __device__ __forceinline__ float quantize_q(float x, float scale, float zero, float lo, float hi) {
   const float y = fminf(fmaxf(x / scale, -1024.f), 1024.f);
+  const float r = __fsub_rn(__fadd_rn(y, kRoundMagic), kRoundMagic);
+  return fminf(fmaxf(r + zero, lo), hi);
+}
+
+// x / scale correctly rounded, with the reciprocal taken once per run: with y = RN(1/s) and
+// q = RN(x·y), RN(q + (x − s·q)·y) is the correctly rounded quotient barring overflow and
+// underflow (Markstein's theorem; the same steps div.rn runs per element after its own reciprocal
+// and range check). Three FMA-pipe instructions per element instead of div.rn's sequence, which
+// left quantize → uint8 issue-bound at 70% of copy bandwidth. x is first clamped to ±2048·s: that
+// changes no quantized value (quotients past ±1024 are clamped to it in quantize_q) and keeps
+// every step finite; NaN becomes −2048·s and ends at lo, as it does through x / s. A quotient
+// that underflows rounds to 0 either way. Scales outside [2^-100, 2^100] (fast false) take
+// quantize_q's division instead.
+struct Divider {
+  float s, inv, cap;
+  bool fast;
+  __device__ __forceinline__ explicit Divider(float scale)
+      : s(scale), inv(1.f / scale), cap(2048.f * scale), fast(scale >= 0x1p-100f && scale <= 0x1p100f) {}
+  __device__ __forceinline__ float operator()(float x) const {  // only when fast
+    const float xc = fminf(fmaxf(x, -cap), cap);
+    const float q = __fmul_rn(xc, inv);
+    return __fmaf_rn(__fmaf_rn(-q, s, xc), inv, q);
+  }
+};
+
+// = quantize_q(x, d.s, zero, lo, hi). No clamp to ±1024 here: the divider's quotient is within
+// ±2048, inside the magic number's range, and lo/hi clamp the rest the same way.
+__device__ __forceinline__ float quantize_d(float x, const Divider& d, float zero, float lo, float hi) {
+  const float y = d(x);
   const float r = __fsub_rn(__fadd_rn(y, kRoundMagic), kRoundMagic);
   return fminf(fmaxf(r + zero, lo), hi);
 }
@@ -207,11 +237,17 @@ __device__ __forceinline__ void scale_zero(const DynArgs& a, const Range& r, flo
 template <typename T, int VEC, int OP>
 __device__ __forceinline__ void write_segment_part(const DynArgs& a, int64_t off, float (&v)[VEC], float s, float z) {
   if constexpr (OP != kOpParams) {
+    const Divider d(s);
+    // One loop per divider mode, so that the fast one carries no per-element division.
+    auto quantize_all = [&](auto fast) {
 #pragma unroll
-    for (int j = 0; j < VEC; ++j) {
-      const float q = quantize_q(v[j], s, z, a.lo, a.hi);
-      v[j] = OP == kOpFake ? qm::dequantize(q, s, z) : q;
-    }
+      for (int j = 0; j < VEC; ++j) {
+        const float q = decltype(fast)::value ? quantize_d(v[j], d, z, a.lo, a.hi) : quantize_q(v[j], s, z, a.lo, a.hi);
+        v[j] = OP == kOpFake ? qm::dequantize(q, s, z) : q;
+      }
+    };
+    if (d.fast) quantize_all(std::true_type{});
+    else quantize_all(std::false_type{});
     if constexpr (OP == kOpQuantize) store_q<VEC>(static_cast<uint8_t*>(a.out) + off, v);
     else store_floats<T, VEC>(static_cast<T*>(a.out) + off, v);
   }
@@ -222,7 +258,7 @@ __device__ __forceinline__ void write_segment_part(const DynArgs& a, int64_t off
 // of 128: U = 1 at 32 registers (a full SM of warps) 72% of copy bandwidth; U = 4 on a 5-wave grid
 // 56%, U = 2 on one wave 64%: here more resident warps beat more loads per warp.
 template <typename T, int VEC, int OP>
-__global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
+__device__ __forceinline__ void dyn_warp_simple(DynArgs a) {
   constexpr int U = 1;
   const int lane = threadIdx.x & 31, lps = a.lps;
   const int sub = lane / lps, li = lane % lps;
@@ -271,6 +307,97 @@ __global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
         if (a.scale_out) a.scale_out[seg[u]] = s;
         if (a.zero_out) a.zero_out[seg[u]] = static_cast<int32_t>(z);
       }
+    }
+  }
+}
+
+// The same with the next run's loads issued before this run is reduced and written (software
+// pipelining, the loads held as raw 16-byte words: 8 registers for 16 halves): each warp keeps two
+// runs' bytes in flight at the occupancy of one. Quantize → uint8 was read-latency-bound at 70%
+// of copy bandwidth with one run in flight (its read rate matched fake-quant's, which writes
+// twice the bytes).
+template <typename T, int VEC, int OP>
+__global__ void __launch_bounds__(kThreads) dyn_warp_kernel(DynArgs a) {
+  // Only Quantize: fake-quant (which writes twice the bytes) measured 1% slower pipelined.
+  constexpr int kWords = OP == kOpQuantize && (sizeof(T) * VEC) % 16 == 0 ? static_cast<int>(sizeof(T) * VEC / 16) : 0;
+  if constexpr (kWords == 0) {
+    dyn_warp_simple<T, VEC, OP>(a);
+  } else {
+    const int lane = threadIdx.x & 31, lps = a.lps;
+    const int sub = lane / lps, li = lane % lps;
+    const int64_t per_warp = 32 / lps;
+    const int64_t warp = (static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x) / 32;
+    const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads / 32 * per_warp;
+    const T* in = static_cast<const T*>(a.in);
+    struct Run {
+      int64_t seg, off;
+      bool valid, have;
+      uint4 w[kWords];
+    };
+    auto fetch = [&](int64_t base, Run& r) {
+      r.seg = base + sub;
+      r.valid = r.seg < a.segments;
+      int64_t len = 0;
+      r.off = 0;
+      if (r.valid) {
+        const int64_t row = r.seg / a.groups_per_row, gi = r.seg - row * a.groups_per_row;
+        r.off = row * a.cols + gi * a.group;
+        len = min(a.group, a.cols - gi * a.group);
+      }
+      r.have = r.valid && li * VEC < len;
+      if (r.have) {
+        const uint4* src = reinterpret_cast<const uint4*>(in + r.off + li * VEC);
+#pragma unroll
+        for (int i = 0; i < kWords; ++i) r.w[i] = src[i];
+      }
+    };
+    Run cur;
+    fetch(warp * per_warp, cur);
+    for (int64_t base = warp * per_warp; base < a.segments; base += step) {
+      Run nxt;
+      fetch(base + step, nxt);
+      float v[VEC];
+      Range rg{INFINITY, -INFINITY, 0.f};
+      if (cur.have) {
+        constexpr int kPer = 16 / static_cast<int>(sizeof(T));
+#pragma unroll
+        for (int i = 0; i < kWords; ++i) {
+          float part[kPer];
+          detail::unword<T>(cur.w[i].x, part, 0);
+          detail::unword<T>(cur.w[i].y, part, 1);
+          detail::unword<T>(cur.w[i].z, part, 2);
+          detail::unword<T>(cur.w[i].w, part, 3);
+#pragma unroll
+          for (int j = 0; j < kPer; ++j) v[i * kPer + j] = part[j];
+        }
+        // Only the extremes the scale needs (a uniform branch): two instructions per element fewer.
+        if (a.symmetric) {
+#pragma unroll
+          for (int j = 0; j < VEC; ++j) rg.am = fmaxf(rg.am, fabsf(v[j]));
+        } else {
+#pragma unroll
+          for (int j = 0; j < VEC; ++j) {
+            rg.mn = fminf(rg.mn, v[j]);
+            rg.mx = fmaxf(rg.mx, v[j]);
+          }
+        }
+      }
+      if (a.symmetric) {
+        for (int o = 1; o < lps; o <<= 1) rg.am = fmaxf(rg.am, __shfl_xor_sync(0xffffffffu, rg.am, o));
+      } else {
+        for (int o = 1; o < lps; o <<= 1) {
+          rg.mn = fminf(rg.mn, __shfl_xor_sync(0xffffffffu, rg.mn, o));
+          rg.mx = fmaxf(rg.mx, __shfl_xor_sync(0xffffffffu, rg.mx, o));
+        }
+      }
+      float sc, z;
+      scale_zero(a, rg, &sc, &z);
+      if (cur.have) write_segment_part<T, VEC, OP>(a, cur.off + li * VEC, v, sc, z);
+      if (cur.valid && li == 0) {
+        if (a.scale_out) a.scale_out[cur.seg] = sc;
+        if (a.zero_out) a.zero_out[cur.seg] = static_cast<int32_t>(z);
+      }
+      cur = nxt;
     }
   }
 }

@@ -10,13 +10,14 @@
 namespace quench {
 namespace {
 
-// bin = floor((v - lo) * scale) clamped, in float32 tensor ops: the documented formula, computed
-// independently of the reference's loops.
+// bin = floor(fma(v, scale, bins/2)) clamped: the documented formula, computed independently of
+// the reference's loops (the float32 product is exact in double; one rounding to float32 after).
 at::Tensor expected_histogram(const at::Tensor& x, int64_t bins, double range) {
-  const float lo = static_cast<float>(-range), scale = static_cast<float>(bins / (2.0 * range));
+  const float scale = static_cast<float>(bins / (2.0 * range));
   auto v = x.to(at::kFloat).flatten();
   v = v.masked_select(v == v);
-  auto t = ((v - lo) * scale).clamp(0.0, static_cast<double>(bins - 1)).to(at::kLong);
+  auto t = (v.to(at::kDouble) * static_cast<double>(scale) + static_cast<double>(bins / 2)).to(at::kFloat);
+  t = t.clamp(0.0, static_cast<double>(bins - 1)).to(at::kLong);
   return at::bincount(t, {}, bins);
 }
 
@@ -40,6 +41,26 @@ TEST(ChannelStats, MatchesTorchReductionsOnOddShapes) {
     EXPECT_TRUE(at::equal(st.histogram, expected_histogram(x, 37, 4.0)));
     EXPECT_EQ(st.histogram.sum().item<int64_t>(), x.numel());  // edges catch everything beyond the range
   }
+}
+
+TEST(ChannelStats, ShiftedPowerSumsAndRowAbsmax) {
+  at::manual_seed(5);
+  auto x = at::randn({211, 19}) * 2 + 7;  // far from 0: the shift is what keeps the sums small
+  ops::ChannelStatsOptions opt;
+  opt.shift = at::full({19}, 7.f);
+  opt.shift[3] = -1.f;
+  opt.higher = true;
+  opt.row_absmax = true;
+  auto st = ops::channel_stats(x, opt);
+  auto d = (x - opt.shift).to(at::kDouble);  // x − shift rounded to float32, as the kernel subtracts
+  EXPECT_TRUE(at::allclose(st.sum, d.sum(0), 1e-10, 1e-9));
+  EXPECT_TRUE(at::allclose(st.sumsq, d.pow(2).sum(0), 1e-10, 1e-9));
+  EXPECT_TRUE(at::allclose(st.sum3, d.pow(3).sum(0), 1e-10, 1e-9));
+  EXPECT_TRUE(at::allclose(st.sum4, d.pow(4).sum(0), 1e-10, 1e-9));
+  EXPECT_TRUE(at::equal(st.row_absmax, x.abs().amax(1)));
+  EXPECT_TRUE(at::equal(st.max, x.amax(0)));  // extremes are of x itself, not of x − shift
+  opt.shift = at::zeros({18});
+  EXPECT_THROW(ops::channel_stats(x, opt), Error);
 }
 
 TEST(ChannelStats, HalfPrecisionInputIsReadExactly) {

@@ -53,6 +53,42 @@ TEST(ChannelStatsGpu, MatchesCpuReferenceOnOddShapes) {
       }
 }
 
+// Calibration's form: power sums of x − shift up to the fourth, and each row's absmax.
+TEST(ChannelStatsGpu, ShiftedHigherSumsAndRowAbsmaxMatchTheReference) {
+  QUENCH_REQUIRE_CUDA();
+  at::manual_seed(102);
+  const std::vector<std::pair<int64_t, int64_t>> shapes{{1, 1}, {7, 3}, {33, 130}, {4099, 257}, {513, 4096}, {20000, 24}, {300, 40}};
+  for (auto dtype : {at::kFloat, at::kHalf, at::kBFloat16})
+    for (auto [R, C] : shapes) {
+      auto x = (at::randn({R, C}, cuda()) * at::randn({R, C}, cuda()).abs() * 2 + 3.0).to(dtype);
+      ops::ChannelStatsOptions opt;
+      opt.bins = 2048;
+      opt.hist_range = 40.0;
+      opt.higher = true;
+      opt.row_absmax = true;
+      opt.shift = x.to(at::kFloat).mean(0);
+      const std::string what = std::string(at::toString(dtype)) + " " + std::to_string(R) + "x" + std::to_string(C);
+      ops::ChannelStatsOptions ref_opt = opt;
+      ref_opt.shift = opt.shift.cpu();
+      const auto ref = ops::channel_stats(x.cpu(), ref_opt);
+      auto got = poisoned_out(C, opt.bins);
+      got.sum3 = gpu_test::poisoned({C}, cuda(at::kDouble));
+      got.sum4 = gpu_test::poisoned({C}, cuda(at::kDouble));
+      got.row_absmax = gpu_test::poisoned({R}, cuda(at::kFloat));
+      ops::channel_stats_out(x, opt, got);
+      EXPECT_TRUE(at::equal(got.row_absmax.cpu(), ref.row_absmax)) << what;
+      EXPECT_TRUE(at::equal(got.max.cpu(), ref.max)) << what;
+      EXPECT_TRUE(at::equal(got.histogram.cpu(), ref.histogram)) << what;
+      // Float partials: each sum within 1e-5 of the sum of its terms' magnitudes.
+      const auto d = (x.cpu().to(at::kDouble) - ref_opt.shift.to(at::kDouble)).abs();
+      const std::vector<std::pair<at::Tensor, at::Tensor>> sums{{got.sum, ref.sum}, {got.sumsq, ref.sumsq}, {got.sum3, ref.sum3}, {got.sum4, ref.sum4}};
+      for (size_t k = 0; k < sums.size(); ++k) {
+        const auto bound = d.pow(static_cast<double>(k + 1)).sum(0) * 1e-5 + 1e-30;
+        EXPECT_TRUE(((sums[k].first.cpu() - sums[k].second).abs() <= bound).all().item<bool>()) << what << " power " << k + 1;
+      }
+    }
+}
+
 TEST(ChannelStatsGpu, StridedAndMisalignedInputs) {
   QUENCH_REQUIRE_CUDA();
   at::manual_seed(101);
