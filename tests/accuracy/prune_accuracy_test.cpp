@@ -65,5 +65,31 @@ TEST_F(PruneAccuracy, VitLayerwiseNmBeatsUniformTwoFourAtTheSameSparsity) {
   EXPECT_GT(layerwise, uniform + 0.002) << "layer-wise " << layerwise << " vs uniform 2:4 " << uniform;
 }
 
+// Per-layer ranks under one parameter budget (the Palu/FLORA idea, with our sensitivity + knapsack):
+// each linear tries SVD-LLM at 0.4, 0.6 and 0.8 of its parameters, KL from the float model on two
+// short calibration windows ranks the damage, and the knapsack fills the budget of uniform 0.6
+// (9.6 bits per weight at 16-bit factors). It beats the same rank everywhere.
+TEST_F(PruneAccuracy, RankSearchBeatsUniformRankAtTheSameBudget) {
+  const std::string suggestion = tmp_.file("ranks.json");
+  auto lowrank = [](const char* name, double ratio) {
+    return json({{"name", name}, {"lowrank", {{"method", "svd-llm"}, {"ratio", ratio}}}}).dump();
+  };
+  const json s = run({"sensitivity", demo("sotu-llama"), "--setting", lowrank("r0.6", 0.6), "--candidate", lowrank("r0.4", 0.4), "--candidate",
+                      lowrank("r0.8", 0.8), "--metric", "kl", "--eval", demo("sotu-calib.txt"), "--ctx", "128", "--max-windows", "2", "--calib",
+                      demo("sotu-calib.txt"), "--samples", "8", "--seq", "128", "--budget", "9.6", "--suggest", suggestion});
+  ASSERT_TRUE(s.contains("suggestion"));
+  auto compress = [&](const std::string& recipe_arg) {
+    return run({"compress", demo("sotu-llama"), "--recipe", recipe_arg, "--calib", demo("sotu-calib.txt"), "--samples", "32", "--seq", "256",
+                "--eval", demo("sotu-2000-2023.txt"), "--max-windows", "64"});
+  };
+  const json uniform = compress(recipe({{"name", "uniform svd-llm 0.6"}, {"default", {{"lowrank", {{"method", "svd-llm"}, {"ratio", 0.6}}}}}}));
+  const json searched = compress(suggestion);
+  const double pu = uniform["metrics"]["perplexity"], ps = searched["metrics"]["perplexity"];
+  const double bu = uniform["metrics"]["bits_per_weight"], bs = searched["metrics"]["bits_per_weight"];
+  std::cerr << "rank search: perplexity " << ps << " at " << bs << " bits/weight; uniform 0.6: " << pu << " at " << bu << "\n";
+  EXPECT_LT(bs, bu * 1.01) << "the same budget, up to the uniform ranks' rounding down";
+  EXPECT_LT(ps, pu - 3.0) << "searched ranks " << ps << " vs uniform " << pu;
+}
+
 }  // namespace
 }  // namespace quench::test
