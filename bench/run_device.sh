@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/quench-out}
 mkdir -p "$OUT"
 B=${QUENCH_DEVICE_BUILD:-/tmp/b}
-run_core=0 run_bench=1 asan=0 run_calib=0
+run_core=0 run_bench=1 asan=0 run_calib=0 bench_args=""
 for a in "$@"; do
   case $a in
     --core) run_core=1 ;;
@@ -23,6 +23,8 @@ for a in "$@"; do
     # reductions in the same run (bench/calibrate_bench.cpp --stats both) → $OUT/calib.txt
     --calib) run_calib=1 ;;
     --no-bench) run_bench=0 ;;
+    # bench_kernels --stats: copy + channel-statistics lines only, each twice
+    --stats-bench) bench_args="--stats" ;;
     # The core and CLI suites under AddressSanitizer + UBSan on this machine's 16 cores (CPU only:
     # CUDA off, leaks not reported — libtorch's static allocations would drown them).
     --asan) asan=1 run_core=1 run_bench=0 B=${QUENCH_DEVICE_BUILD:-/tmp/b-asan} ;;
@@ -89,7 +91,7 @@ if [ $run_calib = 1 ] && [ -x "$B/bench/quench_bench_calibrate" ]; then
   done 2>&1 | tee -a "$OUT/calib.txt"
 fi
 if [ $run_bench = 1 ] && [ -x "$B/bench/bench_kernels" ]; then
-  "$B/bench/bench_kernels" >"$OUT/bench.txt" 2>&1 || rc=1
+  "$B/bench/bench_kernels" $bench_args >"$OUT/bench.txt" 2>&1 || rc=1
   cat "$OUT/bench.txt"
 fi
 exit $rc

@@ -3,4 +3,5 @@
 
 namespace quench::kernels::channel_stats_detail {
 template Status launch_channel_stats<__nv_bfloat16>(const ChannelStatsParams&, cudaStream_t);
+template int resident_blocks<__nv_bfloat16>(const Plan&, int64_t);
 }

@@ -9,6 +9,8 @@ namespace channel_stats_detail {
 
 template <typename T>
 Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
+template <typename T>
+int resident_blocks(const Plan& plan, int64_t bins);
 
 Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
   Plan plan;
@@ -25,19 +27,27 @@ Plan make_plan(const ChannelStatsParams& p, int element_bytes) {
   plan.tx = tx;
   plan.ty = kThreads / tx;
   plan.grid_x = detail::ceil_div(nvec, tx);
-  // About four resident blocks per SM: one wave, and each slice long enough that the float
-  // partials in registers are the only per-row cost.
-  const int64_t target = 4LL * detail::sm_count();
-  const int64_t max_slices = std::max<int64_t>(1, detail::ceil_div(p.rows, plan.ty));
-  // Rounded down: grid_x·slices must not spill a few blocks into an extra, nearly empty wave
-  // (bf16 [32768, 8192] with 17 slices gave 544 blocks for 528 slots: 71% of copy bandwidth).
-  plan.slices = std::clamp<int64_t>(target / plan.grid_x, 1, std::min<int64_t>(max_slices, 65535));
   if (p.bins > 0) {
     const int64_t fit = kHistSmemBytes / (p.bins * 4);
     plan.hist_replicas = static_cast<int>(std::min<int64_t>(fit, kMaxHistReplicas));
   }
   const size_t hist_smem = (static_cast<size_t>(plan.hist_replicas) * p.bins * 4 + 15) / 16 * 16;
   plan.smem_bytes = hist_smem + static_cast<size_t>(kThreads) * plan.vec * sizeof(float);
+  // Two waves of the blocks an SM holds at once (the kernel's occupancy: 2 at ~122 registers, 3
+  // for the 80-register packed histogram kernel), each slice long enough that the float partials
+  // in registers are the only per-row cost. A fixed 4 per SM left 1.33 waves at 3 resident.
+  int resident = 2;
+  switch (p.dtype) {
+    case DType::F32: resident = resident_blocks<float>(plan, p.bins); break;
+    case DType::F16: resident = resident_blocks<__half>(plan, p.bins); break;
+    case DType::BF16: resident = resident_blocks<__nv_bfloat16>(plan, p.bins); break;
+    default: break;
+  }
+  const int64_t target = 2LL * resident * detail::sm_count();
+  const int64_t max_slices = std::max<int64_t>(1, detail::ceil_div(p.rows, plan.ty));
+  // Rounded down: grid_x·slices must not spill a few blocks into an extra, nearly empty wave
+  // (bf16 [32768, 8192] with 17 slices gave 544 blocks for 528 slots: 71% of copy bandwidth).
+  plan.slices = std::clamp<int64_t>(target / plan.grid_x, 1, std::min<int64_t>(max_slices, 65535));
   plan.partial_bytes = (static_cast<size_t>(plan.slices) * plan.stats * std::max<int64_t>(p.cols, 1) * sizeof(float) + 255) / 256 * 256;
   plan.hist_bytes = static_cast<size_t>(p.bins) * sizeof(unsigned long long);
   return plan;

@@ -3,6 +3,7 @@
 // keeping float partials in registers; a block folds its rows in shared memory and writes one
 // partial per channel and slice; a small second kernel folds the slices in double.
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/channel_stats/plan.h"
 #include "kernels/detail/device.cuh"
@@ -22,11 +23,48 @@ struct KernelArgs {
   unsigned* row_absmax;            // [rows] as float bits (non-negative floats order like their bits), or nullptr
 };
 
+// Histogram modes: no histogram, counters in shared memory (the fast path, branch-free per
+// element), or global 64-bit atomics (too many bins for shared memory).
+enum HistMode { kNoHist = 0, kSharedHist = 1, kGlobalHist = 2 };
+
+// Packed 16-bit extremes: min/max of fp16/bf16 pairs in one instruction (HMNMX2). A min/max of the
+// narrow values is exact, so converting it to float at the end gives the float min/max. Like
+// fminf/fmaxf, min.f16x2 / min.bf16x2 return the other operand when one is NaN.
+template <typename T> __device__ __forceinline__ uint32_t pmin16x2(uint32_t a, uint32_t b);
+template <typename T> __device__ __forceinline__ uint32_t pmax16x2(uint32_t a, uint32_t b);
+template <> __device__ __forceinline__ uint32_t pmin16x2<__half>(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("min.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+template <> __device__ __forceinline__ uint32_t pmax16x2<__half>(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("max.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+template <> __device__ __forceinline__ uint32_t pmin16x2<__nv_bfloat16>(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("min.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+template <> __device__ __forceinline__ uint32_t pmax16x2<__nv_bfloat16>(uint32_t a, uint32_t b) {
+  uint32_t d;
+  asm("max.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+  return d;
+}
+// +inf / -inf in both halves.
+template <typename T> constexpr uint32_t kPosInf16x2 = std::is_same_v<T, __half> ? 0x7c007c00u : 0x7f807f80u;
+template <typename T> constexpr uint32_t kNegInf16x2 = std::is_same_v<T, __half> ? 0xfc00fc00u : 0xff80ff80u;
+
 // HIGHER: power sums of d = x - shift up to the fourth and the row maxima (calibration's form);
 // otherwise the five plain statistics, with the registers of the fast path untouched.
-template <typename T, int VEC, bool HIGHER>
+template <typename T, int VEC, bool HIGHER, int HM>
 __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict__ x, KernelArgs a) {
   constexpr int NS = HIGHER ? kStatsHigher : kStats;
+  // 16-bit vectors of the plain form keep their extremes as packed pairs (3 instructions per
+  // pair instead of 6) and are widened only for the sums and the histogram.
+  constexpr bool PACKED = !HIGHER && detail::kHalfType<T> && VEC >= 2;
+  constexpr int NW = PACKED ? VEC / 2 : 1;
   extern __shared__ __align__(16) unsigned char smem[];
   const int reps = a.hist_replicas;
   unsigned* shist = reinterpret_cast<unsigned*>(smem);
@@ -44,8 +82,31 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
   // Warps take turns over the replicas so that a bin hammered by every lane is spread out.
   unsigned* my_hist = reps > 0 ? shist + ((tid / 32) % reps) * a.bins : nullptr;
   const float bin_max = static_cast<float>(a.bins - 1);
+  const unsigned bin_last = static_cast<unsigned>(a.bins - 1);
+  // Shared counters: bin = min(trunc_u32(fma(v, scale, offset)), bins - 1). The unsigned
+  // conversion saturates (below 0 gives 0), so this is the clamp-then-floor of the documented
+  // formula in two instructions, with no per-element NaN test or branch: a NaN is counted in the
+  // bin its conversion gives and taken out again after the loop (its thread's sum is then NaN).
+  auto shared_bin = [&](float e) { return min(__float2uint_rz(fmaf(e, a.hist_scale, a.hist_offset)), bin_last); };
+  auto count = [&](float e) {
+    if constexpr (HM == kSharedHist) {
+      atomicAdd(my_hist + shared_bin(e), 1u);
+    } else if constexpr (HM == kGlobalHist) {
+      if (e == e) {
+        const float t = fminf(fmaxf(fmaf(e, a.hist_scale, a.hist_offset), 0.f), bin_max);
+        atomicAdd(a.hist_counts + static_cast<int>(t), 1ull);
+      }
+    }
+  };
 
   float amax[VEC], mn[VEC], mx[VEC], s[VEC], ss[VEC], s3[HIGHER ? VEC : 1], s4[HIGHER ? VEC : 1], sh[HIGHER ? VEC : 1];
+  uint32_t pam[NW], pmn[NW], pmx[NW];
+#pragma unroll
+  for (int k = 0; k < NW; ++k) {
+    pam[k] = 0u;
+    pmn[k] = kPosInf16x2<T>;
+    pmx[k] = kNegInf16x2<T>;
+  }
 #pragma unroll
   for (int j = 0; j < VEC; ++j) {
     amax[j] = 0.f;
@@ -85,14 +146,28 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
         s[j] += e;
         ss[j] = fmaf(e, e, ss[j]);
       }
-      if (a.bins > 0 && e == e) {
-        const float t = fminf(fmaxf(fmaf(e, a.hist_scale, a.hist_offset), 0.f), bin_max);
-        const int b = static_cast<int>(t);
-        if (my_hist) atomicAdd(my_hist + b, 1u);
-        else atomicAdd(a.hist_counts + b, 1ull);
-      }
+      count(e);
     }
     return rm;
+  };
+  // One 16-byte vector of 16-bit values as words (the packed path only).
+  auto accumulate_words = [&](const uint4& q) {
+    if constexpr (PACKED) {
+      const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+      for (int k = 0; k < NW; ++k) {
+        pam[k] = pmax16x2<T>(pam[k], w[k] & 0x7fff7fffu);
+        pmn[k] = pmin16x2<T>(pmn[k], w[k]);
+        pmx[k] = pmax16x2<T>(pmx[k], w[k]);
+        const float e0 = detail::lo16<T>(w[k]), e1 = detail::hi16<T>(w[k]);
+        s[2 * k] += e0;
+        ss[2 * k] = fmaf(e0, e0, ss[2 * k]);
+        s[2 * k + 1] += e1;
+        ss[2 * k + 1] = fmaf(e1, e1, ss[2 * k + 1]);
+        count(e0);
+        count(e1);
+      }
+    }
   };
 
   // Four rows in flight per thread before any is used: enough outstanding 16-byte loads per SM
@@ -120,6 +195,28 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
       const float rm = active ? accumulate(v) : 0.f;
       if (a.row_absmax) row_max(r, rm);
     }
+  } else if constexpr (PACKED) {
+    static_assert(VEC * sizeof(T) == 16, "packed path reads one 16-byte vector per row");
+    if (active) {
+      int64_t r = r_begin + cy;
+      for (; r + (U - 1) * ty < r_end; r += U * ty) {
+        uint4 q[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) q[u] = *reinterpret_cast<const uint4*>(x + (r + u * ty) * a.row_stride + c0);
+#pragma unroll
+        for (int u = 0; u < U; ++u) accumulate_words(q[u]);
+      }
+      for (; r < r_end; r += ty) accumulate_words(*reinterpret_cast<const uint4*>(x + r * a.row_stride + c0));
+    }
+#pragma unroll
+    for (int k = 0; k < NW; ++k) {
+      amax[2 * k] = detail::lo16<T>(pam[k]);
+      amax[2 * k + 1] = detail::hi16<T>(pam[k]);
+      mn[2 * k] = detail::lo16<T>(pmn[k]);
+      mn[2 * k + 1] = detail::hi16<T>(pmn[k]);
+      mx[2 * k] = detail::lo16<T>(pmx[k]);
+      mx[2 * k + 1] = detail::hi16<T>(pmx[k]);
+    }
   } else if (active) {
     int64_t r = r_begin + cy;
     for (; r + (U - 1) * ty < r_end; r += U * ty) {
@@ -133,6 +230,24 @@ __global__ void __launch_bounds__(kThreads, 2) stats_kernel(const T* __restrict_
       float v[VEC];
       load_floats<T, VEC>(x + r * a.row_stride + c0, v);
       accumulate(v);
+    }
+  }
+
+  if constexpr (HM == kSharedHist) {
+    // NaNs were counted in the bin their conversion gave: a thread whose sums turned NaN (a NaN
+    // input, or +inf and -inf together) walks its rows again and takes its NaNs back out. Finite
+    // data never gets here.
+    bool nan_seen = false;
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) nan_seen |= !(s[j] == s[j]);
+    if (nan_seen && active) {
+      for (int64_t r = r_begin + cy; r < r_end; r += ty) {
+        float v[VEC];
+        load_floats<T, VEC>(x + r * a.row_stride + c0, v);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j)
+          if (v[j] != v[j]) atomicSub(my_hist + shared_bin(v[j]), 1u);
+      }
     }
   }
 
@@ -238,6 +353,36 @@ static __global__ void __launch_bounds__(256) histogram_out_kernel(const unsigne
     histogram[i] = static_cast<int64_t>(counts[i]);
 }
 
+// The instantiation a plan launches: one per vector width, form and histogram mode, so the hot
+// loop carries no per-element branch on any of them.
+template <typename T>
+auto kernel_for(const Plan& plan, int64_t bins) {
+  constexpr int V16 = 16 / sizeof(T);
+  using Fn = void (*)(const T*, KernelArgs);
+  const int hm = bins == 0 ? kNoHist : plan.hist_replicas > 0 ? kSharedHist : kGlobalHist;
+  auto pick = [&](auto higher, auto mode) -> Fn {
+    constexpr bool H = decltype(higher)::value;
+    constexpr int M = decltype(mode)::value;
+    return plan.vec > 1 ? stats_kernel<T, V16, H, M> : stats_kernel<T, 1, H, M>;
+  };
+  auto with_mode = [&](auto higher) -> Fn {
+    if (hm == kSharedHist) return pick(higher, std::integral_constant<int, kSharedHist>{});
+    if (hm == kGlobalHist) return pick(higher, std::integral_constant<int, kGlobalHist>{});
+    return pick(higher, std::integral_constant<int, kNoHist>{});
+  };
+  return plan.higher ? with_mode(std::true_type{}) : with_mode(std::false_type{});
+}
+
+template <typename T>
+int resident_blocks(const Plan& plan, int64_t bins) {
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel_for<T>(plan, bins), kThreads, plan.smem_bytes) != cudaSuccess) {
+    (void)cudaGetLastError();  // not sticky; the launch reports real faults
+    n = 0;
+  }
+  return n > 0 ? n : 2;
+}
+
 template <typename T>
 Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
   const Plan plan = make_plan(p, sizeof(T));
@@ -263,14 +408,7 @@ Status launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream) {
                  reinterpret_cast<unsigned*>(p.row_absmax)};
     const dim3 grid(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.slices));
     const T* x = static_cast<const T*>(p.x);
-    constexpr int V16 = 16 / sizeof(T);
-    if (plan.higher) {
-      if (plan.vec > 1) stats_kernel<T, V16, true><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
-      else stats_kernel<T, 1, true><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
-    } else {
-      if (plan.vec > 1) stats_kernel<T, V16, false><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
-      else stats_kernel<T, 1, false><<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
-    }
+    kernel_for<T>(plan, p.bins)<<<grid, kThreads, plan.smem_bytes, stream>>>(x, a);
     QK_CHECK_LAUNCH();
   }
   if (p.cols > 0) {

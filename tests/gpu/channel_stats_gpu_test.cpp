@@ -117,5 +117,42 @@ TEST(ChannelStatsGpu, NanIsIgnoredLikeTheReference) {
   EXPECT_EQ(got.histogram.sum().item<int64_t>(), 64 * 16 - 1);
 }
 
+// The shared-memory histogram counts without a per-element NaN test and takes NaNs back out when a
+// thread's sums turn NaN; +inf and -inf in one channel turn them NaN too, with no NaN present.
+// 2048 channels take the 16-byte path (packed 16-bit extremes for fp16/bf16).
+TEST(ChannelStatsGpu, NanAndInfOnTheVectorPathMatchTheReference) {
+  QUENCH_REQUIRE_CUDA();
+  at::manual_seed(103);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (auto dtype : {at::kFloat, at::kHalf, at::kBFloat16})
+    for (bool higher : {false, true}) {
+      auto x = at::randn({1031, 2048}, cuda()) * 2 + 0.25;
+      for (int64_t r : {0, 17, 500, 1030}) x.index_put_({r, 9}, nan);  // several NaNs in one channel
+      x.index_put_({700, 1500}, nan);
+      x.index_put_({3, 100}, inf);
+      x.index_put_({900, 100}, -inf);
+      x.index_put_({42, 2047}, inf);
+      x.select(1, 64).fill_(nan);  // a channel of NaN only
+      x = x.to(dtype);
+      ops::ChannelStatsOptions opt;
+      opt.bins = 2048;
+      opt.hist_range = 4.0;
+      opt.higher = higher;  // calibration's form shares the histogram path
+      const std::string what = std::string(at::toString(dtype)) + (higher ? " higher" : " plain");
+      const auto ref = ops::channel_stats(x.cpu(), opt);
+      auto got = poisoned_out(2048, opt.bins);
+      if (higher) {
+        got.sum3 = gpu_test::poisoned({2048}, cuda(at::kDouble));
+        got.sum4 = gpu_test::poisoned({2048}, cuda(at::kDouble));
+      }
+      ops::channel_stats_out(x, opt, got);
+      EXPECT_TRUE(at::equal(got.absmax.cpu(), ref.absmax)) << what;
+      EXPECT_TRUE(at::equal(got.min.cpu(), ref.min)) << what;
+      EXPECT_TRUE(at::equal(got.max.cpu(), ref.max)) << what;
+      EXPECT_TRUE(at::equal(got.histogram.cpu(), ref.histogram)) << what;
+      EXPECT_EQ(got.histogram.sum().item<int64_t>(), 1031 * 2048 - 5 - 1031) << what;
+    }
+}
+
 }  // namespace
 }  // namespace quench
