@@ -82,10 +82,10 @@ shot compare-pareto "$DEMO/sotu-llama" --compare-runs 5,4 --compare-tab pareto
 # A calibration (run 6, the preferences' calibration set): the layer table's activation columns
 # sorted by outlier input channels, the top layer's input distribution on a log count axis and its
 # channels' absmax with the outlier channels in red.
-SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab activations
+SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab activations --log-y
 # Mamba-2's selective scan (run 7): a mixer layer's page lists the mixer's x, Δ, B, C and y; Δ shown.
 SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibrate --filter "backbone.layers.3.*" \
-  --select backbone.layers.3.mixer.out_proj --tab activations --point dt
+  --select backbone.layers.3.mixer.out_proj --tab activations --point dt --log-y
 # Every run in the store.
 shot experiments "$DEMO/sotu-llama" --tab experiments
 echo "screenshots: done; look at each one"

@@ -25,6 +25,7 @@
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/run_page.h"
+#include "widgets/detail/weight_page.h"
 #include "widgets/experiments/compare_window.h"
 #include "widgets/experiments/experiment_list_model.h"
 #include "widgets/experiments/experiments_panel.h"
@@ -144,6 +145,20 @@ class WorkflowTest : public QObject {
     ActivationPage* acts = w.activationPage();
     QCOMPARE(acts->currentPoint(), top.data().toString() + QStringLiteral(":input"));
     QVERIFY(acts->histogram()->hasData());
+    // View → Logarithmic Histogram (Ctrl+G) is one state for the Weights and Activations pages;
+    // either page's own box sets it for both.
+    QAction* log_y = action(w, "logHistogram");
+    QCOMPARE(log_y->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_G));
+    QVERIFY(!log_y->isChecked() && !acts->histogram()->logY() && !w.weightPage()->histogram()->logY());
+    log_y->trigger();
+    QVERIFY(acts->histogram()->logY());
+    QVERIFY(w.weightPage()->histogram()->logY());
+    acts->histogram()->findChild<QCheckBox*>(QStringLiteral("logY"))->click();
+    QVERIFY(!acts->histogram()->logY());
+    QVERIFY(!log_y->isChecked());
+    QVERIFY(!w.weightPage()->histogram()->logY());
+    w.weightPage()->histogram()->setLogY(true);
+    QVERIFY(log_y->isChecked());
     QVERIFY(acts->histogram()->logY());
     QVERIFY(acts->channels()->hasData());
     QCOMPARE(acts->channels()->outlierCount(),
