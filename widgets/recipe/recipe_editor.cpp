@@ -403,7 +403,7 @@ void RecipeEditor::refresh() {
     if (s->kv_bits_per_element < 16) text += tr("; KV cache %1 bits per element").arg(s->kv_bits_per_element, 0, 'f', 2);
     // The core's plan says the same (quench-cli compress --plan): FLAP's channels are chosen on data.
     if (const ResolvedRecipe* p = doc_.plan(); p && p->structured)
-      text += tr("<br>Structured pruning (%1) is not counted yet: which channels and heads go is decided on the calibration data, "
+      text += tr("<br>Not counted yet: structured pruning, %1. Which channels and heads go is decided on the calibration data, "
                  "so it is counted after the run.")
                   .arg(QString::fromStdString(p->structured->describe()).toHtmlEscaped());
     size_->setText(text);
