@@ -71,6 +71,10 @@ for scheme in W8A16 W4A16-G16 W3A16-G16; do
 done
 # The recipe editor: the MLP layers selected through the filter, the recipe's rules, the Setting column, the size estimate.
 shot recipe-editor "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --filter "model.layers.*.mlp.*" --select-all --tab recipe
+# The recipe editor's Model-wide box: FLAP removing 20% of the MLP channels and SmoothQuant before W8A8.
+printf '%s\n' '{ "name": "flap-20-w8a8", "default": { "scheme": "W8A8" }, "smoothquant": { "alpha": 0.5 },' \
+  '  "structured": { "method": "flap", "ratio": 0.2, "target": "mlp", "adaptive": true, "bias_compensation": true } }' >"$work/flap.json"
+SHOT_SIZE=1680x1000 shot recipe-editor-model-wide "$DEMO/sotu-llama" --recipe "$work/flap.json" --tab recipe
 # After a compress run (run 4): per-layer SQNR in the table, one layer before and after.
 SHOT_SIZE=1680x945 shot compress-run "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --run compress --sort "SQNR dB:asc" \
   --select model.layers.1.mlp.up_proj --tab before-after
@@ -82,10 +86,10 @@ shot compare-pareto "$DEMO/sotu-llama" --compare-runs 5,4 --compare-tab pareto
 # A calibration (run 6, the preferences' calibration set): the layer table's activation columns
 # sorted by outlier input channels, the top layer's input distribution on a log count axis and its
 # channels' absmax with the outlier channels in red.
-SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab activations
+SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab activations --log-y
 # Mamba-2's selective scan (run 7): a mixer layer's page lists the mixer's x, Δ, B, C and y; Δ shown.
 SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibrate --filter "backbone.layers.3.*" \
-  --select backbone.layers.3.mixer.out_proj --tab activations --point dt
+  --select backbone.layers.3.mixer.out_proj --tab activations --point dt --log-y
 # Every run in the store.
 shot experiments "$DEMO/sotu-llama" --tab experiments
 echo "screenshots: done; look at each one"

@@ -1,7 +1,8 @@
-// The window's calibrate job (and the evaluate job on images) on its own, through the JobRunner as the window submits it: an image
-// model calibrated on the bundled MNIST images records a calibrate experiment and hands back every
-// point's statistics with their arrays; a missing file fails before anything is recorded; and
-// cancelling marks the run cancelled and hands nothing back.
+// The window's run jobs on image models, through the JobRunner as the window submits them: an
+// image model calibrated on the bundled MNIST images records a calibrate experiment and hands back
+// every point's statistics with their arrays; the baseline evaluation and compress + evaluate
+// (W8A8 on mnist-resnet) record top-1; sensitivity ranks the CNN's layers by top-1; a missing file
+// fails before anything is recorded; and cancelling marks the run cancelled and hands nothing back.
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -12,6 +13,7 @@
 #include "test_support.h"
 #include "widgets/jobs/job_context.h"
 #include "widgets/jobs/job_runner.h"
+#include "widgets/recipe/recipe_edits.h"
 #include "widgets/runs/run_jobs.h"
 
 using namespace quench::gui;
@@ -79,6 +81,74 @@ class CalibrateJobTest : public QObject {
     QVERIFY(again.wait(120000));
     QCOMPARE(again.first().at(2).value<Outcome>(), Outcome::Failed);
     QVERIFY2(again.first().at(3).toString().contains(QStringLiteral("labels")), qPrintable(again.first().at(3).toString()));
+  }
+
+  // Compress + evaluate of an image model, as quench-cli compress --calib-images --eval-images does:
+  // W8A8 on the CNN's conv layers, recorded with top-1 on the labelled MNIST test images.
+  void compressesAndEvaluatesAnImageModel() {
+    QTemporaryDir dir;
+    RunSettings s;
+    s.model_dir = test::demo(QStringLiteral("mnist-resnet"));
+    s.database = dir.filePath(QStringLiteral("runs.db"));
+    s.calibration = test::demo(QStringLiteral("mnist/calib-images-idx3-ubyte.gz"));
+    s.calib_samples = 32;
+    s.measure_samples = 8;
+    s.evaluation = test::demo(QStringLiteral("mnist/test-images-idx3-ubyte.gz"));
+    s.evaluation_labels = test::demo(QStringLiteral("mnist/test-labels-idx1-ubyte.gz"));
+    s.eval_windows = 128;  // images
+    std::shared_ptr<RunOutcome> out;
+    JobRunner runner;
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    runner.submit(compressJob(s, presetRecipe(QStringLiteral("W8A8")), [&out](std::shared_ptr<RunOutcome> o) { out = std::move(o); }));
+    QVERIFY(finished.wait(180000));
+    QCOMPARE(finished.first().at(2).value<Outcome>(), Outcome::Succeeded);
+    QVERIFY(out);
+    QCOMPARE(out->kind, QStringLiteral("compress"));
+    QVERIFY(out->metrics.contains("top1"));
+    const double top1 = out->metrics["top1"].get<double>();
+    QVERIFY2(top1 > 0.8 && top1 <= 1.0, qPrintable(QString::number(top1)));  // W8A8 keeps the ~98% CNN close
+    QVERIFY(!out->layers.empty());
+    QCOMPARE(out->layers.front().kind, std::string("conv2d"));
+    QVERIFY(!out->after.empty());
+    const quench::Store store = quench::Store::open(s.database.toStdString());
+    const quench::ExperimentDetail d = store.get(out->experiment_id);
+    QCOMPARE(d.summary.kind, std::string("compress"));
+    bool recorded_top1 = false;
+    for (const auto& m : d.metrics) recorded_top1 = recorded_top1 || (m.name == "top1" && std::abs(m.value - top1) < 1e-12);
+    QVERIFY(recorded_top1);
+    for (const auto& ds : d.datasets) QCOMPARE(ds.dataset.kind, std::string("images"));
+    // Text calibration for an image model fails naming the file, and records nothing more.
+    s.calibration = test::demo(QStringLiteral("sotu-calib.txt"));
+    QSignalSpy again(&runner, &JobRunner::finished);
+    runner.submit(compressJob(s, presetRecipe(QStringLiteral("W8A8")), [](std::shared_ptr<RunOutcome>) {}));
+    QVERIFY(again.wait(120000));
+    QCOMPARE(again.first().at(2).value<Outcome>(), Outcome::Failed);
+    QVERIFY2(again.first().at(3).toString().contains(QStringLiteral("sotu-calib.txt")), qPrintable(again.first().at(3).toString()));
+    QCOMPARE(store.list({}).size(), size_t{1});
+  }
+
+  // Per-layer sensitivity of an image model, ranked by the drop in top-1.
+  void ranksAnImageModel() {
+    QTemporaryDir dir;
+    RunSettings s;
+    s.model_dir = test::demo(QStringLiteral("mnist-resnet"));
+    s.database = dir.filePath(QStringLiteral("runs.db"));
+    s.evaluation = test::demo(QStringLiteral("mnist/test-images-idx3-ubyte.gz"));
+    s.evaluation_labels = test::demo(QStringLiteral("mnist/test-labels-idx1-ubyte.gz"));
+    s.eval_windows = 64;
+    s.candidates = QStringLiteral("W8A4");  // 8-bit per-channel weights: no group size the 49-input stem cannot take
+    s.metric = QStringLiteral("top1");
+    std::shared_ptr<RunOutcome> out;
+    JobRunner runner;
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    runner.submit(sensitivityJob(s, [&out](std::shared_ptr<RunOutcome> o) { out = std::move(o); }));
+    QVERIFY(finished.wait(180000));
+    QVERIFY2(finished.first().at(2).value<Outcome>() == Outcome::Succeeded, qPrintable(finished.first().at(3).toString()));
+    QVERIFY(out);
+    QVERIFY(out->ranking.size() > 1);
+    QVERIFY(out->metrics["base"].get<double>() > 0.8);  // top-1 of the float CNN
+    const quench::Store store = quench::Store::open(s.database.toStdString());
+    QCOMPARE(store.get(out->experiment_id).summary.kind, std::string("sensitivity"));
   }
 
   void aMissingFileFailsBeforeRecording() {

@@ -3,6 +3,7 @@
 // multi-select and glob targets, presets, undo/redo, and load/save through the strict parser.
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -22,6 +23,7 @@
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
 #include "widgets/recipe/recipe_editor.h"
+#include "widgets/recipe/model_wide_box.h"
 #include "widgets/recipe/recipe_section.h"
 #include "widgets/session/model_session.h"
 
@@ -206,6 +208,81 @@ class RecipeEditorTest : public QObject {
     QVERIFY2(doc.error().contains(QStringLiteral("amba"), Qt::CaseInsensitive), qPrintable(doc.error()));
     editor.undoAction()->trigger();
     QCOMPARE(doc.json(), last);
+  }
+
+  // The model-wide steps: FLAP and SmoothQuant as top-level keys, edited through the undo stack,
+  // validated by the core against the model, and saved.
+  void modelWideStepsAreUndoableEdits() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    auto* flap = editor.modelWide()->findChild<QCheckBox*>(QStringLiteral("flap"));
+    auto* ratio = editor.modelWide()->findChild<QDoubleSpinBox*>(QStringLiteral("flapRatio"));
+    auto* target = editor.modelWide()->findChild<QComboBox*>(QStringLiteral("flapTarget"));
+    QVERIFY(flap && ratio && target);
+    QVERIFY(!ratio->isEnabled());
+    const QString before = editor.sizeLabel()->text();
+    QTest::mouseClick(flap, Qt::LeftButton);
+    QVERIFY(flap->isChecked());
+    QVERIFY(ratio->isEnabled());
+    QVERIFY(doc.json().contains("structured"));
+    QCOMPARE(doc.json()["structured"]["method"].get<std::string>(), std::string("flap"));
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QVERIFY(doc.plan()->structured.has_value());
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("counted after the run")), qPrintable(editor.sizeLabel()->text()));
+    QVERIFY(before != editor.sizeLabel()->text());
+    ratio->setValue(0.3);
+    target->setCurrentIndex(target->findData(QStringLiteral("mlp+heads")));
+    QCOMPARE(doc.json()["structured"]["ratio"].get<double>(), 0.3);
+    QCOMPARE(doc.json()["structured"]["target"].get<std::string>(), std::string("mlp+heads"));
+    QVERIFY(doc.valid());
+    QCOMPARE(doc.plan()->structured->ratio, 0.3);
+    QCOMPARE(doc.undoStack()->index(), 3);
+    // Undo back to no FLAP: the box follows the document; redo brings every edit back.
+    const json with = doc.json();
+    for (int i = 0; i < 3; ++i) editor.undoAction()->trigger();
+    QVERIFY(!doc.json().contains("structured"));
+    QVERIFY(!flap->isChecked());
+    QVERIFY(!ratio->isEnabled());
+    QVERIFY(!editor.sizeLabel()->text().contains(QStringLiteral("counted after the run")));
+    for (int i = 0; i < 3; ++i) editor.redoAction()->trigger();
+    QCOMPARE(doc.json(), with);
+    QVERIFY(flap->isChecked());
+    QCOMPARE(ratio->value(), 0.3);
+    QCOMPARE(target->currentData().toString(), QStringLiteral("mlp+heads"));
+    // SmoothQuant too.
+    editor.modelWide()->findChild<QCheckBox*>(QStringLiteral("smoothquant"))->setChecked(true);
+    editor.modelWide()->findChild<QDoubleSpinBox*>(QStringLiteral("smoothquantAlpha"))->setValue(0.8);
+    QCOMPARE(doc.json()["smoothquant"]["alpha"].get<double>(), 0.8);
+    QVERIFY(doc.valid());
+    // Saved, the file has both keys and the strict parser reads them back.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("flap.json"));
+    doc.save(path);
+    RecipeDocument other;
+    other.load(path);
+    QCOMPARE(other.json()["structured"], with["structured"]);
+    QVERIFY(other.recipe()->structured.has_value());
+    QCOMPARE(*other.recipe()->smoothquant_alpha, 0.8);
+    // Off again removes the key.
+    flap->setChecked(false);
+    QVERIFY(!doc.json().contains("structured"));
+
+    // On a Mamba-2 model FLAP is the core's error, naming the key; nothing crashes.
+    const auto mamba = test::loadSession(test::demo(QStringLiteral("sotu-mamba2")), false);
+    RecipeDocument mdoc;
+    mdoc.setModel(mamba->model());
+    RecipeEditor medit(mdoc);
+    medit.show();
+    QTest::mouseClick(medit.modelWide()->findChild<QCheckBox*>(QStringLiteral("flap")), Qt::LeftButton);
+    QVERIFY(mdoc.json().contains("structured"));
+    QVERIFY(!mdoc.valid());
+    QCOMPARE(mdoc.errorKey(), QStringLiteral("structured.method"));
+    QVERIFY2(medit.errorLabel()->text().contains(QStringLiteral("structured")), qPrintable(medit.errorLabel()->text()));
+    QVERIFY(medit.errorLabel()->isVisible());
+    medit.undoAction()->trigger();
+    QVERIFY(mdoc.valid());
   }
 
   void loadAndSaveGoThroughTheStrictParser() {

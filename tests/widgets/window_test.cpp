@@ -1,6 +1,7 @@
 // The real window code path: open the bundled sotu-llama as a user would (menu action's slot,
 // drag and drop, the command line), see its summary and layers, select a layer, and get errors
 // as a dialog and an issue instead of a crash.
+#include <QCheckBox>
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QtTest>
@@ -20,6 +21,10 @@
 #include "widgets/plots/channel_plot.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/plots/range_plot.h"
+#include "widgets/recipe/model_wide_box.h"
+#include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_editor.h"
+#include "widgets/runs/run_dialog.h"
 #include "widgets/session/model_session.h"
 #include "widgets/window/help_actions.h"
 #include "widgets/window/launch.h"
@@ -130,6 +135,27 @@ class WindowTest : public QObject {
     Q_EMIT dock->view()->activated(issues.index(row, IssuesModel::MessageColumn));
     QCOMPARE(window_->detail()->layer(), window_->session()->rowOf("model.layers.1.mlp.up_proj"));
     QVERIFY(window_->weightPage()->inputChannels()->outlierCount() >= 1);
+  }
+
+  // FLAP on a Mamba-2 model from the recipe editor's Model-wide box: the core's error is an issue
+  // naming the key, Compress is refused, and undo clears it.
+  void structuredPruningOutsideLlamaIsAnIssue() {
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("sotu-mamba2"))));
+    auto* flap = window_->recipeEditor()->modelWide()->findChild<QCheckBox*>(QStringLiteral("flap"));
+    QVERIFY(flap);
+    flap->click();
+    IssuesModel& issues = window_->issues();
+    int row = -1;
+    for (int r = 0; r < issues.rowCount(); ++r)
+      if (issues.issue(r).severity == Issue::Severity::Error && issues.issue(r).message.contains(QStringLiteral("structured"))) row = r;
+    QVERIFY2(row >= 0, "no issue for FLAP on Mamba-2");
+    QVERIFY(!window_->startRun(RunDialog::Kind::Compress));
+    auto* refusal = window_->findChild<QMessageBox*>(QStringLiteral("runErrorDialog"));
+    QVERIFY(refusal && refusal->text().contains(QStringLiteral("structured")));
+    refusal->close();
+    window_->recipeEditor()->undoAction()->trigger();
+    QVERIFY(window_->recipe().valid());
+    QCOMPARE(issues.count(Issue::Severity::Error), 0);
   }
 
   void aBrokenFolderIsAnErrorNotACrash() {

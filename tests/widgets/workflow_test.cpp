@@ -25,9 +25,11 @@
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/run_page.h"
+#include "widgets/detail/weight_page.h"
 #include "widgets/experiments/compare_window.h"
 #include "widgets/experiments/experiment_list_model.h"
 #include "widgets/experiments/experiments_panel.h"
+#include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/layers/layer_browser.h"
 #include "widgets/layers/layer_filter_proxy.h"
@@ -143,12 +145,56 @@ class WorkflowTest : public QObject {
     ActivationPage* acts = w.activationPage();
     QCOMPARE(acts->currentPoint(), top.data().toString() + QStringLiteral(":input"));
     QVERIFY(acts->histogram()->hasData());
+    // View → Logarithmic Histogram (Ctrl+G) is one state for the Weights and Activations pages;
+    // either page's own box sets it for both.
+    QAction* log_y = action(w, "logHistogram");
+    QCOMPARE(log_y->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_G));
+    QVERIFY(!log_y->isChecked() && !acts->histogram()->logY() && !w.weightPage()->histogram()->logY());
+    log_y->trigger();
+    QVERIFY(acts->histogram()->logY());
+    QVERIFY(w.weightPage()->histogram()->logY());
+    acts->histogram()->findChild<QCheckBox*>(QStringLiteral("logY"))->click();
+    QVERIFY(!acts->histogram()->logY());
+    QVERIFY(!log_y->isChecked());
+    QVERIFY(!w.weightPage()->histogram()->logY());
+    w.weightPage()->histogram()->setLogY(true);
+    QVERIFY(log_y->isChecked());
     QVERIFY(acts->histogram()->logY());
     QVERIFY(acts->channels()->hasData());
     QCOMPARE(acts->channels()->outlierCount(),
              table->index(session.rowOf(top.data().toString().toStdString()), LayerTableModel::ActOutliersColumn).data(LayerTableModel::SortRole).toLongLong());
     QVERIFY(acts->points().contains(top.data().toString() + QStringLiteral(":output")));
     layers->view()->sortByColumn(-1, Qt::AscendingOrder);
+
+    // The calibration's outlier channels are issues too, one per point that has any, naming the
+    // point and the calibration; activating one jumps to its layer and shows that point.
+    IssuesModel& issues = w.issues();
+    int with_outliers = 0, listed = 0, jump_row = -1;
+    QString jump_point;
+    for (const auto& p : session.points())
+      if (p.outliers && *p.outliers > 0) {
+        ++with_outliers;
+        if (jump_point.isEmpty() && p.point.find(":input") != std::string::npos && session.rowOf(p.layer) >= 0)
+          jump_point = QString::fromStdString(p.point);
+      }
+    QVERIFY(with_outliers > 0);
+    QVERIFY(!jump_point.isEmpty());
+    for (int r = 0; r < issues.rowCount(); ++r) {
+      if (!issues.issue(r).message.contains(QStringLiteral("outlier activation channel"))) continue;
+      ++listed;
+      QVERIFY2(issues.issue(r).message.contains(QStringLiteral("calibration #%1").arg(calibrated)), qPrintable(issues.issue(r).message));
+      QVERIFY(session.rowOf(issues.issue(r).layer.toStdString()) >= 0);
+      if (issues.issue(r).message.contains(QStringLiteral(" at ") + jump_point + QStringLiteral(";"))) jump_row = r;
+    }
+    QCOMPARE(listed, with_outliers);
+    QVERIFY2(jump_row >= 0, qPrintable(jump_point));
+    const QString jump_layer = jump_point.left(jump_point.indexOf(QLatin1Char(':')));
+    QCOMPARE(issues.issue(jump_row).layer, jump_layer);
+    layers->selectLayer(jump_layer.endsWith(QStringLiteral("q_proj")) ? QStringLiteral("model.layers.5.mlp.up_proj")
+                                                                      : QStringLiteral("model.layers.0.self_attn.q_proj"));
+    Q_EMIT w.findChild<IssuesDock*>()->view()->activated(issues.index(jump_row, IssuesModel::MessageColumn));
+    QCOMPARE(w.detail()->layer(), session.rowOf(jump_layer.toStdString()));
+    QCOMPARE(acts->currentPoint(), jump_point);
 
     // Filter to the MLP layers, select them all, and set W4 g128 RTN in the recipe editor.
     QTest::keyClicks(layers->filter(), QStringLiteral("model.layers.*.mlp.*"));

@@ -73,7 +73,6 @@ ActivationPage::ActivationPage(QWidget* parent)
   table_->setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
   histogram_->setObjectName(QStringLiteral("activationHistogram"));
   histogram_->setAxisLabels(tr("activation"), tr("count"));
-  histogram_->setLogY(true);
   channels_->setObjectName(QStringLiteral("activationChannelPlot"));
   channels_->setNames(tr("channel"), tr("absmax"));
   connect(table_, &QTableWidget::currentCellChanged, this, [this](int row) {

@@ -26,6 +26,7 @@
 
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
+#include "widgets/recipe/model_wide_box.h"
 #include "core/compress/schemes.h"
 #include "widgets/recipe/recipe_section.h"
 
@@ -213,6 +214,8 @@ RecipeEditor::RecipeEditor(RecipeDocument& doc, QWidget* parent) : QWidget(paren
   layout->addWidget(rules_);
   layout->addLayout(rule_buttons);
   layout->addLayout(ignore_row);
+  model_wide_ = new ModelWideBox(doc_, this);
+  layout->addWidget(model_wide_);
   layout->addWidget(new QLabel(tr("<b>Setting</b>"), this));
   layout->addWidget(target_box);
   layout->addWidget(setting_box);
@@ -398,6 +401,11 @@ void RecipeEditor::refresh() {
     if (const ResolvedRecipe* p = doc_.plan())
       text += tr("; %1 of %2 layers compressed").arg(p->compressed_layers()).arg(p->layers.size());
     if (s->kv_bits_per_element < 16) text += tr("; KV cache %1 bits per element").arg(s->kv_bits_per_element, 0, 'f', 2);
+    // The core's plan says the same (quench-cli compress --plan): FLAP's channels are chosen on data.
+    if (const ResolvedRecipe* p = doc_.plan(); p && p->structured)
+      text += tr("<br>Not counted yet: structured pruning, %1. Which channels and heads go is decided on the calibration data, "
+                 "so it is counted after the run.")
+                  .arg(QString::fromStdString(p->structured->describe()).toHtmlEscaped());
     size_->setText(text);
   } else {
     size_->setText(doc_.error().isEmpty() ? tr("Open a model to see what the recipe does to it.") : tr("No size estimate while the recipe has an error."));

@@ -21,6 +21,7 @@ class QTableWidget;
 
 namespace quench::gui {
 
+class ModelWideBox;
 class RecipeDocument;
 class RecipeSection;
 
@@ -59,6 +60,7 @@ class RecipeEditor : public QWidget {
   QTableWidget* rules() const { return rules_; }
   QLabel* sizeLabel() const { return size_; }
   QLabel* errorLabel() const { return error_; }
+  ModelWideBox* modelWide() const { return model_wide_; }
 
  Q_SIGNALS:
   void jumpToLayer(const QString& layer);
@@ -83,6 +85,7 @@ class RecipeEditor : public QWidget {
   QPushButton* apply_;
   QTableWidget* rules_;
   QLineEdit* ignore_;
+  ModelWideBox* model_wide_;
   QLabel* error_;
   QLabel* warnings_;
   QLabel* size_;

@@ -137,6 +137,14 @@ nlohmann::json withName(const nlohmann::json& recipe, const std::string& name) {
   return r;
 }
 
+nlohmann::json withModelWide(const nlohmann::json& recipe, const std::string& key, const nlohmann::json& value) {
+  QUENCH_CHECK(key == "smoothquant" || key == "structured", key, ": not a model-wide recipe step (smoothquant, structured)");
+  nlohmann::json r = recipe;
+  if (value.is_null()) r.erase(key);
+  else r[key] = value;
+  return r;
+}
+
 QStringList presetNames() {
   QStringList names = {QStringLiteral("W8A8"), QStringLiteral("W8A16"), QStringLiteral("W4A16-G128"), QStringLiteral("W4A16-G64"),
                        QStringLiteral("W4A8"), QStringLiteral("W3A16-G128")};

@@ -22,6 +22,8 @@ nlohmann::json withoutOverride(const nlohmann::json& recipe, size_t index);
 nlohmann::json withOverrideMoved(const nlohmann::json& recipe, size_t index, int delta);
 nlohmann::json withIgnore(const nlohmann::json& recipe, const std::vector<std::string>& globs);
 nlohmann::json withName(const nlohmann::json& recipe, const std::string& name);
+// Sets a model-wide step ("smoothquant", "structured") to `value`, or removes it when `value` is null.
+nlohmann::json withModelWide(const nlohmann::json& recipe, const std::string& key, const nlohmann::json& value);
 
 // The presets the editor offers: schemes (W8A8, W4A16-G128, ...) and the core's presets (quamba).
 QStringList presetNames();

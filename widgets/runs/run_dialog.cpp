@@ -52,6 +52,7 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     metric_->setObjectName(QStringLiteral("metric"));
     metric_->addItem(tr("perplexity (ranked by ΔNLL)"), QStringLiteral("perplexity"));
     metric_->addItem(tr("KL divergence from the float model"), QStringLiteral("kl"));
+    metric_->addItem(tr("top-1 drop (image models)"), QStringLiteral("top1"));
     metric_->setCurrentIndex(std::max(0, metric_->findData(settings.metric)));
     form->addRow(tr("Metric"), metric_);
     layers_ = new QLineEdit(settings.layers, this);
@@ -65,8 +66,9 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
                                                          "per-layer output errors are measured")
                              : kind == Kind::Calibrate ? tr("Text whose activations are measured at every observable point")
                                                        : tr("Text for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN"));
-    form->addRow(tr("Calibration text"), calibration_->parentWidget());
-    calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Random windows taken from the calibration text"));
+    form->addRow(tr("Calibration data"), calibration_->parentWidget());
+    calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples,
+                          tr("Random windows taken from the calibration text (image models: the first images)"));
     seq_ = spin(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
     seed_ = spin(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
     auto* row = new QHBoxLayout();
@@ -95,9 +97,10 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
   }
   if (kind != Kind::Calibrate) {
     evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation);
-    evaluation_->setToolTip(tr("Held-out text the perplexity is measured on"));
+    evaluation_->setToolTip(tr("Held-out text the perplexity is measured on; image models: an IDX images file, or a folder of "
+                               "class sub-folders, scored by top-1"));
     form->addRow(kind == Kind::Sensitivity ? tr("Text to score on") : tr("Evaluation text"), evaluation_->parentWidget());
-    if (kind == Kind::Evaluate) {
+    {
       evaluation_labels_ = fileField(QStringLiteral("evaluationLabels"), settings.evaluation_labels);
       evaluation_labels_->setToolTip(tr("Image models: the IDX labels file of the IDX images file above (empty for a folder of "
                                         "class sub-folders); windows then count images"));
@@ -114,7 +117,8 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
   }
   if (evaluate_) {
     auto sync = [this] {
-      for (QWidget* w : {static_cast<QWidget*>(evaluation_->parentWidget()), static_cast<QWidget*>(ctx_), static_cast<QWidget*>(eval_windows_)})
+      for (QWidget* w : {evaluation_->parentWidget(), evaluation_labels_->parentWidget(), static_cast<QWidget*>(ctx_),
+                         static_cast<QWidget*>(eval_windows_)})
         w->setEnabled(evaluate_->isChecked());
     };
     connect(evaluate_, &QCheckBox::toggled, this, sync);

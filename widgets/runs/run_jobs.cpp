@@ -31,17 +31,11 @@ Progress jobProgress(JobContext& ctx) {
 
 std::string str(const QString& s) { return s.toStdString(); }
 
-// images: the job reads image data for image models too (calibrate and evaluate do; compress and
-// sensitivity read text only).
-std::unique_ptr<Model> loadForRun(const RunSettings& s, JobContext& ctx, bool images) {
+std::unique_ptr<Model> loadForRun(const RunSettings& s, JobContext& ctx) {
   ctx.log(QObject::tr("loading %1 on %2").arg(s.model_dir, s.device));
   LoadOptions lo;
   lo.device = parse_device(str(s.device));
-  auto model = load_model(str(s.model_dir), lo);
-  if (model->modality() != Modality::Text && !images)
-    throw UsageError(model->architecture() + " takes images: the window compresses and ranks text models only for now; "
-                     "calibrate and evaluate it here, compress it with quench-cli compress / sensitivity");
-  return model;
+  return load_model(str(s.model_dir), lo);
 }
 
 void require(const QString& path, const char* what) {
@@ -49,29 +43,44 @@ void require(const QString& path, const char* what) {
   if (!QFileInfo::exists(path)) throw UsageError(str(path) + ": no such " + what + " file");
 }
 
-DatasetRecord textDataset(const QString& path, int64_t samples) {
-  DatasetRecord d = dataset_record(str(path), "text");
-  d.samples = samples;
-  return d;
-}
-
 // What every run job shares: its title, a copy of the model loaded on the job thread, the store,
 // and the outcome handed to the UI thread when the work returned. `check` runs first, before the
 // model is loaded, for what can be refused at once (missing files, bad settings).
 using RunWork = std::function<void(JobContext&, Model&, Store&, RunOutcome&)>;
-Job runJob(const QString& title, const RunSettings& s, std::function<void()> check, RunWork work, RunDone done, bool images = false) {
+Job runJob(const QString& title, const RunSettings& s, std::function<void()> check, RunWork work, RunDone done) {
   auto out = std::make_shared<RunOutcome>();
   Job job;
   job.title = title.arg(QFileInfo(s.model_dir).fileName());
-  job.work = [s, check = std::move(check), work = std::move(work), out, images](JobContext& ctx) {
+  job.work = [s, check = std::move(check), work = std::move(work), out](JobContext& ctx) {
     if (check) check();
-    auto model = loadForRun(s, ctx, images);
+    auto model = loadForRun(s, ctx);
     ctx.check_cancelled();
     Store store = Store::open(str(s.database));
     work(ctx, *model, store, *out);
   };
   job.done = [out, done = std::move(done)] { done(out); };
   return job;
+}
+
+// An image model's evaluation set: an IDX images file with its IDX labels (quench-cli's
+// --eval-images / --eval-labels), or a folder of class sub-folders (--eval-image-folder).
+ImageDataset evaluationImages(const RunSettings& s, JobContext& ctx) {
+  ctx.log(QObject::tr("reading images from %1").arg(s.evaluation));
+  if (QFileInfo(s.evaluation).isDir()) return load_image_folder(str(s.evaluation));
+  require(s.evaluation_labels, "labels");
+  return load_idx_dataset(str(s.evaluation), str(s.evaluation_labels));
+}
+
+// Calibration data as quench-cli compress reads it: random windows of a text, or the first images
+// of an IDX file or folder.
+CalibrationSet calibrationData(const RunSettings& s, const Model& model, JobContext& ctx) {
+  if (model.modality() == Modality::Text) {
+    ctx.log(QObject::tr("tokenizing %1").arg(s.calibration));
+    return calibration_windows(text_token_ids(str(s.model_dir), str(s.calibration)), s.calib_samples, s.seq, static_cast<uint64_t>(s.seed),
+                               str(s.calibration));
+  }
+  ctx.log(QObject::tr("reading images from %1").arg(s.calibration));
+  return calibration_images(str(s.model_dir), str(s.calibration), s.calib_samples);
 }
 
 std::vector<std::string> splitCommas(const QString& text) {
@@ -91,22 +100,32 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
     // Everything that can be wrong with the inputs is found before the experiment is recorded.
     const Recipe recipe = Recipe::parse(recipe_json, "recipe");
     const ResolvedRecipe plan = resolve(recipe, model);
-    ctx.log(QObject::tr("tokenizing %1").arg(s.calibration));
-    const at::Tensor calib_ids = text_token_ids(str(s.model_dir), str(s.calibration));
-    const CalibrationSet calib = calibration_windows(calib_ids, s.calib_samples, s.seq, static_cast<uint64_t>(s.seed), str(s.calibration));
+    const bool text = model.modality() == Modality::Text;
+    const CalibrationSet calib = calibrationData(s, model, ctx);
+    // Text: perplexity over windows; images: top-1 / top-5 over labelled images, at most eval_windows.
     EvalData eval;
-    if (s.evaluate) eval.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
+    ImageDataset images;
+    if (s.evaluate && text) {
+      eval.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
+    } else if (s.evaluate) {
+      images = evaluationImages(s, ctx);
+      eval.images = &images;
+      eval.preprocess = ImagePreprocessor::from_model_dir(str(s.model_dir));
+    }
     ctx.check_cancelled();
 
     CompressRunSpec rs;
     rs.name = !s.name.isEmpty() ? str(s.name) : recipe.name.empty() ? "compress" : recipe.name;
     rs.device = str(s.device);
-    rs.calib = textDataset(s.calibration, calib.samples);
+    rs.calib = dataset_record(str(s.calibration), text ? "text" : "images");
+    rs.calib.samples = calib.samples;
     if (s.evaluate) {
       rs.eval = &eval;
-      rs.eval_dataset = dataset_record(str(s.evaluation), "text");
+      rs.eval_dataset = dataset_record(str(s.evaluation), text ? "text" : "images");
+      if (!text) rs.eval_dataset->samples = images.size();
       rs.eval_options.ctx = s.ctx;
       rs.eval_options.max_windows = s.eval_windows;
+      if (!text) rs.eval_options.max_images = s.eval_windows;
     }
     rs.options.measure_samples = s.measure_samples;
     ctx.log(QObject::tr("compressing: %1 of %2 layers").arg(plan.compressed_layers()).arg(plan.layers.size()));
@@ -125,6 +144,7 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
     for (const auto& w : run.result.warnings) out.warnings << QString::fromStdString(w);
     QString summary = QObject::tr("experiment #%1 recorded: %2 bits per weight").arg(run.experiment_id).arg(run.result.size.bits_per_weight, 0, 'f', 3);
     if (run.metrics.contains("perplexity")) summary += QObject::tr(", perplexity %1").arg(run.metrics["perplexity"].get<double>(), 0, 'f', 3);
+    if (run.metrics.contains("top1")) summary += QObject::tr(", top-1 %1").arg(run.metrics["top1"].get<double>(), 0, 'f', 4);
     ctx.log(summary);
   };
   return runJob(QObject::tr("Compress and evaluate %1"), s, check, work, std::move(done));
@@ -144,13 +164,7 @@ Job evaluateJob(const RunSettings& s, RunDone done) {
       ctx.log(QObject::tr("tokenizing %1").arg(s.evaluation));
       data.token_ids = text_token_ids(str(s.model_dir), str(s.evaluation));
     } else {
-      ctx.log(QObject::tr("reading images from %1").arg(s.evaluation));
-      if (QFileInfo(s.evaluation).isDir()) {
-        images = load_image_folder(str(s.evaluation));
-      } else {
-        require(s.evaluation_labels, "labels");
-        images = load_idx_dataset(str(s.evaluation), str(s.evaluation_labels));
-      }
+      images = evaluationImages(s, ctx);
       data.images = &images;
       data.preprocess = ImagePreprocessor::from_model_dir(str(s.model_dir));
       o.max_images = s.eval_windows;
@@ -169,7 +183,7 @@ Job evaluateJob(const RunSettings& s, RunDone done) {
     if (!text) out.metrics["top5"] = run.result.top5;
     ctx.log(QObject::tr("experiment #%1 recorded: %2 %3").arg(run.experiment_id).arg(QString::fromStdString(run.result.metric)).arg(run.result.value, 0, 'f', 4));
   };
-  return runJob(QObject::tr("Evaluate %1"), s, [s] { require(s.evaluation, "evaluation"); }, work, std::move(done), true);
+  return runJob(QObject::tr("Evaluate %1"), s, [s] { require(s.evaluation, "evaluation"); }, work, std::move(done));
 }
 
 Job sensitivityJob(const RunSettings& s, RunDone done) {
@@ -182,22 +196,38 @@ Job sensitivityJob(const RunSettings& s, RunDone done) {
     so->layers = splitCommas(s.layers);
     if (s.metric == QLatin1String("kl")) so->metric = SensitivityMetric::Kl;
     else if (s.metric == QLatin1String("perplexity")) so->metric = SensitivityMetric::Perplexity;
-    else throw UsageError("sensitivity: the metric must be perplexity or kl for a language model, not " + str(s.metric));
+    else if (s.metric == QLatin1String("top1")) so->metric = SensitivityMetric::Top1;
+    else throw UsageError("sensitivity: the metric must be perplexity, kl or top1, not " + str(s.metric));
     if (!s.calibration.isEmpty()) require(s.calibration, "calibration");
   };
   auto work = [s, candidates, so](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
-    const at::Tensor ids = text_token_ids(str(s.model_dir), str(s.evaluation));
-    const CalibrationSet eval = evaluation_windows(ids, s.ctx, s.eval_windows, str(s.evaluation));
+    // Text: windows of the evaluation text; images: the first eval_windows labelled images (256
+    // when 0, quench-cli sensitivity's default). Perplexity and top-1 belong to one modality each.
+    const bool text = model.modality() == Modality::Text;
+    if (text && so->metric == SensitivityMetric::Top1)
+      throw UsageError("sensitivity: top1 is for image models; " + model.architecture() + " is ranked by perplexity or kl");
+    if (!text && so->metric == SensitivityMetric::Perplexity) {
+      ctx.log(QObject::tr("ranking by the drop in top-1: perplexity is a language model's metric"));
+      so->metric = SensitivityMetric::Top1;
+    }
+    CalibrationSet eval;
+    if (text) {
+      eval = evaluation_windows(text_token_ids(str(s.model_dir), str(s.evaluation)), s.ctx, s.eval_windows, str(s.evaluation));
+    } else {
+      const ImageDataset images = evaluationImages(s, ctx);
+      eval = CalibrationSet::from_images(images, ImagePreprocessor::from_model_dir(str(s.model_dir)), s.eval_windows > 0 ? s.eval_windows : 256, 64);
+    }
     CalibrationSet calib;
     SensitivityRunSpec rs;
     if (!s.calibration.isEmpty()) {
-      calib = calibration_windows(text_token_ids(str(s.model_dir), str(s.calibration)), s.calib_samples, s.seq,
-                                  static_cast<uint64_t>(s.seed), str(s.calibration));
-      rs.calib = textDataset(s.calibration, calib.samples);
+      calib = calibrationData(s, model, ctx);
+      rs.calib = dataset_record(str(s.calibration), text ? "text" : "images");
+      rs.calib->samples = calib.samples;
     }
     rs.name = s.name.isEmpty() ? "sensitivity " + candidates->front().name : str(s.name);
     rs.device = str(s.device);
-    rs.eval = textDataset(s.evaluation, eval.samples);
+    rs.eval = dataset_record(str(s.evaluation), text ? "text" : "images");
+    rs.eval.samples = eval.samples;
     const SensitivityRun run = run_sensitivity(store, model, *candidates, eval, calib, *so, rs, jobProgress(ctx));
     out.experiment_id = run.experiment_id;
     out.name = QString::fromStdString(rs.name);
@@ -223,10 +253,7 @@ Job calibrateJob(const RunSettings& s, RunDone done) {
   auto work = [s](JobContext& ctx, Model& model, Store& store, RunOutcome& out) {
     // Text models: random windows of the text; image models: the first images of an IDX file or folder.
     const bool text = model.modality() == Modality::Text;
-    ctx.log(QObject::tr(text ? "tokenizing %1" : "reading images from %1").arg(s.calibration));
-    const CalibrationSet data = text ? calibration_windows(text_token_ids(str(s.model_dir), str(s.calibration)), s.calib_samples, s.seq,
-                                                           static_cast<uint64_t>(s.seed), str(s.calibration))
-                                     : calibration_images(str(s.model_dir), str(s.calibration), s.calib_samples);
+    const CalibrationSet data = calibrationData(s, model, ctx);
     ctx.check_cancelled();
     CalibrationOptions opts;
     opts.points = s.points.isEmpty() ? "*" : str(s.points);
@@ -248,7 +275,7 @@ Job calibrateJob(const RunSettings& s, RunDone done) {
     for (const auto& w : run.result.warnings) out.warnings << QString::fromStdString(w);
     ctx.log(QObject::tr("experiment #%1 recorded: %2 points in %3 s").arg(run.experiment_id).arg(run.result.points.size()).arg(run.result.seconds, 0, 'f', 1));
   };
-  return runJob(QObject::tr("Calibrate %1"), s, [s] { require(s.calibration, "calibration"); }, work, std::move(done), true);
+  return runJob(QObject::tr("Calibrate %1"), s, [s] { require(s.calibration, "calibration"); }, work, std::move(done));
 }
 
 }  // namespace quench::gui

@@ -1,8 +1,9 @@
 #pragma once
 // The jobs that record experiments: compress + evaluate, a baseline evaluation, per-layer
-// sensitivity, and activation calibration. Each loads its own copy of the model on the job thread (the open session's model
-// stays untouched for the views), reads the data, and records through core/runs exactly as
-// quench-cli does; results come back to the UI thread through `done`.
+// sensitivity, and activation calibration, for text and image models. Each loads its own copy of
+// the model on the job thread (the open session's model stays untouched for the views), reads the
+// data (text windows, or IDX / folder images), and records through core/runs exactly as quench-cli
+// does; results come back to the UI thread through `done`.
 #include <QString>
 #include <QStringList>
 

@@ -77,6 +77,14 @@ const LayerStats* ModelSession::point(const std::string& name) const {
   return it == point_index_.end() ? nullptr : &points_[it->second];
 }
 
+int ModelSession::rowOfPoint(const LayerStats& p) const {
+  if (const int row = rowOf(p.layer); row >= 0) return row;
+  const std::string prefix = p.layer + ".";
+  for (int row = 0; row < layerCount(); ++row)
+    if (layer(row).name.rfind(prefix, 0) == 0) return row;
+  return -1;
+}
+
 const LayerStats* ModelSession::inputStats(int row) const {
   if (row < 0 || row >= layerCount() || points_.empty()) return nullptr;
   return point(layer(row).name + ":input");

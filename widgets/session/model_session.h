@@ -57,6 +57,10 @@ class ModelSession : public QObject {
   bool hasActivations() const { return !points_.empty(); }
   const Run& activationRun() const { return activation_run_; }
   const LayerStats* point(const std::string& name) const;  // nullptr when not observed
+  const std::vector<LayerStats>& points() const { return points_; }
+  // The row a point is shown with: the layer it belongs to, or for a module's own point (a Mamba
+  // mixer's x, dt, B, C, y) that module's first layer; −1 when no layer is inside the module.
+  int rowOfPoint(const LayerStats& p) const;
   // The statistics of what layer `row` reads (its ":input" point); nullptr when not observed.
   const LayerStats* inputStats(int row) const;
   // Every observed point about layer `row`: its own (input, output), then those of the module

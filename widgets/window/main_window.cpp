@@ -161,9 +161,14 @@ void MainWindow::buildMenus() {
   QAction* log_y = view->addAction(tr("&Logarithmic Histogram"));
   log_y->setCheckable(true);
   log_y->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_G));
-  HistogramPlot* histogram = weight_page_->histogram();
-  connect(log_y, &QAction::toggled, histogram, &HistogramPlot::setLogY);
-  connect(histogram, &HistogramPlot::logYChanged, log_y, &QAction::setChecked);
+  log_y->setObjectName(QStringLiteral("logHistogram"));
+  // One state for the Weights and Activations pages' histograms: the action holds it, and a page's
+  // own "log" box sets the action, which sets the other page.
+  for (HistogramPlot* histogram : {weight_page_->histogram(), activation_page_->histogram()}) {
+    histogram->setLogY(log_y->isChecked());
+    connect(log_y, &QAction::toggled, histogram, &HistogramPlot::setLogY);
+    connect(histogram, &HistogramPlot::logYChanged, log_y, &QAction::setChecked);
+  }
   view->addSeparator();
   for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
 

@@ -98,6 +98,7 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void setSession(std::shared_ptr<ModelSession> session);
   void reportOutliers();
+  void reportActivationOutliers();
   void onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error);
   void onRunRecorded(const std::shared_ptr<ModelSession>& session, const RunOutcome& out);
   void onRecipeChanged();

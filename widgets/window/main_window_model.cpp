@@ -29,6 +29,7 @@ namespace quench::gui {
 namespace {
 // Issues are cleared by source when their job runs again.
 const QString kStatsSource = QStringLiteral("weight statistics");
+const QString kActivationSource = QStringLiteral("activation statistics");
 
 // A dropped folder, or the folder of a dropped file (people drop config.json as often as its folder).
 QString droppedModelDir(const QMimeData* mime) {
@@ -56,6 +57,8 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   browser_->selectTop();
   session_ = std::move(session);
   issues_->clear();
+  // Whatever shows a calibration on this model (a calibrate job, an opened run) lists its outliers.
+  connect(session_.get(), &ModelSession::activationsChanged, this, &MainWindow::reportActivationOutliers);
   settings_.addRecentModel(s.dir);
   file_actions_->setCurrent(s.dir);
   setWindowTitle(tr("%1 — Quench").arg(s.name));
@@ -95,6 +98,36 @@ void MainWindow::reportOutliers() {
                   .arg(top.channel)
                   .arg(top.ratio, 0, 'f', 1);
     issues_->add({Issue::Severity::Info, message, QString::fromStdString(s->layer), kStatsSource});
+  }
+}
+
+void MainWindow::reportActivationOutliers() {
+  issues_->clearSource(kActivationSource);
+  if (!session_) return;
+  const auto& run = session_->activationRun();
+  for (const LayerStats& p : session_->points()) {
+    if (!p.outliers || *p.outliers <= 0) continue;
+    // The largest outlier channel and its ratio to the median channel, from the recorded arrays.
+    const auto channels = p.arrays.find("outlier_channels");
+    const auto absmax = p.arrays.find("channel_absmax");
+    const double median = p.extra.value("median_channel_absmax", 0.0);
+    QString largest;
+    if (channels != p.arrays.end() && absmax != p.arrays.end() && median > 0) {
+      const std::vector<double> ch = channels->second.to_doubles(), am = absmax->second.to_doubles();
+      int64_t top = -1;
+      for (double c : ch) {
+        const auto i = static_cast<int64_t>(c);
+        if (i >= 0 && i < static_cast<int64_t>(am.size()) && (top < 0 || am[static_cast<size_t>(i)] > am[static_cast<size_t>(top)])) top = i;
+      }
+      if (top >= 0) largest = tr("; the largest, channel %1, is %2× the median channel").arg(top).arg(am[static_cast<size_t>(top)] / median, 0, 'f', 1);
+    }
+    const int row = session_->rowOfPoint(p);
+    issues_->add({Issue::Severity::Info,
+                  (*p.outliers == 1 ? tr("1 outlier activation channel at %2%3 (calibration #%4)")
+                                    : tr("%1 outlier activation channels at %2%3 (calibration #%4)").arg(*p.outliers))
+                      .arg(QString::fromStdString(p.point), largest)
+                      .arg(run.experiment_id),
+                  row >= 0 ? QString::fromStdString(session_->layer(row).name) : QString(), kActivationSource});
   }
 }
 
