@@ -1,0 +1,69 @@
+#pragma once
+// ggml's tensor types and their block layouts (GGUF tensor data), torch-free: encoding blocks
+// from integer codes and scales that a quantizer already chose, and decoding blocks to floats
+// exactly as llama.cpp's dequantize_row_* does. The quantizers themselves (which codes and scales)
+// live in core/ops/ggml_grid.h; this file only moves bits.
+//
+// Per block of `block` values along a row (ne0), with fp16 d/m:
+//   F32, F16, BF16: plain values (block 1)
+//   Q8_0 (32):  x = d·q,            q int8
+//   Q4_0 (32):  x = d·(c − 8),      c 0..15   (16 bytes of nibbles: value j in low nibble of byte j, j+16 in the high)
+//   Q5_0 (32):  x = d·(c − 16),     c 0..31   (4 bytes qh: bit j = fifth bit of value j)
+//   Q4_1 (32):  x = d·c + m,        c 0..15
+//   Q5_1 (32):  x = d·c + m,        c 0..31
+//   Q4_K (256): 8 sub-blocks of 32: x = (d·sc_j)·c − (dmin·mn_j), c 0..15, sc_j, mn_j 6-bit (0..63)
+//   Q6_K (256): 16 sub-blocks of 16: x = (d·sc_j)·(c − 32), c 0..63, sc_j int8
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace quench {
+
+// Values are ggml's type codes (ggml.h enum ggml_type); only the ones Quench reads or writes.
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30 };
+
+struct GgmlTypeInfo {
+  GgmlType type;
+  const char* name;     // "Q4_0", as llama.cpp prints it
+  int64_t block;        // values per block
+  int64_t block_bytes;  // bytes per block
+};
+
+// Quench-supported types only; nullopt for any other code (a file may name types Quench cannot decode).
+std::optional<GgmlTypeInfo> ggml_type_info(uint32_t code);
+const GgmlTypeInfo& ggml_info(GgmlType t);
+std::optional<GgmlType> ggml_type_from_name(const std::string& name);  // "q4_0" or "Q4_0"; nullopt when unknown
+// Name of any ggml type code, including ones Quench does not support (for error messages); "type 99" when unknown.
+std::string ggml_type_code_name(uint32_t code);
+// Bytes for a row of n values; throws unless n is a multiple of the block.
+int64_t ggml_row_bytes(GgmlType t, int64_t n);
+
+// fp16 / bf16 conversion (round to nearest even, as ggml does).
+uint16_t float_to_half(float f);
+float half_to_float(uint16_t h);
+uint16_t float_to_bf16(float f);
+float bf16_to_float(uint16_t h);
+
+// The codes and scales of `rows` rows of `cols` values (cols a multiple of the block), row-major.
+// code: one per value, the stored unsigned code of the table above (Q8_0: the int8 value cast to uint8).
+// d, m: one per block (m: Q4_1/Q5_1 only) — Q4_K: d and dmin per super-block in d and m;
+// Q6_K: d per super-block. Values must be exactly representable in fp16 (the encoder checks).
+// sc, mn: Q4_K/Q6_K sub-block scales (and Q4_K mins), 8 resp. 16 per super-block (Q6_K sc holds int8 cast to uint8).
+struct GgmlBlocks {
+  GgmlType type = GgmlType::F32;
+  int64_t rows = 0, cols = 0;
+  std::vector<uint8_t> code;
+  std::vector<float> d, m;
+  std::vector<uint8_t> sc, mn;
+};
+
+// The tensor data bytes of the blocks (rows·ggml_row_bytes). Throws on inconsistent sizes, codes
+// out of range or a scale not representable in fp16.
+std::vector<uint8_t> ggml_encode(const GgmlBlocks& b);
+// Plain types: values → bytes.
+std::vector<uint8_t> ggml_encode_float(GgmlType t, const float* x, int64_t n);
+// n values (a multiple of the block) of type t from data into out, as llama.cpp dequantizes them.
+void ggml_decode(GgmlType t, const uint8_t* data, int64_t n, float* out);
+
+}  // namespace quench
