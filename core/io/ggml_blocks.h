@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace quench {
@@ -36,6 +37,9 @@ const GgmlTypeInfo& ggml_info(GgmlType t);
 std::optional<GgmlType> ggml_type_from_name(const std::string& name);  // "q4_0" or "Q4_0"; nullopt when unknown
 // Name of any ggml type code, including ones Quench does not support (for error messages); "type 99" when unknown.
 std::string ggml_type_code_name(uint32_t code);
+// (values per block, bytes per block) of any ggml type code with a known layout, supported or not, so a
+// reader can size and bounds-check tensors it cannot decode; nullopt for removed or unknown codes.
+std::optional<std::pair<int64_t, int64_t>> ggml_type_code_layout(uint32_t code);
 // Bytes for a row of n values; throws unless n is a multiple of the block.
 int64_t ggml_row_bytes(GgmlType t, int64_t n);
 
