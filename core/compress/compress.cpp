@@ -160,6 +160,14 @@ void Pipeline::rotate() {
   }
 }
 
+namespace {
+// The setting with its own range (no clip search): what AWQ's scale search quantizes with.
+WeightQuant minmax(WeightQuant w) {
+  w.clip = ClipMode::MinMax;
+  return w;
+}
+}  // namespace
+
 void Pipeline::record_weight(LayerState& s, const at::Tensor& wq2d) {
   s.weight_err.add(wq2d, weight_2d(s.ref_weight));
   s.layer->set_weight(weight_like(wq2d, s.layer->weight()));
@@ -290,7 +298,7 @@ void Pipeline::awq_scales(int64_t block, const std::vector<at::Tensor>& hs) {
     auto loss = [&](const at::Tensor& s) {
       for (size_t k = 0; k < awq_layers.size(); ++k) {
         const at::Tensor w = weight_2d(w0[k]) * s.unsqueeze(0);
-        const at::Tensor wq = ops::fake_quant(w, by_layer_.at(awq_layers[k])->plan->weights->spec());
+        const at::Tensor wq = rtn_quantize(w, minmax(*by_layer_.at(awq_layers[k])->plan->weights));
         awq_layers[k]->set_weight(weight_like(wq / s.unsqueeze(0), w0[k]));
       }
       double num = 0, den = 0;
@@ -383,6 +391,7 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
     l->set_kernel(std::make_shared<LowRankKernel>(f.a.to(opts), f.b.to(opts), p.lowrank->describe()));
     return;
   }
+  std::shared_ptr<const WeightEncoding> encoding;
   if (p.weights) {
     const WeightQuant& w = *p.weights;
     switch (w.method) {
@@ -390,6 +399,7 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
         RtnInfo info;
         w2d = rtn_quantize(w2d, w, &info);
         if (w.clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
+        encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
         break;
       }
       case WeightMethod::Gptq: {
@@ -398,18 +408,26 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
         s.details["gptq_damp"] = info.damp;
         s.details["gptq_loss"] = info.loss;
         if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
+        encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
         break;
       }
       case WeightMethod::Awq: {  // the scales are folded already; clip search on the (scaled) inputs
         if (!folded_.count(l)) s.details["awq_scale"] = "none (no foldable preceding op)";
-        if (w.clip_search && !awq_no_clip(model_, *l)) {
+        if (w.clip_search && !awq_no_clip(model_, *l) && !w.ggml) {
           QUENCH_CHECK(cap && cap->rows.count(point), l->name(), ": AWQ saw no calibration inputs");
           double mean_clip = 1;
-          const auto qp = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
+          auto e = std::make_shared<WeightEncoding>();
+          e->spec = w.spec();
+          e->params = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
           s.details["mean_clip"] = mean_clip;
-          w2d = ops::fake_quant(w2d, qp, w.spec());
+          w2d = ops::fake_quant(w2d, e->params, *e->spec);
+          encoding = std::move(e);
         } else {
-          w2d = ops::fake_quant(w2d, w.spec());
+          // On a ggml grid the clip search is not run: its output-error search is written for Quench's integer grid.
+          if (w.ggml && w.clip_search) s.details["awq_clip"] = "not searched on a ggml grid";
+          RtnInfo info;
+          w2d = rtn_quantize(w2d, minmax(w), &info);
+          encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
         }
         break;
       }
@@ -418,6 +436,7 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
   // The checkpoint stores only the kept values: quantization must not revive a pruned weight.
   if (s.mask.defined()) w2d = w2d * s.mask;
   record_weight(s, w2d);
+  l->set_encoding(std::move(encoding));
 }
 
 void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {

@@ -60,8 +60,10 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   at::NoGradGuard ng;
   const int64_t in = w_in.size(1);
   const ops::QuantSpec spec = setting.spec();
-  const bool grouped = setting.strategy == WeightStrategy::Group;
-  const int64_t g = grouped ? setting.group_size : in;
+  const std::optional<GgmlType> ggml = setting.ggml;
+  // A ggml type fits its parameters a block (K-quants: a super-block) at a time, like groups.
+  const bool grouped = ggml || setting.strategy == WeightStrategy::Group;
+  const int64_t g = ggml ? setting.unit() : grouped ? setting.group_size : in;
   // Blocks hold whole groups, so a group's parameters are fitted on columns that carry every
   // update made so far.
   int64_t B = std::max<int64_t>(1, setting.block_size);
@@ -89,6 +91,8 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   at::Tensor Q = at::zeros_like(W);
   ops::QuantSpec colspec = spec;
   if (grouped) colspec.granularity = ops::Granularity::Row;
+  std::vector<ops::QuantParams> group_params;
+  std::vector<ops::GgmlParams> ggml_params;
   double loss = 0;
   for (int64_t i1 = 0; i1 < in; i1 += B) {
     const int64_t i2 = std::min(i1 + B, in), count = i2 - i1;
@@ -97,10 +101,11 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
     const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
-      if (grouped && col % g == 0) params = fit(W1.narrow(1, i, std::min(g, count - i)), spec);
+      if (ggml && col % g == 0) ggml_params.push_back(ops::ggml_fit(W1.narrow(1, i, g), *ggml));
+      else if (grouped && !ggml && col % g == 0) group_params.push_back(params = fit(W1.narrow(1, i, std::min(g, count - i)), spec));
       const at::Tensor w = W1.narrow(1, i, 1);  // [out, 1]
       const double d = U1[i][i].item<double>();
-      const at::Tensor q = ops::fake_quant(w, params, colspec);
+      const at::Tensor q = ggml ? ops::ggml_fake_quant_column(w, ggml_params.back(), col % g) : ops::fake_quant(w, params, colspec);
       Q1.narrow(1, i, 1).copy_(q);
       const at::Tensor err = (w - q) / d;
       loss += err.pow(2).sum().item<double>();
@@ -113,6 +118,25 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   }
   if (setting.act_order) Q = Q.index_select(1, invperm);
   if (info) {
+    info->encoding = {};
+    if (ggml) {
+      info->encoding.ggml = ops::ggml_cat(ggml_params);
+    } else {
+      info->encoding.spec = spec;
+      if (grouped) {
+        // Group k holds (permuted) columns k·g …: its scale is column k of [out, groups].
+        std::vector<at::Tensor> sc, zs;
+        for (const auto& p : group_params) {
+          sc.push_back(p.scale.reshape({-1, 1}));
+          if (p.zero.defined()) zs.push_back(p.zero.reshape({-1, 1}));
+        }
+        info->encoding.params.scale = at::cat(sc, 1);
+        if (!zs.empty()) info->encoding.params.zero = at::cat(zs, 1);
+        if (setting.act_order) info->encoding.g_idx = at::floor_divide(invperm, g).to(at::kInt);
+      } else {
+        info->encoding.params = params;
+      }
+    }
     info->dead_columns = ndead;
     info->damp = damp;
     info->loss = loss;

@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 
 #include "core/compress/settings.h"
+#include "core/nn/weight_encoding.h"
 
 namespace quench {
 
@@ -43,6 +44,7 @@ struct GptqInfo {
   int64_t dead_columns = 0;
   double damp = 0;     // λ used
   double loss = 0;     // Σ (w − q)² / U_ii² over all columns: GPTQ's own error estimate
+  WeightEncoding encoding;  // the scales (zeros, g_idx) or ggml parameters the columns were quantized with
 };
 
 // w2d: F32 [out, in]; H: [in, in]. Returns the fake-quantized weight in the original column order.

@@ -42,7 +42,9 @@ void check_section_partial(const std::string& section, const nlohmann::json& j, 
 const std::vector<std::string>& dependents(const std::string& section, const std::string& field) {
   static const std::vector<std::string> none;
   static const std::map<std::string, std::vector<std::string>> w = {
-      {"strategy", {"group_size"}}, {"method", {"clip", "damp", "block_size", "act_order", "grid", "clip_search"}}};
+      {"strategy", {"group_size"}},
+      {"method", {"clip", "damp", "block_size", "act_order", "grid", "clip_search"}},
+      {"format", {"bits", "symmetric", "strategy", "group_size"}}};
   static const std::map<std::string, std::vector<std::string>> a = {
       {"strategy", {"dynamic", "observer", "percentile"}}, {"dynamic", {"observer", "percentile"}}, {"observer", {"percentile"}}};
   static const std::map<std::string, std::vector<std::string>> kv;
@@ -260,6 +262,9 @@ void check_prune_lowrank(const LayerPlan& plan, const Layer& layer, const At& at
                                                     " of " + name + " [" + std::to_string(out) + ", " + std::to_string(in) + "]");
     if (plan.weights) {
       const WeightQuant& w = *plan.weights;
+      if (w.ggml)
+        fail_layer(at("weights.format", "weights"), std::string("format \"") + ggml_info(*w.ggml).name + "\" quantizes a whole weight; " + name +
+                                                        " has lowrank, whose factors GGUF cannot hold (use format \"int\")");
       if (w.method != WeightMethod::Rtn)
         fail_layer(at("weights.method", "weights"), std::string("low-rank factors are quantized by round to nearest; method \"") +
                                                         method_name(w.method) + "\" does not apply to " + name + " (it has lowrank)");
@@ -305,7 +310,12 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
     if (w.method != WeightMethod::Rtn && kind != LayerKind::Linear)
       fail_layer(at("weights.method", "weights"), std::string("method \"") + method_name(w.method) + "\" applies to Linear layers; " + name +
                                                       " is a " + kname + " (use \"rtn\")");
-    if (w.strategy == WeightStrategy::Group) {
+    if (w.ggml && layer.in_features() % w.unit() != 0) {
+      // llama.cpp's converter does the same: a row that is not whole blocks keeps a float type.
+      plan.fallback = name + ": its " + std::to_string(layer.in_features()) + " input features do not divide into " + ggml_info(*w.ggml).name +
+                      " blocks of " + std::to_string(w.unit()) + "; it stays at the checkpoint's float type";
+      plan.weights.reset();
+    } else if (w.strategy == WeightStrategy::Group) {
       const int64_t in = layer.in_features();
       if (in % w.group_size != 0) {
         const std::string near = divisors_near(in, w.group_size);
@@ -598,7 +608,10 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       } else {
         typed_layer_plan(m, layer, plan);
         plan.field_sources = m.source;
-        plan.status = plan.compressed() ? "compressed" : "kept: its setting switches everything off";
+        plan.status = plan.compressed()      ? "compressed"
+                      : !plan.fallback.empty() ? "kept: " + plan.fallback.substr(plan.fallback.find(": ") + 2)
+                                               : "kept: its setting switches everything off";
+        if (!plan.fallback.empty()) out.warnings.push_back(plan.fallback);
       }
       out.layers.push_back(std::move(plan));
     }

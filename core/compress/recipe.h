@@ -84,6 +84,7 @@ struct LayerPlan {
   std::optional<LowRankSetting> lowrank;  // replaces W by A·B (with weights: A and B are quantized, RTN)
   std::vector<std::string> sources;       // the recipe entries that reached this layer, in order
   std::map<std::string, std::string> field_sources;  // "weights.bits" → recipe path
+  std::string fallback;  // why a weight format could not apply and what the layer keeps instead ("" when it applies)
 
   bool compressed() const { return weights || input || output || hadamard || prune || lowrank; }
   // {"weights": {...}, "activations": {...}, "output_activations": {...}, "rotation": "hadamard",

@@ -59,18 +59,50 @@ ops::QuantParams search_clip(const at::Tensor& w2d, const ops::QuantSpec& spec_i
   return out;
 }
 
+ops::GgmlParams ggml_search_clip(const at::Tensor& w2d, GgmlType t, const std::vector<double>& ratios) {
+  QUENCH_CHECK(!ratios.empty(), "ggml_search_clip: no clip ratios");
+  const int64_t R = w2d.size(0), unit = ops::ggml_grid_info(t).unit, units = w2d.size(1) / unit;
+  const auto opts = w2d.options().dtype(at::kFloat);
+  at::Tensor best_err, best_ratio;
+  for (double r : ratios) {
+    const at::Tensor ratio = at::full({R, units}, r, opts);
+    const at::Tensor wq = ops::ggml_fake_quant(w2d, ops::ggml_fit(w2d, t, ratio));
+    const at::Tensor e = (wq - w2d).pow(2).reshape({R, units, unit}).sum(-1);
+    if (!best_err.defined()) {
+      best_err = e;
+      best_ratio = ratio;
+      continue;
+    }
+    const at::Tensor better = e < best_err;
+    best_err = at::where(better, e, best_err);
+    best_ratio = at::where(better, ratio, best_ratio);
+  }
+  return ops::ggml_fit(w2d, t, best_ratio);
+}
+
 at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& s, RtnInfo* info) {
   QUENCH_CHECK(w2d.dim() == 2, "rtn_quantize: expects a 2-d weight, got ", w2d.sizes());
+  RtnInfo local;
+  RtnInfo& out = info ? *info : local;
+  out.encoding = {};
+  if (s.ggml) {
+    ops::GgmlParams p = s.clip == ClipMode::MinMax ? ops::ggml_fit(w2d, *s.ggml) : ggml_search_clip(w2d, *s.ggml, mse_clip_ratios());
+    at::Tensor wq = ops::ggml_fake_quant(w2d, p);
+    out.mean_clip = 1.0;
+    out.encoding.ggml = std::move(p);
+    return wq;
+  }
   const ops::QuantSpec spec = s.spec();
+  out.encoding.spec = spec;
   if (s.clip == ClipMode::MinMax) {
-    if (info) info->mean_clip = 1.0;
-    return ops::fake_quant(w2d, spec);
+    out.mean_clip = 1.0;
+    return ops::fake_quant(w2d, spec, &out.encoding.params);
   }
   at::Tensor chosen;
-  const auto p = search_clip(
+  out.encoding.params = search_clip(
       w2d, spec, mse_clip_ratios(), [&](const at::Tensor& wq) { return slot_weight_error(w2d, wq, spec); }, &chosen);
-  if (info) info->mean_clip = chosen.mean().item<double>();
-  return ops::fake_quant(w2d, p, spec);
+  out.mean_clip = chosen.mean().item<double>();
+  return ops::fake_quant(w2d, out.encoding.params, spec);
 }
 
 }  // namespace quench

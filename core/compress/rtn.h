@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/compress/settings.h"
+#include "core/nn/weight_encoding.h"
 
 namespace quench {
 
@@ -28,10 +29,15 @@ ops::QuantParams search_clip(const at::Tensor& w2d, const ops::QuantSpec& spec, 
 
 struct RtnInfo {
   double mean_clip = 1.0;  // mean chosen clip ratio over slots (1 for minmax)
+  WeightEncoding encoding;  // the integers' scales (zeros) or ggml parameters that were applied
 };
 
 // w2d: F32 [out, in]; returns the fake-quantized (quantized then dequantized) weight.
 at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& setting, RtnInfo* info = nullptr);
+
+// A ggml grid's parameters with the clip ratio of `ratios` per block (super-block) that gives the
+// lowest weight MSE.
+ops::GgmlParams ggml_search_clip(const at::Tensor& w2d, GgmlType t, const std::vector<double>& ratios);
 
 // The clip ratios "mse" tries: 1 − 0.025·i, i = 0…19.
 std::vector<double> mse_clip_ratios();

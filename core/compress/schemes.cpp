@@ -19,6 +19,16 @@ int64_t read_number(const std::string& s, size_t& i) {
 std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
   std::string s;
   for (char c : name_in) s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // A ggml block type is a scheme of its own: weight-only, on exactly the grid GGUF stores.
+  for (const char* t : {"Q8_0", "Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q4_K", "Q6_K"})
+    if (s == t) {
+      std::string lower = s;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      SchemeSections out;
+      out.weights = nlohmann::json::object({{"format", lower}});
+      out.activations = nullptr;
+      return out;
+    }
   size_t i = 0;
   if (i >= s.size() || s[i++] != 'W') return std::nullopt;
   const int64_t wb = read_number(s, i);
@@ -50,6 +60,6 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
   return out;
 }
 
-const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128"; }
+const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K"; }
 
 }  // namespace quench

@@ -7,6 +7,8 @@
 // The general form is W<b>A<a>[-G<n>]: b = 2…8 weight bits, a = 16 (activations kept) or 2…8
 // (dynamic per-token activations), -G<n> groups of n inputs. Without -G, 8-bit weights are per
 // channel and fewer bits use groups of 128 (as compressed-tensors' presets do).
+// Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K: weight-only, {"format": "q4_0"} — the grid of that
+// GGUF block type (core/ops/ggml_grid.h), so a GGUF export stores exactly what was evaluated.
 #include <nlohmann/json.hpp>
 
 #include <optional>

@@ -40,6 +40,22 @@ const char* observer_name(ActObserver o) {
 }
 }  // namespace
 
+int64_t WeightQuant::slot() const {
+  if (ggml) return ggml_info(*ggml).block == 256 ? (*ggml == GgmlType::Q6_K ? 16 : 32) : ggml_info(*ggml).block;
+  return strategy == WeightStrategy::Group ? group_size : 0;
+}
+
+int64_t WeightQuant::unit() const {
+  if (ggml) return ggml_info(*ggml).block;
+  return strategy == WeightStrategy::Group ? group_size : 1;
+}
+
+double WeightQuant::ggml_bits_per_weight() const {
+  if (!ggml) return 0;
+  const auto& i = ggml_info(*ggml);
+  return 8.0 * static_cast<double>(i.block_bytes) / static_cast<double>(i.block);
+}
+
 ops::QuantSpec WeightQuant::spec(double clip_ratio) const {
   ops::QuantSpec s;
   s.bits = bits;
@@ -55,6 +71,7 @@ ops::QuantSpec WeightQuant::spec(double clip_ratio) const {
 nlohmann::json WeightQuant::to_json() const {
   nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
   if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
+  j["format"] = ggml ? std::string(ggml_info(*ggml).name) : std::string("int");
   switch (method) {
     case WeightMethod::Rtn: j["clip"] = clip == ClipMode::Mse ? "mse" : "minmax"; break;
     case WeightMethod::Gptq:
@@ -72,8 +89,10 @@ nlohmann::json WeightQuant::to_json() const {
 
 std::string WeightQuant::describe() const {
   std::ostringstream os;
-  os << "W" << bits << (symmetric ? " sym" : " asym") << " ";
-  if (strategy == WeightStrategy::Group) os << "g" << group_size;
+  if (ggml) os << ggml_info(*ggml).name;
+  else os << "W" << bits << (symmetric ? " sym" : " asym") << " ";
+  if (ggml) ;
+  else if (strategy == WeightStrategy::Group) os << "g" << group_size;
   else os << strategy_name(strategy);
   os << " " << method_name(method);
   if (method == WeightMethod::Rtn && clip == ClipMode::Mse) os << " mse-clip";
@@ -109,19 +128,32 @@ nlohmann::json KvQuant::to_json() const {
 
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search"});
+  f.only({"bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search", "format"});
   WeightQuant w;
-  w.bits = f.get_int("bits", 8, 2, 8);
-  w.symmetric = f.get_bool("symmetric", true);
-  const std::string strategy = f.get_choice("strategy", f.has("group_size") ? "group" : "channel", {"tensor", "channel", "group"});
-  w.strategy = strategy == "tensor" ? WeightStrategy::Tensor : strategy == "channel" ? WeightStrategy::Channel : WeightStrategy::Group;
-  w.group_size = f.get_int64("group_size", 0, 1);
-  if (partial) {
-    // combinations are checked on the merged setting
-  } else if (w.strategy == WeightStrategy::Group) {
-    if (!f.has("group_size")) f.fail_at("strategy", "\"group\" needs a group_size");
-  } else if (f.has("group_size")) {
-    f.fail_at("group_size", "is only used with strategy \"group\" (strategy is \"" + strategy + "\")");
+  const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k"});
+  if (format != "int") {
+    // The block type is the whole grid: nothing else may describe it.
+    for (const char* k : {"bits", "symmetric", "strategy", "group_size"})
+      if (f.has(k)) f.fail_at(k, std::string("is fixed by format \"") + format + "\" (remove it)");
+    const GgmlType t = *ggml_type_from_name(format);
+    w.ggml = t;
+    w.bits = t == GgmlType::Q8_0 ? 8 : t == GgmlType::Q6_K ? 6 : (t == GgmlType::Q5_0 || t == GgmlType::Q5_1) ? 5 : 4;
+    w.symmetric = t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0 || t == GgmlType::Q6_K;
+    w.strategy = WeightStrategy::Group;
+    w.group_size = w.slot();
+  } else {
+    w.bits = f.get_int("bits", 8, 2, 8);
+    w.symmetric = f.get_bool("symmetric", true);
+    const std::string strategy = f.get_choice("strategy", f.has("group_size") ? "group" : "channel", {"tensor", "channel", "group"});
+    w.strategy = strategy == "tensor" ? WeightStrategy::Tensor : strategy == "channel" ? WeightStrategy::Channel : WeightStrategy::Group;
+    w.group_size = f.get_int64("group_size", 0, 1);
+    if (partial) {
+      // combinations are checked on the merged setting
+    } else if (w.strategy == WeightStrategy::Group) {
+      if (!f.has("group_size")) f.fail_at("strategy", "\"group\" needs a group_size");
+    } else if (f.has("group_size")) {
+      f.fail_at("group_size", "is only used with strategy \"group\" (strategy is \"" + strategy + "\")");
+    }
   }
   const std::string method = f.get_choice("method", "rtn", {"rtn", "gptq", "awq"});
   w.method = method == "gptq" ? WeightMethod::Gptq : method == "awq" ? WeightMethod::Awq : WeightMethod::Rtn;
@@ -141,6 +173,8 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   w.act_order = f.get_bool("act_order", false);
   w.grid = f.get_int("grid", 20, 1, 1000);
   w.clip_search = f.get_bool("clip_search", true);
+  if (!partial && w.ggml && w.act_order)
+    f.fail_at("act_order", "GGUF blocks have no column index (g_idx), so act-order cannot be stored with format \"" + format + "\"");
   return w;
 }
 

@@ -6,6 +6,9 @@
 // JSON (the field names follow compressed-tensors' quantization args where one exists):
 //   weights:      {"bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
 //                  "group_size": N (group only), "method": "rtn"|"gptq"|"awq",
+//                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"
+//                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
+//                  the grid a GGUF file stores, core/ops/ggml_grid.h),
 //                  rtn: "clip": "minmax"|"mse";  gptq: "damp": 0.01, "block_size": 128,
 //                  "act_order": false;  awq: "grid": 20, "clip_search": true}
 //   activations / output_activations:
@@ -20,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "core/io/ggml_blocks.h"
 #include "core/ops/fake_quant.h"
 #include "core/util/error.h"
 
@@ -54,6 +58,14 @@ struct WeightQuant {
   bool act_order = false;            // gptq: columns in order of decreasing diag(H)
   int grid = 20;                     // awq: scale exponents r = 0, 1/grid, …, (grid−1)/grid
   bool clip_search = true;           // awq: per-group clip search after scaling
+  std::optional<GgmlType> ggml;      // format: a ggml block type instead of Quench's integer grid
+
+  // Values per scale slot along the input dimension (group_size, a ggml type's block; 0 otherwise).
+  int64_t slot() const;
+  // Columns the input dimension must be a multiple of (a group, a ggml block or super-block).
+  int64_t unit() const;
+  // Storage bits per weight element (ggml types: the block size over its values, e.g. Q4_0 4.5).
+  double ggml_bits_per_weight() const;
 
   // The core/ops spec for a weight viewed as [out, in] (Conv weights flattened to [out, in·k…]).
   ops::QuantSpec spec(double clip_ratio = 1.0) const;

@@ -12,6 +12,7 @@ namespace quench {
 
 double quantized_weight_bits(const WeightQuant& w, int64_t out, int64_t in) {
   const double n = static_cast<double>(out) * static_cast<double>(in);
+  if (w.ggml) return n * w.ggml_bits_per_weight();  // the block holds its scales (Q4_0: 18 bytes per 32 values)
   double slots = 1;
   if (w.strategy == WeightStrategy::Channel) slots = static_cast<double>(out);
   if (w.strategy == WeightStrategy::Group) slots = static_cast<double>(out) * std::ceil(static_cast<double>(in) / static_cast<double>(w.group_size));
@@ -39,6 +40,10 @@ void compressed_weight(const LayerPlan& p, const at::Tensor& weight, LayerSize& 
   const int64_t pruned = p.prune ? pruned_weights(*p.prune, out, in) : 0;
   s.stored = out * in - pruned;
   const double kept = static_cast<double>(s.stored);
+  if (p.weights && p.weights->ggml) {  // GGUF blocks are dense: pruned values are stored zeros
+    s.bits = quantized_weight_bits(*p.weights, out, in);
+    return;
+  }
   s.bits = p.weights ? quantized_weight_bits(*p.weights, out, in) - (n - kept) * p.weights->bits : 16.0 * kept;
   if (p.prune) {
     const PruneSetting& ps = *p.prune;

@@ -66,6 +66,7 @@ void Layer::reset() {
   weight_ = original_weight_;
   bias_ = original_bias_;
   kernel_.reset();
+  encoding_.reset();
   modified_ = false;
 }
 

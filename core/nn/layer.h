@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/nn/hooks.h"
+#include "core/nn/weight_encoding.h"
 
 namespace quench {
 
@@ -57,7 +58,10 @@ class Layer {
   void set_bias(at::Tensor b, bool allow_reshape = false);
   void set_kernel(std::shared_ptr<LayerKernel> k);
   const LayerKernel* kernel() const { return kernel_.get(); }
-  void reset();  // original weight and bias, no kernel
+  void reset();  // original weight and bias, no kernel, no encoding
+  // The quantizer's integers and scales for the current weight (null when it is not quantized).
+  void set_encoding(std::shared_ptr<const WeightEncoding> e) { encoding_ = std::move(e); }
+  const WeightEncoding* encoding() const { return encoding_.get(); }
 
   int64_t out_features() const { return weight_.size(0); }
   int64_t in_features() const;  // Linear: in; Conv: in/groups × kernel; Embedding: dim
@@ -78,6 +82,7 @@ class Layer {
   LayerKind kind_;
   at::Tensor weight_, bias_, original_weight_, original_bias_;
   std::shared_ptr<LayerKernel> kernel_;
+  std::shared_ptr<const WeightEncoding> encoding_;
   const Hooks* hooks_;
   ConvSpec conv_;
   bool modified_ = false;

@@ -63,7 +63,14 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       }
       add("eval_seconds", r.seconds);
     }
-    if (!rs.save_dir.empty()) {
+    if (!rs.save_dir.empty() && rs.save_format == "gguf") {
+      GgufExportOptions go = rs.gguf;
+      go.progress = [&](int64_t done, int64_t total) {
+        if (beat && !beat(done, total, -1, "writing " + rs.save_dir)) throw Cancelled();
+      };
+      export_gguf(model, rs.save_dir, go);
+      w.add_artifact(Artifact::of_file(rs.save_dir, "gguf"));
+    } else if (!rs.save_dir.empty()) {
       save_model(model, rs.save_dir);
       w.add_artifact(Artifact::of_file(rs.save_dir + "/model.safetensors", "checkpoint"));
     }

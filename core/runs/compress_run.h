@@ -11,6 +11,7 @@
 
 #include "core/compress/compress.h"
 #include "core/eval/evaluate.h"
+#include "core/export/gguf_export.h"
 #include "core/store/store.h"
 
 namespace quench {
@@ -27,6 +28,10 @@ struct CompressRunSpec {
   // Where to save the compressed model (save_model.h), recorded as a "checkpoint" artifact; empty:
   // not saved. The caller checks saveable_reason() and check_save_target() before the run.
   std::string save_dir;
+  // "safetensors" (a float checkpoint directory) or "gguf" (save_dir is the .gguf file; the caller
+  // checks gguf_exportable() and check_gguf_target()).
+  std::string save_format = "safetensors";
+  GgufExportOptions gguf;
 };
 
 struct CompressRun {

@@ -1,0 +1,455 @@
+#include "core/export/gguf_export.h"
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "core/io/config.h"
+#include "core/io/gguf.h"
+#include "core/ops/ggml_grid.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The llama.cpp architecture of a Hugging Face model_type ("" when llama.cpp has none Quench writes).
+std::string gguf_arch(const Model& m) {
+  const std::string t = m.config().get_string("model_type", "");
+  if (t == "llama" || t == "mistral") return "llama";  // llama.cpp's converter writes Mistral as llama
+  if (t == "qwen2") return "qwen2";
+  if (t == "gpt2") return "gpt2";
+  if (t == "mamba") return "mamba";
+  if (t == "mamba2") return "mamba2";
+  return "";
+}
+
+// HF parameter name → GGUF tensor name, per architecture (llama.cpp's tensor_mapping.py).
+std::string gguf_name(const std::string& arch, const std::string& hf) {
+  static const std::vector<std::pair<std::regex, std::string>> llama = {
+      {std::regex(R"(model\.embed_tokens\.weight)"), "token_embd.weight"},
+      {std::regex(R"(model\.norm\.weight)"), "output_norm.weight"},
+      {std::regex(R"(lm_head\.weight)"), "output.weight"},
+      {std::regex(R"(model\.layers\.(\d+)\.input_layernorm\.weight)"), "blk.$1.attn_norm.weight"},
+      {std::regex(R"(model\.layers\.(\d+)\.post_attention_layernorm\.weight)"), "blk.$1.ffn_norm.weight"},
+      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias))"), "blk.$1.attn_q.$2"},
+      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias))"), "blk.$1.attn_k.$2"},
+      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias))"), "blk.$1.attn_v.$2"},
+      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias))"), "blk.$1.attn_output.$2"},
+      {std::regex(R"(model\.layers\.(\d+)\.mlp\.gate_proj\.(weight|bias))"), "blk.$1.ffn_gate.$2"},
+      {std::regex(R"(model\.layers\.(\d+)\.mlp\.up_proj\.(weight|bias))"), "blk.$1.ffn_up.$2"},
+      {std::regex(R"(model\.layers\.(\d+)\.mlp\.down_proj\.(weight|bias))"), "blk.$1.ffn_down.$2"},
+  };
+  static const std::vector<std::pair<std::regex, std::string>> gpt2 = {
+      {std::regex(R"((transformer\.)?wte\.weight)"), "token_embd.weight"},
+      {std::regex(R"((transformer\.)?wpe\.weight)"), "position_embd.weight"},
+      {std::regex(R"((transformer\.)?ln_f\.(weight|bias))"), "output_norm.$2"},
+      {std::regex(R"(lm_head\.weight)"), "output.weight"},
+      {std::regex(R"((transformer\.)?h\.(\d+)\.ln_1\.(weight|bias))"), "blk.$2.attn_norm.$3"},
+      {std::regex(R"((transformer\.)?h\.(\d+)\.ln_2\.(weight|bias))"), "blk.$2.ffn_norm.$3"},
+      {std::regex(R"((transformer\.)?h\.(\d+)\.attn\.c_attn\.(weight|bias))"), "blk.$2.attn_qkv.$3"},
+      {std::regex(R"((transformer\.)?h\.(\d+)\.attn\.c_proj\.(weight|bias))"), "blk.$2.attn_output.$3"},
+      {std::regex(R"((transformer\.)?h\.(\d+)\.mlp\.c_fc\.(weight|bias))"), "blk.$2.ffn_up.$3"},
+      {std::regex(R"((transformer\.)?h\.(\d+)\.mlp\.c_proj\.(weight|bias))"), "blk.$2.ffn_down.$3"},
+  };
+  // A and D carry no ".weight" suffix in llama.cpp; Mamba-2's dt_bias is the bias of a dt
+  // projection it does not have. A full match keeps layers.N.norm and layers.N.mixer.norm apart.
+  static const std::vector<std::pair<std::regex, std::string>> mamba = {
+      {std::regex(R"(backbone\.embeddings\.weight)"), "token_embd.weight"},
+      {std::regex(R"(backbone\.norm_f\.weight)"), "output_norm.weight"},
+      {std::regex(R"(lm_head\.weight)"), "output.weight"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.norm\.weight)"), "blk.$1.attn_norm.weight"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.in_proj\.weight)"), "blk.$1.ssm_in.weight"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.conv1d\.(weight|bias))"), "blk.$1.ssm_conv1d.$2"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.x_proj\.weight)"), "blk.$1.ssm_x.weight"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.dt_proj\.(weight|bias))"), "blk.$1.ssm_dt.$2"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.dt_bias)"), "blk.$1.ssm_dt.bias"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.A_log)"), "blk.$1.ssm_a"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.D)"), "blk.$1.ssm_d"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.norm\.weight)"), "blk.$1.ssm_norm.weight"},
+      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.out_proj\.weight)"), "blk.$1.ssm_out.weight"},
+  };
+  const auto& table = arch == "gpt2" ? gpt2 : (arch == "mamba" || arch == "mamba2") ? mamba : llama;
+  for (const auto& [re, to] : table)
+    if (std::regex_match(hf, re)) return std::regex_replace(hf, re, to);
+  return "";
+}
+
+// llama.cpp rotates adjacent pairs (2i, 2i+1) where transformers' Llama rotates halves (i, i+D/2):
+// the converter reorders each head's rows so the two agree. Row r' of the result is row perm[r'].
+at::Tensor qk_row_order(int64_t rows, int64_t heads) {
+  const int64_t d = rows / heads;
+  return at::arange(rows, at::kLong).view({heads, 2, d / 2}).transpose(1, 2).reshape({rows});
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// llama.cpp's layout where the Hugging Face one differs (the converter's Mamba models): the scan
+// takes A, not log(−A); Mamba-2's per-head A and D are [heads, 1], its gated norm weight
+// [groups, d_inner / groups].
+at::Tensor gguf_layout(const std::string& arch, const std::string& g, at::Tensor v, const Config& c) {
+  if (ends_with(g, ".ssm_a")) v = -at::exp(v);
+  if (arch == "mamba2") {
+    if (ends_with(g, ".ssm_a") || ends_with(g, ".ssm_d")) v = v.reshape({-1, 1});
+    if (ends_with(g, ".ssm_norm.weight")) v = v.reshape({c.get_int("n_groups", 1), -1});
+  }
+  return v;
+}
+
+// Tensors llama.cpp reads only as F32 whatever their rank (the converter's rule): 1-d tensors,
+// names without ".weight" (biases, ssm_a, ssm_d), norms and the depthwise conv kernels
+// (ggml_ssm_conv asserts F32).
+bool gguf_f32(const std::string& g, int64_t dim) {
+  return dim <= 1 || !ends_with(g, ".weight") || ends_with(g, "_norm.weight") || g.find(".ssm_conv1d.") != std::string::npos;
+}
+
+GgmlType parse_float_type(const std::string& s, const Model& m) {
+  std::string t = s;
+  if (t.empty()) {
+    const std::string src = m.checkpoint().dtype();
+    t = src == "BF16" ? "BF16" : "F16";
+  }
+  for (char& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (t == "F32") return GgmlType::F32;
+  if (t == "F16") return GgmlType::F16;
+  if (t == "BF16") return GgmlType::BF16;
+  throw UsageError("--float-type: \"" + s + "\" is not f32, f16 or bf16");
+}
+
+std::vector<float> floats(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// GPT-2's byte-level alphabet: the printable character each byte is written as in a vocabulary.
+std::string byte_char(int b) {
+  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  int cp = b;
+  if (!printable) {
+    int n = 0;
+    for (int x = 0; x < b; ++x)
+      if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) ++n;
+    cp = 256 + n;
+  }
+  std::string s;
+  if (cp < 0x80) s += static_cast<char>(cp);
+  else {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+// tokenizer.ggml.* as llama.cpp's converter writes them for a byte-level BPE tokenizer.json; a
+// model without one gets a byte-level vocabulary of the model's size with no merges, enough for
+// llama.cpp to load the file and run token ids (text round trips need the real tokenizer).
+void add_tokenizer(GgufWriter& w, const Model& m, int64_t vocab) {
+  const fs::path tj = fs::path(m.checkpoint().dir()) / "tokenizer.json";
+  std::vector<std::string> tokens(static_cast<size_t>(vocab));
+  std::vector<int32_t> types(static_cast<size_t>(vocab), 1);
+  std::vector<std::string> merges;
+  if (fs::exists(tj)) {
+    nlohmann::json j;
+    try {
+      std::ifstream in(tj);
+      in >> j;
+    } catch (const std::exception& e) {
+      fail(tj.string(), ": not valid JSON (", e.what(), ")");
+    }
+    const auto& model = j.at("model");
+    QUENCH_CHECK(model.value("type", "") == "BPE", tj.string(), ": model.type \"", model.value("type", ""),
+                 "\" — GGUF export writes byte-level BPE tokenizers only");
+    for (const auto& [tok, id] : model.at("vocab").items()) {
+      const int64_t i = id.get<int64_t>();
+      QUENCH_CHECK(i >= 0 && i < vocab, tj.string(), ": token \"", tok, "\" has id ", i, " outside the model's vocabulary of ", vocab);
+      tokens[static_cast<size_t>(i)] = tok;
+    }
+    for (const auto& mg : model.value("merges", nlohmann::json::array()))
+      merges.push_back(mg.is_array() ? mg[0].get<std::string>() + " " + mg[1].get<std::string>() : mg.get<std::string>());
+    for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
+      const int64_t i = a.at("id").get<int64_t>();
+      QUENCH_CHECK(i >= 0 && i < vocab, tj.string(), ": added token ", i, " outside the vocabulary of ", vocab);
+      tokens[static_cast<size_t>(i)] = a.at("content").get<std::string>();
+      types[static_cast<size_t>(i)] = a.value("special", false) ? 3 : 4;  // CONTROL : USER_DEFINED
+    }
+  }
+  for (int64_t i = 0; i < vocab; ++i)
+    if (tokens[static_cast<size_t>(i)].empty()) {
+      if (i < 256 && !fs::exists(tj)) {
+        tokens[static_cast<size_t>(i)] = byte_char(static_cast<int>(i));
+      } else {
+        tokens[static_cast<size_t>(i)] = "[PAD" + std::to_string(i) + "]";
+        types[static_cast<size_t>(i)] = 4;
+      }
+    }
+  w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
+  w.set("tokenizer.ggml.pre", GgufValue::str("gpt-2"));
+  w.set("tokenizer.ggml.tokens", GgufValue::strings(tokens));
+  w.set("tokenizer.ggml.token_type", GgufValue::i32s(types));
+  w.set("tokenizer.ggml.merges", GgufValue::strings(merges));
+  const auto& c = m.config().json();
+  auto id = [&](const char* k) -> std::optional<int64_t> {
+    if (c.contains(k) && c.at(k).is_number_integer()) return c.at(k).get<int64_t>();
+    return std::nullopt;
+  };
+  if (auto b = id("bos_token_id")) w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<uint32_t>(*b)));
+  if (auto e = id("eos_token_id")) w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<uint32_t>(*e)));
+  if (auto p = id("pad_token_id")) w.set("tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<uint32_t>(*p)));
+  // Quench's tokenizers add no BOS; llama.cpp must not either, or the two score different inputs.
+  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(false));
+  w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+}
+
+double rope_theta(const Config& c) {
+  const auto& j = c.json();
+  if (j.contains("rope_theta") && j.at("rope_theta").is_number()) return j.at("rope_theta").get<double>();
+  if (j.contains("rope_parameters") && j.at("rope_parameters").is_object()) return j.at("rope_parameters").value("rope_theta", 10000.0);
+  return 10000.0;
+}
+
+std::string rope_type(const Config& c) {
+  const auto& j = c.json();
+  for (const char* k : {"rope_parameters", "rope_scaling"})
+    if (j.contains(k) && j.at(k).is_object()) return j.at(k).value("rope_type", j.at(k).value("type", "default"));
+  return "default";
+}
+
+void add_arch_metadata(GgufWriter& w, const Model& m, const std::string& arch) {
+  const Config& c = m.config();
+  auto u32 = [&](const std::string& k, int64_t v) { w.set(arch + "." + k, GgufValue::u32(static_cast<uint32_t>(v))); };
+  auto f32 = [&](const std::string& k, double v) { w.set(arch + "." + k, GgufValue::f32(static_cast<float>(v))); };
+  if (arch == "mamba" || arch == "mamba2") {
+    const int64_t hidden = c.get_int("hidden_size");
+    u32("context_length", 1 << 20);  // no position limit; the converter's value
+    u32("embedding_length", hidden);
+    u32("block_count", c.get_int("num_hidden_layers"));
+    u32("feed_forward_length", 0);  // unused; older llama.cpp builds still read them
+    u32("attention.head_count", 0);
+    u32("ssm.conv_kernel", c.get_int("conv_kernel", 4));
+    u32("ssm.state_size", c.get_int("state_size"));
+    f32("attention.layer_norm_rms_epsilon", c.get_double("layer_norm_epsilon", 1e-5));
+    if (arch == "mamba") {
+      u32("ssm.inner_size", c.get_int("intermediate_size", static_cast<int64_t>(c.get_double("expand", 2) * hidden)));
+      const bool rank_int = c.has("time_step_rank") && c.json().at("time_step_rank").is_number_integer();
+      u32("ssm.time_step_rank", rank_int ? c.get_int("time_step_rank") : (hidden + 15) / 16);  // "auto"
+      w.set(arch + ".ssm.dt_b_c_rms", GgufValue::boolean(false));
+    } else {
+      const int64_t heads = c.get_int("num_heads");
+      u32("ssm.inner_size", heads * c.get_int("head_dim"));
+      u32("ssm.time_step_rank", heads);  // llama.cpp's name for Mamba-2's head count
+      u32("ssm.group_count", c.get_int("n_groups", 1));
+    }
+    u32("vocab_size", c.get_int("vocab_size"));
+    return;
+  }
+  if (arch == "gpt2") {
+    const int64_t d = c.get_int("n_embd");
+    u32("context_length", c.get_int("n_positions"));
+    u32("embedding_length", d);
+    u32("feed_forward_length", c.json().contains("n_inner") && c.json().at("n_inner").is_number() ? c.get_int("n_inner") : 4 * d);
+    u32("block_count", c.get_int("n_layer"));
+    u32("attention.head_count", c.get_int("n_head"));
+    f32("attention.layer_norm_epsilon", c.get_double("layer_norm_epsilon", 1e-5));
+    return;
+  }
+  const int64_t hidden = c.get_int("hidden_size"), heads = c.get_int("num_attention_heads");
+  const int64_t head_dim = c.get_int("head_dim", hidden / heads);
+  u32("context_length", c.get_int("max_position_embeddings", 2048));
+  u32("embedding_length", hidden);
+  u32("block_count", c.get_int("num_hidden_layers"));
+  u32("feed_forward_length", c.get_int("intermediate_size"));
+  u32("attention.head_count", heads);
+  u32("attention.head_count_kv", c.get_int("num_key_value_heads", heads));
+  u32("rope.dimension_count", head_dim);
+  f32("rope.freq_base", rope_theta(c));
+  f32("attention.layer_norm_rms_epsilon", c.get_double("rms_norm_eps", 1e-6));
+  if (head_dim != hidden / heads) {
+    u32("attention.key_length", head_dim);
+    u32("attention.value_length", head_dim);
+  }
+  u32("vocab_size", c.get_int("vocab_size"));
+}
+
+// llama.cpp's llama_ftype of the most common quantized type (informational: llama.cpp reads each tensor's type).
+uint32_t file_type(const std::map<GgmlType, int64_t>& counts, GgmlType float_type) {
+  GgmlType most = float_type;
+  int64_t best = 0;
+  for (const auto& [t, n] : counts)
+    if (!ops::ggml_is_float(t) && n > best) most = t, best = n;
+  switch (most) {
+    case GgmlType::F32: return 0;
+    case GgmlType::F16: return 1;
+    case GgmlType::Q4_0: return 2;
+    case GgmlType::Q4_1: return 3;
+    case GgmlType::Q8_0: return 7;
+    case GgmlType::Q5_0: return 8;
+    case GgmlType::Q5_1: return 9;
+    case GgmlType::Q4_K: return 15;  // Q4_K_M
+    case GgmlType::Q6_K: return 18;
+    case GgmlType::BF16: return 32;
+  }
+  return 1;
+}
+
+}  // namespace
+
+std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
+  const std::string arch = gguf_arch(model);
+  if (arch.empty())
+    return model.config().get_string("model_type", model.architecture()) +
+           ": Quench writes GGUF for llama, mistral, qwen2, gpt2, mamba and mamba2 models (llama.cpp's architectures)";
+  if (arch == "mamba" || arch == "mamba2") {
+    const Config& c = model.config();
+    const std::string act = c.get_string("hidden_act", "silu");
+    if (act != "silu" && act != "swish") return "hidden_act \"" + act + "\": llama.cpp's Mamba computes SiLU only";
+    if (c.get_bool("use_bias", false)) return "use_bias: llama.cpp's Mamba has no in_proj/out_proj biases";
+    if (arch == "mamba") {
+      const int64_t hidden = c.get_int("hidden_size");
+      if (c.get_int("intermediate_size", static_cast<int64_t>(c.get_double("expand", 2) * hidden)) != 2 * hidden)
+        return "llama.cpp's Mamba loads an expansion factor of 2 only";
+    } else {
+      if (c.get_int("n_groups", 1) != 1)
+        return "n_groups " + std::to_string(c.get_int("n_groups", 1)) +
+               ": llama.cpp normalizes the gated output per group, transformers (and Quench) over all of d_inner; the two differ";
+      if (c.has("time_step_limit")) {
+        const auto& lim = c.json().at("time_step_limit");
+        const auto lo = lim.is_array() && lim.size() == 2 ? json_to_double(lim[0]) : std::nullopt;
+        const auto hi = lim.is_array() && lim.size() == 2 ? json_to_double(lim[1]) : std::nullopt;
+        if (!lo || !hi || *lo > 0.0 || *hi != std::numeric_limits<double>::infinity())
+          return "time_step_limit: llama.cpp does not clamp the time step; only [0, inf] exports faithfully";
+      }
+      const int64_t di = c.get_int("num_heads") * c.get_int("head_dim");
+      const int64_t rows = 2 * di + 2 * c.get_int("n_groups", 1) * c.get_int("state_size") + c.get_int("num_heads");
+      for (const auto& lp : model.layers())
+        if (ends_with(lp->name(), ".mixer.in_proj") && lp->out_features() != rows)
+          return lp->name() + ": " + std::to_string(lp->out_features()) + " outputs; llama.cpp's Mamba-2 takes " + std::to_string(rows) +
+                 " (no MLP rows)";
+    }
+  }
+  if (arch == "llama" && rope_type(model.config()) != "default")
+    return "rope type \"" + rope_type(model.config()) + "\": GGUF export writes default RoPE only (no rope_freqs tensor yet)";
+  if (plan.structured) return "structured pruning: GGUF export needs every block to keep the config's shapes";
+  const char* online = "exists only in Quench's forward pass; a GGUF file cannot hold it";
+  for (const auto& l : plan.layers) {
+    if (l.input || l.output) return l.layer + ": activation quantization " + online;
+    if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
+    if (l.lowrank) return l.layer + ": low-rank factors have no GGUF layout";
+    if (l.weights && !l.weights->ggml)
+      return l.layer + ": weights " + l.weights->describe() + " are on Quench's integer grid, which no ggml type stores; use a GGUF scheme (" +
+             "Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K) or weights.format";
+  }
+  if (!plan.kv.empty()) return plan.kv.front().module + ": KV-cache quantization " + online;
+  if (!plan.points.empty()) return plan.points.front().point + ": activation quantization " + online;
+  return "";
+}
+
+void check_gguf_target(const std::string& path, bool force) {
+  std::error_code ec;
+  const fs::path p = fs::absolute(path);
+  QUENCH_CHECK(fs::is_directory(p.parent_path(), ec), path, ": cannot write the GGUF file there, ", p.parent_path().string(), " is not a directory");
+  if (fs::exists(p, ec)) {
+    if (fs::is_directory(p, ec)) throw UsageError(path + ": is a directory; give the GGUF file's path");
+    if (!force) throw UsageError(path + ": exists; pass --force to replace it");
+  }
+}
+
+void export_gguf(const Model& model, const std::string& path, const GgufExportOptions& o) {
+  check_gguf_target(path, o.force);
+  const std::string arch = gguf_arch(model);
+  QUENCH_CHECK(!arch.empty(), model.config().get_string("model_type", model.architecture()), ": no GGUF architecture");
+  const GgmlType float_type = parse_float_type(o.float_type, model);
+  const Config& c = model.config();
+  // Head counts matter only to llama's q/k row order.
+  const int64_t heads = arch == "llama" ? c.get_int("num_attention_heads") : 0;
+  const int64_t kv_heads = arch == "llama" ? c.get_int("num_key_value_heads", heads) : 0;
+
+  GgufWriter w;
+  w.set("general.architecture", GgufValue::str(arch));
+  w.set("general.name", GgufValue::str(fs::path(model.checkpoint().dir()).filename().string()));
+  w.set("general.quantization_version", GgufValue::u32(2));
+
+  struct Entry {
+    std::string name;
+    std::vector<int64_t> ne;
+    GgmlType type;
+    GgufWriter::Producer produce;
+  };
+  std::vector<Entry> entries;
+  std::map<GgmlType, int64_t> counts;
+  std::set<std::string> done;
+  auto permutation = [&](const std::string& gname, int64_t rows) -> at::Tensor {
+    if (arch != "llama") return {};
+    if (gname.find(".attn_q.") != std::string::npos) return qk_row_order(rows, heads);
+    if (gname.find(".attn_k.") != std::string::npos) return qk_row_order(rows, kv_heads);
+    return {};
+  };
+  auto add_float = [&](const std::string& hf, const at::Tensor& t) {
+    const std::string g = gguf_name(arch, hf);
+    QUENCH_CHECK(!g.empty(), path, ": no GGUF tensor name for ", hf, " (", arch, ")");
+    if (!done.insert(g).second) return;
+    at::Tensor v = gguf_layout(arch, g, t.detach().to(at::kCPU, at::kFloat), c);
+    if (const at::Tensor perm = permutation(g, v.size(0)); perm.defined()) v = v.index_select(0, perm);
+    const GgmlType type = gguf_f32(g, v.dim()) ? GgmlType::F32 : float_type;
+    std::vector<int64_t> ne(v.sizes().rbegin(), v.sizes().rend());
+    counts[type] += v.numel();
+    entries.push_back({g, ne, type, [v, type]() {
+                         const std::vector<float> x = floats(v);
+                         return ggml_encode_float(type, x.data(), static_cast<int64_t>(x.size()));
+                       }});
+  };
+  bool embedding_changed = false;
+  for (const auto& lp : model.layers())
+    if (gguf_name(arch, lp->name() + ".weight") == "token_embd.weight") embedding_changed = lp->modified();
+  for (const auto& lp : model.layers()) {
+    const Layer& l = *lp;
+    QUENCH_CHECK(!l.kernel(), l.name(), ": computed by ", l.kernel()->describe(), ", which a GGUF file cannot hold");
+    const WeightEncoding* e = l.encoding();
+    // A tied head has no tensor of its own: llama.cpp then reads token_embd, which is right
+    // only while neither of the two was changed.
+    const bool tied_head = l.name() == "lm_head" && !model.checkpoint().has("lm_head.weight");
+    if (tied_head && !l.modified() && !embedding_changed) continue;
+    const std::string hf = l.name() + ".weight";
+    if (l.bias().defined()) add_float(l.name() + ".bias", l.bias());
+    else if (ends_with(gguf_name(arch, hf), ".ssm_conv1d.weight"))  // use_conv_bias false: llama.cpp needs one
+      add_float(l.name() + ".bias", at::zeros({l.out_features()}));
+    // A conv kernel must stay F32 (ggml_ssm_conv): on a ggml grid it is written as its exact float values.
+    if (!e || gguf_f32(gguf_name(arch, hf), 2)) {
+      add_float(hf, l.weight().reshape({l.out_features(), -1}));
+      continue;
+    }
+    QUENCH_CHECK(e->ggml, l.name(), ": quantized on Quench's integer grid; GGUF needs a ggml type (weights.format)");
+    const std::string g = gguf_name(arch, hf);
+    QUENCH_CHECK(!g.empty(), path, ": no GGUF tensor name for ", hf, " (", arch, ")");
+    done.insert(g);
+    at::Tensor v = l.weight().detach().to(at::kCPU, at::kFloat).reshape({l.out_features(), -1});
+    ops::GgmlParams p = *e->ggml;
+    if (const at::Tensor perm = permutation(g, v.size(0)); perm.defined()) {
+      v = v.index_select(0, perm);
+      for (at::Tensor* t : {&p.scale, &p.offset, &p.d, &p.dmin, &p.sc, &p.mn})
+        if (t->defined()) *t = t->cpu().index_select(0, perm);
+    }
+    counts[p.type] += v.numel();
+    // ggml_blocks throws when the weight is off its grid (a bug, not a rounding); the writer then
+    // removes its temporary file, so nothing that looks complete is left.
+    const std::string lname = l.name();
+    entries.push_back({g, {v.size(1), v.size(0)}, p.type, [v, p, lname]() { return ggml_encode(ops::ggml_blocks(v, p, lname)); }});
+  }
+  for (const auto& [name, t] : model.params())
+    if (!model.is_buffer(name)) add_float(name, t);
+
+  add_arch_metadata(w, model, arch);
+  w.set("general.file_type", GgufValue::u32(file_type(counts, float_type)));
+  const int64_t vocab = arch == "gpt2" ? c.get_int("vocab_size") : c.get_int("vocab_size");
+  add_tokenizer(w, model, vocab);
+  for (auto& e : entries) w.add_tensor(e.name, e.ne, e.type, std::move(e.produce));
+  w.write(path, o.progress);
+}
+
+}  // namespace quench
