@@ -28,7 +28,7 @@ const char* kUsage =
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
     "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
     "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--no-record]\n"
-    "                  [--save-model PATH [--format safetensors|gguf] [--float-type f16|bf16|f32] [--force]]\n"
+    "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force]]\n"
     "                  [--plan] [--json]\n"
     "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
     "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
@@ -44,10 +44,15 @@ const char* kUsage =
     "  --save-model  write the compressed model to DIR (new or empty) as a checkpoint that quench-cli reads back:\n"
     "                structurally pruned layers with their smaller shapes, pruned and quantized weights as their\n"
     "                (dequantized) float values in the source checkpoint's dtype. Recipes with activation or KV-cache\n"
-    "                quantization, rotations or low-rank factors are refused (they live in the forward pass).\n"    "  --format gguf write PATH as one GGUF file for llama.cpp: layers quantized with a GGUF scheme (Q8_0, Q4_0,\n"
+    "                quantization, rotations or low-rank factors are refused (they live in the forward pass).\n"
+    "  --format gguf write PATH as one GGUF file for llama.cpp: layers quantized with a GGUF scheme (Q8_0, Q4_0,\n"
     "                Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, or weights.format) are stored as exactly those blocks, the rest in\n"
-    "                --float-type (default: the checkpoint's dtype, F32 checkpoints as F16); llama, mistral, qwen2, gpt2.\n"
-    "  --force       replace an existing GGUF file\n"
+    "                --float-type (default: the checkpoint's dtype, F32 checkpoints as F16); llama, mistral, qwen2, gpt2, mamba, mamba2.\n"
+    "  --format compressed-tensors  write DIR as a compressed-tensors checkpoint (vLLM, SGLang, transformers):\n"
+    "                integer weights packed (pack-quantized) or int8 with dynamic input activations (W8A8,\n"
+    "                int-quantized), 2:4-pruned layers as sparse-24-bitmask, scales in F32; ggml formats, static\n"
+    "                activations, KV-cache quantization, rotations and low-rank factors are refused.\n"
+    "  --force       replace an existing GGUF file or a non-empty compressed-tensors directory\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
     "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n"
     "  --no-record   run and print without recording an experiment (the database is not touched)\n";
@@ -116,15 +121,21 @@ int cmd_compress(const Argv& argv) {
   const SizeEstimate estimate = estimate_size(*model, plan);
   const std::string save_dir = a.get("save-model", "");
   const std::string format = a.get("format", "safetensors");
-  if (format != "safetensors" && format != "gguf") throw UsageError("--format: \"" + format + "\" is not safetensors or gguf");
+  if (format != "safetensors" && format != "gguf" && format != "compressed-tensors")
+    throw UsageError("--format: \"" + format + "\" is not safetensors, gguf or compressed-tensors");
   if (save_dir.empty() && (a.get("format") || a.get("float-type") || a.flag("force")))
     throw UsageError("--format, --float-type and --force apply to --save-model");
   if (!save_dir.empty() && format == "gguf") {
     const std::string why = gguf_exportable(*model, plan);
     if (!why.empty()) throw UsageError("--format gguf: " + why);
     check_gguf_target(save_dir, a.flag("force"));
+  } else if (!save_dir.empty() && format == "compressed-tensors") {
+    if (a.get("float-type")) throw UsageError("--float-type applies to --format gguf");
+    const std::string why = ct_exportable(*model, plan);
+    if (!why.empty()) throw UsageError("--format compressed-tensors: " + why);
+    check_ct_target(save_dir, a.flag("force"));
   } else if (!save_dir.empty()) {
-    if (a.get("float-type") || a.flag("force")) throw UsageError("--float-type and --force apply to --format gguf");
+    if (a.get("float-type") || a.flag("force")) throw UsageError("--float-type and --force apply to --format gguf or compressed-tensors");
     const std::string why = saveable_reason(plan);
     if (!why.empty()) throw UsageError("--save-model: " + why);
     check_save_target(save_dir);
@@ -164,6 +175,7 @@ int cmd_compress(const Argv& argv) {
   rs.save_format = format;
   rs.gguf.float_type = a.get("float-type", "");
   rs.gguf.force = a.flag("force");
+  rs.ct.force = a.flag("force");
   const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));
   const CompressResult& result = run.result;
   const nlohmann::json& metrics = run.metrics;

@@ -70,6 +70,13 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       };
       export_gguf(model, rs.save_dir, go);
       w.add_artifact(Artifact::of_file(rs.save_dir, "gguf"));
+    } else if (!rs.save_dir.empty() && rs.save_format == "compressed-tensors") {
+      CtExportOptions co = rs.ct;
+      co.progress = [&](int64_t done, int64_t total) {
+        if (beat && !beat(done, total, -1, "writing " + rs.save_dir)) throw Cancelled();
+      };
+      export_compressed_tensors(model, plan, rs.save_dir, co);
+      w.add_artifact(Artifact::of_file(rs.save_dir + "/config.json", "checkpoint"));
     } else if (!rs.save_dir.empty()) {
       save_model(model, rs.save_dir);
       w.add_artifact(Artifact::of_file(rs.save_dir + "/model.safetensors", "checkpoint"));

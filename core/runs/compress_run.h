@@ -11,6 +11,7 @@
 
 #include "core/compress/compress.h"
 #include "core/eval/evaluate.h"
+#include "core/export/compressed_tensors.h"
 #include "core/export/gguf_export.h"
 #include "core/store/store.h"
 
@@ -30,8 +31,11 @@ struct CompressRunSpec {
   std::string save_dir;
   // "safetensors" (a float checkpoint directory) or "gguf" (save_dir is the .gguf file; the caller
   // checks gguf_exportable() and check_gguf_target()).
+  // "compressed-tensors": save_dir is a checkpoint directory vLLM loads (the caller checks
+  // ct_exportable() and check_ct_target()).
   std::string save_format = "safetensors";
   GgufExportOptions gguf;
+  CtExportOptions ct;
 };
 
 struct CompressRun {

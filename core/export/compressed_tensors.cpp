@@ -1,0 +1,365 @@
+#include "core/export/compressed_tensors.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
+#include "core/ops/fake_quant.h"
+#include "core/util/error.h"
+#include "core/util/remove_tree.h"
+
+namespace quench {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kCtVersion = "0.12.2";  // the compressed-tensors release whose layout this follows
+
+bool is_24(const LayerPlan& l) { return l.prune && l.prune->nm() && l.prune->n == 2 && l.prune->m == 4; }
+
+// A quantized layer's on-disk format: int8 `weight` when activations are quantized too (W8A8) or
+// when the layer is 2:4-sparse (the sparse compressor runs on the int8 weight; packed words
+// cannot be sparse-compressed), packed int32 words otherwise (llm-compressor's choice).
+const char* weight_format(const LayerPlan& l) { return l.input || is_24(l) ? "int-quantized" : "pack-quantized"; }
+
+json weight_args(const WeightQuant& w) {
+  const char* strategy = w.strategy == WeightStrategy::Group ? "group" : w.strategy == WeightStrategy::Channel ? "channel" : "tensor";
+  json j = {{"num_bits", w.bits}, {"type", "int"}, {"symmetric", w.symmetric}, {"strategy", strategy},
+            {"group_size", w.strategy == WeightStrategy::Group ? json(w.group_size) : json()}, {"block_structure", nullptr},
+            {"dynamic", false}, {"observer", "minmax"}, {"observer_kwargs", json::object()}};
+  // Quench records a column → group index only for GPTQ act-order with groups (gptq.cpp).
+  j["actorder"] = w.method == WeightMethod::Gptq && w.act_order && w.strategy == WeightStrategy::Group ? json("group") : json();
+  return j;
+}
+
+json input_args(const ActQuant& a) {
+  return {{"num_bits", a.bits}, {"type", "int"}, {"symmetric", a.symmetric},
+          {"strategy", a.strategy == ActStrategy::Token ? "token" : "tensor"}, {"group_size", nullptr},
+          {"block_structure", nullptr}, {"dynamic", true}, {"observer", nullptr}, {"observer_kwargs", json::object()},
+          {"actorder", nullptr}};
+}
+
+std::string regex_escape(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) r += '\\';
+    r += c;
+  }
+  return r;
+}
+// compressed-tensors matches "re:" targets with re.match (anchored at the start only).
+std::string exact_target(const std::string& layer) { return "re:^" + regex_escape(layer) + "$"; }
+
+bool copied_from_source(const fs::path& p) {
+  const std::string name = p.filename().string();
+  auto ends = [&](const std::string& suffix) { return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0; };
+  return name != "config.json" && !ends(".safetensors") && !ends(".safetensors.index.json") && !ends(".bin") && !ends(".pt") &&
+         !ends(".pth") && name.rfind('.', 0) != 0;
+}
+
+// The scale (or zero) of every weight element, [out, in], from a [1] / [out] / [out, groups] tensor.
+at::Tensor per_element(const at::Tensor& p, const ops::QuantSpec& spec, const at::Tensor& g_idx, int64_t out, int64_t in) {
+  switch (spec.granularity) {
+    case ops::Granularity::Tensor: return p.reshape({1, 1}).expand({out, in});
+    case ops::Granularity::Row: return p.reshape({out, 1}).expand({out, in});
+    case ops::Granularity::Group: {
+      const at::Tensor cols = g_idx.defined() ? g_idx.to(at::kLong) : at::floor_divide(at::arange(in, at::kLong), spec.group_size);
+      return p.reshape({out, -1}).index_select(1, cols);
+    }
+    case ops::Granularity::Column: break;
+  }
+  fail("compressed-tensors export: per-column weight scales have no compressed-tensors strategy");
+}
+
+// sparse-24-bitmask of t [rows, cols] (cols % 4 == 0): exactly two positions of every four, the
+// non-zero ones first, then the lowest-indexed zeros (compressed-tensors keeps the top-2 |x|).
+void sparse24(const std::string& layer, const at::Tensor& t, std::vector<std::pair<std::string, at::Tensor>>& out) {
+  const int64_t rows = t.size(0), cols = t.size(1);
+  QUENCH_CHECK(cols % 4 == 0, layer, ": 2:4 sparsity needs the input width (", cols, ") to be a multiple of 4");
+  const at::Tensor nz = (t != 0).view({rows, cols / 4, 4});
+  const at::Tensor cnt = nz.sum(-1, /*keepdim=*/true);
+  if (cnt.gt(2).any().item<bool>()) {
+    const int64_t k = cnt.reshape(-1).gt(2).nonzero().reshape(-1)[0].item<int64_t>();
+    fail(layer, ": not 2:4 sparse (row ", k / (cols / 4), ", columns ", 4 * (k % (cols / 4)), "–", 4 * (k % (cols / 4)) + 3,
+         " hold more than two non-zero weights)");
+  }
+  const at::Tensor zero = nz.logical_not();
+  const at::Tensor add = zero.logical_and(zero.to(at::kInt).cumsum(-1).le(at::rsub(cnt, 2)));
+  const at::Tensor mask = nz.logical_or(add).view({rows, cols});
+  const at::Tensor values = t.masked_select(mask).view({rows, cols / 2});
+  const int64_t nb = (cols + 7) / 8;
+  at::Tensor m8 = at::zeros({rows, nb * 8}, at::kByte);
+  m8.narrow(1, 0, cols).copy_(mask.to(at::kByte));
+  const at::Tensor weights = at::tensor({1, 2, 4, 8, 16, 32, 64, 128}, at::kInt);  // bit i ← column 8k + i
+  const at::Tensor bits = (m8.view({rows, nb, 8}).to(at::kInt) * weights).sum(-1).to(at::kByte);
+  out.emplace_back(layer + ".shape", at::tensor({rows, cols}, at::kLong).view({2, 1}));
+  out.emplace_back(layer + ".compressed", values.contiguous());
+  out.emplace_back(layer + ".bitmask", bits.contiguous());
+}
+
+struct QuantTensors {
+  at::Tensor q;  // int8 [out, in], compressed-tensors' signed range
+  at::Tensor scale, zero;  // F32 / int8, compressed-tensors' shapes
+};
+
+// The integers of a quantized layer, checked to reproduce its weight exactly.
+QuantTensors integers_of(const Layer& l, const WeightEncoding& e) {
+  const ops::QuantSpec& spec = *e.spec;
+  const at::Tensor w = l.weight().detach().to(at::kCPU).reshape({l.out_features(), -1});
+  const int64_t out = w.size(0), in = w.size(1);
+  const at::Tensor s = e.params.scale.detach().to(at::kCPU, at::kFloat);
+  const at::Tensor se = per_element(s, spec, e.g_idx.defined() ? e.g_idx.cpu() : at::Tensor(), out, in);
+  at::Tensor ze;
+  if (!spec.symmetric) {
+    QUENCH_CHECK(e.params.zero.defined(), l.name(), ": asymmetric encoding without zero points");
+    ze = per_element(e.params.zero.detach().to(at::kCPU, at::kFloat), spec, e.g_idx.defined() ? e.g_idx.cpu() : at::Tensor(), out, in);
+  }
+  const at::Tensor wf = w.to(at::kFloat);
+  at::Tensor q = at::round(wf / se);
+  if (ze.defined()) q = q + ze;
+  const int64_t lo = spec.symmetric ? -(int64_t{1} << (spec.bits - 1)) : 0;
+  const int64_t hi = spec.symmetric ? (int64_t{1} << (spec.bits - 1)) - 1 : (int64_t{1} << spec.bits) - 1;
+  at::Tensor back = ze.defined() ? (q - ze) * se : q * se;
+  const at::Tensor bad = q.lt(lo).logical_or(q.gt(hi)).logical_or(back.to(w.scalar_type()).ne(w));
+  if (bad.any().item<bool>()) {
+    const int64_t k = bad.reshape(-1).nonzero().reshape(-1)[0].item<int64_t>();
+    fail(l.name(), ": the weight is not on its recorded ", spec.bits, "-bit grid (row ", k / in, ", column ", k % in, ": ",
+         wf.reshape(-1)[k].item<double>(), " vs ", back.reshape(-1)[k].item<double>(), "); nothing was written");
+  }
+  const int64_t shift = spec.symmetric ? 0 : int64_t{1} << (spec.bits - 1);
+  QuantTensors r;
+  r.q = (q - static_cast<double>(shift)).to(at::kChar).contiguous();
+  switch (spec.granularity) {
+    case ops::Granularity::Tensor: r.scale = s.reshape({1}); break;
+    case ops::Granularity::Row: r.scale = s.reshape({out, 1}); break;
+    default: r.scale = s.reshape({out, -1}); break;
+  }
+  r.scale = r.scale.contiguous();
+  if (!spec.symmetric) r.zero = (e.params.zero.detach().to(at::kCPU, at::kInt).reshape(r.scale.sizes()) - shift).to(at::kChar).contiguous();
+  return r;
+}
+
+struct GroupKey {
+  json scheme;  // weights, input_activations, format
+  bool operator<(const GroupKey& o) const { return scheme.dump() < o.scheme.dump(); }
+};
+
+}  // namespace
+
+std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
+  if (plan.structured) return "structured pruning: compressed-tensors loaders build every block with the config's shapes";
+  const char* online = "exists only in Quench's forward pass; a compressed-tensors checkpoint cannot hold it";
+  for (const auto& l : plan.layers) {
+    const Layer* layer = model.find_layer(l.layer);
+    if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
+    if (l.lowrank) return l.layer + ": low-rank factors have no compressed-tensors layout";
+    if (l.output) return l.layer + ": output activation quantization has no compressed-tensors loader (vLLM reads input activations only)";
+    if (l.input && !l.input->dynamic)
+      return l.layer + ": static input activation quantization: Quench keeps the calibrated scale inside the forward hook, not with the model, "
+                       "so the exporter cannot write input_scale; use dynamic activations (W8A8 is per token)";
+    if (l.input && !l.weights) return l.layer + ": activation quantization without weight quantization has no compressed-tensors scheme";
+    if (l.weights && l.weights->ggml)
+      return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
+    if (l.weights && layer && layer->kind() != LayerKind::Linear)
+      return l.layer + ": quantized " + kind_name(layer->kind()) + " layer; compressed-tensors quantizes Linear layers only";
+    if (l.weights && is_24(l) && !l.weights->symmetric)
+      return l.layer + ": 2:4 sparsity with asymmetric weights (compressed-tensors sparse-compresses the integers, where a pruned weight is the zero point, not 0)";
+    if (l.prune && layer && layer->kind() == LayerKind::Embedding && is_24(l))
+      return l.layer + ": 2:4 sparsity on an embedding; compressed-tensors sparse-compresses Linear layers only";
+    if ((l.weights || l.prune) && layer && !model.checkpoint().has(l.layer + ".weight"))
+      return l.layer + ": compressed while tied to the embedding; untie it (a checkpoint with tie_word_embeddings stores one matrix)";
+  }
+  if (!plan.kv.empty())
+    return plan.kv.front().module + ": KIVI KV-cache quantization (per-channel keys, per-token values, a full-precision residual) is not "
+                                    "representable by kv_cache_scheme, which holds static per-tensor k_scale / v_scale";
+  if (!plan.points.empty()) return plan.points.front().point + ": activation quantization of an internal point " + online;
+  return "";
+}
+
+void check_ct_target(const std::string& dir, bool force) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    const fs::path parent = fs::absolute(dir).parent_path();
+    QUENCH_CHECK(fs::is_directory(parent, ec), dir, ": cannot save the model there, ", parent.string(), " is not a directory");
+    return;
+  }
+  if (!fs::is_directory(dir, ec)) throw UsageError(dir + ": exists and is not a directory; choose a directory for the checkpoint");
+  if (!force && !fs::is_empty(dir, ec)) throw UsageError(dir + ": is not empty; pass --force to replace it");
+}
+
+void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, const std::string& dir, const CtExportOptions& o) {
+  check_ct_target(dir, o.force);
+  if (const std::string why = ct_exportable(model, plan); !why.empty()) throw UsageError("compressed-tensors: " + why);
+  const std::string stored = model.checkpoint().dtype();
+  const at::ScalarType dtype = stored == "F16" ? at::kHalf : stored == "BF16" ? at::kBFloat16 : at::kFloat;
+
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::set<std::string> names;
+  auto add = [&](const std::string& name, const at::Tensor& t) {
+    QUENCH_CHECK(names.insert(name).second, "compressed-tensors export: tensor ", name, " written twice");
+    const at::Tensor c = t.detach().to(at::kCPU);
+    tensors.emplace_back(name, (at::isFloatingType(c.scalar_type()) ? c.to(dtype) : c).contiguous());
+  };
+  auto add_raw = [&](const std::string& name, const at::Tensor& t) {  // exact dtype (F32 scales, ints)
+    QUENCH_CHECK(names.insert(name).second, "compressed-tensors export: tensor ", name, " written twice");
+    tensors.emplace_back(name, t.detach().to(at::kCPU).contiguous());
+  };
+
+  std::map<GroupKey, std::vector<std::string>> groups;
+  std::vector<std::string> ignore, sparse_layers;
+  int64_t sparse_zeros = 0, sparse_total = 0;
+  for (const auto& lp : model.layers()) {
+    const Layer& l = *lp;
+    QUENCH_CHECK(!l.kernel(), l.name(), ": computed by ", l.kernel()->describe(), ", which a checkpoint cannot hold");
+    const LayerPlan* p = plan.find(l.name());
+    const WeightEncoding* e = l.encoding();
+    const bool quantized = p && p->weights && e && e->spec;
+    QUENCH_CHECK(!(p && p->weights) || quantized, l.name(), ": planned as ", p && p->weights ? p->weights->describe() : "",
+                 " but carries no integer encoding (was the model compressed with this recipe?)");
+    if (l.kind() == LayerKind::Linear && !quantized) ignore.push_back(l.name());
+    const bool tied_head = !model.checkpoint().has(l.name() + ".weight");
+    if (tied_head) {
+      QUENCH_CHECK(!l.modified(), l.name(), ": changed while tied to the embedding");
+      continue;
+    }
+    if (l.bias().defined()) add(l.name() + ".bias", l.bias());
+    const bool s24 = p && is_24(*p);
+    if (s24) {
+      sparse_layers.push_back(l.name());
+      sparse_zeros += (l.weight() == 0).sum().item<int64_t>();
+      sparse_total += l.weight().numel();
+    }
+    if (!quantized) {
+      const at::Tensor w = l.weight().detach().to(at::kCPU);
+      if (s24) sparse24(l.name(), w.reshape({l.out_features(), -1}).to(dtype), tensors);
+      else add(l.name() + ".weight", w);
+      continue;
+    }
+    const QuantTensors qt = integers_of(l, *e);
+    const ops::QuantSpec& spec = *e->spec;
+    const std::string fmt = weight_format(*p);
+    json scheme = {{"weights", weight_args(*p->weights)}, {"format", fmt}, {"output_activations", nullptr},
+                   {"input_activations", p->input ? input_args(*p->input) : json()}};
+    QUENCH_CHECK(scheme["weights"]["actorder"].is_null() == !e->g_idx.defined(), l.name(),
+                 ": act-order setting and recorded column order (g_idx) disagree");
+    groups[{scheme}].push_back(l.name());
+    if (fmt == "pack-quantized") {
+      add_raw(l.name() + ".weight_packed", ops::pack_int32(qt.q, spec.bits));
+      add_raw(l.name() + ".weight_shape", at::tensor({qt.q.size(0), qt.q.size(1)}, at::kLong));
+      if (qt.zero.defined()) {
+        if (spec.granularity == ops::Granularity::Tensor) add_raw(l.name() + ".weight_zero_point", qt.zero);
+        else add_raw(l.name() + ".weight_zero_point", ops::pack_int32(qt.zero.t().contiguous(), spec.bits).t().contiguous());
+      }
+    } else if (s24) {
+      sparse24(l.name(), qt.q, tensors);
+      if (qt.zero.defined()) add_raw(l.name() + ".weight_zero_point", qt.zero);
+    } else {
+      add_raw(l.name() + ".weight", qt.q);
+      if (qt.zero.defined()) add_raw(l.name() + ".weight_zero_point", qt.zero);
+    }
+    add_raw(l.name() + ".weight_scale", qt.scale);
+    if (e->g_idx.defined()) add_raw(l.name() + ".weight_g_idx", e->g_idx.to(at::kCPU, at::kInt));
+  }
+  for (const auto& [name, t] : model.params()) add(name, t);
+
+  // quantization_config
+  json qc = json::object();
+  std::set<std::string> formats;
+  std::vector<std::string> quantized_layers;
+  if (!groups.empty()) {
+    json cg = json::object();
+    int i = 0;
+    for (const auto& [key, layers] : groups) {
+      json g = key.scheme;
+      if (groups.size() == 1) {
+        g["targets"] = json::array({"Linear"});
+      } else {
+        g["targets"] = json::array();
+        for (const auto& n : layers) g["targets"].push_back(exact_target(n));
+      }
+      formats.insert(g["format"].get<std::string>());
+      cg["group_" + std::to_string(i++)] = g;
+      quantized_layers.insert(quantized_layers.end(), layers.begin(), layers.end());
+    }
+    qc["config_groups"] = cg;
+    qc["format"] = formats.size() == 1 ? *formats.begin() : std::string("mixed-precision");
+    qc["quantization_status"] = "compressed";
+    qc["global_compression_ratio"] = nullptr;
+    qc["ignore"] = ignore;
+    qc["kv_cache_scheme"] = nullptr;
+  }
+  qc["quant_method"] = "compressed-tensors";
+  qc["version"] = kCtVersion;
+  qc["transform_config"] = json::object();
+  qc["sparsity_config"] = json::object();
+  if (!sparse_layers.empty()) {
+    json targets = json::array();
+    for (const auto& n : sparse_layers) targets.push_back(exact_target(n));
+    qc["sparsity_config"] = {{"format", "sparse-24-bitmask"}, {"sparsity_structure", "2:4"}, {"targets", targets}, {"ignore", json::array()},
+                             {"global_sparsity", sparse_total ? static_cast<double>(sparse_zeros) / static_cast<double>(sparse_total) : 0.0}};
+  }
+
+  json config = model.config().json();
+  config["dtype"] = dtype == at::kHalf ? "float16" : dtype == at::kBFloat16 ? "bfloat16" : "float32";
+  if (!groups.empty() || !sparse_layers.empty()) config["quantization_config"] = qc;
+
+  // shards
+  std::vector<std::vector<size_t>> shards(1);
+  int64_t in_shard = 0, total = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const int64_t bytes = tensors[i].second.numel() * tensors[i].second.element_size();
+    if (!shards.back().empty() && in_shard + bytes > o.max_shard_bytes) shards.emplace_back(), in_shard = 0;
+    shards.back().push_back(i);
+    in_shard += bytes;
+    total += bytes;
+  }
+  auto shard_name = [&](size_t k) {
+    if (shards.size() == 1) return std::string("model.safetensors");
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+    return std::string(buf);
+  };
+
+  const fs::path target = fs::absolute(dir);
+  const fs::path tmp = target.parent_path() / (".quench-ct-" + target.filename().string() + "-" + std::to_string(::getpid()));
+  remove_tree(tmp.string());
+  try {
+    fs::create_directories(tmp);
+    json weight_map = json::object();
+    for (size_t k = 0; k < shards.size(); ++k) {
+      std::vector<std::pair<std::string, at::Tensor>> part;
+      for (size_t i : shards[k]) {
+        part.push_back(tensors[i]);
+        weight_map[tensors[i].first] = shard_name(k);
+      }
+      save_safetensors((tmp / shard_name(k)).string(), part, {{"format", "pt"}});
+      if (o.progress) o.progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(shards.size()));
+    }
+    if (shards.size() > 1)
+      write_file_atomic((tmp / "model.safetensors.index.json").string(),
+                        json({{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}).dump(2) + "\n");
+    write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
+    for (const auto& en : fs::directory_iterator(model.checkpoint().dir()))
+      if (en.is_regular_file() && copied_from_source(en.path())) fs::copy_file(en.path(), tmp / en.path().filename());
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+      QUENCH_CHECK(fs::is_directory(target, ec), dir, ": is not a directory");
+      if (!remove_tree(target.string())) fail(dir, ": cannot remove the old directory");
+    }
+    fs::rename(tmp, target);
+  } catch (const fs::filesystem_error& ex) {
+    remove_tree(tmp.string());
+    throw Error(dir + ": cannot write the compressed-tensors checkpoint (" + ex.what() + ")");
+  } catch (...) {
+    remove_tree(tmp.string());
+    throw;
+  }
+}
+
+}  // namespace quench

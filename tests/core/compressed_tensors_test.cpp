@@ -1,0 +1,175 @@
+// compressed-tensors export: sotu-llama compressed six ways, written, and read back by an
+// independent reader (tests/compressed_tensors/read_ct.py, Python + numpy, written from the
+// format's sources). Every rebuilt weight must equal the layer's weight exactly: the reader
+// computes (q − z)·s in float64, which is exact (|q − z| < 2^8, s an F32 number), and rounding
+// it once to F32 gives what Quench's F32 dequantize x̂ = (q − z)·s computed.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "core/compress/compress.h"
+#include "core/compress/size_estimate.h"
+#include "core/export/compressed_tensors.h"
+#include "core/io/safetensors.h"
+#include "core/models/registry.h"
+#include "test_util.h"
+
+namespace quench {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+CalibrationSet random_calib(int64_t vocab, int64_t n = 8, int64_t T = 32, uint64_t seed = 3) {
+  at::manual_seed(seed);
+  return CalibrationSet::from_token_windows(at::randint(0, vocab, {n, T}, at::kLong), 4);
+}
+
+std::string reader() { return test::fixture("../compressed_tensors/read_ct.py"); }
+
+// sotu-llama's down_proj has 688 = 4·172 inputs: groups of 128 do not divide it.
+json g128(json weights) {
+  return {{"default", {{"weights", weights}}}, {"overrides", json::array({{{"match", "*.mlp.down_proj"}, {"weights", {{"group_size", 172}}}}})}};
+}
+
+struct Exported {
+  std::unique_ptr<Model> model;
+  ResolvedRecipe plan;
+  json config;
+  std::map<std::string, at::Tensor> rebuilt;
+  int64_t file_bytes = 0;
+};
+
+void export_and_read(const json& recipe, const test::TempDir& tmp, Exported& x) {
+  x.model = load_model(test::demo("sotu-llama"));
+  x.plan = resolve(Recipe::parse(recipe), *x.model);
+  ASSERT_EQ(ct_exportable(*x.model, x.plan), "");
+  const auto calib = random_calib(x.model->config().get_int("vocab_size"));
+  compress(*x.model, x.plan, calib);
+  const std::string dir = tmp.file("ct");
+  export_compressed_tensors(*x.model, x.plan, dir);
+  const std::string out = tmp.file("rebuilt.safetensors");
+  const std::string cmd = "/usr/bin/python3 '" + reader() + "' '" + dir + "' '" + out + "' --quiet";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  x.rebuilt = load_all_safetensors(out);
+  x.config = json::parse(test::read_file(dir + "/config.json"));
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") x.file_bytes += static_cast<int64_t>(fs::file_size(e.path()));
+}
+
+// Every layer stored in the checkpoint comes back bit-exact (F32), and so does every other parameter
+// at the checkpoint's dtype.
+void expect_exact(const Exported& x) {
+  int checked = 0;
+  for (const auto& lp : x.model->layers()) {
+    const std::string name = lp->name() + ".weight";
+    if (!x.model->checkpoint().has(name)) continue;  // the tied head
+    auto it = x.rebuilt.find(name);
+    ASSERT_NE(it, x.rebuilt.end()) << name;
+    const at::Tensor w = lp->weight().detach().to(at::kCPU, at::kFloat).reshape(it->second.sizes());
+    const at::Tensor r = it->second.to(at::kFloat);
+    EXPECT_TRUE(at::equal(r, w)) << name << ": max |diff| " << (r - w).abs().max().item<double>();
+    ++checked;
+  }
+  EXPECT_GT(checked, 40);
+  for (const auto& [name, t] : x.model->params()) {
+    auto it = x.rebuilt.find(name);
+    ASSERT_NE(it, x.rebuilt.end()) << name;
+    EXPECT_TRUE(at::equal(it->second.to(at::kFloat), t.to(at::kBFloat16).to(at::kFloat))) << name;
+  }
+}
+
+const json& qconf(const Exported& x) { return x.config.at("quantization_config"); }
+
+TEST(CompressedTensors, W4A16G128SymmetricPackedExactAndSized) {
+  test::TempDir tmp;
+  Exported x;
+  export_and_read(g128({{"bits", 4}, {"strategy", "group"}, {"group_size", 128}, {"symmetric", true}}), tmp, x);
+  expect_exact(x);
+  const json& q = qconf(x);
+  EXPECT_EQ(q.at("quant_method"), "compressed-tensors");
+  EXPECT_EQ(q.at("quantization_status"), "compressed");
+  EXPECT_EQ(q.at("format"), "pack-quantized");
+  EXPECT_EQ(q.at("config_groups").size(), 2u);  // g128 and the down_proj's g172
+  EXPECT_NE(std::find(q.at("ignore").begin(), q.at("ignore").end(), "lm_head"), q.at("ignore").end());
+  const SizeEstimate est = estimate_size(*x.model, x.plan);
+  const double rel = static_cast<double>(x.file_bytes - est.bytes) / static_cast<double>(est.bytes);
+  std::cout << "[ct size] W4A16-G128 safetensors bytes " << x.file_bytes << ", estimate_size " << est.bytes << ", rel " << rel << "\n";
+  RecordProperty("file_bytes", std::to_string(x.file_bytes));
+  RecordProperty("estimate_bytes", std::to_string(est.bytes));
+  EXPECT_LT(std::abs(rel), 0.02);
+}
+
+TEST(CompressedTensors, W4G128AsymmetricPackedZeroPointsExact) {
+  test::TempDir tmp;
+  Exported x;
+  export_and_read(g128({{"bits", 4}, {"strategy", "group"}, {"group_size", 128}, {"symmetric", false}}), tmp, x);
+  expect_exact(x);
+  EXPECT_FALSE(qconf(x).at("config_groups").at("group_0").at("weights").at("symmetric").get<bool>());
+}
+
+TEST(CompressedTensors, W8A16ChannelExact) {
+  test::TempDir tmp;
+  Exported x;
+  export_and_read({{"default", {{"weights", {{"bits", 8}, {"strategy", "channel"}}}}}}, tmp, x);
+  expect_exact(x);
+  const json& g = qconf(x).at("config_groups").at("group_0");
+  EXPECT_EQ(g.at("targets"), json::array({"Linear"}));
+  EXPECT_EQ(g.at("weights").at("strategy"), "channel");
+}
+
+TEST(CompressedTensors, GptqActOrderG128WritesGIdxExact) {
+  test::TempDir tmp;
+  Exported x;
+  export_and_read(g128({{"bits", 4}, {"strategy", "group"}, {"group_size", 128}, {"method", "gptq"}, {"act_order", true}}), tmp, x);
+  expect_exact(x);
+  for (const auto& [k, g] : qconf(x).at("config_groups").items()) EXPECT_EQ(g.at("weights").at("actorder"), "group") << k;
+}
+
+TEST(CompressedTensors, W8A8DynamicIntQuantizedExact) {
+  test::TempDir tmp;
+  Exported x;
+  export_and_read({{"scheme", "W8A8"}}, tmp, x);
+  expect_exact(x);
+  const json& g = qconf(x).at("config_groups").at("group_0");
+  EXPECT_EQ(g.at("format"), "int-quantized");
+  EXPECT_EQ(g.at("input_activations").at("strategy"), "token");
+  EXPECT_TRUE(g.at("input_activations").at("dynamic").get<bool>());
+}
+
+TEST(CompressedTensors, Magnitude24SparseBitmaskExact) {
+  test::TempDir tmp;
+  Exported x;
+  export_and_read({{"default", {{"prune", {{"pattern", "2:4"}, {"method", "magnitude"}}}}}}, tmp, x);
+  expect_exact(x);
+  const json& s = qconf(x).at("sparsity_config");
+  EXPECT_EQ(s.at("format"), "sparse-24-bitmask");
+  EXPECT_EQ(s.at("sparsity_structure"), "2:4");
+  EXPECT_FALSE(qconf(x).contains("config_groups"));
+}
+
+TEST(CompressedTensors, RefusesWhatTheFormatCannotHold) {
+  auto m = load_model(test::demo("sotu-llama"));
+  auto why = [&](const json& r) { return ct_exportable(*m, resolve(Recipe::parse(r), *m)); };
+  EXPECT_NE(why({{"default", {{"weights", {{"bits", 8}}}, {"activations", {{"bits", 8}, {"strategy", "tensor"}, {"dynamic", false}}}}}})
+                .find("static input activation"),
+            std::string::npos);
+  EXPECT_NE(why({{"kv_cache", {{"method", "kivi"}, {"bits", 2}, {"group_size", 32}, {"residual", 128}}}}).find("KIVI"), std::string::npos);
+  EXPECT_NE(why({{"default", {{"lowrank", {{"rank", 8}}}}}}).find("low-rank"), std::string::npos);
+  // (down_proj's 688 inputs have no Hadamard matrix: the rotation goes on the attention projections)
+  EXPECT_NE(why({{"overrides", {{{"match", {"*.self_attn.*"}}, {"rotation", "hadamard"}}}}}).find("Hadamard"), std::string::npos);
+  EXPECT_NE(why({{"default", {{"weights", {{"format", "q4_0"}}}}}}).find("gguf"), std::string::npos);
+}
+
+TEST(CompressedTensors, NonEmptyTargetNeedsForce) {
+  test::TempDir tmp;
+  fs::create_directories(tmp.file("d"));
+  { std::ofstream(tmp.file("d/x")) << "x"; }
+  EXPECT_THROW(check_ct_target(tmp.file("d"), false), UsageError);
+  EXPECT_NO_THROW(check_ct_target(tmp.file("d"), true));
+}
+
+}  // namespace
+}  // namespace quench
