@@ -69,7 +69,7 @@ at::Tensor per_element(const at::Tensor& p, const ops::QuantSpec& spec, const at
     case ops::Granularity::Tensor: return p.reshape({1, 1}).expand({out, in});
     case ops::Granularity::Row: return p.reshape({out, 1}).expand({out, in});
     case ops::Granularity::Group: {
-      const at::Tensor cols = g_idx.defined() ? g_idx.to(at::kLong) : at::floor_divide(at::arange(in, at::kLong), spec.group_size);
+      const at::Tensor cols = g_idx.defined() ? g_idx.to(at::kLong) : at::floor_divide(at::arange(in, p.options().dtype(at::kLong)), spec.group_size);
       return p.reshape({out, -1}).index_select(1, cols);
     }
     case ops::Granularity::Column: break;
@@ -111,14 +111,17 @@ struct QuantTensors {
 // The integers of a quantized layer, checked to reproduce its weight exactly.
 QuantTensors integers_of(const Layer& l, const WeightEncoding& e) {
   const ops::QuantSpec& spec = *e.spec;
-  const at::Tensor w = l.weight().detach().to(at::kCPU).reshape({l.out_features(), -1});
+  // On the weight's device (an 8B model's integers are computed on the GPU in seconds); the results move to the CPU.
+  const at::Tensor w = l.weight().detach().reshape({l.out_features(), -1});
+  const at::Device dev = w.device();
   const int64_t out = w.size(0), in = w.size(1);
-  const at::Tensor s = e.params.scale.detach().to(at::kCPU, at::kFloat);
-  const at::Tensor se = per_element(s, spec, e.g_idx.defined() ? e.g_idx.cpu() : at::Tensor(), out, in);
+  const at::Tensor s = e.params.scale.detach().to(dev, at::kFloat);
+  const at::Tensor gi = e.g_idx.defined() ? e.g_idx.to(dev) : at::Tensor();
+  const at::Tensor se = per_element(s, spec, gi, out, in);
   at::Tensor ze;
   if (!spec.symmetric) {
     QUENCH_CHECK(e.params.zero.defined(), l.name(), ": asymmetric encoding without zero points");
-    ze = per_element(e.params.zero.detach().to(at::kCPU, at::kFloat), spec, e.g_idx.defined() ? e.g_idx.cpu() : at::Tensor(), out, in);
+    ze = per_element(e.params.zero.detach().to(dev, at::kFloat), spec, gi, out, in);
   }
   const at::Tensor wf = w.to(at::kFloat);
   at::Tensor q = at::round(wf / se);
@@ -134,13 +137,13 @@ QuantTensors integers_of(const Layer& l, const WeightEncoding& e) {
   }
   const int64_t shift = spec.symmetric ? 0 : int64_t{1} << (spec.bits - 1);
   QuantTensors r;
-  r.q = (q - static_cast<double>(shift)).to(at::kChar).contiguous();
+  r.q = (q - static_cast<double>(shift)).to(at::kChar).cpu().contiguous();
   switch (spec.granularity) {
     case ops::Granularity::Tensor: r.scale = s.reshape({1}); break;
     case ops::Granularity::Row: r.scale = s.reshape({out, 1}); break;
     default: r.scale = s.reshape({out, -1}); break;
   }
-  r.scale = r.scale.contiguous();
+  r.scale = r.scale.cpu().contiguous();
   if (!spec.symmetric) r.zero = (e.params.zero.detach().to(at::kCPU, at::kInt).reshape(r.scale.sizes()) - shift).to(at::kChar).contiguous();
   return r;
 }

@@ -95,7 +95,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // takes A, not log(−A); Mamba-2's per-head A and D are [heads, 1], its gated norm weight
 // [groups, d_inner / groups].
 at::Tensor gguf_layout(const std::string& arch, const std::string& g, at::Tensor v, const Config& c) {
-  if (ends_with(g, ".ssm_a")) v = -at::exp(v);
+  if (ends_with(g, ".ssm_a")) v = -at::exp(v.to(at::kFloat));
   if (arch == "mamba2") {
     if (ends_with(g, ".ssm_a") || ends_with(g, ".ssm_d")) v = v.reshape({-1, 1});
     if (ends_with(g, ".ssm_norm.weight")) v = v.reshape({c.get_int("n_groups", 1), -1});
@@ -394,8 +394,10 @@ void export_gguf(const Model& model, const std::string& path, const GgufExportOp
     const std::string g = gguf_name(arch, hf);
     QUENCH_CHECK(!g.empty(), path, ": no GGUF tensor name for ", hf, " (", arch, ")");
     if (!done.insert(g).second) return;
-    at::Tensor v = gguf_layout(arch, g, t.detach().to(at::kCPU, at::kFloat), c);
-    if (const at::Tensor perm = permutation(g, v.size(0)); perm.defined()) v = v.index_select(0, perm);
+    // Stays where it is (and in its dtype) until the writer asks for its bytes: an 8B model is
+    // not copied to host memory twice.
+    at::Tensor v = gguf_layout(arch, g, t.detach(), c);
+    if (const at::Tensor perm = permutation(g, v.size(0)); perm.defined()) v = v.index_select(0, perm.to(v.device()));
     const GgmlType type = gguf_f32(g, v.dim()) ? GgmlType::F32 : float_type;
     std::vector<int64_t> ne(v.sizes().rbegin(), v.sizes().rend());
     counts[type] += v.numel();
@@ -428,12 +430,12 @@ void export_gguf(const Model& model, const std::string& path, const GgufExportOp
     const std::string g = gguf_name(arch, hf);
     QUENCH_CHECK(!g.empty(), path, ": no GGUF tensor name for ", hf, " (", arch, ")");
     done.insert(g);
-    at::Tensor v = l.weight().detach().to(at::kCPU, at::kFloat).reshape({l.out_features(), -1});
+    at::Tensor v = l.weight().detach().reshape({l.out_features(), -1});
     ops::GgmlParams p = *e->ggml;
     if (const at::Tensor perm = permutation(g, v.size(0)); perm.defined()) {
-      v = v.index_select(0, perm);
+      v = v.index_select(0, perm.to(v.device()));
       for (at::Tensor* t : {&p.scale, &p.offset, &p.d, &p.dmin, &p.sc, &p.mn})
-        if (t->defined()) *t = t->cpu().index_select(0, perm);
+        if (t->defined()) *t = t->index_select(0, perm.to(t->device()));
     }
     counts[p.type] += v.numel();
     // ggml_blocks throws when the weight is off its grid (a bug, not a rounding); the writer then

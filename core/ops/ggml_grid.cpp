@@ -181,10 +181,12 @@ GgmlParams ggml_cat(const std::vector<GgmlParams>& parts) {
 
 GgmlBlocks ggml_blocks(const at::Tensor& w_in, const GgmlParams& p, const std::string& tensor) {
   const GgmlGridInfo g = ggml_grid_info(p.type);
-  const at::Tensor w = w_in.to(at::kFloat).cpu().contiguous();
+  // The codes and the exactness check run where the weight is (an 8B model's on the GPU); only
+  // the bytes the encoder needs come to the CPU.
+  const at::Tensor w = w_in.to(at::kFloat).contiguous();
   GgmlParams cp = p;
   for (at::Tensor* t : {&cp.scale, &cp.offset, &cp.d, &cp.dmin, &cp.sc, &cp.mn})
-    if (t->defined()) *t = t->cpu().contiguous();
+    if (t->defined()) *t = t->to(w.device()).contiguous();
   const at::Tensor q = ggml_codes(w, cp);
   const at::Tensor back = ggml_dequant(q, cp);
   if (!at::equal(back, w)) {
@@ -199,14 +201,14 @@ GgmlBlocks ggml_blocks(const at::Tensor& w_in, const GgmlParams& p, const std::s
   b.cols = w.size(1);
   // Stored codes: the unsigned field of the block (Q8_0 keeps the int8 bit pattern).
   const int bias = p.type == GgmlType::Q8_0 ? 0 : -g.qmin;
-  const at::Tensor code = p.type == GgmlType::Q8_0 ? q.to(at::kChar).view(at::kByte) : (q + bias).to(at::kByte);
+  const at::Tensor code = (p.type == GgmlType::Q8_0 ? q.to(at::kChar).view(at::kByte) : (q + bias).to(at::kByte)).cpu().contiguous();
   b.code.assign(code.data_ptr<uint8_t>(), code.data_ptr<uint8_t>() + code.numel());
   auto floats = [](const at::Tensor& t) {
-    const at::Tensor c = t.to(at::kFloat).contiguous();
+    const at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   };
   auto bytes = [](const at::Tensor& t) {
-    const at::Tensor c = t.to(at::kChar).view(at::kByte).contiguous();
+    const at::Tensor c = t.to(at::kChar).view(at::kByte).cpu().contiguous();
     return std::vector<uint8_t>(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());
   };
   b.d = floats(cp.d);

@@ -1,11 +1,25 @@
 #include "core/runs/compress_run.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "core/compress/save_model.h"
 #include "core/store/fingerprint.h"
 
 namespace quench {
+
+namespace {
+// A file's size, or the sum over a directory's files: what an export occupies.
+uint64_t bytes_on_disk(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return fs::file_size(path, ec);
+  uint64_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(path, ec))
+    if (e.is_regular_file(ec)) n += e.file_size(ec);
+  return n;
+}
+}  // namespace
 
 Progress with_heartbeat(ExperimentWriter& w, Progress progress) {
   auto last_beat = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
@@ -63,6 +77,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       }
       add("eval_seconds", r.seconds);
     }
+    const auto export_start = std::chrono::steady_clock::now();
     if (!rs.save_dir.empty() && rs.save_format == "gguf") {
       GgufExportOptions go = rs.gguf;
       go.progress = [&](int64_t done, int64_t total) {
@@ -80,6 +95,10 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     } else if (!rs.save_dir.empty()) {
       save_model(model, rs.save_dir);
       w.add_artifact(Artifact::of_file(rs.save_dir + "/model.safetensors", "checkpoint"));
+    }
+    if (!rs.save_dir.empty()) {
+      add("export_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - export_start).count());
+      add("export_bytes", static_cast<double>(bytes_on_disk(rs.save_dir)));
     }
     w.finish();
   } catch (...) {
