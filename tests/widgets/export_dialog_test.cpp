@@ -7,6 +7,7 @@
 // there as export-dialog.png (ready) and export-dialog-refused.png (W8A8), as in docs/screenshots.
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QLabel>
@@ -169,6 +170,43 @@ class ExportDialogTest : public QObject {
     // button follows the check line.
     QCOMPARE(d->exportButton()->isEnabled(), d->refusal().isEmpty());
     d->reject();
+  }
+
+  // compressed-tensors: a directory (its suggestion follows the format), W8A16 (int-quantized
+  // weights, per channel) written as a checkpoint vLLM loads: config.json with its
+  // quantization_config, and the safetensors beside it.
+  void exportsCompressedTensors() {
+    QTemporaryDir dir;
+    Settings settings(dir.filePath(QStringLiteral("settings.ini")));
+    MainWindow w(settings);
+    w.show();
+    QSignalSpy ready(&w, &MainWindow::weightStatisticsReady);
+    w.openModel(test::demo(QStringLiteral("sotu-llama")));
+    QVERIFY(ready.wait(kRunTimeoutMs));
+    setRecipe(w, "W8A16");
+    ExportDialog* d = openFromMenu(w);
+    QVERIFY(d);
+    chooseFormat(d, "gguf");
+    QVERIFY(child<QLineEdit>(d, "exportPath")->text().endsWith(QStringLiteral(".gguf")));
+    chooseFormat(d, "compressed-tensors");
+    QVERIFY(!child<QLineEdit>(d, "exportPath")->text().endsWith(QStringLiteral(".gguf")));  // the suggestion follows
+    QVERIFY(!child<QComboBox>(d, "floatType")->isEnabled());
+    const QString out = dir.filePath(QStringLiteral("sotu-llama-w8a16-ct"));
+    child<QLineEdit>(d, "exportPath")->setText(out);
+    child<QLineEdit>(d, "calibration")->setText(test::demo(QStringLiteral("sotu-calib.txt")));
+    child<QSpinBox>(d, "calibSamples")->setValue(8);
+    child<QSpinBox>(d, "seq")->setValue(128);
+    child<QSpinBox>(d, "measureSamples")->setValue(0);
+    child<QCheckBox>(d, "evaluate")->setChecked(false);
+    QVERIFY2(d->refusal().isEmpty(), qPrintable(d->refusal()));
+    QVERIFY(d->settings().export_float_type.isEmpty());
+    QSignalSpy recorded(&w, &MainWindow::runRecorded);
+    QTest::mouseClick(d->exportButton(), Qt::LeftButton);
+    QVERIFY(recorded.wait(kRunTimeoutMs));
+    QFile config(out + QStringLiteral("/config.json"));
+    QVERIFY2(config.open(QIODevice::ReadOnly), qPrintable(out));
+    QVERIFY(config.readAll().contains("quantization_config"));
+    QVERIFY(!QDir(out).entryList({QStringLiteral("*.safetensors")}, QDir::Files).isEmpty());
   }
 };
 
