@@ -62,6 +62,9 @@ printf '[preferences]\ncalibrationSet=%s\n[runs]\nevaluationSet=%s\n' "$DEMO/sot
 printf '%s\n' '{ "name": "mlp-w4-g128",' \
   '  "overrides": [ { "match": "model.layers.*.mlp.*", "weights": { "bits": 4, "strategy": "group", "group_size": 128, "method": "rtn" } },' \
   '                 { "match": "model.layers.*.mlp.down_proj", "weights": { "strategy": "channel" } } ] }' >"$work/mlp-w4.json"
+# File → Export with Q4_0 (llama.cpp's 4-bit blocks): the dialog and its check line (the path is a
+# suggestion beside the model; nothing is written).
+shot export-dialog "$DEMO/sotu-llama" --recipe Q4_0 --export-dialog gguf
 # Other runs of the model for the size-against-perplexity plot, recorded by quench-cli with the
 # window's run defaults (64 windows of 256 tokens to calibrate, 16 windows of 256 to evaluate).
 for scheme in W8A16 W4A16-G16 W3A16-G16; do

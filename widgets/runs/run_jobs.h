@@ -18,6 +18,11 @@
 #include "widgets/jobs/job.h"
 #include "widgets/runs/run_settings.h"
 
+namespace quench {
+class Model;
+struct ResolvedRecipe;
+}  // namespace quench
+
 namespace quench::gui {
 
 struct RunOutcome {
@@ -33,6 +38,16 @@ struct RunOutcome {
 };
 using RunDone = std::function<void(std::shared_ptr<RunOutcome>)>;
 
+// Why the model compressed by `plan` cannot be written in `format` ("gguf", "compressed-tensors",
+// "safetensors"), naming the layer and the setting, as quench-cli compress --format refuses it;
+// "" when it can. Checks the recipe only, not the target path (exportTargetRefusal).
+QString exportRefusal(const Model& model, const ResolvedRecipe& plan, const QString& format);
+// Why `path` cannot take the export ("" when it can): a missing parent folder, an existing file
+// or non-empty directory without `force`.
+QString exportTargetRefusal(const QString& path, const QString& format, bool force);
+
+// Compress + evaluate; with settings.export_format set, the compressed model is also written to
+// settings.export_path (refused before anything is recorded when the recipe or target cannot be).
 Job compressJob(const RunSettings& settings, const nlohmann::json& recipe, RunDone done);
 Job evaluateJob(const RunSettings& settings, RunDone done);
 Job sensitivityJob(const RunSettings& settings, RunDone done);

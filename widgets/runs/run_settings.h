@@ -37,6 +37,14 @@ struct RunSettings {
 
   // Calibrate: globs over the model's observable points ("" : every point).
   QString points;
+
+  // Compress: where the compressed model is written after the run (File → Export), as quench-cli
+  // compress --save-model PATH --format F [--float-type T] [--force]. An empty format: not written.
+  // "gguf": export_path is the .gguf file; "compressed-tensors" / "safetensors": a directory.
+  QString export_path;
+  QString export_format;
+  QString export_float_type;  // GGUF only: "" (the checkpoint's dtype), "f16", "bf16", "f32"
+  bool export_force = false;  // replace an existing file / a non-empty directory
 };
 
 }  // namespace quench::gui

@@ -34,6 +34,15 @@ FileActions::FileActions(QWidget& window, Settings& settings, QMenu& file)
   });
 
   file.addSeparator();
+  export_ = file.addAction(tr("&Export Compressed Model…"));
+  export_->setObjectName(QStringLiteral("exportModel"));
+  export_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_X));
+  export_->setToolTip(tr("Compress the model with the recipe and write it as GGUF (llama.cpp), compressed-tensors (vLLM) "
+                         "or float safetensors"));
+  export_->setEnabled(false);
+  connect(export_, &QAction::triggered, this, &FileActions::exportRequested);
+
+  file.addSeparator();
   QAction* prefs = file.addAction(tr("&Preferences…"));
   prefs->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
   prefs->setMenuRole(QAction::PreferencesRole);
@@ -55,6 +64,7 @@ FileActions::FileActions(QWidget& window, Settings& settings, QMenu& file)
 void FileActions::setCurrent(const QString& dir) {
   current_ = dir;
   reload_->setEnabled(!dir.isEmpty());
+  export_->setEnabled(!dir.isEmpty());
 }
 
 void FileActions::fillRecent() {

@@ -1,5 +1,6 @@
 #pragma once
-// The File menu: open a model folder, reopen a recent one, reload, preferences, quit.
+// The File menu: open a model folder, reopen a recent one, reload, export the compressed model,
+// preferences, quit.
 #include <QObject>
 #include <QString>
 
@@ -20,9 +21,12 @@ class FileActions : public QObject {
   // The folder open now (for Reload and as the Open dialog's starting point).
   void setCurrent(const QString& dir);
   QAction* openAction() const { return open_; }
+  QAction* exportAction() const { return export_; }
 
  Q_SIGNALS:
   void openRequested(const QString& dir);
+  // File → Export Compressed Model… (enabled while a model is open).
+  void exportRequested();
   // The preferences dialog saved new settings.
   void preferencesChanged();
 
@@ -34,6 +38,7 @@ class FileActions : public QObject {
   QMenu* recent_;
   QAction* open_;
   QAction* reload_;
+  QAction* export_;
   QString current_;
 };
 

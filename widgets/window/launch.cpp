@@ -1,5 +1,6 @@
 #include "widgets/window/launch.h"
 
+#include <QComboBox>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QFileInfo>
@@ -24,6 +25,7 @@
 #include "widgets/experiments/compare_window.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
+#include "widgets/runs/export_dialog.h"
 #include "widgets/window/main_window.h"
 
 namespace quench::gui {
@@ -96,6 +98,13 @@ void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>&
     if (!opts.compare_tab.isEmpty()) cmp->tabs()->setCurrentIndex(static_cast<int>(kCompareTabs.indexOf(opts.compare_tab)));
     target = cmp;
   }
+  if (!opts.export_dialog.isEmpty()) {
+    ExportDialog* dialog = window.startExport();
+    if (!dialog) fail_usage(QObject::tr("--export-dialog: the export dialog could not be opened"));
+    auto* format = dialog->findChild<QComboBox*>(QStringLiteral("exportFormat"));
+    format->setCurrentIndex(format->findData(opts.export_dialog));
+    target = dialog;
+  }
   if (opts.screenshot.isEmpty()) return;
   QTimer::singleShot(800, &window, [&window, opts, target] {
     const bool failed = window.issues().count(Issue::Severity::Error) > 0;
@@ -145,9 +154,12 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                  QObject::tr("On the Activations page, show the selected layer's point of this kind (input, x, dt, B, C, y)."),
                                  QStringLiteral("KIND"));
   const QCommandLineOption select_all(QStringLiteral("select-all"), QObject::tr("Select every row the filter shows."));
+  const QCommandLineOption export_dialog(QStringLiteral("export-dialog"),
+                                         QObject::tr("Open File → Export with this format: gguf, compressed-tensors or safetensors (screenshot: the dialog)."),
+                                         QStringLiteral("FORMAT"));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all, point});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all, point, export_dialog});
   p.process(arguments);
 
   LaunchOptions o;
@@ -178,6 +190,9 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   if (!o.tab.isEmpty() && !kTabs.contains(o.tab)) fail_usage(QObject::tr("--tab: '%1' is not one of %2").arg(o.tab, kTabs.join(QStringLiteral(", "))));
   o.select_all = p.isSet(select_all);
   o.point = p.value(point);
+  o.export_dialog = p.value(export_dialog);
+  if (!o.export_dialog.isEmpty() && !QStringList{QStringLiteral("gguf"), QStringLiteral("compressed-tensors"), QStringLiteral("safetensors")}.contains(o.export_dialog))
+    fail_usage(QObject::tr("--export-dialog: '%1' is not gguf, compressed-tensors or safetensors").arg(o.export_dialog));
   if (p.isSet(size)) {
     const QStringList wh = p.value(size).split(QLatin1Char('x'));
     bool ok_w = false, ok_h = false;

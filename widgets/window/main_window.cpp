@@ -131,6 +131,7 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file_actions_ = new FileActions(*this, settings_, *file);
   connect(file_actions_, &FileActions::openRequested, this, &MainWindow::openModel);
+  connect(file_actions_, &FileActions::exportRequested, this, &MainWindow::startExport);
   connect(file_actions_, &FileActions::preferencesChanged, this, [this] {
     run_settings_.calibration = settings_.calibrationSet();
     useDatabase();

@@ -18,6 +18,7 @@ class ActivationPage;
 class CompareWindow;
 class DeviceSelector;
 class ExperimentsPanel;
+class ExportDialog;
 class RecipeDocument;
 class RecipeEditor;
 class RunPage;
@@ -69,6 +70,9 @@ class MainWindow : public QMainWindow {
   // experiment. Returns the dialog (nullptr, with a message, when no model is open or the recipe
   // has an error).
   RunDialog* startRun(RunDialog::Kind kind);
+  // File → Export: opens the export dialog (non-modal) for the editor's recipe; accepting it queues
+  // a compress job that also writes the model. nullptr, with a message, as startRun.
+  ExportDialog* startExport();
   // Queues a run with these settings (what accepting the dialog does). The model, device and
   // store are the window's; the rest is `settings`' (their empty name: a default).
   void submitRun(RunDialog::Kind kind, RunSettings settings);
@@ -123,6 +127,7 @@ class MainWindow : public QMainWindow {
   RunPage* run_page_;
   QTabWidget* side_tabs_;
   RunSettings run_settings_;
+  RunSettings export_settings_;  // the last export's target, for the next export dialog
 };
 
 }  // namespace quench::gui

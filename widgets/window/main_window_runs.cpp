@@ -14,6 +14,7 @@
 #include "widgets/layers/layer_browser.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_editor.h"
+#include "widgets/runs/export_dialog.h"
 #include "widgets/runs/run_jobs.h"
 #include "widgets/session/model_session.h"
 #include "widgets/window/device_selector.h"
@@ -66,6 +67,41 @@ RunDialog* MainWindow::startRun(RunDialog::Kind kind) {
   return dialog;
 }
 
+ExportDialog* MainWindow::startExport() {
+  if (!session_) {
+    showError(tr("Export"), tr("Open a model first (File → Open Model)."));
+    return nullptr;
+  }
+  if (!recipe_->valid()) {
+    side_tabs_->setCurrentWidget(recipe_editor_);
+    showError(tr("Export"), tr("The recipe has an error; fix it in the Recipe tab first:\n%1").arg(recipe_->error()));
+    return nullptr;
+  }
+  RunSettings s = run_settings_;
+  s.model_dir = session_->summary().dir;
+  s.device = device_->deviceName();
+  s.database = settings_.databasePath();
+  s.name.clear();
+  // The last export's target, when it was of this model.
+  if (export_settings_.model_dir == s.model_dir) {
+    s.export_format = export_settings_.export_format;
+    s.export_path = export_settings_.export_path;
+    s.export_float_type = export_settings_.export_float_type;
+  }
+  auto* dialog = new ExportDialog(s, session_->model(), recipe_->json(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  // The check follows the recipe editor; another model makes the dialog's model stale.
+  connect(recipe_, &RecipeDocument::changed, dialog, [this, dialog] { dialog->setRecipe(recipe_->json()); });
+  connect(this, &MainWindow::modelOpened, dialog, &QDialog::reject);
+  connect(dialog, &QDialog::accepted, this, [this, dialog] {
+    const RunSettings chosen = dialog->settings();
+    export_settings_ = chosen;
+    submitRun(RunDialog::Kind::Compress, chosen);
+  });
+  dialog->open();
+  return dialog;
+}
+
 void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
   if (!session_) return;
   chosen.model_dir = session_->summary().dir;
@@ -74,6 +110,11 @@ void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
   // Remembered for the next run, all but the name.
   run_settings_ = chosen;
   run_settings_.name.clear();
+  // An export is asked for each time (File → Export), never inherited by the next run.
+  run_settings_.export_path.clear();
+  run_settings_.export_format.clear();
+  run_settings_.export_float_type.clear();
+  run_settings_.export_force = false;
   settings_.setEvaluationSet(chosen.evaluation);
   std::shared_ptr<ModelSession> session = session_;
   auto done = [this, session](std::shared_ptr<RunOutcome> out) { onRunRecorded(session, *out); };
