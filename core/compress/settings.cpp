@@ -1,5 +1,6 @@
 #include "core/compress/settings.h"
 
+#include <cctype>
 #include <sstream>
 
 #include "core/compress/json_fields.h"
@@ -69,9 +70,16 @@ ops::QuantSpec WeightQuant::spec(double clip_ratio) const {
 }
 
 nlohmann::json WeightQuant::to_json() const {
-  nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
-  if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
-  j["format"] = ggml ? std::string(ggml_info(*ggml).name) : std::string("int");
+  nlohmann::json j;
+  if (ggml) {
+    // The block type is the whole grid; written as parse_weight_quant reads it back.
+    std::string name = ggml_info(*ggml).name;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    j = {{"format", name}, {"method", method_name(method)}};
+  } else {
+    j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
+    if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
+  }
   switch (method) {
     case WeightMethod::Rtn: j["clip"] = clip == ClipMode::Mse ? "mse" : "minmax"; break;
     case WeightMethod::Gptq:

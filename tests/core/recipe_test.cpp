@@ -83,6 +83,29 @@ TEST(Recipe, IssueExampleResolvesOnSotuLlama) {
   EXPECT_EQ(parse_weight_quant(s["weights"], "x").describe(), d2->weights->describe());
 }
 
+TEST(Recipe, GgufSchemesAreGridsWithFallbacksNamed) {
+  const ResolvedRecipe plan = resolve(*Recipe::from_name("Q4_K"), sotu_llama());
+  const LayerPlan* q = plan.find("model.layers.0.self_attn.q_proj");
+  ASSERT_TRUE(q && q->weights && q->weights->ggml);
+  EXPECT_EQ(q->weights->unit(), 256);
+  EXPECT_EQ(q->weights->ggml_bits_per_weight(), 4.5);
+  // The settings JSON round-trips, and names the type as recipes write it.
+  const json w = q->to_json()["weights"];
+  EXPECT_EQ(w["format"], "q4_k");
+  EXPECT_EQ(parse_weight_quant(w, "x").describe(), q->weights->describe());
+  // down_proj reads 688 features: not whole super-blocks, so it keeps its float type, and says so.
+  const LayerPlan* down = plan.find("model.layers.0.mlp.down_proj");
+  ASSERT_TRUE(down);
+  EXPECT_FALSE(down->weights);
+  EXPECT_NE(down->status.find("do not divide into Q4_K blocks of 256"), std::string::npos) << down->status;
+  EXPECT_FALSE(plan.warnings.empty());
+  // The type fixes the grid: nothing else may describe it.
+  json bad = {{"default", {{"weights", {{"format", "q4_0"}, {"bits", 4}}}}}};
+  EXPECT_NE(error_of(bad, sotu_llama()).find("default.weights.bits: is fixed by format"), std::string::npos) << error_of(bad, sotu_llama());
+  json act = {{"default", {{"weights", {{"format", "q4_0"}, {"method", "gptq"}, {"act_order", true}}}}}};
+  EXPECT_NE(error_of(act, sotu_llama()).find("act_order"), std::string::npos);
+}
+
 TEST(Recipe, UnknownKeysAreErrorsNamingTheKey) {
   std::string key;
   json j = kExample;
