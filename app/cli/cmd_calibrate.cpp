@@ -12,6 +12,7 @@
 #include "core/data/idx.h"
 #include "core/data/image_dataset.h"
 #include "core/data/token_windows.h"
+#include "core/export/gguf_import.h"
 #include "core/models/registry.h"
 #include "core/runs/calibrate_run.h"
 #include "core/runs/text_data.h"
@@ -87,7 +88,7 @@ int cmd_calibrate(const Argv& argv) {
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
-  const std::string dir = a.positional()[0];
+  const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   const int own = (a.get("text") ? 1 : 0) + (a.get("images") ? 1 : 0) + (a.get("image-folder") ? 1 : 0);
   const int shared = (a.get("calib") ? 1 : 0) + (a.get("calib-images") ? 1 : 0) + (a.get("calib-image-folder") ? 1 : 0);
   if (own + shared != 1)

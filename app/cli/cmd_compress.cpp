@@ -13,6 +13,7 @@
 #include "core/compress/save_model.h"
 #include "core/compress/size_estimate.h"
 #include "core/eval/evaluate.h"
+#include "core/export/gguf_import.h"
 #include "core/models/registry.h"
 #include "core/runs/compress_run.h"
 #include "core/store/fingerprint.h"
@@ -104,7 +105,7 @@ int cmd_compress(const Argv& argv) {
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
-  const std::string dir = a.positional()[0];
+  const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   const std::string recipe_arg = a.require("recipe");
   LoadOptions lo;
   lo.device = parse_device(a.get("device", "cpu"));

@@ -9,6 +9,7 @@
 #include "core/data/image_dataset.h"
 #include "core/data/text_source.h"
 #include "core/eval/evaluate.h"
+#include "core/export/gguf_import.h"
 #include "core/models/registry.h"
 #include "core/runs/eval_run.h"
 #include "core/store/fingerprint.h"
@@ -19,7 +20,7 @@ namespace quench::cli {
 
 namespace {
 const char* kUsage =
-    "usage: quench-cli eval MODEL_DIR (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
+    "usage: quench-cli eval MODEL_DIR|MODEL.gguf (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
     "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
     "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--json]\n"
     "                       [--db FILE] [--name NAME] [--no-record]\n"
@@ -42,7 +43,7 @@ int cmd_eval(const Argv& argv) {
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
-  const std::string dir = a.positional()[0];
+  const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   const int sources = (a.get("text") ? 1 : 0) + (a.get("images") ? 1 : 0) + (a.get("image-folder") ? 1 : 0);
   if (sources != 1) throw UsageError("give exactly one of --text, --images (with --labels) or --image-folder");
   if (a.get("images") && !a.get("labels")) throw UsageError("--images needs --labels");

@@ -10,7 +10,7 @@ namespace quench::cli {
 
 namespace {
 const char* kUsage =
-    "usage: quench-cli inspect MODEL_DIR [--json]\n"
+    "usage: quench-cli inspect MODEL_DIR|MODEL.gguf [--json]\n"
     "Prints the architecture, parameter count, stored dtype and one row per compressible layer\n"
     "(name, kind, weight shape, parameters). Reads only config.json and the safetensors headers.\n"
     "  --json   one JSON object: {\"architecture\", \"parameters\", \"dtype\", \"layers\": [{\"name\", \"kind\", \"shape\", \"parameters\"}]}\n";

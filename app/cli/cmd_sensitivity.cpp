@@ -14,6 +14,7 @@
 #include "core/compress/schemes.h"
 #include "core/compress/sensitivity.h"
 #include "core/io/atomic_file.h"
+#include "core/export/gguf_import.h"
 #include "core/models/registry.h"
 #include "core/runs/sensitivity_run.h"
 #include "core/store/fingerprint.h"
@@ -89,7 +90,7 @@ int cmd_sensitivity(const Argv& argv) {
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
-  const std::string dir = a.positional()[0];
+  const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   LoadOptions lo;
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));

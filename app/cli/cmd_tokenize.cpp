@@ -7,6 +7,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/format.h"
+#include "core/export/gguf_import.h"
 #include "core/io/safetensors.h"
 #include "core/text/tokenizer.h"
 #include "core/text/unicode.h"
@@ -65,7 +66,7 @@ int cmd_tokenize(const Argv& argv) {
   const std::string text_path = a.require("text");
   if (a.flag("count") && a.get("out")) throw UsageError("--count and --out exclude each other");
 
-  const std::string& where = a.positional()[0];
+  const std::string where = resolve_model_path(a.positional()[0]);
   const Tokenizer tok = std::filesystem::is_directory(where) ? Tokenizer::from_model_dir(where) : Tokenizer::from_file(where);
   const std::string text = read_text(text_path);
 

@@ -23,5 +23,6 @@ int cmd_experiments(const Argv& args);
 int cmd_tokenize(const Argv& args);
 int cmd_compress(const Argv& args);
 int cmd_sensitivity(const Argv& args);
+int cmd_diff(const Argv& args);
 
 }  // namespace quench::cli

@@ -19,6 +19,7 @@ const std::vector<Command>& commands() {
       {"compress", "quantize a model as a recipe says, record per-layer errors, size and metrics", cmd_compress},
       {"sensitivity", "per-layer sensitivity to a setting; mixed-precision recipe under a bits budget", cmd_sensitivity},
       {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
+      {"diff", "per-layer SQNR, outlier channels and perplexity of a quantized model (.gguf or dir) against its float original", cmd_diff},
       {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };
   return table;

@@ -4,9 +4,9 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <regex>
 #include <set>
 
+#include "core/export/gguf_names.h"
 #include "core/io/config.h"
 #include "core/io/gguf.h"
 #include "core/ops/ggml_grid.h"
@@ -18,74 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The llama.cpp architecture of a Hugging Face model_type ("" when llama.cpp has none Quench writes).
-std::string gguf_arch(const Model& m) {
-  const std::string t = m.config().get_string("model_type", "");
-  if (t == "llama" || t == "mistral") return "llama";  // llama.cpp's converter writes Mistral as llama
-  if (t == "qwen2") return "qwen2";
-  if (t == "gpt2") return "gpt2";
-  if (t == "mamba") return "mamba";
-  if (t == "mamba2") return "mamba2";
-  return "";
-}
+std::string gguf_arch(const Model& m) { return gguf_arch_of_model_type(m.config().get_string("model_type", "")); }
 
-// HF parameter name → GGUF tensor name, per architecture (llama.cpp's tensor_mapping.py).
-std::string gguf_name(const std::string& arch, const std::string& hf) {
-  static const std::vector<std::pair<std::regex, std::string>> llama = {
-      {std::regex(R"(model\.embed_tokens\.weight)"), "token_embd.weight"},
-      {std::regex(R"(model\.norm\.weight)"), "output_norm.weight"},
-      {std::regex(R"(lm_head\.weight)"), "output.weight"},
-      {std::regex(R"(model\.layers\.(\d+)\.input_layernorm\.weight)"), "blk.$1.attn_norm.weight"},
-      {std::regex(R"(model\.layers\.(\d+)\.post_attention_layernorm\.weight)"), "blk.$1.ffn_norm.weight"},
-      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias))"), "blk.$1.attn_q.$2"},
-      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias))"), "blk.$1.attn_k.$2"},
-      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias))"), "blk.$1.attn_v.$2"},
-      {std::regex(R"(model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias))"), "blk.$1.attn_output.$2"},
-      {std::regex(R"(model\.layers\.(\d+)\.mlp\.gate_proj\.(weight|bias))"), "blk.$1.ffn_gate.$2"},
-      {std::regex(R"(model\.layers\.(\d+)\.mlp\.up_proj\.(weight|bias))"), "blk.$1.ffn_up.$2"},
-      {std::regex(R"(model\.layers\.(\d+)\.mlp\.down_proj\.(weight|bias))"), "blk.$1.ffn_down.$2"},
-  };
-  static const std::vector<std::pair<std::regex, std::string>> gpt2 = {
-      {std::regex(R"((transformer\.)?wte\.weight)"), "token_embd.weight"},
-      {std::regex(R"((transformer\.)?wpe\.weight)"), "position_embd.weight"},
-      {std::regex(R"((transformer\.)?ln_f\.(weight|bias))"), "output_norm.$2"},
-      {std::regex(R"(lm_head\.weight)"), "output.weight"},
-      {std::regex(R"((transformer\.)?h\.(\d+)\.ln_1\.(weight|bias))"), "blk.$2.attn_norm.$3"},
-      {std::regex(R"((transformer\.)?h\.(\d+)\.ln_2\.(weight|bias))"), "blk.$2.ffn_norm.$3"},
-      {std::regex(R"((transformer\.)?h\.(\d+)\.attn\.c_attn\.(weight|bias))"), "blk.$2.attn_qkv.$3"},
-      {std::regex(R"((transformer\.)?h\.(\d+)\.attn\.c_proj\.(weight|bias))"), "blk.$2.attn_output.$3"},
-      {std::regex(R"((transformer\.)?h\.(\d+)\.mlp\.c_fc\.(weight|bias))"), "blk.$2.ffn_up.$3"},
-      {std::regex(R"((transformer\.)?h\.(\d+)\.mlp\.c_proj\.(weight|bias))"), "blk.$2.ffn_down.$3"},
-  };
-  // A and D carry no ".weight" suffix in llama.cpp; Mamba-2's dt_bias is the bias of a dt
-  // projection it does not have. A full match keeps layers.N.norm and layers.N.mixer.norm apart.
-  static const std::vector<std::pair<std::regex, std::string>> mamba = {
-      {std::regex(R"(backbone\.embeddings\.weight)"), "token_embd.weight"},
-      {std::regex(R"(backbone\.norm_f\.weight)"), "output_norm.weight"},
-      {std::regex(R"(lm_head\.weight)"), "output.weight"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.norm\.weight)"), "blk.$1.attn_norm.weight"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.in_proj\.weight)"), "blk.$1.ssm_in.weight"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.conv1d\.(weight|bias))"), "blk.$1.ssm_conv1d.$2"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.x_proj\.weight)"), "blk.$1.ssm_x.weight"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.dt_proj\.(weight|bias))"), "blk.$1.ssm_dt.$2"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.dt_bias)"), "blk.$1.ssm_dt.bias"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.A_log)"), "blk.$1.ssm_a"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.D)"), "blk.$1.ssm_d"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.norm\.weight)"), "blk.$1.ssm_norm.weight"},
-      {std::regex(R"(backbone\.layers\.(\d+)\.mixer\.out_proj\.weight)"), "blk.$1.ssm_out.weight"},
-  };
-  const auto& table = arch == "gpt2" ? gpt2 : (arch == "mamba" || arch == "mamba2") ? mamba : llama;
-  for (const auto& [re, to] : table)
-    if (std::regex_match(hf, re)) return std::regex_replace(hf, re, to);
-  return "";
-}
-
-// llama.cpp rotates adjacent pairs (2i, 2i+1) where transformers' Llama rotates halves (i, i+D/2):
-// the converter reorders each head's rows so the two agree. Row r' of the result is row perm[r'].
-at::Tensor qk_row_order(int64_t rows, int64_t heads) {
-  const int64_t d = rows / heads;
-  return at::arange(rows, at::kLong).view({heads, 2, d / 2}).transpose(1, 2).reshape({rows});
-}
+std::string gguf_name(const std::string& arch, const std::string& hf) { return gguf_tensor_name(arch, hf); }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;

@@ -5,6 +5,7 @@
 #include <ATen/ops/ones.h>
 #include <torch/version.h>
 
+#include "core/export/gguf_import.h"
 #include "core/models/architectures.h"
 #include "core/util/error.h"
 
@@ -48,11 +49,11 @@ bool cpu_has_half_matmul() {
 }
 }  // namespace
 
-std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opts) {
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opts) {
   if (opts.materialize && opts.device.is_cpu() && opts.dtype == at::kHalf && !cpu_has_half_matmul())
     throw UsageError("float16 on the CPU is not supported by this libtorch " TORCH_VERSION
                      "; use --dtype bfloat16 or float32 on the CPU, or --device cuda");
-  auto ckpt = std::make_shared<const Checkpoint>(dir);
+  auto ckpt = std::make_shared<const Checkpoint>(resolve_model_path(path));
   const auto& cfg = ckpt->config();
   std::string arch = cfg.architecture();
   const ArchitectureInfo* info = nullptr;

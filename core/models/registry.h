@@ -25,7 +25,9 @@ struct LoadOptions {
   bool materialize = true;
 };
 
-std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& opts = {});
+// path: a checkpoint directory, or a .gguf file (converted once into a cache directory, see
+// core/export/gguf_import.h).
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opts = {});
 
 // "cpu", "cuda", "cuda:1" → device, with a clear error when CUDA is absent.
 at::Device parse_device(const std::string& s);

@@ -1,0 +1,169 @@
+// quench-cli diff: what quantization did to each layer of a model, against its float original.
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/format.h"
+#include "app/cli/progress_printer.h"
+#include "core/eval/evaluate.h"
+#include "core/export/gguf_import.h"
+#include "core/export/gguf_names.h"
+#include "core/io/gguf.h"
+#include "core/models/registry.h"
+#include "core/runs/text_data.h"
+#include "core/util/error.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli diff FLOAT_DIR QUANTIZED [--text FILE [--ctx 256] [--max-windows N] [--batch 16]] [--top 3] [--json]\n"
+    "Compares every compressible layer of QUANTIZED (a .gguf file or a checkpoint directory) with the same\n"
+    "layer of FLOAT_DIR, matched by Hugging Face name (a missing layer or a shape mismatch is an error):\n"
+    "  SQNR dB     10·log10(Σw² / Σ(w−ŵ)²); \"exact\" when the weights are identical\n"
+    "  rel MSE     Σ(w−ŵ)² / Σw²\n"
+    "  outliers    the --top input channels (columns) holding the largest share of the layer's squared\n"
+    "              error, with that share and the channel's largest |w| in the float model\n"
+    "  type        the GGUF tensor type the layer is stored in (GGUF files only)\n"
+    "--text: both models' perplexity on the same windows of FILE (tokenized with FLOAT_DIR's tokenizer).\n"
+    "  --json   one object: {\"layers\": [{\"name\", \"type\", \"shape\", \"sqnr_db\" (null when exact), \"rel_mse\", \"exact\",\n"
+    "           \"outliers\": [{\"channel\", \"error_share\", \"abs_max\"}]}], \"perplexity\": {\"float\", \"quantized\", \"tokens\", \"windows\"}}\n"
+    "A .gguf file is converted once into ~/.cache/quench/gguf/ ($XDG_CACHE_HOME) and read from there.\n";
+
+struct Outlier {
+  int64_t channel = 0;
+  double share = 0, abs_max = 0;
+};
+
+struct Row {
+  std::string name, type;
+  std::vector<int64_t> shape;
+  double signal = 0, error = 0;
+  std::vector<Outlier> outliers;
+  bool exact() const { return error == 0; }
+  double sqnr_db() const { return exact() ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal / error); }
+  double rel_mse() const { return signal > 0 ? error / signal : (error > 0 ? std::numeric_limits<double>::infinity() : 0.0); }
+};
+
+Row compare(const Layer& f, const Layer& q, int64_t top) {
+  QUENCH_CHECK(f.weight().sizes() == q.weight().sizes(), f.name(), ": shape ", shape_string(f.shape()), " in the float model but ",
+               shape_string(q.shape()), " in the quantized one");
+  Row r;
+  r.name = f.name();
+  r.shape = f.shape();
+  at::NoGradGuard ng;
+  const at::Tensor w = f.weight().detach().to(at::kCPU, at::kDouble).reshape({f.out_features(), -1});
+  const at::Tensor d = w - q.weight().detach().to(at::kCPU, at::kDouble).reshape({f.out_features(), -1});
+  r.signal = w.square().sum().item<double>();
+  const at::Tensor per_channel = d.square().sum(0);  // [in]
+  r.error = per_channel.sum().item<double>();
+  if (r.error > 0 && top > 0) {
+    const auto k = std::min<int64_t>(top, per_channel.numel());
+    const auto [vals, idx] = per_channel.topk(k);
+    const at::Tensor amax = w.abs().amax(0);
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t c = idx[i].item<int64_t>();
+      r.outliers.push_back({c, vals[i].item<double>() / r.error, amax[c].item<double>()});
+    }
+  }
+  return r;
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+}  // namespace
+
+int cmd_diff(const Argv& argv) {
+  Args a(argv, {"json"}, {"text", "ctx", "max-windows", "batch", "top"});
+  if (a.help()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  a.expect_positional({"FLOAT_DIR", "QUANTIZED"});
+  const std::string float_dir = a.positional()[0], quantized = a.positional()[1];
+  const int64_t top = a.get_int("top", 3);
+  if (top < 0) throw UsageError("--top must be 0 or more");
+  EvalOptions o;
+  o.ctx = a.get_int("ctx", 256);
+  o.max_windows = a.get_int("max-windows", 0);
+  o.batch = a.get_int("batch", 16);
+  if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
+  if (!a.get("text") && (a.get("ctx") || a.get("max-windows"))) throw UsageError("--ctx and --max-windows need --text");
+
+  const bool gguf = is_gguf_file(quantized);
+  auto fm = load_model(float_dir);
+  auto qm = load_model(resolve_model_path(quantized));
+  std::unique_ptr<GgufFile> file;
+  std::string arch;
+  if (gguf) {
+    file = std::make_unique<GgufFile>(quantized);
+    arch = file->key("general.architecture").as_string(quantized + ": general.architecture");
+  }
+  std::vector<Row> rows;
+  for (const auto& lp : fm->layers()) {
+    const Layer* ql = qm->find_layer(lp->name());
+    QUENCH_CHECK(ql, quantized, ": has no layer ", lp->name(), " (the float model ", float_dir, " has)");
+    Row r = compare(*lp, *ql, top);
+    if (file) {
+      const GgufTensorInfo* t = file->find(gguf_tensor_name(arch, lp->name() + ".weight"));
+      if (!t && lp->name() == "lm_head") t = file->find("token_embd.weight");  // tied head: llama.cpp reads the embedding
+      r.type = t ? ggml_type_code_name(t->type_code) : "";
+    }
+    rows.push_back(std::move(r));
+  }
+
+  std::optional<EvalResult> pf, pq;
+  if (auto text = a.get("text")) {
+    EvalData data;
+    data.token_ids = text_token_ids(float_dir, *text);
+    pf = evaluate(*fm, data, o, nullptr, terminal_progress("float"));
+    pq = evaluate(*qm, data, o, nullptr, terminal_progress("quantized"));
+  }
+
+  if (a.flag("json")) {
+    nlohmann::json j;
+    j["float"] = float_dir;
+    j["quantized"] = quantized;
+    j["layers"] = nlohmann::json::array();
+    for (const auto& r : rows) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& o2 : r.outliers) out.push_back({{"channel", o2.channel}, {"error_share", o2.share}, {"abs_max", o2.abs_max}});
+      j["layers"].push_back({{"name", r.name}, {"type", r.type}, {"shape", r.shape}, {"sqnr_db", number_or_null(r.sqnr_db())},
+                             {"rel_mse", number_or_null(r.rel_mse())}, {"exact", r.exact()}, {"outliers", out}});
+    }
+    if (pf) j["perplexity"] = {{"float", pf->value}, {"quantized", pq->value}, {"tokens", pf->tokens}, {"windows", pf->windows}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::vector<std::string> header = {"layer"};
+  if (file) header.push_back("type");
+  for (const char* h : {"shape", "SQNR dB", "rel MSE", "worst input channels (share of error, |w| max)"}) header.push_back(h);
+  std::vector<bool> right(header.size(), false);
+  right[header.size() - 3] = right[header.size() - 2] = true;
+  Table t(header, right);
+  for (const auto& r : rows) {
+    std::vector<std::string> cells = {r.name};
+    if (file) cells.push_back(r.type.empty() ? "-" : r.type);
+    std::string worst;
+    for (const auto& o2 : r.outliers)
+      worst += (worst.empty() ? "" : "  ") + std::to_string(o2.channel) + " (" + fixed(100 * o2.share, 1) + "%, " + fixed(o2.abs_max, 3) + ")";
+    char mse[32];
+    std::snprintf(mse, sizeof mse, "%.3e", r.rel_mse());
+    cells.insert(cells.end(), {shape_string(r.shape), r.exact() ? "exact" : fixed(r.sqnr_db(), 2), r.exact() ? "0" : mse, worst});
+    t.add(cells);
+  }
+  std::cout << t.str();
+  if (pf) {
+    std::cout << "\nperplexity  float " << fixed(pf->value, 4) << ", quantized " << fixed(pq->value, 4) << " ("
+              << (pq->value >= pf->value ? "+" : "") << fixed(100 * (pq->value / pf->value - 1), 2) << "%) on " << with_commas(pf->tokens)
+              << " tokens in " << pf->windows << " windows of " << o.ctx << "\n";
+  }
+  return 0;
+}
+
+}  // namespace quench::cli

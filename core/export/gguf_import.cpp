@@ -1,0 +1,335 @@
+#include "core/export/gguf_import.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "core/export/gguf_names.h"
+#include "core/io/atomic_file.h"
+#include "core/io/gguf.h"
+#include "core/io/safetensors.h"
+#include "core/util/error.h"
+#include "core/util/remove_tree.h"
+
+namespace quench {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Bumped when the conversion changes, so a cache written by an older Quench is rebuilt.
+constexpr int kImportVersion = 1;
+const char* kMarker = "quench-gguf-import.json";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Typed metadata access whose errors name the file and the key.
+struct Meta {
+  const GgufFile& f;
+  std::string arch;
+  std::string ctx(const std::string& k) const { return f.path() + ": " + k; }
+  int64_t i(const std::string& k) const { return f.key(k).as_int(ctx(k)); }
+  std::optional<int64_t> opt_i(const std::string& k) const {
+    const GgufValue* v = f.find_key(k);
+    return v ? std::optional<int64_t>(v->as_int(ctx(k))) : std::nullopt;
+  }
+  std::optional<double> opt_f(const std::string& k) const {
+    const GgufValue* v = f.find_key(k);
+    return v ? std::optional<double>(v->as_float(ctx(k))) : std::nullopt;
+  }
+  int64_t a(const std::string& k) const { return i(arch + "." + k); }
+  std::optional<int64_t> opt_a(const std::string& k) const { return opt_i(arch + "." + k); }
+  double af(const std::string& k) const { return f.key(arch + "." + k).as_float(ctx(arch + "." + k)); }
+  std::optional<double> opt_af(const std::string& k) const { return opt_f(arch + "." + k); }
+};
+
+// The float stored in f32 metadata (1e-5f) written back as the decimal the source config had.
+double tidy(double v) {
+  const float f = static_cast<float>(v);
+  char buf[64];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
+    const double d = std::strtod(buf, nullptr);
+    if (static_cast<float>(d) == f) return d;
+  }
+  return v;
+}
+
+json make_config(const Meta& m, int64_t vocab, bool tied) {
+  const std::string& arch = m.arch;
+  json c;
+  if (arch == "llama" || arch == "qwen2") {
+    const int64_t hidden = m.a("embedding_length"), heads = m.a("attention.head_count");
+    const int64_t head_dim = m.opt_a("attention.key_length").value_or(m.opt_a("rope.dimension_count").value_or(hidden / heads));
+    c["architectures"] = {arch == "llama" ? "LlamaForCausalLM" : "Qwen2ForCausalLM"};
+    c["model_type"] = arch;
+    c["hidden_size"] = hidden;
+    c["num_hidden_layers"] = m.a("block_count");
+    c["intermediate_size"] = m.a("feed_forward_length");
+    c["num_attention_heads"] = heads;
+    c["num_key_value_heads"] = m.opt_a("attention.head_count_kv").value_or(heads);
+    c["head_dim"] = head_dim;
+    c["max_position_embeddings"] = m.opt_a("context_length").value_or(2048);
+    c["rms_norm_eps"] = tidy(m.af("attention.layer_norm_rms_epsilon"));
+    c["rope_theta"] = tidy(m.opt_af("rope.freq_base").value_or(10000.0));
+    c["hidden_act"] = "silu";
+  } else if (arch == "gpt2") {
+    const int64_t d = m.a("embedding_length");
+    c["architectures"] = {"GPT2LMHeadModel"};
+    c["model_type"] = "gpt2";
+    c["n_embd"] = d;
+    c["n_layer"] = m.a("block_count");
+    c["n_head"] = m.a("attention.head_count");
+    c["n_positions"] = m.a("context_length");
+    c["n_inner"] = m.opt_a("feed_forward_length").value_or(4 * d);
+    c["layer_norm_epsilon"] = tidy(m.af("attention.layer_norm_epsilon"));
+    c["activation_function"] = "gelu_new";
+  } else {  // mamba, mamba2
+    const int64_t hidden = m.a("embedding_length"), inner = m.a("ssm.inner_size");
+    c["architectures"] = {arch == "mamba" ? "MambaForCausalLM" : "Mamba2ForCausalLM"};
+    c["model_type"] = arch;
+    c["hidden_size"] = hidden;
+    c["num_hidden_layers"] = m.a("block_count");
+    c["state_size"] = m.a("ssm.state_size");
+    c["conv_kernel"] = m.a("ssm.conv_kernel");
+    c["layer_norm_epsilon"] = tidy(m.af("attention.layer_norm_rms_epsilon"));
+    c["expand"] = static_cast<double>(inner) / static_cast<double>(hidden);
+    c["hidden_act"] = "silu";
+    c["use_bias"] = false;
+    c["use_conv_bias"] = true;  // llama.cpp always has the conv bias (zeros when the source had none)
+    c["residual_in_fp32"] = true;
+    if (arch == "mamba") {
+      c["intermediate_size"] = inner;
+      c["time_step_rank"] = m.a("ssm.time_step_rank");
+    } else {
+      const int64_t heads = m.a("ssm.time_step_rank");  // llama.cpp's name for Mamba-2's head count
+      QUENCH_CHECK(heads > 0 && inner % heads == 0, m.ctx(arch + ".ssm.time_step_rank"), ": ", heads, " heads do not divide ", inner,
+                   " inner channels");
+      c["num_heads"] = heads;
+      c["head_dim"] = inner / heads;
+      c["n_groups"] = m.opt_a("ssm.group_count").value_or(1);
+    }
+  }
+  c["vocab_size"] = vocab;
+  c["tie_word_embeddings"] = tied;
+  static const std::pair<const char*, const char*> ids[] = {
+      {"tokenizer.ggml.bos_token_id", "bos_token_id"}, {"tokenizer.ggml.eos_token_id", "eos_token_id"}, {"tokenizer.ggml.padding_token_id", "pad_token_id"}};
+  for (const auto& [gk, hk] : ids)
+    if (auto v = m.opt_i(gk)) c[hk] = *v;
+  return c;
+}
+
+// The pre-tokenizer llama.cpp names by tokenizer.ggml.pre; nullopt for one Quench cannot rebuild.
+std::optional<json> pre_tokenizer(const std::string& pre) {
+  if (pre == "gpt-2" || pre == "default" || pre.empty())
+    return json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  std::string pattern;
+  if (pre == "llama-bpe" || pre == "llama3" || pre == "smaug-bpe")
+    pattern = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  else if (pre == "qwen2")
+    pattern = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  else
+    return std::nullopt;
+  return json{{"type", "Sequence"},
+              {"pretokenizers",
+               json::array({json{{"type", "Split"}, {"pattern", json{{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+                            json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}})}};
+}
+
+// tokenizer.json from tokenizer.ggml.* for a byte-level BPE vocabulary; nullopt (and why) otherwise.
+std::optional<json> make_tokenizer(const GgufFile& f, std::string& why) {
+  const auto str = [&](const std::string& k) { return f.key(k).as_string(f.path() + ": " + k); };
+  if (!f.find_key("tokenizer.ggml.model")) return why = "no tokenizer.ggml.model", std::nullopt;
+  const std::string model = str("tokenizer.ggml.model");
+  if (model != "gpt2") return why = "tokenizer.ggml.model \"" + model + "\" (only byte-level BPE, \"gpt2\", is rebuilt)", std::nullopt;
+  const std::string pre = f.find_key("tokenizer.ggml.pre") ? str("tokenizer.ggml.pre") : "default";
+  auto pt = pre_tokenizer(pre);
+  if (!pt) return why = "tokenizer.ggml.pre \"" + pre + "\" (Quench rebuilds gpt-2, llama-bpe and qwen2)", std::nullopt;
+  const std::string tk = "tokenizer.ggml.tokens";
+  const GgufArray& tokens = f.key(tk).as_array(f.path() + ": " + tk);
+  const GgufArray* types = f.find_key("tokenizer.ggml.token_type") ? &f.key("tokenizer.ggml.token_type").as_array(f.path() + ": tokenizer.ggml.token_type") : nullptr;
+  QUENCH_CHECK(!types || types->items.size() == tokens.items.size(), f.path(), ": tokenizer.ggml.token_type has ", types ? types->items.size() : 0,
+               " entries for ", tokens.items.size(), " tokens");
+  json vocab = json::object(), added = json::array(), merges = json::array();
+  for (size_t i = 0; i < tokens.items.size(); ++i) {
+    const std::string ctx = f.path() + ": " + tk + "[" + std::to_string(i) + "]";
+    const std::string& t = tokens.items[i].as_string(ctx);
+    if (!vocab.contains(t)) vocab[t] = static_cast<int64_t>(i);
+    const int64_t type = types ? types->items[i].as_int(f.path() + ": tokenizer.ggml.token_type[" + std::to_string(i) + "]") : 1;
+    if (type == 3 || type == 4)  // CONTROL, USER_DEFINED: added tokens, cut out of the text before BPE
+      added.push_back({{"id", i}, {"content", t}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false},
+                       {"special", type == 3}});
+  }
+  if (const GgufValue* mv = f.find_key("tokenizer.ggml.merges")) {
+    const GgufArray& ms = mv->as_array(f.path() + ": tokenizer.ggml.merges");
+    for (size_t i = 0; i < ms.items.size(); ++i) merges.push_back(ms.items[i].as_string(f.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "]"));
+  }
+  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+  json j;
+  j["version"] = "1.0";
+  j["truncation"] = nullptr;
+  j["padding"] = nullptr;
+  j["added_tokens"] = added;
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = *pt;
+  j["post_processor"] = byte_level;
+  j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+  j["model"] = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+                {"vocab", vocab}, {"merges", merges}};
+  return j;
+}
+
+// A tensor's values as transformers stores them: dequantized (F16/BF16 kept), HF shape.
+at::Tensor read_tensor(const GgufFile& f, const GgufTensorInfo& t) {
+  std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
+  if (t.type_code == static_cast<uint32_t>(GgmlType::F16) || t.type_code == static_cast<uint32_t>(GgmlType::BF16)) {
+    at::Tensor out = at::empty(shape, t.type_code == static_cast<uint32_t>(GgmlType::F16) ? at::kHalf : at::kBFloat16);
+    std::memcpy(out.data_ptr(), f.data(t), t.nbytes);
+    return out;
+  }
+  std::vector<float> v = f.dequantize(t.name);
+  return at::from_blob(v.data(), shape, at::kFloat).clone();
+}
+
+void write_marker(const fs::path& dir, const std::string& source) {
+  write_file_atomic((dir / kMarker).string(), json{{"source", source}, {"import_version", kImportVersion}}.dump(2) + "\n");
+}
+
+}  // namespace
+
+std::string import_gguf(const std::string& path, const std::string& out_dir) {
+  std::error_code ec;
+  if (fs::exists(out_dir, ec))
+    QUENCH_CHECK(fs::is_directory(out_dir, ec) && fs::is_empty(out_dir, ec), out_dir, ": exists and is not an empty directory; choose a new one");
+  const GgufFile f(path);
+  Meta m{f, f.key("general.architecture").as_string(path + ": general.architecture")};
+  const std::string& arch = m.arch;
+  QUENCH_CHECK(gguf_arch_supported(arch), path, ": architecture \"", arch,
+               "\" is not supported (Quench opens GGUF files of llama, qwen2, gpt2, mamba and mamba2 models)");
+
+  const GgufTensorInfo& embd = f.tensor("token_embd.weight");
+  QUENCH_CHECK(embd.ne.size() == 2, path, ": tensor token_embd.weight has ", embd.ne.size(), " dimensions, expected 2");
+  const int64_t vocab = embd.ne[1];
+  const bool tied = f.find("output.weight") == nullptr;
+  const json config = make_config(m, vocab, tied);
+  const int64_t heads = arch == "llama" ? m.a("attention.head_count") : 0;
+  const int64_t kv_heads = arch == "llama" ? m.opt_a("attention.head_count_kv").value_or(heads) : 0;
+
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::map<std::string, int64_t> bytes_by_dtype;
+  for (const GgufTensorInfo& t : f.tensors()) {
+    const std::string hf = hf_tensor_name(arch, t.name);
+    QUENCH_CHECK(!hf.empty(), path, ": tensor ", t.name, " has no Hugging Face name in Quench's ", arch, " table");
+    at::Tensor v = read_tensor(f, t);
+    const std::string& g = t.name;
+    if (arch == "llama" && (g.find(".attn_q.") != std::string::npos || g.find(".attn_k.") != std::string::npos)) {
+      const int64_t h = g.find(".attn_q.") != std::string::npos ? heads : kv_heads;
+      QUENCH_CHECK(h > 0 && v.size(0) % h == 0 && (v.size(0) / h) % 2 == 0, path, ": tensor ", g, ": ", v.size(0),
+                   " rows do not split into ", h, " heads of even size");
+      v = v.index_select(0, at::argsort(qk_row_order(v.size(0), h)));
+    }
+    if (ends_with(g, ".ssm_a")) v = at::log(-v.to(at::kFloat));  // llama.cpp stores A = −exp(A_log)
+    if (arch == "mamba2" && (ends_with(g, ".ssm_a") || ends_with(g, ".ssm_d") || ends_with(g, ".ssm_norm.weight"))) v = v.reshape({-1});
+    if (ends_with(g, ".ssm_conv1d.weight")) v = v.reshape({v.size(0), 1, -1});  // [channels, 1, kernel]
+    // GPT-2's Conv1D modules store [in, out]; llama.cpp (and Quench's layers) use [out, in].
+    if (arch == "gpt2" && v.dim() == 2 &&
+        (ends_with(g, ".attn_qkv.weight") || ends_with(g, ".attn_output.weight") || ends_with(g, ".ffn_up.weight") || ends_with(g, ".ffn_down.weight")))
+      v = v.t();
+    v = v.contiguous();
+    bytes_by_dtype[v.scalar_type() == at::kHalf ? "float16" : v.scalar_type() == at::kBFloat16 ? "bfloat16" : "float32"] += v.nbytes();
+    tensors.emplace_back(hf, std::move(v));
+  }
+  json cfg = config;
+  std::string dtype = "float32";
+  int64_t most = -1;
+  for (const auto& [d, n] : bytes_by_dtype)
+    if (n > most) dtype = d, most = n;
+  cfg["dtype"] = dtype;
+  std::string why;
+  const std::optional<json> tokenizer = make_tokenizer(f, why);
+
+  const fs::path target = fs::absolute(out_dir);
+  const fs::path tmp = target.parent_path() / (".quench-import-" + target.filename().string() + "-" + std::to_string(::getpid()));
+  remove_tree(tmp.string());
+  try {
+    fs::create_directories(tmp);
+    save_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});
+    write_file_atomic((tmp / "config.json").string(), cfg.dump(2) + "\n");
+    if (tokenizer) write_file_atomic((tmp / "tokenizer.json").string(), tokenizer->dump(2) + "\n");
+    write_marker(tmp, fs::absolute(path).string());
+    if (fs::exists(target, ec)) fs::remove(target);  // empty (checked above)
+    fs::rename(tmp, target);
+  } catch (const fs::filesystem_error& e) {
+    remove_tree(tmp.string());
+    throw Error(out_dir + ": cannot write the model converted from " + path + " (" + e.what() + ")");
+  } catch (...) {
+    remove_tree(tmp.string());
+    throw;
+  }
+  return out_dir;
+}
+
+bool is_gguf_file(const std::string& path) {
+  std::error_code ec;
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".gguf" && fs::is_regular_file(path, ec);
+}
+
+std::string gguf_cache_dir(const std::string& gguf_path) {
+  struct stat st {};
+  QUENCH_CHECK(::stat(gguf_path.c_str(), &st) == 0, gguf_path, ": cannot read (", std::strerror(errno), ")");
+  const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  fs::path base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x && fs::path(x).is_absolute()) base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h) base = fs::path(h) / ".cache";
+  else base = fs::temp_directory_path();
+  return (base / "quench" / "gguf" /
+          (fs::path(gguf_path).stem().string() + "-" + std::to_string(static_cast<int64_t>(st.st_size)) + "-" + std::to_string(mtime_ns)))
+      .string();
+}
+
+std::string resolve_model_path(const std::string& path) {
+  if (!is_gguf_file(path)) return path;
+  const fs::path dir = gguf_cache_dir(path);
+  auto current = [&] {
+    std::error_code ec;
+    if (!fs::exists(dir / "config.json", ec) || !fs::exists(dir / kMarker, ec)) return false;
+    try {
+      std::ifstream in(dir / kMarker);
+      return json::parse(in).value("import_version", 0) == kImportVersion;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  if (current()) return dir.string();
+  std::error_code ec;
+  if (fs::exists(dir, ec)) remove_tree(dir.string());  // written by an older Quench
+  fs::create_directories(dir.parent_path(), ec);
+  QUENCH_CHECK(!ec, dir.parent_path().string(), ": cannot create the GGUF cache directory (", ec.message(), ")");
+  try {
+    import_gguf(path, dir.string());
+  } catch (const Error&) {
+    if (current()) return dir.string();  // another process converted it first
+    throw;
+  }
+  return dir.string();
+}
+
+}  // namespace quench
