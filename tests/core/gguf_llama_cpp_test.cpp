@@ -124,6 +124,17 @@ TEST_P(GgufLlamaCpp, AgreesWithQuench) {
             << ppl_l / ppl_q << "), top-1 agreement " << top1 << " over " << q.top1.size() << " positions\n";
   EXPECT_NEAR(ppl_l / ppl_q, 1.0, c.ppl_tol);
   EXPECT_GE(top1, c.top1_min);
+
+  // Quench reads its own export back (every family's import path): the same scores up to the
+  // float type's rounding of the unquantized tensors.
+  ::setenv("XDG_CACHE_HOME", tmp.file("cache").c_str(), 1);  // the import's cache, not the user's
+  auto back = load_model(path);
+  const Scores rb = quench_scores(*back, windows);
+  double sr = 0;
+  for (double v : rb.nll) sr += v;
+  const double ppl_r = std::exp(sr / rb.nll.size());
+  std::cout << "  read back by Quench: perplexity " << ppl_r << " (ratio " << ppl_r / ppl_q << ")\n";
+  EXPECT_NEAR(ppl_r / ppl_q, 1.0, 0.002);
 }
 
 std::vector<Case> cases() {
