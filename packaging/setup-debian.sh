@@ -11,8 +11,11 @@ PKGS=(
   zlib1g-dev libpng-dev libjpeg-dev # datasets: gzip'd IDX, PNG/JPEG image folders
   qt6-base-dev qt6-svg-dev libqcustomplot-dev  # the workbench window
   xvfb xauth                        # headless GUI tests and screenshots
-  nodejs npm python3-numpy          # GGUF exports checked by llama.cpp (packaging/setup-llama-cpp.sh); compressed-tensors reader
+  python3-numpy                     # the compressed-tensors reader of the export tests
 )
+# node and npm for llama.cpp's prebuilt build (packaging/setup-llama-cpp.sh): Debian's, unless a
+# node with its own npm (e.g. NodeSource's, which conflicts with Debian's npm package) is there.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
