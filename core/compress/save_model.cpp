@@ -49,6 +49,11 @@ bool copied_from_source(const fs::path& p) {
 
 }  // namespace
 
+void copy_source_files(const Model& model, const std::string& dir) {
+  for (const auto& e : fs::directory_iterator(model.checkpoint().dir()))
+    if (e.is_regular_file() && copied_from_source(e.path())) fs::copy_file(e.path(), fs::path(dir) / e.path().filename());
+}
+
 void save_model(const Model& model, const std::string& dir) {
   check_save_target(dir);
   // Floating tensors are written in the source checkpoint's dtype (a bf16 checkpoint stays bf16,
@@ -83,8 +88,7 @@ void save_model(const Model& model, const std::string& dir) {
     fs::create_directories(tmp);
     save_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});
     write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
-    for (const auto& e : fs::directory_iterator(model.checkpoint().dir()))
-      if (e.is_regular_file() && copied_from_source(e.path())) fs::copy_file(e.path(), tmp / e.path().filename());
+    copy_source_files(model, tmp.string());
     std::error_code ec;
     if (fs::exists(target, ec)) fs::remove(target);  // empty (checked above)
     fs::rename(tmp, target);

@@ -19,6 +19,10 @@ namespace quench {
 // "" when a model compressed with `plan` can be saved, else why not (naming the layer or point).
 std::string saveable_reason(const ResolvedRecipe& plan);
 
+// Copies the source checkpoint's other files (tokenizer, generation config, preprocessor) into
+// dir: everything but config.json, weight files and hidden files. Shared by every exporter.
+void copy_source_files(const Model& model, const std::string& dir);
+
 // Throws unless `dir` is absent or an empty directory (checked before a run starts).
 void check_save_target(const std::string& dir);
 

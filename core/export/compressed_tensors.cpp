@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/compress/save_model.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/ops/fake_quant.h"
@@ -55,13 +56,6 @@ std::string regex_escape(const std::string& s) {
 }
 // compressed-tensors matches "re:" targets with re.match (anchored at the start only).
 std::string exact_target(const std::string& layer) { return "re:^" + regex_escape(layer) + "$"; }
-
-bool copied_from_source(const fs::path& p) {
-  const std::string name = p.filename().string();
-  auto ends = [&](const std::string& suffix) { return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0; };
-  return name != "config.json" && !ends(".safetensors") && !ends(".safetensors.index.json") && !ends(".bin") && !ends(".pt") &&
-         !ends(".pth") && name.rfind('.', 0) != 0;
-}
 
 // The scale (or zero) of every weight element, [out, in], from a [1] / [out] / [out, groups] tensor.
 at::Tensor per_element(const at::Tensor& p, const ops::QuantSpec& spec, const at::Tensor& g_idx, int64_t out, int64_t in) {
@@ -348,8 +342,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
       write_file_atomic((tmp / "model.safetensors.index.json").string(),
                         json({{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}).dump(2) + "\n");
     write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
-    for (const auto& en : fs::directory_iterator(model.checkpoint().dir()))
-      if (en.is_regular_file() && copied_from_source(en.path())) fs::copy_file(en.path(), tmp / en.path().filename());
+    copy_source_files(model, tmp.string());
     std::error_code ec;
     if (fs::exists(target, ec)) {
       QUENCH_CHECK(fs::is_directory(target, ec), dir, ": is not a directory");
