@@ -107,6 +107,7 @@ int cmd_calibrate(const Argv& argv) {
   auto store = open_store_for(a);
   auto model = load_model(dir, lo);
   DataInfo info;
+  if (model->modality() == Modality::Text && !shared) model->check_context(seq, "--seq");
   CalibrationSet data = shared ? *load_calibration(a, dir, model->modality(), &info, samples)
                                : own_data(a, dir, *model, samples, seq, batch, seed, info);
   for (auto& b : data.batches) {

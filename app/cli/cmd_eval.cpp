@@ -54,17 +54,28 @@ int cmd_eval(const Argv& argv) {
   o.max_images = a.get_int("max-images", 0);
   o.batch = a.get_int("batch", 16);
   if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
+  if (o.stride < 0 || o.max_windows < 0 || o.max_images < 0)
+    throw UsageError("--stride, --max-windows and --max-images must be ≥ 0 (0: the default)");
   LoadOptions lo;
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
 
   auto store = open_store_for(a);
+  // The model first: a --ctx longer than its positions is refused before the text is read.
+  auto model = load_model(dir, lo);
+  if (a.get("text")) model->check_context(o.ctx, "--ctx");
   EvalData data;
   ImageDataset images;
   if (auto text = a.get("text")) {
+    if (model->modality() != Modality::Text)
+      throw UsageError(model->architecture() + " classifies images: evaluate it with --images/--labels or --image-folder");
     auto tok = Tokenizer::from_model_dir(dir);
     auto src = read_text_source(*text);
     auto ids = tok.encode(src.text);
+    const int64_t vocab = model->layers().front()->weight().size(0);
+    for (const int32_t id : ids)
+      QUENCH_CHECK(id >= 0 && id < vocab, dir, "/tokenizer.json gives token id ", id, " for ", *text, ", but the model's embedding has ",
+                   vocab, " rows: the tokenizer does not belong to this model");
     data.token_ids = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
   } else {
     images = a.get("images") ? load_idx_dataset(*a.get("images"), *a.get("labels")) : load_image_folder(*a.get("image-folder"), nullptr);
@@ -72,7 +83,6 @@ int cmd_eval(const Argv& argv) {
     data.preprocess = ImagePreprocessor::from_model_dir(dir);
     for (const auto& w : images.warnings) std::cerr << "warning: " << w << "\n";
   }
-  auto model = load_model(dir, lo);
   if (model->modality() == Modality::Text && !data.token_ids.defined())
     throw UsageError(model->architecture() + " is a language model: evaluate it with --text");
   if (model->modality() == Modality::Image && data.token_ids.defined())

@@ -1,5 +1,7 @@
 // quench-cli experiments: browse, compare, edit and export the experiment database.
+#include <filesystem>
 #include <iostream>
+#include <regex>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -48,6 +50,35 @@ int64_t parse_id(const std::string& s) {
 
 Store open_store(const Args& a) { return Store::open(a.get("db").value_or(Store::default_path())); }
 
+// Reading commands open the database for writing when they can (so runs whose process died are
+// shown as interrupted), and read-only when they cannot: a read-only folder, a full disk.
+Store open_store_to_read(const Args& a) {
+  const std::string path = a.get("db").value_or(Store::default_path());
+  try {
+    return Store::open(path);
+  } catch (const BusyError&) {
+    throw;
+  } catch (const Error& writable) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw;
+    try {
+      return Store::open_read_only(path);
+    } catch (const Error&) {
+      throw writable;
+    }
+  }
+}
+
+// ISO 8601 as the store writes it: a date, optionally with a time ("2026-12-02", "2026-12-02T16:00").
+std::string parse_time_bound(const Args& a, const char* option) {
+  const std::string v = a.get(option, "");
+  if (v.empty()) return v;
+  static const std::regex iso(R"(\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?Z?)?)");
+  if (!std::regex_match(v, iso))
+    throw UsageError(std::string("--") + option + " expects a date such as 2026-12-02 or 2026-12-02T16:00, got '" + v + "'");
+  return v;
+}
+
 ListFilter::Order parse_order(const std::string& s) {
   using O = ListFilter::Order;
   const std::pair<const char*, O> names[] = {{"newest", O::Newest}, {"oldest", O::Oldest}, {"name", O::Name},
@@ -65,13 +96,13 @@ int list(const Argv& argv) {
   f.kind = a.get("kind", "");
   if (auto s = a.get("status")) f.status = parse_status(*s);
   f.tag = a.get("tag", "");
-  f.since = a.get("since", "");
-  f.until = a.get("until", "");
+  f.since = parse_time_bound(a, "since");
+  f.until = parse_time_bound(a, "until");
   f.text = a.get("search", "");
   f.order = parse_order(a.get("sort", "newest"));
   f.limit = a.get_int("limit", 0);
   if (f.limit < 0) throw UsageError("--limit must not be negative");
-  Store store = open_store(a);
+  Store store = open_store_to_read(a);
   const auto runs = store.list(f);
   if (a.flag("json")) {
     nlohmann::json j = nlohmann::json::array();
@@ -94,7 +125,7 @@ int show(const Argv& argv) {
   Args a(argv, {"json"}, {"db"});
   a.expect_positional({"ID"});
   const int64_t id = parse_id(a.positional()[0]);
-  Store store = open_store(a);
+  Store store = open_store_to_read(a);
   const auto d = store.get(id);
   if (a.flag("json"))
     std::cout << nlohmann::json(d).dump() << "\n";
@@ -108,7 +139,7 @@ int compare(const Argv& argv) {
   if (a.positional().size() < 2) throw UsageError("compare needs at least two experiment ids");
   std::vector<int64_t> ids;
   for (const auto& p : a.positional()) ids.push_back(parse_id(p));
-  Store store = open_store(a);
+  Store store = open_store_to_read(a);
   const auto c = store.compare(ids);
   if (a.flag("json"))
     std::cout << nlohmann::json(c).dump() << "\n";
@@ -161,7 +192,7 @@ int export_run(const Argv& argv) {
   const int64_t id = parse_id(a.positional()[0]);
   const std::string format = a.require("format");
   if (format != "json" && format != "csv") throw UsageError("--format expects json or csv, got '" + format + "'");
-  Store store = open_store(a);
+  Store store = open_store_to_read(a);
   const std::string text = format == "json" ? store.export_json(id).dump(2) + "\n" : store.export_csv(id);
   if (auto out = a.get("out"))
     write_file_atomic(*out, text);

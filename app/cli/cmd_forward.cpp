@@ -35,6 +35,8 @@ int cmd_forward(const Argv& argv) {
   if (in.contains("input_ids")) {
     inputs.input_ids = in.load("input_ids");
     QUENCH_CHECK(inputs.input_ids.dim() == 2, in_path, ": tensor 'input_ids' must be [B, T], got ", inputs.input_ids.sizes());
+    QUENCH_CHECK(inputs.input_ids.numel() > 0, in_path, ": tensor 'input_ids' is empty (", inputs.input_ids.sizes(),
+                 "); give at least one token");
     QUENCH_CHECK(!at::isFloatingType(inputs.input_ids.scalar_type()) && inputs.input_ids.scalar_type() != at::kBool,
                  in_path, ": tensor 'input_ids' must hold integers");
     inputs.input_ids = inputs.input_ids.to(at::kLong);
@@ -53,14 +55,21 @@ int cmd_forward(const Argv& argv) {
     const int64_t vocab = model->layers().front()->weight().size(0);
     const auto mn = inputs.input_ids.min().item<int64_t>(), mx = inputs.input_ids.max().item<int64_t>();
     QUENCH_CHECK(mn >= 0 && mx < vocab, in_path, ": input_ids range [", mn, ", ", mx, "] is outside the vocabulary [0, ", vocab, ")");
+    model->check_context(inputs.input_ids.size(1), in_path + ": the length of 'input_ids'");
   } else {
     QUENCH_CHECK(model->modality() == Modality::Image, in_path, ": pixel_values given, but ", model->architecture(), " takes input_ids");
+    QUENCH_CHECK(inputs.pixel_values.numel() > 0, in_path, ": tensor 'pixel_values' is empty (", inputs.pixel_values.sizes(), ")");
+    QUENCH_CHECK(at::isfinite(inputs.pixel_values).all().item<bool>(), in_path, ": tensor 'pixel_values' holds non-finite values");
   }
   ModelOutputs out;
   {
     at::NoGradGuard no_grad;
     out = model->forward(inputs, a.flag("hidden-states"));
   }
+  // Weights were checked at load; what is left is overflow in a narrow dtype. No NaN file is written.
+  QUENCH_CHECK(at::isfinite(out.logits).all().item<bool>(), a.positional()[0], ": the logits hold non-finite values (",
+               c10::toString(opts.dtype), " overflowed in the forward pass); nothing written to ", out_path,
+               "; try --dtype float32");
   std::vector<std::pair<std::string, at::Tensor>> tensors{{"logits", out.logits.to(at::kCPU, at::kFloat)}};
   for (size_t i = 0; i < out.hidden_states.size(); ++i)
     tensors.emplace_back("hidden_states." + std::to_string(i), out.hidden_states[i].to(at::kCPU, at::kFloat));

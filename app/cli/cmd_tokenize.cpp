@@ -12,6 +12,7 @@
 #include "core/text/tokenizer.h"
 #include "core/text/unicode.h"
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace quench::cli {
 
@@ -27,14 +28,7 @@ const char* kUsage =
 
 constexpr size_t kShown = 32;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  QUENCH_CHECK(in, path, ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  QUENCH_CHECK(!in.bad(), path, ": read error");
-  return ss.str();
-}
+std::string read_text(const std::string& path) { return read_file(path, kMaxTextBytes, "text"); }
 
 // Control characters and backslashes escaped, so each token fits on its line.
 std::string printable(const std::string& s) {

@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : quench::cli::commands()) {
     if (args[0] != c.name) continue;
-    quench::configure_threads();
+    std::string threads_warning;
+    quench::configure_threads(0, &threads_warning);
+    if (!threads_warning.empty()) std::cerr << "quench-cli " << c.name << ": warning: " << threads_warning << "\n";
     try {
       return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const quench::UsageError& e) {

@@ -1,6 +1,7 @@
 #include "core/compress/json_fields.h"
 
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <sstream>
 
@@ -70,6 +71,8 @@ int Fields::get_int(const char* f, int fallback, int lo, int hi) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
   if (!v.is_number_integer()) fail_at(f, "must be an integer, got " + type_name(v) + " " + v.dump());
+  // 2^63 and above arrive as unsigned and would wrap to a negative number in the message.
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) fail_at(f, v.dump() + " is far too large");
   const int64_t x = v.get<int64_t>();
   if (x < lo || x > hi) fail_at(f, std::to_string(x) + " is outside " + std::to_string(lo) + "–" + std::to_string(hi));
   return static_cast<int>(x);
@@ -79,6 +82,8 @@ int64_t Fields::get_int64(const char* f, int64_t fallback, int64_t lo) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
   if (!v.is_number_integer()) fail_at(f, "must be an integer, got " + type_name(v) + " " + v.dump());
+  // 2^63 and above arrive as unsigned and would wrap to a negative number in the message.
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) fail_at(f, v.dump() + " is far too large");
   const int64_t x = v.get<int64_t>();
   if (x < lo) fail_at(f, std::to_string(x) + " must be at least " + std::to_string(lo));
   return x;

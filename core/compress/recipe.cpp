@@ -1,6 +1,7 @@
 #include "core/compress/recipe.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "core/compress/schemes.h"
 #include "core/ops/hadamard.h"
 #include "core/stats/point_pattern.h"
+#include "core/util/read_file.h"
 
 namespace quench {
 
@@ -430,16 +432,27 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
 }
 
 Recipe Recipe::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  QUENCH_CHECK(in, path, ": cannot read the recipe file");
-  std::ostringstream os;
-  os << in.rdbuf();
+  // A recipe names settings per layer pattern: even an 8B model's hand-written recipe is tens of kB.
+  const std::string text = read_file(path, kMaxRecipeBytes, "recipe");
   nlohmann::json j;
+  // Two values for one key would silently keep the last; a recipe is refused instead.
+  std::vector<std::set<std::string>> keys;
+  std::string duplicate;
+  const nlohmann::json::parser_callback_t cb = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (ev == E::object_start) keys.emplace_back();
+    else if (ev == E::object_end && !keys.empty()) keys.pop_back();
+    else if (ev == E::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(os.str());
+    j = nlohmann::json::parse(text, cb);
   } catch (const nlohmann::json::parse_error& e) {
     throw RecipeError("", "", path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
+  if (!duplicate.empty())
+    throw RecipeError(duplicate, "", path + ": key '" + duplicate + "' appears twice in one object; give each setting once");
   Recipe r = parse(j, path);
   return r;
 }
@@ -453,8 +466,8 @@ std::optional<Recipe> Recipe::from_name(const std::string& name) {
 }
 
 Recipe Recipe::load(const std::string& path_or_name) {
-  std::ifstream probe(path_or_name);
-  if (probe) return from_file(path_or_name);
+  std::error_code ec;
+  if (std::filesystem::exists(path_or_name, ec)) return from_file(path_or_name);
   if (auto r = from_name(path_or_name)) return *r;
   throw RecipeError("", "", path_or_name + ": no such recipe file, and not a scheme (" + std::string(scheme_examples()) +
                                 ") or preset (" + quoted_list(preset_names()) + ")");

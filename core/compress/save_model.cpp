@@ -8,6 +8,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/store/process.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
 
@@ -54,6 +55,21 @@ void copy_source_files(const Model& model, const std::string& dir) {
     if (e.is_regular_file() && copied_from_source(e.path())) fs::copy_file(e.path(), fs::path(dir) / e.path().filename());
 }
 
+fs::path save_temp_dir(const fs::path& target, const std::string& prefix) {
+  const std::string stem = "." + prefix + "-" + target.filename().string() + "-";
+  std::error_code ec;
+  for (fs::directory_iterator it(target.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
+    const std::string pid = name.substr(stem.size());
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
+    if (!process_start_ticks(std::stoll(pid))) remove_tree(it->path().string());
+  }
+  const fs::path tmp = target.parent_path() / (stem + std::to_string(::getpid()));
+  remove_tree(tmp.string());
+  return tmp;
+}
+
 void save_model(const Model& model, const std::string& dir) {
   check_save_target(dir);
   // Floating tensors are written in the source checkpoint's dtype (a bf16 checkpoint stays bf16,
@@ -82,8 +98,7 @@ void save_model(const Model& model, const std::string& dir) {
   config["dtype"] = dtype == at::kHalf ? "float16" : dtype == at::kBFloat16 ? "bfloat16" : "float32";
 
   const fs::path target = fs::absolute(dir);
-  const fs::path tmp = target.parent_path() / (".quench-save-" + target.filename().string() + "-" + std::to_string(::getpid()));
-  remove_tree(tmp.string());
+  const fs::path tmp = save_temp_dir(target, "quench-save");
   try {
     fs::create_directories(tmp);
     save_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});

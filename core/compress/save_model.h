@@ -9,6 +9,7 @@
 // Only what lives in the weights can be saved. Online activation quantizers, Hadamard rotations,
 // KV-cache quantization and low-rank kernels exist only in the forward pass; saveable_reason()
 // says which layer prevents saving before any work is done.
+#include <filesystem>
 #include <string>
 
 #include "core/compress/recipe.h"
@@ -22,6 +23,12 @@ std::string saveable_reason(const ResolvedRecipe& plan);
 // Copies the source checkpoint's other files (tokenizer, generation config, preprocessor) into
 // dir: everything but config.json, weight files and hidden files. Shared by every exporter.
 void copy_source_files(const Model& model, const std::string& dir);
+
+// The temporary directory an exporter writes into before renaming it to `target`:
+// <parent>/.<prefix>-<name>-<pid>, emptied. Leftovers of saves that were killed (same prefix and
+// name, a pid that no longer runs on this machine) are removed first, so a kill -9 during a save
+// leaves nothing behind after the next one.
+std::filesystem::path save_temp_dir(const std::filesystem::path& target, const std::string& prefix);
 
 // Throws unless `dir` is absent or an empty directory (checked before a run starts).
 void check_save_target(const std::string& dir);

@@ -19,8 +19,28 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
+// A 74-byte PNG can claim 100000×100000 pixels; the size is checked from the header, before any
+// allocation. 100 M pixels (a 10000×10000 photo, 300 MB decoded) is far above what a classifier
+// reads and keeps the decode well under 1 GB.
+constexpr uint64_t kMaxPixels = 100'000'000;
+
+void check_dimensions(const std::string& path, uint64_t w, uint64_t h) {
+  QUENCH_CHECK(w > 0 && h > 0, path, ": the image header gives a size of ", w, "×", h);
+  QUENCH_CHECK(w * h <= kMaxPixels, path, ": the image header claims ", w, "×", h, " pixels; Quench decodes at most ",
+               kMaxPixels, " pixels per image");
+}
+
+// libpng prints its errors and warnings on stderr by default; keep the message for ours instead.
+void png_error_to_buffer(png_structp png, png_const_charp msg) {
+  auto* buf = static_cast<char*>(png_get_error_ptr(png));
+  std::snprintf(buf, 256, "%s", msg);
+  png_longjmp(png, 1);
+}
+void png_ignore_warning(png_structp, png_const_charp) {}
+
 at::Tensor decode_png(const std::string& path, FILE* f) {
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  char message[256] = "truncated";
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, message, png_error_to_buffer, png_ignore_warning);
   QUENCH_CHECK(png, path, ": cannot start the PNG decoder");
   png_infop info = png_create_info_struct(png);
   if (!info) {
@@ -32,10 +52,15 @@ at::Tensor decode_png(const std::string& path, FILE* f) {
   // libpng reports errors by longjmp; nothing with a destructor may be created below this point.
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, nullptr);
-    fail(path, ": corrupt or truncated PNG");
+    fail(path, ": corrupt PNG (", message, ")");
   }
   png_init_io(png, f);
   png_read_info(png, info);
+  const uint64_t claimed_w = png_get_image_width(png, info), claimed_h = png_get_image_height(png, info);
+  if (claimed_w == 0 || claimed_h == 0 || claimed_w * claimed_h > kMaxPixels) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    check_dimensions(path, claimed_w, claimed_h);
+  }
   png_set_strip_16(png);
   png_set_palette_to_rgb(png);
   png_set_expand_gray_1_2_4_to_8(png);
@@ -78,6 +103,11 @@ at::Tensor decode_jpeg(const std::string& path, FILE* f) {
   jpeg_create_decompress(&cinfo);
   jpeg_stdio_src(&cinfo, f);
   jpeg_read_header(&cinfo, TRUE);
+  if (uint64_t{cinfo.image_width} * cinfo.image_height > kMaxPixels || cinfo.image_width == 0 || cinfo.image_height == 0) {
+    const uint64_t w = cinfo.image_width, h = cinfo.image_height;
+    jpeg_destroy_decompress(&cinfo);
+    check_dimensions(path, w, h);
+  }
   if (cinfo.jpeg_color_space != JCS_GRAYSCALE) cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   const int w = static_cast<int>(cinfo.output_width), h = static_cast<int>(cinfo.output_height);

@@ -7,20 +7,21 @@
 #include <sstream>
 #include <vector>
 
+#include "core/text/unicode.h"
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace fs = std::filesystem;
 
 namespace quench {
 
 namespace {
+// Checked here, where the file is known: the tokenizer sees only the joined text.
 std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  QUENCH_CHECK(in, p.string(), ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  QUENCH_CHECK(!in.bad(), p.string(), ": read error");
-  return ss.str();
+  std::string text = read_file(p.string(), kMaxTextBytes, "text");
+  if (const size_t bad = text::find_invalid_utf8(text); bad != std::string::npos)
+    fail(p.string(), ": not valid UTF-8 at byte ", bad, " (Quench reads text files as UTF-8)");
+  return text;
 }
 
 bool is_blank(const std::string& s) {
@@ -28,8 +29,7 @@ bool is_blank(const std::string& s) {
 }
 
 TextSource read_jsonl(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  QUENCH_CHECK(in, p.string(), ": cannot open");
+  std::istringstream in(slurp(p));
   TextSource src;
   src.kind = "jsonl";
   src.files = 1;
@@ -59,8 +59,14 @@ TextSource read_text_source(const std::string& path) {
   TextSource src;
   if (fs::is_directory(p, ec)) {
     std::vector<fs::path> files;
+    uint64_t total = 0;
     for (const auto& e : fs::directory_iterator(p))
-      if (e.is_regular_file() && e.path().extension() == ".txt") files.push_back(e.path());
+      if (e.is_regular_file() && e.path().extension() == ".txt") {
+        files.push_back(e.path());
+        total += e.file_size();
+      }
+    QUENCH_CHECK(total <= kMaxTextBytes, path, ": the folder's .txt files hold ", total, " bytes; Quench reads at most ",
+                 kMaxTextBytes, " bytes of text");
     QUENCH_CHECK(!files.empty(), path, ": folder has no .txt files");
     std::sort(files.begin(), files.end());
     src.kind = "folder";

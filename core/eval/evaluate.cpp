@@ -14,6 +14,7 @@ namespace {
 
 EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptions& o, Model* ref, const Progress& cb) {
   QUENCH_CHECK(ids_in.defined() && ids_in.numel() > 0, "evaluation of ", model.architecture(), " needs token ids");
+  model.check_context(o.ctx, "--ctx");
   auto ids = ids_in.reshape({-1}).to(at::kLong);
   const auto windows = perplexity_windows(ids.numel(), o.ctx, o.stride, o.max_windows);
   const int64_t vocab = model.layers().front()->weight().size(0);

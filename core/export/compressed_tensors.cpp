@@ -324,8 +324,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
   };
 
   const fs::path target = fs::absolute(dir);
-  const fs::path tmp = target.parent_path() / (".quench-ct-" + target.filename().string() + "-" + std::to_string(::getpid()));
-  remove_tree(tmp.string());
+  const fs::path tmp = save_temp_dir(target, "quench-ct");
   try {
     fs::create_directories(tmp);
     json weight_map = json::object();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace fs = std::filesystem;
 
@@ -38,10 +39,9 @@ Checkpoint::Checkpoint(const std::string& dir_in) : dir_(dir_in) {
   const fs::path index = dir / "model.safetensors.index.json";
   std::vector<fs::path> shard_paths;
   if (fs::exists(index)) {
-    std::ifstream in(index);
     nlohmann::json j;
     try {
-      in >> j;
+      j = nlohmann::json::parse(read_file(index.string(), kMaxJsonBytes, "shard index"));
     } catch (const nlohmann::json::exception& e) {
       fail(index.string(), ": not valid JSON: ", e.what());
     }
@@ -98,6 +98,14 @@ Checkpoint::Checkpoint(const std::string& dir_in) : dir_(dir_in) {
     files_.push_back(p.string());
     bytes_on_disk_ += fs::file_size(p);
   }
+  int64_t largest = 1;
+  std::string largest_name;
+  for (const auto& [n, s] : where_) {
+    const int64_t numel = shards_[s]->find(n)->numel();
+    if (numel > largest) largest = numel, largest_name = n;
+  }
+  config_.set_size_bound(largest, largest_name.empty() ? std::string("the checkpoint holds no tensor larger than one element")
+                                                       : "the element count of the checkpoint's largest tensor, '" + largest_name + "'");
 }
 
 const TensorInfo& Checkpoint::info(const std::string& name) const {

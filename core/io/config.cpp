@@ -1,10 +1,13 @@
 #include "core/io/config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace quench {
 
@@ -51,13 +54,9 @@ std::string normalize_python_floats(const std::string& s) {
 }  // namespace
 
 Config Config::load(const std::string& path) {
-  std::ifstream in(path);
-  QUENCH_CHECK(in, path, ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(normalize_python_floats(ss.str()));
+    j = nlohmann::json::parse(normalize_python_floats(read_file(path, kMaxJsonBytes, "config")));
   } catch (const nlohmann::json::exception& e) {
     fail(path, ": not valid JSON: ", e.what());
   }
@@ -78,9 +77,14 @@ void Config::bad(const std::string& key, const std::string& want) const {
 
 int64_t Config::get_int(const std::string& key) const {
   const auto& v = at(key);
+  // Beyond int64 (an unsigned 2^64 − 1, a float 1e300) the conversions below would wrap or be undefined.
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    bad(key, "an integer below 2^63");
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
-    return static_cast<int64_t>(v.get<double>());
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::abs(d) < 9.0e18 && d == std::trunc(d)) return static_cast<int64_t>(d);
+  }
   bad(key, "an integer");
 }
 int64_t Config::get_int(const std::string& key, int64_t fallback) const { return has(key) ? get_int(key) : fallback; }
@@ -124,7 +128,50 @@ Config Config::sub(const std::string& key) const {
   if (!v.is_object()) bad(key, "an object");
   Config c(v, path_);
   c.prefix_ = prefix_ + key + ".";
+  c.size_bound_ = size_bound_;
+  c.size_bound_why_ = size_bound_why_;
   return c;
+}
+
+void Config::set_size_bound(int64_t bound, std::string why) {
+  size_bound_ = std::max<int64_t>(bound, 1);
+  size_bound_why_ = std::move(why);
+}
+
+int64_t Config::get_size(const std::string& key) const {
+  const int64_t v = get_int(key);
+  if (v < 1 || v > size_bound_)
+    fail(path_, ": key '", prefix_, key, "' is ", v, "; it must be a positive integer no larger than ", size_bound_, " (",
+         size_bound_why_, ")");
+  return v;
+}
+int64_t Config::get_size(const std::string& key, int64_t fallback) const {
+  if (has(key)) return get_size(key);
+  if (fallback < 1 || fallback > size_bound_)
+    fail(path_, ": key '", prefix_, key, "' is absent and the size derived for it, ", fallback,
+         ", is not a positive integer no larger than ", size_bound_, " (", size_bound_why_, ")");
+  return fallback;
+}
+
+int64_t Config::get_int_in(const std::string& key, int64_t lo, int64_t hi) const {
+  const int64_t v = get_int(key);
+  if (v < lo || v > hi) fail(path_, ": key '", prefix_, key, "' is ", v, "; it must be between ", lo, " and ", hi);
+  return v;
+}
+int64_t Config::get_int_in(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
+  return has(key) ? get_int_in(key, lo, hi) : fallback;
+}
+
+double Config::get_double_in(const std::string& key, double fallback, double lo, double hi) const {
+  if (!has(key)) return fallback;
+  const double v = get_double(key);
+  if (!(std::isfinite(v) && v > lo && v < hi)) {
+    std::ostringstream rule;
+    rule << "a finite number greater than " << lo;
+    if (std::isfinite(hi)) rule << " and less than " << hi;
+    fail(path_, ": key '", prefix_, key, "' is ", j_[key].dump(), "; it must be ", rule.str());
+  }
+  return v;
 }
 
 std::string Config::architecture() const {

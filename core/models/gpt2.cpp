@@ -16,24 +16,26 @@ class Gpt2 : public Model {
  public:
   explicit Gpt2(std::shared_ptr<const Checkpoint> ckpt) : Model("GPT2LMHeadModel", ckpt, Modality::Text) {
     const Config& c = config();
-    hidden_ = c.get_int("n_embd");
-    heads_ = c.get_int("n_head");
+    hidden_ = c.get_size("n_embd");
+    heads_ = c.get_size("n_head");
     QUENCH_CHECK(hidden_ % heads_ == 0, c.path(), ": n_embd ", hidden_, " is not a multiple of n_head ", heads_);
-    eps_ = c.get_double("layer_norm_epsilon", 1e-5);
+    eps_ = c.get_double_in("layer_norm_epsilon", 1e-5, 0, 1);
     act_ = c.get_string("activation_function", "gelu_new");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": activation_function '", act_, "' is not supported");
     scale_weights_ = c.get_bool("scale_attn_weights", true);
     scale_by_layer_ = c.get_bool("scale_attn_by_inverse_layer_idx", false);
-    const int64_t L = c.get_int("n_layer");
+    const int64_t L = layer_count("n_layer");
     // Checkpoints from the hub may or may not carry the "transformer." prefix.
     pre_ = has_tensor("transformer.wte.weight") ? "transformer." : "";
     const std::string tp = "transformer.";  // module names as transformers names them in GPT2LMHeadModel
 
     wte_ = add_layer_with(tp + "wte", LayerKind::Embedding, load(pre_ + "wte.weight"), at::Tensor());
     wpe_ = add_param_tensor(tp + "wpe.weight", load(pre_ + "wpe.weight"));
-    const int64_t inner = c.get_int("n_inner", 4 * hidden_);
-    expect_shape(wte_, {c.get_int("vocab_size"), hidden_});
-    expect_shape(tp + "wpe.weight", wpe_, {c.get_int("n_positions"), hidden_});
+    const int64_t inner = c.get_size("n_inner", 4 * hidden_);
+    expect_shape(wte_, {c.get_size("vocab_size"), hidden_});
+    const int64_t positions = c.get_size("n_positions");
+    expect_shape(tp + "wpe.weight", wpe_, {positions, hidden_});
+    set_max_positions(positions, "n_positions");
     bind(pre_ + "wte.weight");
     bind(pre_ + "wpe.weight");
     for (int64_t i = 0; i < L; ++i) {

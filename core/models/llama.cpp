@@ -3,6 +3,8 @@
 // windows where the config asks for them (Mistral's sliding_window, Qwen2's layer_types).
 #include <ATen/ATen.h>
 
+#include <limits>
+
 #include "core/models/architectures.h"
 #include "core/nn/functional.h"
 #include "core/util/error.h"
@@ -14,17 +16,17 @@ class Llama : public Model {
  public:
   explicit Llama(std::shared_ptr<const Checkpoint> ckpt) : Model(ckpt->config().architecture(), ckpt, Modality::Text) {
     const Config& c = config();
-    hidden_ = c.get_int("hidden_size");
-    heads_ = c.get_int("num_attention_heads");
-    head_dim_ = c.get_int("head_dim", hidden_ / heads_);
-    eps_ = c.get_double("rms_norm_eps", 1e-6);
+    hidden_ = c.get_size("hidden_size");
+    heads_ = c.get_size("num_attention_heads");
+    head_dim_ = c.get_size("head_dim", hidden_ / heads_);
+    eps_ = c.get_double_in("rms_norm_eps", 1e-6, 0, 1);
     act_ = c.get_string("hidden_act", "silu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
     rope_ = make_rope(c, head_dim_);
-    const int64_t L = c.get_int("num_hidden_layers");
-    const int64_t kv_heads = c.get_int("num_key_value_heads", heads_);
-    const int64_t inter = c.get_int("intermediate_size");
-    const int64_t vocab = c.get_int("vocab_size");
+    const int64_t L = layer_count("num_hidden_layers");
+    const int64_t kv_heads = c.get_size("num_key_value_heads", heads_);
+    const int64_t inter = c.get_size("intermediate_size");
+    const int64_t vocab = c.get_size("vocab_size");
     QUENCH_CHECK(kv_heads > 0 && heads_ % kv_heads == 0, c.path(), ": num_attention_heads ", heads_,
                  " is not a multiple of num_key_value_heads ", kv_heads);
 
@@ -158,7 +160,7 @@ class Llama : public Model {
 
   static int64_t sliding_window(const Config& c, int64_t layer) {
     if (!c.has("sliding_window")) return 0;
-    const int64_t w = c.get_int("sliding_window");
+    const int64_t w = c.get_int_in("sliding_window", 0, std::numeric_limits<int32_t>::max());
     if (c.has("layer_types")) {
       const auto& lt = c.json()["layer_types"];
       QUENCH_CHECK(lt.is_array() && layer < static_cast<int64_t>(lt.size()), c.path(), ": layer_types has no entry for layer ", layer);
@@ -166,7 +168,7 @@ class Llama : public Model {
     }
     if (c.has("use_sliding_window")) {  // Qwen2 before layer_types
       if (!c.get_bool("use_sliding_window", false)) return 0;
-      return layer >= c.get_int("max_window_layers", 0) ? w : 0;
+      return layer >= c.get_int_in("max_window_layers", 0, 0, std::numeric_limits<int32_t>::max()) ? w : 0;
     }
     return w;  // Mistral: every layer
   }

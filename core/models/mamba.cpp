@@ -20,14 +20,14 @@ class Mamba : public MambaBackbone {
     const Config& c = config();
     act_ = c.get_string("hidden_act", "silu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
-    kernel_ = c.get_int("conv_kernel", 4);
-    const int64_t L = c.get_int("num_hidden_layers");
+    kernel_ = c.get_size("conv_kernel", 4);
+    const int64_t L = layer_count("num_hidden_layers");
     const int64_t hidden = hidden_;
-    const int64_t d_inner = c.get_int("intermediate_size", static_cast<int64_t>(c.get_double("expand", 2) * hidden));
-    const int64_t state = c.get_int("state_size");
+    const int64_t d_inner = c.get_size("intermediate_size", static_cast<int64_t>(c.get_double_in("expand", 2, 0, 1e6) * hidden));
+    const int64_t state = c.get_size("state_size");
     // time_step_rank is an integer or "auto" (= ceil(hidden_size / 16)).
     const int64_t dt_rank = c.has("time_step_rank") && c.json()["time_step_rank"].is_number_integer()
-                                ? c.get_int("time_step_rank")
+                                ? c.get_size("time_step_rank")
                                 : (hidden + 15) / 16;
     for (int64_t i = 0; i < L; ++i) {
       const std::string m = add_block(i);

@@ -22,11 +22,11 @@ class Mamba2 : public MambaBackbone {
     act_ = c.get_string("hidden_act", "silu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
     const int64_t hidden = hidden_;
-    d_inner_ = static_cast<int64_t>(c.get_double("expand", 2) * hidden);
-    heads_ = c.get_int("num_heads");
-    head_dim_ = c.get_int("head_dim");
-    groups_ = c.get_int("n_groups", 1);
-    state_ = c.get_int("state_size");
+    d_inner_ = static_cast<int64_t>(c.get_double_in("expand", 2, 0, 1e6) * hidden);
+    heads_ = c.get_size("num_heads");
+    head_dim_ = c.get_size("head_dim");
+    groups_ = c.get_size("n_groups", 1);
+    state_ = c.get_size("state_size");
     QUENCH_CHECK(heads_ * head_dim_ == d_inner_, c.path(), ": num_heads·head_dim = ", heads_ * head_dim_,
                  " but expand·hidden_size = ", d_inner_);
     QUENCH_CHECK(heads_ % groups_ == 0, c.path(), ": num_heads ", heads_, " is not a multiple of n_groups ", groups_);
@@ -38,8 +38,8 @@ class Mamba2 : public MambaBackbone {
       dt_min_ = *lo;
       dt_max_ = *hi;
     }
-    const int64_t kernel = c.get_int("conv_kernel", 4);
-    const int64_t L = c.get_int("num_hidden_layers");
+    const int64_t kernel = c.get_size("conv_kernel", 4);
+    const int64_t L = layer_count("num_hidden_layers");
     for (int64_t i = 0; i < L; ++i) {
       const std::string m = add_block(i);
       Block b;

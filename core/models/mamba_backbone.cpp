@@ -8,11 +8,11 @@ namespace quench {
 MambaBackbone::MambaBackbone(const std::string& architecture, std::shared_ptr<const Checkpoint> ckpt)
     : Model(architecture, std::move(ckpt), Modality::Text) {
   const Config& c = config();
-  eps_ = c.get_double("layer_norm_epsilon", 1e-5);
+  eps_ = c.get_double_in("layer_norm_epsilon", 1e-5, 0, 1);
   residual_fp32_ = c.get_bool("residual_in_fp32", true);
-  hidden_ = c.get_int("hidden_size");
+  hidden_ = c.get_size("hidden_size");
   embed_ = add_layer("backbone.embeddings", LayerKind::Embedding, false);
-  expect_shape(embed_, {c.get_int("vocab_size"), hidden_});
+  expect_shape(embed_, {c.get_size("vocab_size"), hidden_});
 }
 
 std::string MambaBackbone::add_block(int64_t i) {

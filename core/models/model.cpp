@@ -12,6 +12,7 @@ Model::Model(std::string architecture, std::shared_ptr<const Checkpoint> ckpt, M
 ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
   ModelOutputs out;
   const auto style = hidden_states_style();
+  if (in.input_ids.defined() && in.input_ids.dim() == 2) check_context(in.input_ids.size(1), "an input of");
   at::Tensor h = embed(in);
   if (hidden_states && style != HiddenStates::BlocksThenNormed) out.hidden_states.push_back(h);
   const int64_t n = num_blocks();
@@ -150,6 +151,16 @@ void Model::expect_shape(const std::string& name, at::IntArrayRef actual, const 
   std::string want = "[";
   for (size_t i = 0; i < expected.size(); ++i) want += (i ? ", " : "") + (expected[i] < 0 ? std::string("*") : std::to_string(expected[i]));
   fail(ckpt_->dir(), ": tensor '", name, "' has shape ", actual, " but ", ckpt_->config().path(), " implies ", want, "]");
+}
+
+int64_t Model::layer_count(const std::string& key) const {
+  return config().get_int_in(key, 1, static_cast<int64_t>(ckpt_->names().size()));
+}
+
+void Model::check_context(int64_t ctx, const std::string& option) const {
+  if (max_positions_ > 0 && ctx > max_positions_)
+    throw UsageError(detail::concat(option, " ", ctx, " is longer than this model can read: ", config().path(), " gives ",
+                                    max_positions_key_, " = ", max_positions_, " positions"));
 }
 
 void Model::check_all_tensors_used(const std::vector<std::string>& ignorable_suffixes) const {

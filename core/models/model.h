@@ -88,6 +88,12 @@ class Model {
   // architecture's constructor. Empty when the shapes are the config's.
   virtual nlohmann::json shape_config() const { return nlohmann::json::object(); }
 
+  // The longest sequence the model can run (a learned position table's rows); 0 when nothing in
+  // the architecture bounds it (RoPE, state-space models). Checked before any window runs.
+  int64_t max_positions() const { return max_positions_; }
+  // Throws naming the config key and the command's option when ctx tokens exceed max_positions().
+  void check_context(int64_t ctx, const std::string& option) const;
+
  protected:
   // How transformers numbers hidden_states for this architecture.
   enum class HiddenStates {
@@ -106,6 +112,10 @@ class Model {
   at::Tensor* add_param(const std::string& name, bool buffer = false);
   at::Tensor* add_param_tensor(const std::string& name, at::Tensor t, bool buffer = false);
   bool has_tensor(const std::string& name) const { return ckpt_->has(name); }
+  // A layer count from config.json: at least 1, and no more than the checkpoint has tensors.
+  int64_t layer_count(const std::string& key) const;
+  // For architectures with a learned position table: its length and the config key it came from.
+  void set_max_positions(int64_t n, std::string key) { max_positions_ = n, max_positions_key_ = std::move(key); }
   // Records that a checkpoint tensor was consumed (for tensors bound under another name).
   void mark_used(const std::string& checkpoint_name) { bound_.push_back(checkpoint_name); }
   at::Tensor load(const std::string& name) const;
@@ -120,6 +130,8 @@ class Model {
   void check_all_tensors_used(const std::vector<std::string>& ignorable_suffixes = {}) const;
 
  private:
+  int64_t max_positions_ = 0;
+  std::string max_positions_key_;
   std::string architecture_;
   std::shared_ptr<const Checkpoint> ckpt_;
   Modality modality_;

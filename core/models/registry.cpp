@@ -47,6 +47,31 @@ bool cpu_has_half_matmul() {
   }();
   return ok;
 }
+// One rule for every command and the window: a model whose weights hold NaN or ±Inf is refused
+// when it is loaded, naming the tensor, instead of producing -nan perplexities and NaN logits.
+// The stored tensor is looked at again to tell a corrupt file from a conversion overflow
+// (bfloat16 weights beyond 65504 become Inf in float16).
+void check_finite(const Model& model) {
+  auto check = [&](const std::string& name, const at::Tensor& t) {
+    if (!t.defined() || !at::isFloatingType(t.scalar_type()) || at::isfinite(t).all().item<bool>()) return;
+    const int64_t bad = t.numel() - at::isfinite(t).sum().item<int64_t>();
+    const auto& ck = model.checkpoint();
+    const bool stored_ok = ck.has(name) && [&] {
+      const at::Tensor s = ck.load(name);
+      return !at::isFloatingType(s.scalar_type()) || at::isfinite(s).all().item<bool>();
+    }();
+    if (stored_ok)
+      fail(ck.dir(), ": tensor '", name, "' has ", bad, " values that overflow ", c10::toString(t.scalar_type()),
+           " (they are finite as stored); load the model in a wider dtype (--dtype float32 or bfloat16)");
+    fail(ck.dir(), ": tensor '", name, "' holds ", bad, " non-finite values (NaN or ±Inf); Quench does not run models with "
+         "non-finite weights");
+  };
+  for (const auto& l : model.layers()) {
+    check(l->name() + ".weight", l->weight());
+    check(l->name() + ".bias", l->bias());
+  }
+  for (const auto& [name, t] : model.params()) check(name, t);
+}
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opts) {
@@ -61,7 +86,10 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     if (arch == a.name || (!cfg.has("architectures") && arch == a.model_type)) info = &a;
   QUENCH_CHECK(info, cfg.path(), ": architecture '", arch, "' is not supported; supported: ", supported_architectures());
   auto model = info->make(ckpt);
-  if (opts.materialize) model->to(opts.device, opts.dtype);
+  if (opts.materialize) {
+    model->to(opts.device, opts.dtype);
+    check_finite(*model);
+  }
   return model;
 }
 

@@ -16,17 +16,24 @@ class ResNet : public Model {
     const Config& c = config();
     act_ = c.get_string("hidden_act", "relu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
-    channels_ = c.get_int("num_channels", 3);
+    channels_ = c.get_size("num_channels", 3);
     const auto sizes = c.get_int_list("hidden_sizes");
     const auto depths = c.get_int_list("depths");
     QUENCH_CHECK(sizes.size() == depths.size() && !sizes.empty(), c.path(), ": hidden_sizes and depths must have the same length");
+    const auto tensors = static_cast<int64_t>(checkpoint().names().size());
+    for (size_t s = 0; s < sizes.size(); ++s) {
+      QUENCH_CHECK(sizes[s] >= 1 && sizes[s] <= c.size_bound(), c.path(), ": key 'hidden_sizes' entry ", s, " is ", sizes[s],
+                   "; it must be a positive integer no larger than ", c.size_bound());
+      QUENCH_CHECK(depths[s] >= 1 && depths[s] <= tensors, c.path(), ": key 'depths' entry ", s, " is ", depths[s],
+                   "; it must be between 1 and ", tensors, " (the checkpoint's tensor count)");
+    }
     const std::string type = c.get_string("layer_type", "bottleneck");
     QUENCH_CHECK(type == "basic" || type == "bottleneck", c.path(), ": layer_type '", type, "' is not supported (basic, bottleneck)");
     const bool bottleneck = type == "bottleneck";
     const bool down_first = c.get_bool("downsample_in_first_stage", false);
     const bool down_in_bottleneck = c.get_bool("downsample_in_bottleneck", false);
 
-    int64_t in = c.get_int("embedding_size");
+    int64_t in = c.get_size("embedding_size");
     stem_ = conv_bn("resnet.embedder.embedder", 2, true);
     expect_conv(stem_, in, channels_);
     for (size_t s = 0; s < sizes.size(); ++s) {

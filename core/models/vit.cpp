@@ -15,23 +15,23 @@ class Vit : public Model {
  public:
   explicit Vit(std::shared_ptr<const Checkpoint> ckpt) : Model("ViTForImageClassification", ckpt, Modality::Image) {
     const Config& c = config();
-    hidden_ = c.get_int("hidden_size");
-    heads_ = c.get_int("num_attention_heads");
+    hidden_ = c.get_size("hidden_size");
+    heads_ = c.get_size("num_attention_heads");
     QUENCH_CHECK(hidden_ % heads_ == 0, c.path(), ": hidden_size ", hidden_, " is not a multiple of num_attention_heads ", heads_);
     head_dim_ = hidden_ / heads_;
-    eps_ = c.get_double("layer_norm_eps", 1e-12);
+    eps_ = c.get_double_in("layer_norm_eps", 1e-12, 0, 1);
     act_ = c.get_string("hidden_act", "gelu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
-    const int64_t patch = c.get_int("patch_size");
-    channels_ = c.get_int("num_channels", 3);
-    image_ = c.get_int("image_size");
+    const int64_t patch = c.get_size("patch_size");
+    channels_ = c.get_size("num_channels", 3);
+    image_ = c.get_size("image_size");
     ConvSpec cs;
     cs.stride = {patch, patch};
     patch_ = add_layer("vit.embeddings.patch_embeddings.projection", LayerKind::Conv2d, false, cs);
     cls_ = add_param("vit.embeddings.cls_token");
     pos_ = add_param("vit.embeddings.position_embeddings");
-    const int64_t L = c.get_int("num_hidden_layers");
-    const int64_t inter = c.get_int("intermediate_size");
+    const int64_t L = layer_count("num_hidden_layers");
+    const int64_t inter = c.get_size("intermediate_size");
     QUENCH_CHECK(image_ % patch == 0, c.path(), ": image_size ", image_, " is not a multiple of patch_size ", patch);
     const int64_t tokens = (image_ / patch) * (image_ / patch) + 1;
     expect_shape(patch_, {hidden_, channels_, patch, patch});

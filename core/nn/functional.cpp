@@ -53,17 +53,17 @@ Rope make_rope(const Config& cfg, int64_t head_dim) {
   std::string type = "default";
   double factor = 1.0, low_freq = 1.0, high_freq = 4.0;
   int64_t original_max = 8192;
-  double partial = cfg.get_double("partial_rotary_factor", 1.0);
+  double partial = cfg.get_double_in("partial_rotary_factor", 1.0, 0, 1.0 + 1e-9);
   auto read_params = [&](const Config& p) {
-    theta = p.get_double("rope_theta", theta);
+    theta = p.get_double_in("rope_theta", theta, 0, std::numeric_limits<double>::infinity());
     type = p.get_string("rope_type", p.get_string("type", type));
-    factor = p.get_double("factor", factor);
-    low_freq = p.get_double("low_freq_factor", low_freq);
-    high_freq = p.get_double("high_freq_factor", high_freq);
-    original_max = p.get_int("original_max_position_embeddings", original_max);
-    partial = p.get_double("partial_rotary_factor", partial);
+    factor = p.get_double_in("factor", factor, 0, std::numeric_limits<double>::infinity());
+    low_freq = p.get_double_in("low_freq_factor", low_freq, 0, std::numeric_limits<double>::infinity());
+    high_freq = p.get_double_in("high_freq_factor", high_freq, 0, std::numeric_limits<double>::infinity());
+    original_max = p.get_int_in("original_max_position_embeddings", original_max, 1, std::numeric_limits<int32_t>::max());
+    partial = p.get_double_in("partial_rotary_factor", partial, 0, 1.0 + 1e-9);
   };
-  theta = cfg.get_double("rope_theta", theta);
+  theta = cfg.get_double_in("rope_theta", theta, 0, std::numeric_limits<double>::infinity());
   if (cfg.has("rope_parameters")) read_params(cfg.sub("rope_parameters"));
   if (cfg.has("rope_scaling")) read_params(cfg.sub("rope_scaling"));
 
@@ -76,6 +76,8 @@ Rope make_rope(const Config& cfg, int64_t head_dim) {
   } else if (type == "linear") {
     inv = inv / factor;
   } else if (type == "llama3") {
+    QUENCH_CHECK(high_freq > low_freq, cfg.path(), ": rope high_freq_factor ", high_freq, " must be greater than low_freq_factor ",
+                 low_freq, " (llama3 rope scaling divides by their difference)");
     // Llama 3.1: long wavelengths slowed by factor, short kept, smooth in between.
     const double low_wl = original_max / low_freq, high_wl = original_max / high_freq;
     auto wl = 2 * M_PI / inv;

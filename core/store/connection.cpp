@@ -44,7 +44,7 @@ FileState inspect_database_file(const std::string& path) {
   int64_t app_id = 0, version = 0;
   std::string tables;
   try {
-    sqlite::Db ro(path, SQLITE_OPEN_READONLY);
+    sqlite::Db ro = open_reader(path);
     sqlite3_busy_timeout(ro.get(), 5000);
     app_id = ro.query_int("PRAGMA application_id");
     version = ro.query_int("PRAGMA user_version");
@@ -71,6 +71,22 @@ FileState inspect_database_file(const std::string& path) {
   }
   if (!tables.empty()) not_ours(path, "a SQLite database with other tables: " + tables);
   return FileState::Empty;
+}
+
+sqlite::Db open_reader(const std::string& path) {
+  // A WAL database is read through its -shm file, which SQLite creates beside it; in a read-only
+  // folder that fails, and the file can only be read as immutable (no other writer assumed).
+  try {
+    sqlite::Db db(path, SQLITE_OPEN_READONLY, sqlite::Db::file_uri(path, "mode=ro"));
+    (void)db.query_int("PRAGMA user_version");  // WAL files are opened on the first read
+    return db;
+  } catch (const BusyError&) {
+    throw;
+  } catch (const Error&) {
+    sqlite::Db db(path, SQLITE_OPEN_READONLY, sqlite::Db::file_uri(path, "immutable=1"));
+    (void)db.query_int("PRAGMA user_version");
+    return db;
+  }
 }
 
 sqlite::Db open_connection(const std::string& path, int busy_timeout_ms) {

@@ -16,6 +16,9 @@ enum class FileState { Missing, Empty, Quench };
 FileState inspect_database_file(const std::string& path);
 
 // A read-write connection with the store's settings: busy timeout, foreign keys, WAL journal.
+// A read-only connection to an existing database, also in a read-only folder (then immutable).
+sqlite::Db open_reader(const std::string& path);
+
 // Creates the file (not its directory) when missing. Call inspect_database_file first.
 sqlite::Db open_connection(const std::string& path, int busy_timeout_ms);
 

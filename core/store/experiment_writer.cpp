@@ -1,5 +1,7 @@
 #include "core/store/experiment_writer.h"
 
+#include <cmath>
+
 #include <utility>
 
 #include "core/store/connection.h"
@@ -48,6 +50,11 @@ void ExperimentWriter::touch() {
 
 void ExperimentWriter::add_metric(const Metric& m) {
   QUENCH_CHECK(!m.name.empty(), db_.path(), ": experiment ", id_, ": a metric needs a name");
+  // A NaN perplexity is a failure, not a result: refusing it here marks the run failed with this
+  // message (the caller's finish_with), for every command and the window alike.
+  QUENCH_CHECK(std::isfinite(m.value), "the run produced a non-finite ", m.name, " (", m.value,
+               "): the model's activations overflowed or became NaN in ", "this dtype; not recorded as a result "
+               "(try --dtype float32)");
   sqlite::Transaction tx(db_);
   touch();
   db_.prepare("DELETE FROM metrics WHERE experiment_id = ?1 AND name = ?2 AND dataset_id IS ?3 AND split = ?4")

@@ -1,13 +1,29 @@
 #include "core/store/sqlite.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <utility>
 
 namespace quench::sqlite {
 
-Db::Db(const std::string& path, int flags) : path_(path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+std::string Db::file_uri(const std::string& path, const std::string& query) {
+  std::string out = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "?" + query;
+}
+
+Db::Db(const std::string& path, int flags, const std::string& uri) : path_(path) {
+  const int rc = sqlite3_open_v2(uri.empty() ? path.c_str() : uri.c_str(), &db_,
+                                 flags | SQLITE_OPEN_NOMUTEX | (uri.empty() ? 0 : SQLITE_OPEN_URI), nullptr);
   if (rc != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close_v2(db_);

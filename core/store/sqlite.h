@@ -27,7 +27,10 @@ class Stmt;
 class Db {
  public:
   // flags: SQLITE_OPEN_* (SQLITE_OPEN_NOMUTEX is added: a connection is used by one thread at a time).
-  Db(const std::string& path, int flags);
+  // uri: when given, opened instead of path (SQLITE_OPEN_URI), while messages keep naming path.
+  Db(const std::string& path, int flags, const std::string& uri = "");
+  // "file:PATH?QUERY", the path percent-escaped as SQLite's URI rules ask.
+  static std::string file_uri(const std::string& path, const std::string& query);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

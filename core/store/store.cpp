@@ -2,6 +2,8 @@
 
 #include <torch/version.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -47,11 +49,32 @@ void create_parent_dirs(const std::string& path) {
 
 Store Store::open(const std::string& path, const StoreOptions& opts) {
   QUENCH_CHECK(!path.empty(), "no database path given");
-  if (inspect_database_file(path) == FileState::Missing) create_parent_dirs(path);
+  const FileState state = inspect_database_file(path);
+  if (state == FileState::Missing) create_parent_dirs(path);
+  // SQLite would open a read-only file and fail at the first write, deep inside a run.
+  const std::string folder = fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  if (state != FileState::Missing && (::access(path.c_str(), W_OK) != 0 || ::access(folder.c_str(), W_OK) != 0))
+    fail(path, ": the database ", ::access(path.c_str(), W_OK) != 0 ? "file" : "folder",
+         " is read-only, so no run can be recorded in it (listing, showing, comparing and exporting runs "
+         "still work); give a writable --db");
   Store s(open_connection(path, opts.busy_timeout_ms), opts);
   migrate(s.db_);
   s.mark_interrupted();
   return s;
+}
+
+Store Store::open_read_only(const std::string& path, const StoreOptions& opts) {
+  QUENCH_CHECK(!path.empty(), "no database path given");
+  const FileState state = inspect_database_file(path);
+  QUENCH_CHECK(state != FileState::Missing, path, ": no such database");
+  QUENCH_CHECK(state == FileState::Quench, path, ": holds no experiments yet (an empty database)");
+  sqlite::Db db = open_reader(path);
+  sqlite3_busy_timeout(db.get(), opts.busy_timeout_ms);
+  db.exec("PRAGMA foreign_keys = ON");
+  QUENCH_CHECK(db.query_int("PRAGMA user_version") == schema_version_known(), path,
+               ": written by an older Quench (schema version ", db.query_int("PRAGMA user_version"),
+               "); open it once with write access to upgrade it");
+  return Store(std::move(db), opts);
 }
 
 std::string Store::default_path() {
@@ -147,6 +170,9 @@ ExperimentWriter Store::begin(const ExperimentSpec& spec) {
   for (const auto& t : spec.tags) check_tag(path(), t);
   for (const auto& d : spec.datasets)
     QUENCH_CHECK(!d.role.empty(), path(), ": dataset ", d.dataset_id, " of experiment '", spec.name, "' needs a role");
+  // A Store opened read-only must not record through a writer connection of its own.
+  QUENCH_CHECK(sqlite3_db_readonly(db_.get(), "main") != 1, path(),
+               ": opened read-only (for listing and comparing); a run cannot be recorded in it");
   // The writer gets its own connection so it can live on another thread than this Store.
   sqlite::Db conn = open_connection(path(), opts_.busy_timeout_ms);
   const ProcessIdentity me = current_process();

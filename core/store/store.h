@@ -30,6 +30,10 @@ class Store {
   // Opens (creating file and parent directories when missing) and migrates to the current schema.
   // Throws, leaving the file untouched, for a file that is not a Quench database or has a newer schema.
   static Store open(const std::string& path, const StoreOptions& opts = {});
+  // Opens an existing database for queries only (list, show, compare, export): no migration, no
+  // marking of interrupted runs, nothing written — so it works on a read-only file in a read-only
+  // folder, or on a full disk. Recording through it fails.
+  static Store open_read_only(const std::string& path, const StoreOptions& opts = {});
   // $XDG_DATA_HOME/quench/quench.db, else ~/.local/share/quench/quench.db.
   static std::string default_path();
 

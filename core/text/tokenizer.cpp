@@ -1,5 +1,7 @@
 #include "core/text/tokenizer.h"
 
+#include "core/util/read_file.h"
+
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -84,12 +86,7 @@ Tokenizer Tokenizer::from_json(std::string_view json, const std::string& name) {
 }
 
 Tokenizer Tokenizer::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  QUENCH_CHECK(in, path, ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  QUENCH_CHECK(!in.bad(), path, ": read error");
-  return from_json(ss.str(), path);
+  return from_json(read_file(path, kMaxTokenizerBytes, "tokenizer"), path);
 }
 
 Tokenizer Tokenizer::from_model_dir(const std::string& dir) {

@@ -7,7 +7,10 @@
 //    the arithmetic (measured 61 s → 15 s for a sotu-llama calibration forward pass).
 // OpenMP's wait policy must be set in the environment before the process starts
 // (OMP_WAIT_POLICY=PASSIVE; packaging/*.sh do): libgomp reads it when it loads.
+#include <string>
+
 namespace quench {
-// Returns the number of threads now in use.
-int configure_threads(int requested = 0);
+// Returns the number of threads now in use. A count above the cores is clamped to them, and a
+// QUENCH_THREADS that is not a positive integer ignored; *warning (when given) then says so.
+int configure_threads(int requested = 0, std::string* warning = nullptr);
 }  // namespace quench
