@@ -23,12 +23,13 @@ cmake -S . -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BU
   -DQUENCH_FUZZ=ON -DQUENCH_GUI=OFF -DQUENCH_FUZZ_TORCH="$torch" >/dev/null
 cmake --build "$build" -j "${QUENCH_FUZZ_JOBS:-$(nproc)}" --target "${targets[@]/#/fuzz_}"
 
-# Fixtures too big to commit as seeds are copied in at run time (only files under 1 MB).
+# Fixtures too big to commit as seeds are copied in at run time (files under 1 MiB: libFuzzer's
+# default limit on input size).
 seed_fixtures() {
   case $1 in
     gguf) ;;  # no .gguf fixtures in the repository: fuzz/make_seeds.py writes the committed ones
-    tokenizer) find tests/fixtures resources/demo -name '*.json' -path '*tokenizer*' -size -1M ;;
-    safetensors) find tests/fixtures -name '*.safetensors' -size -1M ;;
+    tokenizer) find tests/fixtures resources/demo \( -name tokenizer.json -o -path '*/bad/tokenizer/*.json' \) -size -1024k ;;
+    safetensors) find tests/fixtures -name '*.safetensors' -size -1024k ;;
   esac
 }
 
@@ -38,12 +39,14 @@ for t in "${targets[@]}"; do
   work="$build/corpus/$t"  # libFuzzer adds what it finds here; fuzz/corpus/$t is only read
   mkdir -p "$work"
   while IFS= read -r f; do cp -f "$f" "$work/fixture-$(echo "$f" | tr / _)"; done < <(seed_fixtures "$t")
+  seeds=()
+  [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
   dict=()
   [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
   log="$build/logs/$t.log"
   rc=0
   "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="$build/findings/$t-" "${dict[@]}" "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$build/findings/$t-" "${dict[@]}" "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   if [ "$rc" -eq 0 ]; then
     result="no findings"
