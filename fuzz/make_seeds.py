@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Writes the small hand-made seeds of fuzz/corpus/gguf and fuzz/corpus/tokenizer (standard library only).
+
+GGUF seeds are tiny valid files that between them use every metadata value type, every tensor
+type Quench decodes, a type it can only size (Q2_K), a custom alignment and version 2, so the
+fuzzer starts from inputs that reach the tensor table and the block decoders instead of having
+to discover the layout. Tokenizer seeds are minimal tokenizer.json files, one per supported
+component, so mutations land near the code that reads each one; the fixtures' full tokenizers
+are added at run time by fuzz/run.sh.
+"""
+import json
+import os
+import random
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+rng = random.Random(1234)
+
+U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
+FMT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f", BOOL: "<B", U64: "<Q", I64: "<q", F64: "<d"}
+# ggml code -> (values per block, bytes per block)
+LAYOUT = {0: (1, 4), 1: (1, 2), 30: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+          12: (256, 144), 14: (256, 210), 10: (256, 84)}
+
+
+def gstr(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def value(t, v):
+    if t == STRING:
+        return gstr(v)
+    if t == ARRAY:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(value(et, x) for x in items)
+    return struct.pack(FMT[t], v)
+
+
+def half(x):
+    return struct.pack("<e", x)
+
+
+def block_bytes(code, nblocks):
+    """Plausible block data: small fp16 scales first so decoded values stay finite."""
+    _, size = LAYOUT[code]
+    out = b""
+    for _ in range(nblocks):
+        body = bytes(rng.randrange(256) for _ in range(size))
+        if code in (2, 6, 8):
+            body = half(0.01) + body[2:]
+        elif code in (3, 7, 12):
+            body = half(0.01) + half(-0.5) + body[4:]
+        elif code == 14:
+            body = body[:-2] + half(0.01)
+        out += body
+    return out
+
+
+def gguf(kv, tensors, version=3, alignment=32):
+    """tensors: list of (name, ne, code); data filled per type."""
+    head = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kv))
+    for k, t, v in kv:
+        head += gstr(k) + struct.pack("<I", t) + value(t, v)
+    data, infos = b"", b""
+    for name, ne, code in tensors:
+        block, _ = LAYOUT[code]
+        n = 1
+        for x in ne:
+            n *= x
+        if code in (0, 1, 30):
+            payload = b"".join(struct.pack({0: "<f"}.get(code, "<e"), rng.uniform(-1, 1)) for _ in range(n)) if code != 30 else \
+                b"".join(struct.pack("<f", rng.uniform(-1, 1))[2:] for _ in range(n))
+        else:
+            payload = block_bytes(code, n // block)
+        infos += gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", x) for x in ne)
+        infos += struct.pack("<IQ", code, len(data))
+        data += payload + b"\0" * ((-len(payload)) % alignment)
+    out = head + infos
+    out += b"\0" * ((-len(out)) % alignment)
+    return out + data
+
+
+def write(rel, data):
+    p = os.path.join(HERE, "corpus", rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+LLAMA_KV = [("general.architecture", STRING, "llama"), ("general.name", STRING, "fuzz"),
+            ("llama.context_length", U32, 64), ("llama.embedding_length", U32, 32),
+            ("llama.attention.layer_norm_rms_epsilon", F32, 1e-5),
+            ("tokenizer.ggml.tokens", ARRAY, (STRING, ["<unk>", "a", "b", "ab"])),
+            ("tokenizer.ggml.scores", ARRAY, (F32, [0.0, -1.0, -2.0, -3.0])),
+            ("tokenizer.ggml.token_type", ARRAY, (I32, [2, 1, 1, 1])),
+            ("tokenizer.ggml.add_bos_token", BOOL, 1)]
+
+
+def gguf_seeds():
+    write("gguf/empty-v3.gguf", gguf([], []))
+    write("gguf/empty-v2.gguf", gguf([], [], version=2))
+    every_value = [(f"k.{t}", t, v) for t, v in [(U8, 200), (I8, -3), (U16, 60000), (I16, -300), (U32, 7), (I32, -7),
+                                                  (F32, 0.5), (BOOL, 0), (STRING, "s"), (U64, 1 << 40), (I64, -(1 << 40)),
+                                                  (F64, 2.5)]]
+    every_value.append(("k.nested", ARRAY, (ARRAY, [(U8, [1, 2]), (STRING, ["x"]), (ARRAY, [(BOOL, [1])])])))
+    write("gguf/every-value-type.gguf", gguf(every_value, []))
+    write("gguf/llama-meta-f32.gguf", gguf(LLAMA_KV, [("token_embd.weight", [32, 4], 0), ("output_norm.weight", [32], 0)]))
+    for code, name in [(1, "f16"), (30, "bf16"), (2, "q4_0"), (3, "q4_1"), (6, "q5_0"), (7, "q5_1"), (8, "q8_0")]:
+        write(f"gguf/tensor-{name}.gguf", gguf([("general.architecture", STRING, "llama")], [("w", [64, 2], code), ("v", [32], code)]))
+    write("gguf/tensor-q4_k.gguf", gguf([], [("w", [256, 1], 12)]))
+    write("gguf/tensor-q6_k.gguf", gguf([], [("w", [256], 14)]))
+    write("gguf/tensor-q2_k-unsupported.gguf", gguf([], [("w", [256], 10)]))
+    write("gguf/alignment-64.gguf", gguf([("general.alignment", U32, 64)], [("a", [8], 0), ("b", [3, 2, 1, 1], 0)], alignment=64))
+
+
+def bpe(vocab, merges, **extra):
+    model = {"type": "BPE", "vocab": vocab, "merges": merges}
+    model.update(extra.pop("model_extra", {}))
+    top = {"version": "1.0", "model": model}
+    top.update(extra)
+    return json.dumps(top, ensure_ascii=False)
+
+
+def tokenizer_seeds():
+    v = {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4, "abc": 5}
+    write("tokenizer/bpe-minimal.json", bpe(v, ["a b", "b c", "a bc"]))
+    write("tokenizer/bpe-pair-merges.json", bpe(v, [["a", "b"], ["b", "c"]]))
+    write("tokenizer/byte-fallback.json", bpe({"<unk>": 0, "<0xC3>": 1, "<0xA9>": 2, "a": 3, "\u2581": 4}, [],
+                                              model_extra={"unk_token": "<unk>", "byte_fallback": True, "fuse_unk": True},
+                                              normalizer={"type": "Sequence", "normalizers": [
+                                                  {"type": "Prepend", "prepend": "\u2581"},
+                                                  {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+                                              decoder={"type": "Sequence", "decoders": [
+                                                  {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                  {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                  {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}))
+    gpt2_vocab = {chr(c): i for i, c in enumerate(list(range(33, 127)) + [0x120])}
+    gpt2_vocab.update({"He": 95, "ll": 96, "\u0120w": 97})
+    write("tokenizer/byte-level.json", bpe(gpt2_vocab, ["H e", "l l", "\u0120 w"],
+                                           pre_tokenizer={"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                                                          "use_regex": True},
+                                           decoder={"type": "ByteLevel"},
+                                           post_processor={"type": "ByteLevel", "trim_offsets": False},
+                                           added_tokens=[{"id": 98, "content": "<s>", "single_word": False, "lstrip": False,
+                                                          "rstrip": False, "normalized": False, "special": True}]))
+    write("tokenizer/split-regex.json", bpe(v, ["a b"],
+                                            normalizer={"type": "NFC"},
+                                            pre_tokenizer={"type": "Sequence", "pretokenizers": [
+                                                {"type": "Split", "pattern": {"Regex": "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"},
+                                                 "behavior": "Isolated", "invert": False},
+                                                {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True}]}))
+    write("tokenizer/template-processing.json", bpe(v, [],
+                                                    post_processor={"type": "TemplateProcessing",
+                                                                    "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                                                               {"Sequence": {"id": "A", "type_id": 0}}],
+                                                                    "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [6], "tokens": ["<s>"]}}},
+                                                    added_tokens=[{"id": 6, "content": "<s>", "special": True}]))
+    write("tokenizer/lowercase-strip.json", bpe(v, [], normalizer={"type": "Sequence", "normalizers": [
+        {"type": "Lowercase"}, {"type": "NFD"}, {"type": "Strip", "strip_left": True, "strip_right": True}]},
+        model_extra={"continuing_subword_prefix": "##", "end_of_word_suffix": "</w>", "ignore_merges": True}))
+
+
+if __name__ == "__main__":
+    gguf_seeds()
+    tokenizer_seeds()
