@@ -10,8 +10,8 @@ export QT_QPA_PLATFORM=offscreen
 # that sleep rather than spin when they wait (spinning threads starve each other on a busy machine).
 export QUENCH_THREADS=${QUENCH_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 ctest --test-dir "${QUENCH_BUILD_DIR:-build}" -LE gpu --output-on-failure -j "${QUENCH_JOBS:-$(nproc)}"
-# The torch-free parsers under libFuzzer, 20 s each: about 130 s from a clean build-fuzz/ on 2 cores
+# The torch-free parsers under libFuzzer, 10 s each: about 110 s from a clean build-fuzz/ on 2 cores
 # (fuzz/README.md). A finding fails the run and names its input. QUENCH_FUZZ_SECONDS=0 skips it.
-if [ "${QUENCH_FUZZ_SECONDS:-20}" != 0 ]; then
-  QUENCH_FUZZ_TORCH=OFF bash fuzz/run.sh "${QUENCH_FUZZ_SECONDS:-20}"
+if [ "${QUENCH_FUZZ_SECONDS:-10}" != 0 ]; then
+  QUENCH_FUZZ_TORCH=OFF bash fuzz/run.sh "${QUENCH_FUZZ_SECONDS:-10}"
 fi
