@@ -21,6 +21,15 @@ FileActions::FileActions(QWidget& window, Settings& settings, QMenu& file)
     const QString dir = QFileDialog::getExistingDirectory(&window_, tr("Open a Hugging Face model folder"), start);
     if (!dir.isEmpty()) Q_EMIT openRequested(dir);
   });
+  // A GGUF file opens like a folder: load_model converts it once into a cached checkpoint.
+  QAction* gguf = file.addAction(tr("Open &GGUF File…"));
+  gguf->setObjectName(QStringLiteral("openGguf"));
+  gguf->setToolTip(tr("Open a llama.cpp GGUF file (dequantized into a cached checkpoint on first open)"));
+  connect(gguf, &QAction::triggered, this, [this] {
+    const QString start = current_.isEmpty() ? QDir::homePath() : QFileInfo(current_).absolutePath();
+    const QString path = QFileDialog::getOpenFileName(&window_, tr("Open a GGUF file"), start, tr("GGUF files (*.gguf)"));
+    if (!path.isEmpty()) Q_EMIT openRequested(path);
+  });
 
   recent_ = file.addMenu(tr("Open &Recent"));
   recent_->setObjectName(QStringLiteral("recentMenu"));
