@@ -5,21 +5,10 @@
 # against the 16-bit input and the size estimate. Results in $OUT/export_8b.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/quench-out}
-mkdir -p "$OUT"
-B=${QUENCH_DEVICE_BUILD:-/tmp/b}
-SYSROOT=$PWD/.carry/sysroot/usr/include
-TD=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-SQLITE=/usr/lib/x86_64-linux-gnu/libsqlite3.so.0
-t0=$(date +%s)
-cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TD;$SYSROOT/.." -DCMAKE_CUDA_ARCHITECTURES=90a \
-  -DCMAKE_INCLUDE_PATH="$SYSROOT" -DSQLite3_LIBRARY=$SQLITE -DQUENCH_GUI=OFF -DQUENCH_CUDA=ON >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build "$B" -j"$(nproc)" --target quench-cli >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log" | head -30; exit 1; }
-echo "build: $(( $(date +%s) - t0 )) s"
+source bench/device_build.sh
 M=/tmp/llama-8b
 [ -f $M/config.json ] || python3 bench/make_random_llama.py $M --tokenizer-from resources/demo/sotu-llama
 du -sh $M
-CLI="$B/app/cli/quench-cli"
 {
   echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader)"
   for job in "W4A16 compressed-tensors /tmp/out-ct" "Q4_0 gguf /tmp/out.gguf"; do

@@ -4,17 +4,7 @@
 # NaN in the last layer is refused, and that inspect stays header-only. Results in $OUT/hostile_8b.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/quench-out}
-mkdir -p "$OUT"
-B=${QUENCH_DEVICE_BUILD:-/tmp/b}
-SYSROOT=$PWD/.carry/sysroot/usr/include
-TD=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-SQLITE=/usr/lib/x86_64-linux-gnu/libsqlite3.so.0
-t0=$(date +%s)
-cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TD;$SYSROOT/.." -DCMAKE_CUDA_ARCHITECTURES=90a \
-  -DCMAKE_INCLUDE_PATH="$SYSROOT" -DSQLite3_LIBRARY=$SQLITE -DQUENCH_GUI=OFF -DQUENCH_CUDA=ON >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build "$B" -j"$(nproc)" --target quench-cli >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log" | head -30; exit 1; }
-echo "build: $(( $(date +%s) - t0 )) s"
+source bench/device_build.sh
 M=/tmp/llama-8b
 [ -f $M/config.json ] || python3 bench/make_random_llama.py $M --tokenizer-from resources/demo/sotu-llama
 # The same model with one NaN in the last layer's down_proj: its shard copied and patched in place.
@@ -34,12 +24,11 @@ with open(f"{n}/{shard}", "r+b") as f:
 print("NaN at", name, "in", shard)
 PY
 fi
-CLI="$B/app/cli/quench-cli"
 T=resources/demo/sotu-2000-2023.txt
 run() {  # label, then the command
   local label=$1; shift
   /usr/bin/time -f "%e s wall, peak RSS %M kB" "$@" >/tmp/o.txt 2>/tmp/e.txt; local rc=$?
-  echo "$label: rc $rc, $(tail -1 /tmp/e.txt); $(grep -v 'wall, peak' /tmp/e.txt | tail -1 | cut -c1-220); $(grep -i perplexity /tmp/o.txt | head -1)"
+  echo "$label: rc $rc, $(tail -1 /tmp/e.txt); $(grep -v 'wall, peak\|Command exited' /tmp/e.txt | tail -1 | cut -c1-220); $(grep -i perplexity /tmp/o.txt | head -1)"
 }
 {
   echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader)"
