@@ -2,9 +2,6 @@
 // The reader only opens paths, so each input becomes the contents of one in-memory file
 // (memfd) reached through /proc/self/fd: no disk writes per execution.
 // quench::Error is the reader's orderly refusal; any other exception escapes and is a finding.
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,28 +9,9 @@
 
 #include "core/io/gguf.h"
 #include "core/util/error.h"
+#include "fuzz/memfd_input.h"
 
 namespace {
-
-int memfd() {
-  static const int fd = [] {
-    const int f = ::memfd_create("quench-fuzz-gguf", 0);
-    if (f < 0) std::abort();
-    return f;
-  }();
-  return fd;
-}
-
-void put_file(const uint8_t* data, size_t size) {
-  const int fd = memfd();
-  if (::ftruncate(fd, 0) != 0) std::abort();
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
-    if (n <= 0) std::abort();
-    done += static_cast<size_t>(n);
-  }
-}
 
 // A wrong-kind accessor must refuse with quench::Error, never misread the variant.
 void walk(const quench::GgufValue& v, int depth) {
@@ -56,8 +34,7 @@ void walk(const quench::GgufValue& v, int depth) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  put_file(data, size);
-  const std::string path = "/proc/self/fd/" + std::to_string(memfd());
+  const std::string path = quench::fuzz::input_as_file(data, size);
   try {
     quench::GgufFile f(path);
     (void)f.version();

@@ -3,9 +3,6 @@
 // file (memfd) opened through /proc/self/fd.
 // quench::Error and nlohmann::json exceptions are orderly refusals; anything else (a c10::Error
 // from libtorch included) is a finding.
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,34 +11,10 @@
 
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
-
-namespace {
-
-int memfd() {
-  static const int fd = [] {
-    const int f = ::memfd_create("quench-fuzz-safetensors", 0);
-    if (f < 0) std::abort();
-    return f;
-  }();
-  return fd;
-}
-
-void put_file(const uint8_t* data, size_t size) {
-  const int fd = memfd();
-  if (::ftruncate(fd, 0) != 0) std::abort();
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
-    if (n <= 0) std::abort();
-    done += static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
+#include "fuzz/memfd_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  put_file(data, size);
-  const std::string path = "/proc/self/fd/" + std::to_string(memfd());
+  const std::string path = quench::fuzz::input_as_file(data, size);
   try {
     quench::SafetensorsFile f(path);
     for (const auto& [k, v] : f.metadata()) (void)(k.size() + v.size());
