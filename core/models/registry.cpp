@@ -5,6 +5,8 @@
 #include <ATen/ops/ones.h>
 #include <torch/version.h>
 
+#include <set>
+
 #include "core/export/gguf_import.h"
 #include "core/models/architectures.h"
 #include "core/util/error.h"
@@ -52,8 +54,10 @@ bool cpu_has_half_matmul() {
 // The stored tensor is looked at again to tell a corrupt file from a conversion overflow
 // (bfloat16 weights beyond 65504 become Inf in float16).
 void check_finite(const Model& model) {
+  std::set<const void*> seen;  // a tied head shares the embedding's storage: one pass over it
   auto check = [&](const std::string& name, const at::Tensor& t) {
-    if (!t.defined() || !at::isFloatingType(t.scalar_type()) || at::isfinite(t).all().item<bool>()) return;
+    if (!t.defined() || !at::isFloatingType(t.scalar_type()) || !seen.insert(t.data_ptr()).second) return;
+    if (at::isfinite(t).all().item<bool>()) return;
     const int64_t bad = t.numel() - at::isfinite(t).sum().item<int64_t>();
     const auto& ck = model.checkpoint();
     const bool stored_ok = ck.has(name) && [&] {
