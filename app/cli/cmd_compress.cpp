@@ -29,7 +29,7 @@ const char* kUsage =
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
     "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
     "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--no-record]\n"
-    "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force]]\n"
+    "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force] [--no-export-check]]\n"
     "                  [--plan] [--json]\n"
     "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
     "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
@@ -54,6 +54,9 @@ const char* kUsage =
     "                int-quantized), 2:4-pruned layers as sparse-24-bitmask, scales in F32; ggml formats, static\n"
     "                activations, KV-cache quantization, rotations and low-rank factors are refused.\n"
     "  --force       replace an existing GGUF file or a non-empty compressed-tensors directory\n"
+    "  --no-export-check  skip the check that follows every --save-model: the written model is opened again\n"
+    "                (a GGUF file through Quench's importer) and its logits on 4 calibration samples are compared\n"
+    "                with the compressed model's; recorded as export_top1_agreement, export_kl, export_logits_rel_error\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
     "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n"
     "  --no-record   run and print without recording an experiment (the database is not touched)\n";
@@ -99,7 +102,7 @@ int cmd_compress(const Argv& argv) {
   std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model", "format", "float-type"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "plan", "fidelity", "no-record", "force"}, valued);
+  Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check"}, valued);
   if (a.help()) {
     std::cout << kUsage;
     return 0;
@@ -124,8 +127,8 @@ int cmd_compress(const Argv& argv) {
   const std::string format = a.get("format", "safetensors");
   if (format != "safetensors" && format != "gguf" && format != "compressed-tensors")
     throw UsageError("--format: \"" + format + "\" is not safetensors, gguf or compressed-tensors");
-  if (save_dir.empty() && (a.get("format") || a.get("float-type") || a.flag("force")))
-    throw UsageError("--format, --float-type and --force apply to --save-model");
+  if (save_dir.empty() && (a.get("format") || a.get("float-type") || a.flag("force") || a.flag("no-export-check")))
+    throw UsageError("--format, --float-type, --force and --no-export-check apply to --save-model");
   if (!save_dir.empty() && format == "gguf") {
     const std::string why = gguf_exportable(*model, plan);
     if (!why.empty()) throw UsageError("--format gguf: " + why);
@@ -177,6 +180,7 @@ int cmd_compress(const Argv& argv) {
   rs.gguf.float_type = a.get("float-type", "");
   rs.gguf.force = a.flag("force");
   rs.ct.force = a.flag("force");
+  if (a.flag("no-export-check")) rs.export_check_samples = 0;
   const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));
   const CompressResult& result = run.result;
   const nlohmann::json& metrics = run.metrics;
@@ -238,6 +242,11 @@ int cmd_compress(const Argv& argv) {
   std::cout << "seconds     " << fixed(result.seconds, 1) << " compressing\n";
   for (const auto& warn : result.warnings) std::cout << "warning: " << warn << "\n";
   if (!save_dir.empty()) std::cout << "saved       " << save_dir << " (quench-cli inspect " << save_dir << ")\n";
+  if (metrics.contains("export_top1_agreement"))
+    std::cout << "reopened    top-1 agreement " << fixed(100 * metrics["export_top1_agreement"].get<double>(), 2) << "%, max |Δlogit| / max |logit| "
+              << metrics["export_logits_rel_error"].get<double>() << ", KL " << metrics["export_kl"].get<double>()
+              << " (the saved file against the compressed model, " << std::min<int64_t>(rs.export_check_samples, calib->samples)
+              << " calibration samples)\n";
   return 0;
 }
 

@@ -14,7 +14,9 @@
 #include "core/eval/evaluate.h"
 #include "core/export/gguf_import.h"
 #include "core/export/gguf_names.h"
+#include "core/io/ct_decode.h"
 #include "core/io/gguf.h"
+#include "core/io/safetensors.h"
 #include "core/models/registry.h"
 #include "core/runs/text_data.h"
 #include "core/util/error.h"
@@ -24,13 +26,15 @@ namespace quench::cli {
 namespace {
 const char* kUsage =
     "usage: quench-cli diff FLOAT_DIR QUANTIZED [--text FILE [--ctx 256] [--max-windows N] [--batch 16]] [--top 3] [--json]\n"
-    "Compares every compressible layer of QUANTIZED (a .gguf file or a checkpoint directory) with the same\n"
-    "layer of FLOAT_DIR, matched by Hugging Face name (a missing layer or a shape mismatch is an error):\n"
+    "Compares every compressible layer of QUANTIZED (a .gguf file, a compressed-tensors checkpoint or any\n"
+    "checkpoint directory) with the same layer of FLOAT_DIR, matched by Hugging Face name (a missing\n"
+    "layer or a shape mismatch is an error):\n"
     "  SQNR dB     10·log10(Σw² / Σ(w−ŵ)²); \"exact\" when the weights are identical\n"
     "  rel MSE     Σ(w−ŵ)² / Σw²\n"
     "  outliers    the --top input channels (columns) holding the largest share of the layer's squared\n"
     "              error, with that share and the channel's largest |w| in the float model\n"
-    "  type        the GGUF tensor type the layer is stored in (GGUF files only)\n"
+    "  type        how the layer is stored: its GGUF tensor type, or its compressed-tensors scheme\n"
+    "              (\"int4 g128 asym act-order\", \"2:4 int8 channel\")\n"
     "--text: both models' perplexity on the same windows of FILE (tokenized with FLOAT_DIR's tokenizer).\n"
     "  --json   one object: {\"layers\": [{\"name\", \"type\", \"shape\", \"sqnr_db\" (null when exact), \"rel_mse\", \"exact\",\n"
     "           \"outliers\": [{\"channel\", \"error_share\", \"abs_max\"}]}], \"perplexity\": {\"float\", \"quantized\", \"tokens\", \"windows\"}}\n"
@@ -104,6 +108,16 @@ int cmd_diff(const Argv& argv) {
     file = std::make_unique<GgufFile>(quantized);
     arch = file->key("general.architecture").as_string(quantized + ": general.architecture");
   }
+  // A compressed-tensors checkpoint: each layer's stored scheme ("int4 g128 asym") in the type column.
+  std::shared_ptr<const CtDecoder> ct;
+  if (!gguf && !qm->checkpoint().compressed_tensors_format().empty()) {
+    std::vector<std::string> stored;
+    for (const auto& f : qm->checkpoint().files()) {
+      const SafetensorsFile file_headers(f);
+      for (const auto& t : file_headers.tensors()) stored.push_back(t.name);
+    }
+    ct = CtDecoder::open(qm->checkpoint(), stored);
+  }
   std::vector<Row> rows;
   for (const auto& lp : fm->layers()) {
     const Layer* ql = qm->find_layer(lp->name());
@@ -113,6 +127,9 @@ int cmd_diff(const Argv& argv) {
       const GgufTensorInfo* t = file->find(gguf_tensor_name(arch, lp->name() + ".weight"));
       if (!t && lp->name() == "lm_head") t = file->find("token_embd.weight");  // tied head: llama.cpp reads the embedding
       r.type = t ? ggml_type_code_name(t->type_code) : "";
+    } else if (ct) {
+      r.type = ct->describe(lp->name() + ".weight");
+      if (r.type.empty()) r.type = qm->checkpoint().has(lp->name() + ".weight") ? qm->checkpoint().info(lp->name() + ".weight").dtype_name : "";
     }
     rows.push_back(std::move(r));
   }
@@ -141,14 +158,14 @@ int cmd_diff(const Argv& argv) {
     return 0;
   }
   std::vector<std::string> header = {"layer"};
-  if (file) header.push_back("type");
+  if (file || ct) header.push_back("type");
   for (const char* h : {"shape", "SQNR dB", "rel MSE", "worst input channels (share of error, |w| max)"}) header.push_back(h);
   std::vector<bool> right(header.size(), false);
   right[header.size() - 3] = right[header.size() - 2] = true;
   Table t(header, right);
   for (const auto& r : rows) {
     std::vector<std::string> cells = {r.name};
-    if (file) cells.push_back(r.type.empty() ? "-" : r.type);
+    if (file || ct) cells.push_back(r.type.empty() ? "-" : r.type);
     std::string worst;
     for (const auto& o2 : r.outliers)
       worst += (worst.empty() ? "" : "  ") + std::to_string(o2.channel) + " (" + fixed(100 * o2.share, 1) + "%, " + fixed(o2.abs_max, 3) + ")";

@@ -41,6 +41,8 @@ int cmd_inspect(const Argv& argv) {
     j["parameters"] = model->parameter_count();
     j["dtype"] = dtype;
     j["bytes_on_disk"] = model->checkpoint().bytes_on_disk();
+    const std::string ct = model->checkpoint().compressed_tensors_format();
+    if (!ct.empty()) j["compressed_tensors"] = ct;
     j["layers"] = nlohmann::json::array();
     for (const auto& l : model->layers())
       j["layers"].push_back({{"name", l->name()}, {"kind", kind_name(l->kind())}, {"shape", l->shape()}, {"parameters", l->parameters()}});
@@ -51,8 +53,11 @@ int cmd_inspect(const Argv& argv) {
             << "architecture  " << model->architecture() << "\n"
             << "parameters    " << with_commas(model->parameter_count()) << "\n"
             << "dtype         " << dtype << "\n"
-            << "size on disk  " << human_bytes(model->checkpoint().bytes_on_disk()) << "\n"
-            << "layers        " << model->layers().size() << " compressible, " << model->points().size()
+            << "size on disk  " << human_bytes(model->checkpoint().bytes_on_disk()) << "\n";
+  if (!model->checkpoint().compressed_tensors_format().empty())
+    std::cout << "stored as     compressed-tensors " << model->checkpoint().compressed_tensors_format()
+              << " (weights decoded to float32 on load; quench-cli diff FLOAT_DIR " << a.positional()[0] << " compares them)\n";
+  std::cout << "layers        " << model->layers().size() << " compressible, " << model->points().size()
             << " observable points\n\n";
   Table t({"name", "kind", "shape", "parameters"}, {false, false, false, true});
   for (const auto& l : model->layers())

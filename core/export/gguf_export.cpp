@@ -9,6 +9,7 @@
 #include "core/export/gguf_names.h"
 #include "core/io/config.h"
 #include "core/io/gguf.h"
+#include "core/nn/functional.h"
 #include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
 
@@ -156,6 +157,21 @@ std::string rope_type(const Config& c) {
   return "default";
 }
 
+// The rope_scaling (or rope_parameters) object, where a non-default RoPE keeps its numbers.
+Config rope_params(const Config& c) {
+  for (const char* k : {"rope_scaling", "rope_parameters"})
+    if (c.json().contains(k) && c.json().at(k).is_object() && c.json().at(k).contains("factor")) return c.sub(k);
+  return Config(nlohmann::json::object(), c.path());
+}
+
+// llama.cpp divides RoPE frequency i by rope_freqs[i] (its converter writes Llama 3.1's scaling this
+// way): the ratio of the default frequencies to the ones Quench computes.
+at::Tensor llama3_rope_freqs(const Config& c, int64_t head_dim) {
+  const at::Tensor scaled = make_rope(c, head_dim).inv_freq.to(at::kDouble);
+  const at::Tensor plain = 1.0 / at::pow(rope_theta(c), at::arange(0, head_dim, 2, at::kDouble) / static_cast<double>(head_dim));
+  return (plain / scaled).to(at::kFloat);
+}
+
 void add_arch_metadata(GgufWriter& w, const Model& m, const std::string& arch) {
   const Config& c = m.config();
   auto u32 = [&](const std::string& k, int64_t v) { w.set(arch + "." + k, GgufValue::u32(static_cast<uint32_t>(v))); };
@@ -205,6 +221,13 @@ void add_arch_metadata(GgufWriter& w, const Model& m, const std::string& arch) {
   u32("rope.dimension_count", head_dim);
   f32("rope.freq_base", rope_theta(c));
   f32("attention.layer_norm_rms_epsilon", c.get_double("rms_norm_eps", 1e-6));
+  const std::string rope = rope_type(c);
+  if (rope == "linear") {
+    w.set(arch + ".rope.scaling.type", GgufValue::str("linear"));
+    f32("rope.scaling.factor", rope_params(c).get_double("factor"));
+  } else if (rope == "llama3") {  // the frequencies go in rope_freqs.weight; this lets the importer name them
+    u32("rope.scaling.original_context_length", rope_params(c).get_int("original_max_position_embeddings", 8192));
+  }
   if (head_dim != hidden / heads) {
     u32("attention.key_length", head_dim);
     u32("attention.value_length", head_dim);
@@ -268,8 +291,12 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
                  " (no MLP rows)";
     }
   }
-  if (arch == "llama" && rope_type(model.config()) != "default")
-    return "rope type \"" + rope_type(model.config()) + "\": GGUF export writes default RoPE only (no rope_freqs tensor yet)";
+  if (arch == "llama" || arch == "qwen2") {
+    const std::string rope = rope_type(model.config());
+    if (rope != "default" && rope != "linear" && !(rope == "llama3" && arch == "llama"))
+      return "rope type \"" + rope + "\": llama.cpp's " + arch + " reads default, linear" + (arch == "llama" ? " and llama3" : "") + " RoPE";
+    if (model.config().get_double("partial_rotary_factor", 1.0) != 1.0) return "partial_rotary_factor: llama.cpp rotates whole heads";
+  }
   if (plan.structured) return "structured pruning: GGUF export needs every block to keep the config's shapes";
   const char* online = "exists only in Quench's forward pass; a GGUF file cannot hold it";
   for (const auto& l : plan.layers) {
@@ -381,6 +408,14 @@ void export_gguf(const Model& model, const std::string& path, const GgufExportOp
   for (const auto& [name, t] : model.params())
     if (!model.is_buffer(name)) add_float(name, t);
 
+  if (arch == "llama" && rope_type(c) == "llama3") {
+    const at::Tensor f = llama3_rope_freqs(c, c.get_int("head_dim", c.get_int("hidden_size") / heads));
+    counts[GgmlType::F32] += f.numel();
+    entries.push_back({"rope_freqs.weight", {f.numel()}, GgmlType::F32, [f]() {
+                         const std::vector<float> x = floats(f);
+                         return ggml_encode_float(GgmlType::F32, x.data(), static_cast<int64_t>(x.size()));
+                       }});
+  }
   add_arch_metadata(w, model, arch);
   w.set("general.file_type", GgufValue::u32(file_type(counts, float_type)));
   const int64_t vocab = arch == "gpt2" ? c.get_int("vocab_size") : c.get_int("vocab_size");

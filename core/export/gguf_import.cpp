@@ -31,7 +31,7 @@ using nlohmann::json;
 namespace {
 
 // Bumped when the conversion changes, so a cache written by an older Quench is rebuilt.
-constexpr int kImportVersion = 1;
+constexpr int kImportVersion = 2;  // 2: RoPE scaling (linear, llama3 rope_freqs)
 const char* kMarker = "quench-gguf-import.json";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -70,6 +70,58 @@ double tidy(double v) {
   return v;
 }
 
+// Llama 3.1's RoPE scaling from llama.cpp's rope_freqs (each default frequency divided by f_i):
+// f = 1 for short wavelengths, `factor` for long ones, and 1/((1 − s)/factor + s) between, where
+// s = (orig/λ − low)/(high − low) is linear in 1/λ. Any (orig, low, high) giving the same line gives
+// the same frequencies; orig comes from rope.scaling.original_context_length when the file has it
+// (Quench's exporter writes it), low is taken as 1 (Llama 3.x's value), and the result is checked
+// against every f_i.
+json llama3_scaling(const Meta& m, const at::Tensor& freqs_in, const json& config) {
+  const std::string where = m.f.path() + ": tensor rope_freqs.weight";
+  const at::Tensor f = freqs_in.to(at::kDouble).reshape(-1);
+  const int64_t head_dim = config.at("head_dim").get<int64_t>();
+  QUENCH_CHECK(f.numel() * 2 == head_dim, where, " has ", f.numel(), " values; head_dim ", head_dim, " needs ", head_dim / 2);
+  QUENCH_CHECK(at::isfinite(f).all().item<bool>() && f.ge(1.0 - 1e-6).all().item<bool>(), where, ": factors must be finite and ≥ 1");
+  const double theta = config.at("rope_theta").get<double>();
+  const at::Tensor plain = 1.0 / at::pow(theta, at::arange(0, head_dim, 2, at::kDouble) / static_cast<double>(head_dim));
+  const at::Tensor wl = 2 * M_PI / plain;
+  const double factor = f.max().item<double>();
+  if (factor <= 1 + 1e-6) return json();  // all ones: no scaling
+  // s for the frequencies strictly between the two plateaus
+  const at::Tensor mid = f.gt(1 + 1e-6) & f.lt(factor * (1 - 1e-6));
+  const at::Tensor s = (1.0 / f - 1.0 / factor) / (1.0 - 1.0 / factor);
+  const at::Tensor inv_wl = 1.0 / wl;
+  double orig = 0, low = 1, high = 0;
+  const auto n_mid = mid.sum().item<int64_t>();
+  if (const auto o = m.opt_a("rope.scaling.original_context_length"); o && n_mid >= 1) {
+    orig = static_cast<double>(*o);
+    // s = (orig/λ − 1)/(high − 1): high − 1 = (orig/λ − 1)/s, averaged over the middle points
+    high = 1 + ((orig * inv_wl.index({mid}) - 1) / s.index({mid})).mean().item<double>();
+  } else {
+    QUENCH_CHECK(n_mid >= 2, where, ": only ", n_mid, " frequencies lie between the two plateaus and ", m.ctx(m.arch + ".rope.scaling.original_context_length"),
+                 " is absent, so the llama3 RoPE scaling cannot be recovered");
+    // least squares s = α/λ − β, then low = 1: high = 1 + 1/β, orig = α/β
+    const at::Tensor x = inv_wl.index({mid}), y = s.index({mid});
+    const double xm = x.mean().item<double>(), ym = y.mean().item<double>();
+    const double alpha = ((x - xm) * (y - ym)).sum().item<double>() / (x - xm).square().sum().item<double>();
+    const double beta = alpha * xm - ym;
+    QUENCH_CHECK(alpha > 0 && beta > 0, where, ": the factors between the plateaus do not follow llama3 RoPE scaling");
+    orig = std::round(alpha / beta);
+    high = 1 + orig / alpha;
+  }
+  const double rounded = std::round(high * 1e4) / 1e4;
+  if (std::abs(rounded - high) < 1e-3) high = rounded;
+  json r = {{"rope_type", "llama3"}, {"factor", tidy(factor)}, {"low_freq_factor", low}, {"high_freq_factor", high},
+            {"original_max_position_embeddings", static_cast<int64_t>(orig)}};
+  // The same formula as core/nn/functional.cpp (and transformers), checked against the file.
+  const double low_wl = orig / low, high_wl = orig / high;
+  const at::Tensor smooth = (orig / wl - low) / (high - low);
+  const at::Tensor rebuilt = at::where(wl < high_wl, at::ones_like(f), at::where(wl > low_wl, at::full_like(f, factor), 1.0 / ((1 - smooth) / factor + smooth)));
+  const double err = ((rebuilt - f).abs() / f).max().item<double>();
+  QUENCH_CHECK(err < 1e-4, where, ": llama3 RoPE scaling ", r.dump(), " reproduces these factors only to ", err, " (relative)");
+  return r;
+}
+
 json make_config(const Meta& m, int64_t vocab, bool tied) {
   const std::string& arch = m.arch;
   json c;
@@ -88,6 +140,11 @@ json make_config(const Meta& m, int64_t vocab, bool tied) {
     c["rms_norm_eps"] = tidy(m.af("attention.layer_norm_rms_epsilon"));
     c["rope_theta"] = tidy(m.opt_af("rope.freq_base").value_or(10000.0));
     c["hidden_act"] = "silu";
+    if (const GgufValue* type = m.f.find_key(arch + ".rope.scaling.type")) {
+      const std::string t = type->as_string(m.ctx(arch + ".rope.scaling.type"));
+      QUENCH_CHECK(t == "linear" || t == "none", m.ctx(arch + ".rope.scaling.type"), ": \"", t, "\" RoPE scaling is not read by Quench (none, linear and llama3's rope_freqs are)");
+      if (t == "linear") c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", tidy(m.af("rope.scaling.factor"))}};
+    }
   } else if (arch == "gpt2") {
     const int64_t d = m.a("embedding_length");
     c["architectures"] = {"GPT2LMHeadModel"};
@@ -233,7 +290,12 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
 
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   std::map<std::string, int64_t> bytes_by_dtype;
+  json rope_scaling;
   for (const GgufTensorInfo& t : f.tensors()) {
+    if (t.name == "rope_freqs.weight" && arch == "llama") {
+      rope_scaling = llama3_scaling(m, read_tensor(f, t), config);
+      continue;
+    }
     const std::string hf = hf_tensor_name(arch, t.name);
     QUENCH_CHECK(!hf.empty(), path, ": tensor ", t.name, " has no Hugging Face name in Quench's ", arch, " table");
     at::Tensor v = read_tensor(f, t);
@@ -256,6 +318,7 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
     tensors.emplace_back(hf, std::move(v));
   }
   json cfg = config;
+  if (!rope_scaling.is_null()) cfg["rope_scaling"] = rope_scaling;
   std::string dtype = "float32";
   int64_t most = -1;
   for (const auto& [d, n] : bytes_by_dtype)

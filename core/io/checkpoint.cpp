@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/io/ct_decode.h"
 #include "core/util/error.h"
 #include "core/util/read_file.h"
 
@@ -98,33 +99,65 @@ Checkpoint::Checkpoint(const std::string& dir_in) : dir_(dir_in) {
     files_.push_back(p.string());
     bytes_on_disk_ += fs::file_size(p);
   }
+  std::vector<std::string> stored;
+  for (const auto& [n, s] : where_) stored.push_back(n);
+  ct_ = CtDecoder::open(*this, stored);
   int64_t largest = 1;
   std::string largest_name;
-  for (const auto& [n, s] : where_) {
-    const int64_t numel = shards_[s]->find(n)->numel();
+  for (const auto& n : names()) {
+    const int64_t numel = info(n).numel();
     if (numel > largest) largest = numel, largest_name = n;
   }
   config_.set_size_bound(largest, largest_name.empty() ? std::string("the checkpoint holds no tensor larger than one element")
                                                        : "the element count of the checkpoint's largest tensor, '" + largest_name + "'");
 }
 
+bool Checkpoint::has(const std::string& name) const {
+  if (ct_ && ct_->find(name)) return true;
+  return where_.count(name) != 0 && !(ct_ && ct_->hides(name));
+}
+
 const TensorInfo& Checkpoint::info(const std::string& name) const {
+  if (ct_)
+    if (const TensorInfo* t = ct_->find(name)) return *t;
+  QUENCH_CHECK(has(name), dir_, ": checkpoint has no tensor '", name, "'");
+  return stored_info(name);
+}
+
+at::Tensor Checkpoint::load(const std::string& name) const {
+  if (ct_ && ct_->find(name)) return ct_->decode(*this, name);
+  QUENCH_CHECK(has(name), dir_, ": checkpoint has no tensor '", name, "'");
+  return load_stored(name);
+}
+
+const TensorInfo& Checkpoint::stored_info(const std::string& name) const {
   auto it = where_.find(name);
   QUENCH_CHECK(it != where_.end(), dir_, ": checkpoint has no tensor '", name, "'");
   return *shards_[it->second]->find(name);
 }
 
-at::Tensor Checkpoint::load(const std::string& name) const {
+at::Tensor Checkpoint::load_stored(const std::string& name) const {
   auto it = where_.find(name);
   QUENCH_CHECK(it != where_.end(), dir_, ": checkpoint has no tensor '", name, "'");
   return shards_[it->second]->load(name);
 }
 
-std::vector<std::string> Checkpoint::names() const {
-  std::vector<std::string> out;
-  for (const auto& [n, s] : where_) out.push_back(n);
-  return out;
+at::Tensor Checkpoint::load_stored_bytes(const std::string& name) const {
+  auto it = where_.find(name);
+  QUENCH_CHECK(it != where_.end(), dir_, ": checkpoint has no tensor '", name, "'");
+  return shards_[it->second]->load_bytes(name);
 }
+
+std::vector<std::string> Checkpoint::names() const {
+  std::set<std::string> out;
+  for (const auto& [n, s] : where_)
+    if (!(ct_ && ct_->hides(n))) out.insert(n);
+  if (ct_)
+    for (const auto& [n, t] : ct_->decoded()) out.insert(n);
+  return {out.begin(), out.end()};
+}
+
+std::string Checkpoint::compressed_tensors_format() const { return ct_ ? ct_->format() : std::string(); }
 
 std::string Checkpoint::dtype() const {
   std::map<std::string, uint64_t> bytes;

@@ -1,6 +1,8 @@
 #pragma once
 // A Hugging Face checkpoint directory: config.json plus model.safetensors, or shards listed in
-// model.safetensors.index.json. Opening reads config and headers only.
+// model.safetensors.index.json. Opening reads config and headers only. A compressed-tensors
+// checkpoint (llm-compressor's format) is read through its decoder (core/io/ct_decode.h): the
+// packed parts of each quantized Linear are hidden and its "<layer>.weight" appears, decoded.
 #include <ATen/ATen.h>
 
 #include <map>
@@ -13,13 +15,15 @@
 
 namespace quench {
 
+class CtDecoder;
+
 class Checkpoint {
  public:
   explicit Checkpoint(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
   const Config& config() const { return config_; }
-  bool has(const std::string& name) const { return where_.count(name) != 0; }
+  bool has(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;
   // The stored tensor (its stored dtype, a view of the mapped file). Throws naming the tensor and file.
   at::Tensor load(const std::string& name) const;
@@ -28,6 +32,13 @@ class Checkpoint {
   std::string dtype() const;
   uint64_t bytes_on_disk() const { return bytes_on_disk_; }
   const std::vector<std::string>& files() const { return files_; }
+  // The quantization_config's format ("pack-quantized", ...) for a compressed-tensors checkpoint, else "".
+  std::string compressed_tensors_format() const;
+  // A stored tensor as written, also the parts a decoded tensor hides (weight_packed, bitmask, ...).
+  bool has_stored(const std::string& name) const { return where_.count(name) != 0; }
+  const TensorInfo& stored_info(const std::string& name) const;
+  at::Tensor load_stored(const std::string& name) const;
+  at::Tensor load_stored_bytes(const std::string& name) const;  // U8 [nbytes]: F8 weights
 
  private:
   std::string dir_;
@@ -36,6 +47,7 @@ class Checkpoint {
   std::vector<std::string> files_;
   std::map<std::string, size_t> where_;  // tensor → shard
   uint64_t bytes_on_disk_ = 0;
+  std::shared_ptr<const CtDecoder> ct_;
 };
 
 }  // namespace quench

@@ -207,6 +207,15 @@ at::Tensor SafetensorsFile::load(const std::string& name) const {
   return view;
 }
 
+at::Tensor SafetensorsFile::load_bytes(const std::string& name) const {
+  const TensorInfo* t = find(name);
+  QUENCH_CHECK(t, path_, ": no tensor named '", name, "'");
+  auto keep = map_;
+  const int64_t n = static_cast<int64_t>(t->end - t->begin);
+  if (n == 0) return at::empty({0}, at::kByte);
+  return at::from_blob(map_->data() + data_start_ + t->begin, {n}, [keep](void*) {}, at::TensorOptions().dtype(at::kByte));
+}
+
 std::map<std::string, at::Tensor> load_all_safetensors(const std::string& path) {
   SafetensorsFile f(path);
   std::map<std::string, at::Tensor> out;

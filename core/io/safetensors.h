@@ -37,6 +37,8 @@ class SafetensorsFile {
   // A tensor viewing the mapped bytes (copied only when misaligned). It keeps the mapping alive.
   // Throws for dtypes libtorch cannot hold (unsigned > 8 bits, F8).
   at::Tensor load(const std::string& name) const;
+  // The stored bytes of any dtype (F8 included) as U8 [nbytes], viewing the mapping.
+  at::Tensor load_bytes(const std::string& name) const;
 
  private:
   std::string path_;

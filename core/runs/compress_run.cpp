@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/compress/save_model.h"
+#include "core/export/export_check.h"
 #include "core/store/fingerprint.h"
 
 namespace quench {
@@ -99,6 +100,14 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     if (!rs.save_dir.empty()) {
       add("export_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - export_start).count());
       add("export_bytes", static_cast<double>(bytes_on_disk(rs.save_dir)));
+      if (rs.export_check_samples > 0) {
+        if (beat && !beat(0, 1, -1, "checking " + rs.save_dir)) throw Cancelled();
+        const ExportCheck c = check_export(model, rs.save_dir, calib, rs.export_check_samples);
+        add("export_top1_agreement", c.top1_agreement);
+        add("export_kl", c.kl);
+        add("export_logits_rel_error", c.rel_error);
+        add("export_check_seconds", c.seconds);
+      }
     }
     w.finish();
   } catch (...) {

@@ -36,6 +36,9 @@ struct CompressRunSpec {
   std::string save_format = "safetensors";
   GgufExportOptions gguf;
   CtExportOptions ct;
+  // After saving, reopen what was written and compare its logits with the compressed model's on
+  // the first this-many calibration samples (core/export/export_check.h); 0: no check.
+  int64_t export_check_samples = 4;
 };
 
 struct CompressRun {

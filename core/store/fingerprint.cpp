@@ -54,6 +54,11 @@ std::string model_content_hash(const Checkpoint& ckpt) {
     const auto it = samples.find(name);
     h.update(name + "\t" + t.dtype_name + "\t" + shape + "\t" + (it == samples.end() ? "" : it->second) + "\n");
   }
+  // A compressed-tensors checkpoint's packed parts stand behind its decoded weights: hash them too
+  // (no other checkpoint has stored tensors outside names(), so their hashes are unchanged).
+  const auto shown = ckpt.names();
+  for (const auto& [name, sample] : samples)
+    if (!std::binary_search(shown.begin(), shown.end(), name)) h.update("stored\t" + name + "\t" + sample + "\n");
   return h.hex();
 }
 

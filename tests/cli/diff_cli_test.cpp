@@ -23,16 +23,24 @@ class DiffCli : public testing::Test {
     tmp_ = new test::TempDir();
     gguf_ = tmp_->file("q4_0.gguf");
     const auto r = run_cli({"compress", test::demo("sotu-llama"), "--recipe", "Q4_0", "--calib", test::demo("sotu-calib.txt"), "--samples", "4", "--seq", "64",
-                              "--no-record", "--save-model", gguf_, "--format", "gguf"});
+                              "--no-record", "--save-model", gguf_, "--format", "gguf", "--json"});
     ASSERT_EQ(r.code, 0) << r.err;
+    gguf_metrics_ = json::parse(r.out.substr(r.out.find('{'))).at("metrics");
+    ct_ = tmp_->file("w4-ct");
+    const auto c = run_cli({"compress", test::demo("sotu-llama"), "--recipe", "W4A16-G16", "--calib", test::demo("sotu-calib.txt"), "--samples", "4",
+                            "--seq", "64", "--no-record", "--save-model", ct_, "--format", "compressed-tensors", "--json"});
+    ASSERT_EQ(c.code, 0) << c.err;
+    ct_metrics_ = json::parse(c.out).at("metrics");
   }
   static void TearDownTestSuite() { delete tmp_; }
   static std::map<std::string, std::string> env() { return {{"XDG_CACHE_HOME", tmp_->file("cache")}}; }
   static test::TempDir* tmp_;
-  static std::string gguf_;
+  static std::string gguf_, ct_;
+  static json gguf_metrics_, ct_metrics_;
 };
 test::TempDir* DiffCli::tmp_ = nullptr;
-std::string DiffCli::gguf_;
+std::string DiffCli::gguf_, DiffCli::ct_;
+json DiffCli::gguf_metrics_, DiffCli::ct_metrics_;
 
 TEST_F(DiffCli, PerLayerSqnrAndPerplexities) {
   const auto r = run_cli({"diff", test::demo("sotu-llama"), gguf_, "--text", test::demo("sotu-2000-2023.txt"), "--ctx", "64", "--max-windows", "4", "--json"},
@@ -99,6 +107,50 @@ TEST_F(DiffCli, InspectAndEvalOpenGguf) {
   const auto d = json::parse(run_cli({"diff", test::demo("sotu-llama"), gguf_, "--text", test::demo("sotu-2000-2023.txt"), "--ctx", "64",
                                       "--max-windows", "4", "--json"}, env()).out);
   EXPECT_NEAR(ppl, d.at("perplexity").at("quantized").get<double>(), 1e-6 * ppl);
+}
+
+// The export check that follows --save-model: the compressed-tensors export reopens with identical
+// logits (integers and F32 scales decode to the very weights Quench evaluated); the GGUF one, whose
+// float tensors are stored in F16, agrees on the argmax almost everywhere.
+TEST_F(DiffCli, ExportCheckRecordedAfterSaving) {
+  EXPECT_EQ(ct_metrics_.at("export_top1_agreement").get<double>(), 1.0) << ct_metrics_.dump();
+  EXPECT_EQ(ct_metrics_.at("export_logits_rel_error").get<double>(), 0.0) << ct_metrics_.dump();
+  EXPECT_GE(gguf_metrics_.at("export_top1_agreement").get<double>(), 0.98) << gguf_metrics_.dump();
+  EXPECT_LT(gguf_metrics_.at("export_logits_rel_error").get<double>(), 0.02) << gguf_metrics_.dump();
+  EXPECT_GT(gguf_metrics_.at("export_check_seconds").get<double>(), 0);
+  const auto plain = run_cli({"compress", test::demo("sotu-llama"), "--recipe", "W8A16", "--calib", test::demo("sotu-calib.txt"), "--samples", "2",
+                              "--seq", "32", "--no-record", "--save-model", tmp_->file("w8-ct"), "--format", "compressed-tensors"});
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_TRUE(contains(plain.out, "reopened    top-1 agreement 100.00%")) << plain.out;
+  const auto skipped = run_cli({"compress", test::demo("sotu-llama"), "--recipe", "W8A16", "--calib", test::demo("sotu-calib.txt"), "--samples", "2",
+                                "--seq", "32", "--no-record", "--save-model", tmp_->file("w8-ct2"), "--format", "compressed-tensors",
+                                "--no-export-check", "--json"});
+  ASSERT_EQ(skipped.code, 0) << skipped.err;
+  EXPECT_FALSE(json::parse(skipped.out).at("metrics").contains("export_top1_agreement"));
+  EXPECT_EQ(run_cli({"compress", test::demo("sotu-llama"), "--recipe", "W8A16", "--calib", test::demo("sotu-calib.txt"), "--no-export-check"}).code, 2);
+}
+
+// A compressed-tensors checkpoint opens like any other: diff names each layer's stored scheme and
+// finds the packed 4-bit weights at ≈ 20 dB, the ignored head exact.
+TEST_F(DiffCli, CompressedTensorsCheckpointDiff) {
+  const auto r = run_cli({"diff", test::demo("sotu-llama"), ct_, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  int packed = 0;
+  for (const auto& l : j.at("layers")) {
+    if (l.at("type") == "int4 g16") {
+      ++packed;
+      EXPECT_GT(l.at("sqnr_db").get<double>(), 15) << l.dump();
+    } else if (l.at("name") == "lm_head") {
+      EXPECT_TRUE(l.at("exact").get<bool>()) << l.dump();
+    }
+  }
+  EXPECT_GE(packed, 24);
+  const auto table = run_cli({"diff", test::demo("sotu-llama"), ct_});
+  EXPECT_TRUE(contains(table.out, "int4 g16")) << table.out;
+  const auto i = run_cli({"inspect", ct_, "--json"});
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_EQ(json::parse(i.out).at("compressed_tensors"), "pack-quantized") << i.out;
 }
 
 }  // namespace

@@ -204,6 +204,11 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
       if (run.metrics.contains("export_bytes"))
         written += QObject::tr("; export_bytes %1").arg(static_cast<qint64>(run.metrics["export_bytes"].get<double>()));
       ctx.log(written);
+      if (run.metrics.contains("export_top1_agreement"))
+        ctx.log(QObject::tr("export check: %1 reopened, top-1 agreement with the compressed model %2%, max |Δlogit| / max |logit| %3")
+                    .arg(s.export_path)
+                    .arg(100 * run.metrics["export_top1_agreement"].get<double>(), 0, 'f', 2)
+                    .arg(run.metrics["export_logits_rel_error"].get<double>(), 0, 'g', 3));
       out.metrics["export_path"] = str(s.export_path);
       out.metrics["export_format"] = str(s.export_format);
     }

@@ -1,0 +1,68 @@
+#include "core/export/export_check.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "core/eval/fidelity.h"
+#include "core/export/gguf_import.h"
+#include "core/models/registry.h"
+#include "core/util/error.h"
+
+namespace quench {
+
+namespace fs = std::filesystem;
+
+namespace {
+// A directory removed with everything in it when the check ends, however it ends.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() / ("quench-export-check-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+}  // namespace
+
+ExportCheck check_export(Model& compressed, const std::string& path, const CalibrationSet& inputs, int64_t samples) {
+  const auto start = std::chrono::steady_clock::now();
+  ScratchDir scratch;
+  std::string dir = path;
+  if (is_gguf_file(path)) dir = import_gguf(path, (scratch.path / "checkpoint").string());
+  LoadOptions lo;
+  lo.device = compressed.device();
+  lo.dtype = compressed.dtype();
+  std::unique_ptr<Model> reopened;
+  try {
+    reopened = load_model(dir, lo);
+  } catch (const Error& e) {
+    fail("export check: the file just written does not open: ", e.what());
+  }
+  at::NoGradGuard no_grad;
+  FidelityAccumulator acc;
+  double max_diff = 0, max_ref = 0;
+  ExportCheck out;
+  for (const ModelInputs& in : inputs.first(samples)) {
+    const at::Tensor a = compressed.forward(in).logits.to(at::kFloat), b = reopened->forward(in).logits.to(at::kFloat);
+    QUENCH_CHECK(a.sizes() == b.sizes(), "export check: ", path, " gives logits of shape ", b.sizes(), " where the compressed model gives ", a.sizes());
+    acc.add(a, b);
+    max_diff = std::max(max_diff, (a - b).abs().max().item<double>());
+    max_ref = std::max(max_ref, a.abs().max().item<double>());
+    out.samples += batch_size(in);
+  }
+  const Fidelity f = acc.result();
+  out.positions = f.positions;
+  out.top1_agreement = f.top1_agreement;
+  out.kl = std::max(0.0, f.kl);
+  out.rel_error = max_ref > 0 ? max_diff / max_ref : max_diff;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace quench

@@ -1,0 +1,57 @@
+#pragma once
+// Reads compressed-tensors checkpoints (vllm-project/compressed-tensors 0.12.x: what
+// llm-compressor writes and vLLM loads) so that every other part of Quench sees an ordinary
+// float checkpoint: each compressed Linear P shows one tensor "P.weight", decoded to F32 from its
+// stored parts, which are hidden. Formats read: pack-quantized (int 1–8 bits, tensor / channel /
+// group / block scales, packed zero points, act-order g_idx), int-quantized and naive-quantized
+// (int8 weights), float-quantized (F8_E4M3 weights), sparse-24-bitmask (float or int8 values), and
+// mixed-precision configs whose groups name their own format. Activation and KV-cache scales
+// (input_scale, k_scale, ...) describe inference, not weights: they are consumed and hidden.
+//
+// Opening checks everything the headers show (which group quantizes which module, dtypes and
+// shapes of every part) and names config.json, the module and the tensor in each error; decoding
+// checks the values (integer range, padding bits, g_idx groups, two of every four kept).
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/io/safetensors.h"
+
+namespace quench {
+
+class Checkpoint;
+
+class CtDecoder {
+ public:
+  // nullptr when config.json has no quantization_config; throws for a quantization_config of
+  // another quant_method (GPTQ, AWQ, bitsandbytes checkpoints), naming it and what Quench reads.
+  // `stored`: the names of every tensor in the checkpoint's files.
+  static std::shared_ptr<const CtDecoder> open(const Checkpoint& ck, const std::vector<std::string>& stored);
+  ~CtDecoder();
+
+  const std::string& format() const { return format_; }
+  // The decoded tensors ("P.weight", F32, the layer's shape).
+  const TensorInfo* find(const std::string& name) const;
+  const std::map<std::string, TensorInfo>& decoded() const { return infos_; }
+  // Whether a stored tensor is a part that a decoded tensor (or an inference scale) replaces.
+  bool hides(const std::string& stored) const { return hidden_.count(stored) != 0; }
+  at::Tensor decode(const Checkpoint& ck, const std::string& name) const;
+  // How a decoded tensor is stored, for people: "int4 g128 asym act-order", "2:4 int8 channel"; "" for others.
+  std::string describe(const std::string& name) const;
+
+  struct Args;
+  struct Module;
+
+ private:
+  CtDecoder() = default;
+  std::string format_;
+  std::map<std::string, TensorInfo> infos_;
+  std::map<std::string, std::shared_ptr<const Module>> modules_;  // by decoded name
+  std::set<std::string> hidden_;
+};
+
+}  // namespace quench
