@@ -2,7 +2,10 @@
 # Export at real size, on the GPU machine (device tool, carry [".carry"]): builds quench-cli, makes
 # an 8B-shaped random Llama (bench/make_random_llama.py), compresses it with RTN on CUDA and writes
 # W4A16-G128 as compressed-tensors and Q4_0 as GGUF, timing each export and measuring its size
-# against the 16-bit input and the size estimate. Results in $OUT/export_8b.txt.
+# against the 16-bit input and the size estimate, and the export check (the written model reopened
+# and compared with the compressed one). Then the compressed-tensors export is opened as a model
+# (inspect, eval on CUDA). Arguments: the jobs to run, "ct" and/or "gguf" (default both; each fits
+# one 10-minute device command). Results appended to $OUT/export_8b.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/device_build.sh
@@ -11,8 +14,14 @@ M=/tmp/llama-8b
 du -sh $M
 {
   echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader)"
-  for job in "W4A16 compressed-tensors /tmp/out-ct" "Q4_0 gguf /tmp/out.gguf"; do
+  jobs=()
+  for want in ${@:-ct gguf}; do
+    [ "$want" = ct ] && jobs+=("W4A16 compressed-tensors /tmp/out-ct")
+    [ "$want" = gguf ] && jobs+=("Q4_0 gguf /tmp/out.gguf")
+  done
+  for job in "${jobs[@]}"; do
     set -- $job
+    rm -rf /tmp/out-ct /tmp/out.gguf  # the GGUF check converts to F32 in /tmp: keep the disk for it
     rm -rf "$3"
     /usr/bin/time -v "$CLI" compress $M --recipe $1 --calib resources/demo/sotu-calib.txt --samples 1 --seq 32 --measure-samples 0 \
       --device cuda --no-record --save-model "$3" --format $2 --json 2>/tmp/time.txt >/tmp/run.json
@@ -32,7 +41,15 @@ print(f"{scheme} -> {fmt}: export {m['export_seconds']:.1f} s, {m['export_bytes'
       f"(estimate {s['bytes']/1e9:.3f} GB, {100*(m['export_bytes']/s['bytes']-1):+.2f} %; 16-bit {s['original_bytes']/1e9:.3f} GB); "
       f"compress {m['compress_seconds']:.1f} s; bits/weight {s['bits_per_weight']:.3f}; wall {wall.group(1) if wall else '?'}; "
       f"peak RSS {int(rss.group(1))/1e6 if rss else 0:.1f} GB")
+if 'export_top1_agreement' in m:
+    print(f"  export check: reopened in {m['export_check_seconds']:.1f} s, top-1 agreement {100*m['export_top1_agreement']:.2f} %, "
+          f"max |dlogit|/max |logit| {m['export_logits_rel_error']:.3g}, KL {m['export_kl']:.3g}")
 PY
     ls -la "$3" | head -8
+    if [ "$2" = compressed-tensors ] && [ -f "$3/config.json" ]; then
+      /usr/bin/time -f "  inspect of the compressed-tensors export: %e s, peak RSS %M kB" "$CLI" inspect "$3" | grep -E "stored as|parameters"
+      /usr/bin/time -f "  eval of the compressed-tensors export (cuda bf16, 8 x 256): %e s, peak RSS %M kB" "$CLI" eval "$3" --device cuda \
+        --dtype bfloat16 --text resources/demo/sotu-2000-2023.txt --ctx 256 --max-windows 8 --no-record | tail -2
+    fi
   done
-} 2>&1 | tee "$OUT/export_8b.txt"
+} 2>&1 | tee -a "$OUT/export_8b.txt"

@@ -1,7 +1,11 @@
 // quench-cli: the headless tool. Exit codes: 0 success, 1 failure (one line on stderr naming
 // the file/tensor/key), 2 usage error.
 #include <c10/util/Exception.h>
+#include <execinfo.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <cstring>
 #include <iostream>
 
 #include "app/cli/commands.h"
@@ -41,7 +45,22 @@ std::string one_line(std::string s) {
 }
 }  // namespace
 
+// A crash is a bug in Quench: say so and leave the stack for the report (async-signal-safe calls only).
+extern "C" void on_fatal_signal(int sig) {
+  const char* head = "quench-cli: internal error (fatal signal ";
+  (void)!write(STDERR_FILENO, head, std::strlen(head));
+  const char digits[3] = {static_cast<char>('0' + sig / 10 % 10), static_cast<char>('0' + sig % 10), 0};
+  (void)!write(STDERR_FILENO, digits, 2);
+  const char* tail = "); please report it with this stack:\n";
+  (void)!write(STDERR_FILENO, tail, std::strlen(tail));
+  void* frames[64];
+  backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 int main(int argc, char** argv) {
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, on_fatal_signal);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     usage(std::cerr);

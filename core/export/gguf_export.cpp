@@ -122,7 +122,7 @@ void add_tokenizer(GgufWriter& w, const Model& m, int64_t vocab) {
         tokens[static_cast<size_t>(i)] = byte_char(static_cast<int>(i));
       } else {
         tokens[static_cast<size_t>(i)] = "[PAD" + std::to_string(i) + "]";
-        types[static_cast<size_t>(i)] = 4;
+        types[static_cast<size_t>(i)] = 5;  // UNUSED, as llama.cpp's converter marks padding rows
       }
     }
   w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));

@@ -34,8 +34,9 @@ void AddedTokens::add(AddedToken t, const std::function<std::string(const std::s
   by_content_[t.content] = index;
   by_id_[t.id] = index;
   if (!pattern.empty()) {
-    m->patterns.emplace_back(pattern, index);
-    std::stable_sort(m->patterns.begin(), m->patterns.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    m->patterns.emplace(pattern, index);
+    const auto at = std::lower_bound(m->lengths.begin(), m->lengths.end(), pattern.size(), std::greater<size_t>());
+    if (at == m->lengths.end() || *at != pattern.size()) m->lengths.insert(at, pattern.size());
     m->first_byte[static_cast<unsigned char>(pattern[0])] = true;
   }
   tokens_.push_back(std::move(t));
@@ -76,12 +77,15 @@ void AddedTokens::split(std::string_view s, Set set, const std::function<void(st
       continue;
     }
     // Leftmost-longest: the longest content that starts here.
-    const std::pair<std::string, size_t>* hit = nullptr;
-    for (const auto& p : m.patterns)
-      if (s.compare(i, p.first.size(), p.first) == 0) {
-        hit = &p;
+    const std::pair<const std::string, size_t>* hit = nullptr;
+    for (const size_t len : m.lengths) {
+      if (len > s.size() - i) continue;
+      const auto it = m.patterns.find(std::string(s.substr(i, len)));
+      if (it != m.patterns.end()) {
+        hit = &*it;
         break;
       }
+    }
     if (!hit) {
       ++i;
       continue;

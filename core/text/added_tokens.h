@@ -42,8 +42,11 @@ class AddedTokens {
   bool is_special_content(const std::string& content) const { return special_.count(content) != 0; }
 
  private:
+  // Leftmost-longest without a scan over every content (a GGUF vocabulary can carry 100k+
+  // added tokens): at each position, each distinct content length is looked up, longest first.
   struct Matcher {
-    std::vector<std::pair<std::string, size_t>> patterns;  // (what to find, token index), longest first
+    std::unordered_map<std::string, size_t> patterns;  // what to find → token index (the first one added)
+    std::vector<size_t> lengths;                       // distinct pattern lengths, longest first
     bool first_byte[256] = {};
   };
   std::vector<AddedToken> tokens_;

@@ -158,6 +158,32 @@ TEST(AddedTokens, StripAndSingleWordOptions) {
   EXPECT_EQ(tok.decode({4096, 4097}, true), "<R>");                       // only <L> is special
 }
 
+// A GGUF vocabulary can carry 100k+ added tokens (padding rows of a 128k vocabulary): building
+// the matcher and matching must not scan every content (it once took minutes; now well under a second).
+TEST(AddedTokens, ManyAddedTokensMatchLeftmostLongest) {
+  nlohmann::json j;
+  {
+    std::ifstream in(test::demo("sotu-llama/tokenizer.json"));
+    in >> j;
+  }
+  for (int i = 4096; i < 124096; ++i)
+    j["added_tokens"].push_back({{"id", i}, {"content", "[PAD" + std::to_string(i) + "]"}, {"single_word", false}, {"lstrip", false},
+                                 {"rstrip", false}, {"normalized", false}, {"special", false}});
+  j["added_tokens"].push_back({{"id", 124096}, {"content", "[PAD5000]x"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                               {"normalized", false}, {"special", false}});
+  const Tokenizer tok = Tokenizer::from_json(j.dump());
+  EXPECT_EQ(tok.vocab_size(), 124097);
+  const Tokenizer sotu = Tokenizer::from_model_dir(test::demo("sotu-llama"));
+  auto ids = tok.encode("a[PAD5000]b[PAD5000]x[PAD99][PAD124095]");
+  std::vector<int32_t> want = sotu.encode("a");
+  want.push_back(5000);
+  for (int32_t id : sotu.encode("b")) want.push_back(id);
+  want.push_back(124096);  // the longest content starting there
+  for (int32_t id : sotu.encode("[PAD99]")) want.push_back(id);
+  want.push_back(124095);
+  EXPECT_EQ(ids, want);
+}
+
 TEST(Tokenizer, LookupsDecodeAndSpecialTokens) {
   const Tokenizer tok = Tokenizer::from_model_dir(test::demo("sotu-llama"));
   EXPECT_EQ(tok.vocab_size(), 4096);
