@@ -10,6 +10,8 @@
 namespace quench {
 
 namespace {
+constexpr int64_t kExportCheckGgufMaxParams = 2'000'000'000;
+
 // A file's size, or the sum over a directory's files: what an export occupies.
 uint64_t bytes_on_disk(const std::string& path) {
   namespace fs = std::filesystem;
@@ -100,7 +102,16 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     if (!rs.save_dir.empty()) {
       add("export_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - export_start).count());
       add("export_bytes", static_cast<double>(bytes_on_disk(rs.save_dir)));
-      if (rs.export_check_samples > 0) {
+      // Reopening a GGUF converts it to an F32 checkpoint of the whole model in the temporary folder
+      // and loads a second copy beside the compressed one; on an 8B model on the H200 that crashed
+      // (signal 11, not yet explained; bench/RESULTS.md), so large GGUF exports are checked by
+      // quench-cli eval / diff on the file, in a process of their own.
+      const bool large_gguf = rs.save_format == "gguf" && model.parameter_count() > kExportCheckGgufMaxParams;
+      if (rs.export_check_samples > 0 && large_gguf)
+        run.result.warnings.push_back("export check skipped: reopening a GGUF of " + std::to_string(model.parameter_count() / 1000000) +
+                                      " M parameters in this process is not supported yet; check the file with quench-cli eval " + rs.save_dir +
+                                      " (or diff against the float model)");
+      if (rs.export_check_samples > 0 && !large_gguf) {
         if (beat && !beat(0, 1, -1, "checking " + rs.save_dir)) throw Cancelled();
         const ExportCheck c = check_export(model, rs.save_dir, calib, rs.export_check_samples);
         add("export_top1_agreement", c.top1_agreement);

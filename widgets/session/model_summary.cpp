@@ -26,6 +26,9 @@ ModelSummary summarize(const Model& model, const QString& dir) {
   s.modality = model.modality() == Modality::Text ? QStringLiteral("text") : QStringLiteral("image");
   s.parameters = model.parameter_count();
   s.dtype = dtype_label(model.checkpoint().dtype());
+  // A compressed-tensors checkpoint: its weights were decoded on load; say how they are stored.
+  if (const std::string ct = model.checkpoint().compressed_tensors_format(); !ct.empty())
+    s.dtype += QStringLiteral(" · compressed-tensors %1 (weights decoded on load)").arg(QString::fromStdString(ct));
   s.bytes_on_disk = model.checkpoint().bytes_on_disk();
   s.blocks = model.num_blocks();
   s.points = static_cast<int64_t>(model.points().size());
