@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "core/util/error.h"
+#include "core/util/threads.h"
 #include "widgets/window/application.h"
 #include "widgets/window/launch.h"
 #include "widgets/window/main_window.h"
@@ -44,6 +46,10 @@ int main(int argc, char** argv) {
                  "under xvfb-run, or with QT_QPA_PLATFORM=offscreen for --screenshot; quench-cli works without one.\n");
     return 1;
   }
+  // QUENCH_THREADS as quench-cli reads it: clamped to the cores, a warning when it was not usable.
+  std::string threads_warning;
+  quench::configure_threads(0, &threads_warning);
+  if (!threads_warning.empty()) std::fprintf(stderr, "quench: warning: %s\n", threads_warning.c_str());
   quench::gui::Application app(argc, argv);
   quench::gui::LaunchOptions opts;
   try {

@@ -5,15 +5,40 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "core/util/error.h"
 
 namespace quench {
 
+namespace {
+// Temporary files of this target left by a process that no longer runs (killed mid-write): named
+// "<file>.tmp-<pid>-XXXXXX", they are removed by the next write of the same file.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(target.parent_path().empty() ? fs::path(".") : target.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const auto dash = name.find('-', prefix.size());
+    if (dash == std::string::npos || dash == prefix.size()) continue;
+    const std::string digits = name.substr(prefix.size(), dash - prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+  }
+}
+}  // namespace
+
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  tmp_ = path_ + ".tmp-XXXXXX";
+  remove_stale_temporaries(path_);
+  tmp_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-XXXXXX";
   std::vector<char> buf(tmp_.begin(), tmp_.end());
   buf.push_back('\0');
   fd_ = ::mkstemp(buf.data());

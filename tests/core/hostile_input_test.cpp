@@ -16,6 +16,7 @@
 #include "core/compress/save_model.h"
 #include "core/data/image_decode.h"
 #include "core/data/text_source.h"
+#include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/models/registry.h"
 #include "core/store/store.h"
@@ -217,6 +218,26 @@ TEST(Leftovers, AKilledSavesTemporaryFolderIsRemovedByTheNextSave) {
   EXPECT_TRUE(fs::exists(live));
   EXPECT_TRUE(fs::exists(other));  // another target's: left to its own next save
   EXPECT_EQ(mine.filename().string(), ".quench-save-out-" + std::to_string(::getpid()));
+}
+
+// A GGUF (or any atomically written file) whose writer was killed leaves "<file>.tmp-<pid>-XXXXXX";
+// the next write of the same file removes it when that pid no longer runs.
+TEST(Leftovers, AKilledWritersTemporaryFileIsRemovedByTheNextWrite) {
+  test::TempDir tmp;
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  const std::string target = tmp.file("m.gguf");
+  const std::string stale = target + ".tmp-" + std::to_string(child) + "-a1b2c3";
+  const std::string live = target + ".tmp-1-a1b2c3";  // pid 1 runs: a write in progress
+  const std::string other = tmp.file("n.gguf.tmp-" + std::to_string(child) + "-a1b2c3");
+  for (const auto& f : {stale, live, other}) std::ofstream(f) << "partial";
+  write_file_atomic(target, "done");
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_EQ(test::read_file(target), "done");
 }
 
 TEST(ReadOnlyStore, ListsShowsAndExportsWithoutWritingAndRefusesToRecord) {
