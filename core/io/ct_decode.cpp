@@ -291,9 +291,15 @@ std::shared_ptr<const CtDecoder> CtDecoder::open(const Checkpoint& ck, const std
     m->prefix = prefix;
     m->format = d->format_;
     if (quantized.count(prefix)) {
-      for (const auto& ig : ignore)
-        QUENCH_CHECK(!matches(prefix, ig), ck.dir(), ": module '", prefix, "' holds quantization parameters but ", cfg_path,
+      for (const auto& ig : ignore) {
+        // A class name on the ignore list ("Embedding", "MllamaVisionModel") names other module
+        // types; only a Linear class would cover a module that holds weight scales.
+        bool specific = true;
+        const bool hit = matches(prefix, ig, &specific);
+        const bool linear_class = ig.size() >= 6 && ig.compare(ig.size() - 6, 6, "Linear") == 0;
+        QUENCH_CHECK(!hit || (!specific && !linear_class), ck.dir(), ": module '", prefix, "' holds quantization parameters but ", cfg_path,
                      " lists it under ignore ('", ig, "')");
+      }
       const Group* chosen = nullptr;
       bool chosen_specific = false;
       for (const auto& g : groups)

@@ -148,6 +148,11 @@ TEST_F(CtImport, NoGroupTargetsTheModuleOrItIsIgnored) {
   fs::copy(tmp_->file("w4"), d, fs::copy_options::recursive);
   edit_config(d, [](json& j) { j["quantization_config"]["ignore"].push_back(kQ); });
   expect_error(d, {kQ, "ignore"});
+  // A class name of another module type on the ignore list leaves the Linear layers alone.
+  d = local_.file("w4-ignored-class");
+  fs::copy(tmp_->file("w4"), d, fs::copy_options::recursive);
+  edit_config(d, [](json& j) { j["quantization_config"]["ignore"].push_back("Embedding"); });
+  EXPECT_NO_THROW(load_model(d));
 }
 
 TEST_F(CtImport, FormatsAndMethodsQuenchDoesNotRead) {
