@@ -12,11 +12,8 @@
 #include "app/cli/format.h"
 #include "app/cli/progress_printer.h"
 #include "core/eval/evaluate.h"
+#include "core/eval/layer_diff.h"
 #include "core/export/gguf_import.h"
-#include "core/export/gguf_names.h"
-#include "core/io/ct_decode.h"
-#include "core/io/gguf.h"
-#include "core/io/safetensors.h"
 #include "core/models/registry.h"
 #include "core/runs/text_data.h"
 #include "core/util/error.h"
@@ -40,45 +37,6 @@ const char* kUsage =
     "           \"outliers\": [{\"channel\", \"error_share\", \"abs_max\"}]}], \"perplexity\": {\"float\", \"quantized\", \"tokens\", \"windows\"}}\n"
     "A .gguf file is converted once into ~/.cache/quench/gguf/ ($XDG_CACHE_HOME) and read from there.\n";
 
-struct Outlier {
-  int64_t channel = 0;
-  double share = 0, abs_max = 0;
-};
-
-struct Row {
-  std::string name, type;
-  std::vector<int64_t> shape;
-  double signal = 0, error = 0;
-  std::vector<Outlier> outliers;
-  bool exact() const { return error == 0; }
-  double sqnr_db() const { return exact() ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal / error); }
-  double rel_mse() const { return signal > 0 ? error / signal : (error > 0 ? std::numeric_limits<double>::infinity() : 0.0); }
-};
-
-Row compare(const Layer& f, const Layer& q, int64_t top) {
-  QUENCH_CHECK(f.weight().sizes() == q.weight().sizes(), f.name(), ": shape ", shape_string(f.shape()), " in the float model but ",
-               shape_string(q.shape()), " in the quantized one");
-  Row r;
-  r.name = f.name();
-  r.shape = f.shape();
-  at::NoGradGuard ng;
-  const at::Tensor w = f.weight().detach().to(at::kCPU, at::kDouble).reshape({f.out_features(), -1});
-  const at::Tensor d = w - q.weight().detach().to(at::kCPU, at::kDouble).reshape({f.out_features(), -1});
-  r.signal = w.square().sum().item<double>();
-  const at::Tensor per_channel = d.square().sum(0);  // [in]
-  r.error = per_channel.sum().item<double>();
-  if (r.error > 0 && top > 0) {
-    const auto k = std::min<int64_t>(top, per_channel.numel());
-    const auto [vals, idx] = per_channel.topk(k);
-    const at::Tensor amax = w.abs().amax(0);
-    for (int64_t i = 0; i < k; ++i) {
-      const int64_t c = idx[i].item<int64_t>();
-      r.outliers.push_back({c, vals[i].item<double>() / r.error, amax[c].item<double>()});
-    }
-  }
-  return r;
-}
-
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 }  // namespace
 
@@ -99,38 +57,15 @@ int cmd_diff(const Argv& argv) {
   if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
   if (!a.get("text") && (a.get("ctx") || a.get("max-windows"))) throw UsageError("--ctx and --max-windows need --text");
 
-  const bool gguf = is_gguf_file(quantized);
   auto fm = load_model(float_dir);
   auto qm = load_model(resolve_model_path(quantized));
-  std::unique_ptr<GgufFile> file;
-  std::string arch;
-  if (gguf) {
-    file = std::make_unique<GgufFile>(quantized);
-    arch = file->key("general.architecture").as_string(quantized + ": general.architecture");
-  }
-  // A compressed-tensors checkpoint: each layer's stored scheme ("int4 g128 asym") in the type column.
-  std::shared_ptr<const CtDecoder> ct;
-  if (!gguf && !qm->checkpoint().compressed_tensors_format().empty()) {
-    std::vector<std::string> stored;
-    for (const auto& f : qm->checkpoint().files()) {
-      const SafetensorsFile file_headers(f);
-      for (const auto& t : file_headers.tensors()) stored.push_back(t.name);
-    }
-    ct = CtDecoder::open(qm->checkpoint(), stored);
-  }
-  std::vector<Row> rows;
+  const StoredTypes types(quantized, *qm);
+  std::vector<LayerDiff> rows;
   for (const auto& lp : fm->layers()) {
     const Layer* ql = qm->find_layer(lp->name());
     QUENCH_CHECK(ql, quantized, ": has no layer ", lp->name(), " (the float model ", float_dir, " has)");
-    Row r = compare(*lp, *ql, top);
-    if (file) {
-      const GgufTensorInfo* t = file->find(gguf_tensor_name(arch, lp->name() + ".weight"));
-      if (!t && lp->name() == "lm_head") t = file->find("token_embd.weight");  // tied head: llama.cpp reads the embedding
-      r.type = t ? ggml_type_code_name(t->type_code) : "";
-    } else if (ct) {
-      r.type = ct->describe(lp->name() + ".weight");
-      if (r.type.empty()) r.type = qm->checkpoint().has(lp->name() + ".weight") ? qm->checkpoint().info(lp->name() + ".weight").dtype_name : "";
-    }
+    LayerDiff r = diff_layer(*lp, *ql, top);
+    r.type = types.of(lp->name());
     rows.push_back(std::move(r));
   }
 
@@ -149,8 +84,8 @@ int cmd_diff(const Argv& argv) {
     j["layers"] = nlohmann::json::array();
     for (const auto& r : rows) {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& o2 : r.outliers) out.push_back({{"channel", o2.channel}, {"error_share", o2.share}, {"abs_max", o2.abs_max}});
-      j["layers"].push_back({{"name", r.name}, {"type", r.type}, {"shape", r.shape}, {"sqnr_db", number_or_null(r.sqnr_db())},
+      for (const auto& o2 : r.worst) out.push_back({{"channel", o2.channel}, {"error_share", o2.share}, {"abs_max", o2.abs_max}});
+      j["layers"].push_back({{"name", r.layer}, {"type", r.type}, {"shape", r.shape}, {"sqnr_db", number_or_null(r.sqnr_db())},
                              {"rel_mse", number_or_null(r.rel_mse())}, {"exact", r.exact()}, {"outliers", out}});
     }
     if (pf) j["perplexity"] = {{"float", pf->value}, {"quantized", pq->value}, {"tokens", pf->tokens}, {"windows", pf->windows}};
@@ -158,16 +93,16 @@ int cmd_diff(const Argv& argv) {
     return 0;
   }
   std::vector<std::string> header = {"layer"};
-  if (file || ct) header.push_back("type");
+  if (types.known()) header.push_back("type");
   for (const char* h : {"shape", "SQNR dB", "rel MSE", "worst input channels (share of error, |w| max)"}) header.push_back(h);
   std::vector<bool> right(header.size(), false);
   right[header.size() - 3] = right[header.size() - 2] = true;
   Table t(header, right);
   for (const auto& r : rows) {
-    std::vector<std::string> cells = {r.name};
-    if (file || ct) cells.push_back(r.type.empty() ? "-" : r.type);
+    std::vector<std::string> cells = {r.layer};
+    if (types.known()) cells.push_back(r.type.empty() ? "-" : r.type);
     std::string worst;
-    for (const auto& o2 : r.outliers)
+    for (const auto& o2 : r.worst)
       worst += (worst.empty() ? "" : "  ") + std::to_string(o2.channel) + " (" + fixed(100 * o2.share, 1) + "%, " + fixed(o2.abs_max, 3) + ")";
     char mse[32];
     std::snprintf(mse, sizeof mse, "%.3e", r.rel_mse());

@@ -4,7 +4,8 @@
 // (magic "GGUF") and records the experiment with the file as its artifact. With a W8A8 recipe the
 // dialog's check line names the refusal (activation quantization) and Export stays disabled; a
 // target that exists needs "replace existing". With QUENCH_SCREENSHOT_DIR set the dialog is saved
-// there as export-dialog.png (ready) and export-dialog-refused.png (W8A8), as in docs/screenshots.
+// there as export-dialog.png (ready) and export-dialog-refused.png (W8A8), as in docs/screenshots,
+// and the window comparing the exported checkpoint with its float parent as checkpoint-diff.png.
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -20,7 +21,12 @@
 #include "core/compress/recipe.h"
 #include "core/store/store.h"
 #include "test_support.h"
+#include "widgets/detail/parent_page.h"
 #include "widgets/jobs/job_runner.h"
+#include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_table_model.h"
+#include "widgets/plots/channel_plot.h"
+#include "widgets/session/model_session.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/runs/export_dialog.h"
 #include "widgets/window/file_actions.h"
@@ -207,6 +213,44 @@ class ExportDialogTest : public QObject {
     QVERIFY2(config.open(QIODevice::ReadOnly), qPrintable(out));
     QVERIFY(config.readAll().contains("quantization_config"));
     QVERIFY(!QDir(out).entryList({QStringLiteral("*.safetensors")}, QDir::Files).isEmpty());
+
+    // Open what was written and compare it with its float parent (Model → Compare with Float
+    // Model): the SQNR column gets each layer's weight SQNR against the parent, the embedding
+    // (kept) is exact, and the "vs Float Model" page names the stored scheme and the worst channels.
+    QSignalSpy reopened(&w, &MainWindow::weightStatisticsReady);
+    w.openModel(out);
+    QVERIFY(reopened.wait(kRunTimeoutMs));
+    QVERIFY(w.findChild<QAction*>(QStringLiteral("compareFloat"))->isEnabled());
+    QSignalSpy compared(&w, &MainWindow::floatComparisonReady);
+    w.compareWithFloatModel(test::demo(QStringLiteral("sotu-llama")));
+    QVERIFY(compared.wait(kRunTimeoutMs));
+    const quench::gui::ModelSession* session = w.session();
+    QVERIFY(session->hasParent());
+    auto* table = w.layers()->model();
+    auto sqnr = [&](const char* layer) {
+      const int row = session->rowOf(layer);
+      return row < 0 ? QString() : table->data(table->index(row, LayerTableModel::ErrorColumn), Qt::DisplayRole).toString();
+    };
+    QCOMPARE(sqnr("model.embed_tokens"), QStringLiteral("exact"));
+    bool ok = false;
+    const double q_proj = sqnr("model.layers.0.self_attn.q_proj").toDouble(&ok);
+    QVERIFY2(ok && q_proj > 30 && q_proj < 60, qPrintable(sqnr("model.layers.0.self_attn.q_proj")));  // int8 per channel
+    QVERIFY(w.showLayer(QStringLiteral("model.layers.0.mlp.down_proj")));
+    const QString numbers = w.parentPage()->numbersText();
+    QVERIFY2(numbers.contains(QStringLiteral("stored as int8 channel")) && numbers.contains(QStringLiteral("weight SQNR")),
+             qPrintable(numbers));
+    QCOMPARE(w.parentPage()->channelError()->outlierCount(), 5);  // the worst channels, marked
+    QVERIFY(w.parentPage()->isVisible());
+    QTest::qWait(100);  // plots replot on the next event loop pass
+    saveScreenshot(&w, QStringLiteral("checkpoint-diff.png"));
+
+    // The wrong folder: a model without these layers is refused by name, in the Issues dock.
+    QSignalSpy failed(&w.jobs(), &JobRunner::finished);
+    w.compareWithFloatModel(test::demo(QStringLiteral("sotu-mamba2")));
+    QVERIFY(failed.wait(kRunTimeoutMs));
+    QCOMPARE(failed.first().at(2).value<JobRunner::Outcome>(), JobRunner::Outcome::Failed);
+    QVERIFY2(failed.first().at(3).toString().contains(QStringLiteral("has no layer model.embed_tokens")),
+             qPrintable(failed.first().at(3).toString()));
   }
 };
 

@@ -46,15 +46,21 @@ void LayerDetailPane::addPage(DetailPage* page) {
   refresh();
 }
 
+void LayerDetailPane::showPage(DetailPage* page) { tabs_->setCurrentWidget(page); }
+
 void LayerDetailPane::setSession(const ModelSession* session) {
   disconnect(stats_connection_);
   disconnect(run_connection_);
   disconnect(activations_connection_);
+  disconnect(parent_connection_);
   session_ = session;
   row_ = -1;
   if (session_) {
     run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] { refresh(); });
     activations_connection_ = connect(session_, &ModelSession::activationsChanged, this, [this] { refresh(); });
+    parent_connection_ = connect(session_, &ModelSession::parentChanged, this, [this](const QList<int>& rows) {
+      if (rows.isEmpty() || rows.contains(row_)) refresh();
+    });
     stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, [this](const QList<int>& rows) {
       if (rows.contains(row_)) refresh();
     });

@@ -21,6 +21,8 @@ class LayerDetailPane : public QWidget {
 
   // Takes ownership. Pages show in the order added.
   void addPage(DetailPage* page);
+  // Brings one of the added pages to the front.
+  void showPage(DetailPage* page);
   void setSession(const ModelSession* session);
   // row in session order; −1 shows the "pick a layer" hint.
   void showLayer(int row);
@@ -31,7 +33,7 @@ class LayerDetailPane : public QWidget {
   void refresh();
 
   const ModelSession* session_ = nullptr;
-  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_;
+  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_, parent_connection_;
   int row_ = -1;
   QStackedWidget* stack_;
   QLabel* hint_;

@@ -75,10 +75,16 @@ QString LayerBrowser::selectionGlob() const {
 
 void LayerBrowser::setSession(const ModelSession* session) {
   model_->setSession(session);
-  // The SQNR column shows once a run exists: until then it would be an empty column.
+  // The SQNR column shows once a run exists or a float model is compared: until then it would be empty.
   disconnect(run_connection_);
-  auto show_errors = [this, session] { view_->setColumnHidden(LayerTableModel::ErrorColumn, !session || !session->hasRun()); };
-  if (session) run_connection_ = connect(session, &ModelSession::runChanged, this, show_errors);
+  disconnect(parent_connection_);
+  auto show_errors = [this, session] {
+    view_->setColumnHidden(LayerTableModel::ErrorColumn, !session || (!session->hasRun() && !session->hasParent()));
+  };
+  if (session) {
+    run_connection_ = connect(session, &ModelSession::runChanged, this, show_errors);
+    parent_connection_ = connect(session, &ModelSession::parentChanged, this, show_errors);
+  }
   show_errors();
   // Likewise the activation columns, once a calibration is shown.
   disconnect(activations_connection_);

@@ -17,11 +17,13 @@ void LayerTableModel::setSession(const ModelSession* session) {
   disconnect(stats_connection_);
   disconnect(run_connection_);
   disconnect(activations_connection_);
+  disconnect(parent_connection_);
   session_ = session;
   if (session_) {
     stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
     run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] { columnChanged(ErrorColumn); });
     activations_connection_ = connect(session_, &ModelSession::activationsChanged, this, &LayerTableModel::onStatsAdded);
+    parent_connection_ = connect(session_, &ModelSession::parentChanged, this, [this] { columnChanged(ErrorColumn); });
   }
   heat_ = {};
   endResetModel();
@@ -59,7 +61,7 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
     return {};
   }
   const LayerResult* r = session_->runResult(row);
-  if (!r) return {};
+  if (!r) return parentData(row, role);
   const std::optional<double> sqnr = r->output_sqnr_db ? r->output_sqnr_db : r->weight_sqnr_db;
   switch (role) {
     case Qt::DisplayRole: return sqnr ? QString::number(*sqnr, 'f', 1) : QString();
@@ -70,6 +72,26 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
       if (r->bits) lines << tr("%1 bits per weight").arg(*r->bits, 0, 'f', 3);
       if (r->weight_sqnr_db) lines << tr("weight SQNR %1 dB, relative MSE %2").arg(*r->weight_sqnr_db, 0, 'f', 2).arg(r->weight_rel_mse.value_or(0), 0, 'g', 3);
       if (r->output_sqnr_db) lines << tr("output SQNR %1 dB, relative MSE %2").arg(*r->output_sqnr_db, 0, 'f', 2).arg(r->output_rel_mse.value_or(0), 0, 'g', 3);
+      return lines.join(QLatin1Char('\n'));
+    }
+  }
+  return {};
+}
+
+QVariant LayerTableModel::parentData(int row, int role) const {
+  // Without a run on this model, the column shows what compression did against the float model.
+  const ModelSession::ParentLayer* p = session_->hasRun() ? nullptr : session_->parentLayer(row);
+  if (!p) return {};
+  const LayerDiff& d = p->diff;
+  switch (role) {
+    case Qt::DisplayRole: return d.exact() ? tr("exact") : QString::number(d.sqnr_db(), 'f', 1);
+    case SortRole: return d.exact() ? QVariant(std::numeric_limits<double>::infinity()) : QVariant(d.sqnr_db());
+    case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    case Qt::ToolTipRole: {
+      QStringList lines = {tr("against the float model %1").arg(session_->parentDir())};
+      if (!d.type.empty()) lines << tr("stored as %1").arg(QString::fromStdString(d.type));
+      lines << (d.exact() ? tr("identical weights")
+                          : tr("weight SQNR %1 dB, relative MSE %2").arg(d.sqnr_db(), 0, 'f', 2).arg(d.rel_mse(), 0, 'g', 3));
       return lines.join(QLatin1Char('\n'));
     }
   }
@@ -213,7 +235,8 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
         return tr("Input channels whose activation absmax exceeds the calibration's outlier multiple × the median channel's");
       case ErrorColumn:
         return tr("After the last run: the layer's output SQNR in dB on calibration inputs (its weight SQNR when the output "
-                  "was not measured); higher is better");
+                  "was not measured); with no run but a float model to compare with (Model → Compare with Float Model): "
+                  "the weight SQNR against it. Higher is better");
     }
   }
   return {};

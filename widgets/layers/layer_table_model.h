@@ -48,10 +48,11 @@ class LayerTableModel : public QAbstractTableModel {
   static bool isStatistic(int column) { return column >= AbsmaxColumn && column <= ActOutliersColumn; }
   static bool isCount(int column) { return column == OutliersColumn || column == ActOutliersColumn; }
   QVariant runData(int row, int column, int role) const;
+  QVariant parentData(int row, int role) const;
   void columnChanged(int column);
 
   const ModelSession* session_ = nullptr;
-  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_;
+  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_, parent_connection_;
   const RecipeDocument* recipe_ = nullptr;
   std::array<HeatScale, ColumnCount> heat_;
 };

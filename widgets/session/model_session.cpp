@@ -72,6 +72,30 @@ void ModelSession::setActivations(Run run, std::vector<LayerStats> points) {
   Q_EMIT activationsChanged();
 }
 
+void ModelSession::startParent(const QString& dir) {
+  parent_dir_ = dir;
+  parent_.clear();
+  parent_.resize(summary_.layers.size());
+  Q_EMIT parentChanged({});
+}
+
+void ModelSession::addParentLayers(std::vector<ParentLayer> layers) {
+  QList<int> rows;
+  for (auto& l : layers) {
+    const int row = rowOf(l.diff.layer);
+    QUENCH_CHECK(row >= 0 && !parent_.empty(), summary_.dir.toStdString(), ": a float-model comparison for '", l.diff.layer,
+                 "', which is not a layer of this model");
+    parent_[static_cast<size_t>(row)] = std::make_unique<ParentLayer>(std::move(l));
+    rows.push_back(row);
+  }
+  if (!rows.isEmpty()) Q_EMIT parentChanged(rows);
+}
+
+const ModelSession::ParentLayer* ModelSession::parentLayer(int row) const {
+  if (row < 0 || row >= static_cast<int>(parent_.size())) return nullptr;
+  return parent_[static_cast<size_t>(row)].get();
+}
+
 const LayerStats* ModelSession::point(const std::string& name) const {
   auto it = point_index_.find(name);
   return it == point_index_.end() ? nullptr : &points_[it->second];

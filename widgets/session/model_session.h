@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/eval/layer_diff.h"
 #include "core/stats/weight_stats.h"
 #include "core/store/records.h"
 #include "widgets/session/model_summary.h"
@@ -67,8 +68,22 @@ class ModelSession : public QObject {
   // that holds it (a Mamba mixer's x, dt, B, C, y for its in_proj / out_proj), in model order.
   std::vector<const LayerStats*> pointsOf(int row) const;
 
+  // A comparison with the float model this one was compressed from (Model → Compare with Float
+  // Model): each layer's weight error against the float weight, and the float weight's
+  // statistics. startParent clears the previous comparison; layers arrive in batches.
+  struct ParentLayer {
+    LayerDiff diff;
+    WeightStats stats;  // of the float weight
+  };
+  void startParent(const QString& dir);
+  void addParentLayers(std::vector<ParentLayer> layers);
+  bool hasParent() const { return !parent_dir_.isEmpty(); }
+  const QString& parentDir() const { return parent_dir_; }
+  const ParentLayer* parentLayer(int row) const;  // nullptr until compared
+
  Q_SIGNALS:
   void weightStatsAdded(const QList<int>& rows);
+  void parentChanged(const QList<int>& rows);  // empty: the comparison was restarted
   void runChanged();
   void activationsChanged();
 
@@ -84,6 +99,8 @@ class ModelSession : public QObject {
   Run activation_run_;
   std::vector<LayerStats> points_;  // in the order recorded (the model's point order)
   std::unordered_map<std::string, size_t> point_index_;
+  QString parent_dir_;
+  std::vector<std::unique_ptr<ParentLayer>> parent_;  // [layers]
 };
 
 }  // namespace quench::gui

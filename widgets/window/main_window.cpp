@@ -3,6 +3,8 @@
 #include <QAction>
 #include <QCloseEvent>
 #include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QSplitter>
@@ -13,6 +15,7 @@
 
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/parent_page.h"
 #include "widgets/detail/run_page.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/experiments/experiments_panel.h"
@@ -42,13 +45,14 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
       weight_page_(new WeightPage(this)), activation_page_(new ActivationPage(this)), log_(new LogPane(this)), issues_dock_(new IssuesDock(*issues_, this)),
       device_(new DeviceSelector(settings.device(), this)), recipe_(new RecipeDocument(this)),
       recipe_editor_(new RecipeEditor(*recipe_, this)), experiments_(new ExperimentsPanel(this)), run_page_(new RunPage(this)),
-      side_tabs_(new QTabWidget(this)) {
+      parent_page_(new ParentPage(this)), side_tabs_(new QTabWidget(this)) {
   setObjectName(QStringLiteral("mainWindow"));
   setWindowTitle(tr("Quench"));
   setAcceptDrops(true);
   detail_->addPage(weight_page_);
   detail_->addPage(run_page_);
   detail_->addPage(activation_page_);
+  detail_->addPage(parent_page_);
   browser_->model()->setRecipe(recipe_);
   run_settings_.calibration = settings_.calibrationSet();
   run_settings_.evaluation = settings_.evaluationSet();
@@ -143,13 +147,24 @@ void MainWindow::buildMenus() {
   stats->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_W));
   stats->setToolTip(tr("Compute every layer's weight statistics again, on the selected device"));
   connect(stats, &QAction::triggered, this, &MainWindow::computeWeightStatistics);
+  QAction* compare = model->addAction(tr("Compare with &Float Model…"));
+  compare->setObjectName(QStringLiteral("compareFloat"));
+  compare->setToolTip(tr("Compare every layer of this (compressed) model with the float model it came from"));
+  connect(compare, &QAction::triggered, this, [this] {
+    const QString start = session_ ? QFileInfo(session_->summary().dir).absolutePath() : QString();
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("The float model this one was compressed from"), start);
+    if (!dir.isEmpty()) compareWithFloatModel(dir);
+  });
   QAction* cancel = model->addAction(tr("&Cancel Job"));
   cancel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
   cancel->setEnabled(false);
   connect(cancel, &QAction::triggered, jobs_, &JobRunner::cancelAll);
   connect(jobs_, &JobRunner::started, cancel, [cancel] { cancel->setEnabled(true); });
   connect(jobs_, &JobRunner::idle, cancel, [cancel] { cancel->setEnabled(false); });
-  auto update_stats = [this, stats] { stats->setEnabled(session_ != nullptr); };
+  auto update_stats = [this, stats, compare] {
+    stats->setEnabled(session_ != nullptr);
+    compare->setEnabled(session_ != nullptr);
+  };
   connect(this, &MainWindow::modelOpened, stats, update_stats);
   update_stats();
 

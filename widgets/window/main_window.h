@@ -21,6 +21,7 @@ class ExperimentsPanel;
 class ExportDialog;
 class RecipeDocument;
 class RecipeEditor;
+class ParentPage;
 class RunPage;
 struct RunOutcome;
 class FileActions;
@@ -46,6 +47,9 @@ class MainWindow : public QMainWindow {
   void openModel(const QString& dir);
   // Recomputes the weight statistics of the open model on the selected device.
   void computeWeightStatistics();
+  // Compares every layer of the open model with the same layer of the float model in `dir`, in
+  // the background: the SQNR column and the "vs Float Model" page fill in as layers are done.
+  void compareWithFloatModel(const QString& dir);
   // Selects a layer by Hugging Face name in the table (and so in the detail pane).
   bool showLayer(const QString& name);
 
@@ -63,6 +67,7 @@ class MainWindow : public QMainWindow {
   RecipeEditor* recipeEditor() const { return recipe_editor_; }
   ExperimentsPanel* experiments() const { return experiments_; }
   RunPage* runPage() const { return run_page_; }
+  ParentPage* parentPage() const { return parent_page_; }
   // Layer detail, Recipe, Experiments.
   QTabWidget* sideTabs() const { return side_tabs_; }
 
@@ -90,6 +95,7 @@ class MainWindow : public QMainWindow {
  Q_SIGNALS:
   void modelOpened(const QString& dir);
   void weightStatisticsReady();
+  void floatComparisonReady();
   // A run job finished and recorded experiment `id` (its results are applied by then).
   void runRecorded(qint64 id, const QString& kind);
 
@@ -125,6 +131,7 @@ class MainWindow : public QMainWindow {
   RecipeEditor* recipe_editor_;
   ExperimentsPanel* experiments_;
   RunPage* run_page_;
+  ParentPage* parent_page_;
   QTabWidget* side_tabs_;
   RunSettings run_settings_;
   RunSettings export_settings_;  // the last export's target, for the next export dialog

@@ -8,6 +8,7 @@
 #include <QStatusBar>
 
 #include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/parent_page.h"
 #include "widgets/experiments/experiments_panel.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/issues/issues_dock.h"
@@ -17,6 +18,7 @@
 #include "widgets/layers/layer_browser.h"
 #include "widgets/session/model_session.h"
 #include "widgets/session/open_model_job.h"
+#include "widgets/session/parent_diff_job.h"
 #include "widgets/session/weight_stats_job.h"
 #include "widgets/window/device_selector.h"
 #include "widgets/window/file_actions.h"
@@ -82,6 +84,17 @@ void MainWindow::computeWeightStatistics() {
     if (session != session_) return;  // another model was opened meanwhile
     reportOutliers();
     Q_EMIT weightStatisticsReady();
+  }));
+}
+
+void MainWindow::compareWithFloatModel(const QString& dir) {
+  if (!session_) return;
+  std::shared_ptr<ModelSession> session = session_;
+  jobs_->submit(parentDiffJob(session, dir, [this, session] {
+    if (session != session_) return;
+    // The page is where the answer is: show it for the selected layer.
+    detail_->showPage(parent_page_);
+    Q_EMIT floatComparisonReady();
   }));
 }
 
