@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -50,9 +51,10 @@ const char* kUsage =
     "                Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, or weights.format) are stored as exactly those blocks, the rest in\n"
     "                --float-type (default: the checkpoint's dtype, F32 checkpoints as F16); llama, mistral, qwen2, gpt2, mamba, mamba2.\n"
     "  --format compressed-tensors  write DIR as a compressed-tensors checkpoint (vLLM, SGLang, transformers):\n"
-    "                integer weights packed (pack-quantized) or int8 with dynamic input activations (W8A8,\n"
-    "                int-quantized), 2:4-pruned layers as sparse-24-bitmask, scales in F32; ggml formats, static\n"
-    "                activations, KV-cache quantization, rotations and low-rank factors are refused.\n"
+    "                integer weights packed (pack-quantized) or int8 with input activations (W8A8, int-quantized:\n"
+    "                dynamic per token, or static per tensor with each layer's calibrated input_scale and zero\n"
+    "                point), 2:4-pruned layers as sparse-24-bitmask, scales in F32; ggml formats, output\n"
+    "                activations, KIVI KV-cache quantization, rotations and low-rank factors are refused.\n"
     "  --force       replace an existing GGUF file or a non-empty compressed-tensors directory\n"
     "  --no-export-check  skip the check that follows every --save-model: the written model is opened again\n"
     "                (a GGUF file through Quench's importer) and its logits on 4 calibration samples are compared\n"
@@ -247,6 +249,10 @@ int cmd_compress(const Argv& argv) {
               << metrics["export_logits_rel_error"].get<double>() << ", KL " << metrics["export_kl"].get<double>()
               << " (the saved file against the compressed model, " << std::min<int64_t>(rs.export_check_samples, calib->samples)
               << " calibration samples)\n";
+  if (metrics.contains("export_top1_agreement") &&
+      std::any_of(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& l) { return l.input.has_value(); }))
+    std::cout << "            (the engine quantizes activations as it runs, with the file's settings and input scales; Quench's\n"
+                 "            reopened model runs them in float, so this difference is the activation quantization)\n";
   return 0;
 }
 

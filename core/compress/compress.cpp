@@ -591,6 +591,7 @@ CompressResult Pipeline::results() {
     r.layers.push_back(std::move(lr));
   }
   for (auto& s : states_) {
+    if (s->plan->input && !s->plan->input->dynamic) r.static_inputs[s->layer->name()] = s->in_params;
     LayerResult lr;
     lr.layer = s->layer->name();
     lr.kind = layer_kind_name(s->layer->kind());

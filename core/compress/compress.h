@@ -15,6 +15,7 @@
 // Execution is fake-quantization: weights are replaced by their quantized-then-dequantized values
 // and activations pass through quantize → dequantize, so any recipe runs on CPU (and on CUDA
 // through core/ops). The model stays compressed until Model::reset_compression().
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -23,6 +24,7 @@
 #include "core/compress/calibration_set.h"
 #include "core/compress/recipe.h"
 #include "core/compress/size_estimate.h"
+#include "core/ops/fake_quant.h"
 #include "core/store/records.h"
 #include "core/util/progress.h"
 
@@ -42,6 +44,9 @@ struct CompressResult {
   SizeEstimate size;
   std::vector<std::string> warnings;
   nlohmann::json details = nlohmann::json::object();  // SmoothQuant scales, calibration sizes, …
+  // The calibrated scale (and zero) of every layer whose input is quantized statically, by layer
+  // name: what the forward pass applies, and what an exporter writes as input_scale.
+  std::map<std::string, ops::QuantParams> static_inputs;
   double seconds = 0;
 };
 

@@ -40,10 +40,12 @@ json weight_args(const WeightQuant& w) {
 }
 
 json input_args(const ActQuant& a) {
+  // A static quantizer's observer is how its scale was found; vLLM reads only the stored scale.
+  const char* observer = a.observer == ActObserver::Mse ? "mse" : a.observer == ActObserver::Percentile ? "percentile" : "minmax";
   return {{"num_bits", a.bits}, {"type", "int"}, {"symmetric", a.symmetric},
           {"strategy", a.strategy == ActStrategy::Token ? "token" : "tensor"}, {"group_size", nullptr},
-          {"block_structure", nullptr}, {"dynamic", true}, {"observer", nullptr}, {"observer_kwargs", json::object()},
-          {"actorder", nullptr}};
+          {"block_structure", nullptr}, {"dynamic", a.dynamic}, {"observer", a.dynamic ? json() : json(observer)},
+          {"observer_kwargs", json::object()}, {"actorder", nullptr}};
 }
 
 std::string regex_escape(const std::string& s) {
@@ -157,9 +159,6 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
     if (l.lowrank) return l.layer + ": low-rank factors have no compressed-tensors layout";
     if (l.output) return l.layer + ": output activation quantization has no compressed-tensors loader (vLLM reads input activations only)";
-    if (l.input && !l.input->dynamic)
-      return l.layer + ": static input activation quantization: Quench keeps the calibrated scale inside the forward hook, not with the model, "
-                       "so the exporter cannot write input_scale; use dynamic activations (W8A8 is per token)";
     if (l.input && !l.weights) return l.layer + ": activation quantization without weight quantization has no compressed-tensors scheme";
     if (l.weights && l.weights->ggml)
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
@@ -231,6 +230,22 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
       sparse_layers.push_back(l.name());
       sparse_zeros += (l.weight() == 0).sum().item<int64_t>();
       sparse_total += l.weight().numel();
+    }
+    if (p && p->input && !p->input->dynamic) {
+      const auto it = o.static_inputs.find(l.name());
+      QUENCH_CHECK(it != o.static_inputs.end() && it->second.scale.defined(), l.name(),
+                   ": static input activation quantization without its calibrated scale (export the model as the compress run "
+                   "that calibrated it)");
+      const at::Tensor scale = it->second.scale.detach().to(at::kCPU, at::kFloat).reshape({1});
+      QUENCH_CHECK(at::isfinite(scale).all().item<bool>() && scale.gt(0).all().item<bool>(), l.name(), ": input scale ",
+                   scale.item<double>(), " is not a positive finite number");
+      add_raw(l.name() + ".input_scale", scale);
+      if (!p->input->symmetric) {
+        QUENCH_CHECK(it->second.zero.defined(), l.name(), ": asymmetric static input quantization without its zero point");
+        // Quench's z ∈ [0, 2^b − 1] against compressed-tensors' signed range, as for weights.
+        const int64_t shift = int64_t{1} << (p->input->bits - 1);
+        add_raw(l.name() + ".input_zero_point", (it->second.zero.detach().to(at::kCPU, at::kInt).reshape({1}) - shift).to(at::kChar));
+      }
     }
     if (!quantized) {
       const at::Tensor w = l.weight().detach().to(at::kCPU);

@@ -14,7 +14,8 @@
 //       P.weight_shape int64 [2], asymmetric P.weight_zero_point (int32 packed along the output
 //       dim for channel/group, int8 for tensor), act-order P.weight_g_idx int32 [in];
 //   int-quantized (with input activations, or 2:4-pruned): P.weight int8, P.weight_scale,
-//       asymmetric P.weight_zero_point int8;
+//       asymmetric P.weight_zero_point int8; static (per-tensor) input activations add
+//       P.input_scale F32 [1] and, asymmetric, P.input_zero_point int8 [1];
 //   2:4-pruned: the weight (int8 or float) as P.compressed [out, in/2], P.bitmask uint8
 //       [out, ceil(in/8)] (numpy.packbits little bit order), P.shape int64 [2, 1].
 // Scales are F32 [1] / [out, 1] / [out, groups] — Quench's own F32 numbers, so the file holds the
@@ -24,10 +25,12 @@
 // checkpoint's dtype. A weight that is not on its recorded grid is an error naming the layer.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "core/compress/recipe.h"
 #include "core/models/model.h"
+#include "core/ops/fake_quant.h"
 
 namespace quench {
 
@@ -35,11 +38,14 @@ struct CtExportOptions {
   bool force = false;                          // replace a non-empty target directory
   int64_t max_shard_bytes = 5'000'000'000;     // transformers' default max_shard_size "5GB"
   std::function<void(int64_t done, int64_t total)> progress;
+  // The calibrated parameters of static input quantizers, by layer (CompressResult::static_inputs):
+  // written as P.input_scale (and P.input_zero_point), which vLLM applies as the model runs.
+  std::map<std::string, ops::QuantParams> static_inputs;
 };
 
 // "" when `model` compressed with `plan` can be written as compressed-tensors, else why not,
-// naming the layer or setting (ggml formats, low-rank, Hadamard, structured pruning, static or
-// output activation quantization, KIVI KV cache, quantized non-Linear layers, ...).
+// naming the layer or setting (ggml formats, low-rank, Hadamard, structured pruning, output
+// activation quantization, KIVI KV cache, quantized non-Linear layers, ...).
 std::string ct_exportable(const Model& model, const ResolvedRecipe& plan);
 // Throws unless dir can be written: absent, an empty directory, or (force) a directory.
 void check_ct_target(const std::string& dir, bool force);

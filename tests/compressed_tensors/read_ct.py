@@ -432,6 +432,37 @@ def decompress_sparse24(state, prefix, report, ck):
     return dense
 
 
+def check_input_params(state, p, a, ck, rep):
+    """Static input activations (vLLM's W8A8 static): a per-tensor input_scale, and an int8
+    input_zero_point exactly when asymmetric; dynamic ones store neither."""
+    scale_name, zp_name = p + ".input_scale", p + ".input_zero_point"
+    if a.dynamic:
+        for n in (scale_name, zp_name):
+            if n in state:
+                raise Malformed(f"{n}: stored for dynamic input activations")
+        return
+    if scale_name not in state:
+        raise Malformed(f"{p}: static input_activations without input_scale")
+    s = np.asarray(state[scale_name], dtype=np.float64).reshape(-1)
+    if a.strategy == "tensor" and s.size != 1:
+        raise Malformed(f"{scale_name}: {s.size} values for a per-tensor input quantizer")
+    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise Malformed(f"{scale_name}: not a positive finite scale ({s[:4]})")
+    rep["input_scale"] = float(s[0])
+    if a.symmetric:
+        if zp_name in state:
+            raise Malformed(f"{zp_name}: a zero point for symmetric input activations")
+        return
+    if zp_name not in state:
+        raise Malformed(f"{p}: asymmetric static input_activations without input_zero_point")
+    if state_dtype(ck, zp_name) != "I8":
+        raise Malformed(f"{zp_name}: dtype {state_dtype(ck, zp_name)}, expected I8")
+    z = np.asarray(state[zp_name]).reshape(-1)
+    if z.size != s.size:
+        raise Malformed(f"{zp_name}: {z.size} values for {s.size} scales")
+    rep["input_zero_point"] = int(z[0])
+
+
 def read_checkpoint(d):
     cfg, qc, groups, ignore, sc = load_config(d)
     ck = Checkpoint(d)
@@ -469,10 +500,9 @@ def read_checkpoint(d):
         out[p + ".weight"] = decompress_quantized(ck, state, p, g, rep)
         if g.input is not None:
             rep["input_activations"] = g.input.describe()
-            if not g.input.dynamic:
-                if p + ".input_scale" not in state:
-                    raise Malformed(f"{p}: static input_activations without input_scale")
-                rep["input_scale"] = float(np.asarray(state[p + ".input_scale"], dtype=np.float64).reshape(-1)[0])
+            check_input_params(state, p, g.input, ck, rep)
+        elif p + ".input_scale" in state:
+            raise Malformed(f"{p}.input_scale: stored but group {g.name} has no input_activations")
 
     # every config-group target that is a concrete module name must have been compressed
     for g in groups:

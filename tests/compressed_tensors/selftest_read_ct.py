@@ -74,4 +74,26 @@ for n, r in ref.items():
 rc = subprocess.call([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "read_ct.py"), d, os.path.join(d, "out.safetensors"),
                       "--check", os.path.join(d, "ref.safetensors"), "--quiet"])
 assert rc == 0, rc
+# static input activations: input_scale per tensor, input_zero_point int8 exactly when asymmetric
+class FakeCk:
+    def __init__(self, dt): self.dt = dt
+    def __contains__(self, n): return n in self.dt
+    def dtype(self, n): return self.dt[n]
+A = lambda **k: read_ct.Args(dict(num_bits=8, strategy="tensor", dynamic=False, **k), "t")
+def malformed(state, a, dt={}):
+    try:
+        read_ct.check_input_params(state, "p", a, FakeCk(dt), {})
+        return ""
+    except read_ct.Malformed as e:
+        return str(e)
+ok = {"p.input_scale": np.array([0.5], np.float32)}
+assert malformed(ok, A()) == ""
+assert malformed({**ok, "p.input_zero_point": np.array([-3], np.int8)}, A(symmetric=False), {"p.input_zero_point": "I8"}) == ""
+assert "without input_scale" in malformed({}, A())
+assert "positive finite" in malformed({"p.input_scale": np.array([0.0], np.float32)}, A())
+assert "per-tensor" in malformed({"p.input_scale": np.array([1.0, 2.0], np.float32)}, A())
+assert "symmetric input" in malformed({**ok, "p.input_zero_point": np.array([3], np.int8)}, A(), {"p.input_zero_point": "I8"})
+assert "without input_zero_point" in malformed(ok, A(symmetric=False))
+assert "expected I8" in malformed({**ok, "p.input_zero_point": np.array([3], np.int32)}, A(symmetric=False), {"p.input_zero_point": "I32"})
+assert "dynamic" in malformed(ok, read_ct.Args(dict(num_bits=8, strategy="token", dynamic=True), "t"))
 print("read_ct self-test ok:", sorted(summ["modules"]))

@@ -41,6 +41,7 @@ struct Exported {
   std::map<std::string, at::Tensor> rebuilt;
   int64_t file_bytes = 0;
   std::string dir;
+  std::map<std::string, ops::QuantParams> static_inputs;
 };
 
 void export_and_read(const json& recipe, const test::TempDir& tmp, Exported& x) {
@@ -48,9 +49,10 @@ void export_and_read(const json& recipe, const test::TempDir& tmp, Exported& x) 
   x.plan = resolve(Recipe::parse(recipe), *x.model);
   ASSERT_EQ(ct_exportable(*x.model, x.plan), "");
   const auto calib = random_calib(x.model->config().get_int("vocab_size"));
-  compress(*x.model, x.plan, calib);
+  CtExportOptions o;
+  o.static_inputs = x.static_inputs = compress(*x.model, x.plan, calib).static_inputs;
   const std::string dir = x.dir = tmp.file("ct");
-  export_compressed_tensors(*x.model, x.plan, dir);
+  export_compressed_tensors(*x.model, x.plan, dir, o);
   const std::string out = tmp.file("rebuilt.safetensors");
   const std::string cmd = "/usr/bin/python3 '" + reader() + "' '" + dir + "' '" + out + "' --quiet";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -176,6 +178,46 @@ TEST(CompressedTensors, W8A8DynamicIntQuantizedExact) {
   EXPECT_TRUE(g.at("input_activations").at("dynamic").get<bool>());
 }
 
+// Static per-tensor input activations (vLLM's W8A8 static): each layer's calibrated scale is
+// written as input_scale F32 [1], the asymmetric ones' zero point as input_zero_point int8 in the
+// signed range; the independent reader checks their presence, shapes and dtypes, and returns
+// them, which must equal what Quench's forward pass applied.
+TEST(CompressedTensors, W8A8StaticInputScalesWritten) {
+  test::TempDir tmp;
+  Exported x;
+  const json sym = {{"bits", 8}, {"strategy", "tensor"}, {"dynamic", false}};
+  json asym = sym;
+  asym["symmetric"] = false;
+  export_and_read({{"default", {{"weights", {{"bits", 8}, {"strategy", "channel"}}}, {"activations", sym}}},
+                   {"overrides", json::array({{{"match", "*.mlp.*"}, {"activations", asym}}})}},
+                  tmp, x);
+  expect_exact(x);
+  expect_import_exact(x, true);
+  ASSERT_EQ(x.static_inputs.size(), 42u);  // 6 blocks × 7 projections
+  int asymmetric = 0;
+  for (const auto& [layer, p] : x.static_inputs) {
+    const auto s = x.rebuilt.find(layer + ".input_scale");
+    ASSERT_NE(s, x.rebuilt.end()) << layer;
+    EXPECT_EQ(s->second.item<double>(), static_cast<double>(p.scale.item<float>())) << layer;
+    const auto z = x.rebuilt.find(layer + ".input_zero_point");
+    const bool mlp = layer.find(".mlp.") != std::string::npos;
+    EXPECT_EQ(z != x.rebuilt.end(), mlp) << layer;
+    if (z != x.rebuilt.end()) {
+      EXPECT_EQ(z->second.item<double>(), static_cast<double>(p.zero.item<float>()) - 128) << layer;
+      ++asymmetric;
+    }
+  }
+  EXPECT_EQ(asymmetric, 18);
+  const json& groups = qconf(x).at("config_groups");
+  ASSERT_EQ(groups.size(), 2u);
+  for (const auto& [k, g] : groups.items()) {
+    EXPECT_EQ(g.at("format"), "int-quantized") << k;
+    EXPECT_FALSE(g.at("input_activations").at("dynamic").get<bool>()) << k;
+    EXPECT_EQ(g.at("input_activations").at("strategy"), "tensor") << k;
+    EXPECT_EQ(g.at("input_activations").at("observer"), "minmax") << k;
+  }
+}
+
 TEST(CompressedTensors, Magnitude24SparseBitmaskExact) {
   test::TempDir tmp;
   Exported x;
@@ -191,8 +233,8 @@ TEST(CompressedTensors, Magnitude24SparseBitmaskExact) {
 TEST(CompressedTensors, RefusesWhatTheFormatCannotHold) {
   auto m = load_model(test::demo("sotu-llama"));
   auto why = [&](const json& r) { return ct_exportable(*m, resolve(Recipe::parse(r), *m)); };
-  EXPECT_NE(why({{"default", {{"weights", {{"bits", 8}}}, {"activations", {{"bits", 8}, {"strategy", "tensor"}, {"dynamic", false}}}}}})
-                .find("static input activation"),
+  EXPECT_NE(why({{"default", {{"weights", {{"bits", 8}}}, {"output_activations", {{"bits", 8}, {"strategy", "tensor"}, {"dynamic", false}}}}}})
+                .find("output activation"),
             std::string::npos);
   EXPECT_NE(why({{"kv_cache", {{"method", "kivi"}, {"bits", 2}, {"group_size", 32}, {"residual", 128}}}}).find("KIVI"), std::string::npos);
   EXPECT_NE(why({{"default", {{"lowrank", {{"rank", 8}}}}}}).find("low-rank"), std::string::npos);
