@@ -69,8 +69,7 @@ void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
   Table t({"layer", "kind", "setting"});
   for (const auto& l : plan.layers) t.add({l.layer, kind_name(l.kind), setting_text(l)});
   for (const auto& k : plan.kv)
-    t.add({k.module, "kv_cache", "KIVI " + std::to_string(k.kv.bits) + "-bit g" + std::to_string(k.kv.group_size) + " residual " +
-                                     std::to_string(k.kv.residual)});
+    t.add({k.module, "kv_cache", k.kv.describe()});
   for (const auto& p : plan.points) t.add({p.point, "point", p.act.describe()});
   std::cout << t.str();
   if (plan.structured)
@@ -250,9 +249,9 @@ int cmd_compress(const Argv& argv) {
               << " (the saved file against the compressed model, " << std::min<int64_t>(rs.export_check_samples, calib->samples)
               << " calibration samples)\n";
   if (metrics.contains("export_top1_agreement") &&
-      std::any_of(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& l) { return l.input.has_value(); }))
-    std::cout << "            (the engine quantizes activations as it runs, with the file's settings and input scales; Quench's\n"
-                 "            reopened model runs them in float, so this difference is the activation quantization)\n";
+      (!plan.kv.empty() || std::any_of(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& l) { return l.input.has_value(); })))
+    std::cout << "            (the engine quantizes activations and the KV cache as it runs, with the file's settings and scales;\n"
+                 "            Quench's reopened model runs them in float, so this difference is that quantization)\n";
   return 0;
 }
 

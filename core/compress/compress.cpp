@@ -16,6 +16,7 @@
 #include "core/compress/lowrank.h"
 #include "core/compress/point_transforms.h"
 #include "core/compress/rtn.h"
+#include "core/ops/fp8.h"
 #include "core/compress/flap.h"
 #include "core/compress/smoothquant.h"
 #include "core/compress/sparsegpt.h"
@@ -112,6 +113,7 @@ class Pipeline {
   PointTransforms transforms_;
   std::map<std::string, ops::QuantParams> point_params_;
   std::map<std::string, ErrorAccumulator> point_err_, kv_err_;
+  std::map<std::string, std::pair<double, double>> kv_scales_;  // FP8 KV: module → (k scale, v scale)
   nlohmann::json details_ = nlohmann::json::object();
   std::vector<std::string> warnings_;
 };
@@ -463,11 +465,22 @@ void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
   compress_layer(s, cap.get());
 }
 
+namespace {
+// What a quantized KV cache returns for the keys (or values) written to it. FP8 uses the module's
+// calibrated per-tensor scale; KIVI computes its own per group.
+Transform kv_transform(const KvQuant& kv, bool keys, double fp8_scale) {
+  if (kv.method == KvMethod::Fp8) return [fp8_scale](const at::Tensor& x) { return ops::fake_quant_e4m3(x, fp8_scale); };
+  if (keys) return [kv](const at::Tensor& x) { return kivi_keys(x, kv); };
+  return [kv](const at::Tensor& x) { return kivi_values(x, kv); };
+}
+}  // namespace
+
 void Pipeline::install_kv() {
+  // FP8 caches need their scales first: calibrate_activations installs them.
   for (const auto& k : plan_.kv) {
-    const KvQuant kv = k.kv;
-    transforms_.add(k.k_point, "quant", [kv](const at::Tensor& x) { return kivi_keys(x, kv); });
-    transforms_.add(k.v_point, "quant", [kv](const at::Tensor& x) { return kivi_values(x, kv); });
+    if (k.kv.method == KvMethod::Fp8) continue;
+    transforms_.add(k.k_point, "quant", kv_transform(k.kv, true, 0));
+    transforms_.add(k.v_point, "quant", kv_transform(k.kv, false, 0));
   }
 }
 
@@ -481,6 +494,8 @@ void Pipeline::calibrate_activations() {
   }
   for (const auto& p : plan_.points)
     if (!p.act.dynamic) points.push_back(p.point);
+  for (const auto& k : plan_.kv)
+    if (k.kv.method == KvMethod::Fp8) points.insert(points.end(), {k.k_point, k.v_point});
   CalibrationResult cal;
   if (!points.empty()) {
     QUENCH_CHECK(!calib_.empty(), "static activation quantization needs calibration data");
@@ -515,6 +530,20 @@ void Pipeline::calibrate_activations() {
       if (!s->plan->output->dynamic) s->out_params = static_act_params(*s->plan->output, stats(s->layer->output_point()));
       transforms_.add(s->layer->output_point(), "quant", act_quant_transform(*s->plan->output, s->out_params, cd));
     }
+  }
+  for (const auto& k : plan_.kv) {
+    if (k.kv.method != KvMethod::Fp8) continue;
+    // absmax / 448 puts the largest key (value) seen on FP8's largest value, as llm-compressor's
+    // minmax observer does for kv_cache_scheme; an all-zero tensor keeps scale 1.
+    auto scale = [&](const std::string& point) {
+      const ActivationStats& st = stats(point);
+      QUENCH_CHECK(st.all.count > 0, point, ": no finite values were observed, so no FP8 KV scale can be calibrated");
+      return st.all.absmax > 0 ? st.all.absmax / ops::kE4m3Max : 1.0;
+    };
+    const std::pair<double, double> s{scale(k.k_point), scale(k.v_point)};
+    kv_scales_[k.module] = s;
+    transforms_.add(k.k_point, "quant", kv_transform(k.kv, true, s.first));
+    transforms_.add(k.v_point, "quant", kv_transform(k.kv, false, s.second));
   }
   for (const auto& p : plan_.points) {
     ops::QuantParams params;
@@ -551,9 +580,9 @@ void Pipeline::measure() {
   }
   for (const auto& k : plan_.kv) {
     ErrorAccumulator* acc = &kv_err_[k.module];
-    const KvQuant kv = k.kv;
-    probes[k.k_point] = [acc, kv](const at::Tensor& x) { acc->add(kivi_keys(x, kv), x); };
-    probes[k.v_point] = [acc, kv](const at::Tensor& x) { acc->add(kivi_values(x, kv), x); };
+    const auto sc = kv_scales_.count(k.module) ? kv_scales_.at(k.module) : std::pair<double, double>{0, 0};
+    probes[k.k_point] = [acc, f = kv_transform(k.kv, true, sc.first)](const at::Tensor& x) { acc->add(f(x), x); };
+    probes[k.v_point] = [acc, f = kv_transform(k.kv, false, sc.second)](const at::Tensor& x) { acc->add(f(x), x); };
   }
   transforms_.install(model_.hooks(), probes, "quant");
   try {
@@ -623,6 +652,10 @@ CompressResult Pipeline::results() {
     lr.kind = "kv_cache";
     lr.settings = {{"kv_cache", k.kv.to_json()}, {"sources", {k.source}}};
     lr.bits = k.kv.bits_per_element();
+    if (const auto it = kv_scales_.find(k.module); it != kv_scales_.end()) {
+      lr.settings["details"] = {{"k_scale", it->second.first}, {"v_scale", it->second.second}};
+      r.kv_scales[k.module] = it->second;
+    }
     lr.output_rel_mse = kv_err_[k.module].rel_mse();
     lr.output_sqnr_db = kv_err_[k.module].sqnr_db();
     r.layers.push_back(std::move(lr));

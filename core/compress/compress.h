@@ -47,6 +47,8 @@ struct CompressResult {
   // The calibrated scale (and zero) of every layer whose input is quantized statically, by layer
   // name: what the forward pass applies, and what an exporter writes as input_scale.
   std::map<std::string, ops::QuantParams> static_inputs;
+  // FP8 KV caches: each attention module's (key scale, value scale), for kv_cache_scheme exports.
+  std::map<std::string, std::pair<double, double>> kv_scales;
   double seconds = 0;
 };
 

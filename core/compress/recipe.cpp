@@ -505,6 +505,8 @@ int64_t ResolvedRecipe::compressed_layers() const {
 bool ResolvedRecipe::needs_calibration() const {
   if (smoothquant_alpha || !points.empty()) return true;
   if (structured && structured->needs_data()) return true;
+  for (const auto& k : kv)
+    if (k.kv.method == KvMethod::Fp8) return true;  // static scales
   for (const auto& l : layers) {
     if (l.weights && l.weights->method != WeightMethod::Rtn) return true;
     if ((l.prune && l.prune->needs_data()) || (l.lowrank && l.lowrank->needs_data())) return true;

@@ -131,7 +131,13 @@ std::string ActQuant::describe() const {
 }
 
 nlohmann::json KvQuant::to_json() const {
+  if (method == KvMethod::Fp8) return {{"method", "fp8"}};
   return {{"method", "kivi"}, {"bits", bits}, {"group_size", group_size}, {"residual", residual}};
+}
+
+std::string KvQuant::describe() const {
+  if (method == KvMethod::Fp8) return "FP8 E4M3 static per tensor";
+  return "KIVI " + std::to_string(bits) + "-bit g" + std::to_string(group_size) + " residual " + std::to_string(residual);
 }
 
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
@@ -210,8 +216,14 @@ ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const 
 KvQuant parse_kv_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
   f.only({"method", "bits", "group_size", "residual"});
-  f.get_choice("method", "kivi", {"kivi"});
   KvQuant k;
+  if (f.get_choice("method", "kivi", {"kivi", "fp8"}) == "fp8") {
+    // One format, one scale per tensor: nothing else to choose.
+    for (const char* kivi : {"bits", "group_size", "residual"})
+      if (f.has(kivi)) f.fail_at(kivi, "is a KIVI setting; method \"fp8\" has none (remove it)");
+    k.method = KvMethod::Fp8;
+    return k;
+  }
   k.bits = f.get_int("bits", 2, 2, 8);
   k.group_size = f.get_int64("group_size", 32, 1);
   k.residual = f.get_int64("residual", 128, 0);

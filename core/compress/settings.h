@@ -88,14 +88,24 @@ struct ActQuant {
   std::string describe() const;  // "A8 static tensor percentile 99.99"
 };
 
+// kivi: KIVI's per-channel keys / per-token values in groups, with a float residual (kivi.h).
+// fp8: FP8 E4M3 with one static scale per tensor for the module's keys and one for its values,
+// calibrated as absmax / 448: what vLLM's fp8 KV cache runs, written as kv_cache_scheme.
+enum class KvMethod { Kivi, Fp8 };
+
 struct KvQuant {
-  int bits = 2;
-  int64_t group_size = 32;  // keys: tokens per group (per channel); values: channels per group (per token)
-  int64_t residual = 128;   // newest tokens kept in full precision; a multiple of group_size
+  KvMethod method = KvMethod::Kivi;
+  int bits = 2;             // kivi
+  int64_t group_size = 32;  // kivi. keys: tokens per group (per channel); values: channels per group (per token)
+  int64_t residual = 128;   // kivi. newest tokens kept in full precision; a multiple of group_size
 
   nlohmann::json to_json() const;
-  // Storage per cached element: bits plus an fp16 scale and an fp16 minimum per group.
-  double bits_per_element() const { return bits + 32.0 / static_cast<double>(group_size); }
+  std::string describe() const;  // "KIVI 2-bit g32 residual 128", "FP8 E4M3 static per tensor"
+  // Storage per cached element: KIVI's bits plus an fp16 scale and an fp16 minimum per group;
+  // FP8's 8 bits (its two scales per module are nothing per element).
+  double bits_per_element() const {
+    return method == KvMethod::Fp8 ? 8.0 : bits + 32.0 / static_cast<double>(group_size);
+  }
 };
 
 const char* method_name(WeightMethod m);

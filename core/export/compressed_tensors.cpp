@@ -171,9 +171,22 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if ((l.weights || l.prune) && layer && !model.checkpoint().has(l.layer + ".weight"))
       return l.layer + ": compressed while tied to the embedding; untie it (a checkpoint with tie_word_embeddings stores one matrix)";
   }
-  if (!plan.kv.empty())
-    return plan.kv.front().module + ": KIVI KV-cache quantization (per-channel keys, per-token values, a full-precision residual) is not "
-                                    "representable by kv_cache_scheme, which holds static per-tensor k_scale / v_scale";
+  for (const auto& k : plan.kv)
+    if (k.kv.method != KvMethod::Fp8)
+      return k.module + ": KIVI KV-cache quantization (per-channel keys, per-token values, a full-precision residual) is not "
+                        "representable by kv_cache_scheme, which holds static per-tensor k_scale / v_scale (use kv_cache method fp8)";
+  if (!plan.kv.empty()) {
+    // kv_cache_scheme is one setting for every attention module: a module left out would run
+    // through the engine's FP8 cache with a default scale, not in float.
+    std::set<std::string> quantized, all;
+    for (const auto& k : plan.kv) quantized.insert(k.module);
+    for (const auto& p : model.points())
+      if (const auto colon = p.name.rfind(':'); colon != std::string::npos && p.name.substr(colon + 1) == "k") all.insert(p.name.substr(0, colon));
+    for (const auto& m : all)
+      if (!quantized.count(m))
+        return m + ": its KV cache is kept in float while other attention modules' is FP8; kv_cache_scheme quantizes every "
+                   "attention module's cache";
+  }
   if (!plan.points.empty()) return plan.points.front().point + ": activation quantization of an internal point " + online;
   return "";
 }
@@ -279,12 +292,21 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
     if (e->g_idx.defined()) add_raw(l.name() + ".weight_g_idx", e->g_idx.to(at::kCPU, at::kInt));
   }
   for (const auto& [name, t] : model.params()) add(name, t);
+  for (const auto& k : plan.kv) {
+    const auto it = o.kv_scales.find(k.module);
+    QUENCH_CHECK(it != o.kv_scales.end(), k.module, ": FP8 KV cache without its calibrated scales (export the model as the compress "
+                                                    "run that calibrated it)");
+    // llm-compressor's names (the attention module's k_scale / v_scale), F32 [1], x_fp8 = x / scale.
+    add_raw(k.module + ".k_scale", at::tensor({static_cast<float>(it->second.first)}, at::kFloat));
+    add_raw(k.module + ".v_scale", at::tensor({static_cast<float>(it->second.second)}, at::kFloat));
+  }
 
   // quantization_config
   json qc = json::object();
   std::set<std::string> formats;
   std::vector<std::string> quantized_layers;
-  if (!groups.empty()) {
+  const bool kv = !plan.kv.empty();
+  if (!groups.empty() || kv) {
     json cg = json::object();
     int i = 0;
     for (const auto& [key, layers] : groups) {
@@ -300,11 +322,15 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
       quantized_layers.insert(quantized_layers.end(), layers.begin(), layers.end());
     }
     qc["config_groups"] = cg;
-    qc["format"] = formats.size() == 1 ? *formats.begin() : std::string("mixed-precision");
+    qc["format"] = formats.empty() ? std::string("dense") : formats.size() == 1 ? *formats.begin() : std::string("mixed-precision");
     qc["quantization_status"] = "compressed";
     qc["global_compression_ratio"] = nullptr;
     qc["ignore"] = ignore;
     qc["kv_cache_scheme"] = nullptr;
+    if (kv)
+      qc["kv_cache_scheme"] = {{"num_bits", 8}, {"type", "float"}, {"symmetric", true}, {"strategy", "tensor"}, {"group_size", nullptr},
+                               {"block_structure", nullptr}, {"dynamic", false}, {"observer", "minmax"}, {"observer_kwargs", json::object()},
+                               {"actorder", nullptr}};
   }
   qc["quant_method"] = "compressed-tensors";
   qc["version"] = kCtVersion;
@@ -319,7 +345,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
 
   json config = model.config().json();
   config["dtype"] = dtype == at::kHalf ? "float16" : dtype == at::kBFloat16 ? "bfloat16" : "float32";
-  if (!groups.empty() || !sparse_layers.empty()) config["quantization_config"] = qc;
+  if (!groups.empty() || !sparse_layers.empty() || kv) config["quantization_config"] = qc;
 
   // shards
   std::vector<std::vector<size_t>> shards(1);

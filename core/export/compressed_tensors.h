@@ -4,7 +4,8 @@
 // transformers load): config.json with a "quantization_config" (quant_method
 // "compressed-tensors", quantization_status "compressed", one config group per distinct
 // weight / input-activation setting, the unquantized Linear layers on the ignore list, a
-// sparsity_config for 2:4-pruned layers), safetensors shards (≤ max_shard_bytes each, with
+// sparsity_config for 2:4-pruned layers, a kv_cache_scheme (FP8, static per tensor) with each
+// attention module's k_scale / v_scale for an FP8 KV cache), safetensors shards (≤ max_shard_bytes each, with
 // model.safetensors.index.json when there is more than one) and the source's tokenizer and
 // generation files.
 //
@@ -41,11 +42,15 @@ struct CtExportOptions {
   // The calibrated parameters of static input quantizers, by layer (CompressResult::static_inputs):
   // written as P.input_scale (and P.input_zero_point), which vLLM applies as the model runs.
   std::map<std::string, ops::QuantParams> static_inputs;
+  // FP8 KV caches' (key, value) scales by attention module (CompressResult::kv_scales), written
+  // as <module>.k_scale / .v_scale under kv_cache_scheme.
+  std::map<std::string, std::pair<double, double>> kv_scales;
 };
 
 // "" when `model` compressed with `plan` can be written as compressed-tensors, else why not,
 // naming the layer or setting (ggml formats, low-rank, Hadamard, structured pruning, output
-// activation quantization, KIVI KV cache, quantized non-Linear layers, ...).
+// activation quantization, KIVI KV cache, FP8 KV on only some attention modules, quantized
+// non-Linear layers, ...).
 std::string ct_exportable(const Model& model, const ResolvedRecipe& plan);
 // Throws unless dir can be written: absent, an empty directory, or (force) a directory.
 void check_ct_target(const std::string& dir, bool force);

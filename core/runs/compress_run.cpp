@@ -91,6 +91,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     } else if (!rs.save_dir.empty() && rs.save_format == "compressed-tensors") {
       CtExportOptions co = rs.ct;
       co.static_inputs = run.result.static_inputs;
+      co.kv_scales = run.result.kv_scales;
       co.progress = [&](int64_t done, int64_t total) {
         if (beat && !beat(done, total, -1, "writing " + rs.save_dir)) throw Cancelled();
       };

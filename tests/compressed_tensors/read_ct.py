@@ -463,6 +463,36 @@ def check_input_params(state, p, a, ck, rep):
     rep["input_zero_point"] = int(z[0])
 
 
+def check_kv_scales(state, scheme, ck, reports):
+    """kv_cache_scheme (static per-tensor, what vLLM's fp8 KV cache reads): every attention module,
+    recognised by its k_proj, carries a positive finite k_scale and v_scale of one value each;
+    no kv_cache_scheme, no KV scales."""
+    scaled = sorted({n[:-len(".k_scale")] for n in state if n.endswith(".k_scale")} |
+                    {n[:-len(".v_scale")] for n in state if n.endswith(".v_scale")})
+    if not scheme:
+        if scaled:
+            raise Malformed(f"{scaled[0]}: KV-cache scales without a kv_cache_scheme")
+        return
+    a = Args(scheme, "kv_cache_scheme")
+    if a.dynamic or a.strategy != "tensor":
+        raise Malformed(f"kv_cache_scheme: strategy {a.strategy} dynamic {a.dynamic}; static per-tensor scales expected")
+    attention = sorted({n.split(".k_proj.")[0] for n in state if ".k_proj." in n})
+    for m in attention:
+        if m not in scaled:
+            raise Malformed(f"{m}: kv_cache_scheme is set but the module has no k_scale / v_scale")
+    if not scaled:
+        raise Malformed("kv_cache_scheme is set but no module has k_scale / v_scale")
+    for m in scaled:
+        for which in ("k_scale", "v_scale"):
+            n = f"{m}.{which}"
+            if n not in state:
+                raise Malformed(f"{m}: {which} missing (the other KV scale is there)")
+            v = np.asarray(state[n], dtype=np.float64).reshape(-1)
+            if v.size != 1 or not np.isfinite(v[0]) or v[0] <= 0:
+                raise Malformed(f"{n}: {v.size} values {v[:4]}; one positive finite scale expected")
+            reports.setdefault(m, {})[which] = float(v[0])
+
+
 def read_checkpoint(d):
     cfg, qc, groups, ignore, sc = load_config(d)
     ck = Checkpoint(d)
@@ -503,6 +533,8 @@ def read_checkpoint(d):
             check_input_params(state, p, g.input, ck, rep)
         elif p + ".input_scale" in state:
             raise Malformed(f"{p}.input_scale: stored but group {g.name} has no input_activations")
+
+    check_kv_scales(state, qc.get("kv_cache_scheme"), ck, reports)
 
     # every config-group target that is a concrete module name must have been compressed
     for g in groups:

@@ -96,4 +96,20 @@ assert "symmetric input" in malformed({**ok, "p.input_zero_point": np.array([3],
 assert "without input_zero_point" in malformed(ok, A(symmetric=False))
 assert "expected I8" in malformed({**ok, "p.input_zero_point": np.array([3], np.int32)}, A(symmetric=False), {"p.input_zero_point": "I32"})
 assert "dynamic" in malformed(ok, read_ct.Args(dict(num_bits=8, strategy="token", dynamic=True), "t"))
+# kv_cache_scheme: both scales on every attention module (found by its k_proj), none without the scheme
+kv = dict(num_bits=8, type="float", strategy="tensor", dynamic=False)
+def kv_malformed(state, scheme):
+    try:
+        read_ct.check_kv_scales(state, scheme, None, {})
+        return ""
+    except read_ct.Malformed as e:
+        return str(e)
+one = np.array([0.01], np.float32)
+att = {"m.self_attn.k_proj.weight": np.zeros((2, 2)), "m.self_attn.k_scale": one, "m.self_attn.v_scale": one}
+assert kv_malformed(att, kv) == ""
+assert "without a kv_cache_scheme" in kv_malformed(att, None)
+assert "v_scale missing" in kv_malformed({k: v for k, v in att.items() if k != "m.self_attn.v_scale"}, kv)
+assert "no k_scale" in kv_malformed({"m.self_attn.k_proj.weight": np.zeros((2, 2))}, kv)
+assert "positive finite" in kv_malformed({**att, "m.self_attn.k_scale": np.array([-1.0], np.float32)}, kv)
+assert "static per-tensor" in kv_malformed(att, {**kv, "dynamic": True})
 print("read_ct self-test ok:", sorted(summ["modules"]))

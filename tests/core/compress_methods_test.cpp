@@ -274,6 +274,40 @@ TEST(KiviTest, EightBitIsNearFloatAndErrorsGrowAsBitsShrink) {
   EXPECT_DOUBLE_EQ(r.size.kv_bits_per_element, 8 + 2.0);
 }
 
+// FP8 KV (vLLM's fp8 cache): one calibrated scale per module for keys and one for values, absmax /
+// 448, so the largest key seen lands on E4M3's largest value; logits barely move (E4M3 keeps 3
+// mantissa bits: ≈31 dB per tensor), and the scales are in the result for the exporter.
+TEST(KvFp8Test, StaticScalesFromCalibrationAndNearFloatLogits) {
+  auto m = load_model(test::demo("sotu-llama"));
+  const auto c = random_calib(4096, 4, 64);
+  const auto before = logits(*m, c);
+  CalibrationOptions co;
+  co.points = "model.layers.0.self_attn:k,model.layers.0.self_attn:v";
+  co.weights = false;
+  const auto cal = calibrate(*m, c.source(), co);
+  const auto r = run(*m, {{"kv_cache", {{"method", "fp8"}}}}, c);
+  const double e = rel_fro(logits(*m, c), before);
+  EXPECT_LT(e, 2e-2);
+  EXPECT_GT(e, 0.0);
+  ASSERT_EQ(r.kv_scales.size(), 6u);
+  const auto& s0 = r.kv_scales.at("model.layers.0.self_attn");
+  EXPECT_DOUBLE_EQ(s0.first, cal.point("model.layers.0.self_attn:k")->all.absmax / 448.0);
+  EXPECT_DOUBLE_EQ(s0.second, cal.point("model.layers.0.self_attn:v")->all.absmax / 448.0);
+  const LayerResult& kv = row(r, "model.layers.0.self_attn");
+  EXPECT_EQ(kv.settings.at("kv_cache").at("method"), "fp8");
+  EXPECT_DOUBLE_EQ(kv.settings.at("details").at("k_scale").get<double>(), s0.first);
+  EXPECT_GT(*kv.output_sqnr_db, 28.0);
+  EXPECT_LT(*kv.output_sqnr_db, 36.0);
+  EXPECT_DOUBLE_EQ(r.size.kv_bits_per_element, 8.0);
+  // KIVI's fields have no meaning for FP8: named, not ignored.
+  try {
+    resolve(Recipe::parse({{"kv_cache", {{"method", "fp8"}, {"bits", 4}}}}), *m);
+    FAIL() << "accepted kv_cache.bits with method fp8";
+  } catch (const RecipeError& err) {
+    EXPECT_NE(std::string(err.what()).find("KIVI setting"), std::string::npos) << err.what();
+  }
+}
+
 TEST(ActQuantTest, ObserversPickTheirRanges) {
   auto m = load_model(test::fixture("hf-tiny/llama-tiny"));
   const auto c = random_calib(512);

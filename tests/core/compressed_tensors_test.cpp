@@ -42,6 +42,7 @@ struct Exported {
   int64_t file_bytes = 0;
   std::string dir;
   std::map<std::string, ops::QuantParams> static_inputs;
+  std::map<std::string, std::pair<double, double>> kv_scales;
 };
 
 void export_and_read(const json& recipe, const test::TempDir& tmp, Exported& x) {
@@ -49,8 +50,10 @@ void export_and_read(const json& recipe, const test::TempDir& tmp, Exported& x) 
   x.plan = resolve(Recipe::parse(recipe), *x.model);
   ASSERT_EQ(ct_exportable(*x.model, x.plan), "");
   const auto calib = random_calib(x.model->config().get_int("vocab_size"));
+  const CompressResult result = compress(*x.model, x.plan, calib);
   CtExportOptions o;
-  o.static_inputs = x.static_inputs = compress(*x.model, x.plan, calib).static_inputs;
+  o.static_inputs = x.static_inputs = result.static_inputs;
+  o.kv_scales = x.kv_scales = result.kv_scales;
   const std::string dir = x.dir = tmp.file("ct");
   export_compressed_tensors(*x.model, x.plan, dir, o);
   const std::string out = tmp.file("rebuilt.safetensors");
@@ -218,6 +221,32 @@ TEST(CompressedTensors, W8A8StaticInputScalesWritten) {
   }
 }
 
+// An FP8 KV cache (static per-tensor scales): kv_cache_scheme (float, 8 bits, tensor, static) and
+// each attention module's k_scale / v_scale, F32 [1], equal to the calibrated scales; the reader
+// requires both for every attention module. Alone (no weight groups) the format is "dense".
+TEST(CompressedTensors, Fp8KvCacheSchemeAndScales) {
+  for (const bool with_weights : {true, false}) {
+    test::TempDir tmp;
+    Exported x;
+    json recipe = {{"kv_cache", {{"method", "fp8"}}}};
+    if (with_weights) recipe["scheme"] = "W8A16";
+    export_and_read(recipe, tmp, x);
+    expect_exact(x);
+    expect_import_exact(x, true);
+    const json& kv = qconf(x).at("kv_cache_scheme");
+    EXPECT_EQ(kv.at("type"), "float");
+    EXPECT_EQ(kv.at("num_bits"), 8);
+    EXPECT_EQ(kv.at("strategy"), "tensor");
+    EXPECT_FALSE(kv.at("dynamic").get<bool>());
+    EXPECT_EQ(qconf(x).at("format"), with_weights ? "pack-quantized" : "dense");
+    ASSERT_EQ(x.kv_scales.size(), 6u);
+    for (const auto& [module, s] : x.kv_scales) {
+      EXPECT_EQ(x.rebuilt.at(module + ".k_scale").item<double>(), static_cast<double>(static_cast<float>(s.first))) << module;
+      EXPECT_EQ(x.rebuilt.at(module + ".v_scale").item<double>(), static_cast<double>(static_cast<float>(s.second))) << module;
+    }
+  }
+}
+
 TEST(CompressedTensors, Magnitude24SparseBitmaskExact) {
   test::TempDir tmp;
   Exported x;
@@ -237,6 +266,10 @@ TEST(CompressedTensors, RefusesWhatTheFormatCannotHold) {
                 .find("output activation"),
             std::string::npos);
   EXPECT_NE(why({{"kv_cache", {{"method", "kivi"}, {"bits", 2}, {"group_size", 32}, {"residual", 128}}}}).find("KIVI"), std::string::npos);
+  // FP8 on some attention modules only: kv_cache_scheme is one setting for all of them.
+  EXPECT_NE(why({{"overrides", {{{"match", "model.layers.0.self_attn"}, {"kv_cache", {{"method", "fp8"}}}}}}})
+                .find("model.layers.1.self_attn: its KV cache is kept in float"),
+            std::string::npos);
   EXPECT_NE(why({{"default", {{"lowrank", {{"rank", 8}}}}}}).find("low-rank"), std::string::npos);
   // (down_proj's 688 inputs have no Hadamard matrix: the rotation goes on the attention projections)
   EXPECT_NE(why({{"overrides", {{{"match", {"*.self_attn.*"}}, {"rotation", "hadamard"}}}}}).find("Hadamard"), std::string::npos);

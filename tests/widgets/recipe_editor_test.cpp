@@ -210,6 +210,33 @@ class RecipeEditorTest : public QObject {
     QCOMPARE(doc.json(), last);
   }
 
+  // The KV cache section: FP8 (static per tensor) has no fields of its own, so KIVI's are disabled,
+  // and the rule's JSON is {"method": "fp8"}; the estimate counts 8 bits per cached element.
+  void kvCacheFp8FromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setTarget(RecipeEditor::Target::Default);
+    RecipeSection* kv = editor.section("kv_cache");
+    QVERIFY(kv);
+    kv->setMode(RecipeSection::Mode::Set);
+    auto* method = kv->findChild<QComboBox*>(QStringLiteral("method"));
+    auto* bits = kv->findChild<QSpinBox*>(QStringLiteral("bits"));
+    QVERIFY(bits->isEnabled());
+    method->setCurrentIndex(method->findData(QStringLiteral("fp8")));
+    QVERIFY(!bits->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["kv_cache"], json({{"method", "fp8"}}));
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("KV cache 8.00 bits")), qPrintable(editor.sizeLabel()->text()));
+    // Back to KIVI: its fields come back with it.
+    method->setCurrentIndex(method->findData(QStringLiteral("kivi")));
+    QVERIFY(bits->isEnabled());
+    QVERIFY(editor.applySetting());
+    QCOMPARE(doc.json()["default"]["kv_cache"]["method"], "kivi");
+  }
+
   // The model-wide steps: FLAP and SmoothQuant as top-level keys, edited through the undo stack,
   // validated by the core against the model, and saved.
   void modelWideStepsAreUndoableEdits() {

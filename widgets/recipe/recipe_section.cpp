@@ -178,7 +178,11 @@ void ActivationsSection::updateEnabled() {
 
 // ---------------------------------------------------------------------------------------------
 
-KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (KIVI, attention modules)"), "kv_cache", parent) {
+KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (attention modules)"), "kv_cache", parent) {
+  method_ = choices(this, {{"kivi", tr("KIVI (per-channel keys, per-token values)")}, {"fp8", tr("FP8 E4M3, static per tensor")}});
+  method_->setObjectName(QStringLiteral("method"));
+  method_->setToolTip(tr("KIVI: 2–8 bits in groups, the newest tokens in full precision. FP8: one calibrated scale for each "
+                         "module's keys and one for its values, as vLLM's fp8 KV cache runs (exported as kv_cache_scheme)"));
   bits_ = new QSpinBox(this);
   bits_->setObjectName(QStringLiteral("bits"));
   bits_->setRange(2, 8);
@@ -192,16 +196,24 @@ KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (KI
   residual_->setRange(0, 65536);
   residual_->setValue(128);
   residual_->setToolTip(tr("Newest tokens kept in full precision; a multiple of the group size"));
+  addRow(tr("Method"), method_);
   addRow(tr("Bits"), bits_);
   addRow(tr("Group size"), group_);
   addRow(tr("Residual tokens"), residual_);
 }
 
 nlohmann::json KvCacheSection::fields() const {
+  if (comboData(method_) == "fp8") return {{"method", "fp8"}};
   return {{"method", "kivi"}, {"bits", bits_->value()}, {"group_size", group_->value()}, {"residual", residual_->value()}};
 }
 
+void KvCacheSection::updateEnabled() {
+  const bool kivi = comboData(method_) == "kivi";
+  for (QSpinBox* b : {bits_, group_, residual_}) b->setEnabled(kivi);
+}
+
 void KvCacheSection::setFields(const nlohmann::json& j) {
+  setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : std::string("kivi"));
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("group_size") && j["group_size"].is_number_integer()) group_->setValue(j["group_size"].get<int>());
   if (j.contains("residual") && j["residual"].is_number_integer()) residual_->setValue(j["residual"].get<int>());

@@ -93,7 +93,8 @@ class ActivationsSection : public RecipeSection {
   QDoubleSpinBox* percentile_;
 };
 
-// The KV cache of attention modules (KIVI): bits, group size, residual tokens.
+// The KV cache of attention modules: KIVI (bits, group size, residual tokens) or FP8 E4M3 with
+// static per-tensor scales (nothing to set).
 class KvCacheSection : public RecipeSection {
   Q_OBJECT
  public:
@@ -102,8 +103,10 @@ class KvCacheSection : public RecipeSection {
  protected:
   nlohmann::json fields() const override;
   void setFields(const nlohmann::json& j) override;
+  void updateEnabled() override;
 
  private:
+  QComboBox* method_;
   QSpinBox* bits_;
   QSpinBox* group_;
   QSpinBox* residual_;
