@@ -20,6 +20,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
+#include "core/io/safetensors_stream.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
 
@@ -288,8 +289,11 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
   const int64_t heads = arch == "llama" ? m.a("attention.head_count") : 0;
   const int64_t kv_heads = arch == "llama" ? m.opt_a("attention.head_count_kv").value_or(heads) : 0;
 
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  std::map<std::string, int64_t> bytes_by_dtype;
+  // Names first: the streamed file reserves its header for them. The tensors are then decoded and
+  // written one at a time, so an 8B model never sits in memory as F32 (32 GB) while it converts.
+  std::vector<std::pair<const GgufTensorInfo*, std::string>> todo;
+  std::vector<std::string> names;
+  std::set<std::string> seen;
   json rope_scaling;
   for (const GgufTensorInfo& t : f.tensors()) {
     if (t.name == "rope_freqs.weight" && arch == "llama") {
@@ -298,6 +302,13 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
     }
     const std::string hf = hf_tensor_name(arch, t.name);
     QUENCH_CHECK(!hf.empty(), path, ": tensor ", t.name, " has no Hugging Face name in Quench's ", arch, " table");
+    QUENCH_CHECK(seen.insert(hf).second, path, ": tensor ", t.name, " maps to ", hf, ", which another tensor already gave");
+    todo.emplace_back(&t, hf);
+    names.push_back(hf);
+  }
+  // The Hugging Face tensor of GGUF tensor t: dequantized, llama's q/k rows un-permuted, Mamba's
+  // and GPT-2's layouts restored.
+  auto convert = [&](const GgufTensorInfo& t) {
     at::Tensor v = read_tensor(f, t);
     const std::string& g = t.name;
     if (arch == "llama" && (g.find(".attn_q.") != std::string::npos || g.find(".attn_k.") != std::string::npos)) {
@@ -313,17 +324,8 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
     if (arch == "gpt2" && v.dim() == 2 &&
         (ends_with(g, ".attn_qkv.weight") || ends_with(g, ".attn_output.weight") || ends_with(g, ".ffn_up.weight") || ends_with(g, ".ffn_down.weight")))
       v = v.t();
-    v = v.contiguous();
-    bytes_by_dtype[v.scalar_type() == at::kHalf ? "float16" : v.scalar_type() == at::kBFloat16 ? "bfloat16" : "float32"] += v.nbytes();
-    tensors.emplace_back(hf, std::move(v));
-  }
-  json cfg = config;
-  if (!rope_scaling.is_null()) cfg["rope_scaling"] = rope_scaling;
-  std::string dtype = "float32";
-  int64_t most = -1;
-  for (const auto& [d, n] : bytes_by_dtype)
-    if (n > most) dtype = d, most = n;
-  cfg["dtype"] = dtype;
+    return v.contiguous();
+  };
   std::string why;
   const std::optional<json> tokenizer = make_tokenizer(f, why);
 
@@ -332,7 +334,21 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
   remove_tree(tmp.string());
   try {
     fs::create_directories(tmp);
-    save_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});
+    std::map<std::string, int64_t> bytes_by_dtype;
+    SafetensorsStreamWriter out((tmp / "model.safetensors").string(), names, {{"format", "pt"}});
+    for (const auto& [t, hf] : todo) {
+      const at::Tensor v = convert(*t);
+      bytes_by_dtype[v.scalar_type() == at::kHalf ? "float16" : v.scalar_type() == at::kBFloat16 ? "bfloat16" : "float32"] += v.nbytes();
+      out.add(hf, v);
+    }
+    out.commit();
+    json cfg = config;
+    if (!rope_scaling.is_null()) cfg["rope_scaling"] = rope_scaling;
+    std::string dtype = "float32";
+    int64_t most = -1;
+    for (const auto& [d, n] : bytes_by_dtype)
+      if (n > most) dtype = d, most = n;
+    cfg["dtype"] = dtype;
     write_file_atomic((tmp / "config.json").string(), cfg.dump(2) + "\n");
     if (tokenizer) write_file_atomic((tmp / "tokenizer.json").string(), tokenizer->dump(2) + "\n");
     write_marker(tmp, fs::absolute(path).string());

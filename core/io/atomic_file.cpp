@@ -66,6 +66,20 @@ void AtomicFile::write(const void* data, size_t n) {
   }
 }
 
+void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail(path_, ": write failed: ", std::strerror(errno));
+    }
+    p += w;
+    offset += static_cast<uint64_t>(w);
+    n -= static_cast<size_t>(w);
+  }
+}
+
 void AtomicFile::commit() {
   if (::fchmod(fd_, 0644) != 0 || ::fsync(fd_) != 0) fail(path_, ": cannot flush: ", std::strerror(errno));
   if (::close(fd_) != 0) {

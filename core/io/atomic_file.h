@@ -2,6 +2,7 @@
 // A file that appears at its path complete or not at all: written to a temporary file in the
 // same directory, flushed, then renamed over the target. Destroyed without commit(): removed.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace quench {
@@ -14,6 +15,8 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
   void write(const void* data, size_t n);
   void write(const std::string& s) { write(s.data(), s.size()); }
+  // Overwrites n bytes at offset of what was written so far (a header reserved up front).
+  void write_at(uint64_t offset, const void* data, size_t n);
   void commit();
 
  private:
