@@ -60,6 +60,14 @@ PY
       /usr/bin/time -f "  eval of the compressed-tensors export (cuda bf16, 8 x 256): %e s, peak RSS %M kB" "$CLI" eval "$3" --device cuda \
         --dtype bfloat16 --text resources/demo/sotu-2000-2023.txt --ctx 256 --max-windows 8 --no-record | tail -2
     fi
+    if [ "$2" = gguf ] && [ -f "$3" ]; then
+      # The first open converts the GGUF into an F32 checkpoint in the cache, tensor by tensor.
+      rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/quench/gguf"
+      /usr/bin/time -f "  inspect of the GGUF (first open: streamed conversion into the cache): %e s, peak RSS %M kB" "$CLI" inspect "$3" | grep -E "parameters" | head -1
+      /usr/bin/time -f "  eval of the GGUF (cached conversion), cuda bf16, 4 x 256: %e s, peak RSS %M kB" "$CLI" eval "$3" --device cuda \
+        --dtype bfloat16 --text resources/demo/sotu-2000-2023.txt --ctx 256 --max-windows 4 --no-record | tail -1
+      rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/quench/gguf"
+    fi
     if [[ "$ARGS" == *" diff "* ]] && [ "$2" = compressed-tensors ] && [ -f "$3/config.json" ]; then
       /usr/bin/time -f "  diff against the float model: %e s, peak RSS %M kB" "$CLI" diff $M "$3" --top 3 --json 2>/tmp/diff-time.txt >/tmp/diff.json
       cat /tmp/diff-time.txt | tail -3

@@ -57,8 +57,11 @@ int cmd_diff(const Argv& argv) {
   if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
   if (!a.get("text") && (a.get("ctx") || a.get("max-windows"))) throw UsageError("--ctx and --max-windows need --text");
 
-  auto fm = load_model(float_dir);
-  auto qm = load_model(resolve_model_path(quantized));
+  // Weights stay as stored (mapped) unless the models must run: the comparison reads one layer at a time.
+  LoadOptions lo;
+  lo.materialize = a.get("text").has_value();
+  auto fm = load_model(float_dir, lo);
+  auto qm = load_model(resolve_model_path(quantized), lo);
   const StoredTypes types(quantized, *qm);
   std::vector<LayerDiff> rows;
   for (const auto& lp : fm->layers()) {

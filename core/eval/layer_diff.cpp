@@ -30,18 +30,26 @@ LayerDiff diff_layer(const Layer& f, const Layer& q, int64_t top) {
   r.layer = f.name();
   r.shape = f.shape();
   at::NoGradGuard ng;
-  // Double: a 4096² layer's sums of squares lose digits in float, and "exact" must mean exact.
-  const at::Tensor w = f.weight().detach().to(at::kCPU, at::kDouble).reshape({f.out_features(), -1});
-  const at::Tensor d = w - q.weight().detach().to(at::kCPU, at::kDouble).reshape({f.out_features(), -1});
-  r.signal = w.square().sum().item<double>();
-  const at::Tensor per_channel = d.square().sum(0);  // [in]
+  // Double: a 4096² layer's sums of squares lose digits in float, and "exact" must mean exact. In
+  // chunks of rows, so that an 8B model's 128256 × 4096 embedding needs 0.1 GB, not 8 GB, of doubles.
+  const at::Tensor fw = f.weight().detach().reshape({f.out_features(), -1}), qw = q.weight().detach().reshape({f.out_features(), -1});
+  const int64_t rows = fw.size(0), cols = fw.size(1);
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 23) / std::max<int64_t>(cols, 1));
+  at::Tensor per_channel = at::zeros({cols}, at::kDouble), amax = at::zeros({cols}, at::kDouble);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, rows - r0);
+    const at::Tensor w = fw.narrow(0, r0, n).to(at::kCPU, at::kDouble);
+    const at::Tensor d = w - qw.narrow(0, r0, n).to(at::kCPU, at::kDouble);
+    r.signal += w.square().sum().item<double>();
+    per_channel += d.square().sum(0);
+    amax = at::maximum(amax, w.abs().amax(0));
+  }
   r.error = per_channel.sum().item<double>();
   const at::Tensor pc = per_channel.to(at::kFloat).contiguous();
   r.channel_error.assign(pc.data_ptr<float>(), pc.data_ptr<float>() + pc.numel());
   if (r.error > 0 && top > 0) {
     const auto k = std::min<int64_t>(top, per_channel.numel());
     const auto [vals, idx] = per_channel.topk(k);
-    const at::Tensor amax = w.abs().amax(0);
     for (int64_t i = 0; i < k; ++i) {
       const int64_t c = idx[i].item<int64_t>();
       r.worst.push_back({c, vals[i].item<double>() / r.error, amax[c].item<double>()});
