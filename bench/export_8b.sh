@@ -50,6 +50,9 @@ print(f"{scheme} -> {fmt}: export {m['export_seconds']:.1f} s, {m['export_bytes'
       f"(estimate {s['bytes']/1e9:.3f} GB, {100*(m['export_bytes']/s['bytes']-1):+.2f} %; 16-bit {s['original_bytes']/1e9:.3f} GB); "
       f"compress {m['compress_seconds']:.1f} s; bits/weight {s['bits_per_weight']:.3f}; wall {wall.group(1) if wall else '?'}; "
       f"peak RSS {int(rss.group(1))/1e6 if rss else 0:.1f} GB")
+if 'export_tensors_checked' in m:
+    print(f"  export check: {int(m['export_tensors_checked'])} tensors read back in {m['export_check_seconds']:.1f} s, "
+          f"{int(m['export_tensors_inexact'])} different, max |d| {m['export_weight_max_abs_error']:.3g}")
 if 'export_top1_agreement' in m:
     print(f"  export check: reopened in {m['export_check_seconds']:.1f} s, top-1 agreement {100*m['export_top1_agreement']:.2f} %, "
           f"max |dlogit|/max |logit| {m['export_logits_rel_error']:.3g}, KL {m['export_kl']:.3g}")

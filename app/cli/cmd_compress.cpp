@@ -58,7 +58,9 @@ const char* kUsage =
     "  --force       replace an existing GGUF file or a non-empty compressed-tensors directory\n"
     "  --no-export-check  skip the check that follows every --save-model: the written model is opened again\n"
     "                (a GGUF file through Quench's importer) and its logits on 4 calibration samples are compared\n"
-    "                with the compressed model's; recorded as export_top1_agreement, export_kl, export_logits_rel_error\n"
+    "                with the compressed model's; recorded as export_top1_agreement, export_kl, export_logits_rel_error.\n"
+    "                A GGUF of more than 2 B parameters is read back tensor by tensor instead and compared with the\n"
+    "                compressed model's tensors: export_tensors_checked, export_tensors_inexact, export_weight_max_abs_error\n"
     "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
     "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n"
     "  --no-record   run and print without recording an experiment (the database is not touched)\n";
@@ -248,6 +250,13 @@ int cmd_compress(const Argv& argv) {
               << metrics["export_logits_rel_error"].get<double>() << ", KL " << metrics["export_kl"].get<double>()
               << " (the saved file against the compressed model, " << std::min<int64_t>(rs.export_check_samples, calib->samples)
               << " calibration samples)\n";
+  if (metrics.contains("export_tensors_checked")) {
+    const auto inexact = static_cast<int64_t>(metrics["export_tensors_inexact"].get<double>());
+    std::cout << "read back   " << static_cast<int64_t>(metrics["export_tensors_checked"].get<double>()) << " tensors from the file, "
+              << (inexact == 0 ? std::string("every one equal to the compressed model's")
+                               : std::to_string(inexact) + " different (largest |Δ| " + std::to_string(metrics["export_weight_max_abs_error"].get<double>()) + ")")
+              << " (a GGUF this large is checked tensor by tensor, not reopened as a second model)\n";
+  }
   if (metrics.contains("export_top1_agreement") &&
       (!plan.kv.empty() || std::any_of(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& l) { return l.input.has_value(); })))
     std::cout << "            (the engine quantizes activations and the KV cache as it runs, with the file's settings and scales;\n"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "core/eval/fidelity.h"
@@ -61,6 +62,39 @@ ExportCheck check_export(Model& compressed, const std::string& path, const Calib
   out.top1_agreement = f.top1_agreement;
   out.kl = std::max(0.0, f.kl);
   out.rel_error = max_ref > 0 ? max_diff / max_ref : max_diff;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+WeightCheck check_export_weights(const Model& compressed, const std::string& gguf_path) {
+  const auto start = std::chrono::steady_clock::now();
+  at::NoGradGuard no_grad;
+  WeightCheck out;
+  for_each_gguf_tensor(gguf_path, [&](const std::string& name, const at::Tensor& stored) {
+    at::Tensor mine;
+    if (const auto it = compressed.params().find(name); it != compressed.params().end()) mine = it->second;
+    const auto dot = name.rfind('.');
+    if (!mine.defined() && dot != std::string::npos) {
+      if (const Layer* l = compressed.find_layer(name.substr(0, dot))) {
+        const std::string what = name.substr(dot + 1);
+        mine = what == "weight" ? l->weight() : what == "bias" ? l->bias() : at::Tensor();
+      }
+    }
+    QUENCH_CHECK(mine.defined(), "export check: ", gguf_path, " holds ", name, ", which the compressed model does not have");
+    QUENCH_CHECK(mine.numel() == stored.numel(), "export check: ", gguf_path, ": ", name, " has ", stored.numel(),
+                 " values where the compressed model has ", mine.numel());
+    // In the file's dtype: a float layer stored as F16 or BF16 is compared after that rounding.
+    const at::Tensor a = mine.detach().to(at::kCPU).reshape(stored.sizes()).to(stored.scalar_type()).to(at::kDouble);
+    const double err = (a - stored.to(at::kDouble)).abs().max().item<double>();
+    ++out.tensors;
+    if (!(err == 0)) ++out.inexact;
+    // NaN (a non-finite value on one side) is the worst there is.
+    const bool worse = std::isnan(err) ? !std::isnan(out.max_abs_error) : err > out.max_abs_error;
+    if (worse) {
+      out.max_abs_error = err;
+      out.worst = name;
+    }
+  });
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

@@ -271,49 +271,43 @@ void write_marker(const fs::path& dir, const std::string& source) {
 
 }  // namespace
 
-std::string import_gguf(const std::string& path, const std::string& out_dir) {
-  std::error_code ec;
-  if (fs::exists(out_dir, ec))
-    QUENCH_CHECK(fs::is_directory(out_dir, ec) && fs::is_empty(out_dir, ec), out_dir, ": exists and is not an empty directory; choose a new one");
-  const GgufFile f(path);
-  Meta m{f, f.key("general.architecture").as_string(path + ": general.architecture")};
-  const std::string& arch = m.arch;
-  QUENCH_CHECK(gguf_arch_supported(arch), path, ": architecture \"", arch,
-               "\" is not supported (Quench opens GGUF files of llama, qwen2, gpt2, mamba and mamba2 models)");
-
-  const GgufTensorInfo& embd = f.tensor("token_embd.weight");
-  QUENCH_CHECK(embd.ne.size() == 2, path, ": tensor token_embd.weight has ", embd.ne.size(), " dimensions, expected 2");
-  const int64_t vocab = embd.ne[1];
-  const bool tied = f.find("output.weight") == nullptr;
-  const json config = make_config(m, vocab, tied);
-  const int64_t heads = arch == "llama" ? m.a("attention.head_count") : 0;
-  const int64_t kv_heads = arch == "llama" ? m.opt_a("attention.head_count_kv").value_or(heads) : 0;
-
-  // Names first: the streamed file reserves its header for them. The tensors are then decoded and
-  // written one at a time, so an 8B model never sits in memory as F32 (32 GB) while it converts.
-  std::vector<std::pair<const GgufTensorInfo*, std::string>> todo;
-  std::vector<std::string> names;
-  std::set<std::string> seen;
-  json rope_scaling;
-  for (const GgufTensorInfo& t : f.tensors()) {
-    if (t.name == "rope_freqs.weight" && arch == "llama") {
-      rope_scaling = llama3_scaling(m, read_tensor(f, t), config);
-      continue;
+namespace {
+// A GGUF file's tensors under their Hugging Face names, in transformers' layouts: the names are
+// known on opening, each tensor is decoded only when asked for.
+class HfTensors {
+ public:
+  explicit HfTensors(const std::string& path) : path_(path), f(path), m{f, f.key("general.architecture").as_string(path + ": general.architecture")} {
+    const std::string& arch = m.arch;
+    QUENCH_CHECK(gguf_arch_supported(arch), path, ": architecture \"", arch,
+                 "\" is not supported (Quench opens GGUF files of llama, qwen2, gpt2, mamba and mamba2 models)");
+    const GgufTensorInfo& embd = f.tensor("token_embd.weight");
+    QUENCH_CHECK(embd.ne.size() == 2, path, ": tensor token_embd.weight has ", embd.ne.size(), " dimensions, expected 2");
+    const bool tied = f.find("output.weight") == nullptr;
+    config = make_config(m, embd.ne[1], tied);
+    heads_ = arch == "llama" ? m.a("attention.head_count") : 0;
+    kv_heads_ = arch == "llama" ? m.opt_a("attention.head_count_kv").value_or(heads_) : 0;
+    std::set<std::string> seen;
+    for (const GgufTensorInfo& t : f.tensors()) {
+      if (t.name == "rope_freqs.weight" && arch == "llama") {
+        rope_scaling = llama3_scaling(m, read_tensor(f, t), config);
+        continue;
+      }
+      const std::string hf = hf_tensor_name(arch, t.name);
+      QUENCH_CHECK(!hf.empty(), path, ": tensor ", t.name, " has no Hugging Face name in Quench's ", arch, " table");
+      QUENCH_CHECK(seen.insert(hf).second, path, ": tensor ", t.name, " maps to ", hf, ", which another tensor already gave");
+      tensors.emplace_back(&t, hf);
     }
-    const std::string hf = hf_tensor_name(arch, t.name);
-    QUENCH_CHECK(!hf.empty(), path, ": tensor ", t.name, " has no Hugging Face name in Quench's ", arch, " table");
-    QUENCH_CHECK(seen.insert(hf).second, path, ": tensor ", t.name, " maps to ", hf, ", which another tensor already gave");
-    todo.emplace_back(&t, hf);
-    names.push_back(hf);
   }
+
   // The Hugging Face tensor of GGUF tensor t: dequantized, llama's q/k rows un-permuted, Mamba's
   // and GPT-2's layouts restored.
-  auto convert = [&](const GgufTensorInfo& t) {
+  at::Tensor convert(const GgufTensorInfo& t) const {
+    const std::string& arch = m.arch;
     at::Tensor v = read_tensor(f, t);
     const std::string& g = t.name;
     if (arch == "llama" && (g.find(".attn_q.") != std::string::npos || g.find(".attn_k.") != std::string::npos)) {
-      const int64_t h = g.find(".attn_q.") != std::string::npos ? heads : kv_heads;
-      QUENCH_CHECK(h > 0 && v.size(0) % h == 0 && (v.size(0) / h) % 2 == 0, path, ": tensor ", g, ": ", v.size(0),
+      const int64_t h = g.find(".attn_q.") != std::string::npos ? heads_ : kv_heads_;
+      QUENCH_CHECK(h > 0 && v.size(0) % h == 0 && (v.size(0) / h) % 2 == 0, path_, ": tensor ", g, ": ", v.size(0),
                    " rows do not split into ", h, " heads of even size");
       v = v.index_select(0, at::argsort(qk_row_order(v.size(0), h)));
     }
@@ -325,7 +319,36 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
         (ends_with(g, ".attn_qkv.weight") || ends_with(g, ".attn_output.weight") || ends_with(g, ".ffn_up.weight") || ends_with(g, ".ffn_down.weight")))
       v = v.t();
     return v.contiguous();
-  };
+  }
+
+  std::string path_;
+  GgufFile f;
+  Meta m;
+  json config, rope_scaling;
+  std::vector<std::pair<const GgufTensorInfo*, std::string>> tensors;  // (GGUF tensor, Hugging Face name)
+
+ private:
+  int64_t heads_ = 0, kv_heads_ = 0;
+};
+}  // namespace
+
+void for_each_gguf_tensor(const std::string& path, const std::function<void(const std::string&, const at::Tensor&)>& visit) {
+  const HfTensors h(path);
+  for (const auto& [t, hf] : h.tensors) visit(hf, h.convert(*t));
+}
+
+std::string import_gguf(const std::string& path, const std::string& out_dir) {
+  std::error_code ec;
+  if (fs::exists(out_dir, ec))
+    QUENCH_CHECK(fs::is_directory(out_dir, ec) && fs::is_empty(out_dir, ec), out_dir, ": exists and is not an empty directory; choose a new one");
+  // Names first: the streamed file reserves its header for them. The tensors are then decoded and
+  // written one at a time, so an 8B model never sits in memory as F32 (32 GB) while it converts.
+  const HfTensors h(path);
+  const GgufFile& f = h.f;
+  std::vector<std::string> names;
+  for (const auto& [t, hf] : h.tensors) names.push_back(hf);
+  const json& config = h.config;
+  const json& rope_scaling = h.rope_scaling;
   std::string why;
   const std::optional<json> tokenizer = make_tokenizer(f, why);
 
@@ -336,8 +359,8 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
     fs::create_directories(tmp);
     std::map<std::string, int64_t> bytes_by_dtype;
     SafetensorsStreamWriter out((tmp / "model.safetensors").string(), names, {{"format", "pt"}});
-    for (const auto& [t, hf] : todo) {
-      const at::Tensor v = convert(*t);
+    for (const auto& [t, hf] : h.tensors) {
+      const at::Tensor v = h.convert(*t);
       bytes_by_dtype[v.scalar_type() == at::kHalf ? "float16" : v.scalar_type() == at::kBFloat16 ? "bfloat16" : "float32"] += v.nbytes();
       out.add(hf, v);
     }

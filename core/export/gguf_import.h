@@ -5,6 +5,9 @@
 // layouts (llama's q/k rows, Mamba's A_log, GPT-2's transposed Conv1D weights), every quantized
 // tensor dequantized to F32 exactly as llama.cpp decodes it (F32/F16/BF16 kept as stored), and a
 // tokenizer.json rebuilt from tokenizer.ggml.* for byte-level BPE ("gpt2") vocabularies.
+#include <ATen/ATen.h>
+
+#include <functional>
 #include <string>
 
 namespace quench {
@@ -14,6 +17,10 @@ namespace quench {
 // an architecture Quench does not import, a tensor name the table lacks, a type Quench cannot
 // decode (Q2_K, IQ…), truncated data. Returns out_dir.
 std::string import_gguf(const std::string& gguf_path, const std::string& out_dir);
+
+// Every tensor of a GGUF file as import_gguf writes it (Hugging Face name, dequantized F32 or the
+// stored F16/BF16/F32, transformers' layout), one at a time: nothing else is held in memory.
+void for_each_gguf_tensor(const std::string& gguf_path, const std::function<void(const std::string& hf, const at::Tensor& t)>& visit);
 
 // Whether path names a GGUF file (a regular file ending in .gguf).
 bool is_gguf_file(const std::string& path);

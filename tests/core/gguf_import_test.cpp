@@ -12,6 +12,7 @@
 
 #include "core/compress/compress.h"
 #include "core/compress/recipe.h"
+#include "core/export/export_check.h"
 #include "core/export/gguf_export.h"
 #include "core/export/gguf_import.h"
 #include "core/export/gguf_names.h"
@@ -96,6 +97,30 @@ TEST_P(GgufImport, RoundTripIsExact) {
   at::NoGradGuard ng;
   const at::Tensor x = at::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + 64), at::kLong).unsqueeze(0);
   EXPECT_LT(test::rel_error(back->forward({x}).logits, m->forward({x}).logits), 1e-5);
+
+  // The export check of large GGUFs (tensor by tensor, no second model) finds every tensor equal.
+  const WeightCheck wc = check_export_weights(*m, gguf);
+  EXPECT_EQ(wc.tensors, static_cast<int64_t>(GgufFile(gguf).tensors().size()));
+  EXPECT_EQ(wc.inexact, 0) << wc.worst << " " << wc.max_abs_error;
+  EXPECT_EQ(wc.max_abs_error, 0.0);
+}
+
+// ... and against a model the file does not hold (compressed on another grid), it names the
+// tensors that differ; against a model of another shape, it says which tensor does not fit.
+TEST(GgufExportWeightCheck, FindsWhatTheFileDoesNotHold) {
+  TempDir tmp;
+  auto m = load_model(test::demo("sotu-llama"));
+  compress(*m, resolve(*Recipe::from_name("Q4_0"), *m), CalibrationSet{}, {.measure_samples = 0});
+  const std::string gguf = tmp.file("q4_0.gguf");
+  export_gguf(*m, gguf);
+  auto other = load_model(test::demo("sotu-llama"));
+  compress(*other, resolve(*Recipe::from_name("Q8_0"), *other), CalibrationSet{}, {.measure_samples = 0});
+  const WeightCheck wc = check_export_weights(*other, gguf);
+  EXPECT_EQ(wc.inexact, 36);  // 6 blocks × 6 projections on a Q4_0 grid; down_proj (688 inputs) and the rest stay float
+  EXPECT_GT(wc.max_abs_error, 0.0);
+  EXPECT_NE(wc.worst.find("model.layers."), std::string::npos) << wc.worst;
+  auto mamba = load_model(test::demo("sotu-mamba2"));
+  EXPECT_TRUE(has(error_of([&] { check_export_weights(*mamba, gguf); }), "which the compressed model does not have"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Llama, GgufImport, testing::Values(Case{"Q4_0", ""}, Case{"Q4_K", "f16"}),

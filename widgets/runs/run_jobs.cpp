@@ -209,6 +209,12 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
                     .arg(s.export_path)
                     .arg(100 * run.metrics["export_top1_agreement"].get<double>(), 0, 'f', 2)
                     .arg(run.metrics["export_logits_rel_error"].get<double>(), 0, 'g', 3));
+      if (run.metrics.contains("export_tensors_checked"))
+        ctx.log(QObject::tr("export check: %1 tensors read back from %2, %3 different from the compressed model (largest |Δ| %4)")
+                    .arg(static_cast<qint64>(run.metrics["export_tensors_checked"].get<double>()))
+                    .arg(s.export_path)
+                    .arg(static_cast<qint64>(run.metrics["export_tensors_inexact"].get<double>()))
+                    .arg(run.metrics["export_weight_max_abs_error"].get<double>(), 0, 'g', 3));
       out.metrics["export_path"] = str(s.export_path);
       out.metrics["export_format"] = str(s.export_format);
     }
