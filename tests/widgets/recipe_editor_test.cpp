@@ -230,6 +230,10 @@ class RecipeEditorTest : public QObject {
     QVERIFY2(doc.valid(), qPrintable(doc.error()));
     QCOMPARE(doc.json()["default"]["kv_cache"], json({{"method", "fp8"}}));
     QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("KV cache 8.00 bits")), qPrintable(editor.sizeLabel()->text()));
+    if (const QString dir = qEnvironmentVariable("QUENCH_SCREENSHOT_DIR"); !dir.isEmpty()) {
+      editor.resize(520, 1500);
+      QVERIFY(editor.grab().save(dir + QStringLiteral("/recipe-kv-fp8.png")));
+    }
     // Back to KIVI: its fields come back with it.
     method->setCurrentIndex(method->findData(QStringLiteral("kivi")));
     QVERIFY(bits->isEnabled());
