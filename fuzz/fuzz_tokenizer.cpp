@@ -27,10 +27,9 @@ void exercise(const quench::Tokenizer& tok) {
       continue;  // e.g. no unk_token for a character the vocabulary lacks
     }
     for (int32_t id : ids) {
-      // Ids from the vocabulary and added tokens must name a token, or an embedding of max_id() + 1
-      // rows would be indexed out of range. A post-processor's ids are whatever the file says
-      // (the tokenizers library does not check them either), so only ids >= 0 are required there.
-      if (id < 0 || (!special && id > tok.max_id())) std::abort();
+      // Every id, a post-processor's included, must be within max_id(), or an embedding of
+      // max_id() + 1 rows would be indexed out of range.
+      if (id < 0 || id > tok.max_id()) std::abort();
       (void)tok.is_special(id);
       if (auto s = tok.id_to_token(id)) (void)tok.token_to_id(*s);
     }

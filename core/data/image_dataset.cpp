@@ -20,6 +20,7 @@ ImageDataset load_idx_dataset(const std::string& images_path, const std::string&
                labels_path, " holds ", d.labels.size(0), " labels");
   QUENCH_CHECK(d.images.size(0) > 0, images_path, ": no images");
   d.source = images_path;
+  d.labels_source = labels_path;
   return d;
 }
 
@@ -32,7 +33,7 @@ ImageDataset load_image_folder(const std::string& dir, const Config* cfg) {
   std::sort(classes.begin(), classes.end());
 
   ImageDataset d;
-  d.source = dir;
+  d.source = d.labels_source = dir;
   d.class_names = classes;
   std::map<std::string, int64_t> id_of;
   bool from_config = cfg && cfg->has("label2id") && cfg->json()["label2id"].is_object();

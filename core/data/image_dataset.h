@@ -15,7 +15,8 @@ struct ImageDataset {
   at::Tensor labels;                     // I64 [N]
   std::vector<std::string> class_names;  // folder datasets: class id → folder name
   std::vector<std::string> warnings;
-  std::string source;
+  std::string source;         // the images (an IDX images file, or the folder)
+  std::string labels_source;  // where the labels came from (the IDX labels file, or the folder)
   int64_t size() const { return images.size(0); }
 };
 

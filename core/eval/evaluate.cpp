@@ -82,8 +82,12 @@ EvalResult evaluate_images(Model& model, const EvalData& d, const EvalOptions& o
     at::NoGradGuard ng;
     auto logits = model.forward(in).logits;
     const int64_t classes = logits.size(-1);
-    QUENCH_CHECK(labels.max().item<int64_t>() < classes, ds.source, ": label ", labels.max().item<int64_t>(),
-                 " is outside the model's ", classes, " classes");
+    if (labels.max().item<int64_t>() >= classes) {
+      // The file that holds the label is at fault, not the images beside it.
+      const int64_t k = labels.ge(classes).nonzero().reshape(-1)[0].item<int64_t>();
+      fail(ds.labels_source.empty() ? ds.source : ds.labels_source, ": label ", labels[k].item<int64_t>(), " (of image ", i + k,
+           ") is outside the model's ", classes, " classes");
+    }
     auto top = std::get<1>(logits.topk(std::min<int64_t>(5, classes), -1));
     auto hit = top.eq(labels.unsqueeze(1));
     top1 += hit.select(1, 0).sum().item<int64_t>();

@@ -76,6 +76,22 @@ void check_finite(const Model& model) {
   }
   for (const auto& [name, t] : model.params()) check(name, t);
 }
+
+// Weights and biases are computed with: an integer or boolean one (an I16 or U8 tensor in a plain
+// safetensors checkpoint) would fail deep inside the first matmul without a name.
+void check_float(const Model& model) {
+  const auto& ck = model.checkpoint();
+  auto check = [&](const std::string& name, const at::Tensor& t) {
+    if (!t.defined() || at::isFloatingType(t.scalar_type())) return;
+    const std::string stored = ck.has(name) ? ck.info(name).dtype_name : std::string(c10::toString(t.scalar_type()));
+    fail(ck.dir(), ": tensor '", name, "' is stored as ", stored, "; Quench reads weights stored as F32, F16 or BF16, or "
+         "quantized as compressed-tensors or GGUF (a plain integer weight has no scale to read it with)");
+  };
+  for (const auto& l : model.layers()) {
+    check(l->name() + ".weight", l->weight());
+    check(l->name() + ".bias", l->bias());
+  }
+}
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opts) {
@@ -90,6 +106,7 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     if (arch == a.name || (!cfg.has("architectures") && arch == a.model_type)) info = &a;
   QUENCH_CHECK(info, cfg.path(), ": architecture '", arch, "' is not supported; supported: ", supported_architectures());
   auto model = info->make(ckpt);
+  check_float(*model);
   if (opts.materialize) {
     model->to(opts.device, opts.dtype);
     check_finite(*model);

@@ -1,5 +1,6 @@
 #include "core/text/post_processor.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -29,6 +30,12 @@ class Template : public PostProcessor {
     }
     return out;
   }
+  int32_t max_id() const override {
+    int32_t m = -1;
+    for (const auto& p : pieces_)
+      for (int32_t id : p.ids) m = std::max(m, id);
+    return m;
+  }
 
  private:
   std::vector<Piece> pieces_;
@@ -43,6 +50,7 @@ class Wrap : public PostProcessor {
     ids.push_back(sep_);
     return ids;
   }
+  int32_t max_id() const override { return std::max(cls_, sep_); }
 
  private:
   int32_t cls_, sep_;
@@ -54,6 +62,11 @@ class Sequence : public PostProcessor {
   std::vector<int32_t> process(std::vector<int32_t> ids) const override {
     for (const auto& p : parts_) ids = p->process(std::move(ids));
     return ids;
+  }
+  int32_t max_id() const override {
+    int32_t m = -1;
+    for (const auto& p : parts_) m = std::max(m, p->max_id());
+    return m;
   }
 
  private:

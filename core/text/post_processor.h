@@ -14,6 +14,8 @@ class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
   virtual std::vector<int32_t> process(std::vector<int32_t> ids) const = 0;
+  // The largest id it adds (−1: none). The file may name any id; an embedding needs it as a row.
+  virtual int32_t max_id() const { return -1; }
 };
 
 std::unique_ptr<const PostProcessor> load_post_processor(const JsonNode& n);

@@ -175,6 +175,7 @@ int64_t Tokenizer::vocab_size() const {
 int32_t Tokenizer::max_id() const {
   int32_t m = impl_->model->max_id();
   for (const auto& a : impl_->added.tokens()) m = std::max(m, a.id);
+  if (impl_->post_processor) m = std::max(m, impl_->post_processor->max_id());
   return m;
 }
 

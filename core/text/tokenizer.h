@@ -40,7 +40,7 @@ class Tokenizer {
   // The library's get_vocab_size(with_added_tokens=True): model entries plus added tokens
   // that are not in the model.
   int64_t vocab_size() const;
-  // The largest id any token has (an embedding needs max_id() + 1 rows).
+  // The largest id any token has, or that the post-processor adds (an embedding needs max_id() + 1 rows).
   int32_t max_id() const;
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int32_t id) const;

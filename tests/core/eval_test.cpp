@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
+#include "core/data/idx.h"
 #include "core/eval/evaluate.h"
 #include "core/io/safetensors.h"
 #include "core/models/registry.h"
@@ -90,6 +92,33 @@ TEST(Evaluate, ImageAccuracyOnDigits) {
   EXPECT_EQ(r.n, 200);
   EXPECT_GE(r.value, 0.95);
   EXPECT_GE(r.top5, r.value);
+}
+
+// A label the model has no class for is the labels file's fault: the message names that file,
+// the label and the image, not the images file beside it.
+TEST(Evaluate, BadLabelNamesTheLabelsFile) {
+  test::TempDir tmp;
+  const at::Tensor labels = read_idx_labels(test::demo("mnist/test-labels-idx1-ubyte.gz")).to(at::kByte).contiguous();
+  std::string idx = {0, 0, 8, 1};  // magic 0x00000801, big-endian
+  const auto n = static_cast<uint32_t>(labels.numel());
+  for (int shift : {24, 16, 8, 0}) idx.push_back(static_cast<char>((n >> shift) & 0xFF));
+  idx.append(reinterpret_cast<const char*>(labels.data_ptr<uint8_t>()), labels.numel());
+  idx[8 + 7] = 42;  // image 7's label: MNIST has 10 classes
+  const std::string bad = tmp.file("bad-labels-idx1-ubyte");
+  std::ofstream(bad, std::ios::binary) << idx;
+  auto model = load_model(test::demo("mnist-resnet"));
+  auto ds = load_idx_dataset(test::demo("mnist/test-images-idx3-ubyte.gz"), bad);
+  EvalData d;
+  d.images = &ds;
+  d.preprocess = ImagePreprocessor::from_model_dir(test::demo("mnist-resnet"));
+  EvalOptions o;
+  o.max_images = 16;
+  try {
+    evaluate(*model, d, o);
+    FAIL() << "label 42 accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), bad + ": label 42 (of image 7) is outside the model's 10 classes");
+  }
 }
 
 }  // namespace

@@ -75,6 +75,29 @@ TEST(NonFinite, NaNOrInfWeightsAreRefusedAtLoadNamingTheTensor) {
   EXPECT_NO_THROW(load_model(tmp.file("m0"), headers));
 }
 
+// An integer weight in a plain checkpoint (no scale to read it with) is refused when the model is
+// built, headers-only opens included, naming the tensor and its stored dtype — not deep inside
+// the first matmul.
+TEST(BadDtype, IntegerWeightIsRefusedNamingTheTensorAndDtype) {
+  test::TempDir tmp;
+  const std::string fixture = test::fixture("hf-tiny/llama-tiny"), dir = tmp.file("i16");
+  const std::string name = "model.layers.0.mlp.up_proj.weight";
+  copy_with_value(fixture, dir, name, 1.0f);
+  SafetensorsFile in(dir + "/model.safetensors");
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& t : in.tensors()) {
+    at::Tensor x = in.load(t.name).clone();
+    tensors.emplace_back(t.name, t.name == name ? x.mul(100).to(at::kShort) : x);
+  }
+  save_safetensors(dir + "/model.safetensors", tensors);
+  for (const bool materialize : {true, false}) {
+    LoadOptions o;
+    o.materialize = materialize;
+    const std::string msg = error_of([&] { load_model(dir, o); });
+    EXPECT_TRUE(has(msg, dir) && has(msg, "'" + name + "' is stored as I16")) << msg;
+  }
+}
+
 TEST(NonFinite, AFloat16OverflowIsToldApartFromACorruptFile) {
   test::TempDir tmp;
   const std::string name = "model.layers.0.self_attn.q_proj.weight";

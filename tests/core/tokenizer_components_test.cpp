@@ -78,6 +78,22 @@ std::string bpe_json(const std::string& vocab, const std::string& merges, const 
   return R"({"version":"1.0","model":{"type":"BPE","vocab":)" + vocab + R"(,"merges":)" + merges + extra + "}}";
 }
 
+// A post-processor may add an id no vocabulary entry has (the file says so, and the tokenizers
+// library does not check it): max_id() counts it, so the embedding check sees it.
+TEST(PostProcessor, ItsIdsCountInMaxId) {
+  const std::string vocab = R"({"a":0,"b":1,"c":2})";
+  const std::string body = bpe_json(vocab, "[]");
+  EXPECT_EQ(Tokenizer::from_json(body).max_id(), 2);
+  const std::string with = body.substr(0, body.size() - 1) +
+                           R"(,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},)"
+                           R"({"Sequence":{"id":"A","type_id":0}}],"pair":[],"special_tokens":{"<s>":{"id":"<s>","ids":[5000],"tokens":["<s>"]}}}})";
+  const Tokenizer t = Tokenizer::from_json(with);
+  EXPECT_EQ(t.encode("abc", true).front(), 5000);
+  EXPECT_EQ(t.max_id(), 5000);
+  const std::string roberta = body.substr(0, body.size() - 1) + R"(,"post_processor":{"type":"RobertaProcessing","cls":["<s>",7],"sep":["</s>",9]}})";
+  EXPECT_EQ(Tokenizer::from_json(roberta).max_id(), 9);
+}
+
 TEST(Bpe, LowestRankMergesFirstAndBothMergeFormsAgree) {
   const std::string vocab = R"({"a":0,"b":1,"c":2,"ab":3,"bc":4,"abc":5})";
   using V = std::vector<int32_t>;
