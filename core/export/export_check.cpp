@@ -70,7 +70,7 @@ WeightCheck check_export_weights(const Model& compressed, const std::string& ggu
   const auto start = std::chrono::steady_clock::now();
   at::NoGradGuard no_grad;
   WeightCheck out;
-  for_each_gguf_tensor(gguf_path, [&](const std::string& name, const at::Tensor& stored) {
+  auto compare = [&](const std::string& name, const at::Tensor& stored) {
     at::Tensor mine;
     if (const auto it = compressed.params().find(name); it != compressed.params().end()) mine = it->second;
     const auto dot = name.rfind('.');
@@ -83,18 +83,33 @@ WeightCheck check_export_weights(const Model& compressed, const std::string& ggu
     QUENCH_CHECK(mine.defined(), "export check: ", gguf_path, " holds ", name, ", which the compressed model does not have");
     QUENCH_CHECK(mine.numel() == stored.numel(), "export check: ", gguf_path, ": ", name, " has ", stored.numel(),
                  " values where the compressed model has ", mine.numel());
-    // In the file's dtype: a float layer stored as F16 or BF16 is compared after that rounding.
-    const at::Tensor a = mine.detach().to(at::kCPU).reshape(stored.sizes()).to(stored.scalar_type()).to(at::kDouble);
-    const double err = (a - stored.to(at::kDouble)).abs().max().item<double>();
+    QUENCH_CHECK(mine.sizes() == stored.sizes(), "export check: ", gguf_path, ": ", name, " has shape ", stored.sizes(),
+                 " where the compressed model has ", mine.sizes());
+    // In the file's dtype (a float layer stored as F16 or BF16 is compared after that rounding), in
+    // chunks: an 8B model's embedding is 0.5 G values.
+    const at::Tensor m = mine.detach().reshape({-1}), f = stored.reshape({-1});
+    constexpr int64_t kChunk = int64_t{1} << 23;
+    double err = 0;
+    for (int64_t i = 0; i < f.numel() && !std::isnan(err); i += kChunk) {
+      const int64_t n = std::min(kChunk, f.numel() - i);
+      const at::Tensor a = m.narrow(0, i, n).to(at::kCPU).to(f.scalar_type()).to(at::kDouble);
+      const double e = (a - f.narrow(0, i, n).to(at::kDouble)).abs().max().item<double>();
+      err = std::isnan(e) ? e : std::max(err, e);
+    }
     ++out.tensors;
-    if (!(err == 0)) ++out.inexact;
+    // Mamba's A is stored as −exp(A_log) (llama.cpp's form) and read back through a log: that
+    // round trip is exact to float rounding, not bit for bit.
+    const bool via_exp = name.size() > 6 && name.compare(name.size() - 6, 6, ".A_log") == 0;
+    const double allowed = via_exp ? 1e-6 * std::max(1.0, m.abs().max().item<double>()) : 0.0;
+    if (!(err <= allowed)) ++out.inexact;
     // NaN (a non-finite value on one side) is the worst there is.
     const bool worse = std::isnan(err) ? !std::isnan(out.max_abs_error) : err > out.max_abs_error;
     if (worse) {
       out.max_abs_error = err;
       out.worst = name;
     }
-  });
+  };
+  for_each_gguf_tensor(gguf_path, compare, /*layer_layout=*/true);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

@@ -28,7 +28,8 @@ ExportCheck check_export(Model& compressed, const std::string& path, const Calib
 // For a GGUF file too large to reopen beside the compressed model (above kExportCheckReopenMaxParams):
 // every tensor of the file, read back one at a time as Quench's importer reads it, against the
 // same tensor of the compressed model in the file's dtype. 0 everywhere when the file holds what
-// Quench evaluated (a quantized layer's blocks decode to its fake-quantized weight bit for bit).
+// Quench evaluated (a quantized layer's blocks decode to its fake-quantized weight bit for bit);
+// Mamba's A_log, stored as −exp(A_log), counts as equal within 1e-6 relative.
 struct WeightCheck {
   int64_t tensors = 0, inexact = 0;  // compared, and of those not equal
   double max_abs_error = 0;          // over every element of every tensor

@@ -300,8 +300,9 @@ class HfTensors {
   }
 
   // The Hugging Face tensor of GGUF tensor t: dequantized, llama's q/k rows un-permuted, Mamba's
-  // and GPT-2's layouts restored.
-  at::Tensor convert(const GgufTensorInfo& t) const {
+  // and GPT-2's layouts restored. conv1d_as_stored false leaves GPT-2's Conv1D weights [out, in]
+  // (llama.cpp's layout, and Quench's layers'), not transformers' [in, out].
+  at::Tensor convert(const GgufTensorInfo& t, bool conv1d_as_stored = true) const {
     const std::string& arch = m.arch;
     at::Tensor v = read_tensor(f, t);
     const std::string& g = t.name;
@@ -315,7 +316,7 @@ class HfTensors {
     if (arch == "mamba2" && (ends_with(g, ".ssm_a") || ends_with(g, ".ssm_d") || ends_with(g, ".ssm_norm.weight"))) v = v.reshape({-1});
     if (ends_with(g, ".ssm_conv1d.weight")) v = v.reshape({v.size(0), 1, -1});  // [channels, 1, kernel]
     // GPT-2's Conv1D modules store [in, out]; llama.cpp (and Quench's layers) use [out, in].
-    if (arch == "gpt2" && v.dim() == 2 &&
+    if (conv1d_as_stored && arch == "gpt2" && v.dim() == 2 &&
         (ends_with(g, ".attn_qkv.weight") || ends_with(g, ".attn_output.weight") || ends_with(g, ".ffn_up.weight") || ends_with(g, ".ffn_down.weight")))
       v = v.t();
     return v.contiguous();
@@ -332,9 +333,10 @@ class HfTensors {
 };
 }  // namespace
 
-void for_each_gguf_tensor(const std::string& path, const std::function<void(const std::string&, const at::Tensor&)>& visit) {
+void for_each_gguf_tensor(const std::string& path, const std::function<void(const std::string&, const at::Tensor&)>& visit,
+                          bool layer_layout) {
   const HfTensors h(path);
-  for (const auto& [t, hf] : h.tensors) visit(hf, h.convert(*t));
+  for (const auto& [t, hf] : h.tensors) visit(hf, h.convert(*t, !layer_layout));
 }
 
 std::string import_gguf(const std::string& path, const std::string& out_dir) {

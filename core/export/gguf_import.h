@@ -20,7 +20,9 @@ std::string import_gguf(const std::string& gguf_path, const std::string& out_dir
 
 // Every tensor of a GGUF file as import_gguf writes it (Hugging Face name, dequantized F32 or the
 // stored F16/BF16/F32, transformers' layout), one at a time: nothing else is held in memory.
-void for_each_gguf_tensor(const std::string& gguf_path, const std::function<void(const std::string& hf, const at::Tensor& t)>& visit);
+// layer_layout: GPT-2's Conv1D weights as Quench's layers hold them, [out, in], instead.
+void for_each_gguf_tensor(const std::string& gguf_path, const std::function<void(const std::string& hf, const at::Tensor& t)>& visit,
+                          bool layer_layout = false);
 
 // Whether path names a GGUF file (a regular file ending in .gguf).
 bool is_gguf_file(const std::string& path);

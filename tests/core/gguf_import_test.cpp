@@ -123,6 +123,25 @@ TEST(GgufExportWeightCheck, FindsWhatTheFileDoesNotHold) {
   EXPECT_TRUE(has(error_of([&] { check_export_weights(*mamba, gguf); }), "which the compressed model does not have"));
 }
 
+// The other families' layouts: GPT-2's Conv1D weights (transposed in transformers, not in Quench's
+// layers) and Mamba-2's A, D, conv and norm tensors compare as the model holds them.
+TEST(GgufExportWeightCheck, Gpt2AndMamba2LayoutsCompareExactly) {
+  for (const std::string& dir : {test::fixture("hf-tiny/gpt2-tiny"), test::demo("sotu-mamba2")}) {
+    TempDir tmp;
+    auto m = load_model(dir);
+    const ResolvedRecipe plan = resolve(*Recipe::from_name("Q8_0"), *m);
+    ASSERT_EQ(gguf_exportable(*m, plan), "") << dir;
+    compress(*m, plan, CalibrationSet{}, {.measure_samples = 0});
+    const std::string gguf = tmp.file("m.gguf");
+    GgufExportOptions o;
+    o.float_type = "f32";
+    export_gguf(*m, gguf, o);
+    const WeightCheck wc = check_export_weights(*m, gguf);
+    EXPECT_GT(wc.tensors, 10) << dir;
+    EXPECT_EQ(wc.inexact, 0) << dir << ": " << wc.worst << " off by " << wc.max_abs_error;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Llama, GgufImport, testing::Values(Case{"Q4_0", ""}, Case{"Q4_K", "f16"}),
                          [](const testing::TestParamInfo<Case>& i) { return i.param.scheme + (i.param.float_type.empty() ? "" : "_" + i.param.float_type); });
 
