@@ -1,5 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the small hand-made seeds of fuzz/corpus/gguf and fuzz/corpus/tokenizer (standard library only).
+"""Writes the small hand-made seeds of fuzz/corpus/{gguf,tokenizer,idx,checkpoint} (standard library only).
+
+    fuzz/make_seeds.py [--cli build/app/cli/quench-cli]
+
+With --cli, also the checkpoint seeds: a micro Llama (vocabulary 99, width 16, one layer) written
+here, compressed by quench-cli into compressed-tensors in the formats it exports, and each folder
+packed into one input as fuzz_checkpoint reads it (pack_dir below; fuzz/run.sh packs the tiny
+float fixtures the same way at run time).
 
 GGUF seeds are tiny valid files that between them use every metadata value type, every tensor
 type Quench decodes, a type it can only size (Q2_K), a custom alignment and version 2, so the
@@ -8,10 +15,15 @@ to discover the layout. Tokenizer seeds are minimal tokenizer.json files, one pe
 component, so mutations land near the code that reads each one; the fixtures' full tokenizers
 are added at run time by fuzz/run.sh.
 """
+import gzip
 import json
 import os
 import random
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 rng = random.Random(1234)
@@ -161,6 +173,104 @@ def tokenizer_seeds():
         model_extra={"continuing_subword_prefix": "##", "end_of_word_suffix": "</w>", "ignore_merges": True}))
 
 
+def idx_seeds():
+    """IDX images and labels, plain and gzip: the header fields the reader checks, a 3-image set."""
+    pixels = bytes(rng.randrange(256) for _ in range(3 * 4 * 5))
+    images = struct.pack(">IIII", 0x803, 3, 4, 5) + pixels
+    labels = struct.pack(">II", 0x801, 3) + bytes([0, 7, 9])
+    write("idx/images-3x4x5", images)
+    write("idx/labels-3", labels)
+    # mtime 0: the same bytes on every run
+    write("idx/images-3x4x5.gz", gzip.compress(images, mtime=0))
+    write("idx/labels-3.gz", gzip.compress(labels, mtime=0))
+
+
+def pack_dir(folder, names=None):
+    """fuzz_checkpoint's input: for each file, its name, NUL, its length (4 bytes LE), its bytes."""
+    out = b""
+    for name in names or sorted(os.listdir(folder)):
+        data = open(os.path.join(folder, name), "rb").read()
+        out += name.encode() + b"\0" + struct.pack("<I", len(data)) + data
+    return out
+
+
+def safetensors(tensors):
+    header, blob = {}, b""
+    for name, (shape, values) in sorted(tensors.items()):
+        data = struct.pack("<%df" % len(values), *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(blob), len(blob) + len(data)]}
+        blob += data
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def micro_llama(folder):
+    vocab, d, inter, heads, kv, hd = 99, 16, 32, 2, 1, 8
+    shapes = {"model.embed_tokens.weight": [vocab, d], "lm_head.weight": [vocab, d], "model.norm.weight": [d]}
+    p = "model.layers.0."
+    shapes.update({p + "input_layernorm.weight": [d], p + "post_attention_layernorm.weight": [d],
+                   p + "self_attn.q_proj.weight": [heads * hd, d], p + "self_attn.k_proj.weight": [kv * hd, d],
+                   p + "self_attn.v_proj.weight": [kv * hd, d], p + "self_attn.o_proj.weight": [d, heads * hd],
+                   p + "mlp.gate_proj.weight": [inter, d], p + "mlp.up_proj.weight": [inter, d],
+                   p + "mlp.down_proj.weight": [d, inter]})
+    tensors = {}
+    for name, shape in shapes.items():
+        n = 1
+        for x in shape:
+            n *= x
+        norm = len(shape) == 1
+        tensors[name] = (shape, [1.0 + 0.1 * rng.uniform(-1, 1) if norm else rng.gauss(0, 0.3) for _ in range(n)])
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(safetensors(tensors))
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": d, "intermediate_size": inter,
+              "num_attention_heads": heads, "num_key_value_heads": kv, "head_dim": hd, "num_hidden_layers": 1,
+              "vocab_size": vocab, "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+              "tie_word_embeddings": False, "hidden_act": "silu", "torch_dtype": "float32"}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    shutil.copy(os.path.join(HERE, "corpus/tokenizer/byte-level.json"), os.path.join(folder, "tokenizer.json"))
+
+
+def checkpoint_seeds(cli):
+    work = tempfile.mkdtemp(prefix="quench-seeds-")
+    try:
+        model = os.path.join(work, "micro-llama")
+        micro_llama(model)
+        write("checkpoint/micro-llama-float", pack_dir(model, ["config.json", "model.safetensors"]))
+        calib = os.path.join(work, "calib.txt")
+        with open(calib, "w") as f:
+            f.write("Hello world. " * 200)
+        recipes = {
+            "w4-g8-sym": {"default": {"weights": {"bits": 4, "strategy": "group", "group_size": 8}}},
+            "w4-g8-asym-gptq-actorder": {"default": {"weights": {"bits": 4, "strategy": "group", "group_size": 8, "symmetric": False,
+                                                                 "method": "gptq", "act_order": True}}},
+            "w8a16-channel": {"default": {"weights": {"bits": 8, "strategy": "channel"}}},
+            "w8a8-static-fp8kv": {"default": {"weights": {"bits": 8, "strategy": "channel"},
+                                              "activations": {"bits": 8, "strategy": "tensor", "dynamic": False}},
+                                  "kv_cache": {"method": "fp8"}},
+            "w8a8-dynamic": {"default": {"weights": {"bits": 8, "strategy": "channel"}, "activations": {"bits": 8, "strategy": "token"}}},
+            "w8-24-sparse": {"default": {"weights": {"bits": 8, "strategy": "channel"}, "prune": {"pattern": "2:4"}}},
+        }
+        for name, recipe in recipes.items():
+            rpath = os.path.join(work, name + ".json")
+            with open(rpath, "w") as f:
+                json.dump(recipe, f)
+            out = os.path.join(work, name)
+            subprocess.run([cli, "compress", model, "--recipe", rpath, "--calib", calib, "--samples", "4", "--seq", "16",
+                            "--measure-samples", "0", "--no-record", "--no-export-check", "--save-model", out,
+                            "--format", "compressed-tensors"], check=True, stdout=subprocess.DEVNULL)
+            files = sorted(f for f in os.listdir(out) if f in ("config.json", "model.safetensors", "model.safetensors.index.json")
+                           or f.startswith("model-0"))
+            write("checkpoint/ct-" + name, pack_dir(out, files))
+    finally:
+        shutil.rmtree(work)
+
+
 if __name__ == "__main__":
     gguf_seeds()
     tokenizer_seeds()
+    idx_seeds()
+    if "--cli" in sys.argv:
+        checkpoint_seeds(sys.argv[sys.argv.index("--cli") + 1])

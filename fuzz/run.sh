@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/CMakeLists.txt) in their own build directory and runs each
 # for SECONDS seconds from its corpus. Exits non-zero on any finding and names its input file.
-#   fuzz/run.sh SECONDS [TARGET...]        targets: gguf tokenizer safetensors (default: all built)
-# Environment: QUENCH_FUZZ_BUILD (build-fuzz), QUENCH_FUZZ_JOBS (nproc),
-#   QUENCH_FUZZ_TORCH=OFF to skip the safetensors target, which links libtorch.
+#   fuzz/run.sh SECONDS [TARGET[:FORKS]...]
+# targets: gguf tokenizer (torch-free), safetensors config checkpoint recipe idx image (link
+# libtorch and quench_core); default: all that are built. TARGET:N runs N libFuzzer processes
+# sharing one corpus (-fork=N).
+# Environment: QUENCH_FUZZ_BUILD (build-fuzz), QUENCH_FUZZ_JOBS (nproc, for the build),
+#   QUENCH_FUZZ_TORCH=OFF to skip the targets that link libtorch,
+#   QUENCH_FUZZ_PARALLEL=1 to run the targets at the same time instead of one after another,
+#   QUENCH_FUZZ_CXX (clang++) and QUENCH_FUZZ_CMAKE_ARGS (extra configure arguments; see fuzz/device.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
@@ -13,50 +18,98 @@ torch=${QUENCH_FUZZ_TORCH:-ON}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(gguf tokenizer)
-  [ "$torch" = ON ] && targets+=(safetensors)
+  [ "$torch" = ON ] && targets+=(safetensors config checkpoint recipe idx image)
 fi
+names=("${targets[@]%%:*}")
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 # Debug keeps assertions on; the targets add -O1 and the sanitizers themselves.
-cmake -S . -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
-  -DQUENCH_FUZZ=ON -DQUENCH_GUI=OFF -DQUENCH_FUZZ_TORCH="$torch" >/dev/null
-cmake --build "$build" -j "${QUENCH_FUZZ_JOBS:-$(nproc)}" --target "${targets[@]/#/fuzz_}"
+# shellcheck disable=SC2086  # QUENCH_FUZZ_CMAKE_ARGS is a list of arguments
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER="${QUENCH_FUZZ_CXX:-clang++}" -DCMAKE_BUILD_TYPE=Debug \
+  -DQUENCH_FUZZ=ON -DQUENCH_GUI=OFF -DQUENCH_FUZZ_TORCH="$torch" ${QUENCH_FUZZ_CMAKE_ARGS:-} >/dev/null
+cmake --build "$build" -j "${QUENCH_FUZZ_JOBS:-$(nproc)}" --target "${names[@]/#/fuzz_}"
 
 # Fixtures too big to commit as seeds are copied in at run time (files under 1 MiB: libFuzzer's
 # default limit on input size).
 seed_fixtures() {
-  case $1 in
+  local t=$1 work=$2
+  case $t in
     gguf) ;;  # no .gguf fixtures in the repository: fuzz/make_seeds.py writes the committed ones
-    tokenizer) find tests/fixtures resources/demo \( -name tokenizer.json -o -path '*/bad/tokenizer/*.json' \) -size -1024k ;;
-    safetensors) find tests/fixtures -name '*.safetensors' -size -1024k ;;
+    tokenizer) find tests/fixtures resources/demo \( -name tokenizer.json -o -path '*/bad/tokenizer/*.json' \) -size -1024k | copy_in "$work" ;;
+    safetensors) find tests/fixtures -name '*.safetensors' -size -1024k | copy_in "$work" ;;
+    idx) find tests/fixtures/images -name '*idx*' | copy_in "$work" ;;
+    image) find tests/fixtures/images \( -name '*.png' -o -name '*.jpg' \) -size -64k | head -40 | copy_in "$work" ;;
+    recipe) python3 - "$work" <<'PY'
+import glob, os, re, sys
+# Every JSON example of the documentation: the recipe language as users see it.
+for md in sorted(glob.glob("docs/*.md")) + ["README.md"]:
+    for i, block in enumerate(re.findall(r"```json\n(.*?)```", open(md).read(), re.S)):
+        open(os.path.join(sys.argv[1], "doc-%s-%d.json" % (os.path.basename(md)[:-3], i)), "w").write(block)
+PY
+      ;;
+    config) python3 - "$work" <<'PY'
+import os, sys
+# One byte picks the fixture (fuzz/model_dir.h's order), the rest is its config.json.
+names = ["llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
+         "mamba2-untied-tiny", "vit-tiny", "resnet-tiny", "resnet-bottleneck-tiny"]
+for i, n in enumerate(names):
+    open(os.path.join(sys.argv[1], "fixture-" + n), "wb").write(bytes([i]) + open("tests/fixtures/hf-tiny/%s/config.json" % n, "rb").read())
+PY
+      ;;
+    checkpoint) python3 - "$work" <<'PY'
+import os, sys
+sys.path.insert(0, "fuzz")
+from make_seeds import pack_dir
+# The tiny float fixtures whole; the compressed-tensors seeds are committed (make_seeds.py --cli).
+for n in ["llama-tiny", "gpt2-tiny", "mamba2-tiny", "vit-tiny", "resnet-tiny"]:
+    open(os.path.join(sys.argv[1], "fixture-" + n), "wb").write(pack_dir("tests/fixtures/hf-tiny/" + n, ["config.json", "model.safetensors"]))
+PY
+      ;;
   esac
 }
+copy_in() { while IFS= read -r f; do cp -f "$f" "$1/fixture-$(echo "$f" | tr / _)"; done; }
 
-mkdir -p "$build/findings" "$build/logs"
-status=0
-for t in "${targets[@]}"; do
-  work="$build/corpus/$t"  # libFuzzer adds what it finds here; fuzz/corpus/$t is only read
+mkdir -p "$build/findings" "$build/logs" "$build/results"
+run_target() {
+  local t=${1%%:*} forks=${1#*:}
+  [ "$forks" = "$1" ] && forks=1
+  local work="$build/corpus/$t"  # libFuzzer adds what it finds here; fuzz/corpus/$t is only read
   mkdir -p "$work"
-  while IFS= read -r f; do cp -f "$f" "$work/fixture-$(echo "$f" | tr / _)"; done < <(seed_fixtures "$t")
-  seeds=()
+  seed_fixtures "$t" "$work"
+  local seeds=() dict=() fork=()
   [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
-  dict=()
   [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
-  log="$build/logs/$t.log"
-  rc=0
-  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+  [ "$forks" -gt 1 ] && fork=(-fork="$forks")
+  local log="$build/logs/$t.log" rc=0
+  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 "${fork[@]}" \
     -artifact_prefix="$build/findings/$t-" "${dict[@]}" "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  # One process prints its final stats; fork mode's last "#N" line counts every process's executions.
+  local execs
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9][0-9]*\).*/\1/p' "$log" | tail -1)
+  local result
   if [ "$rc" -eq 0 ]; then
     result="no findings"
   else
-    status=1
+    local crash
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     result="FINDING (exit $rc): ${crash:-no input file written, see $log}"
     grep -m1 -E 'ERROR: |runtime error:|terminate called|uncaught' "$log" || true
   fi
-  line="$(date -u +%FT%TZ) fuzz_$t ${seconds}s ${execs:-?} execs: $result"
-  echo "$line" | tee -a "$build/runs.log"
-done
+  local line
+  line="$(date -u +%FT%TZ) fuzz_$t ${seconds}s x${forks} ${execs:-?} execs, corpus $(ls "$work" | wc -l) files: $result"
+  echo "$line" | tee -a "$build/runs.log" >"$build/results/$t"
+  echo "$line"
+  [ "$rc" -eq 0 ]
+}
+
+status=0
+if [ "${QUENCH_FUZZ_PARALLEL:-0}" = 1 ]; then
+  pids=()
+  for t in "${targets[@]}"; do run_target "$t" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || status=1; done
+else
+  for t in "${targets[@]}"; do run_target "$t" || status=1; done
+fi
 exit $status

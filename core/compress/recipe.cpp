@@ -448,7 +448,7 @@ Recipe Recipe::from_file(const std::string& path) {
   };
   try {
     j = nlohmann::json::parse(text, cb);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e3084
     throw RecipeError("", "", path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   if (!duplicate.empty())

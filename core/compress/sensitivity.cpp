@@ -35,7 +35,7 @@ SensitivityCandidate candidate_from_string(const std::string& s) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(s);
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range for a number like 1e3084
     throw RecipeError("setting", "", "setting '" + s + "' is neither a scheme (" + scheme_examples() + ") nor a JSON object");
   }
   if (!j.is_object()) throw RecipeError("setting", "", "setting '" + s + "' must be a JSON object");

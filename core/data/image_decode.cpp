@@ -1,5 +1,6 @@
 #include "core/data/image_decode.h"
 
+#include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace quench {
 
@@ -90,11 +92,19 @@ void jpeg_fail(j_common_ptr cinfo) {
   std::longjmp(err->jump, 1);
 }
 
+// libjpeg pads a truncated file with gray and only warns (on stderr): that image would be
+// evaluated as if it were whole. Truncation is an error here; other warnings (extraneous bytes
+// before a marker, common in files that decode fine) stay silent, as in PIL.
+void jpeg_message(j_common_ptr cinfo, int level) {
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_fail(cinfo);
+}
+
 at::Tensor decode_jpeg(const std::string& path, FILE* f) {
   jpeg_decompress_struct cinfo;
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_fail;
+  err.mgr.emit_message = jpeg_message;
   std::vector<uint8_t> pixels;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
@@ -126,6 +136,7 @@ at::Tensor decode_jpeg(const std::string& path, FILE* f) {
 }  // namespace
 
 at::Tensor decode_image(const std::string& path) {
+  check_regular_file(path, "image");
   File f(std::fopen(path.c_str(), "rb"));
   QUENCH_CHECK(f, path, ": cannot open");
   unsigned char magic[8] = {};

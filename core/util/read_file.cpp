@@ -29,6 +29,12 @@ const char* kind_of(mode_t m) {
 }
 }  // namespace
 
+void check_regular_file(const std::string& path, const char* what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(path, ": cannot open the ", what, " file: ", std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, ": the ", what, " file is ", kind_of(st.st_mode), ", not a regular file");
+}
+
 std::string read_file(const std::string& path, uint64_t max_bytes, const char* what) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};

@@ -17,4 +17,8 @@ inline constexpr uint64_t kMaxTextBytes = 2ull << 30;         // evaluation and 
 // `what` says what the file is for, in messages ("recipe", "text").
 std::string read_file(const std::string& path, uint64_t max_bytes, const char* what);
 
+// Throws naming the path unless it is an existing regular file (for readers that open the file
+// themselves, like libpng's and libjpeg's: a FIFO would block them, a device feed them forever).
+void check_regular_file(const std::string& path, const char* what);
+
 }  // namespace quench

@@ -5,6 +5,7 @@
 
 #include "core/data/idx.h"
 #include "core/data/image_dataset.h"
+#include "core/data/image_decode.h"
 #include "core/data/text_source.h"
 #include "core/data/token_windows.h"
 #include "core/util/error.h"
@@ -101,6 +102,62 @@ TEST(Idx, ReadsBundledMnistAndRefusesBrokenFiles) {
   EXPECT_NE(error_of([] { read_idx_images(test::fixture("images/truncated-idx3-ubyte")); }).find("truncated"), std::string::npos);
   EXPECT_NE(error_of([] { read_idx_images(test::fixture("images/truncated-idx3-ubyte.gz")); }).find("truncated"), std::string::npos);
   EXPECT_NE(error_of([] { read_idx_images(test::demo("mnist/test-labels-idx1-ubyte.gz")); }).find("label file"), std::string::npos);
+}
+
+// Found by fuzz_idx (fuzz/corpus/idx/Idx.EmptySetsAreReadAndRefusedAsADataset): a header of zero
+// images passed libtorch's null pointer of an empty tensor to memcpy.
+TEST(Idx, EmptySetsAreReadAndRefusedAsADataset) {
+  test::TempDir d;
+  {
+    std::ofstream f(d.file("images"), std::ios::binary);
+    f << std::string("\0\0\x08\x03\0\0\0\0\0\0\0\x1c\0\0\0\x1c", 16);  // 0 images of 28×28
+    std::ofstream g(d.file("labels"), std::ios::binary);
+    g << std::string("\0\0\x08\x01\0\0\0\0", 8);  // 0 labels
+  }
+  EXPECT_EQ(read_idx_images(d.file("images")).sizes(), at::IntArrayRef({0, 28, 28}));
+  EXPECT_EQ(read_idx_labels(d.file("labels")).numel(), 0);
+  auto msg = error_of([&] { load_idx_dataset(d.file("images"), d.file("labels")); });
+  EXPECT_NE(msg.find("images: no images"), std::string::npos) << msg;
+}
+
+// Bounded reads: a device is refused before gzip would read it forever; corrupt gzip is named.
+TEST(Idx, RefusesDevicesAndCorruptGzip) {
+  auto dev = error_of([] { read_idx_images("/dev/zero"); });
+  EXPECT_NE(dev.find("/dev/zero: the IDX file is a character device"), std::string::npos) << dev;
+  test::TempDir d;
+  {
+    std::ofstream f(d.file("bad.gz"), std::ios::binary);
+    // A gzip header, then a deflate block of the reserved type 3.
+    f << std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07garbage", 19);
+  }
+  auto bad = error_of([&] { read_idx_labels(d.file("bad.gz")); });
+  EXPECT_NE(bad.find("bad.gz: corrupt gzip data"), std::string::npos) << bad;
+}
+
+// The JPEG fixtures (make_jpegs.cpp): gray and RGB, baseline and progressive, decoded to their
+// sizes and close to the smooth gradient they were written from (quality 90).
+TEST(ImageDecode, Jpeg) {
+  struct Case {
+    const char* file;
+    int64_t w, h, c;
+  };
+  for (const Case& k : {Case{"gray-8x8.jpg", 8, 8, 1}, Case{"rgb-12x10.jpg", 12, 10, 3}, Case{"rgb-progressive-16x9.jpg", 16, 9, 3}}) {
+    const at::Tensor img = decode_image(test::fixture(std::string("images/") + k.file));
+    ASSERT_EQ(img.sizes(), at::IntArrayRef({k.h, k.w, k.c})) << k.file;
+    auto want = at::empty_like(img, at::kFloat);
+    for (int64_t y = 0; y < k.h; ++y)
+      for (int64_t x = 0; x < k.w; ++x)
+        for (int64_t c = 0; c < k.c; ++c) want[y][x][c] = static_cast<float>(x * 8 + y * 5 + c * 40);
+    EXPECT_LT((img.to(at::kFloat) - want).abs().max().item<float>(), 8.0f) << k.file;
+  }
+  test::TempDir d;
+  {
+    std::ifstream in(test::fixture("images/rgb-12x10.jpg"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(d.file("cut.jpg"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  auto cut = error_of([&] { decode_image(d.file("cut.jpg")); });
+  EXPECT_NE(cut.find("cut.jpg"), std::string::npos) << cut;
 }
 
 TEST(ImageFolder, MatchesIdxPixelsAndLabels) {

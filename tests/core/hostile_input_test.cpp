@@ -225,6 +225,15 @@ TEST(HostileRecipes, DuplicateKeysAndHugeIntegersAreNamed) {
   EXPECT_TRUE(has(big, "9223372036854775808") && !has(big, "-9223372036854775808")) << big;
 }
 
+// Found by fuzz_recipe (fuzz/corpus/recipe/HostileRecipes.NumberOverflowIsInvalidJsonNamingTheFile.json):
+// nlohmann reports a number beyond double as out_of_range, not parse_error, and it escaped.
+TEST(HostileRecipes, NumberOverflowIsInvalidJsonNamingTheFile) {
+  test::TempDir tmp;
+  std::ofstream(tmp.file("huge.json")) << R"({"name": "x", "default": {"weights": {"bits": 1e3084}}})";
+  const std::string huge = error_of([&] { Recipe::load(tmp.file("huge.json")); });
+  EXPECT_TRUE(has(huge, "huge.json: not valid JSON") && has(huge, "number overflow")) << huge;
+}
+
 TEST(Leftovers, AKilledSavesTemporaryFolderIsRemovedByTheNextSave) {
   test::TempDir tmp;
   const pid_t child = ::fork();
