@@ -15,6 +15,7 @@ std::atomic<uint64_t> g_next_instance{1};
 
 // Ids are int32 everywhere in Quench; a vocabulary this large would not fit an embedding anyway.
 constexpr int64_t kMaxId = (int64_t{1} << 26) - 1;
+constexpr int64_t kMaxIdGap = int64_t{1} << 20;
 
 // Words seen before on this thread, for the model that cached them last. Per thread, so
 // encoding never takes a lock; bounded, so a long run cannot grow it without limit.
@@ -61,6 +62,12 @@ Bpe::Bpe(const JsonNode& model, const BpeSource& src, bool raw_bytes) : instance
     vocab_.insert(tok, static_cast<int32_t>(id));
     max_id = std::max(max_id, id);
   }
+  // The id → token table has max_id + 1 slots: a few bytes of JSON giving one token the id 2^26
+  // would cost 2 GB. Real vocabularies are dense; allow generous gaps, not arbitrary ones.
+  const auto entries = static_cast<int64_t>(src.vocab.size());
+  if (max_id >= entries + kMaxIdGap)
+    model.at("vocab").fail("the largest id is " + std::to_string(max_id) + " but there are only " + std::to_string(entries) +
+                           " tokens: more than " + std::to_string(kMaxIdGap) + " ids would be unused");
   tokens_.resize(static_cast<size_t>(max_id + 1));
   has_token_.resize(tokens_.size(), false);
   for (const auto& [tok, id] : src.vocab) {

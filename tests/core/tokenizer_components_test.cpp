@@ -94,6 +94,21 @@ TEST(PostProcessor, ItsIdsCountInMaxId) {
   EXPECT_EQ(Tokenizer::from_json(roberta).max_id(), 9);
 }
 
+// Found by fuzz_tokenizer after 24 minutes (fuzz/corpus/tokenizer/Bpe.SparseIdsBeyondTheGapBoundAreRefused.json):
+// one token with a large id made the id table 1.2 GB.
+TEST(Bpe, SparseIdsBeyondTheGapBoundAreRefused) {
+  try {
+    Tokenizer::from_json(bpe_json(R"({"a": 0, "b": 40000000})", "[]"), "sparse.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("sparse.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("largest id is 40000000 but there are only 2 tokens"), std::string::npos) << msg;
+  }
+  // Gaps below the bound stay accepted: some vocabularies skip ids.
+  EXPECT_EQ(Tokenizer::from_json(bpe_json(R"({"a": 0, "b": 1000})", "[]")).max_id(), 1000);
+}
+
 TEST(Bpe, LowestRankMergesFirstAndBothMergeFormsAgree) {
   const std::string vocab = R"({"a":0,"b":1,"c":2,"ab":3,"bc":4,"abc":5})";
   using V = std::vector<int32_t>;
