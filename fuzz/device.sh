@@ -6,10 +6,31 @@
 # resource directory made on the spot. Its libtorch is the machine's torch wheel, as in
 # bench/device_build.sh. The corpora carry over between calls: .carry/fuzz-corpus.tar.gz is
 # unpacked first, and $OUT/fuzz-corpus.tar.gz written last (copy it back into .carry).
+# Building quench_core with the sanitizers takes about 10 minutes there (2026-12-03): the first call
+# of a session only builds (SECONDS 0). Each call gets a fresh copy of the tree, whose new mtimes
+# would make ninja rebuild everything, so the build reads a copy in /tmp/quench-src that is
+# updated by content: files that did not change keep their old mtimes. Progress goes to
+# $OUT/device.log as it happens, so a call cut short still returns it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/quench-out}
 mkdir -p "$OUT"
+exec >"$OUT/device.log" 2>&1
+SRC=/tmp/quench-src
+python3 - "$PWD" "$SRC" <<'PY'
+import filecmp, os, shutil, sys
+src, dst = sys.argv[1:]
+for root, dirs, files in os.walk(src):
+    dirs[:] = [d for d in dirs if not (d.startswith("build") or d == ".git")]
+    for f in files:
+        a = os.path.join(root, f)
+        b = os.path.join(dst, os.path.relpath(a, src))
+        if os.path.isfile(b) and filecmp.cmp(a, b, shallow=False):
+            continue
+        os.makedirs(os.path.dirname(b), exist_ok=True)
+        shutil.copy2(a, b)
+PY
+cd "$SRC"
 seconds=${1:?usage: fuzz/device.sh SECONDS TARGET[:FORKS]...}
 shift
 CXX=$(ls /usr/bin/clang++-* | sort -V | tail -1)
@@ -26,9 +47,11 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p $QUENCH_FUZZ_BUILD
 [ -f .carry/fuzz-corpus.tar.gz ] && tar xzf .carry/fuzz-corpus.tar.gz -C $QUENCH_FUZZ_BUILD
 t0=$(date +%s)
-bash fuzz/run.sh "$seconds" "$@" 2>&1 | tail -60
-rc=${PIPESTATUS[0]}
-echo "fuzz/run.sh: exit $rc after $(( $(date +%s) - t0 )) s (build included)"
+bash fuzz/run.sh "$seconds" "$@"
+rc=$?
+echo "fuzz/run.sh: tail -20 "$QUENCH_FUZZ_BUILD/runs.log"
+exit $rc after $(( $(date +%s) - t0 )) s (build included)"
 tar czf "$OUT/fuzz-corpus.tar.gz" -C $QUENCH_FUZZ_BUILD corpus
 cp -r $QUENCH_FUZZ_BUILD/runs.log $QUENCH_FUZZ_BUILD/logs $QUENCH_FUZZ_BUILD/findings "$OUT"/ 2>/dev/null
+tail -20 "$QUENCH_FUZZ_BUILD/runs.log"
 exit $rc

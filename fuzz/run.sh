@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/CMakeLists.txt) in their own build directory and runs each
 # for SECONDS seconds from its corpus. Exits non-zero on any finding and names its input file.
-#   fuzz/run.sh SECONDS [TARGET[:FORKS]...]
+#   fuzz/run.sh SECONDS [TARGET[:FORKS]...]          (SECONDS 0: build only)
 # targets: gguf tokenizer (torch-free), safetensors config checkpoint recipe idx image (link
 # libtorch and quench_core); default: all that are built. TARGET:N runs N libFuzzer processes
 # sharing one corpus (-fork=N).
@@ -29,6 +29,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER="${QUENCH_FUZZ_CXX:-clang++}" -DCMAKE_BUILD_TYPE=Debug \
   -DQUENCH_FUZZ=ON -DQUENCH_GUI=OFF -DQUENCH_FUZZ_TORCH="$torch" ${QUENCH_FUZZ_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "${QUENCH_FUZZ_JOBS:-$(nproc)}" --target "${names[@]/#/fuzz_}"
+[ "$seconds" = 0 ] && exit 0  # build only
 
 # Fixtures too big to commit as seeds are copied in at run time (files under 1 MiB: libFuzzer's
 # default limit on input size).
