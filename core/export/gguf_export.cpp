@@ -12,6 +12,7 @@
 #include "core/nn/functional.h"
 #include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace quench {
 
@@ -93,9 +94,9 @@ void add_tokenizer(GgufWriter& w, const Model& m, int64_t vocab) {
   std::vector<std::string> merges;
   if (fs::exists(tj)) {
     nlohmann::json j;
+    const std::string text = read_file(tj.string(), kMaxTokenizerBytes, "tokenizer");
     try {
-      std::ifstream in(tj);
-      in >> j;
+      j = nlohmann::json::parse(text);
     } catch (const std::exception& e) {
       fail(tj.string(), ": not valid JSON (", e.what(), ")");
     }

@@ -9,10 +9,13 @@
 #include <cstring>
 
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace quench {
 
 MappedFile::MappedFile(const std::string& path) {
+  // Before opening: a FIFO would block the open, a device has no size to map.
+  check_regular_file(path, "tensor data");
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, ": cannot open: ", std::strerror(errno));
   struct stat st {};

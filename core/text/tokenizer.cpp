@@ -1,9 +1,8 @@
 #include "core/text/tokenizer.h"
 
-#include "core/util/read_file.h"
-
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +15,7 @@
 #include "core/text/tokenizer_json.h"
 #include "core/text/unicode.h"
 #include "core/util/error.h"
+#include "core/util/read_file.h"
 
 namespace quench {
 
@@ -91,8 +91,8 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
 
 Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
   const std::string path = dir + "/tokenizer.json";
-  std::ifstream probe(path);
-  QUENCH_CHECK(probe, dir, ": no tokenizer.json (Quench reads the Hugging Face tokenizers format; tokenizer.model, "
+  // exists() only stats: opening a FIFO named tokenizer.json here would block; from_file refuses it.
+  QUENCH_CHECK(std::filesystem::exists(path), dir, ": no tokenizer.json (Quench reads the Hugging Face tokenizers format; tokenizer.model, "
                "vocab.json + merges.txt alone are not supported)");
   return from_file(path);
 }
