@@ -35,6 +35,32 @@ int64_t record_completed(Store& s, const std::string& name) {
 }
 }  // namespace
 
+// A disk that fills during a run: the recording process fails with a message (no crash), the run
+// stays `running` (nothing more can be written, not even "failed"), queries still read it, and
+// the first writable open after that process is gone marks it interrupted.
+TEST(StoreCrash, AFullDiskLeavesTheRunRunningUntilTheNextWritableOpenMarksItInterrupted) {
+  test::TempDir dir;
+  const std::string db = dir.file("q.db");
+  const int64_t earlier = [&] {
+    Store s = Store::open(db);
+    return record_completed(s, "earlier");
+  }();
+  test::Child child({kHelper, "full", db, "filled"});
+  const int64_t id = started_id(child);
+  EXPECT_EQ(child.wait(), 1);
+  const std::string err = child.read_stderr();
+  EXPECT_NE(err.find("q.db"), std::string::npos) << err;
+  {
+    Store ro = Store::open_read_only(db);
+    EXPECT_EQ(ro.get(id).summary.status, RunStatus::Running);
+    EXPECT_EQ(ro.get(earlier).summary.status, RunStatus::Completed);
+  }
+  Store s = Store::open(db);
+  EXPECT_EQ(s.integrity_check(), "ok");
+  EXPECT_EQ(s.interrupted_on_open(), std::vector<int64_t>{id});
+  EXPECT_EQ(s.get(id).summary.status, RunStatus::Interrupted);
+}
+
 TEST(StoreCrash, KilledWriterLeavesAConsistentDatabaseAndAnInterruptedRun) {
   test::TempDir dir;
   const std::string db = dir.file("q.db");

@@ -4,8 +4,14 @@
 //   store_helper slow DB NAME LAYERS DELAY_MS   prints "started ID", then "layer I" after each layer
 //   store_helper hold DB NAME                   prints "started ID", finishes when stdin closes
 //   store_helper burst DB NAME RUNS WRITES      RUNS complete runs of WRITES metrics each
+//   store_helper full DB NAME                   prints "started ID", then fills its disk: no file may
+//                                               grow (RLIMIT_FSIZE) while it records layers
 // Exit codes: 0 done, 3 database busy (message on stderr), 1 any other error.
+#include <sys/resource.h>
+
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -68,6 +74,21 @@ int run(int argc, char** argv) {
       w.add_layer_result(layer(r));
       w.finish();
     }
+    return 0;
+  }
+  if (mode == "full" && argc == 4) {
+    auto w = store.begin(spec);
+    std::cout << "started " << w.id() << std::endl;
+    // A full disk, for this process only: a write that would grow any file fails (EFBIG instead
+    // of the SIGXFSZ that would kill it), as ENOSPC would. The recording must fail with a message,
+    // and the writer's own attempt to mark the run failed fails too: the row stays `running`.
+    std::signal(SIGXFSZ, SIG_IGN);
+    std::error_code ec;
+    const auto wal = std::filesystem::file_size(std::string(argv[2]) + "-wal", ec);
+    const rlimit lim{static_cast<rlim_t>(ec ? 0 : wal), static_cast<rlim_t>(ec ? 0 : wal)};
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0) return 2;
+    for (int i = 0; i < 100000; ++i) w.add_layer_result(layer(i));
+    w.finish();
     return 0;
   }
   std::cerr << "store_helper: bad arguments for mode '" << mode << "'\n";
