@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the small hand-made seeds of fuzz/corpus/{gguf,tokenizer,idx,checkpoint} (standard library only).
+"""Writes the small seeds of fuzz/corpus/{gguf,tokenizer,idx,config,recipe,checkpoint} (standard library only).
 
     fuzz/make_seeds.py [--cli build/app/cli/quench-cli]
 
@@ -185,6 +185,28 @@ def idx_seeds():
     write("idx/labels-3.gz", gzip.compress(labels, mtime=0))
 
 
+# fuzz/model_dir.h's fixture_names(), in its order: the first byte of a fuzz_config input picks one.
+CONFIG_FIXTURES = ["llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
+                   "mamba2-untied-tiny", "vit-tiny", "resnet-tiny", "resnet-bottleneck-tiny"]
+
+
+def config_seeds():
+    """Each tiny fixture's config.json behind its selector byte."""
+    root = os.path.join(HERE, "..", "tests", "fixtures", "hf-tiny")
+    for i, name in enumerate(CONFIG_FIXTURES):
+        write("config/" + name, bytes([i]) + open(os.path.join(root, name, "config.json"), "rb").read())
+
+
+def recipe_seeds():
+    """Every JSON example of the documentation: the recipe language as users see it."""
+    import glob
+    import re
+    docs = sorted(glob.glob(os.path.join(HERE, "..", "docs", "*.md"))) + [os.path.join(HERE, "..", "README.md")]
+    for md in docs:
+        for i, block in enumerate(re.findall(r"```json\n(.*?)```", open(md).read(), re.S)):
+            write("recipe/doc-%s-%d.json" % (os.path.basename(md)[:-3], i), block)
+
+
 def pack_dir(folder, names=None):
     """fuzz_checkpoint's input: for each file, its name, NUL, its length (4 bytes LE), its bytes."""
     out = b""
@@ -272,5 +294,7 @@ if __name__ == "__main__":
     gguf_seeds()
     tokenizer_seeds()
     idx_seeds()
+    config_seeds()
+    recipe_seeds()
     if "--cli" in sys.argv:
         checkpoint_seeds(sys.argv[sys.argv.index("--cli") + 1])

@@ -3,6 +3,7 @@
 // folder on tmpfs rewritten for each input, and running what was loaded.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

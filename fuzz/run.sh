@@ -41,23 +41,8 @@ seed_fixtures() {
     safetensors) find tests/fixtures -name '*.safetensors' -size -1024k | copy_in "$work" ;;
     idx) find tests/fixtures/images -name '*idx*' | copy_in "$work" ;;
     image) find tests/fixtures/images \( -name '*.png' -o -name '*.jpg' \) -size -64k | head -40 | copy_in "$work" ;;
-    recipe) python3 - "$work" <<'PY'
-import glob, os, re, sys
-# Every JSON example of the documentation: the recipe language as users see it.
-for md in sorted(glob.glob("docs/*.md")) + ["README.md"]:
-    for i, block in enumerate(re.findall(r"```json\n(.*?)```", open(md).read(), re.S)):
-        open(os.path.join(sys.argv[1], "doc-%s-%d.json" % (os.path.basename(md)[:-3], i)), "w").write(block)
-PY
-      ;;
-    config) python3 - "$work" <<'PY'
-import os, sys
-# One byte picks the fixture (fuzz/model_dir.h's order), the rest is its config.json.
-names = ["llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
-         "mamba2-untied-tiny", "vit-tiny", "resnet-tiny", "resnet-bottleneck-tiny"]
-for i, n in enumerate(names):
-    open(os.path.join(sys.argv[1], "fixture-" + n), "wb").write(bytes([i]) + open("tests/fixtures/hf-tiny/%s/config.json" % n, "rb").read())
-PY
-      ;;
+    recipe) ;;  # committed: fuzz/corpus/recipe (make_seeds.py: the documentation's JSON examples)
+    config) ;;  # committed: fuzz/corpus/config (make_seeds.py)
     checkpoint) python3 - "$work" <<'PY'
 import os, sys
 sys.path.insert(0, "fuzz")
@@ -65,6 +50,11 @@ from make_seeds import pack_dir
 # The tiny float fixtures whole; the compressed-tensors seeds are committed (make_seeds.py --cli).
 for n in ["llama-tiny", "gpt2-tiny", "mamba2-tiny", "vit-tiny", "resnet-tiny"]:
     open(os.path.join(sys.argv[1], "fixture-" + n), "wb").write(pack_dir("tests/fixtures/hf-tiny/" + n, ["config.json", "model.safetensors"]))
+# The bad-model corpus whole (a sharded checkpoint and its index among them).
+bad = "tests/fixtures/bad/models"
+for n in sorted(os.listdir(bad)):
+    if os.path.isdir(os.path.join(bad, n)):
+        open(os.path.join(sys.argv[1], "bad-" + n), "wb").write(pack_dir(os.path.join(bad, n)))
 PY
       ;;
   esac
