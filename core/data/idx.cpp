@@ -33,6 +33,7 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
     z.next_out = buf;
     z.avail_out = sizeof buf;
     const int rc = inflate(&z, Z_NO_FLUSH);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) fail(path, ": truncated gzip data");
     if (rc != Z_OK && rc != Z_STREAM_END)
       fail(path, ": corrupt gzip data (", z.msg ? z.msg : "inflate error " + std::to_string(rc), ")");
     out.insert(out.end(), buf, buf + (sizeof buf - z.avail_out));
