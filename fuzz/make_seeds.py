@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the small seeds of fuzz/corpus/{gguf,tokenizer,idx,config,recipe,checkpoint} (standard library only).
+"""Writes the small seeds of fuzz/corpus/{gguf,tokenizer,idx,config,recipe,checkpoint,gguf_import} (standard library only).
 
     fuzz/make_seeds.py [--cli build/app/cli/quench-cli]
 
-With --cli, also the checkpoint seeds: a micro Llama (vocabulary 99, width 16, one layer) written
-here, compressed by quench-cli into compressed-tensors in the formats it exports, and each folder
-packed into one input as fuzz_checkpoint reads it (pack_dir below; fuzz/run.sh packs the tiny
+With --cli, also the seeds made by quench-cli: a micro Llama (vocabulary 99, width 16, one layer)
+written here, compressed into compressed-tensors in the formats Quench exports, each folder packed
+into one input as fuzz_checkpoint reads it, and a 32-wide one exported as GGUF Q8_0, Q4_0 and Q5_1
+for fuzz_gguf_import (pack_dir below; fuzz/run.sh packs the tiny
 float fixtures the same way at run time).
 
 GGUF seeds are tiny valid files that between them use every metadata value type, every tensor
@@ -227,8 +228,8 @@ def safetensors(tensors):
     return struct.pack("<Q", len(h)) + h + blob
 
 
-def micro_llama(folder):
-    vocab, d, inter, heads, kv, hd = 99, 16, 32, 2, 1, 8
+def micro_llama(folder, d=16, inter=32, hd=8):
+    vocab, heads, kv = 99, 2, 1
     shapes = {"model.embed_tokens.weight": [vocab, d], "lm_head.weight": [vocab, d], "model.norm.weight": [d]}
     p = "model.layers.0."
     shapes.update({p + "input_layernorm.weight": [d], p + "post_attention_layernorm.weight": [d],
@@ -286,6 +287,15 @@ def checkpoint_seeds(cli):
             files = sorted(f for f in os.listdir(out) if f in ("config.json", "model.safetensors", "model.safetensors.index.json")
                            or f.startswith("model-0"))
             write("checkpoint/ct-" + name, pack_dir(out, files))
+        # GGUF seeds for fuzz_gguf_import: a micro Llama wide enough for 32-value ggml blocks.
+        wide = os.path.join(work, "micro-llama-32")
+        micro_llama(wide, d=32, inter=64, hd=16)
+        for scheme in ["Q8_0", "Q4_0", "Q5_1"]:
+            out = os.path.join(work, scheme + ".gguf")
+            subprocess.run([cli, "compress", wide, "--recipe", scheme, "--calib", calib, "--samples", "4", "--seq", "16",
+                            "--no-record", "--no-export-check", "--measure-samples", "0", "--save-model", out, "--format", "gguf"],
+                           check=True, stdout=subprocess.DEVNULL)
+            write("gguf_import/micro-llama-" + scheme + ".gguf", open(out, "rb").read())
     finally:
         shutil.rmtree(work)
 

@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (fuzz/CMakeLists.txt) in their own build directory and runs each
 # for SECONDS seconds from its corpus. Exits non-zero on any finding and names its input file.
 #   fuzz/run.sh SECONDS [TARGET[:FORKS]...]          (SECONDS 0: build only)
-# targets: gguf tokenizer (torch-free), safetensors config checkpoint recipe idx image (link
+# targets: gguf tokenizer (torch-free), safetensors config checkpoint recipe idx image gguf_import (link
 # libtorch and quench_core); default: all that are built. TARGET:N runs N libFuzzer processes
 # sharing one corpus (-fork=N).
 # Environment: QUENCH_FUZZ_BUILD (build-fuzz), QUENCH_FUZZ_JOBS (nproc, for the build),
@@ -18,7 +18,7 @@ torch=${QUENCH_FUZZ_TORCH:-ON}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(gguf tokenizer)
-  [ "$torch" = ON ] && targets+=(safetensors config checkpoint recipe idx image)
+  [ "$torch" = ON ] && targets+=(safetensors config checkpoint recipe idx image gguf_import)
 fi
 names=("${targets[@]%%:*}")
 
@@ -37,6 +37,7 @@ seed_fixtures() {
   local t=$1 work=$2
   case $t in
     gguf) ;;  # no .gguf fixtures in the repository: fuzz/make_seeds.py writes the committed ones
+    gguf_import) find fuzz/corpus/gguf -type f | copy_in "$work" ;;  # its own seeds are whole models
     tokenizer) find tests/fixtures resources/demo \( -name tokenizer.json -o -path '*/bad/tokenizer/*.json' \) -size -1024k | copy_in "$work" ;;
     safetensors) find tests/fixtures -name '*.safetensors' -size -1024k | copy_in "$work" ;;
     idx) find tests/fixtures/images -name '*idx*' | copy_in "$work" ;;
@@ -70,7 +71,8 @@ run_target() {
   seed_fixtures "$t" "$work"
   local seeds=() dict=() fork=()
   [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
-  [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
+  local d=${t%_import}  # gguf_import uses gguf.dict
+  [ -f "fuzz/$d.dict" ] && dict=(-dict="fuzz/$d.dict")
   [ "$forks" -gt 1 ] && fork=(-fork="$forks")
   local log="$build/logs/$t.log" rc=0
   "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 "${fork[@]}" \
