@@ -8,7 +8,8 @@
 # Environment: QUENCH_FUZZ_BUILD (build-fuzz), QUENCH_FUZZ_JOBS (nproc, for the build),
 #   QUENCH_FUZZ_TORCH=OFF to skip the targets that link libtorch,
 #   QUENCH_FUZZ_PARALLEL=1 to run the targets at the same time instead of one after another,
-#   QUENCH_FUZZ_CXX (clang++) and QUENCH_FUZZ_CMAKE_ARGS (extra configure arguments; see fuzz/device.sh).
+#   QUENCH_FUZZ_CXX (clang++) and QUENCH_FUZZ_CMAKE_ARGS (extra configure arguments; see fuzz/device.sh),
+#   QUENCH_FUZZ_TIMEOUT: seconds one input may take (30; 10 once stopped runs sharing 2 cores with a build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
@@ -75,7 +76,7 @@ run_target() {
   [ -f "fuzz/$d.dict" ] && dict=(-dict="fuzz/$d.dict")
   [ "$forks" -gt 1 ] && fork=(-fork="$forks")
   local log="$build/logs/$t.log" rc=0
-  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 "${fork[@]}" \
+  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout="${QUENCH_FUZZ_TIMEOUT:-30}" -print_final_stats=1 "${fork[@]}" \
     -artifact_prefix="$build/findings/$t-" "${dict[@]}" "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   # One process prints its final stats; fork mode's last "#N" line counts every process's executions.
   local execs
