@@ -128,6 +128,13 @@ ImagePreprocessor ImagePreprocessor::from_model_dir(const std::string& dir) {
 at::Tensor ImagePreprocessor::operator()(const at::Tensor& u8) const {
   QUENCH_CHECK(u8.dim() == 4, "images must be [B, H, W, C], got ", u8.sizes());
   auto x = u8.permute({0, 3, 1, 2}).to(at::kFloat);  // [B, C, H, W], 0..255
+  // Resizing first: both it and the channel conversion are linear, so the order does not change
+  // the result, and a large image is converted at the model's size, not its own.
+  if (height > 0 && width > 0 && (x.size(2) != height || x.size(3) != width)) {
+    QUENCH_CHECK(resize, "images are ", x.size(2), "×", x.size(3), " but the model takes ", height, "×", width,
+                 " and its preprocessor_config.json does not ask for resizing");
+    x = at::upsample_bilinear2d(x, {height, width}, false);
+  }
   const int64_t C = x.size(1);
   if (C != channels) {
     if (C == 1) {
@@ -138,11 +145,6 @@ at::Tensor ImagePreprocessor::operator()(const at::Tensor& u8) const {
     } else {
       fail("images have ", C, " channels but the model takes ", channels);
     }
-  }
-  if (height > 0 && width > 0 && (x.size(2) != height || x.size(3) != width)) {
-    QUENCH_CHECK(resize, "images are ", x.size(2), "×", x.size(3), " but the model takes ", height, "×", width,
-                 " and its preprocessor_config.json does not ask for resizing");
-    x = at::upsample_bilinear2d(x, {height, width}, false);
   }
   if (rescale) x = x * rescale_factor;
   if (normalize) {

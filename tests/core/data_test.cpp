@@ -160,6 +160,22 @@ TEST(ImageDecode, Jpeg) {
   EXPECT_NE(cut.find("cut.jpg"), std::string::npos) << cut;
 }
 
+// fuzz_image found a 662-byte JPEG claiming 255×65292 pixels (fuzz/corpus/image/
+// ImageDecode.JpegSizeBoundIsWhatEvaluationAffords.jpg) that took 740 MB to evaluate: the bound is
+// 2^24 pixels, checked from the header.
+TEST(ImageDecode, JpegSizeBoundIsWhatEvaluationAffords) {
+  std::ifstream in(test::fixture("images/rgb-12x10.jpg"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t sof = bytes.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  bytes[sof + 5] = '\x10', bytes[sof + 6] = '\x01';  // height 4097
+  bytes[sof + 7] = '\x10', bytes[sof + 8] = '\x01';  // width 4097
+  test::TempDir d;
+  std::ofstream(d.file("big.jpg"), std::ios::binary) << bytes;
+  auto msg = error_of([&] { decode_image(d.file("big.jpg")); });
+  EXPECT_NE(msg.find("big.jpg: the image header claims 4097×4097 pixels; Quench decodes at most 16777216"), std::string::npos) << msg;
+}
+
 TEST(ImageFolder, MatchesIdxPixelsAndLabels) {
   const Config cfg = Config::load(test::demo("mnist-vit/config.json"));
   auto folder = load_image_folder(test::fixture("images/mnist-folder"), &cfg);
