@@ -21,6 +21,7 @@
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_stream.h"
+#include "core/text/unicode.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
 
@@ -227,6 +228,8 @@ std::optional<json> make_tokenizer(const GgufFile& f, std::string& why) {
   for (size_t i = 0; i < tokens.items.size(); ++i) {
     const std::string ctx = f.path() + ": " + tk + "[" + std::to_string(i) + "]";
     const std::string& t = tokens.items[i].as_string(ctx);
+    // tokenizer.json is JSON text: a token that is not UTF-8 cannot be written into it.
+    if (const size_t bad = text::find_invalid_utf8(t); bad != std::string::npos) fail(ctx, ": not valid UTF-8 at byte ", bad);
     if (!vocab.contains(t)) vocab[t] = static_cast<int64_t>(i);
     const int64_t type = types ? types->items[i].as_int(f.path() + ": tokenizer.ggml.token_type[" + std::to_string(i) + "]") : 1;
     if (type == 3 || type == 4)  // CONTROL, USER_DEFINED: added tokens, cut out of the text before BPE
@@ -235,7 +238,12 @@ std::optional<json> make_tokenizer(const GgufFile& f, std::string& why) {
   }
   if (const GgufValue* mv = f.find_key("tokenizer.ggml.merges")) {
     const GgufArray& ms = mv->as_array(f.path() + ": tokenizer.ggml.merges");
-    for (size_t i = 0; i < ms.items.size(); ++i) merges.push_back(ms.items[i].as_string(f.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < ms.items.size(); ++i) {
+      const std::string ctx = f.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "]";
+      const std::string& m = ms.items[i].as_string(ctx);
+      if (const size_t bad = text::find_invalid_utf8(m); bad != std::string::npos) fail(ctx, ": not valid UTF-8 at byte ", bad);
+      merges.push_back(m);
+    }
   }
   const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
   json j;
@@ -382,6 +390,9 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
   } catch (const fs::filesystem_error& e) {
     remove_tree(tmp.string());
     throw Error(out_dir + ": cannot write the model converted from " + path + " (" + e.what() + ")");
+  } catch (const json::exception& e) {  // any other metadata text that is not UTF-8
+    remove_tree(tmp.string());
+    throw Error(path + ": metadata that config.json or tokenizer.json would hold is not valid text (" + e.what() + ")");
   } catch (...) {
     remove_tree(tmp.string());
     throw;

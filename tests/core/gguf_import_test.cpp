@@ -156,6 +156,26 @@ TEST(GgufImportErrors, TruncatedFileNamesTheTensor) {
   EXPECT_FALSE(fs::exists(tmp.file("out")));
 }
 
+// Found by fuzz_gguf_import (fuzz/corpus/gguf_import/GgufImportErrors.TokenThatIsNotUtf8IsNamed.gguf): a
+// token that is not UTF-8 escaped as nlohmann's type_error when tokenizer.json was written.
+TEST(GgufImportErrors, TokenThatIsNotUtf8IsNamed) {
+  TempDir tmp;
+  auto m = load_model(test::demo("sotu-llama"));
+  const std::string gguf = tmp.file("model.gguf");
+  export_gguf(*m, gguf);
+  std::string bytes = test::read_file(gguf);
+  // The key, then its value: type ARRAY (u32), element type STRING (u32), count (u64), and the
+  // first string's length (u64) and bytes.
+  const std::string key = "tokenizer.ggml.tokens";
+  const size_t at = bytes.find(key);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + key.size() + 4 + 4 + 8 + 8] = '\x99';
+  std::ofstream(gguf, std::ios::binary | std::ios::trunc) << bytes;
+  const std::string e = error_of([&] { import_gguf(gguf, tmp.file("out")); });
+  EXPECT_TRUE(has(e, gguf + ": tokenizer.ggml.tokens[0]: not valid UTF-8 at byte 0")) << e;
+  EXPECT_FALSE(fs::exists(tmp.file("out")));
+}
+
 TEST(GgufImportErrors, ForeignArchitectureMissingKeyUnknownTensor) {
   TempDir tmp;
   auto write = [&](const std::string& name, const std::string& arch, bool keys, const std::string& tensor) {
