@@ -266,7 +266,7 @@ at::Tensor read_tensor(const GgufFile& f, const GgufTensorInfo& t) {
   std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
   if (t.type_code == static_cast<uint32_t>(GgmlType::F16) || t.type_code == static_cast<uint32_t>(GgmlType::BF16)) {
     at::Tensor out = at::empty(shape, t.type_code == static_cast<uint32_t>(GgmlType::F16) ? at::kHalf : at::kBFloat16);
-    std::memcpy(out.data_ptr(), f.data(t), t.nbytes);
+    if (t.nbytes > 0) std::memcpy(out.data_ptr(), f.data(t), t.nbytes);  // an empty tensor's pointer is null
     return out;
   }
   std::vector<float> v = f.dequantize(t.name);
