@@ -15,10 +15,9 @@ namespace {
 // inflates to are bounded: EMNIST's largest set is 0.55 GB, and a small gzip can claim gigabytes.
 constexpr uint64_t kMaxIdxBytes = 1ull << 30;
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
-  const std::string raw = read_file(path, kMaxIdxBytes, "IDX");
-  if (raw.size() < 2 || static_cast<uint8_t>(raw[0]) != 0x1f || static_cast<uint8_t>(raw[1]) != 0x8b)
-    return std::vector<uint8_t>(raw.begin(), raw.end());
+std::string read_maybe_gzip(const std::string& path) {
+  std::string raw = read_file(path, kMaxIdxBytes, "IDX");
+  if (raw.size() < 2 || static_cast<uint8_t>(raw[0]) != 0x1f || static_cast<uint8_t>(raw[1]) != 0x8b) return raw;
   z_stream z{};
   QUENCH_CHECK(inflateInit2(&z, 15 + 32) == Z_OK, path, ": cannot start inflating the gzip data");
   struct End {
@@ -27,10 +26,10 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   } end{&z};
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
   z.avail_in = static_cast<uInt>(raw.size());
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
+  std::string out;
+  char buf[1 << 16];
   for (;;) {
-    z.next_out = buf;
+    z.next_out = reinterpret_cast<Bytef*>(buf);
     z.avail_out = sizeof buf;
     const int rc = inflate(&z, Z_NO_FLUSH);
     if (rc == Z_BUF_ERROR && z.avail_in == 0) fail(path, ": truncated gzip data");
@@ -45,8 +44,9 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   return out;
 }
 
-uint32_t be32(const std::vector<uint8_t>& b, size_t off) {
-  return (uint32_t(b[off]) << 24) | (uint32_t(b[off + 1]) << 16) | (uint32_t(b[off + 2]) << 8) | uint32_t(b[off + 3]);
+uint32_t be32(const std::string& b, size_t off) {
+  const auto at = [&](size_t i) { return uint32_t(static_cast<uint8_t>(b[off + i])); };
+  return at(0) << 24 | at(1) << 16 | at(2) << 8 | at(3);
 }
 }  // namespace
 

@@ -152,8 +152,7 @@ TEST(ImageDecode, Jpeg) {
   }
   test::TempDir d;
   {
-    std::ifstream in(test::fixture("images/rgb-12x10.jpg"), std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string bytes = test::read_file(test::fixture("images/rgb-12x10.jpg"));
     std::ofstream(d.file("cut.jpg"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   }
   auto cut = error_of([&] { decode_image(d.file("cut.jpg")); });
@@ -164,8 +163,7 @@ TEST(ImageDecode, Jpeg) {
 // ImageDecode.JpegSizeBoundIsWhatEvaluationAffords.jpg) that took 740 MB to evaluate: the bound is
 // 2^24 pixels, checked from the header.
 TEST(ImageDecode, JpegSizeBoundIsWhatEvaluationAffords) {
-  std::ifstream in(test::fixture("images/rgb-12x10.jpg"), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = test::read_file(test::fixture("images/rgb-12x10.jpg"));
   const size_t sof = bytes.find("\xFF\xC0");
   ASSERT_NE(sof, std::string::npos);
   bytes[sof + 5] = '\x10', bytes[sof + 6] = '\x01';  // height 4097
