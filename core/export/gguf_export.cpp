@@ -253,8 +253,8 @@ uint32_t file_type(const std::map<GgmlType, int64_t>& counts, GgmlType float_typ
     case GgmlType::Q4_K: return 15;  // Q4_K_M
     case GgmlType::Q6_K: return 18;
     case GgmlType::BF16: return 32;
+    default: return 1;  // the exporter writes none of the other types
   }
-  return 1;
 }
 
 }  // namespace

@@ -36,11 +36,18 @@ constexpr CodeRow kCodes[] = {
 };
 
 constexpr GgmlTypeInfo kSupported[] = {
-    {GgmlType::F32, "F32", 1, 4},      {GgmlType::F16, "F16", 1, 2},      {GgmlType::BF16, "BF16", 1, 2},
-    {GgmlType::Q4_0, "Q4_0", 32, 18},  {GgmlType::Q4_1, "Q4_1", 32, 20},  {GgmlType::Q5_0, "Q5_0", 32, 22},
-    {GgmlType::Q5_1, "Q5_1", 32, 24},  {GgmlType::Q8_0, "Q8_0", 32, 34},  {GgmlType::Q4_K, "Q4_K", 256, 144},
-    {GgmlType::Q6_K, "Q6_K", 256, 210},
+    {GgmlType::F32, "F32", 1, 4, true},          {GgmlType::F16, "F16", 1, 2, true},        {GgmlType::BF16, "BF16", 1, 2, true},
+    {GgmlType::Q4_0, "Q4_0", 32, 18, true},      {GgmlType::Q4_1, "Q4_1", 32, 20, true},    {GgmlType::Q5_0, "Q5_0", 32, 22, true},
+    {GgmlType::Q5_1, "Q5_1", 32, 24, true},      {GgmlType::Q8_0, "Q8_0", 32, 34, true},    {GgmlType::Q4_K, "Q4_K", 256, 144, true},
+    {GgmlType::Q6_K, "Q6_K", 256, 210, true},    {GgmlType::Q2_K, "Q2_K", 256, 84, false},  {GgmlType::Q3_K, "Q3_K", 256, 110, false},
+    {GgmlType::Q5_K, "Q5_K", 256, 176, false},   {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, false},
+    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, false}, {GgmlType::MXFP4, "MXFP4", 32, 17, false},
 };
+
+// llama.cpp's non-uniform 4-bit table (IQ4_NL, IQ4_XS) and the E2M1 values doubled (MXFP4), as
+// ggml-common.h defines them.
+constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr int8_t kFp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 const CodeRow* code_row(uint32_t code) {
   for (const auto& r : kCodes)
@@ -303,6 +310,122 @@ void decode_q6_k(const uint8_t* data, int64_t blocks, float* out) {
   }
 }
 
+// Q2_K: 16 bytes of (scale | min << 4), 64 bytes of 2-bit codes, d, dmin. Each 128-value half
+// reads 32 code bytes four times, two bits further each time; every 16 values take the next scale.
+void decode_q2_k(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint8_t* p = data + i * 84;
+    const float d = get_half(p + 80), dmin = get_half(p + 82);
+    const uint8_t* scales = p;
+    const uint8_t* q = p + 16;
+    float* y = out + i * 256;
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32)
+      for (int shift = 0; shift < 8; shift += 2)
+        for (int part = 0; part < 2; ++part) {
+          const uint8_t sc = scales[is++];
+          const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
+          for (int l = 0; l < 16; ++l) *y++ = dl * static_cast<float>((q[l + 16 * part] >> shift) & 3) - ml;
+        }
+  }
+}
+
+// Q3_K: hmask[32] (third bit: set means +0, clear means −4), qs[64] (low two bits, laid out as
+// Q2_K's), 12 bytes of sixteen 6-bit scales, d.
+void decode_q3_k(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint8_t* p = data + i * 110;
+    const uint8_t* hm = p;
+    const uint8_t* q = p + 32;
+    const uint8_t* s = p + 96;
+    const float d = get_half(p + 108);
+    // Scale j: low 4 bits from byte j (j < 8: low nibble, else byte j − 8's high nibble), top
+    // 2 bits from byte 8 + j % 4, bit pair j / 4.
+    int8_t sc[16];
+    for (int j = 0; j < 16; ++j) {
+      const int lo = j < 8 ? (s[j] & 0x0F) : (s[j - 8] >> 4);
+      const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+      sc[j] = static_cast<int8_t>((lo | (hi << 4)) - 32);
+    }
+    float* y = out + i * 256;
+    int is = 0;
+    uint8_t m = 1;
+    for (int half = 0; half < 2; ++half, q += 32)
+      for (int shift = 0; shift < 8; shift += 2, m = static_cast<uint8_t>(m << 1))
+        for (int part = 0; part < 2; ++part) {
+          const float dl = d * static_cast<float>(sc[is++]);
+          for (int l = 0; l < 16; ++l) {
+            const int at = l + 16 * part;
+            *y++ = dl * static_cast<float>(((q[at] >> shift) & 3) - ((hm[at] & m) ? 0 : 4));
+          }
+        }
+  }
+}
+
+// Q5_K: d, dmin, Q4_K's 12 scale bytes, qh[32] (fifth bits: bit 2g of byte l for value l of
+// group g's first sub-block, bit 2g+1 for its second), qs[128] as Q4_K's.
+void decode_q5_k(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint8_t* p = data + i * 176;
+    const float d = get_half(p), dmin = get_half(p + 2);
+    const uint8_t* scales = p + 4;
+    const uint8_t* qh = p + 16;
+    const uint8_t* ql = p + 48;
+    float* y = out + i * 256;
+    for (int g = 0; g < 4; ++g, ql += 32) {
+      uint8_t sc, mn;
+      scale_min_k4(2 * g, scales, sc, mn);
+      const float d1 = d * sc, m1 = dmin * mn;
+      scale_min_k4(2 * g + 1, scales, sc, mn);
+      const float d2 = d * sc, m2 = dmin * mn;
+      const uint8_t u1 = static_cast<uint8_t>(1u << (2 * g)), u2 = static_cast<uint8_t>(2u << (2 * g));
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+    }
+  }
+}
+
+// 16 bytes of nibble codes through a 16-entry table: value j in the low nibble of byte j, j + 16
+// in the high one (the legacy types' order).
+void decode_table_nibbles(const uint8_t* q, const int8_t* table, float d, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = d * static_cast<float>(table[q[j] & 0x0F]);
+    y[j + 16] = d * static_cast<float>(table[q[j] >> 4]);
+  }
+}
+
+void decode_iq4_nl(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) decode_table_nibbles(data + i * 18 + 2, kIq4Values, get_half(data + i * 18), out + i * 32);
+}
+
+// IQ4_XS: d, 16 bits of scale tops (2 per sub-block), 4 bytes of scale nibbles, 128 code bytes.
+void decode_iq4_xs(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint8_t* p = data + i * 136;
+    const float d = get_half(p);
+    const uint16_t scales_h = get16(p + 2);
+    for (int ib = 0; ib < 8; ++ib) {
+      const int ls = ((p[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F) | (((scales_h >> (2 * ib)) & 3) << 4);
+      decode_table_nibbles(p + 8 + 16 * ib, kIq4Values, d * static_cast<float>(ls - 32), out + i * 256 + ib * 32);
+    }
+  }
+}
+
+// MXFP4: one E8M0 exponent, then nibbles as IQ4_NL. The table holds E2M1 doubled, so the scale
+// is half of 2^(e − 127); e 0 and 1 give the float subnormals 2^-128 and 2^-127.
+void decode_mxfp4(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint8_t e = data[i * 17];
+    const float d = float_of(e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23);
+    const uint8_t* q = data + i * 17 + 1;
+    float* y = out + i * 32;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = static_cast<float>(kFp4Values[q[j] & 0x0F]) * d;
+      y[j + 16] = static_cast<float>(kFp4Values[q[j] >> 4]) * d;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<GgmlTypeInfo> ggml_type_info(uint32_t code) {
@@ -323,6 +446,12 @@ std::optional<GgmlType> ggml_type_from_name(const std::string& name) {
   for (const auto& r : kSupported)
     if (up == r.name) return r.type;
   return std::nullopt;
+}
+
+std::string ggml_decodable_names() {
+  std::string out;
+  for (const auto& r : kSupported) out += (out.empty() ? "" : ", ") + std::string(r.name);
+  return out;
 }
 
 std::string ggml_type_code_name(uint32_t code) {
@@ -380,6 +509,7 @@ float bf16_to_float(uint16_t h) { return float_of(static_cast<uint32_t>(h) << 16
 
 std::vector<uint8_t> ggml_encode(const GgmlBlocks& b) {
   const auto& info = ggml_info(b.type);
+  QUENCH_CHECK(info.encodable, "ggml_encode: Quench reads ", info.name, " but does not write it");
   QUENCH_CHECK(info.block > 1, "ggml_encode: ", info.name, " holds plain values: use ggml_encode_float");
   const Shape s = check_shape(b, info);
   const bool k_quant = b.type == GgmlType::Q4_K || b.type == GgmlType::Q6_K;
@@ -446,6 +576,12 @@ void ggml_decode(GgmlType t, const uint8_t* data, int64_t n, float* out) {
     case GgmlType::Q8_0: decode_q8_0(data, blocks, out); break;
     case GgmlType::Q4_K: decode_q4_k(data, blocks, out); break;
     case GgmlType::Q6_K: decode_q6_k(data, blocks, out); break;
+    case GgmlType::Q2_K: decode_q2_k(data, blocks, out); break;
+    case GgmlType::Q3_K: decode_q3_k(data, blocks, out); break;
+    case GgmlType::Q5_K: decode_q5_k(data, blocks, out); break;
+    case GgmlType::IQ4_NL: decode_iq4_nl(data, blocks, out); break;
+    case GgmlType::IQ4_XS: decode_iq4_xs(data, blocks, out); break;
+    case GgmlType::MXFP4: decode_mxfp4(data, blocks, out); break;
   }
 }
 

@@ -13,6 +13,13 @@
 //   Q5_1 (32):  x = d·c + m,        c 0..31
 //   Q4_K (256): 8 sub-blocks of 32: x = (d·sc_j)·c − (dmin·mn_j), c 0..15, sc_j, mn_j 6-bit (0..63)
 //   Q6_K (256): 16 sub-blocks of 16: x = (d·sc_j)·(c − 32), c 0..63, sc_j int8
+// Read only (files that llama.cpp's quantizer wrote; Quench has no quantizer for them):
+//   Q2_K (256): 16 sub-blocks of 16: x = (d·sc_j)·c − (dmin·mn_j), c 0..3, sc_j, mn_j 4-bit
+//   Q3_K (256): 16 sub-blocks of 16: x = (d·(sc_j − 32))·(c − 4), c 0..7, sc_j 6-bit
+//   Q5_K (256): as Q4_K with c 0..31
+//   IQ4_NL (32): x = d·T[c], c 0..15, T llama.cpp's 16-entry non-uniform table (−127 … 113)
+//   IQ4_XS (256): 8 sub-blocks of 32: x = (d·(sc_j − 32))·T[c], sc_j 6-bit
+//   MXFP4 (32): x = 2^(e−127)·E2M1[c], one 8-bit exponent e per block, E2M1 the 4-bit float
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,19 +29,26 @@
 namespace quench {
 
 // Values are ggml's type codes (ggml.h enum ggml_type); only the ones Quench reads or writes.
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30 };
+enum class GgmlType : uint32_t {
+  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14,
+  IQ4_NL = 20, IQ4_XS = 23, BF16 = 30, MXFP4 = 39
+};
 
 struct GgmlTypeInfo {
   GgmlType type;
   const char* name;     // "Q4_0", as llama.cpp prints it
   int64_t block;        // values per block
   int64_t block_bytes;  // bytes per block
+  bool encodable;       // false: decoded on import only (ggml_encode refuses it)
 };
 
-// Quench-supported types only; nullopt for any other code (a file may name types Quench cannot decode).
+// Types Quench decodes (the encodable ones among them are those it also writes); nullopt for any
+// other code (a file may name types Quench cannot decode).
 std::optional<GgmlTypeInfo> ggml_type_info(uint32_t code);
 const GgmlTypeInfo& ggml_info(GgmlType t);
 std::optional<GgmlType> ggml_type_from_name(const std::string& name);  // "q4_0" or "Q4_0"; nullopt when unknown
+// "F32, F16, …": the decodable types, for messages.
+std::string ggml_decodable_names();
 // Name of any ggml type code, including ones Quench does not support (for error messages); "type 99" when unknown.
 std::string ggml_type_code_name(uint32_t code);
 // (values per block, bytes per block) of any ggml type code with a known layout, supported or not, so a

@@ -425,7 +425,7 @@ std::vector<float> GgufFile::dequantize(const std::string& name) const {
   const GgufTensorInfo& t = tensor(name);
   const auto info = ggml_type_info(t.type_code);
   QUENCH_CHECK(info, path_, ": tensor ", name, ": type ", ggml_type_code_name(t.type_code), " (code ", t.type_code,
-               ") cannot be dequantized (Quench decodes F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K)");
+               ") cannot be dequantized (Quench decodes ", ggml_decodable_names(), ")");
   const int64_t n = t.numel();
   std::vector<float> out(static_cast<size_t>(n));
   if (n > 0) ggml_decode(info->type, data(t), n, out.data());

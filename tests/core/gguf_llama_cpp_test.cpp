@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <set>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include "core/compress/compress.h"
 #include "core/compress/recipe.h"
 #include "core/export/gguf_export.h"
+#include "core/io/gguf.h"
 #include "core/models/registry.h"
 #include "core/nn/functional.h"
 #include "core/text/tokenizer.h"
@@ -177,6 +180,109 @@ std::vector<Case> cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Export, GgufLlamaCpp, testing::ValuesIn(cases()), case_name);
+
+// ---- GGUFs that llama.cpp wrote: its own quantizer and dequantizer, through ctypes ----
+
+// tests/llama_cpp/ggml_ref.py (next to score.mjs) on node-llama-cpp's libllama and libggml-base.
+void ggml_ref(const std::string& args, const TempDir& tmp) {
+  const fs::path script = fs::path(QUENCH_LLAMA_CPP_SCORE).parent_path() / "ggml_ref.py";
+  const fs::path libs = fs::path(QUENCH_LLAMA_CPP_NODE).parent_path().parent_path() / "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64";
+  const std::string log = tmp.file("ggml_ref.log");
+  const std::string cmd = "python3 '" + script.string() + "' '" + libs.string() + "' " + args + " > '" + log + "' 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("ggml_ref.py failed (" + cmd + "):\n" + test::read_file(log));
+}
+
+// Every tensor of `file` as Quench decodes it equals, bit for bit, what ggml's own dequantize_row_*
+// made of it (`ref`: the same tensors, all F32). Returns the ggml type codes seen.
+std::set<uint32_t> expect_decodes_as_ggml(const std::string& file, const std::string& ref) {
+  const GgufFile f(file), r(ref);
+  std::set<uint32_t> types;
+  EXPECT_EQ(f.tensors().size(), r.tensors().size());
+  for (const auto& t : f.tensors()) {
+    types.insert(t.type_code);
+    const std::vector<float> a = f.dequantize(t.name), b = r.dequantize(t.name);
+    EXPECT_EQ(a.size(), b.size()) << t.name;
+    if (a.size() != b.size()) continue;
+    size_t differ = 0, first = a.size();
+    for (size_t i = 0; i < a.size(); ++i)
+      if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0 && differ++ == 0) first = i;
+    EXPECT_EQ(differ, 0u) << t.name << " (" << ggml_type_code_name(t.type_code) << "): first difference at " << first << ": Quench "
+                          << (first < a.size() ? a[first] : 0.f) << ", ggml " << (first < b.size() ? b[first] : 0.f);
+  }
+  return types;
+}
+
+// Random blocks (finite fp16 scales, every other bit random) of every block type Quench reads.
+TEST(GgufFromLlamaCpp, DecodesEveryBlockTypeAsGgmlDoes) {
+  TempDir tmp;
+  const std::string blocks = tmp.file("blocks.gguf"), ref = tmp.file("ref.gguf");
+  for (int seed : {1, 2}) {
+    ggml_ref("random '" + blocks + "' --seed " + std::to_string(seed), tmp);
+    ggml_ref("dequant '" + blocks + "' '" + ref + "'", tmp);
+    const std::set<uint32_t> types = expect_decodes_as_ggml(blocks, ref);
+    EXPECT_EQ(types, (std::set<uint32_t>{2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 23, 39}));
+  }
+}
+
+struct Quantized {
+  std::string ftype;            // llama-quantize's name
+  std::set<uint32_t> expect;    // ggml types that must appear among the linear weights
+  double ppl_tol = 0.005, top1_min = 0.98;
+};
+
+class GgufFromLlamaCppQuantize : public testing::TestWithParam<Quantized> {};
+
+// sotu-llama exported by Quench at F32, then quantized by llama.cpp itself (llama_model_quantize,
+// what llama-quantize runs: its own choice of type per tensor, its own fallbacks for down_proj's
+// 688 columns, its own file writer). Quench opens the file, decodes every tensor as ggml does, and
+// scores the same windows as llama.cpp running that file.
+TEST_P(GgufFromLlamaCppQuantize, QuenchReadsWhatLlamaCppWrote) {
+  const Quantized& c = GetParam();
+  TempDir tmp;
+  ::setenv("XDG_CACHE_HOME", tmp.file("cache").c_str(), 1);  // the import's cache, not the user's
+  const std::string sotu = test::demo("sotu-llama");
+  const std::string f32 = tmp.file("f32.gguf"), q = tmp.file(c.ftype + ".gguf"), ref = tmp.file("ref.gguf");
+  {
+    auto m = load_model(sotu);
+    GgufExportOptions o;
+    o.float_type = "f32";
+    export_gguf(*m, f32, o);
+  }
+  ggml_ref("quantize '" + f32 + "' '" + q + "' " + c.ftype, tmp);
+  ggml_ref("dequant '" + q + "' '" + ref + "'", tmp);
+  const std::set<uint32_t> types = expect_decodes_as_ggml(q, ref);
+  for (uint32_t t : c.expect) EXPECT_TRUE(types.count(t)) << c.ftype << " has no " << ggml_type_code_name(t) << " tensor";
+
+  auto back = load_model(q);
+  const auto windows = text_windows(sotu, 4, 64);
+  const Scores qs = quench_scores(*back, windows), ls = llama_cpp_scores(q, windows, tmp);
+  ASSERT_EQ(qs.nll.size(), ls.nll.size());
+  double sq = 0, sl = 0;
+  int64_t agree = 0;
+  for (size_t i = 0; i < qs.nll.size(); ++i) {
+    sq += qs.nll[i];
+    sl += ls.nll[i];
+    agree += qs.top1[i] == ls.top1[i];
+  }
+  const double ppl_q = std::exp(sq / qs.nll.size()), ppl_l = std::exp(sl / ls.nll.size());
+  const double top1 = static_cast<double>(agree) / static_cast<double>(qs.top1.size());
+  std::string names;
+  for (uint32_t t : types) names += " " + ggml_type_code_name(t);
+  std::cout << "llama.cpp " << c.ftype << " (" << fs::file_size(q) << " bytes;" << names << "): perplexity Quench " << ppl_q
+            << ", llama.cpp " << ppl_l << " (ratio " << ppl_l / ppl_q << "), top-1 agreement " << top1 << "\n";
+  EXPECT_NEAR(ppl_l / ppl_q, 1.0, c.ppl_tol);
+  EXPECT_GE(top1, c.top1_min);
+}
+
+std::string quantized_name(const testing::TestParamInfo<Quantized>& i) { return i.param.ftype; }
+
+// The mixes llama-quantize offers that GGUF downloads mostly use; each names the types it must
+// have produced here (Q2_K and Q3_K_M also use Q4_K/Q5_K for some tensors, Q4_K_M Q6_K).
+INSTANTIATE_TEST_SUITE_P(Ftypes, GgufFromLlamaCppQuantize,
+                         testing::Values(Quantized{"Q2_K", {10}}, Quantized{"Q3_K_M", {11}}, Quantized{"Q4_K_M", {12, 14}},
+                                         Quantized{"Q5_K_M", {13}}, Quantized{"Q6_K", {14}}, Quantized{"IQ4_NL", {20}},
+                                         Quantized{"IQ4_XS", {23}}),
+                         quantized_name);
 
 // What llama.cpp would compute differently is refused before anything is written.
 TEST(GgufExport, RefusesModelsLlamaCppComputesDifferently) {

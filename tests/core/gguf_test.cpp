@@ -144,8 +144,11 @@ TEST(GgmlTypes, TableAndNames) {
   EXPECT_EQ(ggml_row_bytes(GgmlType::Q5_1, 64), 48);
   EXPECT_THROW(ggml_row_bytes(GgmlType::Q8_0, 33), Error);
   EXPECT_EQ(ggml_type_from_name("q4_k"), GgmlType::Q4_K);
-  EXPECT_FALSE(ggml_type_from_name("q2_k"));
-  EXPECT_FALSE(ggml_type_info(10));
+  EXPECT_EQ(ggml_type_from_name("iq4_xs"), GgmlType::IQ4_XS);  // read, not written
+  EXPECT_FALSE(ggml_info(GgmlType::IQ4_XS).encodable);
+  EXPECT_FALSE(ggml_type_from_name("iq2_xxs"));
+  EXPECT_FALSE(ggml_type_info(16));  // IQ2_XXS: a lattice codebook Quench does not decode
+  EXPECT_TRUE(ggml_type_info(10));
   EXPECT_EQ(ggml_type_code_name(10), "Q2_K");
   EXPECT_EQ(ggml_type_code_name(11), "Q3_K");
   EXPECT_EQ(ggml_type_code_name(13), "Q5_K");
@@ -634,18 +637,18 @@ TEST(GgufBadInput, BlockMisfitAndBadAlignmentKey) {
 TEST(GgufBadInput, DequantizeOfUnsupportedTypeNamesIt) {
   Dir dir;
   Bytes b;
-  b.header(2, 0).tensor("blk.0.ffn_down.weight", {256}, 10, 0).tensor("odd", {4}, 99, 96).pad().zeros(96);
-  b.save(dir.file("q2.gguf"));
-  GgufFile f(dir.file("q2.gguf"));
-  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type_code, 10u);
-  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").nbytes, 84u);
+  b.header(2, 0).tensor("blk.0.ffn_down.weight", {256}, 16, 0).tensor("odd", {4}, 99, 96).pad().zeros(96);
+  b.save(dir.file("iq2.gguf"));
+  GgufFile f(dir.file("iq2.gguf"));
+  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type_code, 16u);
+  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").nbytes, 66u);
   EXPECT_EQ(f.tensor("odd").type_code, 99u);  // kept, so inspect can list it
   try {
     f.dequantize("blk.0.ffn_down.weight");
     FAIL();
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("q2.gguf: tensor blk.0.ffn_down.weight: type Q2_K (code 10) cannot be dequantized"), std::string::npos) << m;
+    EXPECT_NE(m.find("iq2.gguf: tensor blk.0.ffn_down.weight: type IQ2_XXS (code 16) cannot be dequantized"), std::string::npos) << m;
   }
   try {
     f.dequantize("odd");
