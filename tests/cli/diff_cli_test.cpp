@@ -100,7 +100,11 @@ TEST_F(DiffCli, TableAndErrors) {
 TEST_F(DiffCli, InspectAndEvalOpenGguf) {
   const auto i = run_cli({"inspect", gguf_, "--json"}, env());
   ASSERT_EQ(i.code, 0) << i.err;
-  EXPECT_EQ(json::parse(i.out).at("architecture"), "LlamaForCausalLM");
+  const json ij = json::parse(i.out);
+  EXPECT_EQ(ij.at("architecture"), "LlamaForCausalLM");
+  // The file as stored, not the float copy it was converted into.
+  EXPECT_EQ(ij.at("bytes_on_disk").get<int64_t>(), static_cast<int64_t>(std::filesystem::file_size(gguf_)));
+  EXPECT_GT(ij.at("gguf_types").value("Q4_0", 0), 0) << ij.at("gguf_types").dump();
   const auto e = run_cli({"eval", gguf_, "--text", test::demo("sotu-2000-2023.txt"), "--ctx", "64", "--max-windows", "4", "--json", "--no-record"}, env());
   ASSERT_EQ(e.code, 0) << e.err;
   const double ppl = json::parse(e.out).at("value").get<double>();
