@@ -129,6 +129,8 @@ json make_config(const Meta& m, int64_t vocab, bool tied) {
   json c;
   if (arch == "llama" || arch == "qwen2") {
     const int64_t hidden = m.a("embedding_length"), heads = m.a("attention.head_count");
+    // Checked here, not only by the config's validation: the head_dim fallback divides by it.
+    QUENCH_CHECK(heads > 0, m.ctx(arch + ".attention.head_count"), ": ", heads, " heads; it must be positive");
     const int64_t head_dim = m.opt_a("attention.key_length").value_or(m.opt_a("rope.dimension_count").value_or(hidden / heads));
     c["architectures"] = {arch == "llama" ? "LlamaForCausalLM" : "Qwen2ForCausalLM"};
     c["model_type"] = arch;

@@ -200,6 +200,25 @@ TEST(GgufImportErrors, ForeignArchitectureMissingKeyUnknownTensor) {
   EXPECT_TRUE(has(e2, odd) && has(e2, "tensor blk.0.attn_q_norm.weight has no Hugging Face name")) << e2;
 }
 
+// Found by fuzz_gguf_import on the GPU machine (2026-12-03): with no key_length or
+// rope.dimension_count, head_dim fell back to embedding_length / head_count before head_count was
+// checked, a division by zero.
+TEST(GgufImportErrors, ZeroHeadsIsNamedNotDividedBy) {
+  TempDir tmp;
+  GgufWriter w;
+  w.set("general.architecture", GgufValue::str("llama"));
+  for (const char* k : {"embedding_length", "block_count", "feed_forward_length"}) w.set(std::string("llama.") + k, GgufValue::u32(4));
+  w.set("llama.attention.head_count", GgufValue::u32(0));
+  w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
+  const std::vector<float> z(32, 0.f);
+  w.add_tensor("token_embd.weight", {4, 8}, GgmlType::F32, [z] { return ggml_encode_float(GgmlType::F32, z.data(), 32); });
+  const std::string path = tmp.file("zero-heads.gguf");
+  w.write(path);
+  const std::string e = error_of([&] { import_gguf(path, tmp.file("out")); });
+  EXPECT_TRUE(has(e, path + ": llama.attention.head_count: 0 heads; it must be positive")) << e;
+  EXPECT_FALSE(fs::exists(tmp.file("out")));
+}
+
 TEST(GgufImportNames, TablesInvert) {
   for (const char* arch : {"llama", "gpt2", "mamba", "mamba2"})
     for (const std::string hf : {"lm_head.weight", "model.layers.3.self_attn.k_proj.bias", "transformer.h.11.attn.c_attn.weight",
