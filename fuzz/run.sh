@@ -9,7 +9,8 @@
 #   QUENCH_FUZZ_TORCH=OFF to skip the targets that link libtorch,
 #   QUENCH_FUZZ_PARALLEL=1 to run the targets at the same time instead of one after another,
 #   QUENCH_FUZZ_CXX (clang++) and QUENCH_FUZZ_CMAKE_ARGS (extra configure arguments; see fuzz/device.sh),
-#   QUENCH_FUZZ_TIMEOUT: seconds one input may take (30; 10 once stopped runs sharing 2 cores with a build).
+#   QUENCH_FUZZ_TIMEOUT: seconds one input may take (30; 10 once stopped runs sharing 2 cores with a build),
+#   QUENCH_FUZZ_RSS_MB: libFuzzer's memory limit per process (1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
@@ -76,14 +77,18 @@ run_target() {
   [ -f "fuzz/$d.dict" ] && dict=(-dict="fuzz/$d.dict")
   [ "$forks" -gt 1 ] && fork=(-fork="$forks")
   local log="$build/logs/$t.log" rc=0
-  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout="${QUENCH_FUZZ_TIMEOUT:-30}" -print_final_stats=1 "${fork[@]}" \
+  # Fork mode can outlive -max_total_time by minutes while its children finish: SIGINT 30 s
+  # after the limit stops it cleanly (timeout's status 124 is that stop, not a finding).
+  timeout -s INT -k 20 $((seconds + 30)) "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb="${QUENCH_FUZZ_RSS_MB:-1024}" -timeout="${QUENCH_FUZZ_TIMEOUT:-30}" -print_final_stats=1 "${fork[@]}" \
     -artifact_prefix="$build/findings/$t-" "${dict[@]}" "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   # One process prints its final stats; fork mode's last "#N" line counts every process's executions.
   local execs
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9][0-9]*\).*/\1/p' "$log" | tail -1)
   local result
-  if [ "$rc" -eq 0 ]; then
+  if [ "$rc" -eq 124 ] && ! grep -q "Test unit written to" "$log"; then
+    rc=0 result="no findings (stopped 30 s after the time limit)"
+  elif [ "$rc" -eq 0 ]; then
     result="no findings"
   else
     local crash
