@@ -25,6 +25,7 @@ struct CtDecoder::Args {
   std::string strategy;  // tensor, channel, group, block
   int64_t group_size = 0;
   int64_t block_rows = 0, block_cols = 0;
+  bool global_scale = false;  // NVFP4 (tensor_group): group scales divided by weight_global_scale
 };
 
 struct CtDecoder::Module {
@@ -37,7 +38,10 @@ struct CtDecoder::Module {
 
 namespace {
 
-const char* const kFormats[] = {"pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "dense"};
+const char* const kFormats[] = {"pack-quantized",       "int-quantized",        "naive-quantized", "float-quantized",
+                                "nvfp4-pack-quantized", "mxfp4-pack-quantized", "dense"};
+
+bool is_fp4_format(const std::string& f) { return f == "nvfp4-pack-quantized" || f == "mxfp4-pack-quantized"; }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -93,8 +97,8 @@ class ConfigReader {
     const std::string type = j.value("type", json("int")).is_string() ? j.value("type", std::string("int")) : "";
     if (type != "int" && type != "float") bad(where + ".type", "expected \"int\" or \"float\", got ", j.value("type", json()).dump());
     a.is_float = type == "float";
-    if (a.is_float && bits != 8)
-      bad(where, "float weights of ", bits, " bits (NVFP4/MXFP4) are not read by Quench yet; float-quantized FP8 (8 bits) is");
+    if (a.is_float && bits != 8 && bits != 4)
+      bad(where, "float weights of ", bits, " bits are not read by Quench (FP8: 8 bits; NVFP4, MXFP4: 4 bits)");
     if (bits < 1 || bits > 8) bad(where + ".num_bits", "must be 1 to 8, got ", bits);
     a.bits = static_cast<int>(bits);
     if (j.contains("symmetric") && !j["symmetric"].is_null()) {
@@ -109,6 +113,12 @@ class ConfigReader {
     } else {  // quant_args.py's inference from group_size
       strategy = gs > 0 ? "group" : gs == -1 ? "channel" : "tensor";
     }
+    // NVFP4's tensor_group: group scales under one per-tensor global scale (weight_global_scale).
+    if (strategy == "tensor_group") {
+      if (!a.is_float || bits != 4) bad(where + ".strategy", "tensor_group is NVFP4's strategy (4-bit float weights)");
+      a.global_scale = true;
+      strategy = "group";
+    }
     if (strategy == "group") {
       if (gs <= 0) bad(where + ".group_size", "strategy group needs a group_size > 0, got ", gs);
       a.group_size = gs;
@@ -120,7 +130,7 @@ class ConfigReader {
       a.block_rows = b[0].get<int64_t>();
       a.block_cols = b[1].get<int64_t>();
     } else if (strategy != "tensor" && strategy != "channel") {
-      bad(where + ".strategy", "'", strategy, "' is not a weight strategy Quench reads (tensor, channel, group, block)");
+      bad(where + ".strategy", "'", strategy, "' is not a weight strategy Quench reads (tensor, channel, group, block, tensor_group)");
     }
     a.strategy = strategy;
     return a;
@@ -175,6 +185,25 @@ at::Tensor e4m3fn_to_float(const at::Tensor& bytes) {
   return t.index_select(0, bytes.to(at::kLong).reshape(-1));
 }
 
+// Two E2M1 values a byte, the even column in the low nibble: sign bit 3, magnitude 0, 0.5, 1, 1.5,
+// 2, 3, 4, 6 (compressed-tensors' pack_fp4_to_uint8).
+at::Tensor e2m1_to_float(const at::Tensor& bytes) {
+  constexpr float kMagnitude[8] = {0.f, 0.5f, 1.f, 1.5f, 2.f, 3.f, 4.f, 6.f};
+  std::array<float, 16> table{};
+  for (int c = 0; c < 16; ++c) table[c] = (c & 8 ? -1.f : 1.f) * kMagnitude[c & 7];
+  const auto t = at::from_blob(table.data(), {16}, at::kFloat).clone();
+  const at::Tensor b = bytes.to(at::kLong).reshape(-1);
+  const at::Tensor codes = at::stack({b.bitwise_and(15), b.bitwise_right_shift(4)}, 1).reshape(-1);
+  return t.index_select(0, codes);
+}
+
+// MXFP4's scales: 2^(e − 127); e = 255 is NaN (refused as a non-finite scale).
+at::Tensor e8m0_to_float(const at::Tensor& bytes) {
+  std::array<float, 256> table{};
+  for (int e = 0; e < 256; ++e) table[e] = e == 255 ? NAN : std::ldexp(1.f, e - 127);
+  return at::from_blob(table.data(), {256}, at::kFloat).clone().index_select(0, bytes.to(at::kLong).reshape(-1));
+}
+
 }  // namespace
 
 CtDecoder::~CtDecoder() = default;
@@ -223,7 +252,7 @@ std::shared_ptr<const CtDecoder> CtDecoder::open(const Checkpoint& ck, const std
       if (grp.format == "mixed-precision") r.bad(where, "the checkpoint's format is mixed-precision, so each group needs its own format");
       if (std::find(std::begin(kFormats), std::end(kFormats), grp.format) == std::end(kFormats))
         r.bad(where + ".format", "'", grp.format, "' is not a format Quench reads (pack-quantized, int-quantized, naive-quantized, "
-                                                  "float-quantized, dense)");
+                                                  "float-quantized, nvfp4-pack-quantized, mxfp4-pack-quantized, dense)");
       groups.push_back(std::move(grp));
     }
   }
@@ -361,6 +390,18 @@ std::shared_ptr<const CtDecoder> CtDecoder::open(const Checkpoint& ck, const std
       need(packed->dtype == StDtype::I32 && packed->shape == std::vector<int64_t>{m->rows, ceil_div(m->cols, per)}, prefix, *packed,
            "I32" + shape_text({m->rows, ceil_div(m->cols, per)}) + " (" + std::to_string(per) + " " + std::to_string(m->weights->bits) +
                "-bit values a word)");
+    } else if (is_fp4_format(m->format)) {
+      QUENCH_CHECK(m->weights && m->weights->is_float && m->weights->bits == 4, cfg_path, ": module '", prefix, "' is ", m->format,
+                   " but its config group does not quantize weights to 4-bit floats");
+      const auto* packed = part(prefix, ".weight_packed", true, m->format + " stores the weight there, two 4-bit values a byte");
+      need(packed->dtype == StDtype::U8 && packed->shape.size() == 2, prefix, *packed, "U8 [rows, columns / 2]");
+      m->rows = packed->shape[0], m->cols = packed->shape[1] * 2;
+      if (have.count(prefix + ".weight_shape")) {  // written by some versions; must agree when present
+        const auto [r, c] = small_pair(prefix + ".weight_shape");
+        QUENCH_CHECK(r == m->rows && c == m->cols, ck.dir(), ": module '", prefix, "': weight_shape [", r, ", ", c, "] does not match '", prefix,
+                     ".weight_packed' ", shape_text(packed->shape), " (two values a byte)");
+        d->hidden_.insert(prefix + ".weight_shape");
+      }
     } else {
       QUENCH_CHECK(have.count(wname), ck.dir(), ": module '", prefix, "' lacks tensor '", wname, "' (", m->format, " stores the weight there)");
       const TensorInfo& w = info_of(wname);
@@ -381,7 +422,17 @@ std::shared_ptr<const CtDecoder> CtDecoder::open(const Checkpoint& ck, const std
       if (a.strategy == "block") want = {ceil_div(m->rows, a.block_rows), ceil_div(m->cols, a.block_cols)};
       auto numel_of = [](const std::vector<int64_t>& s) { int64_t n = 1; for (auto x : s) n *= x; return n; };
       const bool shape_ok = a.strategy == "group" || a.strategy == "block" ? scale->shape == want : scale->numel() == numel_of(want);
-      need(is_float_dtype(scale->dtype) && shape_ok, prefix, *scale, "a float tensor " + shape_text(want) + " (" + a.strategy + " scales)");
+      if (m->format == "nvfp4-pack-quantized") {
+        need(scale->dtype == StDtype::F8_E4M3 && shape_ok, prefix, *scale, "F8_E4M3 " + shape_text(want) + " (NVFP4 group scales)");
+      } else if (m->format == "mxfp4-pack-quantized") {
+        need(scale->dtype == StDtype::U8 && shape_ok, prefix, *scale, "U8 " + shape_text(want) + " (MXFP4 group exponents, E8M0)");
+      } else {
+        need(is_float_dtype(scale->dtype) && shape_ok, prefix, *scale, "a float tensor " + shape_text(want) + " (" + a.strategy + " scales)");
+      }
+      if (a.global_scale) {
+        const auto* gs = part(prefix, ".weight_global_scale", true, "NVFP4's group scales are divided by it");
+        need(is_float_dtype(gs->dtype) && gs->numel() == 1, prefix, *gs, "one float (the per-tensor global scale)");
+      }
       const auto* zp = part(prefix, ".weight_zero_point", false, "");
       QUENCH_CHECK(zp || a.symmetric, ck.dir(), ": module '", prefix, "' is quantized asymmetrically but lacks '", prefix, ".weight_zero_point'");
       if (zp) {
@@ -422,7 +473,8 @@ std::string CtDecoder::describe(const std::string& name) const {
   std::string out = m.sparse ? "2:4" : "";
   if (!m.weights) return out;
   const Args& a = *m.weights;
-  out += std::string(out.empty() ? "" : " ") + (a.is_float ? "fp8" : "int" + std::to_string(a.bits));
+  const std::string kind = !a.is_float ? "int" + std::to_string(a.bits) : a.bits == 8 ? "fp8" : m.format == "mxfp4-pack-quantized" ? "mxfp4" : "nvfp4";
+  out += std::string(out.empty() ? "" : " ") + kind;
   if (a.strategy == "group") out += " g" + std::to_string(a.group_size);
   else if (a.strategy == "block") out += " block " + std::to_string(a.block_rows) + "x" + std::to_string(a.block_cols);
   else out += " " + a.strategy;
@@ -456,6 +508,8 @@ at::Tensor CtDecoder::decode(const Checkpoint& ck, const std::string& name) cons
     values = unpack_int32(ck.load_stored(p + ".weight_packed").reshape({rows, -1}), m.weights->bits, cols, where + ": '" + p + ".weight_packed'");
   } else if (m.format == "float-quantized") {
     values = e4m3fn_to_float(ck.load_stored_bytes(p + ".weight")).reshape({rows, cols});
+  } else if (is_fp4_format(m.format)) {
+    values = e2m1_to_float(ck.load_stored_bytes(p + ".weight_packed")).reshape({rows, cols});
   } else {
     values = ck.load_stored(p + ".weight").to(at::kInt);
   }
@@ -481,7 +535,18 @@ at::Tensor CtDecoder::decode(const Checkpoint& ck, const std::string& name) cons
                    a.group_size, " columns in each group");
     }
   }
-  const auto scale = ck.load_stored(p + ".weight_scale").to(at::kFloat);
+  at::Tensor scale;
+  if (m.format == "nvfp4-pack-quantized") {
+    // compressed-tensors' dequantize: q · (scale / global_scale), in float32.
+    const at::Tensor global = ck.load_stored(p + ".weight_global_scale").to(at::kFloat).reshape({});
+    QUENCH_CHECK(std::isfinite(global.item<float>()) && global.item<float>() != 0, where, ": '", p, ".weight_global_scale' is ",
+                 global.item<float>(), "; NVFP4 divides the group scales by it");
+    scale = e4m3fn_to_float(ck.load_stored_bytes(p + ".weight_scale")) / global;
+  } else if (m.format == "mxfp4-pack-quantized") {
+    scale = e8m0_to_float(ck.load_stored_bytes(p + ".weight_scale"));
+  } else {
+    scale = ck.load_stored(p + ".weight_scale").to(at::kFloat);
+  }
   QUENCH_CHECK(at::isfinite(scale).all().item<bool>(), where, ": '", p, ".weight_scale' holds non-finite values");
   at::Tensor q = values.to(at::kFloat);
   const std::string zname = p + ".weight_zero_point";

@@ -4,7 +4,9 @@
 // float checkpoint: each compressed Linear P shows one tensor "P.weight", decoded to F32 from its
 // stored parts, which are hidden. Formats read: pack-quantized (int 1–8 bits, tensor / channel /
 // group / block scales, packed zero points, act-order g_idx), int-quantized and naive-quantized
-// (int8 weights), float-quantized (F8_E4M3 weights), sparse-24-bitmask (float or int8 values), and
+// (int8 weights), float-quantized (F8_E4M3 weights), nvfp4-pack-quantized (E2M1 pairs in bytes, E4M3
+// scales per 16 columns divided by a per-tensor global scale), mxfp4-pack-quantized (E2M1, E8M0
+// exponents per 32 columns), sparse-24-bitmask (float or int8 values), and
 // mixed-precision configs whose groups name their own format. Activation and KV-cache scales
 // (input_scale, k_scale, ...) describe inference, not weights: they are consumed and hidden.
 //

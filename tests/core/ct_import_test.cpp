@@ -4,6 +4,9 @@
 // module and the tensor or key, never a crash or a silently wrong weight.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -158,10 +161,10 @@ TEST_F(CtImport, NoGroupTargetsTheModuleOrItIsIgnored) {
 TEST_F(CtImport, FormatsAndMethodsQuenchDoesNotRead) {
   auto d = copy("w4");
   edit_config(d, [](json& j) {
-    j["quantization_config"]["format"] = "nvfp4-pack-quantized";
+    j["quantization_config"]["format"] = "marlin-24";
     for (auto& [k, g] : j["quantization_config"]["config_groups"].items()) g.erase("format");
   });
-  expect_error(d, {"config.json", "nvfp4-pack-quantized", "not a format Quench reads"});
+  expect_error(d, {"config.json", "marlin-24", "not a format Quench reads"});
   d = local_.file("w4-gptq");
   fs::copy(tmp_->file("w4"), d, fs::copy_options::recursive);
   edit_config(d, [](json& j) { j["quantization_config"] = {{"quant_method", "gptq"}, {"bits", 4}}; });
@@ -186,6 +189,139 @@ TEST_F(CtImport, BitmaskThatIsNotTwoOfFour) {
   fs::copy(tmp_->file("sparse"), d, fs::copy_options::recursive);
   edit_config(d, [](json& j) { j["quantization_config"].erase("sparsity_config"); });
   expect_error(d, {".bitmask' is sparse-compressed", "sparse-24-bitmask"});
+}
+
+// ---- 4-bit floats: NVFP4 and MXFP4, written here byte by byte from the format's description ----
+
+struct RawTensor {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+
+void write_raw_safetensors(const std::string& path, const std::vector<RawTensor>& ts) {
+  json h = json::object();
+  uint64_t off = 0;
+  for (const auto& t : ts) {
+    h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
+    off += t.bytes.size();
+  }
+  std::string head = h.dump();
+  head.resize((head.size() + 7) / 8 * 8, ' ');
+  std::ofstream out(path, std::ios::binary);
+  const uint64_t n = head.size();
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out << head;
+  for (const auto& t : ts) out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+}
+
+// The OCP formats as plain arithmetic, independent of core/io/ct_decode.cpp.
+float e4m3(uint8_t b) {
+  const int e = (b >> 3) & 15, m = b & 7;
+  const float v = e == 0 ? std::ldexp(m / 8.f, -6) : std::ldexp(1 + m / 8.f, e - 7);
+  return b & 0x80 ? -v : v;
+}
+float e2m1(int c) {
+  const float mag[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+  return c & 8 ? -mag[c & 7] : mag[c & 7];
+}
+
+// sotu-llama with q_proj of layer 0 replaced by random 4-bit codes and scales: NVFP4 (E4M3 scales per
+// 16 columns under a global scale) or MXFP4 (E8M0 exponents per 32). Returns the expected weight.
+at::Tensor write_fp4_model(const std::string& dir, bool nv, const std::function<void(std::vector<RawTensor>&, json&)>& edit = {}) {
+  fs::create_directories(dir);
+  const std::string src = test::demo("sotu-llama");
+  for (const char* f : {"tokenizer.json", "config.json"}) fs::copy_file(src + "/" + f, dir + "/" + f);
+  std::vector<RawTensor> ts;
+  for (const auto& [name, t] : load_all_safetensors(src + "/model.safetensors")) {
+    if (name == kQ + ".weight") continue;
+    const at::Tensor c = t.to(at::kFloat).contiguous();
+    RawTensor r{name, "F32", c.sizes().vec(), std::vector<uint8_t>(static_cast<size_t>(c.numel() * 4))};
+    std::memcpy(r.bytes.data(), c.data_ptr<float>(), r.bytes.size());
+    ts.push_back(std::move(r));
+  }
+  const int64_t R = 256, C = 256, G = nv ? 16 : 32;
+  at::manual_seed(11);
+  const at::Tensor codes = at::randint(0, 256, {R, C / 2}, at::kLong);
+  std::vector<uint8_t> packed(static_cast<size_t>(R * C / 2)), scales(static_cast<size_t>(R * C / G));
+  for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<uint8_t>(codes.view(-1)[static_cast<int64_t>(i)].item<int64_t>());
+  // NVFP4: positive E4M3 scales from 2^-6 to 448 (0x7F would be NaN); MXFP4: exponents 2^-10 … 2^1.
+  for (size_t i = 0; i < scales.size(); ++i) scales[i] = static_cast<uint8_t>(nv ? 8 + (i * 37) % 118 : 117 + (i * 7) % 12);
+  const float global = 2.5f;
+  at::Tensor want = at::empty({R, C}, at::kFloat);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const uint8_t b = packed[static_cast<size_t>(r * C / 2 + c / 2)];
+      const int code = c % 2 == 0 ? b & 15 : b >> 4;
+      const uint8_t s = scales[static_cast<size_t>(r * C / G + c / G)];
+      want[r][c] = e2m1(code) * (nv ? e4m3(s) / global : std::ldexp(1.f, s - 127));
+    }
+  ts.push_back({kQ + ".weight_packed", "U8", {R, C / 2}, packed});
+  ts.push_back({kQ + ".weight_scale", nv ? "F8_E4M3" : "U8", {R, C / G}, scales});
+  if (nv) {
+    std::vector<uint8_t> g(4);
+    std::memcpy(g.data(), &global, 4);
+    ts.push_back({kQ + ".weight_global_scale", "F32", {1}, g});
+  }
+  json cfg = json::parse(test::read_file(dir + "/config.json"));
+  const json weights = nv ? json{{"num_bits", 4}, {"type", "float"}, {"strategy", "tensor_group"}, {"group_size", 16}, {"symmetric", true}}
+                          : json{{"num_bits", 4}, {"type", "float"}, {"strategy", "group"}, {"group_size", 32}, {"symmetric", true}};
+  cfg["quantization_config"] = {{"quant_method", "compressed-tensors"},
+                                {"format", nv ? "nvfp4-pack-quantized" : "mxfp4-pack-quantized"},
+                                {"quantization_status", "compressed"},
+                                {"config_groups", {{"group_0", {{"targets", {"re:.*q_proj$"}}, {"weights", weights}}}}},
+                                {"ignore", {"lm_head"}}};
+  if (edit) edit(ts, cfg);
+  std::ofstream(dir + "/config.json") << cfg.dump(1);
+  write_raw_safetensors(dir + "/model.safetensors", ts);
+  return want;
+}
+
+TEST_F(CtImport, Nvfp4AndMxfp4DecodeAsTheFormatSays) {
+  for (bool nv : {true, false}) {
+    const std::string dir = local_.file(nv ? "nvfp4" : "mxfp4");
+    const at::Tensor want = write_fp4_model(dir, nv);
+    auto m = load_model(dir);
+    const at::Tensor got = m->checkpoint().load(kQ + ".weight");
+    EXPECT_TRUE(at::equal(got, want)) << (nv ? "NVFP4" : "MXFP4") << ": max |Δ| " << (got - want).abs().max().item<float>();
+    EXPECT_EQ(m->checkpoint().compressed_tensors_format(), nv ? "nvfp4-pack-quantized" : "mxfp4-pack-quantized");
+    for (const auto& n : m->checkpoint().names()) EXPECT_EQ(n.find("weight_global_scale"), std::string::npos) << n;
+    // The model runs on the decoded weight.
+    const auto out = m->forward({at::arange(8, at::kLong).unsqueeze(0)});
+    EXPECT_TRUE(at::isfinite(out.logits).all().item<bool>());
+  }
+}
+
+TEST_F(CtImport, Nvfp4WithoutGlobalScaleOrWithBadScales) {
+  const auto drop_global = [](std::vector<RawTensor>& ts, json&) {
+    ts.erase(std::remove_if(ts.begin(), ts.end(), [](const RawTensor& t) { return t.name == kQ + ".weight_global_scale"; }), ts.end());
+  };
+  std::string d = local_.file("nv-noglobal");
+  write_fp4_model(d, true, drop_global);
+  expect_error(d, {kQ, kQ + ".weight_global_scale"});
+  d = local_.file("nv-nan");
+  write_fp4_model(d, true, [](std::vector<RawTensor>& ts, json&) {
+    for (auto& t : ts)
+      if (t.name == kQ + ".weight_scale") t.bytes[5] = 0x7F;  // E4M3's NaN
+  });
+  expect_error(d, {kQ + ".weight_scale", "non-finite"});
+  d = local_.file("nv-u8scale");
+  write_fp4_model(d, true, [](std::vector<RawTensor>& ts, json&) {
+    for (auto& t : ts)
+      if (t.name == kQ + ".weight_scale") t.dtype = "U8";
+  });
+  expect_error(d, {kQ + ".weight_scale", "F8_E4M3"});
+  d = local_.file("nv-int");
+  write_fp4_model(d, true, [](std::vector<RawTensor>&, json& c) {
+    c["quantization_config"]["config_groups"]["group_0"]["weights"]["type"] = "int";
+  });
+  expect_error(d, {"config.json", "tensor_group"});
+  d = local_.file("mx-nan");
+  write_fp4_model(d, false, [](std::vector<RawTensor>& ts, json&) {
+    for (auto& t : ts)
+      if (t.name == kQ + ".weight_scale") t.bytes[0] = 0xFF;  // E8M0's NaN
+  });
+  expect_error(d, {kQ + ".weight_scale", "non-finite"});
 }
 
 TEST_F(CtImport, TruncatedShard) {
