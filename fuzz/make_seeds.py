@@ -10,7 +10,7 @@ for fuzz_gguf_import (pack_dir below; fuzz/run.sh packs the tiny
 float fixtures the same way at run time).
 
 GGUF seeds are tiny valid files that between them use every metadata value type, every tensor
-type Quench decodes, a type it can only size (Q2_K), a custom alignment and version 2, so the
+type Quench decodes, a type it can only size (IQ2_XXS), a custom alignment and version 2, so the
 fuzzer starts from inputs that reach the tensor table and the block decoders instead of having
 to discover the layout. Tokenizer seeds are minimal tokenizer.json files, one per supported
 component, so mutations land near the code that reads each one; the fixtures' full tokenizers
@@ -33,7 +33,8 @@ U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
 FMT = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f", BOOL: "<B", U64: "<Q", I64: "<q", F64: "<d"}
 # ggml code -> (values per block, bytes per block)
 LAYOUT = {0: (1, 4), 1: (1, 2), 30: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-          12: (256, 144), 14: (256, 210), 10: (256, 84)}
+          12: (256, 144), 14: (256, 210), 10: (256, 84), 11: (256, 110), 13: (256, 176), 20: (32, 18), 23: (256, 136),
+          39: (32, 17), 16: (256, 66)}
 
 
 def gstr(s):
@@ -66,6 +67,14 @@ def block_bytes(code, nblocks):
             body = half(0.01) + half(-0.5) + body[4:]
         elif code == 14:
             body = body[:-2] + half(0.01)
+        elif code == 10:  # Q2_K: d, dmin last
+            body = body[:-4] + half(0.01) + half(-0.5)
+        elif code == 11:  # Q3_K: d last
+            body = body[:-2] + half(0.01)
+        elif code in (13, 20, 23):  # Q5_K: d, dmin first; IQ4_NL, IQ4_XS: d first
+            body = half(0.01) + (half(-0.5) + body[4:] if code == 13 else body[2:])
+        elif code == 39:  # MXFP4: an exponent byte near 2^0
+            body = bytes([120]) + body[1:]
         out += body
     return out
 
@@ -123,7 +132,11 @@ def gguf_seeds():
         write(f"gguf/tensor-{name}.gguf", gguf([("general.architecture", STRING, "llama")], [("w", [64, 2], code), ("v", [32], code)]))
     write("gguf/tensor-q4_k.gguf", gguf([], [("w", [256, 1], 12)]))
     write("gguf/tensor-q6_k.gguf", gguf([], [("w", [256], 14)]))
-    write("gguf/tensor-q2_k-unsupported.gguf", gguf([], [("w", [256], 10)]))
+    for code, name in [(10, "q2_k"), (11, "q3_k"), (13, "q5_k"), (23, "iq4_xs")]:
+        write(f"gguf/tensor-{name}.gguf", gguf([], [("w", [256, 2], code)]))
+    for code, name in [(20, "iq4_nl"), (39, "mxfp4")]:
+        write(f"gguf/tensor-{name}.gguf", gguf([], [("w", [64, 2], code)]))
+    write("gguf/tensor-iq2_xxs-unsupported.gguf", gguf([], [("w", [256], 16)]))
     write("gguf/alignment-64.gguf", gguf([("general.alignment", U32, 64)], [("a", [8], 0), ("b", [3, 2, 1, 1], 0)], alignment=64))
 
 
@@ -256,6 +269,61 @@ def micro_llama(folder, d=16, inter=32, hd=8):
     shutil.copy(os.path.join(HERE, "corpus/tokenizer/byte-level.json"), os.path.join(folder, "tokenizer.json"))
 
 
+def safetensors_raw(tensors):
+    """tensors: {name: (dtype, shape, bytes)}."""
+    header, blob = {}, b""
+    for name, (dtype, shape, data) in sorted(tensors.items()):
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(data)]}
+        blob += data
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def fp4_checkpoint_seeds():
+    """The 32-wide micro Llama with every linear layer in NVFP4 or MXFP4 (compressed-tensors), written
+    here from the format's layout: random E2M1 codes, finite scales."""
+    work = tempfile.mkdtemp(prefix="quench-seeds-")
+    try:
+        model = os.path.join(work, "m")
+        micro_llama(model, d=32, inter=64, hd=16)
+        with open(os.path.join(model, "model.safetensors"), "rb") as f:
+            raw = f.read()
+        n = struct.unpack_from("<Q", raw)[0]
+        head = json.loads(raw[8:8 + n])
+        floats = {k: ("F32", v["shape"], raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in head.items()}
+        config = json.load(open(os.path.join(model, "config.json")))
+        for nv in (True, False):
+            g = 16 if nv else 32
+            tensors = {}
+            for name, t in floats.items():
+                if not (name.endswith("_proj.weight") and len(t[1]) == 2):
+                    tensors[name] = t
+                    continue
+                rows, cols = t[1]
+                p = name[:-len(".weight")]
+                tensors[p + ".weight_packed"] = ("U8", [rows, cols // 2], bytes(rng.randrange(256) for _ in range(rows * cols // 2)))
+                scales = bytes(rng.randrange(40, 72) if nv else rng.randrange(118, 130) for _ in range(rows * cols // g))
+                tensors[p + ".weight_scale"] = ("F8_E4M3" if nv else "U8", [rows, cols // g], scales)
+                if nv:
+                    tensors[p + ".weight_global_scale"] = ("F32", [1], struct.pack("<f", 448.0 * 6 / 2.0))
+            weights = {"num_bits": 4, "type": "float", "symmetric": True, "group_size": g,
+                       "strategy": "tensor_group" if nv else "group"}
+            fmt = "nvfp4-pack-quantized" if nv else "mxfp4-pack-quantized"
+            config["quantization_config"] = {"quant_method": "compressed-tensors", "format": fmt, "quantization_status": "compressed",
+                                             "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights}},
+                                             "ignore": ["lm_head"]}
+            out = os.path.join(work, fmt)
+            os.makedirs(out)
+            with open(os.path.join(out, "config.json"), "w") as f:
+                json.dump(config, f, indent=1)
+            with open(os.path.join(out, "model.safetensors"), "wb") as f:
+                f.write(safetensors_raw(tensors))
+            write("checkpoint/ct-" + ("nvfp4" if nv else "mxfp4"), pack_dir(out, ["config.json", "model.safetensors"]))
+    finally:
+        shutil.rmtree(work)
+
+
 def checkpoint_seeds(cli):
     work = tempfile.mkdtemp(prefix="quench-seeds-")
     try:
@@ -306,5 +374,6 @@ if __name__ == "__main__":
     idx_seeds()
     config_seeds()
     recipe_seeds()
+    fp4_checkpoint_seeds()
     if "--cli" in sys.argv:
         checkpoint_seeds(sys.argv[sys.argv.index("--cli") + 1])
