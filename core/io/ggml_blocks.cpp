@@ -267,12 +267,17 @@ void scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& mn) {
   }
 }
 
-void decode_q4_k(const uint8_t* data, int64_t blocks, float* out) {
+// Q4_K and Q5_K: d, dmin, 12 bytes of 6-bit (scale, min) pairs, then (Q5_K) qh[32] of fifth bits
+// — bit 2g of byte l for value l of group g's first sub-block, bit 2g+1 for its second — then 128
+// bytes of nibbles, two 32-value sub-blocks per 32 bytes.
+void decode_q45_k(const uint8_t* data, int64_t blocks, bool five, float* out) {
+  const int64_t bytes = five ? 176 : 144;
   for (int64_t i = 0; i < blocks; ++i) {
-    const uint8_t* p = data + i * 144;
+    const uint8_t* p = data + i * bytes;
     const float d = get_half(p), dmin = get_half(p + 2);
     const uint8_t* scales = p + 4;
-    const uint8_t* q = p + 16;
+    const uint8_t* qh = p + 16;
+    const uint8_t* q = p + (five ? 48 : 16);
     float* y = out + i * 256;
     for (int g = 0; g < 4; ++g, q += 32) {
       uint8_t sc, mn;
@@ -280,8 +285,9 @@ void decode_q4_k(const uint8_t* data, int64_t blocks, float* out) {
       const float d1 = d * sc, m1 = dmin * mn;
       scale_min_k4(2 * g + 1, scales, sc, mn);
       const float d2 = d * sc, m2 = dmin * mn;
-      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0F) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+      const unsigned u1 = 1u << (2 * g), u2 = 2u << (2 * g);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((q[l] & 0x0F) + (five && (qh[l] & u1) ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((q[l] >> 4) + (five && (qh[l] & u2) ? 16 : 0)) - m2;
     }
   }
 }
@@ -359,29 +365,6 @@ void decode_q3_k(const uint8_t* data, int64_t blocks, float* out) {
             *y++ = dl * static_cast<float>(((q[at] >> shift) & 3) - ((hm[at] & m) ? 0 : 4));
           }
         }
-  }
-}
-
-// Q5_K: d, dmin, Q4_K's 12 scale bytes, qh[32] (fifth bits: bit 2g of byte l for value l of
-// group g's first sub-block, bit 2g+1 for its second), qs[128] as Q4_K's.
-void decode_q5_k(const uint8_t* data, int64_t blocks, float* out) {
-  for (int64_t i = 0; i < blocks; ++i) {
-    const uint8_t* p = data + i * 176;
-    const float d = get_half(p), dmin = get_half(p + 2);
-    const uint8_t* scales = p + 4;
-    const uint8_t* qh = p + 16;
-    const uint8_t* ql = p + 48;
-    float* y = out + i * 256;
-    for (int g = 0; g < 4; ++g, ql += 32) {
-      uint8_t sc, mn;
-      scale_min_k4(2 * g, scales, sc, mn);
-      const float d1 = d * sc, m1 = dmin * mn;
-      scale_min_k4(2 * g + 1, scales, sc, mn);
-      const float d2 = d * sc, m2 = dmin * mn;
-      const uint8_t u1 = static_cast<uint8_t>(1u << (2 * g)), u2 = static_cast<uint8_t>(2u << (2 * g));
-      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
-    }
   }
 }
 
@@ -574,11 +557,11 @@ void ggml_decode(GgmlType t, const uint8_t* data, int64_t n, float* out) {
     case GgmlType::Q5_0:
     case GgmlType::Q5_1: decode_legacy(t, data, blocks, out); break;
     case GgmlType::Q8_0: decode_q8_0(data, blocks, out); break;
-    case GgmlType::Q4_K: decode_q4_k(data, blocks, out); break;
+    case GgmlType::Q4_K: decode_q45_k(data, blocks, false, out); break;
     case GgmlType::Q6_K: decode_q6_k(data, blocks, out); break;
     case GgmlType::Q2_K: decode_q2_k(data, blocks, out); break;
     case GgmlType::Q3_K: decode_q3_k(data, blocks, out); break;
-    case GgmlType::Q5_K: decode_q5_k(data, blocks, out); break;
+    case GgmlType::Q5_K: decode_q45_k(data, blocks, true, out); break;
     case GgmlType::IQ4_NL: decode_iq4_nl(data, blocks, out); break;
     case GgmlType::IQ4_XS: decode_iq4_xs(data, blocks, out); break;
     case GgmlType::MXFP4: decode_mxfp4(data, blocks, out); break;

@@ -64,6 +64,25 @@ Scores llama_cpp_scores(const std::string& gguf, const std::vector<std::vector<i
   return s;
 }
 
+struct Agreement {
+  double ppl_quench = 0, ppl_llama = 0, top1 = 0;
+};
+
+// Both engines' perplexity over the same positions, and how often their argmax tokens agree.
+Agreement agreement(const Scores& q, const Scores& l) {
+  if (q.nll.size() != l.nll.size() || q.nll.empty())
+    throw std::runtime_error("Quench scored " + std::to_string(q.nll.size()) + " positions, llama.cpp " + std::to_string(l.nll.size()));
+  double sq = 0, sl = 0;
+  int64_t agree = 0;
+  for (size_t i = 0; i < q.nll.size(); ++i) {
+    sq += q.nll[i];
+    sl += l.nll[i];
+    agree += q.top1[i] == l.top1[i];
+  }
+  const double n = static_cast<double>(q.nll.size());
+  return {std::exp(sq / n), std::exp(sl / n), static_cast<double>(agree) / n};
+}
+
 std::vector<std::vector<int64_t>> text_windows(const std::string& model_dir, int n, int T) {
   const Tokenizer tok = Tokenizer::from_model_dir(model_dir);
   const std::string text = test::read_file(test::demo("sotu-2000-2023.txt")).substr(200000, 60000);
@@ -113,21 +132,11 @@ TEST_P(GgufLlamaCpp, AgreesWithQuench) {
   o.float_type = c.float_type;
   export_gguf(*m, path, o);
   const Scores q = quench_scores(*m, windows);
-  const Scores l = llama_cpp_scores(path, windows, tmp);
-  ASSERT_EQ(q.nll.size(), l.nll.size());
-  double sq = 0, sl = 0;
-  int64_t agree = 0;
-  for (size_t i = 0; i < q.nll.size(); ++i) {
-    sq += q.nll[i];
-    sl += l.nll[i];
-    agree += q.top1[i] == l.top1[i];
-  }
-  const double ppl_q = std::exp(sq / q.nll.size()), ppl_l = std::exp(sl / l.nll.size());
-  const double top1 = static_cast<double>(agree) / static_cast<double>(q.top1.size());
-  std::cout << c.model << " " << c.scheme << c.float_type << ": perplexity Quench " << ppl_q << ", llama.cpp " << ppl_l << " (ratio "
-            << ppl_l / ppl_q << "), top-1 agreement " << top1 << " over " << q.top1.size() << " positions\n";
-  EXPECT_NEAR(ppl_l / ppl_q, 1.0, c.ppl_tol);
-  EXPECT_GE(top1, c.top1_min);
+  const Agreement a = agreement(q, llama_cpp_scores(path, windows, tmp));
+  std::cout << c.model << " " << c.scheme << c.float_type << ": perplexity Quench " << a.ppl_quench << ", llama.cpp " << a.ppl_llama
+            << " (ratio " << a.ppl_llama / a.ppl_quench << "), top-1 agreement " << a.top1 << " over " << q.top1.size() << " positions\n";
+  EXPECT_NEAR(a.ppl_llama / a.ppl_quench, 1.0, c.ppl_tol);
+  EXPECT_GE(a.top1, c.top1_min);
 
   // Quench reads its own export back (every family's import path): the same scores up to the
   // float type's rounding of the unquantized tensors.
@@ -141,8 +150,8 @@ TEST_P(GgufLlamaCpp, AgreesWithQuench) {
   double sr = 0;
   for (double v : rb.nll) sr += v;
   const double ppl_r = std::exp(sr / rb.nll.size());
-  std::cout << "  read back by Quench: perplexity " << ppl_r << " (ratio " << ppl_r / ppl_q << ")\n";
-  EXPECT_NEAR(ppl_r / ppl_q, 1.0, 0.002);
+  std::cout << "  read back by Quench: perplexity " << ppl_r << " (ratio " << ppl_r / a.ppl_quench << ")\n";
+  EXPECT_NEAR(ppl_r / a.ppl_quench, 1.0, 0.002);
 }
 
 std::vector<Case> cases() {
@@ -255,23 +264,13 @@ TEST_P(GgufFromLlamaCppQuantize, QuenchReadsWhatLlamaCppWrote) {
 
   auto back = load_model(q);
   const auto windows = text_windows(sotu, 4, 64);
-  const Scores qs = quench_scores(*back, windows), ls = llama_cpp_scores(q, windows, tmp);
-  ASSERT_EQ(qs.nll.size(), ls.nll.size());
-  double sq = 0, sl = 0;
-  int64_t agree = 0;
-  for (size_t i = 0; i < qs.nll.size(); ++i) {
-    sq += qs.nll[i];
-    sl += ls.nll[i];
-    agree += qs.top1[i] == ls.top1[i];
-  }
-  const double ppl_q = std::exp(sq / qs.nll.size()), ppl_l = std::exp(sl / ls.nll.size());
-  const double top1 = static_cast<double>(agree) / static_cast<double>(qs.top1.size());
+  const Agreement a = agreement(quench_scores(*back, windows), llama_cpp_scores(q, windows, tmp));
   std::string names;
   for (uint32_t t : types) names += " " + ggml_type_code_name(t);
-  std::cout << "llama.cpp " << c.ftype << " (" << fs::file_size(q) << " bytes;" << names << "): perplexity Quench " << ppl_q
-            << ", llama.cpp " << ppl_l << " (ratio " << ppl_l / ppl_q << "), top-1 agreement " << top1 << "\n";
-  EXPECT_NEAR(ppl_l / ppl_q, 1.0, c.ppl_tol);
-  EXPECT_GE(top1, c.top1_min);
+  std::cout << "llama.cpp " << c.ftype << " (" << fs::file_size(q) << " bytes;" << names << "): perplexity Quench " << a.ppl_quench
+            << ", llama.cpp " << a.ppl_llama << " (ratio " << a.ppl_llama / a.ppl_quench << "), top-1 agreement " << a.top1 << "\n";
+  EXPECT_NEAR(a.ppl_llama / a.ppl_quench, 1.0, c.ppl_tol);
+  EXPECT_GE(a.top1, c.top1_min);
 }
 
 std::string quantized_name(const testing::TestParamInfo<Quantized>& i) { return i.param.ftype; }
