@@ -253,6 +253,7 @@ uint32_t file_type(const std::map<GgmlType, int64_t>& counts, GgmlType float_typ
     case GgmlType::Q4_K: return 15;  // Q4_K_M
     case GgmlType::Q6_K: return 18;
     case GgmlType::BF16: return 32;
+    case GgmlType::MXFP4: return 38;  // MXFP4_MOE, llama.cpp's only MXFP4 file type
     default: return 1;  // the exporter writes none of the other types
   }
 }

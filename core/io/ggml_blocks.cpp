@@ -41,7 +41,7 @@ constexpr GgmlTypeInfo kSupported[] = {
     {GgmlType::Q5_1, "Q5_1", 32, 24, true},      {GgmlType::Q8_0, "Q8_0", 32, 34, true},    {GgmlType::Q4_K, "Q4_K", 256, 144, true},
     {GgmlType::Q6_K, "Q6_K", 256, 210, true},    {GgmlType::Q2_K, "Q2_K", 256, 84, false},  {GgmlType::Q3_K, "Q3_K", 256, 110, false},
     {GgmlType::Q5_K, "Q5_K", 256, 176, false},   {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, false},
-    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, false}, {GgmlType::MXFP4, "MXFP4", 32, 17, false},
+    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, false}, {GgmlType::MXFP4, "MXFP4", 32, 17, true},
 };
 
 // llama.cpp's non-uniform 4-bit table (IQ4_NL, IQ4_XS) and the E2M1 values doubled (MXFP4), as
@@ -205,6 +205,23 @@ void encode_q6_k(const GgmlBlocks& b, const GgmlTypeInfo& info, int64_t blocks, 
     }
     std::memcpy(p + 192, b.sc.data() + i * 16, 16);
     put16(p + 208, exact_half(b.d[i], "d", i, info));
+  }
+}
+
+// MXFP4: the block's scale d is 2^(e − 128) (half of E8M0's 2^(e − 127), since the codes index E2M1
+// values doubled); the byte e, then 16 bytes of nibble codes as the legacy types.
+void encode_mxfp4(const GgmlBlocks& b, const GgmlTypeInfo& info, int64_t blocks, uint8_t* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint32_t u = bits_of(b.d[i]);
+    int e = -1;
+    if (u == 0x00200000u || u == 0x00400000u) e = u == 0x00200000u ? 0 : 1;
+    else if (u >= 0x00800000u && (u & 0x807FFFFFu) == 0 && (u >> 23) + 1 <= 254) e = static_cast<int>(u >> 23) + 1;
+    QUENCH_CHECK(e >= 0, "ggml_encode MXFP4: block ", i, ": scale ", b.d[i], " is not 2^k for an E8M0 exponent (k −128 … 126)");
+    uint8_t* p = out + i * info.block_bytes;
+    p[0] = static_cast<uint8_t>(e);
+    const uint8_t* c = b.code.data() + i * 32;
+    for (int j = 0; j < 16; ++j)
+      p[1 + j] = static_cast<uint8_t>(checked_code(c[j], 15, i * 32 + j, info) | (checked_code(c[j + 16], 15, i * 32 + j + 16, info) << 4));
   }
 }
 
@@ -513,6 +530,7 @@ std::vector<uint8_t> ggml_encode(const GgmlBlocks& b) {
     case GgmlType::Q8_0: encode_q8_0(b, info, s.blocks, out.data()); break;
     case GgmlType::Q4_K: encode_q4_k(b, info, s.blocks, out.data()); break;
     case GgmlType::Q6_K: encode_q6_k(b, info, s.blocks, out.data()); break;
+    case GgmlType::MXFP4: encode_mxfp4(b, info, s.blocks, out.data()); break;
     default: fail("ggml_encode: ", info.name, " is not a block type");
   }
   return out;

@@ -13,13 +13,14 @@
 //   Q5_1 (32):  x = d·c + m,        c 0..31
 //   Q4_K (256): 8 sub-blocks of 32: x = (d·sc_j)·c − (dmin·mn_j), c 0..15, sc_j, mn_j 6-bit (0..63)
 //   Q6_K (256): 16 sub-blocks of 16: x = (d·sc_j)·(c − 32), c 0..63, sc_j int8
+//   MXFP4 (32): x = 2^(e−127)·E2M1[c], one 8-bit exponent e per block, E2M1 the 4-bit float
+//               (GgmlBlocks: d = 2^(e−128), the code c the nibble 0..15)
 // Read only (files that llama.cpp's quantizer wrote; Quench has no quantizer for them):
 //   Q2_K (256): 16 sub-blocks of 16: x = (d·sc_j)·c − (dmin·mn_j), c 0..3, sc_j, mn_j 4-bit
 //   Q3_K (256): 16 sub-blocks of 16: x = (d·(sc_j − 32))·(c − 4), c 0..7, sc_j 6-bit
 //   Q5_K (256): as Q4_K with c 0..31
 //   IQ4_NL (32): x = d·T[c], c 0..15, T llama.cpp's 16-entry non-uniform table (−127 … 113)
 //   IQ4_XS (256): 8 sub-blocks of 32: x = (d·(sc_j − 32))·T[c], sc_j 6-bit
-//   MXFP4 (32): x = 2^(e−127)·E2M1[c], one 8-bit exponent e per block, E2M1 the 4-bit float
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -26,6 +26,19 @@ std::pair<at::Tensor, at::Tensor> two_level(const at::Tensor& v, int top) {
   return {d, code};
 }
 
+// MXFP4's codes in the integer form the other types use: E2M1 values doubled, so that
+// x̂ = scale·q with q in {0, ±1, ±2, ±3, ±4, ±6, ±8, ±12} (ggml's kvalues_mxfp4).
+at::Tensor snap_e2m1(const at::Tensor& v) {
+  const at::Tensor a = v.abs();
+  const at::Tensor m = at::where(a <= 4, at::round(a), at::where(a <= 8, 2 * at::round(a / 2), (4 * at::round(a / 4)).clamp_max(12)));
+  return at::where((v < 0) & (m > 0), -m, m);  // no −0: ggml decodes code 0 as +0
+}
+
+// Round-to-grid of values already divided by their scale.
+at::Tensor to_codes(const at::Tensor& v, GgmlType t, const GgmlGridInfo& g) {
+  return t == GgmlType::MXFP4 ? snap_e2m1(v) : at::round(v).clamp(g.qmin, g.qmax);
+}
+
 }  // namespace
 
 bool ggml_is_float(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
@@ -39,6 +52,7 @@ GgmlGridInfo ggml_grid_info(GgmlType t) {
     case GgmlType::Q5_1: return {32, 32, 0, 31};
     case GgmlType::Q4_K: return {32, 256, 0, 15};
     case GgmlType::Q6_K: return {16, 256, -32, 31};
+    case GgmlType::MXFP4: return {32, 32, -12, 12};
     default: fail("ggml_grid_info: ", ggml_info(t).name, " is not a quantized type");
   }
 }
@@ -101,6 +115,17 @@ GgmlParams ggml_fit(const at::Tensor& w_in, GgmlType t, const at::Tensor& clip) 
       p.offset = at::zeros_like(p.scale);
       break;
     }
+    case GgmlType::MXFP4: {
+      // The OCP MX rule, as ggml's quantize_row_mxfp4_ref: shared exponent floor(log2 amax) − 2, so
+      // the largest value lands on 4..8 of the doubled grid (6..12 saturates); scale 2^(e − 128).
+      const at::Tensor amax = x.abs().amax(-1, true) * r;
+      const at::Tensor e = at::where(amax > 0, at::floor(at::log2(amax)) + 125, at::zeros_like(amax)).clamp(0, 254).to(at::kInt);
+      // 2^(e − 128) built from its bits (exact, subnormals included), as ggml_e8m0_to_fp32_half does.
+      const at::Tensor bits = at::where(e < 2, (e + 1) * 0x00200000, (e - 1) * 0x00800000);
+      p.scale = bits.contiguous().view(at::kFloat).squeeze(-1);
+      p.offset = at::zeros_like(p.scale);
+      break;
+    }
     default: fail("ggml_fit: ", ggml_info(t).name, " is not a quantized type");
   }
   if (!is_k(t)) {
@@ -118,7 +143,7 @@ at::Tensor ggml_codes(const at::Tensor& w, const GgmlParams& p) {
   const at::Tensor x = w.to(at::kFloat).reshape({R, S, g.slot});
   const at::Tensor scale = p.scale.to(x.device()).unsqueeze(-1), offset = p.offset.to(x.device()).unsqueeze(-1);
   const at::Tensor live = scale != 0;
-  at::Tensor q = at::round((x - offset) / at::where(live, scale, at::ones_like(scale))).clamp(g.qmin, g.qmax);
+  at::Tensor q = to_codes((x - offset) / at::where(live, scale, at::ones_like(scale)), p.type, g);
   q = at::where(live, q, at::zeros_like(q));
   return q.reshape({R, S * g.slot}).to(at::kInt);
 }
@@ -152,7 +177,7 @@ at::Tensor ggml_fake_quant_column(const at::Tensor& w_col, const GgmlParams& p, 
   const GgmlGridInfo g = ggml_grid_info(p.type);
   const at::Tensor scale = p.scale.narrow(1, j / g.slot, 1), offset = p.offset.narrow(1, j / g.slot, 1);
   const at::Tensor live = scale != 0;
-  at::Tensor q = at::round((w_col - offset) / at::where(live, scale, at::ones_like(scale))).clamp(g.qmin, g.qmax);
+  at::Tensor q = to_codes((w_col - offset) / at::where(live, scale, at::ones_like(scale)), p.type, g);
   q = at::where(live, q, at::zeros_like(q));
   at::Tensor x = q * scale;
   if (p.type == GgmlType::Q4_1 || p.type == GgmlType::Q5_1 || p.type == GgmlType::Q4_K) x = x + offset;
@@ -199,9 +224,16 @@ GgmlBlocks ggml_blocks(const at::Tensor& w_in, const GgmlParams& p, const std::s
   b.type = p.type;
   b.rows = w.size(0);
   b.cols = w.size(1);
-  // Stored codes: the unsigned field of the block (Q8_0 keeps the int8 bit pattern).
+  // Stored codes: the unsigned field of the block (Q8_0 keeps the int8 bit pattern; MXFP4 the
+  // nibble of its E2M1 value: magnitude index, sign in bit 3).
   const int bias = p.type == GgmlType::Q8_0 ? 0 : -g.qmin;
-  const at::Tensor code = (p.type == GgmlType::Q8_0 ? q.to(at::kChar).view(at::kByte) : (q + bias).to(at::kByte)).cpu().contiguous();
+  at::Tensor code;
+  if (p.type == GgmlType::MXFP4) {
+    const at::Tensor nibble = at::tensor({15, 0, 0, 0, 14, 0, 13, 0, 12, 11, 10, 9, 0, 1, 2, 3, 4, 0, 5, 0, 6, 0, 0, 0, 7}, at::kByte);
+    code = nibble.to(q.device()).index_select(0, (q + 12).reshape(-1).to(at::kLong)).cpu().contiguous();
+  } else {
+    code = (p.type == GgmlType::Q8_0 ? q.to(at::kChar).view(at::kByte) : (q + bias).to(at::kByte)).cpu().contiguous();
+  }
   b.code.assign(code.data_ptr<uint8_t>(), code.data_ptr<uint8_t>() + code.numel());
   auto floats = [](const at::Tensor& t) {
     const at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();

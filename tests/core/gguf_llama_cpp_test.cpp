@@ -160,7 +160,7 @@ std::vector<Case> cases() {
   out.push_back({sotu, "", "f32", 0.0005, 0.995});
   out.push_back({sotu, "", "bf16", 0.0005, 0.995});
   out.push_back({sotu, "", "f16"});
-  for (const char* s : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K"}) out.push_back({sotu, s, ""});
+  for (const char* s : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K", "MXFP4A16"}) out.push_back({sotu, s, ""});
   const std::string mamba2 = test::demo("sotu-mamba2");
   out.push_back({mamba2, "", "f32", 0.0005, 0.995});
   // K-quant matmuls round activations per 256 values (Q8_K) rather than per 32, and the selective

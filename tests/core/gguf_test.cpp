@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "core/io/ggml_blocks.h"
 #include "core/io/gguf.h"
+#include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -362,6 +364,41 @@ TEST(GgmlBlocks, EveryTypeRoundTrips) {
       ASSERT_EQ(y[k], want) << info.name << " value " << k;
     }
   }
+}
+
+// MXFP4 as a grid Quench quantizes to (recipe format "mxfp4", scheme MXFP4A16): each block of 32
+// gets the OCP MX exponent floor(log2 amax) − 2, values snap to the E2M1 grid, and the blocks
+// written decode bit for bit to the fake-quantized weight — zero, subnormal-scale and huge blocks included.
+TEST(GgmlBlocks, Mxfp4GridEncodesWhatItEvaluates) {
+  at::manual_seed(5);
+  at::Tensor w = at::randn({4, 256}) * 0.05;
+  w[0].narrow(0, 0, 32).zero_();
+  w[1].narrow(0, 32, 32).mul_(1e-38);
+  w[2].narrow(0, 64, 32).mul_(1e36);
+  w[3][100] = -0.7f;  // an outlier: its block's other values lose precision, others keep theirs
+  const ops::GgmlParams p = ops::ggml_fit(w, GgmlType::MXFP4);
+  const at::Tensor wq = ops::ggml_fake_quant(w, p);
+  const at::Tensor q = wq.reshape({4, 8, 32}) / p.scale.unsqueeze(-1);
+  const std::set<float> grid = {0, 1, 2, 3, 4, 6, 8, 12, -1, -2, -3, -4, -6, -8, -12};
+  for (int64_t i = 0; i < q.numel(); ++i) ASSERT_TRUE(grid.count(q.reshape(-1)[i].item<float>())) << i << ": " << q.reshape(-1)[i].item<float>();
+  // The scale of a block whose largest |w| is in [2^f, 2^(f+1)) is 2^(f − 3), within E8M0's range
+  // (the 1e-38 block takes the smallest, 2^-128).
+  const at::Tensor amax = w.abs().reshape({4, 8, 32}).amax(-1);
+  const at::Tensor live = amax > 0;
+  EXPECT_TRUE(at::equal(at::where(live, p.scale, at::zeros_like(p.scale)),
+                        at::where(live, at::exp2((at::floor(at::log2(amax)) - 3).clamp_min(-128)), at::zeros_like(p.scale))));
+  // Nearest grid value: within half the widest gap (4 steps, between 8 and 12), or saturated at 12.
+  const at::Tensor err = (wq - w).abs().reshape({4, 8, 32}).amax(-1);
+  EXPECT_TRUE((err <= 4 * p.scale).all().item<bool>()) << (err / p.scale).max().item<float>();
+  const GgmlBlocks b = ops::ggml_blocks(wq, p, "w");
+  const std::vector<uint8_t> bytes = ggml_encode(b);
+  ASSERT_EQ(static_cast<int64_t>(bytes.size()), 4 * ggml_row_bytes(GgmlType::MXFP4, 256));
+  const auto y = decode(GgmlType::MXFP4, bytes, 1024);
+  const at::Tensor back = at::from_blob(const_cast<float*>(y.data()), {4, 256}, at::kFloat);
+  EXPECT_EQ(std::memcmp(back.data_ptr<float>(), wq.contiguous().data_ptr<float>(), 1024 * sizeof(float)), 0);
+  // A scale that is not a power of two has no E8M0 byte.
+  GgmlBlocks bad{GgmlType::MXFP4, 1, 32, std::vector<uint8_t>(32, 1), {0.75f}, {}, {}, {}};
+  EXPECT_THROW(ggml_encode(bad), Error);
 }
 
 TEST(GgmlBlocks, EncoderRefusesBadInput) {
