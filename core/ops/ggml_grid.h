@@ -10,6 +10,7 @@
 //   Q5_1  slot 32   q 0..31      scale = d (fp16)                 offset = m (fp16)
 //   Q4_K  slot 32   q 0..15      scale = d·sc (d fp16 per 256, sc 1..63)  offset = −dmin·mn (dmin fp16, mn 0..63)
 //   Q6_K  slot 16   q −32..31    scale = d·sc (d fp16 per 256, sc 1..127) offset 0
+//   MXFP4 slot 32   q ∈ {0, ±1, ±2, ±3, ±4, ±6, ±8, ±12} (E2M1 doubled)  scale = 2^(e−128)  offset 0
 //   F16 / BF16      the value rounded to the type (no slots)
 // The ranges follow Quench's conventions (core/ops/fake_quant.h): symmetric types use
 // scale = absmax/qmax, asymmetric ones min..max widened to contain 0 (Q4_K, whose mins are
