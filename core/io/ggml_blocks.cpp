@@ -412,17 +412,13 @@ void decode_iq4_xs(const uint8_t* data, int64_t blocks, float* out) {
 }
 
 // MXFP4: one E8M0 exponent, then nibbles as IQ4_NL. The table holds E2M1 doubled, so the scale
-// is half of 2^(e − 127); e 0 and 1 give the float subnormals 2^-128 and 2^-127.
+// is half of 2^(e − 127); e 0 and 1 give the float subnormals 2^-128 and 2^-127. (ggml multiplies
+// value·d, the table helper d·value: the same float product.)
 void decode_mxfp4(const uint8_t* data, int64_t blocks, float* out) {
   for (int64_t i = 0; i < blocks; ++i) {
     const uint8_t e = data[i * 17];
     const float d = float_of(e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23);
-    const uint8_t* q = data + i * 17 + 1;
-    float* y = out + i * 32;
-    for (int j = 0; j < 16; ++j) {
-      y[j] = static_cast<float>(kFp4Values[q[j] & 0x0F]) * d;
-      y[j + 16] = static_cast<float>(kFp4Values[q[j] >> 4]) * d;
-    }
+    decode_table_nibbles(data + i * 17 + 1, kFp4Values, d, out + i * 32);
   }
 }
 
