@@ -1,10 +1,13 @@
 // quench-cli: the headless tool. Exit codes: 0 success, 1 failure (one line on stderr naming
 // the file/tensor/key), 2 usage error.
 #include <c10/util/Exception.h>
+#include <dlfcn.h>
 #include <execinfo.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 
@@ -45,22 +48,80 @@ std::string one_line(std::string s) {
 }
 }  // namespace
 
-// A crash is a bug in Quench: say so and leave the stack for the report (async-signal-safe calls only).
-extern "C" void on_fatal_signal(int sig) {
-  const char* head = "quench-cli: internal error (fatal signal ";
-  (void)!write(STDERR_FILENO, head, std::strlen(head));
+namespace {
+// Async-signal-safe output for the crash report.
+void put(const char* s) { (void)!write(STDERR_FILENO, s, std::strlen(s)); }
+void put_hex(uintptr_t v) {
+  char buf[2 + 16 + 1] = "0x";
+  for (int i = 0; i < 16; ++i) buf[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 0xf];
+  buf[18] = 0;
+  put(buf);
+}
+
+// Where the faulting instruction is: the library and the offset in it, so a crash inside code
+// without unwind information (a GPU driver, generated code) still names its object file.
+void put_location(const char* what, uintptr_t pc) {
+  put(what);
+  put_hex(pc);
+  Dl_info dl{};
+  if (pc && dladdr(reinterpret_cast<void*>(pc), &dl) && dl.dli_fname) {
+    put(" in ");
+    put(dl.dli_fname);
+    put(" + ");
+    put_hex(pc - reinterpret_cast<uintptr_t>(dl.dli_fbase));
+    if (dl.dli_sname) {
+      put(" (");
+      put(dl.dli_sname);
+      put(")");
+    }
+  }
+  put("\n");
+}
+
+// A stack overflow is a SIGSEGV too; the report needs a stack of its own to be written at all.
+void install_fatal_handlers(void (*handler)(int, siginfo_t*, void*)) {
+  static std::vector<char> alt(1 << 16);
+  stack_t ss{};
+  ss.ss_sp = alt.data();
+  ss.ss_size = alt.size();
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_sigaction = handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
+  void* warm[1];
+  backtrace(warm, 1);  // its first call loads the unwinder, which a signal handler must not do
+}
+}  // namespace
+
+// A crash is a bug in Quench: say so and leave what a report needs — the faulting address, the
+// instruction and its library, the stack — using async-signal-safe calls (dladdr aside).
+extern "C" void on_fatal_signal(int sig, siginfo_t* info, void* context) {
+  put("quench-cli: internal error (fatal signal ");
   const char digits[3] = {static_cast<char>('0' + sig / 10 % 10), static_cast<char>('0' + sig % 10), 0};
-  (void)!write(STDERR_FILENO, digits, 2);
-  const char* tail = "); please report it with this stack:\n";
-  (void)!write(STDERR_FILENO, tail, std::strlen(tail));
+  put(digits);
+  put("); please report it with what follows\n");
+  put("fault address ");
+  put_hex(reinterpret_cast<uintptr_t>(info ? info->si_addr : nullptr));
+  put("\n");
+#if defined(__x86_64__)
+  const auto* uc = static_cast<const ucontext_t*>(context);
+  put_location("instruction ", static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]));
+  put("stack pointer ");
+  put_hex(static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]));
+  put("\n");
+#else
+  (void)context;
+#endif
+  put("stack:\n");
   void* frames[64];
   backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
+  std::raise(sig);  // SA_RESETHAND restored the default action: die of the same signal
 }
 
 int main(int argc, char** argv) {
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, on_fatal_signal);
+  install_fatal_handlers(on_fatal_signal);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     usage(std::cerr);
