@@ -358,7 +358,7 @@ def checkpoint_seeds(cli):
         # GGUF seeds for fuzz_gguf_import: a micro Llama wide enough for 32-value ggml blocks.
         wide = os.path.join(work, "micro-llama-32")
         micro_llama(wide, d=32, inter=64, hd=16)
-        for scheme in ["Q8_0", "Q4_0", "Q5_1"]:
+        for scheme in ["Q8_0", "Q4_0", "Q5_1", "NVFP4A16"]:
             out = os.path.join(work, scheme + ".gguf")
             subprocess.run([cli, "compress", wide, "--recipe", scheme, "--calib", calib, "--samples", "4", "--seq", "16",
                             "--no-record", "--no-export-check", "--measure-samples", "0", "--save-model", out, "--format", "gguf"],

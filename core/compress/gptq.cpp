@@ -93,6 +93,8 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   if (grouped) colspec.granularity = ops::Granularity::Row;
   std::vector<ops::QuantParams> group_params;
   std::vector<ops::GgmlParams> ggml_params;
+  // NVFP4's tensor scale comes from the weight as GPTQ found it, one for every block it fits.
+  const at::Tensor nvfp4_g = ggml && *ggml == GgmlType::NVFP4 ? ops::nvfp4_global(W) : at::Tensor();
   double loss = 0;
   for (int64_t i1 = 0; i1 < in; i1 += B) {
     const int64_t i2 = std::min(i1 + B, in), count = i2 - i1;
@@ -101,7 +103,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
     const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
-      if (ggml && col % g == 0) ggml_params.push_back(ops::ggml_fit(W1.narrow(1, i, g), *ggml));
+      if (ggml && col % g == 0) ggml_params.push_back(ops::ggml_fit(W1.narrow(1, i, g), *ggml, {}, nvfp4_g));
       else if (grouped && !ggml && col % g == 0) group_params.push_back(params = fit(W1.narrow(1, i, std::min(g, count - i)), spec));
       const at::Tensor w = W1.narrow(1, i, 1);  // [out, 1]
       const double d = U1[i][i].item<double>();

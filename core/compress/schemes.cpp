@@ -20,10 +20,11 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
   std::string s;
   for (char c : name_in) s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   // A ggml block type is a scheme of its own: weight-only, on exactly the grid GGUF stores.
-  // MXFP4A16 is llm-compressor's name for weight-only MXFP4, which is also ggml's MXFP4 block.
-  for (const char* t : {"Q8_0", "Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q4_K", "Q6_K", "MXFP4A16"})
+  // MXFP4A16 and NVFP4A16 are llm-compressor's names for weight-only MXFP4 and NVFP4, which are
+  // also ggml's MXFP4 and NVFP4 blocks.
+  for (const char* t : {"Q8_0", "Q4_0", "Q5_0", "Q4_1", "Q5_1", "Q4_K", "Q6_K", "MXFP4A16", "NVFP4A16"})
     if (s == t) {
-      std::string lower = s == "MXFP4A16" ? "MXFP4" : s;
+      std::string lower = s == "MXFP4A16" ? "MXFP4" : s == "NVFP4A16" ? "NVFP4" : s;
       for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       SchemeSections out;
       out.weights = nlohmann::json::object({{"format", lower}});
@@ -61,6 +62,6 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
   return out;
 }
 
-const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16"; }
+const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16, NVFP4A16"; }
 
 }  // namespace quench

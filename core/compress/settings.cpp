@@ -144,7 +144,7 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   Fields f(j, key, source);
   f.only({"bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search", "format"});
   WeightQuant w;
-  const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k", "mxfp4"});
+  const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k", "mxfp4", "nvfp4"});
   if (format != "int") {
     // The block type is the whole grid: nothing else may describe it.
     for (const char* k : {"bits", "symmetric", "strategy", "group_size"})
@@ -152,7 +152,7 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
     const GgmlType t = *ggml_type_from_name(format);
     w.ggml = t;
     w.bits = t == GgmlType::Q8_0 ? 8 : t == GgmlType::Q6_K ? 6 : (t == GgmlType::Q5_0 || t == GgmlType::Q5_1) ? 5 : 4;
-    w.symmetric = t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0 || t == GgmlType::Q6_K || t == GgmlType::MXFP4;
+    w.symmetric = t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q5_0 || t == GgmlType::Q6_K || t == GgmlType::MXFP4 || t == GgmlType::NVFP4;
     w.strategy = WeightStrategy::Group;
     w.group_size = w.slot();
   } else {

@@ -6,7 +6,7 @@
 // JSON (the field names follow compressed-tensors' quantization args where one exists):
 //   weights:      {"bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
 //                  "group_size": N (group only), "method": "rtn"|"gptq"|"awq",
-//                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"
+//                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"|"nvfp4"
 //                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
 //                  the grid a GGUF file stores, core/ops/ggml_grid.h),
 //                  rtn: "clip": "minmax"|"mse";  gptq: "damp": 0.01, "block_size": 128,

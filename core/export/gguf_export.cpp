@@ -1,5 +1,6 @@
 #include "core/export/gguf_export.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -254,6 +255,7 @@ uint32_t file_type(const std::map<GgmlType, int64_t>& counts, GgmlType float_typ
     case GgmlType::Q6_K: return 18;
     case GgmlType::BF16: return 32;
     case GgmlType::MXFP4: return 38;  // MXFP4_MOE, llama.cpp's only MXFP4 file type
+    case GgmlType::NVFP4: return 39;
     default: return 1;  // the exporter writes none of the other types
   }
 }
@@ -401,11 +403,36 @@ void export_gguf(const Model& model, const std::string& path, const GgufExportOp
       for (at::Tensor* t : {&p.scale, &p.offset, &p.d, &p.dmin, &p.sc, &p.mn})
         if (t->defined()) *t = t->index_select(0, perm.to(t->device()));
     }
+    if (p.type == GgmlType::NVFP4) {
+      // llama.cpp multiplies a projection's output by "<name>.scale" for these tensors only, and
+      // (its graph asserts) never together with a bias.
+      static const char* scaled[] = {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_output.weight", ".attn_qkv.weight",
+                                     ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"};
+      QUENCH_CHECK(std::any_of(std::begin(scaled), std::end(scaled), [&](const char* suf) { return ends_with(g, suf); }), l.name(),
+                   ": NVFP4 needs its tensor scale applied by llama.cpp, which it does for attention and FFN projections only (",
+                   g, " is neither); keep this layer out of the NVFP4 rule or export compressed-tensors");
+      QUENCH_CHECK(!l.bias().defined(), l.name(), ": NVFP4 with a bias: llama.cpp applies the tensor scale after the bias, so the "
+                                                  "file would not hold this layer; export compressed-tensors");
+      const at::Tensor inv = (1.0 / p.global.to(at::kCPU, at::kFloat)).reshape({1});  // exact: G is a power of two
+      const std::string sname = g.substr(0, g.size() - std::string(".weight").size()) + ".scale";
+      done.insert(sname);
+      counts[GgmlType::F32] += 1;
+      entries.push_back({sname, {1}, GgmlType::F32, [inv]() {
+                           const std::vector<float> x = floats(inv);
+                           return ggml_encode_float(GgmlType::F32, x.data(), 1);
+                         }});
+    }
     counts[p.type] += v.numel();
     // ggml_blocks throws when the weight is off its grid (a bug, not a rounding); the writer then
     // removes its temporary file, so nothing that looks complete is left.
     const std::string lname = l.name();
-    entries.push_back({g, {v.size(1), v.size(0)}, p.type, [v, p, lname]() { return ggml_encode(ops::ggml_blocks(v, p, lname)); }});
+    entries.push_back({g, {v.size(1), v.size(0)}, p.type, [v, p, lname]() mutable {
+                         if (p.type != GgmlType::NVFP4) return ggml_encode(ops::ggml_blocks(v, p, lname));
+                         // The blocks hold x·G (their scales are the E4M3 values themselves); the
+                         // scale tensor undoes G. Scaled here, one tensor at a time.
+                         p.scale = p.d;
+                         return ggml_encode(ops::ggml_blocks(v.to(at::kFloat) * p.global.to(v.device(), at::kFloat), p, lname));
+                       }});
   }
   for (const auto& [name, t] : model.params())
     if (!model.is_buffer(name)) add_float(name, t);

@@ -302,6 +302,19 @@ class HfTensors {
         rope_scaling = llama3_scaling(m, read_tensor(f, t), config);
         continue;
       }
+      if (ends_with(t.name, ".scale")) {
+        // A per-tensor factor llama.cpp multiplies a projection's output by (NVFP4's tensor scale):
+        // folded into the weight, which is the same product when there is no bias.
+        const std::string wname = t.name.substr(0, t.name.size() - 6) + ".weight";
+        QUENCH_CHECK(t.numel() == 1, path, ": tensor ", t.name, " has ", t.numel(), " values; a tensor scale has 1");
+        QUENCH_CHECK(f.find(wname) != nullptr, path, ": tensor ", t.name, " scales ", wname, ", which the file does not have");
+        QUENCH_CHECK(f.find(t.name.substr(0, t.name.size() - 6) + ".bias") == nullptr, path, ": tensor ", t.name,
+                     " together with a bias: llama.cpp's order of the two differs between projections, so Quench does not read it");
+        const double v = read_tensor(f, t).to(at::kDouble).item<double>();
+        QUENCH_CHECK(std::isfinite(v), path, ": tensor ", t.name, " is ", v, "; a tensor scale must be finite");
+        scales_[wname] = static_cast<float>(v);
+        continue;
+      }
       const std::string hf = hf_tensor_name(arch, t.name);
       QUENCH_CHECK(!hf.empty(), path, ": tensor ", t.name, " has no Hugging Face name in Quench's ", arch, " table");
       QUENCH_CHECK(seen.insert(hf).second, path, ": tensor ", t.name, " maps to ", hf, ", which another tensor already gave");
@@ -316,6 +329,7 @@ class HfTensors {
     const std::string& arch = m.arch;
     at::Tensor v = read_tensor(f, t);
     const std::string& g = t.name;
+    if (const auto it = scales_.find(g); it != scales_.end()) v = v.to(at::kFloat) * it->second;
     if (arch == "llama" && (g.find(".attn_q.") != std::string::npos || g.find(".attn_k.") != std::string::npos)) {
       const int64_t h = g.find(".attn_q.") != std::string::npos ? heads_ : kv_heads_;
       QUENCH_CHECK(h > 0 && v.size(0) % h == 0 && (v.size(0) / h) % 2 == 0, path_, ": tensor ", g, ": ", v.size(0),
@@ -340,6 +354,7 @@ class HfTensors {
 
  private:
   int64_t heads_ = 0, kv_heads_ = 0;
+  std::map<std::string, float> scales_;  // "<name>.weight" → its "<name>.scale"
 };
 }  // namespace
 

@@ -32,7 +32,7 @@ constexpr CodeRow kCodes[] = {
     {28, "F64", 1, 8},         {29, "IQ1_M", 256, 56},   {30, "BF16", 1, 2},        {31, "Q4_0_4_4", 0, 0},
     {32, "Q4_0_4_8", 0, 0},    {33, "Q4_0_8_8", 0, 0},   {34, "TQ1_0", 256, 54},    {35, "TQ2_0", 256, 66},
     {36, "IQ4_NL_4_4", 0, 0},  {37, "IQ4_NL_4_8", 0, 0}, {38, "IQ4_NL_8_8", 0, 0},  {39, "MXFP4", 32, 17},
-    {40, "NVFP4", 0, 0},       {41, "Q1_0", 0, 0},       {42, "Q2_0", 0, 0},
+    {40, "NVFP4", 64, 36},       {41, "Q1_0", 0, 0},       {42, "Q2_0", 0, 0},
 };
 
 constexpr GgmlTypeInfo kSupported[] = {
@@ -42,6 +42,7 @@ constexpr GgmlTypeInfo kSupported[] = {
     {GgmlType::Q6_K, "Q6_K", 256, 210, true},    {GgmlType::Q2_K, "Q2_K", 256, 84, false},  {GgmlType::Q3_K, "Q3_K", 256, 110, false},
     {GgmlType::Q5_K, "Q5_K", 256, 176, false},   {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, false},
     {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, false}, {GgmlType::MXFP4, "MXFP4", 32, 17, true},
+    {GgmlType::NVFP4, "NVFP4", 64, 36, true},
 };
 
 // llama.cpp's non-uniform 4-bit table (IQ4_NL, IQ4_XS) and the E2M1 values doubled (MXFP4), as
@@ -208,6 +209,24 @@ void encode_q6_k(const GgmlBlocks& b, const GgmlTypeInfo& info, int64_t blocks, 
   }
 }
 
+// An unsigned E4M3 byte as ggml_ue4m3_to_fp32 reads it: half its value (0 and 0x7F read as 0).
+float ue4m3_half(uint8_t x) {
+  if (x == 0 || x == 0x7F) return 0.0f;
+  const int exp = (x >> 3) & 0xF, man = x & 0x7;
+  const float raw = exp == 0 ? std::ldexp(static_cast<float>(man), -9) : std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+  return raw * 0.5f;
+}
+// The byte whose ue4m3_half is exactly h, or −1 (the values rise with the byte up to 0x7E).
+int ue4m3_byte_of_half(float h) {
+  int lo = 0, hi = 0x7E;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (ue4m3_half(static_cast<uint8_t>(mid)) < h) lo = mid + 1;
+    else hi = mid;
+  }
+  return ue4m3_half(static_cast<uint8_t>(lo)) == h ? lo : -1;
+}
+
 // MXFP4: the block's scale d is 2^(e − 128) (half of E8M0's 2^(e − 127), since the codes index E2M1
 // values doubled); the byte e, then 16 bytes of nibble codes as the legacy types.
 void encode_mxfp4(const GgmlBlocks& b, const GgmlTypeInfo& info, int64_t blocks, uint8_t* out) {
@@ -222,6 +241,24 @@ void encode_mxfp4(const GgmlBlocks& b, const GgmlTypeInfo& info, int64_t blocks,
     const uint8_t* c = b.code.data() + i * 32;
     for (int j = 0; j < 16; ++j)
       p[1 + j] = static_cast<uint8_t>(checked_code(c[j], 15, i * 32 + j, info) | (checked_code(c[j + 16], 15, i * 32 + j + 16, info) << 4));
+  }
+}
+
+// NVFP4: each sub-block's d must be half of an unsigned E4M3 value (0 included).
+void encode_nvfp4(const GgmlBlocks& b, const GgmlTypeInfo& info, int64_t blocks, uint8_t* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    uint8_t* p = out + i * info.block_bytes;
+    for (int s = 0; s < 4; ++s) {
+      const int64_t k = i * 4 + s;
+      const int byte = ue4m3_byte_of_half(b.d[static_cast<size_t>(k)]);
+      QUENCH_CHECK(byte >= 0, "ggml_encode NVFP4: sub-block ", k, ": scale ", b.d[static_cast<size_t>(k)],
+                   " is not half of an unsigned E4M3 value (0 … 448)");
+      p[s] = static_cast<uint8_t>(byte);
+      const uint8_t* c = b.code.data() + i * 64 + s * 16;
+      for (int j = 0; j < 8; ++j)
+        p[4 + 8 * s + j] = static_cast<uint8_t>(checked_code(c[j], 15, i * 64 + s * 16 + j, info) |
+                                                (checked_code(c[j + 8], 15, i * 64 + s * 16 + j + 8, info) << 4));
+    }
   }
 }
 
@@ -385,12 +422,12 @@ void decode_q3_k(const uint8_t* data, int64_t blocks, float* out) {
   }
 }
 
-// 16 bytes of nibble codes through a 16-entry table: value j in the low nibble of byte j, j + 16
-// in the high one (the legacy types' order).
-void decode_table_nibbles(const uint8_t* q, const int8_t* table, float d, float* y) {
-  for (int j = 0; j < 16; ++j) {
+// `half` bytes of nibble codes through a 16-entry table: value j in the low nibble of byte j,
+// j + half in the high one (the legacy types' order with half 16; NVFP4's sub-blocks with 8).
+void decode_table_nibbles(const uint8_t* q, const int8_t* table, float d, float* y, int half = 16) {
+  for (int j = 0; j < half; ++j) {
     y[j] = d * static_cast<float>(table[q[j] & 0x0F]);
-    y[j + 16] = d * static_cast<float>(table[q[j] >> 4]);
+    y[j + half] = d * static_cast<float>(table[q[j] >> 4]);
   }
 }
 
@@ -419,6 +456,15 @@ void decode_mxfp4(const uint8_t* data, int64_t blocks, float* out) {
     const uint8_t e = data[i * 17];
     const float d = float_of(e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23);
     decode_table_nibbles(data + i * 17 + 1, kFp4Values, d, out + i * 32);
+  }
+}
+
+// NVFP4: four unsigned E4M3 sub-block scales, halved as ggml_ue4m3_to_fp32 does (the table is
+// E2M1 doubled), then 8 bytes of nibbles per sub-block.
+void decode_nvfp4(const uint8_t* data, int64_t blocks, float* out) {
+  for (int64_t i = 0; i < blocks; ++i) {
+    const uint8_t* p = data + i * 36;
+    for (int s = 0; s < 4; ++s) decode_table_nibbles(p + 4 + 8 * s, kFp4Values, ue4m3_half(p[s]), out + i * 64 + 16 * s, 8);
   }
 }
 
@@ -509,7 +555,7 @@ std::vector<uint8_t> ggml_encode(const GgmlBlocks& b) {
   QUENCH_CHECK(info.block > 1, "ggml_encode: ", info.name, " holds plain values: use ggml_encode_float");
   const Shape s = check_shape(b, info);
   const bool k_quant = b.type == GgmlType::Q4_K || b.type == GgmlType::Q6_K;
-  check_count("d scales", b.d.size(), s.blocks, info);
+  check_count(b.type == GgmlType::NVFP4 ? "sub-block scales" : "d scales", b.d.size(), b.type == GgmlType::NVFP4 ? s.blocks * 4 : s.blocks, info);
   if (b.type == GgmlType::Q4_1 || b.type == GgmlType::Q5_1 || b.type == GgmlType::Q4_K)
     check_count(b.type == GgmlType::Q4_K ? "dmin scales" : "m offsets", b.m.size(), s.blocks, info);
   if (k_quant) {
@@ -527,6 +573,7 @@ std::vector<uint8_t> ggml_encode(const GgmlBlocks& b) {
     case GgmlType::Q4_K: encode_q4_k(b, info, s.blocks, out.data()); break;
     case GgmlType::Q6_K: encode_q6_k(b, info, s.blocks, out.data()); break;
     case GgmlType::MXFP4: encode_mxfp4(b, info, s.blocks, out.data()); break;
+    case GgmlType::NVFP4: encode_nvfp4(b, info, s.blocks, out.data()); break;
     default: fail("ggml_encode: ", info.name, " is not a block type");
   }
   return out;
@@ -579,6 +626,7 @@ void ggml_decode(GgmlType t, const uint8_t* data, int64_t n, float* out) {
     case GgmlType::IQ4_NL: decode_iq4_nl(data, blocks, out); break;
     case GgmlType::IQ4_XS: decode_iq4_xs(data, blocks, out); break;
     case GgmlType::MXFP4: decode_mxfp4(data, blocks, out); break;
+    case GgmlType::NVFP4: decode_nvfp4(data, blocks, out); break;
   }
 }
 

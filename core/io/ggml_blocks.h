@@ -15,6 +15,11 @@
 //   Q6_K (256): 16 sub-blocks of 16: x = (d·sc_j)·(c − 32), c 0..63, sc_j int8
 //   MXFP4 (32): x = 2^(e−127)·E2M1[c], one 8-bit exponent e per block, E2M1 the 4-bit float
 //               (GgmlBlocks: d = 2^(e−128), the code c the nibble 0..15)
+//   NVFP4 (64): 4 sub-blocks of 16: x = s_j·E2M1[c], s_j an unsigned E4M3 byte (0x7F reads as 0);
+//               within a sub-block value j in the low nibble of byte j, j + 8 in the high
+//               (GgmlBlocks: d per sub-block = s_j / 2, as the codes index E2M1 doubled). A
+//               tensor-wide factor, when there is one, is a separate F32 [1] tensor "<name>.scale"
+//               that llama.cpp multiplies the projection's output by.
 // Read only (files that llama.cpp's quantizer wrote; Quench has no quantizer for them):
 //   Q2_K (256): 16 sub-blocks of 16: x = (d·sc_j)·c − (dmin·mn_j), c 0..3, sc_j, mn_j 4-bit
 //   Q3_K (256): 16 sub-blocks of 16: x = (d·(sc_j − 32))·(c − 4), c 0..7, sc_j 6-bit
@@ -32,7 +37,7 @@ namespace quench {
 // Values are ggml's type codes (ggml.h enum ggml_type); only the ones Quench reads or writes.
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14,
-  IQ4_NL = 20, IQ4_XS = 23, BF16 = 30, MXFP4 = 39
+  IQ4_NL = 20, IQ4_XS = 23, BF16 = 30, MXFP4 = 39, NVFP4 = 40
 };
 
 struct GgmlTypeInfo {
@@ -67,7 +72,7 @@ float bf16_to_float(uint16_t h);
 // The codes and scales of `rows` rows of `cols` values (cols a multiple of the block), row-major.
 // code: one per value, the stored unsigned code of the table above (Q8_0: the int8 value cast to uint8).
 // d, m: one per block (m: Q4_1/Q5_1 only) — Q4_K: d and dmin per super-block in d and m;
-// Q6_K: d per super-block. Values must be exactly representable in fp16 (the encoder checks).
+// Q6_K: d per super-block; NVFP4: d per sub-block of 16. Values must be exactly representable in fp16 (the encoder checks).
 // sc, mn: Q4_K/Q6_K sub-block scales (and Q4_K mins), 8 resp. 16 per super-block (Q6_K sc holds int8 cast to uint8).
 struct GgmlBlocks {
   GgmlType type = GgmlType::F32;
@@ -78,7 +83,7 @@ struct GgmlBlocks {
 };
 
 // The tensor data bytes of the blocks (rows·ggml_row_bytes). Throws on inconsistent sizes, codes
-// out of range or a scale not representable in fp16.
+// out of range or a scale not representable in its field (fp16, E8M0, E4M3).
 std::vector<uint8_t> ggml_encode(const GgmlBlocks& b);
 // Plain types: values → bytes.
 std::vector<uint8_t> ggml_encode_float(GgmlType t, const float* x, int64_t n);

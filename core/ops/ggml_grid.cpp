@@ -1,5 +1,8 @@
 #include "core/ops/ggml_grid.h"
 
+#include <cmath>
+
+#include "core/ops/fp8.h"
 #include "core/util/error.h"
 
 namespace quench::ops {
@@ -36,7 +39,7 @@ at::Tensor snap_e2m1(const at::Tensor& v) {
 
 // Round-to-grid of values already divided by their scale.
 at::Tensor to_codes(const at::Tensor& v, GgmlType t, const GgmlGridInfo& g) {
-  return t == GgmlType::MXFP4 ? snap_e2m1(v) : at::round(v).clamp(g.qmin, g.qmax);
+  return t == GgmlType::MXFP4 || t == GgmlType::NVFP4 ? snap_e2m1(v) : at::round(v).clamp(g.qmin, g.qmax);
 }
 
 }  // namespace
@@ -53,11 +56,22 @@ GgmlGridInfo ggml_grid_info(GgmlType t) {
     case GgmlType::Q4_K: return {32, 256, 0, 15};
     case GgmlType::Q6_K: return {16, 256, -32, 31};
     case GgmlType::MXFP4: return {32, 32, -12, 12};
+    // Fitted per 16; the unit is GGUF's block of 64, so that every layer Quench quantizes fits
+    // both files (compressed-tensors alone would take multiples of 16).
+    case GgmlType::NVFP4: return {16, 64, -12, 12};
     default: fail("ggml_grid_info: ", ggml_info(t).name, " is not a quantized type");
   }
 }
 
-GgmlParams ggml_fit(const at::Tensor& w_in, GgmlType t, const at::Tensor& clip) {
+at::Tensor nvfp4_global(const at::Tensor& w) {
+  // 2^floor(log2(448·6 / amax)): the largest slot's E4M3 scale lands in (224, 448].
+  const at::Tensor amax = w.detach().abs().max().to(at::kFloat).reshape({1});
+  QUENCH_CHECK(at::isfinite(amax).all().item<bool>(), "NVFP4: the weight holds non-finite values");
+  const at::Tensor g = at::exp2(at::floor(at::log2(2688.0 / amax))).clamp(std::ldexp(1.0, -100), std::ldexp(1.0, 100));
+  return at::where(amax > 0, g, at::ones_like(g));
+}
+
+GgmlParams ggml_fit(const at::Tensor& w_in, GgmlType t, const at::Tensor& clip, const at::Tensor& global) {
   const GgmlGridInfo g = ggml_grid_info(t);
   QUENCH_CHECK(w_in.dim() == 2, "ggml_fit: expects a 2-d weight, got ", w_in.sizes());
   const int64_t R = w_in.size(0), C = w_in.size(1);
@@ -125,6 +139,16 @@ GgmlParams ggml_fit(const at::Tensor& w_in, GgmlType t, const at::Tensor& clip) 
       p.scale = bits.contiguous().view(at::kFloat).squeeze(-1);
       p.offset = at::zeros_like(p.scale);
       break;
+    }
+    case GgmlType::NVFP4: {
+      const at::Tensor G = (global.defined() ? global : nvfp4_global(w)).to(w.device(), at::kFloat).reshape({1, 1, 1});
+      const at::Tensor s = round_e4m3(x.abs().amax(-1, true) * r / 6.0 * G).clamp_max(kE4m3Max);  // E4M3, 0 … 448
+      p.global = G.reshape({1});
+      p.d = (s * 0.5).squeeze(-1);
+      p.scale = (p.d.unsqueeze(-1) / G).squeeze(-1);
+      p.offset = at::zeros_like(p.scale);
+      p.dmin = p.offset;
+      return p;
     }
     default: fail("ggml_fit: ", ggml_info(t).name, " is not a quantized type");
   }
@@ -201,6 +225,11 @@ GgmlParams ggml_cat(const std::vector<GgmlParams>& parts) {
     out.sc = cat(&GgmlParams::sc);
     out.mn = cat(&GgmlParams::mn);
   }
+  if (out.type == GgmlType::NVFP4) {
+    out.global = parts.front().global;
+    for (const auto& p : parts)
+      QUENCH_CHECK(at::equal(p.global.cpu(), out.global.cpu()), "ggml_cat: NVFP4 parts fitted with different tensor scales");
+  }
   return out;
 }
 
@@ -210,7 +239,7 @@ GgmlBlocks ggml_blocks(const at::Tensor& w_in, const GgmlParams& p, const std::s
   // the bytes the encoder needs come to the CPU.
   const at::Tensor w = w_in.to(at::kFloat).contiguous();
   GgmlParams cp = p;
-  for (at::Tensor* t : {&cp.scale, &cp.offset, &cp.d, &cp.dmin, &cp.sc, &cp.mn})
+  for (at::Tensor* t : {&cp.scale, &cp.offset, &cp.d, &cp.dmin, &cp.sc, &cp.mn, &cp.global})
     if (t->defined()) *t = t->to(w.device()).contiguous();
   const at::Tensor q = ggml_codes(w, cp);
   const at::Tensor back = ggml_dequant(q, cp);
@@ -228,7 +257,7 @@ GgmlBlocks ggml_blocks(const at::Tensor& w_in, const GgmlParams& p, const std::s
   // nibble of its E2M1 value: magnitude index, sign in bit 3).
   const int bias = p.type == GgmlType::Q8_0 ? 0 : -g.qmin;
   at::Tensor code;
-  if (p.type == GgmlType::MXFP4) {
+  if (p.type == GgmlType::MXFP4 || p.type == GgmlType::NVFP4) {
     const at::Tensor nibble = at::tensor({15, 0, 0, 0, 14, 0, 13, 0, 12, 11, 10, 9, 0, 1, 2, 3, 4, 0, 5, 0, 6, 0, 0, 0, 7}, at::kByte);
     code = nibble.to(q.device()).index_select(0, (q + 12).reshape(-1).to(at::kLong)).cpu().contiguous();
   } else {

@@ -219,6 +219,39 @@ TEST(GgufImportErrors, ZeroHeadsIsNamedNotDividedBy) {
   EXPECT_FALSE(fs::exists(tmp.file("out")));
 }
 
+// A tensor scale ("<name>.scale", NVFP4's per-tensor factor) is folded into its weight; one that
+// cannot be is an error naming it.
+TEST(GgufImportErrors, BadTensorScalesAreNamed) {
+  TempDir tmp;
+  auto file = [&](const std::string& name, std::vector<float> scale, bool with_bias) {
+    GgufWriter w;
+    w.set("general.architecture", GgufValue::str("llama"));
+    for (const char* k : {"embedding_length", "feed_forward_length"}) w.set(std::string("llama.") + k, GgufValue::u32(4));
+    w.set("llama.block_count", GgufValue::u32(1));
+    w.set("llama.attention.head_count", GgufValue::u32(2));
+    w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
+    const std::vector<float> z(32, 0.f), q(16, 0.5f), b(4, 0.f);
+    w.add_tensor("token_embd.weight", {4, 8}, GgmlType::F32, [z] { return ggml_encode_float(GgmlType::F32, z.data(), 32); });
+    w.add_tensor("blk.0.attn_q.weight", {4, 4}, GgmlType::F32, [q] { return ggml_encode_float(GgmlType::F32, q.data(), 16); });
+    if (with_bias) w.add_tensor("blk.0.attn_q.bias", {4}, GgmlType::F32, [b] { return ggml_encode_float(GgmlType::F32, b.data(), 4); });
+    w.add_tensor(name, {static_cast<int64_t>(scale.size())}, GgmlType::F32,
+                 [scale] { return ggml_encode_float(GgmlType::F32, scale.data(), static_cast<int64_t>(scale.size())); });
+    const std::string path = tmp.file("scale.gguf");
+    w.write(path);
+    return path;
+  };
+  auto import_error = [&](const std::string& path) { return error_of([&] { import_gguf(path, tmp.file("out")); }); };
+  std::string path = file("blk.0.attn_q.scale", {0.5f, 0.5f}, false);
+  EXPECT_TRUE(has(import_error(path), path + ": tensor blk.0.attn_q.scale has 2 values; a tensor scale has 1"));
+  path = file("blk.0.attn_k.scale", {0.5f}, false);
+  EXPECT_TRUE(has(import_error(path), path + ": tensor blk.0.attn_k.scale scales blk.0.attn_k.weight, which the file does not have"));
+  path = file("blk.0.attn_q.scale", {std::nanf("")}, false);
+  EXPECT_TRUE(has(import_error(path), path + ": tensor blk.0.attn_q.scale is nan; a tensor scale must be finite"));
+  path = file("blk.0.attn_q.scale", {0.5f}, true);
+  EXPECT_TRUE(has(import_error(path), path + ": tensor blk.0.attn_q.scale together with a bias"));
+  EXPECT_FALSE(fs::exists(tmp.file("out")));
+}
+
 TEST(GgufImportNames, TablesInvert) {
   for (const char* arch : {"llama", "gpt2", "mamba", "mamba2"})
     for (const std::string hf : {"lm_head.weight", "model.layers.3.self_attn.k_proj.bias", "transformer.h.11.attn.c_attn.weight",

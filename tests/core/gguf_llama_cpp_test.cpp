@@ -160,7 +160,7 @@ std::vector<Case> cases() {
   out.push_back({sotu, "", "f32", 0.0005, 0.995});
   out.push_back({sotu, "", "bf16", 0.0005, 0.995});
   out.push_back({sotu, "", "f16"});
-  for (const char* s : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K", "MXFP4A16"}) out.push_back({sotu, s, ""});
+  for (const char* s : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K", "MXFP4A16", "NVFP4A16"}) out.push_back({sotu, s, ""});
   const std::string mamba2 = test::demo("sotu-mamba2");
   out.push_back({mamba2, "", "f32", 0.0005, 0.995});
   // K-quant matmuls round activations per 256 values (Q8_K) rather than per 32, and the selective
@@ -229,7 +229,7 @@ TEST(GgufFromLlamaCpp, DecodesEveryBlockTypeAsGgmlDoes) {
     ggml_ref("random '" + blocks + "' --seed " + std::to_string(seed), tmp);
     ggml_ref("dequant '" + blocks + "' '" + ref + "'", tmp);
     const std::set<uint32_t> types = expect_decodes_as_ggml(blocks, ref);
-    EXPECT_EQ(types, (std::set<uint32_t>{2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 23, 39}));
+    EXPECT_EQ(types, (std::set<uint32_t>{2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 23, 39, 40}));
   }
 }
 
@@ -277,6 +277,8 @@ std::string quantized_name(const testing::TestParamInfo<Quantized>& i) { return 
 
 // The mixes llama-quantize offers that GGUF downloads mostly use; each names the types it must
 // have produced here (Q2_K and Q3_K_M also use Q4_K/Q5_K for some tensors, Q4_K_M Q6_K).
+// (llama_model_quantize refuses NVFP4 as a target in this release; NVFP4 blocks are covered by
+// DecodesEveryBlockTypeAsGgmlDoes and by Quench's own NVFP4 export above.)
 INSTANTIATE_TEST_SUITE_P(Ftypes, GgufFromLlamaCppQuantize,
                          testing::Values(Quantized{"Q2_K", {10}}, Quantized{"Q3_K_M", {11}}, Quantized{"Q4_K_M", {12, 14}},
                                          Quantized{"Q5_K_M", {13}}, Quantized{"Q6_K", {14}}, Quantized{"IQ4_NL", {20}},

@@ -12,6 +12,7 @@
 
 #include "core/io/ggml_blocks.h"
 #include "core/io/gguf.h"
+#include "core/ops/fp8.h"
 #include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
 
@@ -398,6 +399,53 @@ TEST(GgmlBlocks, Mxfp4GridEncodesWhatItEvaluates) {
   EXPECT_EQ(std::memcmp(back.data_ptr<float>(), wq.contiguous().data_ptr<float>(), 1024 * sizeof(float)), 0);
   // A scale that is not a power of two has no E8M0 byte.
   GgmlBlocks bad{GgmlType::MXFP4, 1, 32, std::vector<uint8_t>(32, 1), {0.75f}, {}, {}, {}};
+  EXPECT_THROW(ggml_encode(bad), Error);
+}
+
+// NVFP4 as a grid (recipe format "nvfp4", scheme NVFP4A16): compressed-tensors' two-level rule
+// with G a power of two. Every slot of 16 has an E4M3 scale s ≤ 448 with x̂ = (s/G)·E2M1; the
+// largest slot's s lands in (224, 448]; the GGUF blocks hold x̂·G and decode to it bit for bit.
+TEST(GgmlBlocks, Nvfp4GridEncodesWhatItEvaluates) {
+  at::manual_seed(6);
+  at::Tensor w = at::randn({4, 128}) * 0.02;
+  w[0].narrow(0, 0, 16).zero_();
+  w[1][40] = 0.9f;  // the tensor's largest value sets G
+  const ops::GgmlParams p = ops::ggml_fit(w, GgmlType::NVFP4);
+  const float G = p.global.item<float>();
+  EXPECT_EQ(G, std::exp2(std::floor(std::log2(448.0 * 6.0 / 0.9))));  // 2^11
+  const at::Tensor s = p.d * 2;  // the E4M3 scales
+  EXPECT_TRUE(at::equal(ops::round_e4m3(s), s));
+  EXPECT_LE(s.max().item<float>(), 448.f);
+  EXPECT_GT(s.max().item<float>(), 224.f);
+  EXPECT_EQ(s[0][0].item<float>(), 0.f);  // the zero slot
+  const at::Tensor wq = ops::ggml_fake_quant(w, p);
+  const at::Tensor q = wq.reshape({4, 8, 16}) / p.scale.unsqueeze(-1);
+  const std::set<float> grid = {0, 1, 2, 3, 4, 6, 8, 12, -1, -2, -3, -4, -6, -8, -12};
+  const at::Tensor live = (p.scale > 0).unsqueeze(-1).expand_as(q).reshape(-1);
+  for (int64_t i = 0; i < q.numel(); ++i)
+    if (live[i].item<bool>()) ASSERT_TRUE(grid.count(q.reshape(-1)[i].item<float>())) << i << ": " << q.reshape(-1)[i].item<float>();
+  // Nearest value: within half the widest gap of the doubled grid (2 at the top: 8 … 12), plus
+  // what E4M3's rounding of the scale saturates.
+  const at::Tensor err = (wq - w).abs().reshape({4, 8, 16}).amax(-1);
+  const at::Tensor amax = w.abs().reshape({4, 8, 16}).amax(-1);
+  EXPECT_TRUE((err <= 2 * p.scale + amax / 16).all().item<bool>());
+  // A part of the weight fitted with the whole tensor's G (GPTQ's blocks) gets the same scales.
+  const ops::GgmlParams part = ops::ggml_fit(w.narrow(1, 64, 64), GgmlType::NVFP4, {}, ops::nvfp4_global(w));
+  EXPECT_TRUE(at::equal(part.scale, p.scale.narrow(1, 4, 4)));
+  EXPECT_TRUE(at::equal(ops::ggml_cat({ops::ggml_fit(w.narrow(1, 0, 64), GgmlType::NVFP4, {}, p.global), part}).scale, p.scale));
+  // GGUF: blocks of 64 hold x̂·G, whose scales are s/2 (ggml's halved UE4M3).
+  ops::GgmlParams unscaled = p;
+  unscaled.scale = p.d;
+  const at::Tensor stored = wq * G;
+  const GgmlBlocks b = ops::ggml_blocks(stored, unscaled, "w");
+  const std::vector<uint8_t> bytes = ggml_encode(b);
+  ASSERT_EQ(static_cast<int64_t>(bytes.size()), 4 * ggml_row_bytes(GgmlType::NVFP4, 128));
+  const auto y = decode(GgmlType::NVFP4, bytes, 512);
+  const at::Tensor back = at::from_blob(const_cast<float*>(y.data()), {4, 128}, at::kFloat);
+  EXPECT_TRUE(at::equal(back, stored.contiguous()));
+  EXPECT_TRUE(at::equal(back / G, wq));
+  // A scale that is not half an E4M3 value has no byte.
+  GgmlBlocks bad{GgmlType::NVFP4, 1, 64, std::vector<uint8_t>(64, 1), {0.5f, 0.5f, 0.5f, 0.3f}, {}, {}, {}};
   EXPECT_THROW(ggml_encode(bad), Error);
 }
 

@@ -21,12 +21,12 @@ import sys
 # llama.h (llama.cpp as node-llama-cpp 3.22.1 ships it): enum llama_ftype
 FTYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11,
           "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18,
-          "IQ4_NL": 25, "IQ4_XS": 30, "BF16": 32}
+          "IQ4_NL": 25, "IQ4_XS": 30, "BF16": 32, "NVFP4": 39}
 
 # ggml.h enum ggml_type → (values per block, bytes per block), for the types this script handles
 LAYOUT = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 10: (256, 84),
           11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 20: (32, 18), 23: (256, 136),
-          30: (1, 2), 39: (32, 17)}
+          30: (1, 2), 39: (32, 17), 40: (64, 36)}
 # Byte offsets of the fp16 scales inside one block: random bytes there would mostly be huge or NaN,
 # so `random` writes finite halves there instead (every other byte stays random).
 HALVES = {2: [0], 3: [0, 2], 6: [0], 7: [0, 2], 8: [0], 10: [80, 82], 11: [108], 12: [0, 2], 13: [0, 2],
@@ -205,6 +205,8 @@ def random_blocks(dst, seed):
                 struct.pack_into("<H", b, i * size + at, half_bits(rng))
             if t == 39:  # E8M0 scale (255 is NaN); the first blocks take the subnormal and extreme ones
                 b[i * size] = [0, 1, 2, 254][i] if i < 4 else rng.randrange(0, 255)
+            if t == 40 and i == 0:  # unsigned E4M3 scales: 0 and 0x7F read as 0; the sign bit is ignored
+                b[0:4] = bytes([0, 0x7F, 0xFF, 1])
         tensors.append((f"blocks.type{t}", [cols, rows], t, bytes(b)))
     write_gguf(dst, [kv_string("general.architecture", "reference")], tensors)
 
