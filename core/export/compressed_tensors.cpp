@@ -27,9 +27,24 @@ bool is_24(const LayerPlan& l) { return l.prune && l.prune->nm() && l.prune->n =
 // A quantized layer's on-disk format: int8 `weight` when activations are quantized too (W8A8) or
 // when the layer is 2:4-sparse (the sparse compressor runs on the int8 weight; packed words
 // cannot be sparse-compressed), packed int32 words otherwise (llm-compressor's choice).
-const char* weight_format(const LayerPlan& l) { return l.input || is_24(l) ? "int-quantized" : "pack-quantized"; }
+// MXFP4 and NVFP4 weights have packed formats of their own (two E2M1 values a byte).
+const char* weight_format(const LayerPlan& l) {
+  if (l.weights && l.weights->ggml == GgmlType::MXFP4) return "mxfp4-pack-quantized";
+  if (l.weights && l.weights->ggml == GgmlType::NVFP4) return "nvfp4-pack-quantized";
+  return l.input || is_24(l) ? "int-quantized" : "pack-quantized";
+}
+
+bool is_fp4(const WeightQuant& w) { return w.ggml == GgmlType::MXFP4 || w.ggml == GgmlType::NVFP4; }
 
 json weight_args(const WeightQuant& w) {
+  if (is_fp4(w)) {
+    // compressed-tensors' presets: NVFP4A16 is tensor_group (E4M3 scales per 16 under a global
+    // scale), MXFP4A16 group 32 (E8M0 exponents).
+    const bool nv = w.ggml == GgmlType::NVFP4;
+    return {{"num_bits", 4}, {"type", "float"}, {"symmetric", true}, {"strategy", nv ? "tensor_group" : "group"},
+            {"group_size", nv ? 16 : 32}, {"block_structure", nullptr}, {"dynamic", false}, {"observer", "minmax"},
+            {"observer_kwargs", json::object()}, {"actorder", nullptr}};
+  }
   const char* strategy = w.strategy == WeightStrategy::Group ? "group" : w.strategy == WeightStrategy::Channel ? "channel" : "tensor";
   json j = {{"num_bits", w.bits}, {"type", "int"}, {"symmetric", w.symmetric}, {"strategy", strategy},
             {"group_size", w.strategy == WeightStrategy::Group ? json(w.group_size) : json()}, {"block_structure", nullptr},
@@ -144,6 +159,42 @@ QuantTensors integers_of(const Layer& l, const WeightEncoding& e) {
   return r;
 }
 
+// An FP4 layer's tensors: E2M1 nibbles two a byte (the even column low), U8 [out, in/2]; the
+// block scales as bytes (MXFP4: E8M0 exponents, NVFP4: E4M3 values), U8 [out, in/group]; NVFP4's
+// global scale F32 [1]. The nibbles are ggml_blocks' codes, which checks the weight is on its grid.
+struct Fp4Tensors {
+  at::Tensor packed, scale, global;
+};
+
+Fp4Tensors fp4_of(const Layer& l, const WeightEncoding& e) {
+  const ops::GgmlParams& p = *e.ggml;
+  const at::Tensor w = l.weight().detach().reshape({l.out_features(), -1});
+  const GgmlBlocks b = ops::ggml_blocks(w, p, l.name());
+  const at::Tensor codes = at::from_blob(const_cast<uint8_t*>(b.code.data()), {b.rows, b.cols / 2, 2}, at::kByte);
+  Fp4Tensors r;
+  r.packed = at::bitwise_or(codes.select(2, 0), at::bitwise_left_shift(codes.select(2, 1), 4)).contiguous();
+  const at::Tensor d = p.d.to(at::kCPU, at::kFloat).contiguous();
+  at::Tensor bytes, back;
+  if (p.type == GgmlType::MXFP4) {
+    // d = 2^(e − 128) (the codes are E2M1 doubled): the E8M0 byte is e.
+    bytes = (at::log2(d) + 128).round().clamp(0, 254);
+    back = at::exp2(bytes - 128);
+  } else {
+    // d = s/2, s ≥ 0 an E4M3 value: normals (1 + m/8)·2^x are byte (x + 7)·8 + m, subnormals k·2^-9 byte k.
+    const at::Tensor s = d * 2;
+    const at::Tensor x = at::floor(at::log2(at::where(s > 0, s, at::ones_like(s))));
+    const at::Tensor normal = (x + 7) * 8 + (s / at::exp2(x) * 8 - 8);
+    bytes = at::where(s >= std::ldexp(1.0, -6), normal, s * 512).round().clamp(0, 126);
+    const at::Tensor ex = at::floor_divide(bytes, 8), m = bytes - ex * 8;
+    back = at::where(ex > 0, (1 + m / 8) * at::exp2(ex - 7), m * std::ldexp(1.0, -9)) / 2;
+    r.global = p.global.to(at::kCPU, at::kFloat).reshape({1}).contiguous();
+  }
+  QUENCH_CHECK(at::equal(back.to(at::kFloat), d), l.name(), ": ", ggml_info(p.type).name,
+               " block scales are not exactly representable in the file's scale type; nothing was written");
+  r.scale = bytes.to(at::kByte).reshape({b.rows, -1}).contiguous();
+  return r;
+}
+
 struct GroupKey {
   json scheme;  // weights, input_activations, format
   bool operator<(const GroupKey& o) const { return scheme.dump() < o.scheme.dump(); }
@@ -160,8 +211,10 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.lowrank) return l.layer + ": low-rank factors have no compressed-tensors layout";
     if (l.output) return l.layer + ": output activation quantization has no compressed-tensors loader (vLLM reads input activations only)";
     if (l.input && !l.weights) return l.layer + ": activation quantization without weight quantization has no compressed-tensors scheme";
-    if (l.weights && l.weights->ggml)
+    if (l.weights && l.weights->ggml && !is_fp4(*l.weights))
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
+    if (l.weights && is_fp4(*l.weights) && l.input)
+      return l.layer + ": FP4 weights with integer input activations have no compressed-tensors scheme";
     if (l.weights && layer && layer->kind() != LayerKind::Linear)
       return l.layer + ": quantized " + kind_name(layer->kind()) + " layer; compressed-tensors quantizes Linear layers only";
     if (l.weights && is_24(l) && !l.weights->symmetric)
@@ -221,6 +274,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
   };
 
   std::map<GroupKey, std::vector<std::string>> groups;
+  std::map<std::string, StDtype> stored_as;  // byte tensors whose dtype is F8_E4M3
   std::vector<std::string> ignore, sparse_layers;
   int64_t sparse_zeros = 0, sparse_total = 0;
   for (const auto& lp : model.layers()) {
@@ -228,7 +282,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
     QUENCH_CHECK(!l.kernel(), l.name(), ": computed by ", l.kernel()->describe(), ", which a checkpoint cannot hold");
     const LayerPlan* p = plan.find(l.name());
     const WeightEncoding* e = l.encoding();
-    const bool quantized = p && p->weights && e && e->spec;
+    const bool quantized = p && p->weights && e && (e->spec || (e->ggml && is_fp4(*p->weights)));
     QUENCH_CHECK(!(p && p->weights) || quantized, l.name(), ": planned as ", p && p->weights ? p->weights->describe() : "",
                  " but carries no integer encoding (was the model compressed with this recipe?)");
     if (l.kind() == LayerKind::Linear && !quantized) ignore.push_back(l.name());
@@ -266,9 +320,23 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
       else add(l.name() + ".weight", w);
       continue;
     }
+    const std::string fmt = weight_format(*p);
+    if (is_fp4(*p->weights)) {
+      QUENCH_CHECK(e->ggml && e->ggml->type == *p->weights->ggml, l.name(), ": planned as ", p->weights->describe(),
+                   " but carries no such encoding (was the model compressed with this recipe?)");
+      groups[{json{{"weights", weight_args(*p->weights)}, {"format", fmt}, {"output_activations", nullptr}, {"input_activations", nullptr}}}]
+          .push_back(l.name());
+      const Fp4Tensors ft = fp4_of(l, *e);
+      add_raw(l.name() + ".weight_packed", ft.packed);
+      add_raw(l.name() + ".weight_scale", ft.scale);
+      if (ft.global.defined()) {
+        stored_as[l.name() + ".weight_scale"] = StDtype::F8_E4M3;
+        add_raw(l.name() + ".weight_global_scale", ft.global);
+      }
+      continue;
+    }
     const QuantTensors qt = integers_of(l, *e);
     const ops::QuantSpec& spec = *e->spec;
-    const std::string fmt = weight_format(*p);
     json scheme = {{"weights", weight_args(*p->weights)}, {"format", fmt}, {"output_activations", nullptr},
                    {"input_activations", p->input ? input_args(*p->input) : json()}};
     QUENCH_CHECK(scheme["weights"]["actorder"].is_null() == !e->g_idx.defined(), l.name(),
@@ -375,7 +443,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
         part.push_back(tensors[i]);
         weight_map[tensors[i].first] = shard_name(k);
       }
-      save_safetensors((tmp / shard_name(k)).string(), part, {{"format", "pt"}});
+      save_safetensors((tmp / shard_name(k)).string(), part, {{"format", "pt"}}, stored_as);
       if (o.progress) o.progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(shards.size()));
     }
     if (shards.size() > 1)

@@ -17,6 +17,10 @@
 //   int-quantized (with input activations, or 2:4-pruned): P.weight int8, P.weight_scale,
 //       asymmetric P.weight_zero_point int8; static (per-tensor) input activations add
 //       P.input_scale F32 [1] and, asymmetric, P.input_zero_point int8 [1];
+//   mxfp4-pack-quantized / nvfp4-pack-quantized (weights on format "mxfp4" / "nvfp4"):
+//       P.weight_packed U8 [out, in/2] (E2M1 nibbles, the even column low), P.weight_scale
+//       U8 E8M0 exponents [out, in/32] resp. F8_E4M3 [out, in/16], NVFP4's P.weight_global_scale
+//       F32 [1] (x = E2M1 · scale / global_scale);
 //   2:4-pruned: the weight (int8 or float) as P.compressed [out, in/2], P.bitmask uint8
 //       [out, ceil(in/8)] (numpy.packbits little bit order), P.shape int64 [2, 1].
 // Scales are F32 [1] / [out, 1] / [out, groups] — Quench's own F32 numbers, so the file holds the

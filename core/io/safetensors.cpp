@@ -224,7 +224,7 @@ std::map<std::string, at::Tensor> load_all_safetensors(const std::string& path) 
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, const std::map<std::string, StDtype>& stored_as) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<at::Tensor> cpu;
@@ -234,7 +234,12 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     QUENCH_CHECK(names.insert(name).second, path, ": tensor '", name, "' given twice");
     QUENCH_CHECK(t.defined(), path, ": tensor '", name, "' is undefined");
     auto c = t.to(at::kCPU).contiguous();
-    const auto dt = from_scalar_type(c.scalar_type());
+    auto dt = from_scalar_type(c.scalar_type());
+    if (const auto it = stored_as.find(name); it != stored_as.end()) {
+      QUENCH_CHECK(dtype_size(it->second) == c.element_size(), path, ": tensor '", name, "' of ", c.element_size(),
+                   "-byte elements cannot be stored as ", dtype_name(it->second));
+      dt = it->second;
+    }
     const uint64_t bytes = static_cast<uint64_t>(c.numel()) * static_cast<uint64_t>(c.element_size());
     header[name] = {{"dtype", dtype_name(dt)}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;

@@ -56,9 +56,11 @@ at::ScalarType to_scalar_type(StDtype d, const std::string& context);
 StDtype from_scalar_type(at::ScalarType t);
 
 // Writes tensors (any device, contiguous or not) to path atomically: a temporary file in the
-// same directory, fsync, rename. An existing file is never left half-written.
+// same directory, fsync, rename. An existing file is never left half-written. stored_as: tensors
+// whose bytes are written under another dtype of the same element size (F8_E4M3 bytes held in a
+// U8 tensor: Debian's libtorch 1.13 has no float8 type).
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {}, const std::map<std::string, StDtype>& stored_as = {});
 
 // Reads every tensor of a file into memory (for small files: fixtures, inputs).
 std::map<std::string, at::Tensor> load_all_safetensors(const std::string& path);

@@ -7,6 +7,7 @@ Standard library + numpy only, written from the format's sources, not from Quenc
   compressors/quantized_compressors/pack_quantized.py  (pack_to_int32 / unpack_from_int32)
   compressors/quantized_compressors/naive_quantized.py (int-quantized: int8 `weight`)
   compressors/sparse_compressors/sparse_24_bitmask.py  (+ utils/helpers.py pack_bitmasks)
+  compressors/quantized_compressors (the NVFP4 / MXFP4 packed compressors: pack_fp4_to_uint8)
   quantization/lifecycle/forward.py                    (_dequantize: (q - z) * s, g_idx groups)
   quantization/quant_config.py, quant_args.py, quant_scheme.py, config/base.py, utils/match.py
 
@@ -198,7 +199,8 @@ def matches(name, targets, is_linear):
     return False
 
 
-QUANT_FORMATS = {"pack-quantized", "int-quantized", "naive-quantized", "float-quantized"}
+QUANT_FORMATS = {"pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "mxfp4-pack-quantized",
+                 "nvfp4-pack-quantized"}
 
 
 class Args:
@@ -338,9 +340,64 @@ def expand_params(p, rows, cols, args, g_idx, what):
     raise Malformed(f"{what}: strategy {args.strategy!r} is not supported by this reader")
 
 
+# E2M1 (the 4-bit float of MXFP4 / NVFP4): sign bit 3, magnitude index 0..7.
+E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6], dtype=np.float64)
+
+
+def decompress_fp4(ck, state, prefix, group, report):
+    """mxfp4-pack-quantized / nvfp4-pack-quantized (the packed FP4 compressors, pack_fp4_to_uint8):
+    weight_packed uint8 [rows, cols/2], two E2M1 values a byte, the even column in the low nibble;
+    MXFP4 weight_scale uint8 E8M0 exponents (2^(e-127)) per 32 columns; NVFP4 weight_scale F8_E4M3
+    per 16 columns, divided by weight_global_scale (strategy tensor_group)."""
+    a, fmt = group.weights, group.format
+    nv = fmt == "nvfp4-pack-quantized"
+    if a.type != "float" or a.num_bits != 4:
+        raise Malformed(f"{prefix}: {fmt} needs 4-bit float weights, got {a.describe()}")
+    want_strategy, want_group = ("tensor_group", 16) if nv else ("group", 32)
+    if a.strategy != want_strategy or a.group_size != want_group:
+        raise Malformed(f"{prefix}: {fmt} needs strategy {want_strategy} with group_size {want_group}, got {a.describe()}")
+    packed = state.pop(prefix + ".weight_packed", None)
+    scale_name = prefix + ".weight_scale"
+    if packed is None or scale_name not in state:
+        raise Malformed(f"{prefix}: {fmt} needs weight_packed and weight_scale")
+    if state_dtype(ck, prefix + ".weight_packed") != "U8" or packed.ndim != 2:
+        raise Malformed(f"{prefix}.weight_packed must be U8 [rows, cols/2]")
+    rows, cols = packed.shape[0], packed.shape[1] * 2
+    codes = np.empty((rows, cols), dtype=np.uint8)
+    codes[:, 0::2] = packed & 0x0F
+    codes[:, 1::2] = packed >> 4
+    values = E2M1[codes]
+    sdt = state_dtype(ck, scale_name)
+    scale = state.pop(scale_name)
+    if list(scale.shape) != [rows, cols // want_group]:
+        raise Malformed(f"{scale_name}: shape {list(scale.shape)}, expected {[rows, cols // want_group]}")
+    if nv:
+        if sdt != "F8_E4M3":
+            raise Malformed(f"{scale_name}: dtype {sdt}, expected F8_E4M3")
+        g = state.pop(prefix + ".weight_global_scale", None)
+        if g is None or np.asarray(g).size != 1:
+            raise Malformed(f"{prefix}: nvfp4 needs one weight_global_scale")
+        g = float(np.asarray(g, dtype=np.float64).reshape(()))
+        if not math.isfinite(g) or g == 0:
+            raise Malformed(f"{prefix}.weight_global_scale is {g}")
+        s = scale.astype(np.float64) / g
+    else:
+        if sdt != "U8":
+            raise Malformed(f"{scale_name}: dtype {sdt}, expected U8 (E8M0)")
+        if np.any(scale == 255):
+            raise Malformed(f"{scale_name}: E8M0 255 is NaN")
+        s = np.ldexp(1.0, scale.astype(np.int64) - 127)
+    if not np.all(np.isfinite(s)):
+        raise Malformed(f"{scale_name}: non-finite scales")
+    report.update(format=fmt, weights=a.describe(), shape=[rows, cols], scale_dtype=sdt, weight_dtype="E2M1 x2 per byte")
+    return values * np.repeat(s, want_group, axis=1)
+
+
 def decompress_quantized(ck, state, prefix, group, report):
     a = group.weights
     fmt = group.format
+    if fmt in ("mxfp4-pack-quantized", "nvfp4-pack-quantized"):
+        return decompress_fp4(ck, state, prefix, group, report)
     if a.type != "int":
         raise Malformed(f"{prefix}: float weights ({fmt}) are not supported by this reader")
     scale_name = prefix + ".weight_scale"
