@@ -5,7 +5,8 @@
 # against the 16-bit input and the size estimate, and the export check (the written model reopened
 # and compared with the compressed one). Then the compressed-tensors export is opened as a model
 # (inspect, eval on CUDA). Arguments: the jobs to run, "ct", "gguf" and/or "static" (W8A8 with
-# static per-tensor input scales and an FP8 KV cache, as compressed-tensors), and "diff" (after a
+# static per-tensor input scales and an FP8 KV cache, as compressed-tensors), "nvfp4" (NVFP4A16 to
+# both formats), and "diff" (after a
 # compressed-tensors job: quench-cli diff against the float model, timed); default "ct gguf"; each
 # fits one 10-minute device command. Results appended to $OUT/export_8b.txt.
 set -uo pipefail
@@ -22,6 +23,7 @@ du -sh $M
     [ "$want" = ct ] && jobs+=("W4A16 compressed-tensors /tmp/out-ct")
     [ "$want" = gguf ] && jobs+=("Q4_0 gguf /tmp/out.gguf")
     [ "$want" = static ] && jobs+=("/tmp/w8a8-static-fp8kv.json compressed-tensors /tmp/out-ct")
+    [ "$want" = nvfp4 ] && jobs+=("NVFP4A16 compressed-tensors /tmp/out-ct" "NVFP4A16 gguf /tmp/out.gguf")
   done
   cat > /tmp/w8a8-static-fp8kv.json <<'JSON'
 {"default": {"weights": {"bits": 8, "strategy": "channel"}, "activations": {"bits": 8, "strategy": "tensor", "dynamic": false}},

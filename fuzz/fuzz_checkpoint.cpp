@@ -68,7 +68,7 @@ void read_everything(const quench::Checkpoint& ck) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fs::path dir = quench::fuzz::scratch_root() / "model";
-  fs::remove_all(dir);
+  quench::remove_tree(dir.string());
   fs::create_directories(dir);
   if (unpack(data, size, dir) == 0) return 0;
   try {

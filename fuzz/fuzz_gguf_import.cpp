@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const quench::Error&) {
   }
   const fs::path dir = quench::fuzz::scratch_root() / "imported";
-  fs::remove_all(dir);
+  quench::remove_tree(dir.string());
   try {
     quench::import_gguf(path, dir.string());
     auto model = quench::load_model(dir.string());

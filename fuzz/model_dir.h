@@ -13,6 +13,7 @@
 
 #include "core/data/image_dataset.h"
 #include "core/models/model.h"
+#include "core/util/remove_tree.h"
 
 namespace quench::fuzz {
 
@@ -33,9 +34,9 @@ inline const std::filesystem::path& scratch_root() {
   static const std::filesystem::path root = [] {
     const std::filesystem::path base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
     auto p = base / ("quench-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(p);
+    quench::remove_tree(p.string());
     std::filesystem::create_directories(p);
-    std::atexit([] { std::error_code ec; std::filesystem::remove_all(scratch_root(), ec); });
+    std::atexit([] { quench::remove_tree(scratch_root().string()); });
     return p;
   }();
   return root;

@@ -108,9 +108,14 @@ extern "C" void on_fatal_signal(int sig, siginfo_t* info, void* context) {
 #if defined(__x86_64__)
   const auto* uc = static_cast<const ucontext_t*>(context);
   put_location("instruction ", static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]));
+  const auto sp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
   put("stack pointer ");
-  put_hex(static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]));
+  put_hex(sp);
   put("\n");
+  // A jump to a null or wild address leaves no frame to unwind; the words on top of the stack
+  // are the likeliest return addresses (the caller of a null function pointer is at [sp]).
+  const char* labels[] = {"stack word 0: ", "stack word 1: ", "stack word 2: ", "stack word 3: "};
+  for (int i = 0; i < 4; ++i) put_location(labels[i], reinterpret_cast<const uintptr_t*>(sp)[i]);
 #else
   (void)context;
 #endif

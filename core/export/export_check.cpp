@@ -11,6 +11,7 @@
 #include "core/export/gguf_import.h"
 #include "core/models/registry.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace quench {
 
@@ -24,10 +25,7 @@ struct ScratchDir {
     static int counter = 0;
     path = fs::temp_directory_path() / ("quench-export-check-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
   }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+  ~ScratchDir() { remove_tree(path.string()); }
 };
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include "core/ops/fp8.h"
 #include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
+#include "core/util/remove_tree.h"
 
 namespace quench {
 namespace {
@@ -28,10 +29,7 @@ class Dir {
     if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
     path_ = t;
   }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
+  ~Dir() { remove_tree(path_); }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   size_t entries() const { return static_cast<size_t>(std::distance(fs::directory_iterator(path_), fs::directory_iterator())); }
 
