@@ -15,6 +15,7 @@
 #include <QUndoStack>
 #include <QtTest>
 
+#include "core/compress/recipe.h"
 #include "core/util/error.h"
 #include "test_support.h"
 #include "widgets/layers/layer_browser.h"
@@ -86,6 +87,9 @@ class RecipeEditorTest : public QObject {
     QVERIFY(presetNames().contains(QStringLiteral("W4A16-G128")));
     QVERIFY(presetNames().contains(QStringLiteral("quamba")));
     QCOMPARE(presetRecipe(QStringLiteral("quamba"))["preset"].get<std::string>(), std::string("quamba"));
+    // Every listed preset is a recipe the core parses (the FP4 and GGUF schemes included).
+    for (const QString& p : presetNames()) QVERIFY_THROWS_NO_EXCEPTION(quench::Recipe::parse(presetRecipe(p)));
+    QVERIFY(presetNames().contains(QStringLiteral("NVFP4A16")));
     QVERIFY_THROWS_EXCEPTION(quench::UsageError, presetRecipe(QStringLiteral("W9A9")));
   }
 
@@ -239,6 +243,41 @@ class RecipeEditorTest : public QObject {
     QVERIFY(bits->isEnabled());
     QVERIFY(editor.applySetting());
     QCOMPARE(doc.json()["default"]["kv_cache"]["method"], "kivi");
+  }
+
+  // The weights' block formats (GGUF's types, MXFP4, NVFP4): choosing one disables the integer
+  // grid's fields and writes {"format": …} alone, which the core accepts; the estimate counts the
+  // format's bits, and the layers whose inputs are not whole blocks are named as staying float.
+  void weightFormatFromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setTarget(RecipeEditor::Target::Default);
+    RecipeSection* weights = editor.section("weights");
+    QVERIFY(weights);
+    weights->setMode(RecipeSection::Mode::Set);
+    auto* format = weights->findChild<QComboBox*>(QStringLiteral("format"));
+    auto* bits = weights->findChild<QSpinBox*>(QStringLiteral("bits"));
+    QVERIFY(format && bits && bits->isEnabled());
+    format->setCurrentIndex(format->findData(QStringLiteral("nvfp4")));
+    QVERIFY(!bits->isEnabled());
+    QVERIFY(!weights->findChild<QSpinBox*>(QStringLiteral("groupSize"))->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["weights"], json({{"format", "nvfp4"}, {"method", "rtn"}}));
+    // sotu-llama's six down_proj (688 inputs, not whole blocks of 64) and the tied head stay float.
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("36 of 44 layers compressed")), qPrintable(editor.sizeLabel()->text()));
+    if (const QString dir = qEnvironmentVariable("QUENCH_SCREENSHOT_DIR"); !dir.isEmpty()) {
+      editor.resize(520, 1500);
+      QVERIFY(editor.grab().save(dir + QStringLiteral("/recipe-weight-format.png")));
+    }
+    // The rule reads back into the form, and back to integers restores the grid's fields.
+    format->setCurrentIndex(format->findData(QStringLiteral("int")));
+    QVERIFY(bits->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY(!doc.json()["default"]["weights"].contains("format"));
+    QVERIFY(doc.json()["default"]["weights"].contains("bits"));
   }
 
   // The model-wide steps: FLAP and SmoothQuant as top-level keys, edited through the undo stack,

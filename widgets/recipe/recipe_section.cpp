@@ -81,6 +81,21 @@ void RecipeSection::addRow(const QString& label, QWidget* control) {
 // ---------------------------------------------------------------------------------------------
 
 WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "weights", parent) {
+  // The block formats fix bits, symmetry and grouping (core/compress/settings.h), so those fields
+  // are disabled and left out of the rule while one is chosen.
+  format_ = choices(this, {{"int", tr("integers (bits, scales, groups below)")},
+                           {"q8_0", tr("Q8_0 (GGUF) · 8.5 bits")},
+                           {"q6_k", tr("Q6_K (GGUF) · 6.56 bits")},
+                           {"q5_0", tr("Q5_0 (GGUF) · 5.5 bits")},
+                           {"q5_1", tr("Q5_1 (GGUF) · 6 bits")},
+                           {"q4_k", tr("Q4_K (GGUF) · 4.5 bits")},
+                           {"q4_0", tr("Q4_0 (GGUF) · 4.5 bits")},
+                           {"q4_1", tr("Q4_1 (GGUF) · 5 bits")},
+                           {"nvfp4", tr("NVFP4, E4M3 scale per 16 · 4.5 bits")},
+                           {"mxfp4", tr("MXFP4, E8M0 exponent per 32 · 4.25 bits")}});
+  format_->setObjectName(QStringLiteral("format"));
+  format_->setToolTip(tr("A block format quantizes onto exactly the grid the exported file stores (GGUF; NVFP4 and MXFP4 "
+                         "also compressed-tensors); layers whose inputs are not whole blocks keep the float type"));
   bits_ = new QSpinBox(this);
   bits_->setObjectName(QStringLiteral("bits"));
   bits_->setRange(2, 8);
@@ -99,6 +114,7 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")}, {"gptq", tr("GPTQ")}, {"awq", tr("AWQ")}});
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("GPTQ and AWQ calibrate on the calibration data; RTN needs none"));
+  addRow(tr("Format"), format_);
   addRow(tr("Bits"), bits_);
   addRow(QString(), symmetric_);
   addRow(tr("Scales"), strategy_);
@@ -107,6 +123,7 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
 }
 
 nlohmann::json WeightsSection::fields() const {
+  if (const std::string format = comboData(format_); format != "int") return {{"format", format}, {"method", comboData(method_)}};
   nlohmann::json j = {{"bits", bits_->value()}, {"symmetric", symmetric_->isChecked()}, {"strategy", comboData(strategy_)},
                       {"method", comboData(method_)}};
   if (comboData(strategy_) == "group") j["group_size"] = group_->value();
@@ -114,6 +131,7 @@ nlohmann::json WeightsSection::fields() const {
 }
 
 void WeightsSection::setFields(const nlohmann::json& j) {
+  setComboData(format_, j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "int");
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("symmetric") && j["symmetric"].is_boolean()) symmetric_->setChecked(j["symmetric"].get<bool>());
   if (j.contains("strategy") && j["strategy"].is_string()) setComboData(strategy_, j["strategy"].get<std::string>());
@@ -124,7 +142,11 @@ void WeightsSection::setFields(const nlohmann::json& j) {
   setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "rtn");
 }
 
-void WeightsSection::updateEnabled() { group_->setEnabled(comboData(strategy_) == "group"); }
+void WeightsSection::updateEnabled() {
+  const bool integers = comboData(format_) == "int";
+  for (QWidget* w : std::initializer_list<QWidget*>{bits_, symmetric_, strategy_}) w->setEnabled(integers);
+  group_->setEnabled(integers && comboData(strategy_) == "group");
+}
 
 // ---------------------------------------------------------------------------------------------
 

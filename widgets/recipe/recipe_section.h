@@ -67,6 +67,7 @@ class WeightsSection : public RecipeSection {
   void updateEnabled() override;
 
  private:
+  QComboBox* format_;  // Quench's integer grid, or a block format that fixes bits and grouping
   QSpinBox* bits_;
   QCheckBox* symmetric_;
   QComboBox* strategy_;
