@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/ops/fp8.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -20,13 +21,25 @@ ops::QuantSpec tensor_spec(const ActQuant& a) {
 ops::QuantParams params_for_range(const ActQuant& a, double lo, double hi) {
   const auto t = [](double v) { return at::tensor({static_cast<float>(v)}, at::kFloat); };
   const double m = std::max(std::fabs(lo), std::fabs(hi));
+  if (a.fp8) return {t(m > 0 ? m / ops::kE4m3Max : 1.0), {}};  // the range's edge lands on E4M3's largest value
   return ops::qparams_from_range(t(m), t(lo), t(hi), tensor_spec(a));
+}
+
+// Static (given params) fake-quantization on the activation's grid.
+at::Tensor fake_quant_static(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& p) {
+  return a.fp8 ? ops::fake_quant_e4m3(x, p.scale) : ops::fake_quant(x, p, tensor_spec(a));
+}
+
+// FP8 scales from the data itself: absmax / 448 over the last dim (per token) or the whole tensor.
+at::Tensor fp8_dynamic(const at::Tensor& x, bool per_token) {
+  const at::Tensor amax = per_token ? x.detach().abs().amax(-1, true).to(at::kFloat) : x.detach().abs().max().to(at::kFloat);
+  return ops::fake_quant_e4m3(x, amax / ops::kE4m3Max);
 }
 
 // Expected squared error of quantizing the histogram's values (at bin centres) with [lo, hi].
 double histogram_mse(const ActQuant& a, const Histogram& h, const at::Tensor& centres, const at::Tensor& counts, double lo, double hi) {
   const auto p = params_for_range(a, lo, hi);
-  const at::Tensor q = ops::fake_quant(centres, p, tensor_spec(a));
+  const at::Tensor q = fake_quant_static(centres, a, p);
   return ((q - centres).pow(2).to(at::kDouble) * counts).sum().item<double>();
 }
 
@@ -69,11 +82,12 @@ ops::QuantParams static_act_params(const ActQuant& a, const ActivationStats& st)
 at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {
   if (a.strategy == ActStrategy::Token) {
     const int64_t cd = channel_dim < 0 ? channel_dim + x.dim() : channel_dim;
-    if (cd == x.dim() - 1) return ops::fake_quant_per_token(x, a.bits, a.symmetric);
-    return ops::fake_quant_per_token(x.movedim(cd, -1), a.bits, a.symmetric).movedim(-1, cd);
+    auto per_token = [&](const at::Tensor& v) { return a.fp8 ? fp8_dynamic(v, true) : ops::fake_quant_per_token(v, a.bits, a.symmetric); };
+    if (cd == x.dim() - 1) return per_token(x);
+    return per_token(x.movedim(cd, -1)).movedim(-1, cd);
   }
-  if (a.dynamic) return ops::fake_quant(x, tensor_spec(a));
-  return ops::fake_quant(x, params, tensor_spec(a));
+  if (a.dynamic) return a.fp8 ? fp8_dynamic(x, false) : ops::fake_quant(x, tensor_spec(a));
+  return fake_quant_static(x, a, params);
 }
 
 Transform act_quant_transform(const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {

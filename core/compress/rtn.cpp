@@ -1,5 +1,6 @@
 #include "core/compress/rtn.h"
 
+#include "core/ops/fp8.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -94,6 +95,15 @@ at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& s, RtnInfo* in
   }
   const ops::QuantSpec spec = s.spec();
   out.encoding.spec = spec;
+  if (s.fp8) {
+    // FP8 E4M3: scale = absmax / 448 per output channel (Row) or per tensor, values rounded to E4M3.
+    const at::Tensor w = w2d.to(at::kFloat);
+    const at::Tensor amax = spec.granularity == ops::Granularity::Row ? w.abs().amax(1) : w.abs().max().reshape({1});
+    out.encoding.params.scale = at::where(amax > 0, amax / ops::kE4m3Max, at::ones_like(amax));
+    out.mean_clip = 1.0;
+    const at::Tensor scale = spec.granularity == ops::Granularity::Row ? out.encoding.params.scale.unsqueeze(1) : out.encoding.params.scale;
+    return ops::fake_quant_e4m3(w2d, scale);
+  }
   if (s.clip == ClipMode::MinMax) {
     out.mean_clip = 1.0;
     return ops::fake_quant(w2d, spec, &out.encoding.params);

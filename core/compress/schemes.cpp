@@ -31,6 +31,16 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
       out.activations = nullptr;
       return out;
     }
+  // llm-compressor's FP8 schemes: FP8_DYNAMIC (per-channel weights, per-token dynamic activations,
+  // no calibration) and FP8 (per-tensor weights, static per-tensor activations).
+  if (s == "FP8_DYNAMIC" || s == "FP8") {
+    const bool dyn = s == "FP8_DYNAMIC";
+    SchemeSections out;
+    out.weights = nlohmann::json::object({{"type", "float"}, {"strategy", dyn ? "channel" : "tensor"}});
+    out.activations = dyn ? nlohmann::json::object({{"type", "float"}, {"strategy", "token"}})
+                          : nlohmann::json::object({{"type", "float"}, {"strategy", "tensor"}, {"dynamic", false}});
+    return out;
+  }
   size_t i = 0;
   if (i >= s.size() || s[i++] != 'W') return std::nullopt;
   const int64_t wb = read_number(s, i);
@@ -62,6 +72,6 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
   return out;
 }
 
-const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16, NVFP4A16"; }
+const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16, NVFP4A16; FP8_DYNAMIC, FP8"; }
 
 }  // namespace quench

@@ -76,6 +76,8 @@ nlohmann::json WeightQuant::to_json() const {
     std::string name = ggml_info(*ggml).name;
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     j = {{"format", name}, {"method", method_name(method)}};
+  } else if (fp8) {
+    j = {{"type", "float"}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
   } else {
     j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
     if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
@@ -98,6 +100,7 @@ nlohmann::json WeightQuant::to_json() const {
 std::string WeightQuant::describe() const {
   std::ostringstream os;
   if (ggml) os << ggml_info(*ggml).name;
+  else if (fp8) os << "FP8 E4M3 ";
   else os << "W" << bits << (symmetric ? " sym" : " asym") << " ";
   if (ggml) ;
   else if (strategy == WeightStrategy::Group) os << "g" << group_size;
@@ -111,6 +114,11 @@ std::string WeightQuant::describe() const {
 nlohmann::json ActQuant::to_json() const {
   nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy == ActStrategy::Token ? "token" : "tensor"},
                       {"dynamic", dynamic}};
+  if (fp8) {
+    j.erase("bits");
+    j.erase("symmetric");
+    j["type"] = "float";
+  }
   if (!dynamic) {
     j["observer"] = observer_name(observer);
     if (observer == ActObserver::Percentile) j["percentile"] = percentile;
@@ -120,7 +128,8 @@ nlohmann::json ActQuant::to_json() const {
 
 std::string ActQuant::describe() const {
   std::ostringstream os;
-  os << "A" << bits << (symmetric ? "" : " asym");
+  if (fp8) os << "A FP8 E4M3";
+  else os << "A" << bits << (symmetric ? "" : " asym");
   if (strategy == ActStrategy::Token) os << " dynamic token";
   else if (dynamic) os << " dynamic tensor";
   else {
@@ -142,10 +151,22 @@ std::string KvQuant::describe() const {
 
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search", "format"});
+  f.only({"type", "bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search",
+          "format"});
   WeightQuant w;
   const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k", "mxfp4", "nvfp4"});
-  if (format != "int") {
+  w.fp8 = f.get_choice("type", "int", {"int", "float"}) == "float";
+  if (w.fp8 && format != "int") f.fail_at("type", "\"float\" (FP8) is a grid of its own; it does not combine with format \"" + format + "\"");
+  if (w.fp8) {
+    // FP8 E4M3: 8 bits, symmetric, one F32 scale per output channel or per tensor.
+    if (f.has("bits") && f.get_int("bits", 8, 2, 8) != 8) f.fail_at("bits", "float weights are FP8 E4M3: 8 bits");
+    if (f.has("symmetric") && !f.get_bool("symmetric", true)) f.fail_at("symmetric", "FP8 weights are symmetric");
+    if (f.has("group_size")) f.fail_at("group_size", "FP8 weights take scales per channel or per tensor, not per group");
+    const std::string strategy = f.get_choice("strategy", "channel", {"tensor", "channel"});
+    w.strategy = strategy == "tensor" ? WeightStrategy::Tensor : WeightStrategy::Channel;
+    w.bits = 8;
+    w.symmetric = true;
+  } else if (format != "int") {
     // The block type is the whole grid: nothing else may describe it.
     for (const char* k : {"bits", "symmetric", "strategy", "group_size"})
       if (f.has(k)) f.fail_at(k, std::string("is fixed by format \"") + format + "\" (remove it)");
@@ -187,6 +208,10 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   w.act_order = f.get_bool("act_order", false);
   w.grid = f.get_int("grid", 20, 1, 1000);
   w.clip_search = f.get_bool("clip_search", true);
+  if (!partial && w.fp8 && w.method != WeightMethod::Rtn)
+    f.fail_at("method", std::string("FP8 weights are rounded to nearest (method \"rtn\"), as llm-compressor's FP8 schemes do; ") +
+                            "method \"" + method + "\" searches an integer grid");
+  if (!partial && w.fp8 && w.clip == ClipMode::Mse) f.fail_at("clip", "FP8 weights use their absolute maximum (clip \"minmax\")");
   if (!partial && w.ggml && w.act_order)
     f.fail_at("act_order", "GGUF blocks have no column index (g_idx), so act-order cannot be stored with format \"" + format + "\"");
   return w;
@@ -194,10 +219,13 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
 
 ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"bits", "symmetric", "strategy", "dynamic", "observer", "percentile"});
+  f.only({"type", "bits", "symmetric", "strategy", "dynamic", "observer", "percentile"});
   ActQuant a;
+  a.fp8 = f.get_choice("type", "int", {"int", "float"}) == "float";
   a.bits = f.get_int("bits", 8, 2, 8);
   a.symmetric = f.get_bool("symmetric", true);
+  if (a.fp8 && a.bits != 8) f.fail_at("bits", "float activations are FP8 E4M3: 8 bits");
+  if (a.fp8 && !a.symmetric) f.fail_at("symmetric", "FP8 activations are symmetric");
   const std::string strategy = f.get_choice("strategy", "tensor", {"tensor", "token"});
   a.strategy = strategy == "token" ? ActStrategy::Token : ActStrategy::Tensor;
   a.dynamic = f.get_bool("dynamic", a.strategy == ActStrategy::Token);

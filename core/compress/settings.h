@@ -4,7 +4,9 @@
 // recipe's JSON sections: an unknown key or an impossible value throws a RecipeError naming the key.
 //
 // JSON (the field names follow compressed-tensors' quantization args where one exists):
-//   weights:      {"bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
+//   weights:      {"type": "int" | "float" (FP8 E4M3: bits 8, symmetric, strategy channel or tensor,
+//                  method rtn: scale = absmax / 448, values rounded to E4M3),
+//                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
 //                  "group_size": N (group only), "method": "rtn"|"gptq"|"awq",
 //                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"|"nvfp4"
 //                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
@@ -12,7 +14,8 @@
 //                  rtn: "clip": "minmax"|"mse";  gptq: "damp": 0.01, "block_size": 128,
 //                  "act_order": false;  awq: "grid": 20, "clip_search": true}
 //   activations / output_activations:
-//                 {"bits": 2..8, "symmetric": true, "strategy": "tensor"|"token",
+//                 {"type": "int" | "float" (FP8 E4M3, bits 8, symmetric; scale absmax / 448),
+//                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"token",
 //                  "dynamic": false, "observer": "minmax"|"percentile"|"mse", "percentile": 99.99}
 //                 ("token" is dynamic per token; "tensor" is static unless dynamic: true)
 //   kv_cache:     {"method": "kivi", "bits": 2..8, "group_size": 32, "residual": 128}
@@ -59,6 +62,7 @@ struct WeightQuant {
   int grid = 20;                     // awq: scale exponents r = 0, 1/grid, …, (grid−1)/grid
   bool clip_search = true;           // awq: per-group clip search after scaling
   std::optional<GgmlType> ggml;      // format: a ggml block type instead of Quench's integer grid
+  bool fp8 = false;                  // type "float": FP8 E4M3 values with F32 scales (spec() gives the scales' shape)
 
   // Values per scale slot along the input dimension (group_size, a ggml type's block; 0 otherwise).
   int64_t slot() const;
@@ -83,6 +87,7 @@ struct ActQuant {
   bool dynamic = false;  // Token is always dynamic
   ActObserver observer = ActObserver::MinMax;
   double percentile = 99.99;  // Percentile observer: the |x| percentile that becomes the range
+  bool fp8 = false;           // type "float": FP8 E4M3, scale = range / 448
 
   nlohmann::json to_json() const;
   std::string describe() const;  // "A8 static tensor percentile 99.99"

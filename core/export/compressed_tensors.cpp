@@ -10,6 +10,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/ops/fake_quant.h"
+#include "core/ops/fp8.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
 
@@ -31,6 +32,7 @@ bool is_24(const LayerPlan& l) { return l.prune && l.prune->nm() && l.prune->n =
 const char* weight_format(const LayerPlan& l) {
   if (l.weights && l.weights->ggml == GgmlType::MXFP4) return "mxfp4-pack-quantized";
   if (l.weights && l.weights->ggml == GgmlType::NVFP4) return "nvfp4-pack-quantized";
+  if (l.weights && l.weights->fp8) return "float-quantized";
   return l.input || is_24(l) ? "int-quantized" : "pack-quantized";
 }
 
@@ -46,7 +48,7 @@ json weight_args(const WeightQuant& w) {
             {"observer_kwargs", json::object()}, {"actorder", nullptr}};
   }
   const char* strategy = w.strategy == WeightStrategy::Group ? "group" : w.strategy == WeightStrategy::Channel ? "channel" : "tensor";
-  json j = {{"num_bits", w.bits}, {"type", "int"}, {"symmetric", w.symmetric}, {"strategy", strategy},
+  json j = {{"num_bits", w.bits}, {"type", w.fp8 ? "float" : "int"}, {"symmetric", w.symmetric}, {"strategy", strategy},
             {"group_size", w.strategy == WeightStrategy::Group ? json(w.group_size) : json()}, {"block_structure", nullptr},
             {"dynamic", false}, {"observer", "minmax"}, {"observer_kwargs", json::object()}};
   // Quench records a column → group index only for GPTQ act-order with groups (gptq.cpp).
@@ -57,7 +59,7 @@ json weight_args(const WeightQuant& w) {
 json input_args(const ActQuant& a) {
   // A static quantizer's observer is how its scale was found; vLLM reads only the stored scale.
   const char* observer = a.observer == ActObserver::Mse ? "mse" : a.observer == ActObserver::Percentile ? "percentile" : "minmax";
-  return {{"num_bits", a.bits}, {"type", "int"}, {"symmetric", a.symmetric},
+  return {{"num_bits", a.bits}, {"type", a.fp8 ? "float" : "int"}, {"symmetric", a.symmetric},
           {"strategy", a.strategy == ActStrategy::Token ? "token" : "tensor"}, {"group_size", nullptr},
           {"block_structure", nullptr}, {"dynamic", a.dynamic}, {"observer", a.dynamic ? json() : json(observer)},
           {"observer_kwargs", json::object()}, {"actorder", nullptr}};
@@ -180,19 +182,44 @@ Fp4Tensors fp4_of(const Layer& l, const WeightEncoding& e) {
     bytes = (at::log2(d) + 128).round().clamp(0, 254);
     back = at::exp2(bytes - 128);
   } else {
-    // d = s/2, s ≥ 0 an E4M3 value: normals (1 + m/8)·2^x are byte (x + 7)·8 + m, subnormals k·2^-9 byte k.
-    const at::Tensor s = d * 2;
-    const at::Tensor x = at::floor(at::log2(at::where(s > 0, s, at::ones_like(s))));
-    const at::Tensor normal = (x + 7) * 8 + (s / at::exp2(x) * 8 - 8);
-    bytes = at::where(s >= std::ldexp(1.0, -6), normal, s * 512).round().clamp(0, 126);
-    const at::Tensor ex = at::floor_divide(bytes, 8), m = bytes - ex * 8;
-    back = at::where(ex > 0, (1 + m / 8) * at::exp2(ex - 7), m * std::ldexp(1.0, -9)) / 2;
+    // d = s/2, s ≥ 0 an E4M3 value.
+    bytes = ops::e4m3_bytes(d * 2, l.name() + ": NVFP4 block scales");
+    back = ops::e4m3_values(bytes) / 2;
     r.global = p.global.to(at::kCPU, at::kFloat).reshape({1}).contiguous();
   }
   QUENCH_CHECK(at::equal(back.to(at::kFloat), d), l.name(), ": ", ggml_info(p.type).name,
                " block scales are not exactly representable in the file's scale type; nothing was written");
   r.scale = bytes.to(at::kByte).reshape({b.rows, -1}).contiguous();
   return r;
+}
+
+// An FP8 layer's E4M3 bytes [out, in] and F32 scales ([out, 1] per channel, [1] per tensor).
+struct Fp8Tensors {
+  at::Tensor values, scale;
+};
+
+Fp8Tensors fp8_of(const Layer& l, const WeightEncoding& e) {
+  QUENCH_CHECK(e.spec && e.params.scale.defined(), l.name(), ": FP8 weights without their recorded scales");
+  const at::Tensor w = l.weight().detach().reshape({l.out_features(), -1});
+  const bool per_channel = e.spec->granularity == ops::Granularity::Row;
+  const at::Tensor s = e.params.scale.detach().to(w.device(), at::kFloat).reshape({per_channel ? w.size(0) : 1, 1});
+  // The layer holds (v·s) in its dtype; v is recovered by rounding (the dtype's error is far below
+  // E4M3's spacing), and must give the weight back exactly.
+  const at::Tensor v = ops::round_e4m3(w.to(at::kFloat) / s);
+  const at::Tensor bad = (v * s).to(w.scalar_type()).ne(w);
+  if (bad.any().item<bool>()) {
+    const int64_t k = bad.reshape(-1).nonzero().reshape(-1)[0].item<int64_t>();
+    fail(l.name(), ": the weight is not on its recorded FP8 grid (row ", k / w.size(1), ", column ", k % w.size(1), "); nothing was written");
+  }
+  Fp8Tensors r;
+  r.values = ops::e4m3_bytes(v, l.name() + ".weight").cpu().contiguous();
+  r.scale = s.reshape(per_channel ? std::vector<int64_t>{w.size(0), 1} : std::vector<int64_t>{1}).cpu().contiguous();
+  return r;
+}
+
+json scheme_of(const LayerPlan& p, const std::string& fmt) {
+  return {{"weights", weight_args(*p.weights)}, {"format", fmt}, {"output_activations", nullptr},
+          {"input_activations", p.input ? input_args(*p.input) : json()}};
 }
 
 struct GroupKey {
@@ -215,6 +242,9 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
     if (l.weights && is_fp4(*l.weights) && l.input)
       return l.layer + ": FP4 weights with integer input activations have no compressed-tensors scheme";
+    if (l.weights && l.input && l.weights->fp8 != l.input->fp8)
+      return l.layer + ": " + (l.weights->fp8 ? "FP8 weights with integer" : "integer weights with FP8") +
+             " input activations have no compressed-tensors scheme (FP8 goes with FP8)";
     if (l.weights && layer && layer->kind() != LayerKind::Linear)
       return l.layer + ": quantized " + kind_name(layer->kind()) + " layer; compressed-tensors quantizes Linear layers only";
     if (l.weights && is_24(l) && !l.weights->symmetric)
@@ -335,10 +365,22 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
       }
       continue;
     }
+    if (p->weights->fp8) {
+      groups[{scheme_of(*p, fmt)}].push_back(l.name());
+      const Fp8Tensors ft = fp8_of(l, *e);
+      if (s24) {
+        sparse24(l.name(), ft.values, tensors);
+        stored_as[l.name() + ".compressed"] = StDtype::F8_E4M3;
+      } else {
+        add_raw(l.name() + ".weight", ft.values);
+        stored_as[l.name() + ".weight"] = StDtype::F8_E4M3;
+      }
+      add_raw(l.name() + ".weight_scale", ft.scale);
+      continue;
+    }
     const QuantTensors qt = integers_of(l, *e);
     const ops::QuantSpec& spec = *e->spec;
-    json scheme = {{"weights", weight_args(*p->weights)}, {"format", fmt}, {"output_activations", nullptr},
-                   {"input_activations", p->input ? input_args(*p->input) : json()}};
+    json scheme = scheme_of(*p, fmt);
     QUENCH_CHECK(scheme["weights"]["actorder"].is_null() == !e->g_idx.defined(), l.name(),
                  ": act-order setting and recorded column order (g_idx) disagree");
     groups[{scheme}].push_back(l.name());

@@ -238,6 +238,14 @@ void add_arch_metadata(GgufWriter& w, const Model& m, const std::string& arch) {
 }
 
 // llama.cpp's llama_ftype of the most common quantized type (informational: llama.cpp reads each tensor's type).
+// The tensors llama.cpp's loader gives an optional "<name>.scale" that its graph multiplies the
+// projection's output by: the only places an NVFP4 tensor scale can go.
+bool nvfp4_scalable(const std::string& g) {
+  static const char* scaled[] = {".attn_q.weight", ".attn_k.weight",   ".attn_v.weight", ".attn_output.weight", ".attn_qkv.weight",
+                                 ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"};
+  return std::any_of(std::begin(scaled), std::end(scaled), [&](const char* suf) { return ends_with(g, suf); });
+}
+
 uint32_t file_type(const std::map<GgmlType, int64_t>& counts, GgmlType float_type) {
   GgmlType most = float_type;
   int64_t best = 0;
@@ -307,9 +315,17 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.input || l.output) return l.layer + ": activation quantization " + online;
     if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
     if (l.lowrank) return l.layer + ": low-rank factors have no GGUF layout";
+    if (l.weights && l.weights->fp8) return l.layer + ": FP8 weights: GGUF has no FP8 type; use --format compressed-tensors";
     if (l.weights && !l.weights->ggml)
       return l.layer + ": weights " + l.weights->describe() + " are on Quench's integer grid, which no ggml type stores; use a GGUF scheme (" +
-             "Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K) or weights.format";
+             "Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16, NVFP4A16) or weights.format";
+    if (l.weights && l.weights->ggml == GgmlType::NVFP4) {
+      const Layer* layer = model.find_layer(l.layer);
+      if (!nvfp4_scalable(gguf_name(arch, l.layer + ".weight")))
+        return l.layer + ": NVFP4 needs its tensor scale applied by llama.cpp, which it does for attention and FFN projections only";
+      if (layer && layer->bias().defined())
+        return l.layer + ": NVFP4 with a bias: llama.cpp applies the tensor scale after the bias; export compressed-tensors";
+    }
   }
   if (!plan.kv.empty()) return plan.kv.front().module + ": KV-cache quantization " + online;
   if (!plan.points.empty()) return plan.points.front().point + ": activation quantization " + online;
@@ -406,9 +422,7 @@ void export_gguf(const Model& model, const std::string& path, const GgufExportOp
     if (p.type == GgmlType::NVFP4) {
       // llama.cpp multiplies a projection's output by "<name>.scale" for these tensors only, and
       // (its graph asserts) never together with a bias.
-      static const char* scaled[] = {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_output.weight", ".attn_qkv.weight",
-                                     ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"};
-      QUENCH_CHECK(std::any_of(std::begin(scaled), std::end(scaled), [&](const char* suf) { return ends_with(g, suf); }), l.name(),
+      QUENCH_CHECK(nvfp4_scalable(g), l.name(),
                    ": NVFP4 needs its tensor scale applied by llama.cpp, which it does for attention and FFN projections only (",
                    g, " is neither); keep this layer out of the NVFP4 rule or export compressed-tensors");
       QUENCH_CHECK(!l.bias().defined(), l.name(), ": NVFP4 with a bias: llama.cpp applies the tensor scale after the bias, so the "

@@ -22,4 +22,37 @@ at::Tensor fake_quant_e4m3(const at::Tensor& x, double scale) {
   return (round_e4m3(x.to(at::kFloat) / s) * s).to(x.scalar_type());
 }
 
+at::Tensor fake_quant_e4m3(const at::Tensor& x, const at::Tensor& scale) {
+  const at::Tensor s = scale.to(x.device(), at::kFloat);
+  const at::Tensor safe = at::where(s > 0, s, at::ones_like(s));
+  return (round_e4m3(x.to(at::kFloat) / safe) * safe).to(x.scalar_type());
+}
+
+at::Tensor e4m3_values(const at::Tensor& bytes) {
+  const at::Tensor b = bytes.to(at::kInt);
+  const at::Tensor sign = at::where(at::bitwise_and(b, 0x80) != 0, -1.0, 1.0);
+  const at::Tensor ex = at::bitwise_and(at::bitwise_right_shift(b, 3), 0xF).to(at::kFloat);
+  const at::Tensor m = at::bitwise_and(b, 7).to(at::kFloat);
+  const at::Tensor mag = at::where(ex > 0, (1 + m / 8) * at::exp2(ex - 7), m * std::ldexp(1.0, -9));
+  const at::Tensor v = (sign * mag).to(at::kFloat);
+  return at::where(at::bitwise_and(b, 0x7F) == 0x7F, at::full_like(v, std::nanf("")), v);
+}
+
+at::Tensor e4m3_bytes(const at::Tensor& v_in, const std::string& what) {
+  const at::Tensor v = v_in.to(at::kFloat);
+  const at::Tensor a = v.abs();
+  // Normals (1 + m/8)·2^x are (x + 7)·8 + m; subnormals k·2^-9 are k.
+  const at::Tensor x = at::floor(at::log2(at::where(a > 0, a, at::ones_like(a))));
+  const at::Tensor normal = (x + 7) * 8 + (a / at::exp2(x) * 8 - 8);
+  const at::Tensor mag = at::where(a >= std::ldexp(1.0, -6), normal, a * 512).round().clamp(0, 126).to(at::kInt);
+  const at::Tensor bytes = at::bitwise_or(mag, at::where(at::signbit(v) & (a > 0), 0x80, 0).to(at::kInt)).to(at::kByte);
+  const at::Tensor back = e4m3_values(bytes).abs();
+  const at::Tensor bad = back.ne(a) | at::isnan(v);
+  if (bad.any().item<bool>()) {
+    const int64_t k = bad.reshape(-1).nonzero().reshape(-1)[0].item<int64_t>();
+    fail(what, ": value ", v.reshape(-1)[k].item<double>(), " at element ", k, " is not an E4M3 number");
+  }
+  return bytes;
+}
+
 }  // namespace quench::ops

@@ -393,11 +393,35 @@ def decompress_fp4(ck, state, prefix, group, report):
     return values * np.repeat(s, want_group, axis=1)
 
 
+def decompress_fp8(ck, state, prefix, group, report):
+    """float-quantized (naive_quantized.py with a float8_e4m3fn weight): FP8 E4M3 values times the
+    scale of their channel or tensor (forward.py _dequantize, no zero point)."""
+    a = group.weights
+    if a.type != "float" or a.num_bits != 8 or not a.symmetric:
+        raise Malformed(f"{prefix}: float-quantized needs symmetric 8-bit float weights, got {a.describe()}")
+    wname, sname = prefix + ".weight", prefix + ".weight_scale"
+    if wname not in state or sname not in state:
+        raise Malformed(f"{prefix}: float-quantized needs weight and weight_scale")
+    wdt = state_dtype(ck, wname)
+    if wdt not in ("F8_E4M3", "derived"):  # derived: rebuilt from sparse-24-bitmask
+        raise Malformed(f"{wname}: dtype {wdt}, expected F8_E4M3")
+    v = np.asarray(state.pop(wname), dtype=np.float64)
+    if v.ndim != 2 or not np.all(np.isfinite(v)):
+        raise Malformed(f"{wname}: expected finite E4M3 values [rows, cols]")
+    rows, cols = v.shape
+    report["scale_dtype"] = state_dtype(ck, sname)
+    s = expand_params(state.pop(sname).astype(np.float64), rows, cols, a, None, sname)
+    report.update(format="float-quantized", weights=a.describe(), shape=[rows, cols], weight_dtype=wdt)
+    return v * s
+
+
 def decompress_quantized(ck, state, prefix, group, report):
     a = group.weights
     fmt = group.format
     if fmt in ("mxfp4-pack-quantized", "nvfp4-pack-quantized"):
         return decompress_fp4(ck, state, prefix, group, report)
+    if fmt == "float-quantized":
+        return decompress_fp8(ck, state, prefix, group, report)
     if a.type != "int":
         raise Malformed(f"{prefix}: float weights ({fmt}) are not supported by this reader")
     scale_name = prefix + ".weight_scale"

@@ -295,6 +295,44 @@ TEST(CompressedTensors, Mxfp4AndNvfp4PackedExact) {
   }
 }
 
+// FP8 (llm-compressor's FP8_DYNAMIC and FP8) as float-quantized: the weight as F8_E4M3 bytes with
+// F32 scales per channel or per tensor, rebuilt bit for bit by the independent reader and by
+// Quench's importer; FP8 input activations are "type": "float", dynamic per token or static per
+// tensor with the calibrated input_scale (absmax / 448).
+TEST(CompressedTensors, Fp8FloatQuantizedExact) {
+  for (const char* scheme : {"FP8_DYNAMIC", "FP8"}) {
+    SCOPED_TRACE(scheme);
+    const bool dyn = std::string(scheme) == "FP8_DYNAMIC";
+    test::TempDir tmp;
+    Exported x;
+    export_and_read({{"default", {{"scheme", scheme}}}}, tmp, x);
+    expect_exact(x);
+    expect_import_exact(x, /*drop_activation_quant=*/true);
+    const json& q = qconf(x);
+    EXPECT_EQ(q.at("format"), "float-quantized");
+    const json& g = q.at("config_groups").at("group_0");
+    EXPECT_EQ(g.at("weights").at("type"), "float");
+    EXPECT_EQ(g.at("weights").at("num_bits"), 8);
+    EXPECT_EQ(g.at("weights").at("strategy"), dyn ? "channel" : "tensor");
+    EXPECT_EQ(g.at("input_activations").at("type"), "float");
+    EXPECT_EQ(g.at("input_activations").at("strategy"), dyn ? "token" : "tensor");
+    EXPECT_EQ(g.at("input_activations").at("dynamic"), dyn);
+    const SafetensorsFile f(x.dir + "/model.safetensors");
+    const std::string p = "model.layers.0.mlp.down_proj";
+    ASSERT_TRUE(f.contains(p + ".weight") && f.contains(p + ".weight_scale"));
+    EXPECT_EQ(f.find(p + ".weight")->dtype, StDtype::F8_E4M3);
+    EXPECT_EQ(f.find(p + ".weight")->shape, (std::vector<int64_t>{256, 688}));
+    EXPECT_EQ(f.find(p + ".weight_scale")->shape, (dyn ? std::vector<int64_t>{256, 1} : std::vector<int64_t>{1}));
+    EXPECT_EQ(f.contains(p + ".input_scale"), !dyn);
+    if (!dyn) {
+      // The static scale is the calibrated range over E4M3's largest value.
+      const auto it = x.static_inputs.find(p);
+      ASSERT_NE(it, x.static_inputs.end());
+      EXPECT_GT(it->second.scale.item<float>(), 0.f);
+    }
+  }
+}
+
 TEST(CompressedTensors, RefusesWhatTheFormatCannotHold) {
   auto m = load_model(test::demo("sotu-llama"));
   auto why = [&](const json& r) { return ct_exportable(*m, resolve(Recipe::parse(r), *m)); };
@@ -310,6 +348,9 @@ TEST(CompressedTensors, RefusesWhatTheFormatCannotHold) {
   // (down_proj's 688 inputs have no Hadamard matrix: the rotation goes on the attention projections)
   EXPECT_NE(why({{"overrides", {{{"match", {"*.self_attn.*"}}, {"rotation", "hadamard"}}}}}).find("Hadamard"), std::string::npos);
   EXPECT_NE(why({{"default", {{"weights", {{"format", "q4_0"}}}}}}).find("gguf"), std::string::npos);
+  // FP8 goes with FP8: integer activations on FP8 weights (and the reverse) have no scheme.
+  EXPECT_NE(why({{"default", {{"weights", {{"type", "float"}}}, {"activations", {{"bits", 8}, {"strategy", "token"}}}}}}).find("FP8 goes with FP8"),
+            std::string::npos);
 }
 
 TEST(CompressedTensors, NonEmptyTargetNeedsForce) {

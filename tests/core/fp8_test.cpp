@@ -48,5 +48,42 @@ TEST(Fp8E4m3, FakeQuantScalesAndKeepsTheDtype) {
   EXPECT_THROW(ops::fake_quant_e4m3(x, 0.0), Error);
 }
 
+// Bytes of every E4M3 value, both signs, against the table: e4m3_bytes and e4m3_values invert
+// each other; a value that is not E4M3 (or NaN) is an error naming the tensor.
+TEST(Fp8E4m3, BytesOfEveryValueAndBack) {
+  std::vector<float> values;
+  std::vector<int> codes;
+  for (int code = 0; code < 0x7F; ++code) {
+    values.push_back(static_cast<float>(decode(code)));
+    codes.push_back(code);
+    if (code) {
+      values.push_back(-static_cast<float>(decode(code)));
+      codes.push_back(code | 0x80);
+    }
+  }
+  const at::Tensor b = ops::e4m3_bytes(at::tensor(values), "t");
+  for (size_t i = 0; i < codes.size(); ++i) ASSERT_EQ(b[static_cast<int64_t>(i)].item<uint8_t>(), codes[i]) << values[i];
+  EXPECT_TRUE(at::equal(ops::e4m3_values(b), at::tensor(values)));
+  EXPECT_TRUE(std::isnan(ops::e4m3_values(at::tensor({0x7F, 0xFF}, at::kByte))[1].item<float>()));
+  try {
+    ops::e4m3_bytes(at::tensor({1.0f, 1.1f}), "w.weight");
+    FAIL() << "1.1 is not an E4M3 value";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("w.weight: value 1.1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ops::e4m3_bytes(at::tensor({NAN}), "w"), Error);
+}
+
+// Per-token (per-row) scales: each row's absmax lands on 448·s exactly, every value on its row's grid.
+TEST(Fp8E4m3, FakeQuantWithScalesPerRow) {
+  at::manual_seed(2);
+  const at::Tensor x = at::randn({5, 64});
+  const at::Tensor s = x.abs().amax(-1, true) / 448.0;
+  const at::Tensor y = ops::fake_quant_e4m3(x, s);
+  EXPECT_TRUE(at::equal(y.abs().amax(-1, true), x.abs().amax(-1, true).div(s).round().mul(s)));
+  EXPECT_TRUE(at::equal(ops::fake_quant_e4m3(y, s), y));  // already on every row's grid
+  EXPECT_TRUE(at::equal(ops::fake_quant_e4m3(at::zeros({2, 3}), at::zeros({2, 1})), at::zeros({2, 3})));  // scale 0 is taken as 1
+}
+
 }  // namespace
 }  // namespace quench

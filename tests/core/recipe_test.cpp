@@ -106,6 +106,33 @@ TEST(Recipe, GgufSchemesAreGridsWithFallbacksNamed) {
   EXPECT_NE(error_of(act, sotu_llama()).find("act_order"), std::string::npos);
 }
 
+// FP8 E4M3 (compressed-tensors' "type": "float"): llm-compressor's FP8_DYNAMIC and FP8 schemes,
+// the settings round-trip, and what FP8 cannot be is named by key.
+TEST(Recipe, Fp8SchemesAndTheirLimits) {
+  const ResolvedRecipe dyn = resolve(*Recipe::from_name("FP8_DYNAMIC"), sotu_llama());
+  const LayerPlan* q = dyn.find("model.layers.0.mlp.down_proj");  // FP8 has no blocks: 688 inputs are fine
+  ASSERT_TRUE(q && q->weights && q->input);
+  EXPECT_TRUE(q->weights->fp8 && q->input->fp8);
+  EXPECT_EQ(q->weights->strategy, WeightStrategy::Channel);
+  EXPECT_EQ(q->input->strategy, ActStrategy::Token);
+  EXPECT_EQ(q->weights->describe(), "FP8 E4M3 channel rtn");
+  EXPECT_EQ(parse_weight_quant(q->to_json()["weights"], "x").describe(), q->weights->describe());
+  EXPECT_TRUE(parse_act_quant(q->to_json()["activations"], "x").fp8);
+  const ResolvedRecipe st = resolve(*Recipe::from_name("FP8"), sotu_llama());
+  const LayerPlan* t = st.find("model.layers.0.self_attn.q_proj");
+  ASSERT_TRUE(t && t->weights && t->input);
+  EXPECT_EQ(t->weights->strategy, WeightStrategy::Tensor);
+  EXPECT_FALSE(t->input->dynamic);
+  auto err = [&](const json& w) { return error_of({{"default", {{"weights", w}}}}, sotu_llama()); };
+  EXPECT_NE(err({{"type", "float"}, {"bits", 4}}).find("default.weights.bits: float weights are FP8 E4M3: 8 bits"), std::string::npos);
+  EXPECT_NE(err({{"type", "float"}, {"group_size", 32}}).find("default.weights.group_size"), std::string::npos);
+  EXPECT_NE(err({{"type", "float"}, {"method", "gptq"}}).find("default.weights.method: FP8 weights are rounded to nearest"), std::string::npos);
+  EXPECT_NE(err({{"type", "float"}, {"format", "q4_0"}}).find("default.weights.type"), std::string::npos);
+  EXPECT_NE(err({{"type", "fp8"}}).find("default.weights.type"), std::string::npos);
+  EXPECT_NE(error_of({{"default", {{"activations", {{"type", "float"}, {"bits", 4}}}}}}, sotu_llama()).find("default.activations.bits"),
+            std::string::npos);
+}
+
 TEST(Recipe, UnknownKeysAreErrorsNamingTheKey) {
   std::string key;
   json j = kExample;
@@ -262,7 +289,9 @@ TEST(Recipe, SchemesExpandAsCompressedTensorsNamesThem) {
   EXPECT_EQ(g->weights["group_size"], 64);
   EXPECT_TRUE(expand_scheme("W4A8"));
   EXPECT_FALSE(expand_scheme("W1A16"));
-  EXPECT_FALSE(expand_scheme("FP8"));
+  ASSERT_TRUE(expand_scheme("fp8_dynamic"));  // llm-compressor's FP8 schemes
+  EXPECT_EQ(expand_scheme("FP8")->weights["type"], "float");
+  EXPECT_FALSE(expand_scheme("FP4"));
   EXPECT_FALSE(expand_scheme("W4A16-X"));
   ASSERT_TRUE(Recipe::from_name("W4A16-G16"));
   ASSERT_TRUE(Recipe::from_name("quamba"));

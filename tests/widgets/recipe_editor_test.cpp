@@ -280,6 +280,43 @@ class RecipeEditorTest : public QObject {
     QVERIFY(doc.json()["default"]["weights"].contains("bits"));
   }
 
+  // FP8 from the editor: weights' format FP8 keeps the scales choice (channel / tensor) and writes
+  // "type": "float"; the activations' Type FP8 drops the bits. The core accepts what was written
+  // (llm-compressor's FP8_DYNAMIC), and the rule reads back into the form.
+  void fp8FromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setTarget(RecipeEditor::Target::Default);
+    RecipeSection* weights = editor.section("weights");
+    RecipeSection* acts = editor.section("activations");
+    QVERIFY(weights && acts);
+    weights->setMode(RecipeSection::Mode::Set);
+    acts->setMode(RecipeSection::Mode::Set);
+    auto* format = weights->findChild<QComboBox*>(QStringLiteral("format"));
+    format->setCurrentIndex(format->findData(QStringLiteral("fp8")));
+    QVERIFY(!weights->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
+    QVERIFY(weights->findChild<QComboBox*>(QStringLiteral("strategy"))->isEnabled());
+    auto* type = acts->findChild<QComboBox*>(QStringLiteral("type"));
+    QVERIFY(type);
+    type->setCurrentIndex(type->findData(QStringLiteral("float")));
+    QVERIFY(!acts->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["weights"], json({{"type", "float"}, {"strategy", "channel"}, {"method", "rtn"}}));
+    QCOMPARE(doc.json()["default"]["activations"], json({{"type", "float"}, {"strategy", "token"}}));
+    // Every layer, down_proj included (FP8 has no blocks).
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("42 of 44 layers compressed")), qPrintable(editor.sizeLabel()->text()));
+    // Back to integers: the form shows the integer fields again.
+    format->setCurrentIndex(format->findData(QStringLiteral("int")));
+    type->setCurrentIndex(type->findData(QStringLiteral("int")));
+    QVERIFY(weights->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY(!doc.json()["default"]["weights"].contains("type"));
+    QVERIFY(doc.json()["default"]["activations"].contains("bits"));
+  }
+
   // The model-wide steps: FLAP and SmoothQuant as top-level keys, edited through the undo stack,
   // validated by the core against the model, and saved.
   void modelWideStepsAreUndoableEdits() {

@@ -84,6 +84,7 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   // The block formats fix bits, symmetry and grouping (core/compress/settings.h), so those fields
   // are disabled and left out of the rule while one is chosen.
   format_ = choices(this, {{"int", tr("integers (bits, scales, groups below)")},
+                           {"fp8", tr("FP8 E4M3, scale per channel or tensor")},
                            {"q8_0", tr("Q8_0 (GGUF) · 8.5 bits")},
                            {"q6_k", tr("Q6_K (GGUF) · 6.56 bits")},
                            {"q5_0", tr("Q5_0 (GGUF) · 5.5 bits")},
@@ -123,7 +124,10 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
 }
 
 nlohmann::json WeightsSection::fields() const {
-  if (const std::string format = comboData(format_); format != "int") return {{"format", format}, {"method", comboData(method_)}};
+  const std::string format = comboData(format_);
+  // FP8 is compressed-tensors' "type": "float"; its scales are per channel or per tensor.
+  if (format == "fp8") return {{"type", "float"}, {"strategy", comboData(strategy_)}, {"method", comboData(method_)}};
+  if (format != "int") return {{"format", format}, {"method", comboData(method_)}};
   nlohmann::json j = {{"bits", bits_->value()}, {"symmetric", symmetric_->isChecked()}, {"strategy", comboData(strategy_)},
                       {"method", comboData(method_)}};
   if (comboData(strategy_) == "group") j["group_size"] = group_->value();
@@ -131,7 +135,8 @@ nlohmann::json WeightsSection::fields() const {
 }
 
 void WeightsSection::setFields(const nlohmann::json& j) {
-  setComboData(format_, j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "int");
+  const bool fp8 = j.contains("type") && j["type"] == "float";
+  setComboData(format_, fp8 ? "fp8" : j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "int");
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("symmetric") && j["symmetric"].is_boolean()) symmetric_->setChecked(j["symmetric"].get<bool>());
   if (j.contains("strategy") && j["strategy"].is_string()) setComboData(strategy_, j["strategy"].get<std::string>());
@@ -143,14 +148,17 @@ void WeightsSection::setFields(const nlohmann::json& j) {
 }
 
 void WeightsSection::updateEnabled() {
-  const bool integers = comboData(format_) == "int";
-  for (QWidget* w : std::initializer_list<QWidget*>{bits_, symmetric_, strategy_}) w->setEnabled(integers);
+  const bool integers = comboData(format_) == "int", fp8 = comboData(format_) == "fp8";
+  for (QWidget* w : std::initializer_list<QWidget*>{bits_, symmetric_}) w->setEnabled(integers);
+  strategy_->setEnabled(integers || fp8);
   group_->setEnabled(integers && comboData(strategy_) == "group");
 }
 
 // ---------------------------------------------------------------------------------------------
 
 ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Input activations"), "activations", parent) {
+  type_ = choices(this, {{"int", tr("integers")}, {"float", tr("FP8 E4M3 (8 bits, symmetric)")}});
+  type_->setObjectName(QStringLiteral("type"));
   bits_ = new QSpinBox(this);
   bits_->setObjectName(QStringLiteral("bits"));
   bits_->setRange(2, 8);
@@ -166,6 +174,7 @@ ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Inpu
   percentile_->setRange(50, 100);
   percentile_->setDecimals(3);
   percentile_->setValue(99.99);
+  addRow(tr("Type"), type_);
   addRow(tr("Bits"), bits_);
   addRow(tr("Scales"), strategy_);
   addRow(QString(), dynamic_);
@@ -174,7 +183,9 @@ ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Inpu
 }
 
 nlohmann::json ActivationsSection::fields() const {
-  nlohmann::json j = {{"bits", bits_->value()}, {"strategy", comboData(strategy_)}};
+  nlohmann::json j = {{"strategy", comboData(strategy_)}};
+  if (comboData(type_) == "float") j["type"] = "float";
+  else j["bits"] = bits_->value();
   if (comboData(strategy_) == "token") return j;  // always dynamic
   j["dynamic"] = dynamic_->isChecked();
   if (dynamic_->isChecked()) return j;
@@ -184,6 +195,7 @@ nlohmann::json ActivationsSection::fields() const {
 }
 
 void ActivationsSection::setFields(const nlohmann::json& j) {
+  setComboData(type_, j.contains("type") && j["type"] == "float" ? "float" : "int");
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("strategy") && j["strategy"].is_string()) setComboData(strategy_, j["strategy"].get<std::string>());
   if (j.contains("dynamic") && j["dynamic"].is_boolean()) dynamic_->setChecked(j["dynamic"].get<bool>());
@@ -193,6 +205,7 @@ void ActivationsSection::setFields(const nlohmann::json& j) {
 
 void ActivationsSection::updateEnabled() {
   const bool tensor = comboData(strategy_) == "tensor";
+  bits_->setEnabled(comboData(type_) == "int");
   dynamic_->setEnabled(tensor);
   observer_->setEnabled(tensor && !dynamic_->isChecked());
   percentile_->setEnabled(observer_->isEnabled() && comboData(observer_) == "percentile");

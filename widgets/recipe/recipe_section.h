@@ -67,7 +67,7 @@ class WeightsSection : public RecipeSection {
   void updateEnabled() override;
 
  private:
-  QComboBox* format_;  // Quench's integer grid, or a block format that fixes bits and grouping
+  QComboBox* format_;  // Quench's integer grid, FP8, or a block format that fixes bits and grouping
   QSpinBox* bits_;
   QCheckBox* symmetric_;
   QComboBox* strategy_;
@@ -87,6 +87,7 @@ class ActivationsSection : public RecipeSection {
   void updateEnabled() override;
 
  private:
+  QComboBox* type_;  // integers, or FP8 E4M3 (8 bits, symmetric)
   QSpinBox* bits_;
   QComboBox* strategy_;
   QCheckBox* dynamic_;
