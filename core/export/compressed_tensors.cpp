@@ -242,6 +242,8 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
     if (l.weights && is_fp4(*l.weights) && l.input)
       return l.layer + ": FP4 weights with integer input activations have no compressed-tensors scheme";
+    if (l.weights && is_fp4(*l.weights) && is_24(l))
+      return l.layer + ": 2:4 sparsity with FP4 weights: compressed-tensors sparse-compresses unpacked values, and FP4 is stored packed";
     if (l.weights && l.input && l.weights->fp8 != l.input->fp8)
       return l.layer + ": " + (l.weights->fp8 ? "FP8 weights with integer" : "integer weights with FP8") +
              " input activations have no compressed-tensors scheme (FP8 goes with FP8)";
@@ -354,8 +356,7 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
     if (is_fp4(*p->weights)) {
       QUENCH_CHECK(e->ggml && e->ggml->type == *p->weights->ggml, l.name(), ": planned as ", p->weights->describe(),
                    " but carries no such encoding (was the model compressed with this recipe?)");
-      groups[{json{{"weights", weight_args(*p->weights)}, {"format", fmt}, {"output_activations", nullptr}, {"input_activations", nullptr}}}]
-          .push_back(l.name());
+      groups[{scheme_of(*p, fmt)}].push_back(l.name());
       const Fp4Tensors ft = fp4_of(l, *e);
       add_raw(l.name() + ".weight_packed", ft.packed);
       add_raw(l.name() + ".weight_scale", ft.scale);

@@ -348,6 +348,8 @@ TEST(CompressedTensors, RefusesWhatTheFormatCannotHold) {
   // (down_proj's 688 inputs have no Hadamard matrix: the rotation goes on the attention projections)
   EXPECT_NE(why({{"overrides", {{{"match", {"*.self_attn.*"}}, {"rotation", "hadamard"}}}}}).find("Hadamard"), std::string::npos);
   EXPECT_NE(why({{"default", {{"weights", {{"format", "q4_0"}}}}}}).find("gguf"), std::string::npos);
+  EXPECT_NE(why({{"default", {{"weights", {{"format", "nvfp4"}}}, {"prune", {{"pattern", "2:4"}}}}}}).find("2:4 sparsity with FP4"),
+            std::string::npos);
   // FP8 goes with FP8: integer activations on FP8 weights (and the reverse) have no scheme.
   EXPECT_NE(why({{"default", {{"weights", {{"type", "float"}}}, {"activations", {{"bits", 8}, {"strategy", "token"}}}}}}).find("FP8 goes with FP8"),
             std::string::npos);

@@ -282,7 +282,7 @@ class RecipeEditorTest : public QObject {
 
   // FP8 from the editor: weights' format FP8 keeps the scales choice (channel / tensor) and writes
   // "type": "float"; the activations' Type FP8 drops the bits. The core accepts what was written
-  // (llm-compressor's FP8_DYNAMIC), and the rule reads back into the form.
+  // (llm-compressor's FP8_DYNAMIC).
   void fp8FromTheEditor() {
     RecipeDocument doc;
     doc.setModel(session_->model());
