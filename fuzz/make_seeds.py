@@ -343,6 +343,7 @@ def checkpoint_seeds(cli):
                                   "kv_cache": {"method": "fp8"}},
             "w8a8-dynamic": {"default": {"weights": {"bits": 8, "strategy": "channel"}, "activations": {"bits": 8, "strategy": "token"}}},
             "w8-24-sparse": {"default": {"weights": {"bits": 8, "strategy": "channel"}, "prune": {"pattern": "2:4"}}},
+            "fp8-dynamic": {"default": {"scheme": "FP8_DYNAMIC"}},
         }
         for name, recipe in recipes.items():
             rpath = os.path.join(work, name + ".json")
