@@ -176,19 +176,17 @@ Fp4Tensors fp4_of(const Layer& l, const WeightEncoding& e) {
   Fp4Tensors r;
   r.packed = at::bitwise_or(codes.select(2, 0), at::bitwise_left_shift(codes.select(2, 1), 4)).contiguous();
   const at::Tensor d = p.d.to(at::kCPU, at::kFloat).contiguous();
-  at::Tensor bytes, back;
+  at::Tensor bytes;
   if (p.type == GgmlType::MXFP4) {
     // d = 2^(e − 128) (the codes are E2M1 doubled): the E8M0 byte is e.
     bytes = (at::log2(d) + 128).round().clamp(0, 254);
-    back = at::exp2(bytes - 128);
+    QUENCH_CHECK(at::equal(at::exp2(bytes - 128).to(at::kFloat), d), l.name(),
+                 ": MXFP4 block scales are not powers of two an E8M0 byte holds; nothing was written");
   } else {
-    // d = s/2, s ≥ 0 an E4M3 value.
+    // d = s/2, s ≥ 0 an E4M3 value (e4m3_bytes refuses any other).
     bytes = ops::e4m3_bytes(d * 2, l.name() + ": NVFP4 block scales");
-    back = ops::e4m3_values(bytes) / 2;
     r.global = p.global.to(at::kCPU, at::kFloat).reshape({1}).contiguous();
   }
-  QUENCH_CHECK(at::equal(back.to(at::kFloat), d), l.name(), ": ", ggml_info(p.type).name,
-               " block scales are not exactly representable in the file's scale type; nothing was written");
   r.scale = bytes.to(at::kByte).reshape({b.rows, -1}).contiguous();
   return r;
 }

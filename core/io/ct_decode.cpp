@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/io/checkpoint.h"
+#include "core/io/e4m3.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -167,22 +168,6 @@ at::Tensor expand(const at::Tensor& p, const CtDecoder::Args& a, int64_t rows, i
   if (a.strategy == "channel") return p.reshape({rows, 1}).expand({rows, cols});
   if (a.strategy == "group") return p.reshape({rows, -1}).index_select(1, col_group);
   return p.repeat_interleave(a.block_rows, 0).repeat_interleave(a.block_cols, 1).narrow(0, 0, rows).narrow(1, 0, cols);
-}
-
-at::Tensor e4m3fn_to_float(const at::Tensor& bytes) {
-  std::array<float, 256> table{};
-  for (int b = 0; b < 256; ++b) {
-    const float sign = (b & 0x80) ? -1.f : 1.f;
-    const int e = (b >> 3) & 0xF, m = b & 0x7;
-    if (e == 0xF && m == 0x7)
-      table[b] = NAN;
-    else if (e == 0)
-      table[b] = sign * std::ldexp(m / 8.f, -6);
-    else
-      table[b] = sign * std::ldexp(1.f + m / 8.f, e - 7);
-  }
-  auto t = at::from_blob(table.data(), {256}, at::kFloat).clone();
-  return t.index_select(0, bytes.to(at::kLong).reshape(-1));
 }
 
 // Two E2M1 values a byte, the even column in the low nibble: sign bit 3, magnitude 0, 0.5, 1, 1.5,
@@ -501,13 +486,13 @@ at::Tensor CtDecoder::decode(const Checkpoint& ck, const std::string& name) cons
     const auto kept = mask.reshape({rows, cols / 4, 4}).sum(2);
     QUENCH_CHECK(kept.eq(2).all().item<bool>(), where, ": '", p, ".bitmask' does not keep exactly two of every four weights");
     const std::string cname = p + ".compressed";
-    at::Tensor comp = ck.stored_info(cname).dtype == StDtype::F8_E4M3 ? e4m3fn_to_float(ck.load_stored_bytes(cname))
+    at::Tensor comp = ck.stored_info(cname).dtype == StDtype::F8_E4M3 ? e4m3_values(ck.load_stored_bytes(cname))
                                                                       : ck.load_stored(cname).to(at::kFloat);
     values = at::zeros({rows, cols}, at::kFloat).masked_scatter_(mask, comp.reshape(-1));
   } else if (m.format == "pack-quantized") {
     values = unpack_int32(ck.load_stored(p + ".weight_packed").reshape({rows, -1}), m.weights->bits, cols, where + ": '" + p + ".weight_packed'");
   } else if (m.format == "float-quantized") {
-    values = e4m3fn_to_float(ck.load_stored_bytes(p + ".weight")).reshape({rows, cols});
+    values = e4m3_values(ck.load_stored_bytes(p + ".weight")).reshape({rows, cols});
   } else if (is_fp4_format(m.format)) {
     values = e2m1_to_float(ck.load_stored_bytes(p + ".weight_packed")).reshape({rows, cols});
   } else {
@@ -541,7 +526,7 @@ at::Tensor CtDecoder::decode(const Checkpoint& ck, const std::string& name) cons
     const at::Tensor global = ck.load_stored(p + ".weight_global_scale").to(at::kFloat).reshape({});
     QUENCH_CHECK(std::isfinite(global.item<float>()) && global.item<float>() != 0, where, ": '", p, ".weight_global_scale' is ",
                  global.item<float>(), "; NVFP4 divides the group scales by it");
-    scale = e4m3fn_to_float(ck.load_stored_bytes(p + ".weight_scale")) / global;
+    scale = e4m3_values(ck.load_stored_bytes(p + ".weight_scale")) / global;
   } else if (m.format == "mxfp4-pack-quantized") {
     scale = e8m0_to_float(ck.load_stored_bytes(p + ".weight_scale"));
   } else {

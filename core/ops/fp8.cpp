@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/io/e4m3.h"
 #include "core/util/error.h"
 
 namespace quench::ops {
@@ -26,16 +27,6 @@ at::Tensor fake_quant_e4m3(const at::Tensor& x, const at::Tensor& scale) {
   const at::Tensor s = scale.to(x.device(), at::kFloat);
   const at::Tensor safe = at::where(s > 0, s, at::ones_like(s));
   return (round_e4m3(x.to(at::kFloat) / safe) * safe).to(x.scalar_type());
-}
-
-at::Tensor e4m3_values(const at::Tensor& bytes) {
-  const at::Tensor b = bytes.to(at::kInt);
-  const at::Tensor sign = at::where(at::bitwise_and(b, 0x80) != 0, -1.0, 1.0);
-  const at::Tensor ex = at::bitwise_and(at::bitwise_right_shift(b, 3), 0xF).to(at::kFloat);
-  const at::Tensor m = at::bitwise_and(b, 7).to(at::kFloat);
-  const at::Tensor mag = at::where(ex > 0, (1 + m / 8) * at::exp2(ex - 7), m * std::ldexp(1.0, -9));
-  const at::Tensor v = (sign * mag).to(at::kFloat);
-  return at::where(at::bitwise_and(b, 0x7F) == 0x7F, at::full_like(v, std::nanf("")), v);
 }
 
 at::Tensor e4m3_bytes(const at::Tensor& v_in, const std::string& what) {

@@ -24,7 +24,6 @@ at::Tensor fake_quant_e4m3(const at::Tensor& x, const at::Tensor& scale);
 // The E4M3 bytes (sign bit 7, exponent bits 6–3 with bias 7, mantissa bits 2–0) of values that are
 // exactly E4M3 numbers, as U8 of v's shape; throws naming `what` when one is not (NaN included).
 at::Tensor e4m3_bytes(const at::Tensor& v, const std::string& what);
-// Their values, F32 (0x7F / 0xFF are NaN).
-at::Tensor e4m3_values(const at::Tensor& bytes);
+// (core/io/e4m3.h decodes them.)
 
 }  // namespace quench::ops
