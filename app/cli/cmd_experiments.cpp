@@ -7,6 +7,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/experiments_view.h"
 #include "core/io/atomic_file.h"
+#include "core/store/import.h"
 #include "core/store/record_json.h"
 #include "core/store/store.h"
 
@@ -32,6 +33,9 @@ const char* kUsage =
     "  export ID --format json|csv [--out FILE]\n"
     "                         json: everything, arrays included; csv: one row per value\n"
     "                         (experiment_id, experiment, section, item, dataset, split, field, value)\n"
+    "  import DB [--json]     copies every finished run of another Quench database (a sweep task's, a\n"
+    "                         colleague's) into this one, with its model, data, statistics and artifacts;\n"
+    "                         runs already imported are recognised and not added again; ids are renumbered\n"
     "\n"
     "  --db FILE   the database (default $XDG_DATA_HOME/quench/quench.db, else\n"
     "              ~/.local/share/quench/quench.db). A missing file is created; a file that is not a\n"
@@ -201,16 +205,49 @@ int export_run(const Argv& argv) {
   return 0;
 }
 
+int import_db(const Argv& argv) {
+  Args a(argv, {"json"}, {"db"});
+  a.expect_positional({"DB"});
+  const std::string dest = a.get("db").value_or(Store::default_path());
+  const ImportReport r = import_experiments(dest, a.positional()[0]);
+  if (a.flag("json")) {
+    nlohmann::json j = {{"imported", nlohmann::json::array()}, {"present", nlohmann::json::array()}, {"skipped_running", r.skipped_running}};
+    for (const auto& [from, to] : r.imported) j["imported"].push_back({{"source_id", from}, {"id", to}});
+    for (const auto& [from, to] : r.present) j["present"].push_back({{"source_id", from}, {"id", to}});
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::cout << "imported " << r.imported.size() << " experiment" << (r.imported.size() == 1 ? "" : "s") << " from " << a.positional()[0]
+            << " into " << dest;
+  if (!r.imported.empty()) {
+    std::cout << " (ids";
+    for (const auto& [from, to] : r.imported) std::cout << " " << from << "→" << to;
+    std::cout << ")";
+  }
+  std::cout << "\n";
+  if (!r.present.empty()) std::cout << r.present.size() << " already present from an earlier import\n";
+  if (!r.skipped_running.empty())
+    std::cout << r.skipped_running.size() << " skipped: still running, or their process died mid-run (ids in the source:"
+              << [&] {
+                   std::string s;
+                   for (auto id : r.skipped_running) s += " " + std::to_string(id);
+                   return s;
+                 }()
+              << ")\n";
+  return 0;
+}
+
 struct Sub {
   const char* name;
   int (*run)(const Argv&);
 };
 const Sub kSubs[] = {{"list", list},     {"show", show},   {"compare", compare}, {"delete", remove},
-                     {"rename", rename}, {"notes", notes}, {"tag", tag},         {"export", export_run}};
+                     {"rename", rename}, {"notes", notes}, {"tag", tag},         {"export", export_run},
+                     {"import", import_db}};
 }  // namespace
 
 int cmd_experiments(const Argv& argv) {
-  if (argv.empty()) throw UsageError("missing subcommand (list, show, compare, delete, rename, notes, tag, export)");
+  if (argv.empty()) throw UsageError("missing subcommand (list, show, compare, delete, rename, notes, tag, export, import)");
   if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
     std::cout << kUsage;
     return 0;
@@ -225,7 +262,7 @@ int cmd_experiments(const Argv& argv) {
       }
     return s.run(rest);
   }
-  throw UsageError("unknown subcommand '" + argv[0] + "' (list, show, compare, delete, rename, notes, tag, export)");
+  throw UsageError("unknown subcommand '" + argv[0] + "' (list, show, compare, delete, rename, notes, tag, export, import)");
 }
 
 }  // namespace quench::cli

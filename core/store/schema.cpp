@@ -182,12 +182,22 @@ CREATE TABLE stat_arrays (
 );
 )sql";
 
+// Version 3: a globally unique id per experiment, so that runs recorded in another database (a
+// sweep task's, a colleague's) can be imported into this one, and imported again without
+// duplicates. Existing runs get random ids once, here.
+const char* kV3 = R"sql(
+ALTER TABLE experiments ADD COLUMN uid TEXT;
+UPDATE experiments SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX experiments_by_uid ON experiments(uid);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "first schema", kV1, false},
       {2, "datasets with roles, tag rows, per-metric dataset, calibration statistics, heartbeat", kV2, true},
+      {3, "a unique id per experiment, for importing runs from other databases", kV3, false},
   };
   return all;
 }

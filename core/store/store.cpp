@@ -189,8 +189,8 @@ ExperimentWriter Store::begin(const ExperimentSpec& spec) {
   for (const auto& d : spec.datasets) QUENCH_CHECK(exists("datasets", d.dataset_id), path(), ": no dataset with id ", d.dataset_id);
   conn.prepare(
           "INSERT INTO experiments (name, kind, model_id, recipe, status, started_at, updated_at, device, quench_version, "
-          "torch_version, parent_id, notes, owner_host, owner_boot, owner_pid, owner_start) "
-          "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
+          "torch_version, parent_id, notes, owner_host, owner_boot, owner_pid, owner_start, uid) "
+          "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, lower(hex(randomblob(16))))")
       .bind(1, spec.name)
       .bind(2, spec.kind)
       .bind(3, spec.model_id)
