@@ -161,17 +161,8 @@ Recipe unit_recipe(const std::vector<std::string>& layers, const SensitivityCand
 
 }  // namespace
 
-SensitivityResult sensitivity(Model& model, const std::vector<SensitivityCandidate>& candidates, const CalibrationSet& eval,
-                              const CalibrationSet& calib, const SensitivityOptions& opts, const Progress& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  QUENCH_CHECK(!candidates.empty(), "sensitivity: no candidate settings");
-  QUENCH_CHECK(!eval.empty(), "sensitivity: no evaluation data");
-  if (opts.metric == SensitivityMetric::Top1) QUENCH_CHECK(model.modality() == Modality::Image, "sensitivity: top1 is a metric for image classifiers");
-  if (opts.metric == SensitivityMetric::Perplexity)
-    QUENCH_CHECK(model.modality() == Modality::Text, "sensitivity: perplexity is a metric for language models (use top1 or kl)");
-  model.reset_compression();
-
-  // Units: the layers a recipe default reaches (or the globs given), alone or by block.
+std::vector<SensitivityUnit> sensitivity_units(const Model& model, const SensitivityOptions& opts) {
+  // The layers a recipe default reaches (or the globs given), alone or by block.
   const std::string head = head_layer(model);
   std::vector<Layer*> chosen;
   for (const auto& l : model.layers()) {
@@ -185,39 +176,52 @@ SensitivityResult sensitivity(Model& model, const std::vector<SensitivityCandida
   std::map<const Layer*, int64_t> block_of;
   for (int64_t b = 0; b < model.num_blocks(); ++b)
     for (Layer* l : model.block_layers(b)) block_of[l] = b;
+  std::vector<SensitivityUnit> units;
+  std::map<int64_t, size_t> unit_of_block;
+  for (Layer* l : chosen) {
+    const auto it = block_of.find(l);
+    // Embeddings, stems and heads stay units of their own also by block.
+    if (!opts.per_block || it == block_of.end()) {
+      units.push_back({l->name(), {l->name()}, l->weight().numel(), {}});
+      continue;
+    }
+    if (!unit_of_block.count(it->second)) {
+      unit_of_block[it->second] = units.size();
+      units.push_back({model.block_name(it->second), {}, 0, {}});
+    }
+    auto& u = units[unit_of_block.at(it->second)];
+    u.layers.push_back(l->name());
+    u.weights += l->weight().numel();
+  }
+  return units;
+}
+
+SensitivityResult sensitivity(Model& model, const std::vector<SensitivityCandidate>& candidates, const CalibrationSet& eval,
+                              const CalibrationSet& calib, const SensitivityOptions& opts, const Progress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  QUENCH_CHECK(!candidates.empty(), "sensitivity: no candidate settings");
+  QUENCH_CHECK(!eval.empty(), "sensitivity: no evaluation data");
+  if (opts.metric == SensitivityMetric::Top1) QUENCH_CHECK(model.modality() == Modality::Image, "sensitivity: top1 is a metric for image classifiers");
+  if (opts.metric == SensitivityMetric::Perplexity)
+    QUENCH_CHECK(model.modality() == Modality::Text, "sensitivity: perplexity is a metric for language models (use top1 or kl)");
+  model.reset_compression();
 
   SensitivityResult r;
   r.metric = opts.metric;
+  r.units = sensitivity_units(model, opts);
+  // Each unit's forward restarts at its first block (-1: from the embeddings; num_blocks: the head).
+  const std::string head = head_layer(model);
+  std::map<std::string, int64_t> block_of;
+  for (int64_t b = 0; b < model.num_blocks(); ++b)
+    for (Layer* l : model.block_layers(b)) block_of[l->name()] = b;
   std::vector<int64_t> starts;
-  if (opts.per_block) {
-    std::map<int64_t, size_t> unit_of_block;
-    for (Layer* l : chosen) {
-      auto it = block_of.find(l);
-      if (it == block_of.end()) {  // embeddings, stems and heads stay units of their own
-        r.units.push_back({l->name(), {l->name()}, l->weight().numel(), {}});
-        starts.push_back(l->name() == head ? model.num_blocks() : -1);
-        continue;
-      }
-      const int64_t b = it->second;
-      if (!unit_of_block.count(b)) {
-        unit_of_block[b] = r.units.size();
-        r.units.push_back({model.block_name(b), {}, 0, {}});
-        starts.push_back(b);
-      }
-      auto& u = r.units[unit_of_block.at(b)];
-      u.layers.push_back(l->name());
-      u.weights += l->weight().numel();
-    }
-  } else {
-    for (Layer* l : chosen) {
-      auto it = block_of.find(l);
-      r.units.push_back({l->name(), {l->name()}, l->weight().numel(), {}});
-      starts.push_back(it != block_of.end() ? it->second : (l->name() == head ? model.num_blocks() : -1));
-    }
+  std::vector<std::string> all;
+  for (const auto& u : r.units) {
+    const auto it = block_of.find(u.layers.front());
+    starts.push_back(it != block_of.end() ? it->second : (u.layers.front() == head ? model.num_blocks() : -1));
+    all.insert(all.end(), u.layers.begin(), u.layers.end());
   }
   // Every candidate must apply to every unit before anything runs.
-  std::vector<std::string> all;
-  for (Layer* l : chosen) all.push_back(l->name());
   for (const auto& c : candidates) {
     r.candidates.push_back(c.name);
     const ResolvedRecipe rr = resolve(unit_recipe(all, c), model);

@@ -63,6 +63,10 @@ struct SensitivityResult {
   nlohmann::json to_json() const;
 };
 
+// The units sensitivity() measures, in model order, without their entries: what a sweep splits into
+// chunks (each chunk's layers passed back as SensitivityOptions::layers give the same units).
+std::vector<SensitivityUnit> sensitivity_units(const Model& model, const SensitivityOptions& opts = {});
+
 // eval: the windows or images the metric is measured on (CalibrationSet batches; text windows must
 // hold T + 1 tokens: inputs and the last target). calib: for candidates that need calibration
 // (GPTQ, AWQ, static activations); may be empty otherwise.

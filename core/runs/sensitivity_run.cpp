@@ -20,7 +20,8 @@ nlohmann::json sensitivity_settings(const std::vector<SensitivityCandidate>& can
 }
 
 namespace {
-std::vector<LayerResult> unit_rows(const Model& model, const SensitivityResult& r, const std::vector<SensitivityCandidate>& candidates) {
+std::vector<LayerResult> unit_rows(const SensitivityResult& r, const std::vector<std::string>& kinds,
+                                   const std::vector<SensitivityCandidate>& candidates) {
   const auto order = r.ranking(0);
   std::vector<size_t> rank(r.units.size());
   for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i + 1;
@@ -29,9 +30,10 @@ std::vector<LayerResult> unit_rows(const Model& model, const SensitivityResult& 
     const auto& unit = r.units[u];
     LayerResult lr;
     lr.layer = unit.name;
-    lr.kind = unit.layers.size() == 1 && unit.name == unit.layers.front() ? layer_kind_name(model.layer(unit.name).kind()) : "block";
+    lr.kind = kinds.at(u);
     nlohmann::json per = nlohmann::json::object();
-    for (const auto& e : unit.entries) per[e.candidate] = {{"metric", e.metric}, {"delta", e.delta}, {"bits", e.bits}};
+    for (const auto& e : unit.entries)
+      per[e.candidate] = {{"metric", e.metric}, {"delta", e.delta}, {"bits", e.bits}, {"density", e.density}};
     lr.settings = {{"rank", rank[u]}, {"candidate", candidates.front().name}, {"sensitivity", per}, {"layers", unit.layers}};
     lr.bits = unit.entries.front().bits;
     lr.params_before = lr.params_after = unit.weights;
@@ -41,6 +43,38 @@ std::vector<LayerResult> unit_rows(const Model& model, const SensitivityResult& 
   return rows;
 }
 }  // namespace
+
+void record_sensitivity(ExperimentWriter& w, SensitivityRun& run, const std::vector<std::string>& kinds,
+                        const std::vector<SensitivityCandidate>& candidates, int64_t eval_id, const SensitivityRunSpec& rs) {
+  const SensitivityResult& r = run.result;
+  std::vector<LayerResult> rows = unit_rows(r, kinds, candidates);
+  if (rs.budget || rs.budget_sparsity) {
+    run.mixed = rs.budget ? suggest_mixed_precision(r, *rs.budget) : suggest_mixed_precision(r, 1 - *rs.budget_sparsity, BudgetKind::Density);
+    std::string name = rs.suggestion_name;
+    if (name.empty()) {
+      std::ostringstream s;
+      if (rs.budget) s << "mixed-" << *rs.budget << "bits";
+      else s << "layerwise-sparsity-" << *rs.budget_sparsity;
+      name = s.str();
+    }
+    run.suggestion = run.mixed->recipe(r, candidates, name);
+    for (size_t u = 0; u < r.units.size(); ++u) rows[u].settings["suggested"] = candidates[run.mixed->choice[u]].name;
+  }
+  w.add_layer_results(rows);
+  w.add_metric(std::string(sensitivity_metric_name(r.metric)) + "_float", r.base, eval_id, "test");
+  w.add_metric("sensitivity_units", static_cast<double>(r.units.size()));
+  w.add_metric("sensitivity_seconds", r.seconds);
+  if (run.mixed) {
+    w.add_metric("suggested_bits_per_weight", run.mixed->average_bits);
+    w.add_metric("suggested_sparsity", 1 - run.mixed->average_density);
+    w.add_metric("suggested_predicted_delta", run.mixed->predicted_delta);
+    if (!rs.suggestion_path.empty()) {
+      write_file_atomic(rs.suggestion_path, run.suggestion.dump(2) + "\n");
+      w.add_artifact(Artifact::of_file(rs.suggestion_path, "recipe"));
+    }
+  }
+  w.finish();
+}
 
 SensitivityRun run_sensitivity(Store& store, Model& model, const std::vector<SensitivityCandidate>& candidates, const CalibrationSet& eval,
                                const CalibrationSet& calib, const SensitivityOptions& so, const SensitivityRunSpec& rs,
@@ -59,34 +93,10 @@ SensitivityRun run_sensitivity(Store& store, Model& model, const std::vector<Sen
   run.experiment_id = w.id();
   try {
     run.result = sensitivity(model, candidates, eval, calib, so, with_heartbeat(w, progress));
-    const SensitivityResult& r = run.result;
-    std::vector<LayerResult> rows = unit_rows(model, r, candidates);
-    if (rs.budget || rs.budget_sparsity) {
-      run.mixed = rs.budget ? suggest_mixed_precision(r, *rs.budget) : suggest_mixed_precision(r, 1 - *rs.budget_sparsity, BudgetKind::Density);
-      std::string name = rs.suggestion_name;
-      if (name.empty()) {
-        std::ostringstream s;
-        if (rs.budget) s << "mixed-" << *rs.budget << "bits";
-        else s << "layerwise-sparsity-" << *rs.budget_sparsity;
-        name = s.str();
-      }
-      run.suggestion = run.mixed->recipe(r, candidates, name);
-      for (size_t u = 0; u < r.units.size(); ++u) rows[u].settings["suggested"] = candidates[run.mixed->choice[u]].name;
-    }
-    w.add_layer_results(rows);
-    w.add_metric(std::string(sensitivity_metric_name(so.metric)) + "_float", r.base, eval_id, "test");
-    w.add_metric("sensitivity_units", static_cast<double>(r.units.size()));
-    w.add_metric("sensitivity_seconds", r.seconds);
-    if (run.mixed) {
-      w.add_metric("suggested_bits_per_weight", run.mixed->average_bits);
-      w.add_metric("suggested_sparsity", 1 - run.mixed->average_density);
-      w.add_metric("suggested_predicted_delta", run.mixed->predicted_delta);
-      if (!rs.suggestion_path.empty()) {
-        write_file_atomic(rs.suggestion_path, run.suggestion.dump(2) + "\n");
-        w.add_artifact(Artifact::of_file(rs.suggestion_path, "recipe"));
-      }
-    }
-    w.finish();
+    std::vector<std::string> kinds;
+    for (const auto& u : run.result.units)
+      kinds.push_back(u.layers.size() == 1 && u.name == u.layers.front() ? layer_kind_name(model.layer(u.name).kind()) : "block");
+    record_sensitivity(w, run, kinds, candidates, eval_id, rs);
   } catch (...) {
     w.finish_with(std::current_exception());
     throw;

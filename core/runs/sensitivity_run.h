@@ -38,6 +38,12 @@ struct SensitivityRun {
 nlohmann::json sensitivity_settings(const std::vector<SensitivityCandidate>& candidates, const SensitivityOptions& opts,
                                     std::optional<double> budget, std::optional<double> budget_sparsity = std::nullopt);
 
+// Records run.result into w (one row per unit, the float model's metric, the timing and, with a
+// budget, the suggestion, which it sets in run) and finishes w. kinds: per unit, its layer kind
+// ("linear") or "block". Shared by a run and by the merge of a sweep's sensitivity chunks.
+void record_sensitivity(ExperimentWriter& w, SensitivityRun& run, const std::vector<std::string>& kinds,
+                        const std::vector<SensitivityCandidate>& candidates, int64_t eval_id, const SensitivityRunSpec& rs);
+
 SensitivityRun run_sensitivity(Store& store, Model& model, const std::vector<SensitivityCandidate>& candidates, const CalibrationSet& eval,
                                const CalibrationSet& calib, const SensitivityOptions& opts, const SensitivityRunSpec& spec,
                                const Progress& progress = {});
