@@ -24,5 +24,6 @@ int cmd_tokenize(const Argv& args);
 int cmd_compress(const Argv& args);
 int cmd_sensitivity(const Argv& args);
 int cmd_diff(const Argv& args);
+int cmd_sweep(const Argv& args);
 
 }  // namespace quench::cli

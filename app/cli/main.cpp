@@ -27,6 +27,7 @@ const std::vector<Command>& commands() {
       {"sensitivity", "per-layer sensitivity to a setting; mixed-precision recipe under a bits budget", cmd_sensitivity},
       {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
       {"diff", "per-layer SQNR, outlier channels and perplexity of a quantized model (.gguf or dir) against its float original", cmd_diff},
+      {"sweep", "many recipes or a chunked sensitivity analysis, here or as a Slurm job array, collected into the store", cmd_sweep},
       {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };
   return table;

@@ -1,0 +1,298 @@
+#include "core/sweep/sweep_tasks.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/io/atomic_file.h"
+#include "core/store/connection.h"
+#include "core/util/error.h"
+#include "core/util/subprocess.h"
+
+namespace fs = std::filesystem;
+
+namespace quench {
+
+namespace {
+std::optional<nlohmann::json> read_json_if_any(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool process_alive(int64_t pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0; }
+
+// A Slurm array task's line in `squeue -h -r -o "%i %T"`: "1234_5 RUNNING".
+struct QueueState {
+  bool asked = false;
+  std::string error;
+  std::map<std::string, std::string> state;  // "1234_5" → "RUNNING"
+};
+
+QueueState ask_squeue(const std::string& job_id) {
+  QueueState q;
+  q.asked = true;
+  ProcessResult r;
+  try {
+    r = run_process({"squeue", "-h", "-r", "-j", job_id, "-o", "%i %T"});
+  } catch (const Error& e) {
+    q.error = e.what();
+    return q;
+  }
+  if (!r.ok()) {
+    // squeue refuses a job id it has forgotten (all tasks ended long ago): nothing is queued.
+    if (r.output.find("Invalid job id") != std::string::npos) return q;
+    q.error = "squeue failed: " + r.output;
+    while (!q.error.empty() && q.error.back() == '\n') q.error.pop_back();
+    return q;
+  }
+  std::istringstream in(r.output);
+  std::string id, st;
+  while (in >> id >> st) q.state[id] = st;
+  return q;
+}
+
+std::string slurm_log(const SweepDir& d, const std::string& job_id, int i) {
+  return d.path() + "/logs/slurm-" + job_id + "_" + std::to_string(i) + ".out";
+}
+
+std::string sanitize_job_name(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return out.empty() ? "sweep" : out;
+}
+
+// A value placed in the batch script's #SBATCH lines: one line, no shell needed.
+std::string script_value(const std::string& v, const std::string& option) {
+  QUENCH_CHECK(v.find('\n') == std::string::npos && v.find('\r') == std::string::npos, option, ": must be one line");
+  return v;
+}
+
+// Single quotes for the script's exec line: paths with spaces or quotes stay one word.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
+TaskOutcome run_task(const SweepDir& d, int i, const std::string& cli) {
+  const SweepPlan plan = d.plan();
+  QUENCH_CHECK(i >= 0 && i < static_cast<int>(plan.jobs.size()), d.plan_file(), ": there is no task ", i, " (the sweep has ",
+               plan.jobs.size(), ")");
+  std::string job;
+  if (const char* a = std::getenv("SLURM_ARRAY_JOB_ID")) job = std::string(a) + "_" + std::to_string(i);
+  write_file_atomic(d.started_file(i), nlohmann::json({{"pid", static_cast<int64_t>(::getpid())},
+                                                       {"host", host_name()},
+                                                       {"started_at", now_utc()},
+                                                       {"slurm_job", job}})
+                                              .dump() +
+                                          "\n");
+  std::vector<std::string> argv = {cli};
+  argv.insert(argv.end(), plan.jobs[i].args.begin(), plan.jobs[i].args.end());
+  argv.insert(argv.end(), {"--db", d.task_db(i)});
+  {
+    std::ofstream log(d.task_log(i), std::ios::app);
+    log << "# task " << i << " (" << plan.jobs[i].name << ") on " << host_name() << " at " << now_utc() << "\n# " << cli;
+    for (const auto& a : plan.jobs[i].args) log << " " << a;
+    log << " --db " << d.task_db(i) << "\n";
+  }
+  ProcessOptions po;
+  po.log_file = d.task_log(i);
+  po.forward_signals = true;
+  TaskOutcome o;
+  try {
+    const ProcessResult r = run_process(argv, po);
+    o.exit_code = r.exit_code;
+    o.signal = r.signal;
+  } catch (const Error& e) {
+    std::ofstream(d.task_log(i), std::ios::app) << e.what() << "\n";
+    o.exit_code = 127;
+  }
+  write_outcome(d, i, o);
+  return *read_outcome(d, i);
+}
+
+const char* task_state_name(TaskState s) {
+  switch (s) {
+    case TaskState::NotSubmitted: return "not submitted";
+    case TaskState::Queued: return "queued";
+    case TaskState::Running: return "running";
+    case TaskState::Completed: return "completed";
+    case TaskState::Failed: return "failed";
+    case TaskState::Lost: return "lost";
+    case TaskState::Unknown: return "unknown";
+  }
+  return "?";
+}
+
+std::vector<TaskStatus> sweep_status(const SweepDir& d) {
+  const SweepPlan plan = d.plan();
+  const nlohmann::json subs = d.submissions();
+  std::map<std::string, QueueState> queues;
+  std::vector<TaskStatus> out;
+  const std::string here = host_name();
+  for (const auto& job : plan.jobs) {
+    TaskStatus st;
+    st.index = job.index;
+    st.outcome = read_outcome(d, job.index);
+    st.log = d.task_log(job.index);
+    const nlohmann::json* sub = nullptr;
+    for (const auto& s : subs)
+      for (const auto& t : s.value("tasks", nlohmann::json::array()))
+        if (t.get<int>() == job.index) sub = &s;
+    if (sub) st.scheduler = sub->value("scheduler", "");
+    if (st.scheduler == "slurm") st.job = sub->value("job_id", "") + "_" + std::to_string(job.index);
+    if (st.outcome) {
+      st.state = st.outcome->ok() ? TaskState::Completed : TaskState::Failed;
+      out.push_back(st);
+      continue;
+    }
+    if (!sub) {
+      out.push_back(st);
+      continue;
+    }
+    const auto started = read_json_if_any(d.started_file(job.index));
+    if (st.scheduler == "local") {
+      if (started && started->value("host", "") == here && process_alive(started->value("pid", int64_t{0}))) {
+        st.state = TaskState::Running;
+      } else if (started) {
+        st.state = TaskState::Lost;
+        st.detail = "its process on " + started->value("host", std::string("?")) + " ended without writing an outcome (killed)";
+      } else if (sub->value("host", "") == here && process_alive(sub->value("pid", int64_t{0}))) {
+        st.state = TaskState::Queued;
+      } else {
+        st.state = TaskState::Lost;
+        st.detail = "the local run stopped before this task began";
+      }
+      out.push_back(st);
+      continue;
+    }
+    const std::string job_id = sub->value("job_id", "");
+    auto& q = queues[job_id];
+    if (!q.asked) q = ask_squeue(job_id);
+    if (!q.error.empty()) {
+      st.state = TaskState::Unknown;
+      st.detail = q.error;
+    } else if (auto it = q.state.find(st.job); it != q.state.end()) {
+      st.state = it->second == "PENDING" ? TaskState::Queued : TaskState::Running;
+      st.detail = it->second;
+    } else {
+      // Gone from the queue without an outcome: the wrapper never ran or was killed outright.
+      st.state = TaskState::Lost;
+      st.detail = "Slurm no longer lists " + st.job + " and it left no outcome (cancelled before it began, killed, out of memory, or its setup failed)";
+      const std::string sl = slurm_log(d, job_id, job.index);
+      std::error_code ec;
+      if (fs::exists(sl, ec)) st.log = sl;
+    }
+    out.push_back(st);
+  }
+  return out;
+}
+
+std::string tail_lines(const std::string& file, int lines) {
+  std::ifstream in(file);
+  if (!in) return "";
+  std::deque<std::string> keep;
+  std::string line;
+  while (std::getline(in, line)) {
+    keep.push_back(line);
+    if (static_cast<int>(keep.size()) > lines) keep.pop_front();
+  }
+  std::string out;
+  for (const auto& l : keep) out += l + "\n";
+  return out;
+}
+
+std::string submit_slurm(const SweepDir& d, const std::vector<int>& tasks, const SlurmOptions& o) {
+  QUENCH_CHECK(!tasks.empty(), d.path(), ": no tasks to submit");
+  QUENCH_CHECK(fs::path(o.cli).is_absolute(), "the quench-cli for the nodes must be an absolute path, got '", o.cli, "'");
+  const SweepPlan plan = d.plan();
+  std::ostringstream s;
+  s << "#!/bin/bash\n"
+    << "# Written by quench-cli sweep run --slurm: one array task per sweep job (docs/sweeps.md).\n"
+    << "#SBATCH --job-name=" << sanitize_job_name("quench-" + plan.name) << "\n"
+    << "#SBATCH --output=" << d.path() << "/logs/slurm-%A_%a.out\n";
+  if (!o.partition.empty()) s << "#SBATCH --partition=" << script_value(o.partition, "--partition") << "\n";
+  if (!o.gres.empty()) s << "#SBATCH --gres=" << script_value(o.gres, "--gres") << "\n";
+  if (!o.time.empty()) s << "#SBATCH --time=" << script_value(o.time, "--time") << "\n";
+  if (!o.cpus.empty()) s << "#SBATCH --cpus-per-task=" << script_value(o.cpus, "--cpus") << "\n";
+  if (!o.mem.empty()) s << "#SBATCH --mem=" << script_value(o.mem, "--mem") << "\n";
+  for (const auto& x : o.extra) {
+    QUENCH_CHECK(x.rfind("--", 0) == 0, "--sbatch-arg expects an sbatch option such as --account=proj, got '", x, "'");
+    s << "#SBATCH " << script_value(x, "--sbatch-arg") << "\n";
+  }
+  s << "set -e\n";
+  for (const auto& line : plan.setup) s << line << "\n";
+  s << "exec " << shell_quote(o.cli) << " sweep task " << shell_quote(d.path()) << " \"$SLURM_ARRAY_TASK_ID\"\n";
+  const std::string script = d.path() + "/sweep.sbatch";
+  write_file_atomic(script, s.str());
+  fs::permissions(script, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
+
+  const ProcessResult r = run_process({"sbatch", "--parsable", "--array=" + task_list_text(tasks), script});
+  std::string out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  QUENCH_CHECK(r.ok(), "sbatch refused ", script, ": ", out);
+  // --parsable prints "JOBID" or "JOBID;CLUSTER", after any warnings on earlier lines.
+  std::string last = out.substr(out.find_last_of('\n') == std::string::npos ? 0 : out.find_last_of('\n') + 1);
+  const std::string job_id = last.substr(0, last.find(';'));
+  QUENCH_CHECK(!job_id.empty() && job_id.find_first_not_of("0123456789") == std::string::npos, "sbatch did not print a job id for ", script,
+               ": ", out);
+  d.add_submission({{"scheduler", "slurm"}, {"job_id", job_id}, {"tasks", tasks}, {"submitted_at", now_utc()}, {"host", host_name()}});
+  return job_id;
+}
+
+std::string task_list_text(const std::vector<int>& tasks) {
+  std::string out;
+  for (size_t i = 0; i < tasks.size();) {
+    size_t j = i;
+    while (j + 1 < tasks.size() && tasks[j + 1] == tasks[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(tasks[i]) + (j > i ? "-" + std::to_string(tasks[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+std::vector<int> parse_task_list(const std::string& s, int task_count) {
+  std::set<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  auto number = [&](const std::string& t) {
+    size_t pos = 0;
+    int v = -1;
+    try {
+      v = std::stoi(t, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    QUENCH_CHECK(pos == t.size() && !t.empty() && v >= 0, "--tasks: '", item, "' is not a task number or range such as 0-3");
+    QUENCH_CHECK(v < task_count, "--tasks: there is no task ", v, " (the sweep has ", task_count, ", numbered from 0)");
+    return v;
+  };
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    const auto dash = item.find('-');
+    if (dash == std::string::npos) {
+      out.insert(number(item));
+    } else {
+      const int a = number(item.substr(0, dash)), b = number(item.substr(dash + 1));
+      QUENCH_CHECK(a <= b, "--tasks: the range '", item, "' runs backwards");
+      for (int k = a; k <= b; ++k) out.insert(k);
+    }
+  }
+  QUENCH_CHECK(!out.empty(), "--tasks: no task numbers in '", s, "'");
+  return {out.begin(), out.end()};
+}
+
+}  // namespace quench
