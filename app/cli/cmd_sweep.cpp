@@ -161,6 +161,7 @@ int run_cmd(const Argv& argv) {
   const SweepPlan p = d.plan();
   const std::string cli = self_executable();
   int done = 0;
+  bool any_failed = false;
   for (int i : tasks) {
     ++done;
     std::cout << "[" << done << "/" << tasks.size() << "] task " << i << " " << p.jobs[i].name << " … " << std::flush;
@@ -171,6 +172,7 @@ int run_cmd(const Argv& argv) {
       std::cout << "completed in " << fixed(s, 1) << " s\n";
       continue;
     }
+    any_failed = true;
     std::cout << (o.signal ? "stopped by signal " + std::to_string(o.signal) : "failed (exit " + std::to_string(o.exit_code) + ")") << ", log "
               << d.task_log(i) << ":\n"
               << tail_lines(d.task_log(i), 5);
@@ -179,7 +181,8 @@ int run_cmd(const Argv& argv) {
   }
   const CollectReport r = collect_sweep(d, store_path(a));
   print_collect(r, d, store_path(a));
-  return r.failed.empty() && r.waiting.empty() ? 0 : 1;
+  // Exit 1 when a task run now failed or the run was stopped (tasks not picked are not failures).
+  return any_failed || done < static_cast<int>(tasks.size()) ? 1 : 0;
 }
 
 int status_cmd(const Argv& argv) {
