@@ -13,6 +13,7 @@ PKGS=(
   xvfb xauth                        # headless GUI tests and screenshots
   python3-numpy                     # the compressed-tensors reader of the export tests
   clang libclang-rt-14-dev          # libFuzzer and sanitizers for fuzz/run.sh
+  slurmctld slurmd slurm-client munge  # a one-machine Slurm cluster for the sweep tests (packaging/slurm-local.sh)
 )
 # node and npm for llama.cpp's prebuilt build (packaging/setup-llama-cpp.sh): Debian's, unless a
 # node with its own npm (e.g. NodeSource's, which conflicts with Debian's npm package) is there.

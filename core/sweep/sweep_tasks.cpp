@@ -104,9 +104,10 @@ TaskOutcome run_task(const SweepDir& d, int i, const std::string& cli) {
   argv.insert(argv.end(), {"--db", d.task_db(i)});
   {
     std::ofstream log(d.task_log(i), std::ios::app);
-    log << "# task " << i << " (" << plan.jobs[i].name << ") on " << host_name() << " at " << now_utc() << "\n# " << cli;
-    for (const auto& a : plan.jobs[i].args) log << " " << a;
-    log << " --db " << d.task_db(i) << "\n";
+    // The command as one can paste it into a shell to run the job again by hand.
+    log << "# task " << i << " (" << plan.jobs[i].name << ") on " << host_name() << " at " << now_utc() << "\n#";
+    for (const auto& a : argv) log << " " << (a.find_first_of(" '\"$\\*?[]{}();&|<>`!#~") == std::string::npos ? a : shell_quote(a));
+    log << "\n";
   }
   ProcessOptions po;
   po.log_file = d.task_log(i);
