@@ -95,4 +95,14 @@ SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibr
   --select backbone.layers.3.mixer.out_proj --tab activations --point dt --log-y
 # Every run in the store.
 shot experiments "$DEMO/sotu-llama" --tab experiments
+# Run → Sweep…: the editor's recipe, two schemes, a 2×2 grid and a 3-chunk sensitivity analysis
+# run here one after another, collected into the store as they finish (after the shot above, so
+# that one shows the runs before the sweep).
+cat >"$work/sweep.json" <<JSON
+{"name": "sotu-sweep", "calib": "$DEMO/sotu-calib.txt", "samples": 8, "seq": 128,
+ "eval": "$DEMO/sotu-2000-2023.txt", "ctx": 128, "max_windows": 8, "recipes": ["W8A16", "W4A16-G16"],
+ "grid": {"bits": [3, 4], "group_size": [16, 0], "method": ["rtn"]},
+ "sensitivity": {"setting": "W4A16-G16", "chunks": 3, "budget": 4.5}}
+JSON
+shot sweep-dialog "$DEMO/sotu-llama" --sweep "$work/sweep.json"
 echo "screenshots: done; look at each one"

@@ -37,6 +37,7 @@ const char* kUsage =
     "                         continues the one there: tasks that have not completed and are not queued run\n"
     "                         again (their earlier attempt is kept in DIR/attempts/). --tasks 0-3,7 picks tasks.\n"
     "       --local           (the default) one task after another here, then collects them into the store\n"
+    "                         (--no-collect: leaves that to `sweep collect`, as the window does)\n"
     "       --slurm           writes DIR/sweep.sbatch and submits it as one job array with sbatch\n"
     "         --partition P  --gres gpu:1  --time 2:00:00  --cpus N  --mem 32G  --sbatch-arg --account=X\n"
     "                         (repeatable)  --quench-cli PATH: the program the nodes run (default: this one)\n"
@@ -109,7 +110,7 @@ std::vector<int> select_tasks(const SweepDir& d, const Args& a, const std::vecto
 }
 
 int run_cmd(const Argv& argv) {
-  Args a(argv, {"local", "slurm"}, {"dir", "tasks", "db", "partition", "gres", "time", "cpus", "mem", "quench-cli"}, {"sbatch-arg"});
+  Args a(argv, {"local", "slurm", "no-collect"}, {"dir", "tasks", "db", "partition", "gres", "time", "cpus", "mem", "quench-cli"}, {"sbatch-arg"});
   a.expect_positional({"DESCRIPTION"}, 1);
   if (a.flag("local") && a.flag("slurm")) throw UsageError("give --local or --slurm, not both");
   const bool slurm = a.flag("slurm");
@@ -134,7 +135,7 @@ int run_cmd(const Argv& argv) {
   const auto tasks = select_tasks(d, a, status);
   if (tasks.empty()) {
     std::cout << "nothing to run: every task has completed or is in the queue (`quench-cli sweep status " << d.path() << "`)\n";
-    if (slurm) return 0;
+    if (slurm || a.flag("no-collect")) return 0;
     const CollectReport r = collect_sweep(d, store_path(a));
     print_collect(r, d, store_path(a));
     return r.failed.empty() ? 0 : 1;
@@ -179,8 +180,10 @@ int run_cmd(const Argv& argv) {
     // Interrupted by the user (or the machine): stop here; the rest stays for the next `sweep run`.
     if (o.signal == SIGINT || o.signal == SIGTERM || o.signal == SIGHUP) break;
   }
-  const CollectReport r = collect_sweep(d, store_path(a));
-  print_collect(r, d, store_path(a));
+  if (!a.flag("no-collect")) {
+    const CollectReport r = collect_sweep(d, store_path(a));
+    print_collect(r, d, store_path(a));
+  }
   // Exit 1 when a task run now failed or the run was stopped (tasks not picked are not failures).
   return any_failed || done < static_cast<int>(tasks.size()) ? 1 : 0;
 }

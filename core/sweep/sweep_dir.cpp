@@ -1,5 +1,12 @@
 #include "core/sweep/sweep_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -32,6 +39,26 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
     fail(path, ": ", what, " is not valid JSON (", e.what(), ")");
   }
 }
+
+// An exclusive flock on a file for the object's lifetime.
+class MergeLock {
+ public:
+  explicit MergeLock(const std::string& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    QUENCH_CHECK(fd_ >= 0, path, ": cannot open the merge lock (", std::strerror(errno), ")");
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) {
+        const int e = errno;
+        ::close(fd_);
+        fail(path, ": cannot lock (", std::strerror(e), ")");
+      }
+  }
+  ~MergeLock() { ::close(fd_); }
+  MergeLock(const MergeLock&) = delete;
+  MergeLock& operator=(const MergeLock&) = delete;
+
+ private:
+  int fd_;
+};
 }  // namespace
 
 SweepDir::SweepDir(std::string dir) : dir_(fs::absolute(dir).lexically_normal().string()) {
@@ -134,6 +161,9 @@ CollectReport collect_sweep(const SweepDir& d, const std::string& dest) {
   }
   if (chunks_done) {
     // Merged once into merged/ (then only imported): merging again would make a new run each time.
+    // One merge at a time (the window and `sweep collect` may collect together): a second merge
+    // would record the analysis again under a new id.
+    const MergeLock lock(d.path() + "/merged/merge.lock");
     std::error_code ec;
     if (!fs::exists(d.merged_db(), ec)) {
       const std::string tmp = d.merged_db() + ".partial";

@@ -11,6 +11,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <fstream>
 
 #include "core/util/error.h"
 #include "widgets/detail/activation_page.h"
@@ -26,6 +27,7 @@
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
 #include "widgets/runs/export_dialog.h"
+#include "widgets/runs/sweep_dialog.h"
 #include "widgets/window/main_window.h"
 
 namespace quench::gui {
@@ -105,14 +107,35 @@ void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>&
     format->setCurrentIndex(format->findData(opts.export_dialog));
     target = dialog;
   }
+  auto shoot = [&window, opts](QPointer<QWidget> target) {
+    QTimer::singleShot(800, &window, [&window, opts, target] {
+      auto* sweep = qobject_cast<SweepDialog*>(target.data());
+      if (sweep && !sweep->error().isEmpty()) std::fprintf(stderr, "quench: the sweep: %s\n", qPrintable(sweep->error()));
+      const bool failed = window.issues().count(Issue::Severity::Error) > 0 || (sweep && !sweep->error().isEmpty());
+      const bool saved = target && target->grab().save(opts.screenshot);
+      if (!saved) std::fprintf(stderr, "quench: could not write %s\n", qPrintable(opts.screenshot));
+      if (failed) std::fprintf(stderr, "quench: a job failed; the screenshot shows the error\n");
+      QCoreApplication::exit(saved && !failed ? 0 : 1);
+    });
+  };
+  if (!opts.sweep.isEmpty()) {
+    SweepDialog* dialog = window.startSweep();
+    if (!dialog) fail_usage(QObject::tr("--sweep: the sweep dialog could not be opened"));
+    try {
+      std::ifstream in(opts.sweep.toStdString());
+      if (!in) throw Error(opts.sweep.toStdString() + ": cannot open the sweep description");
+      dialog->loadDescription(nlohmann::json::parse(in));
+    } catch (const std::exception& e) {
+      fail_usage(QObject::tr("--sweep: %1").arg(QString::fromUtf8(e.what())));
+    }
+    // Started as the Start button does; the screenshot waits until every task has ended.
+    if (!opts.screenshot.isEmpty())
+      QObject::connect(dialog, &SweepDialog::finishedAll, &window, [shoot, dialog] { shoot(dialog); });
+    dialog->start();
+    return;
+  }
   if (opts.screenshot.isEmpty()) return;
-  QTimer::singleShot(800, &window, [&window, opts, target] {
-    const bool failed = window.issues().count(Issue::Severity::Error) > 0;
-    const bool saved = target && target->grab().save(opts.screenshot);
-    if (!saved) std::fprintf(stderr, "quench: could not write %s\n", qPrintable(opts.screenshot));
-    if (failed) std::fprintf(stderr, "quench: a job failed; the screenshot shows the error\n");
-    QCoreApplication::exit(saved && !failed ? 0 : 1);
-  });
+  shoot(target);
 }
 }  // namespace
 
@@ -154,12 +177,16 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                  QObject::tr("On the Activations page, show the selected layer's point of this kind (input, x, dt, B, C, y)."),
                                  QStringLiteral("KIND"));
   const QCommandLineOption select_all(QStringLiteral("select-all"), QObject::tr("Select every row the filter shows."));
+  const QCommandLineOption sweep(QStringLiteral("sweep"),
+                                 QObject::tr("Open Run → Sweep… filled from this sweep description and start it here (screenshot: the dialog, "
+                                             "once every task has ended)."),
+                                 QStringLiteral("DESCRIPTION.json"));
   const QCommandLineOption export_dialog(QStringLiteral("export-dialog"),
                                          QObject::tr("Open File → Export with this format: gguf, compressed-tensors or safetensors (screenshot: the dialog)."),
                                          QStringLiteral("FORMAT"));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all, point, export_dialog});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all, point, export_dialog, sweep});
   p.process(arguments);
 
   LaunchOptions o;
@@ -191,6 +218,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   o.select_all = p.isSet(select_all);
   o.point = p.value(point);
   o.export_dialog = p.value(export_dialog);
+  o.sweep = p.value(sweep);
   if (!o.export_dialog.isEmpty() && !QStringList{QStringLiteral("gguf"), QStringLiteral("compressed-tensors"), QStringLiteral("safetensors")}.contains(o.export_dialog))
     fail_usage(QObject::tr("--export-dialog: '%1' is not gguf, compressed-tensors or safetensors").arg(o.export_dialog));
   if (p.isSet(size)) {

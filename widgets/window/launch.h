@@ -28,6 +28,7 @@ struct LaunchOptions {
   QString point;         // --point KIND: the Activations page's point (input, x, dt, B, C, y)
   bool select_all = false;  // --select-all: select every row the filter shows (the recipe editor's target)
   QString export_dialog; // --export-dialog gguf|compressed-tensors|safetensors: open File → Export with this format
+  QString sweep;         // --sweep DESCRIPTION.json: open Run → Sweep… filled from it and start it
   QString screenshot;    // --screenshot FILE.png
   QSize size{1440, 900}; // --size WxH
   int timeout_s = 120;   // --timeout SECONDS (screenshot mode)

@@ -33,6 +33,7 @@ class LogPane;
 class ModelSession;
 class Settings;
 class SummaryPanel;
+class SweepDialog;
 class WeightPage;
 
 class MainWindow : public QMainWindow {
@@ -78,6 +79,9 @@ class MainWindow : public QMainWindow {
   // File → Export: opens the export dialog (non-modal) for the editor's recipe; accepting it queues
   // a compress job that also writes the model. nullptr, with a message, as startRun.
   ExportDialog* startExport();
+  // Run → Sweep…: opens the sweep dialog (non-modal) for the open model, with the editor's recipe
+  // when it is valid. nullptr, with a message, when no model is open.
+  SweepDialog* startSweep();
   // Queues a run with these settings (what accepting the dialog does). The model, device and
   // store are the window's; the rest is `settings`' (their empty name: a default).
   void submitRun(RunDialog::Kind kind, RunSettings settings);

@@ -16,6 +16,7 @@
 #include "widgets/recipe/recipe_editor.h"
 #include "widgets/runs/export_dialog.h"
 #include "widgets/runs/run_jobs.h"
+#include "widgets/runs/sweep_dialog.h"
 #include "widgets/session/model_session.h"
 #include "widgets/window/device_selector.h"
 #include "widgets/window/main_window.h"
@@ -63,6 +64,21 @@ RunDialog* MainWindow::startRun(RunDialog::Kind kind) {
   auto* dialog = new RunDialog(kind, s, this);
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   connect(dialog, &QDialog::accepted, this, [this, dialog, kind] { submitRun(kind, dialog->settings()); });
+  dialog->open();
+  return dialog;
+}
+
+SweepDialog* MainWindow::startSweep() {
+  if (!session_) {
+    showError(tr("Sweep"), tr("Open a model first (File → Open Model)."));
+    return nullptr;
+  }
+  RunSettings s = run_settings_;
+  s.model_dir = session_->summary().dir;
+  s.device = device_->deviceName();
+  s.database = settings_.databasePath();
+  auto* dialog = new SweepDialog(s, session_->summary().name, recipe_->valid() ? recipe_->json() : nlohmann::json(), findQuenchCli(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
   dialog->open();
   return dialog;
 }

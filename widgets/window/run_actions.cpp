@@ -56,6 +56,11 @@ void addRunMenu(MainWindow& w, QMenu& menu) {
   calibrate->setToolTip(QObject::tr("Run the calibration text through the model and record the statistics of every activation: "
                                     "the layer table's activation columns and the Activations page"));
   QObject::connect(calibrate, &QAction::triggered, &w, [&w] { w.startRun(RunDialog::Kind::Calibrate); });
+  QAction* sweep = menu.addAction(QObject::tr("S&weep…"));
+  sweep->setObjectName(QStringLiteral("runSweep"));
+  sweep->setToolTip(QObject::tr("Many recipes, a grid of weight settings or a chunked sensitivity analysis, run here one after "
+                                "another or as a Slurm job array; the results are collected into the experiments"));
+  QObject::connect(sweep, &QAction::triggered, &w, [&w] { w.startSweep(); });
   menu.addSeparator();
   QAction* experiments = menu.addAction(QObject::tr("Show E&xperiments"));
   experiments->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));

@@ -1,6 +1,6 @@
 #pragma once
 // The Recipe menu (load, save, undo, redo, apply the editor's setting) and the Run menu
-// (compress + evaluate, baseline evaluation, sensitivity, calibration, compare the selected runs).
+// (compress + evaluate, baseline evaluation, sensitivity, calibration, sweeps, compare the selected runs).
 class QMenu;
 
 namespace quench::gui {
