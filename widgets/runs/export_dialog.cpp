@@ -18,32 +18,12 @@
 
 #include "core/compress/recipe.h"
 #include "core/models/model.h"
+#include "widgets/runs/form_fields.h"
 #include "widgets/runs/run_jobs.h"
 
 namespace quench::gui {
 
 namespace {
-QSpinBox* spin(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip) {
-  auto* s = new QSpinBox(parent);
-  s->setObjectName(QString::fromLatin1(name));
-  s->setRange(lo, hi);
-  s->setValue(value);
-  s->setToolTip(tip);
-  return s;
-}
-
-// A line edit with a Browse… button beside it, in a row of its own.
-QWidget* withBrowse(QWidget* parent, QLineEdit* edit, QPushButton* browse) {
-  auto* box = new QWidget(parent);
-  auto* row = new QHBoxLayout(box);
-  row->setContentsMargins(0, 0, 0, 0);
-  edit->setParent(box);
-  browse->setParent(box);
-  row->addWidget(edit, 1);
-  row->addWidget(browse);
-  return box;
-}
-
 QString fileSafe(QString s) {
   for (QChar& c : s)
     if (!c.isLetterOrNumber() && c != QLatin1Char('-') && c != QLatin1Char('_') && c != QLatin1Char('.')) c = QLatin1Char('-');
@@ -109,17 +89,13 @@ ExportDialog::ExportDialog(const RunSettings& settings, std::shared_ptr<const Mo
     if (!f.isEmpty()) calibration_->setText(f);
   });
   form->addRow(tr("Calibration data"), withBrowse(this, calibration_, calib_browse));
-  calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Random windows taken from the calibration text"));
-  seq_ = spin(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
-  seed_ = spin(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
-  auto* calib_row = new QHBoxLayout();
-  calib_row->addWidget(calib_samples_);
-  calib_row->addWidget(new QLabel(tr("windows of"), this));
-  calib_row->addWidget(seq_);
-  calib_row->addWidget(new QLabel(tr("tokens, seed"), this));
+  calib_samples_ = spinBox(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Random windows taken from the calibration text"));
+  seq_ = spinBox(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
+  seed_ = spinBox(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
+  auto* calib_row = windowsRow(this, calib_samples_, seq_, tr("tokens, seed"));
   calib_row->addWidget(seed_);
   form->addRow(tr("Calibration samples"), calib_row);
-  measure_ = spin(this, "measureSamples", 0, 4096, settings.measure_samples,
+  measure_ = spinBox(this, "measureSamples", 0, 4096, settings.measure_samples,
                   tr("Calibration windows on which each layer's output error is measured (0: skip)"));
   form->addRow(tr("Error measured on"), measure_);
 
@@ -137,13 +113,9 @@ ExportDialog::ExportDialog(const RunSettings& settings, std::shared_ptr<const Mo
   });
   QWidget* eval_box = withBrowse(this, evaluation_, eval_browse);
   form->addRow(tr("Evaluation text"), eval_box);
-  ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
-  eval_windows_ = spin(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
-  auto* eval_row = new QHBoxLayout();
-  eval_row->addWidget(eval_windows_);
-  eval_row->addWidget(new QLabel(tr("windows of"), this));
-  eval_row->addWidget(ctx_);
-  eval_row->addWidget(new QLabel(tr("tokens (0 windows: all)"), this));
+  ctx_ = spinBox(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
+  eval_windows_ = spinBox(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
+  auto* eval_row = windowsRow(this, eval_windows_, ctx_, tr("tokens (0 windows: all)"));
   form->addRow(tr("Evaluation windows"), eval_row);
   auto sync_eval = [this, eval_box] {
     for (QWidget* w : {eval_box, static_cast<QWidget*>(ctx_), static_cast<QWidget*>(eval_windows_)}) w->setEnabled(evaluate_->isChecked());

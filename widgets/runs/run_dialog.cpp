@@ -14,18 +14,9 @@
 
 #include <algorithm>
 
-namespace quench::gui {
+#include "widgets/runs/form_fields.h"
 
-namespace {
-QSpinBox* spin(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip) {
-  auto* s = new QSpinBox(parent);
-  s->setObjectName(QString::fromLatin1(name));
-  s->setRange(lo, hi);
-  s->setValue(value);
-  s->setToolTip(tip);
-  return s;
-}
-}  // namespace
+namespace quench::gui {
 
 RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : QDialog(parent), kind_(kind), base_(settings) {
   setObjectName(QStringLiteral("runDialog"));
@@ -67,15 +58,11 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
                              : kind == Kind::Calibrate ? tr("Text whose activations are measured at every observable point")
                                                        : tr("Text for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN"));
     form->addRow(tr("Calibration data"), calibration_->parentWidget());
-    calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples,
+    calib_samples_ = spinBox(this, "calibSamples", 1, 4096, settings.calib_samples,
                           tr("Random windows taken from the calibration text (image models: the first images)"));
-    seq_ = spin(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
-    seed_ = spin(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
-    auto* row = new QHBoxLayout();
-    row->addWidget(calib_samples_);
-    row->addWidget(new QLabel(tr("windows of"), this));
-    row->addWidget(seq_);
-    row->addWidget(new QLabel(tr("tokens, seed"), this));
+    seq_ = spinBox(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
+    seed_ = spinBox(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
+    auto* row = windowsRow(this, calib_samples_, seq_, tr("tokens, seed"));
     row->addWidget(seed_);
     form->addRow(tr("Calibration samples"), row);
   }
@@ -87,7 +74,7 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     form->addRow(tr("Points (globs)"), points_);
   }
   if (kind == Kind::Compress) {
-    measure_ = spin(this, "measureSamples", 0, 4096, settings.measure_samples,
+    measure_ = spinBox(this, "measureSamples", 0, 4096, settings.measure_samples,
                     tr("Calibration windows on which each layer's output error is measured (0: skip)"));
     form->addRow(tr("Error measured on"), measure_);
     evaluate_ = new QCheckBox(tr("Evaluate the compressed model"), this);
@@ -106,13 +93,9 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
                                         "class sub-folders); windows then count images"));
       form->addRow(tr("Labels (image models)"), evaluation_labels_->parentWidget());
     }
-    ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
-    eval_windows_ = spin(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
-    auto* eval_row = new QHBoxLayout();
-    eval_row->addWidget(eval_windows_);
-    eval_row->addWidget(new QLabel(tr("windows of"), this));
-    eval_row->addWidget(ctx_);
-    eval_row->addWidget(new QLabel(tr("tokens (0 windows: all)"), this));
+    ctx_ = spinBox(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
+    eval_windows_ = spinBox(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
+    auto* eval_row = windowsRow(this, eval_windows_, ctx_, tr("tokens (0 windows: all)"));
     form->addRow(tr("Evaluation windows"), eval_row);
   }
   if (evaluate_) {
@@ -141,18 +124,14 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
 }
 
 QLineEdit* RunDialog::fileField(const QString& name, const QString& path) {
-  auto* box = new QWidget(this);
-  auto* edit = new QLineEdit(path, box);
+  auto* edit = new QLineEdit(path, this);
   edit->setObjectName(name);
-  auto* browse = new QPushButton(tr("Browse…"), box);
+  auto* browse = new QPushButton(tr("Browse…"), this);
   connect(browse, &QPushButton::clicked, this, [this, edit] {
     const QString f = QFileDialog::getOpenFileName(this, tr("Choose a text file"), edit->text(), tr("Text (*.txt *.jsonl);;All files (*)"));
     if (!f.isEmpty()) edit->setText(f);
   });
-  auto* row = new QHBoxLayout(box);
-  row->setContentsMargins(0, 0, 0, 0);
-  row->addWidget(edit, 1);
-  row->addWidget(browse);
+  withBrowse(this, edit, browse);
   return edit;
 }
 

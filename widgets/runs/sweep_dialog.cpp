@@ -36,20 +36,12 @@
 #include "core/sweep/sweep_dir.h"
 #include "core/sweep/sweep_tasks.h"
 #include "core/util/error.h"
+#include "widgets/runs/form_fields.h"
 
 namespace quench::gui {
 
 namespace {
 constexpr int kPollMs = 1000;
-
-QSpinBox* spin(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip) {
-  auto* s = new QSpinBox(parent);
-  s->setObjectName(QString::fromLatin1(name));
-  s->setRange(lo, hi);
-  s->setValue(value);
-  s->setToolTip(tip);
-  return s;
-}
 
 QLineEdit* line(QWidget* parent, const char* name, const QString& text, const QString& tip) {
   auto* e = new QLineEdit(text, parent);
@@ -156,7 +148,7 @@ SweepDialog::SweepDialog(const RunSettings& settings, const QString& model_name,
   sens_setting_ = line(this, "sensitivitySetting", first.empty() ? QStringLiteral("W4A16-G128") : QString::fromStdString(first.front()),
                        tr("The setting tried on each layer, one at a time"));
   sform->addRow(tr("Setting"), sens_setting_);
-  sens_chunks_ = spin(this, "sensitivityChunks", 1, 4096, 4, tr("Tasks the layers are split into; merged into one run when collected"));
+  sens_chunks_ = spinBox(this, "sensitivityChunks", 1, 4096, 4, tr("Tasks the layers are split into; merged into one run when collected"));
   sform->addRow(tr("Chunks"), sens_chunks_);
   sens_budget_ = new QDoubleSpinBox(this);
   sens_budget_->setObjectName(QStringLiteral("sensitivityBudget"));
@@ -171,24 +163,14 @@ SweepDialog::SweepDialog(const RunSettings& settings, const QString& model_name,
   auto* dform = new QFormLayout(data_box);
   calibration_ = line(this, "calibration", settings.calibration, tr("Text every recipe calibrates on"));
   dform->addRow(tr("Calibration"), pathField(calibration_, false)->parentWidget());
-  calib_samples_ = spin(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Calibration windows"));
-  seq_ = spin(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
-  auto* crow = new QHBoxLayout();
-  crow->addWidget(calib_samples_);
-  crow->addWidget(new QLabel(tr("windows of"), this));
-  crow->addWidget(seq_);
-  crow->addWidget(new QLabel(tr("tokens"), this));
-  dform->addRow(tr("Calibration samples"), crow);
+  calib_samples_ = spinBox(this, "calibSamples", 1, 4096, settings.calib_samples, tr("Calibration windows"));
+  seq_ = spinBox(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
+  dform->addRow(tr("Calibration samples"), windowsRow(this, calib_samples_, seq_, tr("tokens")));
   evaluation_ = line(this, "evaluation", settings.evaluation, tr("Held-out text the perplexity is measured on"));
   dform->addRow(tr("Evaluation"), pathField(evaluation_, false)->parentWidget());
-  ctx_ = spin(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
-  eval_windows_ = spin(this, "evalWindows", 1, 100000, std::max(1, settings.eval_windows), tr("Windows scored"));
-  auto* erow = new QHBoxLayout();
-  erow->addWidget(eval_windows_);
-  erow->addWidget(new QLabel(tr("windows of"), this));
-  erow->addWidget(ctx_);
-  erow->addWidget(new QLabel(tr("tokens"), this));
-  dform->addRow(tr("Evaluation windows"), erow);
+  ctx_ = spinBox(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
+  eval_windows_ = spinBox(this, "evalWindows", 1, 100000, std::max(1, settings.eval_windows), tr("Windows scored"));
+  dform->addRow(tr("Evaluation windows"), windowsRow(this, eval_windows_, ctx_, tr("tokens")));
   form_layout->addWidget(data_box);
 
   auto* where_box = new QGroupBox(tr("Where"), this);
@@ -326,18 +308,13 @@ SweepDialog::~SweepDialog() {
 }
 
 QLineEdit* SweepDialog::pathField(QLineEdit* edit, bool folder) {
-  auto* box = new QWidget(this);
-  edit->setParent(box);
-  auto* browse = new QPushButton(tr("Browse…"), box);
+  auto* browse = new QPushButton(tr("Browse…"), this);
   connect(browse, &QPushButton::clicked, this, [this, edit, folder] {
     const QString f = folder ? QFileDialog::getExistingDirectory(this, tr("Sweep folder"), edit->text())
                              : QFileDialog::getOpenFileName(this, tr("Choose a text file"), edit->text(), tr("Text (*.txt *.jsonl);;All files (*)"));
     if (!f.isEmpty()) edit->setText(f);
   });
-  auto* row = new QHBoxLayout(box);
-  row->setContentsMargins(0, 0, 0, 0);
-  row->addWidget(edit, 1);
-  row->addWidget(browse);
+  withBrowse(this, edit, browse);
   return edit;
 }
 

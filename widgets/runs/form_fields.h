@@ -1,0 +1,22 @@
+#pragma once
+// Pieces the run, export and sweep dialogs build their forms from, so that the same setting looks
+// and behaves the same in each.
+#include <QString>
+
+class QHBoxLayout;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QWidget;
+
+namespace quench::gui {
+
+QSpinBox* spinBox(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip);
+
+// "[count] windows of [tokens] <after>": the calibration and evaluation sample rows.
+QHBoxLayout* windowsRow(QWidget* parent, QSpinBox* count, QSpinBox* tokens, const QString& after);
+
+// A line edit with a Browse… button beside it, in a widget of its own (for a form row).
+QWidget* withBrowse(QWidget* parent, QLineEdit* edit, QPushButton* browse);
+
+}  // namespace quench::gui
