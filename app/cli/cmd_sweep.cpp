@@ -17,6 +17,7 @@
 #include "core/sweep/sweep_dir.h"
 #include "core/sweep/sweep_tasks.h"
 #include "core/util/error.h"
+#include "core/util/file_lock.h"
 #include "core/util/subprocess.h"
 
 namespace fs = std::filesystem;
@@ -100,6 +101,8 @@ std::vector<int> select_tasks(const SweepDir& d, const Args& a, const std::vecto
       if (s.state == TaskState::Queued || s.state == TaskState::Running)
         throw UsageError("task " + std::to_string(i) + " is " + task_state_name(s.state) + (s.job.empty() ? "" : " (Slurm job " + s.job + ")") +
                          "; wait for it or cancel it first");
+      if (s.state == TaskState::Unknown)
+        throw UsageError("task " + std::to_string(i) + "'s state is unknown (" + s.detail + "); it may still run, so it is not started again");
       out.push_back(i);
     }
     return out;
@@ -131,8 +134,16 @@ int run_cmd(const Argv& argv) {
   } else if (!d.exists()) {
     throw UsageError(d.path() + " holds no sweep yet: give the description, `quench-cli sweep run DESCRIPTION.json --dir " + d.path() + "`");
   }
+  // One `sweep run` at a time per folder: two would pick, archive and run the same tasks.
+  const auto lock = FileLock::try_acquire(d.path() + "/sweep.lock");
+  if (!lock) throw Error(d.path() + ": another `quench-cli sweep run` is working in this folder (it holds " + d.path() + "/sweep.lock); wait for it");
   const auto status = sweep_status(d);
-  const auto tasks = select_tasks(d, a, status);
+  std::vector<int> tasks;
+  for (int i : select_tasks(d, a, status)) {
+    // Looked at again just before its files move: a task that completed since is left alone.
+    if (const auto o = read_outcome(d, i); o && o->ok()) continue;
+    tasks.push_back(i);
+  }
   if (tasks.empty()) {
     std::cout << "nothing to run: every task has completed or is in the queue (`quench-cli sweep status " << d.path() << "`)\n";
     if (slurm || a.flag("no-collect")) return 0;
@@ -157,8 +168,11 @@ int run_cmd(const Argv& argv) {
     return 0;
   }
 
-  d.add_submission({{"scheduler", "local"}, {"tasks", tasks}, {"submitted_at", now_utc()}, {"host", host_name()},
-                    {"pid", static_cast<int64_t>(::getpid())}});
+  nlohmann::json sub = identity_json();
+  sub["scheduler"] = "local";
+  sub["tasks"] = tasks;
+  sub["submitted_at"] = now_utc();
+  d.add_submission(sub);
   const SweepPlan p = d.plan();
   const std::string cli = self_executable();
   int done = 0;

@@ -1,6 +1,8 @@
 #include "core/runs/sensitivity_merge.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "core/runs/sensitivity_run.h"
@@ -38,18 +40,28 @@ SensitivityUnit unit_of(const std::string& path, const LayerResult& row, const s
   u.name = row.layer;
   QUENCH_CHECK(row.settings.contains("layers") && row.settings.contains("sensitivity"), path, ": layer row '", row.layer,
                "' is not a sensitivity unit (no 'layers' or 'sensitivity' in its settings)");
-  u.layers = row.settings["layers"].get<std::vector<std::string>>();
-  u.weights = row.params_before.value_or(0);
-  for (const auto& c : candidates) {
-    const auto& per = row.settings["sensitivity"];
-    QUENCH_CHECK(per.contains(c), path, ": unit '", row.layer, "' has no result for candidate '", c, "'");
-    SensitivityEntry e;
-    e.candidate = c;
-    e.metric = per[c].at("metric").get<double>();
-    e.delta = per[c].at("delta").get<double>();
-    e.bits = per[c].at("bits").get<double>();
-    e.density = per[c].value("density", 1.0);
-    u.entries.push_back(e);
+  // JSON has no infinity: a candidate that wrecked the model (perplexity overflowed) was stored as null.
+  auto number = [&](const nlohmann::json& v, const std::string& c, const char* key) {
+    if (v.is_null()) return std::numeric_limits<double>::infinity();
+    QUENCH_CHECK(v.is_number(), path, ": unit '", row.layer, "', candidate '", c, "': '", key, "' is not a number (", v.dump(), ")");
+    return v.get<double>();
+  };
+  try {
+    u.layers = row.settings["layers"].get<std::vector<std::string>>();
+    u.weights = row.params_before.value_or(0);
+    for (const auto& c : candidates) {
+      const auto& per = row.settings["sensitivity"];
+      QUENCH_CHECK(per.contains(c), path, ": unit '", row.layer, "' has no result for candidate '", c, "'");
+      SensitivityEntry e;
+      e.candidate = c;
+      e.metric = number(per[c].at("metric"), c, "metric");
+      e.delta = number(per[c].at("delta"), c, "delta");
+      e.bits = number(per[c].at("bits"), c, "bits");
+      e.density = per[c].contains("density") ? number(per[c]["density"], c, "density") : 1.0;
+      u.entries.push_back(e);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, ": layer row '", row.layer, "' is not a sensitivity unit as Quench records one (", e.what(), ")");
   }
   u.entries.front().weight_rel_mse = row.weight_rel_mse;
   return u;
@@ -70,7 +82,11 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
   QUENCH_CHECK(base, chunk_dbs.front(), ": no ", metric, "_float metric");
 
   std::vector<SensitivityCandidate> candidates;
-  for (const auto& c : first.recipe.at("candidates")) candidates.push_back({c.at("name").get<std::string>(), c.at("setting")});
+  try {
+    for (const auto& c : first.recipe.at("candidates")) candidates.push_back({c.at("name").get<std::string>(), c.at("setting")});
+  } catch (const nlohmann::json::exception& e) {
+    fail(chunk_dbs.front(), ": its sensitivity run's recipe names no candidates as Quench records them (", e.what(), ")");
+  }
   std::vector<std::string> names;
   for (const auto& c : candidates) names.push_back(c.name);
 
@@ -89,7 +105,7 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
     const ExperimentDataset* e = dataset_with_role(r, "eval");
     QUENCH_CHECK(e && e->dataset.content_hash == eval->dataset.content_hash && e->dataset.samples == eval->dataset.samples, path,
                  ": measured on other evaluation data than ", chunk_dbs.front());
-    QUENCH_CHECK(r.recipe.at("candidates") == first.recipe.at("candidates") && r.recipe.value("metric", "") == metric &&
+    QUENCH_CHECK(r.recipe.value("candidates", nlohmann::json()) == first.recipe.at("candidates") && r.recipe.value("metric", "") == metric &&
                      r.recipe.value("per_block", false) == first.recipe.value("per_block", false),
                  path, ": tried other candidates, metric or units than ", chunk_dbs.front());
     const std::optional<double> b = metric_value(r, metric + "_float");
@@ -138,6 +154,13 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
     w.finish_with(std::current_exception());
     throw;
   }
+  // Its duration is the chunks' span (ISO times sort as text), not the few milliseconds of merging.
+  std::string started = first.summary.started_at, finished;
+  for (const auto& r : runs) {
+    started = std::min(started, r.summary.started_at);
+    finished = std::max(finished, r.summary.finished_at.value_or(""));
+  }
+  if (!started.empty() && started <= finished) dest.set_span(run.experiment_id, started, finished);
   return run.experiment_id;
 }
 

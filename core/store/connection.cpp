@@ -89,8 +89,8 @@ sqlite::Db open_reader(const std::string& path) {
   }
 }
 
-sqlite::Db open_connection(const std::string& path, int busy_timeout_ms) {
-  sqlite::Db db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+sqlite::Db open_connection(const std::string& path, int busy_timeout_ms, bool uri) {
+  sqlite::Db db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, uri ? sqlite::Db::file_uri(path, "mode=rwc") : std::string());
   sqlite3_busy_timeout(db.get(), busy_timeout_ms);
   db.exec("PRAGMA foreign_keys = ON");
   // WAL: readers never block the writer and a killed writer leaves only an uncommitted WAL tail,

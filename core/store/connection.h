@@ -19,8 +19,9 @@ FileState inspect_database_file(const std::string& path);
 // A read-only connection to an existing database, also in a read-only folder (then immutable).
 sqlite::Db open_reader(const std::string& path);
 
-// Creates the file (not its directory) when missing. Call inspect_database_file first.
-sqlite::Db open_connection(const std::string& path, int busy_timeout_ms);
+// Creates the file (not its directory) when missing. Call inspect_database_file first. uri: the
+// connection understands file: URIs (ATTACH of another file read-only, as the import does).
+sqlite::Db open_connection(const std::string& path, int busy_timeout_ms, bool uri = false);
 
 // Now, UTC, ISO 8601 with milliseconds: "2026-11-22T19:47:34.123Z".
 std::string now_utc();

@@ -65,13 +65,32 @@ void check_source(const std::string& dest, const std::string& source) {
 ImportReport import_experiments(const std::string& dest, const std::string& source) {
   check_source(dest, source);
   { Store created = Store::open(dest); }  // creates or migrates it, refusing what is not ours
-  sqlite::Db db = open_connection(dest, StoreOptions{}.busy_timeout_ms);
-  db.prepare("ATTACH DATABASE ?1 AS src").bind(1, source).run();
+  // URI names on, so that the source is attached read-only: a process recording into it is not
+  // blocked by this transaction, and a source in a read-only folder can be read.
+  sqlite::Db db = open_connection(dest, StoreOptions{}.busy_timeout_ms, /*uri=*/true);
   // Detached on every path: a connection with the file attached must not outlive this call.
   struct Detach {
     sqlite::Db& db;
-    ~Detach() { sqlite3_exec(db.get(), "DETACH DATABASE src", nullptr, nullptr, nullptr); }
+    bool attached = false;
+    ~Detach() {
+      if (attached) sqlite3_exec(db.get(), "DETACH DATABASE src", nullptr, nullptr, nullptr);
+    }
   } detach{db};
+  auto attach = [&](const char* mode) {
+    db.prepare("ATTACH DATABASE ?1 AS src").bind(1, sqlite::Db::file_uri(fs::absolute(source).string(), mode)).run();
+    detach.attached = true;
+    (void)db.query_int("SELECT count(*) FROM src.sqlite_schema");  // opens it (and its WAL) now
+  };
+  try {
+    attach("mode=ro");
+  } catch (const BusyError&) {
+    throw;
+  } catch (const Error&) {
+    // A WAL file whose -shm cannot be made (a read-only folder): read as immutable, as open_reader does.
+    if (detach.attached) db.exec("DETACH DATABASE src");
+    detach.attached = false;
+    attach("immutable=1");
+  }
 
   ImportReport report;
   {

@@ -252,6 +252,19 @@ void Store::set_notes(int64_t id, const std::string& notes) {
   tx.commit();
 }
 
+void Store::set_span(int64_t id, const std::string& started_at, const std::string& finished_at) {
+  QUENCH_CHECK(!started_at.empty() && started_at <= finished_at, path(), ": experiment ", id, " cannot span '", started_at, "' to '",
+               finished_at, "'");
+  sqlite::Transaction tx(db_);
+  db_.prepare("UPDATE experiments SET started_at = ?1, finished_at = ?2 WHERE id = ?3 AND status <> 'running'")
+      .bind(1, started_at)
+      .bind(2, finished_at)
+      .bind(3, id)
+      .run();
+  QUENCH_CHECK(db_.changes() == 1, path(), ": no finished experiment with id ", id);
+  tx.commit();
+}
+
 void Store::set_tags(int64_t id, const std::vector<std::string>& tags) {
   for (const auto& t : tags) check_tag(path(), t);
   sqlite::Transaction tx(db_);

@@ -71,6 +71,9 @@ class Store {
   void remove(int64_t id);
   void rename(int64_t id, const std::string& name);
   void set_notes(int64_t id, const std::string& notes);
+  // The times a finished run spans, for one put together from others (a sensitivity analysis
+  // merged from chunks: their first start and last end), so its duration is the work's.
+  void set_span(int64_t id, const std::string& started_at, const std::string& finished_at);
   void set_tags(int64_t id, const std::vector<std::string>& tags);
 
   // --- export ---

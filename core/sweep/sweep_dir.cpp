@@ -1,12 +1,5 @@
 #include "core/sweep/sweep_dir.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -16,7 +9,9 @@
 #include "core/store/connection.h"
 #include "core/store/import.h"
 #include "core/store/store.h"
+#include "core/sweep/sweep_tasks.h"
 #include "core/util/error.h"
+#include "core/util/file_lock.h"
 #include "core/util/subprocess.h"
 
 namespace fs = std::filesystem;
@@ -40,25 +35,6 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
   }
 }
 
-// An exclusive flock on a file for the object's lifetime.
-class MergeLock {
- public:
-  explicit MergeLock(const std::string& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
-    QUENCH_CHECK(fd_ >= 0, path, ": cannot open the merge lock (", std::strerror(errno), ")");
-    while (::flock(fd_, LOCK_EX) != 0)
-      if (errno != EINTR) {
-        const int e = errno;
-        ::close(fd_);
-        fail(path, ": cannot lock (", std::strerror(e), ")");
-      }
-  }
-  ~MergeLock() { ::close(fd_); }
-  MergeLock(const MergeLock&) = delete;
-  MergeLock& operator=(const MergeLock&) = delete;
-
- private:
-  int fd_;
-};
 }  // namespace
 
 SweepDir::SweepDir(std::string dir) : dir_(fs::absolute(dir).lexically_normal().string()) {
@@ -118,11 +94,13 @@ void SweepDir::archive_attempt(int i) const {
 }
 
 std::optional<TaskOutcome> read_outcome(const SweepDir& d, int i) {
-  std::error_code ec;
-  if (!fs::exists(d.exit_file(i), ec)) return std::nullopt;
-  const auto j = read_json_file(d.exit_file(i), "a task's outcome");
+  // Opened rather than looked up: on NFS, open() revalidates what a cached stat may not yet show.
+  std::ifstream in(d.exit_file(i));
+  if (!in) return std::nullopt;
+  nlohmann::json j;
   TaskOutcome o;
   try {
+    j = nlohmann::json::parse(in);
     o.exit_code = j.at("exit_code").get<int>();
     o.signal = j.value("signal", 0);
     o.finished_at = j.value("finished_at", "");
@@ -145,11 +123,11 @@ CollectReport collect_sweep(const SweepDir& d, const std::string& dest) {
   std::set<int> chunks;
   if (plan.sensitivity) chunks.insert(plan.sensitivity->jobs.begin(), plan.sensitivity->jobs.end());
   bool chunks_done = plan.sensitivity.has_value();
-  for (const auto& job : plan.jobs) {
-    const auto o = read_outcome(d, job.index);
-    if (!o) rep.waiting.push_back(job.index);
-    else if (!o->ok()) rep.failed.push_back(job.index);
-    if (!o || !o->ok()) {
+  for (const TaskStatus& st : sweep_status(d)) {
+    const auto& job = plan.jobs[st.index];
+    if (st.state != TaskState::Completed) {
+      // Lost tasks (gone from the queue without an outcome) need a resubmission as failed ones do.
+      (st.state == TaskState::Failed || st.state == TaskState::Lost ? rep.failed : rep.waiting).push_back(job.index);
       if (chunks.count(job.index)) chunks_done = false;
       continue;
     }
@@ -163,7 +141,7 @@ CollectReport collect_sweep(const SweepDir& d, const std::string& dest) {
     // Merged once into merged/ (then only imported): merging again would make a new run each time.
     // One merge at a time (the window and `sweep collect` may collect together): a second merge
     // would record the analysis again under a new id.
-    const MergeLock lock(d.path() + "/merged/merge.lock");
+    const FileLock lock(d.path() + "/merged/merge.lock");
     std::error_code ec;
     if (!fs::exists(d.merged_db(), ec)) {
       const std::string tmp = d.merged_db() + ".partial";

@@ -62,8 +62,8 @@ struct CollectReport {
   int imported = 0;            // experiments added to the store now
   int present = 0;             // already there from an earlier collect
   std::vector<int> collected;  // task indices whose results are in the store
-  std::vector<int> failed;     // tasks that ended with an error (their logs say why)
-  std::vector<int> waiting;    // tasks with no outcome yet
+  std::vector<int> failed;     // tasks that ended with an error or were lost (their logs say why)
+  std::vector<int> waiting;    // tasks not submitted, queued, running, or whose state is unknown
   std::optional<int64_t> sensitivity_id;  // the merged analysis' experiment id in the store
 };
 

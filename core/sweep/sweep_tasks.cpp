@@ -13,6 +13,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/store/connection.h"
+#include "core/store/process.h"
 #include "core/util/error.h"
 #include "core/util/subprocess.h"
 
@@ -31,7 +32,15 @@ std::optional<nlohmann::json> read_json_if_any(const std::string& path) {
   }
 }
 
-bool process_alive(int64_t pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0; }
+// Alive, gone, or on another host (not checkable from here): pid reuse cannot fool it.
+OwnerState state_of(const nlohmann::json& j) {
+  ProcessIdentity p;
+  p.host = j.value("host", std::string());
+  p.boot_id = j.value("boot_id", std::string());
+  p.pid = j.value("pid", int64_t{0});
+  p.start_ticks = j.value("start_ticks", int64_t{0});
+  return owner_state(p);
+}
 
 // A Slurm array task's line in `squeue -h -r -o "%i %T"`: "1234_5 RUNNING".
 struct QueueState {
@@ -73,19 +82,23 @@ std::string sanitize_job_name(const std::string& s) {
   return out.empty() ? "sweep" : out;
 }
 
-// A value placed in the batch script's #SBATCH lines: one line, no shell needed.
-std::string script_value(const std::string& v, const std::string& option) {
-  QUENCH_CHECK(v.find('\n') == std::string::npos && v.find('\r') == std::string::npos, option, ": must be one line");
-  return v;
-}
-
 // Single quotes for the script's exec line: paths with spaces or quotes stay one word.
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+
+// A word as a shell reads it: quoted only when it needs to be (logs and comments stay readable).
+std::string shell_word(const std::string& a) {
+  return a.find_first_of(" '\"$\\*?[]{}();&|<>`!#~") == std::string::npos && !a.empty() ? a : shell_quote(a);
+}
 }  // namespace
+
+nlohmann::json identity_json() {
+  const ProcessIdentity me = current_process();
+  return {{"host", me.host}, {"boot_id", me.boot_id}, {"pid", me.pid}, {"start_ticks", me.start_ticks}};
+}
 
 TaskOutcome run_task(const SweepDir& d, int i, const std::string& cli) {
   const SweepPlan plan = d.plan();
@@ -93,12 +106,10 @@ TaskOutcome run_task(const SweepDir& d, int i, const std::string& cli) {
                plan.jobs.size(), ")");
   std::string job;
   if (const char* a = std::getenv("SLURM_ARRAY_JOB_ID")) job = std::string(a) + "_" + std::to_string(i);
-  write_file_atomic(d.started_file(i), nlohmann::json({{"pid", static_cast<int64_t>(::getpid())},
-                                                       {"host", host_name()},
-                                                       {"started_at", now_utc()},
-                                                       {"slurm_job", job}})
-                                              .dump() +
-                                          "\n");
+  nlohmann::json started = identity_json();
+  started["started_at"] = now_utc();
+  started["slurm_job"] = job;
+  write_file_atomic(d.started_file(i), started.dump() + "\n");
   std::vector<std::string> argv = {cli};
   argv.insert(argv.end(), plan.jobs[i].args.begin(), plan.jobs[i].args.end());
   argv.insert(argv.end(), {"--db", d.task_db(i)});
@@ -106,7 +117,7 @@ TaskOutcome run_task(const SweepDir& d, int i, const std::string& cli) {
     std::ofstream log(d.task_log(i), std::ios::app);
     // The command as one can paste it into a shell to run the job again by hand.
     log << "# task " << i << " (" << plan.jobs[i].name << ") on " << host_name() << " at " << now_utc() << "\n#";
-    for (const auto& a : argv) log << " " << (a.find_first_of(" '\"$\\*?[]{}();&|<>`!#~") == std::string::npos ? a : shell_quote(a));
+    for (const auto& a : argv) log << " " << shell_word(a);
     log << "\n";
   }
   ProcessOptions po;
@@ -141,61 +152,74 @@ const char* task_state_name(TaskState s) {
 std::vector<TaskStatus> sweep_status(const SweepDir& d) {
   const SweepPlan plan = d.plan();
   const nlohmann::json subs = d.submissions();
+  // The last submission that included each task.
+  std::vector<const nlohmann::json*> last(plan.jobs.size(), nullptr);
+  try {
+    for (const auto& s : subs)
+      for (const auto& t : s.at("tasks")) {
+        const int k = t.get<int>();
+        if (k >= 0 && k < static_cast<int>(last.size())) last[k] = &s;
+      }
+  } catch (const nlohmann::json::exception& e) {
+    fail(d.plan_file(), ": its 'submissions' are damaged (", e.what(), ")");
+  }
+  // Slurm is asked before any outcome is read: a task that ends in between is then seen by its
+  // outcome, never taken for lost.
   std::map<std::string, QueueState> queues;
+  for (const auto* s : last)
+    if (s && s->value("scheduler", "") == "slurm") {
+      auto& q = queues[s->value("job_id", "")];
+      if (!q.asked) q = ask_squeue(s->value("job_id", ""));
+    }
   std::vector<TaskStatus> out;
-  const std::string here = host_name();
   for (const auto& job : plan.jobs) {
     TaskStatus st;
     st.index = job.index;
-    st.outcome = read_outcome(d, job.index);
     st.log = d.task_log(job.index);
-    const nlohmann::json* sub = nullptr;
-    for (const auto& s : subs)
-      for (const auto& t : s.value("tasks", nlohmann::json::array()))
-        if (t.get<int>() == job.index) sub = &s;
+    const nlohmann::json* sub = last[job.index];
     if (sub) st.scheduler = sub->value("scheduler", "");
     if (st.scheduler == "slurm") st.job = sub->value("job_id", "") + "_" + std::to_string(job.index);
+    st.outcome = read_outcome(d, job.index);
     if (st.outcome) {
       st.state = st.outcome->ok() ? TaskState::Completed : TaskState::Failed;
-      out.push_back(st);
-      continue;
-    }
-    if (!sub) {
-      out.push_back(st);
-      continue;
-    }
-    const auto started = read_json_if_any(d.started_file(job.index));
-    if (st.scheduler == "local") {
-      if (started && started->value("host", "") == here && process_alive(started->value("pid", int64_t{0}))) {
+    } else if (!sub) {
+      st.state = TaskState::NotSubmitted;
+    } else if (st.scheduler == "local") {
+      const auto started = read_json_if_any(d.started_file(job.index));
+      const OwnerState task = started ? state_of(*started) : OwnerState::Gone;
+      const OwnerState runner = state_of(*sub);
+      if (started && task == OwnerState::Alive) {
         st.state = TaskState::Running;
+      } else if ((started && task == OwnerState::OtherHost) || (!started && runner == OwnerState::OtherHost)) {
+        st.state = TaskState::Unknown;
+        st.detail = "run by " + (started ? *started : *sub).value("host", std::string("?")) + ", which cannot be checked from here";
       } else if (started) {
         st.state = TaskState::Lost;
-        st.detail = "its process on " + started->value("host", std::string("?")) + " ended without writing an outcome (killed)";
-      } else if (sub->value("host", "") == here && process_alive(sub->value("pid", int64_t{0}))) {
+        st.detail = "its process ended without writing an outcome (killed)";
+      } else if (runner == OwnerState::Alive) {
         st.state = TaskState::Queued;
       } else {
         st.state = TaskState::Lost;
         st.detail = "the local run stopped before this task began";
       }
-      out.push_back(st);
-      continue;
-    }
-    const std::string job_id = sub->value("job_id", "");
-    auto& q = queues[job_id];
-    if (!q.asked) q = ask_squeue(job_id);
-    if (!q.error.empty()) {
-      st.state = TaskState::Unknown;
-      st.detail = q.error;
-    } else if (auto it = q.state.find(st.job); it != q.state.end()) {
-      st.state = it->second == "PENDING" ? TaskState::Queued : TaskState::Running;
-      st.detail = it->second;
     } else {
-      // Gone from the queue without an outcome: the wrapper never ran or was killed outright.
-      st.state = TaskState::Lost;
-      st.detail = "Slurm no longer lists " + st.job + " and it left no outcome (cancelled before it began, killed, out of memory, or its setup failed)";
-      const std::string sl = slurm_log(d, job_id, job.index);
-      std::error_code ec;
-      if (fs::exists(sl, ec)) st.log = sl;
+      const std::string job_id = sub->value("job_id", "");
+      const QueueState& q = queues[job_id];
+      if (!q.error.empty()) {
+        st.state = TaskState::Unknown;
+        st.detail = q.error;
+      } else if (auto it = q.state.find(st.job); it != q.state.end()) {
+        st.state = it->second == "PENDING" ? TaskState::Queued : TaskState::Running;
+        st.detail = it->second;
+      } else {
+        // Gone from the queue without an outcome: the wrapper never ran or was killed outright.
+        st.state = TaskState::Lost;
+        st.detail = "Slurm no longer lists " + st.job +
+                    " and it left no outcome (cancelled before it began, killed, out of memory, or its setup failed)";
+        const std::string sl = slurm_log(d, job_id, job.index);
+        std::error_code ec;
+        if (fs::exists(sl, ec)) st.log = sl;
+      }
     }
     out.push_back(st);
   }
@@ -220,36 +244,46 @@ std::string submit_slurm(const SweepDir& d, const std::vector<int>& tasks, const
   QUENCH_CHECK(!tasks.empty(), d.path(), ": no tasks to submit");
   QUENCH_CHECK(fs::path(o.cli).is_absolute(), "the quench-cli for the nodes must be an absolute path, got '", o.cli, "'");
   const SweepPlan plan = d.plan();
-  std::ostringstream s;
-  s << "#!/bin/bash\n"
-    << "# Written by quench-cli sweep run --slurm: one array task per sweep job (docs/sweeps.md).\n"
-    << "#SBATCH --job-name=" << sanitize_job_name("quench-" + plan.name) << "\n"
-    << "#SBATCH --output=" << d.path() << "/logs/slurm-%A_%a.out\n";
-  if (!o.partition.empty()) s << "#SBATCH --partition=" << script_value(o.partition, "--partition") << "\n";
-  if (!o.gres.empty()) s << "#SBATCH --gres=" << script_value(o.gres, "--gres") << "\n";
-  if (!o.time.empty()) s << "#SBATCH --time=" << script_value(o.time, "--time") << "\n";
-  if (!o.cpus.empty()) s << "#SBATCH --cpus-per-task=" << script_value(o.cpus, "--cpus") << "\n";
-  if (!o.mem.empty()) s << "#SBATCH --mem=" << script_value(o.mem, "--mem") << "\n";
+  // Options go to sbatch as arguments, not #SBATCH lines: no word splitting of paths with spaces.
+  // '%' in a path is doubled: sbatch expands %A, %a, … in --output.
+  std::string out_pattern;
+  for (char c : d.path() + "/logs/slurm-") out_pattern += c == '%' ? std::string("%%") : std::string(1, c);
+  std::vector<std::string> argv = {"sbatch", "--parsable", "--array=" + task_list_text(tasks),
+                                   "--job-name=" + sanitize_job_name("quench-" + plan.name), "--output=" + out_pattern + "%A_%a.out"};
+  auto add = [&](const std::string& option, const std::string& v) {
+    if (!v.empty()) argv.push_back("--" + option + "=" + v);
+  };
+  add("partition", o.partition);
+  add("gres", o.gres);
+  add("time", o.time);
+  add("cpus-per-task", o.cpus);
+  add("mem", o.mem);
   for (const auto& x : o.extra) {
     QUENCH_CHECK(x.rfind("--", 0) == 0, "--sbatch-arg expects an sbatch option such as --account=proj, got '", x, "'");
-    s << "#SBATCH " << script_value(x, "--sbatch-arg") << "\n";
+    argv.push_back(x);
   }
-  s << "set -e\n";
+  const std::string script = d.path() + "/sweep.sbatch";
+  argv.push_back(script);
+  std::ostringstream s;
+  s << "#!/bin/bash\n"
+    << "# Written by quench-cli sweep run --slurm: one array task per sweep job (docs/sweeps.md), submitted as\n#";
+  for (const auto& a : argv) s << " " << shell_word(a);
+  s << "\nset -e\n";
   for (const auto& line : plan.setup) s << line << "\n";
   s << "exec " << shell_quote(o.cli) << " sweep task " << shell_quote(d.path()) << " \"$SLURM_ARRAY_TASK_ID\"\n";
-  const std::string script = d.path() + "/sweep.sbatch";
   write_file_atomic(script, s.str());
   fs::permissions(script, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
 
-  const ProcessResult r = run_process({"sbatch", "--parsable", "--array=" + task_list_text(tasks), script});
-  std::string out = r.output;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  QUENCH_CHECK(r.ok(), "sbatch refused ", script, ": ", out);
+  const ProcessResult r = run_process(argv);
+  std::string text = r.output;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  QUENCH_CHECK(r.ok(), "sbatch refused ", script, ": ", text);
   // --parsable prints "JOBID" or "JOBID;CLUSTER", after any warnings on earlier lines.
-  std::string last = out.substr(out.find_last_of('\n') == std::string::npos ? 0 : out.find_last_of('\n') + 1);
-  const std::string job_id = last.substr(0, last.find(';'));
+  const auto nl = text.find_last_of('\n');
+  const std::string last_line = nl == std::string::npos ? text : text.substr(nl + 1);
+  const std::string job_id = last_line.substr(0, last_line.find(';'));
   QUENCH_CHECK(!job_id.empty() && job_id.find_first_not_of("0123456789") == std::string::npos, "sbatch did not print a job id for ", script,
-               ": ", out);
+               ": ", text);
   d.add_submission({{"scheduler", "slurm"}, {"job_id", job_id}, {"tasks", tasks}, {"submitted_at", now_utc()}, {"host", host_name()}});
   return job_id;
 }

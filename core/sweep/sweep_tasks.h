@@ -14,6 +14,10 @@ namespace quench {
 // tasks/I.exit. Signals to this process reach the job. Returns the outcome.
 TaskOutcome run_task(const SweepDir& d, int i, const std::string& cli);
 
+// This process as a local submission and a task's start marker record it (host, boot, pid, start
+// time), so that its state can be told from here later without being fooled by a reused pid.
+nlohmann::json identity_json();
+
 enum class TaskState { NotSubmitted, Queued, Running, Completed, Failed, Lost, Unknown };
 const char* task_state_name(TaskState s);
 

@@ -1,6 +1,7 @@
 #include "core/util/subprocess.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,31 +23,71 @@ namespace {
 std::atomic<pid_t> g_child{0};
 
 void forward(int sig) {
+  const int saved = errno;
   const pid_t p = g_child.load();
   if (p > 0) ::kill(p, sig);
+  errno = saved;
 }
 
-// Installs the forwarding handlers for its lifetime and restores the previous ones after.
+constexpr std::array<int, 3> kForwarded = {SIGTERM, SIGINT, SIGHUP};
+
+// Installs the forwarding handlers for its lifetime and restores the previous ones after. A signal
+// this process ignores (SIGHUP under nohup) stays ignored, and so stays ignored in the child.
 class SignalForwarding {
  public:
-  explicit SignalForwarding(bool on) : on_(on) {
-    if (!on_) return;
+  explicit SignalForwarding(bool on) {
+    if (!on) return;
     struct sigaction sa {};
     sa.sa_handler = forward;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+    for (size_t i = 0; i < kForwarded.size(); ++i) {
+      ::sigaction(kForwarded[i], nullptr, &old_[i]);
+      if (old_[i].sa_handler == SIG_IGN) continue;
+      ::sigaction(kForwarded[i], &sa, nullptr);
+      installed_[i] = true;
+    }
   }
   ~SignalForwarding() {
-    if (!on_) return;
-    for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+    for (size_t i = 0; i < kForwarded.size(); ++i)
+      if (installed_[i]) ::sigaction(kForwarded[i], &old_[i], nullptr);
   }
   SignalForwarding(const SignalForwarding&) = delete;
   SignalForwarding& operator=(const SignalForwarding&) = delete;
 
  private:
-  static constexpr std::array<int, 3> kSignals = {SIGTERM, SIGINT, SIGHUP};
-  bool on_;
   std::array<struct sigaction, 3> old_{};
+  std::array<bool, 3> installed_{};
+};
+
+// Blocks the forwarded signals for its lifetime, so that one arriving between the spawn and the
+// moment the child's pid is known is held, then delivered (and forwarded) when unblocked.
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : kForwarded) sigaddset(&set, s);
+    ::pthread_sigmask(SIG_BLOCK, &set, &previous_);
+  }
+  ~SignalsHeld() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+  const sigset_t& previous() const { return previous_; }
+
+ private:
+  sigset_t previous_;
+};
+
+class SpawnAttributes {
+ public:
+  SpawnAttributes() { posix_spawnattr_init(&a_); }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&a_); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+  posix_spawnattr_t* get() { return &a_; }
+
+ private:
+  posix_spawnattr_t a_;
 };
 
 class Fd {
@@ -102,9 +143,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
   SignalForwarding fw(options.forward_signals);
   pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, args[0], fa.get(), nullptr, args.data(), environ);
-  if (rc != 0) fail("cannot start ", argv[0], " (", std::strerror(rc), ")");
-  g_child = pid;
+  {
+    SignalsHeld held;
+    // The child starts with this thread's mask as it was before the signals were held.
+    SpawnAttributes attr;
+    posix_spawnattr_setsigmask(attr.get(), &held.previous());
+    posix_spawnattr_setflags(attr.get(), POSIX_SPAWN_SETSIGMASK);
+    const int rc = ::posix_spawnp(&pid, args[0], fa.get(), attr.get(), args.data(), environ);
+    if (rc != 0) fail("cannot start ", argv[0], " (", std::strerror(rc), ")");
+    g_child = pid;
+  }
   write_end.reset();
   log.reset();
 
@@ -117,10 +165,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       else if (n == 0 || errno != EINTR) break;
     }
   }
+  // Waited for without reaping first, so no signal is forwarded to a pid already handed to another process.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  g_child = 0;
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  g_child = 0;
   if (WIFSIGNALED(status)) {
     r.signal = WTERMSIG(status);
     r.exit_code = 128 + r.signal;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -207,4 +208,21 @@ TEST(StoreImport, RefusesWhatItCannotReadAndChangesNothing) {
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
   expect_refused(dest, bad, "damaged.db");
+}
+
+TEST(StoreImport, DoesNotBlockAProcessWritingToTheSource) {
+  test::TempDir dir;
+  const std::string src = dir.file("task.db"), dest = dir.file("store.db");
+  Source ids = fill_source(src, dir.file("recipe.json"));
+  // Another connection holds the source's write lock for the whole import (a task still
+  // recording): the import only reads the source, so neither waits for the other.
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open(src.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE; UPDATE experiments SET notes = 'busy' WHERE id = 1;", nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto t0 = std::chrono::steady_clock::now();
+  const ImportReport r = import_experiments(dest, src);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);  // the busy timeout is 5 s
+  EXPECT_EQ(r.imported.size(), 2u);
+  EXPECT_EQ(sqlite3_exec(writer, "COMMIT;", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(writer);
 }

@@ -27,6 +27,9 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -280,30 +283,45 @@ SweepDialog::SweepDialog(const RunSettings& settings, const QString& model_name,
   });
   connect(process_, &QProcess::finished, this, [this](int code, QProcess::ExitStatus) {
     start_button_->setEnabled(true);
-    if (code != 0 && !dir_->exists()) {
+    // A task that failed is shown by its row; anything else (a refused description, sbatch missing)
+    // is named by the runner's last line.
+    const QStringList lines = output_->toPlainText().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    const QString last = lines.isEmpty() ? QString() : lines.last();
+    if (code != 0 && !last.contains(QStringLiteral("failed"))) setError(tr("quench-cli sweep run stopped (exit %1): %2").arg(code).arg(last));
+    if (!dir_ || !dir_->exists()) {
       timer_->stop();
-      // The description was refused: the last line of the output names the key.
-      const QStringList lines = output_->toPlainText().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
-      setError(tr("quench-cli sweep run stopped (exit %1): %2").arg(code).arg(lines.isEmpty() ? QString() : lines.last()));
       Q_EMIT finishedAll();
       return;
     }
+    const QString error = error_;
     refresh();
+    if (!error.isEmpty()) setError(error + QStringLiteral("\n") + status_->text());
   });
   connect(process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
-    if (e == QProcess::FailedToStart) setError(tr("cannot start %1: %2").arg(cli_, process_->errorString()));
+    if (e != QProcess::FailedToStart) return;
+    setError(tr("cannot start %1: %2").arg(cli_, process_->errorString()));
+    timer_->stop();
+    start_button_->setEnabled(true);
+    Q_EMIT finishedAll();
   });
+  // The runner and the jobs it starts form a process group of their own, so that closing the
+  // dialog can stop all of them.
+  process_->setChildProcessModifier([] { ::setpgid(0, 0); });
   timer_->setInterval(kPollMs);
   connect(timer_, &QTimer::timeout, this, &SweepDialog::refresh);
   if (cli_.isEmpty()) setError(tr("quench-cli was not found beside this program or on PATH (set QUENCH_CLI to its path)"));
 }
 
 SweepDialog::~SweepDialog() {
-  // A local sweep stops with the dialog: the running task gets SIGTERM (recorded as cancelled) and
-  // the next Start in the same folder continues where it stopped. Slurm tasks go on regardless.
+  // A local sweep stops with the dialog: its task gets SIGTERM and ends as failed, and the next
+  // Start in the same folder runs it again. Slurm tasks go on regardless (Open Sweep… follows them).
+  timer_->stop();
+  process_->disconnect(this);
   if (process_->state() != QProcess::NotRunning) {
-    process_->terminate();
-    if (!process_->waitForFinished(10000)) process_->kill();
+    const qint64 group = process_->processId();
+    if (group > 0) ::kill(static_cast<pid_t>(-group), SIGTERM);
+    if (!process_->waitForFinished(10000) && group > 0) ::kill(static_cast<pid_t>(-group), SIGKILL);
+    process_->waitForFinished(2000);
   }
 }
 
@@ -483,6 +501,13 @@ void SweepDialog::start() {
   if (process_->state() != QProcess::NotRunning) return;
   const QString folder = sweepFolder();
   QStringList args = {QStringLiteral("sweep"), QStringLiteral("run")};
+  if (SweepDir(folder.toStdString()).exists()) {
+    // An existing sweep continues as it was planned; its files are never overwritten from the form.
+    dir_ = std::make_unique<SweepDir>(folder.toStdString());
+    runCli(args << QStringLiteral("--dir") << folder << schedulerArgs());
+    output_->appendPlainText(tr("(continuing the sweep in %1 as it was planned; the form is not used: choose a new folder for a new sweep)").arg(folder));
+    return;
+  }
   try {
     QUENCH_CHECK(QDir().mkpath(folder), folder.toStdString(), ": cannot create the sweep folder");
     QString editor_file;
@@ -530,8 +555,10 @@ void SweepDialog::refresh() {
   try {
     plan = dir_->plan();
     st = sweep_status(*dir_);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
+    // A damaged sweep folder does not mend itself: say so once and stop polling.
     setError(QString::fromUtf8(e.what()));
+    timer_->stop();
     return;
   }
   // Rebuilding rows must not count as the user picking a task (which shows its log).
@@ -539,10 +566,10 @@ void SweepDialog::refresh() {
   const int selected = tasks_->currentRow();
   tasks_->setRowCount(static_cast<int>(st.size()));
   std::map<TaskState, int> counts;
-  bool new_results = false;
+  std::set<int> completed;
   for (const auto& s : st) {
     ++counts[s.state];
-    if (s.state == TaskState::Completed && !collected_tasks_.count(s.index)) new_results = true;
+    if (s.state == TaskState::Completed) completed.insert(s.index);
     QString where = QString::fromStdString(s.job.empty() ? s.scheduler : "slurm " + s.job);
     QString detail = QString::fromStdString(s.detail);
     if (s.outcome && !s.outcome->ok())
@@ -557,17 +584,16 @@ void SweepDialog::refresh() {
   if (selected >= 0 && selected < tasks_->rowCount()) tasks_->selectRow(selected);
 
   QString collect_error;
-  if (new_results) {
+  if (completed != completed_seen_) {
+    completed_seen_ = completed;  // tried once per change, so a failing import is not retried every second
     try {
       const CollectReport r = collect_sweep(*dir_, base_.database.toStdString());
-      collected_tasks_ = std::set<int>(r.collected.begin(), r.collected.end());
       collected_ += r.imported;
       if (r.imported > 0) Q_EMIT collected(r.imported);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       collect_error = QString::fromUtf8(e.what());
     }
   }
-  const int ended = counts[TaskState::Completed] + counts[TaskState::Failed] + counts[TaskState::Lost];
   QStringList parts;
   for (const auto& [state, n] : counts)
     if (n > 0) parts << QStringLiteral("%1 %2").arg(n).arg(QString::fromLatin1(task_state_name(state)));
@@ -580,15 +606,15 @@ void SweepDialog::refresh() {
   }
   const bool runner_done = process_->state() == QProcess::NotRunning;
   resubmit_button_->setEnabled(runner_done && counts[TaskState::Failed] + counts[TaskState::Lost] > 0);
-  if (runner_done && ended == static_cast<int>(st.size()) && !new_results && !all_done_) {
-    all_done_ = true;
+  // Unknown (squeue unreachable) keeps polling: the tasks may still run.
+  const bool active = counts[TaskState::Queued] + counts[TaskState::Running] + counts[TaskState::Unknown] > 0;
+  if (runner_done && !active) {
     timer_->stop();
-    Q_EMIT finishedAll();
+    if (!all_done_) {
+      all_done_ = true;
+      Q_EMIT finishedAll();
+    }
   }
-  // A local run that stopped (cancelled) leaves tasks never started: nothing more will change.
-  if (runner_done && where_->currentData().toString() != QStringLiteral("slurm") && ended < static_cast<int>(st.size()) &&
-      counts[TaskState::Running] == 0 && counts[TaskState::Queued] == 0)
-    timer_->stop();
 }
 
 void SweepDialog::showTaskLog() {
@@ -601,7 +627,7 @@ void SweepDialog::showTaskLog() {
     const std::string log = tail_lines(st[row].log, 60);
     output_->setPlainText(QStringLiteral("%1\n%2").arg(QString::fromStdString(st[row].log),
                                                        log.empty() ? tr("(no log yet)") : QString::fromStdString(log)));
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     setError(QString::fromUtf8(e.what()));
   }
 }

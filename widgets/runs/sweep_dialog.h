@@ -65,8 +65,8 @@ class SweepDialog : public QDialog {
  Q_SIGNALS:
   // Experiments were added to the store (the Experiments tab reloads on its own; tests wait on this).
   void collected(int added);
-  // Every task has ended (completed, failed or lost) and the runner has exited; or the sweep could
-  // not start (error() says why).
+  // Nothing more will change: the runner has exited and no task is queued or running (every task
+  // ended, or the run stopped, or the sweep could not start: error() says why).
   void finishedAll();
 
  private:
@@ -85,7 +85,7 @@ class SweepDialog : public QDialog {
   int collected_ = 0;
   bool all_done_ = false;
   QString error_;
-  std::set<int> collected_tasks_;
+  std::set<int> completed_seen_;  // completed tasks at the last collect: collect again only when it grows
 
   QLineEdit* name_;
   QLineEdit* folder_;
