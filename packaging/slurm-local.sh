@@ -6,9 +6,14 @@
 #   slurm-local.sh stop     cancels every job, waits for the queue to empty, then stops the daemons
 #                           it started, by the PIDs in its state folder (never by name)
 #   slurm-local.sh status   says what runs
-# State, configuration and logs live in $QUENCH_SLURM_DIR (default /tmp/quench-slurm). Needs root:
-# the daemons run as root, as on a CI machine. Starting again while it runs does nothing.
+# State, configuration and logs live in $QUENCH_SLURM_DIR (default /tmp/quench-slurm). The daemons
+# run as root: run by another user, it runs itself through `sudo -n` (jobs still run as the user who
+# submits them). Starting again while it runs does nothing.
 set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  sudo -n true 2>/dev/null || { echo "slurm-local: needs root or passwordless sudo (the Slurm daemons run as root)" >&2; exit 1; }
+  exec sudo -n --preserve-env=QUENCH_SLURM_DIR bash "$0" "$@"
+fi
 DIR=${QUENCH_SLURM_DIR:-/tmp/quench-slurm}
 CONF=$DIR/slurm.conf
 export SLURM_CONF=$CONF
@@ -41,7 +46,6 @@ wait_queue_empty() {
 }
 
 start() {
-  [ "$(id -u)" -eq 0 ] || { echo "slurm-local: needs root (the Slurm daemons run as root here)" >&2; exit 1; }
   for c in slurmctld slurmd munged sbatch squeue sinfo; do
     command -v "$c" >/dev/null || { echo "slurm-local: $c is missing; install slurmctld slurmd slurm-client munge (packaging/setup-debian.sh)" >&2; exit 1; }
   done

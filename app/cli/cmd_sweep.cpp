@@ -126,7 +126,7 @@ int run_cmd(const Argv& argv) {
     const SweepPlan p = plan_sweep(a.positional()[0], d.recipes_dir());
     if (!d.exists()) {
       d.create(p);
-      std::cout << "sweep '" << p.name << "': " << p.jobs.size() << " tasks in " << d.path() << "\n";
+      std::cout << "sweep '" << p.name << "': " << p.jobs.size() << (p.jobs.size() == 1 ? " task in " : " tasks in ") << d.path() << "\n";
     } else if (d.plan().to_json() != p.to_json()) {
       throw UsageError(d.path() + " holds a sweep planned from another description (or this one before it changed); choose another --dir, "
                        "or continue that sweep with `quench-cli sweep run --dir " + d.path() + "`");
