@@ -2,7 +2,7 @@
 // for two schemes, a one-point grid and the sensitivity of the MLP layers in two chunks, check
 // Plan, Start (here, one task after another through the real quench-cli), and wait: every task
 // completes, and the store holds each recipe's run and one merged sensitivity run, collected while
-// the sweep ran. A broken description names the field. With QUENCH_SCREENSHOT_DIR set the finished
+// the sweep ran, which the Experiments tab shows. A broken description names the field. With QUENCH_SCREENSHOT_DIR set the finished
 // dialog is saved there as sweep-dialog.png.
 #include <QCheckBox>
 #include <QGroupBox>
@@ -19,6 +19,8 @@
 
 #include "core/store/store.h"
 #include "test_support.h"
+#include "widgets/experiments/experiment_list_model.h"
+#include "widgets/experiments/experiments_panel.h"
 #include "widgets/runs/sweep_dialog.h"
 #include "widgets/window/main_window.h"
 #include "widgets/window/settings.h"
@@ -98,6 +100,9 @@ class SweepDialogTest : public QObject {
     for (const auto& e : store.list()) names.push_back(e.name);
     std::sort(names.begin(), names.end());
     QCOMPARE(names, (std::vector<std::string>{"gui/W4A16-G16", "gui/W8A16", "gui/sensitivity W4A16-G16", "gui/w3-g16-rtn"}));
+
+    // The Experiments tab shows them, without a reload by hand (it polls the store).
+    QTRY_COMPARE_WITH_TIMEOUT(w.experiments()->model()->rowCount(), 4, 10000);
 
     // Selecting a task shows its log.
     tasks->selectRow(0);
