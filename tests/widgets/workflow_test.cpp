@@ -18,6 +18,7 @@
 #include <QTableView>
 #include <QTableWidget>
 #include <QUndoStack>
+#include <QPointer>
 #include <QtTest>
 
 #include "core/store/store.h"
@@ -285,7 +286,13 @@ class WorkflowTest : public QObject {
     for (const char* f : {"metrics.csv", "layers.png", "layers.csv", "pareto.svg"})
       QVERIFY2(QFileInfo(dir.filePath(QString::fromLatin1(f))).size() > 100, f);
     QCOMPARE(cmp->csv(CompareWindow::LayersTab).count(QLatin1Char('\n')), 19);  // header + 18 layers
-    cmp->close();
+    // Escape closes it, as other windows of its kind (it deletes itself when closed).
+    cmp->show();
+    QVERIFY(QTest::qWaitForWindowExposed(cmp));
+    cmp->activateWindow();
+    QPointer<CompareWindow> alive(cmp);
+    QTest::keyClick(cmp, Qt::Key_Escape);
+    QTRY_VERIFY(alive.isNull());
 
     // Open the compress run: its recipe replaces the editor's (undoably), its errors the table's.
     w.recipe().change(nlohmann::json({{"name", "scratch"}}), QStringLiteral("scratch"));

@@ -46,8 +46,8 @@ void RunPage::showLayer(const ModelSession& session, int row) {
   else after_->clear();
 
   if (!session.hasRun()) {
-    after_->setEmptyMessage(tr("no run yet: Run → Compress && Evaluate (Ctrl+R)"));
-    numbers_->setText(tr("No run on this model yet. Compress it (Run → Compress && Evaluate), or open a compress experiment in "
+    after_->setEmptyMessage(tr("no run yet: Run → Compress and Evaluate (Ctrl+R)"));
+    numbers_->setText(tr("No run on this model yet. Compress it (Run → Compress and Evaluate), or open a compress experiment in "
                          "the Experiments tab, to compare each layer before and after."));
     return;
   }

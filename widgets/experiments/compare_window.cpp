@@ -10,6 +10,7 @@
 #include <QRegularExpression>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QShortcut>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -86,6 +87,12 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
       layer_plot_(new BarPlot(this)), pareto_(new ScatterPlot(this)), pareto_note_(new QLabel(this)) {
   setObjectName(QStringLiteral("compareWindow"));
   setAttribute(Qt::WA_DeleteOnClose);
+  // Closed as other windows of its kind are: Escape, or the platform's Close (Ctrl+W).
+  for (const QKeySequence& k : {QKeySequence(Qt::Key_Escape), QKeySequence(QKeySequence::Close)}) {
+    auto* sc = new QShortcut(k, this);
+    sc->setContext(Qt::WindowShortcut);
+    connect(sc, &QShortcut::activated, this, &QWidget::close);
+  }
   QUENCH_CHECK(ids.size() >= 2, "compare: select two or more runs");
   for (int64_t id : ids) runs_.push_back(store.get(id));
   comparison_ = compare_experiments(runs_);

@@ -30,7 +30,9 @@ void IssuesDock::updateTitle() {
   const int errors = model_.count(Issue::Severity::Error);
   const int warnings = model_.count(Issue::Severity::Warning);
   QString title = tr("Issues");
-  if (errors + warnings > 0) title += tr(" (%1 errors, %2 warnings)").arg(errors).arg(warnings);
+  auto count = [](int n, const QString& one, const QString& many) { return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? one : many); };
+  if (errors + warnings > 0)
+    title += QStringLiteral(" (%1, %2)").arg(count(errors, tr("error"), tr("errors")), count(warnings, tr("warning"), tr("warnings")));
   setWindowTitle(title);
 }
 

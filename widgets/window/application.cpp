@@ -4,6 +4,8 @@
 
 #include <exception>
 
+#include "widgets/util/wheel_guard.h"
+
 namespace quench::gui {
 
 Application::Application(int& argc, char** argv) : QApplication(argc, argv) {
@@ -11,6 +13,7 @@ Application::Application(int& argc, char** argv) : QApplication(argc, argv) {
   setApplicationName(QStringLiteral("quench"));
   setApplicationDisplayName(QStringLiteral("Quench"));
   setApplicationVersion(QStringLiteral(QUENCH_VERSION));
+  installWheelGuard(*this);
 }
 
 bool Application::notify(QObject* receiver, QEvent* event) {
