@@ -269,6 +269,13 @@ class WorkflowTest : public QObject {
     const double w4_ppl = metrics->item(ppl_row, 3)->text().toDouble();
     QVERIFY2(float_ppl > 1 && w4_ppl > 1, qPrintable(metrics->item(ppl_row, 2)->text()));
     QVERIFY(metrics->item(ppl_row, 4)->text().startsWith(w4_ppl >= float_ppl ? QStringLiteral("+") : QStringLiteral("-")));
+    // Stored keys get names people use (the key stays in the tooltip and the CSV), sizes in bytes units.
+    int size_row = -1;
+    for (int r = 0; r < metrics->rowCount(); ++r)
+      if (metrics->item(r, 0)->toolTip() == QStringLiteral("size_bytes")) size_row = r;
+    QVERIFY(size_row >= 0);
+    QCOMPARE(metrics->item(size_row, 0)->text(), QStringLiteral("size"));
+    QVERIFY2(metrics->item(size_row, 3)->text().contains(QStringLiteral("B")), qPrintable(metrics->item(size_row, 3)->text()));
     QCOMPARE(cmp->layerPlot()->seriesCount(), 1);  // the evaluation has no per-layer rows
     QCOMPARE(cmp->layerPlot()->categoryCount(), 18);
     QCOMPARE(cmp->paretoPlot()->pointCount(), 2);

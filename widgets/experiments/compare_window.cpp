@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "core/io/atomic_file.h"
@@ -55,6 +56,46 @@ QString csvField(const QString& s) {
 QString valueText(double v) {
   if (std::abs(v) >= 1e5 && std::abs(v) < 1e15 && v == std::floor(v)) return QLocale().toString(static_cast<qlonglong>(v));
   return QString::number(v, 'g', 6);
+}
+
+// What a metric is called in the table (the stored key stays in the CSV and the cell's tooltip).
+QString metricLabel(const std::string& key) {
+  static const std::map<std::string, const char*> names = {
+      {"nll", "mean NLL (nats/token)"},
+      {"nll_float", "mean NLL of the float model"},
+      {"perplexity_float", "perplexity of the float model"},
+      {"top1", "top-1 accuracy"},
+      {"top5", "top-5 accuracy"},
+      {"size_bytes", "size"},
+      {"bits_per_weight", "bits per weight"},
+      {"quantized_bits_per_weight", "bits per weight of the quantized layers"},
+      {"compression", "compression (× smaller)"},
+      {"tokens", "tokens scored"},
+      {"images", "images scored"},
+      {"samples", "samples"},
+      {"seconds", "time (s)"},
+      {"compress_seconds", "compression time (s)"},
+      {"eval_seconds", "evaluation time (s)"},
+      {"sensitivity_seconds", "sensitivity time (s)"},
+      {"sensitivity_units", "units measured"},
+      {"peak_rss_mib", "peak memory (MiB)"},
+      {"export_top1_agreement", "export: top-1 agreement"},
+      {"export_kl", "export: KL from the compressed model"},
+      {"export_logits_rel_error", "export: logits relative error"},
+      {"suggested_bits_per_weight", "suggestion: bits per weight"},
+      {"suggested_sparsity", "suggestion: sparsity"},
+      {"suggested_predicted_delta", "suggestion: predicted damage"},
+  };
+  const auto it = names.find(key);
+  return it == names.end() ? QString::fromStdString(key) : QObject::tr(it->second);
+}
+
+bool isBytes(const std::string& key) { return key.size() > 6 && key.compare(key.size() - 6, 6, "_bytes") == 0; }
+
+// A value as the table shows it: sizes as people say them, the rest as valueText.
+QString metricValueText(const std::string& key, double v) {
+  if (isBytes(key) && std::isfinite(v)) return QLocale().formattedDataSize(static_cast<qint64>(std::llround(v)), 2);
+  return valueText(v);
 }
 
 // The first number in a module name ("model.layers.12.mlp" → 12), −1 when none.
@@ -185,13 +226,15 @@ void CompareWindow::fillMetrics() {
   metrics_->setRowCount(static_cast<int>(comparison_.metrics.size()));
   for (int row = 0; row < static_cast<int>(comparison_.metrics.size()); ++row) {
     const MetricComparison& m = comparison_.metrics[static_cast<size_t>(row)];
-    metrics_->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(m.name)));
+    auto* label = new QTableWidgetItem(metricLabel(m.name));
+    label->setToolTip(QString::fromStdString(m.name));
+    metrics_->setItem(row, 0, label);
     QString data = QFileInfo(QString::fromStdString(m.dataset)).fileName();
     if (!m.split.empty()) data += QStringLiteral(" (%1)").arg(QString::fromStdString(m.split));
     metrics_->setItem(row, 1, new QTableWidgetItem(data));
     for (size_t i = 0; i < n; ++i) {
       const auto& v = m.values[i];
-      auto* item = new QTableWidgetItem(v ? valueText(*v) : tr("—"));
+      auto* item = new QTableWidgetItem(v ? metricValueText(m.name, *v) : tr("—"));
       item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       metrics_->setItem(row, static_cast<int>(2 + i), item);
     }
@@ -200,7 +243,8 @@ void CompareWindow::fillMetrics() {
       QString text = tr("—");
       auto* item = new QTableWidgetItem();
       if (d) {
-        text = QStringLiteral("%1%2").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(*d, 0, 'g', 5);
+        text = isBytes(m.name) ? QStringLiteral("%1%2").arg(*d >= 0 ? QStringLiteral("+") : QStringLiteral("−")).arg(metricValueText(m.name, std::abs(*d)))
+                               : QStringLiteral("%1%2").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(*d, 0, 'g', 5);
         if (m.values[0] && *m.values[0] != 0) text += QStringLiteral(" (%1%2%)").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(100.0 * *d / std::abs(*m.values[0]), 0, 'f', 1);
         const bool better = (lowerIsBetter(m.name) && *d < 0) || (higherIsBetter(m.name) && *d > 0);
         const bool worse = (lowerIsBetter(m.name) && *d > 0) || (higherIsBetter(m.name) && *d < 0);
