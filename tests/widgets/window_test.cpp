@@ -2,8 +2,11 @@
 // drag and drop, the command line), see its summary and layers, select a layer, and get errors
 // as a dialog and an issue instead of a crash.
 #include <QCheckBox>
+#include <QLineEdit>
 #include <QMimeData>
+#include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QtTest>
 
 #include "core/models/registry.h"
@@ -280,6 +283,31 @@ class WindowTest : public QObject {
     Settings reread(dir_.filePath(QStringLiteral("settings.ini")));
     QCOMPARE(reread.databasePath(), db);
     QCOMPARE(reread.calibrationSet(), text);
+  }
+
+  // Data chosen for an image model never pre-fills a text model's dialogs, and comes back for the
+  // next image model; the Preferences' text calibration set is offered to text models only.
+  void dataPathsStayWithTheirKindOfModel() {
+    const QString text = test::demo(QStringLiteral("sotu-calib.txt"));
+    const QString images = test::demo(QStringLiteral("mnist/calib-images-idx3-ubyte.gz"));
+    settings_->setCalibrationSet(text);
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("mnist-vit"))));
+    QVERIFY(window_->runSettings().calibration.isEmpty());
+    QCOMPARE(window_->runSettings().metric, QStringLiteral("top1"));
+    RunDialog* d = window_->startRun(RunDialog::Kind::Calibrate);
+    QVERIFY(d);
+    d->findChild<QLineEdit*>(QStringLiteral("calibration"))->setText(images);
+    d->findChild<QSpinBox*>(QStringLiteral("calibSamples"))->setValue(4);
+    QSignalSpy recorded(window_.get(), &MainWindow::runRecorded);
+    QTest::mouseClick(d->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
+    QVERIFY(recorded.wait(kJobTimeoutMs));
+    QCOMPARE(window_->runSettings().calibration, images);
+
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("sotu-llama"))));
+    QCOMPARE(window_->runSettings().calibration, text);
+    QCOMPARE(window_->runSettings().metric, QStringLiteral("perplexity"));
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("mnist-resnet"))));
+    QCOMPARE(window_->runSettings().calibration, images);
   }
 
   void aboutNamesTheVersions() {

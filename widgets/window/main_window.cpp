@@ -137,7 +137,7 @@ void MainWindow::buildMenus() {
   connect(file_actions_, &FileActions::openRequested, this, &MainWindow::openModel);
   connect(file_actions_, &FileActions::exportRequested, this, &MainWindow::startExport);
   connect(file_actions_, &FileActions::preferencesChanged, this, [this] {
-    run_settings_.calibration = settings_.calibrationSet();
+    run_settings_.calibration = defaultCalibration(data_modality_.isEmpty() ? QStringLiteral("text") : data_modality_);
     useDatabase();
   });
   addRecipeMenu(*this, *menuBar()->addMenu(tr("&Recipe")));

@@ -3,6 +3,7 @@
 // running their jobs lives in main_window_model.cpp, menus in their *_actions files.
 #include <QMainWindow>
 
+#include <map>
 #include <memory>
 
 #include "core/store/records.h"
@@ -138,6 +139,13 @@ class MainWindow : public QMainWindow {
   ParentPage* parent_page_;
   QTabWidget* side_tabs_;
   RunSettings run_settings_;
+  // Data paths and counts belong to a kind of model: an image set must not pre-fill a text
+  // model's dialogs. run_settings_ holds those of data_modality_; the others wait here.
+  QString data_modality_;
+  std::map<QString, RunSettings> data_by_modality_;
+  void switchRunData(const QString& modality);
+  // The Preferences' calibration set when it suits a model of this modality ("" otherwise).
+  QString defaultCalibration(const QString& modality) const;
   RunSettings export_settings_;  // the last export's target, for the next export dialog
 };
 

@@ -48,8 +48,37 @@ void MainWindow::openModel(const QString& dir) {
   jobs_->submit(openModelJob(dir, [this](std::shared_ptr<ModelSession> s) { setSession(std::move(s)); }));
 }
 
+QString MainWindow::defaultCalibration(const QString& modality) const {
+  const QString path = settings_.calibrationSet();
+  if (path.isEmpty()) return path;
+  // Image sets are IDX files (optionally gzipped) or folders of class folders; anything else is text.
+  const QFileInfo f(path);
+  const bool image = f.isDir() || path.contains(QStringLiteral("-ubyte")) || f.suffix() == QStringLiteral("idx");
+  return image == (modality == QStringLiteral("image")) ? path : QString();
+}
+
+void MainWindow::switchRunData(const QString& modality) {
+  if (modality == data_modality_) return;
+  if (!data_modality_.isEmpty()) data_by_modality_[data_modality_] = run_settings_;
+  RunSettings next;
+  if (auto it = data_by_modality_.find(modality); it != data_by_modality_.end()) {
+    next = it->second;
+  } else {
+    next.calibration = defaultCalibration(modality);
+    next.evaluation = settings_.evaluationSet(modality);
+    if (modality == QStringLiteral("image")) next.metric = QStringLiteral("top1");
+  }
+  // Where and into what runs go are the window's, whatever the model.
+  next.model_dir = run_settings_.model_dir;
+  next.device = run_settings_.device;
+  next.database = run_settings_.database;
+  run_settings_ = next;
+  data_modality_ = modality;
+}
+
 void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   const ModelSummary& s = session->summary();
+  switchRunData(s.modality);
   browser_->setSession(session.get());
   detail_->setSession(session.get());
   recipe_->setModel(session->model());

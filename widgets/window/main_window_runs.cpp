@@ -131,7 +131,7 @@ void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
   run_settings_.export_format.clear();
   run_settings_.export_float_type.clear();
   run_settings_.export_force = false;
-  settings_.setEvaluationSet(chosen.evaluation);
+  settings_.setEvaluationSet(chosen.evaluation, session_->summary().modality);
   std::shared_ptr<ModelSession> session = session_;
   auto done = [this, session](std::shared_ptr<RunOutcome> out) { onRunRecorded(session, *out); };
   issues_->clearSource(kRunSource);

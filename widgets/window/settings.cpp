@@ -50,8 +50,15 @@ QString Settings::defaultDatabasePath() { return QString::fromStdString(Store::d
 QString Settings::databasePath() const { return s_->value(kDatabase, default_database_).toString(); }
 void Settings::setDatabasePath(const QString& path) { s_->setValue(kDatabase, path); }
 
-QString Settings::evaluationSet() const { return s_->value(kEvaluation).toString(); }
-void Settings::setEvaluationSet(const QString& path) { s_->setValue(kEvaluation, path); }
+namespace {
+// Text keeps the key it always had, so existing settings files keep their evaluation text.
+QString evaluationKey(const QString& modality) {
+  return modality == QStringLiteral("text") ? kEvaluation : kEvaluation + QLatin1Char('.') + modality;
+}
+}  // namespace
+
+QString Settings::evaluationSet(const QString& modality) const { return s_->value(evaluationKey(modality)).toString(); }
+void Settings::setEvaluationSet(const QString& path, const QString& modality) { s_->setValue(evaluationKey(modality), path); }
 
 QString Settings::calibrationSet() const { return s_->value(kCalibration).toString(); }
 void Settings::setCalibrationSet(const QString& path) { s_->setValue(kCalibration, path); }

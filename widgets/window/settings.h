@@ -30,9 +30,10 @@ class Settings {
   // The text or image data calibration uses unless told otherwise (empty: none chosen).
   QString calibrationSet() const;
   void setCalibrationSet(const QString& path);
-  // The text the last run was evaluated on (the run dialog offers it again).
-  QString evaluationSet() const;
-  void setEvaluationSet(const QString& path);
+  // The data the last run of a model of this modality ("text", "image") was evaluated on: the run
+  // dialog offers it again for a model of the same kind, never for the other.
+  QString evaluationSet(const QString& modality = QStringLiteral("text")) const;
+  void setEvaluationSet(const QString& path, const QString& modality = QStringLiteral("text"));
   // "cpu", "cuda", "cuda:1": what parse_device accepts.
   QString device() const;
   void setDevice(const QString& device);
