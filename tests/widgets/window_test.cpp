@@ -296,6 +296,9 @@ class WindowTest : public QObject {
     QCOMPARE(window_->runSettings().metric, QStringLiteral("top1"));
     RunDialog* d = window_->startRun(RunDialog::Kind::Calibrate);
     QVERIFY(d);
+    QVERIFY(!d->findChild<QSpinBox*>(QStringLiteral("seq"))->isVisible());  // images, not windows of tokens
+    const QString shots = qEnvironmentVariable("QUENCH_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) QVERIFY(d->grab().save(shots + QStringLiteral("/calibrate-dialog-images.png")));
     d->findChild<QLineEdit*>(QStringLiteral("calibration"))->setText(images);
     d->findChild<QSpinBox*>(QStringLiteral("calibSamples"))->setValue(4);
     QSignalSpy recorded(window_.get(), &MainWindow::runRecorded);
@@ -306,6 +309,11 @@ class WindowTest : public QObject {
     QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("sotu-llama"))));
     QCOMPARE(window_->runSettings().calibration, text);
     QCOMPARE(window_->runSettings().metric, QStringLiteral("perplexity"));
+    RunDialog* text_dialog = window_->startRun(RunDialog::Kind::Compress);
+    QVERIFY(text_dialog);
+    QVERIFY(!text_dialog->findChild<QLineEdit*>(QStringLiteral("evaluationLabels")));  // labels are for images
+    QVERIFY(text_dialog->findChild<QSpinBox*>(QStringLiteral("seq"))->isVisible());
+    text_dialog->reject();
     QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("mnist-resnet"))));
     QCOMPARE(window_->runSettings().calibration, images);
   }

@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -51,20 +52,33 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     layers_->setPlaceholderText(tr("every layer a recipe default reaches"));
     form->addRow(tr("Layers (globs)"), layers_);
   }
+  // Image models read images (an IDX file or a folder of class folders), counted in images: no
+  // tokens, windows or seed.
+  const bool images = settings.modality == QStringLiteral("image");
+  const QString data = images ? tr("Images") : tr("Text");
   if (kind != Kind::Evaluate) {
-    calibration_ = fileField(QStringLiteral("calibration"), settings.calibration);
-    calibration_->setToolTip(kind == Kind::Compress ? tr("Text the recipe calibrates on (GPTQ, AWQ, static activations) and on which "
-                                                         "per-layer output errors are measured")
-                             : kind == Kind::Calibrate ? tr("Text whose activations are measured at every observable point")
-                                                       : tr("Text for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN"));
+    calibration_ = fileField(QStringLiteral("calibration"), settings.calibration, images);
+    calibration_->setToolTip(kind == Kind::Compress ? tr("%1 the recipe calibrates on (GPTQ, AWQ, static activations) and on which "
+                                                         "per-layer output errors are measured").arg(data)
+                             : kind == Kind::Calibrate ? tr("%1 whose activations are measured at every observable point").arg(data)
+                                                       : tr("%1 for candidates that need calibration (GPTQ, AWQ); may stay empty for RTN").arg(data));
     form->addRow(tr("Calibration data"), calibration_->parentWidget());
     calib_samples_ = spinBox(this, "calibSamples", 1, 4096, settings.calib_samples,
-                          tr("Random windows taken from the calibration text (image models: the first images)"));
+                             images ? tr("The first images of the set") : tr("Random windows taken from the calibration text"));
     seq_ = spinBox(this, "seq", 8, 8192, settings.seq, tr("Tokens per calibration window"));
     seed_ = spinBox(this, "seed", 0, 1 << 30, settings.seed, tr("Where the random windows start"));
-    auto* row = windowsRow(this, calib_samples_, seq_, tr("tokens, seed"));
-    row->addWidget(seed_);
-    form->addRow(tr("Calibration samples"), row);
+    if (images) {
+      seq_->hide();
+      seed_->hide();
+      auto* row = new QHBoxLayout();
+      row->addWidget(calib_samples_);
+      row->addWidget(new QLabel(tr("images (the first of the set)"), this));
+      form->addRow(tr("Calibration samples"), row);
+    } else {
+      auto* row = windowsRow(this, calib_samples_, seq_, tr("tokens, seed"));
+      row->addWidget(seed_);
+      form->addRow(tr("Calibration samples"), row);
+    }
   }
   if (kind == Kind::Calibrate) {
     points_ = new QLineEdit(settings.points, this);
@@ -83,26 +97,34 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     form->addRow(QString(), evaluate_);
   }
   if (kind != Kind::Calibrate) {
-    evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation);
-    evaluation_->setToolTip(tr("Held-out text the perplexity is measured on; image models: an IDX images file, or a folder of "
-                               "class sub-folders, scored by top-1"));
-    form->addRow(kind == Kind::Sensitivity ? tr("Text to score on") : tr("Evaluation text"), evaluation_->parentWidget());
-    {
-      evaluation_labels_ = fileField(QStringLiteral("evaluationLabels"), settings.evaluation_labels);
-      evaluation_labels_->setToolTip(tr("Image models: the IDX labels file of the IDX images file above (empty for a folder of "
-                                        "class sub-folders); windows then count images"));
-      form->addRow(tr("Labels (image models)"), evaluation_labels_->parentWidget());
+    evaluation_ = fileField(QStringLiteral("evaluation"), settings.evaluation, images);
+    evaluation_->setToolTip(images ? tr("An IDX images file, or a folder of class sub-folders, scored by top-1")
+                                   : tr("Held-out text the perplexity is measured on"));
+    form->addRow(kind == Kind::Sensitivity ? tr("%1 to score on").arg(data) : tr("Evaluation %1").arg(data.toLower()),
+                 evaluation_->parentWidget());
+    if (images) {
+      evaluation_labels_ = fileField(QStringLiteral("evaluationLabels"), settings.evaluation_labels, true);
+      evaluation_labels_->setToolTip(tr("The IDX labels file of the IDX images file above (empty for a folder of class sub-folders)"));
+      form->addRow(tr("Labels"), evaluation_labels_->parentWidget());
     }
     ctx_ = spinBox(this, "ctx", 8, 8192, settings.ctx, tr("Tokens per window"));
-    eval_windows_ = spinBox(this, "evalWindows", 0, 100000, settings.eval_windows, tr("Windows scored (0: the whole text)"));
-    auto* eval_row = windowsRow(this, eval_windows_, ctx_, tr("tokens (0 windows: all)"));
-    form->addRow(tr("Evaluation windows"), eval_row);
+    eval_windows_ = spinBox(this, "evalWindows", 0, 100000, settings.eval_windows,
+                            images ? tr("Images scored (0: all)") : tr("Windows scored (0: the whole text)"));
+    if (images) {
+      ctx_->hide();
+      auto* eval_row = new QHBoxLayout();
+      eval_row->addWidget(eval_windows_);
+      eval_row->addWidget(new QLabel(tr("images (0: all)"), this));
+      form->addRow(tr("Images scored"), eval_row);
+    } else {
+      form->addRow(tr("Evaluation windows"), windowsRow(this, eval_windows_, ctx_, tr("tokens (0 windows: all)")));
+    }
   }
   if (evaluate_) {
     auto sync = [this] {
-      for (QWidget* w : {evaluation_->parentWidget(), evaluation_labels_->parentWidget(), static_cast<QWidget*>(ctx_),
-                         static_cast<QWidget*>(eval_windows_)})
-        w->setEnabled(evaluate_->isChecked());
+      for (QWidget* w : {evaluation_->parentWidget(), evaluation_labels_ ? evaluation_labels_->parentWidget() : nullptr,
+                         static_cast<QWidget*>(ctx_), static_cast<QWidget*>(eval_windows_)})
+        if (w) w->setEnabled(evaluate_->isChecked());
     };
     connect(evaluate_, &QCheckBox::toggled, this, sync);
     sync();
@@ -123,12 +145,16 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
   resize(640, sizeHint().height());
 }
 
-QLineEdit* RunDialog::fileField(const QString& name, const QString& path) {
+QLineEdit* RunDialog::fileField(const QString& name, const QString& path, bool images) {
   auto* edit = new QLineEdit(path, this);
   edit->setObjectName(name);
   auto* browse = new QPushButton(tr("Browse…"), this);
-  connect(browse, &QPushButton::clicked, this, [this, edit] {
-    const QString f = QFileDialog::getOpenFileName(this, tr("Choose a text file"), edit->text(), tr("Text (*.txt *.jsonl);;All files (*)"));
+  connect(browse, &QPushButton::clicked, this, [this, edit, images] {
+    // Where the file is, else beside the model (not the folder the program was started in).
+    const QString start = edit->text().isEmpty() ? QFileInfo(base_.model_dir).absolutePath() : edit->text();
+    const QString f = images ? QFileDialog::getOpenFileName(this, tr("Choose an IDX file"), start,
+                                                            tr("IDX (*-ubyte *-ubyte.gz *.idx);;All files (*)"))
+                             : QFileDialog::getOpenFileName(this, tr("Choose a text file"), start, tr("Text (*.txt *.jsonl);;All files (*)"));
     if (!f.isEmpty()) edit->setText(f);
   });
   withBrowse(this, edit, browse);

@@ -23,7 +23,7 @@ class RunDialog : public QDialog {
   Kind kind() const { return kind_; }
 
  private:
-  QLineEdit* fileField(const QString& name, const QString& path);
+  QLineEdit* fileField(const QString& name, const QString& path, bool images);
 
   Kind kind_;
   RunSettings base_;

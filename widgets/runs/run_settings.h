@@ -7,6 +7,7 @@ namespace quench::gui {
 
 struct RunSettings {
   QString model_dir;
+  QString modality = QStringLiteral("text");  // the model's: "text" or "image" (what the data fields ask for)
   QString device = QStringLiteral("cpu");
   QString database;  // the experiment store's file
   QString name;      // the experiment's name ("" : a name from the recipe or the kind)

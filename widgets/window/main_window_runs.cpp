@@ -58,6 +58,7 @@ RunDialog* MainWindow::startRun(RunDialog::Kind kind) {
   }
   RunSettings s = run_settings_;
   s.model_dir = session_->summary().dir;
+  s.modality = session_->summary().modality;
   s.device = device_->deviceName();
   s.database = settings_.databasePath();
   s.name.clear();
