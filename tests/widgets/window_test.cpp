@@ -3,6 +3,7 @@
 // as a dialog and an issue instead of a crash.
 #include <QCheckBox>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMimeData>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -327,6 +328,13 @@ class WindowTest : public QObject {
     const QString keys = shortcutsText(*window_);
     for (const char* action : {"Open Model…", "Filter Layers", "Cancel Job", "Quit", "Preferences…"})
       QVERIFY2(keys.contains(QString::fromUtf8(action)), action);
+    // Cancel Job sits in the Run menu, beside the runs it cancels.
+    auto* cancel = window_->findChild<QAction*>(QStringLiteral("cancelJobAction"));
+    QVERIFY(cancel);
+    bool in_run_menu = false;
+    for (QObject* o : cancel->associatedObjects())
+      if (auto* m = qobject_cast<QMenu*>(o)) in_run_menu = in_run_menu || m->title() == QStringLiteral("R&un");
+    QVERIFY(in_run_menu);
   }
 };
 

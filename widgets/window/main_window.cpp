@@ -155,12 +155,6 @@ void MainWindow::buildMenus() {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("The float model this one was compressed from"), start);
     if (!dir.isEmpty()) compareWithFloatModel(dir);
   });
-  QAction* cancel = model->addAction(tr("&Cancel Job"));
-  cancel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
-  cancel->setEnabled(false);
-  connect(cancel, &QAction::triggered, jobs_, &JobRunner::cancelAll);
-  connect(jobs_, &JobRunner::started, cancel, [cancel] { cancel->setEnabled(true); });
-  connect(jobs_, &JobRunner::idle, cancel, [cancel] { cancel->setEnabled(false); });
   auto update_stats = [this, stats, compare] {
     stats->setEnabled(session_ != nullptr);
     compare->setEnabled(session_ != nullptr);

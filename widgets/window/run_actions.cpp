@@ -5,6 +5,7 @@
 #include <QTabWidget>
 
 #include "widgets/experiments/experiments_panel.h"
+#include "widgets/jobs/job_runner.h"
 #include "widgets/recipe/recipe_editor.h"
 #include "widgets/window/main_window.h"
 
@@ -61,6 +62,15 @@ void addRunMenu(MainWindow& w, QMenu& menu) {
   sweep->setToolTip(QObject::tr("Many recipes, a grid of weight settings or a chunked sensitivity analysis, run here one after "
                                 "another or as a Slurm job array; the results are collected into the experiments"));
   QObject::connect(sweep, &QAction::triggered, &w, [&w] { w.startSweep(); });
+  // Beside the runs it cancels (it was in the Model menu, where users did not look for it).
+  QAction* cancel = menu.addAction(QObject::tr("&Cancel Job"));
+  cancel->setObjectName(QStringLiteral("cancelJobAction"));
+  cancel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  cancel->setEnabled(false);
+  JobRunner* jobs = &w.jobs();
+  QObject::connect(cancel, &QAction::triggered, jobs, &JobRunner::cancelAll);
+  QObject::connect(jobs, &JobRunner::started, cancel, [cancel] { cancel->setEnabled(true); });
+  QObject::connect(jobs, &JobRunner::idle, cancel, [cancel] { cancel->setEnabled(false); });
   menu.addSeparator();
   QAction* experiments = menu.addAction(QObject::tr("Show E&xperiments"));
   experiments->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
