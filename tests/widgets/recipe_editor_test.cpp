@@ -10,6 +10,7 @@
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTableView>
 #include <QTableWidget>
 #include <QUndoStack>
@@ -127,6 +128,26 @@ class RecipeEditorTest : public QObject {
     doc.change(withDefault(doc.json(), {{"weights", {{"num_bits", 4}}}}), QStringLiteral("alias"));
     QVERIFY(!doc.valid());
     QVERIFY2(doc.error().contains(QStringLiteral("num_bits")), qPrintable(doc.error()));
+  }
+
+  // On sotu-llama (down_proj has 688 inputs, and it is no Mamba) the presets that cannot apply are
+  // listed but disabled, their tooltip saying why; the current choice is one that applies.
+  void presetsThatCannotApplyAreDisabled() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    auto* combo = editor.findChild<QComboBox*>(QStringLiteral("presets"));
+    QVERIFY(combo);
+    auto* items = qobject_cast<QStandardItemModel*>(combo->model());
+    QVERIFY(items);
+    auto item = [&](const char* name) { return items->item(combo->findText(QString::fromLatin1(name))); };
+    QVERIFY(item("W8A8")->isEnabled());
+    QVERIFY(!item("W4A16-G128")->isEnabled());
+    QVERIFY2(item("W4A16-G128")->toolTip().contains(QStringLiteral("688")), qPrintable(item("W4A16-G128")->toolTip()));
+    QVERIFY(!item("quamba")->isEnabled());
+    QVERIFY(!item("quamba")->toolTip().isEmpty());
+    QVERIFY(items->item(combo->currentIndex())->isEnabled());
   }
 
   void editorClickPathWithUndo() {

@@ -30,6 +30,7 @@ class RecipeDocument : public QObject {
   // The model recipes resolve against (nullptr: none open). Only its layer names, kinds and
   // weight shapes are read, never its values, so a job may use the same model meanwhile.
   void setModel(std::shared_ptr<const Model> model);
+  const Model* model() const { return model_.get(); }
 
   const nlohmann::json& json() const { return json_; }
   // An undoable edit (nothing happens when `after` equals the current JSON).

@@ -17,6 +17,7 @@
 #include <QPushButton>
 #include <QRadioButton>
 #include <QScrollArea>
+#include <QStandardItemModel>
 #include <QTableWidget>
 #include <QToolButton>
 #include <QUndoStack>
@@ -348,7 +349,37 @@ void RecipeEditor::saveFile() {
   }
 }
 
+void RecipeEditor::checkPresets() {
+  const Model* model = doc_.model();
+  if (model == presets_checked_for_) return;
+  presets_checked_for_ = model;
+  auto* items = qobject_cast<QStandardItemModel*>(presets_->model());
+  if (!items) return;
+  for (int i = 0; i < presets_->count(); ++i) {
+    QStandardItem* item = items->item(i);
+    QString why;
+    if (model) {
+      try {
+        const Recipe r = Recipe::parse(presetRecipe(presets_->itemText(i)), presets_->itemText(i).toStdString());
+        (void)resolve(r, *model);
+      } catch (const std::exception& e) {
+        why = QString::fromUtf8(e.what());
+      }
+    }
+    item->setEnabled(why.isEmpty());
+    item->setToolTip(why.isEmpty() ? QString() : tr("Does not apply to this model: %1").arg(why));
+  }
+  // The current choice moves to the first preset that applies.
+  if (!items->item(presets_->currentIndex())->isEnabled())
+    for (int i = 0; i < presets_->count(); ++i)
+      if (items->item(i)->isEnabled()) {
+        presets_->setCurrentIndex(i);
+        break;
+      }
+}
+
 void RecipeEditor::refresh() {
+  checkPresets();
   const nlohmann::json& j = doc_.json();
   const std::string name = j.value("name", std::string());
   if (name_->text().toStdString() != name) name_->setText(QString::fromStdString(name));

@@ -67,6 +67,10 @@ class RecipeEditor : public QWidget {
 
  private:
   void refresh();
+  // Presets that cannot apply to the open model (quamba on a Llama, a group size that does not
+  // divide a layer) stay listed but disabled, their tooltip saying why.
+  void checkPresets();
+  const void* presets_checked_for_ = nullptr;  // the model checkPresets last looked at
   void showRule(int row);
   void removeRule();
   void moveRule(int delta);
