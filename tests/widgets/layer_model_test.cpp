@@ -1,7 +1,9 @@
 // The layer table model and its filter/sort proxy, on real checkpoints: the bundled sotu-llama,
 // and llama-tiny, whose input channels 0 and 1 were planted ×8 in every projection. The
 // activation columns get statistics made here, so their values and colours are known exactly.
+#include <QHeaderView>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QtTest>
 
 #include <cmath>
@@ -154,6 +156,25 @@ class LayerModelTest : public QObject {
     QCOMPARE(proxy.index(0, LayerTableModel::ParametersColumn).data(LayerTableModel::SortRole).toLongLong(), 4096LL * 256);
     proxy.sort(LayerTableModel::NameColumn, Qt::AscendingOrder);
     QCOMPARE(proxy.index(0, LayerTableModel::NameColumn).data().toString(), QStringLiteral("lm_head"));
+
+    // A first click on a header: statistics largest first, names A to Z, SQNR worst (lowest) first.
+    QTableView view;
+    view.setModel(&proxy);
+    view.setSortingEnabled(true);
+    view.sortByColumn(-1, Qt::AscendingOrder);
+    view.resize(1200, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    auto click = [&](int column) {
+      QHeaderView* h = view.horizontalHeader();
+      QTest::mouseClick(h->viewport(), Qt::LeftButton, {}, QPoint(h->sectionViewportPosition(column) + 5, h->height() / 2));
+      return h->sortIndicatorOrder();
+    };
+    QCOMPARE(click(LayerTableModel::KurtosisColumn), Qt::DescendingOrder);
+    QCOMPARE(click(LayerTableModel::KurtosisColumn), Qt::AscendingOrder);  // a second click turns it round
+    QCOMPARE(click(LayerTableModel::NameColumn), Qt::AscendingOrder);
+    QCOMPARE(click(LayerTableModel::ParametersColumn), Qt::DescendingOrder);
+    QCOMPARE(click(LayerTableModel::ErrorColumn), Qt::AscendingOrder);
   }
 
   void activationColumns() {

@@ -4,11 +4,15 @@
 #include <QCheckBox>
 #include <QLineEdit>
 #include <QMenu>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QtTest>
+
+#include <chrono>
+#include <thread>
 
 #include "core/models/registry.h"
 #include "core/store/store.h"
@@ -18,6 +22,7 @@
 #include "widgets/detail/weight_page.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
+#include "widgets/jobs/job_context.h"
 #include "widgets/jobs/job_runner.h"
 #include "widgets/jobs/log_pane.h"
 #include "widgets/layers/layer_browser.h"
@@ -317,6 +322,28 @@ class WindowTest : public QObject {
     text_dialog->reject();
     QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("mnist-resnet"))));
     QCOMPARE(window_->runSettings().calibration, images);
+  }
+
+  // Closing while a job runs asks first; keeping the window is the safe answer, quitting cancels.
+  void quittingDuringAJobAsksFirst() {
+    JobRunner& jobs = window_->jobs();
+    Job job;
+    job.title = QStringLiteral("a long run");
+    job.work = [](JobContext& ctx) {
+      while (!ctx.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ctx.check_cancelled();
+    };
+    jobs.submit(std::move(job));
+    QTRY_VERIFY(jobs.busy());
+    window_->close();
+    QVERIFY(window_->isVisible());
+    auto* box = window_->findChild<QMessageBox*>(QStringLiteral("quitDuringJob"));
+    QVERIFY(box);
+    window_->close();  // asked again: still one question
+    QCOMPARE(window_->findChildren<QMessageBox*>(QStringLiteral("quitDuringJob")).size(), qsizetype(1));
+    QTest::mouseClick(box->findChild<QPushButton*>(QStringLiteral("quitAnyway")), Qt::LeftButton);
+    QTRY_VERIFY(!window_->isVisible());
+    QTRY_VERIFY(!jobs.busy());
   }
 
   void aboutNamesTheVersions() {

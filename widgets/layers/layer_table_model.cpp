@@ -204,6 +204,20 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal) return {};
+  if (role == Qt::InitialSortOrderRole) {
+    // A first click shows the likeliest trouble first: the largest statistics, the lowest SQNR;
+    // names, kinds, settings and shapes A to Z.
+    switch (section) {
+      case ParametersColumn:
+      case AbsmaxColumn:
+      case KurtosisColumn:
+      case OutliersColumn:
+      case ActAbsmaxColumn:
+      case ActP9999Column:
+      case ActOutliersColumn: return static_cast<int>(Qt::DescendingOrder);
+      default: return static_cast<int>(Qt::AscendingOrder);
+    }
+  }
   if (role == Qt::DisplayRole) {
     switch (section) {
       case NameColumn: return tr("Layer");

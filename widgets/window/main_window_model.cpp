@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPushButton>
 #include <QStatusBar>
 
 #include "widgets/detail/layer_detail_pane.h"
@@ -198,6 +199,27 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+  // Closing during a job asks first (a run of hours is easy to lose); the box is not modal, so the
+  // window keeps updating while it is shown.
+  if (jobs_->busy() && !quit_confirmed_) {
+    event->ignore();
+    if (findChild<QMessageBox*>(QStringLiteral("quitDuringJob"))) return;
+    auto* box = new QMessageBox(QMessageBox::Question, tr("Quit Quench"),
+                                tr("A job is running. Quit and cancel it? A run being recorded is kept as cancelled."),
+                                QMessageBox::NoButton, this);
+    box->setObjectName(QStringLiteral("quitDuringJob"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    QPushButton* quit = box->addButton(tr("Cancel the Job and Quit"), QMessageBox::DestructiveRole);
+    quit->setObjectName(QStringLiteral("quitAnyway"));
+    box->addButton(tr("Keep Working"), QMessageBox::RejectRole);
+    connect(quit, &QPushButton::clicked, this, [this] {
+      quit_confirmed_ = true;
+      jobs_->cancelAll();
+      close();
+    });
+    box->open();
+    return;
+  }
   settings_.setWindow(saveGeometry(), saveState());
   QMainWindow::closeEvent(event);
 }
