@@ -84,8 +84,6 @@ class Reader {
   const nlohmann::json& j_;
 };
 
-std::string number_text(int64_t v) { return std::to_string(v); }
-
 std::string grid_label(int bits, int64_t group, const std::string& method, bool symmetric) {
   std::ostringstream s;
   s << "w" << bits << (group > 0 ? "-g" + std::to_string(group) : std::string("-channel")) << "-" << method << (symmetric ? "" : "-asym");
@@ -160,13 +158,13 @@ SweepPlan plan_sweep(const std::string& description_file, const std::string& rec
   std::vector<std::string> calib, eval, common;
   if (r.find(j, "calib")) {
     calib = {"--calib", r.path(r.text(j, "calib", ""), "calib")};
-    if (auto v = r.integer(j, "samples", "", 1)) calib.insert(calib.end(), {"--samples", number_text(*v)});
-    if (auto v = r.integer(j, "seq", "", 2)) calib.insert(calib.end(), {"--seq", number_text(*v)});
+    if (auto v = r.integer(j, "samples", "", 1)) calib.insert(calib.end(), {"--samples", std::to_string(*v)});
+    if (auto v = r.integer(j, "seq", "", 2)) calib.insert(calib.end(), {"--seq", std::to_string(*v)});
   }
   if (!r.find(j, "eval")) r.bad("eval", "is missing: the text every job is evaluated on");
   eval = {"--eval", r.path(r.text(j, "eval", ""), "eval")};
-  if (auto v = r.integer(j, "ctx", "", 2)) eval.insert(eval.end(), {"--ctx", number_text(*v)});
-  if (auto v = r.integer(j, "max_windows", "", 1)) eval.insert(eval.end(), {"--max-windows", number_text(*v)});
+  if (auto v = r.integer(j, "ctx", "", 2)) eval.insert(eval.end(), {"--ctx", std::to_string(*v)});
+  if (auto v = r.integer(j, "max_windows", "", 1)) eval.insert(eval.end(), {"--max-windows", std::to_string(*v)});
   const std::string device = r.text(j, "device", "", "cpu");
   // Checked by name only: the machine planning the sweep (a login node) often has no GPU.
   const bool cuda_n = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&

@@ -117,13 +117,15 @@ void write_outcome(const SweepDir& d, int i, const TaskOutcome& o) {
   write_file_atomic(d.exit_file(i), j.dump() + "\n");
 }
 
-CollectReport collect_sweep(const SweepDir& d, const std::string& dest) {
+CollectReport collect_sweep(const SweepDir& d, const std::string& dest) { return collect_sweep(d, dest, sweep_status(d)); }
+
+CollectReport collect_sweep(const SweepDir& d, const std::string& dest, const std::vector<TaskStatus>& statuses) {
   const SweepPlan plan = d.plan();
   CollectReport rep;
   std::set<int> chunks;
   if (plan.sensitivity) chunks.insert(plan.sensitivity->jobs.begin(), plan.sensitivity->jobs.end());
   bool chunks_done = plan.sensitivity.has_value();
-  for (const TaskStatus& st : sweep_status(d)) {
+  for (const TaskStatus& st : statuses) {
     const auto& job = plan.jobs[st.index];
     if (st.state != TaskState::Completed) {
       // Lost tasks (gone from the queue without an outcome) need a resubmission as failed ones do.

@@ -17,6 +17,8 @@
 
 namespace quench {
 
+struct TaskStatus;  // core/sweep/sweep_tasks.h
+
 class SweepDir {
  public:
   explicit SweepDir(std::string dir);
@@ -70,5 +72,7 @@ struct CollectReport {
 // Imports every completed task's experiments into dest (sensitivity chunks once all of them
 // completed, merged into one run first). Running it again adds nothing.
 CollectReport collect_sweep(const SweepDir& d, const std::string& dest);
+// The same with the tasks' states already asked for (sweep_status), so squeue is not asked twice.
+CollectReport collect_sweep(const SweepDir& d, const std::string& dest, const std::vector<TaskStatus>& statuses);
 
 }  // namespace quench

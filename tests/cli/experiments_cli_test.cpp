@@ -19,18 +19,6 @@ struct Filled {
   int64_t rtn = 0, gptq = 0, calib = 0;
 };
 
-LayerResult layer(const std::string& name, double bits, double mse) {
-  LayerResult r;
-  r.layer = name;
-  r.kind = "linear";
-  r.settings = {{"bits", bits}};
-  r.bits = bits;
-  r.params_before = r.params_after = 4096;
-  r.output_rel_mse = mse;
-  r.output_sqnr_db = -10 * std::log10(mse);
-  return r;
-}
-
 // Two evaluation-like runs of one model that differ in one layer's bits, and a calibration run.
 Filled fill(const std::string& db) {
   Store s = Store::open(db);
@@ -50,7 +38,7 @@ Filled fill(const std::string& db) {
     auto w = s.begin(spec);
     w.add_metric("perplexity", ppl, wiki, "test");
     w.add_metric(metric_names::kSizeBytes, 1000 * q_bits);
-    w.add_layer_results({layer("model.layers.0.self_attn.q_proj", q_bits, 0.01), layer("model.layers.0.mlp.up_proj", 4, 0.02)});
+    w.add_layer_results({test::linear_result("model.layers.0.self_attn.q_proj", q_bits, 0.01), test::linear_result("model.layers.0.mlp.up_proj", 4, 0.02)});
     w.finish();
     return w.id();
   };

@@ -17,15 +17,12 @@ using namespace quench;
 
 namespace {
 
-LayerResult layer(const std::string& name, double bits) {
-  LayerResult r;
-  r.layer = name;
-  r.kind = "linear";
-  r.settings = {{"bits", bits}};
-  r.bits = bits;
-  r.params_before = r.params_after = 4096;
-  r.output_rel_mse = 0.01 * bits;
-  return r;
+// Runs SQL on a database file directly, as another program would.
+void raw_sql(const std::string& path, const char* statements) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, statements, nullptr, nullptr, nullptr);
+  sqlite3_close(db);
 }
 
 struct Source {
@@ -62,7 +59,7 @@ Source fill_source(const std::string& db, const std::string& artifact_file) {
     spec.tags = {"sweep", "w4"};
     auto w = s.begin(spec);
     w.add_metric("perplexity", 12.5, text, "test");
-    w.add_layer_results({layer("model.layers.0.mlp.up_proj", 4), layer("model.layers.0.mlp.down_proj", 8)});
+    w.add_layer_results({test::linear_result("model.layers.0.mlp.up_proj", 4, 0.04), test::linear_result("model.layers.0.mlp.down_proj", 8, 0.08)});
     std::ofstream(artifact_file) << "recipe";
     w.add_artifact(Artifact::of_file(artifact_file, "recipe"));
     w.finish();
@@ -176,23 +173,13 @@ TEST(StoreImport, RefusesWhatItCannotReadAndChangesNothing) {
 
   // Another program's SQLite database.
   const std::string other = dir.file("other.db");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
+  raw_sql(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
   expect_refused(dest, other, "other.db");
 
   // A Quench database from a newer Quench.
   const std::string newer = dir.file("newer.db");
   fill_source(newer, dir.file("recipe.json"));
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(newer.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA user_version = 99;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
+  raw_sql(newer, "PRAGMA user_version = 99;");
   expect_refused(dest, newer, "newer");
 
   // A damaged one: a good database whose pages after the first are overwritten.

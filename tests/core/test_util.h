@@ -2,10 +2,14 @@
 // Helpers shared by the core tests.
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "core/store/records.h"
 
 namespace quench::test {
 
@@ -19,6 +23,19 @@ inline std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A Linear layer's recorded result (for store tests): `bits` everywhere, 4096 parameters, this output error.
+inline LayerResult linear_result(const std::string& name, double bits, double rel_mse) {
+  LayerResult r;
+  r.layer = name;
+  r.kind = "linear";
+  r.settings = {{"bits", bits}};
+  r.bits = bits;
+  r.params_before = r.params_after = 4096;
+  r.output_rel_mse = rel_mse;
+  r.output_sqnr_db = -10 * std::log10(rel_mse);
+  return r;
 }
 
 // max |a − b| / max |b|: the relative error the parity tests bound.

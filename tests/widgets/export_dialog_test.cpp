@@ -34,14 +34,10 @@
 #include "widgets/window/settings.h"
 
 using namespace quench::gui;
+using test::child;
 
 namespace {
 constexpr int kRunTimeoutMs = 240000;
-
-template <class W>
-W* child(QWidget* parent, const char* name) {
-  return parent->findChild<W*>(QString::fromLatin1(name));
-}
 
 void setRecipe(MainWindow& w, const char* scheme) {
   const auto r = quench::Recipe::from_name(scheme);

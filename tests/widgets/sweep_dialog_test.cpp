@@ -26,14 +26,11 @@
 #include "widgets/window/settings.h"
 
 using namespace quench::gui;
+using test::child;
 
 namespace {
 constexpr int kTimeoutMs = 240000;
 
-template <class W>
-W* child(QWidget* parent, const char* name) {
-  return parent->findChild<W*>(QString::fromLatin1(name));
-}
 }  // namespace
 
 class SweepDialogTest : public QObject {

@@ -26,6 +26,13 @@ QHBoxLayout* windowsRow(QWidget* parent, QSpinBox* count, QSpinBox* tokens, cons
   return row;
 }
 
+QHBoxLayout* countRow(QWidget* parent, QSpinBox* count, const QString& after) {
+  auto* row = new QHBoxLayout();
+  row->addWidget(count);
+  row->addWidget(new QLabel(after, parent));
+  return row;
+}
+
 QWidget* withBrowse(QWidget* parent, QLineEdit* edit, QPushButton* browse) {
   auto* box = new QWidget(parent);
   auto* row = new QHBoxLayout(box);

@@ -16,6 +16,9 @@ QSpinBox* spinBox(QWidget* parent, const char* name, int lo, int hi, int value, 
 // "[count] windows of [tokens] <after>": the calibration and evaluation sample rows.
 QHBoxLayout* windowsRow(QWidget* parent, QSpinBox* count, QSpinBox* tokens, const QString& after);
 
+// "[count] <after>": a count on its own (images, not windows of tokens).
+QHBoxLayout* countRow(QWidget* parent, QSpinBox* count, const QString& after);
+
 // A line edit with a Browse… button beside it, in a widget of its own (for a form row).
 QWidget* withBrowse(QWidget* parent, QLineEdit* edit, QPushButton* browse);
 

@@ -70,10 +70,7 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     if (images) {
       seq_->hide();
       seed_->hide();
-      auto* row = new QHBoxLayout();
-      row->addWidget(calib_samples_);
-      row->addWidget(new QLabel(tr("images (the first of the set)"), this));
-      form->addRow(tr("Calibration samples"), row);
+      form->addRow(tr("Calibration samples"), countRow(this, calib_samples_, tr("images (the first of the set)")));
     } else {
       auto* row = windowsRow(this, calib_samples_, seq_, tr("tokens, seed"));
       row->addWidget(seed_);
@@ -112,10 +109,7 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
                             images ? tr("Images scored (0: all)") : tr("Windows scored (0: the whole text)"));
     if (images) {
       ctx_->hide();
-      auto* eval_row = new QHBoxLayout();
-      eval_row->addWidget(eval_windows_);
-      eval_row->addWidget(new QLabel(tr("images (0: all)"), this));
-      form->addRow(tr("Images scored"), eval_row);
+      form->addRow(tr("Images scored"), countRow(this, eval_windows_, tr("images (0: all)")));
     } else {
       form->addRow(tr("Evaluation windows"), windowsRow(this, eval_windows_, ctx_, tr("tokens (0 windows: all)")));
     }

@@ -338,8 +338,6 @@ QLineEdit* SweepDialog::pathField(QLineEdit* edit, bool folder) {
 
 QString SweepDialog::sweepFolder() const { return QDir::cleanPath(QDir(folder_->text().trimmed()).absolutePath()); }
 
-bool SweepDialog::running() const { return process_->state() != QProcess::NotRunning || timer_->isActive(); }
-
 nlohmann::json SweepDialog::description(const QString& editor_recipe_file) const {
   const std::string name = name_->text().trimmed().toStdString();
   QUENCH_CHECK(!name.empty(), "Sweep name: give the sweep a name");
@@ -561,6 +559,7 @@ void SweepDialog::refresh() {
     timer_->stop();
     return;
   }
+  statuses_ = st;
   // Rebuilding rows must not count as the user picking a task (which shows its log).
   const QSignalBlocker quiet(tasks_);
   const int selected = tasks_->currentRow();
@@ -587,7 +586,7 @@ void SweepDialog::refresh() {
   if (completed != completed_seen_) {
     completed_seen_ = completed;  // tried once per change, so a failing import is not retried every second
     try {
-      const CollectReport r = collect_sweep(*dir_, base_.database.toStdString());
+      const CollectReport r = collect_sweep(*dir_, base_.database.toStdString(), st);
       collected_ += r.imported;
       if (r.imported > 0) Q_EMIT collected(r.imported);
     } catch (const std::exception& e) {
@@ -621,15 +620,10 @@ void SweepDialog::showTaskLog() {
   if (!dir_ || !dir_->exists()) return;
   const int row = tasks_->currentRow();
   if (row < 0) return;
-  try {
-    const auto st = sweep_status(*dir_);
-    if (row >= static_cast<int>(st.size())) return;
-    const std::string log = tail_lines(st[row].log, 60);
-    output_->setPlainText(QStringLiteral("%1\n%2").arg(QString::fromStdString(st[row].log),
-                                                       log.empty() ? tr("(no log yet)") : QString::fromStdString(log)));
-  } catch (const std::exception& e) {
-    setError(QString::fromUtf8(e.what()));
-  }
+  if (row >= static_cast<int>(statuses_.size())) return;
+  const std::string& file = statuses_[row].log;
+  const std::string log = tail_lines(file, 60);
+  output_->setPlainText(QStringLiteral("%1\n%2").arg(QString::fromStdString(file), log.empty() ? tr("(no log yet)") : QString::fromStdString(log)));
 }
 
 }  // namespace quench::gui

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 
+#include "core/sweep/sweep_tasks.h"
 #include "widgets/runs/run_settings.h"
 
 class QCheckBox;
@@ -24,10 +25,6 @@ class QPushButton;
 class QSpinBox;
 class QTableWidget;
 class QTimer;
-
-namespace quench {
-class SweepDir;
-}
 
 namespace quench::gui {
 
@@ -58,7 +55,6 @@ class SweepDialog : public QDialog {
   void resubmitFailed();
   // Refreshes the task table and collects completed tasks into the store.
   void refresh();
-  bool running() const;
   // The last error shown (a field, quench-cli refusing the description, a collect that failed); "" if none.
   const QString& error() const { return error_; }
 
@@ -85,7 +81,8 @@ class SweepDialog : public QDialog {
   int collected_ = 0;
   bool all_done_ = false;
   QString error_;
-  std::set<int> completed_seen_;  // completed tasks at the last collect: collect again only when it grows
+  std::set<int> completed_seen_;
+  std::vector<TaskStatus> statuses_;  // as the last refresh saw them (a selected task's log comes from here)  // completed tasks at the last collect: collect again only when it grows
 
   QLineEdit* name_;
   QLineEdit* folder_;
