@@ -8,12 +8,12 @@
 #include <set>
 
 #include "core/export/gguf_names.h"
+#include "core/export/gguf_tokenizer.h"
 #include "core/io/config.h"
 #include "core/io/gguf.h"
 #include "core/nn/functional.h"
 #include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
-#include "core/util/read_file.h"
 
 namespace quench {
 
@@ -64,85 +64,6 @@ GgmlType parse_float_type(const std::string& s, const Model& m) {
 std::vector<float> floats(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-}
-
-// GPT-2's byte-level alphabet: the printable character each byte is written as in a vocabulary.
-std::string byte_char(int b) {
-  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  int cp = b;
-  if (!printable) {
-    int n = 0;
-    for (int x = 0; x < b; ++x)
-      if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) ++n;
-    cp = 256 + n;
-  }
-  std::string s;
-  if (cp < 0x80) s += static_cast<char>(cp);
-  else {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
-// tokenizer.ggml.* as llama.cpp's converter writes them for a byte-level BPE tokenizer.json; a
-// model without one gets a byte-level vocabulary of the model's size with no merges, enough for
-// llama.cpp to load the file and run token ids (text round trips need the real tokenizer).
-void add_tokenizer(GgufWriter& w, const Model& m, int64_t vocab) {
-  const fs::path tj = fs::path(m.checkpoint().dir()) / "tokenizer.json";
-  std::vector<std::string> tokens(static_cast<size_t>(vocab));
-  std::vector<int32_t> types(static_cast<size_t>(vocab), 1);
-  std::vector<std::string> merges;
-  if (fs::exists(tj)) {
-    nlohmann::json j;
-    const std::string text = read_file(tj.string(), kMaxTokenizerBytes, "tokenizer");
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const std::exception& e) {
-      fail(tj.string(), ": not valid JSON (", e.what(), ")");
-    }
-    const auto& model = j.at("model");
-    QUENCH_CHECK(model.value("type", "") == "BPE", tj.string(), ": model.type \"", model.value("type", ""),
-                 "\" — GGUF export writes byte-level BPE tokenizers only");
-    for (const auto& [tok, id] : model.at("vocab").items()) {
-      const int64_t i = id.get<int64_t>();
-      QUENCH_CHECK(i >= 0 && i < vocab, tj.string(), ": token \"", tok, "\" has id ", i, " outside the model's vocabulary of ", vocab);
-      tokens[static_cast<size_t>(i)] = tok;
-    }
-    for (const auto& mg : model.value("merges", nlohmann::json::array()))
-      merges.push_back(mg.is_array() ? mg[0].get<std::string>() + " " + mg[1].get<std::string>() : mg.get<std::string>());
-    for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
-      const int64_t i = a.at("id").get<int64_t>();
-      QUENCH_CHECK(i >= 0 && i < vocab, tj.string(), ": added token ", i, " outside the vocabulary of ", vocab);
-      tokens[static_cast<size_t>(i)] = a.at("content").get<std::string>();
-      types[static_cast<size_t>(i)] = a.value("special", false) ? 3 : 4;  // CONTROL : USER_DEFINED
-    }
-  }
-  for (int64_t i = 0; i < vocab; ++i)
-    if (tokens[static_cast<size_t>(i)].empty()) {
-      if (i < 256 && !fs::exists(tj)) {
-        tokens[static_cast<size_t>(i)] = byte_char(static_cast<int>(i));
-      } else {
-        tokens[static_cast<size_t>(i)] = "[PAD" + std::to_string(i) + "]";
-        types[static_cast<size_t>(i)] = 5;  // UNUSED, as llama.cpp's converter marks padding rows
-      }
-    }
-  w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
-  w.set("tokenizer.ggml.pre", GgufValue::str("gpt-2"));
-  w.set("tokenizer.ggml.tokens", GgufValue::strings(tokens));
-  w.set("tokenizer.ggml.token_type", GgufValue::i32s(types));
-  w.set("tokenizer.ggml.merges", GgufValue::strings(merges));
-  const auto& c = m.config().json();
-  auto id = [&](const char* k) -> std::optional<int64_t> {
-    if (c.contains(k) && c.at(k).is_number_integer()) return c.at(k).get<int64_t>();
-    return std::nullopt;
-  };
-  if (auto b = id("bos_token_id")) w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<uint32_t>(*b)));
-  if (auto e = id("eos_token_id")) w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<uint32_t>(*e)));
-  if (auto p = id("pad_token_id")) w.set("tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<uint32_t>(*p)));
-  // Quench's tokenizers add no BOS; llama.cpp must not either, or the two score different inputs.
-  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(false));
-  w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
 }
 
 double rope_theta(const Config& c) {
@@ -214,7 +135,10 @@ void add_arch_metadata(GgufWriter& w, const Model& m, const std::string& arch) {
   }
   const int64_t hidden = c.get_int("hidden_size"), heads = c.get_int("num_attention_heads");
   const int64_t head_dim = c.get_int("head_dim", hidden / heads);
-  u32("context_length", c.get_int("max_position_embeddings", 2048));
+  // llama.cpp's llama and qwen2 attend to the whole context; within the sliding window (Mistral's,
+  // Qwen2's) that is what transformers computes, so the file claims no more context than that.
+  const int64_t max_pos = c.get_int("max_position_embeddings", 2048), window = m.attention_window();
+  u32("context_length", window > 0 ? std::min(max_pos, window) : max_pos);
   u32("embedding_length", hidden);
   u32("block_count", c.get_int("num_hidden_layers"));
   u32("feed_forward_length", c.get_int("intermediate_size"));
@@ -275,6 +199,7 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
   if (arch.empty())
     return model.config().get_string("model_type", model.architecture()) +
            ": Quench writes GGUF for llama, mistral, qwen2, gpt2, mamba and mamba2 models (llama.cpp's architectures)";
+  if (std::string why = gguf_tokenizer_problem(model.checkpoint().dir()); !why.empty()) return why;
   if (arch == "mamba" || arch == "mamba2") {
     const Config& c = model.config();
     const std::string act = c.get_string("hidden_act", "silu");
@@ -342,7 +267,7 @@ void check_gguf_target(const std::string& path, bool force) {
   }
 }
 
-void export_gguf(const Model& model, const std::string& path, const GgufExportOptions& o) {
+std::vector<std::string> export_gguf(const Model& model, const std::string& path, const GgufExportOptions& o) {
   check_gguf_target(path, o.force);
   const std::string arch = gguf_arch(model);
   QUENCH_CHECK(!arch.empty(), model.config().get_string("model_type", model.architecture()), ": no GGUF architecture");
@@ -461,10 +386,14 @@ void export_gguf(const Model& model, const std::string& path, const GgufExportOp
   }
   add_arch_metadata(w, model, arch);
   w.set("general.file_type", GgufValue::u32(file_type(counts, float_type)));
-  const int64_t vocab = arch == "gpt2" ? c.get_int("vocab_size") : c.get_int("vocab_size");
-  add_tokenizer(w, model, vocab);
+  add_gguf_tokenizer(w, model, c.get_int("vocab_size"));
   for (auto& e : entries) w.add_tensor(e.name, e.ne, e.type, std::move(e.produce));
   w.write(path, o.progress);
+  std::vector<std::string> notes;
+  if (const int64_t window = model.attention_window(); window > 0 && (arch == "llama" || arch == "qwen2"))
+    notes.push_back(path + ": context_length " + std::to_string(window) + ", the model's sliding window: llama.cpp's " + arch +
+                    " attends to the whole context, which equals the window only up to that many tokens");
+  return notes;
 }
 
 }  // namespace quench

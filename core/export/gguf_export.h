@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/compress/recipe.h"
 #include "core/io/ggml_blocks.h"
@@ -28,6 +29,7 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan);
 // Throws unless path can be written (absent, or force).
 void check_gguf_target(const std::string& path, bool force);
 
-void export_gguf(const Model& model, const std::string& path, const GgufExportOptions& options = {});
+// Returns what the user should know about the file (a context limited to a sliding window).
+std::vector<std::string> export_gguf(const Model& model, const std::string& path, const GgufExportOptions& options = {});
 
 }  // namespace quench

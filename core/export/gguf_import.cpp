@@ -17,11 +17,11 @@
 #include <set>
 
 #include "core/export/gguf_names.h"
+#include "core/export/gguf_tokenizer.h"
 #include "core/io/atomic_file.h"
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_stream.h"
-#include "core/text/unicode.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
 
@@ -33,7 +33,7 @@ using nlohmann::json;
 namespace {
 
 // Bumped when the conversion changes, so a cache written by an older Quench is rebuilt.
-constexpr int kImportVersion = 2;  // 2: RoPE scaling (linear, llama3 rope_freqs)
+constexpr int kImportVersion = 3;  // 2: RoPE scaling (linear, llama3 rope_freqs); 3: SentencePiece tokenizers
 const char* kMarker = "quench-gguf-import.json";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -195,74 +195,6 @@ json make_config(const Meta& m, int64_t vocab, bool tied) {
   return c;
 }
 
-// The pre-tokenizer llama.cpp names by tokenizer.ggml.pre; nullopt for one Quench cannot rebuild.
-std::optional<json> pre_tokenizer(const std::string& pre) {
-  if (pre == "gpt-2" || pre == "default" || pre.empty())
-    return json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-  std::string pattern;
-  if (pre == "llama-bpe" || pre == "llama3" || pre == "smaug-bpe")
-    pattern = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-  else if (pre == "qwen2")
-    pattern = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-  else
-    return std::nullopt;
-  return json{{"type", "Sequence"},
-              {"pretokenizers",
-               json::array({json{{"type", "Split"}, {"pattern", json{{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
-                            json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}})}};
-}
-
-// tokenizer.json from tokenizer.ggml.* for a byte-level BPE vocabulary; nullopt (and why) otherwise.
-std::optional<json> make_tokenizer(const GgufFile& f, std::string& why) {
-  const auto str = [&](const std::string& k) { return f.key(k).as_string(f.path() + ": " + k); };
-  if (!f.find_key("tokenizer.ggml.model")) return why = "no tokenizer.ggml.model", std::nullopt;
-  const std::string model = str("tokenizer.ggml.model");
-  if (model != "gpt2") return why = "tokenizer.ggml.model \"" + model + "\" (only byte-level BPE, \"gpt2\", is rebuilt)", std::nullopt;
-  const std::string pre = f.find_key("tokenizer.ggml.pre") ? str("tokenizer.ggml.pre") : "default";
-  auto pt = pre_tokenizer(pre);
-  if (!pt) return why = "tokenizer.ggml.pre \"" + pre + "\" (Quench rebuilds gpt-2, llama-bpe and qwen2)", std::nullopt;
-  const std::string tk = "tokenizer.ggml.tokens";
-  const GgufArray& tokens = f.key(tk).as_array(f.path() + ": " + tk);
-  const GgufArray* types = f.find_key("tokenizer.ggml.token_type") ? &f.key("tokenizer.ggml.token_type").as_array(f.path() + ": tokenizer.ggml.token_type") : nullptr;
-  QUENCH_CHECK(!types || types->items.size() == tokens.items.size(), f.path(), ": tokenizer.ggml.token_type has ", types ? types->items.size() : 0,
-               " entries for ", tokens.items.size(), " tokens");
-  json vocab = json::object(), added = json::array(), merges = json::array();
-  for (size_t i = 0; i < tokens.items.size(); ++i) {
-    const std::string ctx = f.path() + ": " + tk + "[" + std::to_string(i) + "]";
-    const std::string& t = tokens.items[i].as_string(ctx);
-    // tokenizer.json is JSON text: a token that is not UTF-8 cannot be written into it.
-    if (const size_t bad = text::find_invalid_utf8(t); bad != std::string::npos) fail(ctx, ": not valid UTF-8 at byte ", bad);
-    if (!vocab.contains(t)) vocab[t] = static_cast<int64_t>(i);
-    const int64_t type = types ? types->items[i].as_int(f.path() + ": tokenizer.ggml.token_type[" + std::to_string(i) + "]") : 1;
-    if (type == 3 || type == 4)  // CONTROL, USER_DEFINED: added tokens, cut out of the text before BPE
-      added.push_back({{"id", i}, {"content", t}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false},
-                       {"special", type == 3}});
-  }
-  if (const GgufValue* mv = f.find_key("tokenizer.ggml.merges")) {
-    const GgufArray& ms = mv->as_array(f.path() + ": tokenizer.ggml.merges");
-    for (size_t i = 0; i < ms.items.size(); ++i) {
-      const std::string ctx = f.path() + ": tokenizer.ggml.merges[" + std::to_string(i) + "]";
-      const std::string& m = ms.items[i].as_string(ctx);
-      if (const size_t bad = text::find_invalid_utf8(m); bad != std::string::npos) fail(ctx, ": not valid UTF-8 at byte ", bad);
-      merges.push_back(m);
-    }
-  }
-  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
-  json j;
-  j["version"] = "1.0";
-  j["truncation"] = nullptr;
-  j["padding"] = nullptr;
-  j["added_tokens"] = added;
-  j["normalizer"] = nullptr;
-  j["pre_tokenizer"] = *pt;
-  j["post_processor"] = byte_level;
-  j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  j["model"] = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
-                {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
-                {"vocab", vocab}, {"merges", merges}};
-  return j;
-}
-
 // A tensor's values as transformers stores them: dequantized (F16/BF16 kept), HF shape.
 at::Tensor read_tensor(const GgufFile& f, const GgufTensorInfo& t) {
   std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
@@ -377,7 +309,7 @@ std::string import_gguf(const std::string& path, const std::string& out_dir) {
   const json& config = h.config;
   const json& rope_scaling = h.rope_scaling;
   std::string why;
-  const std::optional<json> tokenizer = make_tokenizer(f, why);
+  const std::optional<json> tokenizer = tokenizer_json_from_gguf(f, why);
 
   const fs::path target = fs::absolute(out_dir);
   const fs::path tmp = target.parent_path() / (".quench-import-" + target.filename().string() + "-" + std::to_string(::getpid()));

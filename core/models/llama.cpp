@@ -121,6 +121,13 @@ class Llama : public Model {
     return {{kLayerSizesKey, {{"intermediate_size", inter}, {"num_attention_heads", heads}, {"num_key_value_heads", kv}}}};
   }
 
+  int64_t attention_window() const override {
+    int64_t w = 0;
+    for (const Block& b : blocks_)
+      if (b.window > 0 && (w == 0 || b.window < w)) w = b.window;
+    return w;
+  }
+
   at::Tensor final_norm(const at::Tensor& h) override { return rms_norm(h, *norm_, eps_); }
   at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
 

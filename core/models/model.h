@@ -91,6 +91,9 @@ class Model {
   // The longest sequence the model can run (a learned position table's rows); 0 when nothing in
   // the architecture bounds it (RoPE, state-space models). Checked before any window runs.
   int64_t max_positions() const { return max_positions_; }
+  // The shortest sliding attention window of any layer (a token sees itself and the window − 1
+  // tokens before it); 0 when every layer attends to the whole context.
+  virtual int64_t attention_window() const { return 0; }
   // Throws naming the config key and the command's option when ctx tokens exceed max_positions().
   void check_context(int64_t ctx, const std::string& option) const;
 

@@ -85,7 +85,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       go.progress = [&](int64_t done, int64_t total) {
         if (beat && !beat(done, total, -1, "writing " + rs.save_dir)) throw Cancelled();
       };
-      export_gguf(model, rs.save_dir, go);
+      for (std::string& note : export_gguf(model, rs.save_dir, go)) run.result.warnings.push_back(std::move(note));
       w.add_artifact(Artifact::of_file(rs.save_dir, "gguf"));
     } else if (!rs.save_dir.empty() && rs.save_format == "compressed-tensors") {
       CtExportOptions co = rs.ct;

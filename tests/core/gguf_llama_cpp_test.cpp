@@ -17,6 +17,7 @@
 #include "core/compress/recipe.h"
 #include "core/export/gguf_export.h"
 #include "core/io/gguf.h"
+#include "core/io/safetensors.h"
 #include "core/models/registry.h"
 #include "core/nn/functional.h"
 #include "core/text/tokenizer.h"
@@ -106,10 +107,13 @@ struct Case {
   std::string scheme;  // "" (float export) or a GGUF scheme
   std::string float_type;
   double ppl_tol = 0.005, top1_min = 0.98;
+  std::string recipe;        // a recipe's JSON instead of a scheme (mixed per-tensor types)
+  std::set<uint32_t> types;  // ggml types the file must hold, when given
 };
 
 std::string case_name(const testing::TestParamInfo<Case>& i) {
-  std::string n = fs::path(i.param.model).filename().string() + "_" + (i.param.scheme.empty() ? i.param.float_type : i.param.scheme);
+  std::string n = fs::path(i.param.model).filename().string() + "_" +
+                  (!i.param.recipe.empty() ? "mixed" : i.param.scheme.empty() ? i.param.float_type : i.param.scheme);
   for (char& c : n)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return n;
@@ -122,15 +126,28 @@ TEST_P(GgufLlamaCpp, AgreesWithQuench) {
   TempDir tmp;
   auto m = load_model(c.model);
   const bool text = fs::exists(fs::path(c.model) / "tokenizer.json");
-  const auto windows = text ? text_windows(c.model, 4, 64) : random_windows(m->config().get_int("vocab_size"), 4, 32);
-  Recipe r = c.scheme.empty() ? Recipe::parse(nlohmann::json::object()) : *Recipe::from_name(c.scheme);
+  // Mistral's sliding window (8 tokens in mistral-tiny): llama.cpp attends to the whole context,
+  // which is the same thing for windows no longer than that.
+  const int64_t sw = m->attention_window();
+  const auto windows = text      ? text_windows(c.model, 4, 64)
+                       : sw > 0 ? random_windows(m->config().get_int("vocab_size"), 16, static_cast<int>(std::min<int64_t>(sw, 32)))
+                                : random_windows(m->config().get_int("vocab_size"), 4, 32);
+  Recipe r = !c.recipe.empty()  ? Recipe::parse(nlohmann::json::parse(c.recipe))
+             : c.scheme.empty() ? Recipe::parse(nlohmann::json::object())
+                                : *Recipe::from_name(c.scheme);
   const ResolvedRecipe plan = resolve(r, *m);
   ASSERT_EQ(gguf_exportable(*m, plan), "");
-  if (!c.scheme.empty()) compress(*m, plan, CalibrationSet{}, {.measure_samples = 0});
+  if (!c.scheme.empty() || !c.recipe.empty()) compress(*m, plan, CalibrationSet{}, {.measure_samples = 0});
   const std::string path = tmp.file("model.gguf");
   GgufExportOptions o;
   o.float_type = c.float_type;
   export_gguf(*m, path, o);
+  if (sw > 0) EXPECT_EQ(GgufFile(path).find_key("llama.context_length")->as_int("llama.context_length"), sw) << "the context llama.cpp may use";
+  if (!c.types.empty()) {
+    std::set<uint32_t> types;
+    for (const auto& t : GgufFile(path).tensors()) types.insert(t.type_code);
+    for (uint32_t t : c.types) EXPECT_TRUE(types.count(t)) << "no " << ggml_type_code_name(t) << " tensor in the export";
+  }
   const Scores q = quench_scores(*m, windows);
   const Agreement a = agreement(q, llama_cpp_scores(path, windows, tmp));
   std::cout << c.model << " " << c.scheme << c.float_type << ": perplexity Quench " << a.ppl_quench << ", llama.cpp " << a.ppl_llama
@@ -161,6 +178,11 @@ std::vector<Case> cases() {
   out.push_back({sotu, "", "bf16", 0.0005, 0.995});
   out.push_back({sotu, "", "f16"});
   for (const char* s : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K", "MXFP4A16", "NVFP4A16"}) out.push_back({sotu, s, ""});
+  // Three block types in one file (down_proj's 688 columns take none of them and stay float).
+  out.push_back({.model = sotu, .recipe = R"({"default": {"weights": {"format": "q4_k"}},
+      "overrides": [{"match": "*.self_attn.*", "weights": {"format": "q6_k"}},
+                    {"match": "*.mlp.gate_proj", "weights": {"format": "q8_0"}}]})",
+                 .types = {8, 12, 14}});
   const std::string mamba2 = test::demo("sotu-mamba2");
   out.push_back({mamba2, "", "f32", 0.0005, 0.995});
   // K-quant matmuls round activations per 256 values (Q8_K) rather than per 32, and the selective
@@ -172,7 +194,7 @@ std::vector<Case> cases() {
   // The hf-tiny fixtures have random weights: their predictions are close to uniform (perplexity
   // near the vocabulary size), so the argmax is often a near-tie that llama.cpp's 8-bit rounding
   // of activations flips. Perplexity is held to the same 0.5 %; top-1 to 90 %.
-  for (const char* f : {"llama-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny"}) {
+  for (const char* f : {"llama-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny"}) {
     const std::string dir = test::fixture(std::string("hf-tiny/") + f);
     out.push_back({dir, "", "f16"});
     // Mamba's Δ = softplus(·) and exp(Δ·A) amplify llama.cpp's activation rounding further on random weights.
@@ -189,6 +211,120 @@ std::vector<Case> cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Export, GgufLlamaCpp, testing::ValuesIn(cases()), case_name);
+
+// ---- Tokenizers: llama.cpp splits text into the ids Quench does ----
+
+// A llama-tiny with `tokenizer_dir`'s tokenizer.json and a vocabulary of its size (random
+// embeddings and head): what the export needs to write the tokenizer, and llama.cpp to load it.
+std::string model_with_tokenizer(const std::string& tokenizer_dir, const TempDir& tmp) {
+  const fs::path dir = tmp.file("model");
+  fs::create_directories(dir);
+  const auto tj = nlohmann::json::parse(test::read_file(tokenizer_dir + "/tokenizer.json"));
+  int64_t vocab = 0;
+  for (const auto& [t, id] : tj.at("model").at("vocab").items()) vocab = std::max<int64_t>(vocab, id.get<int64_t>() + 1);
+  for (const auto& a : tj.value("added_tokens", nlohmann::json::array())) vocab = std::max<int64_t>(vocab, a.at("id").get<int64_t>() + 1);
+  const std::string src = test::fixture("hf-tiny/llama-tiny");
+  auto config = nlohmann::json::parse(test::read_file(src + "/config.json"));
+  config["vocab_size"] = vocab;
+  std::ofstream(dir / "config.json") << config.dump(2);
+  fs::copy_file(tokenizer_dir + "/tokenizer.json", dir / "tokenizer.json");
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  at::manual_seed(3);
+  for (auto& [name, t] : load_all_safetensors(src + "/model.safetensors"))
+    tensors.emplace_back(name, name == "model.embed_tokens.weight" || name == "lm_head.weight" ? at::randn({vocab, t.size(1)}) * 0.02 : t);
+  save_safetensors((dir / "model.safetensors").string(), tensors);
+  return dir.string();
+}
+
+std::vector<std::vector<int64_t>> llama_cpp_tokenize(const std::string& gguf, const std::vector<std::string>& texts, const TempDir& tmp,
+                                                     std::string* vocabulary_type) {
+  const fs::path script = fs::path(QUENCH_LLAMA_CPP_SCORE).parent_path() / "tokenize.mjs";
+  const std::string in = tmp.file("texts.json"), out = tmp.file("ids.json"), log = tmp.file("tokenize.log");
+  std::ofstream(in) << nlohmann::json({{"texts", texts}}).dump();
+  const std::string cmd = "'" + std::string(QUENCH_LLAMA_CPP_NODE) + "' '" + script.string() + "' '" + gguf + "' '" + in + "' '" + out + "' > '" + log + "' 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("llama.cpp tokenizing failed (" + cmd + "):\n" + test::read_file(log));
+  const auto j = nlohmann::json::parse(test::read_file(out));
+  *vocabulary_type = j.at("vocabulary_type").get<std::string>();
+  return j.at("ids").get<std::vector<std::vector<int64_t>>>();
+}
+
+struct TokenizerCase {
+  std::string fixture;  // tests/fixtures/tokenizers/…
+  std::string vocabulary_type;  // what llama.cpp must load it as
+};
+
+class GgufTokenizer : public testing::TestWithParam<TokenizerCase> {};
+
+// Each tokenizer style Quench reads, exported as GGUF: llama.cpp tokenizes the edge cases and a
+// Moby-Dick excerpt into exactly Quench's ids, and Quench's importer rebuilds a tokenizer.json
+// that gives llama.cpp's ids.
+TEST_P(GgufTokenizer, LlamaCppAndTheImportTokenizeAsQuench) {
+  const TokenizerCase& c = GetParam();
+  TempDir tmp;
+  ::setenv("XDG_CACHE_HOME", tmp.file("cache").c_str(), 1);
+  const std::string fixture = test::fixture("tokenizers/" + c.fixture);
+  const std::string dir = model_with_tokenizer(fixture, tmp);
+  auto m = load_model(dir);
+  ASSERT_EQ(gguf_exportable(*m, resolve(Recipe::parse(nlohmann::json::object()), *m)), "");
+  const std::string gguf = tmp.file("model.gguf");
+  export_gguf(*m, gguf, {.float_type = "f32"});
+
+  const Tokenizer tok = Tokenizer::from_model_dir(dir);
+  // llama.cpp reads special-token text as text here (no parse_special); those cases are left out.
+  std::vector<std::string> texts;
+  for (const auto& k : nlohmann::json::parse(test::read_file(fixture + "/cases.json"))) {
+    const std::string t = k.at("text").get<std::string>();
+    bool special = false;
+    for (const auto& a : nlohmann::json::parse(test::read_file(fixture + "/tokenizer.json")).value("added_tokens", nlohmann::json::array()))
+      special = special || t.find(a.at("content").get<std::string>()) != std::string::npos;
+    if (!special && !t.empty()) texts.push_back(t);
+  }
+  texts.push_back(test::read_file(test::fixture("tokenizers/moby-dick-excerpt.txt")).substr(0, 40000));
+  std::string type;
+  const auto ids = llama_cpp_tokenize(gguf, texts, tmp, &type);
+  EXPECT_EQ(type, c.vocabulary_type);
+  auto back = load_model(gguf);
+  const Tokenizer rebuilt = Tokenizer::from_model_dir(back->checkpoint().dir());
+  ASSERT_EQ(ids.size(), texts.size());
+  // llama.cpp's SentencePiece tokenizer puts "▁" before every text; Metaspace ("first") only before
+  // one that does not start with a space. The one known difference, as for any Metaspace model
+  // llama.cpp's converter writes: texts with a leading space are left out of that comparison.
+  const bool metaspace = c.fixture == "sp-metaspace";
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<int32_t> q = tok.encode(texts[i]);
+    const std::vector<int64_t> want(q.begin(), q.end());
+    if (!(metaspace && texts[i][0] == ' ')) EXPECT_EQ(ids[i], want) << "llama.cpp, text " << i << ": \"" << texts[i].substr(0, 80) << "\"";
+    const std::vector<int32_t> r = rebuilt.encode(texts[i]);
+    EXPECT_EQ(std::vector<int64_t>(r.begin(), r.end()), ids[i]) << "Quench's import, text " << i << ": \"" << texts[i].substr(0, 80) << "\"";
+  }
+}
+
+std::string tokenizer_name(const testing::TestParamInfo<TokenizerCase>& i) {
+  std::string n = i.param.fixture;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Styles, GgufTokenizer,
+                         testing::Values(TokenizerCase{"gpt2-style", "bpe"}, TokenizerCase{"llama3-style", "bpe"},
+                                         TokenizerCase{"qwen2-style", "bpe"}, TokenizerCase{"sotu", "bpe"},
+                                         TokenizerCase{"sp-legacy", "spm"}, TokenizerCase{"sp-metaspace", "spm"}),
+                         tokenizer_name);
+
+// A pre-tokenizer llama.cpp has no name for would split text differently: refused before any work.
+TEST(GgufTokenizerRefused, UnknownPreTokenizerNamesTheFile) {
+  TempDir tmp;
+  const std::string tok_dir = tmp.file("tok");
+  fs::create_directories(tok_dir);
+  auto tj = nlohmann::json::parse(test::read_file(test::fixture("tokenizers/gpt2-style/tokenizer.json")));
+  tj["pre_tokenizer"] = {{"type", "Whitespace"}};
+  std::ofstream(tok_dir + "/tokenizer.json") << tj.dump();
+  auto m = load_model(model_with_tokenizer(tok_dir, tmp));
+  const std::string why = gguf_exportable(*m, resolve(Recipe::parse(nlohmann::json::object()), *m));
+  EXPECT_NE(why.find("tokenizer.json: pre_tokenizer"), std::string::npos) << why;
+  EXPECT_NE(why.find("gpt-2, llama-bpe and qwen2"), std::string::npos) << why;
+}
 
 // ---- GGUFs that llama.cpp wrote: its own quantizer and dequantizer, through ctypes ----
 
