@@ -19,6 +19,9 @@ namespace {
 
 const std::string kSpace = "\xE2\x96\x81";  // "▁", SentencePiece's space
 
+// Longest piece the import makes merges for (see tokenizer_json_from_gguf).
+constexpr size_t kMaxMergedPieceBytes = 1024;
+
 // llama.cpp's token types
 constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6;
 
@@ -318,6 +321,9 @@ std::optional<json> tokenizer_json_from_gguf(const GgufFile& f, std::string& why
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
     for (size_t i : order) {
       const std::string& t = text[i];
+      // Each split looks up both halves: quadratic in a piece's length, so a hostile file's
+      // megabyte token would take hours. SentencePiece's own pieces are at most 16 characters.
+      if (t.size() > kMaxMergedPieceBytes) continue;
       std::vector<std::pair<int64_t, int64_t>> splits;
       for (size_t k = 1; k < t.size(); ++k) {
         if ((static_cast<unsigned char>(t[k]) & 0xC0) == 0x80) continue;  // inside a UTF-8 character

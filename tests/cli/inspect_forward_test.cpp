@@ -124,6 +124,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "must hold integers"},
         ErrCase{{"forward", tiny, "--inputs", bad + "inputs/ids-1d.safetensors", "--out", "/tmp/x.st"}, 1,
                 "must be [B, T]"},
+        ErrCase{{"forward", tiny, "--inputs", bad + "inputs/ids-empty.safetensors", "--out", "/tmp/x.st"}, 1,
+                "ids-empty.safetensors: tensor 'input_ids' is empty"},
         ErrCase{{"forward", std::string(QUENCH_FIXTURES) + "/hf-tiny/vit-tiny", "--inputs", tiny + "/reference.safetensors",
                  "--out", "/tmp/x.st"},
                 1, "takes pixel_values"}));
