@@ -301,6 +301,127 @@ class RecipeEditorTest : public QObject {
     QVERIFY(doc.json()["default"]["weights"].contains("bits"));
   }
 
+  // Pruning and low rank from the editor, as a user sets them: 2:4 SparseGPT on the MLPs and a
+  // half-size SVD-LLM on attention, each in its own rule with the weights left as inherited; the
+  // core accepts what was written, plans every matched layer, and a rule reads back into its form.
+  void pruningAndLowRankFromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    setWeights(editor, 8, 0);
+    editor.setTarget(RecipeEditor::Target::Default);
+    QVERIFY(editor.applySetting());
+
+    editor.setGlob(QStringLiteral("*.mlp.*"));
+    editor.section("weights")->setMode(RecipeSection::Mode::Inherit);
+    RecipeSection* prune = editor.section("prune");
+    QVERIFY(prune);
+    prune->setMode(RecipeSection::Mode::Set);
+    auto* method = prune->findChild<QComboBox*>(QStringLiteral("method"));
+    auto* damp = prune->findChild<QDoubleSpinBox*>(QStringLiteral("damp"));
+    QVERIFY(method && damp && !damp->isEnabled());  // magnitude has no damping
+    method->setCurrentIndex(method->findData(QStringLiteral("sparsegpt")));
+    QVERIFY(damp->isEnabled());
+    damp->setValue(0.02);
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["overrides"][0]["prune"], json({{"method", "sparsegpt"}, {"pattern", "2:4"}, {"damp", 0.02}}));
+    QVERIFY(!doc.json()["overrides"][0].contains("weights"));
+
+    editor.setGlob(QStringLiteral("*.self_attn.*"));
+    prune->setMode(RecipeSection::Mode::Inherit);
+    RecipeSection* lowrank = editor.section("lowrank");
+    QVERIFY(lowrank);
+    lowrank->setMode(RecipeSection::Mode::Set);
+    auto* lr_method = lowrank->findChild<QComboBox*>(QStringLiteral("method"));
+    lr_method->setCurrentIndex(lr_method->findData(QStringLiteral("svd-llm")));
+    QVERIFY(lowrank->findChild<QDoubleSpinBox*>(QStringLiteral("ratio"))->isEnabled());
+    QVERIFY(!lowrank->findChild<QSpinBox*>(QStringLiteral("rank"))->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["overrides"][1]["lowrank"], json({{"method", "svd-llm"}, {"ratio", 0.5}}));
+
+    const quench::ResolvedRecipe* plan = doc.plan();
+    QVERIFY(plan);
+    int pruned = 0, factored = 0;
+    for (const auto& l : plan->layers) {
+      if (l.prune) {
+        ++pruned;
+        QCOMPARE(l.prune->n, 2);
+        QCOMPARE(l.prune->m, 4);
+        QVERIFY(l.weights);  // W8 from the default: pruned, then quantized
+      }
+      factored += l.lowrank ? 1 : 0;
+    }
+    QCOMPARE(pruned, 18);    // 6 blocks × gate, up, down
+    QCOMPARE(factored, 24);  // 6 blocks × q, k, v, o
+    QVERIFY(editor.rules()->item(1, 1)->text().contains(QStringLiteral("prune:")));
+
+    // The first rule reads back into the form; N:M as N and M.
+    editor.rules()->setCurrentCell(1, 0);
+    QCOMPARE(prune->mode(), RecipeSection::Mode::Set);
+    QCOMPARE(prune->findChild<QSpinBox*>(QStringLiteral("n"))->value(), 2);
+    QCOMPARE(prune->findChild<QSpinBox*>(QStringLiteral("m"))->value(), 4);
+    QCOMPARE(damp->value(), 0.02);
+    QCOMPARE(lowrank->mode(), RecipeSection::Mode::Inherit);
+
+    // An unstructured fraction instead of N:M.
+    auto* kind = prune->findChild<QComboBox*>(QStringLiteral("kind"));
+    kind->setCurrentIndex(kind->findData(QStringLiteral("sparsity")));
+    prune->findChild<QDoubleSpinBox*>(QStringLiteral("sparsity"))->setValue(0.3);
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["overrides"][0]["prune"]["sparsity"].get<double>(), 0.3);
+    QVERIFY(!doc.json()["overrides"][0]["prune"].contains("pattern"));
+    if (const QString dir = qEnvironmentVariable("QUENCH_SCREENSHOT_DIR"); !dir.isEmpty()) {
+      editor.resize(520, 1900);
+      QVERIFY(editor.grab().save(dir + QStringLiteral("/recipe-prune-lowrank.png")));
+    }
+  }
+
+  // GPTQ's and AWQ's options: written only where they differ from the defaults, for the method
+  // that has them, and reset to the defaults when a rule without them is shown.
+  void methodOptionsFromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setTarget(RecipeEditor::Target::Default);
+    setWeights(editor, 4, 16);
+    RecipeSection* w = editor.section("weights");
+    auto* method = w->findChild<QComboBox*>(QStringLiteral("method"));
+    auto* act_order = w->findChild<QCheckBox*>(QStringLiteral("actOrder"));
+    auto* damp = w->findChild<QDoubleSpinBox*>(QStringLiteral("damp"));
+    auto* grid = w->findChild<QSpinBox*>(QStringLiteral("grid"));
+    QVERIFY(method && act_order && damp && grid);
+    QVERIFY(!act_order->isEnabled() && !grid->isEnabled());
+    method->setCurrentIndex(method->findData(QStringLiteral("gptq")));
+    QVERIFY(act_order->isEnabled() && damp->isEnabled() && !grid->isEnabled());
+    act_order->setChecked(true);
+    damp->setValue(0.05);
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    const json gptq = doc.json()["default"]["weights"];
+    QCOMPARE(gptq["act_order"].get<bool>(), true);
+    QCOMPARE(gptq["damp"].get<double>(), 0.05);
+    QVERIFY(!gptq.contains("block_size"));
+    method->setCurrentIndex(method->findData(QStringLiteral("awq")));
+    grid->setValue(40);
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    const json awq = doc.json()["default"]["weights"];
+    QCOMPARE(awq["grid"].get<int>(), 40);
+    QVERIFY(!awq.contains("act_order") && !awq.contains("damp"));
+    // A rule without the options shows the defaults, not what the form held before.
+    doc.change(withDefault(doc.json(), {{"weights", {{"bits", 4}, {"strategy", "group"}, {"group_size", 16}, {"method", "gptq"}}}}),
+               QStringLiteral("plain gptq"));
+    editor.rules()->setCurrentCell(0, 0);
+    QVERIFY(!act_order->isChecked());
+    QCOMPARE(damp->value(), 0.01);
+    QCOMPARE(grid->value(), 20);
+  }
+
   // FP8 from the editor: weights' format FP8 keeps the scales choice (channel / tensor) and writes
   // "type": "float"; the activations' Type FP8 drops the bits. The core accepts what was written
   // (llm-compressor's FP8_DYNAMIC).

@@ -10,7 +10,7 @@ namespace quench::gui {
 
 namespace {
 // Sections an entry sets; "skip" and "rotation" are entry flags handled alongside.
-const char* const kSectionKeys[] = {"weights", "activations", "output_activations", "kv_cache", "rotation", "skip"};
+const char* const kSectionKeys[] = {"weights", "activations", "output_activations", "kv_cache", "prune", "lowrank", "rotation", "skip"};
 
 // Writes a "scheme" shorthand out as the sections it stands for, so that a later edit of one
 // section keeps the other (editing the weights of a W8A8 default keeps its A8 activations).

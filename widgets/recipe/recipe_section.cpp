@@ -7,6 +7,10 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
 namespace quench::gui {
 
 namespace {
@@ -115,22 +119,75 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")}, {"gptq", tr("GPTQ")}, {"awq", tr("AWQ")}});
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("GPTQ and AWQ calibrate on the calibration data; RTN needs none"));
+  clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
+  clip_->setObjectName(QStringLiteral("clip"));
+  clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
+  damp_ = new QDoubleSpinBox(this);
+  damp_->setObjectName(QStringLiteral("damp"));
+  damp_->setRange(0, 1);
+  damp_->setDecimals(3);
+  damp_->setSingleStep(0.005);
+  damp_->setValue(0.01);
+  damp_->setToolTip(tr("GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal"));
+  block_ = new QSpinBox(this);
+  block_->setObjectName(QStringLiteral("blockSize"));
+  block_->setRange(1, 4096);
+  block_->setValue(128);
+  block_->setToolTip(tr("GPTQ: columns quantized per block before the rest are updated"));
+  act_order_ = new QCheckBox(tr("act order (columns by decreasing Hessian diagonal)"), this);
+  act_order_->setObjectName(QStringLiteral("actOrder"));
+  act_order_->setToolTip(tr("GPTQ: exported as weight_g_idx in compressed-tensors; GGUF blocks cannot hold it"));
+  grid_ = new QSpinBox(this);
+  grid_->setObjectName(QStringLiteral("grid"));
+  grid_->setRange(1, 1000);
+  grid_->setValue(20);
+  grid_->setToolTip(tr("AWQ: scale exponents tried between 0 and 1"));
+  clip_search_ = new QCheckBox(tr("clip search after scaling"), this);
+  clip_search_->setObjectName(QStringLiteral("clipSearch"));
+  clip_search_->setChecked(true);
   addRow(tr("Format"), format_);
   addRow(tr("Bits"), bits_);
   addRow(QString(), symmetric_);
   addRow(tr("Scales"), strategy_);
   addRow(tr("Group size"), group_);
   addRow(tr("Method"), method_);
+  addRow(tr("Clipping"), clip_);
+  addRow(tr("Damping"), damp_);
+  addRow(tr("GPTQ block"), block_);
+  addRow(QString(), act_order_);
+  addRow(tr("AWQ grid"), grid_);
+  addRow(QString(), clip_search_);
 }
 
+namespace {
+// The method's options that differ from their defaults (core/compress/settings.cpp).
+void addMethodOptions(nlohmann::json& j, const std::string& method, const QComboBox* clip, const QDoubleSpinBox* damp,
+                      const QSpinBox* block, const QCheckBox* act_order, const QSpinBox* grid, const QCheckBox* clip_search,
+                      bool fp8, bool ggml) {
+  if (method == "rtn" && !fp8 && comboData(clip) == "mse") j["clip"] = "mse";
+  if (method == "gptq") {
+    if (std::abs(damp->value() - 0.01) > 1e-9) j["damp"] = damp->value();
+    if (block->value() != 128) j["block_size"] = block->value();
+    if (act_order->isChecked() && !ggml) j["act_order"] = true;
+  }
+  if (method == "awq") {
+    if (grid->value() != 20) j["grid"] = grid->value();
+    if (!clip_search->isChecked()) j["clip_search"] = false;
+  }
+}
+}  // namespace
+
 nlohmann::json WeightsSection::fields() const {
-  const std::string format = comboData(format_);
+  const std::string format = comboData(format_), method = comboData(method_);
+  nlohmann::json j;
   // FP8 is compressed-tensors' "type": "float"; its scales are per channel or per tensor.
-  if (format == "fp8") return {{"type", "float"}, {"strategy", comboData(strategy_)}, {"method", comboData(method_)}};
-  if (format != "int") return {{"format", format}, {"method", comboData(method_)}};
-  nlohmann::json j = {{"bits", bits_->value()}, {"symmetric", symmetric_->isChecked()}, {"strategy", comboData(strategy_)},
-                      {"method", comboData(method_)}};
-  if (comboData(strategy_) == "group") j["group_size"] = group_->value();
+  if (format == "fp8") j = {{"type", "float"}, {"strategy", comboData(strategy_)}, {"method", method}};
+  else if (format != "int") j = {{"format", format}, {"method", method}};
+  else {
+    j = {{"bits", bits_->value()}, {"symmetric", symmetric_->isChecked()}, {"strategy", comboData(strategy_)}, {"method", method}};
+    if (comboData(strategy_) == "group") j["group_size"] = group_->value();
+  }
+  addMethodOptions(j, method, clip_, damp_, block_, act_order_, grid_, clip_search_, format == "fp8", format != "int" && format != "fp8");
   return j;
 }
 
@@ -145,13 +202,25 @@ void WeightsSection::setFields(const nlohmann::json& j) {
     if (!j.contains("strategy")) setComboData(strategy_, "group");
   }
   setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "rtn");
+  // Options a rule leaves out are the defaults, not what the form showed for the rule before.
+  setComboData(clip_, j.contains("clip") && j["clip"].is_string() ? j["clip"].get<std::string>() : "minmax");
+  damp_->setValue(j.contains("damp") && j["damp"].is_number() ? j["damp"].get<double>() : 0.01);
+  block_->setValue(j.contains("block_size") && j["block_size"].is_number_integer() ? j["block_size"].get<int>() : 128);
+  act_order_->setChecked(j.contains("act_order") && j["act_order"].is_boolean() && j["act_order"].get<bool>());
+  grid_->setValue(j.contains("grid") && j["grid"].is_number_integer() ? j["grid"].get<int>() : 20);
+  clip_search_->setChecked(!(j.contains("clip_search") && j["clip_search"].is_boolean()) || j["clip_search"].get<bool>());
 }
 
 void WeightsSection::updateEnabled() {
-  const bool integers = comboData(format_) == "int", fp8 = comboData(format_) == "fp8";
+  const std::string format = comboData(format_), method = comboData(method_);
+  const bool integers = format == "int", fp8 = format == "fp8";
   for (QWidget* w : std::initializer_list<QWidget*>{bits_, symmetric_}) w->setEnabled(integers);
   strategy_->setEnabled(integers || fp8);
   group_->setEnabled(integers && comboData(strategy_) == "group");
+  clip_->setEnabled(method == "rtn" && !fp8);
+  for (QWidget* w : std::initializer_list<QWidget*>{damp_, block_}) w->setEnabled(method == "gptq");
+  act_order_->setEnabled(method == "gptq" && (integers || fp8));
+  for (QWidget* w : std::initializer_list<QWidget*>{grid_, clip_search_}) w->setEnabled(method == "awq");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,8 +323,164 @@ void KvCacheSection::setFields(const nlohmann::json& j) {
   if (j.contains("residual") && j["residual"].is_number_integer()) residual_->setValue(j["residual"].get<int>());
 }
 
+// ---------------------------------------------------------------------------------------------
+
+PruneSection::PruneSection(QWidget* parent) : RecipeSection(tr("Pruning"), "prune", parent) {
+  method_ = choices(this, {{"magnitude", tr("magnitude |W|")}, {"wanda", tr("Wanda |W|·‖X‖ (calibrated)")},
+                           {"sparsegpt", tr("SparseGPT (calibrated, updates the kept weights)")}});
+  method_->setObjectName(QStringLiteral("method"));
+  kind_ = choices(this, {{"pattern", tr("N:M, keep N of every M inputs")}, {"sparsity", tr("unstructured fraction")}});
+  kind_->setObjectName(QStringLiteral("kind"));
+  kind_->setToolTip(tr("N:M (2:4 runs on sparse tensor cores and exports as sparse-24-bitmask); a fraction zeroes that share "
+                       "of each matrix anywhere"));
+  n_ = new QSpinBox(this);
+  n_->setObjectName(QStringLiteral("n"));
+  n_->setRange(1, 64);
+  n_->setValue(2);
+  n_->setPrefix(tr("keep "));
+  m_ = new QSpinBox(this);
+  m_->setObjectName(QStringLiteral("m"));
+  m_->setRange(1, 64);
+  m_->setValue(4);
+  m_->setPrefix(tr("of every "));
+  m_->setToolTip(tr("M must divide every matched layer's inputs"));
+  sparsity_ = new QDoubleSpinBox(this);
+  sparsity_->setObjectName(QStringLiteral("sparsity"));
+  sparsity_->setRange(0, 0.99);
+  sparsity_->setDecimals(2);
+  sparsity_->setSingleStep(0.05);
+  sparsity_->setValue(0.5);
+  sparsity_->setToolTip(tr("The fraction of the weights set to zero"));
+  damp_ = new QDoubleSpinBox(this);
+  damp_->setObjectName(QStringLiteral("damp"));
+  damp_->setRange(0, 1);
+  damp_->setDecimals(3);
+  damp_->setSingleStep(0.005);
+  damp_->setValue(0.01);
+  block_ = new QSpinBox(this);
+  block_->setObjectName(QStringLiteral("blockSize"));
+  block_->setRange(1, 4096);
+  block_->setValue(128);
+  addRow(tr("Method"), method_);
+  addRow(tr("Pattern"), kind_);
+  addRow(tr("N"), n_);
+  addRow(tr("M"), m_);
+  addRow(tr("Sparsity"), sparsity_);
+  addRow(tr("Damping"), damp_);
+  addRow(tr("SparseGPT block"), block_);
+}
+
+nlohmann::json PruneSection::fields() const {
+  nlohmann::json j = {{"method", comboData(method_)}};
+  if (comboData(kind_) == "pattern") j["pattern"] = std::to_string(n_->value()) + ":" + std::to_string(m_->value());
+  else j["sparsity"] = sparsity_->value();
+  if (comboData(method_) == "sparsegpt") {
+    if (std::abs(damp_->value() - 0.01) > 1e-9) j["damp"] = damp_->value();
+    if (block_->value() != 128) j["block_size"] = block_->value();
+  }
+  return j;
+}
+
+void PruneSection::setFields(const nlohmann::json& j) {
+  setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "magnitude");
+  const std::string pattern = j.contains("pattern") && j["pattern"].is_string() ? j["pattern"].get<std::string>() : "";
+  if (const auto colon = pattern.find(':'); colon != std::string::npos) {
+    setComboData(kind_, "pattern");
+    n_->setValue(std::atoi(pattern.substr(0, colon).c_str()));
+    m_->setValue(std::atoi(pattern.substr(colon + 1).c_str()));
+  }
+  if (j.contains("sparsity") && j["sparsity"].is_number()) {
+    setComboData(kind_, "sparsity");
+    sparsity_->setValue(j["sparsity"].get<double>());
+  }
+  damp_->setValue(j.contains("damp") && j["damp"].is_number() ? j["damp"].get<double>() : 0.01);
+  block_->setValue(j.contains("block_size") && j["block_size"].is_number_integer() ? j["block_size"].get<int>() : 128);
+}
+
+void PruneSection::updateEnabled() {
+  const bool pattern = comboData(kind_) == "pattern";
+  n_->setEnabled(pattern);
+  m_->setEnabled(pattern);
+  n_->setMaximum(m_->value());  // N kept of M: never more than M
+  sparsity_->setEnabled(!pattern);
+  for (QWidget* w : std::initializer_list<QWidget*>{damp_, block_}) w->setEnabled(comboData(method_) == "sparsegpt");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+LowRankSection::LowRankSection(QWidget* parent) : RecipeSection(tr("Low rank (Linear layers)"), "lowrank", parent) {
+  method_ = choices(this, {{"svd", tr("SVD of W")}, {"asvd", tr("ASVD, activation-scaled (calibrated)")},
+                           {"svd-llm", tr("SVD-LLM, whitened (calibrated)")}});
+  method_->setObjectName(QStringLiteral("method"));
+  method_->setToolTip(tr("W [out, in] becomes A [out, r] · B [r, in]"));
+  by_ = choices(this, {{"ratio", tr("kept share of the parameters")}, {"rank", tr("rank r")}, {"energy", tr("singular-value energy (SVD)")}});
+  by_->setObjectName(QStringLiteral("by"));
+  rank_ = new QSpinBox(this);
+  rank_->setObjectName(QStringLiteral("rank"));
+  rank_->setRange(1, 65536);
+  rank_->setValue(64);
+  rank_->setToolTip(tr("At most min(out, in) of every matched layer"));
+  ratio_ = new QDoubleSpinBox(this);
+  ratio_->setObjectName(QStringLiteral("ratio"));
+  ratio_->setRange(0.01, 1);
+  ratio_->setDecimals(2);
+  ratio_->setSingleStep(0.05);
+  ratio_->setValue(0.5);
+  ratio_->setToolTip(tr("r = ⌊ρ · out · in / (out + in)⌋: the same size whatever the method"));
+  energy_ = new QDoubleSpinBox(this);
+  energy_->setObjectName(QStringLiteral("energy"));
+  energy_->setRange(0.01, 1);
+  energy_->setDecimals(3);
+  energy_->setSingleStep(0.01);
+  energy_->setValue(0.95);
+  energy_->setToolTip(tr("The smallest rank whose σ₁² + … + σ_r² reaches this share of Σσ²"));
+  alpha_ = new QDoubleSpinBox(this);
+  alpha_->setObjectName(QStringLiteral("alpha"));
+  alpha_->setRange(0, 2);
+  alpha_->setDecimals(2);
+  alpha_->setSingleStep(0.1);
+  alpha_->setValue(0.5);
+  alpha_->setToolTip(tr("ASVD: W · diag(mean |x|^α) is factored"));
+  addRow(tr("Method"), method_);
+  addRow(tr("Size by"), by_);
+  addRow(tr("Rank"), rank_);
+  addRow(tr("Ratio"), ratio_);
+  addRow(tr("Energy"), energy_);
+  addRow(tr("α"), alpha_);
+}
+
+nlohmann::json LowRankSection::fields() const {
+  const std::string method = comboData(method_), by = comboData(by_);
+  nlohmann::json j = {{"method", method}};
+  if (by == "rank") j["rank"] = rank_->value();
+  else if (by == "energy" && method == "svd") j["energy"] = energy_->value();
+  else j["ratio"] = ratio_->value();
+  if (method == "asvd" && std::abs(alpha_->value() - 0.5) > 1e-9) j["alpha"] = alpha_->value();
+  return j;
+}
+
+void LowRankSection::setFields(const nlohmann::json& j) {
+  setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "svd");
+  if (j.contains("rank") && j["rank"].is_number_integer()) setComboData(by_, "rank"), rank_->setValue(j["rank"].get<int>());
+  if (j.contains("ratio") && j["ratio"].is_number()) setComboData(by_, "ratio"), ratio_->setValue(j["ratio"].get<double>());
+  if (j.contains("energy") && j["energy"].is_number()) setComboData(by_, "energy"), energy_->setValue(j["energy"].get<double>());
+  alpha_->setValue(j.contains("alpha") && j["alpha"].is_number() ? j["alpha"].get<double>() : 0.5);
+}
+
+void LowRankSection::updateEnabled() {
+  const std::string method = comboData(method_), by = comboData(by_);
+  // Energy needs the SVD before calibration decides anything: SVD only (the recipe refuses it otherwise).
+  if (by == "energy" && method != "svd") setComboData(by_, "ratio");
+  const std::string now = comboData(by_);
+  rank_->setEnabled(now == "rank");
+  ratio_->setEnabled(now == "ratio");
+  energy_->setEnabled(now == "energy");
+  alpha_->setEnabled(method == "asvd");
+}
+
 std::vector<RecipeSection*> makeRecipeSections(QWidget* parent) {
-  return {new WeightsSection(parent), new ActivationsSection(parent), new KvCacheSection(parent)};
+  return {new WeightsSection(parent), new ActivationsSection(parent), new KvCacheSection(parent), new PruneSection(parent),
+          new LowRankSection(parent)};
 }
 
 }  // namespace quench::gui

@@ -1,6 +1,6 @@
 #pragma once
-// One section of a recipe setting in the editor (weights, activations, KV cache; pruning and
-// low-rank plug in the same way): a mode — leave as inherited, off, or set — and the fields of
+// One section of a recipe setting in the editor (weights, activations, KV cache, pruning, low
+// rank): a mode — leave as inherited, off, or set — and the fields of
 // "set". A new section is one subclass and one line in makeRecipeSections().
 #include <QGroupBox>
 
@@ -73,6 +73,14 @@ class WeightsSection : public RecipeSection {
   QComboBox* strategy_;
   QSpinBox* group_;
   QComboBox* method_;
+  // The method's own options: RTN's clipping, GPTQ's damping, block and act-order, AWQ's grid and
+  // clip search. Written into the rule only where they differ from the defaults.
+  QComboBox* clip_;
+  QDoubleSpinBox* damp_;
+  QSpinBox* block_;
+  QCheckBox* act_order_;
+  QSpinBox* grid_;
+  QCheckBox* clip_search_;
 };
 
 // Input activations: bits, strategy (tensor, token), static or dynamic, observer.
@@ -112,6 +120,47 @@ class KvCacheSection : public RecipeSection {
   QSpinBox* bits_;
   QSpinBox* group_;
   QSpinBox* residual_;
+};
+
+// Pruning: magnitude, Wanda or SparseGPT, to an unstructured sparsity or an N:M pattern.
+class PruneSection : public RecipeSection {
+  Q_OBJECT
+ public:
+  explicit PruneSection(QWidget* parent = nullptr);
+
+ protected:
+  nlohmann::json fields() const override;
+  void setFields(const nlohmann::json& j) override;
+  void updateEnabled() override;
+
+ private:
+  QComboBox* method_;
+  QComboBox* kind_;  // "pattern" (N:M) or "sparsity" (unstructured)
+  QSpinBox* n_;
+  QSpinBox* m_;
+  QDoubleSpinBox* sparsity_;
+  QDoubleSpinBox* damp_;
+  QSpinBox* block_;
+};
+
+// Low rank: W ≈ A·B by SVD, ASVD or SVD-LLM, sized by rank, kept-parameter ratio or energy.
+class LowRankSection : public RecipeSection {
+  Q_OBJECT
+ public:
+  explicit LowRankSection(QWidget* parent = nullptr);
+
+ protected:
+  nlohmann::json fields() const override;
+  void setFields(const nlohmann::json& j) override;
+  void updateEnabled() override;
+
+ private:
+  QComboBox* method_;
+  QComboBox* by_;  // "rank", "ratio" or "energy"
+  QSpinBox* rank_;
+  QDoubleSpinBox* ratio_;
+  QDoubleSpinBox* energy_;
+  QDoubleSpinBox* alpha_;
 };
 
 // Every section the editor shows, in order.
