@@ -32,8 +32,13 @@ struct WeightStats {
   OutlierReport outliers;  // input channels, on in_absmax
 };
 
-// One weight tensor (any device). opts: histogram bins and the outlier multiple.
+// One weight tensor (any device). opts: histogram bins and the outlier multiple. A 2-D float,
+// bf16 or fp16 weight on the CPU goes through one fused multi-threaded pass (and one for the
+// histogram); anything else through libtorch's reductions (weight_stats_reference).
 WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts = {});
+// The same statistics from channel_moments and Histogram::add: the generic path, and what the
+// fused pass is tested and benchmarked against.
+WeightStats weight_stats_reference(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts = {});
 // A layer's current weight (the dense weight of its kernel when it has one).
 WeightStats weight_stats(const Layer& layer, const StatsOptions& opts = {});
 

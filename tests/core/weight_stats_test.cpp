@@ -108,6 +108,37 @@ TEST(WeightStats, EveryLayerOfEveryFixture) {
   }
 }
 
+// The fused CPU pass (2-D float, bf16, fp16) against libtorch's reductions: the same extremes and
+// histogram counts exactly, the same moments to rounding, also for a column far from 0 (the
+// shifted sums), odd shapes that leave loop tails, more threads than rows, and all zeros.
+TEST(WeightStats, FusedCpuPassEqualsTheReference) {
+  at::manual_seed(5);
+  at::Tensor offset = at::randn({301, 37}) * 0.02;
+  offset.select(1, 3).add_(40.0);  // mean 2000 standard deviations away from 0
+  const std::vector<at::Tensor> cases{at::randn({64, 48}) * 0.05, offset, at::randn({3, 5}), at::randn({1, 1}),
+                                      at::zeros({8, 8}), at::randn({200, 7}).to(at::kBFloat16), at::randn({33, 129}).to(at::kHalf)};
+  for (const auto& w : cases) {
+    SCOPED_TRACE(std::string(c10::toString(w.scalar_type())) + " " + c10::str(w.sizes()));
+    const WeightStats a = weight_stats("w", LayerKind::Linear, w), b = weight_stats_reference("w", LayerKind::Linear, w);
+    EXPECT_EQ(a.out_min, b.out_min);
+    EXPECT_EQ(a.out_max, b.out_max);
+    EXPECT_EQ(a.in_absmax, b.in_absmax);
+    EXPECT_EQ(a.all.histogram.counts(), b.all.histogram.counts());
+    EXPECT_EQ(a.all.histogram.limit(), b.all.histogram.limit());
+    for (size_t i = 0; i < a.out_std.size(); ++i) EXPECT_NEAR(a.out_std[i], b.out_std[i], 1e-5 * b.out_std[i] + 1e-12) << "row " << i;
+    for (size_t i = 0; i < a.in_std.size(); ++i) EXPECT_NEAR(a.in_std[i], b.in_std[i], 1e-5 * b.in_std[i] + 1e-12) << "column " << i;
+    EXPECT_NEAR(a.all.mean, b.all.mean, 1e-6 * std::abs(b.all.mean) + 1e-9);
+    EXPECT_NEAR(a.all.std, b.all.std, 1e-5 * b.all.std + 1e-12);
+    EXPECT_NEAR(a.all.kurtosis, b.all.kurtosis, 1e-4 * b.all.kurtosis + 1e-9);
+    EXPECT_NEAR(a.all.skewness, b.all.skewness, 1e-4 * std::abs(b.all.skewness) + 1e-6);
+    EXPECT_EQ(a.outliers.channels.size(), b.outliers.channels.size());
+  }
+  // A NaN is named like an infinity.
+  auto w = at::randn({16, 16}).to(at::kBFloat16);
+  w[5][9] = NAN;
+  EXPECT_THROW(weight_stats("model.layers.0.mlp.down_proj", LayerKind::Linear, w), Error);
+}
+
 TEST(WeightStats, NonFiniteWeightThrowsNamingTheLayer) {
   auto w = at::randn({4, 4});
   w[1][2] = std::numeric_limits<float>::infinity();
