@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "widgets/util/form_fields.h"
+
 namespace quench::gui {
 
 namespace {
@@ -101,47 +103,26 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   format_->setObjectName(QStringLiteral("format"));
   format_->setToolTip(tr("A block format quantizes onto exactly the grid the exported file stores (GGUF; NVFP4 and MXFP4 "
                          "also compressed-tensors); layers whose inputs are not whole blocks keep the float type"));
-  bits_ = new QSpinBox(this);
-  bits_->setObjectName(QStringLiteral("bits"));
-  bits_->setRange(2, 8);
-  bits_->setValue(8);
+  bits_ = spinBox(this, "bits", 2, 8, 8);
   symmetric_ = new QCheckBox(tr("symmetric"), this);
   symmetric_->setObjectName(QStringLiteral("symmetric"));
   symmetric_->setChecked(true);
   strategy_ = choices(this, {{"channel", tr("per output channel")}, {"group", tr("groups along the input")}, {"tensor", tr("per tensor")}});
   strategy_->setObjectName(QStringLiteral("strategy"));
-  group_ = new QSpinBox(this);
-  group_->setObjectName(QStringLiteral("groupSize"));
-  group_->setRange(8, 4096);
+  group_ = spinBox(this, "groupSize", 8, 4096, 128, tr("Inputs per group; it must divide every matched layer's input features"));
   group_->setSingleStep(32);
-  group_->setValue(128);
-  group_->setToolTip(tr("Inputs per group; it must divide every matched layer's input features"));
   method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")}, {"gptq", tr("GPTQ")}, {"awq", tr("AWQ")}});
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("GPTQ and AWQ calibrate on the calibration data; RTN needs none"));
   clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
   clip_->setObjectName(QStringLiteral("clip"));
   clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
-  damp_ = new QDoubleSpinBox(this);
-  damp_->setObjectName(QStringLiteral("damp"));
-  damp_->setRange(0, 1);
-  damp_->setDecimals(3);
-  damp_->setSingleStep(0.005);
-  damp_->setValue(0.01);
-  damp_->setToolTip(tr("GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal"));
-  block_ = new QSpinBox(this);
-  block_->setObjectName(QStringLiteral("blockSize"));
-  block_->setRange(1, 4096);
-  block_->setValue(128);
-  block_->setToolTip(tr("GPTQ: columns quantized per block before the rest are updated"));
+  damp_ = doubleSpinBox(this, "damp", 0, 1, 3, 0.005, 0.01, tr("GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal"));
+  block_ = spinBox(this, "blockSize", 1, 4096, 128, tr("GPTQ: columns quantized per block before the rest are updated"));
   act_order_ = new QCheckBox(tr("act order (columns by decreasing Hessian diagonal)"), this);
   act_order_->setObjectName(QStringLiteral("actOrder"));
   act_order_->setToolTip(tr("GPTQ: exported as weight_g_idx in compressed-tensors; GGUF blocks cannot hold it"));
-  grid_ = new QSpinBox(this);
-  grid_->setObjectName(QStringLiteral("grid"));
-  grid_->setRange(1, 1000);
-  grid_->setValue(20);
-  grid_->setToolTip(tr("AWQ: scale exponents tried between 0 and 1"));
+  grid_ = spinBox(this, "grid", 1, 1000, 20, tr("AWQ: scale exponents tried between 0 and 1"));
   clip_search_ = new QCheckBox(tr("clip search after scaling"), this);
   clip_search_->setObjectName(QStringLiteral("clipSearch"));
   clip_search_->setChecked(true);
@@ -228,10 +209,7 @@ void WeightsSection::updateEnabled() {
 ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Input activations"), "activations", parent) {
   type_ = choices(this, {{"int", tr("integers")}, {"float", tr("FP8 E4M3 (8 bits, symmetric)")}});
   type_->setObjectName(QStringLiteral("type"));
-  bits_ = new QSpinBox(this);
-  bits_->setObjectName(QStringLiteral("bits"));
-  bits_->setRange(2, 8);
-  bits_->setValue(8);
+  bits_ = spinBox(this, "bits", 2, 8, 8);
   strategy_ = choices(this, {{"token", tr("per token (dynamic)")}, {"tensor", tr("per tensor")}});
   strategy_->setObjectName(QStringLiteral("strategy"));
   dynamic_ = new QCheckBox(tr("dynamic (scale computed at run time)"), this);
@@ -239,10 +217,7 @@ ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Inpu
   observer_ = choices(this, {{"minmax", tr("min–max")}, {"percentile", tr("percentile")}, {"mse", tr("MSE search")}});
   observer_->setObjectName(QStringLiteral("observer"));
   observer_->setToolTip(tr("How a static scale is chosen from the calibration data"));
-  percentile_ = new QDoubleSpinBox(this);
-  percentile_->setRange(50, 100);
-  percentile_->setDecimals(3);
-  percentile_->setValue(99.99);
+  percentile_ = doubleSpinBox(this, "percentile", 50, 100, 3, 1, 99.99);
   addRow(tr("Type"), type_);
   addRow(tr("Bits"), bits_);
   addRow(tr("Scales"), strategy_);
@@ -287,19 +262,9 @@ KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (at
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("KIVI: 2–8 bits in groups, the newest tokens in full precision. FP8: one calibrated scale for each "
                          "module's keys and one for its values, as vLLM's fp8 KV cache runs (exported as kv_cache_scheme)"));
-  bits_ = new QSpinBox(this);
-  bits_->setObjectName(QStringLiteral("bits"));
-  bits_->setRange(2, 8);
-  bits_->setValue(2);
-  group_ = new QSpinBox(this);
-  group_->setObjectName(QStringLiteral("groupSize"));
-  group_->setRange(1, 1024);
-  group_->setValue(32);
-  residual_ = new QSpinBox(this);
-  residual_->setObjectName(QStringLiteral("residual"));
-  residual_->setRange(0, 65536);
-  residual_->setValue(128);
-  residual_->setToolTip(tr("Newest tokens kept in full precision; a multiple of the group size"));
+  bits_ = spinBox(this, "bits", 2, 8, 2);
+  group_ = spinBox(this, "groupSize", 1, 1024, 32);
+  residual_ = spinBox(this, "residual", 0, 65536, 128, tr("Newest tokens kept in full precision; a multiple of the group size"));
   addRow(tr("Method"), method_);
   addRow(tr("Bits"), bits_);
   addRow(tr("Group size"), group_);
@@ -333,34 +298,14 @@ PruneSection::PruneSection(QWidget* parent) : RecipeSection(tr("Pruning"), "prun
   kind_->setObjectName(QStringLiteral("kind"));
   kind_->setToolTip(tr("N:M (2:4 runs on sparse tensor cores and exports as sparse-24-bitmask); a fraction zeroes that share "
                        "of each matrix anywhere"));
-  n_ = new QSpinBox(this);
-  n_->setObjectName(QStringLiteral("n"));
-  n_->setRange(1, 64);
-  n_->setValue(2);
+  n_ = spinBox(this, "n", 1, 64, 2);
   n_->setPrefix(tr("keep "));
-  m_ = new QSpinBox(this);
-  m_->setObjectName(QStringLiteral("m"));
-  m_->setRange(1, 64);
-  m_->setValue(4);
+  m_ = spinBox(this, "m", 1, 64, 4);
   m_->setPrefix(tr("of every "));
   m_->setToolTip(tr("M must divide every matched layer's inputs"));
-  sparsity_ = new QDoubleSpinBox(this);
-  sparsity_->setObjectName(QStringLiteral("sparsity"));
-  sparsity_->setRange(0, 0.99);
-  sparsity_->setDecimals(2);
-  sparsity_->setSingleStep(0.05);
-  sparsity_->setValue(0.5);
-  sparsity_->setToolTip(tr("The fraction of the weights set to zero"));
-  damp_ = new QDoubleSpinBox(this);
-  damp_->setObjectName(QStringLiteral("damp"));
-  damp_->setRange(0, 1);
-  damp_->setDecimals(3);
-  damp_->setSingleStep(0.005);
-  damp_->setValue(0.01);
-  block_ = new QSpinBox(this);
-  block_->setObjectName(QStringLiteral("blockSize"));
-  block_->setRange(1, 4096);
-  block_->setValue(128);
+  sparsity_ = doubleSpinBox(this, "sparsity", 0, 0.99, 2, 0.05, 0.5, tr("The fraction of the weights set to zero"));
+  damp_ = doubleSpinBox(this, "damp", 0, 1, 3, 0.005, 0.01);
+  block_ = spinBox(this, "blockSize", 1, 4096, 128);
   addRow(tr("Method"), method_);
   addRow(tr("Pattern"), kind_);
   addRow(tr("N"), n_);
@@ -415,32 +360,10 @@ LowRankSection::LowRankSection(QWidget* parent) : RecipeSection(tr("Low rank (Li
   method_->setToolTip(tr("W [out, in] becomes A [out, r] · B [r, in]"));
   by_ = choices(this, {{"ratio", tr("kept share of the parameters")}, {"rank", tr("rank r")}, {"energy", tr("singular-value energy (SVD)")}});
   by_->setObjectName(QStringLiteral("by"));
-  rank_ = new QSpinBox(this);
-  rank_->setObjectName(QStringLiteral("rank"));
-  rank_->setRange(1, 65536);
-  rank_->setValue(64);
-  rank_->setToolTip(tr("At most min(out, in) of every matched layer"));
-  ratio_ = new QDoubleSpinBox(this);
-  ratio_->setObjectName(QStringLiteral("ratio"));
-  ratio_->setRange(0.01, 1);
-  ratio_->setDecimals(2);
-  ratio_->setSingleStep(0.05);
-  ratio_->setValue(0.5);
-  ratio_->setToolTip(tr("r = ⌊ρ · out · in / (out + in)⌋: the same size whatever the method"));
-  energy_ = new QDoubleSpinBox(this);
-  energy_->setObjectName(QStringLiteral("energy"));
-  energy_->setRange(0.01, 1);
-  energy_->setDecimals(3);
-  energy_->setSingleStep(0.01);
-  energy_->setValue(0.95);
-  energy_->setToolTip(tr("The smallest rank whose σ₁² + … + σ_r² reaches this share of Σσ²"));
-  alpha_ = new QDoubleSpinBox(this);
-  alpha_->setObjectName(QStringLiteral("alpha"));
-  alpha_->setRange(0, 2);
-  alpha_->setDecimals(2);
-  alpha_->setSingleStep(0.1);
-  alpha_->setValue(0.5);
-  alpha_->setToolTip(tr("ASVD: W · diag(mean |x|^α) is factored"));
+  rank_ = spinBox(this, "rank", 1, 65536, 64, tr("At most min(out, in) of every matched layer"));
+  ratio_ = doubleSpinBox(this, "ratio", 0.01, 1, 2, 0.05, 0.5, tr("r = ⌊ρ · out · in / (out + in)⌋: the same size whatever the method"));
+  energy_ = doubleSpinBox(this, "energy", 0.01, 1, 3, 0.01, 0.95, tr("The smallest rank whose σ₁² + … + σ_r² reaches this share of Σσ²"));
+  alpha_ = doubleSpinBox(this, "alpha", 0, 2, 2, 0.1, 0.5, tr("ASVD: W · diag(mean |x|^α) is factored"));
   addRow(tr("Method"), method_);
   addRow(tr("Size by"), by_);
   addRow(tr("Rank"), rank_);

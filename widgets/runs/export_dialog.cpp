@@ -18,7 +18,7 @@
 
 #include "core/compress/recipe.h"
 #include "core/models/model.h"
-#include "widgets/runs/form_fields.h"
+#include "widgets/util/form_fields.h"
 #include "widgets/runs/run_jobs.h"
 
 namespace quench::gui {

@@ -15,7 +15,7 @@
 
 #include <algorithm>
 
-#include "widgets/runs/form_fields.h"
+#include "widgets/util/form_fields.h"
 
 namespace quench::gui {
 

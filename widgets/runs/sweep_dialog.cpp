@@ -39,7 +39,7 @@
 #include "core/sweep/sweep_dir.h"
 #include "core/sweep/sweep_tasks.h"
 #include "core/util/error.h"
-#include "widgets/runs/form_fields.h"
+#include "widgets/util/form_fields.h"
 
 namespace quench::gui {
 

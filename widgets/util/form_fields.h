@@ -1,17 +1,20 @@
 #pragma once
-// Pieces the run, export and sweep dialogs build their forms from, so that the same setting looks
-// and behaves the same in each.
+// Pieces the run, export and sweep dialogs and the recipe editor's sections build their forms
+// from, so that the same setting looks and behaves the same in each.
 #include <QString>
 
 class QHBoxLayout;
 class QLineEdit;
 class QPushButton;
+class QDoubleSpinBox;
 class QSpinBox;
 class QWidget;
 
 namespace quench::gui {
 
-QSpinBox* spinBox(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip);
+QSpinBox* spinBox(QWidget* parent, const char* name, int lo, int hi, int value, const QString& tip = {});
+QDoubleSpinBox* doubleSpinBox(QWidget* parent, const char* name, double lo, double hi, int decimals, double step, double value,
+                              const QString& tip = {});
 
 // "[count] windows of [tokens] <after>": the calibration and evaluation sample rows.
 QHBoxLayout* windowsRow(QWidget* parent, QSpinBox* count, QSpinBox* tokens, const QString& after);

@@ -1,5 +1,6 @@
-#include "widgets/runs/form_fields.h"
+#include "widgets/util/form_fields.h"
 
+#include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -12,6 +13,18 @@ QSpinBox* spinBox(QWidget* parent, const char* name, int lo, int hi, int value, 
   auto* s = new QSpinBox(parent);
   s->setObjectName(QString::fromLatin1(name));
   s->setRange(lo, hi);
+  s->setValue(value);
+  s->setToolTip(tip);
+  return s;
+}
+
+QDoubleSpinBox* doubleSpinBox(QWidget* parent, const char* name, double lo, double hi, int decimals, double step, double value,
+                              const QString& tip) {
+  auto* s = new QDoubleSpinBox(parent);
+  s->setObjectName(QString::fromLatin1(name));
+  s->setRange(lo, hi);
+  s->setDecimals(decimals);
+  s->setSingleStep(step);
   s->setValue(value);
   s->setToolTip(tip);
   return s;
