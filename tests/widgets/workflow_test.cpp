@@ -41,6 +41,7 @@
 #include "widgets/plots/scatter_plot.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_editor.h"
+#include "widgets/recipe/recipe_edits.h"
 #include "widgets/recipe/recipe_section.h"
 #include "widgets/runs/run_dialog.h"
 #include "widgets/session/model_session.h"
@@ -242,6 +243,18 @@ class WorkflowTest : public QObject {
     const double sqnr = table->index(gate, LayerTableModel::ErrorColumn).data(LayerTableModel::SortRole).toDouble();
     QVERIFY2(sqnr > 5 && sqnr < 60, qPrintable(QString::number(sqnr)));
     QVERIFY(table->index(session.rowOf("model.layers.2.self_attn.q_proj"), LayerTableModel::ErrorColumn).data().toString().isEmpty());
+    // A result whose setting the recipe no longer gives is greyed, and its tooltip says why; the
+    // layers the change leaves alone stay as they were, and undo makes it current again.
+    const QModelIndex gate_error = table->index(gate, LayerTableModel::ErrorColumn);
+    const QModelIndex up_error = table->index(session.rowOf("model.layers.2.mlp.up_proj"), LayerTableModel::ErrorColumn);
+    QVERIFY(!gate_error.data(Qt::ForegroundRole).isValid());
+    w.recipe().change(withOverride(w.recipe().json(), {"model.layers.2.mlp.gate_proj"}, {{"weights", {{"bits", 8}}}}),
+                      QStringLiteral("gate W8"));
+    QVERIFY(gate_error.data(Qt::ForegroundRole).isValid());
+    QVERIFY2(gate_error.data(Qt::ToolTipRole).toString().contains(QStringLiteral("stale")), qPrintable(gate_error.data(Qt::ToolTipRole).toString()));
+    QVERIFY(!up_error.data(Qt::ForegroundRole).isValid());
+    w.recipe().undoStack()->undo();
+    QVERIFY(!gate_error.data(Qt::ForegroundRole).isValid());
     // Before / After for the layer.
     layers->selectLayer(QStringLiteral("model.layers.2.mlp.gate_proj"));
     QVERIFY(w.runPage()->numbersText().contains(QStringLiteral("weight SQNR")));

@@ -1,5 +1,7 @@
 #include "widgets/layers/layer_table_model.h"
 
+#include <QFont>
+
 #include <QLocale>
 
 #include <cmath>
@@ -33,7 +35,12 @@ void LayerTableModel::setSession(const ModelSession* session) {
 void LayerTableModel::setRecipe(const RecipeDocument* recipe) {
   if (recipe_) disconnect(recipe_, nullptr, this, nullptr);
   recipe_ = recipe;
-  if (recipe_) connect(recipe_, &RecipeDocument::changed, this, [this] { columnChanged(SettingColumn); });
+  // The error column too: a result whose setting the recipe no longer gives is shown as stale.
+  if (recipe_)
+    connect(recipe_, &RecipeDocument::changed, this, [this] {
+      columnChanged(SettingColumn);
+      columnChanged(ErrorColumn);
+    });
   columnChanged(SettingColumn);
 }
 
@@ -63,12 +70,23 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
   const LayerResult* r = session_->runResult(row);
   if (!r) return parentData(row, role);
   const std::optional<double> sqnr = r->output_sqnr_db ? r->output_sqnr_db : r->weight_sqnr_db;
+  const LayerPlan* now = stalePlan(row, *r);
   switch (role) {
     case Qt::DisplayRole: return sqnr ? QString::number(*sqnr, 'f', 1) : QString();
     case SortRole: return sqnr ? QVariant(*sqnr) : QVariant();
     case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    case Qt::ForegroundRole: return now ? QVariant(QColor(Qt::gray)) : QVariant();
+    case Qt::FontRole: {
+      if (!now) return {};
+      QFont f;
+      f.setItalic(true);
+      return f;
+    }
     case Qt::ToolTipRole: {
       QStringList lines = {tr("run #%1 %2").arg(session_->run().experiment_id).arg(session_->run().name)};
+      if (now)
+        lines << tr("stale: the run's setting for this layer differs from the recipe's now (%1); run again to measure it")
+                     .arg(QString::fromStdString(setting_text(*now)));
       if (r->bits) lines << tr("%1 bits per weight").arg(*r->bits, 0, 'f', 3);
       if (r->weight_sqnr_db) lines << tr("weight SQNR %1 dB, relative MSE %2").arg(*r->weight_sqnr_db, 0, 'f', 2).arg(r->weight_rel_mse.value_or(0), 0, 'g', 3);
       if (r->output_sqnr_db) lines << tr("output SQNR %1 dB, relative MSE %2").arg(*r->output_sqnr_db, 0, 'f', 2).arg(r->output_rel_mse.value_or(0), 0, 'g', 3);
@@ -76,6 +94,20 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
     }
   }
   return {};
+}
+
+const LayerPlan* LayerTableModel::stalePlan(int row, const LayerResult& r) const {
+  const LayerPlan* p = recipe_ ? recipe_->layerPlan(row) : nullptr;
+  if (!p || p->layer != session_->layer(row).name || !r.settings.is_object() || r.settings.contains("kv_cache") ||
+      r.settings.contains("activations"))
+    return nullptr;
+  // What the run recorded is the plan's JSON plus what it found (details, shapes) and which rules
+  // it came from; the setting itself is the rest.
+  auto setting = [](nlohmann::json j) {
+    for (const char* k : {"details", "structured", "shape", "sources"}) j.erase(k);
+    return j;
+  };
+  return setting(r.settings) == setting(p->to_json()) ? nullptr : p;
 }
 
 QVariant LayerTableModel::parentData(int row, int role) const {

@@ -9,6 +9,11 @@
 
 #include "widgets/layers/heat_scale.h"
 
+namespace quench {
+struct LayerPlan;
+struct LayerResult;
+}  // namespace quench
+
 namespace quench::gui {
 
 class ModelSession;
@@ -50,6 +55,9 @@ class LayerTableModel : public QAbstractTableModel {
   QVariant runData(int row, int column, int role) const;
   QVariant parentData(int row, int role) const;
   void columnChanged(int column);
+  // The recipe's plan for `row` when it differs from the setting `r` was measured with (the
+  // result is stale), else nullptr.
+  const LayerPlan* stalePlan(int row, const LayerResult& r) const;
 
   const ModelSession* session_ = nullptr;
   QMetaObject::Connection stats_connection_, run_connection_, activations_connection_, parent_connection_;
