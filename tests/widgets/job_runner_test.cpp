@@ -2,6 +2,8 @@
 // results to the UI thread in order, fail with their message, and stop when cancelled.
 #include <QSignalSpy>
 #include <QThread>
+#include <QToolButton>
+#include <QLabel>
 #include <QtTest>
 
 #include <atomic>
@@ -145,6 +147,35 @@ class JobRunnerTest : public QObject {
     auto* bar = status->findChild<QProgressBar*>();
     QTRY_COMPARE_WITH_TIMEOUT(bar->value(), 500, 10000);
     QVERIFY(status->isVisible());
+    release = true;
+    QTRY_VERIFY_WITH_TIMEOUT(status->isHidden(), 10000);
+  }
+
+  // Cancel shows "Cancelling …" and disables itself at once, while the job still runs to its next check.
+  void cancellingIsShownUntilTheJobStops() {
+    JobRunner runner;
+    QWidget window;
+    auto* status = new JobStatusWidget(runner, &window);
+    window.show();
+    std::atomic<bool> release{false};
+    runner.submit({QStringLiteral("Slow step"),
+                   [&release](JobContext& ctx) {
+                     ctx.progress(10, 100);
+                     while (!release) QThread::msleep(1);  // one long step: no check meanwhile
+                     ctx.check_cancelled();
+                   },
+                   {}});
+    auto* cancel = status->findChild<QToolButton*>(QStringLiteral("cancelJob"));
+    QTRY_VERIFY_WITH_TIMEOUT(status->isVisible(), 10000);
+    QVERIFY(cancel && cancel->isEnabled());
+    QSignalSpy cancelling(&runner, &JobRunner::cancelling);
+    QTest::mouseClick(cancel, Qt::LeftButton);
+    QCOMPARE(cancelling.count(), 1);
+    auto* title = status->findChild<QLabel*>();
+    QCOMPARE(title->text(), QStringLiteral("Cancelling Slow step…"));
+    QVERIFY(!cancel->isEnabled());
+    runner.cancelAll();  // a second request says nothing new
+    QCOMPARE(cancelling.count(), 1);
     release = true;
     QTRY_VERIFY_WITH_TIMEOUT(status->isHidden(), 10000);
   }

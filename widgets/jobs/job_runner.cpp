@@ -56,7 +56,7 @@ quint64 JobRunner::submit(Job job) {
 void JobRunner::cancelAll() {
   for (auto& e : queue_) e.cancel->store(true);
   queue_.clear();
-  if (current_) current_->cancel->store(true);
+  if (current_ && !current_->cancel->exchange(true)) Q_EMIT cancelling(current_->id);
 }
 
 void JobRunner::startNext() {

@@ -38,6 +38,8 @@ class JobRunner : public QObject {
 
  Q_SIGNALS:
   void started(quint64 id, const QString& title);
+  // Cancel was asked for the running job; it stops at its next check (finished follows).
+  void cancelling(quint64 id);
   // total 0: unknown. eta_seconds −1: unknown.
   void progressed(quint64 id, qint64 done, qint64 total, const QString& message, double eta_seconds);
   void logged(const QString& line);

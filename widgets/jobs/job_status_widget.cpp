@@ -32,7 +32,15 @@ JobStatusWidget::JobStatusWidget(JobRunner& runner, QWidget* parent)
     title_->setText(title);
     bar_->setRange(0, 0);  // busy until the job reports a total
     eta_->clear();
+    cancel_->setEnabled(true);
     setVisible(true);
+  });
+  // A job stops at its next check, which can be seconds away (a layer of GPTQ): say so at once.
+  connect(&runner, &JobRunner::cancelling, this, [this] {
+    title_->setText(tr("Cancelling %1…").arg(title_->text()));
+    bar_->setRange(0, 0);
+    eta_->clear();
+    cancel_->setEnabled(false);
   });
   connect(&runner, &JobRunner::progressed, this,
           [this](quint64, qint64 done, qint64 total, const QString& message, double eta) {
