@@ -324,8 +324,36 @@ class WindowTest : public QObject {
     QCOMPARE(window_->runSettings().calibration, images);
   }
 
+  // A recipe edited since it was saved, loaded or recorded by a run is not lost silently: closing
+  // asks (once), Keep Working keeps the window, and undoing back to the kept recipe asks nothing.
+  void quittingWithAnUnsavedRecipeAsksFirst() {
+    RecipeDocument& recipe = window_->recipe();
+    recipe.markKept();  // whatever earlier tests left is the kept state here
+    QVERIFY(!recipe.unsaved());
+    recipe.change(nlohmann::json({{"name", "unsaved"}, {"scheme", "W8A16"}}), QStringLiteral("edit"));
+    QVERIFY(recipe.unsaved());
+    window_->close();
+    QVERIFY(window_->isVisible());
+    auto* box = window_->findChild<QMessageBox*>(QStringLiteral("quitWithUnsavedRecipe"));
+    QVERIFY(box);
+    QVERIFY(box->findChild<QPushButton*>(QStringLiteral("saveRecipeAndQuit")));
+    QVERIFY(box->findChild<QPushButton*>(QStringLiteral("discardRecipe")));
+    window_->close();
+    QCOMPARE(window_->findChildren<QMessageBox*>(QStringLiteral("quitWithUnsavedRecipe")).size(), qsizetype(1));
+    QPushButton* keep = nullptr;
+    for (auto* b : box->findChildren<QPushButton*>())
+      if (b->text() == QStringLiteral("Keep Working")) keep = b;
+    QVERIFY(keep);
+    QTest::mouseClick(keep, Qt::LeftButton);
+    QTRY_VERIFY(!window_->findChild<QMessageBox*>(QStringLiteral("quitWithUnsavedRecipe")));
+    QVERIFY(window_->isVisible());
+    recipe.undoStack()->undo();
+    QVERIFY(!recipe.unsaved());
+  }
+
   // Closing while a job runs asks first; keeping the window is the safe answer, quitting cancels.
   void quittingDuringAJobAsksFirst() {
+    window_->recipe().markKept();  // only the job's question here
     JobRunner& jobs = window_->jobs();
     Job job;
     job.title = QStringLiteral("a long run");

@@ -37,12 +37,18 @@ void RecipeDocument::load(const QString& path) {
   const Recipe r = Recipe::from_file(path.toStdString());  // throws naming the file and the key
   change(r.json, tr("Load %1").arg(QFileInfo(path).fileName()));
   path_ = path;
+  markKept();
 }
 
 void RecipeDocument::save(const QString& path) {
   write_file_atomic(path.toStdString(), json_.dump(2) + "\n");
   path_ = path;
+  markKept();
 }
+
+void RecipeDocument::markKept() { undo_->setClean(); }
+
+bool RecipeDocument::unsaved() const { return !undo_->isClean(); }
 
 const LayerPlan* RecipeDocument::layerPlan(int row) const {
   if (!plan_ || row < 0 || row >= static_cast<int>(plan_->layers.size())) return nullptr;

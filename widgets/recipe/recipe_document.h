@@ -42,6 +42,10 @@ class RecipeDocument : public QObject {
   void load(const QString& path);
   // Writes the JSON atomically. Throws quench::Error naming the file.
   void save(const QString& path);
+  // The recipe as it is now is kept somewhere (saved, loaded, recorded by a run): quitting loses
+  // nothing. unsaved(): edits since.
+  void markKept();
+  bool unsaved() const;
   QString filePath() const { return path_; }
 
   // The verdict on the current JSON.

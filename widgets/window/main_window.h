@@ -146,8 +146,9 @@ class MainWindow : public QMainWindow {
   void switchRunData(const QString& modality);
   // The Preferences' calibration set when it suits a model of this modality ("" otherwise).
   QString defaultCalibration(const QString& modality) const;
-  RunSettings export_settings_;
-  bool quit_confirmed_ = false;  // the user chose to quit during a job  // the last export's target, for the next export dialog
+  RunSettings export_settings_;  // the last export's target, for the next export dialog
+  bool quit_confirmed_ = false;   // the user chose to quit during a job
+  bool discard_recipe_confirmed_ = false;  // ... or to quit without saving the recipe
 };
 
 }  // namespace quench::gui

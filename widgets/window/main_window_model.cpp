@@ -12,6 +12,7 @@
 #include "widgets/detail/parent_page.h"
 #include "widgets/experiments/experiments_panel.h"
 #include "widgets/recipe/recipe_document.h"
+#include "widgets/recipe/recipe_editor.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/jobs/job_runner.h"
@@ -199,6 +200,31 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+  // A recipe edited since it was last saved, loaded or run would be lost: ask, offering to save it.
+  if (recipe_->unsaved() && !discard_recipe_confirmed_) {
+    event->ignore();
+    if (findChild<QMessageBox*>(QStringLiteral("quitWithUnsavedRecipe"))) return;
+    auto* box = new QMessageBox(QMessageBox::Question, tr("Quit Quench"),
+                                tr("The recipe has changes that are neither saved nor recorded by a run. Save it before quitting?"),
+                                QMessageBox::NoButton, this);
+    box->setObjectName(QStringLiteral("quitWithUnsavedRecipe"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    QPushButton* save = box->addButton(tr("Save…"), QMessageBox::AcceptRole);
+    save->setObjectName(QStringLiteral("saveRecipeAndQuit"));
+    QPushButton* discard = box->addButton(tr("Quit Without Saving"), QMessageBox::DestructiveRole);
+    discard->setObjectName(QStringLiteral("discardRecipe"));
+    box->addButton(tr("Keep Working"), QMessageBox::RejectRole);
+    connect(save, &QPushButton::clicked, this, [this] {
+      recipeEditor()->saveFile();
+      if (!recipe_->unsaved()) close();  // saved (a cancelled file dialog keeps the window)
+    });
+    connect(discard, &QPushButton::clicked, this, [this] {
+      discard_recipe_confirmed_ = true;
+      close();
+    });
+    box->open();
+    return;
+  }
   // Closing during a job asks first (a run of hours is easy to lose); the box is not modal, so the
   // window keeps updating while it is shown.
   if (jobs_->busy() && !quit_confirmed_) {

@@ -137,7 +137,10 @@ void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
   auto done = [this, session](std::shared_ptr<RunOutcome> out) { onRunRecorded(session, *out); };
   issues_->clearSource(kRunSource);
   switch (kind) {
-    case RunDialog::Kind::Compress: jobs_->submit(compressJob(chosen, recipe_->json(), done)); break;
+    case RunDialog::Kind::Compress:
+      jobs_->submit(compressJob(chosen, recipe_->json(), done));
+      recipe_->markKept();  // the run records it
+      break;
     case RunDialog::Kind::Evaluate: jobs_->submit(evaluateJob(chosen, done)); break;
     case RunDialog::Kind::Sensitivity: jobs_->submit(sensitivityJob(chosen, done)); break;
     case RunDialog::Kind::Calibrate: jobs_->submit(calibrateJob(chosen, done)); break;
@@ -172,6 +175,7 @@ void MainWindow::openExperiment(const ExperimentDetail& d) {
   if (compress) {
     try {
       recipe_->change(Recipe::parse(d.recipe, "experiment #" + std::to_string(d.summary.id)).json, tr("Open the recipe of run #%1").arg(d.summary.id));
+      recipe_->markKept();  // stored with the run
     } catch (const std::exception& e) {
       showError(tr("Open Run"), tr("Run #%1's recipe cannot be used: %2").arg(d.summary.id).arg(QString::fromStdString(e.what())));
     }
