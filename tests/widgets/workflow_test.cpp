@@ -270,8 +270,11 @@ class WorkflowTest : public QObject {
     runs->selectId(baseline);
     runs->selectId(compressed, true);
     QCOMPARE(runs->selectedIds().size(), 2);
-    CompareWindow* cmp = w.compareExperiments({baseline, compressed});
+    // Chosen newest first, the deltas are still against the baseline evaluation.
+    CompareWindow* cmp = w.compareExperiments({compressed, baseline});
     QVERIFY(cmp);
+    QVERIFY(cmp->findChild<QLabel*>(QStringLiteral("deltaReference"))->text().contains(QStringLiteral("baseline")));
+    QVERIFY(cmp->metricsTable()->horizontalHeaderItem(2)->text().contains(QStringLiteral("#%1").arg(baseline)));
     QCOMPARE(cmp->qualityMetric(), QStringLiteral("perplexity"));
     QTableWidget* metrics = cmp->metricsTable();
     int ppl_row = -1;

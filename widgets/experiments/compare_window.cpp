@@ -136,6 +136,11 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   }
   QUENCH_CHECK(ids.size() >= 2, "compare: select two or more runs");
   for (int64_t id : ids) runs_.push_back(store.get(id));
+  // Deltas read as what compression cost: against an evaluation of a model as stored (the float
+  // baseline) when one is compared, else against the oldest run; the rest in the order they ran.
+  std::stable_sort(runs_.begin(), runs_.end(), [](const ExperimentDetail& a, const ExperimentDetail& b) { return a.summary.id < b.summary.id; });
+  const auto baseline = std::find_if(runs_.begin(), runs_.end(), [](const ExperimentDetail& r) { return r.summary.kind == "evaluate"; });
+  if (baseline != runs_.end()) std::rotate(runs_.begin(), baseline, baseline + 1);
   comparison_ = compare_experiments(runs_);
   QStringList labels;
   for (const auto& r : runs_) labels << runLabel(r.summary);
@@ -201,7 +206,10 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   connect(export_csv, &QPushButton::clicked, this, [this, ask] {
     ask(tr("Export Table"), tr("CSV (*.csv)"), QStringLiteral(".csv"), [this](const QString& p) { exportCsv(p); });
   });
-  auto* header = new QLabel(tr("Deltas are against %1.").arg(labels.front()), this);
+  auto* header = new QLabel(runs_.front().summary.kind == "evaluate" ? tr("Deltas are against the baseline evaluation %1.").arg(labels.front())
+                                                                     : tr("Deltas are against the oldest run, %1.").arg(labels.front()),
+                            this);
+  header->setObjectName(QStringLiteral("deltaReference"));
   auto* bottom = new QHBoxLayout();
   bottom->addWidget(header, 1);
   bottom->addWidget(export_plot);
