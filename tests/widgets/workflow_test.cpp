@@ -378,6 +378,16 @@ class WorkflowTest : public QObject {
     w2.layers()->selectLayer(QStringLiteral("model.layers.5.mlp.down_proj"));
     QVERIFY(w2.activationPage()->histogram()->hasData());
     QVERIFY(w2.activationPage()->channels()->hasData());
+
+    // Another model in the same window: nothing of sotu-llama's points stays on its pages.
+    QVERIFY(w2.activationPage()->histogram()->title().contains(QStringLiteral("down_proj")));
+    QSignalSpy ready3(&w2, &MainWindow::weightStatisticsReady);
+    w2.openModel(test::demo(QStringLiteral("mnist-vit")));
+    QVERIFY(ready3.wait(kRunTimeoutMs));
+    w2.layers()->selectLayer(QStringLiteral("vit.encoder.layer.0.attention.attention.query"));
+    QVERIFY(!w2.activationPage()->histogram()->hasData());
+    QVERIFY2(!w2.activationPage()->histogram()->title().contains(QLatin1Char(':')), qPrintable(w2.activationPage()->histogram()->title()));
+    QVERIFY(!w2.activationPage()->channels()->title().contains(QLatin1Char(':')));
   }
 };
 

@@ -126,6 +126,9 @@ void ActivationPage::showLayer(const ModelSession& session, int row) {
     numbers_->setText(why);
     histogram_->setEmptyMessage(why);
     channels_->setEmptyMessage(why);
+    // No point shown: titles that named the last one (another model's, perhaps) go too.
+    histogram_->setTitle(tr("Distribution"));
+    channels_->setTitle(tr("Absmax per channel"));
     histogram_->clear();
     channels_->clear();
     return;

@@ -55,6 +55,11 @@ void HistogramPlot::rebuild() {
   if (bins == 0 || total == 0) {
     g->data()->clear();
     displayed_bins_ = 0;
+    // Neutral axes under the message, not the last data's (or a 1e-30 range of no data).
+    p->yAxis->setScaleType(QCPAxis::stLinear);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    p->xAxis->setRange(-1, 1);
+    p->yAxis->setRange(0, 1);
     refresh(false);
     return;
   }
