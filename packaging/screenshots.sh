@@ -55,6 +55,8 @@ SHOT_SIZE=1680x945 shot workbench-mnist-resnet "$DEMO/mnist-resnet" --sort Kurto
 # Outlier channels: llama-tiny (the parity fixture) has input channels 0 and 1 scaled ×8 in every
 # projection; the table's heat colours, the red channels and the Issues dock all point at them.
 shot outliers-llama-tiny "$DEMO/llama-tiny" --sort Outliers --select model.layers.0.mlp.up_proj --issues
+# Filtering by statistic: the MLP layers whose weights are heavy-tailed and have outlier channels.
+shot filter-statistics "$DEMO/llama-tiny" --filter "mlp, kurtosis > 4, outliers >= 1" --sort Kurtosis
 # Runs. The window's store is $work/quench.db (beside its settings file); its run dialog starts
 # from the calibration set in the preferences and the last evaluation text.
 printf '[preferences]\ncalibrationSet=%s\n[runs]\nevaluationSet=%s\n' "$DEMO/sotu-calib.txt" "$DEMO/sotu-2000-2023.txt" >"$work/settings.ini"

@@ -124,6 +124,45 @@ class LayerModelTest : public QObject {
       for (const QString& n : namesIn(proxy)) QVERIFY2(n.contains(QStringLiteral(".mlp.")), qPrintable(n));
   }
 
+  // Conditions on the statistics: all must hold, together with any of the name globs; a layer
+  // without the value fails them; a term not understood is named and filters nothing.
+  void statisticFilter() {
+    auto session = test::loadSession(test::fixture(QStringLiteral("hf-tiny/llama-tiny")), true);
+    LayerTableModel table;
+    table.setSession(session.get());
+    LayerFilterProxy proxy;
+    proxy.setSourceModel(&table);
+    auto expected = [&](auto keep) {
+      int n = 0;
+      for (int r = 0; r < session->layerCount(); ++r) n += keep(*session->weightStats(r), session->layer(r).name) ? 1 : 0;
+      return n;
+    };
+    proxy.setGlob(QStringLiteral("outliers > 0"));
+    QVERIFY(proxy.error().isEmpty());
+    QVERIFY(proxy.hasConditions());
+    const int with_outliers = expected([](const quench::WeightStats& s, const std::string&) { return !s.outliers.channels.empty(); });
+    QVERIFY(with_outliers > 0 && with_outliers < session->layerCount());
+    QCOMPARE(proxy.rowCount(), with_outliers);
+    proxy.setGlob(QStringLiteral("mlp, Kurtosis>=3.2, outliers >= 1"));
+    QCOMPARE(proxy.rowCount(), expected([](const quench::WeightStats& s, const std::string& n) {
+               return n.find("mlp") != std::string::npos && s.all.kurtosis >= 3.2 && !s.outliers.channels.empty();
+             }));
+    proxy.setGlob(QStringLiteral("params < 5000"));
+    QCOMPARE(proxy.rowCount(), expected([](const quench::WeightStats& s, const std::string&) {
+               int64_t n = 1;
+               for (int64_t d : s.shape) n *= d;
+               return n < 5000;
+             }));
+    // No run yet: nothing has an SQNR, so nothing passes a condition on it.
+    proxy.setGlob(QStringLiteral("sqnr < 100"));
+    QCOMPARE(proxy.rowCount(), 0);
+    proxy.setGlob(QStringLiteral("sharpness > 2"));
+    QVERIFY(proxy.error().contains(QStringLiteral("sharpness")));
+    QCOMPARE(proxy.rowCount(), session->layerCount());
+    proxy.setGlob(QStringLiteral("kurtosis > lots"));
+    QVERIFY(!proxy.error().isEmpty());
+  }
+
   void sortsByRawValuesWithMissingLast() {
     auto session = test::loadSession(test::demo(QStringLiteral("sotu-llama")), false);
     auto full = test::loadSession(test::demo(QStringLiteral("sotu-llama")), true);

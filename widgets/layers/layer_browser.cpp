@@ -20,9 +20,11 @@ LayerBrowser::LayerBrowser(QWidget* parent)
       filter_(new QLineEdit(this)), count_(new QLabel(this)), view_(new QTableView(this)) {
   proxy_->setSourceModel(model_);
   filter_->setObjectName(QStringLiteral("layerFilter"));
-  filter_->setPlaceholderText(tr("Filter layers by name: text, or globs (* any, ? one character, commas between)"));
+  filter_->setPlaceholderText(tr("Filter layers: names or globs (* any, ? one character), and conditions such as kurtosis > 5, commas between"));
   filter_->setClearButtonEnabled(true);
-  filter_->setToolTip(tr("Glob over layer names: * any text, ? one character, commas separate alternatives (Ctrl+F)"));
+  filter_->setToolTip(tr("Globs over layer names (* any text, ? one character; any of them matches) and conditions on the "
+                         "statistics, all of which must hold: %1, compared with > >= < <= = != to a number. Ctrl+F")
+                          .arg(LayerFilterProxy::statisticNames()));
   view_->setObjectName(QStringLiteral("layerTable"));
   view_->setModel(proxy_);
   view_->setSortingEnabled(true);
@@ -49,6 +51,7 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   layout->addWidget(view_, 1);
 
   connect(filter_, &QLineEdit::textChanged, proxy_, &LayerFilterProxy::setGlob);
+  connect(filter_, &QLineEdit::textChanged, this, &LayerBrowser::updateCount);  // a term's error shows even when the rows do not change
   connect(proxy_, &QAbstractItemModel::rowsInserted, this, &LayerBrowser::updateCount);
   connect(proxy_, &QAbstractItemModel::rowsRemoved, this, &LayerBrowser::updateCount);
   connect(proxy_, &QAbstractItemModel::modelReset, this, &LayerBrowser::updateCount);
@@ -68,7 +71,8 @@ QStringList LayerBrowser::selectedLayers() const {
 
 QString LayerBrowser::selectionGlob() const {
   const QString glob = proxy_->glob().trimmed();
-  if (glob.isEmpty() || (!glob.contains(QLatin1Char('*')) && !glob.contains(QLatin1Char('?')))) return {};
+  // A condition picks layers by today's numbers: the rule lists them instead of a glob.
+  if (glob.isEmpty() || proxy_->hasConditions() || (!glob.contains(QLatin1Char('*')) && !glob.contains(QLatin1Char('?')))) return {};
   const int selected = static_cast<int>(view_->selectionModel()->selectedRows().size());
   return selected > 0 && selected == proxy_->rowCount() ? glob : QString();
 }
@@ -135,7 +139,12 @@ void LayerBrowser::focusFilter() {
 }
 
 void LayerBrowser::updateCount() {
-  count_->setText(tr("%1 of %2 layers").arg(proxy_->rowCount()).arg(model_->rowCount()));
+  const QString error = proxy_->error();
+  count_->setText(error.isEmpty() ? tr("%1 of %2 layers").arg(proxy_->rowCount()).arg(model_->rowCount())
+                                  : tr("<span style=\"color:#c0392b\">%1</span> · %2 of %3 layers")
+                                        .arg(error.toHtmlEscaped())
+                                        .arg(proxy_->rowCount())
+                                        .arg(model_->rowCount()));
 }
 
 }  // namespace quench::gui
