@@ -7,6 +7,7 @@
 
 #include "core/util/error.h"
 #include "test_support.h"
+#include "widgets/plots/bar_plot.h"
 #include "widgets/plots/channel_plot.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/plots/range_plot.h"
@@ -162,6 +163,25 @@ class PlotsTest : public QObject {
                  tip.contains(QStringLiteral("max ")),
              qPrintable(tip));
     QVERIFY_THROWS_EXCEPTION(quench::Error, plot.setData({0.0, 1.0}, {1.0}));
+  }
+
+  // Bars are named by their categories (the compare window's layers), also in an export; past 40
+  // categories every k-th is named, so the labels stay readable.
+  void barPlotNamesItsCategories() {
+    BarPlot bars;
+    bars.resize(800, 400);
+    const QStringList few = {QStringLiteral("model.layers.0.mlp.up_proj"), QStringLiteral("model.layers.0.mlp.down_proj"),
+                             QStringLiteral("lm_head")};
+    bars.setData(few, {{QStringLiteral("#1"), {20.0, 18.5, 30.0}}});
+    QCOMPARE(bars.tickLabels(), few);
+    QStringList many;
+    std::vector<double> values;
+    for (int i = 0; i < 224; ++i) many << QStringLiteral("model.layers.%1.mlp.up_proj").arg(i), values.push_back(i);
+    bars.setData(many, {{QStringLiteral("#1"), values}});
+    const QStringList labels = bars.tickLabels();
+    QVERIFY2(labels.size() >= 20 && labels.size() <= 40, qPrintable(QString::number(labels.size())));
+    QCOMPARE(labels.front(), many.front());
+    QVERIFY(many.contains(labels.back()));
   }
 
   void exportsPngAndSvg() {

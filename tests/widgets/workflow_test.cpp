@@ -309,6 +309,21 @@ class WorkflowTest : public QObject {
     for (const char* f : {"metrics.csv", "layers.png", "layers.csv", "pareto.svg"})
       QVERIFY2(QFileInfo(dir.filePath(QString::fromLatin1(f))).size() > 100, f);
     QCOMPARE(cmp->csv(CompareWindow::LayersTab).count(QLatin1Char('\n')), 19);  // header + 18 layers
+    // The report: one HTML file that carries everything inline (two plots, the metrics with their
+    // deltas, the per-layer numbers, the compress run's recipe), nothing it would fetch.
+    cmp->exportReport(dir.filePath(QStringLiteral("report.html")));
+    QFile report(dir.filePath(QStringLiteral("report.html")));
+    QVERIFY(report.open(QIODevice::ReadOnly));
+    const QString html = QString::fromUtf8(report.readAll());
+    QCOMPARE(html.count(QStringLiteral("src=\"data:image/png;base64,")), 2);
+    QCOMPARE(html.count(QStringLiteral("src=")), 2);
+    QVERIFY(!html.contains(QStringLiteral("http://")) && !html.contains(QStringLiteral("https://")));
+    QVERIFY(html.contains(QStringLiteral("<td>perplexity</td>")));
+    QVERIFY(html.contains(QStringLiteral("model.layers.*.mlp.*")));
+    QVERIFY(html.contains(QStringLiteral("model.layers.2.mlp.gate_proj")));
+    QVERIFY(html.contains(QStringLiteral("baseline")));
+    if (const QString shots = qEnvironmentVariable("QUENCH_SCREENSHOT_DIR"); !shots.isEmpty())
+      QFile::copy(dir.filePath(QStringLiteral("report.html")), shots + QStringLiteral("/compare-report.html"));
     // Escape closes it, as other windows of its kind (it deletes itself when closed).
     cmp->show();
     QVERIFY(QTest::qWaitForWindowExposed(cmp));

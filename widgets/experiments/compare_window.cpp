@@ -1,4 +1,5 @@
 #include "widgets/experiments/compare_window.h"
+#include <QDateTime>
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -189,6 +190,9 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   export_plot->setObjectName(QStringLiteral("exportPlot"));
   auto* export_csv = new QPushButton(tr("Export Table as CSV…"), this);
   export_csv->setObjectName(QStringLiteral("exportCsv"));
+  auto* export_report = new QPushButton(tr("Export Report…"), this);
+  export_report->setObjectName(QStringLiteral("exportReport"));
+  export_report->setToolTip(tr("One HTML file with the runs, the metrics, the plots and the recipes, to share"));
   connect(tabs_, &QTabWidget::currentChanged, this, [this, export_plot] { export_plot->setEnabled(currentPlot() != nullptr); });
   export_plot->setEnabled(false);
   auto ask = [this](const QString& title, const QString& filters, const QString& suffix, auto write) {
@@ -206,6 +210,9 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   connect(export_csv, &QPushButton::clicked, this, [this, ask] {
     ask(tr("Export Table"), tr("CSV (*.csv)"), QStringLiteral(".csv"), [this](const QString& p) { exportCsv(p); });
   });
+  connect(export_report, &QPushButton::clicked, this, [this, ask] {
+    ask(tr("Export Report"), tr("HTML (*.html)"), QStringLiteral(".html"), [this](const QString& p) { exportReport(p); });
+  });
   auto* header = new QLabel(runs_.front().summary.kind == "evaluate" ? tr("Deltas are against the baseline evaluation %1.").arg(labels.front())
                                                                      : tr("Deltas are against the oldest run, %1.").arg(labels.front()),
                             this);
@@ -214,6 +221,7 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   bottom->addWidget(header, 1);
   bottom->addWidget(export_plot);
   bottom->addWidget(export_csv);
+  bottom->addWidget(export_report);
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(tabs_, 1);
   layout->addLayout(bottom);
@@ -386,6 +394,91 @@ void CompareWindow::exportPlot(const QString& path) const {
   if (!p) throw Error("the Metrics tab is a table: export it as CSV, or switch to a plot tab (" + path.toStdString() + ")");
   p->exportTo(path);
 }
+
+QString CompareWindow::reportHtml() const {
+  auto esc = [](const QString& t) { return t.toHtmlEscaped(); };
+  auto image = [](const PlotWidget* p) {
+    return QStringLiteral("<img alt=\"%1\" src=\"data:image/png;base64,%2\">")
+        .arg(p->title().toHtmlEscaped(), QString::fromLatin1(p->pngBytes(QSize(1100, 520)).toBase64()));
+  };
+  QStringList labels;
+  for (const auto& r : runs_) labels << runLabel(r.summary);
+  QString h;
+  h += QStringLiteral("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%1</title><style>"
+                      "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+                      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+                      "img{max-width:100%%;border:1px solid #eee}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+                      ".better{color:#1e823c}.worse{color:#c0392b}</style></head><body>\n")
+           .arg(esc(tr("Quench: %1").arg(labels.join(QStringLiteral(", ")))));
+  h += QStringLiteral("<h1>%1</h1>\n<p>%2</p>\n")
+           .arg(esc(tr("Comparison of %1").arg(labels.join(QStringLiteral(", ")))),
+                esc(tr("Written by Quench %1 on %2. %3")
+                        .arg(QStringLiteral(QUENCH_VERSION), QDateTime::currentDateTime().toString(Qt::ISODate),
+                             findChild<QLabel*>(QStringLiteral("deltaReference"))->text())));
+  // The runs.
+  h += QStringLiteral("<h2>%1</h2>\n<table><tr>").arg(esc(tr("Runs")));
+  for (const QString& c : {tr("Run"), tr("Kind"), tr("Model"), tr("Device"), tr("Seconds"), tr("Data"), tr("Started")})
+    h += QStringLiteral("<th>%1</th>").arg(esc(c));
+  h += QStringLiteral("</tr>\n");
+  for (const auto& r : runs_) {
+    QStringList data;
+    for (const auto& d : r.datasets)
+      data << QStringLiteral("%1 (%2)").arg(QFileInfo(QString::fromStdString(d.dataset.path)).fileName(), QString::fromStdString(d.role));
+    const auto secs = run_seconds(r.summary);
+    h += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td><td>%5</td><td>%6</td><td>%7</td></tr>\n")
+             .arg(esc(runLabel(r.summary)), esc(QString::fromStdString(r.summary.kind)),
+                  esc(QString::fromStdString(r.summary.model_path + " (" + r.summary.model_architecture + ")")),
+                  esc(QString::fromStdString(r.summary.device)), secs ? QString::number(*secs, 'f', 1) : QStringLiteral("—"),
+                  esc(data.join(QStringLiteral(", "))), esc(QString::fromStdString(r.summary.started_at)));
+  }
+  h += QStringLiteral("</table>\n");
+  // The metrics table as the window shows it, deltas coloured as there.
+  h += QStringLiteral("<h2>%1</h2>\n<table><tr>").arg(esc(tr("Metrics")));
+  for (int c = 0; c < metrics_->columnCount(); ++c) h += QStringLiteral("<th>%1</th>").arg(esc(metrics_->horizontalHeaderItem(c)->text()));
+  h += QStringLiteral("</tr>\n");
+  for (int r = 0; r < metrics_->rowCount(); ++r) {
+    h += QStringLiteral("<tr>");
+    for (int c = 0; c < metrics_->columnCount(); ++c) {
+      const QTableWidgetItem* item = metrics_->item(r, c);
+      const QColor fg = item ? item->foreground().color() : QColor();
+      const QString cls = !item || item->foreground().style() == Qt::NoBrush ? QString()
+                          : fg == QColor(30, 130, 60)                         ? QStringLiteral(" class=\"better\"")
+                          : fg == QColor(192, 57, 43)                         ? QStringLiteral(" class=\"worse\"")
+                                                                              : QString();
+      h += QStringLiteral("<td%1>%2</td>").arg(cls, item ? esc(item->text()) : QString());
+    }
+    h += QStringLiteral("</tr>\n");
+  }
+  h += QStringLiteral("</table>\n");
+  // The plots, inline.
+  h += QStringLiteral("<h2>%1</h2>\n%2\n").arg(esc(layer_plot_->title()), image(layer_plot_));
+  h += QStringLiteral("<h2>%1</h2>\n%2\n<p>%3</p>\n").arg(esc(tr("Size vs %1").arg(quality_)), image(pareto_), esc(pareto_note_->text()));
+  // The per-layer numbers behind the bars.
+  if (!layer_names_.isEmpty()) {
+    h += QStringLiteral("<details><summary>%1</summary><table><tr><th>%2</th>").arg(esc(tr("Per-layer numbers (%1)").arg(layer_metric_->currentText())),
+                                                                                   esc(tr("Layer")));
+    for (const QString& sname : layer_series_) h += QStringLiteral("<th>%1</th>").arg(esc(sname));
+    h += QStringLiteral("</tr>\n");
+    for (int i = 0; i < layer_names_.size(); ++i) {
+      h += QStringLiteral("<tr><td>%1</td>").arg(esc(layer_names_[i]));
+      for (const auto& sv : layer_values_) {
+        const double v = sv[static_cast<size_t>(i)];
+        h += QStringLiteral("<td>%1</td>").arg(std::isnan(v) ? QStringLiteral("—") : QString::number(v, 'g', 5));
+      }
+      h += QStringLiteral("</tr>\n");
+    }
+    h += QStringLiteral("</table></details>\n");
+  }
+  // What produced them.
+  h += QStringLiteral("<h2>%1</h2>\n").arg(esc(tr("Recipes")));
+  for (const auto& r : runs_)
+    h += QStringLiteral("<details><summary>%1</summary><pre>%2</pre></details>\n")
+             .arg(esc(runLabel(r.summary)), esc(QString::fromStdString(r.recipe.empty() ? std::string("(no recipe: the model as stored)") : r.recipe.dump(2))));
+  h += QStringLiteral("</body></html>\n");
+  return h;
+}
+
+void CompareWindow::exportReport(const QString& path) const { write_file_atomic(path.toStdString(), reportHtml().toStdString()); }
 
 void CompareWindow::exportCsv(const QString& path) const {
   write_file_atomic(path.toStdString(), csv(static_cast<Tab>(tabs_->currentIndex())).toStdString());

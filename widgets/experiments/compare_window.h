@@ -44,6 +44,11 @@ class CompareWindow : public QWidget {
   // The current tab's plot (PNG or SVG by suffix) or data (CSV). Throw quench::Error naming the file.
   void exportPlot(const QString& path) const;
   void exportCsv(const QString& path) const;
+  // One self-contained HTML file for sharing: the runs (model, device, duration, data), the
+  // metrics with deltas, the per-layer and size-vs-quality plots inline as PNG, the per-layer
+  // numbers, and each run's recipe. Throws quench::Error naming the file.
+  QString reportHtml() const;
+  void exportReport(const QString& path) const;
 
  private:
   void fillMetrics();

@@ -1,5 +1,7 @@
 #include "widgets/plots/bar_plot.h"
 
+#include <algorithm>
+
 #include <qcustomplot.h>
 
 #include <cmath>
@@ -9,6 +11,7 @@
 namespace quench::gui {
 
 namespace {
+constexpr int kMaxLabels = 40;
 // Distinguishable on white and in grey print (ColorBrewer Set1, without yellow).
 const QColor kColors[] = {QColor(55, 126, 184), QColor(228, 26, 28), QColor(77, 175, 74), QColor(152, 78, 163), QColor(255, 127, 0),
                           QColor(166, 86, 40)};
@@ -19,8 +22,15 @@ BarPlot::BarPlot(QWidget* parent) : PlotWidget(parent) {
   p->legend->setVisible(false);
   p->legend->setBrush(QColor(255, 255, 255, 220));
   p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-  p->xAxis->setTickLabelRotation(60);
+  p->xAxis->setTickLabelRotation(90);  // vertical: a long last name stays inside the plot
   refresh(false);
+}
+
+QStringList BarPlot::tickLabels() const {
+  QStringList out;
+  if (auto t = plot()->xAxis->ticker().dynamicCast<QCPAxisTickerText>())
+    for (auto it = t->ticks().cbegin(); it != t->ticks().cend(); ++it) out << it.value();
+  return out;
 }
 
 void BarPlot::setData(const QStringList& categories, const std::vector<Series>& series) {
@@ -31,8 +41,11 @@ void BarPlot::setData(const QStringList& categories, const std::vector<Series>& 
   series_ = series;
   QCustomPlot* p = plot();
   p->clearPlottables();
+  // Every category named under its bars; beyond ~40 every k-th, so the names stay readable
+  // (all of them are in the tooltip and the CSV).
   auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-  for (int i = 0; i < categories.size(); ++i) ticker->addTick(i, categories[i]);
+  const int step = std::max(1, (static_cast<int>(categories.size()) + kMaxLabels - 1) / kMaxLabels);
+  for (int i = 0; i < categories.size(); i += step) ticker->addTick(i, categories[i]);
   p->xAxis->setTicker(ticker);
   p->xAxis->grid()->setVisible(false);
   const auto n = static_cast<double>(std::max<size_t>(1, series.size()));
@@ -64,7 +77,7 @@ void BarPlot::setData(const QStringList& categories, const std::vector<Series>& 
     bars->setData(keys, values, true);
   }
   p->legend->setVisible(series.size() > 1);
-  showKeys(categories.size());
+  keyRange(categories.size());
   const double pad = (hi - lo) * 0.08 + 1e-9;
   p->yAxis->setRange(lo < 0 ? lo - pad : 0, hi + pad);
   refresh(any);

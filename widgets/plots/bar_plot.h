@@ -23,6 +23,8 @@ class BarPlot : public PlotWidget {
 
   void setData(const QStringList& categories, const std::vector<Series>& series);
   int categoryCount() const { return static_cast<int>(categories_.size()); }
+  // The names written under the bars (every category, or every k-th beyond 40).
+  QStringList tickLabels() const;
   int seriesCount() const { return static_cast<int>(series_.size()); }
   QString toolTipAt(const QPoint& pos) const override;
 

@@ -1,5 +1,7 @@
 #include "widgets/plots/plot_widget.h"
 
+#include <QBuffer>
+
 #include <QContextMenuEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -100,9 +102,13 @@ void PlotWidget::refresh(bool has_data) {
   d_->plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void PlotWidget::showKeys(int64_t count) {
+void PlotWidget::keyRange(int64_t count) {
   const double n = static_cast<double>(count);
   d_->plot->xAxis->setRange(-0.5 - 0.01 * n, n - 0.5 + 0.01 * n);
+}
+
+void PlotWidget::showKeys(int64_t count) {
+  keyRange(count);
   // Keys are channel indices: ticks on whole numbers only (no "2.5" under 16 channels).
   auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
   ticker->setTickStep(1.0);
@@ -119,6 +125,16 @@ QSize PlotWidget::drawnSize() const {
 QImage PlotWidget::render(QSize size) const {
   if (!size.isValid()) size = drawnSize();
   return d_->plot->toPixmap(size.width(), size.height()).toImage();
+}
+
+QByteArray PlotWidget::pngBytes(QSize size) const {
+  if (!size.isValid()) size = drawnSize();
+  QByteArray bytes;
+  QBuffer buffer(&bytes);
+  buffer.open(QIODevice::WriteOnly);
+  if (!d_->plot->toPixmap(size.width(), size.height()).save(&buffer, "PNG"))
+    throw quench::Error("could not draw the plot \"" + title().toStdString() + "\" as PNG");
+  return bytes;
 }
 
 void PlotWidget::exportTo(const QString& path, QSize size) const {

@@ -30,6 +30,8 @@ class PlotWidget : public QWidget {
 
   // Writes the plot as PNG or SVG (by the file's suffix) at its on-screen size, or `size` if given.
   // Throws quench::Error naming the file when it cannot be written.
+  // The plot as PNG bytes (for a report that carries its images inline); size as exportTo.
+  QByteArray pngBytes(QSize size = {}) const;
   void exportTo(const QString& path, QSize size = {}) const;
   // The plot as drawn, for tests and screenshots.
   QImage render(QSize size = {}) const;
@@ -50,6 +52,8 @@ class PlotWidget : public QWidget {
   int64_t keyNear(const QPoint& pos, int64_t count, const std::function<double(int64_t)>& score) const;
   // The x range that shows keys 0…count−1 with a small margin.
   void showKeys(int64_t count);
+  // The key axis' range for `count` keys, leaving its ticker alone (named categories).
+  void keyRange(int64_t count);
   // Call after changing data: redraws, and shows or hides the empty message.
   void refresh(bool has_data);
   // Places a control (a toggle, a selector) over the plot at a corner.
