@@ -95,6 +95,8 @@ SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrat
 # Mamba-2's selective scan (run 7): a mixer layer's page lists the mixer's x, Δ, B, C and y; Δ shown.
 SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibrate --filter "backbone.layers.3.*" \
   --select backbone.layers.3.mixer.out_proj --tab activations --point dt --log-y
+# A sensitivity run with the dialog's defaults (W4A16-G128, perplexity; run 8): the Δ column sorted worst first.
+SHOT_SIZE=1680x945 shot sensitivity-sotu-llama "$DEMO/sotu-llama" --run sensitivity --issues
 # Every run in the store.
 shot experiments "$DEMO/sotu-llama" --tab experiments
 # Run → Sweep…: the editor's recipe, two schemes, a 2×2 grid and a 3-chunk sensitivity analysis

@@ -40,13 +40,15 @@ void check_section_partial(const std::string& section, const nlohmann::json& j, 
 }
 
 // Fields a later entry's value makes meaningless when it does not set them again: switching the
-// strategy drops an inherited group_size, switching the method drops the old method's options.
+// strategy drops an inherited group_size, switching the method drops the old method's options, and
+// a group_size spelled out later means exactly that size (a scheme's group_fallback goes).
 const std::vector<std::string>& dependents(const std::string& section, const std::string& field) {
   static const std::vector<std::string> none;
   static const std::map<std::string, std::vector<std::string>> w = {
-      {"strategy", {"group_size"}},
+      {"strategy", {"group_size", "group_fallback"}},
+      {"group_size", {"group_fallback"}},
       {"method", {"clip", "damp", "block_size", "act_order", "grid", "clip_search"}},
-      {"format", {"bits", "symmetric", "strategy", "group_size"}}};
+      {"format", {"bits", "symmetric", "strategy", "group_size", "group_fallback"}}};
   static const std::map<std::string, std::vector<std::string>> a = {
       {"strategy", {"dynamic", "observer", "percentile"}}, {"dynamic", {"observer", "percentile"}}, {"observer", {"percentile"}}};
   static const std::map<std::string, std::vector<std::string>> kv;
@@ -319,11 +321,18 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
       plan.weights.reset();
     } else if (w.strategy == WeightStrategy::Group) {
       const int64_t in = layer.in_features();
-      if (in % w.group_size != 0) {
+      if (in % w.group_size != 0 && w.group_fallback) {
+        int64_t g = std::min(w.group_size, in);
+        while (in % g != 0) --g;
+        plan.fallback = name + ": group_size " + std::to_string(w.group_size) + " does not divide its " + std::to_string(in) +
+                        " input features; it uses " + std::to_string(g) + ", the largest divisor below";
+        plan.weights->group_size = g;
+      } else if (in % w.group_size != 0) {
         const std::string near = divisors_near(in, w.group_size);
         fail_layer(at("weights.group_size", "weights"), "group_size " + std::to_string(w.group_size) + " does not divide the " +
                                                              std::to_string(in) + " input features of " + name +
-                                                             (near.empty() ? "" : " (divisors near it: " + near + ")"));
+                                                             (near.empty() ? "" : " (divisors near it: " + near + ")") +
+                                                             "; or set \"group_fallback\": true to take the largest divisor below");
       }
     }
   }

@@ -67,6 +67,9 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
     out.weights["strategy"] = "group";
     out.weights["group_size"] = 128;
   }
+  // A scheme is a default: on a layer whose inputs the group does not divide (sotu-llama's
+  // down_proj, 688) it takes the largest divisor below, and the plan says so.
+  if (out.weights.contains("group_size")) out.weights["group_fallback"] = true;
   if (ab == 16) out.activations = nullptr;
   else out.activations = {{"bits", ab}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true}};
   return out;

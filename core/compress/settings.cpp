@@ -81,6 +81,7 @@ nlohmann::json WeightQuant::to_json() const {
   } else {
     j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
     if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
+    if (strategy == WeightStrategy::Group && group_fallback) j["group_fallback"] = true;
   }
   switch (method) {
     case WeightMethod::Rtn: j["clip"] = clip == ClipMode::Mse ? "mse" : "minmax"; break;
@@ -151,8 +152,8 @@ std::string KvQuant::describe() const {
 
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"type", "bits", "symmetric", "strategy", "group_size", "method", "clip", "damp", "block_size", "act_order", "grid", "clip_search",
-          "format"});
+  f.only({"type", "bits", "symmetric", "strategy", "group_size", "group_fallback", "method", "clip", "damp", "block_size", "act_order", "grid",
+          "clip_search", "format"});
   WeightQuant w;
   const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k", "mxfp4", "nvfp4"});
   w.fp8 = f.get_choice("type", "int", {"int", "float"}) == "float";
@@ -182,6 +183,9 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
     const std::string strategy = f.get_choice("strategy", f.has("group_size") ? "group" : "channel", {"tensor", "channel", "group"});
     w.strategy = strategy == "tensor" ? WeightStrategy::Tensor : strategy == "channel" ? WeightStrategy::Channel : WeightStrategy::Group;
     w.group_size = f.get_int64("group_size", 0, 1);
+    w.group_fallback = f.get_bool("group_fallback", false);
+    if (!partial && f.has("group_fallback") && w.strategy != WeightStrategy::Group)
+      f.fail_at("group_fallback", "is only used with strategy \"group\" (strategy is \"" + strategy + "\")");
     if (partial) {
       // combinations are checked on the merged setting
     } else if (w.strategy == WeightStrategy::Group) {

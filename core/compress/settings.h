@@ -7,7 +7,7 @@
 //   weights:      {"type": "int" | "float" (FP8 E4M3: bits 8, symmetric, strategy channel or tensor,
 //                  method rtn: scale = absmax / 448, values rounded to E4M3),
 //                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
-//                  "group_size": N (group only), "method": "rtn"|"gptq"|"awq",
+//                  "group_size": N (group only), "group_fallback": bool, "method": "rtn"|"gptq"|"awq",
 //                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"|"nvfp4"
 //                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
 //                  the grid a GGUF file stores, core/ops/ggml_grid.h),
@@ -54,6 +54,10 @@ struct WeightQuant {
   bool symmetric = true;
   WeightStrategy strategy = WeightStrategy::Channel;
   int64_t group_size = 0;  // Group only
+  // A layer whose inputs group_size does not divide takes the largest divisor below it (and the
+  // plan says so) instead of being an error. The schemes (W4A16-G128, …) set it: defaults must
+  // work on any model; a recipe that spells out group_size gets the error unless it asks.
+  bool group_fallback = false;
   WeightMethod method = WeightMethod::Rtn;
   ClipMode clip = ClipMode::MinMax;  // rtn: search a clip ratio per scale that minimizes the weight MSE
   double damp = 0.01;                // gptq: λ = damp · mean(diag H)

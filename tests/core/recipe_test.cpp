@@ -177,6 +177,31 @@ TEST(Recipe, ImpossibleValuesAreErrors) {
   EXPECT_NE(error_of(j, sotu_llama()).find("default.scheme: \"W9A16\" is not a known scheme"), std::string::npos);
 }
 
+// A scheme is a default and must work on the bundled model: where its group does not divide a
+// layer's inputs, the layer takes the largest divisor below and the plan warns. A group size a
+// recipe spells out is exact unless it asks for the fallback, and a later explicit size ends it.
+TEST(Recipe, SchemesFallBackToTheLargestDivisorAndSaySo) {
+  const auto plan = resolve(*Recipe::from_name("W4A16-G128"), sotu_llama());
+  const auto* down = plan.find("model.layers.2.mlp.down_proj");
+  ASSERT_TRUE(down->weights);
+  EXPECT_EQ(down->weights->group_size, 86);  // 688 = 8·86
+  EXPECT_EQ(plan.find("model.layers.2.mlp.up_proj")->weights->group_size, 128);
+  int warned = 0;
+  for (const auto& w : plan.warnings) warned += w.find("group_size 128 does not divide its 688 input features; it uses 86") != std::string::npos;
+  EXPECT_EQ(warned, 6);
+  EXPECT_EQ(down->weights->to_json().value("group_fallback", false), true);  // recorded with the run
+
+  json asked = json::parse(R"({"default": {"weights": {"bits": 4, "group_size": 100, "group_fallback": true}}})");
+  EXPECT_EQ(resolve(Recipe::parse(asked), sotu_llama()).find("model.layers.0.self_attn.q_proj")->weights->group_size, 64);  // 256 inputs
+  json exact = json::parse(R"({"default": {"scheme": "W4A16-G128"}, "overrides": [{"match": "*.down_proj", "weights": {"group_size": 100}}]})");
+  EXPECT_NE(error_of(exact, sotu_llama()).find("group_size 100 does not divide the 688 input features"), std::string::npos)
+      << error_of(exact, sotu_llama());
+  EXPECT_NE(error_of(exact, sotu_llama()).find("group_fallback"), std::string::npos);
+  json channel = json::parse(R"({"default": {"weights": {"bits": 4, "strategy": "channel", "group_fallback": true}}})");
+  EXPECT_NE(error_of(channel, sotu_llama()).find("group_fallback: is only used with strategy \"group\""), std::string::npos)
+      << error_of(channel, sotu_llama());
+}
+
 TEST(Recipe, GroupSizeMustDivideTheInputsNamingKeyAndLayer) {
   // sotu-llama's down_proj has 688 = 4·172 inputs.
   json j = kExample;

@@ -109,12 +109,20 @@ class RecipeEditorTest : public QObject {
     const int64_t w8 = doc.size()->bytes;
     QVERIFY(w8 < original * 9 / 10);
     QVERIFY(doc.plan()->compressed_layers() > 0);
-    // sotu-llama's down_proj has 688 inputs: groups of 128 do not divide them, and the error
-    // names the key and the layer; nothing is estimated for a recipe that cannot run.
+    // sotu-llama's down_proj has 688 inputs: the W4A16-G128 preset (a default) gives them groups
+    // of 86, the largest divisor below 128, and says so in a warning naming the layer.
     doc.change(presetRecipe(QStringLiteral("W4A16-G128")), QStringLiteral("preset"));
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QVERIFY(doc.size()->bytes < w8);
+    QVERIFY2(doc.warnings().join(QLatin1Char('\n')).contains(QStringLiteral("down_proj: group_size 128 does not divide its 688 input features; it uses 86")),
+             qPrintable(doc.warnings().join(QLatin1Char('\n'))));
+    // Groups of 128 spelled out are exact: the error names the key and the layer, and nothing is
+    // estimated for a recipe that cannot run.
+    doc.change(withDefault(nlohmann::json::object(), {{"weights", {{"bits", 4}, {"strategy", "group"}, {"group_size", 128}}}}),
+               QStringLiteral("exact"));
     QVERIFY(!doc.valid());
-    QCOMPARE(doc.errorKey(), QStringLiteral("default.scheme"));  // the field came from the scheme
-    QVERIFY2(doc.error().contains(QStringLiteral("group"), Qt::CaseInsensitive), qPrintable(doc.error()));
+    QCOMPARE(doc.errorKey(), QStringLiteral("default.weights.group_size"));
+    QVERIFY2(doc.error().contains(QStringLiteral("group_fallback")), qPrintable(doc.error()));
     QVERIFY2(doc.errorLayer().endsWith(QStringLiteral("down_proj")), qPrintable(doc.errorLayer()));
     QVERIFY(!doc.size());
     // Fixed by an override for the down_proj layers.
@@ -122,6 +130,7 @@ class RecipeEditorTest : public QObject {
                QStringLiteral("fix"));
     QVERIFY2(doc.valid(), qPrintable(doc.error()));
     QVERIFY(doc.size()->bytes < w8);
+    doc.undoStack()->undo();
     doc.undoStack()->undo();
     QCOMPARE(doc.json(), presetRecipe(QStringLiteral("W4A16-G128")));
     // A setting key the parser does not know is an error naming it.
@@ -143,8 +152,9 @@ class RecipeEditorTest : public QObject {
     QVERIFY(items);
     auto item = [&](const char* name) { return items->item(combo->findText(QString::fromLatin1(name))); };
     QVERIFY(item("W8A8")->isEnabled());
-    QVERIFY(!item("W4A16-G128")->isEnabled());
-    QVERIFY2(item("W4A16-G128")->toolTip().contains(QStringLiteral("688")), qPrintable(item("W4A16-G128")->toolTip()));
+    // Groups of 128 fall back per layer on down_proj's 688 inputs: offered, saying so.
+    QVERIFY(item("W4A16-G128")->isEnabled());
+    QVERIFY2(item("W4A16-G128")->toolTip().contains(QStringLiteral("it uses 86")), qPrintable(item("W4A16-G128")->toolTip()));
     QVERIFY(!item("quamba")->isEnabled());
     QVERIFY(!item("quamba")->toolTip().isEmpty());
     QVERIFY(items->item(combo->currentIndex())->isEnabled());

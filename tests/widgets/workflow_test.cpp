@@ -374,6 +374,19 @@ class WorkflowTest : public QObject {
       ranked = ranked || (w.issues().issue(r).message.startsWith(QStringLiteral("sensitivity #1")) &&
                           w.issues().issue(r).layer.startsWith(QStringLiteral("model.layers.0.")));
     QVERIFY(ranked);
+    // The table shows each measured layer's damage in a Δ column named after the metric and the
+    // candidate, sorted worst first; the other layers are blank, and the issue names the unit.
+    QVERIFY(!layers->view()->isColumnHidden(LayerTableModel::SensitivityColumn));
+    QCOMPARE(table->headerData(LayerTableModel::SensitivityColumn, Qt::Horizontal, Qt::DisplayRole).toString(), QStringLiteral("Δ perplexity (W3A16-G16)"));
+    const QModelIndex worst = layers->view()->model()->index(0, LayerTableModel::SensitivityColumn);
+    QVERIFY2(worst.data(Qt::ToolTipRole).toString().contains(QStringLiteral("rank 1 of 7")), qPrintable(worst.data(Qt::ToolTipRole).toString()));
+    QVERIFY(layers->view()->model()->index(0, LayerTableModel::NameColumn).data().toString().startsWith(QStringLiteral("model.layers.0.")));
+    QVERIFY(table->index(session.rowOf("model.layers.3.mlp.up_proj"), LayerTableModel::SensitivityColumn).data().toString().isEmpty());
+    bool named = false;
+    for (int r = 0; r < w.issues().rowCount(); ++r)
+      named = named || w.issues().issue(r).message.contains(QStringLiteral("when compressed alone with W3A16-G16"));
+    QVERIFY(named);
+    layers->view()->sortByColumn(-1, Qt::AscendingOrder);
 
     // A second window on the same store: opening the calibrate run from the Experiments tab fills
     // its table's activation columns with the stored numbers and its Activations page with the

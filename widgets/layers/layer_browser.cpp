@@ -100,6 +100,14 @@ void LayerBrowser::setSession(const ModelSession* session) {
   };
   if (session) activations_connection_ = connect(session, &ModelSession::activationsChanged, this, show_activations);
   show_activations();
+  // And the sensitivity column, once a sensitivity run is shown.
+  disconnect(sensitivity_connection_);
+  auto show_sensitivity = [this, session] {
+    view_->setColumnHidden(LayerTableModel::SensitivityColumn, !session || !session->hasSensitivity());
+    if (session && session->hasSensitivity()) view_->resizeColumnToContents(LayerTableModel::SensitivityColumn);
+  };
+  if (session) sensitivity_connection_ = connect(session, &ModelSession::sensitivityChanged, this, show_sensitivity);
+  show_sensitivity();
   view_->resizeColumnsToContents();
   int longest = view_->fontMetrics().horizontalAdvance(QStringLiteral("model.layers.0.mlp.down_proj"));
   for (int r = 0; r < model_->rowCount(); ++r)

@@ -50,7 +50,7 @@ class LayerBrowser : public QWidget {
   QLineEdit* filter_;
   QLabel* count_;
   QTableView* view_;
-  QMetaObject::Connection run_connection_, parent_connection_, activations_connection_;
+  QMetaObject::Connection run_connection_, parent_connection_, activations_connection_, sensitivity_connection_;
 };
 
 }  // namespace quench::gui

@@ -21,7 +21,8 @@ const std::pair<const char*, int> kStatistics[] = {
     {"|w|", LayerTableModel::AbsmaxColumn},             {"outliers", LayerTableModel::OutliersColumn},
     {"x_absmax", LayerTableModel::ActAbsmaxColumn},     {"|x|", LayerTableModel::ActAbsmaxColumn},
     {"x_p99.99", LayerTableModel::ActP9999Column},      {"x_outliers", LayerTableModel::ActOutliersColumn},
-    {"sqnr", LayerTableModel::ErrorColumn},             {"parameters", LayerTableModel::ParametersColumn},
+    {"sqnr", LayerTableModel::ErrorColumn},             {"sensitivity", LayerTableModel::SensitivityColumn},
+    {"parameters", LayerTableModel::ParametersColumn},
     {"params", LayerTableModel::ParametersColumn}};
 }  // namespace
 

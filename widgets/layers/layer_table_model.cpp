@@ -19,12 +19,17 @@ void LayerTableModel::setSession(const ModelSession* session) {
   disconnect(stats_connection_);
   disconnect(run_connection_);
   disconnect(activations_connection_);
+  disconnect(sensitivity_connection_);
   disconnect(parent_connection_);
   session_ = session;
   if (session_) {
     stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
     run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] { columnChanged(ErrorColumn); });
     activations_connection_ = connect(session_, &ModelSession::activationsChanged, this, &LayerTableModel::onStatsAdded);
+    sensitivity_connection_ = connect(session_, &ModelSession::sensitivityChanged, this, [this] {
+      onStatsAdded();
+      Q_EMIT headerDataChanged(Qt::Horizontal, SensitivityColumn, SensitivityColumn);
+    });
     parent_connection_ = connect(session_, &ModelSession::parentChanged, this, [this] { columnChanged(ErrorColumn); });
   }
   heat_ = {};
@@ -132,7 +137,7 @@ QVariant LayerTableModel::parentData(int row, int role) const {
 
 void LayerTableModel::onStatsAdded() {
   // Heat is relative to the whole model, so every coloured cell may change, not only new rows.
-  for (int column = AbsmaxColumn; column <= ActOutliersColumn; ++column) {
+  for (int column = AbsmaxColumn; column <= SensitivityColumn; ++column) {
     std::vector<double> values;
     for (int row = 0; row < rowCount(); ++row) {
       const double v = statistic(row, column);
@@ -140,11 +145,31 @@ void LayerTableModel::onStatsAdded() {
     }
     heat_[column] = HeatScale(isCount(column) ? HeatScale::Mode::Count : HeatScale::Mode::RatioToMedian, values);
   }
-  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, ActOutliersColumn));
+  if (rowCount() > 0) Q_EMIT dataChanged(index(0, AbsmaxColumn), index(rowCount() - 1, SensitivityColumn));
+}
+
+QString LayerTableModel::sensitivityTip(int row) const {
+  const ModelSession::LayerSensitivity* ls = session_ ? session_->sensitivity(row) : nullptr;
+  if (!ls) return session_ && session_->hasSensitivity() ? tr("not measured by sensitivity run #%1").arg(session_->sensitivityRun().experiment_id)
+                                                         : tr("no sensitivity run: Run → Sensitivity");
+  QString tip = tr("sensitivity run #%1: %2 %3%4 when %5 alone is compressed with %6; rank %7 of %8 (1: the most sensitive)")
+                    .arg(session_->sensitivityRun().experiment_id)
+                    .arg(session_->sensitivityMetric())
+                    .arg(ls->delta > 0 ? QStringLiteral("+") : QString())
+                    .arg(ls->delta, 0, 'g', 5)
+                    .arg(QString::fromStdString(ls->unit))
+                    .arg(session_->sensitivityCandidate())
+                    .arg(ls->rank)
+                    .arg(session_->sensitivityUnits());
+  return tip;
 }
 
 double LayerTableModel::statistic(int row, int column) const {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  if (column == SensitivityColumn) {
+    const ModelSession::LayerSensitivity* ls = session_ ? session_->sensitivity(row) : nullptr;
+    return ls ? ls->delta : kNone;
+  }
   if (column >= ActAbsmaxColumn) {
     const LayerStats* a = session_ ? session_->inputStats(row) : nullptr;
     if (!a) return kNone;
@@ -184,6 +209,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         if (!known) return QString();
         if (isCount(column)) return QString::number(static_cast<qint64>(v));
         if (column == KurtosisColumn) return QString::number(v, 'f', 2);
+        if (column == SensitivityColumn) return QStringLiteral("%1%2").arg(v > 0 ? QStringLiteral("+") : QString()).arg(v, 0, 'g', 4);
         return QString::number(v, 'g', 4);
       case SortRole: return known ? QVariant(v) : QVariant();
       case HeatRole: return known ? heat_[column].heat(v) : 0.0;
@@ -196,6 +222,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         return known && HeatScale::color(heat_[column].heat(v)).isValid() ? QVariant(QColor(Qt::black)) : QVariant();
       case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
       case Qt::ToolTipRole:
+        if (column == SensitivityColumn) return sensitivityTip(index.row());
         if (!known) return column >= ActAbsmaxColumn ? tr("no activation statistics: Run → Calibrate Activations") : tr("not computed yet");
         if (heat_[column].median() > 0)
           return tr("%1× the model's median (%2)").arg(v / heat_[column].median(), 0, 'f', 2).arg(heat_[column].median(), 0, 'g', 4);
@@ -246,7 +273,8 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case OutliersColumn:
       case ActAbsmaxColumn:
       case ActP9999Column:
-      case ActOutliersColumn: return static_cast<int>(Qt::DescendingOrder);
+      case ActOutliersColumn:
+      case SensitivityColumn: return static_cast<int>(Qt::DescendingOrder);
       default: return static_cast<int>(Qt::AscendingOrder);
     }
   }
@@ -262,6 +290,9 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case ActAbsmaxColumn: return tr("|X| max");
       case ActP9999Column: return tr("|X| p99.99");
       case ActOutliersColumn: return tr("X outliers");
+      case SensitivityColumn:
+        return session_ && session_->hasSensitivity() ? tr("Δ %1 (%2)").arg(session_->sensitivityMetric(), session_->sensitivityCandidate())
+                                                      : tr("Sensitivity");
       case SettingColumn: return tr("Setting");
       case ErrorColumn: return tr("SQNR dB");
     }
@@ -279,6 +310,9 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case ActP9999Column: return tr("99.99th percentile of |activation| at the layer's input: the clipping range static quantization would need");
       case ActOutliersColumn:
         return tr("Input channels whose activation absmax exceeds the calibration's outlier multiple × the median channel's");
+      case SensitivityColumn:
+        return tr("After a sensitivity run: how much the metric got worse when this layer (or its block) alone was compressed "
+                  "with the first candidate; the largest on top when sorted. Colour: relative to the median layer");
       case ErrorColumn:
         return tr("After the last run: the layer's output SQNR in dB on calibration inputs (its weight SQNR when the output "
                   "was not measured); with no run but a float model to compare with (Model → Compare with Float Model): "

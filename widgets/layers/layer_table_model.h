@@ -28,7 +28,7 @@ class LayerTableModel : public QAbstractTableModel {
   // the last calibration shown (absmax, 99.99th percentile of |x|, outlier channels).
   enum Column {
     NameColumn, KindColumn, SettingColumn, ErrorColumn, ShapeColumn, ParametersColumn, AbsmaxColumn, KurtosisColumn,
-    OutliersColumn, ActAbsmaxColumn, ActP9999Column, ActOutliersColumn, ColumnCount
+    OutliersColumn, ActAbsmaxColumn, ActP9999Column, ActOutliersColumn, SensitivityColumn, ColumnCount
   };
   static constexpr int SortRole = Qt::UserRole;
   static constexpr int HeatRole = Qt::UserRole + 1;  // double in [0, 1] on statistic columns
@@ -50,7 +50,7 @@ class LayerTableModel : public QAbstractTableModel {
   void onStatsAdded();
   // The raw value of a statistic column, NaN while the layer has no statistics.
   double statistic(int row, int column) const;
-  static bool isStatistic(int column) { return column >= AbsmaxColumn && column <= ActOutliersColumn; }
+  static bool isStatistic(int column) { return column >= AbsmaxColumn && column <= SensitivityColumn; }
   static bool isCount(int column) { return column == OutliersColumn || column == ActOutliersColumn; }
   QVariant runData(int row, int column, int role) const;
   QVariant parentData(int row, int role) const;
@@ -58,9 +58,10 @@ class LayerTableModel : public QAbstractTableModel {
   // The recipe's plan for `row` when it differs from the setting `r` was measured with (the
   // result is stale), else nullptr.
   const LayerPlan* stalePlan(int row, const LayerResult& r) const;
+  QString sensitivityTip(int row) const;
 
   const ModelSession* session_ = nullptr;
-  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_, parent_connection_;
+  QMetaObject::Connection stats_connection_, run_connection_, activations_connection_, parent_connection_, sensitivity_connection_;
   const RecipeDocument* recipe_ = nullptr;
   std::array<HeatScale, ColumnCount> heat_;
 };

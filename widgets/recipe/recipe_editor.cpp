@@ -357,17 +357,22 @@ void RecipeEditor::checkPresets() {
   if (!items) return;
   for (int i = 0; i < presets_->count(); ++i) {
     QStandardItem* item = items->item(i);
-    QString why;
+    QString why, note;
     if (model) {
       try {
         const Recipe r = Recipe::parse(presetRecipe(presets_->itemText(i)), presets_->itemText(i).toStdString());
-        (void)resolve(r, *model);
+        const ResolvedRecipe plan = resolve(r, *model);
+        // What the preset does differently on this model (a group that falls back per layer).
+        QStringList warnings;
+        for (const auto& w : plan.warnings) warnings << QString::fromStdString(w);
+        if (!warnings.isEmpty()) note = tr("On this model: %1").arg(warnings.mid(0, 3).join(QStringLiteral("; ")) +
+                                                                   (warnings.size() > 3 ? tr("; and %1 more").arg(warnings.size() - 3) : QString()));
       } catch (const std::exception& e) {
         why = QString::fromUtf8(e.what());
       }
     }
     item->setEnabled(why.isEmpty());
-    item->setToolTip(why.isEmpty() ? QString() : tr("Does not apply to this model: %1").arg(why));
+    item->setToolTip(why.isEmpty() ? note : tr("Does not apply to this model: %1").arg(why));
   }
   // The current choice moves to the first preset that applies.
   if (!items->item(presets_->currentIndex())->isEnabled())

@@ -72,6 +72,40 @@ void ModelSession::setActivations(Run run, std::vector<LayerStats> points) {
   Q_EMIT activationsChanged();
 }
 
+void ModelSession::setSensitivity(Run run, QString metric, const std::vector<LayerResult>& units) {
+  sensitivity_run_ = std::move(run);
+  sensitivity_metric_ = std::move(metric);
+  sensitivity_candidate_.clear();
+  sensitivity_units_ = 0;
+  sensitivity_.assign(static_cast<size_t>(layerCount()), std::nullopt);
+  for (const LayerResult& u : units) {
+    const nlohmann::json& st = u.settings;
+    if (!st.is_object() || !st.contains("candidate") || !st.contains("sensitivity") || !st["candidate"].is_string()) continue;
+    const std::string candidate = st["candidate"].get<std::string>();
+    const nlohmann::json& per = st["sensitivity"];
+    if (!per.contains(candidate) || !per[candidate].contains("delta") || !per[candidate]["delta"].is_number()) continue;
+    LayerSensitivity ls;
+    ls.delta = per[candidate]["delta"].get<double>();
+    ls.rank = st.contains("rank") && st["rank"].is_number_integer() ? st["rank"].get<int>() : 0;
+    ls.unit = u.layer;
+    sensitivity_candidate_ = QString::fromStdString(candidate);
+    ++sensitivity_units_;
+    std::vector<std::string> layers;
+    if (st.contains("layers") && st["layers"].is_array())
+      for (const auto& l : st["layers"])
+        if (l.is_string()) layers.push_back(l.get<std::string>());
+    if (layers.empty()) layers.push_back(u.layer);
+    for (const auto& l : layers)
+      if (const int row = rowOf(l); row >= 0) sensitivity_[static_cast<size_t>(row)] = ls;
+  }
+  Q_EMIT sensitivityChanged();
+}
+
+const ModelSession::LayerSensitivity* ModelSession::sensitivity(int row) const {
+  if (row < 0 || static_cast<size_t>(row) >= sensitivity_.size() || !sensitivity_[static_cast<size_t>(row)]) return nullptr;
+  return &*sensitivity_[static_cast<size_t>(row)];
+}
+
 void ModelSession::startParent(const QString& dir) {
   parent_dir_ = dir;
   parent_.clear();

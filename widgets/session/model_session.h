@@ -68,6 +68,23 @@ class ModelSession : public QObject {
   // that holds it (a Mamba mixer's x, dt, B, C, y for its in_proj / out_proj), in model order.
   std::vector<const LayerStats*> pointsOf(int row) const;
 
+  // A sensitivity analysis (a job just finished, or a sensitivity experiment was opened): each
+  // layer's damage to the metric when its unit (the layer, or the block holding it) alone is
+  // compressed with the first candidate, and the unit's rank (1: the most sensitive). Built from
+  // the run's stored rows (settings: candidate, rank, layers, sensitivity[candidate].delta).
+  struct LayerSensitivity {
+    double delta = 0;
+    int rank = 0;
+    std::string unit;
+  };
+  void setSensitivity(Run run, QString metric, const std::vector<LayerResult>& units);
+  bool hasSensitivity() const { return sensitivity_run_.experiment_id != 0; }
+  const Run& sensitivityRun() const { return sensitivity_run_; }
+  const QString& sensitivityMetric() const { return sensitivity_metric_; }      // perplexity, kl, top1
+  const QString& sensitivityCandidate() const { return sensitivity_candidate_; }  // W4A16-G128
+  int sensitivityUnits() const { return sensitivity_units_; }
+  const LayerSensitivity* sensitivity(int row) const;  // nullptr when no unit holds the layer
+
   // A comparison with the float model this one was compressed from (Model → Compare with Float
   // Model): each layer's weight error against the float weight, and the float weight's
   // statistics. startParent clears the previous comparison; layers arrive in batches.
@@ -86,6 +103,7 @@ class ModelSession : public QObject {
   void parentChanged(const QList<int>& rows);  // empty: the comparison was restarted
   void runChanged();
   void activationsChanged();
+  void sensitivityChanged();
 
  private:
   ModelSummary summary_;
@@ -99,6 +117,10 @@ class ModelSession : public QObject {
   Run activation_run_;
   std::vector<LayerStats> points_;  // in the order recorded (the model's point order)
   std::unordered_map<std::string, size_t> point_index_;
+  Run sensitivity_run_;
+  QString sensitivity_metric_, sensitivity_candidate_;
+  int sensitivity_units_ = 0;
+  std::vector<std::optional<LayerSensitivity>> sensitivity_;  // [layers]
   QString parent_dir_;
   std::vector<std::unique_ptr<ParentLayer>> parent_;  // [layers]
 };

@@ -90,8 +90,10 @@ class MainWindow : public QMainWindow {
   const RunSettings& runSettings() const { return run_settings_; }
   // Loads a stored run: a compress run's recipe into the editor, its per-layer results into the
   // layer table and the Before / After page; a calibrate run's activation statistics into the
-  // layer table's activation columns and the Activations page.
+  // layer table's activation columns and the Activations page; a sensitivity run's damage per
+  // layer into the table's Δ column (showSensitivity, also after a sensitivity job).
   void openExperiment(const ExperimentDetail& detail);
+  void showSensitivity(const ExperimentDetail& d);
   // Opens a window comparing stored runs (nullptr, with a message, when the store refuses).
   CompareWindow* compareExperiments(const QList<int64_t>& ids);
   // Points the Experiments tab at the database the preferences name.

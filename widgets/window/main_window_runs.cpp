@@ -20,6 +20,13 @@
 #include "widgets/session/model_session.h"
 #include "widgets/window/device_selector.h"
 #include "widgets/window/main_window.h"
+
+#include <algorithm>
+
+#include <QTableView>
+
+#include "widgets/layers/layer_browser.h"
+#include "widgets/layers/layer_table_model.h"
 #include "widgets/window/settings.h"
 
 namespace quench::gui {
@@ -156,17 +163,42 @@ void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, con
       session_->setRun({out.experiment_id, out.name}, out.layers, out.after);
     } else if (out.kind == QLatin1String("calibrate")) {
       session_->setActivations({out.experiment_id, out.name}, out.activations);
-    } else if (out.kind == QLatin1String("sensitivity") && out.metrics.contains("delta")) {
-      for (int i = 0; i < out.ranking.size() && i < kMostSensitiveShown; ++i) {
-        const double delta = out.metrics["delta"].value(out.ranking[i].toStdString(), 0.0);
-        issues_->add({Issue::Severity::Info,
-                      tr("sensitivity #%1 (run #%2): damage %3 when compressed alone").arg(i + 1).arg(out.experiment_id).arg(delta, 0, 'g', 4),
-                      out.ranking[i], kRunSource});
-      }
+    } else if (out.kind == QLatin1String("sensitivity") && experiments_->store()) {
+      showSensitivity(experiments_->store()->get(out.experiment_id));
     }
   }
   statusBar()->showMessage(tr("Recorded %1 run #%2 (%3)").arg(out.kind).arg(out.experiment_id).arg(out.name), 8000);
   Q_EMIT runRecorded(out.experiment_id, out.kind);
+}
+
+// A sensitivity run on the open model: its damage per layer in the table's Δ column (sortable,
+// coloured, named after the metric and the candidate), and the worst units in the Issues dock.
+void MainWindow::showSensitivity(const ExperimentDetail& d) {
+  if (!session_) return;
+  const QString metric = d.recipe.is_object() && d.recipe.contains("metric") && d.recipe["metric"].is_string()
+                             ? QString::fromStdString(d.recipe["metric"].get<std::string>())
+                             : tr("metric");
+  session_->setSensitivity({d.summary.id, QString::fromStdString(d.summary.name)}, metric, d.layers);
+  std::vector<std::pair<int, const LayerResult*>> ranked;
+  for (const LayerResult& u : d.layers)
+    if (u.settings.is_object() && u.settings.contains("rank") && u.settings["rank"].is_number_integer())
+      ranked.emplace_back(u.settings["rank"].get<int>(), &u);
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < kMostSensitiveShown; ++i) {
+    const LayerResult& u = *ranked[i].second;
+    const std::string candidate = u.settings.value("candidate", std::string());
+    const double delta = u.settings["sensitivity"][candidate].value("delta", 0.0);
+    issues_->add({Issue::Severity::Info,
+                  tr("sensitivity #%1 of %2 (run #%3): %4 %5%6 when compressed alone with %7")
+                      .arg(ranked[i].first)
+                      .arg(ranked.size())
+                      .arg(d.summary.id)
+                      .arg(metric, delta > 0 ? QStringLiteral("+") : QString())
+                      .arg(delta, 0, 'g', 4)
+                      .arg(QString::fromStdString(candidate)),
+                  QString::fromStdString(u.layer), kRunSource});
+  }
+  browser_->view()->sortByColumn(LayerTableModel::SensitivityColumn, Qt::DescendingOrder);
 }
 
 void MainWindow::openExperiment(const ExperimentDetail& d) {
@@ -191,6 +223,7 @@ void MainWindow::openExperiment(const ExperimentDetail& d) {
                     {}, kRunSource});
     session_->setRun({d.summary.id, name}, d.layers, {});
   }
+  if (session_ && d.summary.kind == "sensitivity") showSensitivity(d);
   if (session_ && d.summary.kind == "calibrate" && experiments_->store()) {
     // The list hands over summaries only; the plots need the stored arrays.
     try {
