@@ -324,6 +324,28 @@ class WindowTest : public QObject {
     QCOMPARE(window_->runSettings().calibration, images);
   }
 
+  // A job's error leaves the Issues dock when the same job later succeeds (a fixed data path).
+  void anErrorGoesWhenTheJobSucceedsLater() {
+    JobRunner& jobs = window_->jobs();
+    auto errors = [&] {
+      int n = 0;
+      for (int r = 0; r < window_->issues().rowCount(); ++r)
+        n += window_->issues().issue(r).message.startsWith(QStringLiteral("Calibrate tiny:")) ? 1 : 0;
+      return n;
+    };
+    Job fail;
+    fail.title = QStringLiteral("Calibrate tiny");
+    fail.work = [](JobContext&) { throw quench::Error("calib.txt: no such file"); };
+    jobs.submit(std::move(fail));
+    QTRY_COMPARE(errors(), 1);
+    if (auto* box = window_->findChild<QMessageBox*>(QStringLiteral("jobErrorDialog"))) box->close();
+    Job ok;
+    ok.title = QStringLiteral("Calibrate tiny");
+    ok.work = [](JobContext&) {};
+    jobs.submit(std::move(ok));
+    QTRY_COMPARE(errors(), 0);
+  }
+
   // A recipe edited since it was saved, loaded or recorded by a run is not lost silently: closing
   // asks (once), Keep Working keeps the window, and undoing back to the kept recipe asks nothing.
   void quittingWithAnUnsavedRecipeAsksFirst() {

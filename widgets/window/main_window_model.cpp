@@ -178,6 +178,8 @@ void MainWindow::reportActivationOutliers() {
 bool MainWindow::showLayer(const QString& name) { return browser_->selectLayer(name); }
 
 void MainWindow::onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error) {
+  // A job that now succeeds takes its earlier failure's error out of the Issues dock.
+  if (outcome == JobRunner::Outcome::Succeeded) issues_->clearSource(title);
   if (outcome != JobRunner::Outcome::Failed) return;
   issues_->add({Issue::Severity::Error, tr("%1: %2").arg(title, error), {}, title});
   issues_dock_->raise();
