@@ -9,6 +9,9 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTemporaryDir>
+#include <QLabel>
+#include <QFile>
 #include <QtTest>
 
 #include <chrono>
@@ -319,6 +322,25 @@ class WindowTest : public QObject {
     QVERIFY(text_dialog);
     QVERIFY(!text_dialog->findChild<QLineEdit*>(QStringLiteral("evaluationLabels")));  // labels are for images
     QVERIFY(text_dialog->findChild<QSpinBox*>(QStringLiteral("seq"))->isVisible());
+    // A wrong path is refused in the dialog, which stays open and names the file; an empty file too.
+    auto* calib = text_dialog->findChild<QLineEdit*>(QStringLiteral("calibration"));
+    auto* problem = text_dialog->findChild<QLabel*>(QStringLiteral("dataProblem"));
+    QVERIFY(calib && problem);
+    calib->setText(QStringLiteral("/nonexistent/calib.txt"));
+    QTest::mouseClick(text_dialog->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
+    QVERIFY(text_dialog->isVisible());
+    QVERIFY(problem->isVisible());
+    QVERIFY2(problem->text().contains(QStringLiteral("/nonexistent/calib.txt does not exist")), qPrintable(problem->text()));
+    QTemporaryDir tmp;
+    QFile empty(tmp.filePath(QStringLiteral("empty.txt")));
+    QVERIFY(empty.open(QIODevice::WriteOnly));
+    empty.close();
+    calib->setText(empty.fileName());
+    QTest::mouseClick(text_dialog->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
+    QVERIFY(text_dialog->isVisible());
+    QVERIFY2(problem->text().contains(QStringLiteral("is empty")), qPrintable(problem->text()));
+    calib->setText(text);
+    QVERIFY(text_dialog->dataProblem().isEmpty());
     text_dialog->reject();
     QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("mnist-resnet"))));
     QCOMPARE(window_->runSettings().calibration, images);

@@ -132,11 +132,42 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
   buttons->button(QDialogButtonBox::Ok)->setObjectName(QStringLiteral("runButton"));
   connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  problem_ = new QLabel(this);
+  problem_->setObjectName(QStringLiteral("dataProblem"));
+  problem_->setWordWrap(true);
+  problem_->setStyleSheet(QStringLiteral("color: #c0392b;"));
+  problem_->hide();
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(form);
   layout->addWidget(info);
+  layout->addWidget(problem_);
   layout->addWidget(buttons);
   resize(640, sizeHint().height());
+}
+
+QString RunDialog::dataProblem() const {
+  auto check = [](const QLineEdit* e, const QString& what) -> QString {
+    if (!e || !e->isEnabled()) return {};
+    const QString path = e->text().trimmed();
+    if (path.isEmpty()) return {};  // whether it is needed is the job's to say
+    const QFileInfo fi(path);
+    if (!fi.exists()) return tr("%1: %2 does not exist").arg(what, path);
+    if (!fi.isDir() && !fi.isFile()) return tr("%1: %2 is not a regular file").arg(what, path);
+    if (!fi.isReadable()) return tr("%1: %2 cannot be read").arg(what, path);
+    if (fi.isFile() && fi.size() == 0) return tr("%1: %2 is empty").arg(what, path);
+    return {};
+  };
+  for (const auto& [edit, what] : {std::pair{calibration_, tr("Calibration data")}, {evaluation_, tr("Evaluation data")},
+                                   {evaluation_labels_, tr("Labels")}})
+    if (QString why = check(edit, what); !why.isEmpty()) return why;
+  return {};
+}
+
+void RunDialog::accept() {
+  const QString why = dataProblem();
+  problem_->setText(why);
+  problem_->setVisible(!why.isEmpty());
+  if (why.isEmpty()) QDialog::accept();
 }
 
 QLineEdit* RunDialog::fileField(const QString& name, const QString& path, bool images) {

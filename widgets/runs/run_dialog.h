@@ -7,6 +7,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QLabel;
 class QLineEdit;
 class QSpinBox;
 
@@ -21,6 +22,11 @@ class RunDialog : public QDialog {
   RunDialog(Kind kind, const RunSettings& settings, QWidget* parent = nullptr);
   RunSettings settings() const;
   Kind kind() const { return kind_; }
+  // Run: refused, with the reason shown in the dialog, while a data path given does not name a
+  // readable, non-empty file (or a folder where images may be one) — a wrong path is fixed here,
+  // not found by the job after the dialog has gone.
+  void accept() override;
+  QString dataProblem() const;
 
  private:
   QLineEdit* fileField(const QString& name, const QString& path, bool images);
@@ -42,6 +48,7 @@ class RunDialog : public QDialog {
   QComboBox* metric_ = nullptr;
   QLineEdit* layers_ = nullptr;
   QLineEdit* points_ = nullptr;
+  QLabel* problem_ = nullptr;
 };
 
 }  // namespace quench::gui
