@@ -184,6 +184,18 @@ class PlotsTest : public QObject {
     QVERIFY(many.contains(labels.back()));
   }
 
+  // A short plot (a small window's detail pane) asks for fewer y ticks, a tall one for more.
+  void shortPlotsHaveFewerYTicks() {
+    RangePlot plot;
+    plot.setData({-0.2, -0.1, -0.3}, {0.2, 0.1, 0.25});
+    plot.resize(400, 110);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    QVERIFY2(plot.yTickCount() <= 2, qPrintable(QString::number(plot.yTickCount())));
+    plot.resize(400, 400);
+    QTRY_VERIFY(plot.yTickCount() >= 4);
+  }
+
   void exportsPngAndSvg() {
     const auto& w = statsOf(*llama_, "model.layers.1.self_attn.v_proj");
     HistogramPlot plot;

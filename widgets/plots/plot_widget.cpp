@@ -96,8 +96,27 @@ int64_t PlotWidget::keyNear(const QPoint& pos, int64_t count, const std::functio
   return best;
 }
 
+namespace {
+// About one y label per 45 pixels of axis, between 2 and 5 (a 1024×700 window's detail plots are
+// ~100 px tall: five labels there overlapped).
+void fitTicks(QCustomPlot& p) {
+  const int h = p.axisRect()->height() > 0 ? p.axisRect()->height() : p.height() - 60;
+  p.yAxis->ticker()->setTickCount(std::clamp(h / 45, 2, 5));
+}
+}  // namespace
+
+int PlotWidget::yTickCount() const { return d_->plot->yAxis->ticker()->tickCount(); }
+
+void PlotWidget::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  d_->plot->plotLayout()->layout();  // the axis rect's new size, before counting ticks for it
+  fitTicks(*d_->plot);
+  d_->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
 void PlotWidget::refresh(bool has_data) {
   has_data_ = has_data;
+  fitTicks(*d_->plot);  // a subclass may have put a new ticker in
   d_->empty->setVisible(!has_data);
   d_->plot->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -27,6 +27,8 @@ class PlotWidget : public QWidget {
   // Shown across the plot when it has nothing to show, so an empty plot says why.
   void setEmptyMessage(const QString& message);
   bool hasData() const { return has_data_; }
+  // Y ticks asked of the axis: fewer on a short plot, so their labels never overlap.
+  int yTickCount() const;
 
   // Writes the plot as PNG or SVG (by the file's suffix) at its on-screen size, or `size` if given.
   // Throws quench::Error naming the file when it cannot be written.
@@ -44,6 +46,7 @@ class PlotWidget : public QWidget {
   virtual QString toolTipAt(const QPoint& pos) const { return {}; }
 
  protected:
+  void resizeEvent(QResizeEvent* event) override;
   // For subclasses' .cpp files, which include <qcustomplot.h>.
   QCustomPlot* plot() const;
   // For plots with one entry per integer key 0…count−1 (channels). Hover hit-testing: of the
