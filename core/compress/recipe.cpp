@@ -324,9 +324,18 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
       if (in % w.group_size != 0 && w.group_fallback) {
         int64_t g = std::min(w.group_size, in);
         while (in % g != 0) --g;
-        plan.fallback = name + ": group_size " + std::to_string(w.group_size) + " does not divide its " + std::to_string(in) +
-                        " input features; it uses " + std::to_string(g) + ", the largest divisor below";
-        plan.weights->group_size = g;
+        // Below 16 a group is barely a group (a prime count of inputs would give one scale per
+        // weight): such a layer takes one scale per output channel instead.
+        if (g < std::min<int64_t>(16, w.group_size)) {
+          plan.fallback = name + ": group_size " + std::to_string(w.group_size) + " does not divide its " + std::to_string(in) +
+                          " input features and no divisor from 16 up to it does; it uses one scale per output channel";
+          plan.weights->strategy = WeightStrategy::Channel;
+          plan.weights->group_size = 0;
+        } else {
+          plan.fallback = name + ": group_size " + std::to_string(w.group_size) + " does not divide its " + std::to_string(in) +
+                          " input features; it uses " + std::to_string(g) + ", the largest divisor below";
+          plan.weights->group_size = g;
+        }
       } else if (in % w.group_size != 0) {
         const std::string near = divisors_near(in, w.group_size);
         fail_layer(at("weights.group_size", "weights"), "group_size " + std::to_string(w.group_size) + " does not divide the " +

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "core/text/unicode.h"
@@ -20,7 +21,7 @@ namespace {
 const std::string kSpace = "\xE2\x96\x81";  // "▁", SentencePiece's space
 
 // Longest piece the import makes merges for (see tokenizer_json_from_gguf).
-constexpr size_t kMaxMergedPieceBytes = 1024;
+constexpr size_t kMaxMergedPieceBytes = 64;
 
 // llama.cpp's token types
 constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6;
@@ -72,22 +73,28 @@ struct Splitting {
 
 std::optional<Splitting> splitting(const json& pt) {
   Splitting s;
-  std::function<bool(const json&)> walk = [&](const json& n) {
+  // Nested Sequences are walked by reference, 16 deep at most (a hostile file could nest thousands).
+  std::function<bool(const json&, int)> walk = [&](const json& n, int depth) {
     if (n.is_null()) return true;
-    if (!n.is_object()) return false;
-    const std::string type = n.value("type", "");
-    if (type == "Sequence") {
-      for (const auto& c : n.value("pretokenizers", json::array()))
-        if (!walk(c)) return false;
+    if (!n.is_object() || depth > 16) return false;
+    const auto type = n.find("type");
+    if (type == n.end() || !type->is_string()) return false;
+    if (*type == "Sequence") {
+      const auto items = n.find("pretokenizers");
+      if (items == n.end() || !items->is_array()) return false;
+      for (const auto& c : *items)
+        if (!walk(c, depth + 1)) return false;
       return true;
     }
-    if (type == "Split") {
-      const json p = n.value("pattern", json::object());
-      if (!p.contains("Regex") || n.value("behavior", "") != "Isolated" || n.value("invert", false)) return false;
-      s.regexes.push_back(p.at("Regex").get<std::string>());
+    if (*type == "Split") {
+      const auto p = n.find("pattern");
+      if (p == n.end() || !p->is_object() || !p->contains("Regex") || !(*p)["Regex"].is_string() ||
+          n.value("behavior", std::string()) != "Isolated" || n.value("invert", false))
+        return false;
+      s.regexes.push_back((*p)["Regex"].get<std::string>());
       return true;
     }
-    if (type == "ByteLevel") {
+    if (*type == "ByteLevel") {
       s.byte_level = true;
       s.prefix_space = n.value("add_prefix_space", true);
       s.gpt2_regex = n.value("use_regex", true);
@@ -95,7 +102,11 @@ std::optional<Splitting> splitting(const json& pt) {
     }
     return false;
   };
-  if (!walk(pt)) return std::nullopt;
+  try {
+    if (!walk(pt, 0)) return std::nullopt;
+  } catch (const json::exception&) {  // a field of the wrong type
+    return std::nullopt;
+  }
   return s;
 }
 
@@ -107,9 +118,24 @@ struct Style {
   std::string problem;
 };
 
+// Each merge is "a b" or ["a", "b"]; "" when it is, else what is wrong.
+std::string merge_problem(const json& mg) {
+  if (mg.is_string()) return mg.get<std::string>().find(' ') == std::string::npos ? "a string without a space" : "";
+  if (mg.is_array() && mg.size() == 2 && mg[0].is_string() && mg[1].is_string()) return "";
+  return "neither \"a b\" nor a pair of strings";
+}
+
 Style style_of(const json& j, const std::string& file) {
   Style st;
   const json& model = j.at("model");
+  if (model.contains("merges")) {
+    const json& merges = model.at("merges");
+    if (!merges.is_array()) return st.problem = file + ": model.merges is not an array", st;
+    for (size_t i = 0; i < merges.size(); ++i)
+      if (const std::string why = merge_problem(merges[i]); !why.empty())
+        return st.problem = file + ": model.merges[" + std::to_string(i) + "] is " + why, st;
+  }
+  if (!model.contains("vocab") || !model.at("vocab").is_object()) return st.problem = file + ": model.vocab is not an object", st;
   if (model.value("type", "") != "BPE") return st.problem = file + ": model.type \"" + model.value("type", "") + "\": GGUF export writes BPE tokenizers only", st;
   const json norm = j.value("normalizer", json());
   const json pt = j.value("pre_tokenizer", json());
@@ -121,6 +147,10 @@ Style style_of(const json& j, const std::string& file) {
                         norm["normalizers"][1].value("type", "") == "Replace" && norm["normalizers"][1].value("content", "") == kSpace &&
                         norm["normalizers"][1].value("pattern", json::object()).value("String", "") == " ";
     if (legacy && pt.is_null()) return st.space_prefix = true, st;
+    // The same without the prefix (what Quench's importer writes for add_space_prefix false).
+    const bool replace_only = norm.is_object() && norm.value("type", "") == "Replace" && norm.value("content", "") == kSpace &&
+                              norm.value("pattern", json::object()).value("String", "") == " ";
+    if (replace_only && pt.is_null()) return st.space_prefix = false, st;
     if (norm.is_null() && pt.is_object() && pt.value("type", "") == "Metaspace" && pt.value("replacement", "") == kSpace) {
       const std::string scheme = pt.value("prepend_scheme", pt.value("add_prefix_space", true) ? "always" : "never");
       st.space_prefix = scheme != "never";
@@ -184,23 +214,48 @@ bool is_byte_token(const std::string& t) {
 // (after) a single sequence, as tokenizer_config.json's flags say for the converter.
 std::pair<bool, bool> template_adds(const json& j) {
   if (!j.is_object()) return {false, false};
-  const json pp = j.value("post_processor", json());
-  if (!pp.is_object() || pp.value("type", "") != "TemplateProcessing") return {false, false};
-  const json single = pp.value("single", json::array());
-  if (!single.is_array() || single.empty()) return {false, false};
-  return {single.front().contains("SpecialToken"), single.size() > 1 && single.back().contains("SpecialToken")};
+  const auto pp = j.find("post_processor");
+  if (pp == j.end() || !pp->is_object()) return {false, false};
+  // Llama 3 wraps it: Sequence[ByteLevel, TemplateProcessing].
+  const json* t = &*pp;
+  if (pp->value("type", std::string()) == "Sequence" && pp->contains("processors") && (*pp)["processors"].is_array()) {
+    t = nullptr;
+    for (const auto& p : (*pp)["processors"])
+      if (p.is_object() && p.value("type", std::string()) == "TemplateProcessing") t = &p;
+  }
+  if (!t || t->value("type", std::string()) != "TemplateProcessing") return {false, false};
+  const auto single = t->find("single");
+  if (single == t->end() || !single->is_array() || single->empty()) return {false, false};
+  auto special = [](const json& e) { return e.is_object() && e.contains("SpecialToken"); };
+  return {special(single->front()), single->size() > 1 && special(single->back())};
 }
 
 }  // namespace
 
 std::string gguf_tokenizer_problem(const std::string& model_dir) {
   const fs::path tj = fs::path(model_dir) / "tokenizer.json";
-  if (!fs::exists(tj)) return "";
-  try {
-    return style_of(read_tokenizer_json(tj), tj.string()).problem;
-  } catch (const json::exception& e) {
-    return tj.string() + ": " + e.what();
+  std::error_code ec;
+  if (!fs::exists(tj, ec)) return "";
+  // The export dialog asks on every keystroke: a Llama 3 tokenizer.json is 9 MB of JSON, parsed
+  // once per version of the file.
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<std::string, std::string>> verdicts;  // path → (size:mtime, problem)
+  const auto mtime = fs::last_write_time(tj, ec).time_since_epoch().count();
+  const std::string version = std::to_string(fs::file_size(tj, ec)) + ":" + std::to_string(mtime);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (const auto it = verdicts.find(tj.string()); it != verdicts.end() && it->second.first == version) return it->second.second;
   }
+  std::string problem;
+  try {
+    problem = style_of(read_tokenizer_json(tj), tj.string()).problem;
+  } catch (const std::exception& e) {  // unreadable, too large, not JSON, a field of the wrong type
+    const std::string what = e.what();
+    problem = what.rfind(tj.string(), 0) == 0 ? what : tj.string() + ": " + what;
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  verdicts[tj.string()] = {version, problem};
+  return problem;
 }
 
 void add_gguf_tokenizer(GgufWriter& w, const Model& m, int64_t vocab) {
@@ -321,8 +376,9 @@ std::optional<json> tokenizer_json_from_gguf(const GgufFile& f, std::string& why
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
     for (size_t i : order) {
       const std::string& t = text[i];
-      // Each split looks up both halves: quadratic in a piece's length, so a hostile file's
-      // megabyte token would take hours. SentencePiece's own pieces are at most 16 characters.
+      // Every split of a piece whose halves are pieces is a merge: a hostile file's long tokens
+      // (a, aa, aaa, …) would make gigabytes of them. SentencePiece's own pieces are at most 16
+      // characters; longer ones get no merges (and are reached by no BPE step either).
       if (t.size() > kMaxMergedPieceBytes) continue;
       std::vector<std::pair<int64_t, int64_t>> splits;
       for (size_t k = 1; k < t.size(); ++k) {

@@ -12,11 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/compress/compress.h"
 #include "core/compress/recipe.h"
 #include "core/export/gguf_export.h"
+#include "core/export/gguf_tokenizer.h"
 #include "core/export/gguf_names.h"
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
@@ -388,6 +390,51 @@ TEST(GgufTokenizerRefused, UnknownPreTokenizerNamesTheFile) {
   const std::string why = gguf_exportable(*m, resolve(Recipe::parse(nlohmann::json::object()), *m));
   EXPECT_NE(why.find("tokenizer.json: pre_tokenizer"), std::string::npos) << why;
   EXPECT_NE(why.find("gpt-2, llama-bpe and qwen2"), std::string::npos) << why;
+}
+
+// Hostile or unusual tokenizer.json: named refusals before any work, never a crash; Llama 3's
+// post-processor (a Sequence holding the template) still asks llama.cpp for a BOS.
+TEST(GgufTokenizerRefused, BadMergesDeepNestingAndLlama3Bos) {
+  TempDir tmp;
+  const auto base = nlohmann::json::parse(test::read_file(test::fixture("tokenizers/llama3-style/tokenizer.json")));
+  auto with = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+    const std::string dir = tmp.file(name);
+    fs::create_directories(dir);
+    nlohmann::json tj = base;
+    edit(tj);
+    std::ofstream(dir + "/tokenizer.json") << tj.dump();
+    return dir;
+  };
+  EXPECT_NE(gguf_tokenizer_problem(with("merges", [](auto& j) { j["model"]["merges"][3] = nlohmann::json::array({1, 2}); }))
+                .find("model.merges[3] is neither"),
+            std::string::npos);
+  const std::string deep = with("deep", [](auto& j) {
+    nlohmann::json n = {{"type", "ByteLevel"}};
+    for (int i = 0; i < 5000; ++i) n = {{"type", "Sequence"}, {"pretokenizers", nlohmann::json::array({n})}};
+    j["pre_tokenizer"] = n;
+  });
+  EXPECT_NE(gguf_tokenizer_problem(deep).find("pre_tokenizer"), std::string::npos);
+  fs::create_directories(tmp.file("none"));
+  EXPECT_EQ(gguf_tokenizer_problem(tmp.file("none")), "");  // no tokenizer.json: a placeholder vocabulary, no problem
+  {
+    std::ofstream(tmp.file("broken.json")) << "{";
+    const std::string dir = tmp.file("broken");
+    fs::create_directories(dir);
+    fs::copy_file(tmp.file("broken.json"), dir + "/tokenizer.json");
+    EXPECT_NE(gguf_tokenizer_problem(dir).find("tokenizer.json"), std::string::npos);
+  }
+  // Llama 3: Sequence[ByteLevel, TemplateProcessing(<|begin_of_text|> $A)] → add_bos_token true.
+  const std::string l3 = with("llama3", [](auto& j) {
+    nlohmann::json t = j["post_processor"];
+    j["post_processor"] = {{"type", "Sequence"},
+                           {"processors", nlohmann::json::array({{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false},
+                                                                  {"use_regex", true}},
+                                                                 t})}};
+  });
+  auto m = load_model(model_with_tokenizer(l3, tmp));
+  const std::string path = tmp.file("l3.gguf");
+  export_gguf(*m, path, {.float_type = "f32"});
+  EXPECT_TRUE(GgufFile(path).key("tokenizer.ggml.add_bos_token").as_bool("add_bos_token"));
 }
 
 // ---- GGUFs that llama.cpp wrote: its own quantizer and dequantizer, through ctypes ----

@@ -197,6 +197,15 @@ TEST(Recipe, SchemesFallBackToTheLargestDivisorAndSaySo) {
   EXPECT_NE(error_of(exact, sotu_llama()).find("group_size 100 does not divide the 688 input features"), std::string::npos)
       << error_of(exact, sotu_llama());
   EXPECT_NE(error_of(exact, sotu_llama()).find("group_fallback"), std::string::npos);
+  // No divisor of 97 (prime) from 16 up: one scale per output channel, said so.
+  auto bias_tiny = load_model(test::fixture("hf-tiny/llama-bias-tiny"));
+  const auto prime = resolve(*Recipe::from_name("W4A16-G32"), *bias_tiny);
+  const auto* down97 = prime.find("model.layers.0.mlp.down_proj");
+  ASSERT_TRUE(down97 && down97->weights);
+  EXPECT_EQ(down97->weights->strategy, WeightStrategy::Channel);
+  bool said = false;
+  for (const auto& w : prime.warnings) said = said || w.find("one scale per output channel") != std::string::npos;
+  EXPECT_TRUE(said);
   json channel = json::parse(R"({"default": {"weights": {"bits": 4, "strategy": "channel", "group_fallback": true}}})");
   EXPECT_NE(error_of(channel, sotu_llama()).find("group_fallback: is only used with strategy \"group\""), std::string::npos)
       << error_of(channel, sotu_llama());

@@ -2,6 +2,8 @@
 // channels planted in the hf-tiny fixtures (channels 0 and 1 of every matrix scaled ×8) are found.
 #include <gtest/gtest.h>
 
+#include <ATen/Parallel.h>
+
 #include <chrono>
 
 #include "core/models/registry.h"
@@ -109,14 +111,22 @@ TEST(WeightStats, EveryLayerOfEveryFixture) {
 }
 
 // The fused CPU pass (2-D float, bf16, fp16) against libtorch's reductions: the same extremes and
-// histogram counts exactly, the same moments to rounding, also for a column far from 0 (the
-// shifted sums), odd shapes that leave loop tails, more threads than rows, and all zeros.
+// histogram counts exactly, the same moments to rounding, also for a column far from 0, a first
+// row far from the rest (the shift), odd shapes that leave loop tails, all zeros, and weights
+// large enough to be split over threads.
 TEST(WeightStats, FusedCpuPassEqualsTheReference) {
   at::manual_seed(5);
   at::Tensor offset = at::randn({301, 37}) * 0.02;
   offset.select(1, 3).add_(40.0);  // mean 2000 standard deviations away from 0
-  const std::vector<at::Tensor> cases{at::randn({64, 48}) * 0.05, offset, at::randn({3, 5}), at::randn({1, 1}),
-                                      at::zeros({8, 8}), at::randn({200, 7}).to(at::kBFloat16), at::randn({33, 129}).to(at::kHalf)};
+  // Rows far from the shift (the first row) in one column: the shifted power sums must still give
+  // the moments.
+  at::Tensor far = at::randn({500, 9}) * 0.02;
+  far[0][4] = 30.0;
+  // Big enough for several row chunks and histogram chunks: the per-thread partials are merged.
+  at::set_num_threads(2);
+  const std::vector<at::Tensor> cases{at::randn({64, 48}) * 0.05, offset, far, at::randn({3, 5}), at::randn({1, 1}),
+                                      at::zeros({8, 8}), at::randn({200, 7}).to(at::kBFloat16), at::randn({33, 129}).to(at::kHalf),
+                                      at::randn({4096, 64}) * 0.1, (at::randn({3000, 97}) * 0.05).to(at::kBFloat16)};
   for (const auto& w : cases) {
     SCOPED_TRACE(std::string(c10::toString(w.scalar_type())) + " " + c10::str(w.sizes()));
     const WeightStats a = weight_stats("w", LayerKind::Linear, w), b = weight_stats_reference("w", LayerKind::Linear, w);

@@ -375,6 +375,13 @@ class RecipeEditorTest : public QObject {
     QCOMPARE(prune->findChild<QSpinBox*>(QStringLiteral("m"))->value(), 4);
     QCOMPARE(damp->value(), 0.02);
     QCOMPARE(lowrank->mode(), RecipeSection::Mode::Inherit);
+    // An 8:16 rule shown after the 2:4 one keeps its N (N's maximum follows M).
+    doc.change(withOverride(doc.json(), {"model.layers.5.mlp.up_proj"}, {{"prune", {{"pattern", "8:16"}}}}), QStringLiteral("8:16"));
+    editor.rules()->setCurrentCell(editor.rules()->rowCount() - 1, 0);
+    QCOMPARE(prune->findChild<QSpinBox*>(QStringLiteral("n"))->value(), 8);
+    QCOMPARE(prune->findChild<QSpinBox*>(QStringLiteral("m"))->value(), 16);
+    doc.undoStack()->undo();
+    editor.rules()->setCurrentCell(1, 0);
 
     // An unstructured fraction instead of N:M.
     auto* kind = prune->findChild<QComboBox*>(QStringLiteral("kind"));
@@ -388,6 +395,26 @@ class RecipeEditorTest : public QObject {
       editor.resize(520, 1900);
       QVERIFY(editor.grab().save(dir + QStringLiteral("/recipe-prune-lowrank.png")));
     }
+  }
+
+  // A preset's group_fallback survives an edit of another field through the form (W4A16-G128 on
+  // sotu-llama stays valid when only its method changes).
+  void groupFallbackSurvivesAFormEdit() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    doc.change(presetRecipe(QStringLiteral("W4A16-G128")), QStringLiteral("preset"));
+    QVERIFY(doc.valid());
+    editor.rules()->setCurrentCell(0, 0);
+    RecipeSection* w = editor.section("weights");
+    QVERIFY(w->findChild<QCheckBox*>(QStringLiteral("groupFallback"))->isChecked());
+    auto* method = w->findChild<QComboBox*>(QStringLiteral("method"));
+    method->setCurrentIndex(method->findData(QStringLiteral("gptq")));
+    editor.setTarget(RecipeEditor::Target::Default);
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["weights"]["group_fallback"].get<bool>(), true);
   }
 
   // GPTQ's and AWQ's options: written only where they differ from the defaults, for the method

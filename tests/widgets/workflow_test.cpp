@@ -377,7 +377,7 @@ class WorkflowTest : public QObject {
     // The table shows each measured layer's damage in a Δ column named after the metric and the
     // candidate, sorted worst first; the other layers are blank, and the issue names the unit.
     QVERIFY(!layers->view()->isColumnHidden(LayerTableModel::SensitivityColumn));
-    QCOMPARE(table->headerData(LayerTableModel::SensitivityColumn, Qt::Horizontal, Qt::DisplayRole).toString(), QStringLiteral("Δ perplexity (W3A16-G16)"));
+    QCOMPARE(table->headerData(LayerTableModel::SensitivityColumn, Qt::Horizontal, Qt::DisplayRole).toString(), QStringLiteral("ΔNLL (nats/token) (W3A16-G16)"));
     const QModelIndex worst = layers->view()->model()->index(0, LayerTableModel::SensitivityColumn);
     QVERIFY2(worst.data(Qt::ToolTipRole).toString().contains(QStringLiteral("rank 1 of 7")), qPrintable(worst.data(Qt::ToolTipRole).toString()));
     QVERIFY(layers->view()->model()->index(0, LayerTableModel::NameColumn).data().toString().startsWith(QStringLiteral("model.layers.0.")));

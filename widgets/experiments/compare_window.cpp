@@ -407,7 +407,7 @@ QString CompareWindow::reportHtml() const {
   h += QStringLiteral("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%1</title><style>"
                       "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
                       "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-                      "img{max-width:100%%;border:1px solid #eee}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+                      "img{max-width:100%;border:1px solid #eee}pre{background:#f6f6f6;padding:1em;overflow:auto}"
                       ".better{color:#1e823c}.worse{color:#c0392b}</style></head><body>\n")
            .arg(esc(tr("Quench: %1").arg(labels.join(QStringLiteral(", ")))));
   h += QStringLiteral("<h1>%1</h1>\n<p>%2</p>\n")

@@ -44,6 +44,7 @@ JobStatusWidget::JobStatusWidget(JobRunner& runner, QWidget* parent)
   });
   connect(&runner, &JobRunner::progressed, this,
           [this](quint64, qint64 done, qint64 total, const QString& message, double eta) {
+            if (!cancel_->isEnabled()) return;  // cancelling: the state stays on screen until the job stops
             if (total > 0) {
               // QProgressBar holds ints: scale to per-mille so totals beyond 2^31 still work.
               bar_->setRange(0, 1000);

@@ -72,7 +72,7 @@ QStringList LayerBrowser::selectedLayers() const {
 QString LayerBrowser::selectionGlob() const {
   const QString glob = proxy_->glob().trimmed();
   // A condition picks layers by today's numbers: the rule lists them instead of a glob.
-  if (glob.isEmpty() || proxy_->hasConditions() || (!glob.contains(QLatin1Char('*')) && !glob.contains(QLatin1Char('?')))) return {};
+  if (glob.isEmpty() || proxy_->hasConditions() || !proxy_->error().isEmpty() || (!glob.contains(QLatin1Char('*')) && !glob.contains(QLatin1Char('?')))) return {};
   const int selected = static_cast<int>(view_->selectionModel()->selectedRows().size());
   return selected > 0 && selected == proxy_->rowCount() ? glob : QString();
 }

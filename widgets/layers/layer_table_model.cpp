@@ -103,8 +103,8 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
 
 const LayerPlan* LayerTableModel::stalePlan(int row, const LayerResult& r) const {
   const LayerPlan* p = recipe_ ? recipe_->layerPlan(row) : nullptr;
-  if (!p || p->layer != session_->layer(row).name || !r.settings.is_object() || r.settings.contains("kv_cache") ||
-      r.settings.contains("activations"))
+  // Only a layer's own row (a calibrated point's or a KV module's row says nothing of its setting).
+  if (!p || p->layer != session_->layer(row).name || !r.settings.is_object() || r.kind == "activation" || r.kind == "kv_cache")
     return nullptr;
   // What the run recorded is the plan's JSON plus what it found (details, shapes) and which rules
   // it came from; the setting itself is the rest.
@@ -154,7 +154,7 @@ QString LayerTableModel::sensitivityTip(int row) const {
                                                          : tr("no sensitivity run: Run → Sensitivity");
   QString tip = tr("sensitivity run #%1: %2 %3%4 when %5 alone is compressed with %6; rank %7 of %8 (1: the most sensitive)")
                     .arg(session_->sensitivityRun().experiment_id)
-                    .arg(session_->sensitivityMetric())
+                    .arg(session_->sensitivityDeltaName())
                     .arg(ls->delta > 0 ? QStringLiteral("+") : QString())
                     .arg(ls->delta, 0, 'g', 5)
                     .arg(QString::fromStdString(ls->unit))
@@ -291,7 +291,7 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
       case ActP9999Column: return tr("|X| p99.99");
       case ActOutliersColumn: return tr("X outliers");
       case SensitivityColumn:
-        return session_ && session_->hasSensitivity() ? tr("Δ %1 (%2)").arg(session_->sensitivityMetric(), session_->sensitivityCandidate())
+        return session_ && session_->hasSensitivity() ? tr("%1 (%2)").arg(session_->sensitivityDeltaName(), session_->sensitivityCandidate())
                                                       : tr("Sensitivity");
       case SettingColumn: return tr("Setting");
       case ErrorColumn: return tr("SQNR dB");

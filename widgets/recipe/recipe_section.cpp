@@ -111,13 +111,16 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   strategy_->setObjectName(QStringLiteral("strategy"));
   group_ = spinBox(this, "groupSize", 8, 4096, 128, tr("Inputs per group; it must divide every matched layer's input features"));
   group_->setSingleStep(32);
+  group_fallback_ = new QCheckBox(tr("where it does not divide a layer's inputs, the largest divisor below"), this);
+  group_fallback_->setObjectName(QStringLiteral("groupFallback"));
+  group_fallback_->setToolTip(tr("group_fallback: the schemes (W4A16-G128, …) set it; without it such a layer is an error"));
   method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")}, {"gptq", tr("GPTQ")}, {"awq", tr("AWQ")}});
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("GPTQ and AWQ calibrate on the calibration data; RTN needs none"));
   clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
   clip_->setObjectName(QStringLiteral("clip"));
   clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
-  damp_ = doubleSpinBox(this, "damp", 0, 1, 3, 0.005, 0.01, tr("GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal"));
+  damp_ = doubleSpinBox(this, "damp", 0, 1, 4, 0.005, 0.01, tr("GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal"));
   block_ = spinBox(this, "blockSize", 1, 4096, 128, tr("GPTQ: columns quantized per block before the rest are updated"));
   act_order_ = new QCheckBox(tr("act order (columns by decreasing Hessian diagonal)"), this);
   act_order_->setObjectName(QStringLiteral("actOrder"));
@@ -131,6 +134,7 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   addRow(QString(), symmetric_);
   addRow(tr("Scales"), strategy_);
   addRow(tr("Group size"), group_);
+  addRow(QString(), group_fallback_);
   addRow(tr("Method"), method_);
   addRow(tr("Clipping"), clip_);
   addRow(tr("Damping"), damp_);
@@ -167,6 +171,7 @@ nlohmann::json WeightsSection::fields() const {
   else {
     j = {{"bits", bits_->value()}, {"symmetric", symmetric_->isChecked()}, {"strategy", comboData(strategy_)}, {"method", method}};
     if (comboData(strategy_) == "group") j["group_size"] = group_->value();
+    if (comboData(strategy_) == "group" && group_fallback_->isChecked()) j["group_fallback"] = true;
   }
   addMethodOptions(j, method, clip_, damp_, block_, act_order_, grid_, clip_search_, format == "fp8", format != "int" && format != "fp8");
   return j;
@@ -183,6 +188,7 @@ void WeightsSection::setFields(const nlohmann::json& j) {
     if (!j.contains("strategy")) setComboData(strategy_, "group");
   }
   setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "rtn");
+  group_fallback_->setChecked(j.contains("group_fallback") && j["group_fallback"].is_boolean() && j["group_fallback"].get<bool>());
   // Options a rule leaves out are the defaults, not what the form showed for the rule before.
   setComboData(clip_, j.contains("clip") && j["clip"].is_string() ? j["clip"].get<std::string>() : "minmax");
   damp_->setValue(j.contains("damp") && j["damp"].is_number() ? j["damp"].get<double>() : 0.01);
@@ -198,6 +204,7 @@ void WeightsSection::updateEnabled() {
   for (QWidget* w : std::initializer_list<QWidget*>{bits_, symmetric_}) w->setEnabled(integers);
   strategy_->setEnabled(integers || fp8);
   group_->setEnabled(integers && comboData(strategy_) == "group");
+  group_fallback_->setEnabled(integers && comboData(strategy_) == "group");
   clip_->setEnabled(method == "rtn" && !fp8);
   for (QWidget* w : std::initializer_list<QWidget*>{damp_, block_}) w->setEnabled(method == "gptq");
   act_order_->setEnabled(method == "gptq" && (integers || fp8));
@@ -303,8 +310,8 @@ PruneSection::PruneSection(QWidget* parent) : RecipeSection(tr("Pruning"), "prun
   m_ = spinBox(this, "m", 1, 64, 4);
   m_->setPrefix(tr("of every "));
   m_->setToolTip(tr("M must divide every matched layer's inputs"));
-  sparsity_ = doubleSpinBox(this, "sparsity", 0, 0.99, 2, 0.05, 0.5, tr("The fraction of the weights set to zero"));
-  damp_ = doubleSpinBox(this, "damp", 0, 1, 3, 0.005, 0.01);
+  sparsity_ = doubleSpinBox(this, "sparsity", 0, 0.999, 3, 0.05, 0.5, tr("The fraction of the weights set to zero"));
+  damp_ = doubleSpinBox(this, "damp", 0, 1, 4, 0.005, 0.01);
   block_ = spinBox(this, "blockSize", 1, 4096, 128);
   addRow(tr("Method"), method_);
   addRow(tr("Pattern"), kind_);
@@ -331,8 +338,10 @@ void PruneSection::setFields(const nlohmann::json& j) {
   const std::string pattern = j.contains("pattern") && j["pattern"].is_string() ? j["pattern"].get<std::string>() : "";
   if (const auto colon = pattern.find(':'); colon != std::string::npos) {
     setComboData(kind_, "pattern");
-    n_->setValue(std::atoi(pattern.substr(0, colon).c_str()));
+    // M first: N's maximum follows M (a 2:4 rule shown before an 8:16 one would clamp N to 4).
     m_->setValue(std::atoi(pattern.substr(colon + 1).c_str()));
+    n_->setMaximum(m_->value());
+    n_->setValue(std::atoi(pattern.substr(0, colon).c_str()));
   }
   if (j.contains("sparsity") && j["sparsity"].is_number()) {
     setComboData(kind_, "sparsity");

@@ -72,6 +72,7 @@ class WeightsSection : public RecipeSection {
   QCheckBox* symmetric_;
   QComboBox* strategy_;
   QSpinBox* group_;
+  QCheckBox* group_fallback_;
   QComboBox* method_;
   // The method's own options: RTN's clipping, GPTQ's damping, block and act-order, AWQ's grid and
   // clip search. Written into the rule only where they differ from the defaults.

@@ -101,6 +101,13 @@ void ModelSession::setSensitivity(Run run, QString metric, const std::vector<Lay
   Q_EMIT sensitivityChanged();
 }
 
+QString ModelSession::sensitivityDeltaName() const {
+  if (sensitivity_metric_ == QLatin1String("perplexity")) return tr("ΔNLL (nats/token)");
+  if (sensitivity_metric_ == QLatin1String("top1")) return tr("top-1 drop");
+  if (sensitivity_metric_ == QLatin1String("kl")) return tr("KL");
+  return tr("Δ %1").arg(sensitivity_metric_);
+}
+
 const ModelSession::LayerSensitivity* ModelSession::sensitivity(int row) const {
   if (row < 0 || static_cast<size_t>(row) >= sensitivity_.size() || !sensitivity_[static_cast<size_t>(row)]) return nullptr;
   return &*sensitivity_[static_cast<size_t>(row)];

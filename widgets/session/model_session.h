@@ -81,6 +81,9 @@ class ModelSession : public QObject {
   bool hasSensitivity() const { return sensitivity_run_.experiment_id != 0; }
   const Run& sensitivityRun() const { return sensitivity_run_; }
   const QString& sensitivityMetric() const { return sensitivity_metric_; }      // perplexity, kl, top1
+  // What the deltas measure: the mean NLL's rise (nats/token) for perplexity, the KL divergence
+  // for kl, the top-1 drop for top1.
+  QString sensitivityDeltaName() const;
   const QString& sensitivityCandidate() const { return sensitivity_candidate_; }  // W4A16-G128
   int sensitivityUnits() const { return sensitivity_units_; }
   const LayerSensitivity* sensitivity(int row) const;  // nullptr when no unit holds the layer

@@ -150,7 +150,8 @@ class MainWindow : public QMainWindow {
   QString defaultCalibration(const QString& modality) const;
   RunSettings export_settings_;  // the last export's target, for the next export dialog
   bool quit_confirmed_ = false;   // the user chose to quit during a job
-  bool discard_recipe_confirmed_ = false;  // ... or to quit without saving the recipe
+  bool discard_recipe_confirmed_ = false;  // ... or to quit without saving the recipe (until the next edit)
+  nlohmann::json submitted_recipe_;        // the recipe of the compress run in flight
 };
 
 }  // namespace quench::gui

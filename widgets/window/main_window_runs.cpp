@@ -48,6 +48,7 @@ void MainWindow::showError(const QString& title, const QString& message) {
 void MainWindow::useDatabase() { experiments_->setDatabase(settings_.databasePath()); }
 
 void MainWindow::onRecipeChanged() {
+  discard_recipe_confirmed_ = false;  // a new edit: quitting asks again
   issues_->clearSource(kRecipeSource);
   if (!recipe_->error().isEmpty()) issues_->add({Issue::Severity::Error, recipe_->error(), recipe_->errorLayer(), kRecipeSource});
   for (const QString& w : recipe_->warnings()) issues_->add({Issue::Severity::Warning, w, {}, kRecipeSource});
@@ -146,7 +147,7 @@ void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
   switch (kind) {
     case RunDialog::Kind::Compress:
       jobs_->submit(compressJob(chosen, recipe_->json(), done));
-      recipe_->markKept();  // the run records it
+      submitted_recipe_ = recipe_->json();  // kept once the run is recorded (a failed run keeps nothing)
       break;
     case RunDialog::Kind::Evaluate: jobs_->submit(evaluateJob(chosen, done)); break;
     case RunDialog::Kind::Sensitivity: jobs_->submit(sensitivityJob(chosen, done)); break;
@@ -161,6 +162,7 @@ void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, con
   if (session == session_) {
     if (out.kind == QLatin1String("compress")) {
       session_->setRun({out.experiment_id, out.name}, out.layers, out.after);
+      if (recipe_->json() == submitted_recipe_) recipe_->markKept();  // the store holds it now
     } else if (out.kind == QLatin1String("calibrate")) {
       session_->setActivations({out.experiment_id, out.name}, out.activations);
     } else if (out.kind == QLatin1String("sensitivity") && experiments_->store()) {
@@ -186,17 +188,24 @@ void MainWindow::showSensitivity(const ExperimentDetail& d) {
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < kMostSensitiveShown; ++i) {
     const LayerResult& u = *ranked[i].second;
-    const std::string candidate = u.settings.value("candidate", std::string());
-    const double delta = u.settings["sensitivity"][candidate].value("delta", 0.0);
+    // A unit is a layer or a block; a block's issue points at its first layer.
+    std::string first = u.layer;
+    if (u.settings.contains("layers") && u.settings["layers"].is_array() && !u.settings["layers"].empty() &&
+        u.settings["layers"][0].is_string())
+      first = u.settings["layers"][0].get<std::string>();
+    const int row = session_->rowOf(first);
+    const ModelSession::LayerSensitivity* ls = row >= 0 ? session_->sensitivity(row) : nullptr;
+    if (!ls) continue;  // a row the session could not read (or a unit of another model)
+    const double delta = ls->delta;
     issues_->add({Issue::Severity::Info,
                   tr("sensitivity #%1 of %2 (run #%3): %4 %5%6 when compressed alone with %7")
                       .arg(ranked[i].first)
                       .arg(ranked.size())
                       .arg(d.summary.id)
-                      .arg(metric, delta > 0 ? QStringLiteral("+") : QString())
+                      .arg(session_->sensitivityDeltaName(), delta > 0 ? QStringLiteral("+") : QString())
                       .arg(delta, 0, 'g', 4)
-                      .arg(QString::fromStdString(candidate)),
-                  QString::fromStdString(u.layer), kRunSource});
+                      .arg(session_->sensitivityCandidate()),
+                  QString::fromStdString(first), kRunSource});
   }
   browser_->view()->sortByColumn(LayerTableModel::SensitivityColumn, Qt::DescendingOrder);
 }
