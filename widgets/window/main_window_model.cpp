@@ -201,16 +201,26 @@ void MainWindow::dropEvent(QDropEvent* event) {
   openModel(dir);
 }
 
+namespace {
+// A question before quitting, with Keep Working as the safe answer. Not modal: a modal loop would
+// stall the window's own updates (a job's progress), and tests would hang on it. nullptr while
+// the same question is already shown.
+QMessageBox* quitQuestion(QWidget* window, const QString& name, const QString& text) {
+  if (window->findChild<QMessageBox*>(name)) return nullptr;
+  auto* box = new QMessageBox(QMessageBox::Question, QObject::tr("Quit Quench"), text, QMessageBox::NoButton, window);
+  box->setObjectName(name);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  return box;
+}
+}  // namespace
+
 void MainWindow::closeEvent(QCloseEvent* event) {
   // A recipe edited since it was last saved, loaded or run would be lost: ask, offering to save it.
   if (recipe_->unsaved() && !discard_recipe_confirmed_) {
     event->ignore();
-    if (findChild<QMessageBox*>(QStringLiteral("quitWithUnsavedRecipe"))) return;
-    auto* box = new QMessageBox(QMessageBox::Question, tr("Quit Quench"),
-                                tr("The recipe has changes that are neither saved nor recorded by a run. Save it before quitting?"),
-                                QMessageBox::NoButton, this);
-    box->setObjectName(QStringLiteral("quitWithUnsavedRecipe"));
-    box->setAttribute(Qt::WA_DeleteOnClose);
+    QMessageBox* box = quitQuestion(this, QStringLiteral("quitWithUnsavedRecipe"),
+                                    tr("The recipe has changes that are neither saved nor recorded by a run. Save it before quitting?"));
+    if (!box) return;
     QPushButton* save = box->addButton(tr("Save…"), QMessageBox::AcceptRole);
     save->setObjectName(QStringLiteral("saveRecipeAndQuit"));
     QPushButton* discard = box->addButton(tr("Quit Without Saving"), QMessageBox::DestructiveRole);
@@ -227,16 +237,12 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     box->open();
     return;
   }
-  // Closing during a job asks first (a run of hours is easy to lose); the box is not modal, so the
-  // window keeps updating while it is shown.
+  // Closing during a job asks first (a run of hours is easy to lose).
   if (jobs_->busy() && !quit_confirmed_) {
     event->ignore();
-    if (findChild<QMessageBox*>(QStringLiteral("quitDuringJob"))) return;
-    auto* box = new QMessageBox(QMessageBox::Question, tr("Quit Quench"),
-                                tr("A job is running. Quit and cancel it? A run being recorded is kept as cancelled."),
-                                QMessageBox::NoButton, this);
-    box->setObjectName(QStringLiteral("quitDuringJob"));
-    box->setAttribute(Qt::WA_DeleteOnClose);
+    QMessageBox* box = quitQuestion(this, QStringLiteral("quitDuringJob"),
+                                    tr("A job is running. Quit and cancel it? A run being recorded is kept as cancelled."));
+    if (!box) return;
     QPushButton* quit = box->addButton(tr("Cancel the Job and Quit"), QMessageBox::DestructiveRole);
     quit->setObjectName(QStringLiteral("quitAnyway"));
     box->addButton(tr("Keep Working"), QMessageBox::RejectRole);
