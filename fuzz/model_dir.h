@@ -36,7 +36,10 @@ inline const std::filesystem::path& scratch_root() {
     auto p = base / ("quench-fuzz-" + std::to_string(::getpid()));
     quench::remove_tree(p.string());
     std::filesystem::create_directories(p);
-    std::atexit([] { quench::remove_tree(scratch_root().string()); });
+    // The handler runs after `root` itself is destroyed (it was registered while `root` was being
+    // built): it removes a leaked copy of the path, never the destroyed static (ASan: use after free).
+    static const std::string* const leaked = new std::string(p.string());
+    std::atexit([] { quench::remove_tree(*leaked); });
     return p;
   }();
   return root;
