@@ -12,6 +12,9 @@
 #include <QTemporaryDir>
 #include <QLabel>
 #include <QFile>
+#include <QScrollBar>
+#include <QTabWidget>
+#include <QTreeWidget>
 #include <QtTest>
 
 #include <chrono>
@@ -21,6 +24,7 @@
 #include "core/store/store.h"
 #include "core/util/error.h"
 #include "test_support.h"
+#include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/issues/issues_dock.h"
@@ -29,6 +33,7 @@
 #include "widgets/jobs/job_runner.h"
 #include "widgets/jobs/log_pane.h"
 #include "widgets/layers/layer_browser.h"
+#include "widgets/layers/model_tree.h"
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/channel_plot.h"
 #include "widgets/plots/histogram_plot.h"
@@ -81,6 +86,89 @@ class WindowTest : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
   }
   void cleanup() { window_.reset(); }
+
+  // At 1024×700 the layer table is narrower than its columns: the statistics scroll sideways
+  // while the layer name stays in place beside them, whole (its end is what tells layers apart).
+  void theLayerNameStaysWhileTheStatisticsScroll() {
+    MainWindow& w = *window_;
+    w.resize(1024, 700);
+    QVERIFY(openAndWait(w, test::demo(QStringLiteral("sotu-llama"))));
+    QTableView* view = w.layers()->view();
+    QTableView* names = w.layers()->frozenNames();
+    QVERIFY(names->isVisible());
+    QScrollBar* sideways = view->horizontalScrollBar();
+    QVERIFY2(sideways->maximum() > 0, "the table fits: the test needs a narrower pane");
+    QVERIFY(w.showLayer(QStringLiteral("model.layers.3.mlp.down_proj")));
+    sideways->setValue(sideways->maximum());
+    QCoreApplication::processEvents();
+    // The frozen column sits at the table's left edge with the name column's width, on the row the table shows.
+    QCOMPARE(names->geometry().left(), view->frameWidth());
+    QCOMPARE(names->columnWidth(LayerTableModel::NameColumn), view->columnWidth(LayerTableModel::NameColumn));
+    const QModelIndex current = names->model()->index(view->currentIndex().row(), LayerTableModel::NameColumn);
+    QCOMPARE(current.data().toString(), QStringLiteral("model.layers.3.mlp.down_proj"));
+    const QRect cell = names->visualRect(current);
+    QVERIFY(names->viewport()->rect().contains(cell));
+    QCOMPARE(cell.top(), view->visualRect(view->currentIndex()).top());  // the rows scroll together
+    QVERIFY(view->visualRect(view->model()->index(0, LayerTableModel::NameColumn)).right() < 0);  // the table's own name column went left
+    sideways->setValue(0);
+    // Clicking a name in the frozen column selects that layer.
+    const QModelIndex second = names->model()->index(1, LayerTableModel::NameColumn);
+    QTest::mouseClick(names->viewport(), Qt::LeftButton, {}, names->visualRect(second).center());
+    QCOMPARE(w.detail()->layer(), w.session()->rowOf(second.data().toString().toStdString()));
+  }
+
+  // View → Model Tree: the modules as a tree, layers as leaves, coloured by a table column; a
+  // block shows its worst layer; clicking a layer selects it, the table's selection shows in it.
+  void theModelTreeShowsTheModulesColouredByAStatistic() {
+    MainWindow& w = *window_;
+    QVERIFY(openAndWait(w, test::demo(QStringLiteral("sotu-llama"))));
+    w.findChild<QAction*>(QStringLiteral("showModelTree"))->trigger();
+    ModelTree* tree = w.modelTree();
+    QCOMPARE(w.sideTabs()->currentWidget(), tree);
+    QTreeWidgetItem* layers = tree->item(QStringLiteral("model.layers"));
+    QVERIFY(layers);
+    QCOMPARE(layers->childCount(), 6);  // the blocks
+    QVERIFY(tree->item(QStringLiteral("model.embed_tokens")) && tree->item(QStringLiteral("lm_head")));
+    QTreeWidgetItem* mlp = tree->item(QStringLiteral("model.layers.3.mlp"));
+    QVERIFY(mlp);
+    QCOMPARE(mlp->childCount(), 3);
+    LayerTableModel* table = w.layers()->model();
+    auto value = [&](const std::string& layer, int column) {
+      return table->index(w.session()->rowOf(layer), column).data(LayerTableModel::SortRole).toDouble();
+    };
+    tree->setColourColumn(LayerTableModel::KurtosisColumn);
+    QTreeWidgetItem* down = tree->item(QStringLiteral("model.layers.3.mlp.down_proj"));
+    QCOMPARE(down->text(1), table->index(w.session()->rowOf("model.layers.3.mlp.down_proj"), LayerTableModel::KurtosisColumn).data().toString());
+    // The model's most heavy-tailed layer is coloured as in the table.
+    std::string hottest;
+    double hottest_kurtosis = -1;
+    for (int r = 0; r < w.session()->layerCount(); ++r)
+      if (const double k = value(w.session()->layer(r).name, LayerTableModel::KurtosisColumn); k > hottest_kurtosis) hottest_kurtosis = k, hottest = w.session()->layer(r).name;
+    const QColor heat = table->index(w.session()->rowOf(hottest), LayerTableModel::KurtosisColumn).data(Qt::BackgroundRole).value<QColor>();
+    QVERIFY(heat.isValid());
+    QCOMPARE(tree->item(QString::fromStdString(hottest))->background(1).color(), heat);
+    // The block shows the largest kurtosis of its seven layers.
+    double worst = 0;
+    std::string worst_layer;
+    for (const char* l : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"})
+      if (const double k = value(std::string("model.layers.3.") + l, LayerTableModel::KurtosisColumn); k > worst) worst = k, worst_layer = std::string("model.layers.3.") + l;
+    QCOMPARE(tree->item(QStringLiteral("model.layers.3"))->text(1), tree->item(QString::fromStdString(worst_layer))->text(1));
+    // Another column recolours and relabels.
+    tree->setColourColumn(LayerTableModel::AbsmaxColumn);
+    QCOMPARE(down->text(1), table->index(w.session()->rowOf("model.layers.3.mlp.down_proj"), LayerTableModel::AbsmaxColumn).data().toString());
+    QCOMPARE(tree->tree()->headerItem()->text(1), tree->colourBy()->currentText());
+    // Clicking a layer selects it; selecting in the table marks it in the tree.
+    QTreeWidgetItem* q = tree->item(QStringLiteral("model.layers.1.self_attn.q_proj"));
+    tree->tree()->scrollToItem(q);
+    QTest::mouseClick(tree->tree()->viewport(), Qt::LeftButton, {}, tree->tree()->visualItemRect(q).center());
+    QCOMPARE(w.detail()->layer(), w.session()->rowOf("model.layers.1.self_attn.q_proj"));
+    QVERIFY(w.showLayer(QStringLiteral("model.layers.5.mlp.up_proj")));
+    QCOMPARE(tree->tree()->currentItem(), tree->item(QStringLiteral("model.layers.5.mlp.up_proj")));
+    // A module is not a layer: clicking it selects nothing new.
+    tree->tree()->scrollToItem(layers);
+    QTest::mouseClick(tree->tree()->viewport(), Qt::LeftButton, {}, tree->tree()->visualItemRect(layers).center());
+    QCOMPARE(w.detail()->layer(), w.session()->rowOf("model.layers.5.mlp.up_proj"));
+  }
 
   void opensTheDemoModel() {
     const QString dir = test::demo(QStringLiteral("sotu-llama"));
@@ -144,8 +232,10 @@ class WindowTest : public QObject {
       if (issues.issue(r).layer == QLatin1String("model.layers.1.mlp.up_proj")) row = r;
     QVERIFY(row >= 0);
     auto* dock = window_->findChild<IssuesDock*>();
+    window_->detail()->tabs()->setCurrentWidget(window_->activationPage());  // the jump brings the Weights page back
     Q_EMIT dock->view()->activated(issues.index(row, IssuesModel::MessageColumn));
     QCOMPARE(window_->detail()->layer(), window_->session()->rowOf("model.layers.1.mlp.up_proj"));
+    QCOMPARE(window_->detail()->tabs()->currentWidget(), window_->weightPage());
     QVERIFY(window_->weightPage()->inputChannels()->outlierCount() >= 1);
   }
 

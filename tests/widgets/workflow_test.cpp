@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -197,6 +198,23 @@ class WorkflowTest : public QObject {
     Q_EMIT w.findChild<IssuesDock*>()->view()->activated(issues.index(jump_row, IssuesModel::MessageColumn));
     QCOMPARE(w.detail()->layer(), session.rowOf(jump_layer.toStdString()));
     QCOMPARE(acts->currentPoint(), jump_point);
+    QCOMPARE(w.detail()->tabs()->currentWidget(), acts);
+    QCOMPARE(issues.issue(jump_row).point, jump_point);
+    // A point that is not the one a layer shows first (its output), activated from the Weights
+    // page: the Activations page comes to the front at that point.
+    const QString other_point = jump_layer + QStringLiteral(":output");
+    QVERIFY(acts->points().contains(other_point));
+    issues.add({Issue::Severity::Info, QStringLiteral("a finding at %1").arg(other_point), jump_layer, QStringLiteral("test"), Issue::Page::Activations, other_point});
+    int other_row = -1;
+    for (int r = 0; r < issues.rowCount(); ++r)
+      if (issues.issue(r).point == other_point) other_row = r;
+    QVERIFY(other_row >= 0);
+    layers->selectLayer(QStringLiteral("model.layers.5.mlp.up_proj"));
+    w.detail()->tabs()->setCurrentWidget(w.weightPage());
+    Q_EMIT w.findChild<IssuesDock*>()->view()->activated(issues.index(other_row, IssuesModel::MessageColumn));
+    QCOMPARE(w.detail()->tabs()->currentWidget(), acts);
+    QCOMPARE(acts->currentPoint(), other_point);
+    issues.clearSource(QStringLiteral("test"));
 
     // Filter to the MLP layers, select them all, and set W4 g128 RTN in the recipe editor.
     QTest::keyClicks(layers->filter(), QStringLiteral("model.layers.*.mlp.*"));
@@ -260,6 +278,10 @@ class WorkflowTest : public QObject {
     QVERIFY(w.runPage()->numbersText().contains(QStringLiteral("weight SQNR")));
     QVERIFY(w.runPage()->before()->hasData());
     QVERIFY(w.runPage()->after()->hasData());
+    // On one x axis, the float weight's outline over the compressed one.
+    QVERIFY(w.runPage()->after()->hasOverlay());
+    QCOMPARE(w.runPage()->before()->xRange(), w.runPage()->after()->xRange());
+    QVERIFY(w.runPage()->after()->title().contains(QStringLiteral("dashed")));
 
     // A baseline evaluation of the float model.
     const qint64 baseline = runFromMenu(w, "runEvaluate", QStringLiteral("float"));
@@ -331,6 +353,49 @@ class WorkflowTest : public QObject {
     QPointer<CompareWindow> alive(cmp);
     QTest::keyClick(cmp, Qt::Key_Escape);
     QTRY_VERIFY(alive.isNull());
+
+    // One run's details (the Details button, Runs → Selected Run's Details): what it was, and every
+    // layer's result in a table that sorts by number, as an HTML report of that run alone.
+    runs->selectId(compressed);
+    auto* details_button = runs->findChild<QPushButton*>(QStringLiteral("runDetails"));
+    QVERIFY(details_button->isEnabled());
+    runs->selectId(baseline, true);
+    QVERIFY(!details_button->isEnabled());
+    runs->selectId(compressed);
+    action(w, "runDetailsAction")->trigger();
+    CompareWindow* one = nullptr;
+    for (auto* c : w.findChildren<CompareWindow*>())
+      if (c->windowTitle().startsWith(QStringLiteral("Run #%1").arg(compressed))) one = c;
+    QVERIFY(one);
+    QTableWidget* runs_table = one->runsTable();
+    QCOMPARE(runs_table->rowCount(), 1);
+    QCOMPARE(runs_table->item(0, 1)->text(), QStringLiteral("compress"));
+    QVERIFY2(runs_table->item(0, 6)->text().contains(QStringLiteral("samples")), qPrintable(runs_table->item(0, 6)->text()));
+    QVERIFY(one->recipes()->toPlainText().contains(QStringLiteral("model.layers.*.mlp.*")));
+    QTableWidget* per_layer = one->layerTable();
+    QCOMPARE(per_layer->rowCount(), static_cast<int>(runs->store()->get(compressed).layers.size()));
+    QCOMPARE(per_layer->horizontalHeaderItem(0)->text(), QStringLiteral("Layer"));
+    int sqnr_column = -1;
+    for (int c = 0; c < per_layer->columnCount(); ++c)
+      if (per_layer->horizontalHeaderItem(c)->text() == QStringLiteral("Weight SQNR (dB)")) sqnr_column = c;
+    QVERIFY(sqnr_column > 0);
+    per_layer->sortByColumn(sqnr_column, Qt::AscendingOrder);
+    std::vector<double> sorted;
+    for (int r = 0; r < per_layer->rowCount(); ++r)
+      if (const QVariant v = per_layer->item(r, sqnr_column)->data(Qt::DisplayRole); v.isValid() && !v.toString().isEmpty()) sorted.push_back(v.toDouble());
+    QVERIFY(sorted.size() >= 18);
+    QVERIFY(std::is_sorted(sorted.begin(), sorted.end()));  // numerically: 9.5 before 10.2
+    one->exportReport(dir.filePath(QStringLiteral("run.html")));
+    QFile run_report(dir.filePath(QStringLiteral("run.html")));
+    QVERIFY(run_report.open(QIODevice::ReadOnly));
+    const QString run_html = QString::fromUtf8(run_report.readAll());
+    QVERIFY(run_html.contains(QStringLiteral("<h1>Run #%1").arg(compressed)));
+    QVERIFY(run_html.contains(QStringLiteral("<td>model.layers.2.mlp.gate_proj</td>")));
+    QVERIFY(run_html.contains(QStringLiteral("model.layers.*.mlp.*")));
+    QVERIFY(!run_html.contains(QStringLiteral("http://")) && !run_html.contains(QStringLiteral("https://")));
+    one->tabs()->setCurrentIndex(CompareWindow::LayerTableTab);
+    QCOMPARE(one->csv(CompareWindow::LayerTableTab).count(QLatin1Char('\n')), per_layer->rowCount() + 1);
+    one->close();
 
     // Open the compress run: its recipe replaces the editor's (undoably), its errors the table's.
     w.recipe().change(nlohmann::json({{"name", "scratch"}}), QStringLiteral("scratch"));

@@ -183,6 +183,16 @@ bool ActivationPage::selectPoint(const QString& suffix) {
   return false;
 }
 
+bool ActivationPage::selectPointNamed(const QString& point) {
+  const std::string name = point.toStdString();
+  for (int r = 0; r < table_->rowCount(); ++r)
+    if (shown_[static_cast<size_t>(r)]->point == name) {
+      table_->setCurrentCell(r, PointColumn);
+      return true;
+    }
+  return false;
+}
+
 QStringList ActivationPage::points() const {
   QStringList out;
   for (const LayerStats* s : shown_) out << QString::fromStdString(s->point);

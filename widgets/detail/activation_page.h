@@ -32,6 +32,8 @@ class ActivationPage : public DetailPage {
   // Shows the listed point whose name ends in ":<suffix>" ("input", "x", "dt", …); false when none
   // does. The choice is kept while other layers are selected.
   bool selectPoint(const QString& suffix);
+  // Selects a point by its full name ("model.layers.0.mixer:dt"); false when the page does not list it.
+  bool selectPointNamed(const QString& point);
   // Full names of the points listed for the layer shown, in table order.
   QStringList points() const;
   QString currentPoint() const;

@@ -44,6 +44,16 @@ void RunPage::showLayer(const ModelSession& session, int row) {
   const WeightStats* a = session.afterStats(row);
   if (a) after_->setData(a->all.histogram.edges(), a->all.histogram.counts());
   else after_->clear();
+  // One x axis for both, and the float weight's outline over the compressed one: where the grid
+  // put the values and what the clipping cut off read directly.
+  if (b && a) after_->setOverlay(b->all.histogram.edges(), b->all.histogram.counts());
+  else after_->setOverlay({}, {});
+  std::optional<std::pair<double, double>> shared;
+  for (const HistogramPlot* h : {before_, after_})
+    if (const auto r = h->valueRange())
+      shared = shared ? std::make_pair(std::min(shared->first, r->first), std::max(shared->second, r->second)) : *r;
+  before_->setSharedXRange(b && a ? shared : std::nullopt);
+  after_->setSharedXRange(b && a ? shared : std::nullopt);
 
   if (!session.hasRun()) {
     after_->setEmptyMessage(tr("no run yet: Run → Compress and Evaluate (Ctrl+R)"));
@@ -53,7 +63,8 @@ void RunPage::showLayer(const ModelSession& session, int row) {
   }
   const auto& run = session.run();
   const LayerResult* r = session.runResult(row);
-  after_->setTitle(tr("After: run #%1 %2").arg(run.experiment_id).arg(run.name));
+  after_->setTitle(a ? tr("After: run #%1 %2 (dashed: the float weight)").arg(run.experiment_id).arg(run.name)
+                     : tr("After: run #%1 %2").arg(run.experiment_id).arg(run.name));
   after_->setEmptyMessage(r ? tr("the compressed weight is kept only for runs made in this session")
                             : tr("run #%1 did not compress this layer").arg(run.experiment_id));
   if (!r) {

@@ -4,12 +4,14 @@
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFontDatabase>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
 #include <QRegularExpression>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QShortcut>
 #include <QTabWidget>
@@ -20,6 +22,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/io/atomic_file.h"
@@ -126,7 +129,8 @@ QStringList shortNames(const QStringList& names) {
 
 CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* parent)
     : QWidget(parent, Qt::Window), tabs_(new QTabWidget(this)), metrics_(new QTableWidget(this)), layer_metric_(new QComboBox(this)),
-      layer_plot_(new BarPlot(this)), pareto_(new ScatterPlot(this)), pareto_note_(new QLabel(this)) {
+      layer_plot_(new BarPlot(this)), pareto_(new ScatterPlot(this)), pareto_note_(new QLabel(this)), layer_table_(new QTableWidget(this)),
+      runs_table_(new QTableWidget(this)), recipes_(new QPlainTextEdit(this)) {
   setObjectName(QStringLiteral("compareWindow"));
   setAttribute(Qt::WA_DeleteOnClose);
   // Closed as other windows of its kind are: Escape, or the platform's Close (Ctrl+W).
@@ -135,7 +139,7 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
     sc->setContext(Qt::WindowShortcut);
     connect(sc, &QShortcut::activated, this, &QWidget::close);
   }
-  QUENCH_CHECK(ids.size() >= 2, "compare: select two or more runs");
+  QUENCH_CHECK(!ids.isEmpty(), "compare: select one run (its details) or more (side by side)");
   for (int64_t id : ids) runs_.push_back(store.get(id));
   // Deltas read as what compression cost: against an evaluation of a model as stored (the float
   // baseline) when one is compared, else against the oldest run; the rest in the order they ran.
@@ -145,7 +149,7 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   comparison_ = compare_experiments(runs_);
   QStringList labels;
   for (const auto& r : runs_) labels << runLabel(r.summary);
-  setWindowTitle(tr("Compare %1 — Quench").arg(labels.join(QStringLiteral(", "))));
+  setWindowTitle(runs_.size() == 1 ? tr("Run %1 — Quench").arg(labels.front()) : tr("Compare %1 — Quench").arg(labels.join(QStringLiteral(", "))));
 
   // The quality metric: perplexity for language models, top-1 for classifiers.
   quality_ = QStringLiteral("perplexity");
@@ -185,6 +189,27 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   tabs_->addTab(metrics_, tr("Metrics"));
   tabs_->addTab(layers_page, tr("Per-layer error"));
   tabs_->addTab(pareto_page, tr("Size vs %1").arg(quality_));
+  for (QTableWidget* t : {layer_table_, runs_table_}) {
+    t->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    t->verticalHeader()->setVisible(false);
+    t->setAlternatingRowColors(true);
+    t->setWordWrap(false);
+  }
+  layer_table_->setObjectName(QStringLiteral("compareLayerTable"));
+  layer_table_->setSortingEnabled(true);
+  layer_table_->setTextElideMode(Qt::ElideLeft);
+  tabs_->addTab(layer_table_, tr("Layer table"));
+  runs_table_->setObjectName(QStringLiteral("compareRuns"));
+  recipes_->setObjectName(QStringLiteral("compareRecipes"));
+  recipes_->setReadOnly(true);
+  recipes_->setLineWrapMode(QPlainTextEdit::NoWrap);
+  recipes_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  auto* runs_page = new QWidget(this);
+  auto* runs_layout = new QVBoxLayout(runs_page);
+  runs_layout->addWidget(runs_table_);
+  runs_layout->addWidget(new QLabel(tr("Recipes:"), runs_page));
+  runs_layout->addWidget(recipes_, 1);
+  tabs_->addTab(runs_page, runs_.size() == 1 ? tr("Run") : tr("Runs"));
 
   auto* export_plot = new QPushButton(tr("Export Plot…"), this);
   export_plot->setObjectName(QStringLiteral("exportPlot"));
@@ -196,7 +221,8 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   connect(tabs_, &QTabWidget::currentChanged, this, [this, export_plot] { export_plot->setEnabled(currentPlot() != nullptr); });
   export_plot->setEnabled(false);
   auto ask = [this](const QString& title, const QString& filters, const QString& suffix, auto write) {
-    QString path = QFileDialog::getSaveFileName(this, title, QStringLiteral("compare") + suffix, filters);
+    const QString base = runs_.size() == 1 ? QStringLiteral("run-%1").arg(runs_.front().summary.id) : QStringLiteral("compare");
+    QString path = QFileDialog::getSaveFileName(this, title, base + suffix, filters);
     if (path.isEmpty()) return;
     try {
       write(path);
@@ -213,8 +239,9 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   connect(export_report, &QPushButton::clicked, this, [this, ask] {
     ask(tr("Export Report"), tr("HTML (*.html)"), QStringLiteral(".html"), [this](const QString& p) { exportReport(p); });
   });
-  auto* header = new QLabel(runs_.front().summary.kind == "evaluate" ? tr("Deltas are against the baseline evaluation %1.").arg(labels.front())
-                                                                     : tr("Deltas are against the oldest run, %1.").arg(labels.front()),
+  auto* header = new QLabel(runs_.size() == 1                           ? tr("Run %1: select it with others in the Experiments tab to compare.").arg(labels.front())
+                            : runs_.front().summary.kind == "evaluate" ? tr("Deltas are against the baseline evaluation %1.").arg(labels.front())
+                                                                       : tr("Deltas are against the oldest run, %1.").arg(labels.front()),
                             this);
   header->setObjectName(QStringLiteral("deltaReference"));
   auto* bottom = new QHBoxLayout();
@@ -229,6 +256,8 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   fillMetrics();
   fillLayers();
   fillPareto(store);
+  fillLayerTable();
+  fillRuns();
   resize(1280, 820);
 }
 
@@ -340,6 +369,123 @@ void CompareWindow::fillPareto(Store& store) {
                             .arg(pareto_rows_.size()));
 }
 
+namespace {
+QTableWidgetItem* numberItem(std::optional<double> v, int precision = 5) {
+  auto* item = new QTableWidgetItem();
+  if (v && std::isfinite(*v)) item->setData(Qt::DisplayRole, QString::number(*v, 'g', precision).toDouble());  // sorts as a number
+  item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  return item;
+}
+
+// A layer's setting in a line ("W4 sym g128 rtn; input: {bits:8,…}"): the weights as the layer
+// table says them, the rest of what the run recorded as compact JSON; the rules it came from and
+// what the method found are left to the tooltip.
+QString settingText(const nlohmann::json& settings) {
+  if (!settings.is_object()) return {};
+  QStringList parts;
+  for (const auto& [key, value] : settings.items()) {
+    if (key == "sources" || key == "details" || key == "shape") continue;
+    if (key == "weights" && value.is_object()) {
+      QString w = QStringLiteral("W%1").arg(value.value("bits", 0));
+      if (value.contains("format") && value["format"].is_string()) w = QString::fromStdString(value["format"].get<std::string>());
+      if (value.contains("symmetric") && value["symmetric"].is_boolean()) w += value["symmetric"].get<bool>() ? QStringLiteral(" sym") : QStringLiteral(" asym");
+      const std::string strategy = value.value("strategy", std::string());
+      if (strategy == "group" && value.contains("group_size") && value["group_size"].is_number_integer()) w += QStringLiteral(" g%1").arg(value["group_size"].get<int64_t>());
+      else if (!strategy.empty()) w += QLatin1Char(' ') + QString::fromStdString(strategy);
+      if (value.contains("method") && value["method"].is_string()) w += QLatin1Char(' ') + QString::fromStdString(value["method"].get<std::string>());
+      parts << w;
+      continue;
+    }
+    QString text = QString::fromStdString(value.dump());
+    text.remove(QLatin1Char('"'));
+    parts << QString::fromStdString(key) + QStringLiteral(": ") + text;
+  }
+  return parts.join(QStringLiteral("; "));
+}
+}  // namespace
+
+void CompareWindow::fillLayerTable() {
+  const bool several = runs_.size() > 1;
+  QStringList headers;
+  if (several) headers << tr("Run");
+  headers << tr("Layer") << tr("Kind") << tr("Bits") << tr("Weight SQNR (dB)") << tr("Output SQNR (dB)") << tr("Weight rel. MSE") << tr("Output rel. MSE")
+          << tr("Params before") << tr("Params after") << tr("Sparsity") << tr("Rank") << tr("Setting");
+  layer_table_->setSortingEnabled(false);  // rows are filled in place, then sorted
+  layer_table_->clear();
+  layer_table_->setColumnCount(static_cast<int>(headers.size()));
+  layer_table_->setHorizontalHeaderLabels(headers);
+  int rows = 0;
+  for (const auto& r : runs_) rows += static_cast<int>(r.layers.size());
+  layer_table_->setRowCount(rows);
+  int row = 0;
+  auto count = [](std::optional<int64_t> v) { return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt; };
+  for (const auto& r : runs_)
+    for (const auto& l : r.layers) {
+      int c = 0;
+      if (several) layer_table_->setItem(row, c++, new QTableWidgetItem(runLabel(r.summary)));
+      auto* name = new QTableWidgetItem(QString::fromStdString(l.layer));
+      name->setToolTip(name->text());
+      layer_table_->setItem(row, c++, name);
+      layer_table_->setItem(row, c++, new QTableWidgetItem(QString::fromStdString(l.kind)));
+      layer_table_->setItem(row, c++, numberItem(l.bits, 4));
+      layer_table_->setItem(row, c++, numberItem(l.weight_sqnr_db, 4));
+      layer_table_->setItem(row, c++, numberItem(l.output_sqnr_db, 4));
+      layer_table_->setItem(row, c++, numberItem(l.weight_rel_mse, 4));
+      layer_table_->setItem(row, c++, numberItem(l.output_rel_mse, 4));
+      layer_table_->setItem(row, c++, numberItem(count(l.params_before), 15));
+      layer_table_->setItem(row, c++, numberItem(count(l.params_after), 15));
+      layer_table_->setItem(row, c++, numberItem(l.sparsity, 4));
+      layer_table_->setItem(row, c++, numberItem(count(l.rank), 15));
+      auto* setting = new QTableWidgetItem(settingText(l.settings));
+      setting->setToolTip(QString::fromStdString(l.settings.dump(2)));
+      layer_table_->setItem(row, c++, setting);
+      ++row;
+    }
+  layer_table_->resizeColumnsToContents();
+  const int name_column = several ? 1 : 0;
+  layer_table_->setColumnWidth(name_column, std::min(layer_table_->columnWidth(name_column), 340));
+  layer_table_->horizontalHeader()->setStretchLastSection(true);
+  layer_table_->setSortingEnabled(true);
+  layer_table_->sortByColumn(-1, Qt::AscendingOrder);  // model order until a header is clicked
+}
+
+void CompareWindow::fillRuns() {
+  const QStringList headers = {tr("Run"), tr("Kind"), tr("Status"), tr("Model"), tr("Device"), tr("Seconds"), tr("Data"), tr("Started"), tr("Quench")};
+  runs_table_->setColumnCount(static_cast<int>(headers.size()));
+  runs_table_->setHorizontalHeaderLabels(headers);
+  runs_table_->setRowCount(static_cast<int>(runs_.size()));
+  QString recipes;
+  for (int i = 0; i < static_cast<int>(runs_.size()); ++i) {
+    const ExperimentDetail& r = runs_[static_cast<size_t>(i)];
+    QStringList data;
+    for (const auto& d : r.datasets)
+      data << (d.dataset.samples ? tr("%1 (%2, %3 samples)").arg(QFileInfo(QString::fromStdString(d.dataset.path)).fileName(), QString::fromStdString(d.role))
+                                       .arg(*d.dataset.samples)
+                                 : tr("%1 (%2)").arg(QFileInfo(QString::fromStdString(d.dataset.path)).fileName(), QString::fromStdString(d.role)));
+    const auto secs = run_seconds(r.summary);
+    const QStringList cells = {runLabel(r.summary),
+                               QString::fromStdString(r.summary.kind),
+                               QString::fromStdString(status_name(r.summary.status)) +
+                                   (r.summary.error.empty() ? QString() : QStringLiteral(": ") + QString::fromStdString(r.summary.error)),
+                               QString::fromStdString(r.summary.model_path + " (" + r.summary.model_architecture + ")"),
+                               QString::fromStdString(r.summary.device),
+                               secs ? QString::number(*secs, 'f', 1) : tr("—"),
+                               data.join(QStringLiteral(", ")),
+                               QString::fromStdString(r.summary.started_at),
+                               QString::fromStdString(r.quench_version)};
+    for (int c = 0; c < cells.size(); ++c) {
+      auto* item = new QTableWidgetItem(cells[c]);
+      item->setToolTip(cells[c]);
+      runs_table_->setItem(i, c, item);
+    }
+    recipes += QStringLiteral("# %1\n%2\n\n").arg(runLabel(r.summary),
+                                                  r.recipe.empty() ? tr("(no recipe: the model as stored)") : QString::fromStdString(r.recipe.dump(2)));
+  }
+  runs_table_->resizeColumnsToContents();
+  runs_table_->setMaximumHeight(runs_table_->horizontalHeader()->height() + runs_table_->rowHeight(0) * (std::min<int>(static_cast<int>(runs_.size()), 6) + 1));
+  recipes_->setPlainText(recipes.trimmed());
+}
+
 PlotWidget* CompareWindow::currentPlot() const {
   switch (tabs_->currentIndex()) {
     case LayersTab: return layer_plot_;
@@ -371,6 +517,16 @@ QString CompareWindow::csv(Tab tab) const {
     for (int i = 0; i < layer_names_.size(); ++i) {
       QStringList f = {layer_names_[i]};
       for (const auto& s : layer_values_) f << number(s[static_cast<size_t>(i)]);
+      row(f);
+    }
+  } else if (tab == LayerTableTab || tab == RunsTab) {
+    const QTableWidget* t = tab == LayerTableTab ? layer_table_ : runs_table_;
+    QStringList header;
+    for (int c = 0; c < t->columnCount(); ++c) header << t->horizontalHeaderItem(c)->text();
+    row(header);
+    for (int r = 0; r < t->rowCount(); ++r) {
+      QStringList f;
+      for (int c = 0; c < t->columnCount(); ++c) f << (t->item(r, c) ? t->item(r, c)->text() : QString());
       row(f);
     }
   } else {
@@ -411,7 +567,7 @@ QString CompareWindow::reportHtml() const {
                       ".better{color:#1e823c}.worse{color:#c0392b}</style></head><body>\n")
            .arg(esc(tr("Quench: %1").arg(labels.join(QStringLiteral(", ")))));
   h += QStringLiteral("<h1>%1</h1>\n<p>%2</p>\n")
-           .arg(esc(tr("Comparison of %1").arg(labels.join(QStringLiteral(", ")))),
+           .arg(esc(runs_.size() == 1 ? tr("Run %1").arg(labels.front()) : tr("Comparison of %1").arg(labels.join(QStringLiteral(", ")))),
                 esc(tr("Written by Quench %1 on %2. %3")
                         .arg(QStringLiteral(QUENCH_VERSION), QDateTime::currentDateTime().toString(Qt::ISODate),
                              findChild<QLabel*>(QStringLiteral("deltaReference"))->text())));
@@ -467,6 +623,25 @@ QString CompareWindow::reportHtml() const {
       }
       h += QStringLiteral("</tr>\n");
     }
+    h += QStringLiteral("</table></details>\n");
+  }
+  // Every per-layer result, in model order.
+  if (layer_table_->rowCount() > 0) {
+    h += QStringLiteral("<details><summary>%1</summary><table><tr>").arg(esc(tr("Per-layer results (%1 rows)").arg(layer_table_->rowCount())));
+    for (int c = 0; c < layer_table_->columnCount(); ++c) h += QStringLiteral("<th>%1</th>").arg(esc(layer_table_->horizontalHeaderItem(c)->text()));
+    h += QStringLiteral("</tr>\n");
+    for (const auto& r : runs_)
+      for (const auto& l : r.layers) {
+        h += QStringLiteral("<tr>");
+        if (runs_.size() > 1) h += QStringLiteral("<td>%1</td>").arg(esc(runLabel(r.summary)));
+        auto num = [](std::optional<double> v) { return v && std::isfinite(*v) ? QString::number(*v, 'g', 5) : QString(); };
+        auto cnt = [](std::optional<int64_t> v) { return v ? QString::number(*v) : QString(); };
+        for (const QString& cell : {QString::fromStdString(l.layer), QString::fromStdString(l.kind), num(l.bits), num(l.weight_sqnr_db), num(l.output_sqnr_db),
+                                    num(l.weight_rel_mse), num(l.output_rel_mse), cnt(l.params_before), cnt(l.params_after), num(l.sparsity),
+                                    cnt(l.rank), settingText(l.settings)})
+          h += QStringLiteral("<td>%1</td>").arg(esc(cell));
+        h += QStringLiteral("</tr>\n");
+      }
     h += QStringLiteral("</table></details>\n");
   }
   // What produced them.

@@ -1,7 +1,9 @@
 #pragma once
-// Two or more stored runs side by side: every metric with its delta against the first run, each
-// layer's error per run as grouped bars, and model size against quality for every run of the
-// model with the Pareto front and the compared runs marked. Plots export as PNG/SVG, tables as CSV.
+// Stored runs side by side: every metric with its delta against the first run, each layer's error
+// per run as grouped bars and as a sortable table, model size against quality for every run of the
+// model with the Pareto front and the compared runs marked, and what each run was (model, device,
+// duration, data, recipe). One run alone is its detail page. Plots export as PNG/SVG, tables as
+// CSV, everything as one HTML report.
 #include <QList>
 #include <QWidget>
 
@@ -12,6 +14,7 @@
 
 class QComboBox;
 class QLabel;
+class QPlainTextEdit;
 class QTableWidget;
 class QTabWidget;
 
@@ -32,14 +35,18 @@ class CompareWindow : public QWidget {
   // Reads the runs from the store now. Throws quench::Error for an id the store does not have.
   CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* parent = nullptr);
 
-  enum Tab { MetricsTab, LayersTab, ParetoTab };
+  enum Tab { MetricsTab, LayersTab, ParetoTab, LayerTableTab, RunsTab };
   QTabWidget* tabs() const { return tabs_; }
   QTableWidget* metricsTable() const { return metrics_; }
+  QTableWidget* layerTable() const { return layer_table_; }
+  QTableWidget* runsTable() const { return runs_table_; }
+  QPlainTextEdit* recipes() const { return recipes_; }
   BarPlot* layerPlot() const { return layer_plot_; }
   ScatterPlot* paretoPlot() const { return pareto_; }
   QString qualityMetric() const { return quality_; }
 
-  // CSV of a tab's data (metrics with deltas; per-layer errors; size and quality of each run).
+  // CSV of a tab's data (metrics with deltas; per-layer errors; size and quality of each run;
+  // every per-layer result; the runs).
   QString csv(Tab tab) const;
   // The current tab's plot (PNG or SVG by suffix) or data (CSV). Throw quench::Error naming the file.
   void exportPlot(const QString& path) const;
@@ -54,6 +61,8 @@ class CompareWindow : public QWidget {
   void fillMetrics();
   void fillLayers();
   void fillPareto(Store& store);
+  void fillLayerTable();
+  void fillRuns();
   PlotWidget* currentPlot() const;
 
   std::vector<ExperimentDetail> runs_;
@@ -76,6 +85,9 @@ class CompareWindow : public QWidget {
   BarPlot* layer_plot_;
   ScatterPlot* pareto_;
   QLabel* pareto_note_;
+  QTableWidget* layer_table_;
+  QTableWidget* runs_table_;
+  QPlainTextEdit* recipes_;
 };
 
 }  // namespace quench::gui

@@ -83,10 +83,15 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   compare_ = new QPushButton(tr("Compare"), this);
   compare_->setObjectName(QStringLiteral("compareExperiments"));
   compare_->setToolTip(tr("Metrics with deltas, per-layer errors and size against quality for the selected runs (select two or more)"));
+  details_ = new QPushButton(tr("Details"), this);
+  details_->setObjectName(QStringLiteral("runDetails"));
+  details_->setToolTip(tr("The selected run in a window of its own: metrics, every layer's result in a sortable table, data, "
+                          "device, duration and recipe, exportable as an HTML report"));
   remove_ = new QPushButton(tr("Delete"), this);
   remove_->setObjectName(QStringLiteral("deleteExperiment"));
   connect(open_, &QPushButton::clicked, this, &ExperimentsPanel::openSelected);
   connect(compare_, &QPushButton::clicked, this, &ExperimentsPanel::compareSelected);
+  connect(details_, &QPushButton::clicked, this, &ExperimentsPanel::showDetails);
   connect(remove_, &QPushButton::clicked, this, [this] { removeSelected(true); });
   connect(view_, &QTableView::activated, this, [this](const QModelIndex& i) {
     if (i.column() != ExperimentListModel::NameColumn && i.column() != ExperimentListModel::NotesColumn) openSelected();
@@ -98,6 +103,7 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   top->addWidget(this_model_);
   auto* buttons = new QHBoxLayout();
   buttons->addWidget(open_);
+  buttons->addWidget(details_);
   buttons->addWidget(compare_);
   buttons->addWidget(remove_);
   buttons->addStretch(1);
@@ -216,6 +222,15 @@ void ExperimentsPanel::compareSelected() {
   Q_EMIT compareRequested(ids);
 }
 
+void ExperimentsPanel::showDetails() {
+  const QList<int64_t> ids = selectedIds();
+  if (ids.size() != 1) {
+    status_->setText(tr("Select one run to see its details."));
+    return;
+  }
+  Q_EMIT compareRequested(ids);  // the compare window of one run is its detail page
+}
+
 void ExperimentsPanel::removeSelected(bool confirm) {
   const QList<int64_t> ids = selectedIds();
   if (!store_ || ids.isEmpty()) return;
@@ -251,6 +266,7 @@ void ExperimentsPanel::updateButtons() {
   const int n = static_cast<int>(selectedIds().size());
   open_->setEnabled(n == 1);
   compare_->setEnabled(n >= 2);
+  details_->setEnabled(n == 1);
   remove_->setEnabled(n >= 1);
 }
 

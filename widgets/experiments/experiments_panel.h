@@ -49,6 +49,8 @@ class ExperimentsPanel : public QWidget {
 
   void openSelected();
   void compareSelected();
+  // The one selected run's detail window (compareRequested with its id).
+  void showDetails();
   // Deletes the selected runs; confirm: ask first (non-modal).
   void removeSelected(bool confirm = true);
 
@@ -79,6 +81,7 @@ class ExperimentsPanel : public QWidget {
   QTimer* poll_;
   QPushButton* open_;
   QPushButton* compare_;
+  QPushButton* details_;
   QPushButton* remove_;
 };
 

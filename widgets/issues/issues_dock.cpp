@@ -19,8 +19,7 @@ IssuesDock::IssuesDock(IssuesModel& model, QWidget* parent)
   view_->header()->setStretchLastSection(true);  // the message
   setWidget(view_);
   connect(view_, &QTreeView::activated, this, [this](const QModelIndex& index) {
-    const QString layer = model_.data(index, IssuesModel::LayerRole).toString();
-    if (!layer.isEmpty()) Q_EMIT jumpToLayer(layer);
+    if (index.isValid() && !model_.issue(index.row()).layer.isEmpty()) Q_EMIT jumpTo(model_.issue(index.row()));
   });
   connect(&model, &IssuesModel::countsChanged, this, &IssuesDock::updateTitle);
   updateTitle();

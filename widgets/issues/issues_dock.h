@@ -1,13 +1,13 @@
 #pragma once
 // The Issues dock: the IssuesModel in a view; activating an issue that names a layer asks the
-// window to show that layer.
+// window to show that layer, on the page (and at the point) the issue is about.
 #include <QDockWidget>
+
+#include "widgets/issues/issues_model.h"
 
 class QTreeView;
 
 namespace quench::gui {
-
-class IssuesModel;
 
 class IssuesDock : public QDockWidget {
   Q_OBJECT
@@ -17,7 +17,8 @@ class IssuesDock : public QDockWidget {
   QTreeView* view() const { return view_; }
 
  Q_SIGNALS:
-  void jumpToLayer(const QString& layer);
+  // An issue that names a layer was activated (double-click or Enter).
+  void jumpTo(const quench::gui::Issue& issue);
 
  private:
   void updateTitle();

@@ -5,6 +5,7 @@
 #include <QAbstractTableModel>
 #include <QString>
 
+#include <utility>
 #include <vector>
 
 namespace quench::gui {
@@ -15,6 +16,15 @@ struct Issue {
   QString message;
   QString layer;   // Hugging Face module name, or empty
   QString source;  // what reported it ("weight statistics", "open model"): clear() by source
+  // Where activating it goes beyond the layer: the detail page that shows the finding, and for
+  // an activation finding the observed point ("model.layers.0.mixer:dt").
+  enum class Page { Layer, Weights, Activations };
+  Page page = Page::Layer;
+  QString point;
+
+  Issue() = default;
+  Issue(Severity severity_, QString message_, QString layer_ = {}, QString source_ = {}, Page page_ = Page::Layer, QString point_ = {})
+      : severity(severity_), message(std::move(message_)), layer(std::move(layer_)), source(std::move(source_)), page(page_), point(std::move(point_)) {}
 };
 
 class IssuesModel : public QAbstractTableModel {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "widgets/layers/frozen_column.h"
 #include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/session/model_session.h"
@@ -41,6 +42,9 @@ LayerBrowser::LayerBrowser(QWidget* parent)
   view_->horizontalHeader()->setSectionResizeMode(LayerTableModel::NameColumn, QHeaderView::Interactive);
   view_->horizontalHeader()->setStretchLastSection(true);
   view_->setTextElideMode(Qt::ElideLeft);  // the end of a module path says the most
+  // The name stays in place while the statistics scroll sideways under a narrow pane.
+  frozen_ = new FrozenColumn(view_, LayerTableModel::NameColumn);
+  view_->setTextElideMode(Qt::ElideRight);  // the other columns: numbers and shapes read from the left
 
   auto* top = new QHBoxLayout();
   top->addWidget(filter_, 1);
@@ -115,6 +119,8 @@ void LayerBrowser::setSession(const ModelSession* session) {
   view_->setColumnWidth(LayerTableModel::NameColumn, std::min(longest + 12, 340));
   Q_EMIT currentLayerChanged(-1);
 }
+
+QTableView* LayerBrowser::frozenNames() const { return frozen_->view(); }
 
 int LayerBrowser::currentRow() const {
   const QModelIndex current = view_->selectionModel()->currentIndex();

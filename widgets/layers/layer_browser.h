@@ -9,6 +9,7 @@ class QTableView;
 
 namespace quench::gui {
 
+class FrozenColumn;
 class LayerFilterProxy;
 class LayerTableModel;
 class ModelSession;
@@ -36,6 +37,7 @@ class LayerBrowser : public QWidget {
   LayerTableModel* model() const { return model_; }
   LayerFilterProxy* proxy() const { return proxy_; }
   QTableView* view() const { return view_; }
+  QTableView* frozenNames() const;  // the name column that stays while the others scroll
   QLineEdit* filter() const { return filter_; }
 
  Q_SIGNALS:
@@ -50,6 +52,7 @@ class LayerBrowser : public QWidget {
   QLineEdit* filter_;
   QLabel* count_;
   QTableView* view_;
+  FrozenColumn* frozen_;
   QMetaObject::Connection run_connection_, parent_connection_, activations_connection_, sensitivity_connection_;
 };
 

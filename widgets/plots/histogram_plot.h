@@ -3,6 +3,8 @@
 // curve, with a log-y toggle: weight and activation distributions are mostly a narrow peak with
 // rare large values, which only a log count axis shows.
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "widgets/plots/plot_widget.h"
@@ -22,6 +24,15 @@ class HistogramPlot : public PlotWidget {
   // empty bins between representable values).
   void setData(const std::vector<double>& edges, const std::vector<int64_t>& counts);
   void clear();
+  // A second distribution drawn as an outline over this one, on the same axes (the float weight
+  // behind the compressed one); empty edges remove it.
+  void setOverlay(const std::vector<double>& edges, const std::vector<int64_t>& counts);
+  bool hasOverlay() const { return !overlay_counts_.empty(); }
+  // The x range of the bins that hold values (nullopt when empty); and a range to show instead of
+  // it, so that two plots share one x axis (nullopt: each its own).
+  std::optional<std::pair<double, double>> valueRange() const;
+  void setSharedXRange(std::optional<std::pair<double, double>> range);
+  std::pair<double, double> xRange() const;
   void setLogY(bool on);
   bool logY() const;
   // Bars drawn after merging (0 when empty).
@@ -37,6 +48,9 @@ class HistogramPlot : public PlotWidget {
 
   std::vector<double> edges_;
   std::vector<int64_t> counts_;
+  std::vector<double> overlay_edges_;
+  std::vector<int64_t> overlay_counts_;
+  std::optional<std::pair<double, double>> shared_x_;
   QCheckBox* log_y_;
   int displayed_bins_ = 0;
 };

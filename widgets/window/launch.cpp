@@ -20,6 +20,7 @@
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/layers/layer_browser.h"
+#include "widgets/layers/model_tree.h"
 #include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/histogram_plot.h"
@@ -50,8 +51,10 @@ void sortTable(MainWindow& window, const QString& spec) {
 }
 
 const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after"), QStringLiteral("recipe"), QStringLiteral("experiments"),
-                           QStringLiteral("activations")};
-const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto")};
+                           QStringLiteral("activations"), QStringLiteral("model")};
+// In CompareWindow::Tab order.
+const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto"), QStringLiteral("layer-table"),
+                                  QStringLiteral("runs")};
 const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity"), QStringLiteral("calibrate")};
 
 void loadRecipe(MainWindow& window, const QString& recipe) {
@@ -68,6 +71,10 @@ void showTab(MainWindow& window, const QString& tab) {
   if (i == 4) {  // the layer detail's third page
     window.sideTabs()->setCurrentIndex(0);
     window.detail()->tabs()->setCurrentIndex(2);
+    return;
+  }
+  if (i == 5) {
+    window.sideTabs()->setCurrentWidget(window.modelTree());
     return;
   }
   window.sideTabs()->setCurrentIndex(i == 1 ? 0 : i == 0 ? 0 : i - 1);
@@ -93,7 +100,7 @@ void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>&
   QPointer<QWidget> target = &window;
   if (opts.compare || !opts.compare_runs.isEmpty()) {
     const QList<int64_t> ids = opts.compare_runs.isEmpty() ? recorded : opts.compare_runs;
-    if (ids.size() < 2) fail_usage(QObject::tr("--compare: %1 run(s) to compare; two or more are needed").arg(ids.size()));
+    if (ids.isEmpty()) fail_usage(QObject::tr("--compare: no runs to show"));
     CompareWindow* cmp = window.compareExperiments(ids);
     if (!cmp) fail_usage(QObject::tr("--compare: the runs could not be compared"));
     cmp->resize(opts.size);
@@ -169,9 +176,9 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   const QCommandLineOption compare(QStringLiteral("compare"), QObject::tr("Compare the runs --run recorded (screenshot: that window)."));
   const QCommandLineOption compare_runs(QStringLiteral("compare-runs"), QObject::tr("Compare these stored runs (screenshot: that window)."),
                                         QStringLiteral("ID,ID…"));
-  const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers or pareto."),
+  const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers, pareto, layer-table or runs."),
                                        QStringLiteral("TAB"));
-  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments or activations."),
+  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations or model."),
                                QStringLiteral("TAB"));
   const QCommandLineOption point(QStringLiteral("point"),
                                  QObject::tr("On the Activations page, show the selected layer's point of this kind (input, x, dt, B, C, y)."),

@@ -25,6 +25,7 @@
 #include "widgets/jobs/job_status_widget.h"
 #include "widgets/jobs/log_pane.h"
 #include "widgets/layers/layer_browser.h"
+#include "widgets/layers/model_tree.h"
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/recipe/recipe_document.h"
@@ -71,6 +72,8 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   side_tabs_->addTab(detail_, tr("Layer"));
   side_tabs_->addTab(recipe_editor_, tr("Recipe"));
   side_tabs_->addTab(experiments_, tr("Experiments"));
+  model_tree_ = new ModelTree(*browser_->model(), this);
+  side_tabs_->addTab(model_tree_, tr("Model"));
   split->addWidget(side_tabs_);
   // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
   split->setSizes({870, 570});
@@ -101,7 +104,14 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   statusBar()->setSizeGripEnabled(true);
 
   connect(browser_, &LayerBrowser::currentLayerChanged, detail_, &LayerDetailPane::showLayer);
-  connect(issues_dock_, &IssuesDock::jumpToLayer, this, &MainWindow::showLayer);
+  connect(browser_, &LayerBrowser::currentLayerChanged, model_tree_, [this](int row) {
+    if (session_ && row >= 0) model_tree_->setCurrentLayer(QString::fromStdString(session_->layer(row).name));
+  });
+  connect(model_tree_, &ModelTree::layerClicked, this, &MainWindow::showLayer);
+  connect(model_tree_, &ModelTree::layerActivated, this, [this](const QString& name) {
+    if (showLayer(name)) side_tabs_->setCurrentWidget(detail_);
+  });
+  connect(issues_dock_, &IssuesDock::jumpTo, this, &MainWindow::showIssue);
   connect(browser_, &LayerBrowser::selectionChanged, recipe_editor_,
           [this] { recipe_editor_->setSelection(browser_->selectedLayers(), browser_->selectionGlob()); });
   connect(recipe_editor_, &RecipeEditor::jumpToLayer, this, &MainWindow::showLayer);
@@ -179,6 +189,11 @@ void MainWindow::buildMenus() {
     connect(log_y, &QAction::toggled, histogram, &HistogramPlot::setLogY);
     connect(histogram, &HistogramPlot::logYChanged, log_y, &QAction::setChecked);
   }
+  QAction* tree = view->addAction(tr("&Model Tree"));
+  tree->setObjectName(QStringLiteral("showModelTree"));
+  tree->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
+  tree->setToolTip(tr("The model's modules as a tree, coloured by a statistic or result of its layers"));
+  connect(tree, &QAction::triggered, this, [this] { side_tabs_->setCurrentWidget(model_tree_); });
   view->addSeparator();
   for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/store/records.h"
+#include "widgets/issues/issues_model.h"
 #include "widgets/jobs/job_runner.h"
 #include "widgets/runs/run_dialog.h"
 #include "widgets/runs/run_settings.h"
@@ -27,7 +28,7 @@ class RunPage;
 struct RunOutcome;
 class FileActions;
 class IssuesDock;
-class IssuesModel;
+class ModelTree;
 class LayerBrowser;
 class LayerDetailPane;
 class LogPane;
@@ -54,10 +55,13 @@ class MainWindow : public QMainWindow {
   void compareWithFloatModel(const QString& dir);
   // Selects a layer by Hugging Face name in the table (and so in the detail pane).
   bool showLayer(const QString& name);
+  // Shows the issue's layer on the page that holds its finding (an activation issue: its point).
+  void showIssue(const Issue& issue);
 
   const ModelSession* session() const { return session_.get(); }
   JobRunner& jobs() const { return *jobs_; }
   LayerBrowser* layers() const { return browser_; }
+  ModelTree* modelTree() const { return model_tree_; }
   LayerDetailPane* detail() const { return detail_; }
   WeightPage* weightPage() const { return weight_page_; }
   ActivationPage* activationPage() const { return activation_page_; }
@@ -133,6 +137,7 @@ class MainWindow : public QMainWindow {
   ActivationPage* activation_page_;
   LogPane* log_;
   IssuesDock* issues_dock_;
+  ModelTree* model_tree_ = nullptr;
   DeviceSelector* device_;
   RecipeDocument* recipe_;
   RecipeEditor* recipe_editor_;

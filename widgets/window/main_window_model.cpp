@@ -8,8 +8,10 @@
 #include <QPushButton>
 #include <QStatusBar>
 
+#include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/parent_page.h"
+#include "widgets/detail/weight_page.h"
 #include "widgets/experiments/experiments_panel.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_editor.h"
@@ -141,7 +143,7 @@ void MainWindow::reportOutliers() {
                   .arg(s->outliers.channels.size())
                   .arg(top.channel)
                   .arg(top.ratio, 0, 'f', 1);
-    issues_->add({Issue::Severity::Info, message, QString::fromStdString(s->layer), kStatsSource});
+    issues_->add({Issue::Severity::Info, message, QString::fromStdString(s->layer), kStatsSource, Issue::Page::Weights});
   }
 }
 
@@ -171,11 +173,24 @@ void MainWindow::reportActivationOutliers() {
                                     : tr("%1 outlier activation channels at %2%3 (calibration #%4)").arg(*p.outliers))
                       .arg(QString::fromStdString(p.point), largest)
                       .arg(run.experiment_id),
-                  row >= 0 ? QString::fromStdString(session_->layer(row).name) : QString(), kActivationSource});
+                  row >= 0 ? QString::fromStdString(session_->layer(row).name) : QString(), kActivationSource,
+                  Issue::Page::Activations, QString::fromStdString(p.point)});
   }
 }
 
 bool MainWindow::showLayer(const QString& name) { return browser_->selectLayer(name); }
+
+void MainWindow::showIssue(const Issue& issue) {
+  if (!showLayer(issue.layer)) return;
+  switch (issue.page) {
+    case Issue::Page::Layer: break;
+    case Issue::Page::Weights: detail_->showPage(weight_page_); break;
+    case Issue::Page::Activations:
+      detail_->showPage(activation_page_);
+      if (!issue.point.isEmpty()) activation_page_->selectPointNamed(issue.point);
+      break;
+  }
+}
 
 void MainWindow::onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error) {
   // A job that now succeeds takes its earlier failure's error out of the Issues dock.

@@ -81,6 +81,13 @@ void addRunMenu(MainWindow& w, QMenu& menu) {
     w.sideTabs()->setCurrentIndex(2);
     w.experiments()->compareSelected();
   });
+  QAction* details = menu.addAction(QObject::tr("Selected Run's &Details"));
+  details->setObjectName(QStringLiteral("runDetailsAction"));
+  details->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+  QObject::connect(details, &QAction::triggered, &w, [&w] {
+    w.sideTabs()->setCurrentIndex(2);
+    w.experiments()->showDetails();
+  });
   QAction* layer = menu.addAction(QObject::tr("Show the &Layer"));
   layer->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
   QObject::connect(layer, &QAction::triggered, &w, [&w] { w.sideTabs()->setCurrentIndex(0); });
