@@ -55,6 +55,10 @@ SHOT_SIZE=1680x945 shot workbench-mnist-resnet "$DEMO/mnist-resnet" --sort Kurto
 # Outlier channels: llama-tiny (the parity fixture) has input channels 0 and 1 scaled ×8 in every
 # projection; the table's heat colours, the red channels and the Issues dock all point at them.
 shot outliers-llama-tiny "$DEMO/llama-tiny" --sort Outliers --select model.layers.0.mlp.up_proj --issues
+# A small screen (1024×700): the statistics scroll sideways under the layer names, which stay.
+SHOT_SIZE=1024x700 shot small-window "$DEMO/sotu-llama" --sort Kurtosis --select model.layers.3.mlp.down_proj
+# View → Model Tree: the modules as a tree, coloured by the layers' kurtosis; a block shows its worst layer.
+shot model-tree "$DEMO/llama-tiny" --tab model --select model.layers.1.mlp.up_proj
 # Filtering by statistic: the MLP layers whose weights are heavy-tailed and have outlier channels.
 shot filter-statistics "$DEMO/llama-tiny" --filter "mlp, kurtosis > 4, outliers >= 1" --sort Kurtosis
 # Runs. The window's store is $work/quench.db (beside its settings file); its run dialog starts
@@ -88,6 +92,9 @@ shot compare-metrics "$DEMO/sotu-llama" --run evaluate --compare-runs 5,4 --comp
 # Per-layer SQNR of two recipes, and size against perplexity for every run of the model.
 shot compare-layers "$DEMO/sotu-llama" --compare-runs 4,3 --compare-tab layers
 shot compare-pareto "$DEMO/sotu-llama" --compare-runs 5,4 --compare-tab pareto
+# One run's details (Experiments → Details): every layer's result, sortable, and what the run was.
+shot run-details "$DEMO/sotu-llama" --compare-runs 4 --compare-tab layer-table
+shot run-details-runs "$DEMO/sotu-llama" --compare-runs 4 --compare-tab runs
 # A calibration (run 6, the preferences' calibration set): the layer table's activation columns
 # sorted by outlier input channels, the top layer's input distribution on a log count axis and its
 # channels' absmax with the outlier channels in red.
