@@ -22,6 +22,7 @@
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_stream.h"
+#include "core/util/cache_dir.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
 
@@ -360,11 +361,7 @@ std::string gguf_cache_dir(const std::string& gguf_path) {
   struct stat st {};
   QUENCH_CHECK(::stat(gguf_path.c_str(), &st) == 0, gguf_path, ": cannot read (", std::strerror(errno), ")");
   const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  fs::path base;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x && fs::path(x).is_absolute()) base = x;
-  else if (const char* h = std::getenv("HOME"); h && *h) base = fs::path(h) / ".cache";
-  else base = fs::temp_directory_path();
-  return (base / "quench" / "gguf" /
+  return (user_cache_dir("gguf") /
           (fs::path(gguf_path).stem().string() + "-" + std::to_string(static_cast<int64_t>(st.st_size)) + "-" + std::to_string(mtime_ns)))
       .string();
 }

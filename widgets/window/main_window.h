@@ -3,6 +3,7 @@
 // running their jobs lives in main_window_model.cpp, menus in their *_actions files.
 #include <QMainWindow>
 
+#include <atomic>
 #include <map>
 #include <memory>
 
@@ -48,7 +49,8 @@ class MainWindow : public QMainWindow {
   // Opens a model folder in the background (cancelling whatever runs), then computes its
   // weight statistics. Failures go to an error dialog and the Issues dock.
   void openModel(const QString& dir);
-  // Recomputes the weight statistics of the open model on the selected device.
+  // Recomputes the weight statistics of the open model on the selected device (opening a model
+  // reads them from the cache when an earlier pass kept them).
   void computeWeightStatistics();
   // Compares every layer of the open model with the same layer of the float model in `dir`, in
   // the background: the SQNR column and the "vs Float Model" page fill in as layers are done.
@@ -119,6 +121,7 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void setSession(std::shared_ptr<ModelSession> session);
   void reportOutliers();
+  void startWeightStatistics(bool read_cache);
   void reportActivationOutliers();
   void onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error);
   void onRunRecorded(const std::shared_ptr<ModelSession>& session, const RunOutcome& out);
@@ -138,6 +141,8 @@ class MainWindow : public QMainWindow {
   LogPane* log_;
   IssuesDock* issues_dock_;
   ModelTree* model_tree_ = nullptr;
+  // The row the running weight statistics job computes next (the layer on screen).
+  std::shared_ptr<std::atomic<int>> wanted_stats_;
   DeviceSelector* device_;
   RecipeDocument* recipe_;
   RecipeEditor* recipe_editor_;

@@ -8,6 +8,7 @@
 #include <QPushButton>
 #include <QStatusBar>
 
+#include "core/util/cache_dir.h"
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/parent_page.h"
@@ -99,10 +100,12 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   setWindowTitle(tr("%1 — Quench").arg(s.name));
   statusBar()->showMessage(tr("Opened %1: %2 compressible layers").arg(s.dir).arg(s.layers.size()), 8000);
   Q_EMIT modelOpened(s.dir);
-  computeWeightStatistics();
+  startWeightStatistics(true);
 }
 
-void MainWindow::computeWeightStatistics() {
+void MainWindow::computeWeightStatistics() { startWeightStatistics(false); }
+
+void MainWindow::startWeightStatistics(bool read_cache) {
   if (!session_) return;
   at::Device device = at::kCPU;
   try {
@@ -113,7 +116,11 @@ void MainWindow::computeWeightStatistics() {
   }
   issues_->clearSource(kStatsSource);
   std::shared_ptr<ModelSession> session = session_;
-  jobs_->submit(weightStatsJob(session, device, [this, session] {
+  WeightStatsJobOptions opts;
+  opts.cache_dir = user_cache_dir("weight-stats");
+  opts.read_cache = read_cache;
+  opts.wanted = wanted_stats_ = std::make_shared<std::atomic<int>>(browser_->currentRow());  // the layer on screen first
+  jobs_->submit(weightStatsJob(session, device, opts, [this, session] {
     if (session != session_) return;  // another model was opened meanwhile
     reportOutliers();
     Q_EMIT weightStatisticsReady();
