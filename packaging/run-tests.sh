@@ -15,3 +15,5 @@ ctest --test-dir "${QUENCH_BUILD_DIR:-build}" -LE gpu --output-on-failure -j "${
 if [ "${QUENCH_FUZZ_SECONDS:-10}" != 0 ]; then
   QUENCH_FUZZ_TORCH=OFF bash fuzz/run.sh "${QUENCH_FUZZ_SECONDS:-10}"
 fi
+# The Debian package: built, installed with apt, both programs started from /usr/bin.
+bash packaging/build-deb.sh
