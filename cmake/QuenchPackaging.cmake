@@ -38,9 +38,9 @@ set(CPACK_PACKAGE_NAME quench)
 set(CPACK_PACKAGE_VENDOR "Quench")
 set(CPACK_PACKAGE_CONTACT "Quench developers <quench@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "workbench for compressing neural networks")
-# The first line is the synopsis; CPack indents the rest as the long description.
+# The long description (the synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY); CPack indents its lines.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "workbench for compressing neural networks\nQuench shows per-layer weight and activation statistics, applies quantization,\npruning and low-rank settings chosen per layer, evaluates the result, stores every\nrun in an experiment database and exports GGUF (llama.cpp) and compressed-tensors\n(vLLM) checkpoints. quench is the window, quench-cli the command line.")
+    "Quench shows per-layer weight and activation statistics, applies quantization,\npruning and low-rank settings chosen per layer, evaluates the result, stores every\nrun in an experiment database and exports GGUF (llama.cpp) and compressed-tensors\n(vLLM) checkpoints. quench is the window, quench-cli the command line.")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
