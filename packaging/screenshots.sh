@@ -106,6 +106,8 @@ SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibr
 SHOT_SIZE=1680x945 shot sensitivity-sotu-llama "$DEMO/sotu-llama" --run sensitivity --issues
 # Every run in the store.
 shot experiments "$DEMO/sotu-llama" --tab experiments
+# Run → Sensitivity Heatmap of a sensitivity run with the dialog's two candidates (W4A16-G128, W3A16-G128).
+SHOT_SIZE=1100x800 shot sensitivity-heatmap "$DEMO/sotu-llama" --run sensitivity --heatmap
 # Run → Sweep…: the editor's recipe, two schemes, a 2×2 grid and a 3-chunk sensitivity analysis
 # run here one after another, collected into the store as they finish (after the shot above, so
 # that one shows the runs before the sweep).

@@ -31,8 +31,10 @@
 #include "widgets/experiments/compare_window.h"
 #include "widgets/experiments/experiment_list_model.h"
 #include "widgets/experiments/experiments_panel.h"
+#include "widgets/experiments/sensitivity_heatmap.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
+#include "widgets/layers/heat_scale.h"
 #include "widgets/layers/layer_browser.h"
 #include "widgets/layers/layer_filter_proxy.h"
 #include "widgets/layers/layer_table_model.h"
@@ -429,7 +431,7 @@ class WorkflowTest : public QObject {
       if (d->isVisible()) dialog = d;
     QVERIFY(dialog);
     fillQuickRun(dialog);
-    setText(dialog, "candidates", QStringLiteral("W3A16-G16"));
+    setText(dialog, "candidates", QStringLiteral("W3A16-G16,W8A16"));
     setText(dialog, "layersGlob", QStringLiteral("model.layers.0.*"));
     QTest::mouseClick(dialog->findChild<QPushButton*>(QStringLiteral("runButton")), Qt::LeftButton);
     QVERIFY(opened.wait(kRunTimeoutMs));
@@ -451,6 +453,45 @@ class WorkflowTest : public QObject {
     for (int r = 0; r < w.issues().rowCount(); ++r)
       named = named || w.issues().issue(r).message.contains(QStringLiteral("when compressed alone with W3A16-G16"));
     QVERIFY(named);
+
+    // Run → Sensitivity Heatmap: the seven layers against both candidates, coloured by damage,
+    // and block 0 with its summed damage and worst layer; double-clicking a cell shows the layer.
+    QAction* heatmap_action = action(w, "sensitivityHeatmapAction");
+    QVERIFY(heatmap_action->isEnabled());
+    heatmap_action->trigger();
+    SensitivityHeatmap* heatmap = w.findChild<SensitivityHeatmap*>();
+    QVERIFY(heatmap);
+    QCOMPARE(heatmap->candidates(), (QStringList{QStringLiteral("W3A16-G16"), QStringLiteral("W8A16")}));
+    QTableWidget* cells = heatmap->units();
+    QCOMPARE(cells->rowCount(), 7);
+    const quench::ExperimentDetail sens = runs->store()->get(runs->model()->summary(0).id);
+    QCOMPARE(sens.summary.kind, std::string("sensitivity"));
+    double sum3 = 0, sum8 = 0, worst3 = -1;
+    int worst_row = -1;
+    for (int r = 0; r < cells->rowCount(); ++r) {
+      const QString unit = cells->verticalHeaderItem(r)->text();
+      const quench::LayerResult* stored_unit = nullptr;
+      for (const auto& u : sens.layers)
+        if (QString::fromStdString(u.layer) == unit) stored_unit = &u;
+      QVERIFY2(stored_unit, qPrintable(unit));
+      const double d3 = stored_unit->settings["sensitivity"]["W3A16-G16"]["delta"].get<double>();
+      const double d8 = stored_unit->settings["sensitivity"]["W8A16"]["delta"].get<double>();
+      QCOMPARE(cells->item(r, 0)->text(), QString::number(d3, 'g', 3));
+      QCOMPARE(cells->item(r, 1)->text(), QString::number(d8, 'g', 3));
+      sum3 += d3, sum8 += d8;
+      if (d3 > worst3) worst3 = d3, worst_row = r;
+    }
+    QVERIFY2(sum8 < sum3, qPrintable(QStringLiteral("%1 vs %2").arg(sum8).arg(sum3)));  // 8 bits damage less than 3
+    QCOMPARE(cells->item(worst_row, 0)->background().color(), quench::gui::HeatScale::color(1.0));  // the worst cell is full red
+    QTableWidget* depth = heatmap->blocks();
+    QCOMPARE(depth->rowCount(), 1);
+    QCOMPARE(depth->verticalHeaderItem(0)->text(), QStringLiteral("model.layers.0"));
+    QCOMPARE(depth->item(0, 0)->text(), QString::number(sum3, 'g', 3));
+    QVERIFY(depth->item(0, 2)->text().startsWith(cells->verticalHeaderItem(worst_row)->text().mid(QStringLiteral("model.layers.0.").size())));
+    QCOMPARE(heatmap->csv(SensitivityHeatmap::UnitsTab).count(QLatin1Char('\n')), 8);
+    Q_EMIT cells->cellDoubleClicked(worst_row, 0);
+    QCOMPARE(w.detail()->layer(), session.rowOf(cells->verticalHeaderItem(worst_row)->text().toStdString()));
+    heatmap->close();
     layers->view()->sortByColumn(-1, Qt::AscendingOrder);
 
     // A second window on the same store: opening the calibrate run from the Experiments tab fills

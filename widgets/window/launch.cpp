@@ -25,6 +25,7 @@
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/experiments/compare_window.h"
+#include "widgets/experiments/sensitivity_heatmap.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
 #include "widgets/runs/export_dialog.h"
@@ -107,6 +108,12 @@ void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>&
     if (!opts.compare_tab.isEmpty()) cmp->tabs()->setCurrentIndex(static_cast<int>(kCompareTabs.indexOf(opts.compare_tab)));
     target = cmp;
   }
+  if (opts.heatmap) {
+    SensitivityHeatmap* heatmap = window.showSensitivityHeatmap();
+    if (!heatmap) fail_usage(QObject::tr("--heatmap: no sensitivity run is shown (add --run sensitivity)"));
+    heatmap->resize(opts.size);
+    target = heatmap;
+  }
   if (!opts.export_dialog.isEmpty()) {
     ExportDialog* dialog = window.startExport();
     if (!dialog) fail_usage(QObject::tr("--export-dialog: the export dialog could not be opened"));
@@ -178,6 +185,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                         QStringLiteral("ID,ID…"));
   const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers, pareto, layer-table or runs."),
                                        QStringLiteral("TAB"));
+  const QCommandLineOption heatmap(QStringLiteral("heatmap"), QObject::tr("Show the sensitivity run as heatmaps (screenshot: that window)."));
   const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations or model."),
                                QStringLiteral("TAB"));
   const QCommandLineOption point(QStringLiteral("point"),
@@ -193,7 +201,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                          QStringLiteral("FORMAT"));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, tab, select_all, point, export_dialog, sweep});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, heatmap, tab, select_all, point, export_dialog, sweep});
   p.process(arguments);
 
   LaunchOptions o;
@@ -218,6 +226,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
     if (!ok) fail_usage(QObject::tr("--compare-runs: '%1' is not a run number").arg(id));
   }
   o.compare_tab = p.value(compare_tab);
+  o.heatmap = p.isSet(heatmap);
   if (!o.compare_tab.isEmpty() && !kCompareTabs.contains(o.compare_tab))
     fail_usage(QObject::tr("--compare-tab: '%1' is not one of %2").arg(o.compare_tab, kCompareTabs.join(QStringLiteral(", "))));
   o.tab = p.value(tab);

@@ -23,6 +23,7 @@ struct LaunchOptions {
   QStringList runs;      // --run compress,evaluate,sensitivity,calibrate: run these (run dialog defaults) in order
   bool compare = false;  // --compare: compare the runs --run recorded (the screenshot shows that window)
   QList<int64_t> compare_runs;  // --compare-runs ID,ID…: compare these stored runs instead
+  bool heatmap = false;  // --heatmap: the sensitivity run shown, as heatmaps (the screenshot shows that window)
   QString compare_tab;   // --compare-tab metrics|layers|pareto
   QString tab;           // --tab layer|before-after|recipe|experiments|activations
   QString point;         // --point KIND: the Activations page's point (input, x, dt, B, C, y)

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/store/records.h"
 #include "widgets/issues/issues_model.h"
@@ -30,6 +31,7 @@ struct RunOutcome;
 class FileActions;
 class IssuesDock;
 class ModelTree;
+class SensitivityHeatmap;
 class LayerBrowser;
 class LayerDetailPane;
 class LogPane;
@@ -100,12 +102,17 @@ class MainWindow : public QMainWindow {
   // layer into the table's Δ column (showSensitivity, also after a sensitivity job).
   void openExperiment(const ExperimentDetail& detail);
   void showSensitivity(const ExperimentDetail& d);
+  // The sensitivity run shown last as heatmaps (Run → Sensitivity Heatmap); nullptr, with a
+  // message, when none is shown.
+  SensitivityHeatmap* showSensitivityHeatmap();
+  bool hasSensitivityRun() const { return sensitivity_run_.has_value(); }
   // Opens a window comparing stored runs (nullptr, with a message, when the store refuses).
   CompareWindow* compareExperiments(const QList<int64_t>& ids);
   // Points the Experiments tab at the database the preferences name.
   void useDatabase();
 
  Q_SIGNALS:
+  void sensitivityShown();
   void modelOpened(const QString& dir);
   void weightStatisticsReady();
   void floatComparisonReady();
@@ -141,6 +148,7 @@ class MainWindow : public QMainWindow {
   LogPane* log_;
   IssuesDock* issues_dock_;
   ModelTree* model_tree_ = nullptr;
+  std::optional<ExperimentDetail> sensitivity_run_;  // the one the table's Δ column shows
   // The row the running weight statistics job computes next (the layer on screen).
   std::shared_ptr<std::atomic<int>> wanted_stats_;
   DeviceSelector* device_;

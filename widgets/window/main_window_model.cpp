@@ -92,6 +92,8 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   // Something to look at straight away: the first layer's plots fill in as statistics arrive.
   browser_->selectTop();
   session_ = std::move(session);
+  sensitivity_run_.reset();  // its layers were another model's
+  Q_EMIT sensitivityShown();
   issues_->clear();
   // Whatever shows a calibration on this model (a calibrate job, an opened run) lists its outliers.
   connect(session_.get(), &ModelSession::activationsChanged, this, &MainWindow::reportActivationOutliers);

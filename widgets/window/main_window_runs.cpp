@@ -7,8 +7,10 @@
 
 #include "core/store/store.h"
 #include "core/util/error.h"
+#include "widgets/detail/layer_detail_pane.h"
 #include "widgets/experiments/compare_window.h"
 #include "widgets/experiments/experiments_panel.h"
+#include "widgets/experiments/sensitivity_heatmap.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/layers/layer_browser.h"
@@ -177,6 +179,8 @@ void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, con
 // coloured, named after the metric and the candidate), and the worst units in the Issues dock.
 void MainWindow::showSensitivity(const ExperimentDetail& d) {
   if (!session_) return;
+  sensitivity_run_ = d;
+  Q_EMIT sensitivityShown();
   const QString metric = d.recipe.is_object() && d.recipe.contains("metric") && d.recipe["metric"].is_string()
                              ? QString::fromStdString(d.recipe["metric"].get<std::string>())
                              : tr("metric");
@@ -208,6 +212,24 @@ void MainWindow::showSensitivity(const ExperimentDetail& d) {
                   QString::fromStdString(first), kRunSource});
   }
   browser_->view()->sortByColumn(LayerTableModel::SensitivityColumn, Qt::DescendingOrder);
+}
+
+SensitivityHeatmap* MainWindow::showSensitivityHeatmap() {
+  if (!sensitivity_run_) {
+    showError(tr("Sensitivity Heatmap"), tr("No sensitivity run is shown: run Run → Layer Sensitivity, or open a sensitivity run in the Experiments tab."));
+    return nullptr;
+  }
+  try {
+    auto* heatmap = new SensitivityHeatmap(*sensitivity_run_, this);
+    connect(heatmap, &SensitivityHeatmap::layerActivated, this, [this](const QString& layer) {
+      if (showLayer(layer)) side_tabs_->setCurrentWidget(detail_);
+    });
+    heatmap->show();
+    return heatmap;
+  } catch (const std::exception& e) {
+    showError(tr("Sensitivity Heatmap"), QString::fromStdString(e.what()));
+    return nullptr;
+  }
 }
 
 void MainWindow::openExperiment(const ExperimentDetail& d) {

@@ -81,6 +81,12 @@ void addRunMenu(MainWindow& w, QMenu& menu) {
     w.sideTabs()->setCurrentIndex(2);
     w.experiments()->compareSelected();
   });
+  QAction* heatmap = menu.addAction(QObject::tr("Sensitivity &Heatmap"));
+  heatmap->setObjectName(QStringLiteral("sensitivityHeatmapAction"));
+  heatmap->setToolTip(QObject::tr("The sensitivity run shown in the table as heatmaps: every layer against every candidate setting, and the blocks by depth"));
+  heatmap->setEnabled(false);
+  QObject::connect(heatmap, &QAction::triggered, &w, [&w] { w.showSensitivityHeatmap(); });
+  QObject::connect(&w, &MainWindow::sensitivityShown, heatmap, [heatmap, &w] { heatmap->setEnabled(w.hasSensitivityRun()); });
   QAction* details = menu.addAction(QObject::tr("Selected Run's &Details"));
   details->setObjectName(QStringLiteral("runDetailsAction"));
   details->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
