@@ -284,6 +284,20 @@ class WorkflowTest : public QObject {
     QVERIFY(w.runPage()->after()->hasOverlay());
     QCOMPARE(w.runPage()->before()->xRange(), w.runPage()->after()->xRange());
     QVERIFY(w.runPage()->after()->title().contains(QStringLiteral("dashed")));
+    // The error's distribution: its power against the float weight's is the recorded weight SQNR.
+    QVERIFY(w.runPage()->error()->hasData());
+    {
+      const int gate_row = session.rowOf("model.layers.2.mlp.gate_proj");
+      const quench::WeightStats* before = session.weightStats(gate_row);
+      const quench::WeightStats* err = session.errorStats(gate_row);
+      QVERIFY(before && err);
+      const double signal = before->all.std * before->all.std + before->all.mean * before->all.mean;
+      const double noise = err->all.std * err->all.std + err->all.mean * err->all.mean;
+      const double stored = *session.runResult(gate_row)->weight_sqnr_db;
+      QVERIFY2(std::abs(10 * std::log10(signal / noise) - stored) < 0.05,
+               qPrintable(QStringLiteral("%1 vs %2 dB").arg(10 * std::log10(signal / noise)).arg(stored)));
+      QVERIFY(w.runPage()->numbersText().contains(QStringLiteral("error std")));
+    }
 
     // A baseline evaluation of the float model.
     const qint64 baseline = runFromMenu(w, "runEvaluate", QStringLiteral("float"));

@@ -14,7 +14,8 @@ QString db(const std::optional<double>& v) { return v ? QObject::tr("%1 dB").arg
 }  // namespace
 
 RunPage::RunPage(QWidget* parent)
-    : DetailPage(parent), numbers_(new QLabel(this)), before_(new HistogramPlot(this)), after_(new HistogramPlot(this)) {
+    : DetailPage(parent), numbers_(new QLabel(this)), before_(new HistogramPlot(this)), after_(new HistogramPlot(this)),
+      error_(new HistogramPlot(this)) {
   numbers_->setObjectName(QStringLiteral("runNumbers"));
   numbers_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   numbers_->setWordWrap(true);
@@ -24,12 +25,18 @@ RunPage::RunPage(QWidget* parent)
   after_->setTitle(tr("After: the compressed weight"));
   before_->setAxisLabels(tr("weight"), tr("count"));
   after_->setAxisLabels(tr("weight"), tr("count"));
+  error_->setObjectName(QStringLiteral("errorHistogram"));
+  error_->setTitle(tr("Error: compressed − float weight"));
+  error_->setAxisLabels(tr("error"), tr("count"));
   // One log toggle for both, so the two stay comparable.
   connect(before_, &HistogramPlot::logYChanged, after_, &HistogramPlot::setLogY);
   connect(after_, &HistogramPlot::logYChanged, before_, &HistogramPlot::setLogY);
+  connect(after_, &HistogramPlot::logYChanged, error_, &HistogramPlot::setLogY);
+  connect(error_, &HistogramPlot::logYChanged, after_, &HistogramPlot::setLogY);
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(before_);
   split->addWidget(after_);
+  split->addWidget(error_);
   split->setChildrenCollapsible(false);
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(numbers_);
@@ -54,9 +61,14 @@ void RunPage::showLayer(const ModelSession& session, int row) {
       shared = shared ? std::make_pair(std::min(shared->first, r->first), std::max(shared->second, r->second)) : *r;
   before_->setSharedXRange(b && a ? shared : std::nullopt);
   after_->setSharedXRange(b && a ? shared : std::nullopt);
+  const WeightStats* e = session.errorStats(row);
+  if (e) error_->setData(e->all.histogram.edges(), e->all.histogram.counts());
+  else error_->clear();
+  error_->setEmptyMessage(tr("the error is kept only for runs made in this session"));
 
   if (!session.hasRun()) {
     after_->setEmptyMessage(tr("no run yet: Run → Compress and Evaluate (Ctrl+R)"));
+    error_->setEmptyMessage(tr("no run yet"));
     numbers_->setText(tr("No run on this model yet. Compress it (Run → Compress and Evaluate), or open a compress experiment in "
                          "the Experiments tab, to compare each layer before and after."));
     return;
@@ -68,6 +80,7 @@ void RunPage::showLayer(const ModelSession& session, int row) {
   after_->setEmptyMessage(r ? tr("the compressed weight is kept only for runs made in this session")
                             : tr("run #%1 did not compress this layer").arg(run.experiment_id));
   if (!r) {
+    error_->setEmptyMessage(tr("run #%1 did not compress this layer").arg(run.experiment_id));
     numbers_->setText(tr("Run #%1 (%2) kept this layer in full precision.").arg(run.experiment_id).arg(run.name));
     return;
   }
@@ -82,7 +95,8 @@ void RunPage::showLayer(const ModelSession& session, int row) {
                         .arg(run.experiment_id)
                         .arg(run.name, setting.isEmpty() ? tr("activations only") : setting)
                         .arg(r->bits ? QString::number(*r->bits, 'f', 3) : tr("16"))
-                        .arg(db(r->weight_sqnr_db), db(r->output_sqnr_db)));
+                        .arg(db(r->weight_sqnr_db), db(r->output_sqnr_db)) +
+                    (e ? tr(" · error std %1, largest %2").arg(e->all.std, 0, 'g', 3).arg(e->all.absmax, 0, 'g', 3) : QString()));
 }
 
 QString RunPage::numbersText() const { return numbers_->text(); }

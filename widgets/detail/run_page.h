@@ -1,7 +1,8 @@
 #pragma once
 // The selected layer before and after the last run: its setting, bits and errors, and the weight
-// distribution of the float weight next to the compressed (quantized-then-dequantized) one, where
-// the quantization grid shows as separate spikes.
+// distribution of the float weight next to the compressed (quantized-then-dequantized) one on one
+// x axis, where the quantization grid shows as separate spikes, and the distribution of the error
+// (compressed − float) below them.
 #include "widgets/detail/detail_page.h"
 
 class QLabel;
@@ -21,12 +22,14 @@ class RunPage : public DetailPage {
 
   HistogramPlot* before() const { return before_; }
   HistogramPlot* after() const { return after_; }
+  HistogramPlot* error() const { return error_; }
   QString numbersText() const;
 
  private:
   QLabel* numbers_;
   HistogramPlot* before_;
   HistogramPlot* after_;
+  HistogramPlot* error_;
 };
 
 }  // namespace quench::gui

@@ -185,7 +185,13 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
 
     // The compressed weights, for the Before / After view, while this copy of the model exists.
     for (const auto& r : run.result.layers) {
-      if (Layer* layer = model.find_layer(r.layer)) out.after.push_back(weight_stats(*layer));
+      if (Layer* layer = model.find_layer(r.layer)) {
+        out.after.push_back(weight_stats(*layer));
+        // The error's own distribution (structured pruning changes the shape: no error to take).
+        const at::Tensor now = layer->kernel() ? layer->kernel()->dense_weight() : layer->weight();
+        if (now.sizes() == layer->original_weight().sizes())
+          out.errors.push_back(weight_stats(r.layer, layer->kind(), now.to(at::kFloat) - layer->original_weight().to(now.device(), at::kFloat)));
+      }
       ctx.check_cancelled();
     }
     out.experiment_id = run.experiment_id;

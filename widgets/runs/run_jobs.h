@@ -31,6 +31,7 @@ struct RunOutcome {
   QString kind;                    // "compress", "evaluate", "sensitivity", "calibrate"
   std::vector<LayerResult> layers;  // compress: per-layer results; sensitivity: one row per unit
   std::vector<WeightStats> after;   // compress: each compressed layer's weight statistics after compression
+  std::vector<WeightStats> errors;  // compress: statistics of each compressed layer's weight minus its original
   nlohmann::json metrics = nlohmann::json::object();
   QStringList warnings;
   QStringList ranking;  // sensitivity: units from most to least sensitive

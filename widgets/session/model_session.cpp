@@ -33,11 +33,13 @@ void ModelSession::addWeightStats(std::vector<WeightStats> stats) {
   if (!rows.isEmpty()) Q_EMIT weightStatsAdded(rows);
 }
 
-void ModelSession::setRun(Run run, std::vector<LayerResult> results, std::vector<WeightStats> after) {
+void ModelSession::setRun(Run run, std::vector<LayerResult> results, std::vector<WeightStats> after, std::vector<WeightStats> errors) {
   run_ = std::move(run);
   results_.assign(summary_.layers.size(), std::nullopt);
   after_.clear();
   after_.resize(summary_.layers.size());
+  errors_.clear();
+  errors_.resize(summary_.layers.size());
   // Rows of other kinds (KV-cache modules, internal points, sensitivity blocks) have no table row.
   for (auto& r : results) {
     const int row = rowOf(r.layer);
@@ -47,12 +49,21 @@ void ModelSession::setRun(Run run, std::vector<LayerResult> results, std::vector
     const int row = rowOf(s.layer);
     if (row >= 0) after_[static_cast<size_t>(row)] = std::make_unique<WeightStats>(std::move(s));
   }
+  for (auto& s : errors) {
+    const int row = rowOf(s.layer);
+    if (row >= 0) errors_[static_cast<size_t>(row)] = std::make_unique<WeightStats>(std::move(s));
+  }
   Q_EMIT runChanged();
 }
 
 const LayerResult* ModelSession::runResult(int row) const {
   if (row < 0 || row >= static_cast<int>(results_.size()) || !results_[static_cast<size_t>(row)]) return nullptr;
   return &*results_[static_cast<size_t>(row)];
+}
+
+const WeightStats* ModelSession::errorStats(int row) const {
+  if (row < 0 || row >= static_cast<int>(errors_.size())) return nullptr;
+  return errors_[static_cast<size_t>(row)].get();
 }
 
 const WeightStats* ModelSession::afterStats(int row) const {

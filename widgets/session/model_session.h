@@ -45,11 +45,13 @@ class ModelSession : public QObject {
     int64_t experiment_id = 0;
     QString name;
   };
-  void setRun(Run run, std::vector<LayerResult> results, std::vector<WeightStats> after);
+  // errors: statistics of each compressed layer's weight minus its original weight.
+  void setRun(Run run, std::vector<LayerResult> results, std::vector<WeightStats> after, std::vector<WeightStats> errors = {});
   bool hasRun() const { return run_.experiment_id != 0; }
   const Run& run() const { return run_; }
   const LayerResult* runResult(int row) const;
   const WeightStats* afterStats(int row) const;
+  const WeightStats* errorStats(int row) const;  // nullptr: not kept (a stored run) or no error to take
 
   // Activation statistics of a calibration (a calibrate job just finished, or a calibrate
   // experiment was opened): one LayerStats per observed point, arrays included, as recorded.
@@ -116,7 +118,8 @@ class ModelSession : public QObject {
   int stats_count_ = 0;
   Run run_;
   std::vector<std::optional<LayerResult>> results_;  // [layers]
-  std::vector<std::unique_ptr<WeightStats>> after_;  // [layers]
+  std::vector<std::unique_ptr<WeightStats>> after_;   // [layers]
+  std::vector<std::unique_ptr<WeightStats>> errors_;  // [layers]
   Run activation_run_;
   std::vector<LayerStats> points_;  // in the order recorded (the model's point order)
   std::unordered_map<std::string, size_t> point_index_;

@@ -163,7 +163,7 @@ void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, con
   for (const QString& w : out.warnings) issues_->add({Issue::Severity::Warning, w, {}, kRunSource});
   if (session == session_) {
     if (out.kind == QLatin1String("compress")) {
-      session_->setRun({out.experiment_id, out.name}, out.layers, out.after);
+      session_->setRun({out.experiment_id, out.name}, out.layers, out.after, out.errors);
       if (recipe_->json() == submitted_recipe_) recipe_->markKept();  // the store holds it now
     } else if (out.kind == QLatin1String("calibrate")) {
       session_->setActivations({out.experiment_id, out.name}, out.activations);
