@@ -99,10 +99,13 @@ shot run-details-runs "$DEMO/sotu-llama" --compare-runs 4 --compare-tab runs
 # sorted by outlier input channels, the top layer's input distribution on a log count axis and its
 # channels' absmax with the outlier channels in red.
 SHOT_SIZE=1680x945 shot activations-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab activations --log-y
-# Mamba-2's selective scan (run 7): a mixer layer's page lists the mixer's x, Δ, B, C and y; Δ shown.
+# The same layer's Smoothing page after another calibration (run 7): |X| max and |W| max per input
+# channel, and the spread SmoothQuant at α = 0.5 would leave.
+SHOT_SIZE=1680x945 shot smoothing-sotu-llama "$DEMO/sotu-llama" --run calibrate --sort "X outliers" --tab smoothing
+# Mamba-2's selective scan (run 8): a mixer layer's page lists the mixer's x, Δ, B, C and y; Δ shown.
 SHOT_SIZE=1680x945 shot activations-sotu-mamba2 "$DEMO/sotu-mamba2" --run calibrate --filter "backbone.layers.3.*" \
   --select backbone.layers.3.mixer.out_proj --tab activations --point dt --log-y
-# A sensitivity run with the dialog's defaults (W4A16-G128, perplexity; run 8): the Δ column sorted worst first.
+# A sensitivity run with the dialog's defaults (W4A16-G128, perplexity; run 9): the Δ column sorted worst first.
 SHOT_SIZE=1680x945 shot sensitivity-sotu-llama "$DEMO/sotu-llama" --run sensitivity --issues
 # Every run in the store.
 shot experiments "$DEMO/sotu-llama" --tab experiments

@@ -27,6 +27,8 @@
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/run_page.h"
+#include "widgets/detail/smoothing_page.h"
+#include "widgets/plots/channel_pair_plot.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/experiments/compare_window.h"
 #include "widgets/experiments/experiment_list_model.h"
@@ -169,6 +171,24 @@ class WorkflowTest : public QObject {
     QCOMPARE(acts->channels()->outlierCount(),
              table->index(session.rowOf(top.data().toString().toStdString()), LayerTableModel::ActOutliersColumn).data(LayerTableModel::SortRole).toLongLong());
     QVERIFY(acts->points().contains(top.data().toString() + QStringLiteral(":output")));
+    // Its Smoothing page: each input channel's |X| max (the calibration's) next to the weight's
+    // |W| max over the same channel, and what SmoothQuant at α does to how far the largest channel
+    // stands out: the activations' spread shrinks, the weights' grows, α = 0 changes nothing.
+    SmoothingPage* smoothing = w.smoothingPage();
+    w.detail()->tabs()->setCurrentWidget(smoothing);
+    QVERIFY(smoothing->plot()->hasData());
+    const int top_row = session.rowOf(top.data().toString().toStdString());
+    QCOMPARE(smoothing->plot()->channels(), static_cast<int64_t>(session.weightStats(top_row)->in_absmax.size()));
+    const double x_spread = smoothing->activationSpread(false), w_spread = smoothing->weightSpread(false);
+    QVERIFY2(x_spread > w_spread, qPrintable(smoothing->numbersText()));
+    QVERIFY(smoothing->activationSpread(true) < x_spread);
+    QVERIFY(smoothing->weightSpread(true) > w_spread);
+    smoothing->alpha()->setValue(0);  // s = 1/|W|: weights flat, activations times |W|
+    QVERIFY(std::abs(smoothing->weightSpread(true) - 1.0) < 1e-9);
+    smoothing->alpha()->setValue(0.5);
+    smoothing->smoothed()->setChecked(true);
+    QVERIFY(smoothing->plot()->hasData());
+    QVERIFY(smoothing->numbersText().contains(QStringLiteral("α = 0.50")));
     layers->view()->sortByColumn(-1, Qt::AscendingOrder);
 
     // The calibration's outlier channels are issues too, one per point that has any, naming the

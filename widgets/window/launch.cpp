@@ -16,6 +16,7 @@
 #include "core/util/error.h"
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
+#include "widgets/detail/smoothing_page.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
@@ -52,7 +53,7 @@ void sortTable(MainWindow& window, const QString& spec) {
 }
 
 const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after"), QStringLiteral("recipe"), QStringLiteral("experiments"),
-                           QStringLiteral("activations"), QStringLiteral("model")};
+                           QStringLiteral("activations"), QStringLiteral("model"), QStringLiteral("smoothing")};
 // In CompareWindow::Tab order.
 const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto"), QStringLiteral("layer-table"),
                                   QStringLiteral("runs")};
@@ -76,6 +77,11 @@ void showTab(MainWindow& window, const QString& tab) {
   }
   if (i == 5) {
     window.sideTabs()->setCurrentWidget(window.modelTree());
+    return;
+  }
+  if (i == 6) {
+    window.sideTabs()->setCurrentIndex(0);
+    window.detail()->tabs()->setCurrentWidget(window.smoothingPage());
     return;
   }
   window.sideTabs()->setCurrentIndex(i == 1 ? 0 : i == 0 ? 0 : i - 1);
@@ -186,7 +192,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers, pareto, layer-table or runs."),
                                        QStringLiteral("TAB"));
   const QCommandLineOption heatmap(QStringLiteral("heatmap"), QObject::tr("Show the sensitivity run as heatmaps (screenshot: that window)."));
-  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations or model."),
+  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations, model or smoothing."),
                                QStringLiteral("TAB"));
   const QCommandLineOption point(QStringLiteral("point"),
                                  QObject::tr("On the Activations page, show the selected layer's point of this kind (input, x, dt, B, C, y)."),

@@ -17,6 +17,7 @@
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/parent_page.h"
 #include "widgets/detail/run_page.h"
+#include "widgets/detail/smoothing_page.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/experiments/experiments_panel.h"
 #include "widgets/issues/issues_dock.h"
@@ -54,6 +55,8 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   detail_->addPage(run_page_);
   detail_->addPage(activation_page_);
   detail_->addPage(parent_page_);
+  smoothing_page_ = new SmoothingPage(this);
+  detail_->addPage(smoothing_page_);
   browser_->model()->setRecipe(recipe_);
   run_settings_.calibration = settings_.calibrationSet();
   run_settings_.evaluation = settings_.evaluationSet();

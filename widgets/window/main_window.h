@@ -31,6 +31,7 @@ struct RunOutcome;
 class FileActions;
 class IssuesDock;
 class ModelTree;
+class SmoothingPage;
 class SensitivityHeatmap;
 class LayerBrowser;
 class LayerDetailPane;
@@ -66,6 +67,7 @@ class MainWindow : public QMainWindow {
   JobRunner& jobs() const { return *jobs_; }
   LayerBrowser* layers() const { return browser_; }
   ModelTree* modelTree() const { return model_tree_; }
+  SmoothingPage* smoothingPage() const { return smoothing_page_; }
   LayerDetailPane* detail() const { return detail_; }
   WeightPage* weightPage() const { return weight_page_; }
   ActivationPage* activationPage() const { return activation_page_; }
@@ -148,6 +150,7 @@ class MainWindow : public QMainWindow {
   LogPane* log_;
   IssuesDock* issues_dock_;
   ModelTree* model_tree_ = nullptr;
+  SmoothingPage* smoothing_page_ = nullptr;
   std::optional<ExperimentDetail> sensitivity_run_;  // the one the table's Δ column shows
   // The row the running weight statistics job computes next (the layer on screen).
   std::shared_ptr<std::atomic<int>> wanted_stats_;
