@@ -67,7 +67,31 @@ SensitivityUnit unit_of(const std::string& path, const LayerResult& row, const s
   return u;
 }
 
+std::vector<SensitivityCandidate> candidates_of(const ExperimentDetail& r, const std::string& origin) {
+  std::vector<SensitivityCandidate> candidates;
+  try {
+    for (const auto& c : r.recipe.at("candidates")) candidates.push_back({c.at("name").get<std::string>(), c.at("setting")});
+  } catch (const nlohmann::json::exception& e) {
+    fail(origin, ": its sensitivity run's recipe names no candidates as Quench records them (", e.what(), ")");
+  }
+  QUENCH_CHECK(!candidates.empty(), origin, ": its sensitivity run tried no candidates");
+  return candidates;
+}
+
 }  // namespace
+
+StoredSensitivity read_sensitivity(const ExperimentDetail& r, const std::string& origin) {
+  QUENCH_CHECK(r.summary.kind == "sensitivity", origin, " is a ", r.summary.kind, " run, not a sensitivity run");
+  StoredSensitivity out;
+  out.candidates = candidates_of(r, origin);
+  const std::string metric = r.recipe.value("metric", "perplexity");
+  out.result.metric = metric == "kl" ? SensitivityMetric::Kl : metric == "top1" ? SensitivityMetric::Top1 : SensitivityMetric::Perplexity;
+  out.result.base = metric_value(r, metric + "_float").value_or(0);
+  for (const auto& c : out.candidates) out.result.candidates.push_back(c.name);
+  for (const auto& row : r.layers) out.result.units.push_back(unit_of(origin, row, out.result.candidates));
+  QUENCH_CHECK(!out.result.units.empty(), origin, ": its sensitivity run has no units");
+  return out;
+}
 
 int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& chunk_dbs, const SensitivityMergeSpec& ms) {
   QUENCH_CHECK(!chunk_dbs.empty(), "merging a sensitivity analysis: no chunks given");
@@ -81,12 +105,7 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
   const std::optional<double> base = metric_value(first, metric + "_float");
   QUENCH_CHECK(base, chunk_dbs.front(), ": no ", metric, "_float metric");
 
-  std::vector<SensitivityCandidate> candidates;
-  try {
-    for (const auto& c : first.recipe.at("candidates")) candidates.push_back({c.at("name").get<std::string>(), c.at("setting")});
-  } catch (const nlohmann::json::exception& e) {
-    fail(chunk_dbs.front(), ": its sensitivity run's recipe names no candidates as Quench records them (", e.what(), ")");
-  }
+  const std::vector<SensitivityCandidate> candidates = candidates_of(first, chunk_dbs.front());
   std::vector<std::string> names;
   for (const auto& c : candidates) names.push_back(c.name);
 

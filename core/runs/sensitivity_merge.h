@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compress/sensitivity.h"
 #include "core/store/store.h"
 
 namespace quench {
@@ -19,6 +20,15 @@ struct SensitivityMergeSpec {
   std::optional<double> budget_sparsity;
   std::string suggestion_path;  // where the suggested recipe goes; "" keeps it in the store only
 };
+
+// A recorded sensitivity run read back (for a mixed-precision suggestion after the fact): its
+// candidates in the order tried, and every unit with each candidate's result. Throws naming
+// `origin` and the row or key that is not as Quench records it.
+struct StoredSensitivity {
+  std::vector<SensitivityCandidate> candidates;
+  SensitivityResult result;
+};
+StoredSensitivity read_sensitivity(const ExperimentDetail& run, const std::string& origin);
 
 // chunk_dbs: the chunks' databases in model order, each holding one completed sensitivity run.
 // Records the merged run in `dest` and returns its id. Throws naming the chunk that does not fit.

@@ -8,11 +8,13 @@
 // and delete runs in the experiments browser.
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -523,6 +525,25 @@ class WorkflowTest : public QObject {
     QCOMPARE(depth->item(0, 0)->text(), QString::number(sum3, 'g', 3));
     QVERIFY(depth->item(0, 2)->text().startsWith(cells->verticalHeaderItem(worst_row)->text().mid(QStringLiteral("model.layers.0.").size())));
     QCOMPARE(heatmap->csv(SensitivityHeatmap::UnitsTab).count(QLatin1Char('\n')), 8);
+    // A suggestion under a budget: one candidate per layer within 6 bits per weight, into the
+    // recipe editor as one undoable edit; a budget below every choice names the smallest possible.
+    heatmap->budget()->setValue(6.0);
+    heatmap->findChild<QPushButton*>(QStringLiteral("suggestRecipe"))->click();
+    QVERIFY2(heatmap->suggestion()->text().startsWith(QStringLiteral("Suggested")), qPrintable(heatmap->suggestion()->text()));
+    QCOMPARE(w.sideTabs()->currentWidget(), w.recipeEditor());
+    const nlohmann::json suggested = w.recipe().json();
+    QCOMPARE(suggested["name"].get<std::string>(), std::string("mixed-6bits"));
+    QCOMPARE(static_cast<int>(suggested["overrides"].size()), 7);
+    QVERIFY(w.recipe().error().isEmpty());
+    const QRegularExpressionMatch bits_match = QRegularExpression(QStringLiteral("([0-9.]+) bits per weight")).match(heatmap->suggestion()->text());
+    QVERIFY2(bits_match.hasMatch(), qPrintable(heatmap->suggestion()->text()));
+    const double suggested_bits = bits_match.captured(1).toDouble();
+    QVERIFY2(suggested_bits <= 6.0 && suggested_bits > 4, qPrintable(heatmap->suggestion()->text()));
+    QVERIFY(w.recipe().undoStack()->canUndo());
+    heatmap->budget()->setValue(1.0);
+    heatmap->suggest();
+    QVERIFY2(heatmap->suggestion()->text().contains(QStringLiteral("smallest")), qPrintable(heatmap->suggestion()->text()));
+    QCOMPARE(w.recipe().json()["name"].get<std::string>(), std::string("mixed-6bits"));  // unchanged
     Q_EMIT cells->cellDoubleClicked(worst_row, 0);
     QCOMPARE(w.detail()->layer(), session.rowOf(cells->verticalHeaderItem(worst_row)->text().toStdString()));
     heatmap->close();

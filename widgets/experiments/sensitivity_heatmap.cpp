@@ -1,5 +1,7 @@
 #include "widgets/experiments/sensitivity_heatmap.h"
 
+#include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -15,7 +17,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <sstream>
 
+#include "core/compress/mixed_precision.h"
 #include "core/io/atomic_file.h"
 #include "core/util/error.h"
 #include "widgets/layers/heat_scale.h"
@@ -57,7 +61,8 @@ QTableWidgetItem* heatItem(double value, double worst, const QString& tip) {
 }  // namespace
 
 SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* parent)
-    : QWidget(parent, Qt::Window), run_(run), tabs_(new QTabWidget(this)), units_(new QTableWidget(this)), blocks_(new QTableWidget(this)) {
+    : QWidget(parent, Qt::Window), run_(run), tabs_(new QTabWidget(this)), units_(new QTableWidget(this)), blocks_(new QTableWidget(this)),
+      budget_kind_(new QComboBox(this)), budget_(new QDoubleSpinBox(this)), suggestion_(new QLabel(this)) {
   setObjectName(QStringLiteral("sensitivityHeatmap"));
   setAttribute(Qt::WA_DeleteOnClose);
   const std::string label = "sensitivity run #" + std::to_string(run.summary.id);
@@ -150,8 +155,42 @@ SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* par
   bottom->addWidget(note, 1);
   bottom->addWidget(export_csv);
   bottom->addWidget(export_png);
+  // The suggestion under a budget.
+  budget_kind_->setObjectName(QStringLiteral("budgetKind"));
+  budget_kind_->addItem(tr("bits per weight"), QStringLiteral("bits"));
+  budget_kind_->addItem(tr("sparsity"), QStringLiteral("sparsity"));
+  budget_->setObjectName(QStringLiteral("budget"));
+  budget_->setDecimals(3);
+  auto set_range = [this] {
+    const bool bits = budget_kind_->currentData().toString() == QLatin1String("bits");
+    budget_->setRange(bits ? 0.5 : 0.0, bits ? 32.0 : 0.99);
+    budget_->setSingleStep(bits ? 0.25 : 0.05);
+    budget_->setValue(bits ? 4.5 : 0.5);
+  };
+  connect(budget_kind_, &QComboBox::currentIndexChanged, this, set_range);
+  set_range();
+  auto* suggest_button = new QPushButton(tr("Suggest Recipe"), this);
+  suggest_button->setObjectName(QStringLiteral("suggestRecipe"));
+  suggest_button->setToolTip(tr("One candidate per unit, the least summed damage within the budget (a multiple-choice knapsack "
+                                "over the measured numbers); the recipe goes to the recipe editor, undoably"));
+  connect(suggest_button, &QPushButton::clicked, this, &SensitivityHeatmap::suggest);
+  suggestion_->setObjectName(QStringLiteral("suggestionText"));
+  suggestion_->setWordWrap(true);
+  try {
+    stored_ = read_sensitivity(run_, label);
+  } catch (const std::exception& e) {
+    suggest_button->setEnabled(false);
+    suggestion_->setText(tr("No suggestion: %1").arg(QString::fromStdString(e.what())));
+  }
+  auto* suggest_row = new QHBoxLayout();
+  suggest_row->addWidget(new QLabel(tr("Budget:"), this));
+  suggest_row->addWidget(budget_);
+  suggest_row->addWidget(budget_kind_);
+  suggest_row->addWidget(suggest_button);
+  suggest_row->addWidget(suggestion_, 1);
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(tabs_, 1);
+  layout->addLayout(suggest_row);
   layout->addLayout(bottom);
   resize(1100, 800);
 }
@@ -220,6 +259,31 @@ void SensitivityHeatmap::fillBlocks() {
     }
   }
   blocks_->setVerticalHeaderLabels(rows);
+}
+
+void SensitivityHeatmap::suggest() {
+  if (!stored_) return;
+  const bool bits = budget_kind_->currentData().toString() == QLatin1String("bits");
+  const double value = budget_->value();
+  try {
+    const MixedPrecision mp = bits ? suggest_mixed_precision(stored_->result, value) : suggest_mixed_precision(stored_->result, 1 - value, BudgetKind::Density);
+    std::ostringstream name;
+    if (bits) name << "mixed-" << value << "bits";
+    else name << "layerwise-sparsity-" << value;
+    const nlohmann::json recipe = mp.recipe(stored_->result, stored_->candidates, name.str());
+    const QString description = tr("%1 units: %2 bits per weight, sparsity %3, predicted %4 %5")
+                                    .arg(stored_->result.units.size())
+                                    .arg(mp.average_bits, 0, 'f', 3)
+                                    .arg(1 - mp.average_density, 0, 'f', 3)
+                                    .arg(delta_name_)
+                                    .arg(mp.predicted_delta, 0, 'g', 4);
+    suggestion_->setStyleSheet(QString());
+    suggestion_->setText(tr("Suggested (in the recipe editor): %1").arg(description));
+    Q_EMIT recipeSuggested(recipe, description);
+  } catch (const std::exception& e) {
+    suggestion_->setStyleSheet(QStringLiteral("color: #c0392b"));
+    suggestion_->setText(QString::fromStdString(e.what()));
+  }
 }
 
 QString SensitivityHeatmap::csv(Tab tab) const {

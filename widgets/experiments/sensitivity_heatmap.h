@@ -3,11 +3,20 @@
 // each cell the damage (ΔNLL, KL or the top-1 drop) coloured from none to the run's worst; and
 // the blocks by depth against the candidates, each cell the damage summed over the block's units,
 // with its worst unit named. Where a model is fragile, and under which setting, reads at a glance.
-// Double-clicking a cell shows its layer; the tables export as CSV, the view as PNG.
+// Double-clicking a cell shows its layer; the tables export as CSV, the view as PNG. Under a
+// budget (bits per weight, or sparsity) it suggests the recipe that picks one candidate per unit
+// with the least summed damage (core/compress/mixed_precision.h), for the recipe editor.
 #include <QWidget>
 
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "core/runs/sensitivity_merge.h"
 #include "core/store/records.h"
 
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
 class QTableWidget;
 class QTabWidget;
 
@@ -27,8 +36,16 @@ class SensitivityHeatmap : public QWidget {
   const QStringList& candidates() const { return candidates_; }
   QString csv(Tab tab) const;
 
+  // The suggestion's inputs and outcome (tests drive them as a user would).
+  QComboBox* budgetKind() const { return budget_kind_; }
+  QDoubleSpinBox* budget() const { return budget_; }
+  QLabel* suggestion() const { return suggestion_; }
+  // Computes the suggestion for the budget set; emits recipeSuggested, or shows why not.
+  void suggest();
+
  Q_SIGNALS:
   void layerActivated(const QString& layer);
+  void recipeSuggested(const nlohmann::json& recipe, const QString& description);
 
  private:
   struct Unit {
@@ -45,9 +62,13 @@ class SensitivityHeatmap : public QWidget {
   QStringList candidates_;
   std::vector<Unit> units_data_;
   double worst_ = 0;
+  std::optional<StoredSensitivity> stored_;  // what the suggestion is computed from
   QTabWidget* tabs_;
   QTableWidget* units_;
   QTableWidget* blocks_;
+  QComboBox* budget_kind_;
+  QDoubleSpinBox* budget_;
+  QLabel* suggestion_;
 };
 
 }  // namespace quench::gui

@@ -224,6 +224,10 @@ SensitivityHeatmap* MainWindow::showSensitivityHeatmap() {
     connect(heatmap, &SensitivityHeatmap::layerActivated, this, [this](const QString& layer) {
       if (showLayer(layer)) side_tabs_->setCurrentWidget(detail_);
     });
+    connect(heatmap, &SensitivityHeatmap::recipeSuggested, this, [this](const nlohmann::json& recipe, const QString& description) {
+      recipe_->change(recipe, tr("Suggested recipe: %1").arg(description));
+      side_tabs_->setCurrentWidget(recipe_editor_);
+    });
     heatmap->show();
     return heatmap;
   } catch (const std::exception& e) {
