@@ -454,6 +454,18 @@ class WorkflowTest : public QObject {
     runs->filter()->setText(QStringLiteral("per channel"));
     QCOMPARE(runs->view()->model()->rowCount(), 1);
     runs->filter()->clear();
+    // Tags, commas between (blanks and repeats dropped), stored at once and found by the filter;
+    // a tag the store refuses is an error that changes nothing.
+    QVERIFY(list->setData(list->index(row, ExperimentListModel::TagsColumn), QStringLiteral("w4, mlp,, w4 "), Qt::EditRole));
+    QCOMPARE(runs->store()->get(compressed).summary.tags, (std::vector<std::string>{"mlp", "w4"}));
+    QCOMPARE(list->index(row, ExperimentListModel::TagsColumn).data().toString(), QStringLiteral("w4, mlp"));
+    runs->filter()->setText(QStringLiteral("mlp"));
+    QCOMPARE(runs->view()->model()->rowCount(), 1);
+    runs->filter()->clear();
+    QSignalSpy tag_failed(list, &ExperimentListModel::editFailed);
+    QVERIFY(!list->setData(list->index(row, ExperimentListModel::TagsColumn), QString(QChar(0x1)) + QStringLiteral("bad"), Qt::EditRole));
+    QCOMPARE(tag_failed.count(), 1);
+    QCOMPARE(runs->store()->get(compressed).summary.tags, (std::vector<std::string>{"mlp", "w4"}));
     runs->selectId(baseline);
     runs->removeSelected(false);
     QCOMPARE(list->rowCount(), 2);

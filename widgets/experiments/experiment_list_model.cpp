@@ -1,5 +1,7 @@
 #include "widgets/experiments/experiment_list_model.h"
 
+#include <algorithm>
+
 #include <QFileInfo>
 #include <QLocale>
 
@@ -108,6 +110,13 @@ QVariant ExperimentListModel::data(const QModelIndex& index, int role) const {
       if (role == SortRole && r.size_bytes) return *r.size_bytes;
       if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);
       break;
+    case TagsColumn: {
+      QStringList tags;
+      for (const auto& t : s.tags) tags << QString::fromStdString(t);
+      if (display || role == SortRole) return tags.join(QStringLiteral(", "));
+      if (role == Qt::ToolTipRole) return tags.isEmpty() ? tr("Double-click to add tags, commas between") : tags.join(QStringLiteral(", "));
+      break;
+    }
     case NotesColumn:
       if (display || role == SortRole) return QString::fromStdString(s.notes);
       if (role == Qt::ToolTipRole) return s.notes.empty() ? tr("Double-click to add notes") : QString::fromStdString(s.notes);
@@ -125,6 +134,16 @@ bool ExperimentListModel::setData(const QModelIndex& index, const QVariant& valu
       if (text.empty() || text == r.summary.name) return false;
       store_->rename(r.summary.id, text);
       r.summary.name = text;
+    } else if (index.column() == TagsColumn) {
+      // "a, b,,a" → {a, b}: commas between, blanks and repeats dropped; the store checks each.
+      std::vector<std::string> tags;
+      for (const QString& t : value.toString().split(QLatin1Char(','))) {
+        const std::string tag = t.trimmed().toStdString();
+        if (!tag.empty() && std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag);
+      }
+      if (tags == r.summary.tags) return false;
+      store_->set_tags(r.summary.id, tags);
+      r.summary.tags = tags;
     } else if (index.column() == NotesColumn) {
       if (text == r.summary.notes) return false;
       store_->set_notes(r.summary.id, text);
@@ -142,7 +161,7 @@ bool ExperimentListModel::setData(const QModelIndex& index, const QVariant& valu
 
 Qt::ItemFlags ExperimentListModel::flags(const QModelIndex& index) const {
   Qt::ItemFlags f = QAbstractTableModel::flags(index);
-  if (index.column() == NameColumn || index.column() == NotesColumn) f |= Qt::ItemIsEditable;
+  if (index.column() == NameColumn || index.column() == TagsColumn || index.column() == NotesColumn) f |= Qt::ItemIsEditable;
   return f;
 }
 
@@ -157,6 +176,7 @@ QVariant ExperimentListModel::headerData(int section, Qt::Orientation orientatio
     case StartedColumn: return tr("Started (UTC)");
     case QualityColumn: return tr("Quality");
     case SizeColumn: return tr("Size");
+    case TagsColumn: return tr("Tags");
     case NotesColumn: return tr("Notes");
   }
   return {};

@@ -19,7 +19,7 @@ class ExperimentListModel : public QAbstractTableModel {
   Q_OBJECT
 
  public:
-  enum Column { IdColumn, NameColumn, KindColumn, StatusColumn, ModelColumn, StartedColumn, QualityColumn, SizeColumn, NotesColumn, ColumnCount };
+  enum Column { IdColumn, NameColumn, KindColumn, StatusColumn, ModelColumn, StartedColumn, QualityColumn, SizeColumn, TagsColumn, NotesColumn, ColumnCount };
   static constexpr int SortRole = Qt::UserRole;
   static constexpr int IdRole = Qt::UserRole + 1;
 

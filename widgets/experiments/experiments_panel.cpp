@@ -25,7 +25,7 @@ namespace {
 // Cheap (one PRAGMA); the list re-reads only when the number moved.
 constexpr int kPollMs = 1000;
 
-// Text over name, notes and kind; kind exact; model by folder path.
+// Text over name, notes, tags and kind; kind exact; model by folder path.
 class ExperimentFilter : public QSortFilterProxyModel {
  public:
   using QSortFilterProxyModel::QSortFilterProxyModel;
@@ -41,6 +41,8 @@ class ExperimentFilter : public QSortFilterProxyModel {
     if (text.isEmpty()) return true;
     for (const std::string& field : {s.name, s.notes, s.kind, std::to_string(s.id)})
       if (QString::fromStdString(field).contains(text, Qt::CaseInsensitive)) return true;
+    for (const std::string& tag : s.tags)
+      if (QString::fromStdString(tag).contains(text, Qt::CaseInsensitive)) return true;
     return false;
   }
 };
@@ -54,7 +56,7 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   proxy_->setSourceModel(model_);
   proxy_->setSortRole(ExperimentListModel::SortRole);
   filter_->setObjectName(QStringLiteral("experimentFilter"));
-  filter_->setPlaceholderText(tr("Filter by name, notes, kind or number"));
+  filter_->setPlaceholderText(tr("Filter by name, notes, tags, kind or number"));
   filter_->setClearButtonEnabled(true);
   kind_->setObjectName(QStringLiteral("experimentKind"));
   kind_->addItem(tr("All kinds"), QString());
@@ -94,7 +96,8 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   connect(details_, &QPushButton::clicked, this, &ExperimentsPanel::showDetails);
   connect(remove_, &QPushButton::clicked, this, [this] { removeSelected(true); });
   connect(view_, &QTableView::activated, this, [this](const QModelIndex& i) {
-    if (i.column() != ExperimentListModel::NameColumn && i.column() != ExperimentListModel::NotesColumn) openSelected();
+    if (i.column() != ExperimentListModel::NameColumn && i.column() != ExperimentListModel::TagsColumn && i.column() != ExperimentListModel::NotesColumn)
+      openSelected();
   });
 
   auto* top = new QHBoxLayout();
@@ -107,7 +110,7 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   buttons->addWidget(compare_);
   buttons->addWidget(remove_);
   buttons->addStretch(1);
-  buttons->addWidget(new QLabel(tr("Double-click a name or notes to edit"), this));
+  buttons->addWidget(new QLabel(tr("Double-click a name, tags or notes to edit"), this));
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(top);
