@@ -109,8 +109,11 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   buttons->addWidget(details_);
   buttons->addWidget(compare_);
   buttons->addWidget(remove_);
-  buttons->addStretch(1);
-  buttons->addWidget(new QLabel(tr("Double-click a name, tags or notes to edit"), this));
+  // Wrapped, so that the hint does not set the side pane's width in a small window.
+  auto* hint = new QLabel(tr("Double-click a name, tags or notes to edit"), this);
+  hint->setWordWrap(true);
+  hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  buttons->addWidget(hint, 1);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(top);

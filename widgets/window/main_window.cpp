@@ -80,7 +80,10 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   split->addWidget(side_tabs_);
   // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
   split->setSizes({870, 570});
-  split->setStretchFactor(0, 1);  // a wider window widens the table (the activation columns need it)
+  // A wider window widens the table most (the activation columns need it); a narrower one takes
+  // from both sides, so that at 1024 px the table is not left with its name column alone.
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
   split->setChildrenCollapsible(false);
   setCentralWidget(split);
 
