@@ -1,5 +1,6 @@
 // The plot widgets with real weight statistics (bundled sotu-llama, and llama-tiny with its planted
 // outlier channels 0 and 1): what they draw, their tooltips, log axes and export.
+#include <QTemporaryDir>
 #include <QtTest>
 #include <qcustomplot.h>
 
@@ -12,6 +13,7 @@
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/plots/range_plot.h"
 #include "widgets/session/model_session.h"
+#include "widgets/util/save_path.h"
 
 using namespace quench::gui;
 
@@ -41,6 +43,17 @@ class PlotsTest : public QObject {
   std::shared_ptr<ModelSession> llama_, tiny_;
 
  private Q_SLOTS:
+  // Save dialogs for exports start in the last export's folder, else Documents or home: never the
+  // working folder a desktop launch happens to have.
+  void exportsSuggestAFolderNotTheWorkingOne() {
+    const QString first = suggestedSavePath(QStringLiteral("plot.png"));
+    QVERIFY2(QFileInfo(first).isAbsolute(), qPrintable(first));
+    QCOMPARE(QFileInfo(first).fileName(), QStringLiteral("plot.png"));
+    QVERIFY(QFileInfo(QFileInfo(first).absolutePath()).isDir());
+    QTemporaryDir dir;
+    rememberSavePath(dir.filePath(QStringLiteral("report.html")));
+    QCOMPARE(suggestedSavePath(QStringLiteral("table.csv")), dir.filePath(QStringLiteral("table.csv")));
+  }
   void initTestCase() {
     llama_ = test::loadSession(test::demo(QStringLiteral("sotu-llama")), true);
     tiny_ = test::loadSession(test::fixture(QStringLiteral("hf-tiny/llama-tiny")), true);

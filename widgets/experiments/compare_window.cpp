@@ -30,6 +30,7 @@
 #include "core/util/error.h"
 #include "widgets/plots/bar_plot.h"
 #include "widgets/plots/scatter_plot.h"
+#include "widgets/util/save_path.h"
 
 namespace quench::gui {
 
@@ -222,7 +223,8 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   export_plot->setEnabled(false);
   auto ask = [this](const QString& title, const QString& filters, const QString& suffix, auto write) {
     const QString base = runs_.size() == 1 ? QStringLiteral("run-%1").arg(runs_.front().summary.id) : QStringLiteral("compare");
-    QString path = QFileDialog::getSaveFileName(this, title, base + suffix, filters);
+    QString path = QFileDialog::getSaveFileName(this, title, suggestedSavePath(base + suffix), filters);
+    rememberSavePath(path);
     if (path.isEmpty()) return;
     try {
       write(path);

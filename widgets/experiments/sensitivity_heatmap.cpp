@@ -23,6 +23,7 @@
 #include "core/io/atomic_file.h"
 #include "core/util/error.h"
 #include "widgets/layers/heat_scale.h"
+#include "widgets/util/save_path.h"
 
 namespace quench::gui {
 
@@ -134,8 +135,9 @@ SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* par
   auto* export_csv = new QPushButton(tr("Export Table as CSV…"), this);
   auto* export_png = new QPushButton(tr("Export Image…"), this);
   connect(export_csv, &QPushButton::clicked, this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Table"), QStringLiteral("sensitivity-%1.csv").arg(run_.summary.id), tr("CSV (*.csv)"));
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Table"), suggestedSavePath(QStringLiteral("sensitivity-%1.csv").arg(run_.summary.id)), tr("CSV (*.csv)"));
     if (path.isEmpty()) return;
+    rememberSavePath(path);
     try {
       write_file_atomic(path.toStdString(), csv(static_cast<Tab>(tabs_->currentIndex())).toStdString());
     } catch (const std::exception& e) {
@@ -143,7 +145,8 @@ SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* par
     }
   });
   connect(export_png, &QPushButton::clicked, this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Image"), QStringLiteral("sensitivity-%1.png").arg(run_.summary.id), tr("PNG image (*.png)"));
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Image"), suggestedSavePath(QStringLiteral("sensitivity-%1.png").arg(run_.summary.id)), tr("PNG image (*.png)"));
+    rememberSavePath(path);
     if (!path.isEmpty() && !tabs_->currentWidget()->grab().save(path))
       QMessageBox::warning(this, tr("Export Image"), tr("%1 could not be written").arg(path));
   });

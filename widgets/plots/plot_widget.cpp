@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "core/util/error.h"
+#include "widgets/util/save_path.h"
 
 namespace quench::gui {
 
@@ -188,9 +189,10 @@ void PlotWidget::contextMenuEvent(QContextMenuEvent* event) {
   if (menu.exec(event->globalPos()) != save) return;
   QString name = title().isEmpty() ? QStringLiteral("plot") : title();
   name.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("_"));
-  const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), name + QStringLiteral(".png"),
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), suggestedSavePath(name + QStringLiteral(".png")),
                                                     tr("PNG image (*.png);;SVG drawing (*.svg)"));
   if (path.isEmpty()) return;
+  rememberSavePath(path);
   try {
     exportTo(path);
   } catch (const std::exception& e) {
