@@ -22,9 +22,13 @@ void LayerTableModel::setSession(const ModelSession* session) {
   disconnect(sensitivity_connection_);
   disconnect(parent_connection_);
   session_ = session;
+  stale_.clear();
   if (session_) {
     stats_connection_ = connect(session_, &ModelSession::weightStatsAdded, this, &LayerTableModel::onStatsAdded);
-    run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] { columnChanged(ErrorColumn); });
+    run_connection_ = connect(session_, &ModelSession::runChanged, this, [this] {
+      stale_.clear();
+      columnChanged(ErrorColumn);
+    });
     activations_connection_ = connect(session_, &ModelSession::activationsChanged, this, &LayerTableModel::onStatsAdded);
     sensitivity_connection_ = connect(session_, &ModelSession::sensitivityChanged, this, [this] {
       onStatsAdded();
@@ -40,9 +44,11 @@ void LayerTableModel::setSession(const ModelSession* session) {
 void LayerTableModel::setRecipe(const RecipeDocument* recipe) {
   if (recipe_) disconnect(recipe_, nullptr, this, nullptr);
   recipe_ = recipe;
+  stale_.clear();
   // The error column too: a result whose setting the recipe no longer gives is shown as stale.
   if (recipe_)
     connect(recipe_, &RecipeDocument::changed, this, [this] {
+      stale_.clear();
       columnChanged(SettingColumn);
       columnChanged(ErrorColumn);
     });
@@ -75,7 +81,8 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
   const LayerResult* r = session_->runResult(row);
   if (!r) return parentData(row, role);
   const std::optional<double> sqnr = r->output_sqnr_db ? r->output_sqnr_db : r->weight_sqnr_db;
-  const LayerPlan* now = stalePlan(row, *r);
+  // Staleness only for the roles that show it (the view asks for every role of every cell).
+  const LayerPlan* now = role == Qt::ForegroundRole || role == Qt::FontRole || role == Qt::ToolTipRole ? stalePlan(row, *r) : nullptr;
   switch (role) {
     case Qt::DisplayRole: return sqnr ? QString::number(*sqnr, 'f', 1) : QString();
     case SortRole: return sqnr ? QVariant(*sqnr) : QVariant();
@@ -103,6 +110,16 @@ QVariant LayerTableModel::runData(int row, int column, int role) const {
 
 const LayerPlan* LayerTableModel::stalePlan(int row, const LayerResult& r) const {
   const LayerPlan* p = recipe_ ? recipe_->layerPlan(row) : nullptr;
+  // Comparing settings builds JSON: once per row until the recipe or the run changes.
+  if (stale_.size() != static_cast<size_t>(rowCount())) stale_.assign(static_cast<size_t>(rowCount()), -1);
+  signed char& known = stale_[static_cast<size_t>(row)];
+  if (known >= 0) return known ? p : nullptr;
+  const LayerPlan* result = computeStalePlan(row, r, p);
+  known = result ? 1 : 0;
+  return result;
+}
+
+const LayerPlan* LayerTableModel::computeStalePlan(int row, const LayerResult& r, const LayerPlan* p) const {
   // Only a layer's own row (a calibrated point's or a KV module's row says nothing of its setting).
   if (!p || p->layer != session_->layer(row).name || !r.settings.is_object() || r.kind == "activation" || r.kind == "kv_cache")
     return nullptr;

@@ -6,6 +6,7 @@
 #include <QAbstractTableModel>
 
 #include <array>
+#include <vector>
 
 #include "widgets/layers/heat_scale.h"
 
@@ -58,12 +59,14 @@ class LayerTableModel : public QAbstractTableModel {
   // The recipe's plan for `row` when it differs from the setting `r` was measured with (the
   // result is stale), else nullptr.
   const LayerPlan* stalePlan(int row, const LayerResult& r) const;
+  const LayerPlan* computeStalePlan(int row, const LayerResult& r, const LayerPlan* p) const;
   QString sensitivityTip(int row) const;
 
   const ModelSession* session_ = nullptr;
   QMetaObject::Connection stats_connection_, run_connection_, activations_connection_, parent_connection_, sensitivity_connection_;
   const RecipeDocument* recipe_ = nullptr;
   std::array<HeatScale, ColumnCount> heat_;
+  mutable std::vector<signed char> stale_;  // per row: −1 not known yet, 0 current, 1 stale
 };
 
 }  // namespace quench::gui
