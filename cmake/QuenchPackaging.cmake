@@ -6,10 +6,10 @@
 # provides: it is shipped privately in /usr/lib/quench (NVIDIA lists the runtime as
 # redistributable) and the binaries find it through their RUNPATH.
 string(TIMESTAMP QUENCH_RELEASE_DATE "%Y-%m-%d" UTC)
-configure_file(${PROJECT_SOURCE_DIR}/packaging/linux/dev.quench.Quench.metainfo.xml
-               ${PROJECT_BINARY_DIR}/packaging/dev.quench.Quench.metainfo.xml @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/packaging/dev.quench.Quench.metainfo.xml DESTINATION share/metainfo)
 if(QUENCH_GUI)
+  configure_file(${PROJECT_SOURCE_DIR}/packaging/linux/dev.quench.Quench.metainfo.xml
+                 ${PROJECT_BINARY_DIR}/packaging/dev.quench.Quench.metainfo.xml @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/packaging/dev.quench.Quench.metainfo.xml DESTINATION share/metainfo)
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/linux/quench.desktop DESTINATION share/applications)
   install(FILES ${PROJECT_SOURCE_DIR}/packaging/linux/quench.svg DESTINATION share/icons/hicolor/scalable/apps)
 endif()

@@ -40,18 +40,18 @@ QString blockOf(const QString& name) {
 }
 
 QString csvField(QString s) {
-  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"'))) return s;
+  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n')) && !s.contains(QLatin1Char('\r'))) return s;
   s.replace(QLatin1String("\""), QLatin1String("\"\""));
   return QLatin1Char('"') + s + QLatin1Char('"');
 }
 
 QTableWidgetItem* heatItem(double value, double worst, const QString& tip) {
-  auto* item = new QTableWidgetItem(std::isnan(value) ? QString() : QString::number(value, 'g', 3));
+  auto* item = new QTableWidgetItem(std::isnan(value) ? QString() : std::isinf(value) ? QStringLiteral("∞") : QString::number(value, 'g', 3));
   item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
   item->setToolTip(tip);
   // No damage (or a gain) stays uncoloured; the run's worst cell is full red.
-  if (!std::isnan(value) && value > 0 && worst > 0) {
-    const QColor c = HeatScale::color(std::min(1.0, value / worst));
+  if (!std::isnan(value) && value > 0 && (worst > 0 || std::isinf(value))) {
+    const QColor c = HeatScale::color(std::isinf(value) ? 1.0 : std::min(1.0, value / worst));
     if (c.isValid()) {
       item->setBackground(c);
       item->setForeground(QColor(Qt::black));
@@ -93,10 +93,12 @@ SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* par
     if (u.layers.isEmpty()) u.layers << u.name;
     for (const QString& c : candidates_) {
       const nlohmann::json& e = st["sensitivity"].value(c.toStdString(), nlohmann::json());
+      // JSON has no infinity: a candidate that wrecked the model (the metric overflowed) is null.
+      const bool wrecked = e.is_object() && e.contains("delta") && e["delta"].is_null();
       const bool has = e.is_object() && e.contains("delta") && e["delta"].is_number();
-      u.delta.push_back(has ? e["delta"].get<double>() : kNaN);
+      u.delta.push_back(has ? e["delta"].get<double>() : wrecked ? std::numeric_limits<double>::infinity() : kNaN);
       u.bits.push_back(e.is_object() && e.contains("bits") && e["bits"].is_number() ? e["bits"].get<double>() : kNaN);
-      if (has) worst_ = std::max(worst_, u.delta.back());
+      if (has) worst_ = std::max(worst_, u.delta.back());  // finite: an infinite cell is red on its own
     }
     units_data_.push_back(std::move(u));
   }
@@ -242,7 +244,7 @@ void SensitivityHeatmap::fillBlocks() {
         const double d = u->delta[static_cast<size_t>(c)];
         if (!std::isnan(d)) sums[b][static_cast<size_t>(c)] = (std::isnan(sums[b][static_cast<size_t>(c)]) ? 0 : sums[b][static_cast<size_t>(c)]) + d;
       }
-      if (!std::isnan(sums[b][static_cast<size_t>(c)])) worst_sum = std::max(worst_sum, sums[b][static_cast<size_t>(c)]);
+      if (std::isfinite(sums[b][static_cast<size_t>(c)])) worst_sum = std::max(worst_sum, sums[b][static_cast<size_t>(c)]);
     }
   QStringList rows;
   for (size_t b = 0; b < order.size(); ++b) {
@@ -297,7 +299,15 @@ QString SensitivityHeatmap::csv(Tab tab) const {
   lines << header.join(QLatin1Char(','));
   for (int r = 0; r < t->rowCount(); ++r) {
     QStringList f = {csvField(t->verticalHeaderItem(r)->text())};
-    for (int c = 0; c < t->columnCount(); ++c) f << csvField(t->item(r, c) ? t->item(r, c)->text() : QString());
+    for (int c = 0; c < t->columnCount(); ++c) {
+      // The units' numbers at full precision (the cells show three digits).
+      if (tab == UnitsTab) {
+        const double d = units_data_[static_cast<size_t>(r)].delta[static_cast<size_t>(c)];
+        f << (std::isnan(d) ? QString() : std::isinf(d) ? QStringLiteral("inf") : QString::number(d, 'g', 10));
+      } else {
+        f << csvField(t->item(r, c) ? t->item(r, c)->text() : QString());
+      }
+    }
     lines << f.join(QLatin1Char(','));
   }
   return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');

@@ -112,10 +112,10 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   connect(browser_, &LayerBrowser::currentLayerChanged, detail_, &LayerDetailPane::showLayer);
   // The layer on screen gets its statistics next while the job runs.
   connect(browser_, &LayerBrowser::currentLayerChanged, this, [this](int row) {
-    if (wanted_stats_ && session_ && row >= 0 && !session_->weightStats(row)) wanted_stats_->store(row);
+    if (wanted_stats_ && session_ && row >= 0 && row < session_->layerCount() && !session_->weightStats(row)) wanted_stats_->store(row);
   });
   connect(browser_, &LayerBrowser::currentLayerChanged, model_tree_, [this](int row) {
-    if (session_ && row >= 0) model_tree_->setCurrentLayer(QString::fromStdString(session_->layer(row).name));
+    if (session_ && row >= 0 && row < session_->layerCount()) model_tree_->setCurrentLayer(QString::fromStdString(session_->layer(row).name));
   });
   connect(model_tree_, &ModelTree::layerClicked, this, &MainWindow::showLayer);
   connect(model_tree_, &ModelTree::layerActivated, this, [this](const QString& name) {

@@ -14,6 +14,7 @@
 #include "widgets/detail/parent_page.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/experiments/experiments_panel.h"
+#include "widgets/experiments/sensitivity_heatmap.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_editor.h"
 #include "widgets/issues/issues_dock.h"
@@ -89,11 +90,12 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   recipe_->setModel(session->model());
   experiments_->setModelPath(s.dir);
   summary_->setSummary(&s);
+  session_ = std::move(session);  // before any selection: the views' signals name rows of this model
+  sensitivity_run_.reset();        // its layers were another model's, and so are the open heatmaps'
+  for (SensitivityHeatmap* h : findChildren<SensitivityHeatmap*>()) h->close();
+  Q_EMIT sensitivityShown();
   // Something to look at straight away: the first layer's plots fill in as statistics arrive.
   browser_->selectTop();
-  session_ = std::move(session);
-  sensitivity_run_.reset();  // its layers were another model's
-  Q_EMIT sensitivityShown();
   issues_->clear();
   // Whatever shows a calibration on this model (a calibrate job, an opened run) lists its outliers.
   connect(session_.get(), &ModelSession::activationsChanged, this, &MainWindow::reportActivationOutliers);
