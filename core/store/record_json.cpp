@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "core/util/csv.h"
+
 namespace quench {
 
 using nlohmann::json;
@@ -10,13 +12,6 @@ namespace {
 template <typename T>
 json opt(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 // Numbers in their shortest round-trip form; strings as they are; null as an empty cell.

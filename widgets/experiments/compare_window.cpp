@@ -27,6 +27,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/store/store.h"
+#include "core/util/csv.h"
 #include "core/util/error.h"
 #include "widgets/plots/bar_plot.h"
 #include "widgets/plots/scatter_plot.h"
@@ -50,12 +51,7 @@ bool higherIsBetter(const std::string& name) {
   return name == "top1" || name == "top5" || name == "top1_agreement" || name == "compression" || name.find("sqnr") != std::string::npos;
 }
 
-QString csvField(const QString& s) {
-  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n'))) return s;
-  QString q = s;
-  q.replace(QLatin1String("\""), QLatin1String("\"\""));
-  return QLatin1Char('"') + q + QLatin1Char('"');
-}
+QString csvField(const QString& s) { return QString::fromStdString(csv_field(s.toStdString())); }
 
 // Large counts (bytes, tokens) in full with separators; everything else to six significant digits.
 QString valueText(double v) {

@@ -21,6 +21,7 @@
 
 #include "core/compress/mixed_precision.h"
 #include "core/io/atomic_file.h"
+#include "core/util/csv.h"
 #include "core/util/error.h"
 #include "widgets/layers/heat_scale.h"
 #include "widgets/util/save_path.h"
@@ -39,11 +40,7 @@ QString blockOf(const QString& name) {
   return m.hasMatch() ? m.captured(1) : name;
 }
 
-QString csvField(QString s) {
-  if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n')) && !s.contains(QLatin1Char('\r'))) return s;
-  s.replace(QLatin1String("\""), QLatin1String("\"\""));
-  return QLatin1Char('"') + s + QLatin1Char('"');
-}
+QString csvField(const QString& s) { return QString::fromStdString(csv_field(s.toStdString())); }
 
 QTableWidgetItem* heatItem(double value, double worst, const QString& tip) {
   auto* item = new QTableWidgetItem(std::isnan(value) ? QString() : std::isinf(value) ? QStringLiteral("∞") : QString::number(value, 'g', 3));
