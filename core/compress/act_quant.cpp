@@ -43,6 +43,16 @@ double histogram_mse(const ActQuant& a, const Histogram& h, const at::Tensor& ce
   return ((q - centres).pow(2).to(at::kDouble) * counts).sum().item<double>();
 }
 
+// RepQ-ViT's log√2 quantizer (quant/quantizer.py LogSqrt2Quantizer with Δ = 1, softmax's bound):
+// its own formula, not core/ops', because the grid is powers of √2 rather than evenly spaced.
+at::Tensor log_sqrt2_fake_quant(const at::Tensor& x, int bits) {
+  const double top = static_cast<double>((int64_t{1} << bits) - 1);
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor q = (-2.0 * at::log2(xf.abs())).round().clamp_min(0);  // |x| = 0 → +∞
+  const at::Tensor v = at::where(q > top, at::zeros_like(xf), at::pow(2.0, -q / 2.0) * xf.sign());
+  return v.to(x.scalar_type());
+}
+
 }  // namespace
 
 std::pair<double, double> static_act_range(const ActQuant& a, const ActivationStats& st) {
@@ -80,6 +90,7 @@ ops::QuantParams static_act_params(const ActQuant& a, const ActivationStats& st)
 }
 
 at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {
+  if (a.log_sqrt2) return log_sqrt2_fake_quant(x, a.bits);
   if (a.strategy == ActStrategy::Token) {
     const int64_t cd = channel_dim < 0 ? channel_dim + x.dim() : channel_dim;
     auto per_token = [&](const at::Tensor& v) { return a.fp8 ? fp8_dynamic(v, true) : ops::fake_quant_per_token(v, a.bits, a.symmetric); };

@@ -8,13 +8,16 @@
 
 #include "core/compress/act_quant.h"
 #include "core/compress/awq.h"
+#include "core/compress/dgq.h"
 #include "core/compress/family.h"
 #include "core/compress/gptq.h"
 #include "core/compress/hadamard_rotation.h"
 #include "core/compress/kivi.h"
 #include "core/compress/layer_error.h"
 #include "core/compress/lowrank.h"
+#include "core/compress/olive.h"
 #include "core/compress/point_transforms.h"
+#include "core/compress/repq_vit.h"
 #include "core/compress/rtn.h"
 #include "core/ops/fp8.h"
 #include "core/compress/flap.h"
@@ -22,6 +25,7 @@
 #include "core/compress/sparsegpt.h"
 #include "core/compress/wanda.h"
 #include "core/compress/weight_view.h"
+#include "core/compress/zipcache.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -58,7 +62,7 @@ struct LayerState {
 
 // What a layer's weight step needs from its calibration inputs.
 bool needs_hessian(const LayerPlan& p) {
-  return (p.weights && p.weights->method == WeightMethod::Gptq) || (p.prune && p.prune->needs_data()) ||
+  return (p.weights && (p.weights->method == WeightMethod::Gptq || p.weights->method == WeightMethod::Dgq)) || (p.prune && p.prune->needs_data()) ||
          (p.lowrank && p.lowrank->method == LowRankMethod::SvdLlm);
 }
 bool needs_rows(const LayerPlan& p) { return p.weights && p.weights->method == WeightMethod::Awq && !p.lowrank; }
@@ -67,6 +71,12 @@ bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method 
 bool has_weight_step(const LayerPlan& p) { return p.weights || p.prune || p.lowrank; }
 
 struct StageCapture;
+
+// What ZipCache's transforms on one attention module share within a forward pass: the queries
+// (tapped first), and the salient tokens the keys' transform chose, which the values' reuses.
+struct ZipState {
+  at::Tensor q, salient;
+};
 
 class Pipeline {
  public:
@@ -83,6 +93,7 @@ class Pipeline {
   // --- steps ---
   void structure();
   void smooth();
+  void reparameterize();
   void rotate();
   void quantize_weights();
   void compress_layer(LayerState& s, const StageCapture* cap);
@@ -114,6 +125,7 @@ class Pipeline {
   std::map<std::string, ops::QuantParams> point_params_;
   std::map<std::string, ErrorAccumulator> point_err_, kv_err_;
   std::map<std::string, std::pair<double, double>> kv_scales_;  // FP8 KV: module → (k scale, v scale)
+  std::map<std::string, std::shared_ptr<ZipState>> zip_;          // ZipCache: module → its shared state
   nlohmann::json details_ = nlohmann::json::object();
   std::vector<std::string> warnings_;
 };
@@ -151,6 +163,23 @@ void Pipeline::smooth() {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& g : groups) j.push_back({{"prev", g.prev}, {"layers", g.layers}, {"min_scale", g.min_scale}, {"max_scale", g.max_scale}});
   details_["smoothquant"] = {{"alpha", *plan_.smoothquant_alpha}, {"groups", j}};
+  ++steps_done_;
+}
+
+void Pipeline::reparameterize() {
+  if (!plan_.repq) return;
+  step("RepQ-ViT: calibrating post-LayerNorm channel ranges");
+  auto bits_of = [&](const Layer& l) {
+    const auto it = by_layer_.find(&l);
+    if (it == by_layer_.end() || !it->second->plan->input) return 0;
+    const ActQuant& a = *it->second->plan->input;
+    return a.fp8 || a.log_sqrt2 ? 0 : a.bits;
+  };
+  const auto groups = apply_repq(model_, bits_of, calib_.source(), inner("RepQ-ViT"));
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& g : groups) j.push_back({{"norm", g.norm}, {"layers", g.layers}, {"bits", g.bits}, {"min_r1", g.min_r1}, {"max_r1", g.max_r1}});
+  details_["repq"] = {{"groups", j}};
+  if (groups.empty()) warnings_.push_back("repq: no LayerNorm group has readers that quantize their input with biases to take the shift");
   ++steps_done_;
 }
 
@@ -398,6 +427,15 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
     const WeightQuant& w = *p.weights;
     switch (w.method) {
       case WeightMethod::Rtn: {
+        if (w.olive) {
+          OliveInfo info;
+          w2d = olive_quantize(w2d, w, &info);
+          s.details["olive_normal"] = info.flint ? "flint" : "int";
+          s.details["outlier_fraction"] = info.outlier_fraction;
+          s.details["victim_fraction"] = info.victim_fraction;
+          s.details["mean_clip"] = info.mean_clip;
+          break;  // no WeightEncoding: no export format holds outlier-victim pairs (both exporters refuse OliVe by name)
+        }
         RtnInfo info;
         w2d = rtn_quantize(w2d, w, &info);
         if (w.clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
@@ -411,6 +449,15 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
         s.details["gptq_loss"] = info.loss;
         if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
         encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
+        break;
+      }
+      case WeightMethod::Dgq: {
+        DgqInfo info;
+        w2d = dgq_quantize(w2d, hessian(), w, l->name(), &info);
+        s.details["dgq_group_clip"] = info.mean_group_clip;
+        s.details["dgq_channel_clip"] = info.mean_channel_clip;
+        s.details["dgq_rel_loss"] = info.rel_loss;
+        // No WeightEncoding: neither exporter has a layout for two-level scales (they refuse DGQ by name).
         break;
       }
       case WeightMethod::Awq: {  // the scales are folded already; clip search on the (scaled) inputs
@@ -468,8 +515,22 @@ void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
 namespace {
 // What a quantized KV cache returns for the keys (or values) written to it. FP8 uses the module's
 // calibrated per-tensor scale; KIVI computes its own per group.
-Transform kv_transform(const KvQuant& kv, bool keys, double fp8_scale) {
+Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const std::shared_ptr<ZipState>& zip) {
+  const KvQuant& kv = plan.kv;
   if (kv.method == KvMethod::Fp8) return [fp8_scale](const at::Tensor& x) { return ops::fake_quant_e4m3(x, fp8_scale); };
+  if (kv.method == KvMethod::ZipCache) {
+    QUENCH_CHECK(zip, plan.module, ": ZipCache without its shared state");
+    if (keys)
+      return [zip, kv, d = plan.head_dim, module = plan.module](const at::Tensor& x) {
+        QUENCH_CHECK(zip->q.defined() && zip->q.size(1) == x.size(1), module, ": ZipCache saw keys before the queries of the same pass");
+        zip->salient = zipcache_salient(zipcache_saliency(zip->q, x, d, kv.probe), kv.salient);
+        return zipcache_keys(x, zip->salient, kv);
+      };
+    return [zip, kv, module = plan.module](const at::Tensor& x) {
+      QUENCH_CHECK(zip->salient.defined() && zip->salient.size(1) == x.size(1), module, ": ZipCache saw values before the keys of the same pass");
+      return zipcache_values(x, zip->salient, kv);
+    };
+  }
   if (keys) return [kv](const at::Tensor& x) { return kivi_keys(x, kv); };
   return [kv](const at::Tensor& x) { return kivi_values(x, kv); };
 }
@@ -479,8 +540,17 @@ void Pipeline::install_kv() {
   // FP8 caches need their scales first: calibrate_activations installs them.
   for (const auto& k : plan_.kv) {
     if (k.kv.method == KvMethod::Fp8) continue;
-    transforms_.add(k.k_point, "quant", kv_transform(k.kv, true, 0));
-    transforms_.add(k.v_point, "quant", kv_transform(k.kv, false, 0));
+    std::shared_ptr<ZipState> zip;
+    if (k.kv.method == KvMethod::ZipCache) {
+      zip = zip_[k.module] = std::make_shared<ZipState>();
+      // The queries pass unchanged; the keys' transform reads them.
+      transforms_.add(k.q_point, "quant", [zip](const at::Tensor& x) {
+        zip->q = x;
+        return x;
+      });
+    }
+    transforms_.add(k.k_point, "quant", kv_transform(k, true, 0, zip));
+    transforms_.add(k.v_point, "quant", kv_transform(k, false, 0, zip));
   }
 }
 
@@ -542,8 +612,8 @@ void Pipeline::calibrate_activations() {
     };
     const std::pair<double, double> s{scale(k.k_point), scale(k.v_point)};
     kv_scales_[k.module] = s;
-    transforms_.add(k.k_point, "quant", kv_transform(k.kv, true, s.first));
-    transforms_.add(k.v_point, "quant", kv_transform(k.kv, false, s.second));
+    transforms_.add(k.k_point, "quant", kv_transform(k, true, s.first, nullptr));
+    transforms_.add(k.v_point, "quant", kv_transform(k, false, s.second, nullptr));
   }
   for (const auto& p : plan_.points) {
     ops::QuantParams params;
@@ -581,8 +651,9 @@ void Pipeline::measure() {
   for (const auto& k : plan_.kv) {
     ErrorAccumulator* acc = &kv_err_[k.module];
     const auto sc = kv_scales_.count(k.module) ? kv_scales_.at(k.module) : std::pair<double, double>{0, 0};
-    probes[k.k_point] = [acc, f = kv_transform(k.kv, true, sc.first)](const at::Tensor& x) { acc->add(f(x), x); };
-    probes[k.v_point] = [acc, f = kv_transform(k.kv, false, sc.second)](const at::Tensor& x) { acc->add(f(x), x); };
+    const auto zip = zip_.count(k.module) ? zip_.at(k.module) : nullptr;
+    probes[k.k_point] = [acc, f = kv_transform(k, true, sc.first, zip)](const at::Tensor& x) { acc->add(f(x), x); };
+    probes[k.v_point] = [acc, f = kv_transform(k, false, sc.second, zip)](const at::Tensor& x) { acc->add(f(x), x); };
   }
   transforms_.install(model_.hooks(), probes, "quant");
   try {
@@ -697,10 +768,11 @@ CompressResult Pipeline::run() {
     any_data = any_data || data_method(*s);
     any_static = any_static || (s->plan->input && !s->plan->input->dynamic) || (s->plan->output && !s->plan->output->dynamic);
   }
-  steps_total_ = (plan_.structured ? 1 : 0) + (plan_.smoothquant_alpha ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
+  steps_total_ = (plan_.structured ? 1 : 0) + (plan_.smoothquant_alpha ? 1 : 0) + (plan_.repq ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
                  (calib_.empty() || opts_.measure_samples <= 0 ? 0 : 1);
   structure();  // first: every later step sees the smaller layers
   smooth();
+  reparameterize();
   rotate();
   transforms_.install(model_.hooks());  // block passes see rotated inputs, matching the rotated weights
   quantize_weights();

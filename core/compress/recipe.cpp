@@ -51,7 +51,7 @@ const std::vector<std::string>& dependents(const std::string& section, const std
       {"format", {"bits", "symmetric", "strategy", "group_size", "group_fallback"}}};
   static const std::map<std::string, std::vector<std::string>> a = {
       {"strategy", {"dynamic", "observer", "percentile"}}, {"dynamic", {"observer", "percentile"}}, {"observer", {"percentile"}}};
-  static const std::map<std::string, std::vector<std::string>> kv;
+  static const std::map<std::string, std::vector<std::string>> kv = {{"method", {"residual", "high_bits", "salient", "probe"}}};
   // The amount is one of several exclusive keys: setting one drops the others.
   static const std::map<std::string, std::vector<std::string>> prune = {
       {"sparsity", {"pattern"}}, {"pattern", {"sparsity"}}, {"method", {"damp", "block_size"}}};
@@ -228,6 +228,7 @@ Recipe with_preset(const Recipe& r, const std::string& architecture) {
   out.ignore = p.ignore;
   out.ignore.insert(out.ignore.end(), r.ignore.begin(), r.ignore.end());
   if (!out.smoothquant_alpha) out.smoothquant_alpha = p.smoothquant_alpha;
+  out.repq = out.repq || p.repq;
   if (!out.structured) out.structured = p.structured;
   return out;
 }
@@ -269,6 +270,9 @@ void check_prune_lowrank(const LayerPlan& plan, const Layer& layer, const At& at
       if (w.ggml)
         fail_layer(at("weights.format", "weights"), std::string("format \"") + ggml_info(*w.ggml).name + "\" quantizes a whole weight; " + name +
                                                         " has lowrank, whose factors GGUF cannot hold (use format \"int\")");
+      if (w.olive)
+        fail_layer(at("weights.type", "weights"), "OliVe pairs the elements of a whole weight; " + name +
+                                                      " has lowrank, whose factors are quantized on integers (use type \"int\")");
       if (w.method != WeightMethod::Rtn)
         fail_layer(at("weights.method", "weights"), std::string("low-rank factors are quantized by round to nearest; method \"") +
                                                         method_name(w.method) + "\" does not apply to " + name + " (it has lowrank)");
@@ -368,7 +372,7 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
     r.origin = origin;
     r.json = j;
     Fields f(j, "recipe");
-    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "structured", "points"});
+    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "repq", "structured", "points"});
     if (j.contains("name")) {
       if (!j["name"].is_string()) recipe_fail("name", "must be a string, got " + type_name(j["name"]));
       r.name = j["name"].get<std::string>();
@@ -424,6 +428,10 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
       Fields sq(j["smoothquant"], "smoothquant");
       sq.only({"alpha"});
       r.smoothquant_alpha = sq.get_double("alpha", 0.5, 0.0, 1.0);
+    }
+    if (j.contains("repq")) {
+      if (!j["repq"].is_boolean()) recipe_fail("repq", "must be true or false, got " + type_name(j["repq"]));
+      r.repq = j["repq"].get<bool>();
     }
     if (j.contains("structured") && !j["structured"].is_null()) r.structured = parse_flap(j["structured"], "structured");
     if (j.contains("points")) {
@@ -521,7 +529,7 @@ int64_t ResolvedRecipe::compressed_layers() const {
 }
 
 bool ResolvedRecipe::needs_calibration() const {
-  if (smoothquant_alpha || !points.empty()) return true;
+  if (smoothquant_alpha || repq || !points.empty()) return true;
   if (structured && structured->needs_data()) return true;
   for (const auto& k : kv)
     if (k.kv.method == KvMethod::Fp8) return true;  // static scales
@@ -548,6 +556,7 @@ nlohmann::json ResolvedRecipe::to_json() const {
   j["points"] = nlohmann::json::object();
   for (const auto& p : points) j["points"][p.point] = p.act.to_json();
   if (smoothquant_alpha) j["smoothquant"] = {{"alpha", *smoothquant_alpha}};
+  if (repq) j["repq"] = true;
   if (structured) j["structured"] = structured->to_json();
   j["warnings"] = warnings;
   return j;
@@ -652,10 +661,12 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
     // KV cache, per attention module (the owners of :k / :v points).
     std::map<std::string, std::pair<std::string, std::string>> modules;  // module → (k point, v point)
     std::vector<std::string> module_order;
+    std::map<std::string, std::string> queries;  // module → its :q point (ZipCache ranks tokens by attention)
     for (const auto& p : model.points()) {
       const auto colon = p.name.rfind(':');
       if (colon == std::string::npos) continue;
       const std::string what = p.name.substr(colon + 1), mod = p.name.substr(0, colon);
+      if (what == "q") queries[mod] = p.name;
       if (what != "k" && what != "v") continue;
       if (!modules.count(mod)) module_order.push_back(mod);
       (what == "k" ? modules[mod].first : modules[mod].second) = p.name;
@@ -692,6 +703,12 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
         throw RecipeError(e.key(), mod, std::string(e.what()) + " (module " + mod + ")");
       }
       QUENCH_CHECK(!k.k_point.empty() && !k.v_point.empty(), mod, ": has only one of its :k/:v points");
+      k.q_point = queries.count(mod) ? queries.at(mod) : "";
+      k.head_dim = model.attention_head_dim();
+      if (k.kv.method == KvMethod::ZipCache && (k.q_point.empty() || k.head_dim <= 0))
+        throw RecipeError(source_of(m, "kv_cache.method", source_of(m, "kv_cache", "kv_cache")), mod,
+                          "kv_cache.method: \"zipcache\" ranks tokens by the attention of " + mod + "'s queries, which " +
+                              model.architecture() + " does not expose (no " + mod + ":q point)");
       k.source = last;
       out.kv.push_back(std::move(k));
     }
@@ -729,6 +746,23 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
         for (const auto& g : block_scale_groups(model, b)) any = any || g.smoothquant;
       if (!any) recipe_fail("smoothquant", "no norm → linear pairs are known for " + model.architecture() + " (core/compress/family.cpp)");
       out.smoothquant_alpha = recipe.smoothquant_alpha;
+    }
+
+    if (recipe.repq) {
+      // It reparameterizes for the readers' input quantizers: without any, it would change nothing.
+      bool norm = false, quantized = false;
+      for (int64_t b = 0; b < model.num_blocks(); ++b)
+        for (const auto& g : block_scale_groups(model, b)) {
+          if (g.prev_kind != ScaleGroup::Prev::LayerNorm) continue;
+          norm = true;
+          for (const Layer* l : g.layers)
+            if (const LayerPlan* lp = out.find(l->name()); lp && lp->input && !lp->input->fp8 && !lp->input->log_sqrt2) quantized = true;
+        }
+      if (!norm) recipe_fail("repq", "no LayerNorm → linear groups are known for " + model.architecture() + " (core/compress/family.cpp)");
+      if (!quantized)
+        recipe_fail("repq", "reparameterizes post-LayerNorm activations for their integer quantizers, but no layer reading a LayerNorm "
+                            "quantizes its input (add \"activations\")");
+      out.repq = true;
     }
 
     if (recipe.structured) {

@@ -57,6 +57,7 @@ struct Recipe {
   std::vector<SettingPatch> overrides;
   std::vector<std::string> ignore;
   std::optional<double> smoothquant_alpha;
+  bool repq = false;  // "repq": true, RepQ-ViT's reparameterization of post-LayerNorm activations (repq_vit.h)
   std::optional<FlapSetting> structured;  // "structured": model-wide structured pruning (flap.h)
   std::vector<PointRule> points;
 
@@ -96,6 +97,8 @@ struct LayerPlan {
 struct KvPlan {
   std::string module;  // "model.layers.0.self_attn"
   std::string k_point, v_point;
+  std::string q_point;     // the queries after RoPE ("" when the architecture has no such point); ZipCache reads them
+  int64_t head_dim = 0;    // Model::attention_head_dim()
   KvQuant kv;
   std::string source;
 };
@@ -113,6 +116,7 @@ struct ResolvedRecipe {
   std::vector<KvPlan> kv;
   std::vector<PointPlan> points;
   std::optional<double> smoothquant_alpha;
+  bool repq = false;
   std::optional<FlapSetting> structured;  // runs first, on the float model; layer shapes change
   std::vector<std::string> warnings;  // overrides or ignore entries that match nothing, ...
 

@@ -17,6 +17,7 @@ const char* method_name(WeightMethod m) {
     case WeightMethod::Rtn: return "rtn";
     case WeightMethod::Gptq: return "gptq";
     case WeightMethod::Awq: return "awq";
+    case WeightMethod::Dgq: return "dgq";
   }
   return "?";
 }
@@ -78,6 +79,9 @@ nlohmann::json WeightQuant::to_json() const {
     j = {{"format", name}, {"method", method_name(method)}};
   } else if (fp8) {
     j = {{"type", "float"}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
+  } else if (olive) {
+    const char* normal = olive_normal == OliveNormal::Int ? "int" : olive_normal == OliveNormal::Flint ? "flint" : "auto";
+    return {{"type", "olive"}, {"strategy", strategy_name(strategy)}, {"normal", normal}, {"method", method_name(method)}};
   } else {
     j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
     if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
@@ -94,6 +98,7 @@ nlohmann::json WeightQuant::to_json() const {
       j["grid"] = grid;
       j["clip_search"] = clip_search;
       break;
+    case WeightMethod::Dgq: break;
   }
   return j;
 }
@@ -102,6 +107,7 @@ std::string WeightQuant::describe() const {
   std::ostringstream os;
   if (ggml) os << ggml_info(*ggml).name;
   else if (fp8) os << "FP8 E4M3 ";
+  else if (olive) os << "OliVe W4 " << (olive_normal == OliveNormal::Int ? "int " : olive_normal == OliveNormal::Flint ? "flint " : "");
   else os << "W" << bits << (symmetric ? " sym" : " asym") << " ";
   if (ggml) ;
   else if (strategy == WeightStrategy::Group) os << "g" << group_size;
@@ -113,6 +119,7 @@ std::string WeightQuant::describe() const {
 }
 
 nlohmann::json ActQuant::to_json() const {
+  if (log_sqrt2) return {{"type", "log_sqrt2"}, {"bits", bits}};
   nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy == ActStrategy::Token ? "token" : "tensor"},
                       {"dynamic", dynamic}};
   if (fp8) {
@@ -129,6 +136,7 @@ nlohmann::json ActQuant::to_json() const {
 
 std::string ActQuant::describe() const {
   std::ostringstream os;
+  if (log_sqrt2) return "A" + std::to_string(bits) + " log√2";
   if (fp8) os << "A FP8 E4M3";
   else os << "A" << bits << (symmetric ? "" : " asym");
   if (strategy == ActStrategy::Token) os << " dynamic token";
@@ -142,23 +150,45 @@ std::string ActQuant::describe() const {
 
 nlohmann::json KvQuant::to_json() const {
   if (method == KvMethod::Fp8) return {{"method", "fp8"}};
+  if (method == KvMethod::ZipCache)
+    return {{"method", "zipcache"}, {"bits", bits}, {"high_bits", high_bits}, {"salient", salient}, {"group_size", group_size}, {"probe", probe}};
   return {{"method", "kivi"}, {"bits", bits}, {"group_size", group_size}, {"residual", residual}};
 }
 
 std::string KvQuant::describe() const {
   if (method == KvMethod::Fp8) return "FP8 E4M3 static per tensor";
+  if (method == KvMethod::ZipCache) {
+    std::ostringstream os;
+    os << "ZipCache " << high_bits << "/" << bits << "-bit, " << salient * 100 << "% salient, g" << group_size;
+    return os.str();
+  }
   return "KIVI " + std::to_string(bits) + "-bit g" + std::to_string(group_size) + " residual " + std::to_string(residual);
 }
 
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
   f.only({"type", "bits", "symmetric", "strategy", "group_size", "group_fallback", "method", "clip", "damp", "block_size", "act_order", "grid",
-          "clip_search", "format"});
+          "clip_search", "format", "normal"});
   WeightQuant w;
   const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k", "mxfp4", "nvfp4"});
-  w.fp8 = f.get_choice("type", "int", {"int", "float"}) == "float";
-  if (w.fp8 && format != "int") f.fail_at("type", "\"float\" (FP8) is a grid of its own; it does not combine with format \"" + format + "\"");
-  if (w.fp8) {
+  const std::string type = f.get_choice("type", "int", {"int", "float", "olive"});
+  w.fp8 = type == "float";
+  w.olive = type == "olive";
+  if ((w.fp8 || w.olive) && format != "int")
+    f.fail_at("type", "\"" + type + "\" is a grid of its own; it does not combine with format \"" + format + "\"");
+  if (!partial && f.has("normal") && !w.olive) f.fail_at("normal", "is an OliVe setting (type \"olive\"); type is \"" + type + "\"");
+  if (w.olive) {
+    // 4-bit codes: sign + 3-bit index on the normal or the outlier grid, one fp16 scale per channel or tensor.
+    if (f.has("bits") && f.get_int("bits", 4, 2, 8) != 4) f.fail_at("bits", "OliVe weights are 4-bit outlier-victim pairs: 4 bits");
+    if (f.has("symmetric") && !f.get_bool("symmetric", true)) f.fail_at("symmetric", "OliVe's grids are symmetric");
+    if (f.has("group_size")) f.fail_at("group_size", "OliVe weights take a scale per channel or per tensor, not per group");
+    const std::string strategy = f.get_choice("strategy", "channel", {"tensor", "channel"});
+    w.strategy = strategy == "tensor" ? WeightStrategy::Tensor : WeightStrategy::Channel;
+    const std::string normal = f.get_choice("normal", "auto", {"auto", "int", "flint"});
+    w.olive_normal = normal == "int" ? OliveNormal::Int : normal == "flint" ? OliveNormal::Flint : OliveNormal::Auto;
+    w.bits = 4;
+    w.symmetric = true;
+  } else if (w.fp8) {
     // FP8 E4M3: 8 bits, symmetric, one F32 scale per output channel or per tensor.
     if (f.has("bits") && f.get_int("bits", 8, 2, 8) != 8) f.fail_at("bits", "float weights are FP8 E4M3: 8 bits");
     if (f.has("symmetric") && !f.get_bool("symmetric", true)) f.fail_at("symmetric", "FP8 weights are symmetric");
@@ -194,8 +224,8 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
       f.fail_at("group_size", "is only used with strategy \"group\" (strategy is \"" + strategy + "\")");
     }
   }
-  const std::string method = f.get_choice("method", "rtn", {"rtn", "gptq", "awq"});
-  w.method = method == "gptq" ? WeightMethod::Gptq : method == "awq" ? WeightMethod::Awq : WeightMethod::Rtn;
+  const std::string method = f.get_choice("method", "rtn", {"rtn", "gptq", "awq", "dgq"});
+  w.method = method == "gptq" ? WeightMethod::Gptq : method == "awq" ? WeightMethod::Awq : method == "dgq" ? WeightMethod::Dgq : WeightMethod::Rtn;
   auto only_for = [&](const char* field, WeightMethod m) {
     if (!partial && f.has(field) && w.method != m)
       f.fail_at(field, std::string("applies to method \"") + method_name(m) + "\", not \"" + method + "\"");
@@ -215,7 +245,18 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   if (!partial && w.fp8 && w.method != WeightMethod::Rtn)
     f.fail_at("method", std::string("FP8 weights are rounded to nearest (method \"rtn\"), as llm-compressor's FP8 schemes do; ") +
                             "method \"" + method + "\" searches an integer grid");
+  if (!partial && w.olive && w.method != WeightMethod::Rtn)
+    f.fail_at("method", "OliVe searches its own scale on the weights (method \"rtn\"); method \"" + method + "\" searches an integer grid");
+  if (!partial && w.olive && f.has("clip")) f.fail_at("clip", "OliVe searches its scale over 88 ratios of max(|μ ± 3σ|) itself (remove it)");
   if (!partial && w.fp8 && w.clip == ClipMode::Mse) f.fail_at("clip", "FP8 weights use their absolute maximum (clip \"minmax\")");
+  if (w.method == WeightMethod::Dgq && !f.has("symmetric")) w.symmetric = false;  // DGQ's groups are asymmetric
+  if (!partial && w.method == WeightMethod::Dgq) {
+    // Its second level makes ŝ·(q − z) an int8 matrix: wider fine integers leave ŝ no room.
+    if (w.fp8 || w.ggml) f.fail_at("method", "\"dgq\" quantizes on its own two-level integer grid, not on FP8 or a ggml format");
+    if (w.strategy != WeightStrategy::Group) f.fail_at("strategy", "method \"dgq\" quantizes in groups (strategy \"group\" with a group_size)");
+    if (w.symmetric) f.fail_at("symmetric", "method \"dgq\" uses asymmetric groups (symmetric: false), as the paper does");
+    if (w.bits > 4) f.fail_at("bits", "method \"dgq\" takes 2 to 4 bits: its groups' scales are integer multiples of an int8 scale, and (q − z) must fit int8 after them");
+  }
   if (!partial && w.ggml && w.act_order)
     f.fail_at("act_order", "GGUF blocks have no column index (g_idx), so act-order cannot be stored with format \"" + format + "\"");
   return w;
@@ -225,8 +266,19 @@ ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const 
   Fields f(j, key, source);
   f.only({"type", "bits", "symmetric", "strategy", "dynamic", "observer", "percentile"});
   ActQuant a;
-  a.fp8 = f.get_choice("type", "int", {"int", "float"}) == "float";
+  const std::string type = f.get_choice("type", "int", {"int", "float", "log_sqrt2"});
+  a.fp8 = type == "float";
+  a.log_sqrt2 = type == "log_sqrt2";
   a.bits = f.get_int("bits", 8, 2, 8);
+  if (a.log_sqrt2) {
+    // A fixed grid of powers of √2 below 1: nothing to choose but the bits.
+    for (const char* k : {"symmetric", "strategy", "dynamic", "observer", "percentile"})
+      if (f.has(k)) f.fail_at(k, "type \"log_sqrt2\" is a fixed grid (powers of √2 below 1) with no scale; only bits apply (remove it)");
+    a.symmetric = false;
+    a.strategy = ActStrategy::Tensor;
+    a.dynamic = true;
+    return a;
+  }
   a.symmetric = f.get_bool("symmetric", true);
   if (a.fp8 && a.bits != 8) f.fail_at("bits", "float activations are FP8 E4M3: 8 bits");
   if (a.fp8 && !a.symmetric) f.fail_at("symmetric", "FP8 activations are symmetric");
@@ -247,15 +299,34 @@ ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const 
 
 KvQuant parse_kv_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"method", "bits", "group_size", "residual"});
+  f.only({"method", "bits", "group_size", "residual", "high_bits", "salient", "probe"});
   KvQuant k;
-  if (f.get_choice("method", "kivi", {"kivi", "fp8"}) == "fp8") {
+  const std::string method = f.get_choice("method", "kivi", {"kivi", "fp8", "zipcache"});
+  if (method == "fp8") {
     // One format, one scale per tensor: nothing else to choose.
     for (const char* kivi : {"bits", "group_size", "residual"})
       if (f.has(kivi)) f.fail_at(kivi, "is a KIVI setting; method \"fp8\" has none (remove it)");
+    for (const char* zip : {"high_bits", "salient", "probe"})
+      if (f.has(zip)) f.fail_at(zip, "is a ZipCache setting; method \"fp8\" has none (remove it)");
     k.method = KvMethod::Fp8;
     return k;
   }
+  if (method == "zipcache") {
+    // No full-precision window: every token is quantized, the salient ones at high_bits.
+    if (f.has("residual")) f.fail_at("residual", "is a KIVI setting; ZipCache quantizes every token (remove it)");
+    k.method = KvMethod::ZipCache;
+    k.bits = f.get_int("bits", 2, 2, 8);
+    k.high_bits = f.get_int("high_bits", 4, 2, 8);
+    k.group_size = f.get_int64("group_size", 32, 1);
+    k.salient = f.get_double("salient", 0.4, 0.0, 1.0);
+    k.probe = f.get_double("probe", 0.1, 0.0, 1.0, true);
+    k.residual = 0;
+    if (!partial && k.high_bits < k.bits)
+      f.fail_at("high_bits", std::to_string(k.high_bits) + " is below bits " + std::to_string(k.bits) + " (the salient tokens get the higher precision)");
+    return k;
+  }
+  for (const char* z : {"high_bits", "salient", "probe"})
+    if (f.has(z)) f.fail_at(z, "is a ZipCache setting (method \"zipcache\"); method is \"kivi\"");
   k.bits = f.get_int("bits", 2, 2, 8);
   k.group_size = f.get_int64("group_size", 32, 1);
   k.residual = f.get_int64("residual", 128, 0);

@@ -5,20 +5,27 @@
 //
 // JSON (the field names follow compressed-tensors' quantization args where one exists):
 //   weights:      {"type": "int" | "float" (FP8 E4M3: bits 8, symmetric, strategy channel or tensor,
-//                  method rtn: scale = absmax / 448, values rounded to E4M3),
+//                  method rtn: scale = absmax / 448, values rounded to E4M3) | "olive" (OliVe's
+//                  outlier-victim pairs: bits 4, strategy channel or tensor, method rtn,
+//                  "normal": "auto"|"int"|"flint"; olive.h),
 //                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
-//                  "group_size": N (group only), "group_fallback": bool, "method": "rtn"|"gptq"|"awq",
+//                  "group_size": N (group only), "group_fallback": bool, "method": "rtn"|"gptq"|"awq"|"dgq",
 //                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"|"nvfp4"
 //                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
 //                  the grid a GGUF file stores, core/ops/ggml_grid.h),
 //                  rtn: "clip": "minmax"|"mse";  gptq: "damp": 0.01, "block_size": 128,
-//                  "act_order": false;  awq: "grid": 20, "clip_search": true}
+//                  "act_order": false;  awq: "grid": 20, "clip_search": true;
+//                  dgq: asymmetric groups of 2..4 bits whose scales are integers over an int8
+//                  scale per channel (dgq.h); no options of its own}
 //   activations / output_activations:
-//                 {"type": "int" | "float" (FP8 E4M3, bits 8, symmetric; scale absmax / 448),
+//                 {"type": "int" | "float" (FP8 E4M3, bits 8, symmetric; scale absmax / 448)
+//                  | "log_sqrt2" (RepQ-ViT's log√2 grid for values in [0, 1], bits only),
 //                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"token",
 //                  "dynamic": false, "observer": "minmax"|"percentile"|"mse", "percentile": 99.99}
 //                 ("token" is dynamic per token; "tensor" is static unless dynamic: true)
 //   kv_cache:     {"method": "kivi", "bits": 2..8, "group_size": 32, "residual": 128}
+//                 | {"method": "zipcache", "bits": 2, "high_bits": 4, "salient": 0.4, "group_size": 32, "probe": 0.1}
+//                 | {"method": "fp8"}
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -45,9 +52,10 @@ class RecipeError : public Error {
   std::string key_, layer_;
 };
 
-enum class WeightMethod { Rtn, Gptq, Awq };
+enum class WeightMethod { Rtn, Gptq, Awq, Dgq };
 enum class WeightStrategy { Tensor, Channel, Group };
 enum class ClipMode { MinMax, Mse };
+enum class OliveNormal { Auto, Int, Flint };
 
 struct WeightQuant {
   int bits = 8;
@@ -67,6 +75,8 @@ struct WeightQuant {
   bool clip_search = true;           // awq: per-group clip search after scaling
   std::optional<GgmlType> ggml;      // format: a ggml block type instead of Quench's integer grid
   bool fp8 = false;                  // type "float": FP8 E4M3 values with F32 scales (spec() gives the scales' shape)
+  bool olive = false;                // type "olive": OliVe's 4-bit outlier-victim pairs (olive.h)
+  OliveNormal olive_normal = OliveNormal::Auto;  // olive: the normal values' grid
 
   // Values per scale slot along the input dimension (group_size, a ggml type's block; 0 otherwise).
   int64_t slot() const;
@@ -92,6 +102,9 @@ struct ActQuant {
   ActObserver observer = ActObserver::MinMax;
   double percentile = 99.99;  // Percentile observer: the |x| percentile that becomes the range
   bool fp8 = false;           // type "float": FP8 E4M3, scale = range / 448
+  // type "log_sqrt2": RepQ-ViT's quantizer for softmax probabilities, q = round(−2·log₂ x) in
+  // [0, 2^bits − 1], x̂ = 2^(−q/2), and 0 where q would not fit; no scale to calibrate.
+  bool log_sqrt2 = false;
 
   nlohmann::json to_json() const;
   std::string describe() const;  // "A8 static tensor percentile 99.99"
@@ -100,20 +113,28 @@ struct ActQuant {
 // kivi: KIVI's per-channel keys / per-token values in groups, with a float residual (kivi.h).
 // fp8: FP8 E4M3 with one static scale per tensor for the module's keys and one for its values,
 // calibrated as absmax / 448: what vLLM's fp8 KV cache runs, written as kv_cache_scheme.
-enum class KvMethod { Kivi, Fp8 };
+// zipcache: ZipCache's salient tokens (by normalized attention) at high_bits, the rest at bits (zipcache.h).
+enum class KvMethod { Kivi, Fp8, ZipCache };
 
 struct KvQuant {
   KvMethod method = KvMethod::Kivi;
-  int bits = 2;             // kivi
-  int64_t group_size = 32;  // kivi. keys: tokens per group (per channel); values: channels per group (per token)
+  int bits = 2;             // kivi; zipcache: the other tokens
+  int64_t group_size = 32;  // kivi, zipcache. keys: tokens per group (per channel); values: channels per group (per token)
   int64_t residual = 128;   // kivi. newest tokens kept in full precision; a multiple of group_size
+  int high_bits = 4;        // zipcache: the salient tokens
+  double salient = 0.4;     // zipcache: share of tokens kept at high_bits
+  double probe = 0.1;       // zipcache: share of queries whose attention ranks the tokens (half the newest, half at random)
 
   nlohmann::json to_json() const;
   std::string describe() const;  // "KIVI 2-bit g32 residual 128", "FP8 E4M3 static per tensor"
   // Storage per cached element: KIVI's bits plus an fp16 scale and an fp16 minimum per group;
-  // FP8's 8 bits (its two scales per module are nothing per element).
+  // ZipCache's mix of the two bit widths plus the same per group (its values' one fp16 scale per
+  // channel and sequence is left out: it shrinks with the context); FP8's 8 bits (its two scales
+  // per module are nothing per element).
   double bits_per_element() const {
-    return method == KvMethod::Fp8 ? 8.0 : bits + 32.0 / static_cast<double>(group_size);
+    if (method == KvMethod::Fp8) return 8.0;
+    const double g = 32.0 / static_cast<double>(group_size);
+    return method == KvMethod::ZipCache ? salient * high_bits + (1 - salient) * bits + g : bits + g;
   }
 };
 

@@ -235,7 +235,12 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
     if (l.lowrank) return l.layer + ": low-rank factors have no compressed-tensors layout";
     if (l.output) return l.layer + ": output activation quantization has no compressed-tensors loader (vLLM reads input activations only)";
+    if (l.input && l.input->log_sqrt2) return l.layer + ": log√2 input activations have no compressed-tensors scheme";
     if (l.input && !l.weights) return l.layer + ": activation quantization without weight quantization has no compressed-tensors scheme";
+    if (l.weights && l.weights->olive)
+      return l.layer + ": OliVe's outlier-victim pairs have no compressed-tensors layout (no engine runs them)";
+    if (l.weights && l.weights->method == WeightMethod::Dgq)
+      return l.layer + ": DGQ's integer group scales over int8 channel scales have no compressed-tensors layout (vLLM has no DGQ kernel)";
     if (l.weights && l.weights->ggml && !is_fp4(*l.weights))
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
     if (l.weights && is_fp4(*l.weights) && l.input)
@@ -255,7 +260,10 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
       return l.layer + ": compressed while tied to the embedding; untie it (a checkpoint with tie_word_embeddings stores one matrix)";
   }
   for (const auto& k : plan.kv)
-    if (k.kv.method != KvMethod::Fp8)
+    if (k.kv.method == KvMethod::ZipCache)
+      return k.module + ": ZipCache's mixed-precision KV cache (salient tokens at more bits) is not representable by kv_cache_scheme, "
+                        "which holds static per-tensor k_scale / v_scale (use kv_cache method fp8)";
+    else if (k.kv.method != KvMethod::Fp8)
       return k.module + ": KIVI KV-cache quantization (per-channel keys, per-token values, a full-precision residual) is not "
                         "representable by kv_cache_scheme, which holds static per-tensor k_scale / v_scale (use kv_cache method fp8)";
   if (!plan.kv.empty()) {

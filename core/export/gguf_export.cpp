@@ -240,6 +240,9 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.input || l.output) return l.layer + ": activation quantization " + online;
     if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
     if (l.lowrank) return l.layer + ": low-rank factors have no GGUF layout";
+    if (l.weights && l.weights->olive) return l.layer + ": OliVe's outlier-victim pairs have no ggml type";
+    if (l.weights && l.weights->method == WeightMethod::Dgq)
+      return l.layer + ": DGQ's integer group scales over int8 channel scales have no ggml type";
     if (l.weights && l.weights->fp8) return l.layer + ": FP8 weights: GGUF has no FP8 type; use --format compressed-tensors";
     if (l.weights && !l.weights->ggml)
       return l.layer + ": weights " + l.weights->describe() + " are on Quench's integer grid, which no ggml type stores; use a GGUF scheme (" +

@@ -55,8 +55,10 @@ class Gpt2 : public Model {
       expect_shape(b.c_proj, {hidden_, hidden_});
       expect_shape(b.fc, {inner, hidden_});
       expect_shape(b.proj, {hidden_, inner});
+      b.q_point = p + ".attn:q";
       b.k_point = p + ".attn:k";
       b.v_point = p + ".attn:v";
+      add_point(b.q_point, p + ".attn", "queries (what a KV cache is read with), [B, T, heads·head_dim]");
       add_point(b.k_point, p + ".attn", "keys (what a KV cache stores), [B, T, heads·head_dim]");
       add_point(b.v_point, p + ".attn", "values (what a KV cache stores), [B, T, heads·head_dim]");
       b.index = i;
@@ -90,6 +92,7 @@ class Gpt2 : public Model {
     auto k = parts[1].view({B, T, H, D}).transpose(1, 2);
     auto v = parts[2].view({B, T, H, D}).transpose(1, 2);
     if (hooks().active()) {
+      q = hooks().tap(b.q_point, q.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
       k = hooks().tap(b.k_point, k.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
       v = hooks().tap(b.v_point, v.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
     }
@@ -103,10 +106,11 @@ class Gpt2 : public Model {
 
   at::Tensor final_norm(const at::Tensor& h) override { return layer_norm(h, *lnf_w_, *lnf_b_, eps_); }
   at::Tensor output(const at::Tensor& normed) override { return head_->forward(normed); }
+  int64_t attention_head_dim() const override { return hidden_ / heads_; }
 
  private:
   struct Block {
-    std::string prefix, k_point, v_point;
+    std::string prefix, q_point, k_point, v_point;
     at::Tensor *ln1_w, *ln1_b, *ln2_w, *ln2_b;
     Layer *c_attn, *c_proj, *fc, *proj;
     int64_t index = 0;

@@ -46,8 +46,10 @@ class Llama : public Model {
       b.gate = add_layer(p + ".mlp.gate_proj", LayerKind::Linear, false);
       b.up = add_layer(p + ".mlp.up_proj", LayerKind::Linear, false);
       b.down = add_layer(p + ".mlp.down_proj", LayerKind::Linear, false);
+      b.q_point = p + ".self_attn:q";
       b.k_point = p + ".self_attn:k";
       b.v_point = p + ".self_attn:v";
+      add_point(b.q_point, p + ".self_attn", "queries after RoPE (what a KV cache is read with), [B, T, heads·head_dim]");
       add_point(b.k_point, p + ".self_attn", "keys after RoPE (what a KV cache stores), [B, T, kv_heads·head_dim]");
       add_point(b.v_point, p + ".self_attn", "values (what a KV cache stores), [B, T, kv_heads·head_dim]");
       b.window = sliding_window(c, i);
@@ -97,6 +99,7 @@ class Llama : public Model {
     const auto& [cos, sin] = tables(T, h);
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
+    q = tap_heads(b.q_point, q);
     k = tap_heads(b.k_point, k);
     v = tap_heads(b.v_point, v);
     auto a = attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), true, b.window);
@@ -121,6 +124,8 @@ class Llama : public Model {
     return {{kLayerSizesKey, {{"intermediate_size", inter}, {"num_attention_heads", heads}, {"num_key_value_heads", kv}}}};
   }
 
+  int64_t attention_head_dim() const override { return head_dim_; }
+
   int64_t attention_window() const override {
     int64_t w = 0;
     for (const Block& b : blocks_)
@@ -133,7 +138,7 @@ class Llama : public Model {
 
  private:
   struct Block {
-    std::string prefix, k_point, v_point;
+    std::string prefix, q_point, k_point, v_point;
     at::Tensor *in_norm = nullptr, *post_norm = nullptr;  // [hidden]
     Layer *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr, *gate = nullptr, *up = nullptr, *down = nullptr;
     int64_t window = 0;

@@ -94,6 +94,9 @@ class Model {
   // The shortest sliding attention window of any layer (a token sees itself and the window − 1
   // tokens before it); 0 when every layer attends to the whole context.
   virtual int64_t attention_window() const { return 0; }
+  // The size of one attention head, which splits the :q and :k points' channels into heads; 0
+  // without attention.
+  virtual int64_t attention_head_dim() const { return 0; }
   // Throws naming the config key and the command's option when ctx tokens exceed max_positions().
   void check_context(int64_t ctx, const std::string& option) const;
 

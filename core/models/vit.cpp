@@ -56,6 +56,9 @@ class Vit : public Model {
       expect_shape(b.fc1, {inter, hidden_});
       expect_shape(b.fc2, {hidden_, inter});
       for (auto* t : {b.ln1_w, b.ln1_b, b.ln2_w, b.ln2_b}) expect_shape(p + " layer norm", t, {hidden_});
+      b.probs_point = p + ".attention.attention:probs";
+      add_point(b.probs_point, p + ".attention.attention",
+                "attention probabilities after the softmax, [B, heads·T, T] (channels: the keys); what RepQ-ViT quantizes on a log√2 grid");
       blocks_.push_back(std::move(b));
     }
     ln_w_ = add_param("vit.layernorm.weight");
@@ -90,7 +93,16 @@ class Vit : public Model {
     auto q = b.q->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
     auto k = b.k->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
     auto v = b.v->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
-    auto a = attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), false);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
+    at::Tensor a;
+    if (hooks().active()) {
+      // The probabilities pass through their point (attention() keeps them inside).
+      auto probs = at::softmax(at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) * scale, -1).to(q.scalar_type());
+      probs = hooks().tap(b.probs_point, probs.reshape({B, H * T, T})).view({B, H, T, T});
+      a = at::matmul(probs, v);
+    } else {
+      a = attention(q, k, v, scale, false);
+    }
     auto h2 = h + b.o->forward(a.transpose(1, 2).reshape({B, T, H * head_dim_}));
     auto y = layer_norm(h2, *b.ln2_w, *b.ln2_b, eps_);
     return h2 + b.fc2->forward(activation(b.fc1->forward(y), act_));
@@ -104,7 +116,7 @@ class Vit : public Model {
 
  private:
   struct Block {
-    std::string prefix;
+    std::string prefix, probs_point;
     at::Tensor *ln1_w, *ln1_b, *ln2_w, *ln2_b;
     Layer *q, *k, *v, *o, *fc1, *fc2;
   };

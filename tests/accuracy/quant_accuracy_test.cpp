@@ -38,6 +38,49 @@ TEST_F(QuantAccuracy, GptqBeatsRtnAtW3G128) {
   EXPECT_LT(gptq, rtn - 1.0) << "GPTQ " << gptq << " vs RTN " << rtn;
 }
 
+// DGQ W4A8: int4 groups of 128 whose scales are int8 multiples of a per-channel scale, against the
+// RTN W4A8 it replaces (one scale per output channel); both with the same static per-tensor A8.
+TEST_F(QuantAccuracy, DgqW4A8BeatsPerChannelRtn) {
+  const json a8 = {{"bits", 8}, {"strategy", "tensor"}, {"observer", "minmax"}};
+  const json rtn = {{"name", "w4a8-rtn-channel"},
+                    {"default", {{"weights", {{"bits", 4}, {"symmetric", false}, {"strategy", "channel"}}}}},
+                    {"activations", a8}};
+  const json dgq = {{"name", "w4a8-dgq-g128"},
+                    {"default", {{"weights", {{"bits", 4}, {"group_size", 128}, {"group_fallback", true}, {"method", "dgq"}}}}},
+                    {"activations", a8}};
+  const double r = text_ppl("sotu-llama", recipe(rtn)), d = text_ppl("sotu-llama", recipe(dgq));
+  EXPECT_LT(d, r - 0.5) << "DGQ " << d << " vs per-channel RTN " << r;
+}
+
+// ZipCache against KIVI at the same 3.0 bits per cached element: KIVI-2 in groups of 32 with no
+// full-precision window (2 + 32/32), ZipCache with 37.5 % of the tokens at 4 bits and the rest at 2
+// in groups of 128 (0.375·4 + 0.625·2 + 32/128).
+TEST_F(QuantAccuracy, ZipCacheBeatsKiviAtThreeBits) {
+  const json kivi = {{"name", "kv-kivi2-g32"}, {"kv_cache", {{"method", "kivi"}, {"bits", 2}, {"group_size", 32}, {"residual", 0}}}};
+  const json zip = {{"name", "kv-zipcache-4-2"},
+                    {"kv_cache", {{"method", "zipcache"}, {"bits", 2}, {"high_bits", 4}, {"salient", 0.375}, {"group_size", 128}}}};
+  const double k = text_ppl("sotu-llama", recipe(kivi)), z = text_ppl("sotu-llama", recipe(zip));
+  EXPECT_LT(z, k - 0.5) << "ZipCache " << z << " vs KIVI " << k;
+}
+
+// RepQ-ViT at W4A4 on mnist-vit: the same 4-bit per-channel weights and 4-bit static per-tensor
+// activations everywhere (the attention probabilities included), without and with its two parts:
+// post-LayerNorm ranges reparameterized into one per-tensor scale, and the probabilities on the
+// log√2 grid instead of an evenly spaced one.
+TEST_F(QuantAccuracy, RepqVitBeatsPerTensorW4A4) {
+  const json a4 = {{"bits", 4}, {"symmetric", false}, {"strategy", "tensor"}, {"observer", "minmax"}};
+  const json plain = {{"name", "w4a4-per-tensor"},
+                      {"default", {{"weights", {{"bits", 4}, {"strategy", "channel"}}}}},
+                      {"activations", a4},
+                      {"points", json::array({{{"match", "*:probs"}, {"activations", a4}}})}};
+  json repq = plain;
+  repq["name"] = "w4a4-repq-vit";
+  repq["repq"] = true;
+  repq["points"] = json::array({{{"match", "*:probs"}, {"activations", {{"type", "log_sqrt2"}, {"bits", 4}}}}});
+  const double p = image_top1("mnist-vit", recipe(plain)), r = image_top1("mnist-vit", recipe(repq));
+  EXPECT_GT(r, p + 0.01) << "RepQ-ViT " << r << " vs per-tensor " << p;
+}
+
 TEST_F(QuantAccuracy, SmoothQuantImprovesStaticW8A8) {
   const json plain = {{"name", "w8a8-static"},
                       {"default", {{"weights", {{"bits", 8}, {"strategy", "channel"}}}}},

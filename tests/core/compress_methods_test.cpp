@@ -9,6 +9,7 @@
 #include "core/compress/act_quant.h"
 #include "core/compress/awq.h"
 #include "core/compress/compress.h"
+#include "core/compress/dgq.h"
 #include "core/compress/family.h"
 #include "core/compress/gptq.h"
 #include "core/compress/kivi.h"
@@ -133,6 +134,39 @@ TEST(GptqTest, OutputErrorBelowRtn) {
   const auto qd = gptq_quantize(w, hd.hessian(), wq(4, WeightStrategy::Channel, 0, WeightMethod::Gptq), "test", &info);
   EXPECT_EQ(info.dead_columns, 1);
   EXPECT_EQ(qd.select(1, 5).abs().sum().item<double>(), 0.0);
+}
+
+// DGQ's weight is exactly s8·ŝ_g·(q − z_g) with every factor on its stated grid, W8 = ŝ_g·(q − z_g)
+// fits int8, and its output error is below 4-bit per-channel RTN's (what W4A8 would use without it).
+TEST(DgqTest, OutputErrorBelowPerChannelRtnAndEveryFactorOnItsGrid) {
+  const int64_t out = 48, in = 128, G = 32;
+  const auto x = synthetic_inputs(1024, in, 21);
+  at::manual_seed(22);
+  const auto w = at::randn({out, in});
+  HessianAccumulator h(in);
+  h.add(x);
+  WeightQuant s = wq(4, WeightStrategy::Group, G, WeightMethod::Dgq);
+  s.symmetric = false;
+  DgqInfo info;
+  const auto q = dgq_quantize(w, h.hessian(), s, "test", &info);
+  WeightQuant per_channel = wq(4, WeightStrategy::Channel);
+  per_channel.symmetric = false;
+  const double e_dgq = output_error(q, w, x), e_rtn = output_error(rtn_quantize(w, per_channel), w, x);
+  EXPECT_LT(e_dgq, 0.8 * e_rtn) << "DGQ " << e_dgq << " vs per-channel RTN " << e_rtn;
+  EXPECT_GT(info.rel_loss, 0);
+  EXPECT_LE(info.mean_group_clip, 1.01);
+  EXPECT_LE(info.mean_channel_clip, 1.01);
+  ASSERT_EQ(info.q.sizes(), w.sizes());
+  ASSERT_EQ(info.zero.sizes(), (std::vector<int64_t>{out, in / G}));
+  EXPECT_LE(info.q.max().item<int64_t>(), 15);
+  EXPECT_LE(info.zero.max().item<int64_t>(), 15);
+  EXPECT_GE(info.group_scale.min().item<int64_t>(), 1);
+  EXPECT_LE(info.group_scale.max().item<int64_t>(), 127);
+  const auto w8 = info.group_scale.to(at::kFloat).unsqueeze(2) *
+                  (info.q.to(at::kFloat).view({out, in / G, G}) - info.zero.to(at::kFloat).unsqueeze(2));
+  EXPECT_LE(w8.abs().max().item<double>(), 127);
+  const auto rebuilt = info.channel_scale.unsqueeze(1) * w8.view({out, in});
+  EXPECT_TRUE(at::allclose(rebuilt, q, 1e-5, 1e-7));
 }
 
 TEST(AwqTest, ClipAndScaleSearchNeverLoseToRtn) {

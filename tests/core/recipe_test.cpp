@@ -177,6 +177,45 @@ TEST(Recipe, ImpossibleValuesAreErrors) {
   EXPECT_NE(error_of(j, sotu_llama()).find("default.scheme: \"W9A16\" is not a known scheme"), std::string::npos);
 }
 
+TEST(Recipe, DgqSettingsAndTheirLimits) {
+  const ResolvedRecipe r = resolve(Recipe::parse({{"default", {{"weights", {{"bits", 4}, {"group_size", 64}, {"group_fallback", true}, {"method", "dgq"}}}}}}), sotu_llama());
+  const LayerPlan* q = r.find("model.layers.0.self_attn.q_proj");
+  ASSERT_TRUE(q && q->weights);
+  EXPECT_EQ(q->weights->method, WeightMethod::Dgq);
+  EXPECT_FALSE(q->weights->symmetric);  // DGQ's default
+  EXPECT_TRUE(r.needs_calibration());
+  EXPECT_EQ(q->weights->describe(), "W4 asym g64 dgq");
+  EXPECT_EQ(parse_weight_quant(q->to_json()["weights"], "x").describe(), q->weights->describe());
+  auto err = [&](const json& w) { return error_of({{"default", {{"weights", w}}}}, sotu_llama()); };
+  EXPECT_NE(err({{"bits", 4}, {"strategy", "channel"}, {"method", "dgq"}}).find("default.weights.strategy: method \"dgq\" quantizes in groups"),
+            std::string::npos);
+  EXPECT_NE(err({{"bits", 4}, {"group_size", 64}, {"symmetric", true}, {"method", "dgq"}}).find("default.weights.symmetric"), std::string::npos);
+  EXPECT_NE(err({{"bits", 8}, {"group_size", 64}, {"method", "dgq"}}).find("default.weights.bits: method \"dgq\" takes 2 to 4 bits"),
+            std::string::npos);
+  EXPECT_NE(err({{"format", "q4_0"}, {"method", "dgq"}}).find("default.weights.method"), std::string::npos);
+}
+
+TEST(Recipe, ZipCacheSettingsAndTheirLimits) {
+  const ResolvedRecipe r = resolve(Recipe::parse({{"kv_cache", {{"method", "zipcache"}, {"salient", 0.25}}}}), sotu_llama());
+  ASSERT_FALSE(r.kv.empty());
+  EXPECT_EQ(r.kv[0].kv.method, KvMethod::ZipCache);
+  EXPECT_EQ(r.kv[0].q_point, "model.layers.0.self_attn:q");
+  EXPECT_GT(r.kv[0].head_dim, 0);
+  EXPECT_DOUBLE_EQ(r.kv[0].kv.bits_per_element(), 0.25 * 4 + 0.75 * 2 + 1.0);
+  EXPECT_EQ(parse_kv_quant(r.kv[0].kv.to_json(), "x").describe(), r.kv[0].kv.describe());
+  auto err = [&](const json& kv) { return error_of({{"kv_cache", kv}}, sotu_llama()); };
+  EXPECT_NE(err({{"method", "zipcache"}, {"residual", 128}}).find("kv_cache.residual: is a KIVI setting"), std::string::npos);
+  EXPECT_NE(err({{"method", "zipcache"}, {"bits", 4}, {"high_bits", 2}}).find("kv_cache.high_bits: 2 is below bits 4"), std::string::npos);
+  EXPECT_NE(err({{"method", "kivi"}, {"salient", 0.5}}).find("kv_cache.salient: is a ZipCache setting"), std::string::npos);
+  EXPECT_NE(err({{"method", "zipcache"}, {"salient", 1.5}}).find("kv_cache.salient"), std::string::npos);
+  // An override that switches the method drops the other method's settings.
+  const ResolvedRecipe o = resolve(Recipe::parse(json::parse(R"({"kv_cache": {"method": "kivi", "residual": 64},
+      "overrides": [{"match": "model.layers.1.self_attn", "kv_cache": {"method": "zipcache"}}]})")), sotu_llama());
+  ASSERT_EQ(o.kv.size(), 6u);
+  EXPECT_EQ(o.kv[0].kv.method, KvMethod::Kivi);
+  EXPECT_EQ(o.kv[1].kv.method, KvMethod::ZipCache);
+}
+
 // A scheme is a default and must work on the bundled model: where its group does not divide a
 // layer's inputs, the layer takes the largest divisor below and the plan warns. A group size a
 // recipe spells out is exact unless it asks for the fallback, and a later explicit size ends it.
@@ -373,6 +412,9 @@ TEST(SizeEstimate, Accounting) {
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256) / (256.0 * 256), 4 + 16.0 / 128);
   w.symmetric = false;
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256) / (256.0 * 256), 4 + 20.0 / 128);
+  w.method = WeightMethod::Dgq;  // a 4-bit zero and an 8-bit scale per group, an fp16 scale per row
+  EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256), 256.0 * 256 * 4 + 256 * 2 * 12 + 256 * 16);
+  w.method = WeightMethod::Rtn;
   w.strategy = WeightStrategy::Channel;
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 10, 100), 10 * 100 * 4 + 10 * 20);
   w.strategy = WeightStrategy::Tensor;

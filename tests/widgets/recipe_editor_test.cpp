@@ -274,6 +274,53 @@ class RecipeEditorTest : public QObject {
     QVERIFY(bits->isEnabled());
     QVERIFY(editor.applySetting());
     QCOMPARE(doc.json()["default"]["kv_cache"]["method"], "kivi");
+    // ZipCache: its salient share and bits, no residual window; 0.4·4 + 0.6·2 + 32/32 bits.
+    auto* residual = kv->findChild<QSpinBox*>(QStringLiteral("residual"));
+    auto* salient = kv->findChild<QDoubleSpinBox*>(QStringLiteral("salient"));
+    QVERIFY(residual && salient && !salient->isEnabled());
+    method->setCurrentIndex(method->findData(QStringLiteral("zipcache")));
+    QVERIFY(salient->isEnabled() && !residual->isEnabled() && bits->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["kv_cache"],
+             json({{"method", "zipcache"}, {"bits", 2}, {"high_bits", 4}, {"salient", 0.4}, {"group_size", 32}}));
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("KV cache 3.80 bits")), qPrintable(editor.sizeLabel()->text()));
+  }
+
+  // OliVe is a grid of its own (no bits, no groups), DGQ a method on asymmetric groups: both come
+  // out of the weights form as rules the core accepts.
+  void oliveAndDgqFromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setTarget(RecipeEditor::Target::Default);
+    RecipeSection* weights = editor.section("weights");
+    weights->setMode(RecipeSection::Mode::Set);
+    auto* format = weights->findChild<QComboBox*>(QStringLiteral("format"));
+    auto* method = weights->findChild<QComboBox*>(QStringLiteral("method"));
+    auto* bits = weights->findChild<QSpinBox*>(QStringLiteral("bits"));
+    format->setCurrentIndex(format->findData(QStringLiteral("olive")));
+    QVERIFY(!bits->isEnabled());
+    QVERIFY(!weights->findChild<QComboBox*>(QStringLiteral("clip"))->isEnabled());  // OliVe searches its own scale
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["weights"], json({{"type", "olive"}, {"strategy", "channel"}, {"method", "rtn"}}));
+    format->setCurrentIndex(format->findData(QStringLiteral("int")));
+    bits->setValue(4);
+    weights->findChild<QCheckBox*>(QStringLiteral("symmetric"))->setChecked(false);
+    auto* strategy = weights->findChild<QComboBox*>(QStringLiteral("strategy"));
+    strategy->setCurrentIndex(strategy->findData(QStringLiteral("group")));
+    weights->findChild<QCheckBox*>(QStringLiteral("groupFallback"))->setChecked(true);
+    method->setCurrentIndex(method->findData(QStringLiteral("dgq")));
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["weights"]["method"], "dgq");
+    // A symmetric DGQ rule is refused with the core's message, naming the key.
+    weights->findChild<QCheckBox*>(QStringLiteral("symmetric"))->setChecked(true);
+    editor.applySetting();
+    QVERIFY(!doc.valid());
+    QVERIFY2(doc.error().contains(QStringLiteral("symmetric")), qPrintable(doc.error()));
   }
 
   // The weights' block formats (GGUF's types, MXFP4, NVFP4): choosing one disables the integer

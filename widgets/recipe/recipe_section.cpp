@@ -91,6 +91,7 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   // are disabled and left out of the rule while one is chosen.
   format_ = choices(this, {{"int", tr("integers (bits, scales, groups below)")},
                            {"fp8", tr("FP8 E4M3, scale per channel or tensor")},
+                           {"olive", tr("OliVe 4-bit outlier-victim pairs, scale per channel or tensor")},
                            {"q8_0", tr("Q8_0 (GGUF) · 8.5 bits")},
                            {"q6_k", tr("Q6_K (GGUF) · 6.56 bits")},
                            {"q5_0", tr("Q5_0 (GGUF) · 5.5 bits")},
@@ -114,9 +115,13 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   group_fallback_ = new QCheckBox(tr("where it does not divide a layer's inputs, the largest divisor below"), this);
   group_fallback_->setObjectName(QStringLiteral("groupFallback"));
   group_fallback_->setToolTip(tr("group_fallback: the schemes (W4A16-G128, …) set it; without it such a layer is an error"));
-  method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")}, {"gptq", tr("GPTQ")}, {"awq", tr("AWQ")}});
+  method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")},
+                           {"gptq", tr("GPTQ")},
+                           {"awq", tr("AWQ")},
+                           {"dgq", tr("DGQ (int4 groups, int8 channel scales)")}});
   method_->setObjectName(QStringLiteral("method"));
-  method_->setToolTip(tr("GPTQ and AWQ calibrate on the calibration data; RTN needs none"));
+  method_->setToolTip(tr("GPTQ, AWQ and DGQ calibrate on the calibration data; RTN needs none. DGQ: asymmetric groups of 2–4 bits "
+                         "whose scales are integer multiples of one int8 scale per channel (W4A8 runs as an int8 GEMM)"));
   clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
   clip_->setObjectName(QStringLiteral("clip"));
   clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
@@ -167,19 +172,22 @@ nlohmann::json WeightsSection::fields() const {
   nlohmann::json j;
   // FP8 is compressed-tensors' "type": "float"; its scales are per channel or per tensor.
   if (format == "fp8") j = {{"type", "float"}, {"strategy", comboData(strategy_)}, {"method", method}};
+  else if (format == "olive") j = {{"type", "olive"}, {"strategy", comboData(strategy_)}, {"method", method}};
   else if (format != "int") j = {{"format", format}, {"method", method}};
   else {
     j = {{"bits", bits_->value()}, {"symmetric", symmetric_->isChecked()}, {"strategy", comboData(strategy_)}, {"method", method}};
     if (comboData(strategy_) == "group") j["group_size"] = group_->value();
     if (comboData(strategy_) == "group" && group_fallback_->isChecked()) j["group_fallback"] = true;
   }
-  addMethodOptions(j, method, clip_, damp_, block_, act_order_, grid_, clip_search_, format == "fp8", format != "int" && format != "fp8");
+  // OliVe searches its own scale: like FP8, no clip option.
+  addMethodOptions(j, method, clip_, damp_, block_, act_order_, grid_, clip_search_, format == "fp8" || format == "olive",
+                   format != "int" && format != "fp8" && format != "olive");
   return j;
 }
 
 void WeightsSection::setFields(const nlohmann::json& j) {
-  const bool fp8 = j.contains("type") && j["type"] == "float";
-  setComboData(format_, fp8 ? "fp8" : j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "int");
+  const bool fp8 = j.contains("type") && j["type"] == "float", olive = j.contains("type") && j["type"] == "olive";
+  setComboData(format_, fp8 ? "fp8" : olive ? "olive" : j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "int");
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("symmetric") && j["symmetric"].is_boolean()) symmetric_->setChecked(j["symmetric"].get<bool>());
   if (j.contains("strategy") && j["strategy"].is_string()) setComboData(strategy_, j["strategy"].get<std::string>());
@@ -200,7 +208,7 @@ void WeightsSection::setFields(const nlohmann::json& j) {
 
 void WeightsSection::updateEnabled() {
   const std::string format = comboData(format_), method = comboData(method_);
-  const bool integers = format == "int", fp8 = format == "fp8";
+  const bool integers = format == "int", fp8 = format == "fp8" || format == "olive";  // fp8: a grid of its own with channel or tensor scales
   for (QWidget* w : std::initializer_list<QWidget*>{bits_, symmetric_}) w->setEnabled(integers);
   strategy_->setEnabled(integers || fp8);
   group_->setEnabled(integers && comboData(strategy_) == "group");
@@ -265,27 +273,42 @@ void ActivationsSection::updateEnabled() {
 // ---------------------------------------------------------------------------------------------
 
 KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (attention modules)"), "kv_cache", parent) {
-  method_ = choices(this, {{"kivi", tr("KIVI (per-channel keys, per-token values)")}, {"fp8", tr("FP8 E4M3, static per tensor")}});
+  method_ = choices(this, {{"kivi", tr("KIVI (per-channel keys, per-token values)")},
+                           {"zipcache", tr("ZipCache (salient tokens at more bits)")},
+                           {"fp8", tr("FP8 E4M3, static per tensor")}});
   method_->setObjectName(QStringLiteral("method"));
-  method_->setToolTip(tr("KIVI: 2–8 bits in groups, the newest tokens in full precision. FP8: one calibrated scale for each "
-                         "module's keys and one for its values, as vLLM's fp8 KV cache runs (exported as kv_cache_scheme)"));
-  bits_ = spinBox(this, "bits", 2, 8, 2);
+  method_->setToolTip(tr("KIVI: 2–8 bits in groups, the newest tokens in full precision. ZipCache: the tokens that receive "
+                         "the most attention (normalized by how many queries see them) at more bits, the rest at fewer. FP8: one "
+                         "calibrated scale for each module's keys and one for its values, as vLLM's fp8 KV cache runs (exported as "
+                         "kv_cache_scheme)"));
+  bits_ = spinBox(this, "bits", 2, 8, 2, tr("KIVI: every quantized token; ZipCache: the tokens that are not salient"));
   group_ = spinBox(this, "groupSize", 1, 1024, 32);
   residual_ = spinBox(this, "residual", 0, 65536, 128, tr("Newest tokens kept in full precision; a multiple of the group size"));
+  high_bits_ = spinBox(this, "highBits", 2, 8, 4, tr("ZipCache: bits of the salient tokens"));
+  salient_ = doubleSpinBox(this, "salient", 0, 1, 3, 0.05, 0.4, tr("ZipCache: share of each sequence's tokens kept at the higher bits"));
   addRow(tr("Method"), method_);
   addRow(tr("Bits"), bits_);
   addRow(tr("Group size"), group_);
   addRow(tr("Residual tokens"), residual_);
+  addRow(tr("Salient bits"), high_bits_);
+  addRow(tr("Salient share"), salient_);
 }
 
 nlohmann::json KvCacheSection::fields() const {
-  if (comboData(method_) == "fp8") return {{"method", "fp8"}};
+  const std::string method = comboData(method_);
+  if (method == "fp8") return {{"method", "fp8"}};
+  if (method == "zipcache")
+    return {{"method", "zipcache"}, {"bits", bits_->value()}, {"high_bits", high_bits_->value()}, {"salient", salient_->value()},
+            {"group_size", group_->value()}};
   return {{"method", "kivi"}, {"bits", bits_->value()}, {"group_size", group_->value()}, {"residual", residual_->value()}};
 }
 
 void KvCacheSection::updateEnabled() {
-  const bool kivi = comboData(method_) == "kivi";
-  for (QSpinBox* b : {bits_, group_, residual_}) b->setEnabled(kivi);
+  const std::string method = comboData(method_);
+  for (QSpinBox* b : {bits_, group_}) b->setEnabled(method != "fp8");
+  residual_->setEnabled(method == "kivi");
+  high_bits_->setEnabled(method == "zipcache");
+  salient_->setEnabled(method == "zipcache");
 }
 
 void KvCacheSection::setFields(const nlohmann::json& j) {
@@ -293,6 +316,8 @@ void KvCacheSection::setFields(const nlohmann::json& j) {
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("group_size") && j["group_size"].is_number_integer()) group_->setValue(j["group_size"].get<int>());
   if (j.contains("residual") && j["residual"].is_number_integer()) residual_->setValue(j["residual"].get<int>());
+  high_bits_->setValue(j.contains("high_bits") && j["high_bits"].is_number_integer() ? j["high_bits"].get<int>() : 4);
+  salient_->setValue(j.contains("salient") && j["salient"].is_number() ? j["salient"].get<double>() : 0.4);
 }
 
 // ---------------------------------------------------------------------------------------------

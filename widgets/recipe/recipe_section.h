@@ -121,6 +121,8 @@ class KvCacheSection : public RecipeSection {
   QSpinBox* bits_;
   QSpinBox* group_;
   QSpinBox* residual_;
+  QSpinBox* high_bits_;        // ZipCache
+  QDoubleSpinBox* salient_;    // ZipCache
 };
 
 // Pruning: magnitude, Wanda or SparseGPT, to an unstructured sparsity or an N:M pattern.
