@@ -133,7 +133,7 @@ class MainWindow : public QMainWindow {
   void startWeightStatistics(bool read_cache);
   void reportActivationOutliers();
   void onJobFinished(const QString& title, JobRunner::Outcome outcome, const QString& error);
-  void onRunRecorded(const std::shared_ptr<ModelSession>& session, const RunOutcome& out);
+  void onRunRecorded(const std::shared_ptr<ModelSession>& session, RunOutcome& out);
   void onRecipeChanged();
   void showError(const QString& title, const QString& message);
 

@@ -4,6 +4,7 @@
 #include <QMessageBox>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTimer>
 
 #include "core/store/store.h"
 #include "core/util/error.h"
@@ -157,22 +158,31 @@ void MainWindow::submitRun(RunDialog::Kind kind, RunSettings chosen) {
   }
 }
 
-void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, const RunOutcome& out) {
-  experiments_->reload();
-  experiments_->selectId(out.experiment_id);
+void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, RunOutcome& out) {
+  // The outcome is this call's to keep: its per-layer results and activation statistics (arrays
+  // included) are moved, not copied, into the session — a copy alone held the UI thread for tens
+  // of milliseconds after a calibration of every point.
   for (const QString& w : out.warnings) issues_->add({Issue::Severity::Warning, w, {}, kRunSource});
   if (session == session_) {
     if (out.kind == QLatin1String("compress")) {
-      session_->setRun({out.experiment_id, out.name}, out.layers, out.after, out.errors);
+      session_->setRun({out.experiment_id, out.name}, std::move(out.layers), std::move(out.after), std::move(out.errors));
       if (recipe_->json() == submitted_recipe_) recipe_->markKept();  // the store holds it now
     } else if (out.kind == QLatin1String("calibrate")) {
-      session_->setActivations({out.experiment_id, out.name}, out.activations);
+      session_->setActivations({out.experiment_id, out.name}, std::move(out.activations));
     } else if (out.kind == QLatin1String("sensitivity") && experiments_->store()) {
       showSensitivity(experiments_->store()->get(out.experiment_id));
     }
   }
-  statusBar()->showMessage(tr("Recorded %1 run #%2 (%3)").arg(out.kind).arg(out.experiment_id).arg(out.name), 8000);
-  Q_EMIT runRecorded(out.experiment_id, out.kind);
+  // The experiments list rereads the store in the next turn of the event loop, so that the
+  // window repaints in between; runRecorded follows once the list shows the new run.
+  const int64_t id = out.experiment_id;
+  const QString kind = out.kind, name = out.name;
+  QTimer::singleShot(0, this, [this, id, kind, name] {
+    experiments_->reload();
+    experiments_->selectId(id);
+    statusBar()->showMessage(tr("Recorded %1 run #%2 (%3)").arg(kind).arg(id).arg(name), 8000);
+    Q_EMIT runRecorded(id, kind);
+  });
 }
 
 // A sensitivity run on the open model: its damage per layer in the table's Δ column (sortable,
