@@ -47,13 +47,13 @@ std::vector<WeightStats> all_weight_stats(const Model& model, const StatsOptions
 
 }  // namespace
 
-const ActivationStats* CalibrationResult::point(const std::string& name) const {
+const ActivationStats* CalibrationResult::point(const std::string& name) const& {
   for (const auto& p : points)
     if (p.point == name) return &p;
   return nullptr;
 }
 
-const WeightStats* CalibrationResult::weight(const std::string& layer) const {
+const WeightStats* CalibrationResult::weight(const std::string& layer) const& {
   for (const auto& w : weights)
     if (w.layer == layer) return &w;
   return nullptr;

@@ -41,8 +41,12 @@ struct CalibrationResult {
   size_t observer_bytes = 0;                     // memory the statistics held at the end
   std::vector<std::string> warnings;             // points matched but never reached, non-finite values, ...
 
-  const ActivationStats* point(const std::string& name) const;  // nullptr when absent
-  const WeightStats* weight(const std::string& layer) const;    // nullptr when absent
+  // nullptr when absent. The pointers point into this result, so a temporary's are refused at
+  // compile time (`calibrate(...).point(p)` dangled once in a test and read freed memory).
+  const ActivationStats* point(const std::string& name) const&;
+  const WeightStats* weight(const std::string& layer) const&;
+  const ActivationStats* point(const std::string& name) const&& = delete;
+  const WeightStats* weight(const std::string& layer) const&& = delete;
 };
 
 // Runs under at::NoGradGuard. Throws UsageError when the pattern matches none of the model's

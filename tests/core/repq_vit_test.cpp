@@ -29,7 +29,8 @@ TEST(RepqTest, FloatLogitsUnchangedAndChannelRangesEqualized) {
     CalibrationOptions co;
     co.points = point;
     co.weights = false;
-    const ActivationStats* st = calibrate(*m, c.source(), co).point(point);
+    const CalibrationResult cal = calibrate(*m, c.source(), co);  // point() points into it: keep it alive
+    const ActivationStats* st = cal.point(point);
     at::Tensor range = at::tensor(st->channel_max, at::kDouble).clamp_min(0) - at::tensor(st->channel_min, at::kDouble).clamp_max(0);
     range = range.masked_select(range > 1e-6);  // dead channels (always 0) have no range to compare
     return (range.max() / range.min()).item<double>();
