@@ -84,6 +84,9 @@ shot recipe-editor "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --filter "mod
 printf '%s\n' '{ "name": "flap-20-w8a8", "default": { "scheme": "W8A8" }, "smoothquant": { "alpha": 0.5 },' \
   '  "structured": { "method": "flap", "ratio": 0.2, "target": "mlp", "adaptive": true, "bias_compensation": true } }' >"$work/flap.json"
 SHOT_SIZE=1680x1000 shot recipe-editor-model-wide "$DEMO/sotu-llama" --recipe "$work/flap.json" --tab recipe
+# Quamba2's preset on Mamba-2: GPTQ W4 g128 with static A8 per layer; the reordering shown as on through the preset.
+echo '{"name": "quamba2-w4a8", "preset": "quamba2-w4a8"}' >"$work/quamba2.json"
+SHOT_SIZE=1680x1000 shot recipe-quamba2 "$DEMO/sotu-mamba2" --recipe "$work/quamba2.json" --tab recipe --filter "backbone.layers.0.*"
 # After a compress run (run 4): per-layer SQNR in the table, one layer before and after.
 SHOT_SIZE=1680x945 shot compress-run "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --run compress --sort "SQNR dB:asc" \
   --select model.layers.1.mlp.up_proj --tab before-after
@@ -121,4 +124,9 @@ cat >"$work/sweep.json" <<JSON
  "sensitivity": {"setting": "W4A16-G16", "chunks": 3, "budget": 4.5}}
 JSON
 shot sweep-dialog "$DEMO/sotu-llama" --sweep "$work/sweep.json"
+# Last, so that the runs above keep their numbers. ViT's attention probabilities (the point RepQ-ViT's log√2 quantizer reads) on an attention layer's page,
+# after a calibration on the MNIST calibration digits (its own settings file: an image calibration set).
+printf '[preferences]\ncalibrationSet=%s\n' "$DEMO/mnist/calib-images-idx3-ubyte.gz" >"$work/vit.ini"
+SHOT_SIZE=1680x945 shot activations-mnist-vit-probs "$DEMO/mnist-vit" --settings "$work/vit.ini" --run calibrate --filter "vit.encoder.layer.3.*" \
+  --select vit.encoder.layer.3.attention.attention.value --tab activations --point probs --log-y
 echo "screenshots: done; look at each one"

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/ops/fp8.h"
+#include "core/ops/ggml_grid.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -25,9 +26,13 @@ ops::QuantParams params_for_range(const ActQuant& a, double lo, double hi) {
   return ops::qparams_from_range(t(m), t(lo), t(hi), tensor_spec(a));
 }
 
-// Static (given params) fake-quantization on the activation's grid.
+// Static (given params) fake-quantization on the activation's grid: one scale, or one per channel
+// of the last dim (grouped scales spread to their channels, quamba2.h).
 at::Tensor fake_quant_static(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& p) {
-  return a.fp8 ? ops::fake_quant_e4m3(x, p.scale) : ops::fake_quant(x, p, tensor_spec(a));
+  if (a.fp8) return ops::fake_quant_e4m3(x, p.scale);
+  ops::QuantSpec spec = tensor_spec(a);
+  if (p.scale.numel() > 1) spec.granularity = ops::Granularity::Column;
+  return ops::fake_quant(x, p, spec);
 }
 
 // FP8 scales from the data itself: absmax / 448 over the last dim (per token) or the whole tensor.
@@ -91,6 +96,15 @@ ops::QuantParams static_act_params(const ActQuant& a, const ActivationStats& st)
 
 at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {
   if (a.log_sqrt2) return log_sqrt2_fake_quant(x, a.bits);
+  if (a.fp4) {
+    // Every token's channels in blocks, as a weight's rows are: the same grid and rounding.
+    const int64_t cd = channel_dim < 0 ? channel_dim + x.dim() : channel_dim;
+    const at::Tensor v = cd == x.dim() - 1 ? x : x.movedim(cd, -1);
+    const int64_t c = v.size(-1), unit = ops::ggml_grid_info(*a.fp4).unit;
+    QUENCH_CHECK(c % unit == 0, ggml_info(*a.fp4).name, " activations: ", c, " channels are not whole blocks of ", unit);
+    const at::Tensor q = ops::ggml_fake_quant(v.reshape({-1, c}).to(at::kFloat), *a.fp4).reshape(v.sizes()).to(x.scalar_type());
+    return cd == x.dim() - 1 ? q : q.movedim(-1, cd);
+  }
   if (a.strategy == ActStrategy::Token) {
     const int64_t cd = channel_dim < 0 ? channel_dim + x.dim() : channel_dim;
     auto per_token = [&](const at::Tensor& v) { return a.fp8 ? fp8_dynamic(v, true) : ops::fake_quant_per_token(v, a.bits, a.symmetric); };

@@ -17,9 +17,11 @@
 #include "core/compress/lowrank.h"
 #include "core/compress/olive.h"
 #include "core/compress/point_transforms.h"
+#include "core/compress/quamba2.h"
 #include "core/compress/repq_vit.h"
 #include "core/compress/rtn.h"
 #include "core/ops/fp8.h"
+#include "core/ops/ggml_grid.h"
 #include "core/compress/flap.h"
 #include "core/compress/smoothquant.h"
 #include "core/compress/sparsegpt.h"
@@ -63,7 +65,7 @@ struct LayerState {
 // What a layer's weight step needs from its calibration inputs.
 bool needs_hessian(const LayerPlan& p) {
   return (p.weights && (p.weights->method == WeightMethod::Gptq || p.weights->method == WeightMethod::Dgq)) || (p.prune && p.prune->needs_data()) ||
-         (p.lowrank && p.lowrank->method == LowRankMethod::SvdLlm);
+         (p.lowrank && (p.lowrank->method == LowRankMethod::SvdLlm || p.lowrank->method == LowRankMethod::Palu));
 }
 bool needs_rows(const LayerPlan& p) { return p.weights && p.weights->method == WeightMethod::Awq && !p.lowrank; }
 bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method == LowRankMethod::Asvd; }
@@ -94,6 +96,7 @@ class Pipeline {
   void structure();
   void smooth();
   void reparameterize();
+  void reorder();
   void rotate();
   void quantize_weights();
   void compress_layer(LayerState& s, const StageCapture* cap);
@@ -126,6 +129,7 @@ class Pipeline {
   std::map<std::string, ErrorAccumulator> point_err_, kv_err_;
   std::map<std::string, std::pair<double, double>> kv_scales_;  // FP8 KV: module → (k scale, v scale)
   std::map<std::string, std::shared_ptr<ZipState>> zip_;          // ZipCache: module → its shared state
+  std::map<std::string, at::Tensor> point_groups_;                // Quamba2: point → scale group of each channel
   nlohmann::json details_ = nlohmann::json::object();
   std::vector<std::string> warnings_;
 };
@@ -180,6 +184,15 @@ void Pipeline::reparameterize() {
   for (const auto& g : groups) j.push_back({{"norm", g.norm}, {"layers", g.layers}, {"bits", g.bits}, {"min_r1", g.min_r1}, {"max_r1", g.max_r1}});
   details_["repq"] = {{"groups", j}};
   if (groups.empty()) warnings_.push_back("repq: no LayerNorm group has readers that quantize their input with biases to take the shift");
+  ++steps_done_;
+}
+
+void Pipeline::reorder() {
+  if (!plan_.quamba2) return;
+  step("Quamba2: sort-and-cluster of the scan inputs, reordering heads and channels");
+  const Quamba2Outcome o = apply_quamba2(model_, calib_.source(), inner("Quamba2"));
+  point_groups_ = o.groups;
+  details_["quamba2"] = {{"mixers", o.to_json()}, {"rotated_residual", o.rotated_residual}};
   ++steps_done_;
 }
 
@@ -410,16 +423,22 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
       QUENCH_CHECK(cap && cap->abs_sum.count(point), l->name(), ": ASVD saw no calibration inputs");
       abs_mean = cap->abs_sum.at(point) / static_cast<double>(cap->abs_rows.at(point));
     }
-    LowRankFactors f = lowrank_factorize(w2d, *p.lowrank, l->name(), p.lowrank->method == LowRankMethod::SvdLlm ? hessian() : at::Tensor(), abs_mean);
+    const bool whitened = p.lowrank->method == LowRankMethod::SvdLlm || p.lowrank->method == LowRankMethod::Palu;
+    LowRankFactors f = lowrank_factorize(w2d, *p.lowrank, l->name(), whitened ? hessian() : at::Tensor(), abs_mean, model_.attention_head_dim());
     if (p.weights) {
       f.a = rtn_quantize(f.a, factor_a_setting(*p.weights, f.rank()));
       f.b = rtn_quantize(f.b, *p.weights);
     }
     s.rank = f.rank();
     s.details["rank"] = s.rank;
+    if (!f.group_ranks.empty()) {
+      s.details["group_ranks"] = f.group_ranks;
+      // What the cache holds per token instead of the projection's outputs.
+      s.details["cache_fraction"] = static_cast<double>(f.rank()) / static_cast<double>(w2d.size(0));
+    }
     s.weight_err.add(f.dense(), w2d);
     const auto opts = l->weight().options();
-    l->set_kernel(std::make_shared<LowRankKernel>(f.a.to(opts), f.b.to(opts), p.lowrank->describe()));
+    l->set_kernel(std::make_shared<LowRankKernel>(f.a.to(opts), f.b.to(opts), p.lowrank->describe(), f.parameters()));
     return;
   }
   std::shared_ptr<const WeightEncoding> encoding;
@@ -518,6 +537,20 @@ namespace {
 Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const std::shared_ptr<ZipState>& zip) {
   const KvQuant& kv = plan.kv;
   if (kv.method == KvMethod::Fp8) return [fp8_scale](const at::Tensor& x) { return ops::fake_quant_e4m3(x, fp8_scale); };
+  if (kv.fp4()) {
+    // Each cached token's channels in scale blocks (the resolver checked that a head is whole
+    // blocks). The blocks are independent but for NVFP4's one tensor scale, so the values are cut
+    // into rows of the format's packing unit, zero-padded: a padded block is all zeros and stays so.
+    return [t = kv.fp4_type(), module = plan.module](const at::Tensor& x) {
+      const ops::GgmlGridInfo g = ops::ggml_grid_info(t);
+      QUENCH_CHECK(x.size(-1) % g.slot == 0, module, ": ", x.size(-1), " cached channels are not whole blocks of ", g.slot);
+      at::Tensor flat = x.reshape({-1}).to(at::kFloat);
+      const int64_t n = flat.numel(), pad = (g.unit - n % g.unit) % g.unit;
+      if (pad) flat = at::constant_pad_nd(flat, {0, pad});
+      const at::Tensor q = ops::ggml_fake_quant(flat.view({-1, g.unit}), t).reshape({-1});
+      return q.narrow(0, 0, n).view(x.sizes()).to(x.scalar_type());
+    };
+  }
   if (kv.method == KvMethod::ZipCache) {
     QUENCH_CHECK(zip, plan.module, ": ZipCache without its shared state");
     if (keys)
@@ -617,7 +650,9 @@ void Pipeline::calibrate_activations() {
   }
   for (const auto& p : plan_.points) {
     ops::QuantParams params;
-    if (!p.act.dynamic) params = static_act_params(p.act, stats(p.point));
+    const auto grouped = point_groups_.find(p.point);
+    if (grouped != point_groups_.end()) params = grouped_act_params(p.act, stats(p.point), grouped->second);
+    else if (!p.act.dynamic) params = static_act_params(p.act, stats(p.point));
     point_params_[p.point] = params;
     transforms_.add(p.point, "quant", act_quant_transform(p.act, params, -1));
   }
@@ -736,8 +771,12 @@ CompressResult Pipeline::results() {
     lr.layer = p.point;
     lr.kind = "activation";
     lr.settings = {{"activations", p.act.to_json()}, {"sources", {p.source}}};
-    if (!p.act.dynamic && point_params_[p.point].scale.defined())
-      lr.settings["details"] = {{"scale", point_params_[p.point].scale.reshape({-1})[0].item<double>()}};
+    const at::Tensor& scale = point_params_[p.point].scale;
+    if (!p.act.dynamic && scale.defined() && scale.numel() == 1) lr.settings["details"] = {{"scale", scale.item<double>()}};
+    if (const auto g = point_groups_.find(p.point); g != point_groups_.end() && scale.defined())
+      lr.settings["details"] = {{"scale_groups", g->second.max().item<int64_t>() + 1},
+                                {"min_scale", scale.min().item<double>()},
+                                {"max_scale", scale.max().item<double>()}};
     lr.bits = p.act.bits;
     lr.output_rel_mse = point_err_[p.point].rel_mse();
     lr.output_sqnr_db = point_err_[p.point].sqnr_db();
@@ -768,11 +807,12 @@ CompressResult Pipeline::run() {
     any_data = any_data || data_method(*s);
     any_static = any_static || (s->plan->input && !s->plan->input->dynamic) || (s->plan->output && !s->plan->output->dynamic);
   }
-  steps_total_ = (plan_.structured ? 1 : 0) + (plan_.smoothquant_alpha ? 1 : 0) + (plan_.repq ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
+  steps_total_ = (plan_.structured ? 1 : 0) + (plan_.smoothquant_alpha ? 1 : 0) + (plan_.repq ? 1 : 0) + (plan_.quamba2 ? 1 : 0) + (any_data ? model_.num_blocks() : 1) + (any_static ? 1 : 0) +
                  (calib_.empty() || opts_.measure_samples <= 0 ? 0 : 1);
   structure();  // first: every later step sees the smaller layers
   smooth();
   reparameterize();
+  reorder();
   rotate();
   transforms_.install(model_.hooks());  // block passes see rotated inputs, matching the rotated weights
   quantize_weights();

@@ -19,22 +19,26 @@ const std::vector<FamilyInfo>& table() {
         {P::RmsNorm, "post_attention_layernorm", {"mlp.gate_proj", "mlp.up_proj"}, true},
         {P::LinearRows, "mlp.up_proj", {"mlp.down_proj"}, false}},
        {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, {"self_attn.o_proj"}, {"mlp.gate_proj", "mlp.up_proj"}, {"mlp.down_proj"}},
-       {"self_attn.q_proj", "self_attn.k_proj"}},
+       {"self_attn.q_proj", "self_attn.k_proj"},
+       {"self_attn.k_proj", "self_attn.v_proj"}},
       {{"MambaForCausalLM"},
        "lm_head",
        {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}},
        {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.x_proj"}, {"mixer.dt_proj"}, {"mixer.out_proj"}},
+       {},
        {}},
       {{"Mamba2ForCausalLM"},
        "lm_head",
        // the gated RMSNorm's weight multiplies out_proj's input channel by channel: foldable
        {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}, {P::RmsNorm, "mixer.norm", {"mixer.out_proj"}, true}},
        {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.out_proj"}},
+       {},
        {}},
       {{"GPT2LMHeadModel"},
        "lm_head",
        {{P::LayerNorm, "ln_1", {"attn.c_attn"}, true}, {P::LayerNorm, "ln_2", {"mlp.c_fc"}, true}},
        {{"attn.c_attn"}, {"attn.c_proj"}, {"mlp.c_fc"}, {"mlp.c_proj"}},
+       {},
        {}},
       {{"ViTForImageClassification"},
        "classifier",
@@ -45,8 +49,9 @@ const std::vector<FamilyInfo>& table() {
         {"attention.output.dense"},
         {"intermediate.dense"},
         {"output.dense"}},
-       {"attention.attention.query", "attention.attention.key"}},
-      {{"ResNetForImageClassification"}, "classifier.1", {}, {}, {}},
+       {"attention.attention.query", "attention.attention.key"},
+       {}},
+      {{"ResNetForImageClassification"}, "classifier.1", {}, {}, {}, {}},
   };
   return t;
 }
@@ -124,15 +129,25 @@ std::vector<std::vector<Layer*>> block_stages(const Model& model, int64_t block)
   return out;
 }
 
-bool awq_no_clip(const Model& model, const Layer& layer) {
-  const FamilyInfo* f = family_of(model.architecture());
-  if (!f) return false;
-  for (const auto& n : f->no_clip) {
+namespace {
+// Whether `layer` is some block's `relative` module ("model.layers.3." + "self_attn.k_proj").
+bool names_any(const std::string& layer, const std::vector<std::string>& relative) {
+  for (const auto& n : relative) {
     const std::string suffix = "." + n;
-    if (layer.name().size() > suffix.size() && layer.name().compare(layer.name().size() - suffix.size(), suffix.size(), suffix) == 0)
-      return true;
+    if (layer.size() > suffix.size() && layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
   }
   return false;
+}
+}  // namespace
+
+bool awq_no_clip(const Model& model, const Layer& layer) {
+  const FamilyInfo* f = family_of(model.architecture());
+  return f && names_any(layer.name(), f->no_clip);
+}
+
+bool is_kv_projection(const Model& model, const std::string& layer) {
+  const FamilyInfo* f = family_of(model.architecture());
+  return f && names_any(layer, f->kv_projections);
 }
 
 void fold_scale(Model& model, const BlockScaleGroup& g, const at::Tensor& s_in) {

@@ -33,6 +33,7 @@ struct FamilyInfo {
   std::vector<ScaleGroup> groups;               // per block
   std::vector<std::vector<std::string>> stages;  // per block; layers not listed form stages of their own, in model order
   std::vector<std::string> no_clip;             // AWQ: no clip search
+  std::vector<std::string> kv_projections;      // the key and value projections (Palu factors these only)
 };
 
 // nullptr when the architecture has no entry.
@@ -55,6 +56,8 @@ std::vector<BlockScaleGroup> block_scale_groups(const Model& model, int64_t bloc
 // Block i's layers in stages (see above).
 std::vector<std::vector<Layer*>> block_stages(const Model& model, int64_t block);
 
+// Whether the layer is a block's key or value projection (Palu applies to these only).
+bool is_kv_projection(const Model& model, const std::string& layer);
 // Whether AWQ skips the clip search for this layer.
 bool awq_no_clip(const Model& model, const Layer& layer);
 

@@ -15,19 +15,121 @@ int64_t rank_for_energy(const at::Tensor& sv, double energy) {
   return std::min<int64_t>(sv.numel(), below + 1);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> thin_svd(const at::Tensor& m, const std::string& layer) {
+  QUENCH_CHECK(m.dim() == 2, layer, ": SVD of a ", m.dim(), "-D tensor");
+  QUENCH_CHECK(at::isfinite(m).all().item<bool>(), layer, ": the matrix to factor holds non-finite values");
+  const int64_t rows = m.size(0), cols = m.size(1);
+  // A wide or tall matrix is reduced to its square core first (m = QR or m = RᵀQᵀ): the SVD then
+  // runs on min(rows, cols)² entries, the shape cuSOLVER handles best.
+  at::Tensor Q, core = m;
+  if (rows != cols) std::tie(Q, core) = at::linalg_qr(rows > cols ? m : m.t(), "reduced");
+  if (rows < cols) core = core.t();
+  at::Tensor U, S, Vh;
+  try {
+    std::tie(U, S, Vh) = at::linalg_svd(core, /*full_matrices=*/false);
+  } catch (const c10::Error&) {
+    // cuSOLVER's iterative SVD can fail to converge on an ill-conditioned core (seen on
+    // whitened 8B-width key projections); LAPACK's divide and conquer on the CPU does not.
+    if (!core.is_cuda()) throw;
+    auto [u, s, vh] = at::linalg_svd(core.cpu(), /*full_matrices=*/false);
+    U = u.to(core.device()), S = s.to(core.device()), Vh = vh.to(core.device());
+  }
+  if (rows > cols) U = Q.matmul(U);
+  else if (rows < cols) Vh = Vh.matmul(Q.t());
+  return {U, S, Vh};
+}
+
 namespace {
 
 // W ≈ U_rΣ_rV_rᵀ of m (double), split √Σ into both sides.
-LowRankFactors truncated(const at::Tensor& m, int64_t r) {
-  auto [U, S, Vh] = at::linalg_svd(m, /*full_matrices=*/false);
+LowRankFactors truncated(const at::Tensor& m, int64_t r, const std::string& layer) {
+  auto [U, S, Vh] = thin_svd(m, layer);
   const at::Tensor root = S.narrow(0, 0, r).sqrt();
-  return {U.narrow(1, 0, r) * root.unsqueeze(0), root.unsqueeze(1) * Vh.narrow(0, 0, r)};
+  LowRankFactors f;
+  f.a = U.narrow(1, 0, r) * root.unsqueeze(0);
+  f.b = root.unsqueeze(1) * Vh.narrow(0, 0, r);
+  return f;
+}
+
+// The Cholesky factor L of the input second moment (C = LLᵀ), which whitens W·L. Not positive
+// definite (dead or collinear inputs): shift by −λ_min plus a small margin relative to the
+// moment's scale, as SVD-LLM does.
+at::Tensor whitening(const at::Tensor& hessian, int64_t in, const std::string& layer, const char* method) {
+  QUENCH_CHECK(hessian.defined() && hessian.dim() == 2 && hessian.size(0) == in && hessian.size(1) == in, layer, ": ", method, " needs the [", in, ", ", in,
+               "] input second moment");
+  at::Tensor C = hessian.to(at::kDouble);
+  QUENCH_CHECK(at::isfinite(C).all().item<bool>(), layer, ": ", method, "'s input second moment holds non-finite values (the calibration activations overflowed)");
+  C = (C + C.t()) / 2;
+  // cuSOLVER's Cholesky can report success on a nearly singular moment and return NaNs, so a
+  // factor counts only if it is finite too; the last resort is LAPACK on the CPU.
+  const auto factor = [](const at::Tensor& m) {
+    auto [L, info] = at::linalg_cholesky_ex(m);
+    return info.item<int64_t>() == 0 && at::isfinite(L).all().item<bool>() ? L : at::Tensor();
+  };
+  at::Tensor L = factor(C);
+  if (!L.defined()) {
+    const double lmin = at::linalg_eigvalsh(C).min().item<double>();
+    const double margin = 1e-6 * std::max(1e-12, C.diagonal().mean().item<double>());
+    C.diagonal().add_(std::max(0.0, -lmin) + margin);
+    L = factor(C);
+    if (!L.defined() && C.is_cuda()) {
+      L = factor(C.cpu());
+      if (L.defined()) L = L.to(C.device());
+    }
+    QUENCH_CHECK(L.defined(), layer, ": ", method, " could not whiten its inputs (second moment not positive definite)");
+  }
+  return L;
+}
+
+// B ← B·L⁻¹, i.e. solve Lᵀ Bᵀ = (B·)ᵀ with Lᵀ upper triangular.
+at::Tensor unwhiten(const at::Tensor& b, const at::Tensor& L) { return at::linalg_solve_triangular(L.t(), b.t(), /*upper=*/true).t(); }
+
+// Palu's group-head decomposition: each block of `rows` rows factored on its own after whitening,
+// the rank split by the largest whitened σ² over all blocks (at least one each).
+LowRankFactors palu(const at::Tensor& W, int64_t r, const at::Tensor& L, int64_t rows, const std::string& layer) {
+  const int64_t out = W.size(0), in = W.size(1);
+  QUENCH_CHECK(rows > 0 && out % rows == 0, layer, ": ", out, " outputs do not split into head groups of ", rows, " rows");
+  const int64_t n = out / rows;
+  QUENCH_CHECK(r >= n, layer, ": rank ", r, " leaves less than one per head group (", n, " groups)");
+  std::vector<at::Tensor> U(n), S(n), Vh(n);
+  for (int64_t g = 0; g < n; ++g) std::tie(U[g], S[g], Vh[g]) = thin_svd(W.narrow(0, g * rows, rows).matmul(L), layer);
+  std::vector<int64_t> ranks(static_cast<size_t>(n), 1);
+  for (int64_t left = r - n; left > 0; --left) {
+    int64_t best = -1;
+    double top = -1;
+    for (int64_t g = 0; g < n; ++g) {
+      if (ranks[g] >= S[g].numel()) continue;
+      const double s = S[g][ranks[g]].item<double>();
+      if (s > top) top = s, best = g;
+    }
+    QUENCH_CHECK(best >= 0, layer, ": rank ", r, " is more than its head groups can hold");
+    ++ranks[best];
+  }
+  LowRankFactors f;
+  f.a = at::zeros({out, r}, W.options());
+  f.b = at::zeros({r, in}, W.options());
+  int64_t off = 0;
+  for (int64_t g = 0; g < n; ++g) {
+    const int64_t k = ranks[g];
+    const at::Tensor root = S[g].narrow(0, 0, k).sqrt();
+    f.a.narrow(0, g * rows, rows).narrow(1, off, k).copy_(U[g].narrow(1, 0, k) * root.unsqueeze(0));
+    f.b.narrow(0, off, k).copy_(unwhiten(root.unsqueeze(1) * Vh[g].narrow(0, 0, k), L));
+    off += k;
+  }
+  f.group_ranks = ranks;
+  return f;
 }
 
 }  // namespace
 
+int64_t LowRankFactors::parameters() const {
+  if (group_ranks.empty()) return a.numel() + b.numel();
+  const int64_t rows = a.size(0) / static_cast<int64_t>(group_ranks.size());
+  return rows * rank() + b.numel();
+}
+
 LowRankFactors lowrank_factorize(const at::Tensor& w2d, const LowRankSetting& s, const std::string& layer, const at::Tensor& hessian,
-                                 const at::Tensor& abs_mean) {
+                                 const at::Tensor& abs_mean, int64_t head_dim) {
   at::NoGradGuard ng;
   const at::Tensor W = w2d.to(at::kDouble);
   const int64_t out = W.size(0), in = W.size(1);
@@ -36,37 +138,24 @@ LowRankFactors lowrank_factorize(const at::Tensor& w2d, const LowRankSetting& s,
   QUENCH_CHECK(r >= 1 && r <= std::min(out, in), layer, ": rank ", r, " does not fit the [", out, ", ", in, "] weight");
   LowRankFactors f;
   switch (s.method) {
-    case LowRankMethod::Svd: f = truncated(W, r); break;
+    case LowRankMethod::Svd: f = truncated(W, r, layer); break;
     case LowRankMethod::Asvd: {
       QUENCH_CHECK(abs_mean.defined() && abs_mean.numel() == in, layer, ": ASVD needs the mean |x| of its ", in, " inputs");
       // Channels that never fire would make S singular; they get the smallest nonzero scale.
       at::Tensor x = abs_mean.to(W.device(), at::kDouble).reshape({-1});
       const double floor = std::max(1e-8, x.masked_select(x > 0).numel() ? x.masked_select(x > 0).min().item<double>() : 1.0);
       const at::Tensor scale = x.clamp_min(floor).pow(s.alpha);
-      f = truncated(W * scale.unsqueeze(0), r);
+      f = truncated(W * scale.unsqueeze(0), r, layer);
       f.b = f.b / scale.unsqueeze(0);
       break;
     }
     case LowRankMethod::SvdLlm: {
-      QUENCH_CHECK(hessian.defined() && hessian.size(0) == in && hessian.size(1) == in, layer, ": SVD-LLM needs the [", in, ", ", in,
-                   "] input second moment");
-      at::Tensor C = hessian.to(W.device(), at::kDouble);
-      C = (C + C.t()) / 2;
-      // Not positive definite (dead or collinear inputs): shift by −λ_min plus a small margin
-      // relative to the moment's scale, as SVD-LLM does.
-      auto [L, bad] = at::linalg_cholesky_ex(C);
-      if (bad.item<int64_t>() != 0) {
-        const double lmin = at::linalg_eigvalsh(C).min().item<double>();
-        const double margin = 1e-6 * std::max(1e-12, C.diagonal().mean().item<double>());
-        C.diagonal().add_(std::max(0.0, -lmin) + margin);
-        std::tie(L, bad) = at::linalg_cholesky_ex(C);
-        QUENCH_CHECK(bad.item<int64_t>() == 0, layer, ": SVD-LLM could not whiten its inputs (second moment not positive definite)");
-      }
-      f = truncated(W.matmul(L), r);
-      // B ← B·L⁻¹, i.e. solve Lᵀ Bᵀ = (B·)ᵀ with Lᵀ upper triangular.
-      f.b = at::linalg_solve_triangular(L.t(), f.b.t(), /*upper=*/true).t();
+      const at::Tensor L = whitening(hessian.to(W.device()), in, layer, "SVD-LLM");
+      f = truncated(W.matmul(L), r, layer);
+      f.b = unwhiten(f.b, L);
       break;
     }
+    case LowRankMethod::Palu: f = palu(W, r, whitening(hessian.to(W.device()), in, layer, "Palu"), head_dim * s.group_heads, layer); break;
   }
   f.a = f.a.to(at::kFloat).contiguous();
   f.b = f.b.to(at::kFloat).contiguous();

@@ -9,6 +9,14 @@
 //     Language Model Compression", ICLR 2025; AIoT-MLSys-Lab/SVD-LLM SVDLLM.py): whitening by the
 //     calibration second moment C = Σ xxᵀ = LLᵀ; SVD of W·L, B ← Σ_r^½V_rᵀL⁻¹. Truncating σ_i then
 //     costs exactly ‖(W − W′)X‖_F² = Σ_{i>r} σ_i², the minimum for rank r on these inputs.
+//   - Palu (Chang et al., "Palu: Compressing KV-Cache with Low-Rank Projection", ICLR 2025;
+//     shadowpa0327/Palu palu/decomposition.py, rank_search.py) for key and value projections:
+//     group-head decomposition — the rows of every group of g heads are factored on their own
+//     with SVD-LLM's whitening, so A is block diagonal and B [r, in] yields the latent the cache
+//     stores (r wide instead of out). The rank is split over the groups by the whitened
+//     truncation loss: the r largest σ² of all groups (at least one per group), which minimizes
+//     Σ‖(W − W′)X‖² over the splits. Palu splits by Fisher information (gradients of the loss),
+//     which Quench does not compute; this split is the one its truncation loss measures.
 // Reproduces (tests): on the same layer and inputs SVD-LLM's output error ≤ ASVD's and plain SVD's
 // (LowRankTest.ActivationAwareBeatsPlainSvd); on sotu-llama at the same rank activation-aware SVD
 // beats plain SVD on perplexity (PruneAccuracy.ActivationAwareSvdBeatsSvd). Paper check:
@@ -16,6 +24,7 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <vector>
 
 #include "core/compress/prune_settings.h"
 #include "core/compress/settings.h"
@@ -26,16 +35,25 @@ namespace quench {
 struct LowRankFactors {
   at::Tensor a;  // F32 [out, r]
   at::Tensor b;  // F32 [r, in]
+  std::vector<int64_t> group_ranks;  // palu: the rank of each head group (A is block diagonal)
   int64_t rank() const { return a.size(1); }
+  // Values stored: A's nonzero blocks and B.
+  int64_t parameters() const;
   at::Tensor dense() const { return a.matmul(b); }
 };
 
 // The smallest rank whose leading singular values hold `energy` of Σσ² (σ: any order).
 int64_t rank_for_energy(const at::Tensor& singular_values, double energy);
 
-// w2d: F32 [out, in]. hessian: Σ xxᵀ up to a factor (SVD-LLM); abs_mean: mean|x| per input (ASVD).
+// The thin SVD m = U·diag(S)·Vh of a finite 2-D matrix, reduced by QR to its square core and,
+// where cuSOLVER fails to converge on that core, computed again by LAPACK on the CPU. Errors name
+// `layer`.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> thin_svd(const at::Tensor& m, const std::string& layer);
+
+// w2d: F32 [out, in]. hessian: Σ xxᵀ up to a factor (SVD-LLM, Palu); abs_mean: mean|x| per input
+// (ASVD); head_dim: the rows of one head (Palu).
 LowRankFactors lowrank_factorize(const at::Tensor& w2d, const LowRankSetting& s, const std::string& layer, const at::Tensor& hessian = {},
-                                 const at::Tensor& abs_mean = {});
+                                 const at::Tensor& abs_mean = {}, int64_t head_dim = 0);
 
 // How factor A [out, r] is quantized under the layer's weight setting: groups run along r and are
 // never longer than r (B [r, in] takes the setting as it is).
@@ -44,16 +62,19 @@ WeightQuant factor_a_setting(WeightQuant w, int64_t r);
 // y = A(Bx) for a Linear layer (its bias stays the layer's).
 class LowRankKernel : public LayerKernel {
  public:
-  LowRankKernel(at::Tensor a, at::Tensor b, std::string what) : a_(std::move(a)), b_(std::move(b)), what_(std::move(what)) {}
+  // parameters: the values stored, when A holds zeros that are not (Palu's block-diagonal A); −1: all of A and B.
+  LowRankKernel(at::Tensor a, at::Tensor b, std::string what, int64_t parameters = -1)
+      : a_(std::move(a)), b_(std::move(b)), what_(std::move(what)), parameters_(parameters) {}
   at::Tensor forward(const at::Tensor& x) const override;
   std::string describe() const override { return what_; }
-  int64_t parameters() const override { return a_.numel() + b_.numel(); }
+  int64_t parameters() const override { return parameters_ >= 0 ? parameters_ : a_.numel() + b_.numel(); }
   at::Tensor dense_weight() const override { return a_.to(at::kFloat).matmul(b_.to(at::kFloat)); }
   void to(at::Device device, at::ScalarType dtype) override;
 
  private:
   at::Tensor a_, b_;  // [out, r], [r, in]
   std::string what_;
+  int64_t parameters_ = -1;
 };
 
 }  // namespace quench

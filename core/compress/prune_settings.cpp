@@ -23,6 +23,7 @@ const char* lowrank_method_name(LowRankMethod m) {
     case LowRankMethod::Svd: return "svd";
     case LowRankMethod::Asvd: return "asvd";
     case LowRankMethod::SvdLlm: return "svd-llm";
+    case LowRankMethod::Palu: return "palu";
   }
   return "?";
 }
@@ -48,6 +49,7 @@ std::string PruneSetting::describe() const {
 
 int64_t LowRankSetting::rank_for(int64_t out, int64_t in) const {
   if (rank > 0) return rank;
+  if (ratio > 0 && method == LowRankMethod::Palu) return std::max<int64_t>(1, static_cast<int64_t>(std::floor(ratio * static_cast<double>(out))));
   if (ratio > 0) {
     const double r = std::floor(ratio * static_cast<double>(out) * static_cast<double>(in) / static_cast<double>(out + in));
     return std::max<int64_t>(1, static_cast<int64_t>(r));
@@ -61,6 +63,7 @@ nlohmann::json LowRankSetting::to_json() const {
   if (ratio > 0) j["ratio"] = ratio;
   if (energy > 0) j["energy"] = energy;
   if (method == LowRankMethod::Asvd) j["alpha"] = alpha;
+  if (method == LowRankMethod::Palu) j["group_heads"] = group_heads;
   return j;
 }
 
@@ -70,6 +73,7 @@ std::string LowRankSetting::describe() const {
   else if (ratio > 0) os << "ratio " << ratio;
   else os << "energy " << energy;
   os << " " << lowrank_method_name(method);
+  if (method == LowRankMethod::Palu) os << " " << group_heads << " heads per group";
   return os.str();
 }
 
@@ -120,14 +124,18 @@ PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const 
 
 LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"method", "rank", "ratio", "energy", "alpha"});
+  f.only({"method", "rank", "ratio", "energy", "alpha", "group_heads"});
   LowRankSetting l;
-  const std::string method = f.get_choice("method", "svd", {"svd", "asvd", "svd-llm"});
-  l.method = method == "asvd" ? LowRankMethod::Asvd : method == "svd-llm" ? LowRankMethod::SvdLlm : LowRankMethod::Svd;
+  const std::string method = f.get_choice("method", "svd", {"svd", "asvd", "svd-llm", "palu"});
+  l.method = method == "asvd"      ? LowRankMethod::Asvd
+             : method == "svd-llm" ? LowRankMethod::SvdLlm
+             : method == "palu"    ? LowRankMethod::Palu
+                                   : LowRankMethod::Svd;
   l.rank = f.get_int64("rank", 0, 1);
   l.ratio = f.get_double("ratio", 0, 0.0, 1.0, true);
   l.energy = f.get_double("energy", 0, 0.0, 1.0, true);
   l.alpha = f.get_double("alpha", 0.5, 0.0, 2.0);
+  l.group_heads = f.get_int("group_heads", 4, 1, 4096);
   if (!partial) {
     const int given = (f.has("rank") ? 1 : 0) + (f.has("ratio") ? 1 : 0) + (f.has("energy") ? 1 : 0);
     if (given == 0) f.fail_at("rank", "lowrank needs one of rank, ratio or energy");
@@ -135,6 +143,7 @@ LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, co
     if (f.has("energy") && l.method != LowRankMethod::Svd)
       f.fail_at("energy", "applies to method \"svd\" (the rank must be known before calibration); use rank or ratio with \"" + method + "\"");
     if (f.has("alpha") && l.method != LowRankMethod::Asvd) f.fail_at("alpha", "applies to method \"asvd\", not \"" + method + "\"");
+    if (f.has("group_heads") && l.method != LowRankMethod::Palu) f.fail_at("group_heads", "applies to method \"palu\", not \"" + method + "\"");
   }
   return l;
 }

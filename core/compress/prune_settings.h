@@ -36,7 +36,7 @@ struct PruneSetting {
   std::string describe() const;  // "2:4 sparsegpt", "50% wanda"
 };
 
-enum class LowRankMethod { Svd, Asvd, SvdLlm };
+enum class LowRankMethod { Svd, Asvd, SvdLlm, Palu };
 
 struct LowRankSetting {
   LowRankMethod method = LowRankMethod::Svd;
@@ -44,6 +44,9 @@ struct LowRankSetting {
   double ratio = 0;
   double energy = 0;
   double alpha = 0.5;  // asvd: S = diag(mean|x|^α)
+  // palu: heads factored together (Palu's group-head decomposition); its rank is the width of the
+  // cached latent (ratio: that width as a share of the projection's outputs), split over the groups.
+  int64_t group_heads = 4;
 
   bool needs_data() const { return method != LowRankMethod::Svd; }
   // The rank for an [out, in] weight when it does not depend on the weight (rank, ratio); 0 for energy.

@@ -1,4 +1,5 @@
 #include "core/compress/recipe.h"
+#include "core/ops/ggml_grid.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "core/compress/family.h"
 #include "core/compress/json_fields.h"
 #include "core/compress/quamba.h"
+#include "core/compress/quamba2.h"
 #include "core/compress/schemes.h"
 #include "core/ops/hadamard.h"
 #include "core/stats/point_pattern.h"
@@ -50,13 +52,16 @@ const std::vector<std::string>& dependents(const std::string& section, const std
       {"method", {"clip", "damp", "block_size", "act_order", "grid", "clip_search"}},
       {"format", {"bits", "symmetric", "strategy", "group_size", "group_fallback"}}};
   static const std::map<std::string, std::vector<std::string>> a = {
-      {"strategy", {"dynamic", "observer", "percentile"}}, {"dynamic", {"observer", "percentile"}}, {"observer", {"percentile"}}};
+      {"strategy", {"dynamic", "observer", "percentile"}},
+      {"dynamic", {"observer", "percentile"}},
+      {"observer", {"percentile"}},
+      {"format", {"type", "bits", "symmetric", "strategy", "dynamic", "observer", "percentile"}}};
   static const std::map<std::string, std::vector<std::string>> kv = {{"method", {"residual", "high_bits", "salient", "probe"}}};
   // The amount is one of several exclusive keys: setting one drops the others.
   static const std::map<std::string, std::vector<std::string>> prune = {
       {"sparsity", {"pattern"}}, {"pattern", {"sparsity"}}, {"method", {"damp", "block_size"}}};
   static const std::map<std::string, std::vector<std::string>> lowrank = {
-      {"rank", {"ratio", "energy"}}, {"ratio", {"rank", "energy"}}, {"energy", {"rank", "ratio"}}, {"method", {"alpha"}}};
+      {"rank", {"ratio", "energy"}}, {"ratio", {"rank", "energy"}}, {"energy", {"rank", "ratio"}}, {"method", {"alpha", "group_heads"}}};
   const auto& table = section == "weights"    ? w
                       : section == "kv_cache" ? kv
                       : section == "prune"    ? prune
@@ -206,6 +211,8 @@ std::string divisors_near(int64_t n, int64_t g) {
 // The preset's recipe for this architecture, parsed with its own origin.
 Recipe preset_recipe(const std::string& name, const std::string& architecture) {
   if (name == "quamba") return Recipe::parse(quamba_recipe(architecture), "preset quamba");
+  for (const auto& q : quamba2_presets())
+    if (name == q) return Recipe::parse(quamba2_recipe(name, architecture), "preset " + name);
   recipe_fail("preset", "unknown preset \"" + name + "\"");
 }
 
@@ -229,6 +236,7 @@ Recipe with_preset(const Recipe& r, const std::string& architecture) {
   out.ignore.insert(out.ignore.end(), r.ignore.begin(), r.ignore.end());
   if (!out.smoothquant_alpha) out.smoothquant_alpha = p.smoothquant_alpha;
   out.repq = out.repq || p.repq;
+  out.quamba2 = out.quamba2 || p.quamba2;
   if (!out.structured) out.structured = p.structured;
   return out;
 }
@@ -313,6 +321,20 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
   plan.hadamard = m.rotation && *m.rotation == "hadamard";
   const LayerKind kind = layer.kind();
   const std::string kname = kind_name(kind);
+  for (std::optional<ActQuant>* a : {&plan.input, &plan.output}) {
+    if (!*a || !(*a)->fp4) continue;
+    const char* key = a == &plan.input ? "activations" : "output_activations";
+    if (kind != LayerKind::Linear)
+      fail_layer(at(std::string(key) + ".format", key), std::string("E2M1 block formats apply to Linear layers; ") + name + " is a " + kname);
+    const int64_t c = a == &plan.input ? layer.in_features() : layer.out_features();
+    const int64_t unit = ops::ggml_grid_info(*(*a)->fp4).unit;
+    if (c % unit != 0) {
+      // As with the weights: a layer whose channels are not whole blocks keeps float activations.
+      plan.fallback = name + ": its " + std::to_string(c) + " " + (a == &plan.input ? "input" : "output") + " features do not divide into " +
+                      ggml_info(*(*a)->fp4).name + " blocks of " + std::to_string(unit) + "; its " + key + " stay float";
+      a->reset();
+    }
+  }
   if (plan.weights) {
     const WeightQuant& w = *plan.weights;
     if (w.method != WeightMethod::Rtn && kind != LayerKind::Linear)
@@ -321,7 +343,8 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
     if (w.ggml && layer.in_features() % w.unit() != 0) {
       // llama.cpp's converter does the same: a row that is not whole blocks keeps a float type.
       plan.fallback = name + ": its " + std::to_string(layer.in_features()) + " input features do not divide into " + ggml_info(*w.ggml).name +
-                      " blocks of " + std::to_string(w.unit()) + "; it stays at the checkpoint's float type";
+                      " blocks of " + std::to_string(w.unit()) + "; it stays at the checkpoint's float type" +
+                      (plan.fallback.empty() ? "" : ", and so do its activations");
       plan.weights.reset();
     } else if (w.strategy == WeightStrategy::Group) {
       const int64_t in = layer.in_features();
@@ -372,7 +395,7 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
     r.origin = origin;
     r.json = j;
     Fields f(j, "recipe");
-    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "repq", "structured", "points"});
+    f.only({"name", "description", "preset", "scheme", "default", "ignore", "overrides", "activations", "kv_cache", "smoothquant", "repq", "quamba2", "structured", "points"});
     if (j.contains("name")) {
       if (!j["name"].is_string()) recipe_fail("name", "must be a string, got " + type_name(j["name"]));
       r.name = j["name"].get<std::string>();
@@ -432,6 +455,10 @@ Recipe Recipe::parse(const nlohmann::json& j, const std::string& origin) {
     if (j.contains("repq")) {
       if (!j["repq"].is_boolean()) recipe_fail("repq", "must be true or false, got " + type_name(j["repq"]));
       r.repq = j["repq"].get<bool>();
+    }
+    if (j.contains("quamba2")) {
+      if (!j["quamba2"].is_boolean()) recipe_fail("quamba2", "must be true or false, got " + type_name(j["quamba2"]));
+      r.quamba2 = j["quamba2"].get<bool>();
     }
     if (j.contains("structured") && !j["structured"].is_null()) r.structured = parse_flap(j["structured"], "structured");
     if (j.contains("points")) {
@@ -499,7 +526,11 @@ Recipe Recipe::load(const std::string& path_or_name) {
                                 ") or preset (" + quoted_list(preset_names()) + ")");
 }
 
-std::vector<std::string> preset_names() { return {"quamba"}; }
+std::vector<std::string> preset_names() {
+  std::vector<std::string> n = {"quamba"};
+  for (const auto& q : quamba2_presets()) n.push_back(q);
+  return n;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -529,7 +560,7 @@ int64_t ResolvedRecipe::compressed_layers() const {
 }
 
 bool ResolvedRecipe::needs_calibration() const {
-  if (smoothquant_alpha || repq || !points.empty()) return true;
+  if (smoothquant_alpha || repq || quamba2 || !points.empty()) return true;
   if (structured && structured->needs_data()) return true;
   for (const auto& k : kv)
     if (k.kv.method == KvMethod::Fp8) return true;  // static scales
@@ -557,6 +588,7 @@ nlohmann::json ResolvedRecipe::to_json() const {
   for (const auto& p : points) j["points"][p.point] = p.act.to_json();
   if (smoothquant_alpha) j["smoothquant"] = {{"alpha", *smoothquant_alpha}};
   if (repq) j["repq"] = true;
+  if (quamba2) j["quamba2"] = true;
   if (structured) j["structured"] = structured->to_json();
   j["warnings"] = warnings;
   return j;
@@ -709,6 +741,14 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
         throw RecipeError(source_of(m, "kv_cache.method", source_of(m, "kv_cache", "kv_cache")), mod,
                           "kv_cache.method: \"zipcache\" ranks tokens by the attention of " + mod + "'s queries, which " +
                               model.architecture() + " does not expose (no " + mod + ":q point)");
+      if (k.kv.fp4()) {
+        const int64_t unit = ops::ggml_grid_info(k.kv.fp4_type()).slot;
+        if (k.head_dim <= 0 || k.head_dim % unit != 0)
+          throw RecipeError(source_of(m, "kv_cache.method", source_of(m, "kv_cache", "kv_cache")), mod,
+                            "kv_cache.method: \"" + k.kv.to_json()["method"].get<std::string>() + "\" quantizes blocks of " +
+                                std::to_string(unit) + " channels within a head, and " + mod + "'s heads are " +
+                                (k.head_dim <= 0 ? "of unknown width" : std::to_string(k.head_dim) + " wide"));
+      }
       k.source = last;
       out.kv.push_back(std::move(k));
     }
@@ -727,6 +767,8 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       if (l.output) layer_points.insert(l.layer + ":output");
     }
     for (const auto& rule : recipe.points) {
+      if (rule.act.fp4)
+        recipe_fail(rule.key + ".activations.format", "E2M1 block formats apply to Linear layers' activations (the default's or an override's \"activations\"), not to internal points");
       int n = 0;
       for (const auto& p : model.points()) {
         if (!matches_any(rule.match, p.name)) continue;
@@ -756,13 +798,55 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
           if (g.prev_kind != ScaleGroup::Prev::LayerNorm) continue;
           norm = true;
           for (const Layer* l : g.layers)
-            if (const LayerPlan* lp = out.find(l->name()); lp && lp->input && !lp->input->fp8 && !lp->input->log_sqrt2) quantized = true;
+            if (const LayerPlan* lp = out.find(l->name()); lp && lp->input && !lp->input->fp8 && !lp->input->log_sqrt2 && !lp->input->fp4) quantized = true;
         }
       if (!norm) recipe_fail("repq", "no LayerNorm → linear groups are known for " + model.architecture() + " (core/compress/family.cpp)");
       if (!quantized)
         recipe_fail("repq", "reparameterizes post-LayerNorm activations for their integer quantizers, but no layer reading a LayerNorm "
                             "quantizes its input (add \"activations\")");
       out.repq = true;
+    }
+
+    for (const auto& lp : out.layers) {
+      if (!lp.lowrank || lp.lowrank->method != LowRankMethod::Palu) continue;
+      const auto src = lp.field_sources.count("lowrank.method") ? lp.field_sources.at("lowrank.method") : std::string("lowrank");
+      if (!is_kv_projection(model, lp.layer))
+        recipe_fail(src, "palu factors the key and value projections of attention; " + lp.layer + " is not one of " + model.architecture() +
+                             "'s (core/compress/family.cpp)", lp.layer);
+      const Layer& l = model.layer(lp.layer);
+      const int64_t hd = model.attention_head_dim(), rows = hd * lp.lowrank->group_heads;
+      if (hd <= 0 || l.out_features() % rows != 0)
+        recipe_fail(src, lp.layer + " has " + std::to_string(l.out_features()) + " outputs, which do not split into groups of " +
+                             std::to_string(lp.lowrank->group_heads) + " heads of " + std::to_string(hd) + " (set lowrank.group_heads)", lp.layer);
+      const int64_t r = lp.lowrank->rank_for(l.out_features(), l.in_features()), n = l.out_features() / rows;
+      if (r < n)
+        recipe_fail(src, "rank " + std::to_string(r) + " of " + lp.layer + " leaves less than one per head group (" + std::to_string(n) + " groups)",
+                    lp.layer);
+    }
+
+    if (recipe.quamba2) {
+      if (model.architecture() != "Mamba2ForCausalLM")
+        recipe_fail("quamba2", "the sort-and-cluster reordering applies to Mamba-2 (Mamba2ForCausalLM), not " + model.architecture() +
+                                   " (on Mamba the quamba2 presets are Quamba's recipe with their weights)");
+      // Grouped scales replace the per-tensor ones of the scan input, B and C: those points must
+      // be quantized, statically, symmetrically, on an integer grid with absmax ranges.
+      bool x = false;
+      for (const auto& p : out.points) {
+        const auto colon = p.point.rfind(':');
+        const std::string what = colon == std::string::npos ? "" : p.point.substr(colon + 1);
+        if (what != "x" && what != "B" && what != "C") continue;
+        x = x || what == "x";
+        const ActQuant& a = p.act;
+        if (a.dynamic || !a.symmetric || a.fp8 || a.log_sqrt2 || a.fp4 || a.strategy != ActStrategy::Tensor || a.observer != ActObserver::MinMax)
+          recipe_fail(p.source, p.point + ": with quamba2 its scales are grouped static symmetric absmax ones; set "
+                                          "{\"dynamic\": false, \"symmetric\": true, \"observer\": \"minmax\"} on an integer type");
+      }
+      if (!x) recipe_fail("quamba2", "groups the scales of the scan input, but no point quantizes a mixer's :x (add \"points\", or use a quamba2 preset)");
+      const int64_t d = model.config().get_size("hidden_size");
+      if (!ops::hadamard_supported(d))
+        recipe_fail("quamba2", "rotates the residual stream, but hidden_size " + std::to_string(d) +
+                                   " has no Hadamard matrix (2^k, 12·2^k, 20·2^k or 28·2^k)");
+      out.quamba2 = true;
     }
 
     if (recipe.structured) {

@@ -52,12 +52,13 @@ struct Recipe {
   std::string name;
   std::string origin = "recipe";  // the file it came from, for messages
   nlohmann::json json;            // as written: what the store keeps so the run can be repeated
-  std::string preset;             // "quamba" or ""
+  std::string preset;             // "quamba", "quamba2-w4a8", ... or ""
   SettingPatch defaults;
   std::vector<SettingPatch> overrides;
   std::vector<std::string> ignore;
   std::optional<double> smoothquant_alpha;
   bool repq = false;  // "repq": true, RepQ-ViT's reparameterization of post-LayerNorm activations (repq_vit.h)
+  bool quamba2 = false;  // "quamba2": true, Quamba2's sort-and-cluster reordering and grouped scales of Mamba-2 (quamba2.h)
   std::optional<FlapSetting> structured;  // "structured": model-wide structured pruning (flap.h)
   std::vector<PointRule> points;
 
@@ -117,6 +118,7 @@ struct ResolvedRecipe {
   std::vector<PointPlan> points;
   std::optional<double> smoothquant_alpha;
   bool repq = false;
+  bool quamba2 = false;
   std::optional<FlapSetting> structured;  // runs first, on the float model; layer shapes change
   std::vector<std::string> warnings;  // overrides or ignore entries that match nothing, ...
 

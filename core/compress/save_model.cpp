@@ -78,6 +78,7 @@ void save_model(const Model& model, const std::string& dir) {
   const at::ScalarType dtype = stored == "F16" ? at::kHalf : stored == "BF16" ? at::kBFloat16 : at::kFloat;
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   std::set<std::string> names;
+  bool untied = false;
   auto add = [&](const std::string& name, const at::Tensor& t) {
     if (!names.insert(name).second) return;
     const at::Tensor c = t.detach().to(at::kCPU);
@@ -86,8 +87,15 @@ void save_model(const Model& model, const std::string& dir) {
   for (const auto& lp : model.layers()) {
     const Layer& l = *lp;
     QUENCH_CHECK(!l.kernel(), l.name(), ": computed by ", l.kernel()->describe(), ", which a checkpoint cannot hold; save the model without it");
-    // A tied head (lm_head sharing the embedding) is not a checkpoint tensor of its own.
-    if (model.checkpoint().has(l.name() + ".weight")) add(l.name() + ".weight", l.weight());
+    // A tied head (lm_head sharing the embedding) is not a checkpoint tensor of its own, unless
+    // compression changed it apart from the embedding (a rotated residual stream, a quantized
+    // head): then it is written and the saved config unties it.
+    if (model.checkpoint().has(l.name() + ".weight")) {
+      add(l.name() + ".weight", l.weight());
+    } else if (l.modified()) {
+      add(l.name() + ".weight", l.weight());
+      untied = true;
+    }
     if (l.bias().defined()) add(l.name() + ".bias", l.bias());
   }
   for (const auto& [name, t] : model.params()) add(name, t);
@@ -95,6 +103,7 @@ void save_model(const Model& model, const std::string& dir) {
   nlohmann::json config = model.config().json();
   const nlohmann::json shapes = model.shape_config();
   for (const auto& [k, v] : shapes.items()) config[k] = v;
+  if (untied) config["tie_word_embeddings"] = false;
   config["dtype"] = dtype == at::kHalf ? "float16" : dtype == at::kBFloat16 ? "bfloat16" : "float32";
 
   const fs::path target = fs::absolute(dir);

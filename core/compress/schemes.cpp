@@ -33,6 +33,14 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
     }
   // llm-compressor's FP8 schemes: FP8_DYNAMIC (per-channel weights, per-token dynamic activations,
   // no calibration) and FP8 (per-tensor weights, static per-tensor activations).
+  // llm-compressor's W4A4 FP4 schemes: weights and activations both MXFP4 or both NVFP4.
+  if (s == "MXFP4" || s == "NVFP4") {
+    std::string lower = s == "MXFP4" ? "mxfp4" : "nvfp4";
+    SchemeSections out;
+    out.weights = nlohmann::json::object({{"format", lower}});
+    out.activations = nlohmann::json::object({{"format", lower}});
+    return out;
+  }
   if (s == "FP8_DYNAMIC" || s == "FP8") {
     const bool dyn = s == "FP8_DYNAMIC";
     SchemeSections out;
@@ -75,6 +83,6 @@ std::optional<SchemeSections> expand_scheme(const std::string& name_in) {
   return out;
 }
 
-const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16, NVFP4A16; FP8_DYNAMIC, FP8"; }
+const char* scheme_examples() { return "W8A8, W8A16, W4A16, W4A8, W4A16-G64, W3A16-G128; GGUF grids Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, MXFP4A16, NVFP4A16; FP8_DYNAMIC, FP8; MXFP4, NVFP4 (W4A4)"; }
 
 }  // namespace quench

@@ -120,6 +120,7 @@ std::string WeightQuant::describe() const {
 
 nlohmann::json ActQuant::to_json() const {
   if (log_sqrt2) return {{"type", "log_sqrt2"}, {"bits", bits}};
+  if (fp4) return {{"format", *fp4 == GgmlType::MXFP4 ? "mxfp4" : "nvfp4"}};
   nlohmann::json j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy == ActStrategy::Token ? "token" : "tensor"},
                       {"dynamic", dynamic}};
   if (fp8) {
@@ -137,6 +138,7 @@ nlohmann::json ActQuant::to_json() const {
 std::string ActQuant::describe() const {
   std::ostringstream os;
   if (log_sqrt2) return "A" + std::to_string(bits) + " log√2";
+  if (fp4) return std::string("A ") + ggml_info(*fp4).name + " dynamic";
   if (fp8) os << "A FP8 E4M3";
   else os << "A" << bits << (symmetric ? "" : " asym");
   if (strategy == ActStrategy::Token) os << " dynamic token";
@@ -150,6 +152,7 @@ std::string ActQuant::describe() const {
 
 nlohmann::json KvQuant::to_json() const {
   if (method == KvMethod::Fp8) return {{"method", "fp8"}};
+  if (fp4()) return {{"method", method == KvMethod::Mxfp4 ? "mxfp4" : "nvfp4"}};
   if (method == KvMethod::ZipCache)
     return {{"method", "zipcache"}, {"bits", bits}, {"high_bits", high_bits}, {"salient", salient}, {"group_size", group_size}, {"probe", probe}};
   return {{"method", "kivi"}, {"bits", bits}, {"group_size", group_size}, {"residual", residual}};
@@ -157,6 +160,8 @@ nlohmann::json KvQuant::to_json() const {
 
 std::string KvQuant::describe() const {
   if (method == KvMethod::Fp8) return "FP8 E4M3 static per tensor";
+  if (method == KvMethod::Mxfp4) return "MXFP4 (E2M1, power-of-two scale per 32)";
+  if (method == KvMethod::Nvfp4) return "NVFP4 (E2M1, E4M3 scale per 16)";
   if (method == KvMethod::ZipCache) {
     std::ostringstream os;
     os << "ZipCache " << high_bits << "/" << bits << "-bit, " << salient * 100 << "% salient, g" << group_size;
@@ -264,8 +269,19 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
 
 ActQuant parse_act_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"type", "bits", "symmetric", "strategy", "dynamic", "observer", "percentile"});
+  f.only({"format", "type", "bits", "symmetric", "strategy", "dynamic", "observer", "percentile"});
   ActQuant a;
+  const std::string format = f.get_choice("format", "int", {"int", "mxfp4", "nvfp4"});
+  if (format != "int") {
+    // A fixed format: 4-bit E2M1 values with their block scales computed from each tensor.
+    for (const char* k : {"type", "symmetric", "strategy", "dynamic", "observer", "percentile"})
+      if (f.has(k)) f.fail_at(k, "format \"" + format + "\" is dynamic E2M1 in blocks along the channels with nothing to choose (remove it)");
+    if (f.get_int("bits", 4, 2, 8) != 4) f.fail_at("bits", "format \"" + format + "\" holds 4-bit E2M1 values");
+    a.fp4 = format == "mxfp4" ? GgmlType::MXFP4 : GgmlType::NVFP4;
+    a.bits = 4;
+    a.dynamic = true;
+    return a;
+  }
   const std::string type = f.get_choice("type", "int", {"int", "float", "log_sqrt2"});
   a.fp8 = type == "float";
   a.log_sqrt2 = type == "log_sqrt2";
@@ -301,14 +317,14 @@ KvQuant parse_kv_quant(const nlohmann::json& j, const std::string& key, const Fi
   Fields f(j, key, source);
   f.only({"method", "bits", "group_size", "residual", "high_bits", "salient", "probe"});
   KvQuant k;
-  const std::string method = f.get_choice("method", "kivi", {"kivi", "fp8", "zipcache"});
-  if (method == "fp8") {
-    // One format, one scale per tensor: nothing else to choose.
+  const std::string method = f.get_choice("method", "kivi", {"kivi", "fp8", "zipcache", "mxfp4", "nvfp4"});
+  if (method == "fp8" || method == "mxfp4" || method == "nvfp4") {
+    // A format whose scales are fixed by its definition: nothing else to choose.
     for (const char* kivi : {"bits", "group_size", "residual"})
-      if (f.has(kivi)) f.fail_at(kivi, "is a KIVI setting; method \"fp8\" has none (remove it)");
+      if (f.has(kivi)) f.fail_at(kivi, "is a KIVI setting; method \"" + method + "\" has none (remove it)");
     for (const char* zip : {"high_bits", "salient", "probe"})
-      if (f.has(zip)) f.fail_at(zip, "is a ZipCache setting; method \"fp8\" has none (remove it)");
-    k.method = KvMethod::Fp8;
+      if (f.has(zip)) f.fail_at(zip, "is a ZipCache setting; method \"" + method + "\" has none (remove it)");
+    k.method = method == "fp8" ? KvMethod::Fp8 : method == "mxfp4" ? KvMethod::Mxfp4 : KvMethod::Nvfp4;
     return k;
   }
   if (method == "zipcache") {

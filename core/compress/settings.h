@@ -23,7 +23,9 @@
 //                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"token",
 //                  "dynamic": false, "observer": "minmax"|"percentile"|"mse", "percentile": 99.99}
 //                 ("token" is dynamic per token; "tensor" is static unless dynamic: true)
+//                 | {"format": "mxfp4" | "nvfp4"} (E2M1 blocks along the channels, W4A4)
 //   kv_cache:     {"method": "kivi", "bits": 2..8, "group_size": 32, "residual": 128}
+//                 | {"method": "zipcache", ...} | {"method": "fp8" | "mxfp4" | "nvfp4"}
 //                 | {"method": "zipcache", "bits": 2, "high_bits": 4, "salient": 0.4, "group_size": 32, "probe": 0.1}
 //                 | {"method": "fp8"}
 #include <nlohmann/json.hpp>
@@ -105,6 +107,10 @@ struct ActQuant {
   // type "log_sqrt2": RepQ-ViT's quantizer for softmax probabilities, q = round(−2·log₂ x) in
   // [0, 2^bits − 1], x̂ = 2^(−q/2), and 0 where q would not fit; no scale to calibrate.
   bool log_sqrt2 = false;
+  // format "mxfp4" | "nvfp4": 4-bit E2M1 values in blocks along the channels, scaled per block at
+  // run time as weights of that format are (core/ops/ggml_grid.h; NVFP4's per-tensor G from the
+  // tensor itself): llm-compressor's W4A4 MXFP4 and NVFP4 activations.
+  std::optional<GgmlType> fp4;
 
   nlohmann::json to_json() const;
   std::string describe() const;  // "A8 static tensor percentile 99.99"
@@ -114,7 +120,9 @@ struct ActQuant {
 // fp8: FP8 E4M3 with one static scale per tensor for the module's keys and one for its values,
 // calibrated as absmax / 448: what vLLM's fp8 KV cache runs, written as kv_cache_scheme.
 // zipcache: ZipCache's salient tokens (by normalized attention) at high_bits, the rest at bits (zipcache.h).
-enum class KvMethod { Kivi, Fp8, ZipCache };
+// mxfp4 / nvfp4: every cached token's channels as E2M1 values in blocks of 32 / 16 within each
+// head, scaled as a weight row of that format is (NVFP4's per-tensor scale from the tensor itself).
+enum class KvMethod { Kivi, Fp8, ZipCache, Mxfp4, Nvfp4 };
 
 struct KvQuant {
   KvMethod method = KvMethod::Kivi;
@@ -127,12 +135,16 @@ struct KvQuant {
 
   nlohmann::json to_json() const;
   std::string describe() const;  // "KIVI 2-bit g32 residual 128", "FP8 E4M3 static per tensor"
+  bool fp4() const { return method == KvMethod::Mxfp4 || method == KvMethod::Nvfp4; }
+  GgmlType fp4_type() const { return method == KvMethod::Mxfp4 ? GgmlType::MXFP4 : GgmlType::NVFP4; }
   // Storage per cached element: KIVI's bits plus an fp16 scale and an fp16 minimum per group;
   // ZipCache's mix of the two bit widths plus the same per group (its values' one fp16 scale per
   // channel and sequence is left out: it shrinks with the context); FP8's 8 bits (its two scales
-  // per module are nothing per element).
+  // per module are nothing per element); MXFP4's E8M0 scale per 32 and NVFP4's E4M3 per 16.
   double bits_per_element() const {
     if (method == KvMethod::Fp8) return 8.0;
+    if (method == KvMethod::Mxfp4) return 4.0 + 8.0 / 32.0;
+    if (method == KvMethod::Nvfp4) return 4.0 + 8.0 / 16.0;
     const double g = 32.0 / static_cast<double>(group_size);
     return method == KvMethod::ZipCache ? salient * high_bits + (1 - salient) * bits + g : bits + g;
   }

@@ -26,15 +26,17 @@ double quantized_weight_bits(const WeightQuant& w, int64_t out, int64_t in) {
 namespace {
 
 // The storage of one compressed layer's weight (bits) and the values it keeps.
-void compressed_weight(const LayerPlan& p, const at::Tensor& weight, LayerSize& s) {
+void compressed_weight(const LayerPlan& p, const at::Tensor& weight, int64_t head_dim, LayerSize& s) {
   const int64_t out = weight.size(0), in = weight.numel() / std::max<int64_t>(1, weight.size(0));
   const double n = static_cast<double>(out) * static_cast<double>(in);
   if (p.lowrank) {
     int64_t r = p.lowrank->rank_for(out, in);
     if (r == 0) r = rank_for_energy(at::linalg_svdvals(weight_2d(weight).to(at::kDouble)), p.lowrank->energy);
     s.rank = r;
-    s.stored = r * (out + in);
-    s.bits = p.weights ? quantized_weight_bits(factor_a_setting(*p.weights, r), out, r) + quantized_weight_bits(*p.weights, r, in)
+    // Palu's A is block diagonal: each head group's rows hold only its own share of the rank.
+    const int64_t a_rows = p.lowrank->method == LowRankMethod::Palu && head_dim > 0 ? head_dim * p.lowrank->group_heads : out;
+    s.stored = r * (a_rows + in);
+    s.bits = p.weights ? quantized_weight_bits(factor_a_setting(*p.weights, r), a_rows, r) + quantized_weight_bits(*p.weights, r, in)
                        : 16.0 * static_cast<double>(s.stored);
     return;
   }
@@ -101,7 +103,7 @@ SizeEstimate estimate_size(const Model& model, const ResolvedRecipe& plan) {
     if (p && (p->weights || p->prune || p->lowrank)) {
       s.quantized = p->weights.has_value();
       s.compressed = true;
-      compressed_weight(*p, shrunk ? now : w, s);
+      compressed_weight(*p, shrunk ? now : w, model.attention_head_dim(), s);
       total_bits += s.bits;
       layer_bits += s.bits;
       layer_weights += static_cast<double>(s.weights);

@@ -236,6 +236,10 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.lowrank) return l.layer + ": low-rank factors have no compressed-tensors layout";
     if (l.output) return l.layer + ": output activation quantization has no compressed-tensors loader (vLLM reads input activations only)";
     if (l.input && l.input->log_sqrt2) return l.layer + ": log√2 input activations have no compressed-tensors scheme";
+    if (l.input && l.input->fp4)
+      return l.layer + ": " + ggml_info(*l.input->fp4).name +
+             " activations are simulated with NVFP4's tensor scale taken from each input, where compressed-tensors stores a calibrated input_global_scale; "
+             "export the weight-only scheme (MXFP4A16 / NVFP4A16)";
     if (l.input && !l.weights) return l.layer + ": activation quantization without weight quantization has no compressed-tensors scheme";
     if (l.weights && l.weights->olive)
       return l.layer + ": OliVe's outlier-victim pairs have no compressed-tensors layout (no engine runs them)";
@@ -263,6 +267,9 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (k.kv.method == KvMethod::ZipCache)
       return k.module + ": ZipCache's mixed-precision KV cache (salient tokens at more bits) is not representable by kv_cache_scheme, "
                         "which holds static per-tensor k_scale / v_scale (use kv_cache method fp8)";
+    else if (k.kv.fp4())
+      return k.module + ": an " + k.kv.describe() + " KV cache has per-block scales, which kv_cache_scheme does not hold "
+                        "(it holds static per-tensor k_scale / v_scale; use kv_cache method fp8)";
     else if (k.kv.method != KvMethod::Fp8)
       return k.module + ": KIVI KV-cache quantization (per-channel keys, per-token values, a full-precision residual) is not "
                         "representable by kv_cache_scheme, which holds static per-tensor k_scale / v_scale (use kv_cache method fp8)";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/compress/compress.h"
 #include "core/compress/gptq.h"
@@ -148,6 +149,78 @@ TEST(LowRankTest, ActivationAwareBeatsPlainSvdAndSvdLlmIsOptimal) {
   EXPECT_NEAR(loss / sv.narrow(0, 16, 32).pow(2).sum().item<double>(), 1.0, 1e-3);
 }
 
+// Palu: head groups factored on their own (A block diagonal), the rank split by whitened σ², and
+// the truncation loss is the sum over groups of what each group drops.
+TEST(LowRankTest, PaluFactorsHeadGroupsAndSplitsTheRankByTruncationLoss) {
+  Layer1 l = layer1(64, 64);  // 4 heads of 16 rows, 2 heads per group
+  l.w.narrow(0, 32, 32).mul_(4.0);  // the second group carries more: it should get more of the rank
+  LowRankSetting s;
+  s.method = LowRankMethod::Palu;
+  s.group_heads = 2;
+  s.rank = 24;
+  const auto f = lowrank_factorize(l.w, s, "test", l.h, {}, 16);
+  ASSERT_EQ(f.group_ranks.size(), 2u);
+  EXPECT_EQ(f.group_ranks[0] + f.group_ranks[1], 24);
+  EXPECT_GT(f.group_ranks[1], f.group_ranks[0]);
+  EXPECT_EQ(f.parameters(), 32 * 24 + 24 * 64);
+  // A is block diagonal: group 0's rows read only its own latent columns.
+  EXPECT_EQ(f.a.narrow(0, 0, 32).narrow(1, f.group_ranks[0], f.group_ranks[1]).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(f.a.narrow(0, 32, 32).narrow(1, 0, f.group_ranks[0]).abs().max().item<float>(), 0.0f);
+  // Loss = Σ dropped σ² of each group's W_g·L.
+  const at::Tensor L = at::linalg_cholesky(l.h.to(at::kDouble));
+  double dropped = 0;
+  for (int g = 0; g < 2; ++g) {
+    const at::Tensor sv = at::linalg_svdvals(l.w.narrow(0, 32 * g, 32).to(at::kDouble).matmul(L));
+    dropped += sv.narrow(0, f.group_ranks[g], 32 - f.group_ranks[g]).pow(2).sum().item<double>();
+  }
+  const at::Tensor d = f.dense().to(at::kDouble) - l.w.to(at::kDouble);
+  const double loss = d.matmul(l.h.to(at::kDouble)).mul(d).sum().item<double>();
+  EXPECT_NEAR(loss / dropped, 1.0, 1e-3);
+  // Any other split of the same rank loses more.
+  for (int64_t r0 : {4, 8, 12, 16}) {
+    if (r0 == f.group_ranks[0]) continue;
+    double other = 0;
+    for (int g = 0; g < 2; ++g) {
+      const int64_t k = g == 0 ? r0 : 24 - r0;
+      const at::Tensor sv = at::linalg_svdvals(l.w.narrow(0, 32 * g, 32).to(at::kDouble).matmul(L));
+      other += sv.narrow(0, k, 32 - k).pow(2).sum().item<double>();
+    }
+    EXPECT_GT(other, dropped) << r0;
+  }
+  // Rows that do not split into head groups, or too small a rank, are errors naming the layer.
+  EXPECT_THROW(lowrank_factorize(l.w, s, "test", l.h, {}, 24), Error);
+  s.rank = 1;
+  EXPECT_THROW(lowrank_factorize(l.w, s, "test", l.h, {}, 16), Error);
+}
+
+// The QR-reduced SVD gives the same decomposition as LAPACK's for wide, tall and square
+// matrices, rank-deficient ones included, and refuses non-finite input by the layer's name.
+TEST(LowRankTest, ThinSvdOfWideTallAndRankDeficientMatricesReconstructs) {
+  at::manual_seed(3);
+  const at::TensorOptions d = at::TensorOptions().dtype(at::kDouble);
+  const std::vector<at::Tensor> cases = {at::randn({16, 96}, d), at::randn({96, 16}, d), at::randn({24, 24}, d),
+                                         at::randn({20, 3}, d).matmul(at::randn({3, 64}, d))};
+  for (const at::Tensor& m : cases) {
+    auto [U, S, Vh] = quench::thin_svd(m, "layers.0.k_proj");
+    const int64_t k = std::min(m.size(0), m.size(1));
+    ASSERT_EQ(U.sizes(), (std::vector<int64_t>{m.size(0), k}));
+    ASSERT_EQ(Vh.sizes(), (std::vector<int64_t>{k, m.size(1)}));
+    EXPECT_LT((U.matmul(S.diag()).matmul(Vh) - m).abs().max().item<double>(), 1e-10 * m.abs().max().item<double>());
+    EXPECT_LT((S - at::linalg_svdvals(m)).abs().max().item<double>(), 1e-10 * S[0].item<double>());
+    EXPECT_LT((U.t().matmul(U) - at::eye(k, d)).abs().max().item<double>(), 1e-10);
+    EXPECT_TRUE((S.narrow(0, 0, k - 1) >= S.narrow(0, 1, k - 1)).all().item<bool>());
+  }
+  at::Tensor bad = at::randn({8, 32}, d);
+  bad[2][5] = std::numeric_limits<double>::quiet_NaN();
+  try {
+    quench::thin_svd(bad, "model.layers.7.self_attn.v_proj");
+    FAIL() << "a NaN was factored";
+  } catch (const quench::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.7.self_attn.v_proj"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LowRankTest, EnergyAndRatioPickTheRank) {
   EXPECT_EQ(rank_for_energy(at::tensor({3.0, 2.0, 1.0}), 9.0 / 14), 1);
   EXPECT_EQ(rank_for_energy(at::tensor({3.0, 2.0, 1.0}), 9.5 / 14), 2);
@@ -175,6 +248,31 @@ std::string error_of(const json& j, Model& model, std::string* key = nullptr, st
     return e.what();
   }
   return "";
+}
+
+TEST(PruneRecipe, PaluAppliesToKeyAndValueProjectionsInWholeHeadGroups) {
+  Model& m = sotu_llama();  // k_proj, v_proj: [128, 256], 4 key-value heads of 32
+  std::string key, layer, e;
+  const json kv = {{"match", {"*.self_attn.k_proj", "*.self_attn.v_proj"}}, {"lowrank", {{"method", "palu"}, {"ratio", 0.5}, {"group_heads", 2}}}};
+  const auto plan = resolve(Recipe::parse({{"overrides", {kv}}}), m);
+  const LayerPlan* k = plan.find("model.layers.0.self_attn.k_proj");
+  ASSERT_TRUE(k && k->lowrank);
+  EXPECT_EQ(k->lowrank->rank_for(128, 256), 64);  // half the cache width
+  EXPECT_EQ(k->lowrank->describe(), "ratio 0.5 palu 2 heads per group");
+  EXPECT_FALSE(plan.find("model.layers.0.self_attn.q_proj")->lowrank);
+  e = error_of({{"overrides", {{{"match", "*.self_attn.q_proj"}, {"lowrank", {{"method", "palu"}, {"rank", 64}}}}}}}, m, &key, &layer);
+  EXPECT_NE(e.find("palu factors the key and value projections of attention; model.layers.0.self_attn.q_proj is not one of"), std::string::npos) << e;
+  EXPECT_EQ(layer, "model.layers.0.self_attn.q_proj");
+  json bad = kv;
+  bad["lowrank"]["group_heads"] = 3;
+  e = error_of({{"overrides", {bad}}}, m, &key);
+  EXPECT_NE(e.find("128 outputs, which do not split into groups of 3 heads of 32"), std::string::npos) << e;
+  EXPECT_EQ(key, "overrides[0].lowrank.method");
+  bad["lowrank"] = {{"method", "palu"}, {"rank", 1}, {"group_heads", 1}};
+  e = error_of({{"overrides", {bad}}}, m);
+  EXPECT_NE(e.find("leaves less than one per head group (4 groups)"), std::string::npos) << e;
+  e = error_of({{"default", {{"lowrank", {{"method", "svd"}, {"rank", 8}, {"group_heads", 2}}}}}}, m);
+  EXPECT_NE(e.find("group_heads: applies to method \"palu\""), std::string::npos) << e;
 }
 
 TEST(PruneRecipe, InvalidSettingsAreErrorsNamingKeyAndLayer) {

@@ -3,7 +3,9 @@
 // field by field, later ones winning; schemes and presets expand; the size estimate's accounting.
 #include <gtest/gtest.h>
 
+#include "core/compress/act_quant.h"
 #include "core/compress/recipe.h"
+#include "core/ops/ggml_grid.h"
 #include "core/compress/schemes.h"
 #include "core/compress/size_estimate.h"
 #include "core/models/registry.h"
@@ -131,6 +133,56 @@ TEST(Recipe, Fp8SchemesAndTheirLimits) {
   EXPECT_NE(err({{"type", "fp8"}}).find("default.weights.type"), std::string::npos);
   EXPECT_NE(error_of({{"default", {{"activations", {{"type", "float"}, {"bits", 4}}}}}}, sotu_llama()).find("default.activations.bits"),
             std::string::npos);
+}
+
+// W4A4 in E2M1 blocks (llm-compressor's MXFP4 / NVFP4 schemes): the activations take the weights'
+// format, are scaled per block of channels at run time with the weights' rounding, and a layer
+// whose channels are not whole blocks keeps float weights and activations, saying so.
+TEST(Recipe, Fp4ActivationSchemesAndTheirLimits) {
+  const ResolvedRecipe nv = resolve(*Recipe::from_name("NVFP4"), sotu_llama());
+  const LayerPlan* q = nv.find("model.layers.0.self_attn.q_proj");
+  ASSERT_TRUE(q && q->weights && q->input);
+  EXPECT_EQ(q->weights->ggml, GgmlType::NVFP4);
+  EXPECT_EQ(q->input->fp4, GgmlType::NVFP4);
+  EXPECT_TRUE(q->input->dynamic);
+  EXPECT_EQ(q->input->describe(), "A NVFP4 dynamic");
+  EXPECT_EQ(parse_act_quant(q->to_json()["activations"], "x").fp4, GgmlType::NVFP4);
+  const LayerPlan* d = nv.find("model.layers.0.mlp.down_proj");  // 688 inputs: not whole blocks of 64
+  EXPECT_TRUE(!d || (!d->weights && !d->input));
+  bool told = false;
+  for (const auto& w : nv.warnings) told = told || w.find("model.layers.0.mlp.down_proj: its 688 input features") != std::string::npos;
+  EXPECT_TRUE(told);
+  // An override switching to a format drops the integer fields it inherits.
+  const json over = {{"activations", {{"bits", 8}, {"strategy", "token"}, {"dynamic", true}}},
+                     {"overrides", json::array({{{"match", "*.q_proj"}, {"activations", {{"format", "mxfp4"}}}}})}};
+  const ResolvedRecipe o = resolve(Recipe::parse(over, "r.json"), sotu_llama());
+  ASSERT_TRUE(o.find("model.layers.1.self_attn.q_proj") && o.find("model.layers.1.self_attn.q_proj")->input);
+  EXPECT_EQ(o.find("model.layers.1.self_attn.q_proj")->input->fp4, GgmlType::MXFP4);
+  EXPECT_FALSE(o.find("model.layers.1.self_attn.k_proj")->input->fp4);
+  auto err = [&](const json& a) { return error_of({{"default", {{"activations", a}}}}, sotu_llama()); };
+  EXPECT_NE(err({{"format", "nvfp4"}, {"bits", 8}}).find("default.activations.bits: format \"nvfp4\" holds 4-bit"), std::string::npos);
+  EXPECT_NE(err({{"format", "mxfp4"}, {"dynamic", false}}).find("default.activations.dynamic"), std::string::npos);
+  EXPECT_NE(err({{"format", "fp4"}}).find("default.activations.format"), std::string::npos);
+  const json point = {{"points", json::array({{{"match", "*"}, {"activations", {{"format", "mxfp4"}}}}})}};
+  EXPECT_NE(error_of(point, sotu_llama()).find("points[0].activations.format"), std::string::npos) << error_of(point, sotu_llama());
+}
+
+// The activations' blocks run along the channel dimension wherever it is, with the grid and
+// rounding of a weight row of that format; a width that is not whole blocks is an error.
+TEST(Recipe, Fp4ActivationsAreWeightRowsOfTheirFormat) {
+  at::manual_seed(3);
+  for (GgmlType t : {GgmlType::MXFP4, GgmlType::NVFP4}) {
+    ActQuant a;
+    a.fp4 = t;
+    a.bits = 4;
+    a.dynamic = true;
+    const at::Tensor x = at::randn({2, 5, 128}) * 3;
+    const at::Tensor rows = ops::ggml_fake_quant(x.reshape({-1, 128}), t).reshape(x.sizes());
+    EXPECT_TRUE(at::equal(act_fake_quant(x, a, {}, -1), rows));
+    EXPECT_TRUE(at::equal(act_fake_quant(x.movedim(-1, 1), a, {}, 1), rows.movedim(-1, 1)));  // [N, C, L]
+    EXPECT_FALSE(at::equal(rows, x));
+    EXPECT_THROW(act_fake_quant(at::randn({4, 48}), a, {}, -1), std::exception);
+  }
 }
 
 TEST(Recipe, UnknownKeysAreErrorsNamingTheKey) {
@@ -402,6 +454,27 @@ TEST(Recipe, KvCacheOnAttentionModules) {
   EXPECT_DOUBLE_EQ(plan.kv[0].kv.bits_per_element(), 2 + 32.0 / 16);
   EXPECT_NE(error_of(json::parse(R"({"kv_cache": {"group_size": 32, "residual": 48}})"), llama_tiny()).find("multiple of group_size"),
             std::string::npos);
+}
+
+// MXFP4 / NVFP4 KV caches: a fixed format (nothing to set), blocks that must stay within a head.
+// llama-tiny's heads are 16 wide: whole NVFP4 blocks, not MXFP4's 32.
+TEST(Recipe, Fp4KvCacheFormatsAndTheirLimits) {
+  const auto plan = resolve(Recipe::parse({{"kv_cache", {{"method", "nvfp4"}}}}), llama_tiny());
+  ASSERT_EQ(plan.kv.size(), 2u);
+  EXPECT_EQ(plan.kv[0].kv.method, KvMethod::Nvfp4);
+  EXPECT_DOUBLE_EQ(plan.kv[0].kv.bits_per_element(), 4.5);
+  EXPECT_EQ(plan.kv[0].kv.describe(), "NVFP4 (E2M1, E4M3 scale per 16)");
+  EXPECT_EQ(plan.kv[0].kv.to_json(), json({{"method", "nvfp4"}}));
+  EXPECT_FALSE(plan.needs_calibration());  // scaled at run time
+  const std::string narrow = error_of({{"kv_cache", {{"method", "mxfp4"}}}}, llama_tiny());
+  EXPECT_NE(narrow.find("kv_cache.method: \"mxfp4\" quantizes blocks of 32 channels within a head, and model.layers.0.self_attn's "
+                        "heads are 16 wide"),
+            std::string::npos)
+      << narrow;
+  const std::string extra = error_of({{"kv_cache", {{"method", "nvfp4"}, {"bits", 4}}}}, llama_tiny());
+  EXPECT_NE(extra.find("kv_cache.bits: is a KIVI setting; method \"nvfp4\" has none"), std::string::npos) << extra;
+  const auto sotu = resolve(Recipe::parse({{"kv_cache", {{"method", "mxfp4"}}}}), sotu_llama());
+  EXPECT_DOUBLE_EQ(sotu.kv.front().kv.bits_per_element(), 4.25);
 }
 
 TEST(SizeEstimate, Accounting) {

@@ -323,6 +323,33 @@ class RecipeEditorTest : public QObject {
     QVERIFY2(doc.error().contains(QStringLiteral("symmetric")), qPrintable(doc.error()));
   }
 
+  // Palu from the low-rank section on a glob of the key/value projections: the method enables its
+  // heads-per-group box and writes group_heads; on the queries the core refuses it, naming the layer.
+  void paluFromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setGlob(QStringLiteral("*.self_attn.k_proj"));
+    RecipeSection* lowrank = editor.section("lowrank");
+    lowrank->setMode(RecipeSection::Mode::Set);
+    auto* method = lowrank->findChild<QComboBox*>(QStringLiteral("method"));
+    auto* heads = lowrank->findChild<QSpinBox*>(QStringLiteral("groupHeads"));
+    QVERIFY(!heads->isEnabled());
+    method->setCurrentIndex(method->findData(QStringLiteral("palu")));
+    QVERIFY(heads->isEnabled());
+    heads->setValue(2);
+    auto* by = lowrank->findChild<QComboBox*>(QStringLiteral("by"));
+    by->setCurrentIndex(by->findData(QStringLiteral("ratio")));
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["overrides"][0]["lowrank"], json({{"method", "palu"}, {"ratio", 0.5}, {"group_heads", 2}}));
+    editor.setGlob(QStringLiteral("*.self_attn.q_proj"));
+    editor.applySetting();
+    QVERIFY(!doc.valid());
+    QVERIFY2(doc.error().contains(QStringLiteral("key and value projections")), qPrintable(doc.error()));
+  }
+
   // The weights' block formats (GGUF's types, MXFP4, NVFP4): choosing one disables the integer
   // grid's fields and writes {"format": …} alone, which the core accepts; the estimate counts the
   // format's bits, and the layers whose inputs are not whole blocks are named as staying float.
@@ -543,6 +570,40 @@ class RecipeEditorTest : public QObject {
     QVERIFY(doc.json()["default"]["activations"].contains("bits"));
   }
 
+  // W4A4 in E2M1 blocks from the editor: the activations' Type NVFP4 writes {"format": "nvfp4"}
+  // alone and disables the integer fields; the core accepts it, down_proj (688 inputs, not whole
+  // blocks of 16) stays float as the plan says; back to integers brings the fields back.
+  void fp4ActivationsFromTheEditor() {
+    RecipeDocument doc;
+    doc.setModel(session_->model());
+    RecipeEditor editor(doc);
+    editor.show();
+    editor.setTarget(RecipeEditor::Target::Default);
+    RecipeSection* weights = editor.section("weights");
+    RecipeSection* acts = editor.section("activations");
+    QVERIFY(weights && acts);
+    weights->setMode(RecipeSection::Mode::Set);
+    acts->setMode(RecipeSection::Mode::Set);
+    auto* format = weights->findChild<QComboBox*>(QStringLiteral("format"));
+    format->setCurrentIndex(format->findData(QStringLiteral("nvfp4")));
+    auto* type = acts->findChild<QComboBox*>(QStringLiteral("type"));
+    auto* strategy = acts->findChild<QComboBox*>(QStringLiteral("strategy"));
+    QVERIFY(type && strategy && type->findData(QStringLiteral("mxfp4")) >= 0);
+    type->setCurrentIndex(type->findData(QStringLiteral("nvfp4")));
+    QVERIFY(!acts->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
+    QVERIFY(!strategy->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["activations"], json({{"format", "nvfp4"}}));
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("of 44 layers compressed")), qPrintable(editor.sizeLabel()->text()));
+    type->setCurrentIndex(type->findData(QStringLiteral("int")));
+    QVERIFY(acts->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
+    QVERIFY(strategy->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY(!doc.json()["default"]["activations"].contains("format"));
+    QVERIFY(doc.json()["default"]["activations"].contains("bits"));
+  }
+
   // The model-wide steps: FLAP and SmoothQuant as top-level keys, edited through the undo stack,
   // validated by the core against the model, and saved.
   void modelWideStepsAreUndoableEdits() {
@@ -616,6 +677,23 @@ class RecipeEditorTest : public QObject {
     QVERIFY(medit.errorLabel()->isVisible());
     medit.undoAction()->trigger();
     QVERIFY(mdoc.valid());
+
+    // Quamba2's reordering: a checkbox writing "quamba2": true; without quantized scan inputs the
+    // core says what is missing; the quamba2 presets bring them and the step.
+    auto* quamba2 = medit.modelWide()->findChild<QCheckBox*>(QStringLiteral("quamba2"));
+    QTest::mouseClick(quamba2, Qt::LeftButton);
+    QCOMPARE(mdoc.json()["quamba2"], json(true));
+    QVERIFY(!mdoc.valid());
+    QVERIFY2(mdoc.error().contains(QStringLiteral(":x")), qPrintable(mdoc.error()));
+    QTest::mouseClick(quamba2, Qt::LeftButton);
+    QVERIFY(!mdoc.json().contains("quamba2"));
+    medit.applyPreset(QStringLiteral("quamba2-w4a8"));
+    QVERIFY2(mdoc.valid(), qPrintable(mdoc.error()));
+    QVERIFY(mdoc.plan() && mdoc.plan()->quamba2);
+    QVERIFY(quamba2->isChecked());   // on through the preset, shown as such
+    QVERIFY(!quamba2->isEnabled());
+    QCOMPARE(medit.findChild<QComboBox*>(QStringLiteral("presets"))->currentText(), QStringLiteral("quamba2-w4a8"));
+    QVERIFY(presetNames().contains(QStringLiteral("quamba2-w8a8")));
   }
 
   void loadAndSaveGoThroughTheStrictParser() {

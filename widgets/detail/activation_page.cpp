@@ -32,8 +32,12 @@ QString shortName(const LayerStats& s, const std::string& layer) {
   return QString::fromStdString(dot == std::string::npos ? s.layer : s.layer.substr(dot + 1)) + QLatin1Char(':') + suffixOf(s.point);
 }
 
-// What a Mamba scan point is (mamba.cpp / mamba2.cpp name them); empty for others.
+// What an internal point is (the architecture files name them); empty for a layer's input and output.
 QString meaning(const QString& suffix) {
+  if (suffix == QLatin1String("probs")) return QObject::tr("attention probabilities after the softmax; channels are key positions");
+  if (suffix == QLatin1String("q")) return QObject::tr("queries as attention reads them");
+  if (suffix == QLatin1String("k")) return QObject::tr("keys as the KV cache stores them");
+  if (suffix == QLatin1String("v")) return QObject::tr("values as the KV cache stores them");
   if (suffix == QLatin1String("x")) return QObject::tr("scan input x");
   if (suffix == QLatin1String("dt")) return QObject::tr("Δ, the step size after softplus");
   if (suffix == QLatin1String("B")) return QObject::tr("B, the scan's input matrix");

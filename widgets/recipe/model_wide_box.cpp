@@ -7,6 +7,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 
+#include "core/compress/recipe.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
 
@@ -54,6 +55,15 @@ ModelWideBox::ModelWideBox(RecipeDocument& doc, QWidget* parent) : QGroupBox(tr(
   note_->setWordWrap(true);
   note_->setStyleSheet(QStringLiteral("color: palette(mid);"));
 
+  repq_ = new QCheckBox(tr("RepQ-ViT reparameterization"), this);
+  repq_->setObjectName(QStringLiteral("repq"));
+  repq_tip_ = tr("Folds each post-LayerNorm channel's range into one per-tensor scale (ViT), exact in float; "
+                 "for layers that quantize their input");
+  quamba2_ = new QCheckBox(tr("Quamba2 reordering"), this);
+  quamba2_->setObjectName(QStringLiteral("quamba2"));
+  quamba2_tip_ = tr("Sorts and clusters each Mamba-2 mixer's heads and channels, reorders them offline (exact in float) "
+                    "and gives the scan input, B and C grouped scales");
+
   auto* g = new QGridLayout(this);
   g->addWidget(smoothquant_, 0, 0);
   g->addWidget(new QLabel(tr("alpha"), this), 0, 1, Qt::AlignRight);
@@ -68,6 +78,11 @@ ModelWideBox::ModelWideBox(RecipeDocument& doc, QWidget* parent) : QGroupBox(tr(
   flags->addStretch(1);
   g->addLayout(flags, 2, 1, 1, 3);
   g->addWidget(note_, 3, 0, 1, 4);
+  auto* steps = new QHBoxLayout();
+  steps->addWidget(repq_);
+  steps->addWidget(quamba2_);
+  steps->addStretch(1);
+  g->addLayout(steps, 4, 0, 1, 4);
   g->setColumnStretch(3, 1);
 
   connect(smoothquant_, &QCheckBox::toggled, this, &ModelWideBox::editSmoothQuant);
@@ -77,6 +92,8 @@ ModelWideBox::ModelWideBox(RecipeDocument& doc, QWidget* parent) : QGroupBox(tr(
   connect(target_, &QComboBox::currentIndexChanged, this, &ModelWideBox::editStructured);
   connect(adaptive_, &QCheckBox::toggled, this, &ModelWideBox::editStructured);
   connect(bias_, &QCheckBox::toggled, this, &ModelWideBox::editStructured);
+  connect(repq_, &QCheckBox::toggled, this, [this](bool on) { editFlag("repq", on, on ? tr("RepQ-ViT on") : tr("RepQ-ViT off")); });
+  connect(quamba2_, &QCheckBox::toggled, this, [this](bool on) { editFlag("quamba2", on, on ? tr("Quamba2 reordering on") : tr("Quamba2 reordering off")); });
   connect(&doc_, &RecipeDocument::changed, this, &ModelWideBox::refresh);
   refresh();
 }
@@ -111,10 +128,26 @@ void ModelWideBox::editStructured() {
                                                                              : tr("Structured pruning on"));
 }
 
+void ModelWideBox::editFlag(const char* key, bool on, const QString& what) {
+  doc_.change(withModelWide(doc_.json(), key, on ? nlohmann::json(true) : nlohmann::json()), what);
+}
+
 void ModelWideBox::refresh() {
   const nlohmann::json& j = doc_.json();
   // Shows the recipe without writing it back: these setters must not make edits.
-  const QSignalBlocker b1(smoothquant_), b2(alpha_), b3(flap_), b4(ratio_), b5(target_), b6(adaptive_), b7(bias_);
+  const QSignalBlocker b1(smoothquant_), b2(alpha_), b3(flap_), b4(ratio_), b5(target_), b6(adaptive_), b7(bias_), b8(repq_), b9(quamba2_);
+  // A step the recipe's preset turns on shows as on, and as the preset's rather than the user's to untick.
+  const ResolvedRecipe* plan = doc_.plan();
+  const bool preset = j.contains("preset") && j["preset"].is_string();
+  auto show = [&](QCheckBox* box, const char* key, bool in_plan, const QString& tip) {
+    const bool own = j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
+    const bool from_preset = !own && preset && in_plan;
+    box->setChecked(own || from_preset);
+    box->setEnabled(!from_preset);
+    box->setToolTip(from_preset ? tr("On through the preset \"%1\"").arg(QString::fromStdString(j["preset"].get<std::string>())) : tip);
+  };
+  show(repq_, "repq", plan && plan->repq, repq_tip_);
+  show(quamba2_, "quamba2", plan && plan->quamba2, quamba2_tip_);
   const bool sq = j.contains("smoothquant") && !j["smoothquant"].is_null();
   smoothquant_->setChecked(sq);
   if (sq && j["smoothquant"].is_object()) alpha_->setValue(j["smoothquant"].value("alpha", 0.5));

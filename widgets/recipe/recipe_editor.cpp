@@ -386,6 +386,14 @@ void RecipeEditor::checkPresets() {
 void RecipeEditor::refresh() {
   checkPresets();
   const nlohmann::json& j = doc_.json();
+  // A recipe built on a preset shows that preset as the current choice.
+  if (j.contains("preset") && j["preset"].is_string()) {
+    const int i = presets_->findText(QString::fromStdString(j["preset"].get<std::string>()));
+    if (i >= 0 && i != presets_->currentIndex()) {
+      const QSignalBlocker block(presets_);
+      presets_->setCurrentIndex(i);
+    }
+  }
   const std::string name = j.value("name", std::string());
   if (name_->text().toStdString() != name) name_->setText(QString::fromStdString(name));
   std::vector<std::string> ignore;

@@ -138,7 +138,8 @@ nlohmann::json withName(const nlohmann::json& recipe, const std::string& name) {
 }
 
 nlohmann::json withModelWide(const nlohmann::json& recipe, const std::string& key, const nlohmann::json& value) {
-  QUENCH_CHECK(key == "smoothquant" || key == "structured", key, ": not a model-wide recipe step (smoothquant, structured)");
+  QUENCH_CHECK(key == "smoothquant" || key == "structured" || key == "repq" || key == "quamba2", key,
+               ": not a model-wide recipe step (smoothquant, structured, repq, quamba2)");
   nlohmann::json r = recipe;
   if (value.is_null()) r.erase(key);
   else r[key] = value;

@@ -222,8 +222,13 @@ void WeightsSection::updateEnabled() {
 // ---------------------------------------------------------------------------------------------
 
 ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Input activations"), "activations", parent) {
-  type_ = choices(this, {{"int", tr("integers")}, {"float", tr("FP8 E4M3 (8 bits, symmetric)")}});
+  type_ = choices(this, {{"int", tr("integers")},
+                         {"float", tr("FP8 E4M3 (8 bits, symmetric)")},
+                         {"mxfp4", tr("MXFP4 (E2M1, power-of-two scale per 32 channels)")},
+                         {"nvfp4", tr("NVFP4 (E2M1, E4M3 scale per 16 channels)")}});
   type_->setObjectName(QStringLiteral("type"));
+  type_->setToolTip(tr("MXFP4 and NVFP4 scale every token's blocks at run time, as W4A4 runs; layers whose inputs are not "
+                       "whole blocks keep float activations"));
   bits_ = spinBox(this, "bits", 2, 8, 8);
   strategy_ = choices(this, {{"token", tr("per token (dynamic)")}, {"tensor", tr("per tensor")}});
   strategy_->setObjectName(QStringLiteral("strategy"));
@@ -242,8 +247,10 @@ ActivationsSection::ActivationsSection(QWidget* parent) : RecipeSection(tr("Inpu
 }
 
 nlohmann::json ActivationsSection::fields() const {
+  const std::string type = comboData(type_);
+  if (type == "mxfp4" || type == "nvfp4") return {{"format", type}};  // the format decides everything else
   nlohmann::json j = {{"strategy", comboData(strategy_)}};
-  if (comboData(type_) == "float") j["type"] = "float";
+  if (type == "float") j["type"] = "float";
   else j["bits"] = bits_->value();
   if (comboData(strategy_) == "token") return j;  // always dynamic
   j["dynamic"] = dynamic_->isChecked();
@@ -254,7 +261,8 @@ nlohmann::json ActivationsSection::fields() const {
 }
 
 void ActivationsSection::setFields(const nlohmann::json& j) {
-  setComboData(type_, j.contains("type") && j["type"] == "float" ? "float" : "int");
+  if (j.contains("format") && j["format"].is_string()) setComboData(type_, j["format"].get<std::string>());
+  else setComboData(type_, j.contains("type") && j["type"] == "float" ? "float" : "int");
   if (j.contains("bits") && j["bits"].is_number_integer()) bits_->setValue(j["bits"].get<int>());
   if (j.contains("strategy") && j["strategy"].is_string()) setComboData(strategy_, j["strategy"].get<std::string>());
   if (j.contains("dynamic") && j["dynamic"].is_boolean()) dynamic_->setChecked(j["dynamic"].get<bool>());
@@ -263,8 +271,10 @@ void ActivationsSection::setFields(const nlohmann::json& j) {
 }
 
 void ActivationsSection::updateEnabled() {
-  const bool tensor = comboData(strategy_) == "tensor";
-  bits_->setEnabled(comboData(type_) == "int");
+  const std::string type = comboData(type_);
+  const bool fp4 = type == "mxfp4" || type == "nvfp4", tensor = !fp4 && comboData(strategy_) == "tensor";
+  bits_->setEnabled(type == "int");
+  strategy_->setEnabled(!fp4);
   dynamic_->setEnabled(tensor);
   observer_->setEnabled(tensor && !dynamic_->isChecked());
   percentile_->setEnabled(observer_->isEnabled() && comboData(observer_) == "percentile");
@@ -275,12 +285,14 @@ void ActivationsSection::updateEnabled() {
 KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (attention modules)"), "kv_cache", parent) {
   method_ = choices(this, {{"kivi", tr("KIVI (per-channel keys, per-token values)")},
                            {"zipcache", tr("ZipCache (salient tokens at more bits)")},
-                           {"fp8", tr("FP8 E4M3, static per tensor")}});
+                           {"fp8", tr("FP8 E4M3, static per tensor")},
+                           {"mxfp4", tr("MXFP4 (E2M1, power-of-two scale per 32 channels)")},
+                           {"nvfp4", tr("NVFP4 (E2M1, E4M3 scale per 16 channels)")}});
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("KIVI: 2–8 bits in groups, the newest tokens in full precision. ZipCache: the tokens that receive "
                          "the most attention (normalized by how many queries see them) at more bits, the rest at fewer. FP8: one "
                          "calibrated scale for each module's keys and one for its values, as vLLM's fp8 KV cache runs (exported as "
-                         "kv_cache_scheme)"));
+                         "kv_cache_scheme). MXFP4 / NVFP4: every token's keys and values in 4-bit float blocks within each head"));
   bits_ = spinBox(this, "bits", 2, 8, 2, tr("KIVI: every quantized token; ZipCache: the tokens that are not salient"));
   group_ = spinBox(this, "groupSize", 1, 1024, 32);
   residual_ = spinBox(this, "residual", 0, 65536, 128, tr("Newest tokens kept in full precision; a multiple of the group size"));
@@ -296,7 +308,7 @@ KvCacheSection::KvCacheSection(QWidget* parent) : RecipeSection(tr("KV cache (at
 
 nlohmann::json KvCacheSection::fields() const {
   const std::string method = comboData(method_);
-  if (method == "fp8") return {{"method", "fp8"}};
+  if (method == "fp8" || method == "mxfp4" || method == "nvfp4") return {{"method", method}};  // nothing else to set
   if (method == "zipcache")
     return {{"method", "zipcache"}, {"bits", bits_->value()}, {"high_bits", high_bits_->value()}, {"salient", salient_->value()},
             {"group_size", group_->value()}};
@@ -305,7 +317,7 @@ nlohmann::json KvCacheSection::fields() const {
 
 void KvCacheSection::updateEnabled() {
   const std::string method = comboData(method_);
-  for (QSpinBox* b : {bits_, group_}) b->setEnabled(method != "fp8");
+  for (QSpinBox* b : {bits_, group_}) b->setEnabled(method == "kivi" || method == "zipcache");
   residual_->setEnabled(method == "kivi");
   high_bits_->setEnabled(method == "zipcache");
   salient_->setEnabled(method == "zipcache");
@@ -389,7 +401,8 @@ void PruneSection::updateEnabled() {
 
 LowRankSection::LowRankSection(QWidget* parent) : RecipeSection(tr("Low rank (Linear layers)"), "lowrank", parent) {
   method_ = choices(this, {{"svd", tr("SVD of W")}, {"asvd", tr("ASVD, activation-scaled (calibrated)")},
-                           {"svd-llm", tr("SVD-LLM, whitened (calibrated)")}});
+                           {"svd-llm", tr("SVD-LLM, whitened (calibrated)")},
+                           {"palu", tr("Palu, key/value heads in groups (calibrated)")}});
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("W [out, in] becomes A [out, r] · B [r, in]"));
   by_ = choices(this, {{"ratio", tr("kept share of the parameters")}, {"rank", tr("rank r")}, {"energy", tr("singular-value energy (SVD)")}});
@@ -398,12 +411,15 @@ LowRankSection::LowRankSection(QWidget* parent) : RecipeSection(tr("Low rank (Li
   ratio_ = doubleSpinBox(this, "ratio", 0.01, 1, 2, 0.05, 0.5, tr("r = ⌊ρ · out · in / (out + in)⌋: the same size whatever the method"));
   energy_ = doubleSpinBox(this, "energy", 0.01, 1, 3, 0.01, 0.95, tr("The smallest rank whose σ₁² + … + σ_r² reaches this share of Σσ²"));
   alpha_ = doubleSpinBox(this, "alpha", 0, 2, 2, 0.1, 0.5, tr("ASVD: W · diag(mean |x|^α) is factored"));
+  groupHeads_ = spinBox(this, "groupHeads", 1, 4096, 4,
+                        tr("Palu: heads factored together; its rank (ratio: share of the outputs) is the width the KV cache stores"));
   addRow(tr("Method"), method_);
   addRow(tr("Size by"), by_);
   addRow(tr("Rank"), rank_);
   addRow(tr("Ratio"), ratio_);
   addRow(tr("Energy"), energy_);
   addRow(tr("α"), alpha_);
+  addRow(tr("Heads per group"), groupHeads_);
 }
 
 nlohmann::json LowRankSection::fields() const {
@@ -413,6 +429,7 @@ nlohmann::json LowRankSection::fields() const {
   else if (by == "energy" && method == "svd") j["energy"] = energy_->value();
   else j["ratio"] = ratio_->value();
   if (method == "asvd" && std::abs(alpha_->value() - 0.5) > 1e-9) j["alpha"] = alpha_->value();
+  if (method == "palu") j["group_heads"] = groupHeads_->value();
   return j;
 }
 
@@ -422,6 +439,7 @@ void LowRankSection::setFields(const nlohmann::json& j) {
   if (j.contains("ratio") && j["ratio"].is_number()) setComboData(by_, "ratio"), ratio_->setValue(j["ratio"].get<double>());
   if (j.contains("energy") && j["energy"].is_number()) setComboData(by_, "energy"), energy_->setValue(j["energy"].get<double>());
   alpha_->setValue(j.contains("alpha") && j["alpha"].is_number() ? j["alpha"].get<double>() : 0.5);
+  groupHeads_->setValue(j.contains("group_heads") && j["group_heads"].is_number_integer() ? j["group_heads"].get<int>() : 4);
 }
 
 void LowRankSection::updateEnabled() {
@@ -433,6 +451,7 @@ void LowRankSection::updateEnabled() {
   ratio_->setEnabled(now == "ratio");
   energy_->setEnabled(now == "energy");
   alpha_->setEnabled(method == "asvd");
+  groupHeads_->setEnabled(method == "palu");
 }
 
 std::vector<RecipeSection*> makeRecipeSections(QWidget* parent) {

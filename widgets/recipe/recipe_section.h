@@ -96,7 +96,7 @@ class ActivationsSection : public RecipeSection {
   void updateEnabled() override;
 
  private:
-  QComboBox* type_;  // integers, or FP8 E4M3 (8 bits, symmetric)
+  QComboBox* type_;  // integers, FP8 E4M3 (8 bits, symmetric), or the E2M1 block formats MXFP4 / NVFP4
   QSpinBox* bits_;
   QComboBox* strategy_;
   QCheckBox* dynamic_;
@@ -104,8 +104,8 @@ class ActivationsSection : public RecipeSection {
   QDoubleSpinBox* percentile_;
 };
 
-// The KV cache of attention modules: KIVI (bits, group size, residual tokens) or FP8 E4M3 with
-// static per-tensor scales (nothing to set).
+// The KV cache of attention modules: KIVI (bits, group size, residual tokens), ZipCache, or a
+// fixed format with nothing to set: FP8 E4M3 with static per-tensor scales, MXFP4, NVFP4.
 class KvCacheSection : public RecipeSection {
   Q_OBJECT
  public:
@@ -164,6 +164,7 @@ class LowRankSection : public RecipeSection {
   QDoubleSpinBox* ratio_;
   QDoubleSpinBox* energy_;
   QDoubleSpinBox* alpha_;
+  QSpinBox* groupHeads_;
 };
 
 // Every section the editor shows, in order.

@@ -195,7 +195,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations, model or smoothing."),
                                QStringLiteral("TAB"));
   const QCommandLineOption point(QStringLiteral("point"),
-                                 QObject::tr("On the Activations page, show the selected layer's point of this kind (input, x, dt, B, C, y)."),
+                                 QObject::tr("On the Activations page, show the selected layer's point of this kind (input, output, x, dt, B, C, y, probs, k, v)."),
                                  QStringLiteral("KIND"));
   const QCommandLineOption select_all(QStringLiteral("select-all"), QObject::tr("Select every row the filter shows."));
   const QCommandLineOption sweep(QStringLiteral("sweep"),

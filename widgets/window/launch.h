@@ -26,7 +26,7 @@ struct LaunchOptions {
   bool heatmap = false;  // --heatmap: the sensitivity run shown, as heatmaps (the screenshot shows that window)
   QString compare_tab;   // --compare-tab metrics|layers|pareto
   QString tab;           // --tab layer|before-after|recipe|experiments|activations
-  QString point;         // --point KIND: the Activations page's point (input, x, dt, B, C, y)
+  QString point;         // --point KIND: the Activations page's point (input, output, x, dt, B, C, y, probs, k, v)
   bool select_all = false;  // --select-all: select every row the filter shows (the recipe editor's target)
   QString export_dialog; // --export-dialog gguf|compressed-tensors|safetensors: open File → Export with this format
   QString sweep;         // --sweep DESCRIPTION.json: open Run → Sweep… filled from it and start it
