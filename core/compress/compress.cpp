@@ -65,7 +65,7 @@ struct LayerState {
 // What a layer's weight step needs from its calibration inputs.
 bool needs_hessian(const LayerPlan& p) {
   return (p.weights && (p.weights->method == WeightMethod::Gptq || p.weights->method == WeightMethod::Dgq)) || (p.prune && p.prune->needs_data()) ||
-         (p.lowrank && (p.lowrank->method == LowRankMethod::SvdLlm || p.lowrank->method == LowRankMethod::Palu));
+         (p.lowrank && p.lowrank->whitened());
 }
 bool needs_rows(const LayerPlan& p) { return p.weights && p.weights->method == WeightMethod::Awq && !p.lowrank; }
 bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method == LowRankMethod::Asvd; }
@@ -423,8 +423,7 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
       QUENCH_CHECK(cap && cap->abs_sum.count(point), l->name(), ": ASVD saw no calibration inputs");
       abs_mean = cap->abs_sum.at(point) / static_cast<double>(cap->abs_rows.at(point));
     }
-    const bool whitened = p.lowrank->method == LowRankMethod::SvdLlm || p.lowrank->method == LowRankMethod::Palu;
-    LowRankFactors f = lowrank_factorize(w2d, *p.lowrank, l->name(), whitened ? hessian() : at::Tensor(), abs_mean, model_.attention_head_dim());
+    LowRankFactors f = lowrank_factorize(w2d, *p.lowrank, l->name(), p.lowrank->whitened() ? hessian() : at::Tensor(), abs_mean, model_.attention_head_dim());
     if (p.weights) {
       f.a = rtn_quantize(f.a, factor_a_setting(*p.weights, f.rank()));
       f.b = rtn_quantize(f.b, *p.weights);

@@ -21,6 +21,16 @@ std::string type_name(const nlohmann::json& j) {
   }
 }
 
+namespace {
+// "a string \"abc\"", "null": the value as a message quotes it, cut short when long.
+std::string described(const nlohmann::json& v) {
+  if (v.is_null()) return "null";
+  std::string d = v.dump();
+  if (d.size() > 60) d = d.substr(0, 57) + "...";
+  return type_name(v) + " " + d;
+}
+}  // namespace
+
 Fields::Fields(const nlohmann::json& j, std::string key, FieldSource source) : j_(j), key_(std::move(key)), source_(std::move(source)) {
   if (!j_.is_object()) throw RecipeError(key_, "", key_ + ": must be an object, got " + type_name(j_));
 }
@@ -70,7 +80,7 @@ void Fields::only(std::initializer_list<const char*> known) const {
 int Fields::get_int(const char* f, int fallback, int lo, int hi) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
-  if (!v.is_number_integer()) fail_at(f, "must be an integer, got " + type_name(v) + " " + v.dump());
+  if (!v.is_number_integer()) fail_at(f, "must be an integer, got " + described(v));
   // 2^63 and above arrive as unsigned and would wrap to a negative number in the message.
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) fail_at(f, v.dump() + " is far too large");
   const int64_t x = v.get<int64_t>();
@@ -81,7 +91,7 @@ int Fields::get_int(const char* f, int fallback, int lo, int hi) const {
 int64_t Fields::get_int64(const char* f, int64_t fallback, int64_t lo) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
-  if (!v.is_number_integer()) fail_at(f, "must be an integer, got " + type_name(v) + " " + v.dump());
+  if (!v.is_number_integer()) fail_at(f, "must be an integer, got " + described(v));
   // 2^63 and above arrive as unsigned and would wrap to a negative number in the message.
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) fail_at(f, v.dump() + " is far too large");
   const int64_t x = v.get<int64_t>();
@@ -92,7 +102,7 @@ int64_t Fields::get_int64(const char* f, int64_t fallback, int64_t lo) const {
 double Fields::get_double(const char* f, double fallback, double lo, double hi, bool lo_open) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
-  if (!v.is_number()) fail_at(f, "must be a number, got " + type_name(v) + " " + v.dump());
+  if (!v.is_number()) fail_at(f, "must be a number, got " + described(v));
   const double x = v.get<double>();
   if (!std::isfinite(x) || x > hi || x < lo || (lo_open && x == lo)) {
     std::ostringstream m;
@@ -105,7 +115,7 @@ double Fields::get_double(const char* f, double fallback, double lo, double hi, 
 bool Fields::get_bool(const char* f, bool fallback) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
-  if (!v.is_boolean()) fail_at(f, "must be true or false, got " + type_name(v) + " " + v.dump());
+  if (!v.is_boolean()) fail_at(f, "must be true or false, got " + described(v));
   return v.get<bool>();
 }
 
@@ -114,7 +124,7 @@ std::string Fields::get_choice(const char* f, const std::string& fallback, std::
   const auto& v = j_[f];
   std::string list;
   for (const char* c : choices) list += (list.empty() ? "" : ", ") + std::string("\"") + c + "\"";
-  if (!v.is_string()) fail_at(f, "must be one of " + list + ", got " + type_name(v) + " " + v.dump());
+  if (!v.is_string()) fail_at(f, "must be one of " + list + ", got " + described(v));
   const std::string s = v.get<std::string>();
   for (const char* c : choices)
     if (s == c) return s;

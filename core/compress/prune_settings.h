@@ -49,6 +49,8 @@ struct LowRankSetting {
   int64_t group_heads = 4;
 
   bool needs_data() const { return method != LowRankMethod::Svd; }
+  // SVD-LLM and Palu whiten with the inputs' second moment (the layer's Hessian).
+  bool whitened() const { return method == LowRankMethod::SvdLlm || method == LowRankMethod::Palu; }
   // The rank for an [out, in] weight when it does not depend on the weight (rank, ratio); 0 for energy.
   int64_t rank_for(int64_t out, int64_t in) const;
   nlohmann::json to_json() const;

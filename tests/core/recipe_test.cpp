@@ -335,6 +335,14 @@ TEST(Recipe, MethodsThatDoNotApplyToTheLayerKind) {
   e = error_of(j, llama_tiny(), &key, &layer);
   EXPECT_NE(e.find("no Hadamard matrix of size 176"), std::string::npos) << e;
   EXPECT_EQ(key, "overrides[0].rotation");
+  j = {{"overrides", {{{"match", "*.mlp.down_proj"}, {"rotation", nullptr}}}}};  // a value is named once, long ones cut short
+  e = error_of(j, llama_tiny());
+  EXPECT_NE(e.find("must be one of \"hadamard\", \"none\", got null"), std::string::npos) << e;
+  EXPECT_EQ(e.find("null null"), std::string::npos) << e;
+  j = {{"overrides", {{{"match", "*.mlp.down_proj"}, {"rotation", json(std::vector<int>(100, 7))}}}}};
+  e = error_of(j, llama_tiny());
+  EXPECT_NE(e.find("got an array [7,7,"), std::string::npos) << e;
+  EXPECT_LT(e.size(), 200u) << e;
   j = {{"overrides", {{{"match", "*.conv1d"}, {"weights", {{"method", "awq"}}}}}}};
   EXPECT_NE(error_of(j, mamba2_tiny()).find("is a Conv1d"), std::string::npos);
   j = {{"kv_cache", {{"bits", 2}}}};

@@ -595,7 +595,22 @@ class RecipeEditorTest : public QObject {
     QVERIFY(editor.applySetting());
     QVERIFY2(doc.valid(), qPrintable(doc.error()));
     QCOMPARE(doc.json()["default"]["activations"], json({{"format", "nvfp4"}}));
-    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("of 44 layers compressed")), qPrintable(editor.sizeLabel()->text()));
+    QVERIFY2(editor.sizeLabel()->text().contains(QStringLiteral("36 of 44 layers compressed")), qPrintable(editor.sizeLabel()->text()));
+    // The KV cache in the same format: nothing else to set.
+    RecipeSection* kv = editor.section("kv_cache");
+    QVERIFY(kv);
+    kv->setMode(RecipeSection::Mode::Set);
+    auto* kv_method = kv->findChild<QComboBox*>(QStringLiteral("method"));
+    QVERIFY(kv_method && kv_method->findData(QStringLiteral("mxfp4")) >= 0);
+    kv_method->setCurrentIndex(kv_method->findData(QStringLiteral("nvfp4")));
+    QVERIFY(!kv->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    QCOMPARE(doc.json()["default"]["kv_cache"], json({{"method", "nvfp4"}}));
+    if (const QString dir = qEnvironmentVariable("QUENCH_SCREENSHOT_DIR"); !dir.isEmpty()) {
+      editor.resize(640, 1950);  // tall enough to show the KV cache section under the activations
+      QVERIFY(editor.grab().save(dir + QStringLiteral("/recipe-w4a4-nvfp4.png")));
+    }
     type->setCurrentIndex(type->findData(QStringLiteral("int")));
     QVERIFY(acts->findChild<QSpinBox*>(QStringLiteral("bits"))->isEnabled());
     QVERIFY(strategy->isEnabled());

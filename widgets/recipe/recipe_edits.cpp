@@ -149,7 +149,7 @@ nlohmann::json withModelWide(const nlohmann::json& recipe, const std::string& ke
 QStringList presetNames() {
   QStringList names = {QStringLiteral("W8A8"), QStringLiteral("W8A16"), QStringLiteral("W4A16-G128"), QStringLiteral("W4A16-G64"),
                        QStringLiteral("W4A8"), QStringLiteral("W3A16-G128"), QStringLiteral("FP8_DYNAMIC"), QStringLiteral("FP8"),
-                       QStringLiteral("NVFP4A16"), QStringLiteral("MXFP4A16"),
+                       QStringLiteral("NVFP4A16"), QStringLiteral("MXFP4A16"), QStringLiteral("NVFP4"), QStringLiteral("MXFP4"),
                        QStringLiteral("Q8_0"), QStringLiteral("Q6_K"), QStringLiteral("Q4_K"), QStringLiteral("Q4_0")};
   for (const auto& p : preset_names()) names << QString::fromStdString(p);
   return names;
