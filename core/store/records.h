@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/store/array_blob.h"
+#include "core/store/metrics.h"  // metric_names: size against quality across runs (the Pareto view)
 
 namespace quench {
 
@@ -18,12 +19,6 @@ enum class RunStatus { Running, Completed, Failed, Cancelled, Interrupted };
 const char* status_name(RunStatus s);                 // "running", ...
 RunStatus parse_status(const std::string& s);         // throws UsageError listing the valid names
 
-// Metric names with a fixed meaning, so the GUI can plot size against quality across runs
-// (the Pareto view): record them with every compress/evaluate run that knows them.
-namespace metric_names {
-inline constexpr const char* kSizeBytes = "size_bytes";            // compressed model size in bytes
-inline constexpr const char* kBitsPerWeight = "bits_per_weight";   // average over compressible weights
-}  // namespace metric_names
 
 struct ModelRecord {
   int64_t id = 0;

@@ -26,6 +26,7 @@
 #include <set>
 
 #include "core/io/atomic_file.h"
+#include "core/store/metrics.h"
 #include "core/store/store.h"
 #include "core/util/csv.h"
 #include "core/util/error.h"
@@ -41,16 +42,6 @@ constexpr double kMiB = 1024.0 * 1024.0;
 
 QString runLabel(const ExperimentSummary& s) { return QStringLiteral("#%1 %2").arg(s.id).arg(QString::fromStdString(s.name)); }
 
-// Metrics where a smaller number is the better one (for colouring deltas).
-bool lowerIsBetter(const std::string& name) {
-  for (const char* n : {"perplexity", "nll", "kl", "size_bytes", "bits_per_weight", "quantized_bits_per_weight", "kv_bits_per_element"})
-    if (name == n || name == std::string(n) + "_float") return true;
-  return name.find("seconds") != std::string::npos || name.find("rel_mse") != std::string::npos;
-}
-bool higherIsBetter(const std::string& name) {
-  return name == "top1" || name == "top5" || name == "top1_agreement" || name == "compression" || name.find("sqnr") != std::string::npos;
-}
-
 QString csvField(const QString& s) { return QString::fromStdString(csv_field(s.toStdString())); }
 
 // Large counts (bytes, tokens) in full with separators; everything else to six significant digits.
@@ -60,36 +51,7 @@ QString valueText(double v) {
 }
 
 // What a metric is called in the table (the stored key stays in the CSV and the cell's tooltip).
-QString metricLabel(const std::string& key) {
-  static const std::map<std::string, const char*> names = {
-      {"nll", "mean NLL (nats/token)"},
-      {"nll_float", "mean NLL of the float model"},
-      {"perplexity_float", "perplexity of the float model"},
-      {"top1", "top-1 accuracy"},
-      {"top5", "top-5 accuracy"},
-      {"size_bytes", "size"},
-      {"bits_per_weight", "bits per weight"},
-      {"quantized_bits_per_weight", "bits per weight of the quantized layers"},
-      {"compression", "compression (× smaller)"},
-      {"tokens", "tokens scored"},
-      {"images", "images scored"},
-      {"samples", "samples"},
-      {"seconds", "time (s)"},
-      {"compress_seconds", "compression time (s)"},
-      {"eval_seconds", "evaluation time (s)"},
-      {"sensitivity_seconds", "sensitivity time (s)"},
-      {"sensitivity_units", "units measured"},
-      {"peak_rss_mib", "peak memory (MiB)"},
-      {"export_top1_agreement", "export: top-1 agreement"},
-      {"export_kl", "export: KL from the compressed model"},
-      {"export_logits_rel_error", "export: logits relative error"},
-      {"suggested_bits_per_weight", "suggestion: bits per weight"},
-      {"suggested_sparsity", "suggestion: sparsity"},
-      {"suggested_predicted_delta", "suggestion: predicted damage"},
-  };
-  const auto it = names.find(key);
-  return it == names.end() ? QString::fromStdString(key) : QObject::tr(it->second);
-}
+QString metricLabel(const std::string& key) { return QString::fromStdString(metric_label(key)); }
 
 bool isBytes(const std::string& key) { return key.size() > 6 && key.compare(key.size() - 6, 6, "_bytes") == 0; }
 
@@ -289,8 +251,9 @@ void CompareWindow::fillMetrics() {
         text = isBytes(m.name) ? QStringLiteral("%1%2").arg(*d >= 0 ? QStringLiteral("+") : QStringLiteral("−")).arg(metricValueText(m.name, std::abs(*d)))
                                : QStringLiteral("%1%2").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(*d, 0, 'g', 5);
         if (m.values[0] && *m.values[0] != 0) text += QStringLiteral(" (%1%2%)").arg(*d >= 0 ? QStringLiteral("+") : QString()).arg(100.0 * *d / std::abs(*m.values[0]), 0, 'f', 1);
-        const bool better = (lowerIsBetter(m.name) && *d < 0) || (higherIsBetter(m.name) && *d > 0);
-        const bool worse = (lowerIsBetter(m.name) && *d > 0) || (higherIsBetter(m.name) && *d < 0);
+        const Better dir = better_direction(m.name);
+        const bool better = (dir == Better::Lower && *d < 0) || (dir == Better::Higher && *d > 0);
+        const bool worse = (dir == Better::Lower && *d > 0) || (dir == Better::Higher && *d < 0);
         if (better) item->setForeground(QColor(30, 130, 60));
         if (worse) item->setForeground(QColor(192, 57, 43));
       }
