@@ -94,6 +94,16 @@ ops::QuantParams static_act_params(const ActQuant& a, const ActivationStats& st)
   return params_for_range(a, lo, hi);
 }
 
+at::Tensor fp4_fake_quant(const at::Tensor& x, GgmlType t) {
+  const ops::GgmlGridInfo g = ops::ggml_grid_info(t);
+  QUENCH_CHECK(x.size(-1) % g.slot == 0, ggml_info(t).name, ": ", x.size(-1), " channels are not whole blocks of ", g.slot);
+  at::Tensor flat = x.reshape({-1}).to(at::kFloat);
+  const int64_t n = flat.numel(), pad = (g.unit - n % g.unit) % g.unit;
+  if (pad) flat = at::constant_pad_nd(flat, {0, pad});
+  const at::Tensor q = ops::ggml_fake_quant(flat.view({-1, g.unit}), t).reshape({-1});
+  return q.narrow(0, 0, n).view(x.sizes()).to(x.scalar_type());
+}
+
 at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim) {
   if (a.log_sqrt2) return log_sqrt2_fake_quant(x, a.bits);
   if (a.fp4) {
@@ -102,7 +112,7 @@ at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::Qua
     const at::Tensor v = cd == x.dim() - 1 ? x : x.movedim(cd, -1);
     const int64_t c = v.size(-1), unit = ops::ggml_grid_info(*a.fp4).unit;
     QUENCH_CHECK(c % unit == 0, ggml_info(*a.fp4).name, " activations: ", c, " channels are not whole blocks of ", unit);
-    const at::Tensor q = ops::ggml_fake_quant(v.reshape({-1, c}).to(at::kFloat), *a.fp4).reshape(v.sizes()).to(x.scalar_type());
+    const at::Tensor q = fp4_fake_quant(v, *a.fp4);
     return cd == x.dim() - 1 ? q : q.movedim(-1, cd);
   }
   if (a.strategy == ActStrategy::Token) {

@@ -26,4 +26,10 @@ Transform act_quant_transform(const ActQuant& a, const ops::QuantParams& params,
 // The same as a plain function (for error measurements outside the hooks).
 at::Tensor act_fake_quant(const at::Tensor& x, const ActQuant& a, const ops::QuantParams& params, int64_t channel_dim);
 
+// x's last dim in E2M1 scale blocks of format t (MXFP4 / NVFP4), as a weight row of that format
+// is rounded; the last dim must be whole scale blocks. The blocks are independent but for NVFP4's
+// one tensor scale (taken from x), so the values are cut into rows of the format's packing unit,
+// zero-padded: a padded block is all zeros and stays so. Used by FP4 activations and KV caches.
+at::Tensor fp4_fake_quant(const at::Tensor& x, GgmlType t);
+
 }  // namespace quench

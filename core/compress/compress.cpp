@@ -21,7 +21,6 @@
 #include "core/compress/repq_vit.h"
 #include "core/compress/rtn.h"
 #include "core/ops/fp8.h"
-#include "core/ops/ggml_grid.h"
 #include "core/compress/flap.h"
 #include "core/compress/smoothquant.h"
 #include "core/compress/sparsegpt.h"
@@ -536,20 +535,8 @@ namespace {
 Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const std::shared_ptr<ZipState>& zip) {
   const KvQuant& kv = plan.kv;
   if (kv.method == KvMethod::Fp8) return [fp8_scale](const at::Tensor& x) { return ops::fake_quant_e4m3(x, fp8_scale); };
-  if (kv.fp4()) {
-    // Each cached token's channels in scale blocks (the resolver checked that a head is whole
-    // blocks). The blocks are independent but for NVFP4's one tensor scale, so the values are cut
-    // into rows of the format's packing unit, zero-padded: a padded block is all zeros and stays so.
-    return [t = kv.fp4_type(), module = plan.module](const at::Tensor& x) {
-      const ops::GgmlGridInfo g = ops::ggml_grid_info(t);
-      QUENCH_CHECK(x.size(-1) % g.slot == 0, module, ": ", x.size(-1), " cached channels are not whole blocks of ", g.slot);
-      at::Tensor flat = x.reshape({-1}).to(at::kFloat);
-      const int64_t n = flat.numel(), pad = (g.unit - n % g.unit) % g.unit;
-      if (pad) flat = at::constant_pad_nd(flat, {0, pad});
-      const at::Tensor q = ops::ggml_fake_quant(flat.view({-1, g.unit}), t).reshape({-1});
-      return q.narrow(0, 0, n).view(x.sizes()).to(x.scalar_type());
-    };
-  }
+  // Each cached token's channels in scale blocks (the resolver checked that a head is whole blocks).
+  if (kv.fp4()) return [t = kv.fp4_type()](const at::Tensor& x) { return fp4_fake_quant(x, t); };
   if (kv.method == KvMethod::ZipCache) {
     QUENCH_CHECK(zip, plan.module, ": ZipCache without its shared state");
     if (keys)
