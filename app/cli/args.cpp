@@ -91,4 +91,18 @@ void Args::expect_positional(const std::vector<std::string>& names, size_t optio
   if (positional_.size() > names.size()) throw UsageError("unexpected argument '" + positional_[names.size()] + "'");
 }
 
+uint64_t max_memory_option(const Args& a) {
+  const auto v = a.get("max-memory");
+  if (!v) return 0;
+  const double g = a.get_double("max-memory", 0);
+  // 2^20 GiB (a petabyte) bounds the conversion to bytes.
+  if (!(g > 0) || g > double(1 << 20)) throw UsageError("--max-memory must be a positive number of GiB, got '" + *v + "'");
+  return static_cast<uint64_t>(g * double(uint64_t(1) << 30));
+}
+
+const char* const kMaxMemoryHelp =
+    "  --max-memory GIB  what the weights may take on the compute device; a larger model is streamed from its\n"
+    "                    checkpoint one block at a time (same results, more time), one whose largest block\n"
+    "                    does not fit is refused before any work. The plan is printed on stderr.\n";
+
 }  // namespace quench::cli

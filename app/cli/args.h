@@ -1,6 +1,7 @@
 #pragma once
 // A small command-line parser: each command declares its options; anything else is a usage
 // error (exit code 2) that names the offending argument.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -32,5 +33,10 @@ class Args {
   std::vector<std::string> positional_;
   bool help_ = false;
 };
+
+// --max-memory GIB as bytes (0 when not given): what the model's weights may take on the compute
+// device before eval, calibrate and forward stream it one block at a time.
+uint64_t max_memory_option(const Args& a);
+extern const char* const kMaxMemoryHelp;
 
 }  // namespace quench::cli

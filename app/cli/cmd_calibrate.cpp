@@ -13,6 +13,7 @@
 #include "core/data/image_dataset.h"
 #include "core/data/token_windows.h"
 #include "core/export/gguf_import.h"
+#include "core/models/memory_plan.h"
 #include "core/models/registry.h"
 #include "core/runs/calibrate_run.h"
 #include "core/runs/text_data.h"
@@ -29,6 +30,7 @@ const char* kUsage =
     "                                       | --calib FILE | --calib-images IDX | --calib-image-folder DIR)\n"
     "                            [--samples 128] [--seq 256] [--seed 0] [--first] [--batch 8] [--points PATTERN]\n"
     "                            [--outlier-multiple 4] [--device cpu|cuda] [--dtype float32|float16|bfloat16]\n"
+    "                            [--max-memory GIB]\n"
     "                            [--json] [--db FILE] [--name NAME] [--no-record]\n"
     "Runs calibration data through the model and collects statistics at every observable point that\n"
     "matches PATTERN (comma-separated globs over point names, e.g. '*:x,*self_attn:k'; default '*'), plus\n"
@@ -80,11 +82,11 @@ CalibrationSet own_data(const Args& a, const std::string& dir, const Model& mode
 }  // namespace
 
 int cmd_calibrate(const Argv& argv) {
-  std::set<std::string> valued = {"text", "images", "image-folder", "batch", "points", "outlier-multiple", "device", "dtype"};
+  std::set<std::string> valued = {"text", "images", "image-folder", "batch", "points", "outlier-multiple", "device", "dtype", "max-memory"};
   for (const auto& o : calib_options()) valued.insert(o);
   Args a(argv, with_record_flags({"json", "first"}), with_record_options(valued));
   if (a.help()) {
-    std::cout << kUsage;
+    std::cout << kUsage << kMaxMemoryHelp;
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
@@ -103,9 +105,13 @@ int cmd_calibrate(const Argv& argv) {
   LoadOptions lo;
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  lo.max_memory = max_memory_option(a);
+  MemoryPlan plan;
+  lo.plan = &plan;
 
   auto store = open_store_for(a);
   auto model = load_model(dir, lo);
+  if (lo.max_memory) std::cerr << plan.describe() << "\n";
   DataInfo info;
   if (model->modality() == Modality::Text && !shared) model->check_context(seq, "--seq");
   CalibrationSet data = shared ? *load_calibration(a, dir, model->modality(), &info, samples)

@@ -10,6 +10,7 @@
 #include "core/data/text_source.h"
 #include "core/eval/evaluate.h"
 #include "core/export/gguf_import.h"
+#include "core/models/memory_plan.h"
 #include "core/models/registry.h"
 #include "core/runs/eval_run.h"
 #include "core/store/fingerprint.h"
@@ -22,8 +23,8 @@ namespace {
 const char* kUsage =
     "usage: quench-cli eval MODEL_DIR|MODEL.gguf (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
     "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
-    "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--json]\n"
-    "                       [--db FILE] [--name NAME] [--no-record]\n"
+    "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB]\n"
+    "                       [--json] [--db FILE] [--name NAME] [--no-record]\n"
     "Text: perplexity over windows of --ctx tokens (non-overlapping by default; --stride for sliding windows),\n"
     "tokenized with MODEL_DIR/tokenizer.json, no special tokens added. FILE may be a .txt file, a folder of\n"
     ".txt files or a .jsonl file with a \"text\" field.\n"
@@ -37,9 +38,9 @@ const char* kUsage =
 int cmd_eval(const Argv& argv) {
   Args a(argv, with_record_flags({"json"}),
          with_record_options({"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch",
-                              "device", "dtype"}));
+                              "device", "dtype", "max-memory"}));
   if (a.help()) {
-    std::cout << kUsage;
+    std::cout << kUsage << kMaxMemoryHelp;
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
@@ -59,10 +60,14 @@ int cmd_eval(const Argv& argv) {
   LoadOptions lo;
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  lo.max_memory = max_memory_option(a);
+  MemoryPlan plan;
+  lo.plan = &plan;
 
   auto store = open_store_for(a);
   // The model first: a --ctx longer than its positions is refused before the text is read.
   auto model = load_model(dir, lo);
+  if (lo.max_memory) std::cerr << plan.describe() << "\n";
   if (a.get("text")) model->check_context(o.ctx, "--ctx");
   EvalData data;
   ImageDataset images;

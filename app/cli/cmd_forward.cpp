@@ -5,6 +5,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/io/safetensors.h"
+#include "core/models/memory_plan.h"
 #include "core/models/registry.h"
 #include "core/util/error.h"
 
@@ -14,14 +15,15 @@ namespace {
 const char* kUsage =
     "usage: quench-cli forward MODEL_DIR --inputs IN.safetensors --out OUT.safetensors\n"
     "                          [--dtype float32|float16|bfloat16] [--device cpu|cuda] [--hidden-states]\n"
+    "                          [--max-memory GIB]\n"
     "IN holds input_ids (int64 [B, T]) or pixel_values (float32 [B, C, H, W]). OUT gets float32\n"
     "'logits' and, with --hidden-states, 'hidden_states.N' numbered as transformers numbers them.\n";
 }
 
 int cmd_forward(const Argv& argv) {
-  Args a(argv, {"hidden-states"}, {"inputs", "out", "dtype", "device"});
+  Args a(argv, {"hidden-states"}, {"inputs", "out", "dtype", "device", "max-memory"});
   if (a.help()) {
-    std::cout << kUsage;
+    std::cout << kUsage << kMaxMemoryHelp;
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
@@ -29,6 +31,9 @@ int cmd_forward(const Argv& argv) {
   LoadOptions opts;
   opts.device = parse_device(a.get("device", "cpu"));
   opts.dtype = parse_dtype(a.get("dtype", "float32"));
+  opts.max_memory = max_memory_option(a);
+  MemoryPlan plan;
+  opts.plan = &plan;
 
   SafetensorsFile in(in_path);
   ModelInputs inputs;
@@ -50,6 +55,7 @@ int cmd_forward(const Argv& argv) {
   }
 
   auto model = load_model(a.positional()[0], opts);
+  if (opts.max_memory) std::cerr << plan.describe() << "\n";
   if (inputs.input_ids.defined()) {
     QUENCH_CHECK(model->modality() == Modality::Text, in_path, ": input_ids given, but ", model->architecture(), " takes pixel_values");
     const int64_t vocab = model->layers().front()->weight().size(0);

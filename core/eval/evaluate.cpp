@@ -20,12 +20,14 @@ EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptio
   const int64_t vocab = model.layers().front()->weight().size(0);
   const auto mx = ids.max().item<int64_t>();
   QUENCH_CHECK(mx < vocab, "token id ", mx, " is outside the model's vocabulary of ", vocab);
-  ProgressTracker progress(cb, static_cast<int64_t>(windows.size()));
-  progress.report(0, "evaluating perplexity");
-  double nll = 0;
-  int64_t scored = 0;
-  FidelityAccumulator fid;
+  // A streamed model runs all batches block by block: its progress counts blocks, then batches.
   const int64_t B = std::max<int64_t>(1, o.batch);
+  struct Batch {
+    ModelInputs in;
+    at::Tensor targets, mask;
+    int64_t windows_done = 0;
+  };
+  std::vector<Batch> batches;
   for (size_t w0 = 0; w0 < windows.size();) {
     // Windows in one batch share a length; the last window of a sliding run can be shorter.
     size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(B));
@@ -38,22 +40,37 @@ EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptio
       from.push_back(windows[w].score_from);
     }
     auto batch = at::stack(rows).to(model.device());  // [b, L]
-    ModelInputs in;
-    in.input_ids = batch.narrow(1, 0, L - 1);
-    auto targets = batch.narrow(1, 1, L - 1);
+    Batch b;
+    b.in.input_ids = batch.narrow(1, 0, L - 1);
+    b.targets = batch.narrow(1, 1, L - 1);
     // positions ≥ score_from count (sliding windows score only tokens not scored before)
     auto pos = at::arange(L - 1, at::TensorOptions().dtype(at::kLong).device(model.device())).unsqueeze(0);
-    auto mask = pos >= at::tensor(from, at::kLong).to(model.device()).unsqueeze(1);
-    at::NoGradGuard ng;
-    auto logits = model.forward(in).logits;
-    auto lp = at::log_softmax(logits.to(at::kFloat), -1);
-    auto tok_nll = -lp.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
-    nll += tok_nll.masked_select(mask).to(at::kDouble).sum().item<double>();
-    scored += mask.sum().item<int64_t>();
-    if (ref) fid.add(ref->forward(in).logits, logits, mask);
-    progress.report(static_cast<int64_t>(w1), "evaluating perplexity");
+    b.mask = pos >= at::tensor(from, at::kLong).to(model.device()).unsqueeze(1);
+    b.windows_done = static_cast<int64_t>(w1);
+    batches.push_back(std::move(b));
     w0 = w1;
   }
+  const int64_t blocks = model.streaming() ? model.num_blocks() : 0;
+  ProgressTracker progress(cb, blocks + static_cast<int64_t>(windows.size()));
+  progress.report(0, "evaluating perplexity");
+  double nll = 0;
+  int64_t scored = 0;
+  FidelityAccumulator fid;
+  std::vector<ModelInputs> inputs;
+  for (const auto& b : batches) inputs.push_back(b.in);
+  at::NoGradGuard ng;
+  model.forward_batches(
+      inputs,
+      [&](size_t k, const at::Tensor& logits) {
+        const Batch& b = batches[k];
+        auto lp = at::log_softmax(logits.to(at::kFloat), -1);
+        auto tok_nll = -lp.gather(-1, b.targets.unsqueeze(-1)).squeeze(-1);
+        nll += tok_nll.masked_select(b.mask).to(at::kDouble).sum().item<double>();
+        scored += b.mask.sum().item<int64_t>();
+        if (ref) fid.add(ref->forward(b.in).logits, logits, b.mask);
+        progress.report(blocks + b.windows_done, "evaluating perplexity");
+      },
+      [&](int64_t i, int64_t n) { progress.report(i, "evaluating perplexity: block " + std::to_string(i) + " of " + std::to_string(n)); });
   EvalResult r;
   r.metric = "perplexity";
   r.tokens = scored;

@@ -148,6 +148,10 @@ at::Tensor Checkpoint::load_stored_bytes(const std::string& name) const {
   return shards_[it->second]->load_bytes(name);
 }
 
+void Checkpoint::release_pages() const {
+  for (const auto& s : shards_) s->release_pages();
+}
+
 std::vector<std::string> Checkpoint::names() const {
   std::set<std::string> out;
   for (const auto& [n, s] : where_)

@@ -39,6 +39,9 @@ class Checkpoint {
   const TensorInfo& stored_info(const std::string& name) const;
   at::Tensor load_stored(const std::string& name) const;
   at::Tensor load_stored_bytes(const std::string& name) const;  // U8 [nbytes]: F8 weights
+  // Drops every shard's resident pages (MappedFile::release_pages): a streamed model calls it after
+  // each block, so that the file's pages do not pile up in its resident memory.
+  void release_pages() const;
 
  private:
   std::string dir_;

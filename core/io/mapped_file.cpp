@@ -38,6 +38,11 @@ MappedFile::MappedFile(const std::string& path) {
   ::close(fd);
 }
 
+void MappedFile::release_pages() const {
+  // Advice only: where the kernel refuses it, the pages stay and only memory is spent.
+  if (data_) (void)::madvise(data_, size_, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_);
 }

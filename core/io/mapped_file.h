@@ -14,6 +14,10 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   uint8_t* data() const { return data_; }  // null for an empty file
   uint64_t size() const { return size_; }
+  // Drops the mapping's resident pages (a streamed model's finished blocks); the next read faults
+  // them in again from the file. Pages written through a view would lose their writes, so only a
+  // model whose stored views nothing writes (Model::stream) calls this.
+  void release_pages() const;
 
  private:
   uint8_t* data_ = nullptr;

@@ -207,6 +207,8 @@ at::Tensor SafetensorsFile::load(const std::string& name) const {
   return view;
 }
 
+void SafetensorsFile::release_pages() const { map_->release_pages(); }
+
 at::Tensor SafetensorsFile::load_bytes(const std::string& name) const {
   const TensorInfo* t = find(name);
   QUENCH_CHECK(t, path_, ": no tensor named '", name, "'");

@@ -39,6 +39,7 @@ class SafetensorsFile {
   at::Tensor load(const std::string& name) const;
   // The stored bytes of any dtype (F8 included) as U8 [nbytes], viewing the mapping.
   at::Tensor load_bytes(const std::string& name) const;
+  void release_pages() const;  // see MappedFile::release_pages
 
  private:
   std::string path_;

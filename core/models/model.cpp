@@ -9,22 +9,80 @@ namespace quench {
 Model::Model(std::string architecture, std::shared_ptr<const Checkpoint> ckpt, Modality modality)
     : architecture_(std::move(architecture)), ckpt_(std::move(ckpt)), modality_(modality) {}
 
+namespace {
+// A streamed model's block, converted for the time it runs; its copies and the file pages it
+// read are let go when it is done (also when the forward throws).
+class ResidentBlock {
+ public:
+  ResidentBlock(std::vector<Layer*> layers, const Checkpoint& ckpt) : layers_(std::move(layers)), ckpt_(ckpt) {
+    TensorCache cache;
+    for (Layer* l : layers_) l->make_resident(cache);
+  }
+  ~ResidentBlock() {
+    for (Layer* l : layers_) l->evict();
+    ckpt_.release_pages();
+  }
+  ResidentBlock(const ResidentBlock&) = delete;
+  ResidentBlock& operator=(const ResidentBlock&) = delete;
+
+ private:
+  std::vector<Layer*> layers_;
+  const Checkpoint& ckpt_;
+};
+}  // namespace
+
 ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
   ModelOutputs out;
   const auto style = hidden_states_style();
   if (in.input_ids.defined() && in.input_ids.dim() == 2) check_context(in.input_ids.size(1), "an input of");
   at::Tensor h = embed(in);
+  if (streaming_) ckpt_->release_pages();
   if (hidden_states && style != HiddenStates::BlocksThenNormed) out.hidden_states.push_back(h);
   const int64_t n = num_blocks();
   for (int64_t i = 0; i < n; ++i) {
-    h = block(i, h);
+    if (streaming_) {
+      ResidentBlock resident(block_layers(i), *ckpt_);
+      h = block(i, h);
+    } else {
+      h = block(i, h);
+    }
     if (hidden_states && records_hidden_state(i)) out.hidden_states.push_back(h);
   }
   at::Tensor normed = final_norm(h);
   if (hidden_states && style == HiddenStates::EmbeddingsThenBlocksLastNormed) out.hidden_states.back() = normed;
   if (hidden_states && style == HiddenStates::BlocksThenNormed) out.hidden_states.push_back(normed);
   out.logits = output(normed);
+  if (streaming_) ckpt_->release_pages();
   return out;
+}
+
+void Model::forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,
+                            const std::function<void(int64_t, int64_t)>& on_block) {
+  if (!streaming_) {
+    for (size_t k = 0; k < batches.size(); ++k) done(k, forward(batches[k]).logits);
+    return;
+  }
+  std::vector<at::Tensor> h;
+  h.reserve(batches.size());
+  for (const auto& in : batches) {
+    if (in.input_ids.defined() && in.input_ids.dim() == 2) check_context(in.input_ids.size(1), "an input of");
+    h.push_back(embed(in));
+  }
+  ckpt_->release_pages();
+  const int64_t n = num_blocks();
+  for (int64_t i = 0; i < n; ++i) {
+    {
+      ResidentBlock resident(block_layers(i), *ckpt_);
+      for (auto& x : h) x = block(i, x);
+    }
+    if (on_block) on_block(i + 1, n);
+  }
+  for (size_t k = 0; k < h.size(); ++k) {
+    const at::Tensor logits = output(final_norm(h[k]));
+    h[k] = at::Tensor();
+    done(k, logits);
+  }
+  ckpt_->release_pages();
 }
 
 Layer* Model::find_layer(const std::string& name) const {
@@ -53,6 +111,31 @@ void Model::to(at::Device device, at::ScalarType dtype) {
   for (auto& [name, t] : original_params_) t = convert_cached(t, device, dtype, cache);
   device_ = device;
   dtype_ = dtype;
+  streaming_ = false;
+}
+
+void Model::stream(at::Device device, at::ScalarType dtype, int64_t slice_bytes) {
+  // Copies, not views: the mapped pages are released after each block, and a parameter some code
+  // changed in place would lose the change with them.
+  TensorCache cache;
+  for (auto& [name, t] : params_) {
+    const void* key = t.unsafeGetTensorImpl();
+    if (auto it = cache.find(key); it != cache.end()) {
+      t = it->second;
+      continue;
+    }
+    at::Tensor c = at::isFloatingType(t.scalar_type()) ? t.to(device, dtype, false, true) : t.to(device, t.scalar_type(), false, true);
+    cache[key] = c;
+    t = c;
+  }
+  QUENCH_CHECK(original_params_.empty(), architecture_, ": a compressed model cannot be streamed from its checkpoint");
+  const auto opts = at::TensorOptions().device(device).dtype(dtype);
+  std::shared_ptr<const Checkpoint> ckpt = ckpt_;
+  for (auto& l : layers_) l->keep_at_rest(opts, slice_bytes, [ckpt] { ckpt->release_pages(); });
+  device_ = device;
+  dtype_ = dtype;
+  streaming_ = true;
+  ckpt_->release_pages();
 }
 
 int64_t Model::parameter_count() const {

@@ -4,6 +4,7 @@
 // block at a time on recorded inputs.
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,12 @@ class Model {
   // The module-name prefix of block i ("model.layers.3"); its layers share this prefix.
   virtual std::string block_name(int64_t i) const = 0;
   ModelOutputs forward(const ModelInputs& in, bool hidden_states = false);
+  // Every batch's logits, in order, to `done`. A streamed model runs every batch through block 0,
+  // then all through block 1, ...: each block is converted and read from the file once for all
+  // batches (their hidden states are kept meanwhile), the same computation as forward() batch by
+  // batch. A model loaded whole runs forward() on each. on_block(i, n) after each streamed block.
+  void forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,
+                       const std::function<void(int64_t, int64_t)>& on_block = {});
 
   // --- compressible layers and observable points ---
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
@@ -69,6 +76,12 @@ class Model {
 
   // --- tensors ---
   void to(at::Device device, at::ScalarType dtype);
+  // The model streamed from its checkpoint: layers stay as stored in the mapped files and one
+  // block at a time is converted to device/dtype while forward() runs it; small parameters
+  // (norms, A_log, ...) are converted once. For forward-only jobs (eval, calibrate, forward):
+  // compressing a streamed model is refused by its layers.
+  void stream(at::Device device, at::ScalarType dtype, int64_t slice_bytes = kAtRestSliceBytes);
+  bool streaming() const { return streaming_; }
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
   int64_t parameter_count() const;  // distinct parameters (tied counted once), buffers excluded
@@ -151,6 +164,7 @@ class Model {
   Hooks hooks_;
   at::Device device_{at::kCPU};
   at::ScalarType dtype_ = at::kFloat;
+  bool streaming_ = false;
 };
 
 }  // namespace quench

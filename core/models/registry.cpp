@@ -9,6 +9,7 @@
 
 #include "core/export/gguf_import.h"
 #include "core/models/architectures.h"
+#include "core/models/memory_plan.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -53,19 +54,35 @@ bool cpu_has_half_matmul() {
 // when it is loaded, naming the tensor, instead of producing -nan perplexities and NaN logits.
 // The stored tensor is looked at again to tell a corrupt file from a conversion overflow
 // (bfloat16 weights beyond 65504 become Inf in float16).
+// Whether every value of t is finite, also once converted to `as`. Slices of rows keep the
+// converted copy small (a streamed model's weights are checked as stored).
+bool all_finite_as(const at::Tensor& t, at::ScalarType as, const std::function<void()>& between_slices) {
+  if (t.dim() == 0 || t.numel() == 0) return at::isfinite(t.to(as)).all().item<bool>();
+  const int64_t rows = t.size(0);
+  const int64_t step = std::max<int64_t>(1, (int64_t(16) << 20) / std::max<int64_t>(1, t.numel() / rows));
+  for (int64_t r = 0; r < rows; r += step) {
+    if (!at::isfinite(t.narrow(0, r, std::min(step, rows - r)).to(as)).all().item<bool>()) return false;
+    if (between_slices) between_slices();
+  }
+  return true;
+}
+
 void check_finite(const Model& model) {
   std::set<const void*> seen;  // a tied head shares the embedding's storage: one pass over it
+  const auto& ck = model.checkpoint();
   auto check = [&](const std::string& name, const at::Tensor& t) {
     if (!t.defined() || !at::isFloatingType(t.scalar_type()) || !seen.insert(t.data_ptr()).second) return;
-    if (at::isfinite(t).all().item<bool>()) return;
-    const int64_t bad = t.numel() - at::isfinite(t).sum().item<int64_t>();
-    const auto& ck = model.checkpoint();
+    std::function<void()> release;
+    if (model.streaming()) release = [&ck] { ck.release_pages(); };
+    if (all_finite_as(t, model.dtype(), release)) return;
+    const at::Tensor as = t.to(model.dtype());
+    const int64_t bad = as.numel() - at::isfinite(as).sum().item<int64_t>();
     const bool stored_ok = ck.has(name) && [&] {
       const at::Tensor s = ck.load(name);
       return !at::isFloatingType(s.scalar_type()) || at::isfinite(s).all().item<bool>();
     }();
     if (stored_ok)
-      fail(ck.dir(), ": tensor '", name, "' has ", bad, " values that overflow ", c10::toString(t.scalar_type()),
+      fail(ck.dir(), ": tensor '", name, "' has ", bad, " values that overflow ", c10::toString(model.dtype()),
            " (they are finite as stored); load the model in a wider dtype (--dtype float32 or bfloat16)");
     fail(ck.dir(), ": tensor '", name, "' holds ", bad, " non-finite values (NaN or ±Inf); Quench does not run models with "
          "non-finite weights");
@@ -108,7 +125,10 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
   auto model = info->make(ckpt);
   check_float(*model);
   if (opts.materialize) {
-    model->to(opts.device, opts.dtype);
+    const MemoryPlan plan = plan_memory(*model, opts.dtype, opts.max_memory);
+    if (opts.plan) *opts.plan = plan;
+    if (plan.stream) model->stream(opts.device, opts.dtype);
+    else model->to(opts.device, opts.dtype);
     check_finite(*model);
   }
   return model;

@@ -23,6 +23,11 @@ struct LoadOptions {
   at::ScalarType dtype = at::kFloat;
   // false: keep tensors as stored, mapped and unread (inspect of a multi-GB checkpoint reads headers only).
   bool materialize = true;
+  // Bytes the weights may take on the compute device (0: no limit). A model above it is streamed
+  // one block at a time (Model::stream); one whose largest block does not fit is refused before
+  // any work. plan, when given, receives the decision (MemoryPlan::describe tells it).
+  uint64_t max_memory = 0;
+  struct MemoryPlan* plan = nullptr;
 };
 
 // path: a checkpoint directory, or a .gguf file (converted once into a cache directory, see

@@ -44,6 +44,7 @@ Layer::Layer(std::string name, LayerKind kind, at::Tensor weight, at::Tensor bia
 }
 
 void Layer::set_weight(at::Tensor w, bool allow_reshape) {
+  check_changeable();
   QUENCH_CHECK(allow_reshape || w.sizes() == weight_.sizes(), name_, ": replacement weight has shape ", w.sizes(),
                ", expected ", weight_.sizes());
   weight_ = w.to(weight_.device(), weight_.scalar_type());
@@ -51,6 +52,7 @@ void Layer::set_weight(at::Tensor w, bool allow_reshape) {
 }
 
 void Layer::set_bias(at::Tensor b, bool allow_reshape) {
+  check_changeable();
   QUENCH_CHECK(!b.defined() || !bias_.defined() || allow_reshape || b.sizes() == bias_.sizes(), name_,
                ": replacement bias has shape ", b.sizes(), ", expected ", bias_.sizes());
   bias_ = b.defined() ? b.to(weight_.device(), weight_.scalar_type()) : b;
@@ -58,6 +60,7 @@ void Layer::set_bias(at::Tensor b, bool allow_reshape) {
 }
 
 void Layer::set_kernel(std::shared_ptr<LayerKernel> k) {
+  check_changeable();
   kernel_ = std::move(k);
   modified_ = true;
 }
@@ -92,6 +95,7 @@ at::Tensor Layer::apply(const at::Tensor& x, const at::Tensor& w, const at::Tens
 }
 
 at::Tensor Layer::compute(const at::Tensor& x) const {
+  if (streamed_ && !resident_) return compute_at_rest(x);
   if (kernel_) {
     auto y = kernel_->forward(x);
     return bias_.defined() ? y + bias_ : y;
@@ -106,11 +110,66 @@ at::Tensor Layer::forward(const at::Tensor& x_in) const {
 }
 
 void Layer::to(at::Device device, at::ScalarType dtype, TensorCache& cache) {
+  streamed_ = resident_ = false;
   weight_ = convert_cached(weight_, device, dtype, cache);
   bias_ = convert_cached(bias_, device, dtype, cache);
   original_weight_ = convert_cached(original_weight_, device, dtype, cache);
   original_bias_ = convert_cached(original_bias_, device, dtype, cache);
   if (kernel_) kernel_->to(device, dtype);
+}
+
+void Layer::check_changeable() const {
+  QUENCH_CHECK(!streamed_, name_, ": the model is streamed from its checkpoint (--max-memory), so its weights cannot be changed; "
+               "compressing needs the whole model in memory");
+}
+
+void Layer::keep_at_rest(const at::TensorOptions& compute, int64_t slice_bytes, std::function<void()> release) {
+  QUENCH_CHECK(!modified_ && !kernel_, name_, ": a compressed layer cannot be streamed from its checkpoint");
+  QUENCH_CHECK(slice_bytes > 0, name_, ": slice size must be positive");
+  compute_ = compute;
+  slice_bytes_ = slice_bytes;
+  release_ = std::move(release);
+  streamed_ = true;
+  resident_ = false;
+  weight_ = original_weight_;
+  bias_ = original_bias_;
+}
+
+void Layer::make_resident(TensorCache& cache) {
+  if (!streamed_) return;
+  weight_ = convert_cached(original_weight_, compute_.device(), c10::typeMetaToScalarType(compute_.dtype()), cache);
+  bias_ = convert_cached(original_bias_, compute_.device(), c10::typeMetaToScalarType(compute_.dtype()), cache);
+  resident_ = true;
+}
+
+void Layer::evict() noexcept {
+  if (!streamed_) return;
+  weight_ = original_weight_;
+  bias_ = original_bias_;
+  resident_ = false;
+}
+
+at::Tensor Layer::compute_at_rest(const at::Tensor& x) const {
+  const at::ScalarType dtype = c10::typeMetaToScalarType(compute_.dtype());
+  auto conv = [&](const at::Tensor& t) {
+    if (!t.defined()) return t;
+    return at::isFloatingType(t.scalar_type()) ? t.to(compute_.device(), dtype) : t.to(compute_.device());
+  };
+  // Conversion is per element, so gathering the stored rows first gives the same values.
+  if (kind_ == LayerKind::Embedding) return conv(at::embedding(weight_, x.to(weight_.device())));
+  const int64_t out = weight_.size(0);
+  const int64_t row_bytes = std::max<int64_t>(1, (weight_.numel() / std::max<int64_t>(1, out)) * static_cast<int64_t>(c10::elementSize(dtype)));
+  const int64_t rows = std::max<int64_t>(1, slice_bytes_ / row_bytes);
+  if (kind_ != LayerKind::Linear || rows >= out) return apply(x, conv(weight_), conv(bias_));
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = out;
+  at::Tensor y = at::empty(sizes, x.options());
+  for (int64_t r = 0; r < out; r += rows) {
+    const int64_t n = std::min(rows, out - r);
+    y.narrow(-1, r, n).copy_(at::linear(x, conv(weight_.narrow(0, r, n)), bias_.defined() ? conv(bias_.narrow(0, r, n)) : at::Tensor()));
+    if (release_) release_();
+  }
+  return y;
 }
 
 }  // namespace quench

@@ -5,6 +5,7 @@
 // without the architecture knowing.
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ class LayerKernel {
 
 // Keeps tensors that were shared before a conversion shared after it (tied embeddings).
 using TensorCache = std::map<const void*, at::Tensor>;
+
+// What one converted slice of an at-rest weight may take (Layer::keep_at_rest): a vocabulary-sized
+// head (0.5 GB in bfloat16 for Llama 3) never exists whole in float32.
+constexpr int64_t kAtRestSliceBytes = int64_t(64) << 20;
 at::Tensor convert_cached(const at::Tensor& t, at::Device device, at::ScalarType dtype, TensorCache& cache);
 
 class Layer {
@@ -77,7 +82,21 @@ class Layer {
 
   void to(at::Device device, at::ScalarType dtype, TensorCache& cache);
 
+  // --- streaming (Model::stream) ---
+  // The weight stays as stored, a view of the mapped checkpoint, and each call converts what it
+  // needs to `compute` (an embedding its looked-up rows, a large Linear a slice of rows at a
+  // time) unless the layer's block is resident. Nothing writes to the stored views.
+  // release: lets go of the file pages a slice read (the checkpoint's release_pages), so that a
+  // head's stored rows do not pile up in resident memory while it is computed.
+  void keep_at_rest(const at::TensorOptions& compute, int64_t slice_bytes = kAtRestSliceBytes, std::function<void()> release = {});
+  void make_resident(TensorCache& cache);  // converted copies for the time its block runs
+  void evict() noexcept;                   // back to the stored views
+  bool streamed() const { return streamed_; }
+
  private:
+  at::Tensor compute_at_rest(const at::Tensor& x) const;
+  void check_changeable() const;
+
   std::string name_, in_point_, out_point_;
   LayerKind kind_;
   at::Tensor weight_, bias_, original_weight_, original_bias_;
@@ -86,6 +105,10 @@ class Layer {
   const Hooks* hooks_;
   ConvSpec conv_;
   bool modified_ = false;
+  at::TensorOptions compute_;
+  int64_t slice_bytes_ = kAtRestSliceBytes;
+  std::function<void()> release_;
+  bool streamed_ = false, resident_ = false;
 };
 
 }  // namespace quench

@@ -40,7 +40,10 @@ std::vector<WeightStats> all_weight_stats(const Model& model, const StatsOptions
       continue;
     }
     if (key) seen[key] = out.size();
-    out.push_back(weight_stats(*l, so));
+    // A streamed model's weights are read in place from the mapped file: its pages go after each slice.
+    std::function<void()> release;
+    if (model.streaming()) release = [&model] { model.checkpoint().release_pages(); };
+    out.push_back(weight_stats(*l, so, release));
   }
   return out;
 }

@@ -31,7 +31,8 @@ void check_finite(const std::string& layer, LayerKind kind, const at::Tensor& we
 // around a shift (the first row for columns, each row's first value for rows), which keeps the
 // central moments exact for any weight whose values sit within ~10⁴ standard deviations of it.
 template <typename T>
-void fused_cpu_stats(const T* w, int64_t rows, int64_t cols, ChannelMoments& ci, ChannelMoments& co) {
+void fused_cpu_stats(const T* w, int64_t rows, int64_t cols, ChannelMoments& ci, ChannelMoments& co, int64_t slice_rows,
+                     const std::function<void()>& between_slices) {
   std::vector<double> shift(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) shift[j] = static_cast<float>(w[j]);
   struct Acc {
@@ -48,7 +49,8 @@ void fused_cpu_stats(const T* w, int64_t rows, int64_t cols, ChannelMoments& ci,
   double *r_mean = co.mean.data_ptr<double>(), *r_m2 = co.m2.data_ptr<double>(), *r_min = co.min.data_ptr<double>(),
          *r_max = co.max.data_ptr<double>();
   const int64_t grain = std::max<int64_t>(1, (1 << 16) / cols);
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+  for (int64_t r0 = 0; r0 < rows; r0 += slice_rows) {
+  at::parallel_for(r0, std::min(rows, r0 + slice_rows), grain, [&](int64_t begin, int64_t end) {
     Acc& a = acc[static_cast<size_t>(at::get_thread_num())];
     if (a.s1.empty()) {
       for (auto* v : {&a.s1, &a.s2, &a.s3, &a.s4}) v->assign(static_cast<size_t>(cols), 0.0);
@@ -101,6 +103,8 @@ void fused_cpu_stats(const T* w, int64_t rows, int64_t cols, ChannelMoments& ci,
       r_max[r] = std::isnan(S1) ? NAN : std::max({hi[0], hi[1], hi[2], hi[3]});
     }
   });
+  if (between_slices) between_slices();
+  }
   std::vector<double> S1(cols, 0.0), S2(cols, 0.0), S3(cols, 0.0), S4(cols, 0.0), MN(cols, INFINITY), MX(cols, -INFINITY);
   for (const Acc& a : acc) {
     if (a.s1.empty()) continue;
@@ -130,16 +134,19 @@ void fused_cpu_stats(const T* w, int64_t rows, int64_t cols, ChannelMoments& ci,
 
 // The histogram of a [rows, cols] CPU weight by Histogram's own binning formula, counted per thread.
 template <typename T>
-void fused_cpu_histogram(const T* w, int64_t numel, Histogram& h) {
+void fused_cpu_histogram(const T* w, int64_t numel, Histogram& h, int64_t slice, const std::function<void()>& between_slices) {
   const int64_t B = h.bins();
   const float s = h.scale(), o = h.offset(), top = static_cast<float>(B - 1);
   std::vector<std::vector<int64_t>> counts(static_cast<size_t>(at::get_num_threads()));
-  at::parallel_for(0, numel, 1 << 16, [&](int64_t begin, int64_t end) {
-    auto& c = counts[static_cast<size_t>(at::get_thread_num())];
-    if (c.empty()) c.assign(static_cast<size_t>(B), 0);
-    for (int64_t i = begin; i < end; ++i)
-      ++c[static_cast<size_t>(std::fmin(std::fmax(std::fmaf(static_cast<float>(w[i]), s, o), 0.f), top))];
-  });
+  for (int64_t i0 = 0; i0 < numel; i0 += slice) {
+    at::parallel_for(i0, std::min(numel, i0 + slice), 1 << 16, [&](int64_t begin, int64_t end) {
+      auto& c = counts[static_cast<size_t>(at::get_thread_num())];
+      if (c.empty()) c.assign(static_cast<size_t>(B), 0);
+      for (int64_t i = begin; i < end; ++i)
+        ++c[static_cast<size_t>(std::fmin(std::fmax(std::fmaf(static_cast<float>(w[i]), s, o), 0.f), top))];
+    });
+    if (between_slices) between_slices();
+  }
   std::vector<int64_t> total(static_cast<size_t>(B), 0);
   for (const auto& c : counts)
     for (size_t i = 0; i < c.size(); ++i) total[i] += c[i];
@@ -166,16 +173,19 @@ WeightStats finish(const std::string& layer, LayerKind kind, const at::Tensor& w
 
 }  // namespace
 
-WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts) {
+WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts,
+                         const std::function<void()>& between_slices) {
   check_weight(layer, weight);
   const auto type = weight.scalar_type();
   if (!weight.is_cpu() || weight.dim() != 2 || (type != at::kFloat && type != at::kBFloat16 && type != at::kHalf))
     return weight_stats_reference(layer, kind, weight, opts);
   const at::Tensor w = weight.contiguous();
   const int64_t rows = w.size(0), cols = w.size(1);
+  // Whole when nobody waits between slices: one parallel pass, the summation order of before.
+  const int64_t slice_rows = between_slices ? std::max<int64_t>(1, (int64_t(32) << 20) / std::max<int64_t>(1, cols * static_cast<int64_t>(w.element_size()))) : rows;
   ChannelMoments ci, co;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, type, "weight_stats", [&] {
-    fused_cpu_stats(w.data_ptr<scalar_t>(), rows, cols, ci, co);
+    fused_cpu_stats(w.data_ptr<scalar_t>(), rows, cols, ci, co, std::max<int64_t>(1, slice_rows), between_slices);
   });
   const double mn = ci.min.min().item<double>(), mx = ci.max.max().item<double>();
   check_finite(layer, kind, weight, ci, mn, mx);
@@ -186,7 +196,7 @@ WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Ten
   if (h.limit() == 0 || static_cast<double>(h.bins()) / (h.hi() - h.lo()) > 1e30) h.add(w, absmax);
   else
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, type, "weight_histogram", [&] {
-      fused_cpu_histogram(w.data_ptr<scalar_t>(), w.numel(), h);
+      fused_cpu_histogram(w.data_ptr<scalar_t>(), w.numel(), h, std::max<int64_t>(1, slice_rows * cols), between_slices);
     });
   return finish(layer, kind, weight, ci, co, mn, mx, std::move(h), opts);
 }
@@ -207,9 +217,9 @@ WeightStats weight_stats_reference(const std::string& layer, LayerKind kind, con
   return finish(layer, kind, weight, ci, co, mn, mx, std::move(h), opts);
 }
 
-WeightStats weight_stats(const Layer& layer, const StatsOptions& opts) {
+WeightStats weight_stats(const Layer& layer, const StatsOptions& opts, const std::function<void()>& between_slices) {
   const at::Tensor w = layer.kernel() ? layer.kernel()->dense_weight() : layer.weight();
-  return weight_stats(layer.name(), layer.kind(), w, opts);
+  return weight_stats(layer.name(), layer.kind(), w, opts, between_slices);
 }
 
 }  // namespace quench

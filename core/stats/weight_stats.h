@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,11 +36,15 @@ struct WeightStats {
 // One weight tensor (any device). opts: histogram bins and the outlier multiple. A 2-D float,
 // bf16 or fp16 weight on the CPU goes through one fused multi-threaded pass (and one for the
 // histogram); anything else through libtorch's reductions (weight_stats_reference).
-WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts = {});
+// between_slices, when given, makes the fused passes read the weight a slice of rows (≥ 32 MiB)
+// at a time and is called after each: a streamed model lets go of the mapped file's pages there.
+// Sums then accumulate in another order, so the results may differ in the last bits.
+WeightStats weight_stats(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts = {},
+                         const std::function<void()>& between_slices = {});
 // The same statistics from channel_moments and Histogram::add: the generic path, and what the
 // fused pass is tested and benchmarked against.
 WeightStats weight_stats_reference(const std::string& layer, LayerKind kind, const at::Tensor& weight, const StatsOptions& opts = {});
 // A layer's current weight (the dense weight of its kernel when it has one).
-WeightStats weight_stats(const Layer& layer, const StatsOptions& opts = {});
+WeightStats weight_stats(const Layer& layer, const StatsOptions& opts = {}, const std::function<void()>& between_slices = {});
 
 }  // namespace quench
