@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/ops/selective_scan.h"
@@ -185,19 +186,61 @@ at::Tensor ssd_scan(const at::Tensor& x_in, const at::Tensor& dt_in, const at::T
     });
     return y;
   }
-  auto x = x_in.to(at::kFloat), dt = dt_in.to(at::kFloat), A = A_in.to(at::kFloat);
-  auto Bm = B_in.to(at::kFloat).repeat_interleave(hpg, 2), C = C_in.to(at::kFloat).repeat_interleave(hpg, 2);  // [B, L, H, N]
-  auto s = at::zeros({Bn, H, P, N}, x.options());
-  std::vector<at::Tensor> ys;
-  ys.reserve(static_cast<size_t>(L));
-  for (int64_t t = 0; t < L; ++t) {
-    auto d = dt.select(1, t);  // [B, H]
-    auto decay = at::exp(d * A).view({Bn, H, 1, 1});
-    auto xt = x.select(1, t);  // [B, H, P]
-    s = decay * s + (d.unsqueeze(-1) * xt).unsqueeze(-1) * Bm.select(1, t).unsqueeze(2);
-    ys.push_back(at::matmul(s, C.select(1, t).unsqueeze(-1)).squeeze(-1));  // [B, H, P]
-  }
-  return at::stack(ys, 1) + x * D_in.to(at::kFloat).view({1, 1, H, 1});
+  return ssd_scan_chunked(x_in, dt_in, A_in, B_in, C_in, D_in);
+}
+
+namespace {
+// segsum(a)[..., i, j] = a[..., j+1] + … + a[..., i] for i ≥ j, −∞ above the diagonal: the log of
+// the decay from step j to step i.
+at::Tensor segsum(const at::Tensor& a) {
+  const int64_t T = a.size(-1);
+  const auto opts = at::TensorOptions().dtype(at::kBool).device(a.device());
+  std::vector<int64_t> sizes = a.sizes().vec();
+  sizes.push_back(T);
+  const at::Tensor below = at::ones({T, T}, opts).tril(-1), on_or_below = at::ones({T, T}, opts).tril(0);
+  const at::Tensor rep = a.unsqueeze(-1).expand(sizes).masked_fill(below.logical_not(), 0);
+  return rep.cumsum(-2).masked_fill(on_or_below.logical_not(), -std::numeric_limits<float>::infinity());
+}
+}  // namespace
+
+at::Tensor ssd_scan_chunked(const at::Tensor& x_in, const at::Tensor& dt_in, const at::Tensor& A_in, const at::Tensor& B_in,
+                            const at::Tensor& C_in, const at::Tensor& D_in, int64_t chunk) {
+  const int64_t Bn = x_in.size(0), L = x_in.size(1), H = x_in.size(2), P = x_in.size(3);
+  const int64_t G = B_in.size(2), N = B_in.size(3);
+  QUENCH_CHECK(G > 0 && H % G == 0, "ssd_scan: ", H, " heads are not a multiple of ", G, " groups");
+  QUENCH_CHECK(chunk > 0, "ssd_scan: chunk must be positive");
+  const int64_t E = H / G, Q = std::min(chunk, std::max<int64_t>(L, 1)), c = (L + Q - 1) / Q, pad = c * Q - L;
+  // Padded steps have dt = 0: no decay and no input, so they change no state; their outputs are cut.
+  auto padded = [&](const at::Tensor& t) {
+    at::Tensor f = t.to(at::kFloat);
+    if (pad == 0) return f;
+    std::vector<int64_t> sz = f.sizes().vec();
+    sz[1] = pad;
+    return at::cat({f, at::zeros(sz, f.options())}, 1);
+  };
+  const at::Tensor x = padded(x_in), dt = padded(dt_in), Bm = padded(B_in), C = padded(C_in);
+  const at::Tensor A = A_in.to(at::kFloat);
+  const at::Tensor X = (x * dt.unsqueeze(-1)).view({Bn, c, Q, G, E, P});            // discretized input
+  const at::Tensor a = (dt * A).view({Bn, c, Q, G, E}).permute({0, 3, 4, 1, 2});     // [b, g, e, c, l]
+  const at::Tensor Bc = Bm.view({Bn, c, Q, G, N}), Cc = C.view({Bn, c, Q, G, N});
+  const at::Tensor a_cum = a.cumsum(-1);
+  // 1. Within each chunk: y_l = Σ_{s ≤ l} (C_l · B_s) exp(a_{s+1} + … + a_l) X_s.
+  const at::Tensor CB = at::einsum("bclgn,bcsgn->bgcls", {Cc, Bc});
+  const at::Tensor W = CB.unsqueeze(2) * at::exp(segsum(a));  // [b, g, e, c, l, s]
+  const at::Tensor y_diag = at::einsum("bgecls,bcsgep->bclgep", {W, X});
+  // 2. Each chunk's final state from its own inputs.
+  const at::Tensor to_end = at::exp(a_cum.narrow(-1, Q - 1, 1) - a_cum).permute({0, 3, 4, 1, 2}).unsqueeze(-1);  // [b, c, l, g, e, 1]
+  const at::Tensor states = at::einsum("bclgn,bclgep->bcgepn", {Bc, X * to_end});
+  // 3. Across chunks: the state entering each chunk, from the ones before it.
+  const at::Tensor chunk_sums = at::constant_pad_nd(a_cum.select(-1, Q - 1), {1, 0});  // [b, g, e, c + 1]
+  const at::Tensor carried = at::einsum("bgezc,bcgepn->bzgepn",
+                                        {at::exp(segsum(chunk_sums)), at::cat({at::zeros_like(states.narrow(1, 0, 1)), states}, 1)});
+  const at::Tensor entering = carried.narrow(1, 0, c);  // [b, c, g, e, p, n]
+  // 4. What the entering state adds to each output: C_l · state, decayed to step l.
+  const at::Tensor from_start = at::exp(a_cum).permute({0, 3, 4, 1, 2}).unsqueeze(-1);  // [b, c, l, g, e, 1]
+  const at::Tensor y_off = at::einsum("bclgn,bcgepn->bclgep", {Cc, entering}) * from_start;
+  const at::Tensor y = (y_diag + y_off).reshape({Bn, c * Q, H, P}).narrow(1, 0, L);
+  return y + x_in.to(at::kFloat) * D_in.to(at::kFloat).view({1, 1, H, 1});
 }
 
 }  // namespace quench

@@ -34,7 +34,13 @@ at::Tensor selective_scan_int8(const at::Tensor& u, const at::Tensor& delta, con
 
 // Mamba-2. x: [B, L, H, P]; dt: [B, L, H] (after softplus and clamping); A: [H];
 // Bm, C: [B, L, G, N] with H a multiple of G; Dskip: [H]. Returns y: [B, L, H, P] in float32.
+// CPU: the recurrence as a float32 loop (the reference). Elsewhere: ssd_scan_chunked.
 at::Tensor ssd_scan(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                     const at::Tensor& C, const at::Tensor& Dskip);
+// The Mamba-2 paper's chunked algorithm (SSD) in batched matrix products: within each chunk of
+// `chunk` tokens the scan is a masked attention-like product, across chunks a short recurrence over
+// the chunk states. Any device; float32 inside. Equals the recurrence up to float rounding.
+at::Tensor ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                            const at::Tensor& C, const at::Tensor& Dskip, int64_t chunk = 64);
 
 }  // namespace quench
