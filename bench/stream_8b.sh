@@ -6,7 +6,7 @@
 # also calibrated streamed. Printed per run: wall time, the eval's own seconds, peak RSS, peak GPU
 # memory (nvidia-smi every 0.2 s) and the perplexity (which must be the same whole and streamed).
 # The 70B-width models show whether the streamed peak grows with the number of blocks.
-# Results appended to $OUT/stream_8b.txt.
+# STREAM_70B_LAYERS="" skips the 70B-width models. Results appended to $OUT/stream_8b.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/device_build.sh
@@ -46,7 +46,7 @@ EVAL="--text resources/demo/sotu-2000-2023.txt --ctx 512 --max-windows $W --batc
   run "8B eval streamed --max-memory 4" eval $L8 $EVAL --max-memory 4
   run "8B calibrate streamed --max-memory 4 (8 × 512)" calibrate $L8 --text resources/demo/sotu-calib.txt --samples 8 --seq 512 --max-memory 4
   rm -rf $L8
-  for n in 4 8; do
+  for n in ${STREAM_70B_LAYERS-4 8}; do
     M=/tmp/llama-70b-$n
     python3 bench/make_random_llama.py $M --layers $n --hidden 8192 --ffn 28672 --heads 64 --kv-heads 8 \
       --tokenizer-from resources/demo/sotu-llama >/dev/null

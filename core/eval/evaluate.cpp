@@ -20,7 +20,8 @@ EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptio
   const int64_t vocab = model.layers().front()->weight().size(0);
   const auto mx = ids.max().item<int64_t>();
   QUENCH_CHECK(mx < vocab, "token id ", mx, " is outside the model's vocabulary of ", vocab);
-  // A streamed model runs all batches block by block: its progress counts blocks, then batches.
+  // A streamed model runs the batches block by block (Model::forward_batches): progress counts
+  // windows as their logits come out, and names the block meanwhile.
   const int64_t B = std::max<int64_t>(1, o.batch);
   struct Batch {
     ModelInputs in;
@@ -50,8 +51,7 @@ EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptio
     batches.push_back(std::move(b));
     w0 = w1;
   }
-  const int64_t blocks = model.streaming() ? model.num_blocks() : 0;
-  ProgressTracker progress(cb, blocks + static_cast<int64_t>(windows.size()));
+  ProgressTracker progress(cb, static_cast<int64_t>(windows.size()));
   progress.report(0, "evaluating perplexity");
   double nll = 0;
   int64_t scored = 0;
@@ -68,9 +68,11 @@ EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptio
         nll += tok_nll.masked_select(b.mask).to(at::kDouble).sum().item<double>();
         scored += b.mask.sum().item<int64_t>();
         if (ref) fid.add(ref->forward(b.in).logits, logits, b.mask);
-        progress.report(blocks + b.windows_done, "evaluating perplexity");
+        progress.report(b.windows_done, "evaluating perplexity");
       },
-      [&](int64_t i, int64_t n) { progress.report(i, "evaluating perplexity: block " + std::to_string(i) + " of " + std::to_string(n)); });
+      [&](int64_t i, int64_t n) {
+        progress.report(progress.done(), "evaluating perplexity: block " + std::to_string(i) + " of " + std::to_string(n));
+      });
   EvalResult r;
   r.metric = "perplexity";
   r.tokens = scored;

@@ -1,5 +1,7 @@
 #include "core/models/model.h"
 
+#include <malloc.h>
+
 #include <set>
 
 #include "core/util/error.h"
@@ -21,6 +23,9 @@ class ResidentBlock {
   ~ResidentBlock() {
     for (Layer* l : layers_) l->evict();
     ckpt_.release_pages();
+    // The block's copies were freed; give the heap's free pages back too, so that resident memory
+    // follows what is alive rather than the largest block seen.
+    malloc_trim(0);
   }
   ResidentBlock(const ResidentBlock&) = delete;
   ResidentBlock& operator=(const ResidentBlock&) = delete;
@@ -57,32 +62,40 @@ ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
 }
 
 void Model::forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,
-                            const std::function<void(int64_t, int64_t)>& on_block) {
+                            const std::function<void(int64_t, int64_t)>& on_block, uint64_t max_hidden_bytes) {
   if (!streaming_) {
     for (size_t k = 0; k < batches.size(); ++k) done(k, forward(batches[k]).logits);
     return;
   }
-  std::vector<at::Tensor> h;
-  h.reserve(batches.size());
-  for (const auto& in : batches) {
-    if (in.input_ids.defined() && in.input_ids.dim() == 2) check_context(in.input_ids.size(1), "an input of");
-    h.push_back(embed(in));
-  }
-  ckpt_->release_pages();
+  // Groups of batches whose hidden states stay under max_hidden_bytes go through the blocks
+  // together: a long text does not hold every window's activations at once.
   const int64_t n = num_blocks();
-  for (int64_t i = 0; i < n; ++i) {
-    {
-      ResidentBlock resident(block_layers(i), *ckpt_);
-      for (auto& x : h) x = block(i, x);
+  for (size_t first = 0; first < batches.size();) {
+    std::vector<at::Tensor> h;
+    uint64_t bytes = 0;
+    size_t last = first;
+    while (last < batches.size() && (h.empty() || bytes < max_hidden_bytes)) {
+      const ModelInputs& in = batches[last++];
+      if (in.input_ids.defined() && in.input_ids.dim() == 2) check_context(in.input_ids.size(1), "an input of");
+      h.push_back(embed(in));
+      bytes += static_cast<uint64_t>(h.back().numel()) * h.back().element_size();
     }
-    if (on_block) on_block(i + 1, n);
+    ckpt_->release_pages();
+    for (int64_t i = 0; i < n; ++i) {
+      {
+        ResidentBlock resident(block_layers(i), *ckpt_);
+        for (auto& x : h) x = block(i, x);
+      }
+      if (on_block) on_block(i + 1, n);
+    }
+    for (size_t k = 0; k < h.size(); ++k) {
+      const at::Tensor logits = output(final_norm(h[k]));
+      h[k] = at::Tensor();
+      done(first + k, logits);
+    }
+    ckpt_->release_pages();
+    first = last;
   }
-  for (size_t k = 0; k < h.size(); ++k) {
-    const at::Tensor logits = output(final_norm(h[k]));
-    h[k] = at::Tensor();
-    done(k, logits);
-  }
-  ckpt_->release_pages();
 }
 
 Layer* Model::find_layer(const std::string& name) const {

@@ -62,8 +62,10 @@ class Model {
   // then all through block 1, ...: each block is converted and read from the file once for all
   // batches (their hidden states are kept meanwhile), the same computation as forward() batch by
   // batch. A model loaded whole runs forward() on each. on_block(i, n) after each streamed block.
+  // Batches go through the blocks in groups whose hidden states stay under max_hidden_bytes (a
+  // group holds at least one batch); each group converts every block once.
   void forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,
-                       const std::function<void(int64_t, int64_t)>& on_block = {});
+                       const std::function<void(int64_t, int64_t)>& on_block = {}, uint64_t max_hidden_bytes = uint64_t(256) << 20);
 
   // --- compressible layers and observable points ---
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }

@@ -40,10 +40,17 @@ std::vector<WeightStats> all_weight_stats(const Model& model, const StatsOptions
       continue;
     }
     if (key) seen[key] = out.size();
-    // A streamed model's weights are read in place from the mapped file: its pages go after each slice.
-    std::function<void()> release;
-    if (model.streaming()) release = [&model] { model.checkpoint().release_pages(); };
-    out.push_back(weight_stats(*l, so, release));
+    if (model.streaming() && !model.device().is_cpu()) {
+      // The weight as the whole model would hold it, one layer at a time on the device: the same
+      // statistics from the same kernels, instead of a CPU pass over the stored bytes.
+      out.push_back(weight_stats(l->name(), l->kind(), l->weight().to(model.device(), model.dtype()), so));
+      model.checkpoint().release_pages();
+    } else if (model.streaming()) {
+      // On the CPU the stored weight is read in place, its pages let go after each slice.
+      out.push_back(weight_stats(*l, so, [&model] { model.checkpoint().release_pages(); }));
+    } else {
+      out.push_back(weight_stats(*l, so));
+    }
   }
   return out;
 }

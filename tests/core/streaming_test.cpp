@@ -148,6 +148,28 @@ TEST(StreamingPlan, PerplexityAndCalibrationEqualTheWholeModel) {
   for (size_t i = 0; i < a.weights.size(); ++i) EXPECT_EQ(a.weights[i].in_absmax, b.weights[i].in_absmax) << a.weights[i].layer;
 }
 
+TEST(StreamingPlan, BatchesGoThroughTheBlocksInGroupsUnderTheHiddenStateBound) {
+  const std::string dir = test::fixture("hf-tiny/llama-tiny");
+  auto whole = load_model(dir);
+  auto model = streamed(dir);
+  std::vector<ModelInputs> batches(3);
+  for (size_t k = 0; k < batches.size(); ++k) batches[k].input_ids = at::arange(10, at::kLong).reshape({2, 5}) + static_cast<int64_t>(k);
+  at::NoGradGuard ng;
+  for (const uint64_t bound : {uint64_t(1), uint64_t(1) << 30}) {  // each batch alone; all together
+    std::vector<size_t> order;
+    int64_t blocks_seen = 0;
+    model->forward_batches(
+        batches,
+        [&](size_t k, const at::Tensor& logits) {
+          order.push_back(k);
+          EXPECT_TRUE(at::equal(logits, whole->forward(batches[k]).logits)) << "batch " << k << " bound " << bound;
+        },
+        [&](int64_t, int64_t) { ++blocks_seen; }, bound);
+    EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2}));
+    EXPECT_EQ(blocks_seen, model->num_blocks() * (bound == 1 ? 3 : 1));
+  }
+}
+
 TEST(StreamingPlan, ChangingAStreamedLayerIsRefused) {
   auto model = streamed(test::fixture("hf-tiny/llama-tiny"));
   Layer& l = model->layer("model.layers.0.mlp.up_proj");
