@@ -61,20 +61,8 @@ TEST_P(Streaming, LogitsAndHiddenStatesEqualTheWholeModel) {
   EXPECT_TRUE(at::equal(model->forward(in).logits, a.logits)) << GetParam();
 }
 
-std::vector<std::string> fixtures() {
-  std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(test::fixture("hf-tiny")))
-    if (std::filesystem::exists(e.path() / "reference.safetensors")) out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-INSTANTIATE_TEST_SUITE_P(HfTiny, Streaming, ::testing::ValuesIn(fixtures()), [](const auto& info) {
-  std::string s = info.param;
-  for (auto& c : s)
-    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  return s;
-});
+INSTANTIATE_TEST_SUITE_P(HfTiny, Streaming, ::testing::ValuesIn(test::reference_fixtures()),
+                         [](const auto& info) { return test::param_name(info.param); });
 
 TEST(StreamingPlan, ABudgetBelowOneBlockIsRefusedNamingIt) {
   const std::string dir = test::fixture("hf-tiny/llama-tiny");

@@ -3,6 +3,8 @@
 
 #include "core/util/threads.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -28,3 +30,22 @@ namespace {
 // Tests run with the same runtime settings as the programs (threads from QUENCH_THREADS, malloc).
 const int kThreads = quench::configure_threads();
 }  // namespace
+
+namespace quench::test {
+
+std::vector<std::string> reference_fixtures() {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(fixture("hf-tiny")))
+    if (std::filesystem::exists(e.path() / "reference.safetensors")) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string param_name(const std::string& s) {
+  std::string out = s;
+  for (auto& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return out;
+}
+
+}  // namespace quench::test

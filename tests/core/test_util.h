@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/store/records.h"
 
@@ -15,6 +16,12 @@ namespace quench::test {
 
 inline std::string fixture(const std::string& rel) { return std::string(QUENCH_FIXTURES) + "/" + rel; }
 inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO) + "/" + rel; }
+
+// The hf-tiny fixture folders that carry transformers' reference outputs, sorted: one test
+// instance per architecture variant.
+std::vector<std::string> reference_fixtures();
+// A fixture name as a gtest parameter name ("llama-tiny" → "llama_tiny").
+std::string param_name(const std::string& s);
 
 // A whole file as bytes.
 inline std::string read_file(const std::string& path) {
