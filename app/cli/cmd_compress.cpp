@@ -15,6 +15,7 @@
 #include "core/compress/size_estimate.h"
 #include "core/eval/evaluate.h"
 #include "core/export/gguf_import.h"
+#include "core/models/memory_plan.h"
 #include "core/models/registry.h"
 #include "core/runs/compress_run.h"
 #include "core/store/fingerprint.h"
@@ -29,7 +30,7 @@ const char* kUsage =
     "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
     "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
-    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--db FILE] [--name NAME] [--no-record]\n"
+    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB] [--db FILE] [--name NAME] [--no-record]\n"
     "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force] [--no-export-check]]\n"
     "                  [--plan] [--json]\n"
     "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
@@ -102,12 +103,15 @@ void print_structured(const nlohmann::json& st) {
 }  // namespace
 
 int cmd_compress(const Argv& argv) {
-  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model", "format", "float-type"};
+  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model", "format", "float-type", "max-memory"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
   Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check"}, valued);
   if (a.help()) {
-    std::cout << kUsage;
+    std::cout << kUsage << kMaxMemoryHelp
+              << "                    Compressing a streamed model writes each compressed block to a temporary file\n"
+              << "                    (in the compute dtype) and reads it back from there; SmoothQuant, FLAP, RepQ-ViT,\n"
+              << "                    Quamba2 and static activation scales need the whole model and are refused.\n";
     return 0;
   }
   a.expect_positional({"MODEL_DIR"});
@@ -116,6 +120,9 @@ int cmd_compress(const Argv& argv) {
   LoadOptions lo;
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  lo.max_memory = max_memory_option(a);
+  MemoryPlan memory;
+  lo.plan = &memory;
   const int64_t measure = a.get_int("measure-samples", 16);
   if (measure < 0) throw UsageError("--measure-samples must be ≥ 0");
   const int64_t search = a.get_int("search-samples", 16);
@@ -124,6 +131,7 @@ int cmd_compress(const Argv& argv) {
   // Everything that can be wrong with the inputs is found before the experiment is recorded.
   const Recipe recipe = Recipe::load(recipe_arg);
   auto model = load_model(dir, lo);
+  if (lo.max_memory) std::cerr << memory.describe() << "\n";
   const ResolvedRecipe plan = resolve(recipe, *model);
   const SizeEstimate estimate = estimate_size(*model, plan);
   const std::string save_dir = a.get("save-model", "");

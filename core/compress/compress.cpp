@@ -16,6 +16,7 @@
 #include "core/compress/layer_error.h"
 #include "core/compress/lowrank.h"
 #include "core/compress/olive.h"
+#include "core/compress/pipeline.h"
 #include "core/compress/point_transforms.h"
 #include "core/compress/quamba2.h"
 #include "core/compress/repq_vit.h"
@@ -41,97 +42,8 @@ std::string layer_kind_name(LayerKind k) {
   return "?";
 }
 
-namespace {
 
-// Thrown by a capture observer once every layer of a stage has seen its input: the rest of the
-// block's forward is not needed. Not a std::exception, so nothing in between swallows it.
-struct StopForward {};
-
-int64_t channel_dim_of(LayerKind k) { return k == LayerKind::Linear || k == LayerKind::Embedding ? -1 : 1; }
-
-// Everything the pipeline keeps about one compressed layer.
-struct LayerState {
-  Layer* layer = nullptr;
-  const LayerPlan* plan = nullptr;
-  at::Tensor ref_weight, ref_bias;  // float weight right before quantization (after smoothing/rotation)
-  ops::QuantParams in_params, out_params;
-  ErrorAccumulator weight_err, output_err;
-  nlohmann::json details = nlohmann::json::object();
-  at::Tensor mask;   // pruned layers: bool [out, in], true = kept
-  int64_t rank = 0;  // low-rank layers
-};
-
-// What a layer's weight step needs from its calibration inputs.
-bool needs_hessian(const LayerPlan& p) {
-  return (p.weights && (p.weights->method == WeightMethod::Gptq || p.weights->method == WeightMethod::Dgq)) || (p.prune && p.prune->needs_data()) ||
-         (p.lowrank && p.lowrank->whitened());
-}
-bool needs_rows(const LayerPlan& p) { return p.weights && p.weights->method == WeightMethod::Awq && !p.lowrank; }
-bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method == LowRankMethod::Asvd; }
-// Quantization, pruning or factoring: something changes the layer's weight.
-bool has_weight_step(const LayerPlan& p) { return p.weights || p.prune || p.lowrank; }
-
-struct StageCapture;
-
-// What ZipCache's transforms on one attention module share within a forward pass: the queries
-// (tapped first), and the salient tokens the keys' transform chose, which the values' reuses.
-struct ZipState {
-  at::Tensor q, salient;
-};
-
-class Pipeline {
- public:
-  Pipeline(Model& model, const ResolvedRecipe& plan, const CalibrationSet& calib, const CompressOptions& opts, const Progress& progress)
-      : model_(model), plan_(plan), calib_(calib), opts_(opts), progress_(progress) {}
-
-  CompressResult run();
-
- private:
-  // --- progress ---
-  void step(const std::string& message);
-  Progress inner(const std::string& what);  // for nested calibrate() calls: cancellation passes through
-
-  // --- steps ---
-  void structure();
-  void smooth();
-  void reparameterize();
-  void reorder();
-  void rotate();
-  void quantize_weights();
-  void compress_layer(LayerState& s, const StageCapture* cap);
-  void record_weight(LayerState& s, const at::Tensor& wq2d);
-  void sequential_pass();
-  void awq_scales(int64_t block, const std::vector<at::Tensor>& hs);
-  void quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, const std::vector<Layer*>& stage);
-  void outside_blocks_data_layers(const std::vector<at::Tensor>& hs);
-  void install_kv();
-  void calibrate_activations();
-  void measure();
-  CompressResult results();
-
-  bool data_method(const LayerState& s) const { return needs_hessian(*s.plan) || needs_rows(*s.plan) || needs_abs_mean(*s.plan); }
-
-  Model& model_;
-  const ResolvedRecipe& plan_;
-  const CalibrationSet& calib_;
-  const CompressOptions& opts_;
-  const Progress& progress_;
-  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
-  int64_t steps_total_ = 0, steps_done_ = 0;
-  std::string step_message_;
-
-  std::vector<std::unique_ptr<LayerState>> states_;  // compressed layers, model order
-  std::map<const Layer*, LayerState*> by_layer_;
-  std::set<const Layer*> folded_;  // readers of a group AWQ folded a scale into
-  PointTransforms transforms_;
-  std::map<std::string, ops::QuantParams> point_params_;
-  std::map<std::string, ErrorAccumulator> point_err_, kv_err_;
-  std::map<std::string, std::pair<double, double>> kv_scales_;  // FP8 KV: module → (k scale, v scale)
-  std::map<std::string, std::shared_ptr<ZipState>> zip_;          // ZipCache: module → its shared state
-  std::map<std::string, at::Tensor> point_groups_;                // Quamba2: point → scale group of each channel
-  nlohmann::json details_ = nlohmann::json::object();
-  std::vector<std::string> warnings_;
-};
+namespace pipeline {
 
 void Pipeline::step(const std::string& message) {
   step_message_ = message;
@@ -203,13 +115,10 @@ void Pipeline::rotate() {
   }
 }
 
-namespace {
-// The setting with its own range (no clip search): what AWQ's scale search quantizes with.
 WeightQuant minmax(WeightQuant w) {
   w.clip = ClipMode::MinMax;
   return w;
 }
-}  // namespace
 
 void Pipeline::record_weight(LayerState& s, const at::Tensor& wq2d) {
   s.weight_err.add(wq2d, weight_2d(s.ref_weight));
@@ -230,44 +139,30 @@ void Pipeline::quantize_weights() {
   sequential_pass();
 }
 
-// Captures what a stage's layers see: a Hessian per GPTQ, Wanda, SparseGPT or SVD-LLM layer (Wanda
-// reads ‖X_:,j‖ off its diagonal), input rows per AWQ layer, mean |x| per ASVD layer.
-struct StageCapture : Observer {
-  std::map<std::string, LayerState*> by_point;
-  std::map<std::string, std::unique_ptr<HessianAccumulator>> hessians;
-  std::map<std::string, std::vector<at::Tensor>> rows;  // AWQ: input rows kept (up to a limit)
-  std::map<std::string, int64_t> kept;
-  std::map<std::string, at::Tensor> abs_sum;  // ASVD: F64 Σ|x| per input
-  std::map<std::string, int64_t> abs_rows;
-  std::set<std::string> seen;
-  int64_t row_limit = 0;
-  bool early_stop = true;
-
-  void observe(const std::string& point, const at::Tensor& t, int64_t) override {
-    auto it = by_point.find(point);
-    if (it == by_point.end()) return;
-    LayerState& s = *it->second;
-    const int64_t in = s.layer->in_features();
-    const at::Tensor x = t.detach().reshape({-1, in});
-    if (needs_hessian(*s.plan)) {
-      auto& h = hessians[point];
-      if (!h) h = std::make_unique<HessianAccumulator>(in);
-      h->add(x);
-    }
-    if (needs_rows(*s.plan) && kept[point] < row_limit) {
-      const int64_t take = std::min<int64_t>(row_limit - kept[point], x.size(0));
-      rows[point].push_back(x.narrow(0, 0, take).to(at::kFloat).clone());
-      kept[point] += take;
-    }
-    if (needs_abs_mean(*s.plan)) {
-      const at::Tensor a = x.abs().to(at::kDouble).sum(0);
-      abs_sum[point] = abs_sum.count(point) ? abs_sum[point] + a : a;
-      abs_rows[point] += x.size(0);
-    }
-    seen.insert(point);
-    if (early_stop && seen.size() == by_point.size()) throw StopForward{};
+void StageCapture::observe(const std::string& point, const at::Tensor& t, int64_t) {
+  auto it = by_point.find(point);
+  if (it == by_point.end()) return;
+  LayerState& s = *it->second;
+  const int64_t in = s.layer->in_features();
+  const at::Tensor x = t.detach().reshape({-1, in});
+  if (needs_hessian(*s.plan)) {
+    auto& h = hessians[point];
+    if (!h) h = std::make_unique<HessianAccumulator>(in);
+    h->add(x);
   }
-};
+  if (needs_rows(*s.plan) && kept[point] < row_limit) {
+    const int64_t take = std::min<int64_t>(row_limit - kept[point], x.size(0));
+    rows[point].push_back(x.narrow(0, 0, take).to(at::kFloat).clone());
+    kept[point] += take;
+  }
+  if (needs_abs_mean(*s.plan)) {
+    const at::Tensor a = x.abs().to(at::kDouble).sum(0);
+    abs_sum[point] = abs_sum.count(point) ? abs_sum[point] + a : a;
+    abs_rows[point] += x.size(0);
+  }
+  seen.insert(point);
+  if (early_stop && seen.size() == by_point.size()) throw StopForward{};
+}
 
 void Pipeline::sequential_pass() {
   std::set<const Layer*> in_blocks;
@@ -315,7 +210,7 @@ void Pipeline::awq_scales(int64_t block, const std::vector<at::Tensor>& hs) {
   std::vector<at::Tensor> sub, ref;
   int64_t n = 0;
   for (size_t j = 0; j < hs.size() && n < std::max<int64_t>(1, opts_.search_samples); ++j) {
-    sub.push_back(hs[j]);
+    sub.push_back(on_device(hs[j]));
     n += hs[j].size(0);
   }
   std::map<std::string, std::vector<at::Tensor>> inputs;
@@ -376,133 +271,12 @@ void Pipeline::quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, 
     for (const auto& h : hs) {
       cap->seen.clear();
       try {
-        model_.block(block, h);
+        model_.block(block, on_device(h));
       } catch (const StopForward&) {
       }
     }
   }
   for (Layer* l : stage) compress_layer(*by_layer_.at(l), cap.get());
-}
-
-void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
-  Layer* l = s.layer;
-  const LayerPlan& p = *s.plan;
-  const std::string& point = l->input_point();
-  s.ref_weight = l->weight().to(at::kFloat).clone();
-  at::Tensor w2d = weight_2d(s.ref_weight);
-  at::Tensor H;
-  auto hessian = [&]() -> const at::Tensor& {
-    if (!H.defined()) {
-      QUENCH_CHECK(cap && cap->hessians.count(point), l->name(), ": saw no calibration inputs (its method needs them)");
-      H = cap->hessians.at(point)->hessian();
-    }
-    return H;
-  };
-  if (p.prune) {
-    PruneOutcome o;
-    switch (p.prune->method) {
-      case PruneMethod::Magnitude: o = prune_by_score(w2d, *p.prune); break;
-      // diag H = (2/N) Σ x_j², a constant multiple of ‖X_:,j‖² — the same order within each row.
-      case PruneMethod::Wanda: o = prune_by_score(w2d, *p.prune, hessian().diagonal().clamp_min(0).sqrt()); break;
-      case PruneMethod::SparseGpt: {
-        SparseGptInfo info;
-        o = sparsegpt_prune(w2d, hessian(), *p.prune, l->name(), &info);
-        s.details["sparsegpt_damp"] = info.damp;
-        s.details["sparsegpt_loss"] = info.loss;
-        if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
-        break;
-      }
-    }
-    w2d = o.weight;
-    s.mask = o.mask;
-  }
-  if (p.lowrank) {
-    at::Tensor abs_mean;
-    if (needs_abs_mean(p)) {
-      QUENCH_CHECK(cap && cap->abs_sum.count(point), l->name(), ": ASVD saw no calibration inputs");
-      abs_mean = cap->abs_sum.at(point) / static_cast<double>(cap->abs_rows.at(point));
-    }
-    LowRankFactors f = lowrank_factorize(w2d, *p.lowrank, l->name(), p.lowrank->whitened() ? hessian() : at::Tensor(), abs_mean, model_.attention_head_dim());
-    if (p.weights) {
-      f.a = rtn_quantize(f.a, factor_a_setting(*p.weights, f.rank()));
-      f.b = rtn_quantize(f.b, *p.weights);
-    }
-    s.rank = f.rank();
-    s.details["rank"] = s.rank;
-    if (!f.group_ranks.empty()) {
-      s.details["group_ranks"] = f.group_ranks;
-      // What the cache holds per token instead of the projection's outputs.
-      s.details["cache_fraction"] = static_cast<double>(f.rank()) / static_cast<double>(w2d.size(0));
-    }
-    s.weight_err.add(f.dense(), w2d);
-    const auto opts = l->weight().options();
-    l->set_kernel(std::make_shared<LowRankKernel>(f.a.to(opts), f.b.to(opts), p.lowrank->describe(), f.parameters()));
-    return;
-  }
-  std::shared_ptr<const WeightEncoding> encoding;
-  if (p.weights) {
-    const WeightQuant& w = *p.weights;
-    switch (w.method) {
-      case WeightMethod::Rtn: {
-        if (w.olive) {
-          OliveInfo info;
-          w2d = olive_quantize(w2d, w, &info);
-          s.details["olive_normal"] = info.flint ? "flint" : "int";
-          s.details["outlier_fraction"] = info.outlier_fraction;
-          s.details["victim_fraction"] = info.victim_fraction;
-          s.details["mean_clip"] = info.mean_clip;
-          break;  // no WeightEncoding: no export format holds outlier-victim pairs (both exporters refuse OliVe by name)
-        }
-        RtnInfo info;
-        w2d = rtn_quantize(w2d, w, &info);
-        if (w.clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
-        encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-        break;
-      }
-      case WeightMethod::Gptq: {
-        GptqInfo info;
-        w2d = gptq_quantize(w2d, hessian(), w, l->name(), &info);
-        s.details["gptq_damp"] = info.damp;
-        s.details["gptq_loss"] = info.loss;
-        if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
-        encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-        break;
-      }
-      case WeightMethod::Dgq: {
-        DgqInfo info;
-        w2d = dgq_quantize(w2d, hessian(), w, l->name(), &info);
-        s.details["dgq_group_clip"] = info.mean_group_clip;
-        s.details["dgq_channel_clip"] = info.mean_channel_clip;
-        s.details["dgq_rel_loss"] = info.rel_loss;
-        // No WeightEncoding: neither exporter has a layout for two-level scales (they refuse DGQ by name).
-        break;
-      }
-      case WeightMethod::Awq: {  // the scales are folded already; clip search on the (scaled) inputs
-        if (!folded_.count(l)) s.details["awq_scale"] = "none (no foldable preceding op)";
-        if (w.clip_search && !awq_no_clip(model_, *l) && !w.ggml) {
-          QUENCH_CHECK(cap && cap->rows.count(point), l->name(), ": AWQ saw no calibration inputs");
-          double mean_clip = 1;
-          auto e = std::make_shared<WeightEncoding>();
-          e->spec = w.spec();
-          e->params = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
-          s.details["mean_clip"] = mean_clip;
-          w2d = ops::fake_quant(w2d, e->params, *e->spec);
-          encoding = std::move(e);
-        } else {
-          // On a ggml grid the clip search is not run: its output-error search is written for Quench's integer grid.
-          if (w.ggml && w.clip_search) s.details["awq_clip"] = "not searched on a ggml grid";
-          RtnInfo info;
-          w2d = rtn_quantize(w2d, minmax(w), &info);
-          encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-        }
-        break;
-      }
-    }
-  }
-  // The checkpoint stores only the kept values: quantization must not revive a pruned weight.
-  if (s.mask.defined()) w2d = w2d * s.mask;
-  record_weight(s, w2d);
-  l->set_encoding(std::move(encoding));
 }
 
 void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
@@ -517,6 +291,7 @@ void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
                ": methods that need calibration data apply outside the blocks to the output head only");
   Layer* l = rest.front();
   LayerState& s = *by_layer_.at(l);
+  Model::Resident resident(model_, {l});  // a streamed head is converted for its capture and step
   auto cap = std::make_shared<StageCapture>();
   cap->by_point[l->input_point()] = &s;
   cap->row_limit = opts_.clip_tokens;
@@ -524,14 +299,12 @@ void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {
   {
     ScopedObserver scoped(model_.hooks(), cap);
     at::NoGradGuard ng;
-    for (const auto& h : hs) model_.head(h);
+    for (const auto& h : hs) model_.head(on_device(h));
   }
   compress_layer(s, cap.get());
+  model_.settle({l});
 }
 
-namespace {
-// What a quantized KV cache returns for the keys (or values) written to it. FP8 uses the module's
-// calibrated per-tensor scale; KIVI computes its own per group.
 Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const std::shared_ptr<ZipState>& zip) {
   const KvQuant& kv = plan.kv;
   if (kv.method == KvMethod::Fp8) return [fp8_scale](const at::Tensor& x) { return ops::fake_quant_e4m3(x, fp8_scale); };
@@ -553,7 +326,7 @@ Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const st
   if (keys) return [kv](const at::Tensor& x) { return kivi_keys(x, kv); };
   return [kv](const at::Tensor& x) { return kivi_values(x, kv); };
 }
-}  // namespace
+
 
 void Pipeline::install_kv() {
   // FP8 caches need their scales first: calibrate_activations installs them.
@@ -645,136 +418,6 @@ void Pipeline::calibrate_activations() {
   transforms_.install(model_.hooks());
 }
 
-void Pipeline::measure() {
-  if (calib_.empty() || opts_.measure_samples <= 0) return;
-  step("measuring per-layer errors");
-  std::map<std::string, PointTransforms::Probe> probes;
-  for (auto& sp : states_) {
-    LayerState* s = sp.get();
-    if (s->layer->kind() == LayerKind::Embedding) continue;  // its input is ids: weight error only
-    s->ref_bias = s->layer->bias().defined() ? s->layer->bias().to(at::kFloat) : at::Tensor();
-    const int64_t cd = channel_dim_of(s->layer->kind());
-    probes[s->layer->input_point()] = [s, cd](const at::Tensor& x) {
-      const at::Tensor xf = x.to(at::kFloat);
-      const at::Tensor ref = s->layer->apply(xf, s->ref_weight.to(xf.device()), s->ref_bias);
-      at::Tensor xq = s->plan->input ? act_fake_quant(x, *s->plan->input, s->in_params, cd) : x;
-      at::Tensor y = s->layer->compute(xq).to(at::kFloat);
-      if (s->plan->output) y = act_fake_quant(y, *s->plan->output, s->out_params, cd);
-      s->output_err.add(y, ref);
-    };
-  }
-  for (const auto& p : plan_.points) {
-    ErrorAccumulator* acc = &point_err_[p.point];
-    const ActQuant a = p.act;
-    const ops::QuantParams params = point_params_[p.point];
-    probes[p.point] = [acc, a, params](const at::Tensor& x) { acc->add(act_fake_quant(x, a, params, -1), x); };
-  }
-  for (const auto& k : plan_.kv) {
-    ErrorAccumulator* acc = &kv_err_[k.module];
-    const auto sc = kv_scales_.count(k.module) ? kv_scales_.at(k.module) : std::pair<double, double>{0, 0};
-    const auto zip = zip_.count(k.module) ? zip_.at(k.module) : nullptr;
-    probes[k.k_point] = [acc, f = kv_transform(k, true, sc.first, zip)](const at::Tensor& x) { acc->add(f(x), x); };
-    probes[k.v_point] = [acc, f = kv_transform(k, false, sc.second, zip)](const at::Tensor& x) { acc->add(f(x), x); };
-  }
-  transforms_.install(model_.hooks(), probes, "quant");
-  try {
-    at::NoGradGuard ng;
-    for (const auto& b : calib_.first(opts_.measure_samples)) model_.forward(b);
-  } catch (...) {
-    transforms_.install(model_.hooks());
-    throw;
-  }
-  transforms_.install(model_.hooks());
-  ++steps_done_;
-}
-
-CompressResult Pipeline::results() {
-  CompressResult r;
-  r.size = estimate_size(model_, plan_);
-  std::map<std::string, const LayerSize*> sizes;
-  for (const auto& l : r.size.layers) sizes[l.layer] = &l;
-  auto reshaped = [](const Layer& l) {
-    return l.weight().sizes() != l.original_weight().sizes() || l.bias().defined() != l.original_bias().defined();
-  };
-  auto bias_of = [](const at::Tensor& b) { return b.defined() ? b.numel() : int64_t{0}; };
-  for (const auto& lp : model_.layers()) {
-    const Layer& l = *lp;
-    if (by_layer_.count(&l) || !reshaped(l)) continue;
-    // Only structured pruning touched this layer: a smaller float weight, no error measured.
-    LayerResult lr;
-    lr.layer = l.name();
-    lr.kind = layer_kind_name(l.kind());
-    lr.settings = {{"structured", plan_.structured ? plan_.structured->to_json() : nlohmann::json()}, {"sources", {"structured"}},
-                   {"shape", l.weight().sizes().vec()}};
-    lr.bits = sizes.count(lr.layer) ? sizes.at(lr.layer)->bits_per_weight() : 16.0;
-    lr.params_before = l.original_weight().numel() + bias_of(l.original_bias());
-    lr.params_after = l.weight().numel() + bias_of(l.bias());
-    r.layers.push_back(std::move(lr));
-  }
-  for (auto& s : states_) {
-    if (s->plan->input && !s->plan->input->dynamic) r.static_inputs[s->layer->name()] = s->in_params;
-    LayerResult lr;
-    lr.layer = s->layer->name();
-    lr.kind = layer_kind_name(s->layer->kind());
-    lr.settings = s->plan->to_json();
-    if (!s->details.empty()) lr.settings["details"] = s->details;
-    if (reshaped(*s->layer)) {
-      lr.settings["structured"] = plan_.structured ? plan_.structured->to_json() : nlohmann::json();
-      lr.settings["shape"] = s->layer->weight().sizes().vec();
-    }
-    lr.bits = sizes.count(lr.layer) ? sizes.at(lr.layer)->bits_per_weight() : 16.0;
-    const int64_t bias = s->layer->original_bias().defined() ? s->layer->original_bias().numel() : 0;
-    lr.params_before = s->layer->original_weight().numel() + bias;
-    lr.params_after = s->layer->parameters();  // the kernel's factors, or the weight
-    if (s->mask.defined()) {
-      const int64_t kept = s->mask.sum().item<int64_t>();
-      lr.params_after = kept + bias_of(s->layer->bias());
-      lr.sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(s->mask.numel());
-    }
-    if (s->rank > 0) lr.rank = s->rank;
-    lr.weight_rel_mse = s->weight_err.rel_mse();
-    lr.weight_sqnr_db = s->weight_err.sqnr_db();
-    lr.output_rel_mse = s->output_err.rel_mse();
-    lr.output_sqnr_db = s->output_err.sqnr_db();
-    r.layers.push_back(std::move(lr));
-  }
-  for (const auto& k : plan_.kv) {
-    LayerResult lr;
-    lr.layer = k.module;
-    lr.kind = "kv_cache";
-    lr.settings = {{"kv_cache", k.kv.to_json()}, {"sources", {k.source}}};
-    lr.bits = k.kv.bits_per_element();
-    if (const auto it = kv_scales_.find(k.module); it != kv_scales_.end()) {
-      lr.settings["details"] = {{"k_scale", it->second.first}, {"v_scale", it->second.second}};
-      r.kv_scales[k.module] = it->second;
-    }
-    lr.output_rel_mse = kv_err_[k.module].rel_mse();
-    lr.output_sqnr_db = kv_err_[k.module].sqnr_db();
-    r.layers.push_back(std::move(lr));
-  }
-  for (const auto& p : plan_.points) {
-    LayerResult lr;
-    lr.layer = p.point;
-    lr.kind = "activation";
-    lr.settings = {{"activations", p.act.to_json()}, {"sources", {p.source}}};
-    const at::Tensor& scale = point_params_[p.point].scale;
-    if (!p.act.dynamic && scale.defined() && scale.numel() == 1) lr.settings["details"] = {{"scale", scale.item<double>()}};
-    if (const auto g = point_groups_.find(p.point); g != point_groups_.end() && scale.defined())
-      lr.settings["details"] = {{"scale_groups", g->second.max().item<int64_t>() + 1},
-                                {"min_scale", scale.min().item<double>()},
-                                {"max_scale", scale.max().item<double>()}};
-    lr.bits = p.act.bits;
-    lr.output_rel_mse = point_err_[p.point].rel_mse();
-    lr.output_sqnr_db = point_err_[p.point].sqnr_db();
-    r.layers.push_back(std::move(lr));
-  }
-  r.warnings = plan_.warnings;
-  r.warnings.insert(r.warnings.end(), warnings_.begin(), warnings_.end());
-  r.details = details_;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-  return r;
-}
-
 CompressResult Pipeline::run() {
   at::NoGradGuard ng;
   model_.reset_compression();
@@ -788,6 +431,12 @@ CompressResult Pipeline::run() {
   }
   if (plan_.needs_calibration())
     QUENCH_CHECK(!calib_.empty(), "this recipe needs calibration data (GPTQ, AWQ, Wanda, SparseGPT, activation-aware SVD, SmoothQuant, FLAP or static activations)");
+  if (model_.streaming()) {
+    check_streamable();
+    streamed_pass();
+    step("done");
+    return results();
+  }
   bool any_data = false, any_static = !plan_.points.empty();
   for (auto& s : states_) {
     any_data = any_data || data_method(*s);
@@ -812,11 +461,12 @@ CompressResult Pipeline::run() {
   return results();
 }
 
-}  // namespace
+}  // namespace pipeline
+
 
 CompressResult compress(Model& model, const ResolvedRecipe& plan, const CalibrationSet& calib, const CompressOptions& opts,
                         const Progress& progress) {
-  Pipeline p(model, plan, calib, opts, progress);
+  pipeline::Pipeline p(model, plan, calib, opts, progress);
   return p.run();
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/io/safetensors_stream.h"
 #include "core/store/process.h"
 #include "core/util/error.h"
 #include "core/util/remove_tree.h"
@@ -76,13 +77,13 @@ void save_model(const Model& model, const std::string& dir) {
   // whatever dtype the model ran in); integer buffers keep theirs.
   const std::string stored = model.checkpoint().dtype();
   const at::ScalarType dtype = stored == "F16" ? at::kHalf : stored == "BF16" ? at::kBFloat16 : at::kFloat;
+  // Collected as references first and converted one at a time while written: a streamed model's
+  // weights are views of mapped files, and only one converted tensor exists at once.
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   std::set<std::string> names;
   bool untied = false;
   auto add = [&](const std::string& name, const at::Tensor& t) {
-    if (!names.insert(name).second) return;
-    const at::Tensor c = t.detach().to(at::kCPU);
-    tensors.emplace_back(name, (at::isFloatingType(c.scalar_type()) ? c.to(dtype) : c).contiguous());
+    if (names.insert(name).second) tensors.emplace_back(name, t);
   };
   for (const auto& lp : model.layers()) {
     const Layer& l = *lp;
@@ -110,7 +111,15 @@ void save_model(const Model& model, const std::string& dir) {
   const fs::path tmp = save_temp_dir(target, "quench-save");
   try {
     fs::create_directories(tmp);
-    save_safetensors((tmp / "model.safetensors").string(), tensors, {{"format", "pt"}});
+    std::vector<std::string> all;
+    for (const auto& [name, t] : tensors) all.push_back(name);
+    SafetensorsStreamWriter out((tmp / "model.safetensors").string(), all, {{"format", "pt"}});
+    for (const auto& [name, t] : tensors) {
+      const at::Tensor c = t.detach().to(at::kCPU);
+      out.add(name, at::isFloatingType(c.scalar_type()) ? c.to(dtype) : c);
+      if (model.streaming()) model.release_pages();
+    }
+    out.commit();
     write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
     copy_source_files(model, tmp.string());
     std::error_code ec;

@@ -40,6 +40,8 @@ ExportCheck check_export(Model& compressed, const std::string& path, const Calib
   std::unique_ptr<Model> reopened;
   try {
     reopened = load_model(dir, lo);
+    // A streamed model's file is read back the same way: one block at a time.
+    if (compressed.streaming()) reopened->stream(lo.device, lo.dtype);
   } catch (const Error& e) {
     fail("export check: the file just written does not open: ", e.what());
   }

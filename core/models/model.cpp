@@ -2,8 +2,12 @@
 
 #include <malloc.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <set>
 
+#include "core/io/safetensors.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -11,44 +15,67 @@ namespace quench {
 Model::Model(std::string architecture, std::shared_ptr<const Checkpoint> ckpt, Modality modality)
     : architecture_(std::move(architecture)), ckpt_(std::move(ckpt)), modality_(modality) {}
 
-namespace {
-// A streamed model's block, converted for the time it runs; its copies and the file pages it
-// read are let go when it is done (also when the forward throws).
-class ResidentBlock {
- public:
-  ResidentBlock(std::vector<Layer*> layers, const Checkpoint& ckpt) : layers_(std::move(layers)), ckpt_(ckpt) {
-    TensorCache cache;
-    for (Layer* l : layers_) l->make_resident(cache);
-  }
-  ~ResidentBlock() {
-    for (Layer* l : layers_) l->evict();
-    ckpt_.release_pages();
-    // The block's copies were freed; give the heap's free pages back too, so that resident memory
-    // follows what is alive rather than the largest block seen.
-    malloc_trim(0);
-  }
-  ResidentBlock(const ResidentBlock&) = delete;
-  ResidentBlock& operator=(const ResidentBlock&) = delete;
+Model::Resident::Resident(Model& model, std::vector<Layer*> layers) : model_(model), layers_(std::move(layers)) {
+  if (!model_.streaming_) return;
+  TensorCache cache;
+  for (Layer* l : layers_) l->make_resident(cache);
+}
 
- private:
-  std::vector<Layer*> layers_;
-  const Checkpoint& ckpt_;
-};
-}  // namespace
+Model::Resident::~Resident() {
+  if (!model_.streaming_) return;
+  for (Layer* l : layers_) l->evict();
+  model_.release_pages();
+  // The copies were freed; give the heap's free pages back too, so that resident memory follows
+  // what is alive rather than the largest block seen.
+  malloc_trim(0);
+}
+
+void Model::release_pages() const {
+  ckpt_->release_pages();
+  for (const auto& f : settled_) f->release_pages();
+}
+
+void Model::settle(const std::vector<Layer*>& layers) {
+  if (!streaming_) return;
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::vector<Layer*> changed;
+  for (Layer* l : layers) {
+    // A kernel (low-rank factors) is what computes the layer; it stays in memory.
+    if (!l->streamed() || !l->resident() || !l->modified() || l->kernel()) continue;
+    changed.push_back(l);
+    tensors.emplace_back(l->name() + ".weight", l->weight());
+    if (l->bias().defined()) tensors.emplace_back(l->name() + ".bias", l->bias());
+  }
+  if (changed.empty()) return;
+  namespace fs = std::filesystem;
+  static int counter = 0;
+  const fs::path path = fs::temp_directory_path() / ("quench-settled-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".safetensors");
+  std::shared_ptr<const SafetensorsFile> file;
+  try {
+    save_safetensors(path.string(), tensors);
+    file = std::make_shared<const SafetensorsFile>(path.string());
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove(path, ec);
+    fail(changed.front()->name(), ": cannot keep the compressed block in ", path.string(), " (", e.what(), ")");
+  }
+  std::error_code ec;
+  fs::remove(path, ec);  // the mapping keeps the data; the disk space goes with it
+  for (Layer* l : changed) l->rest_on(file->load(l->name() + ".weight"), l->bias().defined() ? file->load(l->name() + ".bias") : at::Tensor());
+  settled_.push_back(std::move(file));
+}
 
 ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
   ModelOutputs out;
   const auto style = hidden_states_style();
   if (in.input_ids.defined() && in.input_ids.dim() == 2) check_context(in.input_ids.size(1), "an input of");
   at::Tensor h = embed(in);
-  if (streaming_) ckpt_->release_pages();
+  if (streaming_) release_pages();
   if (hidden_states && style != HiddenStates::BlocksThenNormed) out.hidden_states.push_back(h);
   const int64_t n = num_blocks();
   for (int64_t i = 0; i < n; ++i) {
-    if (streaming_) {
-      ResidentBlock resident(block_layers(i), *ckpt_);
-      h = block(i, h);
-    } else {
+    {
+      Resident resident(*this, block_layers(i));
       h = block(i, h);
     }
     if (hidden_states && records_hidden_state(i)) out.hidden_states.push_back(h);
@@ -57,7 +84,7 @@ ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
   if (hidden_states && style == HiddenStates::EmbeddingsThenBlocksLastNormed) out.hidden_states.back() = normed;
   if (hidden_states && style == HiddenStates::BlocksThenNormed) out.hidden_states.push_back(normed);
   out.logits = output(normed);
-  if (streaming_) ckpt_->release_pages();
+  if (streaming_) release_pages();
   return out;
 }
 
@@ -80,10 +107,10 @@ void Model::forward_batches(const std::vector<ModelInputs>& batches, const std::
       h.push_back(embed(in));
       bytes += static_cast<uint64_t>(h.back().numel()) * h.back().element_size();
     }
-    ckpt_->release_pages();
+    release_pages();
     for (int64_t i = 0; i < n; ++i) {
       {
-        ResidentBlock resident(block_layers(i), *ckpt_);
+        Resident resident(*this, block_layers(i));
         for (auto& x : h) x = block(i, x);
       }
       if (on_block) on_block(i + 1, n);
@@ -93,7 +120,7 @@ void Model::forward_batches(const std::vector<ModelInputs>& batches, const std::
       h[k] = at::Tensor();
       done(first + k, logits);
     }
-    ckpt_->release_pages();
+    release_pages();
     first = last;
   }
 }
@@ -143,8 +170,7 @@ void Model::stream(at::Device device, at::ScalarType dtype, int64_t slice_bytes)
   }
   QUENCH_CHECK(original_params_.empty(), architecture_, ": a compressed model cannot be streamed from its checkpoint");
   const auto opts = at::TensorOptions().device(device).dtype(dtype);
-  std::shared_ptr<const Checkpoint> ckpt = ckpt_;
-  for (auto& l : layers_) l->keep_at_rest(opts, slice_bytes, [ckpt] { ckpt->release_pages(); });
+  for (auto& l : layers_) l->keep_at_rest(opts, slice_bytes, [this] { release_pages(); });
   device_ = device;
   dtype_ = dtype;
   streaming_ = true;
@@ -196,6 +222,7 @@ void Model::reset_compression() {
   for (auto& l : layers_) l->reset();
   for (auto& [name, t] : original_params_) params_.at(name) = t;
   original_params_.clear();
+  settled_.clear();
   hooks_.clear_transforms();
 }
 

@@ -84,6 +84,26 @@ class Model {
   // compressing a streamed model is refused by its layers.
   void stream(at::Device device, at::ScalarType dtype, int64_t slice_bytes = kAtRestSliceBytes);
   bool streaming() const { return streaming_; }
+  // A streamed model's layers, converted for as long as this lives (a block while it runs, or
+  // while compress changes it); their copies and the file pages they read are let go after.
+  class Resident {
+   public:
+    Resident(Model& model, std::vector<Layer*> layers);
+    ~Resident();
+    Resident(const Resident&) = delete;
+    Resident& operator=(const Resident&) = delete;
+
+   private:
+    Model& model_;
+    std::vector<Layer*> layers_;
+  };
+  // Writes the resident, changed layers among `layers` (compressed weights, in the compute dtype,
+  // so values are exact) to a file in the temporary directory and lets them rest on it: a
+  // streamed model keeps its compressed blocks on disk, not in memory. The file is unlinked once
+  // mapped; it is gone when the model (or reset_compression) lets go of it.
+  void settle(const std::vector<Layer*>& layers);
+  // Lets go of the file pages a streamed model read (checkpoint and settled blocks).
+  void release_pages() const;
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
   int64_t parameter_count() const;  // distinct parameters (tied counted once), buffers excluded
@@ -155,6 +175,7 @@ class Model {
   std::string max_positions_key_;
   std::string architecture_;
   std::shared_ptr<const Checkpoint> ckpt_;
+  std::vector<std::shared_ptr<const SafetensorsFile>> settled_;  // Model::settle's files
   Modality modality_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::map<std::string, size_t> layer_index_;

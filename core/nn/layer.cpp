@@ -66,8 +66,10 @@ void Layer::set_kernel(std::shared_ptr<LayerKernel> k) {
 }
 
 void Layer::reset() {
-  weight_ = original_weight_;
-  bias_ = original_bias_;
+  // A streamed layer goes back to resting on its checkpoint views.
+  weight_ = rest_weight_ = original_weight_;
+  bias_ = rest_bias_ = original_bias_;
+  resident_ = false;
   kernel_.reset();
   encoding_.reset();
   modified_ = false;
@@ -95,7 +97,7 @@ at::Tensor Layer::apply(const at::Tensor& x, const at::Tensor& w, const at::Tens
 }
 
 at::Tensor Layer::compute(const at::Tensor& x) const {
-  if (streamed_ && !resident_) return compute_at_rest(x);
+  if (streamed_ && !resident_ && !kernel_) return compute_at_rest(x);
   if (kernel_) {
     auto y = kernel_->forward(x);
     return bias_.defined() ? y + bias_ : y;
@@ -119,8 +121,8 @@ void Layer::to(at::Device device, at::ScalarType dtype, TensorCache& cache) {
 }
 
 void Layer::check_changeable() const {
-  QUENCH_CHECK(!streamed_, name_, ": the model is streamed from its checkpoint (--max-memory), so its weights cannot be changed; "
-               "compressing needs the whole model in memory");
+  QUENCH_CHECK(!streamed_ || resident_, name_, ": the model is streamed from its checkpoint (--max-memory) and this layer's block is "
+               "not resident, so its weights cannot be changed now");
 }
 
 void Layer::keep_at_rest(const at::TensorOptions& compute, int64_t slice_bytes, std::function<void()> release) {
@@ -131,22 +133,31 @@ void Layer::keep_at_rest(const at::TensorOptions& compute, int64_t slice_bytes, 
   release_ = std::move(release);
   streamed_ = true;
   resident_ = false;
-  weight_ = original_weight_;
-  bias_ = original_bias_;
+  weight_ = rest_weight_ = original_weight_;
+  bias_ = rest_bias_ = original_bias_;
 }
 
 void Layer::make_resident(TensorCache& cache) {
   if (!streamed_) return;
-  weight_ = convert_cached(original_weight_, compute_.device(), c10::typeMetaToScalarType(compute_.dtype()), cache);
-  bias_ = convert_cached(original_bias_, compute_.device(), c10::typeMetaToScalarType(compute_.dtype()), cache);
+  weight_ = convert_cached(rest_weight_, compute_.device(), c10::typeMetaToScalarType(compute_.dtype()), cache);
+  bias_ = convert_cached(rest_bias_, compute_.device(), c10::typeMetaToScalarType(compute_.dtype()), cache);
   resident_ = true;
 }
 
 void Layer::evict() noexcept {
   if (!streamed_) return;
-  weight_ = original_weight_;
-  bias_ = original_bias_;
+  weight_ = rest_weight_;
+  bias_ = rest_bias_;
   resident_ = false;
+}
+
+void Layer::rest_on(at::Tensor weight, at::Tensor bias) {
+  QUENCH_CHECK(streamed_, name_, ": only a streamed layer rests on stored views");
+  QUENCH_CHECK(weight.sizes() == weight_.sizes(), name_, ": stored weight has shape ", weight.sizes(), ", expected ", weight_.sizes());
+  rest_weight_ = std::move(weight);
+  rest_bias_ = std::move(bias);
+  if (!resident_) weight_ = rest_weight_, bias_ = rest_bias_;
+  modified_ = true;
 }
 
 at::Tensor Layer::compute_at_rest(const at::Tensor& x) const {

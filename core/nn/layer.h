@@ -92,6 +92,11 @@ class Layer {
   void make_resident(TensorCache& cache);  // converted copies for the time its block runs
   void evict() noexcept;                   // back to the stored views
   bool streamed() const { return streamed_; }
+  bool resident() const { return resident_; }
+  // A streamed layer can be compressed while it is resident; before its block is evicted, the
+  // compressed weight (and bias) is written out and the layer rests on those stored views instead
+  // of the checkpoint's (Model::settle). original_weight() stays the checkpoint's.
+  void rest_on(at::Tensor weight, at::Tensor bias);
 
  private:
   at::Tensor compute_at_rest(const at::Tensor& x) const;
@@ -100,6 +105,7 @@ class Layer {
   std::string name_, in_point_, out_point_;
   LayerKind kind_;
   at::Tensor weight_, bias_, original_weight_, original_bias_;
+  at::Tensor rest_weight_, rest_bias_;  // streamed: what the layer holds between residencies
   std::shared_ptr<LayerKernel> kernel_;
   std::shared_ptr<const WeightEncoding> encoding_;
   const Hooks* hooks_;

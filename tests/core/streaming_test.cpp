@@ -24,18 +24,6 @@ MemoryPlan plan_of(const std::string& dir) {
   return plan_memory(*load_model(dir, lo), at::kFloat, 0);
 }
 
-// Loaded streamed: the budget is exactly what streaming needs, below the whole model.
-std::unique_ptr<Model> streamed(const std::string& dir, MemoryPlan* plan = nullptr) {
-  const MemoryPlan need = plan_of(dir);
-  LoadOptions lo;
-  lo.max_memory = need.streamed_peak();
-  MemoryPlan got;
-  lo.plan = &got;
-  auto m = load_model(dir, lo);
-  if (plan) *plan = got;
-  return m;
-}
-
 class Streaming : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Streaming, LogitsAndHiddenStatesEqualTheWholeModel) {
@@ -46,7 +34,7 @@ TEST_P(Streaming, LogitsAndHiddenStatesEqualTheWholeModel) {
   else in.pixel_values = ref["pixel_values"];
   auto whole = load_model(dir);
   MemoryPlan plan;
-  auto model = streamed(dir, &plan);
+  auto model = test::streamed_model(dir, &plan);
   ASSERT_TRUE(plan.stream) << plan.describe();
   ASSERT_TRUE(model->streaming());
   EXPECT_LT(plan.streamed_peak(), plan.whole);
@@ -107,7 +95,7 @@ TEST(StreamingPlan, SlicedHeadMatchesTheWholeHead) {
 TEST(StreamingPlan, PerplexityAndCalibrationEqualTheWholeModel) {
   const std::string dir = test::demo("sotu-llama");
   auto whole = load_model(dir);
-  auto model = streamed(dir);
+  auto model = test::streamed_model(dir);
   ASSERT_TRUE(model->streaming());
   EvalData data;
   at::manual_seed(3);
@@ -139,7 +127,7 @@ TEST(StreamingPlan, PerplexityAndCalibrationEqualTheWholeModel) {
 TEST(StreamingPlan, BatchesGoThroughTheBlocksInGroupsUnderTheHiddenStateBound) {
   const std::string dir = test::fixture("hf-tiny/llama-tiny");
   auto whole = load_model(dir);
-  auto model = streamed(dir);
+  auto model = test::streamed_model(dir);
   std::vector<ModelInputs> batches(3);
   for (size_t k = 0; k < batches.size(); ++k) batches[k].input_ids = at::arange(10, at::kLong).reshape({2, 5}) + static_cast<int64_t>(k);
   at::NoGradGuard ng;
@@ -159,7 +147,7 @@ TEST(StreamingPlan, BatchesGoThroughTheBlocksInGroupsUnderTheHiddenStateBound) {
 }
 
 TEST(StreamingPlan, ChangingAStreamedLayerIsRefused) {
-  auto model = streamed(test::fixture("hf-tiny/llama-tiny"));
+  auto model = test::streamed_model(test::fixture("hf-tiny/llama-tiny"));
   Layer& l = model->layer("model.layers.0.mlp.up_proj");
   try {
     l.set_weight(at::zeros(l.weight().sizes()));

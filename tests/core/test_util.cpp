@@ -2,6 +2,8 @@
 #include "core/util/remove_tree.h"
 
 #include "core/util/threads.h"
+#include "core/models/memory_plan.h"
+#include "core/models/registry.h"
 
 #include <algorithm>
 #include <cctype>
@@ -22,6 +24,19 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   remove_tree(path_);
+}
+
+std::unique_ptr<Model> streamed_model(const std::string& dir, MemoryPlan* plan) {
+  LoadOptions probe;
+  probe.materialize = false;
+  const MemoryPlan need = plan_memory(*load_model(dir, probe), at::kFloat, 0);
+  LoadOptions lo;
+  lo.max_memory = need.streamed_peak();
+  MemoryPlan got;
+  lo.plan = &got;
+  auto m = load_model(dir, lo);
+  if (plan) *plan = got;
+  return m;
 }
 
 }  // namespace quench::test

@@ -5,12 +5,18 @@
 #include <cmath>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "core/store/records.h"
+
+namespace quench {
+class Model;
+struct MemoryPlan;
+}  // namespace quench
 
 namespace quench::test {
 
@@ -22,6 +28,9 @@ inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO
 std::vector<std::string> reference_fixtures();
 // A fixture name as a gtest parameter name ("llama-tiny" → "llama_tiny").
 std::string param_name(const std::string& s);
+// The model at dir loaded streamed (--max-memory): the budget is exactly what streaming needs,
+// below the whole model. plan: what the loader decided.
+std::unique_ptr<Model> streamed_model(const std::string& dir, MemoryPlan* plan = nullptr);
 
 // A whole file as bytes.
 inline std::string read_file(const std::string& path) {
