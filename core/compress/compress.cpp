@@ -276,7 +276,10 @@ void Pipeline::quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, 
       }
     }
   }
-  for (Layer* l : stage) compress_layer(*by_layer_.at(l), cap.get());
+  for (Layer* l : stage) {
+    compress_layer(*by_layer_.at(l), cap.get());
+    if (model_.streaming()) lighten_reference(*by_layer_.at(l), measuring_);
+  }
 }
 
 void Pipeline::outside_blocks_data_layers(const std::vector<at::Tensor>& hs) {

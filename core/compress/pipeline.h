@@ -103,13 +103,19 @@ class Pipeline {
   // --- a model streamed from its checkpoint (streamed_pass.cpp) ---
   void check_streamable() const;
   void streamed_pass();
-  void streamed_outside_layers();  // the layers outside the blocks that need no calibration data
+  void streamed_outside_layers(bool measuring);  // the layers outside the blocks that need no calibration data
   void streamed_measure_outside(const std::vector<at::Tensor>& ms);
   // Block inputs of a streamed model on CUDA that would crowd the device wait in pinned host
   // memory between blocks; on_device brings one back for a pass.
   at::Tensor park(const at::Tensor& h) const;
   at::Tensor on_device(const at::Tensor& h) const { return park_on_host_ ? h.to(model_.device(), /*non_blocking=*/true) : h; }
   bool park_on_host_ = false;
+  bool measuring_ = false;
+  // Streamed: a layer's reference weight becomes its stored original when nothing changed it before
+  // its step (no rotation, no AWQ fold), or nothing when errors are not measured: no float copy of a
+  // block is kept while it is measured.
+  void lighten_reference(LayerState& s, bool measuring) const;
+  void compress_resident_layers(const std::vector<LayerState*>& states, bool measuring);
   std::map<std::string, PointTransforms::Probe> measure_probes_;  // streamed: installed for each block's measuring pass
 
   bool data_method(const LayerState& s) const { return needs_hessian(*s.plan) || needs_rows(*s.plan) || needs_abs_mean(*s.plan); }

@@ -12,9 +12,11 @@ std::map<std::string, PointTransforms::Probe> Pipeline::measure_probes() {
     if (s->layer->kind() == LayerKind::Embedding) continue;  // its input is ids: weight error only
     s->ref_bias = s->layer->bias().defined() ? s->layer->bias().to(at::kFloat) : at::Tensor();
     const int64_t cd = channel_dim_of(s->layer->kind());
-    probes[s->layer->input_point()] = [s, cd](const at::Tensor& x) {
+    // ref_weight is a float copy, or (streamed) the stored original in its own dtype: through the
+    // compute dtype, both give the weight the layer had before its step.
+    probes[s->layer->input_point()] = [s, cd, dt = model_.dtype()](const at::Tensor& x) {
       const at::Tensor xf = x.to(at::kFloat);
-      const at::Tensor ref = s->layer->apply(xf, s->ref_weight.to(xf.device()), s->ref_bias);
+      const at::Tensor ref = s->layer->apply(xf, s->ref_weight.to(xf.device(), dt).to(at::kFloat), s->ref_bias);
       at::Tensor xq = s->plan->input ? act_fake_quant(x, *s->plan->input, s->in_params, cd) : x;
       at::Tensor y = s->layer->compute(xq).to(at::kFloat);
       if (s->plan->output) y = act_fake_quant(y, *s->plan->output, s->out_params, cd);

@@ -7,6 +7,8 @@
 // What needs the whole model at once is refused up front (check_streamable): structured pruning,
 // SmoothQuant, RepQ-ViT and Quamba2 change several blocks' weights from one pass over the model,
 // and static activation scales (FP8 KV cache included) come from a pass over the compressed model.
+#include <optional>
+
 #include "core/compress/act_quant.h"
 #include "core/compress/family.h"
 #include "core/compress/hadamard_rotation.h"
@@ -41,19 +43,34 @@ at::Tensor Pipeline::park(const at::Tensor& h) const {
   return host;
 }
 
-void Pipeline::streamed_outside_layers() {
+void Pipeline::lighten_reference(LayerState& s, bool measuring) const {
+  if (!measuring) s.ref_weight = at::Tensor();
+  else if (!s.plan->hadamard && !folded_.count(s.layer)) s.ref_weight = s.layer->original_weight();
+  else if (!s.ref_weight.defined()) s.ref_weight = s.layer->weight().to(at::kFloat).clone();
+}
+
+// Without calibration data a layer's step needs only its own weight: one layer is resident at a
+// time, and written out right after.
+void Pipeline::compress_resident_layers(const std::vector<LayerState*>& states, bool measuring) {
+  for (LayerState* s : states) {
+    if (!has_weight_step(*s->plan) && !s->plan->hadamard) continue;
+    Model::Resident resident(model_, {s->layer});
+    if (s->plan->hadamard) rotate_layer_weight(*s->layer);
+    if (has_weight_step(*s->plan)) compress_layer(*s, nullptr);
+    lighten_reference(*s, measuring);
+    model_.settle({s->layer});
+  }
+}
+
+void Pipeline::streamed_outside_layers(bool measuring) {
   std::set<const Layer*> in_blocks;
   for (int64_t b = 0; b < model_.num_blocks(); ++b)
     for (Layer* l : model_.block_layers(b)) in_blocks.insert(l);
   for (auto& s : states_) {
     if (in_blocks.count(s->layer) || data_method(*s)) continue;
-    Model::Resident resident(model_, {s->layer});
-    if (s->plan->hadamard) rotate_layer_weight(*s->layer);
-    if (has_weight_step(*s->plan)) compress_layer(*s, nullptr);
-    // The head's reference stays for its measurement after the blocks; an embedding has none.
-    if (s->layer->kind() == LayerKind::Embedding) s->ref_weight = at::Tensor();
-    else if (!s->ref_weight.defined()) s->ref_weight = s->layer->weight().to(at::kFloat).clone();
-    model_.settle({s->layer});
+    // The head's reference stays for its measurement after the blocks; an embedding's input is
+    // ids, so it has none.
+    compress_resident_layers({s.get()}, measuring && s->layer->kind() != LayerKind::Embedding);
   }
 }
 
@@ -85,7 +102,7 @@ void Pipeline::streamed_pass() {
   bool any_data = false;
   for (auto& s : states_) any_data = any_data || data_method(*s);
   QUENCH_CHECK(!any_data || !calib_.empty(), "GPTQ, AWQ, Wanda, SparseGPT, ASVD and SVD-LLM need calibration data");
-  const bool measuring = !calib_.empty() && opts_.measure_samples > 0;
+  const bool measuring = measuring_ = !calib_.empty() && opts_.measure_samples > 0;
   steps_total_ = model_.num_blocks() + 1;
 
   // Every transform is known before the first block: the rotations (their weights are rotated when
@@ -99,7 +116,7 @@ void Pipeline::streamed_pass() {
   transforms_.install_only(model_.hooks(), {"rotate"});
 
   step("compressing layers outside the blocks");
-  streamed_outside_layers();
+  streamed_outside_layers(measuring);
   ++steps_done_;
 
   // Calibration inputs (every batch, when a method needs data) and measuring inputs (the first
@@ -124,13 +141,15 @@ void Pipeline::streamed_pass() {
   for (int64_t i = 0; i < model_.num_blocks(); ++i) {
     step("block " + std::to_string(i + 1) + "/" + std::to_string(model_.num_blocks()) + ": " + model_.block_name(i));
     const std::vector<Layer*> layers = model_.block_layers(i);
-    Model::Resident resident(model_, layers);
     std::vector<LayerState*> mine;
     for (Layer* l : layers)
       if (auto it = by_layer_.find(l); it != by_layer_.end()) mine.push_back(it->second);
-    for (LayerState* s : mine)
-      if (s->plan->hadamard) rotate_layer_weight(*s->layer);
+    if (!any_data) compress_resident_layers(mine, measuring);
+    std::optional<Model::Resident> resident;
+    if (any_data || measuring) resident.emplace(model_, layers);
     if (any_data) {
+      for (LayerState* s : mine)
+        if (s->plan->hadamard) rotate_layer_weight(*s->layer);
       awq_scales(i, hs);
       for (const auto& stage : block_stages(model_, i)) {
         std::vector<Layer*> targets;
@@ -139,13 +158,10 @@ void Pipeline::streamed_pass() {
         if (!targets.empty()) quantize_stage(i, hs, targets);
       }
       for (auto& h : hs) h = park(model_.block(i, on_device(h)));
-    } else {
-      for (LayerState* s : mine)
-        if (has_weight_step(*s->plan)) compress_layer(*s, nullptr);
     }
     if (measuring) {
       for (LayerState* s : mine) {
-        if (!s->ref_weight.defined()) s->ref_weight = s->layer->weight().to(at::kFloat).clone();
+        if (!s->ref_weight.defined()) lighten_reference(*s, measuring);
         s->ref_bias = s->layer->bias().defined() ? s->layer->bias().to(at::kFloat) : at::Tensor();
       }
       transforms_.install(model_.hooks(), measure_probes_, "quant");

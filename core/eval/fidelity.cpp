@@ -1,5 +1,6 @@
 #include "core/eval/fidelity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -17,11 +18,19 @@ void FidelityAccumulator::add(const at::Tensor& base_in, const at::Tensor& test_
     test = test.index({m});
   }
   if (base.size(0) == 0) return;
-  auto lp = at::log_softmax(base, -1), lq = at::log_softmax(test, -1);
-  kl_sum_ += (lp.exp() * (lp - lq)).sum().item<double>();
-  agree_ += base.argmax(-1).eq(test.argmax(-1)).sum().item<double>();
-  signal_ += base.to(at::kDouble).pow(2).sum().item<double>();
-  noise_ += (base.to(at::kDouble) - test.to(at::kDouble)).pow(2).sum().item<double>();
+  // Rows in slices of about 64 MiB of doubles: a vocabulary of 128k makes one batch's temporaries
+  // (log-probabilities, doubles) several GB at once.
+  const int64_t rows = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(C, 1));
+  for (int64_t r = 0; r < base.size(0); r += rows) {
+    const int64_t n = std::min(rows, base.size(0) - r);
+    const at::Tensor b = base.narrow(0, r, n), t = test.narrow(0, r, n);
+    const at::Tensor lp = at::log_softmax(b, -1), lq = at::log_softmax(t, -1);
+    kl_sum_ += (lp.exp() * (lp - lq)).sum().item<double>();
+    agree_ += b.argmax(-1).eq(t.argmax(-1)).sum().item<double>();
+    const at::Tensor bd = b.to(at::kDouble);
+    signal_ += bd.pow(2).sum().item<double>();
+    noise_ += (bd - t.to(at::kDouble)).pow(2).sum().item<double>();
+  }
   positions_ += base.size(0);
 }
 
