@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A Llama-3.2-1B-shaped checkpoint (1.24 B parameters, 2.5 GB of random bf16 weights, tied head)
-is calibrated and evaluated by the real quench-cli with --max-memory 1, streamed one block at a
-time, each run within 1.5 GB of peak resident memory (the child's ru_maxrss, from wait4). Loaded
+is calibrated, evaluated, and compressed with RTN W8A16 and saved (then reopened by the export
+check) by the real quench-cli with --max-memory 1, streamed one block at a time, each run within
+1.5 GB of peak resident memory (the child's ru_maxrss, from wait4). Loaded
 whole in float32 the same model takes 5 GB of weights alone (issue 20).
 
     tests/cli/streaming_rss_test.py --cli build/app/cli/quench-cli --demo resources/demo
@@ -63,6 +64,8 @@ try:
                       "--no-record"],  # no --json: its histograms of every point would be the largest thing in memory
         "eval": ["eval", model, "--text", text, "--ctx", "32", "--max-windows", "2", "--batch", "1", "--max-memory", "1",
                  "--no-record", "--json"],
+        "compress": ["compress", model, "--recipe", "W8A16", "--calib", text, "--samples", "2", "--seq", "32", "--measure-samples", "2",
+                     "--max-memory", "1", "--no-record", "--save-model", os.path.join(tmp, "saved"), "--json"],
     }
     for name, args in jobs.items():
         code, out, err, rss, secs = run(args)
@@ -74,9 +77,23 @@ try:
             failures.append(f"{name}: no streaming plan on stderr: {err.strip()[-500:]}")
         if rss > LIMIT_MIB:
             failures.append(f"{name}: peak RSS {rss:.0f} MiB is above {LIMIT_MIB} MiB")
-        if name == "eval" and not (json.loads(out.strip().splitlines()[-1]).get("value", 0) > 1):
+        result = json.loads(out.strip().splitlines()[-1]) if name != "calibrate" else {}
+        if name == "eval" and not (result.get("value", 0) > 1):
             failures.append(f"eval: perplexity {result.get('value')} is not a finite number above 1")
+        if name == "compress":
+            saved = os.path.join(tmp, "saved", "model.safetensors")
+            size = os.path.getsize(saved) if os.path.exists(saved) else 0
+            agreement = result.get("metrics", {}).get("export_top1_agreement", 0)
+            print(f"compress: saved {size / 1e9:.2f} GB, reopened top-1 agreement {agreement:.3f}", flush=True)
+            if size < 2.4e9:  # bf16 like the source: 2.47 GB
+                failures.append(f"compress: {saved} holds {size} bytes, not the whole model")
+            if agreement < 0.9:
+                failures.append(f"compress: the saved model agrees with the compressed one on {agreement:.3f} of top-1 tokens")
+            rows = [l for l in result.get("layers", []) if l.get("output_rel_mse") is not None]
+            if len(rows) != 16 * 7:
+                failures.append(f"compress: {len(rows)} layers with a measured output error, expected 112")
 finally:
+    shutil.rmtree(os.path.join(tmp, "saved"), ignore_errors=True)
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
 
