@@ -2,16 +2,37 @@
 
 #include <algorithm>
 
+#include "core/ops/gptq_block.h"
 #include "core/util/error.h"
 
 namespace quench {
 
 void HessianAccumulator::add(const at::Tensor& x_in) {
   QUENCH_CHECK(x_in.size(-1) == in_, "HessianAccumulator: input has ", x_in.size(-1), " features, expected ", in_);
-  const auto x = x_in.reshape({-1, in_}).to(at::kDouble);
-  if (!sum_.defined()) sum_ = at::zeros({in_, in_}, x.options());
-  sum_.addmm_(x.t(), x);
-  rows_ += x.size(0);
+  const auto x2d = x_in.reshape({-1, in_});
+  if (!sum_.defined()) sum_ = at::zeros({in_, in_}, x2d.options().dtype(at::kDouble));
+  const at::ScalarType t = x2d.scalar_type();
+  if (x2d.is_cuda() && (t == at::kBFloat16 || t == at::kHalf)) {
+    // Half-precision values are exact in TF32 (10 mantissa bits), so a TF32 product accumulated in
+    // float32 loses nothing but the accumulation's rounding over one batch's rows, and runs on
+    // tensor cores; float64 GEMMs made the Hessians half of an 8B GPTQ run's time. Batches still sum in float64.
+    const bool was = at::globalContext().allowTF32CuBLAS();
+    at::globalContext().setAllowTF32CuBLAS(true);
+    const at::Tensor xf = x2d.to(at::kFloat);
+    at::Tensor part;
+    try {
+      part = at::mm(xf.t(), xf);
+    } catch (...) {
+      at::globalContext().setAllowTF32CuBLAS(was);
+      throw;
+    }
+    at::globalContext().setAllowTF32CuBLAS(was);
+    sum_.add_(part);
+  } else {
+    const auto x = x2d.to(at::kDouble);
+    sum_.addmm_(x.t(), x);
+  }
+  rows_ += x2d.size(0);
 }
 
 at::Tensor HessianAccumulator::hessian() const {
@@ -95,29 +116,49 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   std::vector<ops::GgmlParams> ggml_params;
   // NVFP4's tensor scale comes from the weight as GPTQ found it, one for every block it fits.
   const at::Tensor nvfp4_g = ggml && *ggml == GgmlType::NVFP4 ? ops::nvfp4_global(W) : at::Tensor();
-  double loss = 0;
+  // On CUDA each block of columns is one kernel (the same roundings as the loop below); the loop
+  // stays the reference on the CPU and serves ggml grids, which fit per column on the host.
+  const bool kernel = !ggml && !setting.fp8 && !setting.olive && ops::gptq_block_on_kernel(W, spec, B);
+  at::Tensor loss_t = at::zeros({1}, W.options().dtype(at::kDouble));
+  at::Tensor group_scale, group_zero;
+  if (kernel && grouped) {
+    const int64_t groups = (in + g - 1) / g;
+    group_scale = at::empty({W.size(0), groups}, W.options());
+    if (!spec.symmetric) group_zero = at::empty({W.size(0), groups}, W.options().dtype(at::kInt));
+  }
   for (int64_t i1 = 0; i1 < in; i1 += B) {
     const int64_t i2 = std::min(i1 + B, in), count = i2 - i1;
-    at::Tensor W1 = W.narrow(1, i1, count).clone();
-    at::Tensor Q1 = at::zeros_like(W1), Err1 = at::zeros_like(W1);
-    const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t col = i1 + i;
-      if (ggml && col % g == 0) ggml_params.push_back(ops::ggml_fit(W1.narrow(1, i, g), *ggml, {}, nvfp4_g));
-      else if (grouped && !ggml && col % g == 0) group_params.push_back(params = fit(W1.narrow(1, i, std::min(g, count - i)), spec));
-      const at::Tensor w = W1.narrow(1, i, 1);  // [out, 1]
-      const double d = U1[i][i].item<double>();
-      const at::Tensor q = ggml ? ops::ggml_fake_quant_column(w, ggml_params.back(), col % g) : ops::fake_quant(w, params, colspec);
-      Q1.narrow(1, i, 1).copy_(q);
-      const at::Tensor err = (w - q) / d;
-      loss += err.pow(2).sum().item<double>();
-      // W1[:, i:] −= err · U1[i, i:]
-      W1.narrow(1, i, count - i).sub_(err.matmul(U1.narrow(0, i, 1).narrow(1, i, count - i)));
-      Err1.narrow(1, i, 1).copy_(err);
+    at::Tensor Err1;
+    if (kernel) {
+      Err1 = at::empty({W.size(0), count}, W.options());
+      ops::gptq_block(W, Q, Err1, U, i1, count, spec, params, group_scale, group_zero, loss_t);
+    } else {
+      at::Tensor W1 = W.narrow(1, i1, count).clone();
+      at::Tensor Q1 = at::zeros_like(W1);
+      Err1 = at::zeros_like(W1);
+      const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
+      // One host copy of the diagonal per block: a device read per column is a sync per column.
+      const at::Tensor diag = U1.diagonal().to(at::kCPU, at::kDouble);
+      const auto d_at = diag.accessor<double, 1>();
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t col = i1 + i;
+        if (ggml && col % g == 0) ggml_params.push_back(ops::ggml_fit(W1.narrow(1, i, g), *ggml, {}, nvfp4_g));
+        else if (grouped && !ggml && col % g == 0) group_params.push_back(params = fit(W1.narrow(1, i, std::min(g, count - i)), spec));
+        const at::Tensor w = W1.narrow(1, i, 1);  // [out, 1]
+        const double d = d_at[i];
+        const at::Tensor q = ggml ? ops::ggml_fake_quant_column(w, ggml_params.back(), col % g) : ops::fake_quant(w, params, colspec);
+        Q1.narrow(1, i, 1).copy_(q);
+        const at::Tensor err = (w - q) / d;
+        loss_t.add_(err.pow(2).sum().to(at::kDouble));
+        // W1[:, i:] −= err · U1[i, i:]
+        W1.narrow(1, i, count - i).sub_(err.matmul(U1.narrow(0, i, 1).narrow(1, i, count - i)));
+        Err1.narrow(1, i, 1).copy_(err);
+      }
+      Q.narrow(1, i1, count).copy_(Q1);
     }
-    Q.narrow(1, i1, count).copy_(Q1);
     if (i2 < in) W.narrow(1, i2, in - i2).sub_(Err1.matmul(U.narrow(0, i1, count).narrow(1, i2, in - i2)));
   }
+  const double loss = loss_t.item<double>();
   if (setting.act_order) Q = Q.index_select(1, invperm);
   if (info) {
     info->encoding = {};
@@ -127,13 +168,18 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
       info->encoding.spec = spec;
       if (grouped) {
         // Group k holds (permuted) columns k·g …: its scale is column k of [out, groups].
-        std::vector<at::Tensor> sc, zs;
-        for (const auto& p : group_params) {
-          sc.push_back(p.scale.reshape({-1, 1}));
-          if (p.zero.defined()) zs.push_back(p.zero.reshape({-1, 1}));
+        if (kernel) {
+          info->encoding.params.scale = group_scale;
+          info->encoding.params.zero = group_zero;
+        } else {
+          std::vector<at::Tensor> sc, zs;
+          for (const auto& p : group_params) {
+            sc.push_back(p.scale.reshape({-1, 1}));
+            if (p.zero.defined()) zs.push_back(p.zero.reshape({-1, 1}));
+          }
+          info->encoding.params.scale = at::cat(sc, 1);
+          if (!zs.empty()) info->encoding.params.zero = at::cat(zs, 1);
         }
-        info->encoding.params.scale = at::cat(sc, 1);
-        if (!zs.empty()) info->encoding.params.zero = at::cat(zs, 1);
         if (setting.act_order) info->encoding.g_idx = at::floor_divide(invperm, g).to(at::kInt);
       } else {
         info->encoding.params = params;

@@ -1,7 +1,9 @@
 #include "core/nn/functional.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/util/error.h"
 
@@ -120,17 +122,29 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     kk = k.repeat_interleave(H / Hkv, 1);
     vv = v.repeat_interleave(H / Hkv, 1);
   }
-  auto scores = at::matmul(q, kk.transpose(-1, -2)).to(at::kFloat) * scale;
-  if (causal || window > 0) {
-    auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-    auto i = at::arange(S - T, S, opts).unsqueeze(1);
-    auto j = at::arange(S, opts).unsqueeze(0);
-    auto masked = causal ? (j > i) : at::zeros({T, S}, opts.dtype(at::kBool));
-    if (window > 0) masked = masked | (j <= i - window);
-    scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
-  }
-  auto probs = at::softmax(scores, -1).to(q.scalar_type());
-  return at::matmul(probs, vv);
+  // Queries [t0, t0 + n): rows of the score matrix are independent, so slicing them changes nothing.
+  auto rows = [&](int64_t t0, int64_t n) {
+    const at::Tensor qs = n == T ? q : q.narrow(2, t0, n);
+    auto scores = at::matmul(qs, kk.transpose(-1, -2)).to(at::kFloat) * scale;
+    if (causal || window > 0) {
+      auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+      auto i = at::arange(S - T + t0, S - T + t0 + n, opts).unsqueeze(1);
+      auto j = at::arange(S, opts).unsqueeze(0);
+      auto masked = causal ? (j > i) : at::zeros({n, S}, opts.dtype(at::kBool));
+      if (window > 0) masked = masked | (j <= i - window);
+      scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
+    }
+    auto probs = at::softmax(scores, -1).to(q.scalar_type());
+    return at::matmul(probs, vv);
+  };
+  // The float32 scores of a long context are B·H·T·S·4 bytes (8 × 2048 tokens with 32 heads: 4 GiB,
+  // three times over with the mask and softmax); above 256 MiB they are computed a slice of queries at a time.
+  const int64_t per_row = q.size(0) * H * S * 4;
+  const int64_t chunk = std::max<int64_t>(1, (int64_t(256) << 20) / std::max<int64_t>(per_row, 1));
+  if (chunk >= T) return rows(0, T);
+  std::vector<at::Tensor> parts;
+  for (int64_t t0 = 0; t0 < T; t0 += chunk) parts.push_back(rows(t0, std::min(chunk, T - t0)));
+  return at::cat(parts, 2);
 }
 
 }  // namespace quench

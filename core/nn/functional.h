@@ -32,6 +32,7 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 
 // Scaled dot-product attention; q [B, H, T, D], k/v [B, Hkv, T, D]; softmax in float32.
 // causal: mask the future; window > 0: also mask keys more than window-1 positions back.
+// Above 256 MiB of float32 scores the queries are taken a slice at a time (same result).
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale, bool causal,
                      int64_t window = 0);
 
