@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -128,6 +129,10 @@ extern "C" void on_fatal_signal(int sig, siginfo_t* info, void* context) {
 
 int main(int argc, char** argv) {
   install_fatal_handlers(on_fatal_signal);
+  // Streamed jobs allocate blocks of changing shapes (a 14336-input Hessian after 4096-input ones):
+  // growable segments keep libtorch's CUDA cache from fragmenting into a peak far above what is
+  // live. A user's own setting wins; libtorch builds without CUDA ignore it.
+  setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", /*overwrite=*/0);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     usage(std::cerr);
