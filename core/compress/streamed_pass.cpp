@@ -39,7 +39,9 @@ void Pipeline::check_streamable() const {
 at::Tensor Pipeline::park(const at::Tensor& h) const {
   if (!park_on_host_) return h;
   at::Tensor host = at::empty(h.sizes(), at::TensorOptions().dtype(h.scalar_type()).pinned_memory(true));
-  host.copy_(h);
+  // Asynchronous: the host copy is only ever read by a later copy back on the same stream, and
+  // libtorch's pinned allocator keeps the buffer until the copies that use it are done.
+  host.copy_(h, /*non_blocking=*/true);
   return host;
 }
 
