@@ -251,6 +251,14 @@ int cmd_compress(const Argv& argv) {
       std::cout << k << std::string(k.size() < 12 ? 12 - k.size() : 1, ' ') << fixed(it.value().get<double>(), 4) << "\n";
   }
   std::cout << "seconds     " << fixed(result.seconds, 1) << " compressing\n";
+  if (result.details.contains("streamed")) {
+    const auto& secs = result.details["streamed"]["block_seconds"];
+    double sum = 0, most = 0;
+    for (const auto& v : secs) sum += v.get<double>(), most = std::max(most, v.get<double>());
+    if (!secs.empty())
+      std::cout << "streamed    " << secs.size() << " blocks one at a time, " << fixed(sum / static_cast<double>(secs.size()), 2)
+                << " s per block on average (longest " << fixed(most, 2) << " s)\n";
+  }
   for (const auto& warn : result.warnings) std::cout << "warning: " << warn << "\n";
   if (!save_dir.empty()) std::cout << "saved       " << save_dir << " (quench-cli inspect " << save_dir << ")\n";
   if (metrics.contains("export_top1_agreement"))

@@ -7,6 +7,7 @@
 // What needs the whole model at once is refused up front (check_streamable): structured pruning,
 // SmoothQuant, RepQ-ViT and Quamba2 change several blocks' weights from one pass over the model,
 // and static activation scales (FP8 KV cache included) come from a pass over the compressed model.
+#include <chrono>
 #include <optional>
 
 #include "core/compress/act_quant.h"
@@ -140,7 +141,10 @@ void Pipeline::streamed_pass() {
   }
   model_.release_pages();
 
+  // Seconds per block: a model with more blocks of the same shapes takes that times its count.
+  std::vector<double> block_seconds;
   for (int64_t i = 0; i < model_.num_blocks(); ++i) {
+    const auto block_start = std::chrono::steady_clock::now();
     step("block " + std::to_string(i + 1) + "/" + std::to_string(model_.num_blocks()) + ": " + model_.block_name(i));
     const std::vector<Layer*> layers = model_.block_layers(i);
     std::vector<LayerState*> mine;
@@ -180,8 +184,11 @@ void Pipeline::streamed_pass() {
       s->ref_weight = s->ref_bias = s->mask = at::Tensor();
     }
     model_.settle(layers);
+    // settle() copied the block's changed weights to the host, which waited for the block's work.
+    block_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - block_start).count());
     ++steps_done_;
   }
+  details_["streamed"] = {{"blocks", model_.num_blocks()}, {"block_seconds", block_seconds}};
   if (any_data) outside_blocks_data_layers(hs);
   hs.clear();
   if (measuring) streamed_measure_outside(ms);

@@ -86,6 +86,10 @@ TEST_P(StreamedCompress, RowsLogitsAndSavedModelEqualTheWholeModel) {
     same(x.output_rel_mse, y.output_rel_mse, "output error");
   }
   EXPECT_EQ(a.size.bytes, b.size.bytes);
+  // The streamed run times every block (the CLI prints the mean, to read a deeper model's time off).
+  ASSERT_TRUE(b.details.contains("streamed")) << k.name;
+  EXPECT_EQ(b.details["streamed"]["block_seconds"].size(), static_cast<size_t>(model->num_blocks())) << k.name;
+  EXPECT_FALSE(a.details.contains("streamed")) << k.name;
   // Compressed blocks rest on their written copies; the next forward reads them back.
   for (const auto& l : model->layers()) EXPECT_FALSE(l->resident()) << l->name();
   const at::Tensor la = logits(*whole, c), lb = logits(*model, c);
