@@ -40,9 +40,11 @@ except Exception:
 m = j.get("metrics", {})
 rows = [l for l in j.get("layers", []) if l.get("output_sqnr_db") is not None]
 sq = sorted(l["output_sqnr_db"] for l in rows)
+bs = j.get("details", {}).get("streamed", {}).get("block_seconds", [])
+per_block = f", {sum(bs)/len(bs):.2f} s per block (max {max(bs):.2f})" if bs else ""
 print(f"{label}: wall {wall.group(1) if wall else '?'}, compress {m.get('compress_seconds', 0):.1f} s, peak RSS "
       f"{int(rss.group(1))/1e6 if rss else 0:.2f} GB, peak GPU {int(gpu)/1024:.1f} GiB; {len(rows)} layers measured, "
-      f"output SQNR {sq[0] if sq else 0:.1f}..{sq[-1] if sq else 0:.1f} dB")
+      f"output SQNR {sq[0] if sq else 0:.1f}..{sq[-1] if sq else 0:.1f} dB{per_block}")
 PY
 }
 CAL="--calib resources/demo/sotu-calib.txt --samples $N --seq $T --recipe /tmp/gptq-w4a16-g128.json --max-memory 4"
