@@ -1,4 +1,4 @@
-// libFuzzer target: recipe files (core/compress/recipe.cpp, settings.cpp, prune_settings.cpp)
+// libFuzzer target: recipe files (core/compress/recipe*.cpp, settings.cpp, prune_settings.cpp)
 // read as `--recipe FILE` reads them, then resolved against three tiny models (a Llama, a Mamba-2,
 // a ViT) as `compress --plan` does: the plan, its size estimate and the two exporters' verdicts.
 // quench::Error (RecipeError included) is the orderly refusal; anything else is a finding.

@@ -1,7 +1,8 @@
 #pragma once
 // The typed "prune" and "lowrank" sections of a recipe (docs/recipes.md), parsed strictly like
 // settings.h's: an unknown key or impossible value throws a RecipeError naming the key; checks
-// that need the layer (M divides the inputs, the rank fits) are in recipe.cpp's typed_layer_plan.
+// that need the layer (M divides the inputs, the rank fits) are in recipe_resolve.cpp's
+// typed_layer_plan.
 //
 //   prune:   {"method": "magnitude"|"wanda"|"sparsegpt", "sparsity": 0 ≤ p < 1  (unstructured)
 //             | "pattern": "N:M" (keep N of every M consecutive inputs of a row, NVIDIA's and
