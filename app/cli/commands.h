@@ -21,6 +21,7 @@ int cmd_eval(const Argv& args);
 int cmd_calibrate(const Argv& args);
 int cmd_experiments(const Argv& args);
 int cmd_tokenize(const Argv& args);
+int cmd_generate(const Argv& args);
 int cmd_compress(const Argv& args);
 int cmd_sensitivity(const Argv& args);
 int cmd_diff(const Argv& args);

@@ -29,6 +29,7 @@ const std::vector<Command>& commands() {
       {"experiments", "list, show, compare, delete, rename and export stored runs", cmd_experiments},
       {"diff", "per-layer SQNR, outlier channels and perplexity of a quantized model (.gguf or dir) against its float original", cmd_diff},
       {"sweep", "many recipes or a chunked sensitivity analysis, here or as a Slurm job array, collected into the store", cmd_sweep},
+      {"generate", "continue a prompt token by token with the decoding cache; prefill and decode tokens/s", cmd_generate},
       {"tokenize", "token ids of a text file, as the model's tokenizer.json gives them", cmd_tokenize},
   };
   return table;

@@ -3,6 +3,7 @@
 // windows where the config asks for them (Mistral's sliding_window, Qwen2's layer_types).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "core/models/architectures.h"
@@ -87,21 +88,40 @@ class Llama : public Model {
   int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
   std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
 
-  at::Tensor block(int64_t i, const at::Tensor& h) override {
+  at::Tensor block(int64_t i, const at::Tensor& h) override { return run_block(i, h, nullptr); }
+
+  bool can_decode() const override { return true; }
+  at::Tensor block_step(int64_t i, const at::Tensor& h, DecodeCache& cache) override { return run_block(i, h, &cache); }
+
+  // The block on h's tokens; with a cache they follow cache->pos earlier tokens, whose keys and
+  // values (after RoPE and any KV-cache transform at the points) the cache holds as [B, Hkv, S, D].
+  at::Tensor run_block(int64_t i, const at::Tensor& h, DecodeCache* cache) {
     const Block& b = blocks_.at(i);
-    const int64_t B = h.size(0), T = h.size(1);
+    const int64_t B = h.size(0), T = h.size(1), pos = cache ? cache->pos : 0;
     auto x = rms_norm(h, *b.in_norm, eps_);
     // Head counts come from the weights, so structured pruning can remove heads.
     const int64_t H = b.q->out_features() / head_dim_, Hkv = b.k->out_features() / head_dim_;
     auto q = b.q->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
     auto k = b.k->forward(x).view({B, T, Hkv, head_dim_}).transpose(1, 2);
     auto v = b.v->forward(x).view({B, T, Hkv, head_dim_}).transpose(1, 2);
-    const auto& [cos, sin] = tables(T, h);
+    const auto& [cos_all, sin_all] = tables(pos + T, h);
+    const at::Tensor cos = cos_all.narrow(0, pos, T), sin = sin_all.narrow(0, pos, T);
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
     q = tap_heads(b.q_point, q);
     k = tap_heads(b.k_point, k);
     v = tap_heads(b.v_point, v);
+    if (cache) {
+      auto& kv = cache->blocks.at(i);
+      if (kv.empty()) {
+        kv = {k, v};
+      } else {
+        QUENCH_CHECK(kv[0].size(2) == pos, block_name(i), ": the cache holds ", kv[0].size(2), " tokens, expected ", pos);
+        kv = {at::cat({kv[0], k}, 2), at::cat({kv[1], v}, 2)};
+      }
+      k = kv[0];
+      v = kv[1];
+    }
     auto a = attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), true, b.window);
     a = a.transpose(1, 2).reshape({B, T, H * head_dim_});
     auto h2 = h + b.o->forward(a);
@@ -195,11 +215,14 @@ class Llama : public Model {
     return out.view({B, T, Hk, D}).transpose(1, 2);
   }
 
+  // Tables for at least T positions (callers take the rows they need): a row depends only on its
+  // position, so decoding step by step reuses one table instead of rebuilding it every token.
   const std::pair<at::Tensor, at::Tensor>& tables(int64_t T, const at::Tensor& like) {
-    if (rope_T_ != T || !rope_cache_.first.defined() || rope_cache_.first.device() != like.device() ||
+    if (rope_T_ < T || !rope_cache_.first.defined() || rope_cache_.first.device() != like.device() ||
         rope_cache_.first.scalar_type() != like.scalar_type()) {
-      rope_cache_ = rope_tables(rope_, T, like.device(), like.scalar_type());
-      rope_T_ = T;
+      const int64_t n = rope_T_ > 0 && rope_T_ < T ? std::max(T, 2 * rope_T_) : T;
+      rope_cache_ = rope_tables(rope_, n, like.device(), like.scalar_type());
+      rope_T_ = n;
     }
     return rope_cache_;
   }

@@ -88,6 +88,30 @@ ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
   return out;
 }
 
+at::Tensor Model::decode(const at::Tensor& ids, DecodeCache& cache) {
+  QUENCH_CHECK(can_decode(), architecture_, ": decoding token by token is not implemented for this architecture");
+  QUENCH_CHECK(ids.dim() == 2 && ids.size(1) > 0, "decode: input_ids must be [B, T] with T > 0, got ", ids.sizes());
+  check_context(cache.pos + ids.size(1), "a generated sequence of");
+  const int64_t n = num_blocks();
+  if (cache.blocks.empty()) cache.blocks.resize(static_cast<size_t>(n));
+  QUENCH_CHECK(static_cast<int64_t>(cache.blocks.size()) == n, "decode: the cache has ", cache.blocks.size(), " blocks, the model ", n);
+  ModelInputs in;
+  in.input_ids = ids;
+  at::Tensor h = embed(in);
+  for (int64_t i = 0; i < n; ++i) {
+    Resident resident(*this, block_layers(i));
+    h = block_step(i, h, cache);
+  }
+  cache.pos += ids.size(1);
+  at::Tensor logits = output(final_norm(h));
+  if (streaming_) release_pages();
+  return logits;
+}
+
+at::Tensor Model::block_step(int64_t, const at::Tensor&, DecodeCache&) {
+  fail(architecture_, ": decoding token by token is not implemented for this architecture");
+}
+
 void Model::forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,
                             const std::function<void(int64_t, int64_t)>& on_block, uint64_t max_hidden_bytes) {
   if (!streaming_) {

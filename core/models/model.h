@@ -67,6 +67,18 @@ class Model {
   void forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,
                        const std::function<void(int64_t, int64_t)>& on_block = {}, uint64_t max_hidden_bytes = uint64_t(256) << 20);
 
+  // --- incremental decoding (generation) ---
+  // What each block keeps between decoding steps: an attention block's keys and values so far.
+  struct DecodeCache {
+    std::vector<std::vector<at::Tensor>> blocks;  // per block, in the architecture's own layout
+    int64_t pos = 0;                              // tokens the cache holds
+  };
+  // True when the architecture implements block_step.
+  virtual bool can_decode() const { return false; }
+  // Logits [B, T, vocab] of new tokens ids [B, T] that follow the cache.pos tokens already in the
+  // cache, which then holds them too: the same numbers forward() gives on the whole sequence.
+  at::Tensor decode(const at::Tensor& ids, DecodeCache& cache);
+
   // --- compressible layers and observable points ---
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   Layer* find_layer(const std::string& name) const;
@@ -143,6 +155,9 @@ class Model {
     BlocksThenNormed,                // Mamba, Mamba-2: [b1, …, bL, norm(bL)]
   };
   virtual HiddenStates hidden_states_style() const { return HiddenStates::EmbeddingsThenBlocksLastNormed; }
+  // Block i on hidden states h [B, T, hidden] of tokens at positions cache.pos … cache.pos + T − 1,
+  // reading cache.blocks[i] and appending these tokens to it. Only where can_decode() is true.
+  virtual at::Tensor block_step(int64_t i, const at::Tensor& h, DecodeCache& cache);
   // Whether hidden_states gets an entry after block i (ResNet records one per stage, not per block).
   virtual bool records_hidden_state(int64_t /*i*/) const { return true; }
 

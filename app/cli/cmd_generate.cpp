@@ -1,0 +1,116 @@
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/format.h"
+#include "core/export/gguf_import.h"
+#include "core/models/memory_plan.h"
+#include "core/models/registry.h"
+#include "core/runs/generate.h"
+#include "core/text/tokenizer.h"
+#include "core/text/unicode.h"
+#include "core/util/error.h"
+#include "core/util/read_file.h"
+
+namespace quench::cli {
+
+namespace {
+const char* kUsage =
+    "usage: quench-cli generate MODEL_DIR (--prompt TEXT | --prompt-file FILE) [--max-new-tokens 64]\n"
+    "                           [--temperature 0] [--top-k 0] [--top-p 1] [--seed 0] [--ignore-eos]\n"
+    "                           [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB] [--json]\n"
+    "Continues the prompt with the model's decoding cache: the prompt in one prefill step, then one token\n"
+    "per step, printed as it comes. Greedy unless --temperature > 0 (then sampled from the top-k / top-p\n"
+    "tokens with a seeded generator: the same seed gives the same text on any device). Stops at\n"
+    "config.json's eos_token_id unless --ignore-eos. Prefill and decode speeds go to stderr (--json: one\n"
+    "object on stdout with the text, the token ids and both speeds).\n"
+    "Architectures with a decoding cache: Llama, Qwen2, Mistral.\n";
+}  // namespace
+
+int cmd_generate(const Argv& argv) {
+  Args a(argv, {"ignore-eos", "json"},
+         {"prompt", "prompt-file", "max-new-tokens", "temperature", "top-k", "top-p", "seed", "device", "dtype", "max-memory"});
+  if (a.help()) {
+    std::cout << kUsage << kMaxMemoryHelp;
+    return 0;
+  }
+  a.expect_positional({"MODEL_DIR"});
+  if (a.get("prompt").has_value() == a.get("prompt-file").has_value()) throw UsageError("give one of --prompt TEXT or --prompt-file FILE");
+  const std::string prompt_text = a.get("prompt") ? *a.get("prompt") : read_file(*a.get("prompt-file"), kMaxTextBytes, "prompt");
+  if (const size_t bad = text::find_invalid_utf8(prompt_text); bad != std::string::npos)
+    fail(a.get("prompt-file") ? *a.get("prompt-file") : std::string("--prompt"), ": not valid UTF-8 at byte ", bad);
+  GenerateOptions g;
+  g.max_new_tokens = a.get_int("max-new-tokens", 64);
+  g.temperature = a.get_double("temperature", 0);
+  g.top_k = a.get_int("top-k", 0);
+  g.top_p = a.get_double("top-p", 1.0);
+  g.seed = static_cast<uint64_t>(a.get_int("seed", 0));
+  if (g.max_new_tokens < 0 || g.temperature < 0 || g.top_k < 0 || !(g.top_p > 0 && g.top_p <= 1) || a.get_int("seed", 0) < 0)
+    throw UsageError("--max-new-tokens, --temperature, --top-k and --seed must be ≥ 0, --top-p in (0, 1]");
+  const bool json = a.flag("json");
+
+  LoadOptions opts;
+  opts.device = parse_device(a.get("device", "cpu"));
+  opts.dtype = parse_dtype(a.get("dtype", "float32"));
+  opts.max_memory = max_memory_option(a);
+  MemoryPlan plan;
+  opts.plan = &plan;
+  const std::string dir = resolve_model_path(a.positional()[0]);
+  const Tokenizer tok = Tokenizer::from_model_dir(dir);
+  auto model = load_model(a.positional()[0], opts);
+  if (opts.max_memory) std::cerr << plan.describe() << "\n";
+  QUENCH_CHECK(model->modality() == Modality::Text, a.positional()[0], ": ", model->architecture(), " does not generate text");
+  QUENCH_CHECK(model->can_decode(), a.positional()[0], ": ", model->architecture(),
+               " has no decoding cache in Quench yet, so it cannot generate (architectures that can: Llama, Qwen2, Mistral)");
+  const std::vector<int32_t> ids = tok.encode(prompt_text, /*add_special_tokens=*/true);
+  QUENCH_CHECK(!ids.empty(), dir, "/tokenizer.json: the prompt gives no tokens");
+  const int64_t vocab = model->layers().front()->weight().size(0);
+  at::Tensor prompt = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    QUENCH_CHECK(ids[i] >= 0 && ids[i] < vocab, dir, "/tokenizer.json: token id ", ids[i], " of the prompt is outside the model's vocabulary of ", vocab);
+    prompt[0][static_cast<int64_t>(i)] = ids[i];
+  }
+  if (!a.flag("ignore-eos")) g.stop_ids = eos_ids(*model);
+
+  // Text is printed as it grows: the whole continuation is decoded again each step, so a character
+  // split over several tokens appears once it is complete.
+  std::vector<int32_t> out_ids;
+  std::string shown;
+  if (!json) std::cout << prompt_text << std::flush;
+  const GenerateResult r = generate(*model, prompt, g, [&](int64_t id) {
+    if (json) return;
+    out_ids.push_back(static_cast<int32_t>(id));
+    const std::string text = tok.decode(out_ids, /*skip_special_tokens=*/true);
+    if (text.size() > shown.size() && text.compare(0, shown.size(), shown) == 0 && text::find_invalid_utf8(text) == std::string::npos) {
+      std::cout << text.substr(shown.size()) << std::flush;
+      shown = text;
+    }
+  });
+  std::vector<int32_t> all(r.tokens.begin(), r.tokens.end());
+  const std::string continuation = tok.decode(all, /*skip_special_tokens=*/true);
+  if (json) {
+    nlohmann::json j = {{"prompt_tokens", r.prompt_tokens},
+                        {"tokens", r.tokens},
+                        {"text", continuation},
+                        {"stopped_at_eos", r.stopped},
+                        {"prefill_seconds", r.prefill_seconds},
+                        {"decode_seconds", r.decode_seconds},
+                        {"prefill_tokens_per_second", r.prefill_tokens_per_second()},
+                        {"decode_tokens_per_second", r.decode_tokens_per_second()},
+                        {"device", a.get("device", "cpu")},
+                        {"dtype", a.get("dtype", "float32")}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  if (continuation.size() > shown.size() && continuation.compare(0, shown.size(), shown) == 0) std::cout << continuation.substr(shown.size());
+  std::cout << "\n";
+  std::cerr << r.prompt_tokens << " prompt tokens in " << fixed(r.prefill_seconds, 3) << " s (" << fixed(r.prefill_tokens_per_second(), 1)
+            << " tokens/s); " << r.tokens.size() << " new tokens, " << fixed(r.decode_tokens_per_second(), 1) << " tokens/s decoding"
+            << (r.stopped ? " (stopped at end of sequence)" : "") << "\n";
+  return 0;
+}
+
+}  // namespace quench::cli

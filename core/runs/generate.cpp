@@ -1,0 +1,100 @@
+#include "core/runs/generate.h"
+
+// at::NoGradGuard: ATen.h stopped including it in libtorch 2.x.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "core/util/error.h"
+
+namespace quench {
+
+namespace {
+
+double since(std::chrono::steady_clock::time_point t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+
+// The next token from the last position's logits [vocab] (float32 on the CPU).
+int64_t pick(const at::Tensor& logits, const GenerateOptions& o, at::Generator& gen) {
+  if (o.temperature <= 0) return logits.argmax().item<int64_t>();
+  at::Tensor l = logits / o.temperature;
+  if (o.top_k > 0 && o.top_k < l.size(0)) {
+    const at::Tensor kth = std::get<0>(l.topk(o.top_k)).min();
+    l = l.masked_fill(l < kth, -std::numeric_limits<float>::infinity());
+  }
+  at::Tensor p = at::softmax(l, 0);
+  if (o.top_p < 1.0) {
+    auto [sorted, order] = p.sort(0, /*descending=*/true);
+    // Keep a token while the probability before it is below top_p: the first always stays.
+    const at::Tensor before = sorted.cumsum(0) - sorted;
+    const at::Tensor drop = (before >= o.top_p).scatter(0, order, before >= o.top_p);
+    p = p.masked_fill(drop, 0);
+    p = p / p.sum();
+  }
+  return at::multinomial(p, 1, false, gen).item<int64_t>();
+}
+
+}  // namespace
+
+double GenerateResult::prefill_tokens_per_second() const { return prefill_seconds > 0 ? prompt_tokens / prefill_seconds : 0; }
+double GenerateResult::decode_tokens_per_second() const {
+  const double n = tokens.size() > 1 ? static_cast<double>(tokens.size() - 1) : 0;
+  return decode_seconds > 0 ? n / decode_seconds : 0;
+}
+
+GenerateResult generate(Model& model, const at::Tensor& prompt, const GenerateOptions& opts, const std::function<void(int64_t)>& on_token) {
+  QUENCH_CHECK(prompt.dim() == 2 && prompt.size(0) == 1 && prompt.size(1) > 0, "generate: the prompt must be [1, T] with T ≥ 1 tokens, got ",
+               prompt.sizes());
+  QUENCH_CHECK(opts.max_new_tokens >= 0, "generate: max_new_tokens must be ≥ 0");
+  QUENCH_CHECK(opts.temperature >= 0 && opts.top_k >= 0 && opts.top_p > 0 && opts.top_p <= 1,
+               "generate: temperature ≥ 0, top_k ≥ 0 and 0 < top_p ≤ 1 are required");
+  QUENCH_CHECK(model.can_decode(), model.architecture(), ": generation needs a decoding cache, which this architecture does not have yet");
+  model.check_context(prompt.size(1) + opts.max_new_tokens, "the prompt plus --max-new-tokens:");
+  at::NoGradGuard ng;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
+  GenerateResult r;
+  r.prompt_tokens = prompt.size(1);
+  if (opts.max_new_tokens == 0) return r;
+  Model::DecodeCache cache;
+  auto t0 = std::chrono::steady_clock::now();
+  at::Tensor logits = model.decode(prompt.to(at::kLong), cache);
+  const at::Tensor first = logits[0][-1].to(at::kCPU, at::kFloat);
+  QUENCH_CHECK(at::isfinite(first).all().item<bool>(), model.architecture(), ": non-finite logits after the prompt (the dtype overflowed); try float32");
+  int64_t next = pick(first, opts, gen);
+  r.prefill_seconds = since(t0);
+  t0 = std::chrono::steady_clock::now();
+  const at::Tensor step = at::empty({1, 1}, at::kLong);
+  while (true) {
+    r.tokens.push_back(next);
+    if (on_token) on_token(next);
+    if (std::find(opts.stop_ids.begin(), opts.stop_ids.end(), next) != opts.stop_ids.end()) {
+      r.stopped = true;
+      break;
+    }
+    if (static_cast<int64_t>(r.tokens.size()) >= opts.max_new_tokens) break;
+    step.fill_(next);
+    logits = model.decode(step, cache);
+    const at::Tensor last = logits[0][-1].to(at::kCPU, at::kFloat);
+    QUENCH_CHECK(at::isfinite(last).all().item<bool>(), model.architecture(), ": non-finite logits at generated token ", r.tokens.size(),
+                 " (the dtype overflowed); try float32");
+    next = pick(last, opts, gen);
+  }
+  r.decode_seconds = since(t0);
+  return r;
+}
+
+std::vector<int64_t> eos_ids(const Model& model) {
+  std::vector<int64_t> out;
+  const auto& j = model.config().json();
+  if (!j.contains("eos_token_id")) return out;
+  const auto& e = j["eos_token_id"];
+  if (e.is_number_integer()) out.push_back(e.get<int64_t>());
+  else if (e.is_array())
+    for (const auto& v : e)
+      if (v.is_number_integer()) out.push_back(v.get<int64_t>());
+  return out;
+}
+
+}  // namespace quench

@@ -1,0 +1,43 @@
+#pragma once
+// Text generation with the model's decoding cache (Model::decode): the prompt in one prefill step,
+// then one token per step. Greedy (temperature 0) or sampled (temperature, top-k, top-p; a seeded
+// CPU generator, so a seed gives the same text on any device). Speeds are measured here because
+// prefill and decode are different workloads: tokens/s of each, not of the two mixed.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "core/models/model.h"
+
+namespace quench {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 64;
+  double temperature = 0;  // 0: greedy
+  int64_t top_k = 0;       // 0: the whole vocabulary
+  double top_p = 1.0;      // nucleus: the smallest set of tokens whose probability reaches top_p
+  uint64_t seed = 0;
+  std::vector<int64_t> stop_ids;  // generation ends after emitting one of these (eos)
+};
+
+struct GenerateResult {
+  std::vector<int64_t> tokens;  // the new tokens only
+  int64_t prompt_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;  // decode: every step after the first token
+  bool stopped = false;                            // ended on a stop id
+  double prefill_tokens_per_second() const;
+  double decode_tokens_per_second() const;
+};
+
+// prompt: I64 [1, T] (T ≥ 1). on_token(id) after each new token (may be empty). Throws naming the
+// architecture when it cannot decode, and the config key when prompt plus new tokens exceed the
+// model's positions.
+GenerateResult generate(Model& model, const at::Tensor& prompt, const GenerateOptions& opts,
+                        const std::function<void(int64_t)>& on_token = {});
+
+// The ids that end a generation according to config.json's eos_token_id (a number or a list).
+std::vector<int64_t> eos_ids(const Model& model);
+
+}  // namespace quench
