@@ -27,7 +27,7 @@ const char* kUsage =
     "tokens with a seeded generator: the same seed gives the same text on any device). Stops at\n"
     "config.json's eos_token_id unless --ignore-eos. Prefill and decode speeds go to stderr (--json: one\n"
     "object on stdout with the text, the token ids and both speeds).\n"
-    "Architectures with a decoding cache: Llama, Qwen2, Mistral.\n";
+    "Architectures with a decoding cache: Llama, Qwen2, Mistral, GPT-2.\n";
 }  // namespace
 
 int cmd_generate(const Argv& argv) {
@@ -64,7 +64,7 @@ int cmd_generate(const Argv& argv) {
   if (opts.max_memory) std::cerr << plan.describe() << "\n";
   QUENCH_CHECK(model->modality() == Modality::Text, a.positional()[0], ": ", model->architecture(), " does not generate text");
   QUENCH_CHECK(model->can_decode(), a.positional()[0], ": ", model->architecture(),
-               " has no decoding cache in Quench yet, so it cannot generate (architectures that can: Llama, Qwen2, Mistral)");
+               " has no decoding cache in Quench yet, so it cannot generate (architectures that can: Llama, Qwen2, Mistral, GPT-2)");
   const std::vector<int32_t> ids = tok.encode(prompt_text, /*add_special_tokens=*/true);
   QUENCH_CHECK(!ids.empty(), dir, "/tokenizer.json: the prompt gives no tokens");
   const int64_t vocab = model->layers().front()->weight().size(0);

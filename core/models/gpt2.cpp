@@ -78,10 +78,20 @@ class Gpt2 : public Model {
     QUENCH_CHECK(T <= wpe_->size(0), "GPT2LMHeadModel: sequence of ", T, " tokens is longer than n_positions ", wpe_->size(0));
     return wte_->forward(in.input_ids.to(device())) + wpe_->narrow(0, 0, T);
   }
+  at::Tensor embed_step(const ModelInputs& in, int64_t pos) override {
+    const int64_t T = in.input_ids.size(1);
+    QUENCH_CHECK(pos + T <= wpe_->size(0), "GPT2LMHeadModel: position ", pos + T, " is beyond n_positions ", wpe_->size(0));
+    return wte_->forward(in.input_ids.to(device())) + wpe_->narrow(0, pos, T);
+  }
+  bool can_decode() const override { return true; }
+  at::Tensor block_step(int64_t i, const at::Tensor& h, DecodeCache& cache) override { return run_block(i, h, &cache); }
   int64_t num_blocks() const override { return static_cast<int64_t>(blocks_.size()); }
   std::string block_name(int64_t i) const override { return blocks_.at(i).prefix; }
 
-  at::Tensor block(int64_t i, const at::Tensor& h) override {
+  at::Tensor block(int64_t i, const at::Tensor& h) override { return run_block(i, h, nullptr); }
+
+  // With a cache, h's tokens follow the cached ones, whose keys and values it holds as [B, H, S, D].
+  at::Tensor run_block(int64_t i, const at::Tensor& h, DecodeCache* cache) {
     const Block& b = blocks_.at(i);
     const int64_t B = h.size(0), T = h.size(1), D = hidden_ / heads_;
     auto x = layer_norm(h, *b.ln1_w, *b.ln1_b, eps_);
@@ -95,6 +105,12 @@ class Gpt2 : public Model {
       q = hooks().tap(b.q_point, q.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
       k = hooks().tap(b.k_point, k.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
       v = hooks().tap(b.v_point, v.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
+    }
+    if (cache) {
+      auto& kv = cache->blocks.at(i);
+      kv = kv.empty() ? std::vector<at::Tensor>{k, v} : std::vector<at::Tensor>{at::cat({kv[0], k}, 2), at::cat({kv[1], v}, 2)};
+      k = kv[0];
+      v = kv[1];
     }
     double scale = scale_weights_ ? 1.0 / std::sqrt(static_cast<double>(D)) : 1.0;
     if (scale_by_layer_) scale /= static_cast<double>(b.index + 1);

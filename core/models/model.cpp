@@ -97,7 +97,7 @@ at::Tensor Model::decode(const at::Tensor& ids, DecodeCache& cache) {
   QUENCH_CHECK(static_cast<int64_t>(cache.blocks.size()) == n, "decode: the cache has ", cache.blocks.size(), " blocks, the model ", n);
   ModelInputs in;
   in.input_ids = ids;
-  at::Tensor h = embed(in);
+  at::Tensor h = embed_step(in, cache.pos);
   for (int64_t i = 0; i < n; ++i) {
     Resident resident(*this, block_layers(i));
     h = block_step(i, h, cache);

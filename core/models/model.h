@@ -155,6 +155,8 @@ class Model {
     BlocksThenNormed,                // Mamba, Mamba-2: [b1, …, bL, norm(bL)]
   };
   virtual HiddenStates hidden_states_style() const { return HiddenStates::EmbeddingsThenBlocksLastNormed; }
+  // The embeddings of tokens at positions pos … pos + T − 1 (learned position tables add theirs).
+  virtual at::Tensor embed_step(const ModelInputs& in, int64_t /*pos*/) { return embed(in); }
   // Block i on hidden states h [B, T, hidden] of tokens at positions cache.pos … cache.pos + T − 1,
   // reading cache.blocks[i] and appending these tokens to it. Only where can_decode() is true.
   virtual at::Tensor block_step(int64_t i, const at::Tensor& h, DecodeCache& cache);

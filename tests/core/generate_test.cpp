@@ -49,7 +49,7 @@ TEST_P(Decode, GreedyGenerationEqualsTheLoopWithoutCache) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Llamas, Decode, ::testing::Values("llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny"),
+INSTANTIATE_TEST_SUITE_P(Attention, Decode, ::testing::Values("llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny"),
                          [](const auto& info) { return test::param_name(info.param); });
 
 TEST(Generate, SamplingIsSeededAndStopsAtEos) {
@@ -81,14 +81,22 @@ TEST(Generate, SamplingIsSeededAndStopsAtEos) {
 }
 
 TEST(Generate, RefusalsNameTheirReason) {
-  auto gpt2 = load_model(test::fixture("hf-tiny/gpt2-tiny"));
-  EXPECT_FALSE(gpt2->can_decode());
+  auto mamba = load_model(test::fixture("hf-tiny/mamba-tiny"));
+  EXPECT_FALSE(mamba->can_decode());
   GenerateOptions o;
   try {
-    generate(*gpt2, tokens(3, 100, 1), o);
-    FAIL() << "gpt2 decoded";
+    generate(*mamba, tokens(3, 100, 1), o);
+    FAIL() << "mamba decoded";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("decoding cache"), std::string::npos) << e.what();
+  }
+  auto gpt2 = load_model(test::fixture("hf-tiny/gpt2-tiny"));
+  o.max_new_tokens = 1000;  // beyond its 64 learned positions: refused before any work
+  try {
+    generate(*gpt2, tokens(3, 100, 1), o);
+    FAIL() << "ran past the model's positions";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("n_positions"), std::string::npos) << e.what();
   }
 }
 
