@@ -1,0 +1,51 @@
+// End-to-end: quench-cli generate as a user runs it on the bundled models.
+#include <gtest/gtest.h>
+
+#include "cli_util.h"
+
+namespace quench::test {
+namespace {
+
+TEST(CliGenerate, GreedyContinuesThePromptAndReportsBothSpeeds) {
+  auto r = run_cli({"generate", demo("sotu-llama"), "--prompt", "The state of the union is", "--max-new-tokens", "12", "--ignore-eos"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("The state of the union is", 0), 0u) << r.out;
+  EXPECT_GT(r.out.size(), std::string("The state of the union is").size() + 12) << r.out;
+  EXPECT_TRUE(contains(r.err, "12 new tokens")) << r.err;
+  EXPECT_TRUE(contains(r.err, "tokens/s decoding")) << r.err;
+
+  // --json: the same greedy tokens, with the text and both speeds.
+  auto j1 = run_cli({"generate", demo("sotu-llama"), "--prompt", "The state of the union is", "--max-new-tokens", "12", "--ignore-eos", "--json"});
+  ASSERT_EQ(j1.code, 0) << j1.err;
+  const auto j = nlohmann::json::parse(j1.out);
+  EXPECT_EQ(j["tokens"].size(), 12u);
+  EXPECT_GT(j["decode_tokens_per_second"].get<double>(), 0);
+  EXPECT_GT(j["prefill_tokens_per_second"].get<double>(), 0);
+  EXPECT_EQ("The state of the union is" + j["text"].get<std::string>() + "\n", r.out);
+}
+
+TEST(CliGenerate, SamplingFollowsTheSeed) {
+  auto run = [](const std::string& seed) {
+    auto r = run_cli({"generate", demo("sotu-llama"), "--prompt", "Our economy", "--max-new-tokens", "16", "--temperature", "1", "--top-k", "40",
+                      "--seed", seed, "--ignore-eos", "--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["tokens"];
+  };
+  EXPECT_EQ(run("3"), run("3"));
+  EXPECT_NE(run("3"), run("4"));
+}
+
+TEST(CliGenerate, RefusalsAreOneLine) {
+  auto m = run_cli({"generate", demo("sotu-mamba2"), "--prompt", "x"});
+  EXPECT_EQ(m.code, 1);
+  EXPECT_TRUE(contains(m.err, "Mamba2ForCausalLM has no decoding cache")) << m.err;
+  EXPECT_TRUE(m.out.empty()) << m.out;  // nothing printed before the refusal
+  auto p = run_cli({"generate", demo("sotu-llama"), "--prompt", "x", "--top-p", "0"});
+  EXPECT_EQ(p.code, 2) << p.err;
+  auto both = run_cli({"generate", demo("sotu-llama")});
+  EXPECT_EQ(both.code, 2);
+  EXPECT_TRUE(contains(both.err, "--prompt")) << both.err;
+}
+
+}  // namespace
+}  // namespace quench::test
