@@ -27,7 +27,8 @@ const char* kUsage =
     "tokens with a seeded generator: the same seed gives the same text on any device). Stops at\n"
     "config.json's eos_token_id unless --ignore-eos. Prefill and decode speeds go to stderr (--json: one\n"
     "object on stdout with the text, the token ids and both speeds).\n"
-    "Architectures with a decoding cache: Llama, Qwen2, Mistral, GPT-2.\n";
+    "Llama, Qwen2, Mistral and GPT-2 keep keys and values per block; Mamba and Mamba-2 their conv window\n"
+    "and scan state.\n";
 }  // namespace
 
 int cmd_generate(const Argv& argv) {
@@ -59,12 +60,12 @@ int cmd_generate(const Argv& argv) {
   MemoryPlan plan;
   opts.plan = &plan;
   const std::string dir = resolve_model_path(a.positional()[0]);
-  const Tokenizer tok = Tokenizer::from_model_dir(dir);
   auto model = load_model(a.positional()[0], opts);
   if (opts.max_memory) std::cerr << plan.describe() << "\n";
   QUENCH_CHECK(model->modality() == Modality::Text, a.positional()[0], ": ", model->architecture(), " does not generate text");
   QUENCH_CHECK(model->can_decode(), a.positional()[0], ": ", model->architecture(),
-               " has no decoding cache in Quench yet, so it cannot generate (architectures that can: Llama, Qwen2, Mistral, GPT-2)");
+               " has no decoding cache in Quench yet, so it cannot generate (text models can: Llama, Qwen2, Mistral, GPT-2, Mamba, Mamba-2)");
+  const Tokenizer tok = Tokenizer::from_model_dir(dir);
   const std::vector<int32_t> ids = tok.encode(prompt_text, /*add_special_tokens=*/true);
   QUENCH_CHECK(!ids.empty(), dir, "/tokenizer.json: the prompt gives no tokens");
   const int64_t vocab = model->layers().front()->weight().size(0);

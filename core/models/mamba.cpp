@@ -70,12 +70,12 @@ class Mamba : public MambaBackbone {
     int64_t dt_rank = 0, state = 0;
   };
 
-  at::Tensor mixer(int64_t i, const at::Tensor& x) override {
+  at::Tensor mixer(int64_t i, const at::Tensor& x, std::vector<at::Tensor>* state) override {
     const Block& b = blocks_.at(i);
     const int64_t T = x.size(1);
     auto proj = b.in_proj->forward(x);  // [B, T, 2·d_inner]
     auto parts = proj.chunk(2, -1);
-    auto xs = b.conv->forward(parts[0].transpose(1, 2)).narrow(2, 0, T);  // [B, d_inner, T]
+    auto xs = causal_conv(*b.conv, parts[0].transpose(1, 2), kernel_, state);  // [B, d_inner, T]
     auto u = hooks().tap(b.points[0], activation(xs, act_).transpose(1, 2));  // [B, T, d_inner]
     auto ssm = b.x_proj->forward(u);
     auto pieces = ssm.split({b.dt_rank, b.state, b.state}, -1);
@@ -83,7 +83,8 @@ class Mamba : public MambaBackbone {
     auto Bm = hooks().tap(b.points[2], pieces[1]);
     auto Cm = hooks().tap(b.points[3], pieces[2]);
     auto A = -at::exp(b.A_log->to(at::kFloat));
-    auto y = hooks().tap(b.points[4], selective_scan(u, dt, A, Bm, Cm, *b.D).to(x.scalar_type()));
+    auto scan = state ? selective_scan_continue(u, dt, A, Bm, Cm, *b.D, state->at(1)) : selective_scan(u, dt, A, Bm, Cm, *b.D);
+    auto y = hooks().tap(b.points[4], scan.to(x.scalar_type()));
     return b.out_proj->forward(y * activation(parts[1], act_));
   }
 

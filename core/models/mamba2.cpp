@@ -38,7 +38,7 @@ class Mamba2 : public MambaBackbone {
       dt_min_ = *lo;
       dt_max_ = *hi;
     }
-    const int64_t kernel = c.get_size("conv_kernel", 4);
+    const int64_t kernel = kernel_ = c.get_size("conv_kernel", 4);
     const int64_t L = layer_count("num_hidden_layers");
     for (int64_t i = 0; i < L; ++i) {
       const std::string m = add_block(i);
@@ -82,12 +82,12 @@ class Mamba2 : public MambaBackbone {
     int64_t d_mlp = 0;
   };
 
-  at::Tensor mixer(int64_t i, const at::Tensor& x) override {
+  at::Tensor mixer(int64_t i, const at::Tensor& x, std::vector<at::Tensor>* state) override {
     const Block& b = blocks_.at(i);
     const int64_t Bn = x.size(0), T = x.size(1), gs = groups_ * state_;
     auto proj = b.in_proj->forward(x);
     auto parts = proj.split({b.d_mlp, b.d_mlp, d_inner_, d_inner_ + 2 * gs, heads_}, -1);
-    auto xbc = b.conv->forward(parts[3].transpose(1, 2)).narrow(2, 0, T);
+    auto xbc = causal_conv(*b.conv, parts[3].transpose(1, 2), kernel_, state);
     xbc = activation(xbc, act_).transpose(1, 2);  // [B, T, conv_dim]
     auto pieces = xbc.split({d_inner_, gs, gs}, -1);
     auto xs = hooks().tap(b.points[0], pieces[0]);
@@ -97,8 +97,8 @@ class Mamba2 : public MambaBackbone {
     if (dt_min_ > 0.0 || dt_max_ < std::numeric_limits<double>::infinity()) dt = at::clamp(dt, dt_min_, dt_max_);
     dt = hooks().tap(b.points[1], dt);
     auto A = -at::exp(b.A_log->to(at::kFloat));
-    auto y = ssd_scan(xs.reshape({Bn, T, heads_, head_dim_}), dt, A, Bm.reshape({Bn, T, groups_, state_}),
-                      Cm.reshape({Bn, T, groups_, state_}), *b.D);
+    const auto xh = xs.reshape({Bn, T, heads_, head_dim_}), Bg = Bm.reshape({Bn, T, groups_, state_}), Cg = Cm.reshape({Bn, T, groups_, state_});
+    auto y = state ? ssd_scan_continue(xh, dt, A, Bg, Cg, *b.D, state->at(1)) : ssd_scan(xh, dt, A, Bg, Cg, *b.D);
     y = hooks().tap(b.points[4], y.reshape({Bn, T, d_inner_}).to(x.scalar_type()));
     // transformers normalizes over all of d_inner even when n_groups > 1 (mamba_ssm's RMSNormGated
     // normalizes per group); parity with transformers is the contract, checked by mamba2-tiny.
@@ -108,7 +108,7 @@ class Mamba2 : public MambaBackbone {
 
   double dt_min_ = 0.0, dt_max_ = std::numeric_limits<double>::infinity();
   std::string act_;
-  int64_t d_inner_ = 0, heads_ = 0, head_dim_ = 0, groups_ = 1, state_ = 0;
+  int64_t d_inner_ = 0, heads_ = 0, head_dim_ = 0, groups_ = 1, state_ = 0, kernel_ = 4;
   std::vector<Block> blocks_;
 };
 

@@ -43,7 +43,25 @@ at::Tensor MambaBackbone::embed(const ModelInputs& in) {
 at::Tensor MambaBackbone::block(int64_t i, const at::Tensor& h) {
   auto x = rms_norm(h.to(dtype()), *norms_.at(i), eps_);
   auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
-  return residual + mixer(i, x);
+  return residual + mixer(i, x, nullptr);
+}
+
+at::Tensor MambaBackbone::block_step(int64_t i, const at::Tensor& h, DecodeCache& cache) {
+  auto& state = cache.blocks.at(i);
+  if (state.empty()) state.resize(2);
+  auto x = rms_norm(h.to(dtype()), *norms_.at(i), eps_);
+  auto residual = residual_fp32_ ? h.to(at::kFloat) : h;
+  return residual + mixer(i, x, &state);
+}
+
+at::Tensor MambaBackbone::causal_conv(Layer& conv, const at::Tensor& x, int64_t k, std::vector<at::Tensor>* state) {
+  const int64_t T = x.size(2);
+  if (!state) return conv.forward(x).narrow(2, 0, T);
+  at::Tensor& window = state->at(0);
+  const at::Tensor prev = window.defined() ? window : at::zeros({x.size(0), x.size(1), k - 1}, x.options());
+  const at::Tensor full = at::cat({prev, x}, 2);  // output j of the padded conv reads full[j − k + 1 … j]
+  window = full.narrow(2, full.size(2) - (k - 1), k - 1).contiguous();
+  return conv.forward(full).narrow(2, k - 1, T);
 }
 
 at::Tensor MambaBackbone::final_norm(const at::Tensor& h) { return rms_norm(h.to(dtype()), *norm_f_, eps_); }

@@ -17,6 +17,7 @@ class MambaBackbone : public Model {
   int64_t num_blocks() const override { return static_cast<int64_t>(prefixes_.size()); }
   std::string block_name(int64_t i) const override { return prefixes_.at(i); }
   at::Tensor block(int64_t i, const at::Tensor& h) override;
+  bool can_decode() const override { return true; }
   at::Tensor final_norm(const at::Tensor& h) override;
   at::Tensor output(const at::Tensor& normed) override;
 
@@ -28,7 +29,13 @@ class MambaBackbone : public Model {
   std::string add_block(int64_t i);
   // After the blocks: norm_f and the head; then every checkpoint tensor must have been bound.
   void finish();
-  virtual at::Tensor mixer(int64_t i, const at::Tensor& x) = 0;
+  // state: null for a whole sequence; when decoding, block i's {conv window, scan state}, read and
+  // replaced (both undefined before the first token).
+  virtual at::Tensor mixer(int64_t i, const at::Tensor& x, std::vector<at::Tensor>* state) = 0;
+  at::Tensor block_step(int64_t i, const at::Tensor& h, DecodeCache& cache) override;
+  // The depthwise causal conv (kernel k, padding k − 1) on x [B, C, T]: with a state, the last
+  // k − 1 inputs of the earlier tokens come first instead of zeros, and the window moves on.
+  static at::Tensor causal_conv(Layer& conv, const at::Tensor& x, int64_t k, std::vector<at::Tensor>* state);
   HiddenStates hidden_states_style() const override { return HiddenStates::BlocksThenNormed; }
 
   double eps_ = 1e-5;

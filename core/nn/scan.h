@@ -43,4 +43,13 @@ at::Tensor ssd_scan(const at::Tensor& x, const at::Tensor& dt, const at::Tensor&
 at::Tensor ssd_scan_chunked(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
                             const at::Tensor& C, const at::Tensor& Dskip, int64_t chunk = 64);
 
+// The recurrences continued from a state, for decoding token by token: state is float32
+// [B, D, N] (Mamba-1) or [B, H, P, N] (Mamba-2), zeros before the first token (an undefined state
+// is taken as zeros), and is replaced by the state after the last of these L tokens. Same math and
+// shapes as selective_scan / ssd_scan (a libtorch loop over the L steps; L is 1 when decoding).
+at::Tensor selective_scan_continue(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& Bm,
+                                   const at::Tensor& C, const at::Tensor& Dskip, at::Tensor& state);
+at::Tensor ssd_scan_continue(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A, const at::Tensor& Bm,
+                             const at::Tensor& C, const at::Tensor& Dskip, at::Tensor& state);
+
 }  // namespace quench

@@ -49,7 +49,8 @@ TEST_P(Decode, GreedyGenerationEqualsTheLoopWithoutCache) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Attention, Decode, ::testing::Values("llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny"),
+INSTANTIATE_TEST_SUITE_P(TextFamilies, Decode, ::testing::Values("llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
+                                                      "mamba2-untied-tiny"),
                          [](const auto& info) { return test::param_name(info.param); });
 
 TEST(Generate, SamplingIsSeededAndStopsAtEos) {
@@ -81,12 +82,12 @@ TEST(Generate, SamplingIsSeededAndStopsAtEos) {
 }
 
 TEST(Generate, RefusalsNameTheirReason) {
-  auto mamba = load_model(test::fixture("hf-tiny/mamba-tiny"));
-  EXPECT_FALSE(mamba->can_decode());
+  auto vit = load_model(test::fixture("hf-tiny/vit-tiny"));
+  EXPECT_FALSE(vit->can_decode());
   GenerateOptions o;
   try {
-    generate(*mamba, tokens(3, 100, 1), o);
-    FAIL() << "mamba decoded";
+    generate(*vit, tokens(3, 100, 1), o);
+    FAIL() << "vit decoded";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("decoding cache"), std::string::npos) << e.what();
   }
