@@ -24,19 +24,21 @@ const char* kUsage =
     "usage: quench-cli eval MODEL_DIR|MODEL.gguf (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
     "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
     "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB]\n"
-    "                       [--json] [--db FILE] [--name NAME] [--no-record]\n"
+    "                       [--speed] [--json] [--db FILE] [--name NAME] [--no-record]\n"
     "Text: perplexity over windows of --ctx tokens (non-overlapping by default; --stride for sliding windows),\n"
     "tokenized with MODEL_DIR/tokenizer.json, no special tokens added. FILE may be a .txt file, a folder of\n"
     ".txt files or a .jsonl file with a \"text\" field.\n"
     "Images: top-1 and top-5 accuracy, preprocessed as MODEL_DIR/preprocessor_config.json says.\n"
     "  --json   one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or\n"
     "           {\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}\n"
+    "  --speed  also measure generation on this device: a prefill of --ctx tokens, then decoding at batch\n"
+    "           1 and 16 (tokens/s, recorded with the run; text models)\n"
     "The run is recorded as an 'evaluate' experiment in the store (--db, default ~/.local/share/quench/quench.db)\n"
     "unless --no-record; compare runs with `quench-cli experiments compare`.\n";
 }  // namespace
 
 int cmd_eval(const Argv& argv) {
-  Args a(argv, with_record_flags({"json"}),
+  Args a(argv, with_record_flags({"json", "speed"}),
          with_record_options({"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch",
                               "device", "dtype", "max-memory"}));
   if (a.help()) {
@@ -69,6 +71,9 @@ int cmd_eval(const Argv& argv) {
   auto model = load_model(dir, lo);
   if (lo.max_memory) std::cerr << plan.describe() << "\n";
   if (a.get("text")) model->check_context(o.ctx, "--ctx");
+  const bool speed = a.flag("speed");
+  if (speed && !model->can_decode())
+    throw UsageError("--speed measures decoding, and " + model->architecture() + " has no decoding cache (text models have one)");
   EvalData data;
   ImageDataset images;
   if (auto text = a.get("text")) {
@@ -94,6 +99,7 @@ int cmd_eval(const Argv& argv) {
     throw UsageError(model->architecture() + " classifies images: evaluate it with --images/--labels or --image-folder");
   EvalResult r;
   std::optional<int64_t> experiment;
+  std::optional<SpeedResult> sp;
   if (store) {
     EvalRunSpec rs;
     rs.name = experiment_spec(*store, a, *model, "evaluate").name;
@@ -102,12 +108,16 @@ int cmd_eval(const Argv& argv) {
                                 a.get("text") ? "text" : "images");
     rs.dataset.samples = data.token_ids.defined() ? data.token_ids.numel() : images.size();
     rs.settings = eval_settings(o, lo.dtype);
+    rs.speed = speed;
     const EvalRun run = run_evaluation(*store, *model, data, o, rs, terminal_progress("eval"));
     r = run.result;
     experiment = run.experiment_id;
+    sp = run.speed;
   } else {
     r = evaluate(*model, data, o, nullptr, terminal_progress("eval"));
+    if (speed) sp = measure_speed(*model, o.ctx, {1, 16});
   }
+  std::vector<std::pair<std::string, double>> speeds = sp ? speed_metrics(*sp) : std::vector<std::pair<std::string, double>>{};
   if (a.flag("json")) {
     nlohmann::json j;
     j["metric"] = r.metric;
@@ -121,12 +131,18 @@ int cmd_eval(const Argv& argv) {
       j["n"] = r.n;
     }
     j["seconds"] = r.seconds;
+    for (const auto& [name, value] : speeds) j[name] = value;
     if (experiment) j["experiment"] = *experiment;
     std::cout << j.dump() << "\n";
   } else if (r.metric == "perplexity") {
     std::cout << "perplexity  " << fixed(r.value, 4) << "\n"
               << "tokens      " << with_commas(r.tokens) << " in " << r.windows << " windows of " << o.ctx << "\n"
               << "seconds     " << fixed(r.seconds, 1) << "\n";
+    if (sp) {
+      std::cout << "prefill     " << fixed(sp->prefill_tokens_per_second, 1) << " tokens/s (" << o.ctx << " tokens, batch 1)\n";
+      for (const auto& [batch, tps] : sp->decode_tokens_per_second)
+        std::cout << "decode      " << fixed(tps, 1) << " tokens/s at batch " << batch << "\n";
+    }
     if (experiment) std::cout << "experiment  " << *experiment << " in " << store->path() << "\n";
   } else {
     std::cout << "top-1       " << fixed(r.value, 4) << "\n"

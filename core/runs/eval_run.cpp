@@ -11,6 +11,13 @@ nlohmann::json eval_settings(const EvalOptions& o, at::ScalarType dtype) {
                     {"batch", o.batch}, {"dtype", dtype_string(dtype)}}}};
 }
 
+std::vector<std::pair<std::string, double>> speed_metrics(const SpeedResult& s) {
+  std::vector<std::pair<std::string, double>> out = {{"prefill_tokens_per_second", s.prefill_tokens_per_second}};
+  for (const auto& [batch, tps] : s.decode_tokens_per_second)
+    out.emplace_back(batch == 1 ? std::string("decode_tokens_per_second") : "decode_tokens_per_second_b" + std::to_string(batch), tps);
+  return out;
+}
+
 EvalRun run_evaluation(Store& store, Model& model, const EvalData& data, const EvalOptions& options, const EvalRunSpec& rs,
                        const Progress& progress) {
   ExperimentSpec spec;
@@ -35,6 +42,10 @@ EvalRun run_evaluation(Store& store, Model& model, const EvalData& data, const E
       w.add_metric("images", static_cast<double>(r.n), dataset_id, "test");
     }
     w.add_metric("seconds", r.seconds);
+    if (rs.speed) {
+      run.speed = measure_speed(model, options.ctx, {1, 16});
+      for (const auto& [name, value] : speed_metrics(*run.speed)) w.add_metric(name, value);
+    }
     w.finish();
     run.result = r;
   } catch (...) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/eval/evaluate.h"
+#include "core/runs/generate.h"
 #include "core/store/store.h"
 
 namespace quench {
@@ -15,12 +16,19 @@ struct EvalRunSpec {
   std::string device;
   DatasetRecord dataset;  // samples set
   nlohmann::json settings = nlohmann::json::object();  // recorded as the recipe: {"eval": {...}}
+  // Also measure generation speed (prefill of a --ctx prompt, decoding at batch 1 and 16) and
+  // record it: prefill_tokens_per_second, decode_tokens_per_second(_b16). Text models with a cache.
+  bool speed = false;
 };
 
 struct EvalRun {
   int64_t experiment_id = 0;
   EvalResult result;
+  std::optional<SpeedResult> speed;
 };
+
+// The metrics a speed measurement is recorded as (the table's names).
+std::vector<std::pair<std::string, double>> speed_metrics(const SpeedResult& s);
 
 // The {"eval": {...}} settings the store keeps for an evaluation.
 nlohmann::json eval_settings(const EvalOptions& o, at::ScalarType dtype);

@@ -85,6 +85,37 @@ GenerateResult generate(Model& model, const at::Tensor& prompt, const GenerateOp
   return r;
 }
 
+SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector<int64_t>& batches, int64_t steps, uint64_t seed) {
+  QUENCH_CHECK(model.can_decode(), model.architecture(), ": speed is measured by decoding, and this architecture has no decoding cache yet");
+  QUENCH_CHECK(prompt_tokens > 0 && steps > 0, "measure_speed: prompt_tokens and steps must be positive");
+  model.check_context(prompt_tokens + steps, "a speed measurement of");
+  at::NoGradGuard ng;
+  const int64_t vocab = model.layers().front()->weight().size(0);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // Greedy steps from a prefill; the host copy of each step's tokens waits for the device.
+  auto run = [&](int64_t batch, int64_t prompt, int64_t n, double* prefill_s) {
+    Model::DecodeCache cache;
+    const at::Tensor ids = at::randint(vocab, {batch, prompt}, gen, at::kLong);
+    auto t0 = std::chrono::steady_clock::now();
+    at::Tensor next = model.decode(ids, cache).select(1, -1).argmax(-1).to(at::kCPU);
+    if (prefill_s) *prefill_s = since(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int64_t k = 0; k < n; ++k) next = model.decode(next.unsqueeze(1), cache).select(1, -1).argmax(-1).to(at::kCPU);
+    return since(t0);
+  };
+  run(1, std::min<int64_t>(prompt_tokens, 8), 2, nullptr);  // warm-up
+  SpeedResult r;
+  double prefill = 0;
+  run(1, prompt_tokens, 0, &prefill);
+  r.prefill_tokens_per_second = prefill > 0 ? static_cast<double>(prompt_tokens) / prefill : 0;
+  for (const int64_t b : batches) {
+    QUENCH_CHECK(b > 0, "measure_speed: batch sizes must be positive");
+    const double secs = run(b, prompt_tokens, steps, nullptr);
+    r.decode_tokens_per_second.emplace_back(b, secs > 0 ? static_cast<double>(b * steps) / secs : 0);
+  }
+  return r;
+}
+
 std::vector<int64_t> eos_ids(const Model& model) {
   std::vector<int64_t> out;
   const auto& j = model.config().json();

@@ -37,6 +37,15 @@ struct GenerateResult {
 GenerateResult generate(Model& model, const at::Tensor& prompt, const GenerateOptions& opts,
                         const std::function<void(int64_t)>& on_token = {});
 
+// Speed of the model as it is, on its device and dtype: a prefill of `prompt_tokens` random tokens
+// at batch 1, then `steps` greedy decoding steps at each batch size in `batches` (after a short
+// warm-up, so lazy initialization is not counted). Tokens/s of decoding count every sequence.
+struct SpeedResult {
+  double prefill_tokens_per_second = 0;
+  std::vector<std::pair<int64_t, double>> decode_tokens_per_second;  // (batch, tokens/s)
+};
+SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector<int64_t>& batches, int64_t steps = 32, uint64_t seed = 0);
+
 // The ids that end a generation according to config.json's eos_token_id (a number or a list).
 std::vector<int64_t> eos_ids(const Model& model);
 

@@ -53,5 +53,22 @@ TEST(CliGenerate, RefusalsAreOneLine) {
   EXPECT_TRUE(contains(both.err, "--prompt")) << both.err;
 }
 
+TEST(CliEvalSpeed, RecordsPrefillAndDecodeSpeedsWithTheRun) {
+  TempDir tmp;
+  const std::string db = tmp.file("q.db");
+  auto r = run_cli({"eval", demo("sotu-llama"), "--text", demo("sotu-calib.txt"), "--ctx", "64", "--max-windows", "2", "--speed", "--db", db, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* k : {"prefill_tokens_per_second", "decode_tokens_per_second", "decode_tokens_per_second_b16"})
+    EXPECT_GT(j.value(k, 0.0), 0) << k;
+  auto show = run_cli({"experiments", "show", std::to_string(j["experiment"].get<int64_t>()), "--db", db});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_TRUE(contains(show.out, "decode_tokens_per_second_b16") || contains(show.out, "decode at batch 16")) << show.out;
+  auto img = run_cli({"eval", demo("mnist-vit"), "--images", demo("mnist/test-images-idx3-ubyte.gz"), "--labels", demo("mnist/test-labels-idx1-ubyte.gz"),
+                      "--speed", "--no-record"});
+  EXPECT_EQ(img.code, 2) << img.err;
+  EXPECT_TRUE(contains(img.err, "--speed")) << img.err;
+}
+
 }  // namespace
 }  // namespace quench::test
