@@ -29,7 +29,7 @@ const char* kUsage =
     "usage: quench-cli compress MODEL_DIR --recipe R.json|SCHEME|PRESET\n"
     "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
-    "                   [--max-images N]] [--fidelity] [--measure-samples 16] [--search-samples 16]\n"
+    "                   [--max-images N]] [--fidelity] [--speed] [--measure-samples 16] [--search-samples 16]\n"
     "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB] [--db FILE] [--name NAME] [--no-record]\n"
     "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force] [--no-export-check]]\n"
     "                  [--plan] [--json]\n"
@@ -42,6 +42,8 @@ const char* kUsage =
     "                --calib-images (an IDX images file; labels are not needed) or --calib-image-folder.\n"
     "  --eval        evaluate the compressed model as `quench-cli eval` does (perplexity / top-1 and top-5);\n"
     "                --fidelity also loads the float model and records KL, top-1 agreement and logits SQNR.\n"
+    "  --speed       measure the compressed model's generation on this device (a prefill of --ctx, else --seq,\n"
+    "                tokens; decoding at batch 1 and 16) and record the tokens/s with the run\n"
     "  --measure-samples  calibration samples on which per-layer output errors are measured (0: skip)\n"
     "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
     "  --save-model  write the compressed model to DIR (new or empty) as a checkpoint that quench-cli reads back:\n"
@@ -106,7 +108,7 @@ int cmd_compress(const Argv& argv) {
   std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model", "format", "float-type", "max-memory"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check"}, valued);
+  Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check", "speed"}, valued);
   if (a.help()) {
     std::cout << kUsage << kMaxMemoryHelp
               << "                    Compressing a streamed model writes each compressed block to a temporary file\n"
@@ -192,6 +194,11 @@ int cmd_compress(const Argv& argv) {
   rs.gguf.force = a.flag("force");
   rs.ct.force = a.flag("force");
   if (a.flag("no-export-check")) rs.export_check_samples = 0;
+  if (a.flag("speed")) {
+    if (!model->can_decode())
+      throw UsageError("--speed measures decoding, and " + model->architecture() + " has no decoding cache (text models have one)");
+    rs.speed_prompt_tokens = eval ? eval->options.ctx : a.get_int("seq", 256);
+  }
   const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));
   const CompressResult& result = run.result;
   const nlohmann::json& metrics = run.metrics;
@@ -247,7 +254,8 @@ int cmd_compress(const Argv& argv) {
             << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";
   for (auto it = metrics.begin(); it != metrics.end(); ++it) {
     const std::string& k = it.key();
-    if (k == "perplexity" || k == "top1" || k == "top5" || k == "kl" || k == "top1_agreement" || k == "logits_sqnr_db")
+    if (k == "perplexity" || k == "top1" || k == "top5" || k == "kl" || k == "top1_agreement" || k == "logits_sqnr_db" ||
+        k.find("tokens_per_second") != std::string::npos)
       std::cout << k << std::string(k.size() < 12 ? 12 - k.size() : 1, ' ') << fixed(it.value().get<double>(), 4) << "\n";
   }
   std::cout << "seconds     " << fixed(result.seconds, 1) << " compressing\n";

@@ -1,4 +1,5 @@
 #include "core/runs/compress_run.h"
+#include "core/runs/eval_run.h"
 
 #include <chrono>
 #include <filesystem>
@@ -79,6 +80,8 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       }
       add("eval_seconds", r.seconds);
     }
+    if (rs.speed_prompt_tokens > 0)
+      for (const auto& [name, value] : speed_metrics(measure_speed(model, rs.speed_prompt_tokens, {1, 16}))) add(name, value);
     const auto export_start = std::chrono::steady_clock::now();
     if (!rs.save_dir.empty() && rs.save_format == "gguf") {
       GgufExportOptions go = rs.gguf;

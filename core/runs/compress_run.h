@@ -39,6 +39,9 @@ struct CompressRunSpec {
   // After saving, reopen what was written and compare its logits with the compressed model's on
   // the first this-many calibration samples (core/export/export_check.h); 0: no check.
   int64_t export_check_samples = 4;
+  // Measure the compressed model's generation speed (eval_run.h's speed_metrics) with a prompt of
+  // this many tokens; 0: not measured. Text models with a decoding cache.
+  int64_t speed_prompt_tokens = 0;
 };
 
 struct CompressRun {

@@ -70,5 +70,14 @@ TEST(CliEvalSpeed, RecordsPrefillAndDecodeSpeedsWithTheRun) {
   EXPECT_TRUE(contains(img.err, "--speed")) << img.err;
 }
 
+TEST(CliCompressSpeed, TheCompressedModelsSpeedIsPartOfTheRun) {
+  auto r = run_cli({"compress", demo("sotu-llama"), "--recipe", "W8A16", "--calib", demo("sotu-calib.txt"), "--samples", "2", "--seq", "32",
+                    "--speed", "--no-record", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out.substr(r.out.rfind("\n{") == std::string::npos ? 0 : r.out.rfind("\n{") + 1));
+  EXPECT_GT(j["metrics"].value("decode_tokens_per_second", 0.0), 0) << r.out;
+  EXPECT_GT(j["metrics"].value("decode_tokens_per_second_b16", 0.0), 0) << r.out;
+}
+
 }  // namespace
 }  // namespace quench::test
