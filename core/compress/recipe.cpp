@@ -1,8 +1,11 @@
-// Helpers shared by recipe_parse.cpp (reading recipes) and recipe_resolve.cpp (applying them to a
-// model): the error helper, merging one entry onto another, and lists for messages.
+// Helpers shared by recipe_parse.cpp (reading recipes), recipe_resolve.cpp and recipe_kv.cpp
+// (applying them to a model): the error helper, merging one entry onto another, glob matching,
+// where a field came from, and lists for messages.
 #include "core/compress/recipe_detail.h"
 
 #include <iterator>
+
+#include "core/stats/point_pattern.h"
 
 namespace quench::recipe_detail {
 
@@ -104,6 +107,17 @@ std::string quoted_list(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "'" : ", '") + x + "'";
   return s;
+}
+
+bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
+  for (const auto& g : globs)
+    if (glob_match(g, name)) return true;
+  return false;
+}
+
+std::string source_of(const SettingPatch& m, const std::string& field, const std::string& fallback) {
+  auto it = m.source.find(field);
+  return it != m.source.end() ? it->second : fallback;
 }
 
 }  // namespace quench::recipe_detail

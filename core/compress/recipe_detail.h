@@ -1,5 +1,5 @@
 #pragma once
-// Internal to recipe*.cpp (recipe.cpp, recipe_parse.cpp, recipe_resolve.cpp): helpers both the
+// Internal to recipe*.cpp (recipe.cpp, recipe_parse.cpp, recipe_resolve.cpp, recipe_kv.cpp): helpers both the
 // parsing and the resolving of recipes use. Not part of the recipe API; include recipe.h instead.
 #include <map>
 #include <string>
@@ -24,5 +24,14 @@ void merge_patch(SettingPatch& into, const SettingPatch& p);
 
 // 'a', 'b', 'c': names for messages.
 std::string quoted_list(const std::vector<std::string>& v);
+
+// Whether name matches any of the globs.
+bool matches_any(const std::vector<std::string>& globs, const std::string& name);
+// Where a merged field came from (the recipe key that set it), else fallback.
+std::string source_of(const SettingPatch& m, const std::string& field, const std::string& fallback);
+
+// The kv_cache sections: one KvPlan per attention module (the owner of :k / :v points) into
+// out.kv; marks the overrides that matched one in override_used (recipe_kv.cpp).
+void resolve_kv_cache(const Recipe& recipe, const Model& model, ResolvedRecipe& out, std::vector<bool>& override_used);
 
 }  // namespace quench::recipe_detail

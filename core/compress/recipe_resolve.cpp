@@ -15,10 +15,13 @@
 
 namespace quench {
 
+using recipe_detail::matches_any;
 using recipe_detail::merge_patch;
 using recipe_detail::merge_section;
 using recipe_detail::quoted_list;
 using recipe_detail::recipe_fail;
+using recipe_detail::resolve_kv_cache;
+using recipe_detail::source_of;
 
 namespace {
 
@@ -26,12 +29,6 @@ namespace {
 // its key here and to kAllSections, a parser in its own file, a field in LayerPlan and a case in
 // typed_layer_plan() (docs/adding-a-method.md).
 const char* const kLayerSections[] = {"weights", "activations", "output_activations", "prune", "lowrank"};
-
-bool matches_any(const std::vector<std::string>& globs, const std::string& name) {
-  for (const auto& g : globs)
-    if (glob_match(g, name)) return true;
-  return false;
-}
 
 std::string divisors_near(int64_t n, int64_t g) {
   int64_t below = 0, above = 0;
@@ -77,11 +74,6 @@ Recipe with_preset(const Recipe& r, const std::string& architecture) {
   out.quamba2 = out.quamba2 || p.quamba2;
   if (!out.structured) out.structured = p.structured;
   return out;
-}
-
-std::string source_of(const SettingPatch& m, const std::string& field, const std::string& fallback) {
-  auto it = m.source.find(field);
-  return it != m.source.end() ? it->second : fallback;
 }
 
 // The layer-dependent checks of the prune and lowrank sections.
@@ -383,75 +375,7 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       out.layers.push_back(std::move(plan));
     }
 
-    // KV cache, per attention module (the owners of :k / :v points).
-    std::map<std::string, std::pair<std::string, std::string>> modules;  // module → (k point, v point)
-    std::vector<std::string> module_order;
-    std::map<std::string, std::string> queries;  // module → its :q point (ZipCache ranks tokens by attention)
-    for (const auto& p : model.points()) {
-      const auto colon = p.name.rfind(':');
-      if (colon == std::string::npos) continue;
-      const std::string what = p.name.substr(colon + 1), mod = p.name.substr(0, colon);
-      if (what == "q") queries[mod] = p.name;
-      if (what != "k" && what != "v") continue;
-      if (!modules.count(mod)) module_order.push_back(mod);
-      (what == "k" ? modules[mod].first : modules[mod].second) = p.name;
-    }
-    const bool default_kv = recipe.defaults.sections.count("kv_cache") != 0;
-    if (default_kv && modules.empty() && !recipe.defaults.sections.at("kv_cache").is_null())
-      recipe_fail(source_of(recipe.defaults, "kv_cache", "kv_cache"),
-                  model.architecture() + " has no attention modules (no :k/:v points), so there is no KV cache to quantize");
-    std::vector<bool> kv_override_used(recipe.overrides.size(), false);
-    for (const auto& mod : module_order) {
-      SettingPatch m;
-      std::string last;
-      if (default_kv) {
-        merge_section(m, "kv_cache", recipe.defaults.sections.at("kv_cache"), recipe.defaults.source, recipe.defaults.key);
-        last = source_of(recipe.defaults, "kv_cache", "kv_cache");
-      }
-      for (size_t i = 0; i < recipe.overrides.size(); ++i) {
-        const auto& o = recipe.overrides[i];
-        if (!o.sections.count("kv_cache") || !matches_any(o.match, mod)) continue;
-        kv_override_used[i] = override_used[i] = true;
-        merge_section(m, "kv_cache", o.sections.at("kv_cache"), o.source, o.key);
-        last = o.key;
-      }
-      auto it = m.sections.find("kv_cache");
-      if (it == m.sections.end() || it->second.is_null()) continue;
-      KvPlan k;
-      k.module = mod;
-      k.k_point = modules[mod].first;
-      k.v_point = modules[mod].second;
-      try {
-        k.kv = parse_kv_quant(it->second, source_of(m, "kv_cache", "kv_cache"),
-                              [&m](const std::string& f) { return source_of(m, "kv_cache." + f, source_of(m, "kv_cache", "kv_cache") + "." + f); });
-      } catch (const RecipeError& e) {
-        throw RecipeError(e.key(), mod, std::string(e.what()) + " (module " + mod + ")");
-      }
-      QUENCH_CHECK(!k.k_point.empty() && !k.v_point.empty(), mod, ": has only one of its :k/:v points");
-      k.q_point = queries.count(mod) ? queries.at(mod) : "";
-      k.head_dim = model.attention_head_dim();
-      if (k.kv.method == KvMethod::ZipCache && (k.q_point.empty() || k.head_dim <= 0))
-        throw RecipeError(source_of(m, "kv_cache.method", source_of(m, "kv_cache", "kv_cache")), mod,
-                          "kv_cache.method: \"zipcache\" ranks tokens by the attention of " + mod + "'s queries, which " +
-                              model.architecture() + " does not expose (no " + mod + ":q point)");
-      if (k.kv.fp4()) {
-        const int64_t unit = ops::ggml_grid_info(k.kv.fp4_type()).slot;
-        if (k.head_dim <= 0 || k.head_dim % unit != 0)
-          throw RecipeError(source_of(m, "kv_cache.method", source_of(m, "kv_cache", "kv_cache")), mod,
-                            "kv_cache.method: \"" + k.kv.to_json()["method"].get<std::string>() + "\" quantizes blocks of " +
-                                std::to_string(unit) + " channels within a head, and " + mod + "'s heads are " +
-                                (k.head_dim <= 0 ? "of unknown width" : std::to_string(k.head_dim) + " wide"));
-      }
-      k.source = last;
-      out.kv.push_back(std::move(k));
-    }
-    for (size_t i = 0; i < recipe.overrides.size(); ++i) {
-      const auto& o = recipe.overrides[i];
-      if (o.sections.count("kv_cache") && !kv_override_used[i])
-        recipe_fail(o.key + ".kv_cache", "matches no attention module" +
-                                             (module_order.empty() ? " (" + model.architecture() + " has none)"
-                                                                   : " (they are named like '" + module_order.front() + "')"));
-    }
+    resolve_kv_cache(recipe, model, out, override_used);
 
     // Internal points.
     std::set<std::string> layer_points;
