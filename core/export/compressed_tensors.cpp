@@ -323,6 +323,8 @@ void export_compressed_tensors(const Model& model, const ResolvedRecipe& plan, c
   std::vector<std::string> ignore, sparse_layers;
   int64_t sparse_zeros = 0, sparse_total = 0;
   for (const auto& lp : model.layers()) {
+    // A streamed model's earlier layers were copied out of its mapped files: their pages go.
+    if (model.streaming()) model.release_pages();
     const Layer& l = *lp;
     QUENCH_CHECK(!l.kernel(), l.name(), ": computed by ", l.kernel()->describe(), ", which a checkpoint cannot hold");
     const LayerPlan* p = plan.find(l.name());

@@ -390,7 +390,19 @@ std::vector<std::string> export_gguf(const Model& model, const std::string& path
   add_arch_metadata(w, model, arch);
   w.set("general.file_type", GgufValue::u32(file_type(counts, float_type)));
   add_gguf_tokenizer(w, model, c.get_int("vocab_size"));
-  for (auto& e : entries) w.add_tensor(e.name, e.ne, e.type, std::move(e.produce));
+  for (auto& e : entries) {
+    if (!model.streaming()) {
+      w.add_tensor(e.name, e.ne, e.type, std::move(e.produce));
+      continue;
+    }
+    // A streamed model's weights are views of its mapped files: each tensor's pages are let go once
+    // it is encoded, so writing the file does not bring the whole checkpoint into memory.
+    w.add_tensor(e.name, e.ne, e.type, [&model, produce = std::move(e.produce)]() mutable {
+      auto bytes = produce();
+      model.release_pages();
+      return bytes;
+    });
+  }
   w.write(path, o.progress);
   std::vector<std::string> notes;
   if (const int64_t window = model.attention_window(); window > 0 && (arch == "llama" || arch == "qwen2"))
