@@ -76,7 +76,7 @@ shot export-dialog "$DEMO/sotu-llama" --recipe Q4_0 --export-dialog gguf
 for scheme in W8A16 W4A16-G16 W3A16-G16; do
   echo "screenshots: recording a $scheme run"
   "$CLI" compress "$DEMO/sotu-llama" --recipe "$scheme" --calib "$DEMO/sotu-calib.txt" --samples 64 --seq 256 \
-    --eval "$DEMO/sotu-2000-2023.txt" --ctx 256 --max-windows 16 --db "$work/quench.db" --name "$scheme" >/dev/null
+    --eval "$DEMO/sotu-2000-2023.txt" --ctx 256 --max-windows 16 --speed --db "$work/quench.db" --name "$scheme" >/dev/null
 done
 # The recipe editor: the MLP layers selected through the filter, the recipe's rules, the Setting column, the size estimate.
 shot recipe-editor "$DEMO/sotu-llama" --recipe "$work/mlp-w4.json" --filter "model.layers.*.mlp.*" --select-all --tab recipe
@@ -95,6 +95,8 @@ shot compare-metrics "$DEMO/sotu-llama" --run evaluate --compare-runs 5,4 --comp
 # Per-layer SQNR of two recipes, and size against perplexity for every run of the model.
 shot compare-layers "$DEMO/sotu-llama" --compare-runs 4,3 --compare-tab layers
 shot compare-pareto "$DEMO/sotu-llama" --compare-runs 5,4 --compare-tab pareto
+# The three schemes recorded above with --speed: decoding tokens/s at batch 16 across, perplexity up.
+shot compare-speed "$DEMO/sotu-llama" --compare-runs 1,2,3 --compare-tab pareto --compare-axes decode_tokens_per_second_b16,perplexity
 # One run's details (Experiments → Details): every layer's result, sortable, and what the run was.
 shot run-details "$DEMO/sotu-llama" --compare-runs 4 --compare-tab layer-table
 shot run-details-runs "$DEMO/sotu-llama" --compare-runs 4 --compare-tab runs

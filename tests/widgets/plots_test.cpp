@@ -12,6 +12,7 @@
 #include "widgets/plots/channel_plot.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/plots/range_plot.h"
+#include "widgets/plots/scatter_plot.h"
 #include "widgets/session/model_session.h"
 #include "widgets/util/save_path.h"
 
@@ -195,6 +196,23 @@ class PlotsTest : public QObject {
     QVERIFY2(labels.size() >= 20 && labels.size() <= 40, qPrintable(QString::number(labels.size())));
     QCOMPARE(labels.front(), many.front());
     QVERIFY(many.contains(labels.back()));
+  }
+
+  // The front follows both axes' directions: smaller and better by default, and with a metric
+  // where more is better across (tokens/s), faster and better.
+  void paretoFrontFollowsBothDirections() {
+    // (x, y): y is a perplexity (lower is better).
+    const std::vector<ScatterPlot::Point> pts = {{1, 10, {}, false}, {2, 8, {}, false}, {3, 9, {}, false}, {4, 7, {}, false}};
+    QCOMPARE(ScatterPlot::paretoFront(pts, true), (std::vector<size_t>{0, 1, 3}));
+    // x higher is better: from the best x down, a point joins when it beats every faster one.
+    QCOMPARE(ScatterPlot::paretoFront(pts, true, false), (std::vector<size_t>{3}));
+    const std::vector<ScatterPlot::Point> speed = {{100, 9, {}, false}, {300, 10, {}, false}, {200, 8, {}, false}, {50, 7, {}, false}};
+    QCOMPARE(ScatterPlot::paretoFront(speed, true, false), (std::vector<size_t>{1, 2, 3}));
+    ScatterPlot plot;
+    plot.resize(600, 400);
+    plot.setPoints(speed, true, false);
+    QCOMPARE(plot.front(), (std::vector<size_t>{1, 2, 3}));
+    QCOMPARE(plot.pointCount(), 4);
   }
 
   // A short plot (a small window's detail pane) asks for fewer y ticks, a tall one for more.

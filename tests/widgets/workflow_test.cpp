@@ -356,6 +356,16 @@ class WorkflowTest : public QObject {
     QCOMPARE(cmp->layerPlot()->categoryCount(), 18);
     QCOMPARE(cmp->paretoPlot()->pointCount(), 2);
     QVERIFY(cmp->paretoPlot()->hasData());
+    // The trade-off axes are any two recorded metrics: size against perplexity by default; a metric
+    // only the compress run has leaves one point; the CSV names the chosen keys.
+    QCOMPARE(cmp->paretoX()->currentData().toString(), QStringLiteral("size_bytes"));
+    QCOMPARE(cmp->paretoY()->currentData().toString(), QStringLiteral("perplexity"));
+    cmp->paretoX()->setCurrentIndex(cmp->paretoX()->findData(QStringLiteral("compress_seconds")));
+    QCOMPARE(cmp->paretoPlot()->pointCount(), 1);
+    cmp->paretoX()->setCurrentIndex(cmp->paretoX()->findData(QStringLiteral("nll")));
+    QCOMPARE(cmp->paretoPlot()->pointCount(), 2);
+    QVERIFY(cmp->csv(CompareWindow::ParetoTab).startsWith(QStringLiteral("experiment_id,name,nll,perplexity")));
+    cmp->paretoX()->setCurrentIndex(cmp->paretoX()->findData(QStringLiteral("size_bytes")));
     // Exports: the table as CSV, the plots as PNG and SVG.
     cmp->tabs()->setCurrentIndex(CompareWindow::MetricsTab);
     cmp->exportCsv(dir.filePath(QStringLiteral("metrics.csv")));

@@ -14,6 +14,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QShortcut>
+#include <QSignalBlocker>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -88,7 +89,8 @@ QStringList shortNames(const QStringList& names) {
 
 CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* parent)
     : QWidget(parent, Qt::Window), tabs_(new QTabWidget(this)), metrics_(new QTableWidget(this)), layer_metric_(new QComboBox(this)),
-      layer_plot_(new BarPlot(this)), pareto_(new ScatterPlot(this)), pareto_note_(new QLabel(this)), layer_table_(new QTableWidget(this)),
+      layer_plot_(new BarPlot(this)), pareto_(new ScatterPlot(this)), pareto_x_(new QComboBox(this)), pareto_y_(new QComboBox(this)),
+      pareto_note_(new QLabel(this)), layer_table_(new QTableWidget(this)),
       runs_table_(new QTableWidget(this)), recipes_(new QPlainTextEdit(this)) {
   setObjectName(QStringLiteral("compareWindow"));
   setAttribute(Qt::WA_DeleteOnClose);
@@ -142,12 +144,21 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   layers_layout->addWidget(layer_plot_, 1);
   auto* pareto_page = new QWidget(this);
   auto* pareto_layout = new QVBoxLayout(pareto_page);
+  auto* axes_row = new QHBoxLayout();
+  pareto_x_->setObjectName(QStringLiteral("paretoX"));
+  pareto_y_->setObjectName(QStringLiteral("paretoY"));
+  axes_row->addWidget(new QLabel(tr("Across:"), pareto_page));
+  axes_row->addWidget(pareto_x_);
+  axes_row->addWidget(new QLabel(tr("Up:"), pareto_page));
+  axes_row->addWidget(pareto_y_);
+  axes_row->addStretch(1);
+  pareto_layout->addLayout(axes_row);
   pareto_note_->setWordWrap(true);
   pareto_layout->addWidget(pareto_, 1);
   pareto_layout->addWidget(pareto_note_);
   tabs_->addTab(metrics_, tr("Metrics"));
   tabs_->addTab(layers_page, tr("Per-layer error"));
-  tabs_->addTab(pareto_page, tr("Size vs %1").arg(quality_));
+  tabs_->addTab(pareto_page, tr("Trade-offs"));
   for (QTableWidget* t : {layer_table_, runs_table_}) {
     t->setEditTriggers(QAbstractItemView::NoEditTriggers);
     t->verticalHeader()->setVisible(false);
@@ -215,7 +226,10 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
 
   fillMetrics();
   fillLayers();
-  fillPareto(store);
+  loadModelRuns(store);
+  fillPareto();
+  connect(pareto_x_, &QComboBox::currentIndexChanged, this, &CompareWindow::fillPareto);
+  connect(pareto_y_, &QComboBox::currentIndexChanged, this, &CompareWindow::fillPareto);
   fillLayerTable();
   fillRuns();
   resize(1280, 820);
@@ -297,37 +311,74 @@ void CompareWindow::fillLayers() {
   layer_plot_->setData(shortNames(layer_names_), series);
 }
 
-void CompareWindow::fillPareto(Store& store) {
+void CompareWindow::loadModelRuns(Store& store) {
   std::optional<int64_t> model_id;
   std::set<int64_t> compared;
   for (const auto& r : runs_) {
     compared.insert(r.summary.id);
     if (!model_id && r.summary.model_id) model_id = r.summary.model_id;
   }
-  pareto_rows_.clear();
+  model_runs_.clear();
   if (model_id) {
-    for (const auto& p : store.metric_points(*model_id, metric_names::kSizeBytes, quality_.toStdString()))
-      pareto_rows_.push_back({p.experiment_id, QString::fromStdString(p.name), p.x, p.y, compared.count(p.experiment_id) > 0});
-    // Evaluations of the model as stored: the float baseline, at its size on disk.
     const ModelRecord model = store.model(*model_id);
     ListFilter f;
     f.model_id = model_id;
-    f.kind = "evaluate";
     f.status = RunStatus::Completed;
-    for (const auto& s : store.list(f))
-      for (const auto& m : store.get(s.id).metrics)
-        if (m.name == quality_.toStdString())
-          pareto_rows_.push_back({s.id, QString::fromStdString(s.name), static_cast<double>(model.bytes), m.value, compared.count(s.id) > 0});
+    for (const auto& s : store.list(f)) {
+      ModelRun run{s.id, QString::fromStdString(s.name), compared.count(s.id) > 0, {}};
+      for (const auto& m : store.get(s.id).metrics) run.metrics.emplace(m.name, m.value);  // the first of each name
+      // An evaluation of the model as stored: at its size on disk.
+      if (s.kind == "evaluate" && !run.metrics.count(metric_names::kSizeBytes)) run.metrics[metric_names::kSizeBytes] = static_cast<double>(model.bytes);
+      model_runs_.push_back(std::move(run));
+    }
+  }
+  // The axes list every metric some run recorded: the table's in its order, then the others.
+  std::set<std::string> seen;
+  for (const auto& r : model_runs_)
+    for (const auto& [name, v] : r.metrics) seen.insert(name);
+  std::vector<std::string> names;
+  for (const auto& m : metric_table())
+    if (seen.erase(m.name)) names.push_back(m.name);
+  names.insert(names.end(), seen.begin(), seen.end());
+  for (QComboBox* c : {pareto_x_, pareto_y_}) {
+    const QSignalBlocker block(c);
+    c->clear();
+    for (const auto& n : names) c->addItem(QString::fromStdString(metric_label(n)), QString::fromStdString(n));
+  }
+  const int x = pareto_x_->findData(QString::fromLatin1(metric_names::kSizeBytes)), y = pareto_y_->findData(quality_);
+  const QSignalBlocker bx(pareto_x_), by(pareto_y_);
+  if (x >= 0) pareto_x_->setCurrentIndex(x);
+  if (y >= 0) pareto_y_->setCurrentIndex(y);
+}
+
+QString CompareWindow::paretoTitle() const {
+  return tr("%1 against %2, every run of the model").arg(pareto_y_->currentText(), pareto_x_->currentText());
+}
+
+void CompareWindow::fillPareto() {
+  const std::string xk = pareto_x_->currentData().toString().toStdString(), yk = pareto_y_->currentData().toString().toStdString();
+  const bool x_bytes = xk == metric_names::kSizeBytes;
+  pareto_rows_.clear();
+  for (const auto& r : model_runs_) {
+    const auto x = r.metrics.find(xk), y = r.metrics.find(yk);
+    if (x != r.metrics.end() && y != r.metrics.end() && std::isfinite(x->second) && std::isfinite(y->second))
+      pareto_rows_.push_back({r.id, r.name, x->second, y->second, r.compared});
   }
   std::vector<ScatterPlot::Point> points;
-  for (const auto& r : pareto_rows_) points.push_back({r.size_bytes / kMiB, r.quality, QStringLiteral("#%1 %2").arg(r.id).arg(r.name), r.compared});
-  pareto_->setTitle(tr("Model size against %1, every run of the model").arg(quality_));
-  pareto_->setAxisLabels(tr("model size (MiB)"), quality_);
-  pareto_->setEmptyMessage(tr("no run of this model recorded both size and %1").arg(quality_));
-  pareto_->setPoints(points, quality_ != QLatin1String("top1"));
-  pareto_note_->setText(tr("%1 runs; compress runs at their estimated checkpoint size, evaluations of the model as stored at its size on disk. "
-                           "The dashed line is the Pareto front: no other run is both smaller and better.")
-                            .arg(pareto_rows_.size()));
+  for (const auto& r : pareto_rows_) points.push_back({x_bytes ? r.x / kMiB : r.x, r.y, QStringLiteral("#%1 %2").arg(r.id).arg(r.name), r.compared});
+  const QString xl = x_bytes ? tr("model size (MiB)") : pareto_x_->currentText(), yl = pareto_y_->currentText();
+  // Directions from the metric table; a metric with none is read as lower-is-better.
+  const bool y_lower = better_direction(yk) != Better::Higher, x_lower = better_direction(xk) != Better::Higher;
+  pareto_->setTitle(paretoTitle());
+  pareto_->setAxisLabels(xl, yl);
+  pareto_->setEmptyMessage(tr("no run of this model recorded both %1 and %2").arg(xl, yl));
+  pareto_->setPoints(points, y_lower, x_lower);
+  const QString size_note = xk == metric_names::kSizeBytes || yk == metric_names::kSizeBytes
+                                ? tr(" Size: compress runs at their estimated checkpoint size, evaluations of the model as stored at its size on disk.")
+                                : QString();
+  pareto_note_->setText(tr("%1 runs.%2 The dashed line is the Pareto front: no other run is better on both axes (%3 %4 and %5 %6 are better).")
+                            .arg(pareto_rows_.size())
+                            .arg(size_note, x_lower ? tr("lower") : tr("higher"), xl, y_lower ? tr("lower") : tr("higher"), yl));
 }
 
 namespace {
@@ -491,15 +542,16 @@ QString CompareWindow::csv(Tab tab) const {
       row(f);
     }
   } else {
-    row({QStringLiteral("experiment_id"), QStringLiteral("name"), QStringLiteral("size_bytes"), quality_, QStringLiteral("compared"),
-         QStringLiteral("pareto")});
+    const QString xk = pareto_x_->currentData().toString(), yk = pareto_y_->currentData().toString();
+    row({QStringLiteral("experiment_id"), QStringLiteral("name"), xk, yk, QStringLiteral("compared"), QStringLiteral("pareto")});
     std::vector<ScatterPlot::Point> points;
-    for (const auto& r : pareto_rows_) points.push_back({r.size_bytes, r.quality, {}, r.compared});
-    const auto front = ScatterPlot::paretoFront(points, quality_ != QLatin1String("top1"));
+    for (const auto& r : pareto_rows_) points.push_back({r.x, r.y, {}, r.compared});
+    const auto front = ScatterPlot::paretoFront(points, better_direction(yk.toStdString()) != Better::Higher,
+                                                better_direction(xk.toStdString()) != Better::Higher);
     for (size_t i = 0; i < pareto_rows_.size(); ++i) {
       const auto& r = pareto_rows_[i];
       const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
-      row({QString::number(r.id), r.name, number(r.size_bytes), number(r.quality), r.compared ? QStringLiteral("1") : QStringLiteral("0"),
+      row({QString::number(r.id), r.name, number(r.x), number(r.y), r.compared ? QStringLiteral("1") : QStringLiteral("0"),
            on_front ? QStringLiteral("1") : QStringLiteral("0")});
     }
   }
@@ -569,7 +621,7 @@ QString CompareWindow::reportHtml() const {
   h += QStringLiteral("</table>\n");
   // The plots, inline.
   h += QStringLiteral("<h2>%1</h2>\n%2\n").arg(esc(layer_plot_->title()), image(layer_plot_));
-  h += QStringLiteral("<h2>%1</h2>\n%2\n<p>%3</p>\n").arg(esc(tr("Size vs %1").arg(quality_)), image(pareto_), esc(pareto_note_->text()));
+  h += QStringLiteral("<h2>%1</h2>\n%2\n<p>%3</p>\n").arg(esc(paretoTitle()), image(pareto_), esc(pareto_note_->text()));
   // The per-layer numbers behind the bars.
   if (!layer_names_.isEmpty()) {
     h += QStringLiteral("<details><summary>%1</summary><table><tr><th>%2</th>").arg(esc(tr("Per-layer numbers (%1)").arg(layer_metric_->currentText())),

@@ -1,12 +1,15 @@
 #pragma once
 // Stored runs side by side: every metric with its delta against the first run, each layer's error
-// per run as grouped bars and as a sortable table, model size against quality for every run of the
-// model with the Pareto front and the compared runs marked, and what each run was (model, device,
+// per run as grouped bars and as a sortable table, any two metrics against each other (model size
+// against quality by default; speed, time, …) for every run of the model with the Pareto front and
+// the compared runs marked, and what each run was (model, device,
 // duration, data, recipe). One run alone is its detail page. Plots export as PNG/SVG, tables as
 // CSV, everything as one HTML report.
 #include <QList>
 #include <QWidget>
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "core/store/compare.h"
@@ -44,6 +47,9 @@ class CompareWindow : public QWidget {
   BarPlot* layerPlot() const { return layer_plot_; }
   ScatterPlot* paretoPlot() const { return pareto_; }
   QString qualityMetric() const { return quality_; }
+  // The trade-off plot's axes: the metrics (stored keys) its combo boxes list, as item data.
+  QComboBox* paretoX() const { return pareto_x_; }
+  QComboBox* paretoY() const { return pareto_y_; }
 
   // CSV of a tab's data (metrics with deltas; per-layer errors; size and quality of each run;
   // every per-layer result; the runs).
@@ -60,7 +66,8 @@ class CompareWindow : public QWidget {
  private:
   void fillMetrics();
   void fillLayers();
-  void fillPareto(Store& store);
+  void loadModelRuns(Store& store);
+  void fillPareto();
   void fillLayerTable();
   void fillRuns();
   PlotWidget* currentPlot() const;
@@ -71,19 +78,31 @@ class CompareWindow : public QWidget {
   QStringList layer_names_;
   std::vector<std::vector<double>> layer_values_;  // [series][layer]
   QStringList layer_series_;
+  // Every completed run of the compared runs' model, with its metrics (evaluations of the model as
+  // stored carry its size on disk as size_bytes).
+  struct ModelRun {
+    int64_t id;
+    QString name;
+    bool compared;
+    std::map<std::string, double> metrics;
+  };
+  std::vector<ModelRun> model_runs_;
   struct ParetoRow {
     int64_t id;
     QString name;
-    double size_bytes, quality;
+    double x, y;
     bool compared;
   };
   std::vector<ParetoRow> pareto_rows_;
+  QString paretoTitle() const;
 
   QTabWidget* tabs_;
   QTableWidget* metrics_;
   QComboBox* layer_metric_;
   BarPlot* layer_plot_;
   ScatterPlot* pareto_;
+  QComboBox* pareto_x_;
+  QComboBox* pareto_y_;
   QLabel* pareto_note_;
   QTableWidget* layer_table_;
   QTableWidget* runs_table_;

@@ -34,14 +34,15 @@ ScatterPlot::ScatterPlot(QWidget* parent) : PlotWidget(parent) {
   refresh(false);
 }
 
-std::vector<size_t> ScatterPlot::paretoFront(const std::vector<Point>& points, bool lower_is_better) {
+std::vector<size_t> ScatterPlot::paretoFront(const std::vector<Point>& points, bool lower_is_better, bool x_lower_is_better) {
   std::vector<size_t> order(points.size());
   std::iota(order.begin(), order.end(), 0);
   const auto better = [lower_is_better](double a, double b) { return lower_is_better ? a < b : a > b; };
-  // By size, then quality: a point is on the front when it beats the best quality seen at any
-  // smaller size.
+  const auto better_x = [x_lower_is_better](double a, double b) { return x_lower_is_better ? a < b : a > b; };
+  // Best x first, then quality: a point is on the front when it beats the best quality seen at any
+  // better x.
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (points[a].x != points[b].x) return points[a].x < points[b].x;
+    if (points[a].x != points[b].x) return better_x(points[a].x, points[b].x);
     return better(points[a].y, points[b].y);
   });
   std::vector<size_t> front;
@@ -50,13 +51,16 @@ std::vector<size_t> ScatterPlot::paretoFront(const std::vector<Point>& points, b
   return front;
 }
 
-void ScatterPlot::setPoints(const std::vector<Point>& points, bool lower_is_better) {
+void ScatterPlot::setPoints(const std::vector<Point>& points, bool lower_is_better, bool x_lower_is_better) {
   points_ = points;
-  front_ = paretoFront(points_, lower_is_better);
+  front_ = paretoFront(points_, lower_is_better, x_lower_is_better);
   QCustomPlot* p = plot();
   while (p->itemCount() > first_label_) p->removeItem(p->itemCount() - 1);
   QVector<double> fx, fy, ox, oy, hx, hy;
-  for (size_t i : front_) {
+  // The line is drawn by increasing x, whichever direction is better.
+  std::vector<size_t> line = front_;
+  std::sort(line.begin(), line.end(), [&](size_t a, size_t b) { return points_[a].x < points_[b].x; });
+  for (size_t i : line) {
     fx << points_[i].x;
     fy << points_[i].y;
   }

@@ -21,15 +21,16 @@ class ScatterPlot : public PlotWidget {
 
   explicit ScatterPlot(QWidget* parent = nullptr);
 
-  // lower_is_better: the y metric's direction (perplexity: lower; accuracy: higher). The front
-  // joins the points no other point beats in both size (smaller x) and quality.
-  void setPoints(const std::vector<Point>& points, bool lower_is_better);
-  // Indices of the points on the Pareto front, by increasing x.
+  // lower_is_better: the y metric's direction (perplexity: lower; accuracy: higher); x_lower_is_better
+  // the x metric's (size: lower; tokens/s: higher). The front joins the points no other point beats
+  // on both axes.
+  void setPoints(const std::vector<Point>& points, bool lower_is_better, bool x_lower_is_better = true);
+  // Indices of the points on the Pareto front, from the best x to the worst.
   const std::vector<size_t>& front() const { return front_; }
   int pointCount() const { return static_cast<int>(points_.size()); }
   QString toolTipAt(const QPoint& pos) const override;
 
-  static std::vector<size_t> paretoFront(const std::vector<Point>& points, bool lower_is_better);
+  static std::vector<size_t> paretoFront(const std::vector<Point>& points, bool lower_is_better, bool x_lower_is_better = true);
 
  private:
   std::vector<Point> points_;

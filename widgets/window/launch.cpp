@@ -112,6 +112,13 @@ void finish(MainWindow& window, const LaunchOptions& opts, const QList<int64_t>&
     if (!cmp) fail_usage(QObject::tr("--compare: the runs could not be compared"));
     cmp->resize(opts.size);
     if (!opts.compare_tab.isEmpty()) cmp->tabs()->setCurrentIndex(static_cast<int>(kCompareTabs.indexOf(opts.compare_tab)));
+    if (!opts.compare_axes.isEmpty()) {
+      const int x = cmp->paretoX()->findData(opts.compare_axes.value(0)), y = cmp->paretoY()->findData(opts.compare_axes.value(1));
+      if (x < 0 || y < 0)
+        fail_usage(QObject::tr("--compare-axes: '%1' are not both metrics these runs recorded").arg(opts.compare_axes.join(QLatin1Char(','))));
+      cmp->paretoX()->setCurrentIndex(x);
+      cmp->paretoY()->setCurrentIndex(y);
+    }
     target = cmp;
   }
   if (opts.heatmap) {
@@ -191,6 +198,9 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                         QStringLiteral("ID,ID…"));
   const QCommandLineOption compare_tab(QStringLiteral("compare-tab"), QObject::tr("The comparison's tab: metrics, layers, pareto, layer-table or runs."),
                                        QStringLiteral("TAB"));
+  const QCommandLineOption compare_axes(QStringLiteral("compare-axes"),
+                                        QObject::tr("The comparison's trade-off plot: these two metrics (stored keys), across and up."),
+                                        QStringLiteral("X,Y"));
   const QCommandLineOption heatmap(QStringLiteral("heatmap"), QObject::tr("Show the sensitivity run as heatmaps (screenshot: that window)."));
   const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations, model or smoothing."),
                                QStringLiteral("TAB"));
@@ -207,7 +217,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                          QStringLiteral("FORMAT"));
   const QCommandLineOption timeout(QStringLiteral("timeout"), QObject::tr("Screenshot mode: give up after this many seconds."),
                                    QStringLiteral("SECONDS"));
-  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, heatmap, tab, select_all, point, export_dialog, sweep});
+  p.addOptions({settings, select, filter, sort, log_y, issues, shot, size, timeout, recipe, run, compare, compare_runs, compare_tab, compare_axes, heatmap, tab, select_all, point, export_dialog, sweep});
   p.process(arguments);
 
   LaunchOptions o;
@@ -232,6 +242,10 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
     if (!ok) fail_usage(QObject::tr("--compare-runs: '%1' is not a run number").arg(id));
   }
   o.compare_tab = p.value(compare_tab);
+  if (p.isSet(compare_axes)) {
+    o.compare_axes = p.value(compare_axes).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    if (o.compare_axes.size() != 2) fail_usage(QObject::tr("--compare-axes: give two metric keys, X,Y"));
+  }
   o.heatmap = p.isSet(heatmap);
   if (!o.compare_tab.isEmpty() && !kCompareTabs.contains(o.compare_tab))
     fail_usage(QObject::tr("--compare-tab: '%1' is not one of %2").arg(o.compare_tab, kCompareTabs.join(QStringLiteral(", "))));

@@ -25,6 +25,7 @@ struct LaunchOptions {
   QList<int64_t> compare_runs;  // --compare-runs ID,ID…: compare these stored runs instead
   bool heatmap = false;  // --heatmap: the sensitivity run shown, as heatmaps (the screenshot shows that window)
   QString compare_tab;   // --compare-tab metrics|layers|pareto
+  QStringList compare_axes;  // --compare-axes X,Y: the trade-off plot's metrics (stored keys)
   QString tab;           // --tab layer|before-after|recipe|experiments|activations
   QString point;         // --point KIND: the Activations page's point (input, output, x, dt, B, C, y, probs, k, v)
   bool select_all = false;  // --select-all: select every row the filter shows (the recipe editor's target)
