@@ -57,6 +57,8 @@ SHOT_SIZE=1680x945 shot workbench-mnist-resnet "$DEMO/mnist-resnet" --sort Kurto
 shot outliers-llama-tiny "$DEMO/llama-tiny" --sort Outliers --select model.layers.0.mlp.up_proj --issues
 # A small screen (1024×700): the statistics scroll sideways under the layer names, which stay.
 SHOT_SIZE=1024x700 shot small-window "$DEMO/sotu-llama" --sort Kurtosis --select model.layers.3.mlp.down_proj
+# The Generate tab after continuing its default prompt (64 greedy tokens on the CPU).
+shot generate-tab "$DEMO/sotu-llama" --run generate --tab generate
 # View → Model Tree: the modules as a tree, coloured by the layers' kurtosis; a block shows its worst layer.
 shot model-tree "$DEMO/llama-tiny" --tab model --select model.layers.1.mlp.up_proj
 # Filtering by statistic: the MLP layers whose weights are heavy-tailed and have outlier channels.

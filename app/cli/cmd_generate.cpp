@@ -76,19 +76,10 @@ int cmd_generate(const Argv& argv) {
   }
   if (!a.flag("ignore-eos")) g.stop_ids = eos_ids(*model);
 
-  // Text is printed as it grows: the whole continuation is decoded again each step, so a character
-  // split over several tokens appears once it is complete.
-  std::vector<int32_t> out_ids;
-  std::string shown;
+  TextStream stream(tok);
   if (!json) std::cout << prompt_text << std::flush;
   const GenerateResult r = generate(*model, prompt, g, [&](int64_t id) {
-    if (json) return;
-    out_ids.push_back(static_cast<int32_t>(id));
-    const std::string text = tok.decode(out_ids, /*skip_special_tokens=*/true);
-    if (text.size() > shown.size() && text.compare(0, shown.size(), shown) == 0 && text::find_invalid_utf8(text) == std::string::npos) {
-      std::cout << text.substr(shown.size()) << std::flush;
-      shown = text;
-    }
+    if (!json) std::cout << stream.add(id) << std::flush;
   });
   std::vector<int32_t> all(r.tokens.begin(), r.tokens.end());
   const std::string continuation = tok.decode(all, /*skip_special_tokens=*/true);
@@ -106,8 +97,7 @@ int cmd_generate(const Argv& argv) {
     std::cout << j.dump() << "\n";
     return 0;
   }
-  if (continuation.size() > shown.size() && continuation.compare(0, shown.size(), shown) == 0) std::cout << continuation.substr(shown.size());
-  std::cout << "\n";
+  std::cout << stream.flush() << "\n";
   std::cerr << r.prompt_tokens << " prompt tokens in " << fixed(r.prefill_seconds, 3) << " s (" << fixed(r.prefill_tokens_per_second(), 1)
             << " tokens/s); " << r.tokens.size() << " new tokens, " << fixed(r.decode_tokens_per_second(), 1) << " tokens/s decoding"
             << (r.stopped ? " (stopped at end of sequence)" : "") << "\n";

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <limits>
 
+#include "core/text/unicode.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -114,6 +115,24 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
     r.decode_tokens_per_second.emplace_back(b, secs > 0 ? static_cast<double>(b * steps) / secs : 0);
   }
   return r;
+}
+
+std::string TextStream::add(int64_t id) {
+  ids_.push_back(static_cast<int32_t>(id));
+  const std::string text = tok_.decode(ids_, /*skip_special_tokens=*/true);
+  if (text.size() <= shown_.size() || text.compare(0, shown_.size(), shown_) != 0 || text::find_invalid_utf8(text) != std::string::npos)
+    return {};
+  std::string piece = text.substr(shown_.size());
+  shown_ = text;
+  return piece;
+}
+
+std::string TextStream::flush() {
+  const std::string text = tok_.decode(ids_, /*skip_special_tokens=*/true);
+  if (text.size() <= shown_.size() || text.compare(0, shown_.size(), shown_) != 0) return {};
+  std::string piece = text.substr(shown_.size());
+  shown_ = text;
+  return piece;
 }
 
 std::vector<int64_t> eos_ids(const Model& model) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/models/model.h"
+#include "core/text/tokenizer.h"
 
 namespace quench {
 
@@ -45,6 +46,23 @@ struct SpeedResult {
   std::vector<std::pair<int64_t, double>> decode_tokens_per_second;  // (batch, tokens/s)
 };
 SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector<int64_t>& batches, int64_t steps = 32, uint64_t seed = 0);
+
+// Text of generated tokens as it grows, for printing piece by piece: the whole continuation is
+// decoded again at each token, and only a complete, valid UTF-8 extension is handed out, so a
+// character split over several tokens appears once it is whole.
+class TextStream {
+ public:
+  explicit TextStream(const Tokenizer& tok) : tok_(tok) {}
+  // The new text after this token ("" while a character is incomplete).
+  std::string add(int64_t id);
+  // Whatever is still held back at the end (bytes of an unfinished character, decoded as they are).
+  std::string flush();
+
+ private:
+  const Tokenizer& tok_;
+  std::vector<int32_t> ids_;
+  std::string shown_;
+};
 
 // The ids that end a generation according to config.json's eos_token_id (a number or a list).
 std::vector<int64_t> eos_ids(const Model& model);

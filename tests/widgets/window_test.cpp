@@ -27,6 +27,7 @@
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
 #include "widgets/detail/weight_page.h"
+#include "widgets/generate/generate_panel.h"
 #include "widgets/issues/issues_dock.h"
 #include "widgets/issues/issues_model.h"
 #include "widgets/jobs/job_context.h"
@@ -221,6 +222,26 @@ class WindowTest : public QObject {
 
     QCOMPARE(settings_->recentModels().value(0), QDir::cleanPath(QFileInfo(dir).absoluteFilePath()));
     QVERIFY(w.log()->toPlainText().contains(QStringLiteral("weight statistics: 44 layers")));
+  }
+
+  // The Generate tab continues the prompt with the open model as a job, text first, then the
+  // speeds; an image model leaves the button off and says why.
+  void theGenerateTabContinuesThePrompt() {
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("sotu-llama"))));
+    GeneratePanel* g = window_->generatePanel();
+    QVERIFY(g->generateButton()->isEnabled());
+    g->findChild<QSpinBox*>(QStringLiteral("generateMaxNew"))->setValue(8);
+    QTest::mouseClick(g->generateButton(), Qt::LeftButton);
+    QVERIFY(!g->generateButton()->isEnabled());  // one generation at a time
+    QTRY_VERIFY_WITH_TIMEOUT(g->status()->text().contains(QStringLiteral("tokens/s")), kJobTimeoutMs);
+    QVERIFY2(g->status()->text().contains(QStringLiteral("8 new tokens")), qPrintable(g->status()->text()));
+    const QString out = g->output()->toPlainText();
+    QVERIFY(out.startsWith(g->prompt()));
+    QVERIFY2(out.size() > g->prompt().size() + 8, qPrintable(out));
+    QVERIFY(g->generateButton()->isEnabled());
+    QVERIFY(openAndWait(*window_, test::demo(QStringLiteral("mnist-vit"))));
+    QVERIFY(!g->generateButton()->isEnabled());
+    QVERIFY2(g->status()->text().contains(QStringLiteral("images")), qPrintable(g->status()->text()));
   }
 
   void filterBoxFiltersTheTable() {

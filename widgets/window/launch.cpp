@@ -26,6 +26,7 @@
 #include "widgets/layers/layer_table_model.h"
 #include "widgets/plots/histogram_plot.h"
 #include "widgets/experiments/compare_window.h"
+#include "widgets/generate/generate_panel.h"
 #include "widgets/experiments/sensitivity_heatmap.h"
 #include "widgets/recipe/recipe_document.h"
 #include "widgets/recipe/recipe_edits.h"
@@ -53,11 +54,12 @@ void sortTable(MainWindow& window, const QString& spec) {
 }
 
 const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after"), QStringLiteral("recipe"), QStringLiteral("experiments"),
-                           QStringLiteral("activations"), QStringLiteral("model"), QStringLiteral("smoothing")};
+                           QStringLiteral("activations"), QStringLiteral("model"), QStringLiteral("smoothing"), QStringLiteral("generate")};
 // In CompareWindow::Tab order.
 const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto"), QStringLiteral("layer-table"),
                                   QStringLiteral("runs")};
-const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity"), QStringLiteral("calibrate")};
+const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity"), QStringLiteral("calibrate"),
+                           QStringLiteral("generate")};
 
 void loadRecipe(MainWindow& window, const QString& recipe) {
   try {
@@ -82,6 +84,10 @@ void showTab(MainWindow& window, const QString& tab) {
   if (i == 6) {
     window.sideTabs()->setCurrentIndex(0);
     window.detail()->tabs()->setCurrentWidget(window.smoothingPage());
+    return;
+  }
+  if (i == 7) {
+    window.sideTabs()->setCurrentWidget(window.generatePanel());
     return;
   }
   window.sideTabs()->setCurrentIndex(i == 1 ? 0 : i == 0 ? 0 : i - 1);
@@ -191,7 +197,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
   const QCommandLineOption recipe(QStringLiteral("recipe"), QObject::tr("Load this recipe file, scheme or preset into the recipe editor."),
                                   QStringLiteral("FILE|SCHEME|PRESET"));
   const QCommandLineOption run(QStringLiteral("run"),
-                               QObject::tr("Run these with the run dialog's defaults once the model is open: compress, evaluate, sensitivity, calibrate."),
+                               QObject::tr("Run these with the run dialog's defaults once the model is open: compress, evaluate, sensitivity, calibrate (or generate: the Generate tab's prompt)."),
                                QStringLiteral("KIND[,KIND…]"));
   const QCommandLineOption compare(QStringLiteral("compare"), QObject::tr("Compare the runs --run recorded (screenshot: that window)."));
   const QCommandLineOption compare_runs(QStringLiteral("compare-runs"), QObject::tr("Compare these stored runs (screenshot: that window)."),
@@ -202,7 +208,7 @@ LaunchOptions parseLaunchOptions(const QStringList& arguments) {
                                         QObject::tr("The comparison's trade-off plot: these two metrics (stored keys), across and up."),
                                         QStringLiteral("X,Y"));
   const QCommandLineOption heatmap(QStringLiteral("heatmap"), QObject::tr("Show the sensitivity run as heatmaps (screenshot: that window)."));
-  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations, model or smoothing."),
+  const QCommandLineOption tab(QStringLiteral("tab"), QObject::tr("Show this side tab: layer, before-after, recipe, experiments, activations, model, smoothing or generate."),
                                QStringLiteral("TAB"));
   const QCommandLineOption point(QStringLiteral("point"),
                                  QObject::tr("On the Activations page, show the selected layer's point of this kind (input, output, x, dt, B, C, y, probs, k, v)."),
@@ -289,7 +295,8 @@ void launch(MainWindow& window, const LaunchOptions& opts) {
         if (!opts.recipe.isEmpty()) loadRecipe(window, opts.recipe);
         if (!opts.runs.isEmpty()) {
           for (const QString& r : opts.runs)
-            window.submitRun(r == QLatin1String("compress")    ? RunDialog::Kind::Compress
+            if (r == QLatin1String("generate")) window.generatePanel()->generateButton()->click();  // its default prompt
+            else window.submitRun(r == QLatin1String("compress")    ? RunDialog::Kind::Compress
                              : r == QLatin1String("evaluate")  ? RunDialog::Kind::Evaluate
                              : r == QLatin1String("calibrate") ? RunDialog::Kind::Calibrate
                                                                : RunDialog::Kind::Sensitivity,

@@ -18,6 +18,8 @@
 #include "widgets/detail/parent_page.h"
 #include "widgets/detail/run_page.h"
 #include "widgets/detail/smoothing_page.h"
+#include "widgets/generate/generate_job.h"
+#include "widgets/generate/generate_panel.h"
 #include "widgets/detail/weight_page.h"
 #include "widgets/experiments/experiments_panel.h"
 #include "widgets/issues/issues_dock.h"
@@ -77,6 +79,9 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   side_tabs_->addTab(experiments_, tr("Experiments"));
   model_tree_ = new ModelTree(*browser_->model(), this);
   side_tabs_->addTab(model_tree_, tr("Model"));
+  generate_ = new GeneratePanel(this);
+  side_tabs_->addTab(generate_, tr("Generate"));
+  connect(generate_, &GeneratePanel::generateRequested, this, &MainWindow::startGeneration);
   split->addWidget(side_tabs_);
   // The layer table gets most of the width: its Setting and SQNR columns sit beside the statistics.
   split->setSizes({870, 570});
@@ -134,7 +139,12 @@ MainWindow::MainWindow(Settings& settings, QWidget* parent)
   });
   connect(device_, &DeviceSelector::deviceChanged, this, [this](const QString& d) { settings_.setDevice(d); });
   connect(jobs_, &JobRunner::finished, this,
-          [this](quint64, const QString& title, JobRunner::Outcome outcome, const QString& error) {
+          [this](quint64 id, const QString& title, JobRunner::Outcome outcome, const QString& error) {
+            if (id == generate_job_) {
+              generate_job_ = 0;
+              if (outcome == JobRunner::Outcome::Failed) generate_->finished(tr("Failed: %1").arg(error));
+              else if (outcome == JobRunner::Outcome::Cancelled) generate_->finished(tr("Cancelled."));
+            }
             onJobFinished(title, outcome, error);
           });
 
@@ -209,6 +219,19 @@ void MainWindow::buildMenus() {
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   addHelpMenu(*this, *help);
+}
+
+void MainWindow::startGeneration(const QString& prompt, int max_new_tokens, double temperature) {
+  if (!session_ || generate_job_) return;
+  GenerateRequest r;
+  r.model_dir = session_->summary().dir;
+  r.device = device_->deviceName();
+  r.prompt = prompt;
+  r.max_new_tokens = max_new_tokens;
+  r.temperature = temperature;
+  generate_->started();
+  generate_job_ = jobs_->submit(generateJob(
+      r, [this](const QString& piece) { generate_->appendText(piece); }, [this](const QString& summary) { generate_->finished(summary); }));
 }
 
 }  // namespace quench::gui

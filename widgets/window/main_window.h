@@ -32,6 +32,7 @@ class FileActions;
 class IssuesDock;
 class ModelTree;
 class SmoothingPage;
+class GeneratePanel;
 class SensitivityHeatmap;
 class LayerBrowser;
 class LayerDetailPane;
@@ -67,6 +68,7 @@ class MainWindow : public QMainWindow {
   JobRunner& jobs() const { return *jobs_; }
   LayerBrowser* layers() const { return browser_; }
   ModelTree* modelTree() const { return model_tree_; }
+  GeneratePanel* generatePanel() const { return generate_; }
   SmoothingPage* smoothingPage() const { return smoothing_page_; }
   LayerDetailPane* detail() const { return detail_; }
   WeightPage* weightPage() const { return weight_page_; }
@@ -150,6 +152,9 @@ class MainWindow : public QMainWindow {
   LogPane* log_;
   IssuesDock* issues_dock_;
   ModelTree* model_tree_ = nullptr;
+  GeneratePanel* generate_ = nullptr;
+  quint64 generate_job_ = 0;  // the running generation's job id (0: none)
+  void startGeneration(const QString& prompt, int max_new_tokens, double temperature);
   SmoothingPage* smoothing_page_ = nullptr;
   std::optional<ExperimentDetail> sensitivity_run_;  // the one the table's Δ column shows
   // The row the running weight statistics job computes next (the layer on screen).

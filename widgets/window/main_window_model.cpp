@@ -29,6 +29,8 @@
 #include "widgets/window/device_selector.h"
 #include "widgets/window/file_actions.h"
 #include "widgets/window/main_window.h"
+
+#include "widgets/generate/generate_panel.h"
 #include "widgets/window/settings.h"
 #include "widgets/window/summary_panel.h"
 
@@ -99,6 +101,10 @@ void MainWindow::setSession(std::shared_ptr<ModelSession> session) {
   issues_->clear();
   // Whatever shows a calibration on this model (a calibrate job, an opened run) lists its outliers.
   connect(session_.get(), &ModelSession::activationsChanged, this, &MainWindow::reportActivationOutliers);
+  if (session_->model()->modality() != Modality::Text) generate_->setModelReady(false, tr("%1 classifies images: there is no text to generate.").arg(s.name));
+  else if (!session_->model()->can_decode())
+    generate_->setModelReady(false, tr("%1 has no decoding cache in Quench yet.").arg(QString::fromStdString(session_->model()->architecture())));
+  else generate_->setModelReady(true);
   settings_.addRecentModel(s.dir);
   file_actions_->setCurrent(s.dir);
   setWindowTitle(tr("%1 — Quench").arg(s.name));

@@ -1,0 +1,63 @@
+#include "widgets/generate/generate_job.h"
+
+#include <QFileInfo>
+#include <QObject>
+
+#include <memory>
+
+#include "core/models/registry.h"
+#include "core/runs/generate.h"
+#include "core/text/tokenizer.h"
+#include "core/util/error.h"
+#include "widgets/jobs/job_context.h"
+
+namespace quench::gui {
+
+Job generateJob(const GenerateRequest& r, std::function<void(const QString&)> on_text, std::function<void(const QString&)> done) {
+  auto summary = std::make_shared<QString>();
+  Job job;
+  job.title = QObject::tr("Generating with %1").arg(QFileInfo(r.model_dir).fileName());
+  job.work = [r, on_text, summary](JobContext& ctx) {
+    ctx.log(QObject::tr("loading %1 on %2 to generate").arg(r.model_dir, r.device));
+    const std::string dir = r.model_dir.toStdString();
+    LoadOptions lo;
+    lo.device = parse_device(r.device.toStdString());
+    auto model = load_model(dir, lo);
+    QUENCH_CHECK(model->modality() == Modality::Text, dir, ": ", model->architecture(), " does not generate text");
+    QUENCH_CHECK(model->can_decode(), dir, ": ", model->architecture(), " has no decoding cache in Quench yet, so it cannot generate");
+    const Tokenizer tok = Tokenizer::from_model_dir(dir);
+    const std::vector<int32_t> ids = tok.encode(r.prompt.toStdString(), /*add_special_tokens=*/true);
+    QUENCH_CHECK(!ids.empty(), dir, "/tokenizer.json: the prompt gives no tokens");
+    const int64_t vocab = model->layers().front()->weight().size(0);
+    at::Tensor prompt = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      QUENCH_CHECK(ids[i] >= 0 && ids[i] < vocab, dir, "/tokenizer.json: token id ", ids[i], " is outside the model's vocabulary of ", vocab);
+      prompt[0][static_cast<int64_t>(i)] = ids[i];
+    }
+    GenerateOptions g;
+    g.max_new_tokens = r.max_new_tokens;
+    g.temperature = r.temperature;
+    g.seed = r.seed;
+    g.stop_ids = eos_ids(*model);
+    TextStream stream(tok);
+    int64_t n = 0;
+    const GenerateResult res = generate(*model, prompt, g, [&](int64_t id) {
+      const QString piece = QString::fromStdString(stream.add(id));
+      if (!piece.isEmpty()) ctx.post([on_text, piece] { on_text(piece); });
+      ctx.progress(++n, r.max_new_tokens, QObject::tr("token %1").arg(n));
+      ctx.check_cancelled();
+    });
+    if (const QString rest = QString::fromStdString(stream.flush()); !rest.isEmpty()) ctx.post([on_text, rest] { on_text(rest); });
+    *summary = QObject::tr("%1 prompt tokens at %2 tokens/s; %3 new tokens at %4 tokens/s on %5%6")
+                   .arg(res.prompt_tokens)
+                   .arg(res.prefill_tokens_per_second(), 0, 'f', 1)
+                   .arg(res.tokens.size())
+                   .arg(res.decode_tokens_per_second(), 0, 'f', 1)
+                   .arg(r.device, res.stopped ? QObject::tr(" (ended at end of sequence)") : QString());
+    ctx.log(*summary);
+  };
+  job.done = [summary, done] { done(*summary); };
+  return job;
+}
+
+}  // namespace quench::gui
