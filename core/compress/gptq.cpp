@@ -73,7 +73,8 @@ at::Tensor upper_inverse_cholesky(at::Tensor& H, double damp, const std::string&
     // fallback when float32 finds the damped H not positive definite.
     try {
       at::Tensor inv = at::cholesky_inverse(at::linalg_cholesky(H.to(at::kFloat)));
-      at::Tensor U = at::linalg_cholesky(inv, /*upper=*/true);
+      // upper=true returns a transposed view; the block kernel reads U row-major.
+      at::Tensor U = at::linalg_cholesky(inv, /*upper=*/true).contiguous();
       if (at::isfinite(U).all().item<bool>()) return U;
     } catch (const c10::Error&) {
     }

@@ -107,7 +107,8 @@ void expect_kernel_matches_loop(int64_t out, int64_t in, int64_t i1, int64_t cou
     EXPECT_TRUE(at::equal(scg.cpu(), sc)) << what << ": group scales differ";
     if (!s.symmetric) EXPECT_TRUE(at::equal(zg.cpu(), z)) << what << ": group zeros differ";
   }
-  EXPECT_NEAR(loss.item<double>(), E.to(at::kDouble).pow(2).sum().item<double>(), 1e-9 * (1 + loss.item<double>())) << what;
+  // Summed per row in double on the GPU, over the whole tensor here: equal up to summation order.
+  EXPECT_NEAR(loss.item<double>(), E.to(at::kDouble).pow(2).sum().item<double>(), 1e-6 * (1 + loss.item<double>())) << what;
 }
 
 TEST(GptqKernel, MatchesTheColumnLoopBitForBit) {
