@@ -62,18 +62,9 @@ int cmd_generate(const Argv& argv) {
   const std::string dir = resolve_model_path(a.positional()[0]);
   auto model = load_model(a.positional()[0], opts);
   if (opts.max_memory) std::cerr << plan.describe() << "\n";
-  QUENCH_CHECK(model->modality() == Modality::Text, a.positional()[0], ": ", model->architecture(), " does not generate text");
-  QUENCH_CHECK(model->can_decode(), a.positional()[0], ": ", model->architecture(),
-               " has no decoding cache in Quench yet, so it cannot generate (text models can: Llama, Qwen2, Mistral, GPT-2, Mamba, Mamba-2)");
+  check_generates(*model, a.positional()[0]);
   const Tokenizer tok = Tokenizer::from_model_dir(dir);
-  const std::vector<int32_t> ids = tok.encode(prompt_text, /*add_special_tokens=*/true);
-  QUENCH_CHECK(!ids.empty(), dir, "/tokenizer.json: the prompt gives no tokens");
-  const int64_t vocab = model->layers().front()->weight().size(0);
-  at::Tensor prompt = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    QUENCH_CHECK(ids[i] >= 0 && ids[i] < vocab, dir, "/tokenizer.json: token id ", ids[i], " of the prompt is outside the model's vocabulary of ", vocab);
-    prompt[0][static_cast<int64_t>(i)] = ids[i];
-  }
+  const at::Tensor prompt = prompt_ids(*model, tok, prompt_text, dir + "/tokenizer.json");
   if (!a.flag("ignore-eos")) g.stop_ids = eos_ids(*model);
 
   TextStream stream(tok);

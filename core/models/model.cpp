@@ -89,7 +89,7 @@ ModelOutputs Model::forward(const ModelInputs& in, bool hidden_states) {
 }
 
 at::Tensor Model::decode(const at::Tensor& ids, DecodeCache& cache) {
-  QUENCH_CHECK(can_decode(), architecture_, ": decoding token by token is not implemented for this architecture");
+  QUENCH_CHECK(can_decode(), architecture_, ": has no decoding cache (keys and values, or a recurrent state), so it cannot decode step by step");
   QUENCH_CHECK(ids.dim() == 2 && ids.size(1) > 0, "decode: input_ids must be [B, T] with T > 0, got ", ids.sizes());
   check_context(cache.pos + ids.size(1), "a generated sequence of");
   const int64_t n = num_blocks();
@@ -109,7 +109,7 @@ at::Tensor Model::decode(const at::Tensor& ids, DecodeCache& cache) {
 }
 
 at::Tensor Model::block_step(int64_t, const at::Tensor&, DecodeCache&) {
-  fail(architecture_, ": decoding token by token is not implemented for this architecture");
+  fail(architecture_, ": has no decoding cache (keys and values, or a recurrent state), so it cannot decode step by step");
 }
 
 void Model::forward_batches(const std::vector<ModelInputs>& batches, const std::function<void(size_t, const at::Tensor&)>& done,

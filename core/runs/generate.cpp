@@ -117,6 +117,21 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
   return r;
 }
 
+void check_generates(const Model& model, const std::string& where) {
+  QUENCH_CHECK(model.modality() == Modality::Text, where, ": ", model.architecture(), " does not generate text");
+  QUENCH_CHECK(model.can_decode(), where, ": ", model.architecture(),
+               " has no decoding cache in Quench yet, so it cannot generate (text models can: Llama, Qwen2, Mistral, GPT-2, Mamba, Mamba-2)");
+}
+
+at::Tensor prompt_ids(const Model& model, const Tokenizer& tok, const std::string& text, const std::string& tokenizer_path) {
+  const std::vector<int32_t> ids = tok.encode(text, /*add_special_tokens=*/true);
+  QUENCH_CHECK(!ids.empty(), tokenizer_path, ": the prompt gives no tokens");
+  const int64_t vocab = model.layers().front()->weight().size(0);
+  for (const int32_t id : ids)
+    QUENCH_CHECK(id >= 0 && id < vocab, tokenizer_path, ": token id ", id, " of the prompt is outside the model's vocabulary of ", vocab);
+  return at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).unsqueeze(0);
+}
+
 std::string TextStream::add(int64_t id) {
   ids_.push_back(static_cast<int32_t>(id));
   const std::string text = tok_.decode(ids_, /*skip_special_tokens=*/true);

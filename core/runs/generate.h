@@ -32,6 +32,12 @@ struct GenerateResult {
   double decode_tokens_per_second() const;
 };
 
+// Refuses, naming `where`, a model that cannot generate: an image model, or one without a decoding cache.
+void check_generates(const Model& model, const std::string& where);
+// The prompt's ids as I64 [1, T], special tokens added as the tokenizer's post-processor says;
+// throws naming tokenizer_path for an empty prompt or an id outside the model's vocabulary.
+at::Tensor prompt_ids(const Model& model, const Tokenizer& tok, const std::string& text, const std::string& tokenizer_path);
+
 // prompt: I64 [1, T] (T ≥ 1). on_token(id) after each new token (may be empty). Throws naming the
 // architecture when it cannot decode, and the config key when prompt plus new tokens exceed the
 // model's positions.

@@ -23,17 +23,9 @@ Job generateJob(const GenerateRequest& r, std::function<void(const QString&)> on
     LoadOptions lo;
     lo.device = parse_device(r.device.toStdString());
     auto model = load_model(dir, lo);
-    QUENCH_CHECK(model->modality() == Modality::Text, dir, ": ", model->architecture(), " does not generate text");
-    QUENCH_CHECK(model->can_decode(), dir, ": ", model->architecture(), " has no decoding cache in Quench yet, so it cannot generate");
+    check_generates(*model, dir);
     const Tokenizer tok = Tokenizer::from_model_dir(dir);
-    const std::vector<int32_t> ids = tok.encode(r.prompt.toStdString(), /*add_special_tokens=*/true);
-    QUENCH_CHECK(!ids.empty(), dir, "/tokenizer.json: the prompt gives no tokens");
-    const int64_t vocab = model->layers().front()->weight().size(0);
-    at::Tensor prompt = at::empty({1, static_cast<int64_t>(ids.size())}, at::kLong);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      QUENCH_CHECK(ids[i] >= 0 && ids[i] < vocab, dir, "/tokenizer.json: token id ", ids[i], " is outside the model's vocabulary of ", vocab);
-      prompt[0][static_cast<int64_t>(i)] = ids[i];
-    }
+    const at::Tensor prompt = prompt_ids(*model, tok, r.prompt.toStdString(), dir + "/tokenizer.json");
     GenerateOptions g;
     g.max_new_tokens = r.max_new_tokens;
     g.temperature = r.temperature;
