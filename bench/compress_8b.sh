@@ -6,7 +6,9 @@
 # one block at a time (--max-memory 4), with per-layer errors measured on 16 samples. Then, unless
 # COMPRESS_70B_LAYERS="", Llama-3-70B widths with that many blocks, to show that the peak does not
 # grow with the block count. Printed per run: wall time, Quench's compress seconds, peak RSS, peak
-# GPU memory (nvidia-smi every 0.2 s). Results appended to $OUT/compress_8b.txt.
+# GPU memory (nvidia-smi every 0.2 s: the whole process, CUDA context included) and what libtorch's
+# allocator held at most. Results appended to $OUT/compress_8b.txt; with QUENCH_MEMORY_TRACE=1 the
+# per-step peaks go to $OUT/memory_trace.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/device_build.sh
@@ -25,6 +27,7 @@ run() {  # label, then quench-cli arguments
   rm -f /tmp/gpu.txt
   gpu_peak /tmp/gpu.txt & P=$!
   /usr/bin/time -v "$CLI" "$@" --device cuda --dtype bfloat16 --no-record --json 2>/tmp/time.txt >/tmp/run.json
+  grep '^memory: ' /tmp/time.txt > "$OUT/memory_trace.txt" 2>/dev/null
   rc=$?
   kill $P 2>/dev/null; wait $P 2>/dev/null
   python3 - "$label" "$rc" "$(sort -n /tmp/gpu.txt | tail -1)" <<'PY'
@@ -42,8 +45,10 @@ rows = [l for l in j.get("layers", []) if l.get("output_sqnr_db") is not None]
 sq = sorted(l["output_sqnr_db"] for l in rows)
 bs = j.get("details", {}).get("streamed", {}).get("block_seconds", [])
 per_block = f", {sum(bs)/len(bs):.2f} s per block (max {max(bs):.2f})" if bs else ""
+alloc = m.get('peak_gpu_memory_mib')
+alloc = f" (libtorch's allocator held {alloc/1024:.1f} GiB at most)" if alloc else ""
 print(f"{label}: wall {wall.group(1) if wall else '?'}, compress {m.get('compress_seconds', 0):.1f} s, peak RSS "
-      f"{int(rss.group(1))/1e6 if rss else 0:.2f} GB, peak GPU {int(gpu)/1024:.1f} GiB; {len(rows)} layers measured, "
+      f"{int(rss.group(1))/1e6 if rss else 0:.2f} GB, peak GPU {int(gpu)/1024:.1f} GiB{alloc}; {len(rows)} layers measured, "
       f"output SQNR {sq[0] if sq else 0:.1f}..{sq[-1] if sq else 0:.1f} dB{per_block}")
 PY
 }

@@ -17,6 +17,7 @@
 #include "core/compress/lowrank.h"
 #include "core/compress/olive.h"
 #include "core/compress/pipeline.h"
+#include "core/ops/gpu_memory.h"
 #include "core/compress/point_transforms.h"
 #include "core/compress/quamba2.h"
 #include "core/compress/repq_vit.h"
@@ -275,10 +276,17 @@ void Pipeline::quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, 
       } catch (const StopForward&) {
       }
     }
+    trace_gpu_memory(model_.device(), "capturing the inputs of " + stage.front()->name());
+    // The last layer to read a Hessian takes the sum itself rather than a copy.
+    std::map<std::string, int> uses;
+    for (Layer* l : stage)
+      if (needs_hessian(*by_layer_.at(l)->plan)) ++uses[l->input_point()];
+    for (auto& [point, h] : cap->hessians) h->expect_uses(uses[point]);
   }
   for (Layer* l : stage) {
     compress_layer(*by_layer_.at(l), cap.get());
     if (model_.streaming()) lighten_reference(*by_layer_.at(l), measuring_);
+    trace_gpu_memory(model_.device(), "compressing " + l->name());
   }
 }
 

@@ -90,7 +90,8 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
       }
       case WeightMethod::Gptq: {
         GptqInfo info;
-        w2d = gptq_quantize(w2d, hessian(), w, l->name(), &info);
+        hessian();  // into H, which GPTQ may then damp in place instead of copying (nothing reads it after)
+        w2d = gptq_quantize(w2d, std::move(H), w, l->name(), &info);
         s.details["gptq_damp"] = info.damp;
         s.details["gptq_loss"] = info.loss;
         if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;

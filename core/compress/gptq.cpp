@@ -1,45 +1,63 @@
 #include "core/compress/gptq.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/ops/gptq_block.h"
 #include "core/util/error.h"
 
 namespace quench {
 
+namespace {
+
+// TF32 products for the duration of one accumulation (libtorch has no per-call switch).
+class AllowTf32 {
+ public:
+  AllowTf32() : was_(at::globalContext().allowTF32CuBLAS()) { at::globalContext().setAllowTF32CuBLAS(true); }
+  ~AllowTf32() { at::globalContext().setAllowTF32CuBLAS(was_); }
+  AllowTf32(const AllowTf32&) = delete;
+  AllowTf32& operator=(const AllowTf32&) = delete;
+
+ private:
+  bool was_;
+};
+
+}  // namespace
+
 void HessianAccumulator::add(const at::Tensor& x_in) {
   QUENCH_CHECK(x_in.size(-1) == in_, "HessianAccumulator: input has ", x_in.size(-1), " features, expected ", in_);
+  QUENCH_CHECK(!spent_, "HessianAccumulator: inputs added after the Hessian was handed over");
   const auto x2d = x_in.reshape({-1, in_});
-  if (!sum_.defined()) sum_ = at::zeros({in_, in_}, x2d.options().dtype(at::kDouble));
   const at::ScalarType t = x2d.scalar_type();
-  if (x2d.is_cuda() && (t == at::kBFloat16 || t == at::kHalf)) {
-    // Half-precision values are exact in TF32 (10 mantissa bits), so a TF32 product accumulated in
-    // float32 loses nothing but the accumulation's rounding over one batch's rows, and runs on
-    // tensor cores; float64 GEMMs made the Hessians half of an 8B GPTQ run's time. Batches still sum in float64.
-    const bool was = at::globalContext().allowTF32CuBLAS();
-    at::globalContext().setAllowTF32CuBLAS(true);
-    const at::Tensor xf = x2d.to(at::kFloat);
-    at::Tensor part;
-    try {
-      part = at::mm(xf.t(), xf);
-    } catch (...) {
-      at::globalContext().setAllowTF32CuBLAS(was);
-      throw;
-    }
-    at::globalContext().setAllowTF32CuBLAS(was);
-    sum_.add_(part);
-  } else {
-    const auto x = x2d.to(at::kDouble);
+  // Half-precision values are exact in TF32 (10 mantissa bits), so on a GPU their products run on
+  // tensor cores in float32; float64 GEMMs made the Hessians half of an 8B GPTQ run's time.
+  const bool tf32 = x2d.is_cuda() && (t == at::kBFloat16 || t == at::kHalf);
+  if (!sum_.defined()) sum_ = at::zeros({in_, in_}, x2d.options().dtype(tf32 ? at::kFloat : at::kDouble));
+  std::optional<AllowTf32> allow;
+  if (tf32 && sum_.scalar_type() == at::kFloat) allow.emplace();
+  // Rows a slice at a time: the widened copy of a 16k-token batch of 14336 features is 0.9 GB in
+  // float32; a slice keeps it near 256 MB.
+  const int64_t n = x2d.size(0), step = std::max<int64_t>(1024, (int64_t{64} << 20) / in_);
+  for (int64_t r = 0; r < n; r += step) {
+    const at::Tensor x = x2d.narrow(0, r, std::min(step, n - r)).to(sum_.scalar_type());
     sum_.addmm_(x.t(), x);
   }
-  rows_ += x2d.size(0);
+  rows_ += n;
 }
 
-at::Tensor HessianAccumulator::hessian() const {
+at::Tensor HessianAccumulator::hessian() {
+  QUENCH_CHECK(!spent_, "HessianAccumulator: the Hessian was already handed over to its last user");
   QUENCH_CHECK(rows_ > 0, "HessianAccumulator: no inputs were added");
-  // On a GPU without a float64 temporary of Σ x xᵀ (1.6 GB for 14336 inputs).
-  if (sum_.is_cuda()) return sum_.to(at::kFloat).mul_(2.0 / static_cast<double>(rows_));
-  return (sum_ * (2.0 / static_cast<double>(rows_))).to(at::kFloat);
+  const double scale = 2.0 / static_cast<double>(rows_);
+  const bool last = uses_left_ > 0 && --uses_left_ == 0;
+  at::Tensor sum = last ? std::move(sum_) : sum_;
+  spent_ = last;
+  // The same roundings either way. A float32 sum is scaled in place (a copy unless it is the
+  // last use); a float64 one on a GPU is narrowed first, without a float64 temporary (1.6 GB for
+  // 14336 inputs); on the CPU it is scaled in float64.
+  if (sum.scalar_type() == at::kFloat) return (last ? sum : sum.clone()).mul_(scale);
+  if (sum.is_cuda()) return sum.to(at::kFloat).mul_(scale);
+  return (last ? sum.mul_(scale) : sum * scale).to(at::kFloat);
 }
 
 namespace {
@@ -88,7 +106,7 @@ at::Tensor upper_inverse_cholesky(at::Tensor& H, double damp, const std::string&
   return at::linalg_cholesky(at::cholesky_inverse(L)).transpose(0, 1).contiguous().to(at::kFloat);
 }
 
-at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const WeightQuant& setting, const std::string& layer,
+at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQuant& setting, const std::string& layer,
                          GptqInfo* info) {
   QUENCH_CHECK(w_in.dim() == 2 && H_in.dim() == 2 && H_in.size(0) == w_in.size(1) && H_in.size(1) == w_in.size(1), layer,
                ": GPTQ needs W [out, in] and H [in, in], got ", w_in.sizes(), " and ", H_in.sizes());
@@ -105,7 +123,11 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, const at::Tensor& H_in, const W
   if (grouped) B = std::max<int64_t>(g, (B / g) * g);
 
   at::Tensor W = w_in.to(at::kFloat).clone();
-  at::Tensor H = H_in.to(W.device(), at::kFloat).clone();
+  // H is damped and permuted in place: a copy, unless this call holds the only reference to it.
+  const bool owned = H_in.use_count() == 1 && H_in.storage().use_count() == 1;
+  at::Tensor H = H_in.to(W.device(), at::kFloat);
+  if (H.is_same(H_in) && !owned) H = H.clone();
+  H_in = at::Tensor();
   // 1. dead inputs
   const int64_t ndead = zero_dead_inputs(W, H);
   // 2. act-order

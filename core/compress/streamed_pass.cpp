@@ -14,6 +14,7 @@
 #include "core/compress/family.h"
 #include "core/compress/hadamard_rotation.h"
 #include "core/compress/pipeline.h"
+#include "core/ops/gpu_memory.h"
 #include "core/util/error.h"
 
 namespace quench::pipeline {
@@ -140,6 +141,7 @@ void Pipeline::streamed_pass() {
     transforms_.install_only(model_.hooks(), {"rotate"});
   }
   model_.release_pages();
+  trace_gpu_memory(model_.device(), "embedding the calibration samples");
 
   // Seconds per block: a model with more blocks of the same shapes takes that times its count.
   std::vector<double> block_seconds;
@@ -157,6 +159,7 @@ void Pipeline::streamed_pass() {
       for (LayerState* s : mine)
         if (s->plan->hadamard) rotate_layer_weight(*s->layer);
       awq_scales(i, hs);
+      trace_gpu_memory(model_.device(), model_.block_name(i) + ": loading (and AWQ's scales)");
       for (const auto& stage : block_stages(model_, i)) {
         std::vector<Layer*> targets;
         for (Layer* l : stage)
@@ -164,6 +167,7 @@ void Pipeline::streamed_pass() {
         if (!targets.empty()) quantize_stage(i, hs, targets);
       }
       for (auto& h : hs) h = park(model_.block(i, on_device(h)));
+      trace_gpu_memory(model_.device(), model_.block_name(i) + ": the compressed block's outputs");
     }
     if (measuring) {
       for (LayerState* s : mine) {
@@ -178,6 +182,7 @@ void Pipeline::streamed_pass() {
         throw;
       }
       transforms_.install_only(model_.hooks(), {"rotate"});
+      trace_gpu_memory(model_.device(), model_.block_name(i) + ": measuring");
     }
     // What the rows need is kept (errors, kept counts); the block's tensors go.
     for (LayerState* s : mine) {

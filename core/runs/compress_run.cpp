@@ -6,6 +6,7 @@
 
 #include "core/compress/save_model.h"
 #include "core/export/export_check.h"
+#include "core/ops/gpu_memory.h"
 #include "core/store/fingerprint.h"
 
 namespace quench {
@@ -54,6 +55,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
   run.experiment_id = w.id();
   try {
     const Progress beat = with_heartbeat(w, progress);
+    reset_gpu_memory_peak(model.device());
     run.result = compress(model, plan, calib, rs.options, beat);
     w.add_layer_results(run.result.layers);
     auto add = [&](const std::string& name, double v, std::optional<int64_t> ds = std::nullopt, const std::string& split = "") {
@@ -82,6 +84,9 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     }
     if (rs.speed_prompt_tokens > 0)
       for (const auto& [name, value] : speed_metrics(measure_speed(model, rs.speed_prompt_tokens, {1, 16}))) add(name, value);
+    // What the allocator held at its peak (the loaded weights included), over compression,
+    // evaluation and speed: on CUDA only.
+    if (const auto m = gpu_memory(model.device())) add("peak_gpu_memory_mib", static_cast<double>(m->peak_reserved) / (1024.0 * 1024.0));
     const auto export_start = std::chrono::steady_clock::now();
     if (!rs.save_dir.empty() && rs.save_format == "gguf") {
       GgufExportOptions go = rs.gguf;

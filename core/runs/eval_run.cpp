@@ -1,6 +1,7 @@
 #include "core/runs/eval_run.h"
 
 #include "core/models/registry.h"
+#include "core/ops/gpu_memory.h"
 #include "core/runs/compress_run.h"
 #include "core/store/fingerprint.h"
 
@@ -32,6 +33,7 @@ EvalRun run_evaluation(Store& store, Model& model, const EvalData& data, const E
   EvalRun run;
   run.experiment_id = w.id();
   try {
+    reset_gpu_memory_peak(model.device());
     const EvalResult r = evaluate(model, data, options, nullptr, with_heartbeat(w, progress));
     w.add_metric(r.metric, r.value, dataset_id, "test");
     if (r.metric == "perplexity") {
@@ -46,6 +48,8 @@ EvalRun run_evaluation(Store& store, Model& model, const EvalData& data, const E
       run.speed = measure_speed(model, options.ctx, {1, 16});
       for (const auto& [name, value] : speed_metrics(*run.speed)) w.add_metric(name, value);
     }
+    // The allocator's peak (the loaded weights included) over evaluation and speed: on CUDA only.
+    if (const auto m = gpu_memory(model.device())) w.add_metric("peak_gpu_memory_mib", static_cast<double>(m->peak_reserved) / (1024.0 * 1024.0));
     w.finish();
     run.result = r;
   } catch (...) {

@@ -94,6 +94,35 @@ TEST(RtnTest, FinerGranularityAndMseClipLowerTheWeightError) {
   EXPECT_LT((rtn_quantize(shifted, asym) - shifted).pow(2).mean().item<double>(), 1e-4);
 }
 
+// The last of the counted users takes the sum itself (no copy); the values are the same, and the
+// accumulator refuses to be used after that instead of handing out an empty tensor.
+TEST(GptqTest, HessianHandedToItsLastUser) {
+  const int64_t in = 64;
+  const auto x = synthetic_inputs(300, in, 3);
+  HessianAccumulator counted(in), plain(in);
+  counted.add(x);
+  plain.add(x);
+  counted.expect_uses(2);
+  const at::Tensor first = counted.hessian(), last = counted.hessian();
+  EXPECT_TRUE(at::equal(first, plain.hessian()));
+  EXPECT_TRUE(at::equal(last, plain.hessian()));
+  EXPECT_THROW(counted.hessian(), std::exception);
+  EXPECT_THROW(counted.add(x), std::exception);
+
+  // gptq_quantize damps a copy unless it holds the only reference: the caller's H is untouched,
+  // and handing it over gives the same result.
+  at::manual_seed(4);
+  const auto w = at::randn({16, in});
+  WeightQuant g = wq(4, WeightStrategy::Channel);
+  g.method = WeightMethod::Gptq;
+  const at::Tensor h = plain.hessian(), before = h.clone();
+  const auto q_copy = gptq_quantize(w, h, g, "test");
+  EXPECT_TRUE(at::equal(h, before));
+  at::Tensor mine = h.clone();
+  const auto q_moved = gptq_quantize(w, std::move(mine), g, "test");
+  EXPECT_TRUE(at::equal(q_copy, q_moved));
+}
+
 TEST(GptqTest, OutputErrorBelowRtn) {
   const int64_t out = 48, in = 128;
   const auto x = synthetic_inputs(1024, in, 7);
