@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/compress/rtn.h"
+#include "core/nn/packed_linear.h"
 #include "core/nn/scan.h"
 #include "core/ops/channel_stats.h"
 #include "core/ops/fake_quant.h"
@@ -297,12 +299,49 @@ void bench_scan(int64_t Bn, int64_t L, int64_t Dn, int64_t N) {
   check(t8 <= t16 * 1.02, "int8 scan at least as fast as fp16 (2% noise margin)", "");
 }
 
+// W4A16 (kernels/w4a16.h through PackedInt4Linear) against cuBLAS (at::linear) on the same x and
+// the same weights (the fake-quantized weight in the half type): int4 in groups of 128, symmetric.
+// Up to 16 rows the kernel runs; beyond, the packed layer's dense path (dequantize, then cuBLAS).
+// Three weight sets rotate so that no run reads its weights from L2 (50 MB).
+void bench_w4a16(at::ScalarType dt, int64_t n, int64_t k, const std::vector<int64_t>& rows, const std::string& what) {
+  Hooks hooks;
+  std::vector<std::unique_ptr<Layer>> layers;
+  std::vector<std::shared_ptr<PackedInt4Linear>> packed;
+  WeightQuant wq;
+  wq.bits = 4;
+  wq.strategy = WeightStrategy::Group;
+  wq.group_size = 128;
+  for (int i = 0; i < 3; ++i) {
+    auto l = std::make_unique<Layer>("w", LayerKind::Linear, at::randn({n, k}, dev(at::kFloat)), at::Tensor(), &hooks);
+    RtnInfo info;
+    l->set_weight(rtn_quantize(l->weight(), wq, &info));
+    l->set_encoding(std::make_shared<WeightEncoding>(std::move(info.encoding)));
+    TensorCache cache;
+    l->to(at::kCUDA, dt, cache);
+    packed.push_back(std::make_shared<PackedInt4Linear>(*l));
+    layers.push_back(std::move(l));
+  }
+  const std::string type = dt == at::kHalf ? "fp16" : "bf16";
+  for (const int64_t m : rows) {
+    const at::Tensor x = at::randn({m, k}, dev(dt));
+    const at::Tensor yk = packed[0]->forward(x), yt = at::linear(x, layers[0]->weight());
+    const double err = rel_fro(yk, yt);
+    const std::string name = "w4a16 g128 " + type + " " + what + " m=" + std::to_string(m) + (m <= 16 ? "" : " (dense path)");
+    check(err < (dt == at::kHalf ? 3e-3 : 1e-2), name + " vs cuBLAS", "rel err " + std::to_string(err));
+    const double tk = time_ms([&](int r) { packed[r % 3]->forward(x); }, 3, 30);
+    const double tt = time_ms([&](int r) { at::linear(x, layers[r % 3]->weight()); }, 3, 30);
+    const double bytes = static_cast<double>(packed[0]->bytes()) + 2.0 * m * (k + n);
+    report(name + " vs cuBLAS " + type, bytes, tk, tt);
+  }
+}
+
 }  // namespace
 
 // --stats: the copy and the channel-statistics lines only, twice (a run-to-run spread for one
-// kernel's tries without spending device time on the rest).
+// kernel's tries without spending device time on the rest). --w4a16: the copy and the W4A16 lines.
 int main(int argc, char** argv) {
   const bool stats_only = argc > 1 && std::string(argv[1]) == "--stats";
+  const bool w4a16_only = argc > 1 && std::string(argv[1]) == "--w4a16";
   if (!at::hasCUDA()) {
     std::printf("bench_kernels: no CUDA device\n");
     return 2;
@@ -312,6 +351,18 @@ int main(int argc, char** argv) {
   std::printf("device: %s, %d SMs, %.0f GiB\n", prop.name, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
   at::manual_seed(0);
   bench_copy();
+  if (w4a16_only) {
+    // The shapes: K = N = 8192 for M = 1…4096, and Llama-3-8B's projections at decoding sizes.
+    const std::vector<int64_t> all = {1, 2, 4, 8, 16, 32, 128, 512, 2048, 4096}, decode = {1, 4, 16};
+    bench_w4a16(at::kHalf, 8192, 8192, all, "8192x8192");
+    bench_w4a16(at::kBFloat16, 8192, 8192, decode, "8192x8192");
+    bench_w4a16(at::kBFloat16, 4096, 4096, decode, "q/o_proj 4096x4096");
+    bench_w4a16(at::kBFloat16, 1024, 4096, decode, "k/v_proj 1024x4096");
+    bench_w4a16(at::kBFloat16, 14336, 4096, decode, "gate/up 14336x4096");
+    bench_w4a16(at::kBFloat16, 4096, 14336, decode, "down 4096x14336");
+    std::printf("\n%d check(s) failed\n", g_failures);
+    return g_failures == 0 ? 0 : 1;
+  }
   bench_channel_stats(at::kHalf, 131072, 2048);
   bench_channel_stats(at::kFloat, 65536, 2048);
   bench_channel_stats(at::kBFloat16, 32768, 8192);

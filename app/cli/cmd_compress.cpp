@@ -29,7 +29,7 @@ const char* kUsage =
     "usage: quench-cli compress MODEL_DIR --recipe R.json|SCHEME|PRESET\n"
     "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
     "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
-    "                   [--max-images N]] [--fidelity] [--speed] [--measure-samples 16] [--search-samples 16]\n"
+    "                   [--max-images N]] [--fidelity] [--speed] [--packed] [--measure-samples 16] [--search-samples 16]\n"
     "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB] [--db FILE] [--name NAME] [--no-record]\n"
     "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force] [--no-export-check]]\n"
     "                  [--plan] [--json]\n"
@@ -44,6 +44,9 @@ const char* kUsage =
     "                --fidelity also loads the float model and records KL, top-1 agreement and logits SQNR.\n"
     "  --speed       measure the compressed model's generation on this device (a prefill of --ctx, else --seq,\n"
     "                tokens; decoding at batch 1 and 16) and record the tokens/s with the run\n"
+    "  --packed      run --eval and --speed with the 4-bit layers computed from their packed integers (int4, eight\n"
+    "                to an int32, float32 scales: the compressed-tensors layout) instead of fake-quantized floats; on\n"
+    "                CUDA, decoding's few rows use Quench's W4A16 kernel. Other layers run as they are.\n"
     "  --measure-samples  calibration samples on which per-layer output errors are measured (0: skip)\n"
     "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
     "  --save-model  write the compressed model to DIR (new or empty) as a checkpoint that quench-cli reads back:\n"
@@ -108,7 +111,7 @@ int cmd_compress(const Argv& argv) {
   std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model", "format", "float-type", "max-memory"};
   for (const auto& o : calib_options()) valued.insert(o);
   for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check", "speed"}, valued);
+  Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check", "speed", "packed"}, valued);
   if (a.help()) {
     std::cout << kUsage << kMaxMemoryHelp
               << "                    Compressing a streamed model writes each compressed block to a temporary file\n"
@@ -123,6 +126,7 @@ int cmd_compress(const Argv& argv) {
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
   lo.max_memory = max_memory_option(a);
+  if (a.flag("packed") && lo.max_memory) throw UsageError("--packed runs the compressed weights from memory; leave out --max-memory");
   MemoryPlan memory;
   lo.plan = &memory;
   const int64_t measure = a.get_int("measure-samples", 16);
@@ -199,6 +203,7 @@ int cmd_compress(const Argv& argv) {
       throw UsageError("--speed measures decoding, and " + model->architecture() + " has no decoding cache (text models have one)");
     rs.speed_prompt_tokens = eval ? eval->options.ctx : a.get_int("seq", 256);
   }
+  rs.packed = a.flag("packed");
   const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));
   const CompressResult& result = run.result;
   const nlohmann::json& metrics = run.metrics;
@@ -267,6 +272,7 @@ int cmd_compress(const Argv& argv) {
       std::cout << "streamed    " << secs.size() << " blocks one at a time, " << fixed(sum / static_cast<double>(secs.size()), 2)
                 << " s per block on average (longest " << fixed(most, 2) << " s)\n";
   }
+  if (result.details.contains("packed")) std::cout << "packed      " << result.details["packed"].get<std::string>() << "\n";
   for (const auto& warn : result.warnings) std::cout << "warning: " << warn << "\n";
   if (!save_dir.empty()) std::cout << "saved       " << save_dir << " (quench-cli inspect " << save_dir << ")\n";
   if (metrics.contains("export_top1_agreement"))

@@ -48,6 +48,7 @@ void Layer::set_weight(at::Tensor w, bool allow_reshape) {
   QUENCH_CHECK(allow_reshape || w.sizes() == weight_.sizes(), name_, ": replacement weight has shape ", w.sizes(),
                ", expected ", weight_.sizes());
   weight_ = w.to(weight_.device(), weight_.scalar_type());
+  runtime_.reset();  // it ran the weight this one replaces
   modified_ = true;
 }
 
@@ -62,6 +63,7 @@ void Layer::set_bias(at::Tensor b, bool allow_reshape) {
 void Layer::set_kernel(std::shared_ptr<LayerKernel> k) {
   check_changeable();
   kernel_ = std::move(k);
+  runtime_.reset();
   modified_ = true;
 }
 
@@ -71,6 +73,7 @@ void Layer::reset() {
   bias_ = rest_bias_ = original_bias_;
   resident_ = false;
   kernel_.reset();
+  runtime_.reset();
   encoding_.reset();
   modified_ = false;
 }
@@ -97,6 +100,10 @@ at::Tensor Layer::apply(const at::Tensor& x, const at::Tensor& w, const at::Tens
 }
 
 at::Tensor Layer::compute(const at::Tensor& x) const {
+  if (runtime_) {
+    auto y = runtime_->forward(x);
+    return bias_.defined() ? y + bias_ : y;
+  }
   if (streamed_ && !resident_ && !kernel_) return compute_at_rest(x);
   if (kernel_) {
     auto y = kernel_->forward(x);
@@ -118,6 +125,7 @@ void Layer::to(at::Device device, at::ScalarType dtype, TensorCache& cache) {
   original_weight_ = convert_cached(original_weight_, device, dtype, cache);
   original_bias_ = convert_cached(original_bias_, device, dtype, cache);
   if (kernel_) kernel_->to(device, dtype);
+  if (runtime_) runtime_->to(device, dtype);
 }
 
 void Layer::check_changeable() const {

@@ -63,7 +63,12 @@ class Layer {
   void set_bias(at::Tensor b, bool allow_reshape = false);
   void set_kernel(std::shared_ptr<LayerKernel> k);
   const LayerKernel* kernel() const { return kernel_.get(); }
-  void reset();  // original weight and bias, no kernel, no encoding
+  void reset();  // original weight and bias, no kernel, no encoding, no runtime
+  // How the layer executes, without changing what it is: e.g. its 4-bit weight run from packed
+  // integers (core/nn/packed_linear.h). Exporters, statistics and errors keep reading weight() and
+  // encoding(); compute() goes through the runtime. Dropped when the weight or kernel changes.
+  void set_runtime(std::shared_ptr<LayerKernel> r) { runtime_ = std::move(r); }
+  const LayerKernel* runtime() const { return runtime_.get(); }
   // The quantizer's integers and scales for the current weight (null when it is not quantized).
   void set_encoding(std::shared_ptr<const WeightEncoding> e) { encoding_ = std::move(e); }
   const WeightEncoding* encoding() const { return encoding_.get(); }
@@ -106,7 +111,7 @@ class Layer {
   LayerKind kind_;
   at::Tensor weight_, bias_, original_weight_, original_bias_;
   at::Tensor rest_weight_, rest_bias_;  // streamed: what the layer holds between residencies
-  std::shared_ptr<LayerKernel> kernel_;
+  std::shared_ptr<LayerKernel> kernel_, runtime_;
   std::shared_ptr<const WeightEncoding> encoding_;
   const Hooks* hooks_;
   ConvSpec conv_;

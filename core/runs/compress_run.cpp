@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/compress/save_model.h"
 #include "core/export/export_check.h"
 #include "core/ops/gpu_memory.h"
+#include "core/runs/packed_execution.h"
 #include "core/store/fingerprint.h"
 
 namespace quench {
@@ -70,6 +72,12 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     if (!plan.kv.empty()) add("kv_bits_per_element", size.kv_bits_per_element);
     add("compress_seconds", run.result.seconds);
     if (plan.structured) add("parameters", static_cast<double>(size.stored_params));
+    std::optional<PackedExecution> packed;
+    if (rs.packed) {
+      packed.emplace(model);
+      add("packed_layers", static_cast<double>(packed->packed()));
+      run.result.details["packed"] = packed->summary();
+    }
     if (rs.eval) {
       const EvalResult r = evaluate(model, *rs.eval, rs.eval_options, rs.reference, beat);
       add(r.metric, r.value, eval_dataset, "test");
@@ -87,6 +95,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     // What the allocator held at its peak (the loaded weights included), over compression,
     // evaluation and speed: on CUDA only.
     if (const auto m = gpu_memory(model.device())) add("peak_gpu_memory_mib", static_cast<double>(m->peak_reserved) / (1024.0 * 1024.0));
+    packed.reset();  // the export and its check read the compressed model as it is recorded
     const auto export_start = std::chrono::steady_clock::now();
     if (!rs.save_dir.empty() && rs.save_format == "gguf") {
       GgufExportOptions go = rs.gguf;

@@ -42,6 +42,9 @@ struct CompressRunSpec {
   // Measure the compressed model's generation speed (eval_run.h's speed_metrics) with a prompt of
   // this many tokens; 0: not measured. Text models with a decoding cache.
   int64_t speed_prompt_tokens = 0;
+  // Evaluate and measure speed with the 4-bit layers run from their packed integers
+  // (core/runs/packed_execution.h) instead of the fake-quantized weights; the export, after, is the same.
+  bool packed = false;
 };
 
 struct CompressRun {

@@ -27,6 +27,7 @@ const std::vector<MetricInfo>& metric_table() {
       {"sensitivity_units", "units measured", Better::Neither},
       {"peak_rss_mib", "peak memory (MiB)", Better::Neither},
       {"peak_gpu_memory_mib", "peak GPU memory (MiB)", Better::Lower},
+      {"packed_layers", "layers run from packed integers", Better::Neither},
       {"prefill_tokens_per_second", "prefill (tokens/s)", Better::Higher},
       {"decode_tokens_per_second", "decode at batch 1 (tokens/s)", Better::Higher},
       {"decode_tokens_per_second_b16", "decode at batch 16 (tokens/s)", Better::Higher},
