@@ -352,9 +352,27 @@ void Pipeline::install_kv() {
         return x;
       });
     }
-    transforms_.add(k.k_point, "quant", kv_transform(k, true, 0, zip));
-    transforms_.add(k.v_point, "quant", kv_transform(k, false, 0, zip));
+    Transform kt = kv_transform(k, true, 0, zip), vt = kv_transform(k, false, 0, zip);
+    if (k.kv.method == KvMethod::Kivi) {
+      // Decoding keeps the cache in KIVI's own store (below), which quantizes as tokens leave its
+      // window; the whole-sequence simulation would quantize a prompt twice.
+      kt = [kt, m = &model_](const at::Tensor& x) { return m->decoding() ? x : kt(x); };
+      vt = [vt, m = &model_](const at::Tensor& x) { return m->decoding() ? x : vt(x); };
+    }
+    transforms_.add(k.k_point, "quant", kt);
+    transforms_.add(k.v_point, "quant", vt);
   }
+  std::map<int64_t, KvQuant> kivi;
+  for (const auto& k : plan_.kv) {
+    if (k.kv.method != KvMethod::Kivi) continue;
+    for (int64_t b = 0; b < model_.num_blocks(); ++b)
+      if (k.module.rfind(model_.block_name(b) + ".", 0) == 0) kivi[b] = k.kv;
+  }
+  if (!kivi.empty())
+    model_.set_kv_store_factory([kivi](int64_t block) -> std::unique_ptr<KvStore> {
+      const auto it = kivi.find(block);
+      return it == kivi.end() ? nullptr : std::make_unique<KiviKvStore>(it->second);
+    });
 }
 
 void Pipeline::calibrate_activations() {

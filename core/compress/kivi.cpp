@@ -1,5 +1,6 @@
 #include "core/compress/kivi.h"
 
+#include "core/ops/fake_quant.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -39,6 +40,84 @@ at::Tensor kivi_values(const at::Tensor& v, const KvQuant& s) {
   const at::Tensor q = ops::fake_quant(v.narrow(1, 0, nq).contiguous(), group_spec(s));  // per token, groups of G channels
   if (kept == 0) return q;
   return at::cat({q, v.narrow(1, nq, kept)}, 1);
+}
+
+namespace {
+
+// rows [R, C] quantized in groups of G along C (asymmetric), kept packed.
+KiviKvStore::Packed pack_rows(const at::Tensor& rows, const KvQuant& s) {
+  const ops::QuantSpec spec = group_spec(s);
+  const ops::Quantized q = ops::quantize(rows.contiguous(), spec);
+  return {ops::pack_int32(q.q, s.bits), q.params.scale.to(at::kHalf), q.params.zero.to(at::kByte)};
+}
+
+at::Tensor unpack_rows(const KiviKvStore::Packed& p, int64_t cols, const KvQuant& s, at::ScalarType dtype) {
+  const at::Tensor q = ops::unpack_int32(p.codes, s.bits, cols, /*is_signed=*/false);
+  return ops::dequantize(q, {p.scale.to(at::kFloat), p.zero.to(at::kInt)}, group_spec(s), dtype);
+}
+
+}  // namespace
+
+int64_t KiviKvStore::Packed::bytes() const {
+  return codes.numel() * 4 + scale.numel() * 2 + zero.numel();
+}
+
+KiviKvStore::KiviKvStore(const KvQuant& s) : s_(s) {
+  QUENCH_CHECK(s.method == KvMethod::Kivi, "KiviKvStore: not a KIVI setting");
+  QUENCH_CHECK(s.residual > 0 && s.group_size > 0 && s.residual % s.group_size == 0, "kv_cache: KIVI decodes with a float window: residual (",
+               s.residual, ") must be a positive multiple of group_size (", s.group_size, ")");
+}
+
+std::pair<at::Tensor, at::Tensor> KiviKvStore::append(const at::Tensor& k, const at::Tensor& v) {
+  QUENCH_CHECK(k.dim() == 4 && v.sizes() == k.sizes(), "kv cache: keys and values must be [B, H, T, D] of one shape, got ", k.sizes(), " and ",
+               v.sizes());
+  const int64_t B = k.size(0), H = k.size(1), T = k.size(2), D = k.size(3), R = s_.residual;
+  QUENCH_CHECK(D % s_.group_size == 0, "kv_cache: KIVI's value groups of ", s_.group_size, " channels must divide the head size ", D);
+  if (k_res_.defined())
+    QUENCH_CHECK(k_res_.size(0) == B && k_res_.size(1) == H && k_res_.size(3) == D, "kv cache: new keys ", k.sizes(), " do not continue the cached ",
+                 k_res_.sizes());
+  k_res_ = k_res_.defined() ? at::cat({k_res_, k}, 2) : k.contiguous();
+  v_res_ = v_res_.defined() ? at::cat({v_res_, v}, 2) : v.contiguous();
+  tokens_ += T;
+  // Keys: every full window goes out, per channel along time.
+  while (k_res_.size(2) >= R) {
+    const at::Tensor out = k_res_.narrow(2, 0, R).permute({0, 1, 3, 2}).reshape({B * H * D, R});
+    keys_.push_back(pack_rows(out, s_));
+    k_res_ = k_res_.narrow(2, R, k_res_.size(2) - R).contiguous();
+  }
+  // Values: all but the newest R tokens go out, per token along channels.
+  if (const int64_t n = v_res_.size(2) - R; n > 0) {
+    // Kept as [B, H, t, ·] so that each step's tokens join the earlier ones: one dequantization per step.
+    Packed p = pack_rows(v_res_.narrow(2, 0, n).reshape({B * H * n, D}), s_);
+    auto as4 = [&](const at::Tensor& t) { return t.view({B, H, n, t.size(1)}); };
+    if (values_.codes.defined()) {
+      values_ = {at::cat({values_.codes, as4(p.codes)}, 2), at::cat({values_.scale, as4(p.scale)}, 2), at::cat({values_.zero, as4(p.zero)}, 2)};
+    } else {
+      values_ = {as4(p.codes), as4(p.scale), as4(p.zero)};
+    }
+    v_res_ = v_res_.narrow(2, n, R).contiguous();
+  }
+  // What attention reads: the dequantized past, then the float window.
+  const at::ScalarType dt = k.scalar_type();
+  std::vector<at::Tensor> ks, vs;
+  for (const Packed& p : keys_) ks.push_back(unpack_rows(p, R, s_, dt).view({B, H, D, R}).permute({0, 1, 3, 2}));
+  ks.push_back(k_res_);
+  if (values_.codes.defined()) {
+    const int64_t t = values_.codes.size(2);
+    const Packed rows{values_.codes.reshape({B * H * t, -1}), values_.scale.reshape({B * H * t, -1}), values_.zero.reshape({B * H * t, -1})};
+    vs.push_back(unpack_rows(rows, D, s_, dt).view({B, H, t, D}));
+  }
+  vs.push_back(v_res_);
+  return {at::cat(ks, 2), at::cat(vs, 2)};
+}
+
+int64_t KiviKvStore::bytes() const {
+  int64_t n = 0;
+  for (const Packed& p : keys_) n += p.bytes();
+  if (values_.codes.defined()) n += values_.bytes();
+  for (const at::Tensor* t : {&k_res_, &v_res_})
+    if (t->defined()) n += t->numel() * static_cast<int64_t>(t->element_size());
+  return n;
 }
 
 }  // namespace quench

@@ -14,11 +14,47 @@
 // lower bits cost monotonically more. Paper check: LongChat-7B LongBench 38.72 → 38.30 at 2 bits.
 #include <ATen/ATen.h>
 
+#include <utility>
+#include <vector>
+
 #include "core/compress/settings.h"
+#include "core/models/kv_store.h"
 
 namespace quench {
 
 at::Tensor kivi_keys(const at::Tensor& k, const KvQuant& s);    // [B, T, C] → same, fake-quantized
 at::Tensor kivi_values(const at::Tensor& v, const KvQuant& s);  // [B, T, C] → same, fake-quantized
+
+// The cache as KIVI keeps it while decoding (Model::decode, through the store factory compress
+// installs): keys leave a float window of R tokens R at a time, quantized per channel in groups of
+// G tokens; values leave it one token at a time, quantized per token in groups of G channels. The
+// codes are packed (bits per value, pack_int32), each group's scale is float16 and its zero point
+// uint8, as in KIVI; attention reads everything dequantized (for one block at a time), so what
+// stays in memory is the packed form: ≈ bits + 24/G bits per element. The same groups as the
+// whole-sequence simulation above, so after the same tokens the cache reads back the simulation's
+// values up to the float16 rounding of the scales.
+class KiviKvStore : public KvStore {
+ public:
+  // Throws when the setting cannot decode: a residual of 0 or not a multiple of G, or (at the first
+  // append) a head size that is not whole groups.
+  explicit KiviKvStore(const KvQuant& s);
+  std::pair<at::Tensor, at::Tensor> append(const at::Tensor& k, const at::Tensor& v) override;
+  int64_t tokens() const override { return tokens_; }
+  int64_t bytes() const override;
+
+  struct Packed {  // one quantized run: codes [rows, words] (I32), scale [rows, groups] (F16), zero (U8)
+    at::Tensor codes, scale, zero;
+    int64_t bytes() const;
+  };
+
+ private:
+  KvQuant s_;
+  // Keys: one Packed per R tokens, rows (b, h, d) of R values along time. Values: one Packed of
+  // [B, H, t, ·] (every token that left the window, D values each).
+  std::vector<Packed> keys_;
+  Packed values_;
+  at::Tensor k_res_, v_res_;           // the float windows [B, H, r, D]
+  int64_t tokens_ = 0;
+};
 
 }  // namespace quench

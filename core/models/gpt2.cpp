@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "core/models/architectures.h"
 #include "core/nn/functional.h"
@@ -106,12 +107,7 @@ class Gpt2 : public Model {
       k = hooks().tap(b.k_point, k.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
       v = hooks().tap(b.v_point, v.transpose(1, 2).reshape({B, T, H * D})).view({B, T, H, D}).transpose(1, 2);
     }
-    if (cache) {
-      auto& kv = cache->blocks.at(i);
-      kv = kv.empty() ? std::vector<at::Tensor>{k, v} : std::vector<at::Tensor>{at::cat({kv[0], k}, 2), at::cat({kv[1], v}, 2)};
-      k = kv[0];
-      v = kv[1];
-    }
+    if (cache) std::tie(k, v) = kv_store(i, *cache).append(k, v);
     double scale = scale_weights_ ? 1.0 / std::sqrt(static_cast<double>(D)) : 1.0;
     if (scale_by_layer_) scale /= static_cast<double>(b.index + 1);
     auto a = attention(q, k, v, scale, true).transpose(1, 2).reshape({B, T, H * D});

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 
 #include "core/models/architectures.h"
 #include "core/nn/functional.h"
@@ -112,15 +113,9 @@ class Llama : public Model {
     k = tap_heads(b.k_point, k);
     v = tap_heads(b.v_point, v);
     if (cache) {
-      auto& kv = cache->blocks.at(i);
-      if (kv.empty()) {
-        kv = {k, v};
-      } else {
-        QUENCH_CHECK(kv[0].size(2) == pos, block_name(i), ": the cache holds ", kv[0].size(2), " tokens, expected ", pos);
-        kv = {at::cat({kv[0], k}, 2), at::cat({kv[1], v}, 2)};
-      }
-      k = kv[0];
-      v = kv[1];
+      KvStore& store = kv_store(i, *cache);
+      QUENCH_CHECK(store.tokens() == pos, block_name(i), ": the cache holds ", store.tokens(), " tokens, expected ", pos);
+      std::tie(k, v) = store.append(k, v);
     }
     auto a = attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(head_dim_)), true, b.window);
     a = a.transpose(1, 2).reshape({B, T, H * head_dim_});

@@ -72,7 +72,6 @@ class Mamba : public MambaBackbone {
 
   at::Tensor mixer(int64_t i, const at::Tensor& x, std::vector<at::Tensor>* state) override {
     const Block& b = blocks_.at(i);
-    const int64_t T = x.size(1);
     auto proj = b.in_proj->forward(x);  // [B, T, 2·d_inner]
     auto parts = proj.chunk(2, -1);
     auto xs = causal_conv(*b.conv, parts[0].transpose(1, 2), kernel_, state);  // [B, d_inner, T]

@@ -95,8 +95,16 @@ at::Tensor Model::decode(const at::Tensor& ids, DecodeCache& cache) {
   const int64_t n = num_blocks();
   if (cache.blocks.empty()) cache.blocks.resize(static_cast<size_t>(n));
   QUENCH_CHECK(static_cast<int64_t>(cache.blocks.size()) == n, "decode: the cache has ", cache.blocks.size(), " blocks, the model ", n);
+  if (cache.kv.empty()) cache.kv.resize(static_cast<size_t>(n));
   ModelInputs in;
   in.input_ids = ids;
+  // KV-cache transforms at the points let the tokens through while decode() runs (the store
+  // quantizes); the flag is cleared even when a block throws.
+  struct Decoding {
+    bool& flag;
+    explicit Decoding(bool& f) : flag(f) { flag = true; }
+    ~Decoding() { flag = false; }
+  } decoding(decoding_);
   at::Tensor h = embed_step(in, cache.pos);
   for (int64_t i = 0; i < n; ++i) {
     Resident resident(*this, block_layers(i));
@@ -106,6 +114,29 @@ at::Tensor Model::decode(const at::Tensor& ids, DecodeCache& cache) {
   at::Tensor logits = output(final_norm(h));
   if (streaming_) release_pages();
   return logits;
+}
+
+KvStore& Model::kv_store(int64_t i, DecodeCache& cache) const {
+  QUENCH_CHECK(i >= 0 && i < static_cast<int64_t>(cache.kv.size()), "decode: no cache slot for block ", i);
+  auto& s = cache.kv[static_cast<size_t>(i)];
+  if (!s) s = kv_factory_ ? kv_factory_(i) : nullptr;
+  if (!s) s = std::make_unique<FloatKvStore>();
+  return *s;
+}
+
+int64_t Model::DecodeCache::kv_bytes() const {
+  int64_t n = 0;
+  for (const auto& s : kv)
+    if (s) n += s->bytes();
+  return n;
+}
+
+int64_t Model::DecodeCache::bytes() const {
+  int64_t n = kv_bytes();
+  for (const auto& b : blocks)
+    for (const auto& t : b)
+      if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
+  return n;
 }
 
 at::Tensor Model::block_step(int64_t, const at::Tensor&, DecodeCache&) {
@@ -248,6 +279,7 @@ void Model::reset_compression() {
   original_params_.clear();
   settled_.clear();
   hooks_.clear_transforms();
+  kv_factory_ = nullptr;
 }
 
 at::Tensor Model::load(const std::string& name) const { return ckpt_->load(name); }

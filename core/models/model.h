@@ -12,6 +12,7 @@
 
 #include "core/io/checkpoint.h"
 #include "core/io/config.h"
+#include "core/models/kv_store.h"
 #include "core/nn/hooks.h"
 #include "core/nn/layer.h"
 
@@ -70,9 +71,22 @@ class Model {
   // --- incremental decoding (generation) ---
   // What each block keeps between decoding steps: an attention block's keys and values so far.
   struct DecodeCache {
-    std::vector<std::vector<at::Tensor>> blocks;  // per block, in the architecture's own layout
+    std::vector<std::vector<at::Tensor>> blocks;  // per block, in the architecture's own layout (recurrent states)
+    std::vector<std::unique_ptr<KvStore>> kv;     // per block: an attention block's keys and values
     int64_t pos = 0;                              // tokens the cache holds
+    int64_t kv_bytes() const;                     // what the key/value stores keep (recurrent states aside)
+    int64_t bytes() const;                        // everything: stores and recurrent states
   };
+  // The key/value store block i of this cache decodes with (made on first use: the model's store
+  // factory's, else a float store).
+  KvStore& kv_store(int64_t i, DecodeCache& cache) const;
+  // How blocks keep their keys and values while decoding (null: float). A KV-cache method sets it
+  // with the transforms that simulate it in whole-sequence passes; those transforms check
+  // decoding() and let the tokens through, since the store does the real thing.
+  using KvStoreFactory = std::function<std::unique_ptr<KvStore>(int64_t block)>;
+  void set_kv_store_factory(KvStoreFactory f) { kv_factory_ = std::move(f); }
+  bool has_kv_store_factory() const { return static_cast<bool>(kv_factory_); }
+  bool decoding() const { return decoding_; }
   // True when the architecture implements block_step.
   virtual bool can_decode() const { return false; }
   // Logits [B, T, vocab] of new tokens ids [B, T] that follow the cache.pos tokens already in the
@@ -205,6 +219,8 @@ class Model {
   at::Device device_{at::kCPU};
   at::ScalarType dtype_ = at::kFloat;
   bool streaming_ = false;
+  KvStoreFactory kv_factory_;
+  bool decoding_ = false;  // inside decode()
 };
 
 }  // namespace quench

@@ -16,6 +16,7 @@ std::vector<std::pair<std::string, double>> speed_metrics(const SpeedResult& s) 
   std::vector<std::pair<std::string, double>> out = {{"prefill_tokens_per_second", s.prefill_tokens_per_second}};
   for (const auto& [batch, tps] : s.decode_tokens_per_second)
     out.emplace_back(batch == 1 ? std::string("decode_tokens_per_second") : "decode_tokens_per_second_b" + std::to_string(batch), tps);
+  if (s.cache_bytes > 0) out.emplace_back("decode_cache_mib", static_cast<double>(s.cache_bytes) / (1024.0 * 1024.0));
   return out;
 }
 

@@ -94,7 +94,7 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
   const int64_t vocab = model.layers().front()->weight().size(0);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   // Greedy steps from a prefill; the host copy of each step's tokens waits for the device.
-  auto run = [&](int64_t batch, int64_t prompt, int64_t n, double* prefill_s) {
+  auto run = [&](int64_t batch, int64_t prompt, int64_t n, double* prefill_s, int64_t* cache_bytes = nullptr) {
     Model::DecodeCache cache;
     const at::Tensor ids = at::randint(vocab, {batch, prompt}, gen, at::kLong);
     auto t0 = std::chrono::steady_clock::now();
@@ -102,7 +102,9 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
     if (prefill_s) *prefill_s = since(t0);
     t0 = std::chrono::steady_clock::now();
     for (int64_t k = 0; k < n; ++k) next = model.decode(next.unsqueeze(1), cache).select(1, -1).argmax(-1).to(at::kCPU);
-    return since(t0);
+    const double secs = since(t0);
+    if (cache_bytes) *cache_bytes = cache.bytes();
+    return secs;
   };
   run(1, std::min<int64_t>(prompt_tokens, 8), 2, nullptr);  // warm-up
   SpeedResult r;
@@ -111,7 +113,7 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
   r.prefill_tokens_per_second = prefill > 0 ? static_cast<double>(prompt_tokens) / prefill : 0;
   for (const int64_t b : batches) {
     QUENCH_CHECK(b > 0, "measure_speed: batch sizes must be positive");
-    const double secs = run(b, prompt_tokens, steps, nullptr);
+    const double secs = run(b, prompt_tokens, steps, nullptr, b == 1 ? &r.cache_bytes : nullptr);
     r.decode_tokens_per_second.emplace_back(b, secs > 0 ? static_cast<double>(b * steps) / secs : 0);
   }
   return r;

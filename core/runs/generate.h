@@ -50,6 +50,9 @@ GenerateResult generate(Model& model, const at::Tensor& prompt, const GenerateOp
 struct SpeedResult {
   double prefill_tokens_per_second = 0;
   std::vector<std::pair<int64_t, double>> decode_tokens_per_second;  // (batch, tokens/s)
+  // What the decoding cache held at batch 1 after the prompt and the steps: keys and values (as a
+  // KV-cache method stores them) and recurrent states.
+  int64_t cache_bytes = 0;
 };
 SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector<int64_t>& batches, int64_t steps = 32, uint64_t seed = 0);
 

@@ -31,6 +31,7 @@ const std::vector<MetricInfo>& metric_table() {
       {"prefill_tokens_per_second", "prefill (tokens/s)", Better::Higher},
       {"decode_tokens_per_second", "decode at batch 1 (tokens/s)", Better::Higher},
       {"decode_tokens_per_second_b16", "decode at batch 16 (tokens/s)", Better::Higher},
+      {"decode_cache_mib", "decoding cache at batch 1 (MiB)", Better::Lower},
       {"export_bytes", "export: size on disk", Better::Lower},
       {"export_seconds", "export: time (s)", Better::Lower},
       {"export_check_seconds", "export: check time (s)", Better::Lower},
