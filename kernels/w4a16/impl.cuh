@@ -13,6 +13,29 @@ constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 4;
 constexpr int kTile = 1024;  // k per tile: 32 lanes × 32 weights
 
+// The owned rows' weights for one tile: four words (32 values) each, with their scale and zero.
+struct TileWeights {
+  uint4 q[kRowsPerWarp];
+  float scale[kRowsPerWarp], zero[kRowsPerWarp];
+};
+
+__device__ __forceinline__ void load_tile(const W4A16Params& p, int64_t n0, int64_t k, int64_t words, int64_t groups, TileWeights& t) {
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int64_t n = n0 + r;
+    if (n < p.n && k < p.k) {
+      t.q[r] = __ldg(reinterpret_cast<const uint4*>(p.qweight + n * words + k / 8));
+      const int64_t g = n * groups + k / p.group;
+      t.scale[r] = __ldg(p.scale + g);
+      t.zero[r] = p.zero ? static_cast<float>(__ldg(p.zero + g)) : 8.f;
+    } else {
+      t.q[r] = make_uint4(0, 0, 0, 0);
+      t.scale[r] = 0.f;
+      t.zero[r] = 0.f;
+    }
+  }
+}
+
 template <typename T, int M>
 __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(W4A16Params p) {
   __shared__ __align__(16) T xs[M * kTile];
@@ -20,12 +43,19 @@ __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(W4A16Params p) {
   const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
   const int64_t words = p.k / 8, groups = (p.k + p.group - 1) / p.group;
   const T* x = static_cast<const T*>(p.x);
+  const int64_t kl = static_cast<int64_t>(lane) * 32;  // this lane's first k in a tile
   float acc[kRowsPerWarp][M];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
     for (int m = 0; m < M; ++m) acc[r][m] = 0.f;
 
+  // Few rows: the next tile's weights are requested before this tile's arithmetic, so their
+  // latency hides behind it instead of opening every tile. Many rows have arithmetic enough to
+  // hide it, and fewer registers to spare (16 rows spilled; 4 rows fitted one block per SM).
+  constexpr bool kPrefetch = M <= 2;
+  TileWeights cur, next;
+  if constexpr (kPrefetch) load_tile(p, n0, kl, words, groups, cur);
   for (int64_t k0 = 0; k0 < p.k; k0 += kTile) {
     const int64_t width = p.k - k0 < kTile ? p.k - k0 : kTile;  // a multiple of 32
     // Stage x[:, k0 : k0 + width) (rows past m are zeros) in 16-byte units.
@@ -38,50 +68,36 @@ __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(W4A16Params p) {
       *reinterpret_cast<uint4*>(xs + m * kTile + c) = v;
     }
     __syncthreads();
-    const int64_t kl = static_cast<int64_t>(lane) * 32;  // this lane's first k in the tile
-    if (kl >= width) continue;
-    // The owned rows' 32 weights (four words each) and their scale and zero.
-    uint4 wq[kRowsPerWarp];
-    float sc[kRowsPerWarp], zr[kRowsPerWarp];
+    if constexpr (kPrefetch) load_tile(p, n0, k0 + kTile + kl, words, groups, next);
+    else load_tile(p, n0, k0 + kl, words, groups, cur);
+    if (kl < width) {
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-      const int64_t n = n0 + r;
-      if (n < p.n) {
-        wq[r] = __ldg(reinterpret_cast<const uint4*>(p.qweight + n * words + (k0 + kl) / 8));
-        const int64_t g = n * groups + (k0 + kl) / p.group;
-        sc[r] = __ldg(p.scale + g);
-        zr[r] = p.zero ? static_cast<float>(__ldg(p.zero + g)) : 8.f;
-      } else {
-        wq[r] = make_uint4(0, 0, 0, 0);
-        sc[r] = 0.f;
-        zr[r] = 0.f;
-      }
-    }
+      for (int j = 0; j < 4; ++j) {
+        float w[kRowsPerWarp][8];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      float w[kRowsPerWarp][8];
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          const uint32_t word = j == 0 ? cur.q[r].x : j == 1 ? cur.q[r].y : j == 2 ? cur.q[r].z : cur.q[r].w;
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        const uint32_t word = j == 0 ? wq[r].x : j == 1 ? wq[r].y : j == 2 ? wq[r].z : wq[r].w;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) w[r][e] = __fmul_rn(static_cast<float>((word >> (4 * e)) & 15u) - zr[r], sc[r]);
-      }
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        const uint4 xv = *reinterpret_cast<const uint4*>(xs + m * kTile + kl + j * 8);
-        const uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
-        float xf[8];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          xf[2 * e] = detail::lo16<T>(xw[e]);
-          xf[2 * e + 1] = detail::hi16<T>(xw[e]);
+          for (int e = 0; e < 8; ++e) w[r][e] = __fmul_rn(static_cast<float>((word >> (4 * e)) & 15u) - cur.zero[r], cur.scale[r]);
         }
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r)
+        for (int m = 0; m < M; ++m) {
+          const uint4 xv = *reinterpret_cast<const uint4*>(xs + m * kTile + kl + j * 8);
+          const uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
+          float xf[8];
 #pragma unroll
-          for (int e = 0; e < 8; ++e) acc[r][m] = fmaf(w[r][e], xf[e], acc[r][m]);
+          for (int e = 0; e < 4; ++e) {
+            xf[2 * e] = detail::lo16<T>(xw[e]);
+            xf[2 * e + 1] = detail::hi16<T>(xw[e]);
+          }
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[r][m] = fmaf(w[r][e], xf[e], acc[r][m]);
+        }
       }
     }
+    if constexpr (kPrefetch) cur = next;
   }
   T* y = static_cast<T*>(p.y);
 #pragma unroll
