@@ -1,5 +1,7 @@
 #include "core/ops/w4a16.h"
 
+#include <cstdint>
+
 #include "core/ops/device.h"
 #include "core/util/error.h"
 
@@ -30,7 +32,9 @@ at::Tensor w4a16_linear(const at::Tensor& x2d, const at::Tensor& qweight, const 
                    (!zero.defined() || (zero.scalar_type() == at::kInt && zero.is_contiguous() && zero.sizes() == scale.sizes())),
                "w4a16_linear: qweight I32 [n, k/8], scale F32 [n, groups] and zero I32 like scale must be contiguous; got ",
                qweight.sizes(), ", ", scale.sizes());
-  const at::Tensor x = x2d.contiguous();
+  at::Tensor x = x2d.contiguous();
+  // The kernel reads x in 16-byte units: a view starting mid-allocation is copied first.
+  if (reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 != 0) x = x.clone();
   at::Tensor y = at::empty({m, n}, x.options());
   const c10::DeviceGuard guard(x.device());
   kernels::W4A16Params p;

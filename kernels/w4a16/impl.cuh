@@ -12,6 +12,11 @@ namespace quench::kernels::w4a16_detail {
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 4;
 constexpr int kTile = 1024;  // k per tile: 32 lanes × 32 weights
+// Each lane's 32 values of a tile row sit 40 apart in shared memory: with 32 apart, the 16-byte
+// reads of lanes l and l + 2 fell on the same banks (4-way conflicts); 80 bytes apart, a quarter
+// warp's eight reads cover all 32 banks once.
+constexpr int kLaneStride = 40;
+constexpr int kRowStride = 32 * kLaneStride;
 
 // The owned rows' weights for one tile: four words (32 values) each, with their scale and zero.
 struct TileWeights {
@@ -27,7 +32,7 @@ __device__ __forceinline__ void load_tile(const W4A16Params& p, int64_t n0, int6
       t.q[r] = __ldg(reinterpret_cast<const uint4*>(p.qweight + n * words + k / 8));
       const int64_t g = n * groups + k / p.group;
       t.scale[r] = __ldg(p.scale + g);
-      t.zero[r] = p.zero ? static_cast<float>(__ldg(p.zero + g)) : 8.f;
+      t.zero[r] = 8388608.f + (p.zero ? static_cast<float>(__ldg(p.zero + g)) : 8.f);  // 2^23 + zero
     } else {
       t.q[r] = make_uint4(0, 0, 0, 0);
       t.scale[r] = 0.f;
@@ -38,7 +43,7 @@ __device__ __forceinline__ void load_tile(const W4A16Params& p, int64_t n0, int6
 
 template <typename T, int M>
 __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(W4A16Params p) {
-  __shared__ __align__(16) T xs[M * kTile];
+  __shared__ __align__(16) T xs[M * kRowStride];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
   const int64_t words = p.k / 8, groups = (p.k + p.group - 1) / p.group;
@@ -65,7 +70,7 @@ __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(W4A16Params p) {
       const int m = u / (kTile / 8), c = (u % (kTile / 8)) * 8;
       uint4 v = make_uint4(0, 0, 0, 0);
       if (m < p.m && c < width) v = *reinterpret_cast<const uint4*>(x + m * p.k + k0 + c);
-      *reinterpret_cast<uint4*>(xs + m * kTile + c) = v;
+      *reinterpret_cast<uint4*>(xs + m * kRowStride + (c / 32) * kLaneStride + c % 32) = v;
     }
     __syncthreads();
     if constexpr (kPrefetch) load_tile(p, n0, k0 + kTile + kl, words, groups, next);
@@ -78,11 +83,14 @@ __global__ void __launch_bounds__(kWarps * 32) w4a16_kernel(W4A16Params p) {
         for (int r = 0; r < kRowsPerWarp; ++r) {
           const uint32_t word = j == 0 ? cur.q[r].x : j == 1 ? cur.q[r].y : j == 2 ? cur.q[r].z : cur.q[r].w;
 #pragma unroll
-          for (int e = 0; e < 8; ++e) w[r][e] = __fmul_rn(static_cast<float>((word >> (4 * e)) & 15u) - cur.zero[r], cur.scale[r]);
+          // 2^23 + u read as a float (no integer conversion: I2F is quarter rate and was the
+          // kernel's bottleneck), minus 2^23 + zero: u − zero exactly, then one rounding by the scale.
+          for (int e = 0; e < 8; ++e)
+            w[r][e] = __fmul_rn(__fsub_rn(__uint_as_float(0x4B000000u | ((word >> (4 * e)) & 15u)), cur.zero[r]), cur.scale[r]);
         }
 #pragma unroll
         for (int m = 0; m < M; ++m) {
-          const uint4 xv = *reinterpret_cast<const uint4*>(xs + m * kTile + kl + j * 8);
+          const uint4 xv = *reinterpret_cast<const uint4*>(xs + m * kRowStride + lane * kLaneStride + j * 8);
           const uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
           float xf[8];
 #pragma unroll
