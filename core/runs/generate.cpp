@@ -106,7 +106,11 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
     if (cache_bytes) *cache_bytes = cache.bytes();
     return secs;
   };
-  run(1, std::min<int64_t>(prompt_tokens, 8), 2, nullptr);  // warm-up
+  // Warm-up at the measured sizes: the first prefill of a shape pays for the GEMM libraries'
+  // heuristics and workspaces (a compressed model measured right after compressing read 5x slower).
+  run(1, prompt_tokens, 2, nullptr);
+  for (const int64_t b : batches)
+    if (b != 1) run(b, std::min<int64_t>(prompt_tokens, 8), 2, nullptr);
   SpeedResult r;
   double prefill = 0;
   run(1, prompt_tokens, 0, &prefill);
