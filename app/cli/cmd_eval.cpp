@@ -13,6 +13,7 @@
 #include "core/models/memory_plan.h"
 #include "core/models/registry.h"
 #include "core/runs/eval_run.h"
+#include "core/runs/packed_execution.h"
 #include "core/store/fingerprint.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
@@ -24,7 +25,7 @@ const char* kUsage =
     "usage: quench-cli eval MODEL_DIR|MODEL.gguf (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
     "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
     "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB]\n"
-    "                       [--speed] [--json] [--db FILE] [--name NAME] [--no-record]\n"
+    "                       [--speed] [--packed] [--json] [--db FILE] [--name NAME] [--no-record]\n"
     "Text: perplexity over windows of --ctx tokens (non-overlapping by default; --stride for sliding windows),\n"
     "tokenized with MODEL_DIR/tokenizer.json, no special tokens added. FILE may be a .txt file, a folder of\n"
     ".txt files or a .jsonl file with a \"text\" field.\n"
@@ -33,12 +34,14 @@ const char* kUsage =
     "           {\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}\n"
     "  --speed  also measure generation on this device: a prefill of --ctx tokens, then decoding at batch\n"
     "           1 and 16 (tokens/s, recorded with the run; text models)\n"
+    "  --packed run the 4-bit layers of a compressed-tensors checkpoint from their stored integers (on CUDA,\n"
+    "           decoding's few rows through Quench's W4A16 kernel) instead of decoding them to floats first\n"
     "The run is recorded as an 'evaluate' experiment in the store (--db, default ~/.local/share/quench/quench.db)\n"
     "unless --no-record; compare runs with `quench-cli experiments compare`.\n";
 }  // namespace
 
 int cmd_eval(const Argv& argv) {
-  Args a(argv, with_record_flags({"json", "speed"}),
+  Args a(argv, with_record_flags({"json", "speed", "packed"}),
          with_record_options({"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch",
                               "device", "dtype", "max-memory"}));
   if (a.help()) {
@@ -63,6 +66,7 @@ int cmd_eval(const Argv& argv) {
   lo.device = parse_device(a.get("device", "cpu"));
   lo.dtype = parse_dtype(a.get("dtype", "float32"));
   lo.max_memory = max_memory_option(a);
+  if (a.flag("packed") && lo.max_memory) throw UsageError("--packed runs the weights from memory; leave out --max-memory");
   MemoryPlan plan;
   lo.plan = &plan;
 
@@ -71,6 +75,14 @@ int cmd_eval(const Argv& argv) {
   auto model = load_model(dir, lo);
   if (lo.max_memory) std::cerr << plan.describe() << "\n";
   if (a.get("text")) model->check_context(o.ctx, "--ctx");
+  std::optional<PackedExecution> packed;
+  if (a.flag("packed")) {
+    packed.emplace(*model);
+    if (packed->packed() == 0)
+      throw UsageError(dir + " has no 4-bit layer to run packed (" +
+                       (packed->dense().empty() ? std::string("no integer-quantized weights") : packed->dense().front().first + ": " + packed->dense().front().second) + ")");
+    std::cerr << "packed: " << packed->summary() << "\n";
+  }
   const bool speed = a.flag("speed");
   if (speed && !model->can_decode())
     throw UsageError("--speed measures decoding, and " + model->architecture() + " has no decoding cache (text models have one)");
@@ -108,6 +120,7 @@ int cmd_eval(const Argv& argv) {
                                 a.get("text") ? "text" : "images");
     rs.dataset.samples = data.token_ids.defined() ? data.token_ids.numel() : images.size();
     rs.settings = eval_settings(o, lo.dtype);
+    if (packed) rs.settings["eval"]["packed_layers"] = packed->packed();
     rs.speed = speed;
     const EvalRun run = run_evaluation(*store, *model, data, o, rs, terminal_progress("eval"));
     r = run.result;
@@ -132,6 +145,7 @@ int cmd_eval(const Argv& argv) {
     }
     j["seconds"] = r.seconds;
     for (const auto& [name, value] : speeds) j[name] = value;
+    if (packed) j["packed_layers"] = packed->packed();
     if (experiment) j["experiment"] = *experiment;
     std::cout << j.dump() << "\n";
   } else if (r.metric == "perplexity") {

@@ -340,6 +340,7 @@ Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const st
 
 
 void Pipeline::install_kv() {
+  std::map<int64_t, KvQuant> kivi;  // block → its KIVI store's setting
   // FP8 caches need their scales first: calibrate_activations installs them.
   for (const auto& k : plan_.kv) {
     if (k.kv.method == KvMethod::Fp8) continue;
@@ -353,26 +354,32 @@ void Pipeline::install_kv() {
       });
     }
     Transform kt = kv_transform(k, true, 0, zip), vt = kv_transform(k, false, 0, zip);
-    if (k.kv.method == KvMethod::Kivi) {
-      // Decoding keeps the cache in KIVI's own store (below), which quantizes as tokens leave its
+    if (const int64_t b = kivi_store_block(k); b >= 0) {
+      // Decoding keeps this cache in KIVI's own store (below), which quantizes as tokens leave its
       // window; the whole-sequence simulation would quantize a prompt twice.
       kt = [kt, m = &model_](const at::Tensor& x) { return m->decoding() ? x : kt(x); };
       vt = [vt, m = &model_](const at::Tensor& x) { return m->decoding() ? x : vt(x); };
+      kivi[b] = k.kv;
     }
     transforms_.add(k.k_point, "quant", kt);
     transforms_.add(k.v_point, "quant", vt);
-  }
-  std::map<int64_t, KvQuant> kivi;
-  for (const auto& k : plan_.kv) {
-    if (k.kv.method != KvMethod::Kivi) continue;
-    for (int64_t b = 0; b < model_.num_blocks(); ++b)
-      if (k.module.rfind(model_.block_name(b) + ".", 0) == 0) kivi[b] = k.kv;
   }
   if (!kivi.empty())
     model_.set_kv_store_factory([kivi](int64_t block) -> std::unique_ptr<KvStore> {
       const auto it = kivi.find(block);
       return it == kivi.end() ? nullptr : std::make_unique<KiviKvStore>(it->second);
     });
+}
+
+int64_t Pipeline::kivi_store_block(const KvPlan& k) const {
+  // The store needs a float window of whole groups and heads of whole value groups; other KIVI
+  // settings keep their simulation while decoding too (each step's tokens as the transform sees them).
+  if (k.kv.method != KvMethod::Kivi || k.kv.residual <= 0 || k.kv.residual % k.kv.group_size != 0 || k.head_dim <= 0 ||
+      k.head_dim % k.kv.group_size != 0)
+    return -1;
+  for (int64_t b = 0; b < model_.num_blocks(); ++b)
+    if (k.module.rfind(model_.block_name(b) + ".", 0) == 0) return b;
+  return -1;
 }
 
 void Pipeline::calibrate_activations() {

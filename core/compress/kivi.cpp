@@ -48,7 +48,8 @@ namespace {
 KiviKvStore::Packed pack_rows(const at::Tensor& rows, const KvQuant& s) {
   const ops::QuantSpec spec = group_spec(s);
   const ops::Quantized q = ops::quantize(rows.contiguous(), spec);
-  return {ops::pack_int32(q.q, s.bits), q.params.scale.to(at::kHalf), q.params.zero.to(at::kByte)};
+  // float16 scales as KIVI keeps them, held inside float16's range (a group of zeros has scale 1).
+  return {ops::pack_int32(q.q, s.bits), q.params.scale.clamp(1.0 / (1 << 24), 65504.0).to(at::kHalf), q.params.zero.to(at::kByte)};
 }
 
 at::Tensor unpack_rows(const KiviKvStore::Packed& p, int64_t cols, const KvQuant& s, at::ScalarType dtype) {

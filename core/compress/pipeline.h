@@ -89,6 +89,7 @@ class Pipeline {
   void rotate();
   void quantize_weights();
   void compress_layer(LayerState& s, const StageCapture* cap);
+  int64_t kivi_store_block(const KvPlan& k) const;  // the block whose decoding store holds k's cache, or −1
   void record_weight(LayerState& s, const at::Tensor& wq2d);
   void sequential_pass();
   void awq_scales(int64_t block, const std::vector<at::Tensor>& hs);

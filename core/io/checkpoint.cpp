@@ -163,6 +163,10 @@ std::vector<std::string> Checkpoint::names() const {
 
 std::string Checkpoint::compressed_tensors_format() const { return ct_ ? ct_->format() : std::string(); }
 
+std::optional<StoredIntGrid> Checkpoint::stored_int_grid(const std::string& name) const {
+  return ct_ ? ct_->int_grid(*this, name) : std::nullopt;
+}
+
 std::string Checkpoint::dtype() const {
   std::map<std::string, uint64_t> bytes;
   for (const auto& [n, s] : where_) {

@@ -7,10 +7,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/io/config.h"
+#include "core/io/ct_decode.h"
 #include "core/io/safetensors.h"
 
 namespace quench {
@@ -34,6 +36,8 @@ class Checkpoint {
   const std::vector<std::string>& files() const { return files_; }
   // The quantization_config's format ("pack-quantized", ...) for a compressed-tensors checkpoint, else "".
   std::string compressed_tensors_format() const;
+  // The integer grid a decoded compressed-tensors weight was stored on (ct_decode.h), else nullopt.
+  std::optional<StoredIntGrid> stored_int_grid(const std::string& name) const;
   // A stored tensor as written, also the parts a decoded tensor hides (weight_packed, bitmask, ...).
   bool has_stored(const std::string& name) const { return where_.count(name) != 0; }
   const TensorInfo& stored_info(const std::string& name) const;

@@ -552,4 +552,34 @@ at::Tensor CtDecoder::decode(const Checkpoint& ck, const std::string& name) cons
   return (q * expand(scale, a, rows, cols, col_group)).contiguous();
 }
 
+std::optional<StoredIntGrid> CtDecoder::int_grid(const Checkpoint& ck, const std::string& name) const {
+  auto it = modules_.find(name);
+  if (it == modules_.end()) return std::nullopt;
+  const Module& m = *it->second;
+  if (m.sparse || !m.weights || m.weights->is_float || is_fp4_format(m.format)) return std::nullopt;
+  const Args& a = *m.weights;
+  if (a.strategy != "tensor" && a.strategy != "channel" && a.strategy != "group") return std::nullopt;
+  const std::string& p = m.prefix;
+  const std::string where = ck.dir() + ": module '" + p + "'";
+  StoredIntGrid g;
+  g.bits = a.bits;
+  g.symmetric = a.symmetric;
+  g.strategy = a.strategy;
+  g.group_size = a.strategy == "group" ? a.group_size : 0;
+  const at::Tensor scale = ck.load_stored(p + ".weight_scale").to(at::kFloat);
+  g.scale = a.strategy == "tensor" ? scale.reshape({1}) : a.strategy == "channel" ? scale.reshape({m.rows}) : scale.reshape({m.rows, -1});
+  g.scale = g.scale.contiguous();
+  const std::string zname = p + ".weight_zero_point";
+  if (!a.symmetric) {
+    // compressed-tensors' signed zero point, shifted like the values into [0, 2^bits − 1].
+    at::Tensor z = ck.has_stored(zname) ? ck.load_stored(zname) : at::zeros(g.scale.sizes(), at::kInt);
+    if (ck.has_stored(zname) && m.format == "pack-quantized" && a.strategy != "tensor")
+      z = unpack_int32(z.t().contiguous(), a.bits, m.rows, where + ": '" + zname + "'").t();
+    g.zero = (z.to(at::kInt).reshape(g.scale.sizes()) + (1 << (a.bits - 1))).contiguous();
+  }
+  const std::string gname = p + ".weight_g_idx";
+  if (ck.has_stored(gname)) g.g_idx = ck.load_stored(gname).to(at::kInt).reshape(-1);
+  return g;
+}
+
 }  // namespace quench

@@ -17,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,20 @@
 namespace quench {
 
 class Checkpoint;
+
+// The integer grid a Linear's weight was stored on (pack-, int- or naive-quantized; tensor, channel
+// or group scales), in Quench's convention: x̂ = scale · (q − zero) with a symmetric q signed and
+// an asymmetric q and zero in [0, 2^bits − 1]. What runs a layer from its integers needs it
+// (core/nn/packed_linear.h); the decoded float weight lies exactly on it.
+struct StoredIntGrid {
+  int bits = 8;
+  bool symmetric = true;
+  std::string strategy;   // "tensor", "channel" or "group"
+  int64_t group_size = 0;  // group only
+  at::Tensor scale;        // F32: [1], [rows] or [rows, groups]
+  at::Tensor zero;         // I32 like scale, asymmetric only
+  at::Tensor g_idx;        // I32 [cols] when act-order reordered the groups, else undefined
+};
 
 class CtDecoder {
  public:
@@ -42,6 +57,9 @@ class CtDecoder {
   // Whether a stored tensor is a part that a decoded tensor (or an inference scale) replaces.
   bool hides(const std::string& stored) const { return hidden_.count(stored) != 0; }
   at::Tensor decode(const Checkpoint& ck, const std::string& name) const;
+  // The integer grid of a decoded weight, when it has one Quench can run (not sparse, FP8/FP4 or
+  // block-scaled); nullopt otherwise.
+  std::optional<StoredIntGrid> int_grid(const Checkpoint& ck, const std::string& name) const;
   // How a decoded tensor is stored, for people: "int4 g128 asym act-order", "2:4 int8 channel"; "" for others.
   std::string describe(const std::string& name) const;
 

@@ -294,7 +294,21 @@ Layer* Model::add_layer(const std::string& name, LayerKind kind, bool bias, Conv
   } else {
     QUENCH_CHECK(!bias, ckpt_->dir(), ": missing tensor '", name, ".bias' (the config asks for biases)");
   }
-  return add_layer_with(name, kind, w, b, std::move(conv));
+  Layer* l = add_layer_with(name, kind, w, b, std::move(conv));
+  if (auto g = ckpt_->stored_int_grid(name + ".weight")) {
+    // A compressed-tensors weight keeps its integer grid, so it can run packed as stored.
+    auto e = std::make_shared<WeightEncoding>();
+    ops::QuantSpec spec;
+    spec.bits = g->bits;
+    spec.symmetric = g->symmetric;
+    spec.granularity = g->strategy == "group" ? ops::Granularity::Group : g->strategy == "channel" ? ops::Granularity::Row : ops::Granularity::Tensor;
+    spec.group_size = g->group_size;
+    e->spec = spec;
+    e->params = {g->scale, g->zero};
+    e->g_idx = g->g_idx;
+    l->set_stored_encoding(std::move(e));
+  }
+  return l;
 }
 
 Layer* Model::add_layer_with(const std::string& name, LayerKind kind, at::Tensor weight, at::Tensor bias, ConvSpec conv) {

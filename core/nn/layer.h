@@ -70,8 +70,17 @@ class Layer {
   void set_runtime(std::shared_ptr<LayerKernel> r) { runtime_ = std::move(r); }
   const LayerKernel* runtime() const { return runtime_.get(); }
   // The quantizer's integers and scales for the current weight (null when it is not quantized).
-  void set_encoding(std::shared_ptr<const WeightEncoding> e) { encoding_ = std::move(e); }
+  void set_encoding(std::shared_ptr<const WeightEncoding> e) {
+    encoding_ = std::move(e);
+    runtime_.reset();  // it ran the integers of the encoding this one replaces
+  }
   const WeightEncoding* encoding() const { return encoding_.get(); }
+  // The grid the checkpoint stored the original weight on (a compressed-tensors checkpoint's
+  // integers and scales), kept through reset(); exporters do not read it, execution may
+  // (execution_encoding).
+  void set_stored_encoding(std::shared_ptr<const WeightEncoding> e) { stored_encoding_ = std::move(e); }
+  // The grid the current weight lies on: the quantizer's, else (the weight unchanged) the stored one.
+  const WeightEncoding* execution_encoding() const { return encoding_ ? encoding_.get() : modified_ ? nullptr : stored_encoding_.get(); }
 
   int64_t out_features() const { return weight_.size(0); }
   int64_t in_features() const;  // Linear: in; Conv: in/groups × kernel; Embedding: dim
@@ -112,7 +121,7 @@ class Layer {
   at::Tensor weight_, bias_, original_weight_, original_bias_;
   at::Tensor rest_weight_, rest_bias_;  // streamed: what the layer holds between residencies
   std::shared_ptr<LayerKernel> kernel_, runtime_;
-  std::shared_ptr<const WeightEncoding> encoding_;
+  std::shared_ptr<const WeightEncoding> encoding_, stored_encoding_;
   const Hooks* hooks_;
   ConvSpec conv_;
   bool modified_ = false;

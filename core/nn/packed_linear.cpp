@@ -11,7 +11,7 @@ namespace quench {
 std::string PackedInt4Linear::unsupported(const Layer& layer) {
   if (layer.kind() != LayerKind::Linear) return "not a Linear";
   if (layer.kernel()) return "computed by " + layer.kernel()->describe();
-  const WeightEncoding* e = layer.encoding();
+  const WeightEncoding* e = layer.execution_encoding();
   if (!e || !e->spec) return e && e->ggml ? "on a ggml grid" : "not quantized to an integer grid";
   const ops::QuantSpec& s = *e->spec;
   if (s.bits != 4) return std::to_string(s.bits) + "-bit weights (the packed kernel takes 4 bits)";
@@ -25,7 +25,7 @@ std::string PackedInt4Linear::unsupported(const Layer& layer) {
 PackedInt4Linear::PackedInt4Linear(const Layer& layer) {
   const std::string why = unsupported(layer);
   QUENCH_CHECK(why.empty(), layer.name(), ": cannot be packed as int4: ", why);
-  const WeightEncoding& e = *layer.encoding();
+  const WeightEncoding& e = *layer.execution_encoding();
   const ops::QuantSpec& spec = *e.spec;
   const at::Tensor w = layer.weight().to(at::kFloat);
   n_ = w.size(0);

@@ -32,6 +32,8 @@ at::Tensor w4a16_linear(const at::Tensor& x2d, const at::Tensor& qweight, const 
                    (!zero.defined() || (zero.scalar_type() == at::kInt && zero.is_contiguous() && zero.sizes() == scale.sizes())),
                "w4a16_linear: qweight I32 [n, k/8], scale F32 [n, groups] and zero I32 like scale must be contiguous; got ",
                qweight.sizes(), ", ", scale.sizes());
+  QUENCH_CHECK(qweight.device() == x2d.device() && scale.device() == x2d.device() && (!zero.defined() || zero.device() == x2d.device()),
+               "w4a16_linear: the packed weights are on ", qweight.device(), ", x on ", x2d.device());
   at::Tensor x = x2d.contiguous();
   // The kernel reads x in 16-byte units: a view starting mid-allocation is copied first.
   if (reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 != 0) x = x.clone();

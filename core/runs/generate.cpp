@@ -106,8 +106,10 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
     if (cache_bytes) *cache_bytes = cache.bytes();
     return secs;
   };
-  // Warm-up at the measured sizes: the first prefill of a shape pays for the GEMM libraries'
-  // heuristics and workspaces (a compressed model measured right after compressing read 5x slower).
+  for (const int64_t b : batches) QUENCH_CHECK(b > 0, "measure_speed: batch sizes must be positive");
+  // Warm-up: the measured prefill's shape (its first run pays for the GEMM libraries' heuristics
+  // and workspaces: a compressed model measured right after compressing read 5x slower), and a few
+  // decoding steps at every batch size.
   run(1, prompt_tokens, 2, nullptr);
   for (const int64_t b : batches)
     if (b != 1) run(b, std::min<int64_t>(prompt_tokens, 8), 2, nullptr);
@@ -116,7 +118,6 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
   run(1, prompt_tokens, 0, &prefill);
   r.prefill_tokens_per_second = prefill > 0 ? static_cast<double>(prompt_tokens) / prefill : 0;
   for (const int64_t b : batches) {
-    QUENCH_CHECK(b > 0, "measure_speed: batch sizes must be positive");
     const double secs = run(b, prompt_tokens, steps, nullptr, b == 1 ? &r.cache_bytes : nullptr);
     r.decode_tokens_per_second.emplace_back(b, secs > 0 ? static_cast<double>(b * steps) / secs : 0);
   }

@@ -46,7 +46,8 @@ GenerateResult generate(Model& model, const at::Tensor& prompt, const GenerateOp
 
 // Speed of the model as it is, on its device and dtype: a prefill of `prompt_tokens` random tokens
 // at batch 1, then `steps` greedy decoding steps at each batch size in `batches` (after a short
-// warm-up at the same sizes, so lazy initialization is not counted). Tokens/s of decoding count every sequence.
+// warm-up at the prefill's size and a few steps at each batch, so lazy initialization is not counted).
+// Tokens/s of decoding count every sequence.
 struct SpeedResult {
   double prefill_tokens_per_second = 0;
   std::vector<std::pair<int64_t, double>> decode_tokens_per_second;  // (batch, tokens/s)

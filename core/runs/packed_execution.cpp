@@ -12,7 +12,7 @@ PackedExecution::PackedExecution(Model& model) {
       Layer& l = *lp;
       const std::string why = PackedInt4Linear::unsupported(l);
       if (!why.empty()) {
-        if (l.encoding() || l.kernel()) dense_.emplace_back(l.name(), why);
+        if (l.execution_encoding() || l.kernel()) dense_.emplace_back(l.name(), why);
         continue;
       }
       auto k = std::make_shared<PackedInt4Linear>(l);

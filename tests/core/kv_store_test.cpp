@@ -123,5 +123,24 @@ TEST(KiviKvStore, CompressedModelDecodesThroughIt) {
   EXPECT_FALSE(model->has_kv_store_factory());
 }
 
+// Settings the store cannot hold (no float window, value groups wider than a head) keep their
+// simulation while decoding instead of failing there.
+TEST(KiviKvStore, SettingsItCannotHoldDecodeWithTheSimulation) {
+  at::NoGradGuard ng;
+  at::manual_seed(6);
+  const at::Tensor ids = at::randint(0, 512, {1, 24}, at::kLong);
+  for (const char* kv : {R"({"kv_cache": {"method": "kivi", "bits": 2, "group_size": 16, "residual": 0}})",
+                         R"({"kv_cache": {"method": "kivi", "bits": 2, "group_size": 32, "residual": 32}})"}) {
+    auto model = load_model(test::fixture("hf-tiny/llama-tiny"));  // head size 16
+    compress(*model, resolve(Recipe::parse(nlohmann::json::parse(kv)), *model), CalibrationSet::from_token_windows(ids, 1));
+    EXPECT_FALSE(model->has_kv_store_factory()) << kv;
+    Model::DecodeCache cache;
+    const at::Tensor step = model->decode(ids.narrow(1, 0, 20), cache);
+    EXPECT_TRUE(at::isfinite(step).all().item<bool>()) << kv;
+    // The prompt through the simulation, as in the whole-sequence pass.
+    EXPECT_TRUE(at::allclose(step, model->forward({ids.narrow(1, 0, 20)}).logits, 1e-4, 1e-5)) << kv;
+  }
+}
+
 }  // namespace
 }  // namespace quench
