@@ -76,20 +76,6 @@ std::string regex_escape(const std::string& s) {
 // compressed-tensors matches "re:" targets with re.match (anchored at the start only).
 std::string exact_target(const std::string& layer) { return "re:^" + regex_escape(layer) + "$"; }
 
-// The scale (or zero) of every weight element, [out, in], from a [1] / [out] / [out, groups] tensor.
-at::Tensor per_element(const at::Tensor& p, const ops::QuantSpec& spec, const at::Tensor& g_idx, int64_t out, int64_t in) {
-  switch (spec.granularity) {
-    case ops::Granularity::Tensor: return p.reshape({1, 1}).expand({out, in});
-    case ops::Granularity::Row: return p.reshape({out, 1}).expand({out, in});
-    case ops::Granularity::Group: {
-      const at::Tensor cols = g_idx.defined() ? g_idx.to(at::kLong) : at::floor_divide(at::arange(in, p.options().dtype(at::kLong)), spec.group_size);
-      return p.reshape({out, -1}).index_select(1, cols);
-    }
-    case ops::Granularity::Column: break;
-  }
-  fail("compressed-tensors export: per-column weight scales have no compressed-tensors strategy");
-}
-
 // sparse-24-bitmask of t [rows, cols] (cols % 4 == 0): exactly two positions of every four, the
 // non-zero ones first, then the lowest-indexed zeros (compressed-tensors keeps the top-2 |x|).
 void sparse24(const std::string& layer, const at::Tensor& t, std::vector<std::pair<std::string, at::Tensor>>& out) {
@@ -124,30 +110,12 @@ struct QuantTensors {
 // The integers of a quantized layer, checked to reproduce its weight exactly.
 QuantTensors integers_of(const Layer& l, const WeightEncoding& e) {
   const ops::QuantSpec& spec = *e.spec;
+  QUENCH_CHECK(spec.granularity != ops::Granularity::Column, "compressed-tensors export: per-column weight scales have no compressed-tensors strategy");
   // On the weight's device (an 8B model's integers are computed on the GPU in seconds); the results move to the CPU.
   const at::Tensor w = l.weight().detach().reshape({l.out_features(), -1});
-  const at::Device dev = w.device();
-  const int64_t out = w.size(0), in = w.size(1);
-  const at::Tensor s = e.params.scale.detach().to(dev, at::kFloat);
-  const at::Tensor gi = e.g_idx.defined() ? e.g_idx.to(dev) : at::Tensor();
-  const at::Tensor se = per_element(s, spec, gi, out, in);
-  at::Tensor ze;
-  if (!spec.symmetric) {
-    QUENCH_CHECK(e.params.zero.defined(), l.name(), ": asymmetric encoding without zero points");
-    ze = per_element(e.params.zero.detach().to(dev, at::kFloat), spec, gi, out, in);
-  }
-  const at::Tensor wf = w.to(at::kFloat);
-  at::Tensor q = at::round(wf / se);
-  if (ze.defined()) q = q + ze;
-  const int64_t lo = spec.symmetric ? -(int64_t{1} << (spec.bits - 1)) : 0;
-  const int64_t hi = spec.symmetric ? (int64_t{1} << (spec.bits - 1)) - 1 : (int64_t{1} << spec.bits) - 1;
-  at::Tensor back = ze.defined() ? (q - ze) * se : q * se;
-  const at::Tensor bad = q.lt(lo).logical_or(q.gt(hi)).logical_or(back.to(w.scalar_type()).ne(w));
-  if (bad.any().item<bool>()) {
-    const int64_t k = bad.reshape(-1).nonzero().reshape(-1)[0].item<int64_t>();
-    fail(l.name(), ": the weight is not on its recorded ", spec.bits, "-bit grid (row ", k / in, ", column ", k % in, ": ",
-         wf.reshape(-1)[k].item<double>(), " vs ", back.reshape(-1)[k].item<double>(), "); nothing was written");
-  }
+  const int64_t out = w.size(0);
+  const at::Tensor s = e.params.scale.detach().to(w.device(), at::kFloat);
+  const at::Tensor q = grid_integers(w, e, l.name() + " (nothing was written)");
   const int64_t shift = spec.symmetric ? 0 : int64_t{1} << (spec.bits - 1);
   QuantTensors r;
   r.q = (q - static_cast<double>(shift)).to(at::kChar).cpu().contiguous();

@@ -27,20 +27,16 @@ PackedInt4Linear::PackedInt4Linear(const Layer& layer) {
   QUENCH_CHECK(why.empty(), layer.name(), ": cannot be packed as int4: ", why);
   const WeightEncoding& e = *layer.execution_encoding();
   const ops::QuantSpec& spec = *e.spec;
-  const at::Tensor w = layer.weight().to(at::kFloat);
+  const at::Tensor& w = layer.weight();
   n_ = w.size(0);
   k_ = w.size(1);
   group_ = spec.granularity == ops::Granularity::Group ? spec.group_size : k_;
   const int64_t groups = (k_ + group_ - 1) / group_;
   const ops::QuantParams params{e.params.scale.to(w.device(), at::kFloat),
                                 e.params.zero.defined() ? e.params.zero.to(w.device(), at::kInt) : at::Tensor()};
-  const at::Tensor q = ops::quantize(w, params, spec);
-  // The integers must give back the layer's weight: anything that changed it after quantizing
-  // (a later method, a hand edit) would otherwise run silently as something else.
-  const at::Tensor back = ops::dequantize(q, params, spec).to(layer.weight().scalar_type()).to(at::kFloat);
-  const double err = (back - w).abs().max().item<double>(), top = w.abs().max().item<double>();
-  QUENCH_CHECK(err <= 1e-6 * top, layer.name(), ": the weight no longer lies on its 4-bit grid (largest difference ", err,
-               "); cannot be packed");
+  // The integers must give back the layer's weight exactly (as the exporters require): anything
+  // that changed it after quantizing would otherwise run silently as something else.
+  const at::Tensor q = grid_integers(layer.weight().reshape({n_, k_}), e, layer.name() + ": cannot be packed").to(spec.symmetric ? at::kChar : at::kByte);
   qweight_ = ops::pack_int32(q, 4);
   // Per tensor: one scale for every row; per row: one per row; groups: [n, groups] as stored.
   scale_ = (params.scale.numel() == 1 ? params.scale.reshape({1, 1}).expand({n_, groups}) : params.scale.reshape({n_, groups})).contiguous();
