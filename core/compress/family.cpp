@@ -2,71 +2,13 @@
 
 #include <set>
 
+#include "core/models/registry.h"
 #include "core/util/error.h"
 
 namespace quench {
 
-namespace {
-
-const std::vector<FamilyInfo>& table() {
-  using P = ScaleGroup::Prev;
-  static const std::vector<FamilyInfo> t = {
-      {{"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"},
-       "lm_head",
-       {{P::RmsNorm, "input_layernorm", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, true},
-        // v → o only without grouped-query attention (shapes chain only then; checked per model)
-        {P::LinearRows, "self_attn.v_proj", {"self_attn.o_proj"}, false},
-        {P::RmsNorm, "post_attention_layernorm", {"mlp.gate_proj", "mlp.up_proj"}, true},
-        {P::LinearRows, "mlp.up_proj", {"mlp.down_proj"}, false}},
-       {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, {"self_attn.o_proj"}, {"mlp.gate_proj", "mlp.up_proj"}, {"mlp.down_proj"}},
-       {"self_attn.q_proj", "self_attn.k_proj"},
-       {"self_attn.k_proj", "self_attn.v_proj"}},
-      {{"MambaForCausalLM"},
-       "lm_head",
-       {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}},
-       {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.x_proj"}, {"mixer.dt_proj"}, {"mixer.out_proj"}},
-       {},
-       {}},
-      {{"Mamba2ForCausalLM"},
-       "lm_head",
-       // the gated RMSNorm's weight multiplies out_proj's input channel by channel: foldable
-       {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}, {P::RmsNorm, "mixer.norm", {"mixer.out_proj"}, true}},
-       {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.out_proj"}},
-       {},
-       {}},
-      {{"GPT2LMHeadModel"},
-       "lm_head",
-       {{P::LayerNorm, "ln_1", {"attn.c_attn"}, true}, {P::LayerNorm, "ln_2", {"mlp.c_fc"}, true}},
-       {{"attn.c_attn"}, {"attn.c_proj"}, {"mlp.c_fc"}, {"mlp.c_proj"}},
-       {},
-       {}},
-      {{"ViTForImageClassification"},
-       "classifier",
-       {{P::LayerNorm, "layernorm_before", {"attention.attention.query", "attention.attention.key", "attention.attention.value"}, true},
-        {P::LinearRows, "attention.attention.value", {"attention.output.dense"}, false},
-        {P::LayerNorm, "layernorm_after", {"intermediate.dense"}, true}},
-       {{"attention.attention.query", "attention.attention.key", "attention.attention.value"},
-        {"attention.output.dense"},
-        {"intermediate.dense"},
-        {"output.dense"}},
-       {"attention.attention.query", "attention.attention.key"},
-       {}},
-      {{"ResNetForImageClassification"}, "classifier.1", {}, {}, {}, {}},
-  };
-  return t;
-}
-
-}  // namespace
-
-const FamilyInfo* family_of(const std::string& architecture) {
-  for (const auto& f : table())
-    for (const char* a : f.architectures)
-      if (architecture == a) return &f;
-  return nullptr;
-}
-
 std::string head_layer(const Model& model) {
-  if (const FamilyInfo* f = family_of(model.architecture()))
+  if (const Structure* f = structure_of(model.architecture()))
     if (model.find_layer(f->head)) return f->head;
   if (model.layers().empty()) return "";
   const std::string& last = model.layers().back()->name();
@@ -76,7 +18,7 @@ std::string head_layer(const Model& model) {
 
 std::vector<BlockScaleGroup> block_scale_groups(const Model& model, int64_t block) {
   std::vector<BlockScaleGroup> out;
-  const FamilyInfo* f = family_of(model.architecture());
+  const Structure* f = structure_of(model.architecture());
   if (!f) return out;
   const std::string p = model.block_name(block) + ".";
   auto& params = model.params();
@@ -114,7 +56,7 @@ std::vector<std::vector<Layer*>> block_stages(const Model& model, int64_t block)
   const auto layers = model.block_layers(block);
   std::vector<std::vector<Layer*>> out;
   std::set<const Layer*> placed;
-  if (const FamilyInfo* f = family_of(model.architecture())) {
+  if (const Structure* f = structure_of(model.architecture())) {
     const std::string p = model.block_name(block) + ".";
     for (const auto& stage : f->stages) {
       std::vector<Layer*> s;
@@ -141,12 +83,12 @@ bool names_any(const std::string& layer, const std::vector<std::string>& relativ
 }  // namespace
 
 bool awq_no_clip(const Model& model, const Layer& layer) {
-  const FamilyInfo* f = family_of(model.architecture());
+  const Structure* f = structure_of(model.architecture());
   return f && names_any(layer.name(), f->no_clip);
 }
 
 bool is_kv_projection(const Model& model, const std::string& layer) {
-  const FamilyInfo* f = family_of(model.architecture());
+  const Structure* f = structure_of(model.architecture());
   return f && names_any(layer, f->kv_projections);
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/compress/json_fields.h"
+#include "core/models/registry.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -20,10 +21,6 @@ const char* target_name(FlapSetting::Target t) {
     case FlapSetting::Target::Both: return "mlp+heads";
   }
   return "?";
-}
-
-bool llama_family(const std::string& arch) {
-  return arch == "LlamaForCausalLM" || arch == "Qwen2ForCausalLM" || arch == "MistralForCausalLM";
 }
 
 // One prunable unit: an MLP channel or an attention head group, with its score and its cost in
@@ -94,24 +91,28 @@ FlapSetting parse_flap(const nlohmann::json& j, const std::string& key) {
 }
 
 std::string flap_unsupported_reason(const Model& model) {
-  if (!llama_family(model.architecture()))
-    return "structured pruning (FLAP) removes MLP channels and attention heads of Llama, Qwen2 and Mistral models; " +
-           model.architecture() + " is not supported";
+  const Structure* st = structure_of(model.architecture());
+  if (!st || !st->prunable)
+    return "structured pruning (FLAP) removes MLP channels and attention heads of " +
+           families_where([](const Structure& s) { return s.prunable.has_value(); }) + " models; " + model.architecture() + " is not supported";
   return "";
 }
 
 FlapBlock flap_block(const Model& model, int64_t block) {
-  const std::string p = model.block_name(block);
+  const std::string p = model.block_name(block) + ".";
+  const Structure* st = structure_of(model.architecture());
+  QUENCH_CHECK(st && st->prunable, flap_unsupported_reason(model));
+  const AttentionMlpRoles& r = *st->prunable;
   FlapBlock b;
-  b.gate = &model.layer(p + ".mlp.gate_proj");
-  b.up = &model.layer(p + ".mlp.up_proj");
-  b.down = &model.layer(p + ".mlp.down_proj");
-  b.q = &model.layer(p + ".self_attn.q_proj");
-  b.k = &model.layer(p + ".self_attn.k_proj");
-  b.v = &model.layer(p + ".self_attn.v_proj");
-  b.o = &model.layer(p + ".self_attn.o_proj");
-  const Config& c = model.config();
-  b.head_dim = c.get_int("head_dim", c.get_int("hidden_size") / c.get_int("num_attention_heads"));
+  b.gate = &model.layer(p + r.gate);
+  b.up = &model.layer(p + r.up);
+  b.down = &model.layer(p + r.down);
+  b.q = &model.layer(p + r.q);
+  b.k = &model.layer(p + r.k);
+  b.v = &model.layer(p + r.v);
+  b.o = &model.layer(p + r.o);
+  b.head_dim = model.attention_head_dim();
+  QUENCH_CHECK(b.head_dim > 0, model.architecture(), " declares attention roles but no head size");
   return b;
 }
 

@@ -5,18 +5,25 @@
 #include <numeric>
 
 #include "core/compress/quamba.h"
+#include "core/models/registry.h"
 #include "core/ops/hadamard.h"
 #include "core/util/error.h"
 
 namespace quench {
+
+std::string reorder_families() {
+  return families_where([](const Structure& s) { return s.ssd_head_reorder; });
+}
 
 std::vector<std::string> quamba2_presets() { return {"quamba2-w8a8", "quamba2-w4a8", "quamba2-w4a16"}; }
 
 nlohmann::json quamba2_recipe(const std::string& preset, const std::string& architecture) {
   const auto names = quamba2_presets();
   QUENCH_CHECK(std::find(names.begin(), names.end(), preset) != names.end(), "quamba2_recipe: unknown preset ", preset);
-  if (architecture != "MambaForCausalLM" && architecture != "Mamba2ForCausalLM")
-    throw RecipeError("preset", "", "preset: \"" + preset + "\" is a recipe for Mamba and Mamba-2 (MambaForCausalLM, Mamba2ForCausalLM), not " + architecture);
+  const ArchitectureInfo* arch = find_architecture(architecture);
+  if (!arch || arch->structure->quamba.is_null())
+    throw RecipeError("preset", "", "preset: \"" + preset + "\" is a recipe for " +
+                                        families_where([](const Structure& s) { return !s.quamba.is_null(); }) + ", not " + architecture);
   const bool w4 = preset != "quamba2-w8a8", a8 = preset != "quamba2-w4a16";
   const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}};
   const nlohmann::json w4g = {{"bits", 4}, {"symmetric", true}, {"strategy", "group"}, {"group_size", 128}, {"method", "gptq"}, {"damp", 0.01}};
@@ -34,13 +41,11 @@ nlohmann::json quamba2_recipe(const std::string& preset, const std::string& arch
     r["overrides"].push_back({{"match", "*.mixer.in_proj"}, {"weights", w4g}});
     r["overrides"].push_back({{"match", "*.mixer.out_proj"}, {"weights", w4g}});
   }
-  if (architecture == "Mamba2ForCausalLM") {
+  if (arch->structure->ssd_head_reorder) {
+    // Grouped static scales replace Quamba's per-tensor ones at the scan's points: absmax ranges
+    // (the reordering's clusters take the outliers the percentile clipped).
     const nlohmann::json a8s = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}};
-    r["points"] = nlohmann::json::array({
-        {{"match", "*.mixer:x"}, {"activations", a8s}},
-        {{"match", "*.mixer:B"}, {"activations", a8s}},
-        {{"match", "*.mixer:C"}, {"activations", a8s}},
-    });
+    for (auto& p : r["points"]) p["activations"] = a8s;
     r["quamba2"] = true;
   }
   return r;
@@ -201,8 +206,9 @@ Quamba2Layout quamba2_layout(const at::Tensor& r_in, int64_t ssd_groups, int64_t
 }
 
 Quamba2Outcome apply_quamba2(Model& model, const BatchSource& batches, const Progress& progress) {
-  QUENCH_CHECK(model.architecture() == "Mamba2ForCausalLM", "quamba2: the sort-and-cluster reordering applies to Mamba-2 (Mamba2ForCausalLM), not ",
-               model.architecture(), " (Mamba-1 takes the quamba2 presets without it)");
+  const Structure* st = structure_of(model.architecture());
+  QUENCH_CHECK(st && st->ssd_head_reorder, "quamba2: the sort-and-cluster reordering applies to ", reorder_families(), ", not ",
+               model.architecture(), " (other selective-scan families take the quamba2 presets without it)");
   const Config& c = model.config();
   const int64_t heads = c.get_size("num_heads"), hd = c.get_size("head_dim"), groups = c.get_size("n_groups", 1), state = c.get_size("state_size");
   const int64_t d_inner = heads * hd, gs = groups * state;

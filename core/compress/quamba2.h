@@ -45,6 +45,8 @@ namespace quench {
 // The preset names and their recipe JSON for an architecture; throws RecipeError (key "preset")
 // for a model that is not Mamba or Mamba-2.
 std::vector<std::string> quamba2_presets();
+// The families the sort-and-cluster reordering applies to, for messages ("Mamba-2 (Mamba2ForCausalLM)").
+std::string reorder_families();
 nlohmann::json quamba2_recipe(const std::string& preset, const std::string& architecture);
 
 struct Quamba2Mixer {

@@ -9,6 +9,7 @@
 #include "core/compress/quamba.h"
 #include "core/compress/quamba2.h"
 #include "core/compress/recipe_detail.h"
+#include "core/models/registry.h"
 #include "core/ops/ggml_grid.h"
 #include "core/ops/hadamard.h"
 #include "core/stats/point_pattern.h"
@@ -403,7 +404,7 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       bool any = false;
       for (int64_t b = 0; b < model.num_blocks() && !any; ++b)
         for (const auto& g : block_scale_groups(model, b)) any = any || g.smoothquant;
-      if (!any) recipe_fail("smoothquant", "no norm → linear pairs are known for " + model.architecture() + " (core/compress/family.cpp)");
+      if (!any) recipe_fail("smoothquant", "no norm → linear pairs are known for " + model.architecture() + " (as its file in core/models declares them)");
       out.smoothquant_alpha = recipe.smoothquant_alpha;
     }
 
@@ -417,7 +418,7 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
           for (const Layer* l : g.layers)
             if (const LayerPlan* lp = out.find(l->name()); lp && lp->input && !lp->input->fp8 && !lp->input->log_sqrt2 && !lp->input->fp4) quantized = true;
         }
-      if (!norm) recipe_fail("repq", "no LayerNorm → linear groups are known for " + model.architecture() + " (core/compress/family.cpp)");
+      if (!norm) recipe_fail("repq", "no LayerNorm → linear groups are known for " + model.architecture() + " (as its file in core/models declares them)");
       if (!quantized)
         recipe_fail("repq", "reparameterizes post-LayerNorm activations for their integer quantizers, but no layer reading a LayerNorm "
                             "quantizes its input (add \"activations\")");
@@ -429,7 +430,7 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       const auto src = lp.field_sources.count("lowrank.method") ? lp.field_sources.at("lowrank.method") : std::string("lowrank");
       if (!is_kv_projection(model, lp.layer))
         recipe_fail(src, "palu factors the key and value projections of attention; " + lp.layer + " is not one of " + model.architecture() +
-                             "'s (core/compress/family.cpp)", lp.layer);
+                             "'s (as its file in core/models declares them)", lp.layer);
       const Layer& l = model.layer(lp.layer);
       const int64_t hd = model.attention_head_dim(), rows = hd * lp.lowrank->group_heads;
       if (hd <= 0 || l.out_features() % rows != 0)
@@ -442,9 +443,10 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
     }
 
     if (recipe.quamba2) {
-      if (model.architecture() != "Mamba2ForCausalLM")
-        recipe_fail("quamba2", "the sort-and-cluster reordering applies to Mamba-2 (Mamba2ForCausalLM), not " + model.architecture() +
-                                   " (on Mamba the quamba2 presets are Quamba's recipe with their weights)");
+      const Structure* st = structure_of(model.architecture());
+      if (!st || !st->ssd_head_reorder)
+        recipe_fail("quamba2", "the sort-and-cluster reordering applies to " + reorder_families() + ", not " + model.architecture() +
+                                   " (on other selective-scan families the quamba2 presets are Quamba's recipe with their weights)");
       // Grouped scales replace the per-tensor ones of the scan input, B and C: those points must
       // be quantized, statically, symmetrically, on an integer grid with absmax ranges.
       bool x = false;

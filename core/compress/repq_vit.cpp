@@ -25,7 +25,7 @@ std::vector<RepqGroup> apply_repq(Model& model, const std::function<int(const La
       const bool biased = std::all_of(g.layers.begin(), g.layers.end(), [](const Layer* l) { return l->bias().defined(); });
       if (bits > 0 && biased) targets.push_back({std::move(g), bits});
     }
-  QUENCH_CHECK(any_norm, "repq: no LayerNorm → linear groups are known for ", model.architecture(), " (core/compress/family.cpp)");
+  QUENCH_CHECK(any_norm, "repq: no LayerNorm → linear groups are known for ", model.architecture(), " (as its file in core/models declares them)");
   if (targets.empty()) return {};
   std::string points;
   for (const auto& t : targets) points += (points.empty() ? "" : ",") + t.g.layers.front()->input_point();

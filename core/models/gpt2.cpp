@@ -6,7 +6,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "core/models/architectures.h"
+#include "core/models/architecture.h"
 #include "core/nn/functional.h"
 #include "core/util/error.h"
 
@@ -150,6 +150,21 @@ class Gpt2 : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_gpt2(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Gpt2>(std::move(ckpt)); }
+const ArchitectureFamily& gpt2_family() {
+  static const ArchitectureFamily family = [] {
+    using P = ScaleGroup::Prev;
+    ArchitectureFamily f{"GPT-2",
+                         {{"GPT2LMHeadModel", "gpt2"}},
+                         Modality::Text,
+                         [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Gpt2>(std::move(ckpt)); },
+                         {}};
+    Structure& s = f.structure;
+    s.head = "lm_head";
+    s.groups = {{P::LayerNorm, "ln_1", {"attn.c_attn"}, true}, {P::LayerNorm, "ln_2", {"mlp.c_fc"}, true}};
+    s.stages = {{"attn.c_attn"}, {"attn.c_proj"}, {"mlp.c_fc"}, {"mlp.c_proj"}};
+    return f;
+  }();
+  return family;
+}
 
 }  // namespace quench

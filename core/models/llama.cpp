@@ -7,7 +7,7 @@
 #include <limits>
 #include <tuple>
 
-#include "core/models/architectures.h"
+#include "core/models/architecture.h"
 #include "core/nn/functional.h"
 #include "core/util/error.h"
 
@@ -236,6 +236,29 @@ class Llama : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_llama(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Llama>(std::move(ckpt)); }
+const ArchitectureFamily& llama_family() {
+  static const ArchitectureFamily family = [] {
+    using P = ScaleGroup::Prev;
+    ArchitectureFamily f{"Llama, Qwen2 and Mistral",
+                         {{"LlamaForCausalLM", "llama"}, {"Qwen2ForCausalLM", "qwen2"}, {"MistralForCausalLM", "mistral"}},
+                         Modality::Text,
+                         [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Llama>(std::move(ckpt)); },
+                         {}};
+    Structure& s = f.structure;
+    s.head = "lm_head";
+    s.groups = {{P::RmsNorm, "input_layernorm", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, true},
+                // v → o only without grouped-query attention (shapes chain only then; checked per model)
+                {P::LinearRows, "self_attn.v_proj", {"self_attn.o_proj"}, false},
+                {P::RmsNorm, "post_attention_layernorm", {"mlp.gate_proj", "mlp.up_proj"}, true},
+                {P::LinearRows, "mlp.up_proj", {"mlp.down_proj"}, false}};
+    s.stages = {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, {"self_attn.o_proj"}, {"mlp.gate_proj", "mlp.up_proj"}, {"mlp.down_proj"}};
+    s.no_clip = {"self_attn.q_proj", "self_attn.k_proj"};
+    s.kv_projections = {"self_attn.k_proj", "self_attn.v_proj"};
+    s.prunable = AttentionMlpRoles{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                   "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+    return f;
+  }();
+  return family;
+}
 
 }  // namespace quench

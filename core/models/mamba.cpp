@@ -5,7 +5,7 @@
 // the gated output.
 #include <ATen/ATen.h>
 
-#include "core/models/architectures.h"
+#include "core/models/architecture.h"
 #include "core/models/mamba_backbone.h"
 #include "core/nn/functional.h"
 #include "core/nn/scan.h"
@@ -94,6 +94,35 @@ class Mamba : public MambaBackbone {
 
 }  // namespace
 
-std::unique_ptr<Model> make_mamba(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Mamba>(std::move(ckpt)); }
+const ArchitectureFamily& mamba_family() {
+  static const ArchitectureFamily family = [] {
+    using P = ScaleGroup::Prev;
+    ArchitectureFamily f{"Mamba",
+                         {{"MambaForCausalLM", "mamba"}},
+                         Modality::Text,
+                         [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Mamba>(std::move(ckpt)); },
+                         {}};
+    Structure& s = f.structure;
+    s.head = "lm_head";
+    s.groups = {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}};
+    s.stages = {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.x_proj"}, {"mixer.dt_proj"}, {"mixer.out_proj"}};
+    // Quamba (W8A8): in_proj's output (x and z) shares one scale and the conv reads quantized x;
+    // x_proj reads x, quantized once at mixer:x (a percentile range: the scan input has outliers);
+    // x_proj's output (Δ-low-rank, B, C) and dt_proj's share a scale each; out_proj's input is
+    // Hadamard-rotated.
+    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}}, a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}}, a8x = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "percentile"}, {"percentile", 99.999}};
+    s.quamba = {{"default", {{"weights", w8}, {"activations", a8}}},
+                {"overrides", nlohmann::json::array({
+                                  {{"match", "*.mixer.in_proj"}, {"output_activations", a8}},
+                                  {{"match", "*.mixer.conv1d"}, {"weights", w8}, {"activations", nullptr}},
+                                  {{"match", "*.mixer.x_proj"}, {"activations", nullptr}, {"output_activations", a8}},
+                                  {{"match", "*.mixer.dt_proj"}, {"activations", nullptr}, {"output_activations", a8}},
+                                  {{"match", "*.mixer.out_proj"}, {"rotation", "hadamard"}},
+                              })},
+                {"points", nlohmann::json::array({{{"match", "*.mixer:x"}, {"activations", a8x}}})}};
+    return f;
+  }();
+  return family;
+}
 
 }  // namespace quench

@@ -6,7 +6,7 @@
 
 #include <limits>
 
-#include "core/models/architectures.h"
+#include "core/models/architecture.h"
 #include "core/models/mamba_backbone.h"
 #include "core/nn/functional.h"
 #include "core/nn/scan.h"
@@ -114,6 +114,37 @@ class Mamba2 : public MambaBackbone {
 
 }  // namespace
 
-std::unique_ptr<Model> make_mamba2(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Mamba2>(std::move(ckpt)); }
+const ArchitectureFamily& mamba2_family() {
+  static const ArchitectureFamily family = [] {
+    using P = ScaleGroup::Prev;
+    ArchitectureFamily f{"Mamba-2",
+                         {{"Mamba2ForCausalLM", "mamba2"}},
+                         Modality::Text,
+                         [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Mamba2>(std::move(ckpt)); },
+                         {}};
+    Structure& s = f.structure;
+    s.head = "lm_head";
+    // the gated RMSNorm's weight multiplies out_proj's input channel by channel: foldable
+    s.groups = {{P::RmsNorm, "norm", {"mixer.in_proj"}, true}, {P::RmsNorm, "mixer.norm", {"mixer.out_proj"}, true}};
+    s.stages = {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.out_proj"}};
+    // Quamba (W8A8): the conv's input and the scan's x (percentile range: outliers), B and C
+    // quantized; out_proj's input Hadamard-rotated.
+    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}}, a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}}, a8x = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "percentile"}, {"percentile", 99.999}};
+    s.quamba = {{"default", {{"weights", w8}, {"activations", a8}}},
+                {"overrides", nlohmann::json::array({
+                                  {{"match", "*.mixer.conv1d"}, {"weights", w8}, {"activations", a8}},
+                                  {{"match", "*.mixer.out_proj"}, {"rotation", "hadamard"}},
+                              })},
+                {"points", nlohmann::json::array({
+                               {{"match", "*.mixer:x"}, {"activations", a8x}},
+                               {{"match", "*.mixer:B"}, {"activations", a8}},
+                               {{"match", "*.mixer:C"}, {"activations", a8}},
+                           })}};
+    // Its heads share B and C within a group: Quamba2 sorts and clusters them.
+    s.ssd_head_reorder = true;
+    return f;
+  }();
+  return family;
+}
 
 }  // namespace quench

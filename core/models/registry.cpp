@@ -8,24 +8,58 @@
 #include <set>
 
 #include "core/export/gguf_import.h"
-#include "core/models/architectures.h"
 #include "core/models/memory_plan.h"
 #include "core/util/error.h"
 
 namespace quench {
 
+// Each architecture file declares its family (core/models/architecture.h); one line each here.
+const ArchitectureFamily& llama_family();  // Llama, Qwen2, Mistral
+const ArchitectureFamily& gpt2_family();
+const ArchitectureFamily& mamba_family();
+const ArchitectureFamily& mamba2_family();
+const ArchitectureFamily& vit_family();
+const ArchitectureFamily& resnet_family();
+
+const std::vector<const ArchitectureFamily*>& families() {
+  static const std::vector<const ArchitectureFamily*> list = {&llama_family(), &gpt2_family(), &mamba_family(),
+                                                              &mamba2_family(), &vit_family(),  &resnet_family()};
+  return list;
+}
+
+std::string families_where(bool (*has)(const Structure&)) {
+  std::vector<std::string> titles, names;
+  for (const ArchitectureFamily* f : families()) {
+    if (!has(f->structure)) continue;
+    titles.push_back(f->title);
+    for (const auto& n : f->names) names.push_back(n.name);
+  }
+  std::string s;
+  for (size_t i = 0; i < titles.size(); ++i) s += (i == 0 ? "" : i + 1 == titles.size() ? " and " : ", ") + titles[i];
+  std::string n;
+  for (const auto& x : names) n += (n.empty() ? "" : ", ") + x;
+  return s.empty() ? "no supported architecture" : s + " (" + n + ")";
+}
+
 const std::vector<ArchitectureInfo>& architectures() {
-  static const std::vector<ArchitectureInfo> table = {
-      {"LlamaForCausalLM", "llama", Modality::Text, make_llama},
-      {"Qwen2ForCausalLM", "qwen2", Modality::Text, make_llama},
-      {"MistralForCausalLM", "mistral", Modality::Text, make_llama},
-      {"GPT2LMHeadModel", "gpt2", Modality::Text, make_gpt2},
-      {"MambaForCausalLM", "mamba", Modality::Text, make_mamba},
-      {"Mamba2ForCausalLM", "mamba2", Modality::Text, make_mamba2},
-      {"ViTForImageClassification", "vit", Modality::Image, make_vit},
-      {"ResNetForImageClassification", "resnet", Modality::Image, make_resnet},
-  };
+  static const std::vector<ArchitectureInfo> table = [] {
+    std::vector<ArchitectureInfo> t;
+    for (const ArchitectureFamily* f : families())
+      for (const auto& n : f->names) t.push_back({n.name, n.model_type, f->modality, f->make, &f->structure});
+    return t;
+  }();
   return table;
+}
+
+const ArchitectureInfo* find_architecture(const std::string& name) {
+  for (const auto& a : architectures())
+    if (name == a.name) return &a;
+  return nullptr;
+}
+
+const Structure* structure_of(const std::string& architecture) {
+  const ArchitectureInfo* a = find_architecture(architecture);
+  return a ? a->structure : nullptr;
 }
 
 std::string supported_architectures() {

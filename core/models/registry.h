@@ -1,9 +1,10 @@
 #pragma once
-// The one table of supported architectures, and loading a model directory by it.
+// The one list of supported architecture families, and loading a model directory by it.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/models/architecture.h"
 #include "core/models/model.h"
 
 namespace quench {
@@ -13,9 +14,21 @@ struct ArchitectureInfo {
   const char* model_type;  // config.json "model_type"
   Modality modality;
   std::unique_ptr<Model> (*make)(std::shared_ptr<const Checkpoint>);
+  const Structure* structure;  // the family's, declared by its architecture file
 };
 
+// The architecture files' declarations, in registry order.
+const std::vector<const ArchitectureFamily*>& families();
+// "Mamba and Mamba-2 (MambaForCausalLM, Mamba2ForCausalLM)": the families whose structure passes
+// `has`, for messages that say where a method applies.
+std::string families_where(bool (*has)(const Structure&));
+
+// Every supported config name, one entry each, from the architecture files' declarations.
 const std::vector<ArchitectureInfo>& architectures();
+// The registered architecture of this config name; nullptr when none.
+const ArchitectureInfo* find_architecture(const std::string& name);
+// Its family's structure; nullptr when the name is not registered.
+const Structure* structure_of(const std::string& architecture);
 std::string supported_architectures();  // "LlamaForCausalLM, Qwen2ForCausalLM, ..."
 
 struct LoadOptions {

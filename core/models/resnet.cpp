@@ -3,7 +3,7 @@
 // residual layer is one block; hidden_states has one entry per stage, as in transformers.
 #include <ATen/ATen.h>
 
-#include "core/models/architectures.h"
+#include "core/models/architecture.h"
 #include "core/nn/functional.h"
 #include "core/util/error.h"
 
@@ -146,6 +146,18 @@ class ResNet : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_resnet(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<ResNet>(std::move(ckpt)); }
+const ArchitectureFamily& resnet_family() {
+  static const ArchitectureFamily family = [] {
+    ArchitectureFamily f{"ResNet",
+                         {{"ResNetForImageClassification", "resnet"}},
+                         Modality::Image,
+                         [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<ResNet>(std::move(ckpt)); },
+                         {}};
+    Structure& s = f.structure;
+    s.head = "classifier.1";
+    return f;
+  }();
+  return family;
+}
 
 }  // namespace quench

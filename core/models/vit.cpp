@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "core/models/architectures.h"
+#include "core/models/architecture.h"
 #include "core/nn/functional.h"
 #include "core/util/error.h"
 
@@ -131,6 +131,27 @@ class Vit : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_vit(std::shared_ptr<const Checkpoint> ckpt) { return std::make_unique<Vit>(std::move(ckpt)); }
+const ArchitectureFamily& vit_family() {
+  static const ArchitectureFamily family = [] {
+    using P = ScaleGroup::Prev;
+    ArchitectureFamily f{"ViT",
+                         {{"ViTForImageClassification", "vit"}},
+                         Modality::Image,
+                         [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Vit>(std::move(ckpt)); },
+                         {}};
+    Structure& s = f.structure;
+    s.head = "classifier";
+    s.groups = {{P::LayerNorm, "layernorm_before", {"attention.attention.query", "attention.attention.key", "attention.attention.value"}, true},
+                {P::LinearRows, "attention.attention.value", {"attention.output.dense"}, false},
+                {P::LayerNorm, "layernorm_after", {"intermediate.dense"}, true}};
+    s.stages = {{"attention.attention.query", "attention.attention.key", "attention.attention.value"},
+                {"attention.output.dense"},
+                {"intermediate.dense"},
+                {"output.dense"}};
+    s.no_clip = {"attention.attention.query", "attention.attention.key"};
+    return f;
+  }();
+  return family;
+}
 
 }  // namespace quench

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/models/model.h"
 #include "core/store/records.h"
 #include "widgets/plots/channel_plot.h"
 #include "widgets/plots/histogram_plot.h"
@@ -30,20 +31,6 @@ QString shortName(const LayerStats& s, const std::string& layer) {
   if (s.layer == layer) return suffixOf(s.point);
   const size_t dot = s.layer.rfind('.');
   return QString::fromStdString(dot == std::string::npos ? s.layer : s.layer.substr(dot + 1)) + QLatin1Char(':') + suffixOf(s.point);
-}
-
-// What an internal point is (the architecture files name them); empty for a layer's input and output.
-QString meaning(const QString& suffix) {
-  if (suffix == QLatin1String("probs")) return QObject::tr("attention probabilities after the softmax; channels are key positions");
-  if (suffix == QLatin1String("q")) return QObject::tr("queries as attention reads them");
-  if (suffix == QLatin1String("k")) return QObject::tr("keys as the KV cache stores them");
-  if (suffix == QLatin1String("v")) return QObject::tr("values as the KV cache stores them");
-  if (suffix == QLatin1String("x")) return QObject::tr("scan input x");
-  if (suffix == QLatin1String("dt")) return QObject::tr("Δ, the step size after softplus");
-  if (suffix == QLatin1String("B")) return QObject::tr("B, the scan's input matrix");
-  if (suffix == QLatin1String("C")) return QObject::tr("C, the scan's output matrix");
-  if (suffix == QLatin1String("y")) return QObject::tr("scan output y");
-  return {};
 }
 
 std::vector<double> array(const LayerStats& s, const char* name) {
@@ -96,16 +83,26 @@ ActivationPage::ActivationPage(QWidget* parent)
   layout->addWidget(split, 1);
 }
 
+QString ActivationPage::meaningOf(const std::string& point) const {
+  const auto it = meanings_.find(point);
+  return it == meanings_.end() ? QString() : it->second;
+}
+
 void ActivationPage::showLayer(const ModelSession& session, int row) {
   const std::string& layer = session.layer(row).name;
   shown_ = session.pointsOf(row);
+  // What an internal point is, as its architecture file describes it (a layer's own input and
+  // output need no words).
+  meanings_.clear();
+  if (session.model())
+    for (const PointInfo& p : session.model()->points()) meanings_[p.name] = QString::fromStdString(p.description);
   const QSignalBlocker block(table_);
   table_->setRowCount(static_cast<int>(shown_.size()));
   int pick = -1;
   for (int r = 0; r < static_cast<int>(shown_.size()); ++r) {
     const LayerStats& s = *shown_[static_cast<size_t>(r)];
     auto* name = new QTableWidgetItem(shortName(s, layer));
-    const QString what = meaning(suffixOf(s.point));
+    const QString what = meaningOf(s.point);
     name->setToolTip(QString::fromStdString(s.point) + (what.isEmpty() ? QString() : QStringLiteral("\n") + what));
     table_->setItem(r, PointColumn, name);
     const double kNone = std::numeric_limits<double>::quiet_NaN();
@@ -164,7 +161,7 @@ void ActivationPage::showPoint(int index) {
   const double median = s.extra.value("median_channel_absmax", 0.0), multiple = s.extra.value("outlier_multiple", 0.0);
   if (!absmax.empty()) channels_->setData(absmax, outliers, multiple * median, median);
   else channels_->clear();
-  const QString what = meaning(suffixOf(s.point));
+  const QString what = meaningOf(s.point);
   numbers_->setText(tr("%1: |x| max %2 · p99.99 %3 · mean %4 · std %5 · kurtosis %6 · %7 of %8 channels are outliers (> %9× the median %10)")
                         .arg(name + (what.isEmpty() ? QString() : QStringLiteral(" (") + what + QLatin1Char(')')))
                         .arg(s.absmax.value_or(0), 0, 'g', 4)

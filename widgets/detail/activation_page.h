@@ -6,6 +6,10 @@
 // channels marked.
 #include <QStringList>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "widgets/detail/detail_page.h"
 
 class QLabel;
@@ -49,7 +53,10 @@ class ActivationPage : public DetailPage {
   QTableWidget* table_;
   HistogramPlot* histogram_;
   ChannelPlot* channels_;
+  QString meaningOf(const std::string& point) const;
+
   std::vector<const LayerStats*> shown_;
+  std::map<std::string, QString> meanings_;  // point → its architecture's description
   QString suffix_ = QStringLiteral("input");  // the point kind the user last picked
 };
 
