@@ -3,7 +3,9 @@
 #include <cmath>
 #include <limits>
 
+#include "core/compress/family.h"
 #include "core/compress/rtn.h"
+#include "core/compress/weight_method.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -59,6 +61,37 @@ ops::QuantParams awq_search_clip(const at::Tensor& w2d, const at::Tensor& x_in, 
   auto p = search_clip(w2d, spec, awq_clip_ratios(), error, &chosen);
   if (mean_clip) *mean_clip = chosen.mean().item<double>();
   return p;
+}
+
+const WeightMethodInfo& awq_method() {
+  static const WeightMethodInfo m{
+      WeightMethod::Awq, "awq", "AWQ", MethodData::InputRows, {"grid", "clip_search"},
+      [](const WeightQuant&, int64_t, int64_t, double slots) { return slots * 16.0; },
+      "",
+      // The block's scales are folded already (Pipeline::awq_scales); the clip search runs on the
+      // scaled inputs.
+      [](WeightMethodCall& c) {
+        const WeightQuant& w = c.setting;
+        if (!c.scale_folded) c.details["awq_scale"] = "none (no foldable preceding op)";
+        if (w.clip_search && !awq_no_clip(c.model, c.layer) && !w.ggml) {
+          double mean_clip = 1;
+          auto e = std::make_shared<WeightEncoding>();
+          e->spec = w.spec();
+          e->params = awq_search_clip(c.weight, c.input_rows(), w, &mean_clip, c.clip_tokens);
+          c.details["mean_clip"] = mean_clip;
+          c.weight = ops::fake_quant(c.weight, e->params, *e->spec);
+          c.encoding = std::move(e);
+          return;
+        }
+        // On a ggml grid the clip search is not run: its output-error search is written for Quench's integer grid.
+        if (w.ggml && w.clip_search) c.details["awq_clip"] = "not searched on a ggml grid";
+        WeightQuant plain = w;
+        plain.clip = ClipMode::MinMax;
+        RtnInfo info;
+        c.weight = rtn_quantize(c.weight, plain, &info);
+        c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
+      }};
+  return m;
 }
 
 }  // namespace quench

@@ -1,12 +1,9 @@
-#include "core/compress/awq.h"
-#include "core/compress/dgq.h"
-#include "core/compress/family.h"
 #include "core/compress/lowrank.h"
-#include "core/compress/olive.h"
 #include "core/compress/pipeline.h"
 #include "core/compress/rtn.h"
 #include "core/compress/sparsegpt.h"
 #include "core/compress/wanda.h"
+#include "core/compress/weight_method.h"
 #include "core/compress/weight_view.h"
 #include "core/util/error.h"
 
@@ -70,64 +67,19 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
   }
   std::shared_ptr<const WeightEncoding> encoding;
   if (p.weights) {
-    const WeightQuant& w = *p.weights;
-    switch (w.method) {
-      case WeightMethod::Rtn: {
-        if (w.olive) {
-          OliveInfo info;
-          w2d = olive_quantize(w2d, w, &info);
-          s.details["olive_normal"] = info.flint ? "flint" : "int";
-          s.details["outlier_fraction"] = info.outlier_fraction;
-          s.details["victim_fraction"] = info.victim_fraction;
-          s.details["mean_clip"] = info.mean_clip;
-          break;  // no WeightEncoding: no export format holds outlier-victim pairs (both exporters refuse OliVe by name)
-        }
-        RtnInfo info;
-        w2d = rtn_quantize(w2d, w, &info);
-        if (w.clip == ClipMode::Mse) s.details["mean_clip"] = info.mean_clip;
-        encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-        break;
-      }
-      case WeightMethod::Gptq: {
-        GptqInfo info;
-        hessian();  // into H, which GPTQ may then damp in place instead of copying (nothing reads it after)
-        w2d = gptq_quantize(w2d, std::move(H), w, l->name(), &info);
-        s.details["gptq_damp"] = info.damp;
-        s.details["gptq_loss"] = info.loss;
-        if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
-        encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-        break;
-      }
-      case WeightMethod::Dgq: {
-        DgqInfo info;
-        w2d = dgq_quantize(w2d, hessian(), w, l->name(), &info);
-        s.details["dgq_group_clip"] = info.mean_group_clip;
-        s.details["dgq_channel_clip"] = info.mean_channel_clip;
-        s.details["dgq_rel_loss"] = info.rel_loss;
-        // No WeightEncoding: neither exporter has a layout for two-level scales (they refuse DGQ by name).
-        break;
-      }
-      case WeightMethod::Awq: {  // the scales are folded already; clip search on the (scaled) inputs
-        if (!folded_.count(l)) s.details["awq_scale"] = "none (no foldable preceding op)";
-        if (w.clip_search && !awq_no_clip(model_, *l) && !w.ggml) {
-          QUENCH_CHECK(cap && cap->rows.count(point), l->name(), ": AWQ saw no calibration inputs");
-          double mean_clip = 1;
-          auto e = std::make_shared<WeightEncoding>();
-          e->spec = w.spec();
-          e->params = awq_search_clip(w2d, at::cat(cap->rows.at(point), 0), w, &mean_clip, opts_.clip_tokens);
-          s.details["mean_clip"] = mean_clip;
-          w2d = ops::fake_quant(w2d, e->params, *e->spec);
-          encoding = std::move(e);
-        } else {
-          // On a ggml grid the clip search is not run: its output-error search is written for Quench's integer grid.
-          if (w.ggml && w.clip_search) s.details["awq_clip"] = "not searched on a ggml grid";
-          RtnInfo info;
-          w2d = rtn_quantize(w2d, minmax(w), &info);
-          encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-        }
-        break;
-      }
-    }
+    WeightMethodCall call{model_, *l, *p.weights, w2d, {}, {}, folded_.count(l) != 0, opts_.clip_tokens, s.details, nullptr};
+    // H moves into the method, which may then damp it in place instead of copying (nothing reads it after).
+    call.take_hessian = [&]() -> at::Tensor {
+      hessian();
+      return std::move(H);
+    };
+    call.input_rows = [&]() -> at::Tensor {
+      QUENCH_CHECK(cap && cap->rows.count(point), l->name(), ": ", weight_method(p.weights->method).title, " saw no calibration inputs");
+      return at::cat(cap->rows.at(point), 0);
+    };
+    weight_method(p.weights->method).quantize(call);
+    w2d = std::move(call.weight);
+    encoding = std::move(call.encoding);
   }
   // The checkpoint stores only the kept values: quantization must not revive a pruned weight.
   if (s.mask.defined()) w2d = w2d * s.mask;

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "core/compress/weight_method.h"
+#include "core/nn/layer.h"
 #include "core/ops/fake_quant.h"
 #include "core/util/error.h"
 
@@ -93,6 +95,23 @@ at::Tensor dgq_quantize(const at::Tensor& w2d, const at::Tensor& H, const Weight
     info->channel_scale = s8;
   }
   return t.dq;
+}
+
+const WeightMethodInfo& dgq_method() {
+  static const WeightMethodInfo m{
+      WeightMethod::Dgq, "dgq", "DGQ (int4 groups, int8 channel scales)", MethodData::Hessian, {},
+      // an 8-bit integer scale per group over one fp16 scale per row
+      [](const WeightQuant&, int64_t out, int64_t, double slots) { return slots * 8.0 + 16.0 * static_cast<double>(out); },
+      "DGQ's integer group scales over int8 channel scales",
+      [](WeightMethodCall& c) {
+        DgqInfo info;
+        c.weight = dgq_quantize(c.weight, c.take_hessian(), c.setting, c.layer.name(), &info);
+        c.details["dgq_group_clip"] = info.mean_group_clip;
+        c.details["dgq_channel_clip"] = info.mean_channel_clip;
+        c.details["dgq_rel_loss"] = info.rel_loss;
+        // No WeightEncoding: no exporter has a layout for two-level scales (unexportable above).
+      }};
+  return m;
 }
 
 }  // namespace quench

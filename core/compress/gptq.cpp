@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/compress/weight_method.h"
+#include "core/nn/layer.h"
 #include "core/ops/gptq_block.h"
 #include "core/util/error.h"
 
@@ -227,6 +229,25 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
     info->loss = loss;
   }
   return Q;
+}
+
+const WeightMethodInfo& gptq_method() {
+  static const WeightMethodInfo m{
+      WeightMethod::Gptq, "gptq", "GPTQ", MethodData::Hessian, {"damp", "block_size", "act_order"},
+      // act-order groups keep each input column's group index (g_idx, int32)
+      [](const WeightQuant& w, int64_t, int64_t in, double slots) {
+        return slots * 16.0 + (w.act_order && w.strategy == WeightStrategy::Group ? 32.0 * static_cast<double>(in) : 0.0);
+      },
+      "",
+      [](WeightMethodCall& c) {
+        GptqInfo info;
+        c.weight = gptq_quantize(c.weight, c.take_hessian(), c.setting, c.layer.name(), &info);
+        c.details["gptq_damp"] = info.damp;
+        c.details["gptq_loss"] = info.loss;
+        if (info.dead_columns) c.details["dead_columns"] = info.dead_columns;
+        c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
+      }};
+  return m;
 }
 
 }  // namespace quench

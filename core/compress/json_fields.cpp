@@ -120,13 +120,17 @@ bool Fields::get_bool(const char* f, bool fallback) const {
 }
 
 std::string Fields::get_choice(const char* f, const std::string& fallback, std::initializer_list<const char*> choices) const {
+  return get_choice(f, fallback, std::vector<std::string>(choices.begin(), choices.end()));
+}
+
+std::string Fields::get_choice(const char* f, const std::string& fallback, const std::vector<std::string>& choices) const {
   if (!j_.contains(f)) return fallback;
   const auto& v = j_[f];
   std::string list;
-  for (const char* c : choices) list += (list.empty() ? "" : ", ") + std::string("\"") + c + "\"";
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + std::string("\"") + c + "\"";
   if (!v.is_string()) fail_at(f, "must be one of " + list + ", got " + described(v));
   const std::string s = v.get<std::string>();
-  for (const char* c : choices)
+  for (const auto& c : choices)
     if (s == c) return s;
   fail_at(f, "\"" + s + "\" is not one of " + list);
 }

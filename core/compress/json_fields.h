@@ -34,6 +34,7 @@ class Fields {
   bool get_bool(const char* f, bool fallback) const;
   // One of `choices` (exact, lower case).
   std::string get_choice(const char* f, const std::string& fallback, std::initializer_list<const char*> choices) const;
+  std::string get_choice(const char* f, const std::string& fallback, const std::vector<std::string>& choices) const;
 
   [[noreturn]] void fail_at(const std::string& f, const std::string& message) const;
 

@@ -15,6 +15,7 @@
 #include "core/compress/gptq.h"
 #include "core/compress/layer_error.h"
 #include "core/compress/point_transforms.h"
+#include "core/compress/weight_method.h"
 
 namespace quench::pipeline {
 
@@ -39,10 +40,10 @@ struct LayerState {
 
 // What a layer's weight step needs from its calibration inputs.
 inline bool needs_hessian(const LayerPlan& p) {
-  return (p.weights && (p.weights->method == WeightMethod::Gptq || p.weights->method == WeightMethod::Dgq)) || (p.prune && p.prune->needs_data()) ||
+  return (p.weights && weight_method(p.weights->method).data == MethodData::Hessian) || (p.prune && p.prune->needs_data()) ||
          (p.lowrank && p.lowrank->whitened());
 }
-inline bool needs_rows(const LayerPlan& p) { return p.weights && p.weights->method == WeightMethod::Awq && !p.lowrank; }
+inline bool needs_rows(const LayerPlan& p) { return p.weights && weight_method(p.weights->method).data == MethodData::InputRows && !p.lowrank; }
 inline bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method == LowRankMethod::Asvd; }
 // Quantization, pruning or factoring: something changes the layer's weight.
 inline bool has_weight_step(const LayerPlan& p) { return p.weights || p.prune || p.lowrank; }

@@ -1,5 +1,7 @@
 #include "core/compress/rtn.h"
 
+#include "core/compress/olive.h"
+#include "core/compress/weight_method.h"
 #include "core/ops/fp8.h"
 #include "core/util/error.h"
 
@@ -113,6 +115,30 @@ at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& s, RtnInfo* in
       w2d, spec, mse_clip_ratios(), [&](const at::Tensor& wq) { return slot_weight_error(w2d, wq, spec); }, &chosen);
   out.mean_clip = chosen.mean().item<double>();
   return ops::fake_quant(w2d, out.encoding.params, spec);
+}
+
+const WeightMethodInfo& rtn_method() {
+  static const WeightMethodInfo m{
+      WeightMethod::Rtn, "rtn", "RTN (round to nearest)", MethodData::None, {"clip"},
+      [](const WeightQuant&, int64_t, int64_t, double slots) { return slots * 16.0; },
+      "",
+      [](WeightMethodCall& c) {
+        const WeightQuant& w = c.setting;
+        if (w.olive) {
+          OliveInfo info;
+          c.weight = olive_quantize(c.weight, w, &info);
+          c.details["olive_normal"] = info.flint ? "flint" : "int";
+          c.details["outlier_fraction"] = info.outlier_fraction;
+          c.details["victim_fraction"] = info.victim_fraction;
+          c.details["mean_clip"] = info.mean_clip;
+          return;  // no WeightEncoding: no export format holds outlier-victim pairs (both exporters refuse OliVe by name)
+        }
+        RtnInfo info;
+        c.weight = rtn_quantize(c.weight, w, &info);
+        if (w.clip == ClipMode::Mse) c.details["mean_clip"] = info.mean_clip;
+        c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
+      }};
+  return m;
 }
 
 }  // namespace quench

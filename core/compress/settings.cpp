@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/compress/json_fields.h"
+#include "core/compress/weight_method.h"
 
 namespace quench {
 
@@ -12,15 +13,7 @@ using recipe_json::Fields;
 RecipeError::RecipeError(std::string key, std::string layer, const std::string& message)
     : Error(message), key_(std::move(key)), layer_(std::move(layer)) {}
 
-const char* method_name(WeightMethod m) {
-  switch (m) {
-    case WeightMethod::Rtn: return "rtn";
-    case WeightMethod::Gptq: return "gptq";
-    case WeightMethod::Awq: return "awq";
-    case WeightMethod::Dgq: return "dgq";
-  }
-  return "?";
-}
+const char* method_name(WeightMethod m) { return weight_method(m).name; }
 
 const char* strategy_name(WeightStrategy s) {
   switch (s) {
@@ -229,18 +222,15 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
       f.fail_at("group_size", "is only used with strategy \"group\" (strategy is \"" + strategy + "\")");
     }
   }
-  const std::string method = f.get_choice("method", "rtn", {"rtn", "gptq", "awq", "dgq"});
-  w.method = method == "gptq" ? WeightMethod::Gptq : method == "awq" ? WeightMethod::Awq : method == "dgq" ? WeightMethod::Dgq : WeightMethod::Rtn;
-  auto only_for = [&](const char* field, WeightMethod m) {
-    if (!partial && f.has(field) && w.method != m)
-      f.fail_at(field, std::string("applies to method \"") + method_name(m) + "\", not \"" + method + "\"");
-  };
-  only_for("clip", WeightMethod::Rtn);
-  only_for("damp", WeightMethod::Gptq);
-  only_for("block_size", WeightMethod::Gptq);
-  only_for("act_order", WeightMethod::Gptq);
-  only_for("grid", WeightMethod::Awq);
-  only_for("clip_search", WeightMethod::Awq);
+  std::vector<std::string> names;
+  for (const WeightMethodInfo* m : weight_methods()) names.push_back(m->name);
+  const std::string method = f.get_choice("method", "rtn", names);
+  w.method = find_weight_method(method)->id;
+  // A method's own options belong to it alone.
+  if (!partial)
+    for (const WeightMethodInfo* m : weight_methods())
+      for (const std::string& field : m->options)
+        if (f.has(field.c_str()) && w.method != m->id) f.fail_at(field.c_str(), std::string("applies to method \"") + m->name + "\", not \"" + method + "\"");
   w.clip = f.get_choice("clip", "minmax", {"minmax", "mse"}) == "mse" ? ClipMode::Mse : ClipMode::MinMax;
   w.damp = f.get_double("damp", 0.01, 0.0, 1.0, true);
   w.block_size = f.get_int64("block_size", 128, 1);

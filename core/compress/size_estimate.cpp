@@ -6,6 +6,7 @@
 
 #include "core/compress/lowrank.h"
 #include "core/compress/wanda.h"
+#include "core/compress/weight_method.h"
 #include "core/compress/weight_view.h"
 
 namespace quench {
@@ -16,10 +17,8 @@ double quantized_weight_bits(const WeightQuant& w, int64_t out, int64_t in) {
   double slots = 1;
   if (w.strategy == WeightStrategy::Channel) slots = static_cast<double>(out);
   if (w.strategy == WeightStrategy::Group) slots = static_cast<double>(out) * std::ceil(static_cast<double>(in) / static_cast<double>(w.group_size));
-  // DGQ: an 8-bit integer scale per group over one fp16 scale per row.
-  double bits = n * w.bits + (w.method == WeightMethod::Dgq ? slots * 8.0 + 16.0 * static_cast<double>(out) : slots * 16.0);
+  double bits = n * w.bits + weight_method(w.method).extra_bits(w, out, in, slots);
   if (!w.symmetric) bits += slots * w.bits;
-  if (w.method == WeightMethod::Gptq && w.act_order && w.strategy == WeightStrategy::Group) bits += 32.0 * static_cast<double>(in);
   return bits;
 }
 

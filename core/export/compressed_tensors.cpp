@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/compress/save_model.h"
+#include "core/compress/weight_method.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/ops/fake_quant.h"
@@ -211,8 +212,8 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.input && !l.weights) return l.layer + ": activation quantization without weight quantization has no compressed-tensors scheme";
     if (l.weights && l.weights->olive)
       return l.layer + ": OliVe's outlier-victim pairs have no compressed-tensors layout (no engine runs them)";
-    if (l.weights && l.weights->method == WeightMethod::Dgq)
-      return l.layer + ": DGQ's integer group scales over int8 channel scales have no compressed-tensors layout (vLLM has no DGQ kernel)";
+    if (l.weights && *weight_method(l.weights->method).unexportable)
+      return l.layer + ": " + weight_method(l.weights->method).unexportable + " have no compressed-tensors layout (vLLM has no kernel for them)";
     if (l.weights && l.weights->ggml && !is_fp4(*l.weights))
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
     if (l.weights && is_fp4(*l.weights) && l.input)

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/compress/weight_method.h"
 #include "core/export/gguf_names.h"
 #include "core/export/gguf_tokenizer.h"
 #include "core/io/config.h"
@@ -241,8 +242,8 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.hadamard) return l.layer + ": the online Hadamard rotation " + online;
     if (l.lowrank) return l.layer + ": low-rank factors have no GGUF layout";
     if (l.weights && l.weights->olive) return l.layer + ": OliVe's outlier-victim pairs have no ggml type";
-    if (l.weights && l.weights->method == WeightMethod::Dgq)
-      return l.layer + ": DGQ's integer group scales over int8 channel scales have no ggml type";
+    if (l.weights && *weight_method(l.weights->method).unexportable)
+      return l.layer + ": " + weight_method(l.weights->method).unexportable + " have no ggml type";
     if (l.weights && l.weights->fp8) return l.layer + ": FP8 weights: GGUF has no FP8 type; use --format compressed-tensors";
     if (l.weights && !l.weights->ggml)
       return l.layer + ": weights " + l.weights->describe() + " are on Quench's integer grid, which no ggml type stores; use a GGUF scheme (" +

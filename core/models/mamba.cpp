@@ -110,7 +110,11 @@ const ArchitectureFamily& mamba_family() {
     // x_proj reads x, quantized once at mixer:x (a percentile range: the scan input has outliers);
     // x_proj's output (Δ-low-rank, B, C) and dt_proj's share a scale each; out_proj's input is
     // Hadamard-rotated.
-    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}}, a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}}, a8x = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "percentile"}, {"percentile", 99.999}};
+    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}};
+    const nlohmann::json a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}};
+    nlohmann::json a8x = a8;
+    a8x["observer"] = "percentile";
+    a8x["percentile"] = 99.999;
     s.quamba = {{"default", {{"weights", w8}, {"activations", a8}}},
                 {"overrides", nlohmann::json::array({
                                   {{"match", "*.mixer.in_proj"}, {"output_activations", a8}},

@@ -129,7 +129,11 @@ const ArchitectureFamily& mamba2_family() {
     s.stages = {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.out_proj"}};
     // Quamba (W8A8): the conv's input and the scan's x (percentile range: outliers), B and C
     // quantized; out_proj's input Hadamard-rotated.
-    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}}, a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}}, a8x = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "percentile"}, {"percentile", 99.999}};
+    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}};
+    const nlohmann::json a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}};
+    nlohmann::json a8x = a8;
+    a8x["observer"] = "percentile";
+    a8x["percentile"] = 99.999;
     s.quamba = {{"default", {{"weights", w8}, {"activations", a8}}},
                 {"overrides", nlohmann::json::array({
                                   {{"match", "*.mixer.conv1d"}, {"weights", w8}, {"activations", a8}},

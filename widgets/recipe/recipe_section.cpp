@@ -7,10 +7,12 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 
+#include "core/compress/weight_method.h"
 #include "widgets/util/form_fields.h"
 
 namespace quench::gui {
@@ -26,6 +28,11 @@ QComboBox* choices(QWidget* parent, std::initializer_list<std::pair<const char*,
   auto* c = new QComboBox(parent);
   for (const auto& [value, label] : items) c->addItem(label, QString::fromLatin1(value));
   return c;
+}
+// Whether the weight method reads this option of the weights section (its file declares it).
+bool owns(const std::string& method, const std::string& option) {
+  const WeightMethodInfo* m = find_weight_method(method);
+  return m && std::find(m->options.begin(), m->options.end(), option) != m->options.end();
 }
 }  // namespace
 
@@ -115,13 +122,12 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   group_fallback_ = new QCheckBox(tr("where it does not divide a layer's inputs, the largest divisor below"), this);
   group_fallback_->setObjectName(QStringLiteral("groupFallback"));
   group_fallback_->setToolTip(tr("group_fallback: the schemes (W4A16-G128, …) set it; without it such a layer is an error"));
-  method_ = choices(this, {{"rtn", tr("RTN (round to nearest)")},
-                           {"gptq", tr("GPTQ")},
-                           {"awq", tr("AWQ")},
-                           {"dgq", tr("DGQ (int4 groups, int8 channel scales)")}});
+  method_ = new QComboBox(this);
+  for (const WeightMethodInfo* m : weight_methods()) method_->addItem(QString::fromUtf8(m->title), QString::fromLatin1(m->name));
   method_->setObjectName(QStringLiteral("method"));
-  method_->setToolTip(tr("GPTQ, AWQ and DGQ calibrate on the calibration data; RTN needs none. DGQ: asymmetric groups of 2–4 bits "
-                         "whose scales are integer multiples of one int8 scale per channel (W4A8 runs as an int8 GEMM)"));
+  QStringList calibrated, plain;
+  for (const WeightMethodInfo* m : weight_methods()) (m->data == MethodData::None ? plain : calibrated) << QString::fromLatin1(m->name).toUpper();
+  method_->setToolTip(tr("%1 calibrate on the calibration data; %2 needs none").arg(calibrated.join(QStringLiteral(", ")), plain.join(QStringLiteral(", "))));
   clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
   clip_->setObjectName(QStringLiteral("clip"));
   clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
@@ -154,16 +160,12 @@ namespace {
 void addMethodOptions(nlohmann::json& j, const std::string& method, const QComboBox* clip, const QDoubleSpinBox* damp,
                       const QSpinBox* block, const QCheckBox* act_order, const QSpinBox* grid, const QCheckBox* clip_search,
                       bool fp8, bool ggml) {
-  if (method == "rtn" && !fp8 && comboData(clip) == "mse") j["clip"] = "mse";
-  if (method == "gptq") {
-    if (std::abs(damp->value() - 0.01) > 1e-9) j["damp"] = damp->value();
-    if (block->value() != 128) j["block_size"] = block->value();
-    if (act_order->isChecked() && !ggml) j["act_order"] = true;
-  }
-  if (method == "awq") {
-    if (grid->value() != 20) j["grid"] = grid->value();
-    if (!clip_search->isChecked()) j["clip_search"] = false;
-  }
+  if (owns(method, "clip") && !fp8 && comboData(clip) == "mse") j["clip"] = "mse";
+  if (owns(method, "damp") && std::abs(damp->value() - 0.01) > 1e-9) j["damp"] = damp->value();
+  if (owns(method, "block_size") && block->value() != 128) j["block_size"] = block->value();
+  if (owns(method, "act_order") && act_order->isChecked() && !ggml) j["act_order"] = true;
+  if (owns(method, "grid") && grid->value() != 20) j["grid"] = grid->value();
+  if (owns(method, "clip_search") && !clip_search->isChecked()) j["clip_search"] = false;
 }
 }  // namespace
 
@@ -213,10 +215,12 @@ void WeightsSection::updateEnabled() {
   strategy_->setEnabled(integers || fp8);
   group_->setEnabled(integers && comboData(strategy_) == "group");
   group_fallback_->setEnabled(integers && comboData(strategy_) == "group");
-  clip_->setEnabled(method == "rtn" && !fp8);
-  for (QWidget* w : std::initializer_list<QWidget*>{damp_, block_}) w->setEnabled(method == "gptq");
-  act_order_->setEnabled(method == "gptq" && (integers || fp8));
-  for (QWidget* w : std::initializer_list<QWidget*>{grid_, clip_search_}) w->setEnabled(method == "awq");
+  clip_->setEnabled(owns(method, "clip") && !fp8);
+  damp_->setEnabled(owns(method, "damp"));
+  block_->setEnabled(owns(method, "block_size"));
+  act_order_->setEnabled(owns(method, "act_order") && (integers || fp8));
+  grid_->setEnabled(owns(method, "grid"));
+  clip_search_->setEnabled(owns(method, "clip_search"));
 }
 
 // ---------------------------------------------------------------------------------------------

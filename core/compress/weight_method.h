@@ -1,0 +1,73 @@
+#pragma once
+// The weight quantization methods ("method" in a recipe's weights section), each declared once in
+// its own file (rtn.cpp, gptq.cpp, awq.cpp, dgq.cpp): its name, the options it owns, the
+// calibration data it needs, the storage it adds to a quantized weight, whether an exporter can
+// hold its result, and how it quantizes one layer. The recipe parser, the pipeline, the size
+// estimate, the exporters and the recipe editor read this table instead of switching on methods.
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/compress/settings.h"
+#include "core/nn/weight_encoding.h"
+
+namespace quench {
+
+class Layer;
+class Model;
+
+// What a method needs from the calibration pass, captured per layer by the pipeline.
+enum class MethodData {
+  None,
+  Hessian,    // the layer input's (2/N)·XᵀX
+  InputRows,  // the layer's calibration inputs themselves (AWQ's clip search)
+};
+
+// One layer's quantization as the pipeline hands it to a method.
+struct WeightMethodCall {
+  const Model& model;
+  const Layer& layer;
+  const WeightQuant& setting;
+  at::Tensor weight;  // float32 [out, in] (pruned already); the method replaces it by its quantized values
+  // The layer input's Hessian, handed over: the method may change it in place (GPTQ damps it).
+  std::function<at::Tensor()> take_hessian;
+  std::function<at::Tensor()> input_rows;  // [N, in]
+  bool scale_folded = false;               // a block scale search folded a scale into this layer (AWQ)
+  int64_t clip_tokens = 0;                 // tokens a clip search scores on (AWQ; 0: all)
+  nlohmann::json& details;                 // facts recorded with the layer ("gptq_damp", ...)
+  // The integer grid the result lies on, when one describes it (exporters and packed execution read
+  // it); left empty by a method whose result no grid holds.
+  std::shared_ptr<const WeightEncoding> encoding;
+};
+
+struct WeightMethodInfo {
+  WeightMethod id;
+  const char* name;   // the recipe's "method"
+  const char* title;  // for people ("GPTQ", "DGQ (int4 groups, int8 channel scales)")
+  MethodData data;
+  std::vector<std::string> options;  // the weights-section keys only this method reads
+  // What the values and the 16-bit scales do not count, per weight matrix [out, in] with `slots`
+  // scales: DGQ's int8 group scales replace the 16-bit ones, GPTQ's act-order keeps a g_idx.
+  double (*extra_bits)(const WeightQuant&, int64_t out, int64_t in, double slots);
+  // Why no export format holds this method's result ("" when they do): "DGQ's integer group scales
+  // over int8 channel scales"; each exporter adds what it lacks.
+  const char* unexportable;
+  void (*quantize)(WeightMethodCall&);
+};
+
+// Every registered method, in the order the recipe editor offers them.
+const std::vector<const WeightMethodInfo*>& weight_methods();
+const WeightMethodInfo& weight_method(WeightMethod m);
+const WeightMethodInfo* find_weight_method(const std::string& name);
+
+// The declarations of the method files; weight_method.cpp lists them.
+const WeightMethodInfo& rtn_method();
+const WeightMethodInfo& gptq_method();
+const WeightMethodInfo& awq_method();
+const WeightMethodInfo& dgq_method();
+
+}  // namespace quench
