@@ -1,9 +1,15 @@
 #include "core/compress/awq.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <set>
 
 #include "core/compress/family.h"
+#include "core/compress/weight_view.h"
+#include "core/models/model.h"
+#include "core/nn/hooks.h"
 #include "core/compress/rtn.h"
 #include "core/compress/weight_method.h"
 #include "core/util/error.h"
@@ -63,6 +69,70 @@ ops::QuantParams awq_search_clip(const at::Tensor& w2d, const at::Tensor& x_in, 
   return p;
 }
 
+namespace {
+
+// AWQ's scale search over a block: per scale group (a preceding op and the linears reading it) with
+// an AWQ layer, the scale that minimizes the block output's MSE with that group's AWQ layers
+// quantized, folded into the group.
+void awq_block_scales(BlockMethodCall& c) {
+  Model& model = c.model;
+  std::vector<BlockScaleGroup> groups;
+  for (auto& g : block_scale_groups(model, c.block))
+    if (std::any_of(g.layers.begin(), g.layers.end(), [&](const Layer* l) { return c.setting_of(l) != nullptr; })) groups.push_back(std::move(g));
+  if (groups.empty()) return;
+  // Folding is exact in float, so one capture of the float block serves every group: each group's
+  // fold changes only its own readers' input (÷ s), which the search accounts for.
+  std::map<std::string, std::vector<at::Tensor>> inputs;
+  std::set<std::string> wanted;
+  for (const auto& g : groups) wanted.insert(g.layers.front()->input_point());
+  std::vector<at::Tensor> ref;
+  {
+    auto obs = std::make_shared<FunctionObserver>([&](const std::string& p, const at::Tensor& t, int64_t) {
+      if (wanted.count(p)) inputs[p].push_back(t.detach().reshape({-1, t.size(-1)}).to(at::kFloat));
+    });
+    ScopedObserver scoped(model.hooks(), obs);
+    for (const auto& h : c.inputs) ref.push_back(model.block(c.block, h));
+  }
+  for (const auto& g : groups) {
+    std::vector<Layer*> awq_layers;
+    for (Layer* l : g.layers)
+      if (c.setting_of(l)) awq_layers.push_back(l);
+    const std::string point = g.layers.front()->input_point();
+    QUENCH_CHECK(inputs.count(point), g.layers.front()->name(), ": AWQ saw no calibration inputs");
+    const at::Tensor xmean = at::cat(inputs.at(point), 0).abs().mean(0);
+    std::vector<at::Tensor> w0;
+    for (Layer* l : awq_layers) w0.push_back(l->weight());
+    // Loss: MSE of the block's output with only this group's AWQ layers quantized.
+    auto loss = [&](const at::Tensor& s) {
+      for (size_t k = 0; k < awq_layers.size(); ++k) {
+        WeightQuant plain = *c.setting_of(awq_layers[k]);
+        plain.clip = ClipMode::MinMax;
+        const at::Tensor w = weight_2d(w0[k]) * s.unsqueeze(0);
+        const at::Tensor wq = rtn_quantize(w, plain);
+        awq_layers[k]->set_weight(weight_like(wq / s.unsqueeze(0), w0[k]));
+      }
+      double num = 0, den = 0;
+      for (size_t j = 0; j < c.inputs.size(); ++j) {
+        const at::Tensor out = model.block(c.block, c.inputs[j]);
+        num += (out - ref[j]).to(at::kDouble).pow(2).sum().item<double>();
+        den += static_cast<double>(out.numel());
+      }
+      for (size_t k = 0; k < awq_layers.size(); ++k) awq_layers[k]->set_weight(w0[k]);
+      return num / den;
+    };
+    const AwqScale best = awq_search_scale(xmean, c.setting_of(awq_layers.front())->grid, loss);
+    fold_scale(model, g, best.scale);
+    for (Layer* l : g.layers) {
+      c.mark_folded(l);
+      c.record(l, "awq_ratio", best.ratio);
+      c.record(l, "awq_loss", best.loss);
+      c.record(l, "awq_loss_unscaled", best.loss_plain);
+    }
+  }
+}
+
+}  // namespace
+
 const WeightMethodInfo& awq_method() {
   static const WeightMethodInfo m{
       WeightMethod::Awq, "awq", "AWQ", MethodData::InputRows, {"grid", "clip_search"},
@@ -90,7 +160,8 @@ const WeightMethodInfo& awq_method() {
         RtnInfo info;
         c.weight = rtn_quantize(c.weight, plain, &info);
         c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-      }};
+      },
+      awq_block_scales};
   return m;
 }
 

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "core/compress/act_quant.h"
-#include "core/compress/awq.h"
 #include "core/compress/dgq.h"
 #include "core/compress/family.h"
 #include "core/compress/gptq.h"
@@ -27,6 +26,7 @@
 #include "core/compress/smoothquant.h"
 #include "core/compress/sparsegpt.h"
 #include "core/compress/wanda.h"
+#include "core/compress/weight_method.h"
 #include "core/compress/weight_view.h"
 #include "core/compress/zipcache.h"
 #include "core/util/error.h"
@@ -116,11 +116,6 @@ void Pipeline::rotate() {
   }
 }
 
-WeightQuant minmax(WeightQuant w) {
-  w.clip = ClipMode::MinMax;
-  return w;
-}
-
 void Pipeline::record_weight(LayerState& s, const at::Tensor& wq2d) {
   s.weight_err.add(wq2d, weight_2d(s.ref_weight));
   s.layer->set_weight(weight_like(wq2d, s.layer->weight()));
@@ -180,9 +175,9 @@ void Pipeline::sequential_pass() {
   for (const auto& b : calib_.batches) hs.push_back(model_.embed(b));
   for (int64_t i = 0; i < model_.num_blocks(); ++i) {
     step("block " + std::to_string(i + 1) + "/" + std::to_string(model_.num_blocks()) + ": " + model_.block_name(i));
-    // AWQ's scales for the whole block first (on its float weights, as the reference does), then
-    // the stages in order: each captures its inputs from the block with the earlier stages quantized.
-    awq_scales(i, hs);
+    // Block-wide method steps first (AWQ's scales, on the float weights as the reference does),
+    // then the stages in order: each captures its inputs from the block with the earlier stages quantized.
+    block_steps(i, hs);
     for (const auto& stage : block_stages(model_, i)) {
       std::vector<Layer*> targets;
       for (Layer* l : stage) {
@@ -197,68 +192,32 @@ void Pipeline::sequential_pass() {
   outside_blocks_data_layers(hs);
 }
 
-void Pipeline::awq_scales(int64_t block, const std::vector<at::Tensor>& hs) {
-  auto is_awq = [&](const Layer* l) {
-    auto it = by_layer_.find(l);
-    return it != by_layer_.end() && needs_rows(*it->second->plan);
-  };
-  std::vector<BlockScaleGroup> groups;
-  for (auto& g : block_scale_groups(model_, block))
-    if (std::any_of(g.layers.begin(), g.layers.end(), is_awq)) groups.push_back(std::move(g));
-  if (groups.empty()) return;
-  // Folding is exact in float, so one capture of the float block serves every group: each group's
-  // fold changes only its own readers' input (÷ s), which the search accounts for.
-  std::vector<at::Tensor> sub, ref;
-  int64_t n = 0;
-  for (size_t j = 0; j < hs.size() && n < std::max<int64_t>(1, opts_.search_samples); ++j) {
-    sub.push_back(on_device(hs[j]));
-    n += hs[j].size(0);
-  }
-  std::map<std::string, std::vector<at::Tensor>> inputs;
-  std::set<std::string> wanted;
-  for (const auto& g : groups) wanted.insert(g.layers.front()->input_point());
-  {
-    auto obs = std::make_shared<FunctionObserver>([&](const std::string& p, const at::Tensor& t, int64_t) {
-      if (wanted.count(p)) inputs[p].push_back(t.detach().reshape({-1, t.size(-1)}).to(at::kFloat));
-    });
-    ScopedObserver scoped(model_.hooks(), obs);
-    for (const auto& h : sub) ref.push_back(model_.block(block, h));
-  }
-  for (const auto& g : groups) {
-    std::vector<Layer*> awq_layers;
-    for (Layer* l : g.layers)
-      if (is_awq(l)) awq_layers.push_back(l);
-    const std::string point = g.layers.front()->input_point();
-    QUENCH_CHECK(inputs.count(point), g.layers.front()->name(), ": AWQ saw no calibration inputs");
-    const at::Tensor xmean = at::cat(inputs.at(point), 0).abs().mean(0);
-    std::vector<at::Tensor> w0;
-    for (Layer* l : awq_layers) w0.push_back(l->weight());
-    // Loss: MSE of the block's output with only this group's AWQ layers quantized.
-    auto loss = [&](const at::Tensor& s) {
-      for (size_t k = 0; k < awq_layers.size(); ++k) {
-        const at::Tensor w = weight_2d(w0[k]) * s.unsqueeze(0);
-        const at::Tensor wq = rtn_quantize(w, minmax(*by_layer_.at(awq_layers[k])->plan->weights));
-        awq_layers[k]->set_weight(weight_like(wq / s.unsqueeze(0), w0[k]));
-      }
-      double num = 0, den = 0;
-      for (size_t j = 0; j < sub.size(); ++j) {
-        const at::Tensor out = model_.block(block, sub[j]);
-        num += (out - ref[j]).to(at::kDouble).pow(2).sum().item<double>();
-        den += static_cast<double>(out.numel());
-      }
-      for (size_t k = 0; k < awq_layers.size(); ++k) awq_layers[k]->set_weight(w0[k]);
-      return num / den;
-    };
-    const AwqScale best = awq_search_scale(xmean, by_layer_.at(awq_layers.front())->plan->weights->grid, loss);
-    fold_scale(model_, g, best.scale);
-    for (Layer* l : g.layers) {
-      folded_.insert(l);
-      if (!by_layer_.count(l)) continue;
-      auto& d = by_layer_.at(l)->details;
-      d["awq_ratio"] = best.ratio;
-      d["awq_loss"] = best.loss;
-      d["awq_loss_unscaled"] = best.loss_plain;
+void Pipeline::block_steps(int64_t block, const std::vector<at::Tensor>& hs) {
+  for (const WeightMethodInfo* m : weight_methods()) {
+    if (!m->before_block) continue;
+    const bool used = std::any_of(states_.begin(), states_.end(), [&](const auto& s) { return s->plan->weights && s->plan->weights->method == m->id; });
+    if (!used) continue;
+    // The samples a block search scores on, brought to the device once.
+    std::vector<at::Tensor> sub;
+    int64_t n = 0;
+    for (size_t j = 0; j < hs.size() && n < std::max<int64_t>(1, opts_.search_samples); ++j) {
+      sub.push_back(on_device(hs[j]));
+      n += hs[j].size(0);
     }
+    BlockMethodCall call{model_,
+                         block,
+                         sub,
+                         [&](const Layer* l) -> const WeightQuant* {
+                           auto it = by_layer_.find(l);
+                           // a factored layer's weights are its factors, rounded to nearest
+                           const LayerPlan* p = it == by_layer_.end() ? nullptr : it->second->plan;
+                           return p && p->weights && p->weights->method == m->id && !p->lowrank ? &*p->weights : nullptr;
+                         },
+                         [&](const Layer* l, const std::string& key, const nlohmann::json& v) {
+                           if (auto it = by_layer_.find(l); it != by_layer_.end()) it->second->details[key] = v;
+                         },
+                         [&](const Layer* l) { folded_.insert(l); }};
+    m->before_block(call);
   }
 }
 

@@ -93,7 +93,7 @@ class Pipeline {
   int64_t kivi_store_block(const KvPlan& k) const;  // the block whose decoding store holds k's cache, or −1
   void record_weight(LayerState& s, const at::Tensor& wq2d);
   void sequential_pass();
-  void awq_scales(int64_t block, const std::vector<at::Tensor>& hs);
+  void block_steps(int64_t block, const std::vector<at::Tensor>& hs);  // the methods' before_block
   void quantize_stage(int64_t block, const std::vector<at::Tensor>& hs, const std::vector<Layer*>& stage);
   void outside_blocks_data_layers(const std::vector<at::Tensor>& hs);
   void install_kv();
@@ -144,8 +144,6 @@ class Pipeline {
   std::vector<std::string> warnings_;
 };
 
-// The setting with its own range (no clip search): what AWQ's scale search quantizes with.
-WeightQuant minmax(WeightQuant w);
 // What a quantized KV cache returns for the keys (or values) written to it. FP8 uses the module's
 // calibrated per-tensor scale; KIVI computes its own per group.
 Transform kv_transform(const KvPlan& plan, bool keys, double fp8_scale, const std::shared_ptr<ZipState>& zip);

@@ -158,7 +158,7 @@ void Pipeline::streamed_pass() {
     if (any_data) {
       for (LayerState* s : mine)
         if (s->plan->hadamard) rotate_layer_weight(*s->layer);
-      awq_scales(i, hs);
+      block_steps(i, hs);
       trace_gpu_memory(model_.device(), model_.block_name(i) + ": loading (and AWQ's scales)");
       for (const auto& stage : block_stages(model_, i)) {
         std::vector<Layer*> targets;

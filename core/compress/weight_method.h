@@ -44,6 +44,20 @@ struct WeightMethodCall {
   std::shared_ptr<const WeightEncoding> encoding;
 };
 
+// A method's step over a whole block before its layers are quantized (AWQ's scale search), on
+// the block's float weights.
+struct BlockMethodCall {
+  Model& model;
+  int64_t block;
+  const std::vector<at::Tensor>& inputs;  // the block's calibration inputs (hidden states) it may score on
+  // The layer's weights setting when this method quantizes it, else nullptr.
+  std::function<const WeightQuant*(const Layer*)> setting_of;
+  // Records a fact with a layer of the run ("awq_ratio", ...); ignored for layers outside the recipe.
+  std::function<void(const Layer*, const std::string& key, const nlohmann::json& value)> record;
+  // Layers whose input a scale was folded into (WeightMethodCall::scale_folded).
+  std::function<void(const Layer*)> mark_folded;
+};
+
 struct WeightMethodInfo {
   WeightMethod id;
   const char* name;   // the recipe's "method"
@@ -57,6 +71,7 @@ struct WeightMethodInfo {
   // over int8 channel scales"; each exporter adds what it lacks.
   const char* unexportable;
   void (*quantize)(WeightMethodCall&);
+  void (*before_block)(BlockMethodCall&) = nullptr;  // nullptr: none
 };
 
 // Every registered method, in the order the recipe editor offers them.
