@@ -9,14 +9,20 @@ vocabulary). Never committed: generated on the GPU machine or in /tmp.
   Llama-3.2-1B: --layers 16 --hidden 2048 --ffn 8192 --heads 32 --kv-heads 8 --tied
 
 With torch (the GPU machine) the weights are drawn there; without it (this CPU machine has Debian's
-python3-numpy only) numpy draws them and the safetensors files are written here."""
+python3-numpy only) numpy draws them and the safetensors files are written here.
+
+--sparse writes the headers only, the data as holes (zeros that take no disk): a real-size
+checkpoint in a second for what reads headers (inspect, opening in the window) on any machine."""
 import argparse, json, os, shutil, struct
 try:
     import torch
     from safetensors.torch import save_file
 except ImportError:
     torch = None
-    import numpy as np
+    try:
+        import numpy as np
+    except ImportError:  # enough for --sparse
+        np = None
 
 p = argparse.ArgumentParser()
 p.add_argument("out")
@@ -28,9 +34,32 @@ p.add_argument("--kv-heads", type=int, default=8)
 p.add_argument("--vocab", type=int, default=128256)
 p.add_argument("--tied", action="store_true", help="tie the head to the embedding (no lm_head.weight)")
 p.add_argument("--tokenizer-from", default="")
+p.add_argument("--sparse", action="store_true", help="headers only, the data as file holes (all zeros)")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
-if torch is not None:
+if a.sparse:
+    class Hole:  # a tensor's shape and size, no values
+        def __init__(self, *shape):
+            self.shape, self.nbytes = shape, 2
+            for d in shape:
+                self.nbytes *= d
+
+    rnd = ones = Hole
+
+    def nbytes(t):
+        return t.nbytes
+
+    def save_file(tensors, path, metadata):
+        header, off = {"__metadata__": metadata}, 0
+        for k, t in tensors.items():
+            header[k] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + t.nbytes]}
+            off += t.nbytes
+        h = json.dumps(header).encode()
+        h += b" " * (-len(h) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h)
+            f.truncate(8 + len(h) + off)
+elif torch is not None:
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     g = torch.Generator(device=dev).manual_seed(0)
 
