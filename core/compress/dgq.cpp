@@ -110,7 +110,17 @@ const WeightMethodInfo& dgq_method() {
         c.details["dgq_channel_clip"] = info.mean_channel_clip;
         c.details["dgq_rel_loss"] = info.rel_loss;
         // No WeightEncoding: no exporter has a layout for two-level scales (unexportable above).
-      }};
+      },
+      nullptr,
+      [](const WeightQuant& w, const std::function<void(const char*, const std::string&)>& fail) {
+        // Its second level makes ŝ·(q − z) an int8 matrix: wider fine integers leave ŝ no room.
+        if (w.fp8 || w.ggml) fail("method", "\"dgq\" quantizes on its own two-level integer grid, not on FP8 or a ggml format");
+        if (w.strategy != WeightStrategy::Group) fail("strategy", "method \"dgq\" quantizes in groups (strategy \"group\" with a group_size)");
+        if (w.symmetric) fail("symmetric", "method \"dgq\" uses asymmetric groups (symmetric: false), as the paper does");
+        if (w.bits > 4)
+          fail("bits", "method \"dgq\" takes 2 to 4 bits: its groups' scales are integer multiples of an int8 scale, and (q − z) must fit int8 after them");
+      },
+      /*default_asymmetric=*/true};
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include "core/compress/quamba.h"
 #include "core/compress/quamba2.h"
 #include "core/compress/recipe_detail.h"
+#include "core/compress/weight_method.h"
 #include "core/models/registry.h"
 #include "core/ops/ggml_grid.h"
 #include "core/ops/hadamard.h"
@@ -168,7 +169,7 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
   }
   if (plan.weights) {
     const WeightQuant& w = *plan.weights;
-    if (w.method != WeightMethod::Rtn && kind != LayerKind::Linear)
+    if (!weight_method(w.method).any_layer_kind && kind != LayerKind::Linear)
       fail_layer(at("weights.method", "weights"), std::string("method \"") + method_name(w.method) + "\" applies to Linear layers; " + name +
                                                       " is a " + kname + " (use \"rtn\")");
     if (w.ggml && layer.in_features() % w.unit() != 0) {
@@ -251,7 +252,7 @@ bool ResolvedRecipe::needs_calibration() const {
   for (const auto& k : kv)
     if (k.kv.method == KvMethod::Fp8) return true;  // static scales
   for (const auto& l : layers) {
-    if (l.weights && l.weights->method != WeightMethod::Rtn) return true;
+    if (l.weights && weight_method(l.weights->method).data != MethodData::None) return true;
     if ((l.prune && l.prune->needs_data()) || (l.lowrank && l.lowrank->needs_data())) return true;
     if ((l.input && !l.input->dynamic) || (l.output && !l.output->dynamic)) return true;
   }

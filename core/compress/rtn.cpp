@@ -137,7 +137,11 @@ const WeightMethodInfo& rtn_method() {
         c.weight = rtn_quantize(c.weight, w, &info);
         if (w.clip == ClipMode::Mse) c.details["mean_clip"] = info.mean_clip;
         c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
-      }};
+      },
+      nullptr,
+      nullptr,
+      false,
+      /*any_layer_kind=*/true};
   return m;
 }
 

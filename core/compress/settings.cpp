@@ -91,7 +91,7 @@ nlohmann::json WeightQuant::to_json() const {
       j["grid"] = grid;
       j["clip_search"] = clip_search;
       break;
-    case WeightMethod::Dgq: break;
+    default: break;  // methods without options of their own
   }
   return j;
 }
@@ -244,14 +244,9 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
     f.fail_at("method", "OliVe searches its own scale on the weights (method \"rtn\"); method \"" + method + "\" searches an integer grid");
   if (!partial && w.olive && f.has("clip")) f.fail_at("clip", "OliVe searches its scale over 88 ratios of max(|μ ± 3σ|) itself (remove it)");
   if (!partial && w.fp8 && w.clip == ClipMode::Mse) f.fail_at("clip", "FP8 weights use their absolute maximum (clip \"minmax\")");
-  if (w.method == WeightMethod::Dgq && !f.has("symmetric")) w.symmetric = false;  // DGQ's groups are asymmetric
-  if (!partial && w.method == WeightMethod::Dgq) {
-    // Its second level makes ŝ·(q − z) an int8 matrix: wider fine integers leave ŝ no room.
-    if (w.fp8 || w.ggml) f.fail_at("method", "\"dgq\" quantizes on its own two-level integer grid, not on FP8 or a ggml format");
-    if (w.strategy != WeightStrategy::Group) f.fail_at("strategy", "method \"dgq\" quantizes in groups (strategy \"group\" with a group_size)");
-    if (w.symmetric) f.fail_at("symmetric", "method \"dgq\" uses asymmetric groups (symmetric: false), as the paper does");
-    if (w.bits > 4) f.fail_at("bits", "method \"dgq\" takes 2 to 4 bits: its groups' scales are integer multiples of an int8 scale, and (q − z) must fit int8 after them");
-  }
+  const WeightMethodInfo& info = weight_method(w.method);
+  if (info.default_asymmetric && !f.has("symmetric")) w.symmetric = false;
+  if (!partial && info.check) info.check(w, [&](const char* key, const std::string& message) { f.fail_at(key, message); });
   if (!partial && w.ggml && w.act_order)
     f.fail_at("act_order", "GGUF blocks have no column index (g_idx), so act-order cannot be stored with format \"" + format + "\"");
   return w;

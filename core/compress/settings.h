@@ -9,7 +9,7 @@
 //                  outlier-victim pairs: bits 4, strategy channel or tensor, method rtn,
 //                  "normal": "auto"|"int"|"flint"; olive.h),
 //                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
-//                  "group_size": N (group only), "group_fallback": bool, "method": "rtn"|"gptq"|"awq"|"dgq",
+//                  "group_size": N (group only), "group_fallback": bool, "method": "rtn"|"gptq"|"awq"|"dgq"|"hqq",
 //                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"|"nvfp4"
 //                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
 //                  the grid a GGUF file stores, core/ops/ggml_grid.h),
@@ -54,7 +54,7 @@ class RecipeError : public Error {
   std::string key_, layer_;
 };
 
-enum class WeightMethod { Rtn, Gptq, Awq, Dgq };
+enum class WeightMethod { Rtn, Gptq, Awq, Dgq, Hqq };
 enum class WeightStrategy { Tensor, Channel, Group };
 enum class ClipMode { MinMax, Mse };
 enum class OliveNormal { Auto, Int, Flint };

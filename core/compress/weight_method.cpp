@@ -5,7 +5,7 @@
 namespace quench {
 
 const std::vector<const WeightMethodInfo*>& weight_methods() {
-  static const std::vector<const WeightMethodInfo*> list = {&rtn_method(), &gptq_method(), &awq_method(), &dgq_method()};
+  static const std::vector<const WeightMethodInfo*> list = {&rtn_method(), &gptq_method(), &awq_method(), &dgq_method(), &hqq_method()};
   return list;
 }
 

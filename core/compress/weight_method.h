@@ -72,6 +72,11 @@ struct WeightMethodInfo {
   const char* unexportable;
   void (*quantize)(WeightMethodCall&);
   void (*before_block)(BlockMethodCall&) = nullptr;  // nullptr: none
+  // The merged setting's checks that concern this method: fail(key, message) for the first
+  // violation (a RecipeError naming the key). nullptr: none.
+  void (*check)(const WeightQuant&, const std::function<void(const char* key, const std::string& message)>& fail) = nullptr;
+  bool default_asymmetric = false;  // "symmetric" defaults to false with this method
+  bool any_layer_kind = false;      // also quantizes Conv and Embedding weights (flattened to [out, in·k…])
 };
 
 // Every registered method, in the order the recipe editor offers them.
@@ -84,5 +89,6 @@ const WeightMethodInfo& rtn_method();
 const WeightMethodInfo& gptq_method();
 const WeightMethodInfo& awq_method();
 const WeightMethodInfo& dgq_method();
+const WeightMethodInfo& hqq_method();
 
 }  // namespace quench
