@@ -100,14 +100,42 @@ CalibrationResult calibrate(Model& model, const BatchSource& next_batch, const C
   report("calibrating " + std::to_string(matched.size()) + " points");
   {
     ScopedObserver scoped(model.hooks(), observer);  // removed even when a forward or the source throws
-    while (opts.max_samples <= 0 || r.samples < opts.max_samples) {
-      std::optional<ModelInputs> batch = next_batch();
-      if (!batch) break;
-      const int64_t rows = batch_rows(*batch);
-      model.forward(*batch);
-      r.samples += rows;
-      r.tokens += batch->input_ids.defined() ? batch->input_ids.numel() : 0;
-      ++r.batches;
+    if (!model.streaming()) {
+      while (opts.max_samples <= 0 || r.samples < opts.max_samples) {
+        std::optional<ModelInputs> batch = next_batch();
+        if (!batch) break;
+        const int64_t rows = batch_rows(*batch);
+        model.forward(*batch);
+        r.samples += rows;
+        r.tokens += batch->input_ids.defined() ? batch->input_ids.numel() : 0;
+        ++r.batches;
+        report("batch " + std::to_string(r.batches));
+      }
+    } else {
+      // Block-major: every batch through block 0, then all through block 1, ... so each block is
+      // read from the checkpoint and converted once, not once per batch. Each point still sees
+      // the batches in their order, so the statistics are the same as batch by batch.
+      std::vector<ModelInputs> batches;
+      int64_t rows = 0;
+      while (opts.max_samples <= 0 || rows < opts.max_samples) {
+        std::optional<ModelInputs> batch = next_batch();
+        if (!batch) break;
+        rows += batch_rows(*batch);
+        batches.push_back(std::move(*batch));
+      }
+      size_t done_batches = 0;
+      model.forward_batches(
+          batches,
+          [&](size_t k, const at::Tensor&) {
+            r.samples += batch_rows(batches[k]);
+            r.tokens += batches[k].input_ids.defined() ? batches[k].input_ids.numel() : 0;
+            ++r.batches;
+            ++done_batches;
+          },
+          [&](int64_t i, int64_t n) {
+            report("block " + std::to_string(i) + "/" + std::to_string(n) + " (" + std::to_string(batches.size() - done_batches) +
+                   " batches at once)");
+          });
       report("batch " + std::to_string(r.batches));
     }
   }

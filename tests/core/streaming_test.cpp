@@ -114,11 +114,19 @@ TEST(StreamingPlan, PerplexityAndCalibrationEqualTheWholeModel) {
       return in;
     });
   };
+  // The streamed model calibrates block-major (every batch through a block before the next
+  // block): each point still sees the batches in order, so every statistic is the same.
   const CalibrationResult a = calibrate(*whole, batches(), {}), b = calibrate(*model, batches(), {});
+  EXPECT_EQ(a.samples, b.samples);
+  EXPECT_EQ(a.batches, b.batches);
+  EXPECT_EQ(a.tokens, b.tokens);
   ASSERT_EQ(a.points.size(), b.points.size());
   for (size_t i = 0; i < a.points.size(); ++i) {
     EXPECT_EQ(a.points[i].point, b.points[i].point);
+    EXPECT_EQ(a.points[i].batches, b.points[i].batches) << a.points[i].point;
     EXPECT_EQ(a.points[i].channel_absmax, b.points[i].channel_absmax) << a.points[i].point;
+    EXPECT_EQ(a.points[i].channel_mean, b.points[i].channel_mean) << a.points[i].point;
+    EXPECT_EQ(a.points[i].channel_std, b.points[i].channel_std) << a.points[i].point;
   }
   ASSERT_EQ(a.weights.size(), b.weights.size());
   for (size_t i = 0; i < a.weights.size(); ++i) EXPECT_EQ(a.weights[i].in_absmax, b.weights[i].in_absmax) << a.weights[i].layer;
