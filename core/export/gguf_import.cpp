@@ -133,7 +133,7 @@ json make_config(const Meta& m, int64_t vocab, bool tied) {
     // Checked here, not only by the config's validation: the head_dim fallback divides by it.
     QUENCH_CHECK(heads > 0, m.ctx(arch + ".attention.head_count"), ": ", heads, " heads; it must be positive");
     const int64_t head_dim = m.opt_a("attention.key_length").value_or(m.opt_a("rope.dimension_count").value_or(hidden / heads));
-    c["architectures"] = {arch == "llama" ? "LlamaForCausalLM" : "Qwen2ForCausalLM"};
+    c["architectures"] = {hf_architecture_of_gguf(arch)};
     c["model_type"] = arch;
     c["hidden_size"] = hidden;
     c["num_hidden_layers"] = m.a("block_count");
@@ -152,7 +152,7 @@ json make_config(const Meta& m, int64_t vocab, bool tied) {
     }
   } else if (arch == "gpt2") {
     const int64_t d = m.a("embedding_length");
-    c["architectures"] = {"GPT2LMHeadModel"};
+    c["architectures"] = {hf_architecture_of_gguf(arch)};
     c["model_type"] = "gpt2";
     c["n_embd"] = d;
     c["n_layer"] = m.a("block_count");
@@ -163,7 +163,7 @@ json make_config(const Meta& m, int64_t vocab, bool tied) {
     c["activation_function"] = "gelu_new";
   } else {  // mamba, mamba2
     const int64_t hidden = m.a("embedding_length"), inner = m.a("ssm.inner_size");
-    c["architectures"] = {arch == "mamba" ? "MambaForCausalLM" : "Mamba2ForCausalLM"};
+    c["architectures"] = {hf_architecture_of_gguf(arch)};
     c["model_type"] = arch;
     c["hidden_size"] = hidden;
     c["num_hidden_layers"] = m.a("block_count");

@@ -1,6 +1,6 @@
 #pragma once
-// The one table per architecture between Hugging Face parameter names and GGUF tensor names
-// (llama.cpp's tensor_mapping.py), read in both directions: by the exporter (HF → GGUF) and the
+// Hugging Face parameter names ↔ GGUF tensor names, read in both directions from the table each
+// architecture file declares (Structure::gguf_tensors): by the exporter (HF → GGUF) and the
 // importer (GGUF → HF). Also llama's q/k row order, which both sides must agree on.
 #include <ATen/ATen.h>
 
@@ -10,6 +10,9 @@ namespace quench {
 
 // The llama.cpp architecture of a Hugging Face model_type ("" when Quench maps none).
 std::string gguf_arch_of_model_type(const std::string& model_type);
+// The registered config name llama.cpp's architecture stands for ("llama" → LlamaForCausalLM: the
+// first registered name that writes as it); "" when none.
+std::string hf_architecture_of_gguf(const std::string& arch);
 // Whether Quench maps this llama.cpp architecture (llama, qwen2, gpt2, mamba, mamba2).
 bool gguf_arch_supported(const std::string& arch);
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/models/model.h"
@@ -48,11 +49,17 @@ struct Structure {
   nlohmann::json quamba;
   // Quamba2's sort-and-cluster reordering of the scan's heads and state groups applies (Mamba-2).
   bool ssd_head_reorder = false;
+  // Hugging Face parameter name ↔ llama.cpp tensor name (its tensor_mapping.py), with {N} for the
+  // block number and {W} for "weight" or "bias", in the same order on both sides; read both ways
+  // by the GGUF exporter and importer (core/export/gguf_names.h).
+  std::vector<std::pair<std::string, std::string>> gguf_tensors;
+  std::string gguf_optional_prefix;  // HF names may also come without it ("transformer." of GPT-2)
 };
 
 struct ArchitectureName {
-  const char* name;        // config.json "architectures"[0]
-  const char* model_type;  // config.json "model_type"
+  const char* name;             // config.json "architectures"[0]
+  const char* model_type;       // config.json "model_type"
+  const char* gguf_arch = "";   // llama.cpp's general.architecture for it ("" when GGUF cannot hold it)
 };
 
 // One architecture file's declaration (several config names may share one implementation).

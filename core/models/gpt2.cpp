@@ -154,7 +154,7 @@ const ArchitectureFamily& gpt2_family() {
   static const ArchitectureFamily family = [] {
     using P = ScaleGroup::Prev;
     ArchitectureFamily f{"GPT-2",
-                         {{"GPT2LMHeadModel", "gpt2"}},
+                         {{"GPT2LMHeadModel", "gpt2", "gpt2"}},
                          Modality::Text,
                          [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Gpt2>(std::move(ckpt)); },
                          {}};
@@ -162,6 +162,20 @@ const ArchitectureFamily& gpt2_family() {
     s.head = "lm_head";
     s.groups = {{P::LayerNorm, "ln_1", {"attn.c_attn"}, true}, {P::LayerNorm, "ln_2", {"mlp.c_fc"}, true}};
     s.stages = {{"attn.c_attn"}, {"attn.c_proj"}, {"mlp.c_fc"}, {"mlp.c_proj"}};
+    s.gguf_tensors = {
+        {"transformer.wte.weight", "token_embd.weight"},
+        {"transformer.wpe.weight", "position_embd.weight"},
+        {"transformer.ln_f.{W}", "output_norm.{W}"},
+        {"lm_head.weight", "output.weight"},
+        {"transformer.h.{N}.ln_1.{W}", "blk.{N}.attn_norm.{W}"},
+        {"transformer.h.{N}.ln_2.{W}", "blk.{N}.ffn_norm.{W}"},
+        {"transformer.h.{N}.attn.c_attn.{W}", "blk.{N}.attn_qkv.{W}"},
+        {"transformer.h.{N}.attn.c_proj.{W}", "blk.{N}.attn_output.{W}"},
+        {"transformer.h.{N}.mlp.c_fc.{W}", "blk.{N}.ffn_up.{W}"},
+        {"transformer.h.{N}.mlp.c_proj.{W}", "blk.{N}.ffn_down.{W}"},
+    };
+    // transformers saves GPT2LMHeadModel with the "transformer." prefix; the original GPT-2 files lack it.
+    s.gguf_optional_prefix = "transformer.";
     return f;
   }();
   return family;

@@ -240,7 +240,7 @@ const ArchitectureFamily& llama_family() {
   static const ArchitectureFamily family = [] {
     using P = ScaleGroup::Prev;
     ArchitectureFamily f{"Llama, Qwen2 and Mistral",
-                         {{"LlamaForCausalLM", "llama"}, {"Qwen2ForCausalLM", "qwen2"}, {"MistralForCausalLM", "mistral"}},
+                         {{"LlamaForCausalLM", "llama", "llama"}, {"Qwen2ForCausalLM", "qwen2", "qwen2"}, {"MistralForCausalLM", "mistral", "llama"}},
                          Modality::Text,
                          [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Llama>(std::move(ckpt)); },
                          {}};
@@ -256,6 +256,20 @@ const ArchitectureFamily& llama_family() {
     s.kv_projections = {"self_attn.k_proj", "self_attn.v_proj"};
     s.prunable = AttentionMlpRoles{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+    s.gguf_tensors = {
+        {"model.embed_tokens.weight", "token_embd.weight"},
+        {"model.norm.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"},
+        {"model.layers.{N}.input_layernorm.weight", "blk.{N}.attn_norm.weight"},
+        {"model.layers.{N}.post_attention_layernorm.weight", "blk.{N}.ffn_norm.weight"},
+        {"model.layers.{N}.self_attn.q_proj.{W}", "blk.{N}.attn_q.{W}"},
+        {"model.layers.{N}.self_attn.k_proj.{W}", "blk.{N}.attn_k.{W}"},
+        {"model.layers.{N}.self_attn.v_proj.{W}", "blk.{N}.attn_v.{W}"},
+        {"model.layers.{N}.self_attn.o_proj.{W}", "blk.{N}.attn_output.{W}"},
+        {"model.layers.{N}.mlp.gate_proj.{W}", "blk.{N}.ffn_gate.{W}"},
+        {"model.layers.{N}.mlp.up_proj.{W}", "blk.{N}.ffn_up.{W}"},
+        {"model.layers.{N}.mlp.down_proj.{W}", "blk.{N}.ffn_down.{W}"},
+    };
     return f;
   }();
   return family;

@@ -98,7 +98,7 @@ const ArchitectureFamily& mamba_family() {
   static const ArchitectureFamily family = [] {
     using P = ScaleGroup::Prev;
     ArchitectureFamily f{"Mamba",
-                         {{"MambaForCausalLM", "mamba"}},
+                         {{"MambaForCausalLM", "mamba", "mamba"}},
                          Modality::Text,
                          [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Mamba>(std::move(ckpt)); },
                          {}};
@@ -124,6 +124,21 @@ const ArchitectureFamily& mamba_family() {
                                   {{"match", "*.mixer.out_proj"}, {"rotation", "hadamard"}},
                               })},
                 {"points", nlohmann::json::array({{{"match", "*.mixer:x"}, {"activations", a8x}}})}};
+    // A and D carry no ".weight" suffix in llama.cpp; dt_proj's bias is ssm_dt.bias (Mamba-2's
+    // dt_bias maps there too: the tables differ).
+    s.gguf_tensors = {
+        {"backbone.embeddings.weight", "token_embd.weight"},
+        {"backbone.norm_f.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"},
+        {"backbone.layers.{N}.norm.weight", "blk.{N}.attn_norm.weight"},
+        {"backbone.layers.{N}.mixer.in_proj.weight", "blk.{N}.ssm_in.weight"},
+        {"backbone.layers.{N}.mixer.conv1d.{W}", "blk.{N}.ssm_conv1d.{W}"},
+        {"backbone.layers.{N}.mixer.x_proj.weight", "blk.{N}.ssm_x.weight"},
+        {"backbone.layers.{N}.mixer.dt_proj.{W}", "blk.{N}.ssm_dt.{W}"},
+        {"backbone.layers.{N}.mixer.A_log", "blk.{N}.ssm_a"},
+        {"backbone.layers.{N}.mixer.D", "blk.{N}.ssm_d"},
+        {"backbone.layers.{N}.mixer.out_proj.weight", "blk.{N}.ssm_out.weight"},
+    };
     return f;
   }();
   return family;

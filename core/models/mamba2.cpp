@@ -118,7 +118,7 @@ const ArchitectureFamily& mamba2_family() {
   static const ArchitectureFamily family = [] {
     using P = ScaleGroup::Prev;
     ArchitectureFamily f{"Mamba-2",
-                         {{"Mamba2ForCausalLM", "mamba2"}},
+                         {{"Mamba2ForCausalLM", "mamba2", "mamba2"}},
                          Modality::Text,
                          [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Mamba2>(std::move(ckpt)); },
                          {}};
@@ -146,6 +146,19 @@ const ArchitectureFamily& mamba2_family() {
                            })}};
     // Its heads share B and C within a group: Quamba2 sorts and clusters them.
     s.ssd_head_reorder = true;
+    s.gguf_tensors = {
+        {"backbone.embeddings.weight", "token_embd.weight"},
+        {"backbone.norm_f.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"},
+        {"backbone.layers.{N}.norm.weight", "blk.{N}.attn_norm.weight"},
+        {"backbone.layers.{N}.mixer.in_proj.weight", "blk.{N}.ssm_in.weight"},
+        {"backbone.layers.{N}.mixer.conv1d.{W}", "blk.{N}.ssm_conv1d.{W}"},
+        {"backbone.layers.{N}.mixer.dt_bias", "blk.{N}.ssm_dt.bias"},
+        {"backbone.layers.{N}.mixer.A_log", "blk.{N}.ssm_a"},
+        {"backbone.layers.{N}.mixer.D", "blk.{N}.ssm_d"},
+        {"backbone.layers.{N}.mixer.norm.weight", "blk.{N}.ssm_norm.weight"},
+        {"backbone.layers.{N}.mixer.out_proj.weight", "blk.{N}.ssm_out.weight"},
+    };
     return f;
   }();
   return family;

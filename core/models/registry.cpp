@@ -45,7 +45,7 @@ const std::vector<ArchitectureInfo>& architectures() {
   static const std::vector<ArchitectureInfo> table = [] {
     std::vector<ArchitectureInfo> t;
     for (const ArchitectureFamily* f : families())
-      for (const auto& n : f->names) t.push_back({n.name, n.model_type, f->modality, f->make, &f->structure});
+      for (const auto& n : f->names) t.push_back({n.name, n.model_type, n.gguf_arch, f->modality, f->make, &f->structure});
     return t;
   }();
   return table;

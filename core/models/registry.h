@@ -12,6 +12,7 @@ namespace quench {
 struct ArchitectureInfo {
   const char* name;        // config.json "architectures"[0]
   const char* model_type;  // config.json "model_type"
+  const char* gguf_arch;   // llama.cpp's name for it ("" when GGUF cannot hold it)
   Modality modality;
   std::unique_ptr<Model> (*make)(std::shared_ptr<const Checkpoint>);
   const Structure* structure;  // the family's, declared by its architecture file
