@@ -59,6 +59,8 @@ if a.sparse:
         with open(path, "wb") as f:
             f.write(struct.pack("<Q", len(h)) + h)
             f.truncate(8 + len(h) + off)
+elif torch is None and np is None:
+    p.error("random weights need torch or numpy (Debian: python3-numpy); --sparse needs neither")
 elif torch is not None:
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     g = torch.Generator(device=dev).manual_seed(0)

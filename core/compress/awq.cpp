@@ -138,7 +138,7 @@ const WeightMethodInfo& awq_method() {
       WeightMethod::Awq, "awq", "AWQ", MethodData::InputRows, {"grid", "clip_search"},
       [](const WeightQuant&, int64_t, int64_t, double slots) { return slots * 16.0; },
       "",
-      // The block's scales are folded already (Pipeline::awq_scales); the clip search runs on the
+      // The block's scales are folded already (awq_block_scales, run before the block); the clip search runs on the
       // scaled inputs.
       [](WeightMethodCall& c) {
         const WeightQuant& w = c.setting;

@@ -29,8 +29,10 @@ at::Tensor hqq_quantize(const at::Tensor& w2d, const WeightQuant& s, HqqInfo* in
   const at::Tensor W = w2d.to(at::kFloat).reshape({out * (in / g), g});
   const double qmax = std::pow(2.0, s.bits) - 1;
   const at::Tensor lo = std::get<0>(W.min(1, true)), hi = std::get<0>(W.max(1, true));
-  // 1/s as the reference keeps it, bounded where a group is constant.
-  const at::Tensor inv = (qmax / (hi - lo)).clamp_max(2e4);
+  // 1/s as the reference keeps it. Its clamp to 2e4 guards float16, which this float32 pass does
+  // not need; only a constant group (no range) takes 1.
+  const at::Tensor range = hi - lo;
+  const at::Tensor inv = at::where(range > 0, qmax / range.clamp_min(std::numeric_limits<float>::min()), at::ones_like(range));
   at::Tensor zero = -lo * inv;
   auto dequant = [&](const at::Tensor& z, at::Tensor* wq) {
     *wq = at::round(W * inv + z).clamp(0, qmax);
@@ -43,15 +45,17 @@ at::Tensor hqq_quantize(const at::Tensor& w2d, const WeightQuant& s, HqqInfo* in
   double beta = kBeta;
   int iterations = 0;
   for (int i = 0; i < kIters; ++i) {
-    const at::Tensor r = dequant(zero, &wq);
-    const at::Tensor e = shrink_lp(W - r, beta);
+    // wq and best_r belong to the current zero.
+    const at::Tensor e = shrink_lp(W - best_r, beta);
     const at::Tensor next = (wq - (W - e) * inv).mean(1, true);
     beta *= kKappa;
-    const at::Tensor rn = dequant(next, &wq);
+    at::Tensor next_wq;
+    const at::Tensor rn = dequant(next, &next_wq);
     const double err = (W - rn).abs().mean().item<double>();
     if (!(err < best)) break;
     best = err;
     best_r = rn;
+    wq = next_wq;
     zero = next;
     ++iterations;
   }
@@ -74,11 +78,12 @@ const WeightMethodInfo& hqq_method() {
         HqqInfo info;
         c.weight = hqq_quantize(c.weight, c.setting, &info);
         c.details["hqq_iterations"] = info.iterations;
-        c.details["hqq_abs_error_vs_minmax"] = info.minmax_abs_error > 0 ? info.mean_abs_error / info.minmax_abs_error : 1.0;
+        // against its own min–max start (a fractional zero: not quite RTN, which rounds the zero)
+        c.details["hqq_abs_error_vs_start"] = info.minmax_abs_error > 0 ? info.mean_abs_error / info.minmax_abs_error : 1.0;
       },
       nullptr,
       [](const WeightQuant& w, const std::function<void(const char*, const std::string&)>& fail) {
-        if (w.fp8 || w.ggml || w.olive) fail("method", "\"hqq\" fits zero points on an integer grid (type \"int\", format \"int\")");
+        if (w.ggml) fail("method", "\"hqq\" fits zero points on an integer grid (format \"int\"), not on a ggml block type");
         if (w.symmetric) fail("symmetric", "method \"hqq\" fits each group's zero point (symmetric: false)");
         if (w.strategy == WeightStrategy::Tensor) fail("strategy", "method \"hqq\" quantizes groups or rows (strategy \"group\" or \"channel\")");
       },

@@ -1,6 +1,6 @@
 #pragma once
 // The weight quantization methods ("method" in a recipe's weights section), each declared once in
-// its own file (rtn.cpp, gptq.cpp, awq.cpp, dgq.cpp): its name, the options it owns, the
+// its own file (rtn.cpp, gptq.cpp, awq.cpp, dgq.cpp, hqq.cpp): its name, the options it owns, the
 // calibration data it needs, the storage it adds to a quantized weight, whether an exporter can
 // hold its result, and how it quantizes one layer. The recipe parser, the pipeline, the size
 // estimate, the exporters and the recipe editor read this table instead of switching on methods.

@@ -213,7 +213,7 @@ std::string ct_exportable(const Model& model, const ResolvedRecipe& plan) {
     if (l.weights && l.weights->olive)
       return l.layer + ": OliVe's outlier-victim pairs have no compressed-tensors layout (no engine runs them)";
     if (l.weights && *weight_method(l.weights->method).unexportable)
-      return l.layer + ": " + weight_method(l.weights->method).unexportable + " have no compressed-tensors layout (vLLM has no kernel for them)";
+      return l.layer + ": " + weight_method(l.weights->method).unexportable + " have no compressed-tensors layout";
     if (l.weights && l.weights->ggml && !is_fp4(*l.weights))
       return l.layer + ": weights " + l.weights->describe() + " are a ggml block type; use --format gguf";
     if (l.weights && is_fp4(*l.weights) && l.input)

@@ -91,11 +91,15 @@ QString ActivationPage::meaningOf(const std::string& point) const {
 void ActivationPage::showLayer(const ModelSession& session, int row) {
   const std::string& layer = session.layer(row).name;
   shown_ = session.pointsOf(row);
-  // What an internal point is, as its architecture file describes it (a layer's own input and
-  // output need no words).
-  meanings_.clear();
-  if (session.model())
-    for (const PointInfo& p : session.model()->points()) meanings_[p.name] = QString::fromStdString(p.description);
+  // What an internal point is, as its architecture file describes it; a layer's own input and
+  // output need no words. Read once per model.
+  if (session.model().get() != meanings_of_) {
+    meanings_.clear();
+    meanings_of_ = session.model().get();
+    if (meanings_of_)
+      for (const PointInfo& p : meanings_of_->points())
+        if (p.layer.empty() || (p.name != p.layer + ":input" && p.name != p.layer + ":output")) meanings_[p.name] = QString::fromStdString(p.description);
+  }
   const QSignalBlocker block(table_);
   table_->setRowCount(static_cast<int>(shown_.size()));
   int pick = -1;

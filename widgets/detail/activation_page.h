@@ -17,6 +17,7 @@ class QTableWidget;
 
 namespace quench {
 struct LayerStats;
+class Model;
 }
 
 namespace quench::gui {
@@ -57,6 +58,7 @@ class ActivationPage : public DetailPage {
 
   std::vector<const LayerStats*> shown_;
   std::map<std::string, QString> meanings_;  // point → its architecture's description
+  const quench::Model* meanings_of_ = nullptr;  // the model they were read from
   QString suffix_ = QStringLiteral("input");  // the point kind the user last picked
 };
 

@@ -123,11 +123,11 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   group_fallback_->setObjectName(QStringLiteral("groupFallback"));
   group_fallback_->setToolTip(tr("group_fallback: the schemes (W4A16-G128, …) set it; without it such a layer is an error"));
   method_ = new QComboBox(this);
-  for (const WeightMethodInfo* m : weight_methods()) method_->addItem(QString::fromUtf8(m->title), QString::fromLatin1(m->name));
+  for (const WeightMethodInfo* m : weight_methods()) method_->addItem(tr(m->title), QString::fromLatin1(m->name));
   method_->setObjectName(QStringLiteral("method"));
   QStringList calibrated, plain;
   for (const WeightMethodInfo* m : weight_methods()) (m->data == MethodData::None ? plain : calibrated) << QString::fromLatin1(m->name).toUpper();
-  method_->setToolTip(tr("%1 calibrate on the calibration data; %2 needs none").arg(calibrated.join(QStringLiteral(", ")), plain.join(QStringLiteral(", "))));
+  method_->setToolTip(tr("Calibrated on the calibration data: %1. Data-free: %2.").arg(calibrated.join(QStringLiteral(", ")), plain.join(QStringLiteral(", "))));
   clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
   clip_->setObjectName(QStringLiteral("clip"));
   clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
