@@ -80,10 +80,17 @@ std::pair<at::Tensor, at::Tensor> KiviKvStore::append(const at::Tensor& k, const
   k_res_ = k_res_.defined() ? at::cat({k_res_, k}, 2) : k.contiguous();
   v_res_ = v_res_.defined() ? at::cat({v_res_, v}, 2) : v.contiguous();
   tokens_ += T;
-  // Keys: every full window goes out, per channel along time.
+  // Keys: every full window goes out, per channel along time, joining the earlier windows along
+  // a chunk dimension so that one dequantization reads them all.
   while (k_res_.size(2) >= R) {
     const at::Tensor out = k_res_.narrow(2, 0, R).permute({0, 1, 3, 2}).reshape({B * H * D, R});
-    keys_.push_back(pack_rows(out, s_));
+    Packed p = pack_rows(out, s_);
+    if (keys_.codes.defined()) {
+      keys_ = {at::cat({keys_.codes, p.codes.unsqueeze(1)}, 1), at::cat({keys_.scale, p.scale.unsqueeze(1)}, 1),
+               at::cat({keys_.zero, p.zero.unsqueeze(1)}, 1)};
+    } else {
+      keys_ = {p.codes.unsqueeze(1), p.scale.unsqueeze(1), p.zero.unsqueeze(1)};
+    }
     k_res_ = k_res_.narrow(2, R, k_res_.size(2) - R).contiguous();
   }
   // Values: all but the newest R tokens go out, per token along channels.
@@ -101,7 +108,11 @@ std::pair<at::Tensor, at::Tensor> KiviKvStore::append(const at::Tensor& k, const
   // What attention reads: the dequantized past, then the float window.
   const at::ScalarType dt = k.scalar_type();
   std::vector<at::Tensor> ks, vs;
-  for (const Packed& p : keys_) ks.push_back(unpack_rows(p, R, s_, dt).view({B, H, D, R}).permute({0, 1, 3, 2}));
+  if (keys_.codes.defined()) {
+    const int64_t n = keys_.codes.size(1);  // windows of R tokens
+    const Packed rows{keys_.codes.reshape({B * H * D * n, -1}), keys_.scale.reshape({B * H * D * n, -1}), keys_.zero.reshape({B * H * D * n, -1})};
+    ks.push_back(unpack_rows(rows, R, s_, dt).view({B, H, D, n * R}).transpose(2, 3));
+  }
   ks.push_back(k_res_);
   if (values_.codes.defined()) {
     const int64_t t = values_.codes.size(2);
@@ -114,8 +125,8 @@ std::pair<at::Tensor, at::Tensor> KiviKvStore::append(const at::Tensor& k, const
 
 int64_t KiviKvStore::bytes() const {
   int64_t n = 0;
-  for (const Packed& p : keys_) n += p.bytes();
-  if (values_.codes.defined()) n += values_.bytes();
+  for (const Packed* p : {&keys_, &values_})
+    if (p->codes.defined()) n += p->bytes();
   for (const at::Tensor* t : {&k_res_, &v_res_})
     if (t->defined()) n += t->numel() * static_cast<int64_t>(t->element_size());
   return n;

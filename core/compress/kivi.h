@@ -49,9 +49,9 @@ class KiviKvStore : public KvStore {
 
  private:
   KvQuant s_;
-  // Keys: one Packed per R tokens, rows (b, h, d) of R values along time. Values: one Packed of
-  // [B, H, t, ·] (every token that left the window, D values each).
-  std::vector<Packed> keys_;
+  // Keys: one Packed of [B·H·D, n, ·]: for each row (b, h, d), n windows of R values along time.
+  // Values: one Packed of [B, H, t, ·] (every token that left the window, D values each).
+  Packed keys_;
   Packed values_;
   at::Tensor k_res_, v_res_;           // the float windows [B, H, r, D]
   int64_t tokens_ = 0;
