@@ -37,6 +37,20 @@ p.add_argument("--tokenizer-from", default="")
 p.add_argument("--sparse", action="store_true", help="headers only, the data as file holes (all zeros)")
 a = p.parse_args()
 os.makedirs(a.out, exist_ok=True)
+
+
+def write_header(f, tensors, metadata):
+    """The safetensors header of bf16 `tensors` (anything with .shape and .nbytes); returns the file's full size."""
+    header, off = {"__metadata__": metadata}, 0
+    for k, t in tensors.items():
+        header[k] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + t.nbytes]}
+        off += t.nbytes
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    f.write(struct.pack("<Q", len(h)) + h)
+    return 8 + len(h) + off
+
+
 if a.sparse:
     class Hole:  # a tensor's shape and size, no values
         def __init__(self, *shape):
@@ -50,15 +64,8 @@ if a.sparse:
         return t.nbytes
 
     def save_file(tensors, path, metadata):
-        header, off = {"__metadata__": metadata}, 0
-        for k, t in tensors.items():
-            header[k] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + t.nbytes]}
-            off += t.nbytes
-        h = json.dumps(header).encode()
-        h += b" " * (-len(h) % 8)
         with open(path, "wb") as f:
-            f.write(struct.pack("<Q", len(h)) + h)
-            f.truncate(8 + len(h) + off)
+            f.truncate(write_header(f, tensors, metadata))
 elif torch is None and np is None:
     p.error("random weights need torch or numpy (Debian: python3-numpy); --sparse needs neither")
 elif torch is not None:
@@ -87,14 +94,8 @@ else:
         return t.nbytes
 
     def save_file(tensors, path, metadata):
-        header, off = {"__metadata__": metadata}, 0
-        for k, t in tensors.items():
-            header[k] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + t.nbytes]}
-            off += t.nbytes
-        h = json.dumps(header).encode()
-        h += b" " * (-len(h) % 8)
         with open(path, "wb") as f:
-            f.write(struct.pack("<Q", len(h)) + h)
+            write_header(f, tensors, metadata)
             for t in tensors.values():
                 f.write(np.ascontiguousarray(t).tobytes())
 

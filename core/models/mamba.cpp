@@ -110,11 +110,7 @@ const ArchitectureFamily& mamba_family() {
     // x_proj reads x, quantized once at mixer:x (a percentile range: the scan input has outliers);
     // x_proj's output (Δ-low-rank, B, C) and dt_proj's share a scale each; out_proj's input is
     // Hadamard-rotated.
-    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}};
-    const nlohmann::json a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}};
-    nlohmann::json a8x = a8;
-    a8x["observer"] = "percentile";
-    a8x["percentile"] = 99.999;
+    const auto [w8, a8, a8x] = quamba_settings();
     s.quamba = {{"default", {{"weights", w8}, {"activations", a8}}},
                 {"overrides", nlohmann::json::array({
                                   {{"match", "*.mixer.in_proj"}, {"output_activations", a8}},
@@ -126,19 +122,14 @@ const ArchitectureFamily& mamba_family() {
                 {"points", nlohmann::json::array({{{"match", "*.mixer:x"}, {"activations", a8x}}})}};
     // A and D carry no ".weight" suffix in llama.cpp; dt_proj's bias is ssm_dt.bias (Mamba-2's
     // dt_bias maps there too: the tables differ).
-    s.gguf_tensors = {
-        {"backbone.embeddings.weight", "token_embd.weight"},
-        {"backbone.norm_f.weight", "output_norm.weight"},
-        {"lm_head.weight", "output.weight"},
-        {"backbone.layers.{N}.norm.weight", "blk.{N}.attn_norm.weight"},
-        {"backbone.layers.{N}.mixer.in_proj.weight", "blk.{N}.ssm_in.weight"},
-        {"backbone.layers.{N}.mixer.conv1d.{W}", "blk.{N}.ssm_conv1d.{W}"},
+    s.gguf_tensors = backbone_gguf_tensors();
+    s.gguf_tensors.insert(s.gguf_tensors.end(), {
         {"backbone.layers.{N}.mixer.x_proj.weight", "blk.{N}.ssm_x.weight"},
         {"backbone.layers.{N}.mixer.dt_proj.{W}", "blk.{N}.ssm_dt.{W}"},
         {"backbone.layers.{N}.mixer.A_log", "blk.{N}.ssm_a"},
         {"backbone.layers.{N}.mixer.D", "blk.{N}.ssm_d"},
         {"backbone.layers.{N}.mixer.out_proj.weight", "blk.{N}.ssm_out.weight"},
-    };
+    });
     return f;
   }();
   return family;

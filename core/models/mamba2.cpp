@@ -129,11 +129,7 @@ const ArchitectureFamily& mamba2_family() {
     s.stages = {{"mixer.in_proj"}, {"mixer.conv1d"}, {"mixer.out_proj"}};
     // Quamba (W8A8): the conv's input and the scan's x (percentile range: outliers), B and C
     // quantized; out_proj's input Hadamard-rotated.
-    const nlohmann::json w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}};
-    const nlohmann::json a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}};
-    nlohmann::json a8x = a8;
-    a8x["observer"] = "percentile";
-    a8x["percentile"] = 99.999;
+    const auto [w8, a8, a8x] = quamba_settings();
     s.quamba = {{"default", {{"weights", w8}, {"activations", a8}}},
                 {"overrides", nlohmann::json::array({
                                   {{"match", "*.mixer.conv1d"}, {"weights", w8}, {"activations", a8}},
@@ -146,19 +142,14 @@ const ArchitectureFamily& mamba2_family() {
                            })}};
     // Its heads share B and C within a group: Quamba2 sorts and clusters them.
     s.ssd_head_reorder = true;
-    s.gguf_tensors = {
-        {"backbone.embeddings.weight", "token_embd.weight"},
-        {"backbone.norm_f.weight", "output_norm.weight"},
-        {"lm_head.weight", "output.weight"},
-        {"backbone.layers.{N}.norm.weight", "blk.{N}.attn_norm.weight"},
-        {"backbone.layers.{N}.mixer.in_proj.weight", "blk.{N}.ssm_in.weight"},
-        {"backbone.layers.{N}.mixer.conv1d.{W}", "blk.{N}.ssm_conv1d.{W}"},
+    s.gguf_tensors = backbone_gguf_tensors();
+    s.gguf_tensors.insert(s.gguf_tensors.end(), {
         {"backbone.layers.{N}.mixer.dt_bias", "blk.{N}.ssm_dt.bias"},
         {"backbone.layers.{N}.mixer.A_log", "blk.{N}.ssm_a"},
         {"backbone.layers.{N}.mixer.D", "blk.{N}.ssm_d"},
         {"backbone.layers.{N}.mixer.norm.weight", "blk.{N}.ssm_norm.weight"},
         {"backbone.layers.{N}.mixer.out_proj.weight", "blk.{N}.ssm_out.weight"},
-    };
+    });
     return f;
   }();
   return family;

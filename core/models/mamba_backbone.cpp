@@ -68,4 +68,25 @@ at::Tensor MambaBackbone::final_norm(const at::Tensor& h) { return rms_norm(h.to
 
 at::Tensor MambaBackbone::output(const at::Tensor& normed) { return head_->forward(normed); }
 
+QuambaSettings quamba_settings() {
+  QuambaSettings q;
+  q.w8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"method", "rtn"}};
+  q.a8 = {{"bits", 8}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}, {"observer", "minmax"}};
+  q.a8x = q.a8;
+  q.a8x["observer"] = "percentile";
+  q.a8x["percentile"] = 99.999;
+  return q;
+}
+
+std::vector<std::pair<std::string, std::string>> backbone_gguf_tensors() {
+  return {
+      {"backbone.embeddings.weight", "token_embd.weight"},
+      {"backbone.norm_f.weight", "output_norm.weight"},
+      {"lm_head.weight", "output.weight"},
+      {"backbone.layers.{N}.norm.weight", "blk.{N}.attn_norm.weight"},
+      {"backbone.layers.{N}.mixer.in_proj.weight", "blk.{N}.ssm_in.weight"},
+      {"backbone.layers.{N}.mixer.conv1d.{W}", "blk.{N}.ssm_conv1d.{W}"},
+  };
+}
+
 }  // namespace quench

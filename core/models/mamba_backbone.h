@@ -3,8 +3,11 @@
 // backbone.embeddings → per layer a pre-norm (backbone.layers.i.norm) and the mixer, added to a
 // residual stream kept in float32 when residual_in_fp32 → backbone.norm_f → lm_head (tied to the
 // embeddings unless the config says otherwise). The architecture files bind and compute the mixer.
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/models/model.h"
@@ -48,5 +51,15 @@ class MambaBackbone : public Model {
   std::vector<std::string> prefixes_;
   std::vector<at::Tensor*> norms_;  // [hidden] per block
 };
+
+// What Mamba and Mamba-2 declare alike (their architecture files add their mixers' own).
+// Quamba's settings: static symmetric per-tensor 8-bit weights (w8) and activations (a8), and the
+// scan input's percentile range (a8x: the 99.999th |x| percentile, as the paper clips it).
+struct QuambaSettings {
+  nlohmann::json w8, a8, a8x;
+};
+QuambaSettings quamba_settings();
+// The GGUF tensor names of the backbone: embeddings, final norm, head, the block's norm, in_proj, conv1d.
+std::vector<std::pair<std::string, std::string>> backbone_gguf_tensors();
 
 }  // namespace quench
