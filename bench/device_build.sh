@@ -1,5 +1,5 @@
 # Sourced by the real-size bench scripts on the GPU machine: sets OUT and B and builds quench-cli
-# there (libtorch from the machine's torch wheel, SQLite and nlohmann from .carry/sysroot), and the
+# there (libtorch from the machine's torch wheel, SQLite, nlohmann and CLI11 from .carry/sysroot: libsqlite3-dev, nlohmann-json3-dev and libcli11-dev unpacked there with dpkg -x), and the
 # targets in QUENCH_DEVICE_TARGETS besides (e.g. quench_gpu_tests).
 OUT=${OUT:-/tmp/quench-out}
 mkdir -p "$OUT"

@@ -7,6 +7,7 @@ PKGS=(
   libtorch-dev                      # libtorch 1.13 (CPU); the GPU machine brings its own 2.x
   libopenblas0-openmp               # without it libtorch falls back to the reference BLAS (~100x slower matmuls)
   libsqlite3-dev nlohmann-json3-dev libgtest-dev
+  libcli11-dev                      # quench-cli's options and --help
   libpcre2-dev                      # tokenizer split regexes (\p{L}, lookahead)
   zlib1g-dev libpng-dev libjpeg-dev # datasets: gzip'd IDX, PNG/JPEG image folders
   qt6-base-dev qt6-svg-dev libqcustomplot-dev  # the workbench window

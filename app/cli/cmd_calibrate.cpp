@@ -25,22 +25,6 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli calibrate MODEL_DIR (--text FILE | --images IDX | --image-folder DIR\n"
-    "                                       | --calib FILE | --calib-images IDX | --calib-image-folder DIR)\n"
-    "                            [--samples 128] [--seq 256] [--seed 0] [--first] [--batch 8] [--points PATTERN]\n"
-    "                            [--outlier-multiple 4] [--device cpu|cuda] [--dtype float32|float16|bfloat16]\n"
-    "                            [--max-memory GIB]\n"
-    "                            [--json] [--db FILE] [--name NAME] [--no-record]\n"
-    "Runs calibration data through the model and collects statistics at every observable point that\n"
-    "matches PATTERN (comma-separated globs over point names, e.g. '*:x,*self_attn:k'; default '*'), plus\n"
-    "weight statistics for every layer. Text: --samples windows of --seq tokens, at random positions\n"
-    "(seeded) or the first ones with --first. Images: --samples images (all with 0).\n"
-    "--calib / --calib-images / --calib-image-folder read the data as compress and sensitivity do\n"
-    "(random windows or the first images; --samples must be positive).\n"
-    "Prints one row per point (absmax, p99.99 of |x|, kurtosis, outlier channels); --json prints\n"
-    "everything, histograms' edges and counts included. The run is recorded as a 'calibrate' experiment.\n";
-
 // The data of --text / --images / --image-folder: like job_inputs' calibration data, plus --first
 // and --samples 0 (everything), which only a statistics run wants.
 CalibrationSet own_data(const Args& a, const std::string& dir, const Model& model, int64_t samples, int64_t seq, int64_t batch,
@@ -82,29 +66,41 @@ CalibrationSet own_data(const Args& a, const std::string& dir, const Model& mode
 }  // namespace
 
 int cmd_calibrate(const Argv& argv) {
-  std::set<std::string> valued = {"text", "images", "image-folder", "batch", "points", "outlier-multiple", "device", "dtype", "max-memory"};
-  for (const auto& o : calib_options()) valued.insert(o);
-  Args a(argv, with_record_flags({"json", "first"}), with_record_options(valued));
-  if (a.help()) {
-    std::cout << kUsage << kMaxMemoryHelp;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("calibrate",
+         "Runs calibration data through the model and collects statistics at every observable point that matches\n"
+         "--points, plus weight statistics for every layer. Prints one row per point (absmax, p99.99 of |x|, kurtosis,\n"
+         "outlier channels). The run is recorded as a 'calibrate' experiment.");
+  a.positional("MODEL_DIR", "the model folder, or a .gguf file (converted once into a checkpoint)");
+  a.option("text", "FILE", "calibration text: --samples windows of --seq tokens at random (seeded) positions, or the first ones "
+                           "with --first; --samples 0: every window");
+  a.option("images", "IDX", "calibration images (an IDX images file): --samples of them (0: all)");
+  a.option("image-folder", "DIR", "calibration images, a folder of PNG/JPEG files");
+  add_calibration_options(a, 128, 128);
+  a.one_of({"text", "images", "image-folder", "calib", "calib-images", "calib-image-folder"}, true,
+           "--text, --images, --image-folder (or --calib, --calib-images, --calib-image-folder, read as compress reads them: "
+           "random windows or the first images, --samples positive)");
+  a.flag("first", "the first --samples windows or images instead of a random choice");
+  a.option("batch", "N", "samples per forward pass", "8");
+  a.option("points", "PATTERN", "comma-separated globs over point names, e.g. '*:x,*self_attn:k'", "*");
+  a.option("outlier-multiple", "M", "a channel is an outlier when its absmax exceeds M times the median channel's",
+           fixed(kDefaultOutlierMultiple, 0));
+  add_device_options(a);
+  add_max_memory_option(a);
+  a.flag("json", "print everything, histograms' edges and counts included");
+  add_record_options(a, "calibrate");
+  if (!a.parse(argv)) return 0;
   const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
-  const int own = (a.get("text") ? 1 : 0) + (a.get("images") ? 1 : 0) + (a.get("image-folder") ? 1 : 0);
-  const int shared = (a.get("calib") ? 1 : 0) + (a.get("calib-images") ? 1 : 0) + (a.get("calib-image-folder") ? 1 : 0);
-  if (own + shared != 1)
-    throw UsageError("give exactly one of --text, --images, --image-folder (or --calib, --calib-images, --calib-image-folder)");
-  const int64_t samples = a.get_int("samples", 128), seq = a.get_int("seq", 256), batch = a.get_int("batch", 8);
-  const auto seed = static_cast<uint64_t>(a.get_int("seed", 0));
+  const bool shared = a.given("calib") || a.given("calib-images") || a.given("calib-image-folder");
+  const int64_t samples = a.get_int("samples", 128), seq = a.get_int("seq"), batch = a.get_int("batch");
+  const auto seed = static_cast<uint64_t>(a.get_int("seed"));
   if (samples < 0 || seq <= 0 || batch <= 0) throw UsageError("--samples must be ≥ 0, --seq and --batch positive");
   CalibrationOptions opts;
-  opts.points = a.get("points", "*");
-  opts.outlier_multiple = a.get_double("outlier-multiple", opts.outlier_multiple);
+  opts.points = *a.get("points");
+  opts.outlier_multiple = a.get_double("outlier-multiple");
   if (opts.outlier_multiple <= 1) throw UsageError("--outlier-multiple must be larger than 1");
   LoadOptions lo;
-  lo.device = parse_device(a.get("device", "cpu"));
-  lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  lo.device = parse_device(*a.get("device"));
+  lo.dtype = parse_dtype(*a.get("dtype"));
   lo.max_memory = max_memory_option(a);
   MemoryPlan plan;
   lo.plan = &plan;

@@ -25,52 +25,6 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli compress MODEL_DIR --recipe R.json|SCHEME|PRESET\n"
-    "                  (--calib FILE [--samples 64] [--seq 256] [--seed 0] | --calib-images IDX | --calib-image-folder DIR [--samples 256])\n"
-    "                  [--eval FILE [--ctx 256] [--max-windows N] | --eval-images IDX --eval-labels IDX | --eval-image-folder DIR\n"
-    "                   [--max-images N]] [--fidelity] [--speed] [--packed] [--measure-samples 16] [--search-samples 16]\n"
-    "                  [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB] [--db FILE] [--name NAME] [--no-record]\n"
-    "                  [--save-model PATH [--format safetensors|gguf|compressed-tensors] [--float-type f16|bf16|f32] [--force] [--no-export-check]]\n"
-    "                  [--plan] [--json]\n"
-    "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
-    "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
-    "bits, weight and output errors, the size estimate and the evaluation metrics, and prints a summary.\n"
-    "  --recipe      a recipe file (docs/recipes.md), a scheme (W8A8, W8A16, W4A16, W4A8, W4A16-G64, ...) or a preset\n"
-    "                (quamba). Recipe errors are reported before anything is recorded.\n"
-    "  --calib       calibration text: --samples random windows of --seq tokens (seed --seed). Image models:\n"
-    "                --calib-images (an IDX images file; labels are not needed) or --calib-image-folder.\n"
-    "  --eval        evaluate the compressed model as `quench-cli eval` does (perplexity / top-1 and top-5);\n"
-    "                --fidelity also loads the float model and records KL, top-1 agreement and logits SQNR.\n"
-    "  --speed       measure the compressed model's generation on this device (a prefill of --ctx, else --seq,\n"
-    "                tokens; decoding at batch 1 and 16) and record the tokens/s with the run\n"
-    "  --packed      run --eval and --speed with the 4-bit layers computed from their packed integers (int4, eight\n"
-    "                to an int32, float32 scales: the compressed-tensors layout) instead of fake-quantized floats; on\n"
-    "                CUDA, decoding's few rows use Quench's W4A16 kernel. Other layers run as they are.\n"
-    "  --measure-samples  calibration samples on which per-layer output errors are measured (0: skip)\n"
-    "  --search-samples   AWQ: calibration samples each candidate scale is scored on (block outputs)\n"
-    "  --save-model  write the compressed model to DIR (new or empty) as a checkpoint that quench-cli reads back:\n"
-    "                structurally pruned layers with their smaller shapes, pruned and quantized weights as their\n"
-    "                (dequantized) float values in the source checkpoint's dtype. Recipes with activation or KV-cache\n"
-    "                quantization, rotations or low-rank factors are refused (they live in the forward pass).\n"
-    "  --format gguf write PATH as one GGUF file for llama.cpp: layers quantized with a GGUF scheme (Q8_0, Q4_0,\n"
-    "                Q5_0, Q4_1, Q5_1, Q4_K, Q6_K, or weights.format) are stored as exactly those blocks, the rest in\n"
-    "                --float-type (default: the checkpoint's dtype, F32 checkpoints as F16); llama, mistral, qwen2, gpt2, mamba, mamba2.\n"
-    "  --format compressed-tensors  write DIR as a compressed-tensors checkpoint (vLLM, SGLang, transformers):\n"
-    "                integer weights packed (pack-quantized) or int8 with input activations (W8A8, int-quantized:\n"
-    "                dynamic per token, or static per tensor with each layer's calibrated input_scale and zero\n"
-    "                point), 2:4-pruned layers as sparse-24-bitmask, scales in F32; ggml formats, output\n"
-    "                activations, KIVI KV-cache quantization, rotations and low-rank factors are refused.\n"
-    "  --force       replace an existing GGUF file or a non-empty compressed-tensors directory\n"
-    "  --no-export-check  skip the check that follows every --save-model: the written model is opened again\n"
-    "                (a GGUF file through Quench's importer) and its logits on 4 calibration samples are compared\n"
-    "                with the compressed model's; recorded as export_top1_agreement, export_kl, export_logits_rel_error.\n"
-    "                A GGUF of more than 2 B parameters is read back tensor by tensor instead and compared with the\n"
-    "                compressed model's tensors: export_tensors_checked, export_tensors_inexact, export_weight_max_abs_error\n"
-    "  --plan        resolve the recipe, print each layer's setting and the size estimate, record nothing\n"
-    "  --json        one JSON object: {experiment_id, plan, size, layers, metrics, warnings}\n"
-    "  --no-record   run and print without recording an experiment (the database is not touched)\n";
-
 std::string opt_fixed(const std::optional<double>& v, int d) { return v ? fixed(*v, d) : "-"; }
 
 void print_plan(const ResolvedRecipe& plan, const SizeEstimate& size) {
@@ -108,30 +62,75 @@ void print_structured(const nlohmann::json& st) {
 }  // namespace
 
 int cmd_compress(const Argv& argv) {
-  std::set<std::string> valued = {"recipe", "device", "dtype", "db", "name", "measure-samples", "search-samples", "batch", "save-model", "format", "float-type", "max-memory"};
-  for (const auto& o : calib_options()) valued.insert(o);
-  for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "plan", "fidelity", "no-record", "force", "no-export-check", "speed", "packed"}, valued);
-  if (a.help()) {
-    std::cout << kUsage << kMaxMemoryHelp
-              << "                    Compressing a streamed model writes each compressed block to a temporary file\n"
-              << "                    (in the compute dtype) and reads it back from there; SmoothQuant, FLAP, RepQ-ViT,\n"
-              << "                    Quamba2 and static activation scales need the whole model and are refused.\n";
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("compress",
+         "Compresses MODEL_DIR as the recipe says (fake-quantization: weights quantized and dequantized, activations\n"
+         "and the KV cache quantized in the forward pass), records one `compress` experiment with per-layer settings,\n"
+         "bits, weight and output errors, the size estimate and the evaluation metrics, and prints a summary.\n"
+         "A run needs calibration data (--calib, --calib-images or --calib-image-folder); --plan does not.");
+  a.positional("MODEL_DIR", "the model folder, or a .gguf file (converted once into a checkpoint)");
+  a.option("recipe", "R.json|SCHEME|PRESET",
+           "a recipe file (docs/recipes.md), a scheme (W8A8, W8A16, W4A16, W4A8, W4A16-G64, ...) or a preset (quamba). "
+           "Recipe errors are reported before anything is recorded")
+      ->required();
+  add_calibration_options(a, 64, 256);
+  add_evaluation_options(a, "the compressed model is evaluated on it as `quench-cli eval` does");
+  a.option("batch", "N", "evaluation windows or images per forward pass", "16");
+  a.flag("fidelity", "with evaluation data: also load the float model and record KL, top-1 agreement and logits SQNR");
+  a.flag("speed", "measure the compressed model's generation on this device (a prefill of --ctx, else --seq, tokens; "
+                  "decoding at batch 1 and 16) and record the tokens/s with the run (text models)");
+  a.flag("packed", "run --eval and --speed with the 4-bit layers computed from their packed integers (int4, eight to an "
+                   "int32, float32 scales: the compressed-tensors layout) instead of fake-quantized floats; on CUDA, "
+                   "decoding's few rows use Quench's W4A16 kernel. Other layers run as they are. The compressed weights "
+                   "run from memory: not with --max-memory");
+  a.option("measure-samples", "N", "calibration samples on which per-layer output errors are measured (0: skip)", "16");
+  a.option("search-samples", "N", "AWQ: calibration samples each candidate scale is scored on (block outputs)", "16");
+  add_device_options(a);
+  add_max_memory_option(a);
+  a.declared("packed")->excludes(a.declared("max-memory"));
+  a.option("save-model", "PATH",
+           "write the compressed model to PATH. As safetensors (the default --format): a new or empty folder holding a "
+           "checkpoint that quench-cli reads back: structurally pruned layers with their smaller shapes, pruned and "
+           "quantized weights as their (dequantized) float values in the source checkpoint's dtype; recipes with "
+           "activation or KV-cache quantization, rotations or low-rank factors are refused (they live in the forward pass)");
+  a.option("format", "safetensors|gguf|compressed-tensors",
+           "how --save-model writes PATH. safetensors: see --save-model. gguf: one GGUF file for llama.cpp (llama, "
+           "mistral, qwen2, gpt2, mamba, mamba2): layers quantized with a GGUF scheme (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, "
+           "Q4_K, Q6_K, or weights.format) are stored as exactly those blocks, the rest in --float-type. "
+           "compressed-tensors: a folder for vLLM, SGLang and transformers: integer weights packed (pack-quantized) "
+           "or int8 with input activations (W8A8, int-quantized: dynamic per token, or static per tensor with each "
+           "layer's calibrated input_scale and zero point), 2:4-pruned layers as sparse-24-bitmask, scales in F32; "
+           "ggml formats, output activations, KIVI KV-cache quantization, rotations and low-rank factors are refused",
+           "safetensors");
+  a.option("float-type", "f16|bf16|f32",
+           "--format gguf: the type of the tensors not stored as quantized blocks (default: the checkpoint's dtype, F32 "
+           "checkpoints as F16)");
+  a.flag("force", "replace an existing GGUF file or a non-empty compressed-tensors directory");
+  a.flag("no-export-check",
+         "skip the check that follows every --save-model: the written model is opened again (a GGUF file through "
+         "Quench's importer) and its logits on 4 calibration samples are compared with the compressed model's; "
+         "recorded as export_top1_agreement, export_kl, export_logits_rel_error. A GGUF of more than 2 billion "
+         "parameters is read back tensor by tensor instead and compared with the compressed model's tensors: "
+         "export_tensors_checked, export_tensors_inexact, export_weight_max_abs_error");
+  for (const char* o : {"format", "float-type", "force", "no-export-check"}) a.declared(o)->needs(a.declared("save-model"));
+  a.flag("plan", "resolve the recipe, print each layer's setting and the size estimate, record nothing");
+  a.flag("json", "one JSON object: {experiment_id, plan, size, layers, metrics, warnings}");
+  add_record_options(a, "compress");
+  a.declared("name")->description("the experiment's name (default: the recipe's \"name\", else \"compress RECIPE\")");
+  a.footer("With --max-memory, compressing a streamed model writes each compressed block to a temporary file (in the\n"
+           "compute dtype) and reads it back from there; SmoothQuant, FLAP, RepQ-ViT, Quamba2 and static activation\n"
+           "scales need the whole model and are refused.");
+  if (!a.parse(argv)) return 0;
   const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   const std::string recipe_arg = a.require("recipe");
   LoadOptions lo;
-  lo.device = parse_device(a.get("device", "cpu"));
-  lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  lo.device = parse_device(*a.get("device"));
+  lo.dtype = parse_dtype(*a.get("dtype"));
   lo.max_memory = max_memory_option(a);
-  if (a.flag("packed") && lo.max_memory) throw UsageError("--packed runs the compressed weights from memory; leave out --max-memory");
   MemoryPlan memory;
   lo.plan = &memory;
-  const int64_t measure = a.get_int("measure-samples", 16);
+  const int64_t measure = a.get_int("measure-samples");
   if (measure < 0) throw UsageError("--measure-samples must be ≥ 0");
-  const int64_t search = a.get_int("search-samples", 16);
+  const int64_t search = a.get_int("search-samples");
   if (search <= 0) throw UsageError("--search-samples must be positive");
 
   // Everything that can be wrong with the inputs is found before the experiment is recorded.
@@ -140,23 +139,22 @@ int cmd_compress(const Argv& argv) {
   if (lo.max_memory) std::cerr << memory.describe() << "\n";
   const ResolvedRecipe plan = resolve(recipe, *model);
   const SizeEstimate estimate = estimate_size(*model, plan);
+  // --format, --float-type, --force and --no-export-check need --save-model (declared above).
   const std::string save_dir = a.get("save-model", "");
-  const std::string format = a.get("format", "safetensors");
+  const std::string format = *a.get("format");
   if (format != "safetensors" && format != "gguf" && format != "compressed-tensors")
     throw UsageError("--format: \"" + format + "\" is not safetensors, gguf or compressed-tensors");
-  if (save_dir.empty() && (a.get("format") || a.get("float-type") || a.flag("force") || a.flag("no-export-check")))
-    throw UsageError("--format, --float-type, --force and --no-export-check apply to --save-model");
   if (!save_dir.empty() && format == "gguf") {
     const std::string why = gguf_exportable(*model, plan);
     if (!why.empty()) throw UsageError("--format gguf: " + why);
     check_gguf_target(save_dir, a.flag("force"));
   } else if (!save_dir.empty() && format == "compressed-tensors") {
-    if (a.get("float-type")) throw UsageError("--float-type applies to --format gguf");
+    if (a.given("float-type")) throw UsageError("--float-type applies to --format gguf");
     const std::string why = ct_exportable(*model, plan);
     if (!why.empty()) throw UsageError("--format compressed-tensors: " + why);
     check_ct_target(save_dir, a.flag("force"));
   } else if (!save_dir.empty()) {
-    if (a.get("float-type") || a.flag("force")) throw UsageError("--float-type and --force apply to --format gguf or compressed-tensors");
+    if (a.given("float-type") || a.flag("force")) throw UsageError("--float-type and --force apply to --format gguf or compressed-tensors");
     const std::string why = saveable_reason(plan);
     if (!why.empty()) throw UsageError("--save-model: " + why);
     check_save_target(save_dir);
@@ -172,14 +170,14 @@ int cmd_compress(const Argv& argv) {
   ImageDataset eval_images;
   auto eval = load_evaluation(a, dir, model->modality(), eval_images);
   if (a.flag("fidelity") && !eval) throw UsageError("--fidelity needs evaluation data (--eval or --eval-images)");
-  if (eval) eval->options.batch = a.get_int("batch", 16);
+  if (eval) eval->options.batch = a.get_int("batch");
 
   StoreOrScratch db(a);
   Store& store = db.store();
   const bool record = db.recorded();
   CompressRunSpec rs;
   rs.name = a.get("name", recipe.name.empty() ? "compress " + recipe_arg : recipe.name);
-  rs.device = a.get("device", "cpu");
+  rs.device = *a.get("device");
   rs.calib = dataset_record(calib_info.path, calib_info.kind);
   rs.calib.samples = calib_info.samples;
   std::unique_ptr<Model> reference;
@@ -201,7 +199,7 @@ int cmd_compress(const Argv& argv) {
   if (a.flag("speed")) {
     if (!model->can_decode())
       throw UsageError("--speed measures decoding, and " + model->architecture() + " has no decoding cache (text models have one)");
-    rs.speed_prompt_tokens = eval ? eval->options.ctx : a.get_int("seq", 256);
+    rs.speed_prompt_tokens = eval ? eval->options.ctx : a.get_int("seq");
   }
   rs.packed = a.flag("packed");
   const CompressRun run = run_compress(store, *model, recipe, plan, *calib, rs, terminal_progress("compress"));

@@ -21,41 +21,39 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli diff FLOAT_DIR QUANTIZED [--text FILE [--ctx 256] [--max-windows N] [--batch 16]] [--top 3] [--json]\n"
-    "Compares every compressible layer of QUANTIZED (a .gguf file, a compressed-tensors checkpoint or any\n"
-    "checkpoint directory) with the same layer of FLOAT_DIR, matched by Hugging Face name (a missing\n"
-    "layer or a shape mismatch is an error):\n"
-    "  SQNR dB     10·log10(Σw² / Σ(w−ŵ)²); \"exact\" when the weights are identical\n"
-    "  rel MSE     Σ(w−ŵ)² / Σw²\n"
-    "  outliers    the --top input channels (columns) holding the largest share of the layer's squared\n"
-    "              error, with that share and the channel's largest |w| in the float model\n"
-    "  type        how the layer is stored: its GGUF tensor type, or its compressed-tensors scheme\n"
-    "              (\"int4 g128 asym act-order\", \"2:4 int8 channel\")\n"
-    "--text: both models' perplexity on the same windows of FILE (tokenized with FLOAT_DIR's tokenizer).\n"
-    "  --json   one object: {\"layers\": [{\"name\", \"type\", \"shape\", \"sqnr_db\" (null when exact), \"rel_mse\", \"exact\",\n"
-    "           \"outliers\": [{\"channel\", \"error_share\", \"abs_max\"}]}], \"perplexity\": {\"float\", \"quantized\", \"tokens\", \"windows\"}}\n"
-    "A .gguf file is converted once into ~/.cache/quench/gguf/ ($XDG_CACHE_HOME) and read from there.\n";
-
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 }  // namespace
 
 int cmd_diff(const Argv& argv) {
-  Args a(argv, {"json"}, {"text", "ctx", "max-windows", "batch", "top"});
-  if (a.help()) {
-    std::cout << kUsage;
-    return 0;
-  }
-  a.expect_positional({"FLOAT_DIR", "QUANTIZED"});
+  Args a("diff",
+         "Compares every compressible layer of QUANTIZED with the same layer of FLOAT_DIR, matched by Hugging Face name\n"
+         "(a missing layer or a shape mismatch is an error):\n"
+         "  SQNR dB     10·log10(Σw² / Σ(w−ŵ)²); \"exact\" when the weights are identical\n"
+         "  rel MSE     Σ(w−ŵ)² / Σw²\n"
+         "  outliers    the --top input channels (columns) holding the largest share of the layer's squared error, with\n"
+         "              that share and the channel's largest |w| in the float model\n"
+         "  type        how the layer is stored: its GGUF tensor type, or its compressed-tensors scheme\n"
+         "              (\"int4 g128 asym act-order\", \"2:4 int8 channel\")");
+  a.positional("FLOAT_DIR", "the float model folder");
+  a.positional("QUANTIZED", "a .gguf file (converted once into ~/.cache/quench/gguf/, $XDG_CACHE_HOME), a compressed-tensors "
+                            "checkpoint or any checkpoint folder");
+  a.option("text", "FILE", "also both models' perplexity on the same windows of FILE (tokenized with FLOAT_DIR's tokenizer)");
+  a.option("ctx", "N", "tokens per window", "256")->needs(a.declared("text"));
+  a.option("max-windows", "N", "evaluate at most N windows (0: all)", "0")->needs(a.declared("text"));
+  a.option("batch", "N", "windows per forward pass", "16");
+  a.option("top", "N", "outlier channels shown per layer", "3");
+  a.flag("json", "one object: {\"layers\": [{\"name\", \"type\", \"shape\", \"sqnr_db\" (null when exact), \"rel_mse\", \"exact\", "
+                 "\"outliers\": [{\"channel\", \"error_share\", \"abs_max\"}]}], \"perplexity\": {\"float\", \"quantized\", \"tokens\", "
+                 "\"windows\"}}");
+  if (!a.parse(argv)) return 0;
   const std::string float_dir = a.positional()[0], quantized = a.positional()[1];
-  const int64_t top = a.get_int("top", 3);
+  const int64_t top = a.get_int("top");
   if (top < 0) throw UsageError("--top must be 0 or more");
   EvalOptions o;
-  o.ctx = a.get_int("ctx", 256);
-  o.max_windows = a.get_int("max-windows", 0);
-  o.batch = a.get_int("batch", 16);
+  o.ctx = a.get_int("ctx");
+  o.max_windows = a.get_int("max-windows");
+  o.batch = a.get_int("batch");
   if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
-  if (!a.get("text") && (a.get("ctx") || a.get("max-windows"))) throw UsageError("--ctx and --max-windows need --text");
 
   // Weights stay as stored (mapped) unless the models must run: the comparison reads one layer at a time.
   LoadOptions lo;

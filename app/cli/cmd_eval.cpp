@@ -20,51 +20,47 @@
 
 namespace quench::cli {
 
-namespace {
-const char* kUsage =
-    "usage: quench-cli eval MODEL_DIR|MODEL.gguf (--text FILE [--ctx 256] [--stride N] [--max-windows N]\n"
-    "                                  | --images IDX --labels IDX | --image-folder DIR [--max-images N])\n"
-    "                       [--batch 16] [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB]\n"
-    "                       [--speed] [--packed] [--json] [--db FILE] [--name NAME] [--no-record]\n"
-    "Text: perplexity over windows of --ctx tokens (non-overlapping by default; --stride for sliding windows),\n"
-    "tokenized with MODEL_DIR/tokenizer.json, no special tokens added. FILE may be a .txt file, a folder of\n"
-    ".txt files or a .jsonl file with a \"text\" field.\n"
-    "Images: top-1 and top-5 accuracy, preprocessed as MODEL_DIR/preprocessor_config.json says.\n"
-    "  --json   one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or\n"
-    "           {\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}\n"
-    "  --speed  also measure generation on this device: a prefill of --ctx tokens, then decoding at batch\n"
-    "           1 and 16 (tokens/s, recorded with the run; text models)\n"
-    "  --packed run the 4-bit layers of a compressed-tensors checkpoint from their stored integers (on CUDA,\n"
-    "           decoding's few rows through Quench's W4A16 kernel) instead of decoding them to floats first\n"
-    "The run is recorded as an 'evaluate' experiment in the store (--db, default ~/.local/share/quench/quench.db)\n"
-    "unless --no-record; compare runs with `quench-cli experiments compare`.\n";
-}  // namespace
-
 int cmd_eval(const Argv& argv) {
-  Args a(argv, with_record_flags({"json", "speed", "packed"}),
-         with_record_options({"text", "ctx", "stride", "max-windows", "images", "labels", "image-folder", "max-images", "batch",
-                              "device", "dtype", "max-memory"}));
-  if (a.help()) {
-    std::cout << kUsage << kMaxMemoryHelp;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("eval",
+         "Text: perplexity over windows of --ctx tokens, tokenized with MODEL_DIR/tokenizer.json, no special tokens added.\n"
+         "Images: top-1 and top-5 accuracy, preprocessed as MODEL_DIR/preprocessor_config.json says.\n"
+         "The run is recorded as an 'evaluate' experiment in the store unless --no-record; compare runs with\n"
+         "`quench-cli experiments compare`.");
+  a.positional("MODEL_DIR", "the model folder, or a .gguf file (converted once into a checkpoint)");
+  a.option("text", "FILE", "a .txt file, a folder of .txt files or a .jsonl file with a \"text\" field");
+  a.option("images", "IDX", "images, an IDX file (with --labels)");
+  a.option("labels", "IDX", "the labels of --images");
+  a.declared("images")->needs(a.declared("labels"));
+  a.option("image-folder", "DIR", "images, a folder with a subfolder per class");
+  a.one_of({"text", "images", "image-folder"}, true, "--text, --images (with --labels) or --image-folder");
+  a.option("ctx", "N", "tokens per window", "256");
+  a.option("stride", "N", "sliding windows N tokens apart (0: non-overlapping)", "0");
+  a.option("max-windows", "N", "evaluate at most N text windows (0: all)", "0");
+  a.option("max-images", "N", "evaluate at most N images (0: all)", "0");
+  a.option("batch", "N", "windows or images per forward pass", "16");
+  add_device_options(a);
+  add_max_memory_option(a);
+  a.flag("speed", "also measure generation on this device: a prefill of --ctx tokens, then decoding at batch 1 and 16 "
+                  "(tokens/s, recorded with the run; text models)");
+  a.flag("packed", "run the 4-bit layers of a compressed-tensors checkpoint from their stored integers (on CUDA, decoding's few "
+                   "rows through Quench's W4A16 kernel) instead of decoding them to floats first");
+  a.flag("json", "one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or "
+                 "{\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}");
+  add_record_options(a, "evaluate");
+  if (!a.parse(argv)) return 0;
   const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
-  const int sources = (a.get("text") ? 1 : 0) + (a.get("images") ? 1 : 0) + (a.get("image-folder") ? 1 : 0);
-  if (sources != 1) throw UsageError("give exactly one of --text, --images (with --labels) or --image-folder");
-  if (a.get("images") && !a.get("labels")) throw UsageError("--images needs --labels");
   EvalOptions o;
-  o.ctx = a.get_int("ctx", 256);
-  o.stride = a.get_int("stride", 0);
-  o.max_windows = a.get_int("max-windows", 0);
-  o.max_images = a.get_int("max-images", 0);
-  o.batch = a.get_int("batch", 16);
+  o.ctx = a.get_int("ctx");
+  o.stride = a.get_int("stride");
+  o.max_windows = a.get_int("max-windows");
+  o.max_images = a.get_int("max-images");
+  o.batch = a.get_int("batch");
   if (o.ctx <= 0 || o.batch <= 0) throw UsageError("--ctx and --batch must be positive");
   if (o.stride < 0 || o.max_windows < 0 || o.max_images < 0)
     throw UsageError("--stride, --max-windows and --max-images must be ≥ 0 (0: the default)");
   LoadOptions lo;
-  lo.device = parse_device(a.get("device", "cpu"));
-  lo.dtype = parse_dtype(a.get("dtype", "float32"));
+  lo.device = parse_device(*a.get("device"));
+  lo.dtype = parse_dtype(*a.get("dtype"));
   lo.max_memory = max_memory_option(a);
   if (a.flag("packed") && lo.max_memory) throw UsageError("--packed runs the weights from memory; leave out --max-memory");
   MemoryPlan plan;

@@ -14,33 +14,16 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli experiments SUBCOMMAND [ARGS] [--db FILE]\n"
-    "Browses, compares, edits and exports stored experiment runs.\n"
-    "\n"
-    "  list [--model TEXT] [--kind KIND] [--status STATUS] [--tag TAG] [--since DATE] [--until DATE]\n"
-    "       [--search TEXT] [--sort newest|oldest|name|kind|status|model] [--limit N] [--json]\n"
-    "                         one row per run, newest first; --model matches the model's path or\n"
-    "                         architecture, --search the name or notes; DATE is ISO (2026-11-22)\n"
-    "  show ID [--json]       one run in full: metrics, per-layer results, statistics, artifacts\n"
-    "  compare ID ID [ID...] [--json]\n"
-    "                         metrics side by side with deltas against the first run, and the\n"
-    "                         layers whose settings or errors differ\n"
-    "  delete ID              removes the run and all its rows (not its model, datasets or files)\n"
-    "  rename ID NAME\n"
-    "  notes ID TEXT          replaces the run's notes\n"
-    "  tag ID [TAG...]        replaces the run's tags (none: removes them)\n"
-    "  export ID --format json|csv [--out FILE]\n"
-    "                         json: everything, arrays included; csv: one row per value\n"
-    "                         (experiment_id, experiment, section, item, dataset, split, field, value)\n"
-    "  import DB [--json]     copies every finished run of another Quench database (a sweep task's, a\n"
-    "                         colleague's) into this one, with its model, data, statistics and artifacts;\n"
-    "                         runs already imported are recognised and not added again; ids are renumbered\n"
-    "\n"
-    "  --db FILE   the database (default $XDG_DATA_HOME/quench/quench.db, else\n"
-    "              ~/.local/share/quench/quench.db). A missing file is created; a file that is not a\n"
-    "              Quench database is refused and left unchanged.\n"
-    "  --json      machine-readable output (list: array of runs; show: the run; compare: the comparison)\n";
+// --db FILE, as every subcommand takes it. The default is described, not computed:
+// Store::default_path() throws without HOME and XDG_DATA_HOME, and --help must work regardless.
+void add_db_option(Args& a, const std::string& what) {
+  a.option("db", "FILE",
+           what + " (default $XDG_DATA_HOME/quench/quench.db, else ~/.local/share/quench/quench.db). A missing file is "
+                  "created; a file that is not a Quench database is refused and left unchanged");
+}
+
+// The experiment id every subcommand but list and import starts with.
+void add_id_positional(Args& a, const std::string& help) { a.positional("ID", help + " (experiments list shows the ids)"); }
 
 int64_t parse_id(const std::string& s) {
   try {
@@ -93,8 +76,21 @@ ListFilter::Order parse_order(const std::string& s) {
 }
 
 int list(const Argv& argv) {
-  Args a(argv, {"json"}, {"db", "model", "kind", "status", "tag", "since", "until", "search", "sort", "limit"});
-  a.expect_positional({});
+  Args a("experiments list",
+         "One row per stored run: id, name, kind, status, model, start time, duration and tags, newest first unless\n"
+         "--sort says otherwise. The filters combine: a run is listed when it matches every one given.");
+  a.option("model", "TEXT", "runs whose model path or architecture contains TEXT");
+  a.option("kind", "KIND", "runs of this kind: evaluate, calibrate, compress or sensitivity");
+  a.option("status", "STATUS", "runs in this state: running, completed, failed, cancelled or interrupted");
+  a.option("tag", "TAG", "runs tagged TAG");
+  a.option("since", "DATE", "runs started at or after DATE, in ISO 8601 as stored (UTC): 2026-11-22 or 2026-11-22T16:00");
+  a.option("until", "DATE", "runs started before DATE (same form as --since)");
+  a.option("search", "TEXT", "runs whose name or notes contain TEXT, ignoring case");
+  a.option("sort", "newest|oldest|name|kind|status|model", "the order of the rows", "newest");
+  a.option("limit", "N", "at most N runs (0: all)", "0");
+  a.flag("json", "a JSON array of the runs, each as stored with \"duration_s\" added (null while running)");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   ListFilter f;
   f.model = a.get("model", "");
   f.kind = a.get("kind", "");
@@ -103,8 +99,8 @@ int list(const Argv& argv) {
   f.since = parse_time_bound(a, "since");
   f.until = parse_time_bound(a, "until");
   f.text = a.get("search", "");
-  f.order = parse_order(a.get("sort", "newest"));
-  f.limit = a.get_int("limit", 0);
+  f.order = parse_order(*a.get("sort"));
+  f.limit = a.get_int("limit");
   if (f.limit < 0) throw UsageError("--limit must not be negative");
   Store store = open_store_to_read(a);
   const auto runs = store.list(f);
@@ -126,8 +122,13 @@ int list(const Argv& argv) {
 }
 
 int show(const Argv& argv) {
-  Args a(argv, {"json"}, {"db"});
-  a.expect_positional({"ID"});
+  Args a("experiments show",
+         "One run in full: kind, status, model, datasets, times, device, versions, tags and notes, then its metrics,\n"
+         "per-layer results, statistics and artifacts.");
+  add_id_positional(a, "the run");
+  a.flag("json", "the run as one JSON object, every row included");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   const int64_t id = parse_id(a.positional()[0]);
   Store store = open_store_to_read(a);
   const auto d = store.get(id);
@@ -139,10 +140,19 @@ int show(const Argv& argv) {
 }
 
 int compare(const Argv& argv) {
-  Args a(argv, {"json"}, {"db"});
-  if (a.positional().size() < 2) throw UsageError("compare needs at least two experiment ids");
-  std::vector<int64_t> ids;
-  for (const auto& p : a.positional()) ids.push_back(parse_id(p));
+  Args a("experiments compare",
+         "Two or more runs side by side: each metric with its delta against the first run, and the layers whose\n"
+         "settings or errors differ between them.");
+  add_id_positional(a, "the run the others are compared against");
+  // Not required for CLI11: a lone id gets the message below, which says what is missing. CLI11
+  // gives a positional more than its minimum of values only with allow_extra_args.
+  a.positional("ID...", "the runs compared with it (at least one)", false)->expected(1, -1)->allow_extra_args();
+  a.flag("json", "the comparison as one JSON object: metrics with their values and deltas, differing layers");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
+  if (!a.given("ID...")) throw UsageError("compare needs at least two experiment ids");
+  std::vector<int64_t> ids = {parse_id(a.positional()[0])};
+  for (const auto& p : a.get_all("ID...")) ids.push_back(parse_id(p));
   Store store = open_store_to_read(a);
   const auto c = store.compare(ids);
   if (a.flag("json"))
@@ -153,8 +163,12 @@ int compare(const Argv& argv) {
 }
 
 int remove(const Argv& argv) {
-  Args a(argv, {}, {"db"});
-  a.expect_positional({"ID"});
+  Args a("experiments delete",
+         "Removes a run and all its rows: metrics, per-layer results, statistics, tags, artifact records. Its model,\n"
+         "datasets and files on disk are left alone. A run still being recorded is refused.");
+  add_id_positional(a, "the run");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   const int64_t id = parse_id(a.positional()[0]);
   Store store = open_store(a);
   const std::string name = store.get(id).summary.name;
@@ -164,8 +178,11 @@ int remove(const Argv& argv) {
 }
 
 int rename(const Argv& argv) {
-  Args a(argv, {}, {"db"});
-  a.expect_positional({"ID", "NAME"});
+  Args a("experiments rename", "Gives a run a new name.");
+  add_id_positional(a, "the run");
+  a.positional("NAME", "its new name");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   const int64_t id = parse_id(a.positional()[0]);
   Store store = open_store(a);
   store.rename(id, a.positional()[1]);
@@ -174,25 +191,38 @@ int rename(const Argv& argv) {
 }
 
 int notes(const Argv& argv) {
-  Args a(argv, {}, {"db"});
-  a.expect_positional({"ID", "TEXT"});
+  Args a("experiments notes", "Replaces a run's notes.");
+  add_id_positional(a, "the run");
+  a.positional("TEXT", "the new notes (\"\" clears them)");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   Store store = open_store(a);
   store.set_notes(parse_id(a.positional()[0]), a.positional()[1]);
   return 0;
 }
 
 int tag(const Argv& argv) {
-  Args a(argv, {}, {"db"});
-  if (a.positional().empty()) throw UsageError("missing argument ID");
+  Args a("experiments tag", "Replaces a run's tags.");
+  add_id_positional(a, "the run");
+  a.positional("TAG...", "its new tags (none: removes them all)", false)->expected(1, -1)->allow_extra_args();
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   const int64_t id = parse_id(a.positional()[0]);
   Store store = open_store(a);
-  store.set_tags(id, std::vector<std::string>(a.positional().begin() + 1, a.positional().end()));
+  store.set_tags(id, a.get_all("TAG..."));
   return 0;
 }
 
 int export_run(const Argv& argv) {
-  Args a(argv, {}, {"db", "format", "out"});
-  a.expect_positional({"ID"});
+  Args a("experiments export", "Writes one run out as JSON or CSV, for other tools.");
+  add_id_positional(a, "the run");
+  a.option("format", "json|csv",
+           "json: everything, arrays included; csv: one row per value, with the columns experiment_id, experiment, "
+           "section, item, dataset, split, field, value")
+      ->required();
+  a.option("out", "FILE", "write it to FILE (replaced whole, never left half-written) instead of standard output");
+  add_db_option(a, "the experiment database");
+  if (!a.parse(argv)) return 0;
   const int64_t id = parse_id(a.positional()[0]);
   const std::string format = a.require("format");
   if (format != "json" && format != "csv") throw UsageError("--format expects json or csv, got '" + format + "'");
@@ -206,8 +236,14 @@ int export_run(const Argv& argv) {
 }
 
 int import_db(const Argv& argv) {
-  Args a(argv, {"json"}, {"db"});
-  a.expect_positional({"DB"});
+  Args a("experiments import",
+         "Copies every finished run of another Quench database (a sweep task's, a colleague's) into this one, with\n"
+         "its model, data, statistics and artifacts. Runs already imported are recognised and not added again; the\n"
+         "copies get new ids. Runs still going, or whose process died mid-run, are skipped.");
+  a.positional("DB", "the database the runs are copied from");
+  a.flag("json", "{\"imported\": [{\"source_id\", \"id\"}], \"present\": [{\"source_id\", \"id\"}], \"skipped_running\": [ids]}");
+  add_db_option(a, "the database the runs are copied into");
+  if (!a.parse(argv)) return 0;
   const std::string dest = a.get("db").value_or(Store::default_path());
   const ImportReport r = import_experiments(dest, a.positional()[0]);
   if (a.flag("json")) {
@@ -239,29 +275,39 @@ int import_db(const Argv& argv) {
 
 struct Sub {
   const char* name;
+  const char* summary;
   int (*run)(const Argv&);
 };
-const Sub kSubs[] = {{"list", list},     {"show", show},   {"compare", compare}, {"delete", remove},
-                     {"rename", rename}, {"notes", notes}, {"tag", tag},         {"export", export_run},
-                     {"import", import_db}};
+const Sub kSubs[] = {
+    {"list", "one row per run, newest first; filtered by model, kind, status, tag, dates or text", list},
+    {"show", "one run in full: metrics, per-layer results, statistics, artifacts", show},
+    {"compare", "metrics side by side with deltas against the first run, and the layers that differ", compare},
+    {"delete", "removes a run and all its rows (not its model, datasets or files)", remove},
+    {"rename", "gives a run a new name", rename},
+    {"notes", "replaces a run's notes", notes},
+    {"tag", "replaces a run's tags", tag},
+    {"export", "one run as JSON or CSV", export_run},
+    {"import", "copies the finished runs of another Quench database into this one", import_db},
+};
+
+void print_help() {
+  std::cout << "usage: quench-cli experiments SUBCOMMAND [ARGS] [OPTIONS]\n\n"
+               "Browses, compares, edits and exports the runs stored in the experiment database.\n\nsubcommands:\n";
+  for (const auto& s : kSubs) std::cout << "  " << s.name << std::string(10 - std::string(s.name).size(), ' ') << s.summary << "\n";
+  std::cout << "\nEach takes --db FILE, the database (default $XDG_DATA_HOME/quench/quench.db, else\n"
+               "~/.local/share/quench/quench.db). quench-cli experiments SUBCOMMAND --help describes its arguments\n"
+               "and options.\n";
+}
 }  // namespace
 
 int cmd_experiments(const Argv& argv) {
   if (argv.empty()) throw UsageError("missing subcommand (list, show, compare, delete, rename, notes, tag, export, import)");
   if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
-    std::cout << kUsage;
+    print_help();
     return 0;
   }
-  for (const auto& s : kSubs) {
-    if (argv[0] != s.name) continue;
-    const Argv rest(argv.begin() + 1, argv.end());
-    for (const auto& x : rest)
-      if (x == "--help" || x == "-h") {
-        std::cout << kUsage;
-        return 0;
-      }
-    return s.run(rest);
-  }
+  for (const auto& s : kSubs)
+    if (argv[0] == s.name) return s.run(Argv(argv.begin() + 1, argv.end()));
   throw UsageError("unknown subcommand '" + argv[0] + "' (list, show, compare, delete, rename, notes, tag, export, import)");
 }
 

@@ -11,26 +11,19 @@
 
 namespace quench::cli {
 
-namespace {
-const char* kUsage =
-    "usage: quench-cli forward MODEL_DIR --inputs IN.safetensors --out OUT.safetensors\n"
-    "                          [--dtype float32|float16|bfloat16] [--device cpu|cuda] [--hidden-states]\n"
-    "                          [--max-memory GIB]\n"
-    "IN holds input_ids (int64 [B, T]) or pixel_values (float32 [B, C, H, W]). OUT gets float32\n"
-    "'logits' and, with --hidden-states, 'hidden_states.N' numbered as transformers numbers them.\n";
-}
-
 int cmd_forward(const Argv& argv) {
-  Args a(argv, {"hidden-states"}, {"inputs", "out", "dtype", "device", "max-memory"});
-  if (a.help()) {
-    std::cout << kUsage << kMaxMemoryHelp;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("forward", "Runs a model on the inputs of a safetensors file and writes its logits.");
+  a.positional("MODEL_DIR", "the model folder");
+  a.option("inputs", "IN.safetensors", "holds input_ids (int64 [B, T]) or pixel_values (float32 [B, C, H, W])")->required();
+  a.option("out", "OUT.safetensors", "gets float32 'logits' (and hidden states with --hidden-states)")->required();
+  a.flag("hidden-states", "also write 'hidden_states.N', numbered as transformers numbers them");
+  add_device_options(a);
+  add_max_memory_option(a);
+  if (!a.parse(argv)) return 0;
   const std::string in_path = a.require("inputs"), out_path = a.require("out");
   LoadOptions opts;
-  opts.device = parse_device(a.get("device", "cpu"));
-  opts.dtype = parse_dtype(a.get("dtype", "float32"));
+  opts.device = parse_device(*a.get("device"));
+  opts.dtype = parse_dtype(*a.get("dtype"));
   opts.max_memory = max_memory_option(a);
   MemoryPlan plan;
   opts.plan = &plan;

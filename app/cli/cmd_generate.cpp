@@ -18,44 +18,44 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli generate MODEL_DIR (--prompt TEXT | --prompt-file FILE) [--max-new-tokens 64]\n"
-    "                           [--temperature 0] [--top-k 0] [--top-p 1] [--seed 0] [--ignore-eos]\n"
-    "                           [--device cpu|cuda] [--dtype float32|float16|bfloat16] [--max-memory GIB] [--json]\n"
-    "Continues the prompt with the model's decoding cache: the prompt in one prefill step, then one token\n"
-    "per step, printed as it comes. Greedy unless --temperature > 0 (then sampled from the top-k / top-p\n"
-    "tokens with a seeded generator: the same seed gives the same text on any device). Stops at\n"
-    "config.json's eos_token_id unless --ignore-eos. Prefill and decode speeds go to stderr (--json: one\n"
-    "object on stdout with the text, the token ids and both speeds).\n"
-    "Llama, Qwen2, Mistral and GPT-2 keep keys and values per block; Mamba and Mamba-2 their conv window\n"
-    "and scan state.\n";
 }  // namespace
 
 int cmd_generate(const Argv& argv) {
-  Args a(argv, {"ignore-eos", "json"},
-         {"prompt", "prompt-file", "max-new-tokens", "temperature", "top-k", "top-p", "seed", "device", "dtype", "max-memory"});
-  if (a.help()) {
-    std::cout << kUsage << kMaxMemoryHelp;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
-  if (a.get("prompt").has_value() == a.get("prompt-file").has_value()) throw UsageError("give one of --prompt TEXT or --prompt-file FILE");
+  Args a("generate",
+         "Continues the prompt with the model's decoding cache: the prompt in one prefill step, then one token per step,\n"
+         "printed as it comes. Prefill and decode speeds go to stderr. Llama, Qwen2, Mistral and GPT-2 keep keys and\n"
+         "values per block; Mamba and Mamba-2 their conv window and scan state.");
+  a.positional("MODEL_DIR", "the model folder");
+  a.option("prompt", "TEXT", "the prompt");
+  a.option("prompt-file", "FILE", "the prompt, read from a UTF-8 file");
+  a.one_of({"prompt", "prompt-file"}, true, "--prompt TEXT or --prompt-file FILE");
+  a.option("max-new-tokens", "N", "tokens to generate at most", "64");
+  a.option("temperature", "T", "0: greedy; above 0, sampled from the top-k / top-p tokens with a seeded generator (the same "
+                               "seed gives the same text on any device)", "0");
+  a.option("top-k", "K", "sample among the K likeliest tokens (0: all)", "0");
+  a.option("top-p", "P", "sample among the likeliest tokens whose probabilities add up to P", "1");
+  a.option("seed", "S", "the sampling generator's seed", "0");
+  a.flag("ignore-eos", "go on past config.json's eos_token_id");
+  add_device_options(a);
+  add_max_memory_option(a);
+  a.flag("json", "one object on stdout with the text, the token ids and both speeds");
+  if (!a.parse(argv)) return 0;
   const std::string prompt_text = a.get("prompt") ? *a.get("prompt") : read_file(*a.get("prompt-file"), kMaxTextBytes, "prompt");
   if (const size_t bad = text::find_invalid_utf8(prompt_text); bad != std::string::npos)
     fail(a.get("prompt-file") ? *a.get("prompt-file") : std::string("--prompt"), ": not valid UTF-8 at byte ", bad);
   GenerateOptions g;
-  g.max_new_tokens = a.get_int("max-new-tokens", 64);
-  g.temperature = a.get_double("temperature", 0);
-  g.top_k = a.get_int("top-k", 0);
-  g.top_p = a.get_double("top-p", 1.0);
-  g.seed = static_cast<uint64_t>(a.get_int("seed", 0));
-  if (g.max_new_tokens < 0 || g.temperature < 0 || g.top_k < 0 || !(g.top_p > 0 && g.top_p <= 1) || a.get_int("seed", 0) < 0)
+  g.max_new_tokens = a.get_int("max-new-tokens");
+  g.temperature = a.get_double("temperature");
+  g.top_k = a.get_int("top-k");
+  g.top_p = a.get_double("top-p");
+  g.seed = static_cast<uint64_t>(a.get_int("seed"));
+  if (g.max_new_tokens < 0 || g.temperature < 0 || g.top_k < 0 || !(g.top_p > 0 && g.top_p <= 1) || a.get_int("seed") < 0)
     throw UsageError("--max-new-tokens, --temperature, --top-k and --seed must be ≥ 0, --top-p in (0, 1]");
   const bool json = a.flag("json");
 
   LoadOptions opts;
-  opts.device = parse_device(a.get("device", "cpu"));
-  opts.dtype = parse_dtype(a.get("dtype", "float32"));
+  opts.device = parse_device(*a.get("device"));
+  opts.dtype = parse_dtype(*a.get("dtype"));
   opts.max_memory = max_memory_option(a);
   MemoryPlan plan;
   opts.plan = &plan;
@@ -83,8 +83,8 @@ int cmd_generate(const Argv& argv) {
                         {"decode_seconds", r.decode_seconds},
                         {"prefill_tokens_per_second", r.prefill_tokens_per_second()},
                         {"decode_tokens_per_second", r.decode_tokens_per_second()},
-                        {"device", a.get("device", "cpu")},
-                        {"dtype", a.get("dtype", "float32")}};
+                        {"device", *a.get("device")},
+                        {"dtype", *a.get("dtype")}};
     std::cout << j.dump() << "\n";
     return 0;
   }

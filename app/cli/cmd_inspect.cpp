@@ -13,15 +13,6 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli inspect MODEL_DIR|MODEL.gguf [--json]\n"
-    "Prints the architecture, parameter count, stored dtype and one row per compressible layer\n"
-    "(name, kind, weight shape, parameters). Reads only config.json and the safetensors headers.\n"
-    "A .gguf file is described as stored (its size, and how many tensors hold each ggml type); its\n"
-    "layers are those of the float checkpoint it is converted into on first open.\n"
-    "  --json   one JSON object: {\"architecture\", \"parameters\", \"dtype\", \"layers\": [{\"name\", \"kind\", \"shape\", \"parameters\"}]}\n"
-    "           (a .gguf adds \"gguf_types\": {\"Q4_K\": tensors, ...})\n";
-
 std::string torch_dtype_name(const std::string& st) {
   if (st == "F32") return "float32";
   if (st == "F16") return "float16";
@@ -38,12 +29,14 @@ std::map<std::string, int> gguf_types(const std::string& path) {
 }  // namespace
 
 int cmd_inspect(const Argv& argv) {
-  Args a(argv, {"json"}, {});
-  if (a.help()) {
-    std::cout << kUsage;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("inspect",
+         "Prints the architecture, parameter count, stored dtype and one row per compressible layer (name, kind, weight\n"
+         "shape, parameters). Reads only config.json and the safetensors headers.");
+  a.positional("MODEL_DIR", "a model folder, or a .gguf file: described as stored (its size, and how many tensors hold each "
+                            "ggml type); its layers are those of the float checkpoint it is converted into on first open");
+  a.flag("json", "one JSON object: {\"architecture\", \"parameters\", \"dtype\", \"layers\": [{\"name\", \"kind\", \"shape\", "
+                 "\"parameters\"}]} (a .gguf adds \"gguf_types\": {\"Q4_K\": tensors, ...})");
+  if (!a.parse(argv)) return 0;
   LoadOptions opts;
   opts.materialize = false;
   auto model = load_model(a.positional()[0], opts);

@@ -1,6 +1,7 @@
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "app/cli/args.h"
@@ -24,30 +25,6 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli sensitivity MODEL_DIR --setting SETTING\n"
-    "                  (--eval FILE [--ctx 256] [--max-windows 16] | --eval-images IDX --eval-labels IDX [--max-images 256])\n"
-    "                  [--candidates S1,S2,...] [--metric perplexity|kl|top1] [--per-block] [--layers GLOB,...]\n"
-    "                  [--budget BITS | --budget-sparsity P] [--suggest OUT.json] [--calib FILE [--samples N] [--seq T] | --calib-images IDX]\n"
-    "                  [--device cpu|cuda] [--dtype ...] [--db FILE] [--name NAME] [--no-record] [--json]\n"
-    "Compresses one layer (or one block, --per-block) at a time, everything else in float, and measures how much\n"
-    "the metric moves: perplexity (ranked by the change of mean NLL), KL from the float model, or the drop in top-1.\n"
-    "Records a `sensitivity` experiment: one row per unit with its rank and every candidate's result.\n"
-    "  --setting     what to try on each unit: a scheme (W4A16-G16, W8A8) or a JSON object as in a recipe override\n"
-    "                ('{\"weights\": {\"bits\": 3, \"strategy\": \"channel\"}}'); a JSON object may carry a \"name\".\n"
-    "  --candidates  more settings (comma-separated schemes; or repeat --candidate with a JSON object). With\n"
-    "                --budget and no candidates, the setting's weights at 3, 4 and 8 bits (and its own bits) are tried.\n"
-    "  --budget      average bits per weight over the units for the mixed-precision suggestion (multiple-choice\n"
-    "                knapsack on the measured damage); --suggest writes it as a recipe for `quench-cli compress`.\n"
-    "                Candidates may prune or factor ('{\"prune\": {\"pattern\": \"2:4\"}}'): their bits count as the size estimate does.\n"
-    "  --budget-sparsity  instead of bits: the average fraction of weights removed over the units (layer-wise N:M as\n"
-    "                ELSA chooses it: candidates such as 1:4, 2:4, 4:4 patterns, the least measured damage at that sparsity)\n"
-    "  --layers      restrict the units to layers matching these globs (default: what a recipe default reaches:\n"
-    "                Linear and Conv2d layers except the output head)\n"
-    "  --calib       calibration data, needed only for GPTQ/AWQ or static-activation settings\n"
-    "  --json        one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}\n"
-    "  --no-record   run and print without recording an experiment (the database is not touched)\n";
-
 // The setting with its weights at another bit width (for the default candidate set).
 SensitivityCandidate with_bits(const SensitivityCandidate& c, int bits) {
   nlohmann::json s = c.setting;
@@ -81,26 +58,62 @@ std::vector<std::string> split_commas(const std::string& s) {
 }  // namespace
 
 int cmd_sensitivity(const Argv& argv) {
-  std::set<std::string> valued = {"setting", "candidates", "metric", "layers", "budget", "budget-sparsity", "suggest", "device", "dtype", "db", "name"};
-  for (const auto& o : calib_options()) valued.insert(o);
-  for (const auto& o : eval_options()) valued.insert(o);
-  Args a(argv, {"json", "per-block", "no-record"}, valued, {"candidate"});
-  if (a.help()) {
-    std::cout << kUsage;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("sensitivity",
+         "Compresses one layer (or one block, --per-block) at a time, everything else in float, and measures how much\n"
+         "the metric moves: perplexity (ranked by the change of mean NLL), KL from the float model, or the drop in top-1.\n"
+         "Records a `sensitivity` experiment: one row per unit with its rank and every candidate's result.");
+  a.positional("MODEL_DIR", "the model folder, or a .gguf file (converted once into a checkpoint)");
+  a.option("setting", "SETTING",
+           "what to try on each unit: a scheme (W4A16-G16, W8A8) or a JSON object as in a recipe override "
+           "('{\"weights\": {\"bits\": 3, \"strategy\": \"channel\"}}'); a JSON object may carry a \"name\"")
+      ->required();
+  a.option("candidates", "S1,S2,...",
+           "more settings to try, comma-separated schemes (a JSON object: --candidate). With --budget and no "
+           "candidates, the setting's weights at 3, 4 and 8 bits (and its own bits) are tried");
+  a.repeated("candidate", "JSON", "one more setting to try, a JSON object as --setting takes it");
+  a.option("metric", "perplexity|kl|top1",
+           "what the damage is measured in (default perplexity for language models, top1 for image classifiers)");
+  a.flag("per-block", "compress one block at a time instead of one layer");
+  a.option("layers", "GLOB,...",
+           "restrict the units to layers matching these comma-separated globs (default: what a recipe default "
+           "reaches: Linear and Conv2d layers except the output head)");
+  a.option("budget", "BITS",
+           "average bits per weight over the units for the mixed-precision suggestion (multiple-choice knapsack on "
+           "the measured damage). Candidates may prune or factor ('{\"prune\": {\"pattern\": \"2:4\"}}'): their "
+           "bits count as the size estimate does");
+  a.option("budget-sparsity", "P",
+           "instead of --budget: the average fraction of weights removed over the units (layer-wise N:M as ELSA "
+           "chooses it: candidates such as 1:4, 2:4, 4:4 patterns, the least measured damage at that sparsity)");
+  a.option("suggest", "OUT.json",
+           "write the suggestion of --budget or --budget-sparsity as a recipe for `quench-cli compress`");
+  add_evaluation_options(a, "each unit's damage (--metric) is measured on it");
+  a.one_of({"eval", "eval-images", "eval-image-folder"}, true,
+           "--eval FILE (text), --eval-images IDX --eval-labels IDX or --eval-image-folder DIR (images)");
+  // Sensitivity measures on a sample of the evaluation data: without --max-windows or --max-images (or with 0),
+  // load_evaluation_batches keeps 16 windows or 256 images, not all of them.
+  a.declared("max-windows")->description("text windows the damage is measured on")->default_str("16");
+  a.declared("max-images")->description("images the damage is measured on")->default_str("256");
+  add_calibration_options(a, 32, 128);
+  add_device_options(a);
+  a.flag("json", "one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}");
+  add_record_options(a, "sensitivity");
+  a.declared("name")->description("the experiment's name (default \"sensitivity <the setting's name>\")");
+  a.footer("Calibration data (--calib, --calib-images or --calib-image-folder) is needed only for GPTQ/AWQ or\n"
+           "static-activation settings.");
+  if (!a.parse(argv)) return 0;
   const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   LoadOptions lo;
-  lo.device = parse_device(a.get("device", "cpu"));
-  lo.dtype = parse_dtype(a.get("dtype", "float32"));
-  const std::optional<double> budget = a.get("budget") ? std::optional<double>(a.get_double("budget", 0)) : std::nullopt;
+  lo.device = parse_device(*a.get("device"));
+  lo.dtype = parse_dtype(*a.get("dtype"));
+  const std::optional<double> budget = a.given("budget") ? std::optional<double>(a.get_double("budget")) : std::nullopt;
   if (budget && !(*budget > 0)) throw UsageError("--budget must be a positive number of bits");
   const std::optional<double> sparsity =
-      a.get("budget-sparsity") ? std::optional<double>(a.get_double("budget-sparsity", 0)) : std::nullopt;
+      a.given("budget-sparsity") ? std::optional<double>(a.get_double("budget-sparsity")) : std::nullopt;
   if (sparsity && !(*sparsity >= 0 && *sparsity < 1)) throw UsageError("--budget-sparsity must be at least 0 and below 1");
+  // Checked here, not declared with excludes(): the parser's "exclude each other" would not say which one counts
+  // bits, and tests/cli/prune_cli_test.cpp asserts this message.
   if (sparsity && budget) throw UsageError("give --budget (bits) or --budget-sparsity, not both");
-  if (a.get("suggest") && !budget && !sparsity) throw UsageError("--suggest needs --budget or --budget-sparsity");
+  if (a.given("suggest") && !budget && !sparsity) throw UsageError("--suggest needs --budget or --budget-sparsity");
 
   std::vector<SensitivityCandidate> candidates;
   candidates.push_back(candidate_from_string(a.require("setting")));
@@ -142,7 +155,7 @@ int cmd_sensitivity(const Argv& argv) {
   const bool record = db.recorded();
   SensitivityRunSpec rs;
   rs.name = a.get("name", "sensitivity " + candidates.front().name);
-  rs.device = a.get("device", "cpu");
+  rs.device = *a.get("device");
   rs.eval = dataset_record(eval_info.path, eval_info.kind);
   rs.eval.samples = eval_info.samples;
   if (calib) {

@@ -25,38 +25,25 @@ namespace fs = std::filesystem;
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli sweep SUBCOMMAND [ARGS]\n"
-    "Many independent jobs over one model (recipes, a grid of weight settings, a sensitivity analysis in\n"
-    "chunks), each into its own database in a sweep folder, then collected into your experiment store.\n"
-    "The description's keys and the folder's layout are in docs/sweeps.md.\n"
-    "\n"
-    "  plan DESCRIPTION.json [--dir DIR] [--json]\n"
-    "                         checks the description and prints the jobs it makes\n"
-    "  run [DESCRIPTION.json] --dir DIR [--local | --slurm [SLURM OPTIONS]] [--tasks LIST] [--db FILE]\n"
-    "                         starts the sweep in DIR (a new folder; on a cluster one every node sees), or\n"
-    "                         continues the one there: tasks that have not completed and are not queued run\n"
-    "                         again (their earlier attempt is kept in DIR/attempts/). --tasks 0-3,7 picks tasks.\n"
-    "       --local           (the default) one task after another here, then collects them into the store\n"
-    "                         (--no-collect: leaves that to `sweep collect`, as the window does)\n"
-    "       --slurm           writes DIR/sweep.sbatch and submits it as one job array with sbatch\n"
-    "         --partition P  --gres gpu:1  --time 2:00:00  --cpus N  --mem 32G  --sbatch-arg --account=X\n"
-    "                         (repeatable)  --quench-cli PATH: the program the nodes run (default: this one)\n"
-    "  status DIR [--json]    each task's state: not submitted, queued, running, completed, failed, lost\n"
-    "                         (gone from Slurm's queue without an outcome); failures with their log's tail\n"
-    "  collect DIR [--db FILE] [--json]\n"
-    "                         imports every completed task into the store (the sensitivity chunks merged\n"
-    "                         into one run once all have completed); running it again adds nothing. Exit 1\n"
-    "                         while tasks have failed, with the command that resubmits them\n"
-    "  task DIR I             runs task I (what each array task of sweep.sbatch does)\n"
-    "\n"
-    "  --db FILE   the store (default $XDG_DATA_HOME/quench/quench.db, else ~/.local/share/quench/quench.db)\n";
+// --db FILE: the store the tasks are collected into. The default is described, not computed:
+// Store::default_path() throws without HOME and XDG_DATA_HOME, and --help must work regardless.
+void add_db_option(Args& a) {
+  a.option("db", "FILE",
+           "the experiment store the tasks are collected into (default $XDG_DATA_HOME/quench/quench.db, else "
+           "~/.local/share/quench/quench.db)");
+}
 
 std::string store_path(const Args& a) { return a.get("db").value_or(Store::default_path()); }
 
 int plan_cmd(const Argv& argv) {
-  Args a(argv, {"json"}, {"dir"});
-  a.expect_positional({"DESCRIPTION"});
+  Args a("sweep plan",
+         "Checks a sweep description and prints the tasks it makes: one row per task with its kind, experiment name\n"
+         "and arguments. Nothing is written. The description's keys are in docs/sweeps.md.");
+  a.positional("DESCRIPTION", "the sweep's description, a JSON file");
+  a.option("dir", "DIR", "the folder `sweep run --dir DIR` would start it in: the grid's generated recipes are named as "
+                         "they would be written there (without --dir they are shown as DIR/recipes/...)");
+  a.flag("json", "the plan as JSON, with \"generated_recipes\": {file name: recipe} for the grid");
+  if (!a.parse(argv)) return 0;
   // Grid recipes are named by where `run` would write them; nothing is written here.
   const SweepPlan p = plan_sweep(a.positional()[0], a.get("dir") ? SweepDir(*a.get("dir")).recipes_dir() : "DIR/recipes");
   if (a.flag("json")) {
@@ -113,13 +100,36 @@ std::vector<int> select_tasks(const SweepDir& d, const Args& a, const std::vecto
 }
 
 int run_cmd(const Argv& argv) {
-  Args a(argv, {"local", "slurm", "no-collect"}, {"dir", "tasks", "db", "partition", "gres", "time", "cpus", "mem", "quench-cli"}, {"sbatch-arg"});
-  a.expect_positional({"DESCRIPTION"}, 1);
-  if (a.flag("local") && a.flag("slurm")) throw UsageError("give --local or --slurm, not both");
+  Args a("sweep run",
+         "Starts the sweep in DIR, or continues the one there: every task that has not completed and is not queued\n"
+         "runs (again), its earlier attempt kept in DIR/attempts/. Here (--local, the default) the tasks run one after\n"
+         "another and are then collected into the store; with --slurm they are submitted as one Slurm job array.");
+  a.positional("DESCRIPTION", "the sweep's description, a JSON file (docs/sweeps.md); needed to start a sweep, optional "
+                              "to continue one (DIR must then hold a sweep planned from it)",
+               false);
+  a.option("dir", "DIR", "the sweep folder: a new one to start, or one holding a sweep to continue (on a cluster, a "
+                         "folder every node sees)")
+      ->required();
+  a.option("tasks", "LIST", "only these tasks, such as 0-3,7 (default: every task not completed and not queued)");
+  a.flag("local", "run the tasks here, one after another (the default)");
+  a.flag("slurm", "write DIR/sweep.sbatch and submit it as one job array with sbatch");
+  a.one_of({"local", "slurm"}, false);
+  a.flag("no-collect", "do not collect the tasks into the store afterwards; `sweep collect` does (as the window does)");
+  add_db_option(a);
+  // The options of --slurm: what sbatch gets, and the program the nodes run.
+  a.option("partition", "P", "the Slurm partition the tasks run in");
+  a.option("gres", "SPEC", "generic resources per task, such as gpu:1 (sbatch --gres)");
+  a.option("time", "LIMIT", "time limit per task, such as 2:00:00 (sbatch --time)");
+  a.option("cpus", "N", "CPUs per task (sbatch --cpus-per-task)");
+  a.option("mem", "SIZE", "memory per task, such as 32G (sbatch --mem)");
+  a.repeated("sbatch-arg", "ARG", "any other sbatch option, such as --sbatch-arg=--account=X");
+  a.option("quench-cli", "PATH", "the quench-cli the nodes run (default: this one)");
+  for (const char* o : {"partition", "gres", "time", "cpus", "mem", "sbatch-arg", "quench-cli"}) a.declared(o)->needs(a.declared("slurm"));
+  a.footer("--partition, --gres, --time, --cpus, --mem, --sbatch-arg and --quench-cli go with --slurm.\n"
+           "Exit 1 when a task run now failed or the run was stopped (tasks not picked are not failures); failed tasks are\n"
+           "named with the command that runs them again. One `sweep run` at a time works in a folder (DIR/sweep.lock).");
+  if (!a.parse(argv)) return 0;
   const bool slurm = a.flag("slurm");
-  for (const char* o : {"partition", "gres", "time", "cpus", "mem", "quench-cli"})
-    if (a.get(o) && !slurm) throw UsageError(std::string("--") + o + " is a Slurm option: add --slurm");
-  if (!a.get_all("sbatch-arg").empty() && !slurm) throw UsageError("--sbatch-arg is a Slurm option: add --slurm");
   const SweepDir d(a.require("dir"));
 
   if (!a.positional().empty()) {
@@ -203,8 +213,12 @@ int run_cmd(const Argv& argv) {
 }
 
 int status_cmd(const Argv& argv) {
-  Args a(argv, {"json"}, {});
-  a.expect_positional({"DIR"});
+  Args a("sweep status",
+         "Each task's state: not submitted, queued, running, completed, failed, or lost (gone from Slurm's queue\n"
+         "without an outcome); then the tail of each failed or lost task's log, and the command that resubmits them.");
+  a.positional("DIR", "the sweep folder");
+  a.flag("json", "a JSON array: per task its name, state, scheduler, Slurm job, detail, log and outcome");
+  if (!a.parse(argv)) return 0;
   const SweepDir d(a.positional()[0]);
   const SweepPlan p = d.plan();
   const auto st = sweep_status(d);
@@ -249,8 +263,14 @@ int status_cmd(const Argv& argv) {
 }
 
 int collect_cmd(const Argv& argv) {
-  Args a(argv, {"json"}, {"db"});
-  a.expect_positional({"DIR"});
+  Args a("sweep collect",
+         "Imports every completed task into the store (a sensitivity analysis's chunks merged into one run once all\n"
+         "have completed); running it again adds nothing. Exit 1 while tasks have failed, with the command that\n"
+         "resubmits them.");
+  a.positional("DIR", "the sweep folder");
+  add_db_option(a);
+  a.flag("json", "{\"imported\", \"present\", \"collected\", \"failed\", \"waiting\", \"sensitivity_id\"}");
+  if (!a.parse(argv)) return 0;
   const SweepDir d(a.positional()[0]);
   const CollectReport r = collect_sweep(d, store_path(a));
   if (a.flag("json")) {
@@ -264,8 +284,11 @@ int collect_cmd(const Argv& argv) {
 }
 
 int task_cmd(const Argv& argv) {
-  Args a(argv, {}, {});
-  a.expect_positional({"DIR", "TASK"});
+  Args a("sweep task",
+         "Runs one task of the sweep in DIR: what each array task of sweep.sbatch does. Its exit code is the task's.");
+  a.positional("DIR", "the sweep folder");
+  a.positional("TASK", "the task's number (sweep plan lists them)");
+  if (!a.parse(argv)) return 0;
   const SweepDir d(a.positional()[0]);
   int i = -1;
   try {
@@ -281,18 +304,33 @@ int task_cmd(const Argv& argv) {
 
 struct Sub {
   const char* name;
+  const char* summary;
   int (*run)(const Argv&);
 };
-const Sub kSubs[] = {{"plan", plan_cmd}, {"run", run_cmd}, {"status", status_cmd}, {"collect", collect_cmd}, {"task", task_cmd}};
+const Sub kSubs[] = {
+    {"plan", "checks a description and prints the tasks it makes", plan_cmd},
+    {"run", "starts or continues a sweep in a folder: here (--local) or as a Slurm job array (--slurm)", run_cmd},
+    {"status", "each task's state; failed and lost tasks with their log's tail", status_cmd},
+    {"collect", "imports every completed task into the store", collect_cmd},
+    {"task", "runs one task (what each array task of sweep.sbatch does)", task_cmd},
+};
+
+void print_help() {
+  std::cout << "usage: quench-cli sweep SUBCOMMAND [ARGS] [OPTIONS]\n\n"
+               "Many independent jobs over one model (recipes, a grid of weight settings, a sensitivity analysis in\n"
+               "chunks), each into its own database in a sweep folder, then collected into your experiment store.\n"
+               "The description's keys and the folder's layout are in docs/sweeps.md.\n\nsubcommands:\n";
+  for (const auto& s : kSubs) std::cout << "  " << s.name << std::string(10 - std::string(s.name).size(), ' ') << s.summary << "\n";
+  std::cout << "\nquench-cli sweep SUBCOMMAND --help describes its arguments and options.\n";
+}
 }  // namespace
 
 int cmd_sweep(const Argv& argv) {
   if (argv.empty()) throw UsageError("missing subcommand (plan, run, status, collect, task)");
-  for (const auto& x : argv)
-    if (x == "--help" || x == "-h" || x == "help") {
-      std::cout << kUsage;
-      return 0;
-    }
+  if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    print_help();
+    return 0;
+  }
   for (const auto& s : kSubs)
     if (argv[0] == s.name) return s.run(Argv(argv.begin() + 1, argv.end()));
   throw UsageError("unknown subcommand '" + argv[0] + "' (plan, run, status, collect, task)");

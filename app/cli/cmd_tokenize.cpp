@@ -17,15 +17,6 @@
 namespace quench::cli {
 
 namespace {
-const char* kUsage =
-    "usage: quench-cli tokenize MODEL_DIR --text FILE [--count | --out IDS.safetensors] [--add-special-tokens]\n"
-    "Tokenizes FILE (UTF-8) with MODEL_DIR/tokenizer.json (MODEL_DIR may also be the tokenizer.json itself),\n"
-    "giving the ids the Hugging Face tokenizers library gives.\n"
-    "  --count               print the number of tokens and the speed\n"
-    "  --out FILE            write int64 'ids' [1, N] to a safetensors file\n"
-    "  --add-special-tokens  add what the tokenizer's post-processor adds (BOS, ...)\n"
-    "Without --count or --out: the first ids and their tokens, and the total.\n";
-
 constexpr size_t kShown = 32;
 
 std::string read_text(const std::string& path) { return read_file(path, kMaxTextBytes, "text"); }
@@ -51,14 +42,17 @@ std::string printable(const std::string& s) {
 }  // namespace
 
 int cmd_tokenize(const Argv& argv) {
-  Args a(argv, {"count", "add-special-tokens"}, {"text", "out"});
-  if (a.help()) {
-    std::cout << kUsage;
-    return 0;
-  }
-  a.expect_positional({"MODEL_DIR"});
+  Args a("tokenize",
+         "Tokenizes a UTF-8 text file with the model's tokenizer.json, giving the ids the Hugging Face tokenizers library\n"
+         "gives. Without --count or --out: the first ids and their tokens, and the total.");
+  a.positional("MODEL_DIR", "the model folder, or its tokenizer.json itself");
+  a.option("text", "FILE", "the text to tokenize")->required();
+  a.flag("count", "print the number of tokens and the speed");
+  a.option("out", "IDS.safetensors", "write int64 'ids' [1, N] to a safetensors file");
+  a.one_of({"count", "out"}, false);
+  a.flag("add-special-tokens", "add what the tokenizer's post-processor adds (BOS, ...)");
+  if (!a.parse(argv)) return 0;
   const std::string text_path = a.require("text");
-  if (a.flag("count") && a.get("out")) throw UsageError("--count and --out exclude each other");
 
   const std::string where = resolve_model_path(a.positional()[0]);
   const Tokenizer tok = std::filesystem::is_directory(where) ? Tokenizer::from_model_dir(where) : Tokenizer::from_file(where);

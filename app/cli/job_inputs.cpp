@@ -10,9 +10,29 @@
 
 namespace quench::cli {
 
-std::vector<std::string> calib_options() { return {"calib", "samples", "seq", "seed", "calib-images", "calib-image-folder"}; }
-std::vector<std::string> eval_options() {
-  return {"eval", "ctx", "max-windows", "eval-images", "eval-labels", "eval-image-folder", "max-images"};
+void add_calibration_options(Args& a, int64_t text_samples, int64_t image_samples) {
+  a.option("calib", "FILE", "calibration text (.txt, a folder of .txt files or .jsonl): --samples random windows of --seq tokens");
+  a.option("calib-images", "IDX", "calibration images of an image model, an IDX images file (labels are not needed)");
+  a.option("calib-image-folder", "DIR", "calibration images of an image model, a folder of PNG/JPEG files");
+  a.one_of({"calib", "calib-images", "calib-image-folder"}, false);
+  a.option("samples", "N",
+           text_samples == image_samples ? "calibration samples (default " + std::to_string(text_samples) + ")"
+                                         : "calibration samples (default " + std::to_string(text_samples) + " text windows, " +
+                                               std::to_string(image_samples) + " images)");
+  a.option("seq", "T", "tokens per calibration window", "256");
+  a.option("seed", "S", "seed of the random choice of calibration windows", "0");
+}
+
+void add_evaluation_options(Args& a, const std::string& what_for) {
+  a.option("eval", "FILE", "evaluation text, " + what_for + ": perplexity over non-overlapping windows of --ctx tokens");
+  a.option("eval-images", "IDX", "evaluation images (an IDX file, with --eval-labels): top-1 and top-5 accuracy");
+  a.option("eval-labels", "IDX", "the labels of --eval-images");
+  a.option("eval-image-folder", "DIR", "evaluation images, a folder with a subfolder per class");
+  a.one_of({"eval", "eval-images", "eval-image-folder"}, false);
+  a.declared("eval-images")->needs(a.declared("eval-labels"));
+  a.option("ctx", "N", "tokens per evaluation window", "256");
+  a.option("max-windows", "N", "evaluate at most N text windows (0: all)", "0");
+  a.option("max-images", "N", "evaluate at most N images (0: all)", "0");
 }
 
 namespace {
@@ -30,7 +50,6 @@ std::optional<CalibrationSet> load_calibration(const Args& a, const std::string&
                                                int64_t default_samples) {
   const int given = (a.get("calib") ? 1 : 0) + (a.get("calib-images") ? 1 : 0) + (a.get("calib-image-folder") ? 1 : 0);
   if (given == 0) return std::nullopt;
-  if (given > 1) throw UsageError("give one of --calib, --calib-images or --calib-image-folder");
   const int64_t samples = a.get_int("samples", default_samples);
   if (samples <= 0) throw UsageError("--samples must be positive");
   if (auto text = a.get("calib")) {
@@ -50,7 +69,6 @@ std::optional<CalibrationSet> load_calibration(const Args& a, const std::string&
 std::optional<EvalInput> load_evaluation(const Args& a, const std::string& model_dir, Modality modality, ImageDataset& images) {
   const int given = (a.get("eval") ? 1 : 0) + (a.get("eval-images") ? 1 : 0) + (a.get("eval-image-folder") ? 1 : 0);
   if (given == 0) return std::nullopt;
-  if (given > 1) throw UsageError("give one of --eval, --eval-images (with --eval-labels) or --eval-image-folder");
   EvalInput e;
   e.options.ctx = a.get_int("ctx", 256);
   e.options.max_windows = a.get_int("max-windows", 0);
@@ -64,7 +82,6 @@ std::optional<EvalInput> load_evaluation(const Args& a, const std::string& model
   }
   check_modality(modality, false, "is evaluated");
   if (a.get("eval-images")) {
-    if (!a.get("eval-labels")) throw UsageError("--eval-images needs --eval-labels");
     images = load_idx_dataset(*a.get("eval-images"), *a.get("eval-labels"));
     e.info = {*a.get("eval-images"), "images", images.size()};
   } else {

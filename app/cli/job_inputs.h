@@ -16,9 +16,11 @@
 
 namespace quench::cli {
 
-// Option names for Args.
-std::vector<std::string> calib_options();
-std::vector<std::string> eval_options();
+// Declare the options above, with their help; at most one source of each kind may be given.
+// default_samples: what --samples means when not given, per modality.
+void add_calibration_options(Args& a, int64_t text_samples, int64_t image_samples);
+// what_for: the end of --eval's help ("evaluate the compressed model ...").
+void add_evaluation_options(Args& a, const std::string& what_for);
 
 struct DataInfo {
   std::string path;  // what the user named (the IDX images file, the text file, the folder)

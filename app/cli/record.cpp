@@ -11,14 +11,13 @@
 
 namespace quench::cli {
 
-std::set<std::string> with_record_options(std::set<std::string> valued) {
-  valued.insert(kRecordValued.begin(), kRecordValued.end());
-  return valued;
-}
-
-std::set<std::string> with_record_flags(std::set<std::string> flags) {
-  flags.insert(kRecordFlags.begin(), kRecordFlags.end());
-  return flags;
+void add_record_options(Args& a, const std::string& kind) {
+  // The default is described, not computed: Store::default_path() throws without HOME.
+  a.option("db", "FILE",
+           "the experiment store the run is recorded in (default $XDG_DATA_HOME/quench/quench.db, else "
+           "~/.local/share/quench/quench.db)");
+  a.option("name", "NAME", "the experiment's name (default \"" + kind + " <model folder>\")");
+  a.flag("no-record", "run and print without recording an experiment (the database is not touched)");
 }
 
 std::optional<Store> open_store_for(const Args& a) {

@@ -12,11 +12,8 @@
 
 namespace quench::cli {
 
-// The options every recording command accepts (add them to its Args' valued/flag sets).
-inline const std::set<std::string> kRecordValued = {"db", "name"};
-inline const std::set<std::string> kRecordFlags = {"no-record"};
-std::set<std::string> with_record_options(std::set<std::string> valued);
-std::set<std::string> with_record_flags(std::set<std::string> flags);
+// Declares --db, --name and --no-record; `kind` names the experiment in --name's help.
+void add_record_options(Args& a, const std::string& kind);
 
 // The store the run goes into, or nullopt with --no-record. Opened before the work starts, so a
 // database that cannot be used is reported before minutes of computing.
