@@ -36,7 +36,8 @@ Job generateJob(const GenerateRequest& r, std::function<void(const QString&)> on
     const GenerateResult res = generate(*model, prompt, g, [&](int64_t id) {
       const QString piece = QString::fromStdString(stream.add(id));
       if (!piece.isEmpty()) ctx.post([on_text, piece] { on_text(piece); });
-      ctx.progress(++n, r.max_new_tokens, QObject::tr("token %1").arg(n));
+      ++n;  // not inside the call: its arguments are unsequenced
+      ctx.progress(n, r.max_new_tokens, QObject::tr("token %1").arg(n));
       ctx.check_cancelled();
     });
     if (const QString rest = QString::fromStdString(stream.flush()); !rest.isEmpty()) ctx.post([on_text, rest] { on_text(rest); });
