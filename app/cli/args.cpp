@@ -20,6 +20,8 @@ class Formatter : public CLI::Formatter {
     std::string out = "usage: quench-cli " + command_;
     for (const CLI::Option* o : app->get_options([](const CLI::Option* o) { return o->get_positional(); }))
       out += o->get_required() ? " " + o->get_name() : " [" + o->get_name() + "]";
+    for (const CLI::Option* o : app->get_options([](const CLI::Option* o) { return !o->get_positional() && o->get_required(); }))
+      out += " " + o->get_name(false, true) + " " + o->get_type_name();
     // The usage line first, then what the command does (CLI11 puts the description above it).
     return out + " [OPTIONS]\n\n" + app->get_description() + "\n";
   }
@@ -149,6 +151,7 @@ bool Args::parse(const std::vector<std::string>& argv) {
     rethrow(e);
   }
   for (const std::string& extra : app_->remaining()) {
+    if (extra == "--") continue;  // what follows it went to the positionals; CLI11 leaves the marker here
     if (extra.size() > 1 && extra[0] == '-') {
       if (auto eq = extra.find('='); eq != std::string::npos && find_option_no_throw(extra.substr(0, eq)))
         throw UsageError("option " + extra.substr(0, eq) + " takes no value");

@@ -43,7 +43,9 @@ int cmd_eval(const Argv& argv) {
   a.flag("speed", "also measure generation on this device: a prefill of --ctx tokens, then decoding at batch 1 and 16 "
                   "(tokens/s, recorded with the run; text models)");
   a.flag("packed", "run the 4-bit layers of a compressed-tensors checkpoint from their stored integers (on CUDA, decoding's few "
-                   "rows through Quench's W4A16 kernel) instead of decoding them to floats first");
+                   "rows through Quench's W4A16 kernel) instead of decoding them to floats first. The weights run from "
+                   "memory: not with --max-memory");
+  a.declared("packed")->excludes(a.declared("max-memory"));
   a.flag("json", "one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or "
                  "{\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}");
   add_record_options(a, "evaluate");
@@ -62,7 +64,6 @@ int cmd_eval(const Argv& argv) {
   lo.device = parse_device(*a.get("device"));
   lo.dtype = parse_dtype(*a.get("dtype"));
   lo.max_memory = max_memory_option(a);
-  if (a.flag("packed") && lo.max_memory) throw UsageError("--packed runs the weights from memory; leave out --max-memory");
   MemoryPlan plan;
   lo.plan = &plan;
 

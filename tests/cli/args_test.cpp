@@ -51,6 +51,9 @@ TEST(CliArgs, ValuesDefaultsAndRepeatsComeBackByName) {
   ASSERT_TRUE(e.a.parse({"m", "--out=o", "--images", "i", "--labels", "l", "--ctx", "-1"}));
   EXPECT_EQ(e.a.get_int("ctx"), -1);  // a negative number is a value, left to the command to refuse
   EXPECT_TRUE(e.a.given("ctx"));
+  Declared f;  // after --, an argument that looks like an option is a positional
+  ASSERT_TRUE(f.a.parse({"--out", "o", "--text", "t", "--", "-model"}));
+  EXPECT_EQ(f.a.positional(), std::vector<std::string>{"-model"});
 }
 
 TEST(CliArgs, UsageErrorsNameTheOptionInQuenchsWords) {
@@ -79,7 +82,7 @@ TEST(CliArgs, HelpIsWrittenFromTheDeclarations) {
   testing::internal::CaptureStdout();
   EXPECT_FALSE(d.a.parse({"--help"}));  // help asked for: printed, nothing else checked
   const std::string help = testing::internal::GetCapturedStdout();
-  EXPECT_NE(help.find("usage: quench-cli demo MODEL_DIR [OPTIONS]"), std::string::npos) << help;
+  EXPECT_NE(help.find("usage: quench-cli demo MODEL_DIR --out FILE [OPTIONS]"), std::string::npos) << help;
   EXPECT_NE(help.find("what the demo does"), std::string::npos);
   EXPECT_NE(help.find("--ctx N"), std::string::npos);
   EXPECT_NE(help.find("tokens per window (default 256)"), std::string::npos);
