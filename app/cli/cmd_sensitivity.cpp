@@ -91,8 +91,8 @@ int cmd_sensitivity(const Argv& argv) {
            "--eval FILE (text), --eval-images IDX --eval-labels IDX or --eval-image-folder DIR (images)");
   // Sensitivity measures on a sample of the evaluation data: without --max-windows or --max-images (or with 0),
   // load_evaluation_batches keeps 16 windows or 256 images, not all of them.
-  a.declared("max-windows")->description("text windows the damage is measured on")->default_str("16");
-  a.declared("max-images")->description("images the damage is measured on")->default_str("256");
+  a.declared("max-windows")->description("text windows the damage is measured on (0: the default)")->default_str("16");
+  a.declared("max-images")->description("images the damage is measured on (0: the default)")->default_str("256");
   add_calibration_options(a, 32, 128);
   add_device_options(a);
   a.flag("json", "one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}");
