@@ -1,8 +1,7 @@
 #include "core/compress/lowrank.h"
 #include "core/compress/pipeline.h"
+#include "core/compress/prune_method.h"
 #include "core/compress/rtn.h"
-#include "core/compress/sparsegpt.h"
-#include "core/compress/wanda.h"
 #include "core/compress/weight_method.h"
 #include "core/compress/weight_view.h"
 #include "core/util/error.h"
@@ -24,20 +23,8 @@ void Pipeline::compress_layer(LayerState& s, const StageCapture* cap) {
     return H;
   };
   if (p.prune) {
-    PruneOutcome o;
-    switch (p.prune->method) {
-      case PruneMethod::Magnitude: o = prune_by_score(w2d, *p.prune); break;
-      // diag H = (2/N) Σ x_j², a constant multiple of ‖X_:,j‖² — the same order within each row.
-      case PruneMethod::Wanda: o = prune_by_score(w2d, *p.prune, hessian().diagonal().clamp_min(0).sqrt()); break;
-      case PruneMethod::SparseGpt: {
-        SparseGptInfo info;
-        o = sparsegpt_prune(w2d, hessian(), *p.prune, l->name(), &info);
-        s.details["sparsegpt_damp"] = info.damp;
-        s.details["sparsegpt_loss"] = info.loss;
-        if (info.dead_columns) s.details["dead_columns"] = info.dead_columns;
-        break;
-      }
-    }
+    PruneMethodCall call{l->name(), *p.prune, w2d, hessian, s.details};
+    const PruneOutcome o = prune_method(p.prune->method).prune(call);
     w2d = o.weight;
     s.mask = o.mask;
     s.kept = o.mask.sum().item<int64_t>();

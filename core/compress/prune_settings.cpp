@@ -1,22 +1,17 @@
 #include "core/compress/prune_settings.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "core/compress/json_fields.h"
+#include "core/compress/prune_method.h"
 
 namespace quench {
 
 using recipe_json::Fields;
 
-const char* prune_method_name(PruneMethod m) {
-  switch (m) {
-    case PruneMethod::Magnitude: return "magnitude";
-    case PruneMethod::Wanda: return "wanda";
-    case PruneMethod::SparseGpt: return "sparsegpt";
-  }
-  return "?";
-}
+const char* prune_method_name(PruneMethod m) { return prune_method(m).name; }
 
 const char* lowrank_method_name(LowRankMethod m) {
   switch (m) {
@@ -32,9 +27,9 @@ nlohmann::json PruneSetting::to_json() const {
   nlohmann::json j = {{"method", prune_method_name(method)}};
   if (nm()) j["pattern"] = std::to_string(n) + ":" + std::to_string(m);
   else j["sparsity"] = sparsity;
-  if (method == PruneMethod::SparseGpt) {
-    j["damp"] = damp;
-    j["block_size"] = block_size;
+  for (const std::string& o : prune_method(method).options) {
+    if (o == "damp") j[o] = damp;
+    if (o == "block_size") j[o] = block_size;
   }
   return j;
 }
@@ -81,8 +76,11 @@ PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const 
   Fields f(j, key, source);
   f.only({"method", "sparsity", "pattern", "damp", "block_size"});
   PruneSetting p;
-  const std::string method = f.get_choice("method", "magnitude", {"magnitude", "wanda", "sparsegpt"});
-  p.method = method == "wanda" ? PruneMethod::Wanda : method == "sparsegpt" ? PruneMethod::SparseGpt : PruneMethod::Magnitude;
+  std::vector<std::string> names;
+  for (const PruneMethodInfo* m : prune_methods()) names.push_back(m->name);
+  const std::string method = f.get_choice("method", "magnitude", names);
+  const PruneMethodInfo& info = *find_prune_method(method);
+  p.method = info.id;
   if (f.has("sparsity")) {
     const auto& v = j["sparsity"];
     if (!v.is_number()) f.fail_at("sparsity", "must be a number, got " + recipe_json::type_name(v) + " " + v.dump());
@@ -114,8 +112,11 @@ PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const 
   if (!partial) {
     if (f.has("sparsity") && f.has("pattern")) f.fail_at("pattern", "give either sparsity (unstructured) or pattern (N:M), not both");
     if (!f.has("sparsity") && !f.has("pattern")) f.fail_at("sparsity", "prune needs a sparsity (e.g. 0.5) or a pattern (e.g. \"2:4\")");
-    for (const char* field : {"damp", "block_size"})
-      if (f.has(field) && p.method != PruneMethod::SparseGpt) f.fail_at(field, "applies to method \"sparsegpt\", not \"" + method + "\"");
+    // A method's own option given to another: named with the methods that read it.
+    for (const PruneMethodInfo* m : prune_methods())
+      for (const std::string& field : m->options)
+        if (f.has(field.c_str()) && std::find(info.options.begin(), info.options.end(), field) == info.options.end())
+          f.fail_at(field, "applies to method \"" + std::string(m->name) + "\", not \"" + method + "\"");
   }
   p.damp = f.get_double("damp", 0.01, 0.0, 1.0, true);
   p.block_size = f.get_int64("block_size", 128, 1);

@@ -63,4 +63,26 @@ PruneOutcome sparsegpt_prune(const at::Tensor& w_in, const at::Tensor& H_in, con
   return {W, keep};
 }
 
+// ⌊p·out·c⌋ weights per block of c columns (one threshold over each block).
+const PruneMethodInfo& sparsegpt_method() {
+  static const PruneMethodInfo info{
+      PruneMethod::SparseGpt, "sparsegpt", "SparseGPT (calibrated, updates the kept weights)", {"damp", "block_size"},
+      [](const PruneSetting& p, int64_t out, int64_t in) {
+        int64_t total = 0;
+        const int64_t B = std::max<int64_t>(1, p.block_size);
+        for (int64_t i1 = 0; i1 < in; i1 += B) total += pruned_count(p.sparsity, out * std::min(B, in - i1));
+        return total;
+      },
+      [](PruneMethodCall& c) {
+        SparseGptInfo info;
+        PruneOutcome o = sparsegpt_prune(c.weight, c.hessian(), c.setting, c.layer, &info);
+        c.details["sparsegpt_damp"] = info.damp;
+        c.details["sparsegpt_loss"] = info.loss;
+        if (info.dead_columns) c.details["dead_columns"] = info.dead_columns;
+        return o;
+      }};
+  return info;
+}
+
 }  // namespace quench
+

@@ -6,28 +6,6 @@
 
 namespace quench {
 
-namespace {
-int64_t floor_count(double p, int64_t n) {
-  // The small slack keeps 0.3·10 at 3 despite 0.3 not being exact in binary.
-  return static_cast<int64_t>(std::floor(p * static_cast<double>(n) + 1e-9));
-}
-}  // namespace
-
-int64_t pruned_weights(const PruneSetting& p, int64_t out, int64_t in) {
-  if (p.nm()) return out * (in / p.m) * (p.m - p.n);
-  switch (p.method) {
-    case PruneMethod::Magnitude: return floor_count(p.sparsity, out * in);
-    case PruneMethod::Wanda: return out * floor_count(p.sparsity, in);
-    case PruneMethod::SparseGpt: {
-      int64_t total = 0;
-      const int64_t B = std::max<int64_t>(1, p.block_size);
-      for (int64_t i1 = 0; i1 < in; i1 += B) total += floor_count(p.sparsity, out * std::min(B, in - i1));
-      return total;
-    }
-  }
-  return 0;
-}
-
 at::Tensor mask_lowest_in_matrix(const at::Tensor& score, int64_t count) {
   at::Tensor keep = at::ones(score.sizes(), score.options().dtype(at::kBool));
   if (count <= 0) return keep;
@@ -66,6 +44,25 @@ PruneOutcome prune_by_score(const at::Tensor& w2d, const PruneSetting& p, const 
   else o.mask = mask_lowest_per_row(score, pruned_weights(p, out, in) / std::max<int64_t>(out, 1));
   o.weight = w * o.mask;
   return o;
+}
+
+// Magnitude: one threshold over the matrix, ⌊p·out·in⌋ weights.
+const PruneMethodInfo& magnitude_method() {
+  static const PruneMethodInfo info{
+      PruneMethod::Magnitude, "magnitude", "magnitude |W|", {},
+      [](const PruneSetting& p, int64_t out, int64_t in) { return pruned_count(p.sparsity, out * in); },
+      [](PruneMethodCall& c) { return prune_by_score(c.weight, c.setting); }};
+  return info;
+}
+
+// Wanda: ⌊p·in⌋ weights of each row. diag H = (2/N) Σ x_j², a constant multiple of ‖X_:,j‖², so
+// its square root orders each row's scores as the input norms do.
+const PruneMethodInfo& wanda_method() {
+  static const PruneMethodInfo info{
+      PruneMethod::Wanda, "wanda", "Wanda |W|·‖X‖ (calibrated)", {},
+      [](const PruneSetting& p, int64_t out, int64_t in) { return out * pruned_count(p.sparsity, in); },
+      [](PruneMethodCall& c) { return prune_by_score(c.weight, c.setting, c.hessian().diagonal().clamp_min(0).sqrt()); }};
+  return info;
 }
 
 }  // namespace quench

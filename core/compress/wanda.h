@@ -11,25 +11,15 @@
 // (PruneAccuracy.Unstructured50). Paper check: LLaMA-2-7B 50% magnitude 14.89, Wanda 6.42.
 #include <ATen/ATen.h>
 
-#include "core/compress/prune_settings.h"
+#include "core/compress/prune_method.h"
 
 namespace quench {
-
-// How many of an [out, in] weight's elements the setting zeroes, exactly as the methods count:
-// N:M (M − N) per group; magnitude ⌊p·out·in⌋ over the matrix; Wanda ⌊p·in⌋ per row; SparseGPT
-// ⌊p·out·c⌋ per block of c columns. The size estimate and the pipeline share it.
-int64_t pruned_weights(const PruneSetting& p, int64_t out, int64_t in);
 
 // Masks (bool, true = kept) from scores [out, in]: the `count` lowest of the whole matrix pruned;
 // the `count` lowest of each row; the N highest of every M consecutive columns kept.
 at::Tensor mask_lowest_in_matrix(const at::Tensor& score, int64_t count);
 at::Tensor mask_lowest_per_row(const at::Tensor& score, int64_t count);
 at::Tensor mask_nm(const at::Tensor& score, int n, int m);
-
-struct PruneOutcome {
-  at::Tensor weight;  // F32 [out, in] with the pruned entries zero (and SparseGPT's updates)
-  at::Tensor mask;    // bool [out, in], true = kept
-};
 
 // Magnitude (input_norms undefined) or Wanda (input_norms: F32 [in], ‖X_:,j‖₂ or any positive
 // multiple of it). w2d: F32 [out, in].

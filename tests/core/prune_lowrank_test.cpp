@@ -6,11 +6,13 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "core/compress/compress.h"
 #include "core/compress/gptq.h"
 #include "core/compress/lowrank.h"
 #include "core/compress/mixed_precision.h"
+#include "core/compress/prune_method.h"
 #include "core/compress/sensitivity.h"
 #include "core/compress/size_estimate.h"
 #include "core/compress/sparsegpt.h"
@@ -70,6 +72,40 @@ PruneOutcome run_prune(const Layer1& l, const PruneSetting& p) {
     case PruneMethod::SparseGpt: return sparsegpt_prune(l.w, l.h, p, "test");
   }
   return {};
+}
+
+// Each pruning method is declared once (prune_method.h) and the recipe reads names and options
+// from that table: every method round-trips through its name, and an option is refused for the
+// methods that do not own it.
+TEST(PruneMethods, RegistryDrivesTheRecipe) {
+  std::set<std::string> names;
+  for (PruneMethod id : {PruneMethod::Magnitude, PruneMethod::Wanda, PruneMethod::SparseGpt}) {
+    const PruneMethodInfo& m = prune_method(id);
+    EXPECT_EQ(m.id, id);
+    EXPECT_TRUE(names.insert(m.name).second) << m.name;
+    EXPECT_EQ(find_prune_method(m.name), &m);
+    const PruneSetting p = parse_prune({{"method", m.name}, {"sparsity", 0.5}}, "prune");
+    EXPECT_EQ(p.method, id);
+    EXPECT_EQ(p.to_json()["method"], m.name);
+    for (const std::string& o : m.options) EXPECT_TRUE(p.to_json().contains(o)) << m.name << " " << o;
+  }
+  EXPECT_EQ(prune_methods().size(), names.size());
+  EXPECT_EQ(find_prune_method("obs"), nullptr);
+  try {
+    parse_prune({{"method", "wanda"}, {"sparsity", 0.5}, {"damp", 0.1}}, "prune");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("applies to method \"sparsegpt\", not \"wanda\""), std::string::npos) << e.what();
+  }
+  // Unstructured counts as each method's mask keeps them; N:M the same for all.
+  PruneSetting half;
+  half.sparsity = 0.5;
+  for (const PruneMethodInfo* m : prune_methods()) {
+    half.method = m->id;
+    EXPECT_EQ(pruned_weights(half, 8, 256), 8 * 128) << m->name;
+  }
+  half.n = 2, half.m = 4;
+  EXPECT_EQ(pruned_weights(half, 8, 256), 8 * 128);
 }
 
 TEST(PruneTest, MasksKeepExactlyWhatTheSizeEstimateCounts) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/compress/prune_method.h"
 #include "core/compress/weight_method.h"
 #include "widgets/util/form_fields.h"
 
@@ -28,6 +29,11 @@ QComboBox* choices(QWidget* parent, std::initializer_list<std::pair<const char*,
   auto* c = new QComboBox(parent);
   for (const auto& [value, label] : items) c->addItem(label, QString::fromLatin1(value));
   return c;
+}
+// Whether the pruning method reads this option of the prune section (its file declares it).
+bool prune_owns(const std::string& method, const std::string& option) {
+  const PruneMethodInfo* m = find_prune_method(method);
+  return m && std::find(m->options.begin(), m->options.end(), option) != m->options.end();
 }
 // Whether the weight method reads this option of the weights section (its file declares it).
 bool owns(const std::string& method, const std::string& option) {
@@ -339,8 +345,8 @@ void KvCacheSection::setFields(const nlohmann::json& j) {
 // ---------------------------------------------------------------------------------------------
 
 PruneSection::PruneSection(QWidget* parent) : RecipeSection(tr("Pruning"), "prune", parent) {
-  method_ = choices(this, {{"magnitude", tr("magnitude |W|")}, {"wanda", tr("Wanda |W|·‖X‖ (calibrated)")},
-                           {"sparsegpt", tr("SparseGPT (calibrated, updates the kept weights)")}});
+  method_ = new QComboBox(this);
+  for (const PruneMethodInfo* m : prune_methods()) method_->addItem(tr(m->title), QString::fromLatin1(m->name));
   method_->setObjectName(QStringLiteral("method"));
   kind_ = choices(this, {{"pattern", tr("N:M, keep N of every M inputs")}, {"sparsity", tr("unstructured fraction")}});
   kind_->setObjectName(QStringLiteral("kind"));
@@ -367,10 +373,8 @@ nlohmann::json PruneSection::fields() const {
   nlohmann::json j = {{"method", comboData(method_)}};
   if (comboData(kind_) == "pattern") j["pattern"] = std::to_string(n_->value()) + ":" + std::to_string(m_->value());
   else j["sparsity"] = sparsity_->value();
-  if (comboData(method_) == "sparsegpt") {
-    if (std::abs(damp_->value() - 0.01) > 1e-9) j["damp"] = damp_->value();
-    if (block_->value() != 128) j["block_size"] = block_->value();
-  }
+  if (prune_owns(comboData(method_), "damp") && std::abs(damp_->value() - 0.01) > 1e-9) j["damp"] = damp_->value();
+  if (prune_owns(comboData(method_), "block_size") && block_->value() != 128) j["block_size"] = block_->value();
   return j;
 }
 
@@ -398,7 +402,8 @@ void PruneSection::updateEnabled() {
   m_->setEnabled(pattern);
   n_->setMaximum(m_->value());  // N kept of M: never more than M
   sparsity_->setEnabled(!pattern);
-  for (QWidget* w : std::initializer_list<QWidget*>{damp_, block_}) w->setEnabled(comboData(method_) == "sparsegpt");
+  damp_->setEnabled(prune_owns(comboData(method_), "damp"));
+  block_->setEnabled(prune_owns(comboData(method_), "block_size"));
 }
 
 // ---------------------------------------------------------------------------------------------
