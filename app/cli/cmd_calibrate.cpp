@@ -20,6 +20,7 @@
 #include "core/stats/calibrate.h"
 #include "core/stats/serialize.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 
 namespace quench::cli {
@@ -87,7 +88,7 @@ int cmd_calibrate(const Argv& argv) {
   add_device_options(a);
   add_max_memory_option(a);
   a.flag("json", "print everything, histograms' edges and counts included");
-  add_record_options(a, "calibrate");
+  add_record_options(a, RunKind::Calibrate);
   if (!a.parse(argv)) return 0;
   const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   const bool shared = a.given("calib") || a.given("calib-images") || a.given("calib-image-folder");
@@ -122,7 +123,7 @@ int cmd_calibrate(const Argv& argv) {
   std::optional<int64_t> experiment;
   if (store) {
     CalibrateRunSpec rs;
-    rs.name = experiment_spec(*store, a, *model, "calibrate").name;
+    rs.name = experiment_spec(*store, a, *model, RunKind::Calibrate).name;
     rs.device = device_description(model->device());
     rs.dataset = dataset_record(info.path, info.kind);
     rs.dataset.samples = data.samples;
@@ -138,7 +139,7 @@ int cmd_calibrate(const Argv& argv) {
 
   if (a.flag("json")) {
     auto j = to_json(result);
-    j["peak_rss_mib"] = peak_rss_mib();
+    j[metric_names::kPeakRssMib] = peak_rss_mib();
     if (experiment) j["experiment"] = *experiment;
     std::cout << j.dump() << "\n";
     return 0;

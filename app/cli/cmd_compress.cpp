@@ -19,6 +19,7 @@
 #include "core/models/registry.h"
 #include "core/runs/compress_run.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
 
@@ -114,7 +115,7 @@ int cmd_compress(const Argv& argv) {
   for (const char* o : {"format", "float-type", "force", "no-export-check"}) a.declared(o)->needs(a.declared("save-model"));
   a.flag("plan", "resolve the recipe, print each layer's setting and the size estimate, record nothing");
   a.flag("json", "one JSON object: {experiment_id, plan, size, layers, metrics, warnings}");
-  add_record_options(a, "compress");
+  add_record_options(a, RunKind::Compress);
   a.declared("name")->description("the experiment's name (default: the recipe's \"name\", else \"compress RECIPE\")");
   a.footer("With --max-memory, compressing a streamed model writes each compressed block to a temporary file (in the\n"
            "compute dtype) and reads it back from there; SmoothQuant, FLAP, RepQ-ViT, Quamba2 and static activation\n"
@@ -257,7 +258,8 @@ int cmd_compress(const Argv& argv) {
             << "x smaller than 16-bit), " << fixed(result.size.bits_per_weight, 3) << " bits/weight\n";
   for (auto it = metrics.begin(); it != metrics.end(); ++it) {
     const std::string& k = it.key();
-    if (k == "perplexity" || k == "top1" || k == "top5" || k == "kl" || k == "top1_agreement" || k == "logits_sqnr_db" ||
+    using namespace metric_names;
+    if (k == kPerplexity || k == kTop1 || k == kTop5 || k == kKl || k == kTop1Agreement || k == kLogitsSqnrDb ||
         k.find("tokens_per_second") != std::string::npos)
       std::cout << k << std::string(k.size() < 12 ? 12 - k.size() : 1, ' ') << fixed(it.value().get<double>(), 4) << "\n";
   }
@@ -273,19 +275,19 @@ int cmd_compress(const Argv& argv) {
   if (result.details.contains("packed")) std::cout << "packed      " << result.details["packed"].get<std::string>() << "\n";
   for (const auto& warn : result.warnings) std::cout << "warning: " << warn << "\n";
   if (!save_dir.empty()) std::cout << "saved       " << save_dir << " (quench-cli inspect " << save_dir << ")\n";
-  if (metrics.contains("export_top1_agreement"))
-    std::cout << "reopened    top-1 agreement " << fixed(100 * metrics["export_top1_agreement"].get<double>(), 2) << "%, max |Δlogit| / max |logit| "
-              << metrics["export_logits_rel_error"].get<double>() << ", KL " << metrics["export_kl"].get<double>()
+  if (metrics.contains(metric_names::kExportTop1Agreement))
+    std::cout << "reopened    top-1 agreement " << fixed(100 * metrics[metric_names::kExportTop1Agreement].get<double>(), 2) << "%, max |Δlogit| / max |logit| "
+              << metrics[metric_names::kExportLogitsRelError].get<double>() << ", KL " << metrics[metric_names::kExportKl].get<double>()
               << " (the saved file against the compressed model, " << std::min<int64_t>(rs.export_check_samples, calib->samples)
               << " calibration samples)\n";
-  if (metrics.contains("export_tensors_checked")) {
-    const auto inexact = static_cast<int64_t>(metrics["export_tensors_inexact"].get<double>());
-    std::cout << "read back   " << static_cast<int64_t>(metrics["export_tensors_checked"].get<double>()) << " tensors from the file, "
+  if (metrics.contains(metric_names::kExportTensorsChecked)) {
+    const auto inexact = static_cast<int64_t>(metrics[metric_names::kExportTensorsInexact].get<double>());
+    std::cout << "read back   " << static_cast<int64_t>(metrics[metric_names::kExportTensorsChecked].get<double>()) << " tensors from the file, "
               << (inexact == 0 ? std::string("every one equal to the compressed model's")
-                               : std::to_string(inexact) + " different (largest |Δ| " + std::to_string(metrics["export_weight_max_abs_error"].get<double>()) + ")")
+                               : std::to_string(inexact) + " different (largest |Δ| " + std::to_string(metrics[metric_names::kExportWeightMaxAbsError].get<double>()) + ")")
               << " (a GGUF this large is checked tensor by tensor, not reopened as a second model)\n";
   }
-  if (metrics.contains("export_top1_agreement") &&
+  if (metrics.contains(metric_names::kExportTop1Agreement) &&
       (!plan.kv.empty() || std::any_of(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& l) { return l.input.has_value(); })))
     std::cout << "            (the engine quantizes activations and the KV cache as it runs, with the file's settings and scales;\n"
                  "            Quench's reopened model runs them in float, so this difference is that quantization)\n";

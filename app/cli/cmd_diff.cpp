@@ -16,6 +16,7 @@
 #include "core/export/gguf_import.h"
 #include "core/models/registry.h"
 #include "core/runs/text_data.h"
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 
 namespace quench::cli {
@@ -89,7 +90,7 @@ int cmd_diff(const Argv& argv) {
       j["layers"].push_back({{"name", r.layer}, {"type", r.type}, {"shape", r.shape}, {"sqnr_db", number_or_null(r.sqnr_db())},
                              {"rel_mse", number_or_null(r.rel_mse())}, {"exact", r.exact()}, {"outliers", out}});
     }
-    if (pf) j["perplexity"] = {{"float", pf->value}, {"quantized", pq->value}, {"tokens", pf->tokens}, {"windows", pf->windows}};
+    if (pf) j[metric_names::kPerplexity] = {{"float", pf->value}, {"quantized", pq->value}, {"tokens", pf->tokens}, {"windows", pf->windows}};
     std::cout << j.dump() << "\n";
     return 0;
   }

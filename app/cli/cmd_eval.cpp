@@ -15,6 +15,7 @@
 #include "core/runs/eval_run.h"
 #include "core/runs/packed_execution.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 #include "core/text/tokenizer.h"
 #include "core/util/error.h"
 
@@ -48,7 +49,7 @@ int cmd_eval(const Argv& argv) {
   a.declared("packed")->excludes(a.declared("max-memory"));
   a.flag("json", "one object: {\"metric\":\"perplexity\",\"value\",\"tokens\",\"seconds\"} or "
                  "{\"metric\":\"top1\",\"value\",\"top5\",\"n\",\"seconds\"}");
-  add_record_options(a, "evaluate");
+  add_record_options(a, RunKind::Evaluate);
   if (!a.parse(argv)) return 0;
   const std::string dir = resolve_model_path(a.positional()[0]);  // a .gguf file: its converted checkpoint
   EvalOptions o;
@@ -111,7 +112,7 @@ int cmd_eval(const Argv& argv) {
   std::optional<SpeedResult> sp;
   if (store) {
     EvalRunSpec rs;
-    rs.name = experiment_spec(*store, a, *model, "evaluate").name;
+    rs.name = experiment_spec(*store, a, *model, RunKind::Evaluate).name;
     rs.device = device_description(model->device());
     rs.dataset = dataset_record(a.get("text").value_or(a.get("images").value_or(a.get("image-folder").value_or(""))),
                                 a.get("text") ? "text" : "images");
@@ -132,20 +133,20 @@ int cmd_eval(const Argv& argv) {
     nlohmann::json j;
     j["metric"] = r.metric;
     j["value"] = r.value;
-    if (r.metric == "perplexity") {
-      j["tokens"] = r.tokens;
+    if (r.metric == metric_names::kPerplexity) {
+      j[metric_names::kTokens] = r.tokens;
       j["windows"] = r.windows;
-      j["nll"] = r.nll;
+      j[metric_names::kNll] = r.nll;
     } else {
-      j["top5"] = r.top5;
+      j[metric_names::kTop5] = r.top5;
       j["n"] = r.n;
     }
-    j["seconds"] = r.seconds;
+    j[metric_names::kSeconds] = r.seconds;
     for (const auto& [name, value] : speeds) j[name] = value;
-    if (packed) j["packed_layers"] = packed->packed();
+    if (packed) j[metric_names::kPackedLayers] = packed->packed();
     if (experiment) j["experiment"] = *experiment;
     std::cout << j.dump() << "\n";
-  } else if (r.metric == "perplexity") {
+  } else if (r.metric == metric_names::kPerplexity) {
     std::cout << "perplexity  " << fixed(r.value, 4) << "\n"
               << "tokens      " << with_commas(r.tokens) << " in " << r.windows << " windows of " << o.ctx << "\n"
               << "seconds     " << fixed(r.seconds, 1) << "\n";

@@ -80,7 +80,10 @@ int list(const Argv& argv) {
          "One row per stored run: id, name, kind, status, model, start time, duration and tags, newest first unless\n"
          "--sort says otherwise. The filters combine: a run is listed when it matches every one given.");
   a.option("model", "TEXT", "runs whose model path or architecture contains TEXT");
-  a.option("kind", "KIND", "runs of this kind: evaluate, calibrate, compress or sensitivity");
+  std::string kinds;
+  for (RunKind k : kRunKinds)
+    kinds += std::string(kinds.empty() ? "" : k == kRunKinds[std::size(kRunKinds) - 1] ? " or " : ", ") + run_kind_name(k);
+  a.option("kind", "KIND", "runs of this kind: " + kinds);
   a.option("status", "STATUS", "runs in this state: running, completed, failed, cancelled or interrupted");
   a.option("tag", "TAG", "runs tagged TAG");
   a.option("since", "DATE", "runs started at or after DATE, in ISO 8601 as stored (UTC): 2026-11-22 or 2026-11-22T16:00");
@@ -93,7 +96,7 @@ int list(const Argv& argv) {
   if (!a.parse(argv)) return 0;
   ListFilter f;
   f.model = a.get("model", "");
-  f.kind = a.get("kind", "");
+  if (const auto kind = a.get("kind")) f.kind = parse_run_kind(*kind);
   if (auto s = a.get("status")) f.status = parse_status(*s);
   f.tag = a.get("tag", "");
   f.since = parse_time_bound(a, "since");

@@ -10,6 +10,7 @@
 #include "core/models/memory_plan.h"
 #include "core/models/registry.h"
 #include "core/runs/generate.h"
+#include "core/store/metrics.h"
 #include "core/text/tokenizer.h"
 #include "core/text/unicode.h"
 #include "core/util/error.h"
@@ -81,8 +82,8 @@ int cmd_generate(const Argv& argv) {
                         {"stopped_at_eos", r.stopped},
                         {"prefill_seconds", r.prefill_seconds},
                         {"decode_seconds", r.decode_seconds},
-                        {"prefill_tokens_per_second", r.prefill_tokens_per_second()},
-                        {"decode_tokens_per_second", r.decode_tokens_per_second()},
+                        {metric_names::kPrefillTokensPerSecond, r.prefill_tokens_per_second()},
+                        {metric_names::kDecodeTokensPerSecond, r.decode_tokens_per_second()},
                         {"device", *a.get("device")},
                         {"dtype", *a.get("dtype")}};
     std::cout << j.dump() << "\n";

@@ -19,6 +19,7 @@
 #include "core/models/registry.h"
 #include "core/runs/sensitivity_run.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 #include "core/store/store.h"
 #include "core/util/error.h"
 
@@ -96,7 +97,7 @@ int cmd_sensitivity(const Argv& argv) {
   add_calibration_options(a, 32, 128);
   add_device_options(a);
   a.flag("json", "one JSON object: {experiment_id, metric, base, candidates, units, ranking, suggestion}");
-  add_record_options(a, "sensitivity");
+  add_record_options(a, RunKind::Sensitivity);
   a.declared("name")->description("the experiment's name (default \"sensitivity <the setting's name>\")");
   a.footer("Calibration data (--calib, --calib-images or --calib-image-folder) is needed only for GPTQ/AWQ or\n"
            "static-activation settings.");
@@ -140,9 +141,9 @@ int cmd_sensitivity(const Argv& argv) {
 
   auto model = load_model(dir, lo);
   if (metric.empty()) so.metric = model->modality() == Modality::Text ? SensitivityMetric::Perplexity : SensitivityMetric::Top1;
-  else if (metric == "perplexity" || metric == "ppl") so.metric = SensitivityMetric::Perplexity;
-  else if (metric == "kl") so.metric = SensitivityMetric::Kl;
-  else if (metric == "top1") so.metric = SensitivityMetric::Top1;
+  else if (metric == metric_names::kPerplexity || metric == "ppl") so.metric = SensitivityMetric::Perplexity;
+  else if (metric == metric_names::kKl) so.metric = SensitivityMetric::Kl;
+  else if (metric == metric_names::kTop1) so.metric = SensitivityMetric::Top1;
   else throw UsageError("--metric must be perplexity, kl or top1");
   DataInfo eval_info, calib_info;
   auto eval = load_evaluation_batches(a, dir, model->modality(), &eval_info, model->modality() == Modality::Text ? 16 : 256);

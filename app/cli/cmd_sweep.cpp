@@ -57,7 +57,7 @@ int plan_cmd(const Argv& argv) {
   for (const auto& job : p.jobs) {
     std::string args;
     for (size_t i = 1; i < job.args.size(); ++i) args += (i > 1 ? " " : "") + job.args[i];
-    t.add({std::to_string(job.index), job.kind, job.name, args});
+    t.add({std::to_string(job.index), run_kind_name(job.kind), job.name, args});
   }
   std::cout << t.str() << p.jobs.size() << " task" << (p.jobs.size() == 1 ? "" : "s") << " in sweep '" << p.name << "'";
   if (p.sensitivity) std::cout << "; " << p.sensitivity->jobs.size() << " of them chunks of '" << p.sensitivity->name << "', merged when collected";

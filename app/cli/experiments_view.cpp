@@ -80,7 +80,7 @@ std::string view_list(const std::vector<ExperimentSummary>& list) {
   Table t({"id", "name", "kind", "status", "model", "started (UTC)", "duration", "tags"},
           {true, false, false, false, false, false, true, false});
   for (const auto& e : list)
-    t.add({std::to_string(e.id), e.name, e.kind, status_name(e.status), base_name(e.model_path), short_time(e.started_at),
+    t.add({std::to_string(e.id), e.name, run_kind_name(e.kind), status_name(e.status), base_name(e.model_path), short_time(e.started_at),
            duration_of(e), join(e.tags, ",")});
   return t.str();
 }
@@ -92,7 +92,7 @@ std::string view_show(const ExperimentDetail& d) {
     if (!value.empty()) os << key << std::string(key.size() < 10 ? 10 - key.size() : 1, ' ') << value << "\n";
   };
   os << "experiment " << e.id << ": " << e.name << "\n";
-  line("kind", e.kind);
+  line("kind", run_kind_name(e.kind));
   line("status", status_name(e.status));
   if (d.model)
     line("model", d.model->path + " (" + d.model->architecture + ", " + with_commas(d.model->parameters) +
@@ -160,7 +160,7 @@ std::string view_show(const ExperimentDetail& d) {
 std::string view_compare(const Comparison& c) {
   std::ostringstream os;
   for (const auto& e : c.experiments)
-    os << label(e) << "  " << e.name << " (" << e.kind << ", " << status_name(e.status)
+    os << label(e) << "  " << e.name << " (" << run_kind_name(e.kind) << ", " << status_name(e.status)
        << (e.model_path.empty() ? "" : ", " + base_name(e.model_path)) << ")\n";
 
   os << "\nmetrics\n";

@@ -11,12 +11,12 @@
 
 namespace quench::cli {
 
-void add_record_options(Args& a, const std::string& kind) {
+void add_record_options(Args& a, RunKind kind) {
   // The default is described, not computed: Store::default_path() throws without HOME.
   a.option("db", "FILE",
            "the experiment store the run is recorded in (default $XDG_DATA_HOME/quench/quench.db, else "
            "~/.local/share/quench/quench.db)");
-  a.option("name", "NAME", "the experiment's name (default \"" + kind + " <model folder>\")");
+  a.option("name", "NAME", "the experiment's name (default \"" + std::string(run_kind_name(kind)) + " <model folder>\")");
   a.flag("no-record", "run and print without recording an experiment (the database is not touched)");
 }
 
@@ -49,12 +49,12 @@ std::string device_description(const at::Device& d) {
   return d.str();
 }
 
-ExperimentSpec experiment_spec(Store& store, const Args& a, const Model& model, const std::string& kind) {
+ExperimentSpec experiment_spec(Store& store, const Args& a, const Model& model, RunKind kind) {
   ExperimentSpec spec;
   spec.kind = kind;
   spec.model_id = store.add_model(model_record(model));
   const std::string dir = std::filesystem::path(model.checkpoint().dir()).lexically_normal().filename().string();
-  spec.name = a.get("name", kind + " " + (dir.empty() ? model.architecture() : dir));
+  spec.name = a.get("name", std::string(run_kind_name(kind)) + " " + (dir.empty() ? model.architecture() : dir));
   spec.device = device_description(model.device());
   return spec;
 }

@@ -13,7 +13,7 @@
 namespace quench::cli {
 
 // Declares --db, --name and --no-record; `kind` names the experiment in --name's help.
-void add_record_options(Args& a, const std::string& kind);
+void add_record_options(Args& a, RunKind kind);
 
 // The store the run goes into, or nullopt with --no-record. Opened before the work starts, so a
 // database that cannot be used is reported before minutes of computing.
@@ -40,6 +40,6 @@ class StoreOrScratch {
 std::string device_description(const at::Device& d);
 
 // A spec with the model and name filled in ("<kind> <model dir name>" unless --name).
-ExperimentSpec experiment_spec(Store& store, const Args& a, const Model& model, const std::string& kind);
+ExperimentSpec experiment_spec(Store& store, const Args& a, const Model& model, RunKind kind);
 
 }  // namespace quench::cli

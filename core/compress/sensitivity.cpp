@@ -12,15 +12,16 @@
 #include "core/compress/schemes.h"
 #include "core/compress/size_estimate.h"
 #include "core/stats/point_pattern.h"
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 
 namespace quench {
 
 const char* sensitivity_metric_name(SensitivityMetric m) {
   switch (m) {
-    case SensitivityMetric::Perplexity: return "perplexity";
-    case SensitivityMetric::Kl: return "kl";
-    case SensitivityMetric::Top1: return "top1";
+    case SensitivityMetric::Perplexity: return metric_names::kPerplexity;
+    case SensitivityMetric::Kl: return metric_names::kKl;
+    case SensitivityMetric::Top1: return metric_names::kTop1;
   }
   return "?";
 }

@@ -8,6 +8,7 @@
 #include "core/compress/wanda.h"
 #include "core/compress/weight_method.h"
 #include "core/compress/weight_view.h"
+#include "core/store/metrics.h"
 
 namespace quench {
 
@@ -59,11 +60,11 @@ void compressed_weight(const LayerPlan& p, const at::Tensor& weight, int64_t hea
 nlohmann::json SizeEstimate::to_json() const {
   nlohmann::json j = {{"bytes", bytes},
                       {"original_bytes", original_bytes},
-                      {"compression", compression()},
-                      {"bits_per_weight", bits_per_weight},
-                      {"quantized_bits_per_weight", quantized_bits_per_weight},
+                      {metric_names::kCompression, compression()},
+                      {metric_names::kBitsPerWeight, bits_per_weight},
+                      {metric_names::kQuantizedBitsPerWeight, quantized_bits_per_weight},
                       {"quantized_weights", quantized_weights},
-                      {"kv_bits_per_element", kv_bits_per_element},
+                      {metric_names::kKvBitsPerElement, kv_bits_per_element},
                       {"stored_params", stored_params},
                       {"original_params", original_params}};
   j["layers"] = nlohmann::json::object();

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/data/token_windows.h"
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -74,7 +75,7 @@ EvalResult evaluate_text(Model& model, const at::Tensor& ids_in, const EvalOptio
         progress.report(progress.done(), "evaluating perplexity: block " + std::to_string(i) + " of " + std::to_string(n));
       });
   EvalResult r;
-  r.metric = "perplexity";
+  r.metric = metric_names::kPerplexity;
   r.tokens = scored;
   r.windows = static_cast<int64_t>(windows.size());
   r.nll = nll / static_cast<double>(scored);
@@ -115,7 +116,7 @@ EvalResult evaluate_images(Model& model, const EvalData& d, const EvalOptions& o
     progress.report(i + b, "evaluating accuracy");
   }
   EvalResult r;
-  r.metric = "top1";
+  r.metric = metric_names::kTop1;
   r.n = n;
   r.value = static_cast<double>(top1) / static_cast<double>(n);
   r.top5 = static_cast<double>(top5) / static_cast<double>(n);

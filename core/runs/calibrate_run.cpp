@@ -6,6 +6,7 @@
 #include "core/runs/compress_run.h"
 #include "core/stats/record.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 
 namespace quench {
 
@@ -25,7 +26,7 @@ CalibrateRun run_calibration(Store& store, Model& model, const CalibrationSet& d
                              const CalibrateRunSpec& rs, const Progress& progress) {
   ExperimentSpec spec;
   spec.name = rs.name;
-  spec.kind = "calibrate";
+  spec.kind = RunKind::Calibrate;
   spec.model_id = store.add_model(model_record(model));
   spec.device = rs.device;
   const int64_t dataset_id = store.add_dataset(rs.dataset);
@@ -38,10 +39,10 @@ CalibrateRun run_calibration(Store& store, Model& model, const CalibrationSet& d
   try {
     run.result = calibrate(model, data.source(), options, with_heartbeat(w, progress));
     for (const auto& ls : to_layer_stats(run.result)) w.add_layer_stats(ls);
-    w.add_metric("samples", static_cast<double>(run.result.samples), dataset_id);
-    if (run.result.tokens) w.add_metric("tokens", static_cast<double>(run.result.tokens), dataset_id);
-    w.add_metric("seconds", run.result.seconds);
-    w.add_metric("peak_rss_mib", peak_rss_mib());
+    w.add_metric(metric_names::kSamples, static_cast<double>(run.result.samples), dataset_id);
+    if (run.result.tokens) w.add_metric(metric_names::kTokens, static_cast<double>(run.result.tokens), dataset_id);
+    w.add_metric(metric_names::kSeconds, run.result.seconds);
+    w.add_metric(metric_names::kPeakRssMib, peak_rss_mib());
     w.finish();
   } catch (...) {
     w.finish_with(std::current_exception());

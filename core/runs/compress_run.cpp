@@ -10,6 +10,7 @@
 #include "core/ops/gpu_memory.h"
 #include "core/runs/packed_execution.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 
 namespace quench {
 
@@ -42,7 +43,7 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
                          const CompressRunSpec& rs, const Progress& progress) {
   ExperimentSpec spec;
   spec.name = rs.name;
-  spec.kind = "compress";
+  spec.kind = RunKind::Compress;
   spec.model_id = store.add_model(model_record(model));
   spec.recipe = recipe.json;
   spec.datasets.push_back({store.add_dataset(rs.calib), "calib"});
@@ -67,34 +68,34 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
     const SizeEstimate& size = run.result.size;
     add(metric_names::kSizeBytes, static_cast<double>(size.bytes));
     add(metric_names::kBitsPerWeight, size.bits_per_weight);
-    add("quantized_bits_per_weight", size.quantized_bits_per_weight);
-    add("compression", size.compression());
-    if (!plan.kv.empty()) add("kv_bits_per_element", size.kv_bits_per_element);
-    add("compress_seconds", run.result.seconds);
-    if (plan.structured) add("parameters", static_cast<double>(size.stored_params));
+    add(metric_names::kQuantizedBitsPerWeight, size.quantized_bits_per_weight);
+    add(metric_names::kCompression, size.compression());
+    if (!plan.kv.empty()) add(metric_names::kKvBitsPerElement, size.kv_bits_per_element);
+    add(metric_names::kCompressSeconds, run.result.seconds);
+    if (plan.structured) add(metric_names::kParameters, static_cast<double>(size.stored_params));
     std::optional<PackedExecution> packed;
     if (rs.packed) {
       packed.emplace(model);
-      add("packed_layers", static_cast<double>(packed->packed()));
+      add(metric_names::kPackedLayers, static_cast<double>(packed->packed()));
       run.result.details["packed"] = packed->summary();
     }
     if (rs.eval) {
       const EvalResult r = evaluate(model, *rs.eval, rs.eval_options, rs.reference, beat);
       add(r.metric, r.value, eval_dataset, "test");
-      if (r.metric == "perplexity") add("nll", r.nll, eval_dataset, "test");
-      else add("top5", r.top5, eval_dataset, "test");
+      if (r.metric == metric_names::kPerplexity) add(metric_names::kNll, r.nll, eval_dataset, "test");
+      else add(metric_names::kTop5, r.top5, eval_dataset, "test");
       if (r.fidelity) {
-        add("kl", r.fidelity->kl, eval_dataset, "test");
-        add("top1_agreement", r.fidelity->top1_agreement, eval_dataset, "test");
-        add("logits_sqnr_db", r.fidelity->sqnr_db, eval_dataset, "test");
+        add(metric_names::kKl, r.fidelity->kl, eval_dataset, "test");
+        add(metric_names::kTop1Agreement, r.fidelity->top1_agreement, eval_dataset, "test");
+        add(metric_names::kLogitsSqnrDb, r.fidelity->sqnr_db, eval_dataset, "test");
       }
-      add("eval_seconds", r.seconds);
+      add(metric_names::kEvalSeconds, r.seconds);
     }
     if (rs.speed_prompt_tokens > 0)
       for (const auto& [name, value] : speed_metrics(measure_speed(model, rs.speed_prompt_tokens, {1, 16}))) add(name, value);
     // What the allocator held at its peak (the loaded weights included), over compression,
     // evaluation and speed: on CUDA only.
-    if (const auto m = gpu_memory(model.device())) add("peak_gpu_memory_mib", static_cast<double>(m->peak_reserved) / (1024.0 * 1024.0));
+    if (const auto m = gpu_memory(model.device())) add(metric_names::kPeakGpuMemoryMib, static_cast<double>(m->peak_reserved) / (1024.0 * 1024.0));
     packed.reset();  // the export and its check read the compressed model as it is recorded
     const auto export_start = std::chrono::steady_clock::now();
     if (!rs.save_dir.empty() && rs.save_format == "gguf") {
@@ -118,16 +119,16 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       w.add_artifact(Artifact::of_file(rs.save_dir + "/model.safetensors", "checkpoint"));
     }
     if (!rs.save_dir.empty()) {
-      add("export_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - export_start).count());
-      add("export_bytes", static_cast<double>(bytes_on_disk(rs.save_dir)));
+      add(metric_names::kExportSeconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - export_start).count());
+      add(metric_names::kExportBytes, static_cast<double>(bytes_on_disk(rs.save_dir)));
       const bool large_gguf = rs.save_format == "gguf" && model.parameter_count() > kExportCheckReopenMaxParams;
       if (rs.export_check_samples > 0 && large_gguf) {
         if (beat && !beat(0, 1, -1, "checking " + rs.save_dir)) throw Cancelled();
         const WeightCheck c = check_export_weights(model, rs.save_dir);
-        add("export_tensors_checked", static_cast<double>(c.tensors));
-        add("export_tensors_inexact", static_cast<double>(c.inexact));
-        add("export_weight_max_abs_error", c.max_abs_error);
-        add("export_check_seconds", c.seconds);
+        add(metric_names::kExportTensorsChecked, static_cast<double>(c.tensors));
+        add(metric_names::kExportTensorsInexact, static_cast<double>(c.inexact));
+        add(metric_names::kExportWeightMaxAbsError, c.max_abs_error);
+        add(metric_names::kExportCheckSeconds, c.seconds);
         if (c.inexact > 0)
           run.result.warnings.push_back("export check: " + std::to_string(c.inexact) + " of " + std::to_string(c.tensors) +
                                         " tensors read back from " + rs.save_dir + " differ from the compressed model (largest |Δ| " +
@@ -136,10 +137,10 @@ CompressRun run_compress(Store& store, Model& model, const Recipe& recipe, const
       if (rs.export_check_samples > 0 && !large_gguf) {
         if (beat && !beat(0, 1, -1, "checking " + rs.save_dir)) throw Cancelled();
         const ExportCheck c = check_export(model, rs.save_dir, calib, rs.export_check_samples);
-        add("export_top1_agreement", c.top1_agreement);
-        add("export_kl", c.kl);
-        add("export_logits_rel_error", c.rel_error);
-        add("export_check_seconds", c.seconds);
+        add(metric_names::kExportTop1Agreement, c.top1_agreement);
+        add(metric_names::kExportKl, c.kl);
+        add(metric_names::kExportLogitsRelError, c.rel_error);
+        add(metric_names::kExportCheckSeconds, c.seconds);
       }
     }
     w.finish();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/runs/sensitivity_run.h"
+#include "core/store/metrics.h"
 
 namespace quench {
 
@@ -26,7 +27,7 @@ std::optional<double> metric_value(const ExperimentDetail& d, const std::string&
 ExperimentDetail chunk_run(const std::string& path) {
   const Store s = Store::open_read_only(path);
   ListFilter f;
-  f.kind = "sensitivity";
+  f.kind = RunKind::Sensitivity;
   const auto runs = s.list(f);
   QUENCH_CHECK(runs.size() == 1, path, ": a sensitivity chunk holds one sensitivity run, this one ", runs.size());
   QUENCH_CHECK(runs.front().status == RunStatus::Completed, path, ": its sensitivity run #", runs.front().id, " is ",
@@ -81,12 +82,12 @@ std::vector<SensitivityCandidate> candidates_of(const ExperimentDetail& r, const
 }  // namespace
 
 StoredSensitivity read_sensitivity(const ExperimentDetail& r, const std::string& origin) {
-  QUENCH_CHECK(r.summary.kind == "sensitivity", origin, " is a ", r.summary.kind, " run, not a sensitivity run");
+  QUENCH_CHECK(r.summary.kind == RunKind::Sensitivity, origin, " is a ", run_kind_name(r.summary.kind), " run, not a sensitivity run");
   StoredSensitivity out;
   out.candidates = candidates_of(r, origin);
-  const std::string metric = r.recipe.value("metric", "perplexity");
-  out.result.metric = metric == "kl" ? SensitivityMetric::Kl : metric == "top1" ? SensitivityMetric::Top1 : SensitivityMetric::Perplexity;
-  out.result.base = metric_value(r, metric + "_float").value_or(0);
+  const std::string metric = r.recipe.value("metric", metric_names::kPerplexity);
+  out.result.metric = metric == metric_names::kKl ? SensitivityMetric::Kl : metric == metric_names::kTop1 ? SensitivityMetric::Top1 : SensitivityMetric::Perplexity;
+  out.result.base = metric_value(r, metric_names::float_of(metric)).value_or(0);
   for (const auto& c : out.candidates) out.result.candidates.push_back(c.name);
   for (const auto& row : r.layers) out.result.units.push_back(unit_of(origin, row, out.result.candidates));
   QUENCH_CHECK(!out.result.units.empty(), origin, ": its sensitivity run has no units");
@@ -101,8 +102,8 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
   QUENCH_CHECK(first.model, chunk_dbs.front(), ": its sensitivity run names no model");
   const ExperimentDataset* eval = dataset_with_role(first, "eval");
   QUENCH_CHECK(eval, chunk_dbs.front(), ": its sensitivity run names no evaluation data");
-  const std::string metric = first.recipe.value("metric", "perplexity");
-  const std::optional<double> base = metric_value(first, metric + "_float");
+  const std::string metric = first.recipe.value("metric", metric_names::kPerplexity);
+  const std::optional<double> base = metric_value(first, metric_names::float_of(metric));
   QUENCH_CHECK(base, chunk_dbs.front(), ": no ", metric, "_float metric");
 
   const std::vector<SensitivityCandidate> candidates = candidates_of(first, chunk_dbs.front());
@@ -110,7 +111,7 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
   for (const auto& c : candidates) names.push_back(c.name);
 
   SensitivityRun run;
-  run.result.metric = metric == "kl" ? SensitivityMetric::Kl : metric == "top1" ? SensitivityMetric::Top1 : SensitivityMetric::Perplexity;
+  run.result.metric = metric == metric_names::kKl ? SensitivityMetric::Kl : metric == metric_names::kTop1 ? SensitivityMetric::Top1 : SensitivityMetric::Perplexity;
   run.result.base = *base;
   run.result.candidates = names;
   std::vector<std::string> kinds;
@@ -127,11 +128,11 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
     QUENCH_CHECK(r.recipe.value("candidates", nlohmann::json()) == first.recipe.at("candidates") && r.recipe.value("metric", "") == metric &&
                      r.recipe.value("per_block", false) == first.recipe.value("per_block", false),
                  path, ": tried other candidates, metric or units than ", chunk_dbs.front());
-    const std::optional<double> b = metric_value(r, metric + "_float");
+    const std::optional<double> b = metric_value(r, metric_names::float_of(metric));
     // The float model on the same data gives the same number; a difference means another build or device.
     QUENCH_CHECK(b && std::abs(*b - *base) <= 1e-9 * std::max(1.0, std::abs(*base)), path, ": the float model's ", metric, " is ",
                  b ? std::to_string(*b) : "missing", ", not ", std::to_string(*base), " as in ", chunk_dbs.front());
-    run.result.seconds += metric_value(r, "sensitivity_seconds").value_or(0);
+    run.result.seconds += metric_value(r, metric_names::kSensitivitySeconds).value_or(0);
     for (const auto& row : r.layers) {
       QUENCH_CHECK(seen.insert(row.layer).second, path, ": unit '", row.layer, "' is also in an earlier chunk");
       run.result.units.push_back(unit_of(path, row, names));
@@ -141,7 +142,7 @@ int64_t merge_sensitivity_chunks(Store& dest, const std::vector<std::string>& ch
 
   ExperimentSpec spec;
   spec.name = ms.name;
-  spec.kind = "sensitivity";
+  spec.kind = RunKind::Sensitivity;
   ModelRecord model = *first.model;
   model.id = 0;
   spec.model_id = dest.add_model(model);

@@ -6,6 +6,7 @@
 #include "core/io/atomic_file.h"
 #include "core/runs/compress_run.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 
 namespace quench {
 
@@ -61,13 +62,13 @@ void record_sensitivity(ExperimentWriter& w, SensitivityRun& run, const std::vec
     for (size_t u = 0; u < r.units.size(); ++u) rows[u].settings["suggested"] = candidates[run.mixed->choice[u]].name;
   }
   w.add_layer_results(rows);
-  w.add_metric(std::string(sensitivity_metric_name(r.metric)) + "_float", r.base, eval_id, "test");
-  w.add_metric("sensitivity_units", static_cast<double>(r.units.size()));
-  w.add_metric("sensitivity_seconds", r.seconds);
+  w.add_metric(metric_names::float_of(sensitivity_metric_name(r.metric)), r.base, eval_id, "test");
+  w.add_metric(metric_names::kSensitivityUnits, static_cast<double>(r.units.size()));
+  w.add_metric(metric_names::kSensitivitySeconds, r.seconds);
   if (run.mixed) {
-    w.add_metric("suggested_bits_per_weight", run.mixed->average_bits);
-    w.add_metric("suggested_sparsity", 1 - run.mixed->average_density);
-    w.add_metric("suggested_predicted_delta", run.mixed->predicted_delta);
+    w.add_metric(metric_names::kSuggestedBitsPerWeight, run.mixed->average_bits);
+    w.add_metric(metric_names::kSuggestedSparsity, 1 - run.mixed->average_density);
+    w.add_metric(metric_names::kSuggestedPredictedDelta, run.mixed->predicted_delta);
     if (!rs.suggestion_path.empty()) {
       write_file_atomic(rs.suggestion_path, run.suggestion.dump(2) + "\n");
       w.add_artifact(Artifact::of_file(rs.suggestion_path, "recipe"));
@@ -81,7 +82,7 @@ SensitivityRun run_sensitivity(Store& store, Model& model, const std::vector<Sen
                                const Progress& progress) {
   ExperimentSpec spec;
   spec.name = rs.name;
-  spec.kind = "sensitivity";
+  spec.kind = RunKind::Sensitivity;
   spec.model_id = store.add_model(model_record(model));
   spec.recipe = sensitivity_settings(candidates, so, rs.budget, rs.budget_sparsity);
   const int64_t eval_id = store.add_dataset(rs.eval);

@@ -6,6 +6,7 @@
 
 #include "core/store/connection.h"
 #include "core/store/store.h"
+#include "core/util/error.h"
 
 namespace fs = std::filesystem;
 
@@ -90,6 +91,17 @@ ImportReport import_experiments(const std::string& dest, const std::string& sour
     if (detach.attached) db.exec("DETACH DATABASE src");
     detach.attached = false;
     attach("immutable=1");
+  }
+  // A run kind this build does not know would make the destination unreadable here: refused first.
+  {
+    auto s = db.prepare("SELECT id, kind FROM src.experiments WHERE status <> 'running' ORDER BY id");
+    while (s.step()) {
+      try {
+        (void)parse_run_kind(s.col_text(1));
+      } catch (const UsageError& e) {
+        fail(source, ": experiment #", s.col_int(0), ": ", e.what(), "; not imported (nothing was changed)");
+      }
+    }
   }
 
   ImportReport report;

@@ -3,50 +3,58 @@
 namespace quench {
 
 const std::vector<MetricInfo>& metric_table() {
+  using namespace metric_names;
   static const std::vector<MetricInfo> t = {
-      {"perplexity", "", Better::Lower},
-      {"nll", "mean NLL (nats/token)", Better::Lower},
-      {"kl", "KL from the float model", Better::Lower},
-      {"top1", "top-1 accuracy", Better::Higher},
-      {"top5", "top-5 accuracy", Better::Higher},
-      {"top1_agreement", "top-1 agreement with the float model", Better::Higher},
-      {"logits_sqnr_db", "logits SQNR (dB)", Better::Higher},
-      {"parameters", "parameters", Better::Neither},
-      {"size_bytes", "size", Better::Lower},
-      {"bits_per_weight", "bits per weight", Better::Lower},
-      {"quantized_bits_per_weight", "bits per weight of the quantized layers", Better::Lower},
-      {"kv_bits_per_element", "", Better::Lower},
-      {"compression", "compression (× smaller)", Better::Higher},
-      {"tokens", "tokens scored", Better::Neither},
-      {"images", "images scored", Better::Neither},
-      {"samples", "samples", Better::Neither},
-      {"seconds", "time (s)", Better::Lower},
-      {"compress_seconds", "compression time (s)", Better::Lower},
-      {"eval_seconds", "evaluation time (s)", Better::Lower},
-      {"sensitivity_seconds", "sensitivity time (s)", Better::Lower},
-      {"sensitivity_units", "units measured", Better::Neither},
-      {"peak_rss_mib", "peak memory (MiB)", Better::Neither},
-      {"peak_gpu_memory_mib", "peak GPU memory (MiB)", Better::Lower},
-      {"packed_layers", "layers run from packed integers", Better::Neither},
-      {"prefill_tokens_per_second", "prefill (tokens/s)", Better::Higher},
-      {"decode_tokens_per_second", "decode at batch 1 (tokens/s)", Better::Higher},
-      {"decode_tokens_per_second_b16", "decode at batch 16 (tokens/s)", Better::Higher},
-      {"decode_cache_mib", "decoding cache at batch 1 (MiB)", Better::Lower},
-      {"export_bytes", "export: size on disk", Better::Lower},
-      {"export_seconds", "export: time (s)", Better::Lower},
-      {"export_check_seconds", "export: check time (s)", Better::Lower},
-      {"export_tensors_checked", "export: tensors checked", Better::Neither},
-      {"export_tensors_inexact", "export: tensors not read back exactly", Better::Lower},
-      {"export_weight_max_abs_error", "export: largest weight error", Better::Lower},
-      {"export_top1_agreement", "export: top-1 agreement", Better::Neither},
-      {"export_kl", "export: KL from the compressed model", Better::Neither},
-      {"export_logits_rel_error", "export: logits relative error", Better::Neither},
-      {"suggested_bits_per_weight", "suggestion: bits per weight", Better::Neither},
-      {"suggested_sparsity", "suggestion: sparsity", Better::Neither},
-      {"suggested_predicted_delta", "suggestion: predicted damage", Better::Neither},
+      {kPerplexity, "", Better::Lower},
+      {kNll, "mean NLL (nats/token)", Better::Lower},
+      {kKl, "KL from the float model", Better::Lower},
+      {kTop1, "top-1 accuracy", Better::Higher},
+      {kTop5, "top-5 accuracy", Better::Higher},
+      {kTop1Agreement, "top-1 agreement with the float model", Better::Higher},
+      {kLogitsSqnrDb, "logits SQNR (dB)", Better::Higher},
+      {kParameters, "parameters", Better::Neither},
+      {kSizeBytes, "size", Better::Lower},
+      {kBitsPerWeight, "bits per weight", Better::Lower},
+      {kQuantizedBitsPerWeight, "bits per weight of the quantized layers", Better::Lower},
+      {kKvBitsPerElement, "", Better::Lower},
+      {kCompression, "compression (× smaller)", Better::Higher},
+      {kTokens, "tokens scored", Better::Neither},
+      {kImages, "images scored", Better::Neither},
+      {kSamples, "samples", Better::Neither},
+      {kSeconds, "time (s)", Better::Lower},
+      {kCompressSeconds, "compression time (s)", Better::Lower},
+      {kEvalSeconds, "evaluation time (s)", Better::Lower},
+      {kSensitivitySeconds, "sensitivity time (s)", Better::Lower},
+      {kSensitivityUnits, "units measured", Better::Neither},
+      {kPeakRssMib, "peak memory (MiB)", Better::Neither},
+      {kPeakGpuMemoryMib, "peak GPU memory (MiB)", Better::Lower},
+      {kPackedLayers, "layers run from packed integers", Better::Neither},
+      {kPrefillTokensPerSecond, "prefill (tokens/s)", Better::Higher},
+      {kDecodeTokensPerSecond, "decode at batch 1 (tokens/s)", Better::Higher},
+      {kDecodeTokensPerSecondB16, "decode at batch 16 (tokens/s)", Better::Higher},
+      {kDecodeCacheMib, "decoding cache at batch 1 (MiB)", Better::Lower},
+      {kExportBytes, "export: size on disk", Better::Lower},
+      {kExportSeconds, "export: time (s)", Better::Lower},
+      {kExportCheckSeconds, "export: check time (s)", Better::Lower},
+      {kExportTensorsChecked, "export: tensors checked", Better::Neither},
+      {kExportTensorsInexact, "export: tensors not read back exactly", Better::Lower},
+      {kExportWeightMaxAbsError, "export: largest weight error", Better::Lower},
+      {kExportTop1Agreement, "export: top-1 agreement", Better::Neither},
+      {kExportKl, "export: KL from the compressed model", Better::Neither},
+      {kExportLogitsRelError, "export: logits relative error", Better::Neither},
+      {kSuggestedBitsPerWeight, "suggestion: bits per weight", Better::Neither},
+      {kSuggestedSparsity, "suggestion: sparsity", Better::Neither},
+      {kSuggestedPredictedDelta, "suggestion: predicted damage", Better::Neither},
   };
   return t;
 }
+
+namespace metric_names {
+std::string float_of(const std::string& name) { return name + kFloatSuffix; }
+std::string decode_tokens_per_second(int batch) {
+  return batch == 1 ? std::string(kDecodeTokensPerSecond) : std::string(kDecodeTokensPerSecond) + "_b" + std::to_string(batch);
+}
+}  // namespace metric_names
 
 namespace {
 const MetricInfo* exact(const std::string& name) {
@@ -61,7 +69,8 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 const MetricInfo* find_metric(const std::string& name) {
   if (const MetricInfo* m = exact(name)) return m;
-  if (ends_with(name, "_float")) return exact(name.substr(0, name.size() - 6));
+  const std::string suffix = metric_names::kFloatSuffix;
+  if (ends_with(name, suffix)) return exact(name.substr(0, name.size() - suffix.size()));
   return nullptr;
 }
 

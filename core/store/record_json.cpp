@@ -58,7 +58,7 @@ void to_json(json& j, const DatasetRecord& d) {
 void to_json(json& j, const ExperimentSummary& e) {
   j = {{"id", e.id},
        {"name", e.name},
-       {"kind", e.kind},
+       {"kind", run_kind_name(e.kind)},
        {"status", status_name(e.status)},
        {"model_id", opt(e.model_id)},
        {"model", e.model_path},

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <ostream>
 
 #include "core/store/sha256.h"
 #include "core/util/error.h"
@@ -14,7 +15,27 @@ constexpr std::pair<RunStatus, const char*> kStatusNames[] = {
     {RunStatus::Running, "running"},     {RunStatus::Completed, "completed"},     {RunStatus::Failed, "failed"},
     {RunStatus::Cancelled, "cancelled"}, {RunStatus::Interrupted, "interrupted"},
 };
+constexpr std::pair<RunKind, const char*> kKindNames[] = {
+    {RunKind::Compress, "compress"}, {RunKind::Evaluate, "evaluate"}, {RunKind::Sensitivity, "sensitivity"}, {RunKind::Calibrate, "calibrate"},
+};
 }  // namespace
+
+const char* run_kind_name(RunKind k) {
+  for (const auto& [kind, name] : kKindNames)
+    if (kind == k) return name;
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, RunKind k) { return os << run_kind_name(k); }
+
+RunKind parse_run_kind(const std::string& s) {
+  std::string valid;
+  for (const auto& [kind, name] : kKindNames) {
+    if (s == name) return kind;
+    valid += (valid.empty() ? "" : ", ") + std::string(name);
+  }
+  throw UsageError("unknown run kind '" + s + "' (one of " + valid + ")");
+}
 
 const char* status_name(RunStatus s) {
   for (const auto& [st, name] : kStatusNames)

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +19,14 @@ namespace quench {
 enum class RunStatus { Running, Completed, Failed, Cancelled, Interrupted };
 const char* status_name(RunStatus s);                 // "running", ...
 RunStatus parse_status(const std::string& s);         // throws UsageError listing the valid names
+
+// What a run did; stored as its name.
+enum class RunKind { Calibrate, Compress, Evaluate, Sensitivity };
+// In the order menus and help list them.
+inline constexpr RunKind kRunKinds[] = {RunKind::Compress, RunKind::Evaluate, RunKind::Sensitivity, RunKind::Calibrate};
+const char* run_kind_name(RunKind k);                // "calibrate", ...
+RunKind parse_run_kind(const std::string& s);        // throws UsageError listing the valid names
+std::ostream& operator<<(std::ostream& os, RunKind k);  // its name (test failures print it)
 
 
 struct ModelRecord {
@@ -47,7 +56,7 @@ struct DatasetUse {
 
 struct ExperimentSpec {
   std::string name;
-  std::string kind;  // calibrate | compress | evaluate | sensitivity | ...
+  RunKind kind = RunKind::Compress;
   std::optional<int64_t> model_id;
   nlohmann::json recipe = nlohmann::json::object();
   std::vector<DatasetUse> datasets;
@@ -102,7 +111,8 @@ struct Artifact {
 
 struct ExperimentSummary {
   int64_t id = 0;
-  std::string name, kind;
+  std::string name;
+  RunKind kind = RunKind::Compress;
   RunStatus status = RunStatus::Running;
   std::optional<int64_t> model_id;
   std::string model_path, model_architecture;
@@ -140,7 +150,7 @@ struct ExperimentDetail {
 struct ListFilter {
   std::optional<int64_t> model_id;
   std::string model;   // substring of the model path or architecture
-  std::string kind;    // exact; "" = any
+  std::optional<RunKind> kind;  // nullopt = any
   std::optional<RunStatus> status;
   std::string tag;     // exact
   std::string since;   // started_at >= since (ISO date or time prefix)
@@ -154,7 +164,7 @@ struct ListFilter {
 struct MetricPoint {
   int64_t experiment_id = 0;
   std::string name;
-  std::string kind;
+  RunKind kind = RunKind::Compress;
   double x = 0, y = 0;
   std::string y_dataset, y_split;
 };

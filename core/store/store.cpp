@@ -166,7 +166,6 @@ int64_t Store::add_dataset(const DatasetRecord& d) {
 
 ExperimentWriter Store::begin(const ExperimentSpec& spec) {
   QUENCH_CHECK(!spec.name.empty(), path(), ": an experiment needs a name");
-  QUENCH_CHECK(!spec.kind.empty(), path(), ": experiment '", spec.name, "' needs a kind (calibrate, compress, evaluate, ...)");
   for (const auto& t : spec.tags) check_tag(path(), t);
   for (const auto& d : spec.datasets)
     QUENCH_CHECK(!d.role.empty(), path(), ": dataset ", d.dataset_id, " of experiment '", spec.name, "' needs a role");
@@ -192,7 +191,7 @@ ExperimentWriter Store::begin(const ExperimentSpec& spec) {
           "torch_version, parent_id, notes, owner_host, owner_boot, owner_pid, owner_start, uid) "
           "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, lower(hex(randomblob(16))))")
       .bind(1, spec.name)
-      .bind(2, spec.kind)
+      .bind(2, run_kind_name(spec.kind))
       .bind(3, spec.model_id)
       .bind(4, spec.recipe.dump())
       .bind(5, now)

@@ -7,6 +7,7 @@
 
 #include "core/store/record_json.h"
 #include "core/store/store.h"
+#include "core/util/error.h"
 
 namespace quench {
 
@@ -18,11 +19,20 @@ const char* kSummarySelect =
     "(SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM experiment_tags t WHERE t.experiment_id = e.id ORDER BY tag)) "
     "FROM experiments e LEFT JOIN models m ON m.id = e.model_id ";
 
+// A kind this build does not know (a newer Quench wrote the row) names the experiment.
+RunKind stored_kind(const std::string& kind, int64_t id) {
+  try {
+    return parse_run_kind(kind);
+  } catch (const UsageError& e) {
+    fail("experiment #", id, ": ", e.what());
+  }
+}
+
 ExperimentSummary summary_from(const sqlite::Stmt& s) {
   ExperimentSummary e;
   e.id = s.col_int(0);
   e.name = s.col_text(1);
-  e.kind = s.col_text(2);
+  e.kind = stored_kind(s.col_text(2), e.id);
   e.status = parse_status(s.col_text(3));
   e.model_id = s.col_opt_int(4);
   e.model_path = s.col_text(5);
@@ -111,7 +121,7 @@ std::vector<ExperimentSummary> Store::list(const ListFilter& f) const {
   };
   if (f.model_id) add("e.model_id = ?#", *f.model_id);
   if (!f.model.empty()) add("(instr(m.path, ?#) > 0 OR instr(m.architecture, ?#) > 0)", f.model);
-  if (!f.kind.empty()) add("e.kind = ?#", f.kind);
+  if (f.kind) add("e.kind = ?#", std::string(run_kind_name(*f.kind)));
   if (f.status) add("e.status = ?#", std::string(status_name(*f.status)));
   if (!f.tag.empty()) add("EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.id AND t.tag = ?#)", f.tag);
   if (!f.since.empty()) add("e.started_at >= ?#", f.since);
@@ -268,7 +278,7 @@ std::vector<MetricPoint> Store::metric_points(int64_t model_id, const std::strin
   s.bind(1, model_id).bind(2, x_metric).bind(3, y_metric);
   std::vector<MetricPoint> out;
   while (s.step())
-    out.push_back({s.col_int(0), s.col_text(1), s.col_text(2), s.col_double(3), s.col_double(4), s.col_text(5), s.col_text(6)});
+    out.push_back({s.col_int(0), s.col_text(1), stored_kind(s.col_text(2), s.col_int(0)), s.col_double(3), s.col_double(4), s.col_text(5), s.col_text(6)});
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "core/compress/recipe.h"
 #include "core/compress/sensitivity.h"
 #include "core/models/registry.h"
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 
 namespace fs = std::filesystem;
@@ -94,7 +95,7 @@ std::string grid_label(int bits, int64_t group, const std::string& method, bool 
 
 nlohmann::json SweepPlan::to_json() const {
   nlohmann::json jobs_j = nlohmann::json::array();
-  for (const auto& j : jobs) jobs_j.push_back({{"index", j.index}, {"name", j.name}, {"kind", j.kind}, {"args", j.args}});
+  for (const auto& j : jobs) jobs_j.push_back({{"index", j.index}, {"name", j.name}, {"kind", run_kind_name(j.kind)}, {"args", j.args}});
   nlohmann::json out = {{"name", name}, {"description_file", description_file}, {"setup", setup}, {"jobs", jobs_j}};
   if (sensitivity) {
     nlohmann::json s = {{"name", sensitivity->name}, {"layers", sensitivity->layers}, {"jobs", sensitivity->jobs}};
@@ -112,7 +113,7 @@ SweepPlan SweepPlan::from_json(const nlohmann::json& j, const std::string& origi
     p.description_file = j.at("description_file").get<std::string>();
     p.setup = j.at("setup").get<std::vector<std::string>>();
     for (const auto& x : j.at("jobs"))
-      p.jobs.push_back({x.at("index").get<int>(), x.at("name").get<std::string>(), x.at("kind").get<std::string>(),
+      p.jobs.push_back({x.at("index").get<int>(), x.at("name").get<std::string>(), parse_run_kind(x.at("kind").get<std::string>()),
                         x.at("args").get<std::vector<std::string>>()});
     for (size_t i = 0; i < p.jobs.size(); ++i)
       QUENCH_CHECK(p.jobs[i].index == static_cast<int>(i), origin, ": job ", i, " has index ", p.jobs[i].index);
@@ -130,6 +131,8 @@ SweepPlan SweepPlan::from_json(const nlohmann::json& j, const std::string& origi
     return p;
   } catch (const nlohmann::json::exception& e) {
     fail(origin, ": not a sweep plan written by quench-cli (", e.what(), ")");
+  } catch (const UsageError& e) {  // a job's kind
+    fail(origin, ": ", e.what());
   }
 }
 
@@ -177,9 +180,9 @@ SweepPlan plan_sweep(const std::string& description_file, const std::string& rec
   lo.materialize = false;  // shapes and names only: planning must not need the model's memory
   const auto model = load_model(model_path, lo);
 
-  auto add_job = [&](const std::string& name, const std::string& kind, std::vector<std::string> args) {
+  auto add_job = [&](const std::string& name, RunKind kind, std::vector<std::string> args) {
     SweepJob job{static_cast<int>(p.jobs.size()), p.name + "/" + name, kind, {}};
-    job.args = {kind, model_path};
+    job.args = {run_kind_name(kind), model_path};
     job.args.insert(job.args.end(), args.begin(), args.end());
     job.args.insert(job.args.end(), {"--name", job.name});
     p.jobs.push_back(job);
@@ -198,7 +201,7 @@ SweepPlan plan_sweep(const std::string& description_file, const std::string& rec
     args.insert(args.end(), calib.begin(), calib.end());
     args.insert(args.end(), eval.begin(), eval.end());
     args.insert(args.end(), common.begin(), common.end());
-    add_job(label, "compress", args);
+    add_job(label, RunKind::Compress, args);
   };
 
   const auto recipes = r.texts(j, "recipes", "");
@@ -286,7 +289,7 @@ SweepPlan plan_sweep(const std::string& description_file, const std::string& rec
     SensitivityOptions so;
     so.layers = r.texts(*s, "layers", "sensitivity.");
     const std::string metric = r.text(*s, "metric", "sensitivity.", "");
-    if (!metric.empty() && metric != "perplexity" && metric != "kl" && metric != "top1")
+    if (!metric.empty() && metric != metric_names::kPerplexity && metric != metric_names::kKl && metric != metric_names::kTop1)
       r.bad("sensitivity.metric", "must be perplexity, kl or top1");
     if (const auto* pb = r.find(*s, "per_block")) {
       if (!pb->is_boolean()) r.bad("sensitivity.per_block", "must be true or false");
@@ -330,7 +333,7 @@ SweepPlan plan_sweep(const std::string& description_file, const std::string& rec
       args.insert(args.end(), calib.begin(), calib.end());
       args.insert(args.end(), common.begin(), common.end());
       ss.jobs.push_back(static_cast<int>(p.jobs.size()));
-      add_job(ss.name.substr(p.name.size() + 1) + " " + std::to_string(c + 1) + "/" + std::to_string(chunks), "sensitivity", args);
+      add_job(ss.name.substr(p.name.size() + 1) + " " + std::to_string(c + 1) + "/" + std::to_string(chunks), RunKind::Sensitivity, args);
     }
     p.sensitivity = ss;
   }

@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "core/store/records.h"
+
 namespace quench {
 
 struct SweepJob {
   int index = 0;
   std::string name;               // the experiment's name: "<sweep>/<recipe>" or "<sweep>/sensitivity 2/4"
-  std::string kind;               // "compress" or "sensitivity"
+  RunKind kind = RunKind::Compress;  // Compress or Sensitivity; its name is also the quench-cli command
   std::vector<std::string> args;  // quench-cli's arguments (the command first), without --db
 };
 

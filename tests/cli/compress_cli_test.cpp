@@ -71,7 +71,7 @@ TEST(CompressCli, RecordsACompletedExperiment) {
   Store store = Store::open(db);
   const auto d = store.get(j["experiment_id"].get<int64_t>());
   EXPECT_EQ(d.summary.status, RunStatus::Completed);
-  EXPECT_EQ(d.summary.kind, "compress");
+  EXPECT_EQ(d.summary.kind, RunKind::Compress);
   EXPECT_EQ(d.layers.size(), 42u);
   EXPECT_EQ(d.recipe["scheme"], "W8A8");
   bool size = false, ppl = false;
@@ -140,7 +140,7 @@ TEST(SensitivityCli, RanksBlocksAndWritesASuggestionCompressAccepts) {
   EXPECT_LE(j["suggestion"]["average_bits"].get<double>(), 5.5);
   Store store = Store::open(db);
   const auto d = store.get(j["experiment_id"].get<int64_t>());
-  EXPECT_EQ(d.summary.kind, "sensitivity");
+  EXPECT_EQ(d.summary.kind, RunKind::Sensitivity);
   EXPECT_EQ(d.summary.status, RunStatus::Completed);
   EXPECT_EQ(d.layers.size(), 6u);
   EXPECT_EQ(d.artifacts.size(), 1u);

@@ -32,7 +32,7 @@ Filled fill(const std::string& db) {
   const int64_t wiki = s.add_dataset({0, "/data/wikitext2.txt", "text", "hash-wiki", 1000, 100});
   Filled f;
   auto eval = [&](const std::string& name, double ppl, double q_bits) {
-    ExperimentSpec spec{name, "evaluate", model};
+    ExperimentSpec spec{name, RunKind::Evaluate, model};
     spec.datasets = {{wiki, "eval"}};
     spec.tags = {"w4"};
     auto w = s.begin(spec);
@@ -44,7 +44,7 @@ Filled fill(const std::string& db) {
   };
   f.rtn = eval("w4-rtn", 12.0, 4);
   f.gptq = eval("w4-gptq", 11.25, 3);
-  auto w = s.begin({"calibration", "calibrate", model});
+  auto w = s.begin({"calibration", RunKind::Calibrate, model});
   LayerStats st;
   st.point = "model.layers.0.self_attn:k";
   st.absmax = 17.5;

@@ -120,7 +120,7 @@ TEST(NonFinite, ANonFiniteMetricFailsTheRunInsteadOfRecordingIt) {
   Store s = Store::open(dir.file("q.db"));
   int64_t id;
   {
-    auto w = s.begin({"nan run", "evaluate"});
+    auto w = s.begin({"nan run", RunKind::Evaluate});
     id = w.id();
     try {
       w.add_metric("perplexity", std::nan(""));
@@ -278,7 +278,7 @@ TEST(ReadOnlyStore, ListsShowsAndExportsWithoutWritingAndRefusesToRecord) {
   int64_t id;
   {
     Store s = Store::open(db);
-    auto w = s.begin({"done", "evaluate"});
+    auto w = s.begin({"done", RunKind::Evaluate});
     id = w.id();
     w.add_metric("perplexity", 12.5);
     w.finish();
@@ -287,7 +287,7 @@ TEST(ReadOnlyStore, ListsShowsAndExportsWithoutWritingAndRefusesToRecord) {
   ASSERT_EQ(ro.list().size(), 1u);
   EXPECT_EQ(ro.get(id).metrics.at(0).value, 12.5);
   EXPECT_FALSE(ro.export_csv(id).empty());
-  EXPECT_THROW(ro.begin({"new", "evaluate"}), Error);
+  EXPECT_THROW(ro.begin({"new", RunKind::Evaluate}), Error);
   EXPECT_EQ(Store::open(db).list().size(), 1u);  // nothing was added by the refused begin
   EXPECT_TRUE(has(error_of([&] { Store::open_read_only(tmp.file("none.db")); }), "none.db"));
   if (::geteuid() == 0) GTEST_SKIP() << "root ignores file permissions; the read-only folder case needs a normal user";

@@ -13,7 +13,7 @@ namespace {
 ExperimentDetail run_of(const std::vector<std::pair<std::string, std::vector<double>>>& units) {
   ExperimentDetail d;
   d.summary.id = 7;
-  d.summary.kind = "sensitivity";
+  d.summary.kind = RunKind::Sensitivity;
   d.recipe = {{"metric", "perplexity"},
               {"candidates", {{{"name", "W3"}, {"setting", {{"scheme", "W3A16-G16"}}}}, {{"name", "W8"}, {"setting", {{"scheme", "W8A16"}}}}}}};
   d.metrics.push_back({"perplexity_float", 70.0});
@@ -58,7 +58,7 @@ TEST(ReadSensitivity, NamesWhatIsNotAsRecorded) {
     }
   };
   ExperimentDetail compress = run_of({{"a", {0.5, 0.01}}});
-  compress.summary.kind = "compress";
+  compress.summary.kind = RunKind::Compress;
   expect_error(compress, "compress run");
   ExperimentDetail no_candidates = run_of({{"a", {0.5, 0.01}}});
   no_candidates.recipe.erase("candidates");

@@ -24,7 +24,7 @@ int64_t started_id(test::Child& c) {
 }
 
 int64_t record_completed(Store& s, const std::string& name) {
-  auto w = s.begin({name, "evaluate"});
+  auto w = s.begin({name, RunKind::Evaluate});
   w.add_metric("perplexity", 12.25);
   LayerResult r;
   r.layer = "model.layers.0.q_proj";
@@ -198,7 +198,7 @@ TEST(StoreConcurrency, ReaderListsWhileWriterRecords) {
     try {
       Store s = Store::open(db);
       for (int r = 0; r < kRuns; ++r) {
-        auto w = s.begin({"run " + std::to_string(r), "compress"});
+        auto w = s.begin({"run " + std::to_string(r), RunKind::Compress});
         for (int i = 0; i < kLayers; ++i) {
           LayerResult l;
           l.layer = "layer." + std::to_string(i);
@@ -247,7 +247,7 @@ TEST(StoreConcurrency, AWriterLockedOutPastTheTimeoutGetsAClearBusyError) {
   StoreOptions quick;
   quick.busy_timeout_ms = 100;
   Store s = Store::open(db, quick);
-  auto w = s.begin({"waiting", "calibrate"});
+  auto w = s.begin({"waiting", RunKind::Calibrate});
   {
     // Another program holding the write lock for longer than the timeout.
     sqlite::Db other(db, SQLITE_OPEN_READWRITE);
@@ -258,7 +258,7 @@ TEST(StoreConcurrency, AWriterLockedOutPastTheTimeoutGetsAClearBusyError) {
     } catch (const BusyError& e) {
       EXPECT_EQ(std::string(e.what()).rfind(db + ": database is busy", 0), 0u) << e.what();
     }
-    EXPECT_THROW(s.begin({"another", "calibrate"}), BusyError);
+    EXPECT_THROW(s.begin({"another", RunKind::Calibrate}), BusyError);
     EXPECT_EQ(s.list().size(), 1u);  // reading is never blocked
   }
   // Nothing was half-written, and the run goes on once the lock is free.

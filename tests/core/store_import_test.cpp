@@ -43,7 +43,7 @@ Source fill_source(const std::string& db, const std::string& artifact_file) {
   const int64_t text = s.add_dataset({0, "/data/sotu.txt", "text", "hash-sotu", 100, 10});
   Source out;
   {
-    auto w = s.begin({"calib", "calibrate", model});
+    auto w = s.begin({"calib", RunKind::Calibrate, model});
     LayerStats st;
     st.point = "model.layers.0.self_attn:k";
     st.absmax = 3.5;
@@ -53,7 +53,7 @@ Source fill_source(const std::string& db, const std::string& artifact_file) {
     out.calib = w.id();
   }
   {
-    ExperimentSpec spec{"w4", "compress", model};
+    ExperimentSpec spec{"w4", RunKind::Compress, model};
     spec.parent_id = out.calib;
     spec.datasets = {{text, "eval"}};
     spec.tags = {"sweep", "w4"};
@@ -65,7 +65,7 @@ Source fill_source(const std::string& db, const std::string& artifact_file) {
     w.finish();
     out.child = w.id();
   }
-  out.live.emplace(s.begin({"still going", "compress", model}));
+  out.live.emplace(s.begin({"still going", RunKind::Compress, model}));
   out.running = out.live->id();
   return out;
 }
@@ -79,7 +79,7 @@ void fill_dest(const std::string& db) {
   m.content_hash = "hash-tiny";  // the same model, found by content
   const int64_t model = s.add_model(m);
   for (const char* name : {"mine 1", "mine 2", "mine 3"}) {
-    auto w = s.begin({name, "evaluate", model});
+    auto w = s.begin({name, RunKind::Evaluate, model});
     w.add_metric("perplexity", 20);
     w.finish();
   }
@@ -182,6 +182,12 @@ TEST(StoreImport, RefusesWhatItCannotReadAndChangesNothing) {
   raw_sql(newer, "PRAGMA user_version = 99;");
   expect_refused(dest, newer, "newer");
 
+  // One with a run of a kind this Quench does not know: it would make the destination unreadable.
+  const std::string unknown = dir.file("unknown-kind.db");
+  fill_source(unknown, dir.file("recipe.json"));
+  raw_sql(unknown, "UPDATE experiments SET kind = 'distill' WHERE id = 1;");
+  expect_refused(dest, unknown, "experiment #1: unknown run kind 'distill'");
+
   // A damaged one: a good database whose pages after the first are overwritten.
   const std::string bad = dir.file("damaged.db");
   fill_source(bad, dir.file("recipe.json"));
@@ -195,6 +201,22 @@ TEST(StoreImport, RefusesWhatItCannotReadAndChangesNothing) {
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
   expect_refused(dest, bad, "damaged.db");
+}
+
+// A run kind this build does not know (a newer Quench, or another program, wrote the row) is
+// reported with the experiment's number when the store is read, not taken for another kind.
+TEST(StoreRead, AnUnknownRunKindNamesTheExperiment) {
+  test::TempDir dir;
+  const std::string db = dir.file("q.db");
+  { Store::open(db).begin({"mine", RunKind::Evaluate}).finish(); }
+  raw_sql(db, "UPDATE experiments SET kind = 'distill' WHERE id = 1;");
+  Store s = Store::open(db);
+  try {
+    s.list();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "experiment #1: unknown run kind 'distill' (one of compress, evaluate, sensitivity, calibrate)");
+  }
 }
 
 TEST(StoreImport, DoesNotBlockAProcessWritingToTheSource) {

@@ -97,7 +97,7 @@ TEST(StoreMigration, Version1DatabaseOpensWithDataPreserved) {
   EXPECT_EQ(eval.metrics[0].split, "test");
 
   // The migrated file takes new-schema writes, and cascades still reach the rebuilt table's children.
-  auto w = store.begin({"after migration", "evaluate", 1});
+  auto w = store.begin({"after migration", RunKind::Evaluate, 1});
   LayerStats st;
   st.point = "model.layers.0.mlp.up_proj:in";
   st.absmax = 3.5;

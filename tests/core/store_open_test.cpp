@@ -55,7 +55,7 @@ TEST(StoreOpen, ReopeningKeepsData) {
   test::TempDir dir;
   {
     Store s = Store::open(dir.file("q.db"));
-    s.begin({"first", "evaluate"}).finish();
+    s.begin({"first", RunKind::Evaluate}).finish();
   }
   Store s = Store::open(dir.file("q.db"));
   ASSERT_EQ(s.list().size(), 1u);
@@ -96,7 +96,7 @@ TEST(StoreOpen, RefusesANewerSchemaWithoutTouchingIt) {
   const std::string path = dir.file("q.db");
   {
     Store s = Store::open(path);
-    s.begin({"kept", "evaluate"}).finish();
+    s.begin({"kept", RunKind::Evaluate}).finish();
   }
   {
     sqlite::Db db(path, SQLITE_OPEN_READWRITE);

@@ -41,7 +41,7 @@ LayerResult layer(const std::string& name, double bits, double out_mse) {
 int64_t record_eval(Store& s, const std::string& name, int64_t model, double ppl, double bits, RunStatus status = RunStatus::Completed) {
   ExperimentSpec spec;
   spec.name = name;
-  spec.kind = "evaluate";
+  spec.kind = RunKind::Evaluate;
   spec.model_id = model;
   auto w = s.begin(spec);
   w.add_metric("perplexity", ppl);
@@ -63,7 +63,7 @@ TEST(StoreWriter, RecordsEverythingAndReadsItBack) {
 
   ExperimentSpec spec;
   spec.name = "w4 gptq";
-  spec.kind = "compress";
+  spec.kind = RunKind::Compress;
   spec.model_id = model;
   spec.recipe = {{"default", {{"bits", 4}, {"method", "gptq"}}}};
   spec.datasets = {{calib_id, "calib"}, {eval_id, "eval"}};
@@ -101,7 +101,7 @@ TEST(StoreWriter, RecordsEverythingAndReadsItBack) {
 
   const ExperimentDetail d = s.get(w.id());
   EXPECT_EQ(d.summary.name, "w4 gptq");
-  EXPECT_EQ(d.summary.kind, "compress");
+  EXPECT_EQ(d.summary.kind, RunKind::Compress);
   EXPECT_EQ(d.summary.status, RunStatus::Completed);
   EXPECT_EQ(d.summary.tags, (std::vector<std::string>{"gptq", "int4"}));
   EXPECT_EQ(d.summary.notes, "baseline");
@@ -177,22 +177,22 @@ TEST(StoreWriter, AWriterNeverLeavesARunRunning) {
   Store s = Store::open(dir.file("q.db"));
   int64_t abandoned, cancelled, thrown, by_cancel, by_error;
   {
-    auto w = s.begin({"abandoned", "calibrate"});
+    auto w = s.begin({"abandoned", RunKind::Calibrate});
     abandoned = w.id();
   }
   {
-    auto w = s.begin({"cancelled", "calibrate"});
+    auto w = s.begin({"cancelled", RunKind::Calibrate});
     w.on_abandon(RunStatus::Cancelled);
     cancelled = w.id();
   }
   try {
-    auto w = s.begin({"thrown", "calibrate"});
+    auto w = s.begin({"thrown", RunKind::Calibrate});
     thrown = w.id();
     throw std::runtime_error("disk full");
   } catch (const std::runtime_error&) {
   }
   {
-    auto w = s.begin({"by cancel", "calibrate"});
+    auto w = s.begin({"by cancel", RunKind::Calibrate});
     by_cancel = w.id();
     try {
       throw Cancelled();
@@ -201,7 +201,7 @@ TEST(StoreWriter, AWriterNeverLeavesARunRunning) {
     }
   }
   {
-    auto w = s.begin({"by error", "calibrate"});
+    auto w = s.begin({"by error", RunKind::Calibrate});
     by_error = w.id();
     try {
       fail("layer x: NaN in weights");
@@ -225,17 +225,16 @@ TEST(StoreWriter, AWriterNeverLeavesARunRunning) {
 TEST(StoreWriter, RejectsBadSpecsWithoutWriting) {
   test::TempDir dir;
   Store s = Store::open(dir.file("q.db"));
-  EXPECT_THROW(s.begin({"", "evaluate"}), Error);
-  EXPECT_THROW(s.begin({"x", ""}), Error);
-  EXPECT_THROW(s.begin({"x", "evaluate", 42}), Error);  // no such model
-  ExperimentSpec bad_tag{"x", "evaluate"};
+  EXPECT_THROW(s.begin({"", RunKind::Evaluate}), Error);
+  EXPECT_THROW(s.begin({"x", RunKind::Evaluate, 42}), Error);  // no such model
+  ExperimentSpec bad_tag{"x", RunKind::Evaluate};
   bad_tag.tags = {"line\nbreak"};
   EXPECT_THROW(s.begin(bad_tag), Error);
-  ExperimentSpec bad_parent{"x", "evaluate"};
+  ExperimentSpec bad_parent{"x", RunKind::Evaluate};
   bad_parent.parent_id = 7;
   EXPECT_THROW(s.begin(bad_parent), Error);
   EXPECT_TRUE(s.list().empty());
-  auto w = s.begin({"ok", "evaluate"});
+  auto w = s.begin({"ok", RunKind::Evaluate});
   EXPECT_THROW(w.add_metric("", 1), Error);
   EXPECT_THROW(w.finish(RunStatus::Interrupted), Error);
   w.finish();
@@ -249,7 +248,7 @@ TEST(StoreQueries, ListFiltersAndSorts) {
   record_eval(s, "a-eval", mamba, 11, 8);
   record_eval(s, "c-eval", llama, 30, 2, RunStatus::Failed);
   {
-    ExperimentSpec spec{"calib run", "calibrate", llama};
+    ExperimentSpec spec{"calib run", RunKind::Calibrate, llama};
     spec.tags = {"nightly"};
     spec.notes = "Outliers in layer 3";
     s.begin(spec).finish();
@@ -263,7 +262,7 @@ TEST(StoreQueries, ListFiltersAndSorts) {
   ListFilter f;
   f.order = ListFilter::Order::Name;
   EXPECT_EQ(names(f), (std::vector<std::string>{"a-eval", "b-eval", "c-eval", "calib run"}));
-  f.kind = "evaluate";
+  f.kind = RunKind::Evaluate;
   f.model_id = llama;
   EXPECT_EQ(names(f), (std::vector<std::string>{"b-eval", "c-eval"}));
   f.status = RunStatus::Completed;
@@ -315,7 +314,7 @@ TEST(StoreQueries, EditsAndDeleteTouchOnlyThatExperiment) {
   EXPECT_EQ(s.integrity_check(), "ok");
 
   // A run this (live) process is recording cannot be deleted from under it.
-  auto w = s.begin({"live", "calibrate"});
+  auto w = s.begin({"live", RunKind::Calibrate});
   try {
     s.remove(w.id());
     ADD_FAILURE() << "a live run was deleted";
@@ -347,7 +346,7 @@ TEST(StoreQueries, CompareShowsMetricDeltasAndLayerDifferences) {
             (std::vector<std::string>{"settings", "bits", "weight_rel_mse", "output_rel_mse", "output_sqnr_db"}));
 
   // A layer recorded in only one run is a difference too.
-  auto w = s.begin({"partial", "evaluate", llama});
+  auto w = s.begin({"partial", RunKind::Evaluate, llama});
   w.add_metric("perplexity", 11);
   w.add_layer_result(layer("model.layers.0.k_proj", 8, 0.001));
   w.finish();
@@ -414,11 +413,22 @@ TEST(StoreRecords, TimesParseAndDurationsFollowTheHeartbeat) {
   EXPECT_THROW(parse_status("paused"), UsageError);
 }
 
+TEST(RunKinds, NamesRoundTripAndUnknownOnesAreRefused) {
+  for (RunKind k : kRunKinds) EXPECT_EQ(parse_run_kind(run_kind_name(k)), k);
+  EXPECT_STREQ(run_kind_name(RunKind::Evaluate), "evaluate");
+  try {
+    parse_run_kind("quantize");
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "unknown run kind 'quantize' (one of compress, evaluate, sensitivity, calibrate)");
+  }
+}
+
 TEST(StoreWriter, DataVersionMovesWhenAWriterCommits) {
   test::TempDir dir;
   Store s = Store::open(dir.file("q.db"));
   const int64_t v0 = s.data_version();
-  auto w = s.begin({"run", "calibrate"});
+  auto w = s.begin({"run", RunKind::Calibrate});
   const int64_t v1 = s.data_version();
   EXPECT_NE(v1, v0);
   EXPECT_EQ(s.data_version(), v1);  // nothing new

@@ -42,7 +42,7 @@ int run(int argc, char** argv) {
   Store store = Store::open(argv[2]);
   ExperimentSpec spec;
   spec.name = argv[3];
-  spec.kind = "calibrate";
+  spec.kind = RunKind::Calibrate;
   if (mode == "slow" && argc == 6) {
     const int layers = std::stoi(argv[4]), delay = std::stoi(argv[5]);
     auto w = store.begin(spec);

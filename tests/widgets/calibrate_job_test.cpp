@@ -38,7 +38,7 @@ class CalibrateJobTest : public QObject {
     QVERIFY(finished.wait(120000));
     QCOMPARE(finished.first().at(2).value<Outcome>(), Outcome::Succeeded);
     QVERIFY(out);
-    QCOMPARE(out->kind, QStringLiteral("calibrate"));
+    QCOMPARE(out->kind, quench::RunKind::Calibrate);
     QVERIFY(!out->activations.empty());
     for (const auto& p : out->activations) {
       QVERIFY2(p.point.rfind("vit.encoder.layer.0.", 0) == 0 && p.point.find(":input") != std::string::npos, p.point.c_str());
@@ -47,7 +47,7 @@ class CalibrateJobTest : public QObject {
     }
     const quench::Store store = quench::Store::open(s.database.toStdString());
     const quench::ExperimentDetail d = store.get(out->experiment_id);
-    QCOMPARE(d.summary.kind, std::string("calibrate"));
+    QCOMPARE(d.summary.kind, quench::RunKind::Calibrate);
     QCOMPARE(d.recipe["calibrate"]["samples"].get<int64_t>(), int64_t{16});
     QCOMPARE(d.datasets.at(0).dataset.kind, std::string("images"));
   }
@@ -72,7 +72,7 @@ class CalibrateJobTest : public QObject {
     QVERIFY2(top1 > 0.8 && top1 <= top5 && top5 <= 1.0, qPrintable(QString::number(top1)));  // the demo CNN is ~98% accurate
     const quench::Store store = quench::Store::open(s.database.toStdString());
     const quench::ExperimentDetail d = store.get(out->experiment_id);
-    QCOMPARE(d.summary.kind, std::string("evaluate"));
+    QCOMPARE(d.summary.kind, quench::RunKind::Evaluate);
     QCOMPARE(d.recipe["eval"]["max_images"].get<int64_t>(), int64_t{200});
     // Without the labels the job refuses, naming what is missing.
     s.evaluation_labels.clear();
@@ -103,7 +103,7 @@ class CalibrateJobTest : public QObject {
     QVERIFY(finished.wait(180000));
     QCOMPARE(finished.first().at(2).value<Outcome>(), Outcome::Succeeded);
     QVERIFY(out);
-    QCOMPARE(out->kind, QStringLiteral("compress"));
+    QCOMPARE(out->kind, quench::RunKind::Compress);
     QVERIFY(out->metrics.contains("top1"));
     const double top1 = out->metrics["top1"].get<double>();
     QVERIFY2(top1 > 0.8 && top1 <= 1.0, qPrintable(QString::number(top1)));  // W8A8 keeps the ~98% CNN close
@@ -112,7 +112,7 @@ class CalibrateJobTest : public QObject {
     QVERIFY(!out->after.empty());
     const quench::Store store = quench::Store::open(s.database.toStdString());
     const quench::ExperimentDetail d = store.get(out->experiment_id);
-    QCOMPARE(d.summary.kind, std::string("compress"));
+    QCOMPARE(d.summary.kind, quench::RunKind::Compress);
     bool recorded_top1 = false;
     for (const auto& m : d.metrics) recorded_top1 = recorded_top1 || (m.name == "top1" && std::abs(m.value - top1) < 1e-12);
     QVERIFY(recorded_top1);
@@ -148,7 +148,7 @@ class CalibrateJobTest : public QObject {
     QVERIFY(out->ranking.size() > 1);
     QVERIFY(out->metrics["base"].get<double>() > 0.8);  // top-1 of the float CNN
     const quench::Store store = quench::Store::open(s.database.toStdString());
-    QCOMPARE(store.get(out->experiment_id).summary.kind, std::string("sensitivity"));
+    QCOMPARE(store.get(out->experiment_id).summary.kind, quench::RunKind::Sensitivity);
   }
 
   void aMissingFileFailsBeforeRecording() {

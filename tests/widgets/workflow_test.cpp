@@ -130,7 +130,7 @@ class WorkflowTest : public QObject {
     const qint64 calibrated = runFromMenu(w, "runCalibrate", QStringLiteral("calib slice"));
     QVERIFY(calibrated > 0);
     QCOMPARE(runs->model()->rowCount(), 1);
-    QCOMPARE(QString::fromStdString(runs->model()->summary(0).kind), QStringLiteral("calibrate"));
+    QCOMPARE(runs->model()->summary(0).kind, quench::RunKind::Calibrate);
     QCOMPARE(QString::fromStdString(runs->model()->summary(0).name), QStringLiteral("calib slice"));
     QCOMPARE(session.activationRun().experiment_id, calibrated);
     QVERIFY(!layers->view()->isColumnHidden(LayerTableModel::ActAbsmaxColumn));
@@ -279,7 +279,7 @@ class WorkflowTest : public QObject {
     const qint64 compressed = runFromMenu(w, "runCompress", QStringLiteral("mlp w4"));
     QVERIFY(compressed > 0);
     QCOMPARE(runs->model()->rowCount(), 2);
-    QCOMPARE(QString::fromStdString(runs->model()->summary(0).kind), QStringLiteral("compress"));
+    QCOMPARE(runs->model()->summary(0).kind, quench::RunKind::Compress);
     QCOMPARE(QString::fromStdString(runs->model()->summary(0).name), QStringLiteral("mlp w4"));
     // The layer table shows each compressed layer's error; untouched layers stay blank.
     const double sqnr = table->index(gate, LayerTableModel::ErrorColumn).data(LayerTableModel::SortRole).toDouble();
@@ -523,7 +523,7 @@ class WorkflowTest : public QObject {
     QTableWidget* cells = heatmap->units();
     QCOMPARE(cells->rowCount(), 7);
     const quench::ExperimentDetail sens = runs->store()->get(runs->model()->summary(0).id);
-    QCOMPARE(sens.summary.kind, std::string("sensitivity"));
+    QCOMPARE(sens.summary.kind, quench::RunKind::Sensitivity);
     double sum3 = 0, sum8 = 0, worst3 = -1;
     int worst_row = -1;
     for (int r = 0; r < cells->rowCount(); ++r) {

@@ -105,7 +105,7 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   // Deltas read as what compression cost: against an evaluation of a model as stored (the float
   // baseline) when one is compared, else against the oldest run; the rest in the order they ran.
   std::stable_sort(runs_.begin(), runs_.end(), [](const ExperimentDetail& a, const ExperimentDetail& b) { return a.summary.id < b.summary.id; });
-  const auto baseline = std::find_if(runs_.begin(), runs_.end(), [](const ExperimentDetail& r) { return r.summary.kind == "evaluate"; });
+  const auto baseline = std::find_if(runs_.begin(), runs_.end(), [](const ExperimentDetail& r) { return r.summary.kind == RunKind::Evaluate; });
   if (baseline != runs_.end()) std::rotate(runs_.begin(), baseline, baseline + 1);
   comparison_ = compare_experiments(runs_);
   QStringList labels;
@@ -113,14 +113,14 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
   setWindowTitle(runs_.size() == 1 ? tr("Run %1 — Quench").arg(labels.front()) : tr("Compare %1 — Quench").arg(labels.join(QStringLiteral(", "))));
 
   // The quality metric: perplexity for language models, top-1 for classifiers.
-  quality_ = QStringLiteral("perplexity");
+  quality_ = QString::fromLatin1(metric_names::kPerplexity);
   bool has_perplexity = false, has_top1 = false;
   for (const auto& r : runs_)
     for (const auto& m : r.metrics) {
-      has_perplexity = has_perplexity || m.name == "perplexity";
-      has_top1 = has_top1 || m.name == "top1";
+      has_perplexity = has_perplexity || m.name == metric_names::kPerplexity;
+      has_top1 = has_top1 || m.name == metric_names::kTop1;
     }
-  if (!has_perplexity && has_top1) quality_ = QStringLiteral("top1");
+  if (!has_perplexity && has_top1) quality_ = QString::fromLatin1(metric_names::kTop1);
 
   metrics_->setObjectName(QStringLiteral("compareMetrics"));
   metrics_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -211,7 +211,7 @@ CompareWindow::CompareWindow(Store& store, const QList<int64_t>& ids, QWidget* p
     ask(tr("Export Report"), tr("HTML (*.html)"), QStringLiteral(".html"), [this](const QString& p) { exportReport(p); });
   });
   auto* header = new QLabel(runs_.size() == 1                           ? tr("Run %1: select it with others in the Experiments tab to compare.").arg(labels.front())
-                            : runs_.front().summary.kind == "evaluate" ? tr("Deltas are against the baseline evaluation %1.").arg(labels.front())
+                            : runs_.front().summary.kind == RunKind::Evaluate ? tr("Deltas are against the baseline evaluation %1.").arg(labels.front())
                                                                        : tr("Deltas are against the oldest run, %1.").arg(labels.front()),
                             this);
   header->setObjectName(QStringLiteral("deltaReference"));
@@ -328,7 +328,7 @@ void CompareWindow::loadModelRuns(Store& store) {
       ModelRun run{s.id, QString::fromStdString(s.name), compared.count(s.id) > 0, {}};
       for (const auto& m : store.get(s.id).metrics) run.metrics.emplace(m.name, m.value);  // the first of each name
       // An evaluation of the model as stored: at its size on disk.
-      if (s.kind == "evaluate" && !run.metrics.count(metric_names::kSizeBytes)) run.metrics[metric_names::kSizeBytes] = static_cast<double>(model.bytes);
+      if (s.kind == RunKind::Evaluate && !run.metrics.count(metric_names::kSizeBytes)) run.metrics[metric_names::kSizeBytes] = static_cast<double>(model.bytes);
       model_runs_.push_back(std::move(run));
     }
   }
@@ -476,7 +476,7 @@ void CompareWindow::fillRuns() {
                                  : tr("%1 (%2)").arg(QFileInfo(QString::fromStdString(d.dataset.path)).fileName(), QString::fromStdString(d.role)));
     const auto secs = run_seconds(r.summary);
     const QStringList cells = {runLabel(r.summary),
-                               QString::fromStdString(r.summary.kind),
+                               QString::fromLatin1(run_kind_name(r.summary.kind)),
                                QString::fromStdString(status_name(r.summary.status)) +
                                    (r.summary.error.empty() ? QString() : QStringLiteral(": ") + QString::fromStdString(r.summary.error)),
                                QString::fromStdString(r.summary.model_path + " (" + r.summary.model_architecture + ")"),
@@ -595,7 +595,7 @@ QString CompareWindow::reportHtml() const {
       data << QStringLiteral("%1 (%2)").arg(QFileInfo(QString::fromStdString(d.dataset.path)).fileName(), QString::fromStdString(d.role));
     const auto secs = run_seconds(r.summary);
     h += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td><td>%5</td><td>%6</td><td>%7</td></tr>\n")
-             .arg(esc(runLabel(r.summary)), esc(QString::fromStdString(r.summary.kind)),
+             .arg(esc(runLabel(r.summary)), esc(QString::fromLatin1(run_kind_name(r.summary.kind))),
                   esc(QString::fromStdString(r.summary.model_path + " (" + r.summary.model_architecture + ")")),
                   esc(QString::fromStdString(r.summary.device)), secs ? QString::number(*secs, 'f', 1) : QStringLiteral("—"),
                   esc(data.join(QStringLiteral(", "))), esc(QString::fromStdString(r.summary.started_at)));

@@ -7,13 +7,15 @@
 
 #include <unordered_map>
 
+#include "core/store/metrics.h"
 #include "core/store/store.h"
 
 namespace quench::gui {
 
 namespace {
 // The metric a run is judged by, in order of preference.
-const char* const kQualityMetrics[] = {"perplexity", "top1", "perplexity_float", "kl_float", "top1_float"};
+const std::string kQualityMetrics[] = {metric_names::kPerplexity, metric_names::kTop1, metric_names::float_of(metric_names::kPerplexity),
+                                       metric_names::float_of(metric_names::kKl), metric_names::float_of(metric_names::kTop1)};
 }  // namespace
 
 void ExperimentListModel::setStore(Store* store) {
@@ -39,11 +41,11 @@ void ExperimentListModel::reload() {
       }
       r.summary = std::move(s);
       const ExperimentDetail d = store_->get(r.summary.id);
-      for (const char* name : kQualityMetrics) {
+      for (const std::string& name : kQualityMetrics) {
         for (const auto& m : d.metrics)
           if (m.name == name && !r.quality) {
             r.quality = m.value;
-            r.quality_name = QString::fromLatin1(name);
+            r.quality_name = QString::fromStdString(name);
           }
         if (r.quality) break;
       }
@@ -82,7 +84,7 @@ QVariant ExperimentListModel::data(const QModelIndex& index, int role) const {
       if (role == Qt::ToolTipRole) return tr("Double-click to rename");
       break;
     case KindColumn:
-      if (display || role == SortRole) return QString::fromStdString(s.kind);
+      if (display || role == SortRole) return QString::fromLatin1(run_kind_name(s.kind));
       break;
     case StatusColumn:
       if (display || role == SortRole) return QString::fromLatin1(status_name(s.status));
@@ -100,7 +102,7 @@ QVariant ExperimentListModel::data(const QModelIndex& index, int role) const {
       break;
     case QualityColumn:
       if (display && r.quality)
-        return QStringLiteral("%1 %2").arg(r.quality_name == QLatin1String("perplexity") ? tr("ppl") : r.quality_name).arg(*r.quality, 0, 'f', 2);
+        return QStringLiteral("%1 %2").arg(r.quality_name == QLatin1String(metric_names::kPerplexity) ? tr("ppl") : r.quality_name).arg(*r.quality, 0, 'f', 2);
       if (role == Qt::ToolTipRole && r.quality) return QStringLiteral("%1 %2").arg(r.quality_name).arg(*r.quality, 0, 'g', 8);
       if (role == SortRole && r.quality) return *r.quality;
       if (role == Qt::TextAlignmentRole) return QVariant(Qt::AlignRight | Qt::AlignVCenter);

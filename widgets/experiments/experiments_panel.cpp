@@ -36,10 +36,10 @@ class ExperimentFilter : public QSortFilterProxyModel {
   bool filterAcceptsRow(int row, const QModelIndex&) const override {
     const auto* m = static_cast<const ExperimentListModel*>(sourceModel());
     const ExperimentSummary& s = m->summary(row);
-    if (!kind.isEmpty() && QString::fromStdString(s.kind) != kind) return false;
+    if (!kind.isEmpty() && QLatin1String(run_kind_name(s.kind)) != kind) return false;
     if (!model_path.isEmpty() && QDir::cleanPath(QString::fromStdString(s.model_path)) != model_path) return false;
     if (text.isEmpty()) return true;
-    for (const std::string& field : {s.name, s.notes, s.kind, std::to_string(s.id)})
+    for (const std::string& field : {s.name, s.notes, std::string(run_kind_name(s.kind)), std::to_string(s.id)})
       if (QString::fromStdString(field).contains(text, Qt::CaseInsensitive)) return true;
     for (const std::string& tag : s.tags)
       if (QString::fromStdString(tag).contains(text, Qt::CaseInsensitive)) return true;
@@ -60,7 +60,7 @@ ExperimentsPanel::ExperimentsPanel(QWidget* parent)
   filter_->setClearButtonEnabled(true);
   kind_->setObjectName(QStringLiteral("experimentKind"));
   kind_->addItem(tr("All kinds"), QString());
-  for (const char* k : {"compress", "evaluate", "sensitivity", "calibrate"}) kind_->addItem(QString::fromLatin1(k), QString::fromLatin1(k));
+  for (RunKind k : kRunKinds) kind_->addItem(QString::fromLatin1(run_kind_name(k)), QString::fromLatin1(run_kind_name(k)));
   this_model_->setObjectName(QStringLiteral("thisModelOnly"));
   this_model_->setChecked(true);
   view_->setObjectName(QStringLiteral("experimentTable"));

@@ -21,6 +21,7 @@
 
 #include "core/compress/mixed_precision.h"
 #include "core/io/atomic_file.h"
+#include "core/store/metrics.h"
 #include "core/util/csv.h"
 #include "core/util/error.h"
 #include "widgets/layers/heat_scale.h"
@@ -64,11 +65,11 @@ SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* par
   setObjectName(QStringLiteral("sensitivityHeatmap"));
   setAttribute(Qt::WA_DeleteOnClose);
   const std::string label = "sensitivity run #" + std::to_string(run.summary.id);
-  QUENCH_CHECK(run.summary.kind == "sensitivity", label, " is a ", run.summary.kind, " run");
+  QUENCH_CHECK(run.summary.kind == RunKind::Sensitivity, label, " is a ", run_kind_name(run.summary.kind), " run");
   metric_ = run.recipe.is_object() && run.recipe.contains("metric") && run.recipe["metric"].is_string()
                 ? QString::fromStdString(run.recipe["metric"].get<std::string>())
-                : QStringLiteral("perplexity");
-  delta_name_ = metric_ == QLatin1String("perplexity") ? tr("ΔNLL (nats/token)") : metric_ == QLatin1String("top1") ? tr("top-1 drop") : tr("KL (nats)");
+                : QString::fromLatin1(metric_names::kPerplexity);
+  delta_name_ = metric_ == QLatin1String(metric_names::kPerplexity) ? tr("ΔNLL (nats/token)") : metric_ == QLatin1String(metric_names::kTop1) ? tr("top-1 drop") : tr("KL (nats)");
   // Candidates in the order the run tried them.
   if (run.recipe.contains("candidates") && run.recipe["candidates"].is_array())
     for (const auto& c : run.recipe["candidates"])
@@ -123,7 +124,7 @@ SensitivityHeatmap::SensitivityHeatmap(const ExperimentDetail& run, QWidget* par
 
   QString base = tr("—");
   for (const auto& m : run.metrics)
-    if (m.name == metric_.toStdString() + "_float") base = QString::number(m.value, 'g', 5);
+    if (m.name == metric_names::float_of(metric_.toStdString())) base = QString::number(m.value, 'g', 5);
   auto* note = new QLabel(tr("%1 when one unit alone is compressed with the setting, everything else in float (the float model's "
                              "%2: %3). Uncoloured: no damage; red: the run's worst cell (%4). Double-click a cell to show its layer.")
                               .arg(delta_name_, metric_, base)

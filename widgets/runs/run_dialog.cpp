@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "core/store/metrics.h"
 #include "widgets/util/form_fields.h"
 
 namespace quench::gui {
@@ -42,9 +43,9 @@ RunDialog::RunDialog(Kind kind, const RunSettings& settings, QWidget* parent) : 
     form->addRow(tr("Settings to try"), candidates_);
     metric_ = new QComboBox(this);
     metric_->setObjectName(QStringLiteral("metric"));
-    metric_->addItem(tr("perplexity (ranked by ΔNLL)"), QStringLiteral("perplexity"));
-    metric_->addItem(tr("KL divergence from the float model"), QStringLiteral("kl"));
-    metric_->addItem(tr("top-1 drop (image models)"), QStringLiteral("top1"));
+    metric_->addItem(tr("perplexity (ranked by ΔNLL)"), QString::fromLatin1(metric_names::kPerplexity));
+    metric_->addItem(tr("KL divergence from the float model"), QString::fromLatin1(metric_names::kKl));
+    metric_->addItem(tr("top-1 drop (image models)"), QString::fromLatin1(metric_names::kTop1));
     metric_->setCurrentIndex(std::max(0, metric_->findData(settings.metric)));
     form->addRow(tr("Metric"), metric_);
     layers_ = new QLineEdit(settings.layers, this);

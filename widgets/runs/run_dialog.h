@@ -3,6 +3,7 @@
 // Shown non-modally (open()); accepted() → settings() for the job.
 #include <QDialog>
 
+#include "core/store/records.h"
 #include "widgets/runs/run_settings.h"
 
 class QCheckBox;
@@ -17,7 +18,7 @@ class RunDialog : public QDialog {
   Q_OBJECT
 
  public:
-  enum class Kind { Compress, Evaluate, Sensitivity, Calibrate };
+  using Kind = RunKind;  // a dialog per kind of recorded run
 
   RunDialog(Kind kind, const RunSettings& settings, QWidget* parent = nullptr);
   RunSettings settings() const;

@@ -21,6 +21,7 @@
 #include "core/runs/text_data.h"
 #include "core/stats/record.h"
 #include "core/store/fingerprint.h"
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 #include "widgets/jobs/job_context.h"
 
@@ -196,31 +197,31 @@ Job compressJob(const RunSettings& s, const nlohmann::json& recipe_json, RunDone
     }
     out.experiment_id = run.experiment_id;
     out.name = QString::fromStdString(rs.name);
-    out.kind = QStringLiteral("compress");
+    out.kind = RunKind::Compress;
     out.layers = std::move(run.result.layers);
     out.metrics = run.metrics;
     for (const auto& w : run.result.warnings) out.warnings << QString::fromStdString(w);
     QString summary = QObject::tr("experiment #%1 recorded: %2 bits per weight").arg(run.experiment_id).arg(run.result.size.bits_per_weight, 0, 'f', 3);
-    if (run.metrics.contains("perplexity")) summary += QObject::tr(", perplexity %1").arg(run.metrics["perplexity"].get<double>(), 0, 'f', 3);
-    if (run.metrics.contains("top1")) summary += QObject::tr(", top-1 %1").arg(run.metrics["top1"].get<double>(), 0, 'f', 4);
+    if (run.metrics.contains(metric_names::kPerplexity)) summary += QObject::tr(", perplexity %1").arg(run.metrics[metric_names::kPerplexity].get<double>(), 0, 'f', 3);
+    if (run.metrics.contains(metric_names::kTop1)) summary += QObject::tr(", top-1 %1").arg(run.metrics[metric_names::kTop1].get<double>(), 0, 'f', 4);
     ctx.log(summary);
     if (exporting) {
       QString written = QObject::tr("wrote %1 (%2, %3)").arg(s.export_path, s.export_format, QLocale().formattedDataSize(bytesAt(s.export_path)));
-      if (run.metrics.contains("export_seconds")) written += QObject::tr(" in %1 s").arg(run.metrics["export_seconds"].get<double>(), 0, 'f', 2);
-      if (run.metrics.contains("export_bytes"))
-        written += QObject::tr("; export_bytes %1").arg(static_cast<qint64>(run.metrics["export_bytes"].get<double>()));
+      if (run.metrics.contains(metric_names::kExportSeconds)) written += QObject::tr(" in %1 s").arg(run.metrics[metric_names::kExportSeconds].get<double>(), 0, 'f', 2);
+      if (run.metrics.contains(metric_names::kExportBytes))
+        written += QObject::tr("; export_bytes %1").arg(static_cast<qint64>(run.metrics[metric_names::kExportBytes].get<double>()));
       ctx.log(written);
-      if (run.metrics.contains("export_top1_agreement"))
+      if (run.metrics.contains(metric_names::kExportTop1Agreement))
         ctx.log(QObject::tr("export check: %1 reopened, top-1 agreement with the compressed model %2%, max |Δlogit| / max |logit| %3")
                     .arg(s.export_path)
-                    .arg(100 * run.metrics["export_top1_agreement"].get<double>(), 0, 'f', 2)
-                    .arg(run.metrics["export_logits_rel_error"].get<double>(), 0, 'g', 3));
-      if (run.metrics.contains("export_tensors_checked"))
+                    .arg(100 * run.metrics[metric_names::kExportTop1Agreement].get<double>(), 0, 'f', 2)
+                    .arg(run.metrics[metric_names::kExportLogitsRelError].get<double>(), 0, 'g', 3));
+      if (run.metrics.contains(metric_names::kExportTensorsChecked))
         ctx.log(QObject::tr("export check: %1 tensors read back from %2, %3 different from the compressed model (largest |Δ| %4)")
-                    .arg(static_cast<qint64>(run.metrics["export_tensors_checked"].get<double>()))
+                    .arg(static_cast<qint64>(run.metrics[metric_names::kExportTensorsChecked].get<double>()))
                     .arg(s.export_path)
-                    .arg(static_cast<qint64>(run.metrics["export_tensors_inexact"].get<double>()))
-                    .arg(run.metrics["export_weight_max_abs_error"].get<double>(), 0, 'g', 3));
+                    .arg(static_cast<qint64>(run.metrics[metric_names::kExportTensorsInexact].get<double>()))
+                    .arg(run.metrics[metric_names::kExportWeightMaxAbsError].get<double>(), 0, 'g', 3));
       out.metrics["export_path"] = str(s.export_path);
       out.metrics["export_format"] = str(s.export_format);
     }
@@ -256,9 +257,9 @@ Job evaluateJob(const RunSettings& s, RunDone done) {
     const EvalRun run = run_evaluation(store, model, data, o, rs, jobProgress(ctx));
     out.experiment_id = run.experiment_id;
     out.name = QString::fromStdString(rs.name);
-    out.kind = QStringLiteral("evaluate");
+    out.kind = RunKind::Evaluate;
     out.metrics[run.result.metric] = run.result.value;
-    if (!text) out.metrics["top5"] = run.result.top5;
+    if (!text) out.metrics[metric_names::kTop5] = run.result.top5;
     ctx.log(QObject::tr("experiment #%1 recorded: %2 %3").arg(run.experiment_id).arg(QString::fromStdString(run.result.metric)).arg(run.result.value, 0, 'f', 4));
   };
   return runJob(QObject::tr("Evaluate %1"), s, [s] { require(s.evaluation, "evaluation"); }, work, std::move(done));
@@ -272,9 +273,9 @@ Job sensitivityJob(const RunSettings& s, RunDone done) {
     for (const auto& c : splitCommas(s.candidates)) candidates->push_back(candidate_from_string(c));
     if (candidates->empty()) throw UsageError("sensitivity: no candidate settings (e.g. W4A16-G128, W3A16-G128)");
     so->layers = splitCommas(s.layers);
-    if (s.metric == QLatin1String("kl")) so->metric = SensitivityMetric::Kl;
-    else if (s.metric == QLatin1String("perplexity")) so->metric = SensitivityMetric::Perplexity;
-    else if (s.metric == QLatin1String("top1")) so->metric = SensitivityMetric::Top1;
+    if (s.metric == QLatin1String(metric_names::kKl)) so->metric = SensitivityMetric::Kl;
+    else if (s.metric == QLatin1String(metric_names::kPerplexity)) so->metric = SensitivityMetric::Perplexity;
+    else if (s.metric == QLatin1String(metric_names::kTop1)) so->metric = SensitivityMetric::Top1;
     else throw UsageError("sensitivity: the metric must be perplexity, kl or top1, not " + str(s.metric));
     if (!s.calibration.isEmpty()) require(s.calibration, "calibration");
   };
@@ -309,7 +310,7 @@ Job sensitivityJob(const RunSettings& s, RunDone done) {
     const SensitivityRun run = run_sensitivity(store, model, *candidates, eval, calib, *so, rs, jobProgress(ctx));
     out.experiment_id = run.experiment_id;
     out.name = QString::fromStdString(rs.name);
-    out.kind = QStringLiteral("sensitivity");
+    out.kind = RunKind::Sensitivity;
     for (size_t i : run.result.ranking(0)) out.ranking << QString::fromStdString(run.result.units[i].name);
     std::ostringstream top;
     const auto order = run.result.ranking(0);
@@ -346,10 +347,10 @@ Job calibrateJob(const RunSettings& s, RunDone done) {
     CalibrateRun run = run_calibration(store, model, data, opts, rs, jobProgress(ctx));
     out.experiment_id = run.experiment_id;
     out.name = QString::fromStdString(rs.name);
-    out.kind = QStringLiteral("calibrate");
+    out.kind = RunKind::Calibrate;
     for (const auto& p : run.result.points) out.activations.push_back(to_layer_stats(p, p.point.substr(0, p.point.rfind(':'))));
-    out.metrics["samples"] = run.result.samples;
-    out.metrics["seconds"] = run.result.seconds;
+    out.metrics[metric_names::kSamples] = run.result.samples;
+    out.metrics[metric_names::kSeconds] = run.result.seconds;
     for (const auto& w : run.result.warnings) out.warnings << QString::fromStdString(w);
     ctx.log(QObject::tr("experiment #%1 recorded: %2 points in %3 s").arg(run.experiment_id).arg(run.result.points.size()).arg(run.result.seconds, 0, 'f', 1));
   };

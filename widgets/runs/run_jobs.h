@@ -28,7 +28,7 @@ namespace quench::gui {
 struct RunOutcome {
   int64_t experiment_id = 0;
   QString name;
-  QString kind;                    // "compress", "evaluate", "sensitivity", "calibrate"
+  RunKind kind = RunKind::Compress;
   std::vector<LayerResult> layers;  // compress: per-layer results; sensitivity: one row per unit
   std::vector<WeightStats> after;   // compress: each compressed layer's weight statistics after compression
   std::vector<WeightStats> errors;  // compress: statistics of each compressed layer's weight minus its original

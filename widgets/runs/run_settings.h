@@ -3,6 +3,8 @@
 // the window between runs. Small sample counts make a quick run; the CLI's defaults a faithful one.
 #include <QString>
 
+#include "core/store/metrics.h"
+
 namespace quench::gui {
 
 struct RunSettings {
@@ -33,7 +35,7 @@ struct RunSettings {
   // Sensitivity: settings to try on each layer (schemes, comma-separated), the metric, and globs
   // restricting the layers ("" : what a recipe default reaches).
   QString candidates = QStringLiteral("W4A16-G128, W3A16-G128");
-  QString metric = QStringLiteral("perplexity");
+  QString metric = QString::fromLatin1(metric_names::kPerplexity);
   QString layers;
 
   // Calibrate: globs over the model's observable points ("" : every point).

@@ -482,7 +482,7 @@ void SweepDialog::showPlan() {
       tasks_->setItem(r, 0, new QTableWidgetItem(QString::number(job.index)));
       tasks_->setItem(r, 1, new QTableWidgetItem(QString::fromStdString(job.name)));
       tasks_->setItem(r, 2, new QTableWidgetItem(tr("planned")));
-      tasks_->setItem(r, 3, new QTableWidgetItem(QString::fromStdString(job.kind)));
+      tasks_->setItem(r, 3, new QTableWidgetItem(QString::fromLatin1(run_kind_name(job.kind))));
     }
     status_->setStyleSheet(QString());
     status_->setText(tr("%n task(s); Start runs them", nullptr, static_cast<int>(plan.jobs.size())));

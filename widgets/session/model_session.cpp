@@ -1,5 +1,6 @@
 #include "widgets/session/model_session.h"
 
+#include "core/store/metrics.h"
 #include "core/util/error.h"
 
 namespace quench::gui {
@@ -113,9 +114,9 @@ void ModelSession::setSensitivity(Run run, QString metric, const std::vector<Lay
 }
 
 QString ModelSession::sensitivityDeltaName() const {
-  if (sensitivity_metric_ == QLatin1String("perplexity")) return tr("ΔNLL (nats/token)");
-  if (sensitivity_metric_ == QLatin1String("top1")) return tr("top-1 drop");
-  if (sensitivity_metric_ == QLatin1String("kl")) return tr("KL");
+  if (sensitivity_metric_ == QLatin1String(metric_names::kPerplexity)) return tr("ΔNLL (nats/token)");
+  if (sensitivity_metric_ == QLatin1String(metric_names::kTop1)) return tr("top-1 drop");
+  if (sensitivity_metric_ == QLatin1String(metric_names::kKl)) return tr("KL");
   return tr("Δ %1").arg(sensitivity_metric_);
 }
 

@@ -58,8 +58,13 @@ const QStringList kTabs = {QStringLiteral("layer"), QStringLiteral("before-after
 // In CompareWindow::Tab order.
 const QStringList kCompareTabs = {QStringLiteral("metrics"), QStringLiteral("layers"), QStringLiteral("pareto"), QStringLiteral("layer-table"),
                                   QStringLiteral("runs")};
-const QStringList kRuns = {QStringLiteral("compress"), QStringLiteral("evaluate"), QStringLiteral("sensitivity"), QStringLiteral("calibrate"),
-                           QStringLiteral("generate")};
+// Every run kind's name, and generate.
+QStringList runNames() {
+  QStringList out;
+  for (RunKind k : kRunKinds) out << QString::fromLatin1(run_kind_name(k));
+  return out << QStringLiteral("generate");
+}
+const QStringList kRuns = runNames();
 
 void loadRecipe(MainWindow& window, const QString& recipe) {
   try {
@@ -296,11 +301,7 @@ void launch(MainWindow& window, const LaunchOptions& opts) {
         if (!opts.runs.isEmpty()) {
           for (const QString& r : opts.runs)
             if (r == QLatin1String("generate")) window.generatePanel()->generateButton()->click();  // its default prompt
-            else window.submitRun(r == QLatin1String("compress")    ? RunDialog::Kind::Compress
-                             : r == QLatin1String("evaluate")  ? RunDialog::Kind::Evaluate
-                             : r == QLatin1String("calibrate") ? RunDialog::Kind::Calibrate
-                                                               : RunDialog::Kind::Sensitivity,
-                             window.runSettings());
+            else window.submitRun(parse_run_kind(r.toStdString()), window.runSettings());
           return;  // finish when these are done
         }
       }

@@ -8,6 +8,7 @@
 #include <QPushButton>
 #include <QStatusBar>
 
+#include "core/store/metrics.h"
 #include "core/util/cache_dir.h"
 #include "widgets/detail/activation_page.h"
 #include "widgets/detail/layer_detail_pane.h"
@@ -74,7 +75,7 @@ void MainWindow::switchRunData(const QString& modality) {
   } else {
     next.calibration = defaultCalibration(modality);
     next.evaluation = settings_.evaluationSet(modality);
-    if (modality == QStringLiteral("image")) next.metric = QStringLiteral("top1");
+    if (modality == QStringLiteral("image")) next.metric = QString::fromLatin1(metric_names::kTop1);
   }
   // Where and into what runs go are the window's, whatever the model.
   next.model_dir = run_settings_.model_dir;

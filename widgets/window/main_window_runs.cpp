@@ -164,19 +164,19 @@ void MainWindow::onRunRecorded(const std::shared_ptr<ModelSession>& session, Run
   // of milliseconds after a calibration of every point.
   for (const QString& w : out.warnings) issues_->add({Issue::Severity::Warning, w, {}, kRunSource});
   if (session == session_) {
-    if (out.kind == QLatin1String("compress")) {
+    if (out.kind == RunKind::Compress) {
       session_->setRun({out.experiment_id, out.name}, std::move(out.layers), std::move(out.after), std::move(out.errors));
       if (recipe_->json() == submitted_recipe_) recipe_->markKept();  // the store holds it now
-    } else if (out.kind == QLatin1String("calibrate")) {
+    } else if (out.kind == RunKind::Calibrate) {
       session_->setActivations({out.experiment_id, out.name}, std::move(out.activations));
-    } else if (out.kind == QLatin1String("sensitivity") && experiments_->store()) {
+    } else if (out.kind == RunKind::Sensitivity && experiments_->store()) {
       showSensitivity(experiments_->store()->get(out.experiment_id));
     }
   }
   // The experiments list rereads the store in the next turn of the event loop, so that the
   // window repaints in between; runRecorded follows once the list shows the new run.
   const int64_t id = out.experiment_id;
-  const QString kind = out.kind, name = out.name;
+  const QString kind = QString::fromLatin1(run_kind_name(out.kind)), name = out.name;
   QTimer::singleShot(0, this, [this, id, kind, name] {
     experiments_->reload();
     experiments_->selectId(id);
@@ -248,7 +248,7 @@ SensitivityHeatmap* MainWindow::showSensitivityHeatmap() {
 
 void MainWindow::openExperiment(const ExperimentDetail& d) {
   const QString name = QString::fromStdString(d.summary.name);
-  const bool compress = d.summary.kind == "compress";
+  const bool compress = d.summary.kind == RunKind::Compress;
   if (compress) {
     try {
       recipe_->change(Recipe::parse(d.recipe, "experiment #" + std::to_string(d.summary.id)).json, tr("Open the recipe of run #%1").arg(d.summary.id));
@@ -259,7 +259,7 @@ void MainWindow::openExperiment(const ExperimentDetail& d) {
   }
   const bool same_model = session_ && d.model &&
                           QFileInfo(QString::fromStdString(d.model->path)).canonicalFilePath() == QFileInfo(session_->summary().dir).canonicalFilePath();
-  if (session_ && !d.layers.empty() && d.summary.kind != "sensitivity") {
+  if (session_ && !d.layers.empty() && d.summary.kind != RunKind::Sensitivity) {
     if (!same_model)
       issues_->add({Issue::Severity::Warning,
                     tr("run #%1 was recorded on %2, not on the open model: its layers are matched by name")
@@ -268,8 +268,8 @@ void MainWindow::openExperiment(const ExperimentDetail& d) {
                     {}, kRunSource});
     session_->setRun({d.summary.id, name}, d.layers, {});
   }
-  if (session_ && d.summary.kind == "sensitivity") showSensitivity(d);
-  if (session_ && d.summary.kind == "calibrate" && experiments_->store()) {
+  if (session_ && d.summary.kind == RunKind::Sensitivity) showSensitivity(d);
+  if (session_ && d.summary.kind == RunKind::Calibrate && experiments_->store()) {
     // The list hands over summaries only; the plots need the stored arrays.
     try {
       ExperimentDetail full = experiments_->store()->get(d.summary.id, true);
@@ -285,7 +285,7 @@ void MainWindow::openExperiment(const ExperimentDetail& d) {
     }
   }
   statusBar()->showMessage(compress ? tr("Opened run #%1 %2: its recipe is in the Recipe tab, its errors in the layer table").arg(d.summary.id).arg(name)
-                                    : tr("Opened run #%1 %2 (%3)").arg(d.summary.id).arg(name, QString::fromStdString(d.summary.kind)),
+                                    : tr("Opened run #%1 %2 (%3)").arg(d.summary.id).arg(name, QString::fromLatin1(run_kind_name(d.summary.kind))),
                            8000);
 }
 
