@@ -105,10 +105,8 @@ void awq_block_scales(BlockMethodCall& c) {
     // Loss: MSE of the block's output with only this group's AWQ layers quantized.
     auto loss = [&](const at::Tensor& s) {
       for (size_t k = 0; k < awq_layers.size(); ++k) {
-        WeightQuant plain = *c.setting_of(awq_layers[k]);
-        plain.clip = ClipMode::MinMax;
         const at::Tensor w = weight_2d(w0[k]) * s.unsqueeze(0);
-        const at::Tensor wq = rtn_quantize(w, plain);
+        const at::Tensor wq = rtn_quantize(w, *c.setting_of(awq_layers[k]));  // min–max ranges: an AWQ setting has no clip
         awq_layers[k]->set_weight(weight_like(wq / s.unsqueeze(0), w0[k]));
       }
       double num = 0, den = 0;
@@ -120,7 +118,7 @@ void awq_block_scales(BlockMethodCall& c) {
       for (size_t k = 0; k < awq_layers.size(); ++k) awq_layers[k]->set_weight(w0[k]);
       return num / den;
     };
-    const AwqScale best = awq_search_scale(xmean, c.setting_of(awq_layers.front())->grid, loss);
+    const AwqScale best = awq_search_scale(xmean, static_cast<int>(c.setting_of(awq_layers.front())->integer("grid")), loss);
     fold_scale(model, g, best.scale);
     for (Layer* l : g.layers) {
       c.mark_folded(l);
@@ -133,9 +131,11 @@ void awq_block_scales(BlockMethodCall& c) {
 
 }  // namespace
 
-const WeightMethodInfo& awq_method() {
+QUENCH_WEIGHT_METHOD(awq_method, 30) {
   static const WeightMethodInfo m{
-      WeightMethod::Awq, "awq", "AWQ", MethodData::InputRows, {"grid", "clip_search"},
+      "awq", "AWQ", MethodData::InputRows,
+      {MethodOption::integer("grid", 20, 1, 1000, "AWQ grid", "AWQ: scale exponents tried between 0 and 1"),
+       MethodOption::flag("clip_search", true, "clip search after scaling", "AWQ: a clip ratio per group chosen on the layer's output error")},
       [](const WeightQuant&, int64_t, int64_t, double slots) { return slots * 16.0; },
       "",
       // The block's scales are folded already (awq_block_scales, run before the block); the clip search runs on the
@@ -143,7 +143,7 @@ const WeightMethodInfo& awq_method() {
       [](WeightMethodCall& c) {
         const WeightQuant& w = c.setting;
         if (!c.scale_folded) c.details["awq_scale"] = "none (no foldable preceding op)";
-        if (w.clip_search && !awq_no_clip(c.model, c.layer) && !w.ggml) {
+        if (w.flag("clip_search") && !awq_no_clip(c.model, c.layer) && !w.ggml) {
           double mean_clip = 1;
           auto e = std::make_shared<WeightEncoding>();
           e->spec = w.spec();
@@ -154,11 +154,9 @@ const WeightMethodInfo& awq_method() {
           return;
         }
         // On a ggml grid the clip search is not run: its output-error search is written for Quench's integer grid.
-        if (w.ggml && w.clip_search) c.details["awq_clip"] = "not searched on a ggml grid";
-        WeightQuant plain = w;
-        plain.clip = ClipMode::MinMax;
+        if (w.ggml && w.flag("clip_search")) c.details["awq_clip"] = "not searched on a ggml grid";
         RtnInfo info;
-        c.weight = rtn_quantize(c.weight, plain, &info);
+        c.weight = rtn_quantize(c.weight, w, &info);  // min–max ranges
         c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
       },
       awq_block_scales};

@@ -195,7 +195,7 @@ void Pipeline::sequential_pass() {
 void Pipeline::block_steps(int64_t block, const std::vector<at::Tensor>& hs) {
   for (const WeightMethodInfo* m : weight_methods()) {
     if (!m->before_block) continue;
-    const bool used = std::any_of(states_.begin(), states_.end(), [&](const auto& s) { return s->plan->weights && s->plan->weights->method == m->id; });
+    const bool used = std::any_of(states_.begin(), states_.end(), [&](const auto& s) { return s->plan->weights && s->plan->weights->method == m->name; });
     if (!used) continue;
     // The samples a block search scores on, brought to the device once.
     std::vector<at::Tensor> sub;
@@ -211,7 +211,7 @@ void Pipeline::block_steps(int64_t block, const std::vector<at::Tensor>& hs) {
                            auto it = by_layer_.find(l);
                            // a factored layer's weights are its factors, rounded to nearest
                            const LayerPlan* p = it == by_layer_.end() ? nullptr : it->second->plan;
-                           return p && p->weights && p->weights->method == m->id && !p->lowrank ? &*p->weights : nullptr;
+                           return p && p->weights && p->weights->method == m->name && !p->lowrank ? &*p->weights : nullptr;
                          },
                          [&](const Layer* l, const std::string& key, const nlohmann::json& v) {
                            if (auto it = by_layer_.find(l); it != by_layer_.end()) it->second->details[key] = v;

@@ -97,9 +97,9 @@ at::Tensor dgq_quantize(const at::Tensor& w2d, const at::Tensor& H, const Weight
   return t.dq;
 }
 
-const WeightMethodInfo& dgq_method() {
+QUENCH_WEIGHT_METHOD(dgq_method, 40) {
   static const WeightMethodInfo m{
-      WeightMethod::Dgq, "dgq", "DGQ (int4 groups, int8 channel scales)", MethodData::Hessian, {},
+      "dgq", "DGQ (int4 groups, int8 channel scales)", MethodData::Hessian, {},
       // an 8-bit integer scale per group over one fp16 scale per row
       [](const WeightQuant&, int64_t out, int64_t, double slots) { return slots * 8.0 + 16.0 * static_cast<double>(out); },
       "DGQ's integer group scales over int8 channel scales",

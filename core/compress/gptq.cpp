@@ -1,5 +1,7 @@
 #include "core/compress/gptq.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <optional>
 
@@ -121,7 +123,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
   const int64_t g = ggml ? setting.unit() : grouped ? setting.group_size : in;
   // Blocks hold whole groups, so a group's parameters are fitted on columns that carry every
   // update made so far.
-  int64_t B = std::max<int64_t>(1, setting.block_size);
+  int64_t B = std::max<int64_t>(1, setting.integer("block_size"));
   if (grouped) B = std::max<int64_t>(g, (B / g) * g);
 
   at::Tensor W = w_in.to(at::kFloat).clone();
@@ -134,7 +136,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
   const int64_t ndead = zero_dead_inputs(W, H);
   // 2. act-order
   at::Tensor perm, invperm;
-  if (setting.act_order) {
+  if (setting.flag("act_order")) {
     perm = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
     W = W.index_select(1, perm);
     H = H.index_select(0, perm).index_select(1, perm);
@@ -145,7 +147,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
   if (!grouped) params = ops::compute_qparams(W, spec);
   // 3–4. damping, U = upper Cholesky factor of H⁻¹
   double damp = 0;
-  const at::Tensor U = upper_inverse_cholesky(H, setting.damp, layer, "weights.damp", &damp);
+  const at::Tensor U = upper_inverse_cholesky(H, setting.number("damp"), layer, "weights.damp", &damp);
   H = at::Tensor();
 
   at::Tensor Q = at::zeros_like(W);
@@ -198,7 +200,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
     if (i2 < in) W.narrow(1, i2, in - i2).sub_(Err1.matmul(U.narrow(0, i1, count).narrow(1, i2, in - i2)));
   }
   const double loss = loss_t.item<double>();
-  if (setting.act_order) Q = Q.index_select(1, invperm);
+  if (setting.flag("act_order")) Q = Q.index_select(1, invperm);
   if (info) {
     info->encoding = {};
     if (ggml) {
@@ -219,7 +221,7 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
           info->encoding.params.scale = at::cat(sc, 1);
           if (!zs.empty()) info->encoding.params.zero = at::cat(zs, 1);
         }
-        if (setting.act_order) info->encoding.g_idx = at::floor_divide(invperm, g).to(at::kInt);
+        if (setting.flag("act_order")) info->encoding.g_idx = at::floor_divide(invperm, g).to(at::kInt);
       } else {
         info->encoding.params = params;
       }
@@ -231,12 +233,18 @@ at::Tensor gptq_quantize(const at::Tensor& w_in, at::Tensor H_in, const WeightQu
   return Q;
 }
 
-const WeightMethodInfo& gptq_method() {
+QUENCH_WEIGHT_METHOD(gptq_method, 20) {
   static const WeightMethodInfo m{
-      WeightMethod::Gptq, "gptq", "GPTQ", MethodData::Hessian, {"damp", "block_size", "act_order"},
+      "gptq", "GPTQ", MethodData::Hessian,
+      {MethodOption::number("damp", 0.01, 0.0, 1.0, 0.005, "Damping", "GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal").above_min(),
+       MethodOption::integer("block_size", 128, 1, 0, "GPTQ block", "GPTQ: columns quantized per block before the rest are updated"),
+       MethodOption::flag("act_order", false, "act order (columns by decreasing Hessian diagonal)",
+                          "GPTQ: exported as weight_g_idx in compressed-tensors; GGUF blocks cannot hold it")
+           .tagged("act-order")
+           .for_grids(kIntGrid | kFp8Grid | kOliveGrid)},
       // act-order groups keep each input column's group index (g_idx, int32)
       [](const WeightQuant& w, int64_t, int64_t in, double slots) {
-        return slots * 16.0 + (w.act_order && w.strategy == WeightStrategy::Group ? 32.0 * static_cast<double>(in) : 0.0);
+        return slots * 16.0 + (w.flag("act_order") && w.strategy == WeightStrategy::Group ? 32.0 * static_cast<double>(in) : 0.0);
       },
       "",
       [](WeightMethodCall& c) {
@@ -246,6 +254,14 @@ const WeightMethodInfo& gptq_method() {
         c.details["gptq_loss"] = info.loss;
         if (info.dead_columns) c.details["dead_columns"] = info.dead_columns;
         c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
+      },
+      nullptr,
+      [](const WeightQuant& w, const std::function<void(const char*, const std::string&)>& fail) {
+        if (w.ggml && w.flag("act_order")) {
+          std::string format = ggml_info(*w.ggml).name;
+          for (char& ch : format) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          fail("act_order", "GGUF blocks have no column index (g_idx), so act-order cannot be stored with format \"" + format + "\"");
+        }
       }};
   return m;
 }

@@ -68,9 +68,9 @@ at::Tensor hqq_quantize(const at::Tensor& w2d, const WeightQuant& s, HqqInfo* in
   return best_r.reshape({out, in});
 }
 
-const WeightMethodInfo& hqq_method() {
+QUENCH_WEIGHT_METHOD(hqq_method, 50) {
   static const WeightMethodInfo m{
-      WeightMethod::Hqq, "hqq", "HQQ (data-free, fitted zero points)", MethodData::None, {},
+      "hqq", "HQQ (data-free, fitted zero points)", MethodData::None, {},
       // an fp16 scale and an fp16 zero per slot; the generic count adds a b-bit zero for asymmetric settings
       [](const WeightQuant& w, int64_t, int64_t, double slots) { return slots * (32.0 - w.bits); },
       "HQQ's fractional zero points",

@@ -42,7 +42,9 @@ void Fields::fail_at(const std::string& f, const std::string& message) const {
   throw RecipeError(p, "", p + ": " + message);
 }
 
-void Fields::only(std::initializer_list<const char*> known) const {
+void Fields::only(std::initializer_list<const char*> known) const { only(std::vector<std::string>(known.begin(), known.end())); }
+
+void Fields::only(const std::vector<std::string>& known) const {
   static const std::map<std::string, std::string> aliases = {
       {"num_bits", "bits"},          {"nbits", "bits"},           {"wbits", "bits"},     {"groupsize", "group_size"},
       {"group", "group_size"},       {"actorder", "act_order"},   {"desc_act", "act_order"},
@@ -51,14 +53,14 @@ void Fields::only(std::initializer_list<const char*> known) const {
       {"targets", "match"},        {"pattern", "match"}};
   for (auto it = j_.begin(); it != j_.end(); ++it) {
     bool ok = false;
-    for (const char* k : known) ok = ok || it.key() == k;
+    for (const std::string& k : known) ok = ok || it.key() == k;
     if (ok) continue;
     std::ostringstream msg;
     msg << "unknown key";
     auto a = aliases.find(it.key());
     bool hinted = false;
     if (a != aliases.end())
-      for (const char* k : known)
+      for (const std::string& k : known)
         if (a->second == k) {
           msg << " (did you mean '" << k << "'?)";
           hinted = true;
@@ -66,7 +68,7 @@ void Fields::only(std::initializer_list<const char*> known) const {
     if (!hinted) {
       msg << " (known here: ";
       bool first = true;
-      for (const char* k : known) {
+      for (const std::string& k : known) {
         msg << (first ? "" : ", ") << k;
         first = false;
       }

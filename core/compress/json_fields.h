@@ -25,6 +25,7 @@ class Fields {
   // Throws for any key not in `known`, suggesting the right name for common aliases
   // (num_bits → bits, groupsize → group_size, actorder → act_order).
   void only(std::initializer_list<const char*> known) const;
+  void only(const std::vector<std::string>& known) const;
   bool has(const char* f) const { return j_.contains(f); }
   std::string path(const std::string& f) const;
 

@@ -5,6 +5,7 @@
 
 #include <iterator>
 
+#include "core/compress/weight_method.h"
 #include "core/stats/point_pattern.h"
 
 namespace quench::recipe_detail {
@@ -19,7 +20,7 @@ const std::vector<std::string>& dependents(const std::string& section, const std
   static const std::map<std::string, std::vector<std::string>> w = {
       {"strategy", {"group_size", "group_fallback"}},
       {"group_size", {"group_fallback"}},
-      {"method", {"clip", "damp", "block_size", "act_order", "grid", "clip_search"}},
+      {"method", weight_method_option_keys()},
       {"format", {"bits", "symmetric", "strategy", "group_size", "group_fallback"}}};
   static const std::map<std::string, std::vector<std::string>> a = {
       {"strategy", {"dynamic", "observer", "percentile"}},

@@ -113,9 +113,9 @@ void check_prune_lowrank(const LayerPlan& plan, const Layer& layer, const At& at
       if (w.olive)
         fail_layer(at("weights.type", "weights"), "OliVe pairs the elements of a whole weight; " + name +
                                                       " has lowrank, whose factors are quantized on integers (use type \"int\")");
-      if (w.method != WeightMethod::Rtn)
+      if (w.method != rtn_method().name)
         fail_layer(at("weights.method", "weights"), std::string("low-rank factors are quantized by round to nearest; method \"") +
-                                                        method_name(w.method) + "\" does not apply to " + name + " (it has lowrank)");
+                                                        w.method + "\" does not apply to " + name + " (it has lowrank)");
       const int64_t r = l.rank_for(out, in);
       if (w.strategy == WeightStrategy::Group && r > w.group_size && r % w.group_size != 0)
         fail_layer(at("lowrank", "lowrank"), "the factor A [" + std::to_string(out) + ", " + std::to_string(r) + "] of " + name +
@@ -170,7 +170,7 @@ void typed_layer_plan(const SettingPatch& m, const Layer& layer, LayerPlan& plan
   if (plan.weights) {
     const WeightQuant& w = *plan.weights;
     if (!weight_method(w.method).any_layer_kind && kind != LayerKind::Linear)
-      fail_layer(at("weights.method", "weights"), std::string("method \"") + method_name(w.method) + "\" applies to Linear layers; " + name +
+      fail_layer(at("weights.method", "weights"), std::string("method \"") + w.method + "\" applies to Linear layers; " + name +
                                                       " is a " + kname + " (use \"rtn\")");
     if (w.ggml && layer.in_features() % w.unit() != 0) {
       // llama.cpp's converter does the same: a row that is not whole blocks keeps a float type.

@@ -83,13 +83,18 @@ ops::GgmlParams ggml_search_clip(const at::Tensor& w2d, GgmlType t, const std::v
   return ops::ggml_fit(w2d, t, best_ratio);
 }
 
+namespace {
+// RTN's "clip": "mse"; other methods that round with rtn_quantize (AWQ's unsearched layers) use min–max.
+bool mse_clip(const WeightQuant& s) { return s.has_option("clip") && s.text("clip") == "mse"; }
+}  // namespace
+
 at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& s, RtnInfo* info) {
   QUENCH_CHECK(w2d.dim() == 2, "rtn_quantize: expects a 2-d weight, got ", w2d.sizes());
   RtnInfo local;
   RtnInfo& out = info ? *info : local;
   out.encoding = {};
   if (s.ggml) {
-    ops::GgmlParams p = s.clip == ClipMode::MinMax ? ops::ggml_fit(w2d, *s.ggml) : ggml_search_clip(w2d, *s.ggml, mse_clip_ratios());
+    ops::GgmlParams p = !mse_clip(s) ? ops::ggml_fit(w2d, *s.ggml) : ggml_search_clip(w2d, *s.ggml, mse_clip_ratios());
     at::Tensor wq = ops::ggml_fake_quant(w2d, p);
     out.mean_clip = 1.0;
     out.encoding.ggml = std::move(p);
@@ -106,7 +111,7 @@ at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& s, RtnInfo* in
     const at::Tensor scale = spec.granularity == ops::Granularity::Row ? out.encoding.params.scale.unsqueeze(1) : out.encoding.params.scale;
     return ops::fake_quant_e4m3(w2d, scale);
   }
-  if (s.clip == ClipMode::MinMax) {
+  if (!mse_clip(s)) {
     out.mean_clip = 1.0;
     return ops::fake_quant(w2d, spec, &out.encoding.params);
   }
@@ -117,9 +122,13 @@ at::Tensor rtn_quantize(const at::Tensor& w2d, const WeightQuant& s, RtnInfo* in
   return ops::fake_quant(w2d, out.encoding.params, spec);
 }
 
-const WeightMethodInfo& rtn_method() {
+QUENCH_WEIGHT_METHOD(rtn_method, 10) {
   static const WeightMethodInfo m{
-      WeightMethod::Rtn, "rtn", "RTN (round to nearest)", MethodData::None, {"clip"},
+      "rtn", "RTN (round to nearest)", MethodData::None,
+      {MethodOption::choice("clip", "minmax", {{"minmax", "min–max of each group"}, {"mse", "MSE search of the range"}}, "Clipping",
+                            "RTN: how each scale's range is chosen")
+           .tagged("mse-clip")
+           .for_grids(kIntGrid | kGgmlGrid)},
       [](const WeightQuant&, int64_t, int64_t, double slots) { return slots * 16.0; },
       "",
       [](WeightMethodCall& c) {
@@ -135,13 +144,17 @@ const WeightMethodInfo& rtn_method() {
         }
         RtnInfo info;
         c.weight = rtn_quantize(c.weight, w, &info);
-        if (w.clip == ClipMode::Mse) c.details["mean_clip"] = info.mean_clip;
+        if (mse_clip(w)) c.details["mean_clip"] = info.mean_clip;
         c.encoding = std::make_shared<WeightEncoding>(std::move(info.encoding));
       },
       nullptr,
-      nullptr,
+      [](const WeightQuant& w, const std::function<void(const char*, const std::string&)>& fail) {
+        if (w.olive && w.options.contains("clip")) fail("clip", "OliVe searches its scale over 88 ratios of max(|μ ± 3σ|) itself (remove it)");
+        if (w.fp8 && mse_clip(w)) fail("clip", "FP8 weights use their absolute maximum (clip \"minmax\")");
+      },
       false,
-      /*any_layer_kind=*/true};
+      /*any_layer_kind=*/true,
+      /*fixed_grids=*/true};
   return m;
 }
 

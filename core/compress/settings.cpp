@@ -13,8 +13,6 @@ using recipe_json::Fields;
 RecipeError::RecipeError(std::string key, std::string layer, const std::string& message)
     : Error(message), key_(std::move(key)), layer_(std::move(layer)) {}
 
-const char* method_name(WeightMethod m) { return weight_method(m).name; }
-
 const char* strategy_name(WeightStrategy s) {
   switch (s) {
     case WeightStrategy::Tensor: return "tensor";
@@ -63,36 +61,33 @@ ops::QuantSpec WeightQuant::spec(double clip_ratio) const {
   return s;
 }
 
+bool WeightQuant::has_option(const std::string& key) const { return weight_method(method).option(key) != nullptr; }
+
+nlohmann::json WeightQuant::option(const std::string& key) const {
+  const MethodOption* o = weight_method(method).option(key);
+  QUENCH_CHECK(o, "weights option \"", key, "\" is not an option of method \"", method, "\"");
+  auto it = options.find(key);
+  return it != options.end() ? *it : o->fallback;
+}
+
 nlohmann::json WeightQuant::to_json() const {
   nlohmann::json j;
   if (ggml) {
     // The block type is the whole grid; written as parse_weight_quant reads it back.
     std::string name = ggml_info(*ggml).name;
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    j = {{"format", name}, {"method", method_name(method)}};
+    j = {{"format", name}, {"method", method}};
   } else if (fp8) {
-    j = {{"type", "float"}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
+    j = {{"type", "float"}, {"strategy", strategy_name(strategy)}, {"method", method}};
   } else if (olive) {
     const char* normal = olive_normal == OliveNormal::Int ? "int" : olive_normal == OliveNormal::Flint ? "flint" : "auto";
-    return {{"type", "olive"}, {"strategy", strategy_name(strategy)}, {"normal", normal}, {"method", method_name(method)}};
+    return {{"type", "olive"}, {"strategy", strategy_name(strategy)}, {"normal", normal}, {"method", method}};
   } else {
-    j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method_name(method)}};
+    j = {{"bits", bits}, {"symmetric", symmetric}, {"strategy", strategy_name(strategy)}, {"method", method}};
     if (strategy == WeightStrategy::Group) j["group_size"] = group_size;
     if (strategy == WeightStrategy::Group && group_fallback) j["group_fallback"] = true;
   }
-  switch (method) {
-    case WeightMethod::Rtn: j["clip"] = clip == ClipMode::Mse ? "mse" : "minmax"; break;
-    case WeightMethod::Gptq:
-      j["damp"] = damp;
-      j["block_size"] = block_size;
-      j["act_order"] = act_order;
-      break;
-    case WeightMethod::Awq:
-      j["grid"] = grid;
-      j["clip_search"] = clip_search;
-      break;
-    default: break;  // methods without options of their own
-  }
+  for (const MethodOption& o : weight_method(method).options) j[o.key] = option(o.key);
   return j;
 }
 
@@ -105,9 +100,9 @@ std::string WeightQuant::describe() const {
   if (ggml) ;
   else if (strategy == WeightStrategy::Group) os << "g" << group_size;
   else os << strategy_name(strategy);
-  os << " " << method_name(method);
-  if (method == WeightMethod::Rtn && clip == ClipMode::Mse) os << " mse-clip";
-  if (method == WeightMethod::Gptq && act_order) os << " act-order";
+  os << " " << method;
+  for (const MethodOption& o : weight_method(method).options)
+    if (!o.tag.empty() && option(o.key) != o.fallback) os << " " << o.tag;
   return os.str();
 }
 
@@ -163,10 +158,33 @@ std::string KvQuant::describe() const {
   return "KIVI " + std::to_string(bits) + "-bit g" + std::to_string(group_size) + " residual " + std::to_string(residual);
 }
 
+namespace {
+// One method option as its declaration says to read it.
+nlohmann::json read_option(const Fields& f, const MethodOption& o) {
+  const char* k = o.key.c_str();
+  switch (o.kind) {
+    case MethodOption::Kind::Flag: return f.get_bool(k, o.fallback.get<bool>());
+    case MethodOption::Kind::Integer:
+      return o.max > 0 && o.max < 2147483647.0 ? nlohmann::json(f.get_int(k, o.fallback.get<int>(), static_cast<int>(o.min), static_cast<int>(o.max)))
+                                               : nlohmann::json(f.get_int64(k, o.fallback.get<int64_t>(), static_cast<int64_t>(o.min)));
+    case MethodOption::Kind::Number: return f.get_double(k, o.fallback.get<double>(), o.min, o.max, o.min_open);
+    case MethodOption::Kind::Choice: {
+      std::vector<std::string> values;
+      for (const auto& c : o.choices) values.push_back(c.first);
+      return f.get_choice(k, o.fallback.get<std::string>(), values);
+    }
+  }
+  return nullptr;
+}
+}  // namespace
+
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"type", "bits", "symmetric", "strategy", "group_size", "group_fallback", "method", "clip", "damp", "block_size", "act_order", "grid",
-          "clip_search", "format", "normal"});
+  {
+    std::vector<std::string> known = {"type", "bits", "symmetric", "strategy", "group_size", "group_fallback", "method", "format", "normal"};
+    for (const std::string& k : weight_method_option_keys()) known.push_back(k);
+    f.only(known);
+  }
   WeightQuant w;
   const std::string format = f.get_choice("format", "int", {"int", "q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_k", "q6_k", "mxfp4", "nvfp4"});
   const std::string type = f.get_choice("type", "int", {"int", "float", "olive"});
@@ -224,31 +242,34 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   }
   std::vector<std::string> names;
   for (const WeightMethodInfo* m : weight_methods()) names.push_back(m->name);
-  const std::string method = f.get_choice("method", "rtn", names);
-  w.method = find_weight_method(method)->id;
-  // A method's own options belong to it alone.
-  if (!partial)
-    for (const WeightMethodInfo* m : weight_methods())
-      for (const std::string& field : m->options)
-        if (f.has(field.c_str()) && w.method != m->id) f.fail_at(field.c_str(), std::string("applies to method \"") + m->name + "\", not \"" + method + "\"");
-  w.clip = f.get_choice("clip", "minmax", {"minmax", "mse"}) == "mse" ? ClipMode::Mse : ClipMode::MinMax;
-  w.damp = f.get_double("damp", 0.01, 0.0, 1.0, true);
-  w.block_size = f.get_int64("block_size", 128, 1);
-  w.act_order = f.get_bool("act_order", false);
-  w.grid = f.get_int("grid", 20, 1, 1000);
-  w.clip_search = f.get_bool("clip_search", true);
-  if (!partial && w.fp8 && w.method != WeightMethod::Rtn)
-    f.fail_at("method", std::string("FP8 weights are rounded to nearest (method \"rtn\"), as llm-compressor's FP8 schemes do; ") +
-                            "method \"" + method + "\" searches an integer grid");
-  if (!partial && w.olive && w.method != WeightMethod::Rtn)
-    f.fail_at("method", "OliVe searches its own scale on the weights (method \"rtn\"); method \"" + method + "\" searches an integer grid");
-  if (!partial && w.olive && f.has("clip")) f.fail_at("clip", "OliVe searches its scale over 88 ratios of max(|μ ± 3σ|) itself (remove it)");
-  if (!partial && w.fp8 && w.clip == ClipMode::Mse) f.fail_at("clip", "FP8 weights use their absolute maximum (clip \"minmax\")");
+  w.method = f.get_choice("method", "rtn", names);
   const WeightMethodInfo& info = weight_method(w.method);
+  // A method's own options belong to it alone; a patch's options are checked against their owner.
+  for (const std::string& key : weight_method_option_keys()) {
+    if (!f.has(key.c_str())) continue;
+    const MethodOption* o = info.option(key);
+    if (!o && !partial) {
+      const WeightMethodInfo* owner = nullptr;
+      for (const WeightMethodInfo* m : weight_methods())
+        if (!owner && m->option(key)) owner = m;
+      f.fail_at(key.c_str(), std::string("applies to method \"") + owner->name + "\", not \"" + w.method + "\"");
+    }
+    if (!o)
+      for (const WeightMethodInfo* m : weight_methods())
+        if (!o) o = m->option(key);
+    w.options[key] = read_option(f, *o);
+  }
+  if (!partial && (w.fp8 || w.olive) && !info.fixed_grids) {
+    std::string rounds;
+    for (const WeightMethodInfo* m : weight_methods())
+      if (m->fixed_grids && rounds.empty()) rounds = m->name;
+    if (w.fp8)
+      f.fail_at("method", "FP8 weights are rounded to nearest (method \"" + rounds + "\"), as llm-compressor's FP8 schemes do; " +
+                              "method \"" + w.method + "\" searches an integer grid");
+    f.fail_at("method", "OliVe searches its own scale on the weights (method \"" + rounds + "\"); method \"" + w.method + "\" searches an integer grid");
+  }
   if (info.default_asymmetric && !f.has("symmetric")) w.symmetric = false;
   if (!partial && info.check) info.check(w, [&](const char* key, const std::string& message) { f.fail_at(key, message); });
-  if (!partial && w.ggml && w.act_order)
-    f.fail_at("act_order", "GGUF blocks have no column index (g_idx), so act-order cannot be stored with format \"" + format + "\"");
   return w;
 }
 

@@ -9,14 +9,13 @@
 //                  outlier-victim pairs: bits 4, strategy channel or tensor, method rtn,
 //                  "normal": "auto"|"int"|"flint"; olive.h),
 //                  "bits": 2..8, "symmetric": true, "strategy": "tensor"|"channel"|"group",
-//                  "group_size": N (group only), "group_fallback": bool, "method": "rtn"|"gptq"|"awq"|"dgq"|"hqq",
+//                  "group_size": N (group only), "group_fallback": bool, "method": a registered
+//                  weight method (weight_method.h: "rtn"|"gptq"|"awq"|"dgq"|"hqq"|"zpsearch"),
 //                  "format": "int" | a ggml block type "q8_0"|"q4_0"|"q5_0"|"q4_1"|"q5_1"|"q4_k"|"q6_k"|"mxfp4"|"nvfp4"
 //                  (the type fixes bits, symmetric and grouping: the quantizer works on exactly
 //                  the grid a GGUF file stores, core/ops/ggml_grid.h),
-//                  rtn: "clip": "minmax"|"mse";  gptq: "damp": 0.01, "block_size": 128,
-//                  "act_order": false;  awq: "grid": 20, "clip_search": true;
-//                  dgq: asymmetric groups of 2..4 bits whose scales are integers over an int8
-//                  scale per channel (dgq.h); no options of its own}
+//                  and the method's own options, declared in its file (rtn: "clip";
+//                  gptq: "damp", "block_size", "act_order"; awq: "grid", "clip_search"; ...)}
 //   activations / output_activations:
 //                 {"type": "int" | "float" (FP8 E4M3, bits 8, symmetric; scale absmax / 448)
 //                  | "log_sqrt2" (RepQ-ViT's log√2 grid for values in [0, 1], bits only),
@@ -54,9 +53,7 @@ class RecipeError : public Error {
   std::string key_, layer_;
 };
 
-enum class WeightMethod { Rtn, Gptq, Awq, Dgq, Hqq };
 enum class WeightStrategy { Tensor, Channel, Group };
-enum class ClipMode { MinMax, Mse };
 enum class OliveNormal { Auto, Int, Flint };
 
 struct WeightQuant {
@@ -68,13 +65,10 @@ struct WeightQuant {
   // plan says so) instead of being an error. The schemes (W4A16-G128, …) set it: defaults must
   // work on any model; a recipe that spells out group_size gets the error unless it asks.
   bool group_fallback = false;
-  WeightMethod method = WeightMethod::Rtn;
-  ClipMode clip = ClipMode::MinMax;  // rtn: search a clip ratio per scale that minimizes the weight MSE
-  double damp = 0.01;                // gptq: λ = damp · mean(diag H)
-  int64_t block_size = 128;          // gptq: columns per lazy-update block
-  bool act_order = false;            // gptq: columns in order of decreasing diag(H)
-  int grid = 20;                     // awq: scale exponents r = 0, 1/grid, …, (grid−1)/grid
-  bool clip_search = true;           // awq: per-group clip search after scaling
+  std::string method = "rtn";  // a registered weight method (weight_method.h)
+  // The method's own options that the recipe gave, by key; the others take the defaults its file
+  // declares. Read them through option() and its typed forms.
+  nlohmann::json options = nlohmann::json::object();
   std::optional<GgmlType> ggml;      // format: a ggml block type instead of Quench's integer grid
   bool fp8 = false;                  // type "float": FP8 E4M3 values with F32 scales (spec() gives the scales' shape)
   bool olive = false;                // type "olive": OliVe's 4-bit outlier-victim pairs (olive.h)
@@ -89,6 +83,15 @@ struct WeightQuant {
 
   // The core/ops spec for a weight viewed as [out, in] (Conv weights flattened to [out, in·k…]).
   ops::QuantSpec spec(double clip_ratio = 1.0) const;
+  // Whether the method declares this option.
+  bool has_option(const std::string& key) const;
+  // The method's option: as given, else its declared default. Fails naming the key and the method
+  // when the method has no such option.
+  nlohmann::json option(const std::string& key) const;
+  bool flag(const std::string& key) const { return option(key).get<bool>(); }
+  int64_t integer(const std::string& key) const { return option(key).get<int64_t>(); }
+  double number(const std::string& key) const { return option(key).get<double>(); }
+  std::string text(const std::string& key) const { return option(key).get<std::string>(); }
   nlohmann::json to_json() const;  // every field that applies to the method, for the store and the GUI
   std::string describe() const;    // "W4 sym g128 gptq"
 };
@@ -150,7 +153,6 @@ struct KvQuant {
   }
 };
 
-const char* method_name(WeightMethod m);
 const char* strategy_name(WeightStrategy s);
 
 // Parsers of one section object. `key` is the path of the section for messages

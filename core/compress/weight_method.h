@@ -1,9 +1,15 @@
 #pragma once
 // The weight quantization methods ("method" in a recipe's weights section), each declared once in
-// its own file (rtn.cpp, gptq.cpp, awq.cpp, dgq.cpp, hqq.cpp): its name, the options it owns, the
-// calibration data it needs, the storage it adds to a quantized weight, whether an exporter can
+// its own file (rtn.cpp, gptq.cpp, awq.cpp, dgq.cpp, hqq.cpp, zpsearch.cpp): its name, the options
+// it owns (parsed, defaulted, written back and offered in the recipe editor from their declaration),
+// the calibration data it needs, the storage it adds to a quantized weight, whether an exporter can
 // hold its result, and how it quantizes one layer. The recipe parser, the pipeline, the size
 // estimate, the exporters and the recipe editor read this table instead of switching on methods.
+//
+// A method file registers itself with one line, at the start of its declaration:
+//   QUENCH_WEIGHT_METHOD(hqq_method, 50) { static const WeightMethodInfo m{...}; return m; }
+// The build collects these lines (core/CMakeLists.txt generates the list, sorted by the number,
+// which is the method's place in the recipe editor), so adding a method touches no shared file.
 #include <ATen/ATen.h>
 
 #include <functional>
@@ -58,12 +64,42 @@ struct BlockMethodCall {
   std::function<void(const Layer*)> mark_folded;
 };
 
+// The grids a weights section can describe, for the options that apply to some only.
+enum GridKind : unsigned { kIntGrid = 1, kFp8Grid = 2, kOliveGrid = 4, kGgmlGrid = 8, kAnyGrid = 15 };
+
+// One option a method owns in the weights section ("damp"): the parser reads and range-checks it,
+// an unset one takes `fallback`, to_json() writes it, and the recipe editor makes its field from
+// this declaration alone (a check box, spin box or list; object name: the key in camelCase).
+struct MethodOption {
+  enum class Kind { Flag, Integer, Number, Choice };
+  std::string key;
+  Kind kind;
+  nlohmann::json fallback;
+  double min = 0, max = 0;     // Integer and Number: the accepted range
+  bool min_open = false;       // Number: min itself is refused
+  std::vector<std::pair<std::string, std::string>> choices;  // Choice: each value and what the editor shows for it
+  std::string label;           // the editor's row label; a Flag's check box text
+  std::string help;            // the editor's tooltip
+  std::string tag;             // WeightQuant::describe() adds it when the value is not the default ("act-order")
+  double step = 1;             // Number: the editor's step
+  unsigned grids = kAnyGrid;   // the editor offers it for these grids only
+
+  static MethodOption flag(std::string key, bool fallback, std::string label, std::string help);
+  // max 0: no upper bound
+  static MethodOption integer(std::string key, int64_t fallback, int64_t min, int64_t max, std::string label, std::string help);
+  static MethodOption number(std::string key, double fallback, double min, double max, double step, std::string label, std::string help);
+  static MethodOption choice(std::string key, std::string fallback, std::vector<std::pair<std::string, std::string>> choices,
+                             std::string label, std::string help);
+  MethodOption& tagged(std::string t) { tag = std::move(t); return *this; }
+  MethodOption& for_grids(unsigned g) { grids = g; return *this; }
+  MethodOption& above_min() { min_open = true; return *this; }
+};
+
 struct WeightMethodInfo {
-  WeightMethod id;
   const char* name;   // the recipe's "method"
   const char* title;  // for people ("GPTQ", "DGQ (int4 groups, int8 channel scales)")
   MethodData data;
-  std::vector<std::string> options;  // the weights-section keys only this method reads
+  std::vector<MethodOption> options;  // the weights-section keys only this method reads
   // What the values and the 16-bit scales do not count, per weight matrix [out, in] with `slots`
   // scales: DGQ's int8 group scales replace the 16-bit ones, GPTQ's act-order keeps a g_idx.
   double (*extra_bits)(const WeightQuant&, int64_t out, int64_t in, double slots);
@@ -74,21 +110,27 @@ struct WeightMethodInfo {
   void (*before_block)(BlockMethodCall&) = nullptr;  // nullptr: none
   // The merged setting's checks that concern this method: fail(key, message) for the first
   // violation (a RecipeError naming the key). nullptr: none.
+  // The setting's options hold only what the recipe gave (WeightQuant::options), so a check can
+  // refuse an option given for a grid it does not apply to.
   void (*check)(const WeightQuant&, const std::function<void(const char* key, const std::string& message)>& fail) = nullptr;
   bool default_asymmetric = false;  // "symmetric" defaults to false with this method
   bool any_layer_kind = false;      // also quantizes Conv and Embedding weights (flattened to [out, in·k…])
+  bool fixed_grids = false;         // also rounds the grids nothing is searched on (FP8, OliVe); one method does
+
+  const MethodOption* option(const std::string& key) const;
 };
 
 // Every registered method, in the order the recipe editor offers them.
 const std::vector<const WeightMethodInfo*>& weight_methods();
-const WeightMethodInfo& weight_method(WeightMethod m);
+// The method of that name; fails naming it when none is registered.
+const WeightMethodInfo& weight_method(const std::string& name);
 const WeightMethodInfo* find_weight_method(const std::string& name);
+// Every option key some method owns (a changed method drops them from an inherited setting).
+std::vector<std::string> weight_method_option_keys();
 
-// The declarations of the method files; weight_method.cpp lists them.
+// Round to nearest, which other steps quantize with (low-rank factors, AWQ's unsearched layers).
 const WeightMethodInfo& rtn_method();
-const WeightMethodInfo& gptq_method();
-const WeightMethodInfo& awq_method();
-const WeightMethodInfo& dgq_method();
-const WeightMethodInfo& hqq_method();
+
+#define QUENCH_WEIGHT_METHOD(function, place) const WeightMethodInfo& function()
 
 }  // namespace quench

@@ -53,7 +53,7 @@ json weight_args(const WeightQuant& w) {
             {"group_size", w.strategy == WeightStrategy::Group ? json(w.group_size) : json()}, {"block_structure", nullptr},
             {"dynamic", false}, {"observer", "minmax"}, {"observer_kwargs", json::object()}};
   // Quench records a column → group index only for GPTQ act-order with groups (gptq.cpp).
-  j["actorder"] = w.method == WeightMethod::Gptq && w.act_order && w.strategy == WeightStrategy::Group ? json("group") : json();
+  j["actorder"] = w.has_option("act_order") && w.flag("act_order") && w.strategy == WeightStrategy::Group ? json("group") : json();
   return j;
 }
 

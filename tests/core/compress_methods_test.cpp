@@ -44,7 +44,7 @@ double output_error(const at::Tensor& wq, const at::Tensor& w, const at::Tensor&
   return (yq - y).pow(2).sum().item<double>() / y.pow(2).sum().item<double>();
 }
 
-WeightQuant wq(int bits, WeightStrategy s, int64_t g = 0, WeightMethod m = WeightMethod::Rtn) {
+WeightQuant wq(int bits, WeightStrategy s, int64_t g = 0, const std::string& m = "rtn") {
   WeightQuant w;
   w.bits = bits;
   w.strategy = s;
@@ -82,7 +82,7 @@ TEST(RtnTest, FinerGranularityAndMseClipLowerTheWeightError) {
   EXPECT_LT(channel, tensor);
   EXPECT_LT(group, channel);
   WeightQuant mse = wq(3, WeightStrategy::Channel);
-  mse.clip = ClipMode::Mse;
+  mse.options["clip"] = "mse";
   RtnInfo info;
   const double e_mse = (rtn_quantize(w, mse, &info) - w).pow(2).sum().item<double>();
   EXPECT_LT(e_mse, err(wq(3, WeightStrategy::Channel)));
@@ -114,7 +114,7 @@ TEST(GptqTest, HessianHandedToItsLastUser) {
   at::manual_seed(4);
   const auto w = at::randn({16, in});
   WeightQuant g = wq(4, WeightStrategy::Channel);
-  g.method = WeightMethod::Gptq;
+  g.method = "gptq";
   const at::Tensor h = plain.hessian(), before = h.clone();
   const auto q_copy = gptq_quantize(w, h, g, "test");
   EXPECT_TRUE(at::equal(h, before));
@@ -135,13 +135,13 @@ TEST(GptqTest, OutputErrorBelowRtn) {
   EXPECT_TRUE(at::allclose(h.hessian(), (x.t().matmul(x) * (2.0 / 1024)), 1e-4, 1e-3));
   for (const auto& s : {wq(4, WeightStrategy::Channel), wq(3, WeightStrategy::Group, 32), wq(4, WeightStrategy::Tensor)}) {
     WeightQuant g = s;
-    g.method = WeightMethod::Gptq;
+    g.method = "gptq";
     GptqInfo info;
     const auto q = gptq_quantize(w, h.hessian(), g, "test", &info);
     const double e_gptq = output_error(q, w, x), e_rtn = output_error(rtn_quantize(w, s), w, x);
     EXPECT_LT(e_gptq, e_rtn) << s.describe();
     EXPECT_GT(info.damp, 0);
-    g.act_order = true;
+    g.options["act_order"] = true;
     const auto qa = gptq_quantize(w, h.hessian(), g, "test");
     EXPECT_LT(output_error(qa, w, x), e_rtn) << s.describe() << " act-order";
     // Per channel, the scales are fitted once on the whole weight: every value of q lies on its
@@ -160,7 +160,7 @@ TEST(GptqTest, OutputErrorBelowRtn) {
   HessianAccumulator hd(in);
   hd.add(xd);
   GptqInfo info;
-  const auto qd = gptq_quantize(w, hd.hessian(), wq(4, WeightStrategy::Channel, 0, WeightMethod::Gptq), "test", &info);
+  const auto qd = gptq_quantize(w, hd.hessian(), wq(4, WeightStrategy::Channel, 0, "gptq"), "test", &info);
   EXPECT_EQ(info.dead_columns, 1);
   EXPECT_EQ(qd.select(1, 5).abs().sum().item<double>(), 0.0);
 }
@@ -174,7 +174,7 @@ TEST(DgqTest, OutputErrorBelowPerChannelRtnAndEveryFactorOnItsGrid) {
   const auto w = at::randn({out, in});
   HessianAccumulator h(in);
   h.add(x);
-  WeightQuant s = wq(4, WeightStrategy::Group, G, WeightMethod::Dgq);
+  WeightQuant s = wq(4, WeightStrategy::Group, G, "dgq");
   s.symmetric = false;
   DgqInfo info;
   const auto q = dgq_quantize(w, h.hessian(), s, "test", &info);
@@ -203,7 +203,7 @@ TEST(AwqTest, ClipAndScaleSearchNeverLoseToRtn) {
   const auto x = synthetic_inputs(512, in, 11);
   at::manual_seed(12);
   const auto w = at::randn({out, in});
-  const auto s = wq(3, WeightStrategy::Group, 32, WeightMethod::Awq);
+  const auto s = wq(3, WeightStrategy::Group, 32, "awq");
   double mean_clip = 0;
   const auto p = awq_search_clip(w, x, s, &mean_clip);
   const auto q = ops::fake_quant(w, p, s.spec());

@@ -25,7 +25,7 @@ WeightQuant asym(int bits, WeightStrategy st, int64_t group = 0) {
   w.symmetric = false;
   w.strategy = st;
   w.group_size = group;
-  w.method = WeightMethod::Hqq;
+  w.method = "hqq";
   return w;
 }
 
@@ -44,7 +44,7 @@ TEST(HqqTest, BeatsMinMaxRtnOnHeavyTails) {
   for (const auto& [bits, st, g] : {std::tuple{3, WeightStrategy::Channel, int64_t(0)}, std::tuple{4, WeightStrategy::Group, int64_t(64)},
                                     std::tuple{2, WeightStrategy::Group, int64_t(128)}}) {
     WeightQuant rtn = asym(bits, st, g);
-    rtn.method = WeightMethod::Rtn;
+    rtn.method = "rtn";
     HqqInfo info;
     const at::Tensor h = hqq_quantize(w, asym(bits, st, g), &info);
     const double e_hqq = mean_abs(h, w), e_rtn = mean_abs(rtn_quantize(w, rtn), w);

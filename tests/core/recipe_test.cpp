@@ -3,11 +3,14 @@
 // field by field, later ones winning; schemes and presets expand; the size estimate's accounting.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/compress/act_quant.h"
 #include "core/compress/recipe.h"
 #include "core/ops/ggml_grid.h"
 #include "core/compress/schemes.h"
 #include "core/compress/size_estimate.h"
+#include "core/compress/weight_method.h"
 #include "core/models/registry.h"
 #include "test_util.h"
 
@@ -49,6 +52,52 @@ std::string error_of(const json& j, Model& model, std::string* key = nullptr, st
   return "";
 }
 
+// Every method in the weight registry (the QUENCH_WEIGHT_METHOD lines the build collects) parses
+// with its options, writes them back, reads back the same, and owns them alone.
+TEST(WeightQuantizers, EveryRegisteredMethodRoundTrips) {
+  std::set<std::string> names;
+  for (const char* expected : {"rtn", "gptq", "awq", "dgq", "hqq", "zpsearch"}) EXPECT_NE(find_weight_method(expected), nullptr) << expected;
+  for (const WeightMethodInfo* m : weight_methods()) {
+    EXPECT_TRUE(names.insert(m->name).second) << m->name;
+    EXPECT_EQ(&weight_method(m->name), m);
+    // a setting every method takes: asymmetric int4 groups of 32 (DGQ and HQQ require them)
+    json j = {{"bits", 4}, {"symmetric", false}, {"strategy", "group"}, {"group_size", 32}, {"method", m->name}};
+    WeightQuant plain = parse_weight_quant(j, "w");
+    for (const MethodOption& o : m->options) {
+      EXPECT_EQ(plain.option(o.key), o.fallback) << m->name << " " << o.key;  // unset: the declared default
+      EXPECT_TRUE(plain.to_json().contains(o.key)) << m->name << " " << o.key;
+      // a value other than the default
+      j[o.key] = o.kind == MethodOption::Kind::Flag      ? json(!o.fallback.get<bool>())
+                 : o.kind == MethodOption::Kind::Choice  ? json(o.choices.back().first)
+                 : o.kind == MethodOption::Kind::Integer ? json(static_cast<int64_t>(o.min) + 1)
+                                                         : json(o.min + (o.max - o.min) / 4);
+    }
+    const WeightQuant w = parse_weight_quant(j, "w");
+    EXPECT_EQ(w.method, m->name);
+    for (const MethodOption& o : m->options) EXPECT_EQ(w.option(o.key), j[o.key]) << m->name << " " << o.key;
+    EXPECT_EQ(parse_weight_quant(w.to_json(), "w").to_json(), w.to_json()) << m->name;
+    EXPECT_NE(w.describe().find(m->name), std::string::npos) << w.describe();
+    // each option belongs to its method only
+    for (const WeightMethodInfo* other : weight_methods()) {
+      if (other == m) continue;
+      for (const MethodOption& o : m->options) {
+        if (other->option(o.key)) continue;
+        json foreign = j;
+        foreign["method"] = other->name;
+        try {
+          parse_weight_quant(foreign, "w");
+          ADD_FAILURE() << o.key << " accepted for " << other->name;
+        } catch (const RecipeError& e) {
+          EXPECT_NE(std::string(e.what()).find("applies to method \"" + std::string(m->name) + "\""), std::string::npos) << e.what();
+        }
+      }
+    }
+  }
+  EXPECT_EQ(weight_methods().size(), names.size());
+  EXPECT_EQ(weight_methods().front()->name, std::string("rtn"));  // the editor's first choice
+  EXPECT_EQ(find_weight_method("omniquant"), nullptr);
+}
+
 TEST(Recipe, IssueExampleResolvesOnSotuLlama) {
   const auto plan = resolve(Recipe::parse(kExample), sotu_llama());
   EXPECT_EQ(plan.name, "w4a16-gptq-g128");
@@ -57,7 +106,7 @@ TEST(Recipe, IssueExampleResolvesOnSotuLlama) {
   EXPECT_EQ(q1->weights->bits, 4);
   EXPECT_EQ(q1->weights->strategy, WeightStrategy::Group);
   EXPECT_EQ(q1->weights->group_size, 128);
-  EXPECT_EQ(q1->weights->method, WeightMethod::Gptq);
+  EXPECT_EQ(q1->weights->method, "gptq");
   EXPECT_FALSE(q1->input->dynamic);
   EXPECT_EQ(q1->input->observer, ActObserver::Percentile);
   EXPECT_DOUBLE_EQ(q1->input->percentile, 99.99);
@@ -65,7 +114,7 @@ TEST(Recipe, IssueExampleResolvesOnSotuLlama) {
   ASSERT_TRUE(d2 && d2->weights);
   EXPECT_EQ(d2->weights->bits, 8);
   EXPECT_EQ(d2->weights->strategy, WeightStrategy::Channel);  // the inherited group_size is dropped
-  EXPECT_EQ(d2->weights->method, WeightMethod::Rtn);
+  EXPECT_EQ(d2->weights->method, "rtn");
   EXPECT_EQ(d2->field_sources.at("weights.bits"), "overrides[0].weights.bits");
   EXPECT_EQ(d2->field_sources.at("weights.symmetric"), "default.weights.symmetric");
   for (const char* l : {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj"}) {
@@ -233,7 +282,7 @@ TEST(Recipe, DgqSettingsAndTheirLimits) {
   const ResolvedRecipe r = resolve(Recipe::parse({{"default", {{"weights", {{"bits", 4}, {"group_size", 64}, {"group_fallback", true}, {"method", "dgq"}}}}}}), sotu_llama());
   const LayerPlan* q = r.find("model.layers.0.self_attn.q_proj");
   ASSERT_TRUE(q && q->weights);
-  EXPECT_EQ(q->weights->method, WeightMethod::Dgq);
+  EXPECT_EQ(q->weights->method, "dgq");
   EXPECT_FALSE(q->weights->symmetric);  // DGQ's default
   EXPECT_TRUE(r.needs_calibration());
   EXPECT_EQ(q->weights->describe(), "W4 asym g64 dgq");
@@ -318,7 +367,7 @@ TEST(Recipe, GroupSizeMustDivideTheInputsNamingKeyAndLayer) {
   j["overrides"].push_back({{"match", "*.down_proj"}, {"weights", {{"group_size", 172}}}});
   const auto plan = resolve(Recipe::parse(j), sotu_llama());
   EXPECT_EQ(plan.find("model.layers.3.mlp.down_proj")->weights->group_size, 172);
-  EXPECT_EQ(plan.find("model.layers.3.mlp.down_proj")->weights->method, WeightMethod::Gptq);
+  EXPECT_EQ(plan.find("model.layers.3.mlp.down_proj")->weights->method, "gptq");
 }
 
 TEST(Recipe, MethodsThatDoNotApplyToTheLayerKind) {
@@ -365,16 +414,16 @@ TEST(Recipe, LaterOverridesWinFieldByField) {
   const auto* q0 = plan.find("model.layers.0.self_attn.q_proj");
   EXPECT_EQ(q0->weights->bits, 3);
   EXPECT_EQ(q0->weights->group_size, 16);
-  EXPECT_EQ(q0->weights->method, WeightMethod::Gptq);
-  EXPECT_DOUBLE_EQ(q0->weights->damp, 0.05);
+  EXPECT_EQ(q0->weights->method, "gptq");
+  EXPECT_DOUBLE_EQ(q0->weights->number("damp"), 0.05);
   EXPECT_FALSE(q0->input);
   const auto* q1 = plan.find("model.layers.1.self_attn.q_proj");
-  EXPECT_EQ(q1->weights->method, WeightMethod::Rtn);  // gptq's damp is dropped with the method
+  EXPECT_EQ(q1->weights->method, "rtn");  // gptq's damp is dropped with the method
   ASSERT_TRUE(q1->input);
   EXPECT_TRUE(q1->input->dynamic);
   const auto* o1 = plan.find("model.layers.1.self_attn.o_proj");
   EXPECT_EQ(o1->weights->strategy, WeightStrategy::Channel);
-  EXPECT_EQ(o1->weights->clip, ClipMode::Mse);
+  EXPECT_EQ(o1->weights->text("clip"), "mse");
   EXPECT_FALSE(o1->input);
   EXPECT_EQ(o1->sources, (std::vector<std::string>{"default", "overrides[0]", "overrides[1]", "overrides[2]"}));
 }
@@ -493,9 +542,9 @@ TEST(SizeEstimate, Accounting) {
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256) / (256.0 * 256), 4 + 16.0 / 128);
   w.symmetric = false;
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256) / (256.0 * 256), 4 + 20.0 / 128);
-  w.method = WeightMethod::Dgq;  // a 4-bit zero and an 8-bit scale per group, an fp16 scale per row
+  w.method = "dgq";  // a 4-bit zero and an 8-bit scale per group, an fp16 scale per row
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 256, 256), 256.0 * 256 * 4 + 256 * 2 * 12 + 256 * 16);
-  w.method = WeightMethod::Rtn;
+  w.method = "rtn";
   w.strategy = WeightStrategy::Channel;
   EXPECT_DOUBLE_EQ(quantized_weight_bits(w, 10, 100), 10 * 100 * 4 + 10 * 20);
   w.strategy = WeightStrategy::Tensor;

@@ -141,8 +141,8 @@ TEST(GptqKernel, GptqOnCudaMatchesTheCpuReference) {
         g.symmetric = sym;
         g.strategy = st;
         g.group_size = st == WeightStrategy::Group ? 128 : 0;
-        g.method = WeightMethod::Gptq;
-        g.act_order = act_order;
+        g.method = "gptq";
+        g.options["act_order"] = act_order;
         GptqInfo ic, ig;
         const auto qc = gptq_quantize(w, h.hessian(), g, "cpu", &ic);
         const auto qg = gptq_quantize(w.cuda(), h.hessian().cuda(), g, "gpu", &ig);

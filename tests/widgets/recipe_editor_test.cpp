@@ -524,6 +524,21 @@ class RecipeEditorTest : public QObject {
     const json awq = doc.json()["default"]["weights"];
     QCOMPARE(awq["grid"].get<int>(), 40);
     QVERIFY(!awq.contains("act_order") && !awq.contains("damp"));
+    // A method's fields come from its declaration alone (zpsearch.cpp declares "steps" and "max_shrink").
+    auto* steps = w->findChild<QSpinBox*>(QStringLiteral("steps"));
+    auto* max_shrink = w->findChild<QDoubleSpinBox*>(QStringLiteral("maxShrink"));
+    QVERIFY(steps && max_shrink);
+    QVERIFY(!steps->isEnabled() && !max_shrink->isEnabled());
+    method->setCurrentIndex(method->findData(QStringLiteral("zpsearch")));
+    QVERIFY(steps->isEnabled() && max_shrink->isEnabled() && !grid->isEnabled() && !damp->isEnabled());
+    w->findChild<QCheckBox*>(QStringLiteral("symmetric"))->setChecked(false);
+    steps->setValue(5);
+    QVERIFY(editor.applySetting());
+    QVERIFY2(doc.valid(), qPrintable(doc.error()));
+    const json zp = doc.json()["default"]["weights"];
+    QCOMPARE(zp["method"].get<std::string>(), std::string("zpsearch"));
+    QCOMPARE(zp["steps"].get<int>(), 5);
+    QVERIFY(!zp.contains("max_shrink") && !zp.contains("grid"));
     // A rule without the options shows the defaults, not what the form held before.
     doc.change(withDefault(doc.json(), {{"weights", {{"bits", 4}, {"strategy", "group"}, {"group_size", 16}, {"method", "gptq"}}}}),
                QStringLiteral("plain gptq"));

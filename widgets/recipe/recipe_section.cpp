@@ -35,11 +35,6 @@ bool prune_owns(const std::string& method, const std::string& option) {
   const PruneMethodInfo* m = find_prune_method(method);
   return m && std::find(m->options.begin(), m->options.end(), option) != m->options.end();
 }
-// Whether the weight method reads this option of the weights section (its file declares it).
-bool owns(const std::string& method, const std::string& option) {
-  const WeightMethodInfo* m = find_weight_method(method);
-  return m && std::find(m->options.begin(), m->options.end(), option) != m->options.end();
-}
 }  // namespace
 
 RecipeSection::RecipeSection(const QString& title, const char* key, QWidget* parent)
@@ -134,18 +129,10 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   QStringList calibrated, plain;
   for (const WeightMethodInfo* m : weight_methods()) (m->data == MethodData::None ? plain : calibrated) << QString::fromLatin1(m->name).toUpper();
   method_->setToolTip(tr("Calibrated on the calibration data: %1. Data-free: %2.").arg(calibrated.join(QStringLiteral(", ")), plain.join(QStringLiteral(", "))));
-  clip_ = choices(this, {{"minmax", tr("min–max of each group")}, {"mse", tr("MSE search of the range")}});
-  clip_->setObjectName(QStringLiteral("clip"));
-  clip_->setToolTip(tr("RTN: how each scale's range is chosen"));
-  damp_ = doubleSpinBox(this, "damp", 0, 1, 4, 0.005, 0.01, tr("GPTQ: λ = damp · mean(diag H) added to the Hessian's diagonal"));
-  block_ = spinBox(this, "blockSize", 1, 4096, 128, tr("GPTQ: columns quantized per block before the rest are updated"));
-  act_order_ = new QCheckBox(tr("act order (columns by decreasing Hessian diagonal)"), this);
-  act_order_->setObjectName(QStringLiteral("actOrder"));
-  act_order_->setToolTip(tr("GPTQ: exported as weight_g_idx in compressed-tensors; GGUF blocks cannot hold it"));
-  grid_ = spinBox(this, "grid", 1, 1000, 20, tr("AWQ: scale exponents tried between 0 and 1"));
-  clip_search_ = new QCheckBox(tr("clip search after scaling"), this);
-  clip_search_->setObjectName(QStringLiteral("clipSearch"));
-  clip_search_->setChecked(true);
+  for (const WeightMethodInfo* m : weight_methods())
+    for (const MethodOption& o : m->options)
+      if (std::none_of(options_.begin(), options_.end(), [&](const MethodOptionField& f) { return f.option().key == o.key; }))
+        options_.emplace_back(o, this);
   addRow(tr("Format"), format_);
   addRow(tr("Bits"), bits_);
   addRow(QString(), symmetric_);
@@ -153,25 +140,13 @@ WeightsSection::WeightsSection(QWidget* parent) : RecipeSection(tr("Weights"), "
   addRow(tr("Group size"), group_);
   addRow(QString(), group_fallback_);
   addRow(tr("Method"), method_);
-  addRow(tr("Clipping"), clip_);
-  addRow(tr("Damping"), damp_);
-  addRow(tr("GPTQ block"), block_);
-  addRow(QString(), act_order_);
-  addRow(tr("AWQ grid"), grid_);
-  addRow(QString(), clip_search_);
+  for (const MethodOptionField& f : options_) addRow(f.rowLabel(), f.widget());
 }
 
 namespace {
-// The method's options that differ from their defaults (core/compress/settings.cpp).
-void addMethodOptions(nlohmann::json& j, const std::string& method, const QComboBox* clip, const QDoubleSpinBox* damp,
-                      const QSpinBox* block, const QCheckBox* act_order, const QSpinBox* grid, const QCheckBox* clip_search,
-                      bool fp8, bool ggml) {
-  if (owns(method, "clip") && !fp8 && comboData(clip) == "mse") j["clip"] = "mse";
-  if (owns(method, "damp") && std::abs(damp->value() - 0.01) > 1e-9) j["damp"] = damp->value();
-  if (owns(method, "block_size") && block->value() != 128) j["block_size"] = block->value();
-  if (owns(method, "act_order") && act_order->isChecked() && !ggml) j["act_order"] = true;
-  if (owns(method, "grid") && grid->value() != 20) j["grid"] = grid->value();
-  if (owns(method, "clip_search") && !clip_search->isChecked()) j["clip_search"] = false;
+// The grid a weights rule describes (weight_method.h's GridKind), for the options that apply to some only.
+unsigned gridOf(const std::string& format) {
+  return format == "int" ? kIntGrid : format == "fp8" ? kFp8Grid : format == "olive" ? kOliveGrid : kGgmlGrid;
 }
 }  // namespace
 
@@ -187,9 +162,10 @@ nlohmann::json WeightsSection::fields() const {
     if (comboData(strategy_) == "group") j["group_size"] = group_->value();
     if (comboData(strategy_) == "group" && group_fallback_->isChecked()) j["group_fallback"] = true;
   }
-  // OliVe searches its own scale: like FP8, no clip option.
-  addMethodOptions(j, method, clip_, damp_, block_, act_order_, grid_, clip_search_, format == "fp8" || format == "olive",
-                   format != "int" && format != "fp8" && format != "olive");
+  // The method's options that differ from their defaults (FP8 and OliVe have no clip option).
+  const WeightMethodInfo* info = find_weight_method(method);
+  for (const MethodOptionField& f : options_)
+    if (info && info->option(f.option().key) && (f.option().grids & gridOf(format)) && !f.isDefault()) j[f.option().key] = f.value();
   return j;
 }
 
@@ -206,12 +182,7 @@ void WeightsSection::setFields(const nlohmann::json& j) {
   setComboData(method_, j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "rtn");
   group_fallback_->setChecked(j.contains("group_fallback") && j["group_fallback"].is_boolean() && j["group_fallback"].get<bool>());
   // Options a rule leaves out are the defaults, not what the form showed for the rule before.
-  setComboData(clip_, j.contains("clip") && j["clip"].is_string() ? j["clip"].get<std::string>() : "minmax");
-  damp_->setValue(j.contains("damp") && j["damp"].is_number() ? j["damp"].get<double>() : 0.01);
-  block_->setValue(j.contains("block_size") && j["block_size"].is_number_integer() ? j["block_size"].get<int>() : 128);
-  act_order_->setChecked(j.contains("act_order") && j["act_order"].is_boolean() && j["act_order"].get<bool>());
-  grid_->setValue(j.contains("grid") && j["grid"].is_number_integer() ? j["grid"].get<int>() : 20);
-  clip_search_->setChecked(!(j.contains("clip_search") && j["clip_search"].is_boolean()) || j["clip_search"].get<bool>());
+  for (MethodOptionField& f : options_) f.setValue(j.contains(f.option().key) ? j[f.option().key] : nlohmann::json());
 }
 
 void WeightsSection::updateEnabled() {
@@ -221,12 +192,9 @@ void WeightsSection::updateEnabled() {
   strategy_->setEnabled(integers || fp8);
   group_->setEnabled(integers && comboData(strategy_) == "group");
   group_fallback_->setEnabled(integers && comboData(strategy_) == "group");
-  clip_->setEnabled(owns(method, "clip") && !fp8);
-  damp_->setEnabled(owns(method, "damp"));
-  block_->setEnabled(owns(method, "block_size"));
-  act_order_->setEnabled(owns(method, "act_order") && (integers || fp8));
-  grid_->setEnabled(owns(method, "grid"));
-  clip_search_->setEnabled(owns(method, "clip_search"));
+  const WeightMethodInfo* info = find_weight_method(method);
+  for (const MethodOptionField& f : options_)
+    f.widget()->setEnabled(info && info->option(f.option().key) && (f.option().grids & gridOf(format)));
 }
 
 // ---------------------------------------------------------------------------------------------

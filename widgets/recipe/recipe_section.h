@@ -10,6 +10,8 @@
 #include <optional>
 #include <vector>
 
+#include "widgets/recipe/method_option_field.h"
+
 class QCheckBox;
 class QDoubleSpinBox;
 class QSpinBox;
@@ -74,14 +76,9 @@ class WeightsSection : public RecipeSection {
   QSpinBox* group_;
   QCheckBox* group_fallback_;
   QComboBox* method_;
-  // The method's own options: RTN's clipping, GPTQ's damping, block and act-order, AWQ's grid and
-  // clip search. Written into the rule only where they differ from the defaults.
-  QComboBox* clip_;
-  QDoubleSpinBox* damp_;
-  QSpinBox* block_;
-  QCheckBox* act_order_;
-  QSpinBox* grid_;
-  QCheckBox* clip_search_;
+  // The methods' own options, one field per key, made from their declarations; enabled for the
+  // method that owns them and written into the rule only where they differ from the defaults.
+  std::vector<MethodOptionField> options_;
 };
 
 // Input activations: bits, strategy (tensor, token), static or dynamic, observer.
