@@ -32,7 +32,8 @@ std::string weight_stats_key(const Checkpoint& ckpt, const StatsOptions& opts) {
   const fs::path dir = fs::weakly_canonical(ckpt.dir());
   std::string text = std::string(kFormat) + "\n" + dir.string() + "\n";
   text += file_identity(dir / "config.json") + "\n";
-  for (const std::string& f : ckpt.files()) text += file_identity(fs::weakly_canonical(fs::path(f).is_absolute() ? fs::path(f) : dir / f)) + "\n";
+  // the shard paths are the opened folder joined with their names: relative to the working directory when it was
+  for (const std::string& f : ckpt.files()) text += file_identity(fs::weakly_canonical(fs::path(f))) + "\n";
   text += "bins " + std::to_string(opts.histogram_bins) + " outliers " + std::to_string(opts.outlier_multiple) + "\n";
   return sha256_hex(text);
 }

@@ -78,6 +78,24 @@ TEST_F(CacheFixture, AChangedFileOrOtherOptionsAreANewKey) {
   EXPECT_NE(after, weight_stats_key(model->checkpoint(), StatsOptions{}));
 }
 
+// A model opened by a relative path (quench resources/demo/sotu-llama) has the same key as when
+// opened by its absolute path; its shard paths were once joined to the folder a second time.
+TEST_F(CacheFixture, ARelativelyOpenedModelHasTheSameKey) {
+  const fs::path before = fs::current_path();
+  fs::current_path(model_dir.parent_path());
+  std::string relative_key;
+  try {
+    LoadOptions opts;
+    opts.materialize = false;
+    auto relative = load_model("llama-tiny", opts);
+    relative_key = weight_stats_key(relative->checkpoint(), StatsOptions{});
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  fs::current_path(before);
+  EXPECT_EQ(relative_key, weight_stats_key(model->checkpoint(), StatsOptions{}));
+}
+
 TEST_F(CacheFixture, ABrokenEntryIsAMissThatNamesAndRemovesIt) {
   const std::string key = weight_stats_key(model->checkpoint(), StatsOptions{});
   store_weight_stats(cache_dir, key, stats);
