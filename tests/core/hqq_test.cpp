@@ -69,14 +69,7 @@ TEST(HqqTest, ConstantGroupsStayFinite) {
 
 TEST(HqqTest, RecipeChecksAndExportRefusals) {
   auto model = load_model(test::demo("sotu-llama"));
-  auto error_of = [&](const json& weights) -> std::string {
-    try {
-      resolve(Recipe::parse({{"default", {{"weights", weights}}}}, "r.json"), *model);
-    } catch (const RecipeError& e) {
-      return e.key() + ": " + e.what();
-    }
-    return "";
-  };
+  auto error_of = [&](const json& weights) { return test::weights_recipe_error(*model, weights); };
   EXPECT_EQ(error_of({{"bits", 4}, {"strategy", "channel"}, {"method", "hqq"}}), "");  // asymmetric by default
   EXPECT_NE(error_of({{"bits", 4}, {"strategy", "channel"}, {"symmetric", true}, {"method", "hqq"}}).find("symmetric"), std::string::npos);
   EXPECT_NE(error_of({{"bits", 4}, {"strategy", "tensor"}, {"method", "hqq"}}).find("strategy"), std::string::npos);

@@ -4,6 +4,7 @@
 #include "core/util/threads.h"
 #include "core/models/memory_plan.h"
 #include "core/models/registry.h"
+#include "core/compress/recipe.h"
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +14,15 @@
 #include <vector>
 
 namespace quench::test {
+
+std::string weights_recipe_error(const Model& model, const nlohmann::json& weights) {
+  try {
+    resolve(Recipe::parse({{"default", {{"weights", weights}}}}, "r.json"), model);
+  } catch (const RecipeError& e) {
+    return e.key() + ": " + e.what();
+  }
+  return "";
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "quench-test-XXXXXX").string();

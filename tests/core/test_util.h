@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the core tests.
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 
@@ -19,6 +20,10 @@ struct MemoryPlan;
 }  // namespace quench
 
 namespace quench::test {
+
+// The RecipeError of a recipe whose default is {"weights": weights} on `model`, as "key: message";
+// "" when it resolves.
+std::string weights_recipe_error(const Model& model, const nlohmann::json& weights);
 
 inline std::string fixture(const std::string& rel) { return std::string(QUENCH_FIXTURES) + "/" + rel; }
 inline std::string demo(const std::string& rel) { return std::string(QUENCH_DEMO) + "/" + rel; }

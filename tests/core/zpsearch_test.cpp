@@ -81,14 +81,7 @@ TEST(ZpSearch, LowerWeightErrorThanMinMaxAndMseClipRtn) {
 
 TEST(ZpSearch, RecipeOptionsAndChecks) {
   auto model = load_model(test::demo("sotu-llama"));
-  auto error_of = [&](const json& weights) -> std::string {
-    try {
-      resolve(Recipe::parse({{"default", {{"weights", weights}}}}, "r.json"), *model);
-    } catch (const RecipeError& e) {
-      return e.key() + ": " + e.what();
-    }
-    return "";
-  };
+  auto error_of = [&](const json& weights) { return test::weights_recipe_error(*model, weights); };
   const json base = {{"bits", 4}, {"strategy", "group"}, {"group_size", 16}, {"method", "zpsearch"}};
   EXPECT_EQ(error_of(base), "");  // asymmetric by default
   auto with = [&](const char* key, const json& v) {
