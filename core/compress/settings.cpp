@@ -244,20 +244,21 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   for (const WeightMethodInfo* m : weight_methods()) names.push_back(m->name);
   w.method = f.get_choice("method", "rtn", names);
   const WeightMethodInfo& info = weight_method(w.method);
-  // A method's own options belong to it alone; a patch's options are checked against their owner.
+  // A method's own options belong to it alone (checked for every key before any value is read, so
+  // that a foreign option is the error reported); a patch's options are checked against their owner.
+  auto owner_of = [](const std::string& key) {
+    for (const WeightMethodInfo* m : weight_methods())
+      if (m->option(key)) return m;
+    return static_cast<const WeightMethodInfo*>(nullptr);
+  };
+  if (!partial)
+    for (const std::string& key : weight_method_option_keys())
+      if (f.has(key.c_str()) && !info.option(key))
+        f.fail_at(key.c_str(), std::string("applies to method \"") + owner_of(key)->name + "\", not \"" + w.method + "\"");
   for (const std::string& key : weight_method_option_keys()) {
     if (!f.has(key.c_str())) continue;
     const MethodOption* o = info.option(key);
-    if (!o && !partial) {
-      const WeightMethodInfo* owner = nullptr;
-      for (const WeightMethodInfo* m : weight_methods())
-        if (!owner && m->option(key)) owner = m;
-      f.fail_at(key.c_str(), std::string("applies to method \"") + owner->name + "\", not \"" + w.method + "\"");
-    }
-    if (!o)
-      for (const WeightMethodInfo* m : weight_methods())
-        if (!o) o = m->option(key);
-    w.options[key] = read_option(f, *o);
+    w.options[key] = read_option(f, o ? *o : *owner_of(key)->option(key));
   }
   if (!partial && (w.fp8 || w.olive) && !info.fixed_grids) {
     std::string rounds;

@@ -94,6 +94,13 @@ TEST(WeightQuantizers, EveryRegisteredMethodRoundTrips) {
     }
   }
   EXPECT_EQ(weight_methods().size(), names.size());
+  // A foreign option is reported before a bad value of the method's own (as before the registry).
+  try {
+    parse_weight_quant({{"method", "rtn"}, {"clip", "max"}, {"damp", 0.1}}, "w");
+    ADD_FAILURE() << "accepted";
+  } catch (const RecipeError& e) {
+    EXPECT_EQ(e.key(), "w.damp") << e.what();
+  }
   EXPECT_EQ(weight_methods().front()->name, std::string("rtn"));  // the editor's first choice
   EXPECT_EQ(find_weight_method("omniquant"), nullptr);
 }
