@@ -8,7 +8,8 @@
 # grow with the block count. Printed per run: wall time, Quench's compress seconds, peak RSS, peak
 # GPU memory (nvidia-smi every 0.2 s: the whole process, CUDA context included) and what libtorch's
 # allocator held at most. Results appended to $OUT/compress_8b.txt; with QUENCH_MEMORY_TRACE=1 the
-# per-step peaks go to $OUT/memory_trace.txt.
+# per-step peaks go to $OUT/memory_trace.txt. COMPRESS_RECIPE (a recipe file) and COMPRESS_LABEL
+# replace the GPTQ recipe, e.g. a SparseGPT 2:4 one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/device_build.sh
@@ -52,14 +53,16 @@ print(f"{label}: wall {wall.group(1) if wall else '?'}, compress {m.get('compres
       f"output SQNR {sq[0] if sq else 0:.1f}..{sq[-1] if sq else 0:.1f} dB{per_block}")
 PY
 }
-CAL="--calib resources/demo/sotu-calib.txt --samples $N --seq $T --recipe /tmp/gptq-w4a16-g128.json --max-memory 4"
+RECIPE=${COMPRESS_RECIPE:-/tmp/gptq-w4a16-g128.json}
+LABEL=${COMPRESS_LABEL:-GPTQ W4A16-G128}
+CAL="--calib resources/demo/sotu-calib.txt --samples $N --seq $T --recipe $RECIPE --max-memory 4"
 {
-  echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader): streamed GPTQ W4A16-G128, bf16, $N × $T calibration tokens"
-  run "8B GPTQ streamed --max-memory 4" compress $L8 $CAL
+  echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader): streamed $LABEL, bf16, $N × $T calibration tokens"
+  run "8B $LABEL streamed --max-memory 4" compress $L8 $CAL
   for n in ${COMPRESS_70B_LAYERS-}; do
     M=/tmp/llama-70b-$n
     [ -f $M/config.json ] || python3 bench/make_random_llama.py $M --layers $n --hidden 8192 --ffn 28672 --heads 64 --kv-heads 8 \
       --tokenizer-from resources/demo/sotu-llama >/dev/null
-    run "70B widths × $n blocks GPTQ streamed --max-memory 4" compress $M $CAL
+    run "70B widths × $n blocks $LABEL streamed --max-memory 4" compress $M $CAL
   done
 } 2>&1 | tee -a "$OUT/compress_8b.txt"
