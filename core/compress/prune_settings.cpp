@@ -6,12 +6,11 @@
 
 #include "core/compress/json_fields.h"
 #include "core/compress/prune_method.h"
+#include "core/util/error.h"
 
 namespace quench {
 
 using recipe_json::Fields;
-
-const char* prune_method_name(PruneMethod m) { return prune_method(m).name; }
 
 const char* lowrank_method_name(LowRankMethod m) {
   switch (m) {
@@ -23,14 +22,20 @@ const char* lowrank_method_name(LowRankMethod m) {
   return "?";
 }
 
+bool PruneSetting::needs_data() const { return prune_method(method).needs_data; }
+
+nlohmann::json PruneSetting::option(const std::string& key) const {
+  const MethodOption* o = prune_method(method).option(key);
+  QUENCH_CHECK(o, "prune option \"", key, "\" is not an option of method \"", method, "\"");
+  auto it = options.find(key);
+  return it != options.end() ? *it : o->fallback;
+}
+
 nlohmann::json PruneSetting::to_json() const {
-  nlohmann::json j = {{"method", prune_method_name(method)}};
+  nlohmann::json j = {{"method", method}};
   if (nm()) j["pattern"] = std::to_string(n) + ":" + std::to_string(m);
   else j["sparsity"] = sparsity;
-  for (const std::string& o : prune_method(method).options) {
-    if (o == "damp") j[o] = damp;
-    if (o == "block_size") j[o] = block_size;
-  }
+  for (const MethodOption& o : prune_method(method).options) j[o.key] = option(o.key);
   return j;
 }
 
@@ -38,7 +43,7 @@ std::string PruneSetting::describe() const {
   std::ostringstream os;
   if (nm()) os << n << ":" << m;
   else os << sparsity * 100 << "%";
-  os << " " << prune_method_name(method);
+  os << " " << method;
   return os.str();
 }
 
@@ -74,13 +79,16 @@ std::string LowRankSetting::describe() const {
 
 PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"method", "sparsity", "pattern", "damp", "block_size"});
+  {
+    std::vector<std::string> known = {"method", "sparsity", "pattern"};
+    for (const std::string& k : prune_method_option_keys()) known.push_back(k);
+    f.only(known);
+  }
   PruneSetting p;
   std::vector<std::string> names;
   for (const PruneMethodInfo* m : prune_methods()) names.push_back(m->name);
-  const std::string method = f.get_choice("method", "magnitude", names);
-  const PruneMethodInfo& info = *find_prune_method(method);
-  p.method = info.id;
+  p.method = f.get_choice("method", "magnitude", names);
+  const PruneMethodInfo& info = prune_method(p.method);
   if (f.has("sparsity")) {
     const auto& v = j["sparsity"];
     if (!v.is_number()) f.fail_at("sparsity", "must be a number, got " + recipe_json::type_name(v) + " " + v.dump());
@@ -109,17 +117,26 @@ PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const 
     p.n = n;
     p.m = m;
   }
+  auto owner_of = [](const std::string& k) {
+    for (const PruneMethodInfo* m : prune_methods())
+      if (m->option(k)) return m;
+    return static_cast<const PruneMethodInfo*>(nullptr);
+  };
   if (!partial) {
     if (f.has("sparsity") && f.has("pattern")) f.fail_at("pattern", "give either sparsity (unstructured) or pattern (N:M), not both");
     if (!f.has("sparsity") && !f.has("pattern")) f.fail_at("sparsity", "prune needs a sparsity (e.g. 0.5) or a pattern (e.g. \"2:4\")");
-    // A method's own option given to another: named with the methods that read it.
-    for (const PruneMethodInfo* m : prune_methods())
-      for (const std::string& field : m->options)
-        if (f.has(field.c_str()) && std::find(info.options.begin(), info.options.end(), field) == info.options.end())
-          f.fail_at(field, "applies to method \"" + std::string(m->name) + "\", not \"" + method + "\"");
+    // A method's own option given to another: named with the method that reads it (checked for
+    // every key before any value is read, so that a foreign option is the error reported).
+    for (const std::string& k : prune_method_option_keys())
+      if (f.has(k.c_str()) && !info.option(k))
+        f.fail_at(k, "applies to method \"" + std::string(owner_of(k)->name) + "\", not \"" + p.method + "\"");
   }
-  p.damp = f.get_double("damp", 0.01, 0.0, 1.0, true);
-  p.block_size = f.get_int64("block_size", 128, 1);
+  // A patch's options are checked against their owner; the merged setting against its method.
+  for (const std::string& k : prune_method_option_keys()) {
+    if (!f.has(k.c_str())) continue;
+    const MethodOption* o = info.option(k);
+    p.options[k] = read_method_option(f, o ? *o : *owner_of(k)->option(k));
+  }
   return p;
 }
 

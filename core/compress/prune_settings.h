@@ -4,10 +4,12 @@
 // that need the layer (M divides the inputs, the rank fits) are in recipe_resolve.cpp's
 // typed_layer_plan.
 //
-//   prune:   {"method": "magnitude"|"wanda"|"sparsegpt", "sparsity": 0 ≤ p < 1  (unstructured)
+//   prune:   {"method": a registered prune method (prune_method.h: "magnitude"|"wanda"|"sparsegpt"),
+//             "sparsity": 0 ≤ p < 1  (unstructured)
 //             | "pattern": "N:M" (keep N of every M consecutive inputs of a row, NVIDIA's and
 //             ELSA's convention: "2:4" keeps 2 of 4, 50%; "1:4" keeps 1, 75%),
-//             sparsegpt: "damp": 0.01, "block_size": 128}
+//             and the method's own options, declared in its file (sparsegpt: "damp": 0.01,
+//             "block_size": 128)}
 //   lowrank: {"method": "svd"|"asvd"|"svd-llm", "rank": r | "ratio": ρ (kept fraction of the
 //             layer's parameters, r = ⌊ρ·out·in/(out+in)⌋) | "energy": e (svd only: the smallest
 //             r whose σ₁²+…+σ_r² reaches e of Σσ²), asvd: "alpha": 0.5}
@@ -20,19 +22,23 @@
 
 namespace quench {
 
-enum class PruneMethod { Magnitude, Wanda, SparseGpt };
-
 struct PruneSetting {
-  PruneMethod method = PruneMethod::Magnitude;
+  std::string method = "magnitude";  // a registered prune method (prune_method.h)
   double sparsity = 0;   // unstructured: fraction of the weight zeroed
   int n = 0, m = 0;      // N:M (m > 0): keep n of every m consecutive inputs of each row
-  double damp = 0.01;    // sparsegpt: λ = damp · mean(diag H)
-  int64_t block_size = 128;  // sparsegpt: columns per block (a multiple of M for N:M)
+  // The method's own options that the recipe gave, by key; the others take the defaults its file
+  // declares. Read them through option() and its typed forms.
+  nlohmann::json options = nlohmann::json::object();
 
   bool nm() const { return m > 0; }
-  bool needs_data() const { return method != PruneMethod::Magnitude; }
+  bool needs_data() const;  // the method reads calibration data
   // The fraction of the weight the setting zeroes (N:M: 1 − N/M), before rounding to whole weights.
   double target_sparsity() const { return nm() ? 1.0 - static_cast<double>(n) / m : sparsity; }
+  // The method's option: as given, else its declared default. Fails naming the key and the method
+  // when the method has no such option.
+  nlohmann::json option(const std::string& key) const;
+  int64_t integer(const std::string& key) const { return option(key).get<int64_t>(); }
+  double number(const std::string& key) const { return option(key).get<double>(); }
   nlohmann::json to_json() const;
   std::string describe() const;  // "2:4 sparsegpt", "50% wanda"
 };
@@ -58,7 +64,6 @@ struct LowRankSetting {
   std::string describe() const;  // "rank 64 svd-llm"
 };
 
-const char* prune_method_name(PruneMethod m);
 const char* lowrank_method_name(LowRankMethod m);
 
 PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);

@@ -5,6 +5,7 @@
 
 #include <iterator>
 
+#include "core/compress/prune_method.h"
 #include "core/compress/weight_method.h"
 #include "core/stats/point_pattern.h"
 
@@ -30,7 +31,7 @@ const std::vector<std::string>& dependents(const std::string& section, const std
   static const std::map<std::string, std::vector<std::string>> kv = {{"method", {"residual", "high_bits", "salient", "probe"}}};
   // The amount is one of several exclusive keys: setting one drops the others.
   static const std::map<std::string, std::vector<std::string>> prune = {
-      {"sparsity", {"pattern"}}, {"pattern", {"sparsity"}}, {"method", {"damp", "block_size"}}};
+      {"sparsity", {"pattern"}}, {"pattern", {"sparsity"}}, {"method", prune_method_option_keys()}};
   static const std::map<std::string, std::vector<std::string>> lowrank = {
       {"rank", {"ratio", "energy"}}, {"ratio", {"rank", "energy"}}, {"energy", {"rank", "ratio"}}, {"method", {"alpha", "group_heads"}}};
   const auto& table = section == "weights"    ? w

@@ -88,7 +88,7 @@ void check_prune_lowrank(const LayerPlan& plan, const Layer& layer, const At& at
   if (plan.prune) {
     const PruneSetting& p = *plan.prune;
     if (p.needs_data() && kind != LayerKind::Linear)
-      fail_layer(at("prune.method", "prune"), std::string("method \"") + prune_method_name(p.method) + "\" applies to Linear layers; " + name +
+      fail_layer(at("prune.method", "prune"), "method \"" + p.method + "\" applies to Linear layers; " + name +
                                                   " is a " + kname + " (use \"magnitude\")");
     if (kind == LayerKind::Embedding || kind == LayerKind::Conv1d)
       fail_layer(at("prune", "prune"), "pruning applies to Linear and Conv2d layers; " + name + " is a " + kname);

@@ -158,26 +158,6 @@ std::string KvQuant::describe() const {
   return "KIVI " + std::to_string(bits) + "-bit g" + std::to_string(group_size) + " residual " + std::to_string(residual);
 }
 
-namespace {
-// One method option as its declaration says to read it.
-nlohmann::json read_option(const Fields& f, const MethodOption& o) {
-  const char* k = o.key.c_str();
-  switch (o.kind) {
-    case MethodOption::Kind::Flag: return f.get_bool(k, o.fallback.get<bool>());
-    case MethodOption::Kind::Integer:
-      return o.max > 0 && o.max < 2147483647.0 ? nlohmann::json(f.get_int(k, o.fallback.get<int>(), static_cast<int>(o.min), static_cast<int>(o.max)))
-                                               : nlohmann::json(f.get_int64(k, o.fallback.get<int64_t>(), static_cast<int64_t>(o.min)));
-    case MethodOption::Kind::Number: return f.get_double(k, o.fallback.get<double>(), o.min, o.max, o.min_open);
-    case MethodOption::Kind::Choice: {
-      std::vector<std::string> values;
-      for (const auto& c : o.choices) values.push_back(c.first);
-      return f.get_choice(k, o.fallback.get<std::string>(), values);
-    }
-  }
-  return nullptr;
-}
-}  // namespace
-
 WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
   {
@@ -258,7 +238,7 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   for (const std::string& key : weight_method_option_keys()) {
     if (!f.has(key.c_str())) continue;
     const MethodOption* o = info.option(key);
-    w.options[key] = read_option(f, o ? *o : *owner_of(key)->option(key));
+    w.options[key] = read_method_option(f, o ? *o : *owner_of(key)->option(key));
   }
   if (!partial && (w.fp8 || w.olive) && !info.fixed_grids) {
     std::string rounds;

@@ -40,16 +40,16 @@ PruneOutcome prune_by_score(const at::Tensor& w2d, const PruneSetting& p, const 
   const int64_t out = w.size(0), in = w.size(1);
   PruneOutcome o;
   if (p.nm()) o.mask = mask_nm(score, p.n, p.m);
-  else if (p.method == PruneMethod::Magnitude) o.mask = mask_lowest_in_matrix(score, pruned_weights(p, out, in));
+  else if (!input_norms.defined()) o.mask = mask_lowest_in_matrix(score, pruned_weights(p, out, in));
   else o.mask = mask_lowest_per_row(score, pruned_weights(p, out, in) / std::max<int64_t>(out, 1));
   o.weight = w * o.mask;
   return o;
 }
 
 // Magnitude: one threshold over the matrix, ⌊p·out·in⌋ weights.
-const PruneMethodInfo& magnitude_method() {
+QUENCH_PRUNE_METHOD(magnitude_method, 10) {
   static const PruneMethodInfo info{
-      PruneMethod::Magnitude, "magnitude", "magnitude |W|", {},
+      "magnitude", "magnitude |W|", false, {},
       [](const PruneSetting& p, int64_t out, int64_t in) { return pruned_count(p.sparsity, out * in); },
       [](PruneMethodCall& c) { return prune_by_score(c.weight, c.setting); }};
   return info;
@@ -57,9 +57,9 @@ const PruneMethodInfo& magnitude_method() {
 
 // Wanda: ⌊p·in⌋ weights of each row. diag H = (2/N) Σ x_j², a constant multiple of ‖X_:,j‖², so
 // its square root orders each row's scores as the input norms do.
-const PruneMethodInfo& wanda_method() {
+QUENCH_PRUNE_METHOD(wanda_method, 20) {
   static const PruneMethodInfo info{
-      PruneMethod::Wanda, "wanda", "Wanda |W|·‖X‖ (calibrated)", {},
+      "wanda", "Wanda |W|·‖X‖ (calibrated)", true, {},
       [](const PruneSetting& p, int64_t out, int64_t in) { return out * pruned_count(p.sparsity, in); },
       [](PruneMethodCall& c) { return prune_by_score(c.weight, c.setting, c.hessian().diagonal().clamp_min(0).sqrt()); }};
   return info;

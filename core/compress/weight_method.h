@@ -8,7 +8,7 @@
 //
 // A method file registers itself with one line, at the start of its declaration:
 //   QUENCH_WEIGHT_METHOD(hqq_method, 50) { static const WeightMethodInfo m{...}; return m; }
-// The build collects these lines (core/CMakeLists.txt generates the list, sorted by the number,
+// The build collects these lines (cmake/method_registry.cmake writes the list, sorted by the number,
 // which is the method's place in the recipe editor), so adding a method touches no shared file.
 #include <ATen/ATen.h>
 
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compress/method_option.h"
 #include "core/compress/settings.h"
 #include "core/nn/weight_encoding.h"
 
@@ -62,37 +63,6 @@ struct BlockMethodCall {
   std::function<void(const Layer*, const std::string& key, const nlohmann::json& value)> record;
   // Layers whose input a scale was folded into (WeightMethodCall::scale_folded).
   std::function<void(const Layer*)> mark_folded;
-};
-
-// The grids a weights section can describe, for the options that apply to some only.
-enum GridKind : unsigned { kIntGrid = 1, kFp8Grid = 2, kOliveGrid = 4, kGgmlGrid = 8, kAnyGrid = 15 };
-
-// One option a method owns in the weights section ("damp"): the parser reads and range-checks it,
-// an unset one takes `fallback`, to_json() writes it, and the recipe editor makes its field from
-// this declaration alone (a check box, spin box or list; object name: the key in camelCase).
-struct MethodOption {
-  enum class Kind { Flag, Integer, Number, Choice };
-  std::string key;
-  Kind kind;
-  nlohmann::json fallback;
-  double min = 0, max = 0;     // Integer and Number: the accepted range
-  bool min_open = false;       // Number: min itself is refused
-  std::vector<std::pair<std::string, std::string>> choices;  // Choice: each value and what the editor shows for it
-  std::string label;           // the editor's row label; a Flag's check box text
-  std::string help;            // the editor's tooltip
-  std::string tag;             // WeightQuant::describe() adds it when the value is not the default ("act-order")
-  double step = 1;             // Number: the editor's step
-  unsigned grids = kAnyGrid;   // the editor offers it for these grids only
-
-  static MethodOption flag(std::string key, bool fallback, std::string label, std::string help);
-  // max 0: no upper bound
-  static MethodOption integer(std::string key, int64_t fallback, int64_t min, int64_t max, std::string label, std::string help);
-  static MethodOption number(std::string key, double fallback, double min, double max, double step, std::string label, std::string help);
-  static MethodOption choice(std::string key, std::string fallback, std::vector<std::pair<std::string, std::string>> choices,
-                             std::string label, std::string help);
-  MethodOption& tagged(std::string t) { tag = std::move(t); return *this; }
-  MethodOption& for_grids(unsigned g) { grids = g; return *this; }
-  MethodOption& above_min() { min_open = true; return *this; }
 };
 
 struct WeightMethodInfo {

@@ -1,6 +1,6 @@
 #pragma once
-// One weight method's option as a field of the recipe editor, made from the option's declaration
-// in the method's file (core/compress/weight_method.h), so a new method's options appear in the
+// One method's option (a weight or pruning method's) as a field of the recipe editor, made from
+// the option's declaration in the method's file (core/compress/method_option.h), so a new method's options appear in the
 // editor without code here: a check box, a spin box or a list, named after the key in camelCase
 // ("act_order" → "actOrder") for tests and the accessibility tree.
 #include <QString>
@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/compress/weight_method.h"
+#include "core/compress/method_option.h"
 
 namespace quench::gui {
 

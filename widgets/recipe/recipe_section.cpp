@@ -30,11 +30,6 @@ QComboBox* choices(QWidget* parent, std::initializer_list<std::pair<const char*,
   for (const auto& [value, label] : items) c->addItem(label, QString::fromLatin1(value));
   return c;
 }
-// Whether the pruning method reads this option of the prune section (its file declares it).
-bool prune_owns(const std::string& method, const std::string& option) {
-  const PruneMethodInfo* m = find_prune_method(method);
-  return m && std::find(m->options.begin(), m->options.end(), option) != m->options.end();
-}
 }  // namespace
 
 RecipeSection::RecipeSection(const QString& title, const char* key, QWidget* parent)
@@ -326,23 +321,26 @@ PruneSection::PruneSection(QWidget* parent) : RecipeSection(tr("Pruning"), "prun
   m_->setPrefix(tr("of every "));
   m_->setToolTip(tr("M must divide every matched layer's inputs"));
   sparsity_ = doubleSpinBox(this, "sparsity", 0, 0.999, 3, 0.05, 0.5, tr("The fraction of the weights set to zero"));
-  damp_ = doubleSpinBox(this, "damp", 0, 1, 4, 0.005, 0.01);
-  block_ = spinBox(this, "blockSize", 1, 4096, 128);
+  for (const PruneMethodInfo* m : prune_methods())
+    for (const MethodOption& o : m->options)
+      if (std::none_of(options_.begin(), options_.end(), [&](const MethodOptionField& f) { return f.option().key == o.key; }))
+        options_.emplace_back(o, this);
   addRow(tr("Method"), method_);
   addRow(tr("Pattern"), kind_);
   addRow(tr("N"), n_);
   addRow(tr("M"), m_);
   addRow(tr("Sparsity"), sparsity_);
-  addRow(tr("Damping"), damp_);
-  addRow(tr("SparseGPT block"), block_);
+  for (const MethodOptionField& f : options_) addRow(f.rowLabel(), f.widget());
 }
 
 nlohmann::json PruneSection::fields() const {
   nlohmann::json j = {{"method", comboData(method_)}};
   if (comboData(kind_) == "pattern") j["pattern"] = std::to_string(n_->value()) + ":" + std::to_string(m_->value());
   else j["sparsity"] = sparsity_->value();
-  if (prune_owns(comboData(method_), "damp") && std::abs(damp_->value() - 0.01) > 1e-9) j["damp"] = damp_->value();
-  if (prune_owns(comboData(method_), "block_size") && block_->value() != 128) j["block_size"] = block_->value();
+  // The method's options that differ from their defaults.
+  const PruneMethodInfo* info = find_prune_method(comboData(method_));
+  for (const MethodOptionField& f : options_)
+    if (info && info->option(f.option().key) && !f.isDefault()) j[f.option().key] = f.value();
   return j;
 }
 
@@ -360,8 +358,7 @@ void PruneSection::setFields(const nlohmann::json& j) {
     setComboData(kind_, "sparsity");
     sparsity_->setValue(j["sparsity"].get<double>());
   }
-  damp_->setValue(j.contains("damp") && j["damp"].is_number() ? j["damp"].get<double>() : 0.01);
-  block_->setValue(j.contains("block_size") && j["block_size"].is_number_integer() ? j["block_size"].get<int>() : 128);
+  for (MethodOptionField& f : options_) f.setValue(j.contains(f.option().key) ? j[f.option().key] : nlohmann::json());
 }
 
 void PruneSection::updateEnabled() {
@@ -370,8 +367,8 @@ void PruneSection::updateEnabled() {
   m_->setEnabled(pattern);
   n_->setMaximum(m_->value());  // N kept of M: never more than M
   sparsity_->setEnabled(!pattern);
-  damp_->setEnabled(prune_owns(comboData(method_), "damp"));
-  block_->setEnabled(prune_owns(comboData(method_), "block_size"));
+  const PruneMethodInfo* info = find_prune_method(comboData(method_));
+  for (const MethodOptionField& f : options_) f.widget()->setEnabled(info && info->option(f.option().key));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -139,8 +139,7 @@ class PruneSection : public RecipeSection {
   QSpinBox* n_;
   QSpinBox* m_;
   QDoubleSpinBox* sparsity_;
-  QDoubleSpinBox* damp_;
-  QSpinBox* block_;
+  std::vector<MethodOptionField> options_;  // every pruning method's, one field per key
 };
 
 // Low rank: W ≈ A·B by SVD, ASVD or SVD-LLM, sized by rank, kept-parameter ratio or energy.
