@@ -1,7 +1,8 @@
 // SparseGPT's block kernel (kernels/sparsegpt.h) against the torch column loop it replaces, which
-// stays the CPU reference: within one block the roundings are the same, so mask and weights agree
-// exactly; over several blocks cuBLAS's update of the later columns rounds differently from the
-// CPU's, so only a few near-tie mask entries may differ.
+// stays the CPU reference. Within one block the kernel rounds as the loop does, but U (the Cholesky
+// factor of H⁻¹) comes from cuSOLVER on the GPU and LAPACK on the CPU and differs in the last bits,
+// so the masks agree and the weights to ~1e-6; over several blocks cuBLAS's update of the later
+// columns rounds differently too, so a few near-tie mask entries may differ.
 #include <gtest/gtest.h>
 
 #include "core/compress/gptq.h"
@@ -33,7 +34,7 @@ PruneSetting setting(double sparsity, int n = 0, int m = 0) {
   return p;
 }
 
-TEST(SparseGptKernel, OneBlockMatchesTheColumnLoopExactly) {
+TEST(SparseGptKernel, OneBlockMatchesTheColumnLoop) {
   QUENCH_REQUIRE_CUDA();
   const Layer l = layer(200, 128);  // 200 rows: a partial warp of rows at the end
   for (const PruneSetting& p : {setting(0.5), setting(0.7), setting(0, 2, 4), setting(0, 1, 4), setting(0, 8, 16)}) {
@@ -43,7 +44,8 @@ TEST(SparseGptKernel, OneBlockMatchesTheColumnLoopExactly) {
     const PruneOutcome g = sparsegpt_prune(l.w.cuda(), l.h.cuda(), p, "gpu", &ig);
     const std::string what = p.describe();
     EXPECT_TRUE(at::equal(c.mask, g.mask.cpu())) << what;
-    EXPECT_EQ(at::max(at::abs(c.weight - g.weight.cpu())).item<float>(), 0.f) << what;
+    // Measured on an H100: at most 3.6e-6 for weights of magnitude ~3.
+    EXPECT_LT(at::max(at::abs(c.weight - g.weight.cpu())).item<float>(), 2e-6 * at::max(at::abs(l.w)).item<float>()) << what;
     EXPECT_NEAR(ig.loss, ic.loss, 1e-5 * ic.loss) << what;
   }
 }
