@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Refactoring check: runs two quench-cli builds (e.g. one from a checkout of the commit before a
-# change) on the bundled models — llama with W8A8, W4A16-G64, Q4_K, Wanda 2:4, SparseGPT 2:4 and 50%, magnitude 30%, SVD-LLM, AWQ, GPTQ,
+# change) on the bundled models — llama with W8A8, W4A16-G64, Q4_K, Wanda 2:4, SparseGPT 2:4 and 50%, magnitude 30%, SVD-LLM, ASVD, Palu, AWQ, GPTQ,
 # GPTQ with act-order and damping, and RTN with the MSE clip (all with --fidelity), sotu-mamba2 with Quamba, mnist-vit with W8A8, and a sensitivity
 # analysis — and compares their --json outputs: every key and value must match, timings aside.
 # usage: bench/same_outputs.sh OLD_QUENCH_CLI NEW_QUENCH_CLI [WORK_DIR]
@@ -16,6 +16,8 @@ echo '{"default": {"prune": {"method": "sparsegpt", "pattern": "2:4"}}}' > "$W/s
 echo '{"default": {"prune": {"method": "sparsegpt", "sparsity": 0.5, "damp": 0.02, "block_size": 32}}}' > "$W/sparsegpt50.json"
 echo '{"default": {"prune": {"method": "magnitude", "sparsity": 0.3}}}' > "$W/magnitude30.json"
 echo '{"default": {"lowrank": {"method": "svd-llm", "ratio": 0.5}}}' > "$W/svdllm.json"
+echo '{"default": {"lowrank": {"method": "asvd", "rank": 32, "alpha": 0.7}}}' > "$W/asvd.json"
+echo '{"overrides": [{"match": ["*.self_attn.k_proj", "*.self_attn.v_proj"], "lowrank": {"method": "palu", "ratio": 0.5, "group_heads": 2}}]}' > "$W/palu.json"
 echo '{"default": {"weights": {"bits": 4, "strategy": "group", "group_size": 16, "method": "awq"}}}' > "$W/awq.json"
 echo '{"default": {"weights": {"bits": 4, "strategy": "group", "group_size": 16, "method": "gptq"}}}' > "$W/gptq.json"
 echo '{"default": {"weights": {"bits": 4, "strategy": "group", "group_size": 16, "method": "gptq", "act_order": true, "damp": 0.05}}}' > "$W/gptq-actorder.json"
@@ -24,7 +26,7 @@ text="--calib $R/sotu-calib.txt --eval $R/sotu-2000-2023.txt --samples 8 --seq 1
 runs() {  # CLI OUT
   local cli=$1 out=$2
   mkdir -p "$out"
-  for r in W8A8 W4A16-G64 Q4_K "$W/wanda24.json" "$W/sparsegpt24.json" "$W/sparsegpt50.json" "$W/magnitude30.json" "$W/svdllm.json" "$W/awq.json" "$W/gptq.json" "$W/gptq-actorder.json" "$W/rtn-mse.json"; do
+  for r in W8A8 W4A16-G64 Q4_K "$W/wanda24.json" "$W/sparsegpt24.json" "$W/sparsegpt50.json" "$W/magnitude30.json" "$W/svdllm.json" "$W/asvd.json" "$W/palu.json" "$W/awq.json" "$W/gptq.json" "$W/gptq-actorder.json" "$W/rtn-mse.json"; do
     "$cli" compress "$R/sotu-llama" --recipe "$r" $text --fidelity > "$out/llama-$(basename "$r" .json).json" 2>/dev/null || echo "$cli: llama $r failed" >&2
   done
   "$cli" compress "$R/sotu-mamba2" --recipe quamba $text > "$out/mamba2-quamba.json" 2>/dev/null || echo "$cli: mamba2 failed" >&2

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/compress/lowrank_method.h"
 #include "core/util/error.h"
 
 namespace quench {
@@ -39,9 +40,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> thin_svd(const at::Tensor& m, con
   return {U, S, Vh};
 }
 
-namespace {
-
-// W ≈ U_rΣ_rV_rᵀ of m (double), split √Σ into both sides.
 LowRankFactors truncated(const at::Tensor& m, int64_t r, const std::string& layer) {
   auto [U, S, Vh] = thin_svd(m, layer);
   const at::Tensor root = S.narrow(0, 0, r).sqrt();
@@ -84,43 +82,6 @@ at::Tensor whitening(const at::Tensor& hessian, int64_t in, const std::string& l
 // B ← B·L⁻¹, i.e. solve Lᵀ Bᵀ = (B·)ᵀ with Lᵀ upper triangular.
 at::Tensor unwhiten(const at::Tensor& b, const at::Tensor& L) { return at::linalg_solve_triangular(L.t(), b.t(), /*upper=*/true).t(); }
 
-// Palu's group-head decomposition: each block of `rows` rows factored on its own after whitening,
-// the rank split by the largest whitened σ² over all blocks (at least one each).
-LowRankFactors palu(const at::Tensor& W, int64_t r, const at::Tensor& L, int64_t rows, const std::string& layer) {
-  const int64_t out = W.size(0), in = W.size(1);
-  QUENCH_CHECK(rows > 0 && out % rows == 0, layer, ": ", out, " outputs do not split into head groups of ", rows, " rows");
-  const int64_t n = out / rows;
-  QUENCH_CHECK(r >= n, layer, ": rank ", r, " leaves less than one per head group (", n, " groups)");
-  std::vector<at::Tensor> U(n), S(n), Vh(n);
-  for (int64_t g = 0; g < n; ++g) std::tie(U[g], S[g], Vh[g]) = thin_svd(W.narrow(0, g * rows, rows).matmul(L), layer);
-  std::vector<int64_t> ranks(static_cast<size_t>(n), 1);
-  for (int64_t left = r - n; left > 0; --left) {
-    int64_t best = -1;
-    double top = -1;
-    for (int64_t g = 0; g < n; ++g) {
-      if (ranks[g] >= S[g].numel()) continue;
-      const double s = S[g][ranks[g]].item<double>();
-      if (s > top) top = s, best = g;
-    }
-    QUENCH_CHECK(best >= 0, layer, ": rank ", r, " is more than its head groups can hold");
-    ++ranks[best];
-  }
-  LowRankFactors f;
-  f.a = at::zeros({out, r}, W.options());
-  f.b = at::zeros({r, in}, W.options());
-  int64_t off = 0;
-  for (int64_t g = 0; g < n; ++g) {
-    const int64_t k = ranks[g];
-    const at::Tensor root = S[g].narrow(0, 0, k).sqrt();
-    f.a.narrow(0, g * rows, rows).narrow(1, off, k).copy_(U[g].narrow(1, 0, k) * root.unsqueeze(0));
-    f.b.narrow(0, off, k).copy_(unwhiten(root.unsqueeze(1) * Vh[g].narrow(0, 0, k), L));
-    off += k;
-  }
-  f.group_ranks = ranks;
-  return f;
-}
-
-}  // namespace
 
 int64_t LowRankFactors::parameters() const {
   if (group_ranks.empty()) return a.numel() + b.numel();
@@ -136,27 +97,8 @@ LowRankFactors lowrank_factorize(const at::Tensor& w2d, const LowRankSetting& s,
   int64_t r = s.rank_for(out, in);
   if (r == 0) r = rank_for_energy(at::linalg_svdvals(W), s.energy);
   QUENCH_CHECK(r >= 1 && r <= std::min(out, in), layer, ": rank ", r, " does not fit the [", out, ", ", in, "] weight");
-  LowRankFactors f;
-  switch (s.method) {
-    case LowRankMethod::Svd: f = truncated(W, r, layer); break;
-    case LowRankMethod::Asvd: {
-      QUENCH_CHECK(abs_mean.defined() && abs_mean.numel() == in, layer, ": ASVD needs the mean |x| of its ", in, " inputs");
-      // Channels that never fire would make S singular; they get the smallest nonzero scale.
-      at::Tensor x = abs_mean.to(W.device(), at::kDouble).reshape({-1});
-      const double floor = std::max(1e-8, x.masked_select(x > 0).numel() ? x.masked_select(x > 0).min().item<double>() : 1.0);
-      const at::Tensor scale = x.clamp_min(floor).pow(s.alpha);
-      f = truncated(W * scale.unsqueeze(0), r, layer);
-      f.b = f.b / scale.unsqueeze(0);
-      break;
-    }
-    case LowRankMethod::SvdLlm: {
-      const at::Tensor L = whitening(hessian.to(W.device()), in, layer, "SVD-LLM");
-      f = truncated(W.matmul(L), r, layer);
-      f.b = unwhiten(f.b, L);
-      break;
-    }
-    case LowRankMethod::Palu: f = palu(W, r, whitening(hessian.to(W.device()), in, layer, "Palu"), head_dim * s.group_heads, layer); break;
-  }
+  LowRankMethodCall call{layer, s, W, r, hessian, abs_mean, head_dim};
+  LowRankFactors f = lowrank_method(s.method).factor(call);
   f.a = f.a.to(at::kFloat).contiguous();
   f.b = f.b.to(at::kFloat).contiguous();
   return f;

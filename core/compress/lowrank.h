@@ -1,22 +1,9 @@
 #pragma once
 // Low-rank factorization of a linear's weight, W ≈ A·B with A [out, r], B [r, in], computed as
 // y = A(Bx) by a LowRankKernel that replaces the layer's computation (Layer::set_kernel).
-//   - SVD: truncated SVD of W, A = U_rΣ_r^½, B = Σ_r^½V_rᵀ (by rank, parameter ratio or kept energy).
-//   - ASVD (Yuan et al., "ASVD: Activation-aware Singular Value Decomposition for Compressing
-//     Large Language Models", 2023; hahnyuan/ASVD4LLM modules/svd_linear.py): SVD of W·S with
-//     S = diag(mean|x|^α), B ← Σ_r^½V_rᵀS⁻¹, so input channels that carry more signal are kept better.
-//   - SVD-LLM (Wang et al., "SVD-LLM: Truncation-aware Singular Value Decomposition for Large
-//     Language Model Compression", ICLR 2025; AIoT-MLSys-Lab/SVD-LLM SVDLLM.py): whitening by the
-//     calibration second moment C = Σ xxᵀ = LLᵀ; SVD of W·L, B ← Σ_r^½V_rᵀL⁻¹. Truncating σ_i then
-//     costs exactly ‖(W − W′)X‖_F² = Σ_{i>r} σ_i², the minimum for rank r on these inputs.
-//   - Palu (Chang et al., "Palu: Compressing KV-Cache with Low-Rank Projection", ICLR 2025;
-//     shadowpa0327/Palu palu/decomposition.py, rank_search.py) for key and value projections:
-//     group-head decomposition — the rows of every group of g heads are factored on their own
-//     with SVD-LLM's whitening, so A is block diagonal and B [r, in] yields the latent the cache
-//     stores (r wide instead of out). The rank is split over the groups by the whitened
-//     truncation loss: the r largest σ² of all groups (at least one per group), which minimizes
-//     Σ‖(W − W′)X‖² over the splits. Palu splits by Fisher information (gradients of the loss),
-//     which Quench does not compute; this split is the one its truncation loss measures.
+// The methods are one file each, registered in lowrank_method.h: svd.cpp (truncated SVD of W),
+// asvd.cpp (activation-scaled), svd_llm.cpp (whitened), palu.cpp (key/value head groups); this
+// file holds what they share.
 // Reproduces (tests): on the same layer and inputs SVD-LLM's output error ≤ ASVD's and plain SVD's
 // (LowRankTest.ActivationAwareBeatsPlainSvd); on sotu-llama at the same rank activation-aware SVD
 // beats plain SVD on perplexity (PruneAccuracy.ActivationAwareSvdBeatsSvd). Paper check:
@@ -50,10 +37,19 @@ int64_t rank_for_energy(const at::Tensor& singular_values, double energy);
 // `layer`.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> thin_svd(const at::Tensor& m, const std::string& layer);
 
-// w2d: F32 [out, in]. hessian: Σ xxᵀ up to a factor (SVD-LLM, Palu); abs_mean: mean|x| per input
-// (ASVD); head_dim: the rows of one head (Palu).
+// The factors of the setting's rank (or energy) by its method. w2d: F32 [out, in]. hessian: Σ xxᵀ
+// up to a factor (SVD-LLM, Palu); abs_mean: mean|x| per input (ASVD); head_dim: the rows of one
+// head (Palu).
 LowRankFactors lowrank_factorize(const at::Tensor& w2d, const LowRankSetting& s, const std::string& layer, const at::Tensor& hessian = {},
                                  const at::Tensor& abs_mean = {}, int64_t head_dim = 0);
+
+// W ≈ U_rΣ_rV_rᵀ of m (double), √Σ split into both factors.
+LowRankFactors truncated(const at::Tensor& m, int64_t r, const std::string& layer);
+// The Cholesky factor L of the input second moment (C = LLᵀ) that whitens W·L; `method` names the
+// caller in errors.
+at::Tensor whitening(const at::Tensor& hessian, int64_t in, const std::string& layer, const char* method);
+// B ← B·L⁻¹.
+at::Tensor unwhiten(const at::Tensor& b, const at::Tensor& L);
 
 // How factor A [out, r] is quantized under the layer's weight setting: groups run along r and are
 // never longer than r (B [r, in] takes the setting as it is).

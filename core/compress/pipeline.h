@@ -44,7 +44,7 @@ inline bool needs_hessian(const LayerPlan& p) {
          (p.lowrank && p.lowrank->whitened());
 }
 inline bool needs_rows(const LayerPlan& p) { return p.weights && weight_method(p.weights->method).data == MethodData::InputRows && !p.lowrank; }
-inline bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->method == LowRankMethod::Asvd; }
+inline bool needs_abs_mean(const LayerPlan& p) { return p.lowrank && p.lowrank->needs_abs_mean(); }
 // Quantization, pruning or factoring: something changes the layer's weight.
 inline bool has_weight_step(const LayerPlan& p) { return p.weights || p.prune || p.lowrank; }
 

@@ -5,22 +5,13 @@
 #include <sstream>
 
 #include "core/compress/json_fields.h"
+#include "core/compress/lowrank_method.h"
 #include "core/compress/prune_method.h"
 #include "core/util/error.h"
 
 namespace quench {
 
 using recipe_json::Fields;
-
-const char* lowrank_method_name(LowRankMethod m) {
-  switch (m) {
-    case LowRankMethod::Svd: return "svd";
-    case LowRankMethod::Asvd: return "asvd";
-    case LowRankMethod::SvdLlm: return "svd-llm";
-    case LowRankMethod::Palu: return "palu";
-  }
-  return "?";
-}
 
 bool PruneSetting::needs_data() const { return prune_method(method).needs_data; }
 
@@ -47,23 +38,33 @@ std::string PruneSetting::describe() const {
   return os.str();
 }
 
+bool LowRankSetting::needs_data() const { return lowrank_method(method).data != LowRankData::None; }
+bool LowRankSetting::whitened() const { return lowrank_method(method).data == LowRankData::Hessian; }
+bool LowRankSetting::needs_abs_mean() const { return lowrank_method(method).data == LowRankData::InputAbsMean; }
+
 int64_t LowRankSetting::rank_for(int64_t out, int64_t in) const {
   if (rank > 0) return rank;
-  if (ratio > 0 && method == LowRankMethod::Palu) return std::max<int64_t>(1, static_cast<int64_t>(std::floor(ratio * static_cast<double>(out))));
   if (ratio > 0) {
+    if (const auto own = lowrank_method(method).rank_for_ratio) return own(ratio, out, in);
     const double r = std::floor(ratio * static_cast<double>(out) * static_cast<double>(in) / static_cast<double>(out + in));
     return std::max<int64_t>(1, static_cast<int64_t>(r));
   }
   return 0;
 }
 
+nlohmann::json LowRankSetting::option(const std::string& key) const {
+  const MethodOption* o = lowrank_method(method).option(key);
+  QUENCH_CHECK(o, "lowrank option \"", key, "\" is not an option of method \"", method, "\"");
+  auto it = options.find(key);
+  return it != options.end() ? *it : o->fallback;
+}
+
 nlohmann::json LowRankSetting::to_json() const {
-  nlohmann::json j = {{"method", lowrank_method_name(method)}};
+  nlohmann::json j = {{"method", method}};
   if (rank > 0) j["rank"] = rank;
   if (ratio > 0) j["ratio"] = ratio;
   if (energy > 0) j["energy"] = energy;
-  if (method == LowRankMethod::Asvd) j["alpha"] = alpha;
-  if (method == LowRankMethod::Palu) j["group_heads"] = group_heads;
+  for (const MethodOption& o : lowrank_method(method).options) j[o.key] = option(o.key);
   return j;
 }
 
@@ -72,8 +73,9 @@ std::string LowRankSetting::describe() const {
   if (rank > 0) os << "rank " << rank;
   else if (ratio > 0) os << "ratio " << ratio;
   else os << "energy " << energy;
-  os << " " << lowrank_method_name(method);
-  if (method == LowRankMethod::Palu) os << " " << group_heads << " heads per group";
+  os << " " << method;
+  for (const MethodOption& o : lowrank_method(method).options)
+    if (!o.tag.empty()) os << " " << option(o.key).dump() << " " << o.tag;
   return os.str();
 }
 
@@ -142,26 +144,47 @@ PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const 
 
 LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, const FieldSource& source, bool partial) {
   Fields f(j, key, source);
-  f.only({"method", "rank", "ratio", "energy", "alpha", "group_heads"});
+  {
+    std::vector<std::string> known = {"method", "rank", "ratio", "energy"};
+    for (const std::string& k : lowrank_method_option_keys()) known.push_back(k);
+    f.only(known);
+  }
   LowRankSetting l;
-  const std::string method = f.get_choice("method", "svd", {"svd", "asvd", "svd-llm", "palu"});
-  l.method = method == "asvd"      ? LowRankMethod::Asvd
-             : method == "svd-llm" ? LowRankMethod::SvdLlm
-             : method == "palu"    ? LowRankMethod::Palu
-                                   : LowRankMethod::Svd;
+  std::vector<std::string> names, by_energy;
+  for (const LowRankMethodInfo* m : lowrank_methods()) {
+    names.push_back(m->name);
+    if (m->by_energy) by_energy.push_back(std::string("\"") + m->name + "\"");
+  }
+  l.method = f.get_choice("method", "svd", names);
+  const LowRankMethodInfo& info = lowrank_method(l.method);
+  auto owner_of = [](const std::string& k) {
+    for (const LowRankMethodInfo* m : lowrank_methods())
+      if (m->option(k)) return m;
+    return static_cast<const LowRankMethodInfo*>(nullptr);
+  };
+  // A method's own option given to another (checked before any value is read, so that it is the
+  // error reported).
+  if (!partial)
+    for (const std::string& k : lowrank_method_option_keys())
+      if (f.has(k.c_str()) && !info.option(k))
+        f.fail_at(k, "applies to method \"" + std::string(owner_of(k)->name) + "\", not \"" + l.method + "\"");
   l.rank = f.get_int64("rank", 0, 1);
   l.ratio = f.get_double("ratio", 0, 0.0, 1.0, true);
   l.energy = f.get_double("energy", 0, 0.0, 1.0, true);
-  l.alpha = f.get_double("alpha", 0.5, 0.0, 2.0);
-  l.group_heads = f.get_int("group_heads", 4, 1, 4096);
+  for (const std::string& k : lowrank_method_option_keys()) {
+    if (!f.has(k.c_str())) continue;
+    const MethodOption* o = info.option(k);
+    l.options[k] = read_method_option(f, o ? *o : *owner_of(k)->option(k));
+  }
   if (!partial) {
     const int given = (f.has("rank") ? 1 : 0) + (f.has("ratio") ? 1 : 0) + (f.has("energy") ? 1 : 0);
     if (given == 0) f.fail_at("rank", "lowrank needs one of rank, ratio or energy");
     if (given > 1) f.fail_at(f.has("rank") ? "rank" : "ratio", "give only one of rank, ratio and energy");
-    if (f.has("energy") && l.method != LowRankMethod::Svd)
-      f.fail_at("energy", "applies to method \"svd\" (the rank must be known before calibration); use rank or ratio with \"" + method + "\"");
-    if (f.has("alpha") && l.method != LowRankMethod::Asvd) f.fail_at("alpha", "applies to method \"asvd\", not \"" + method + "\"");
-    if (f.has("group_heads") && l.method != LowRankMethod::Palu) f.fail_at("group_heads", "applies to method \"palu\", not \"" + method + "\"");
+    if (f.has("energy") && !info.by_energy) {
+      std::string list;
+      for (const std::string& n : by_energy) list += (list.empty() ? "" : " or ") + n;
+      f.fail_at("energy", "applies to method " + list + " (the rank must be known before calibration); use rank or ratio with \"" + l.method + "\"");
+    }
   }
   return l;
 }

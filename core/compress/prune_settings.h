@@ -10,9 +10,11 @@
 //             ELSA's convention: "2:4" keeps 2 of 4, 50%; "1:4" keeps 1, 75%),
 //             and the method's own options, declared in its file (sparsegpt: "damp": 0.01,
 //             "block_size": 128)}
-//   lowrank: {"method": "svd"|"asvd"|"svd-llm", "rank": r | "ratio": ρ (kept fraction of the
-//             layer's parameters, r = ⌊ρ·out·in/(out+in)⌋) | "energy": e (svd only: the smallest
-//             r whose σ₁²+…+σ_r² reaches e of Σσ²), asvd: "alpha": 0.5}
+//   lowrank: {"method": a registered low-rank method (lowrank_method.h: "svd"|"asvd"|"svd-llm"|"palu"),
+//             "rank": r | "ratio": ρ (kept fraction of the layer's parameters,
+//             r = ⌊ρ·out·in/(out+in)⌋; palu: ρ·out) | "energy": e (svd only: the smallest r whose
+//             σ₁²+…+σ_r² reaches e of Σσ²), and the method's own options (asvd: "alpha": 0.5;
+//             palu: "group_heads": 4)}
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -43,28 +45,28 @@ struct PruneSetting {
   std::string describe() const;  // "2:4 sparsegpt", "50% wanda"
 };
 
-enum class LowRankMethod { Svd, Asvd, SvdLlm, Palu };
-
 struct LowRankSetting {
-  LowRankMethod method = LowRankMethod::Svd;
+  std::string method = "svd";  // a registered low-rank method (lowrank_method.h)
   int64_t rank = 0;    // one of rank, ratio, energy is set
   double ratio = 0;
   double energy = 0;
-  double alpha = 0.5;  // asvd: S = diag(mean|x|^α)
-  // palu: heads factored together (Palu's group-head decomposition); its rank is the width of the
-  // cached latent (ratio: that width as a share of the projection's outputs), split over the groups.
-  int64_t group_heads = 4;
+  // The method's own options that the recipe gave, by key (asvd: alpha; palu: group_heads, the
+  // heads factored together); the others take the defaults its file declares.
+  nlohmann::json options = nlohmann::json::object();
 
-  bool needs_data() const { return method != LowRankMethod::Svd; }
+  bool needs_data() const;
   // SVD-LLM and Palu whiten with the inputs' second moment (the layer's Hessian).
-  bool whitened() const { return method == LowRankMethod::SvdLlm || method == LowRankMethod::Palu; }
+  bool whitened() const;
+  // ASVD scales by the inputs' mean |x|.
+  bool needs_abs_mean() const;
   // The rank for an [out, in] weight when it does not depend on the weight (rank, ratio); 0 for energy.
   int64_t rank_for(int64_t out, int64_t in) const;
+  nlohmann::json option(const std::string& key) const;
+  int64_t integer(const std::string& key) const { return option(key).get<int64_t>(); }
+  double number(const std::string& key) const { return option(key).get<double>(); }
   nlohmann::json to_json() const;
   std::string describe() const;  // "rank 64 svd-llm"
 };
-
-const char* lowrank_method_name(LowRankMethod m);
 
 PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);
 LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, const FieldSource& source = {}, bool partial = false);

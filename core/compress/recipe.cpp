@@ -5,6 +5,7 @@
 
 #include <iterator>
 
+#include "core/compress/lowrank_method.h"
 #include "core/compress/prune_method.h"
 #include "core/compress/weight_method.h"
 #include "core/stats/point_pattern.h"
@@ -33,7 +34,7 @@ const std::vector<std::string>& dependents(const std::string& section, const std
   static const std::map<std::string, std::vector<std::string>> prune = {
       {"sparsity", {"pattern"}}, {"pattern", {"sparsity"}}, {"method", prune_method_option_keys()}};
   static const std::map<std::string, std::vector<std::string>> lowrank = {
-      {"rank", {"ratio", "energy"}}, {"ratio", {"rank", "energy"}}, {"energy", {"rank", "ratio"}}, {"method", {"alpha", "group_heads"}}};
+      {"rank", {"ratio", "energy"}}, {"ratio", {"rank", "energy"}}, {"energy", {"rank", "ratio"}}, {"method", lowrank_method_option_keys()}};
   const auto& table = section == "weights"    ? w
                       : section == "kv_cache" ? kv
                       : section == "prune"    ? prune

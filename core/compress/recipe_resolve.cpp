@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/compress/family.h"
+#include "core/compress/lowrank_method.h"
 #include "core/compress/quamba.h"
 #include "core/compress/quamba2.h"
 #include "core/compress/recipe_detail.h"
@@ -426,21 +427,13 @@ ResolvedRecipe resolve(const Recipe& recipe_in, const Model& model) {
       out.repq = true;
     }
 
+    // The low-rank methods' checks against the model (Palu: key/value projections, whole head groups).
     for (const auto& lp : out.layers) {
-      if (!lp.lowrank || lp.lowrank->method != LowRankMethod::Palu) continue;
+      if (!lp.lowrank) continue;
+      const LowRankMethodInfo& m = lowrank_method(lp.lowrank->method);
+      if (!m.check_layer) continue;
       const auto src = lp.field_sources.count("lowrank.method") ? lp.field_sources.at("lowrank.method") : std::string("lowrank");
-      if (!is_kv_projection(model, lp.layer))
-        recipe_fail(src, "palu factors the key and value projections of attention; " + lp.layer + " is not one of " + model.architecture() +
-                             "'s (as its file in core/models declares them)", lp.layer);
-      const Layer& l = model.layer(lp.layer);
-      const int64_t hd = model.attention_head_dim(), rows = hd * lp.lowrank->group_heads;
-      if (hd <= 0 || l.out_features() % rows != 0)
-        recipe_fail(src, lp.layer + " has " + std::to_string(l.out_features()) + " outputs, which do not split into groups of " +
-                             std::to_string(lp.lowrank->group_heads) + " heads of " + std::to_string(hd) + " (set lowrank.group_heads)", lp.layer);
-      const int64_t r = lp.lowrank->rank_for(l.out_features(), l.in_features()), n = l.out_features() / rows;
-      if (r < n)
-        recipe_fail(src, "rank " + std::to_string(r) + " of " + lp.layer + " leaves less than one per head group (" + std::to_string(n) + " groups)",
-                    lp.layer);
+      m.check_layer(*lp.lowrank, model, lp.layer, [&](const std::string& message) { recipe_fail(src, message, lp.layer); });
     }
 
     if (recipe.quamba2) {

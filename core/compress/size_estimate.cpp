@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "core/compress/lowrank.h"
+#include "core/compress/lowrank_method.h"
 #include "core/compress/wanda.h"
 #include "core/compress/weight_method.h"
 #include "core/compress/weight_view.h"
@@ -33,8 +33,9 @@ void compressed_weight(const LayerPlan& p, const at::Tensor& weight, int64_t hea
     int64_t r = p.lowrank->rank_for(out, in);
     if (r == 0) r = rank_for_energy(at::linalg_svdvals(weight_2d(weight).to(at::kDouble)), p.lowrank->energy);
     s.rank = r;
-    // Palu's A is block diagonal: each head group's rows hold only its own share of the rank.
-    const int64_t a_rows = p.lowrank->method == LowRankMethod::Palu && head_dim > 0 ? head_dim * p.lowrank->group_heads : out;
+    // A block-diagonal A (Palu's head groups) holds only each block's own share of the rank.
+    const auto block_rows = lowrank_method(p.lowrank->method).a_block_rows;
+    const int64_t a_rows = block_rows && block_rows(*p.lowrank, head_dim) > 0 ? block_rows(*p.lowrank, head_dim) : out;
     s.stored = r * (a_rows + in);
     s.bits = p.weights ? quantized_weight_bits(factor_a_setting(*p.weights, r), a_rows, r) + quantized_weight_bits(*p.weights, r, in)
                        : 16.0 * static_cast<double>(s.stored);

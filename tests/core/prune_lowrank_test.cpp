@@ -11,6 +11,7 @@
 #include "core/compress/compress.h"
 #include "core/compress/gptq.h"
 #include "core/compress/lowrank.h"
+#include "core/compress/lowrank_method.h"
 #include "core/compress/mixed_precision.h"
 #include "core/compress/prune_method.h"
 #include "core/compress/sensitivity.h"
@@ -107,6 +108,43 @@ TEST(PruneMethods, RegistryDrivesTheRecipe) {
   EXPECT_EQ(pruned_weights(half, 8, 256), 8 * 128);
 }
 
+// Low-rank methods are declared once too (lowrank_method.h): each round-trips through its name with
+// its options' defaults, a method's option is refused for the others, energy only where the method
+// says it can size a rank by it, and a setting's method drops the old one's options.
+TEST(LowRankMethods, RegistryDrivesTheRecipe) {
+  std::set<std::string> names;
+  for (const LowRankMethodInfo* m : lowrank_methods()) {
+    EXPECT_TRUE(names.insert(m->name).second) << m->name;
+    EXPECT_EQ(find_lowrank_method(m->name), m);
+    const LowRankSetting l = parse_lowrank({{"method", m->name}, {"ratio", 0.5}}, "lowrank");
+    EXPECT_EQ(l.method, m->name);
+    const json j = l.to_json();
+    EXPECT_EQ(j["method"], m->name);
+    for (const MethodOption& o : m->options) EXPECT_EQ(j[o.key], o.fallback) << m->name << " " << o.key;
+    EXPECT_EQ(parse_lowrank(j, "lowrank").to_json(), j) << m->name;
+    EXPECT_EQ(l.needs_data(), m->data != LowRankData::None) << m->name;
+    if (m->by_energy) {
+      EXPECT_EQ(parse_lowrank({{"method", m->name}, {"energy", 0.9}}, "lowrank").energy, 0.9);
+    } else {
+      try {
+        parse_lowrank({{"method", m->name}, {"energy", 0.9}}, "lowrank");
+        ADD_FAILURE() << m->name << " took an energy";
+      } catch (const RecipeError& e) {
+        EXPECT_EQ(e.key(), "lowrank.energy") << e.what();
+      }
+    }
+  }
+  for (const char* n : {"svd", "asvd", "svd-llm", "palu"}) EXPECT_TRUE(names.count(n)) << n;
+  EXPECT_EQ(find_lowrank_method("tucker"), nullptr);
+  try {
+    parse_lowrank({{"method", "svd"}, {"rank", 8}, {"alpha", 1.0}}, "lowrank");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("alpha: applies to method \"asvd\", not \"svd\""), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parse_lowrank({{"method", "palu"}, {"rank", 8}, {"group_heads", 2}}, "lowrank").describe(), "rank 8 palu 2 heads per group");
+}
+
 TEST(PruneTest, MasksKeepExactlyWhatTheSizeEstimateCounts) {
   const Layer1 l = layer1(48, 64);
   for (const std::string m : {"magnitude", "wanda", "sparsegpt"}) {
@@ -157,7 +195,7 @@ TEST(PruneTest, SparseGptAtZeroSparsityChangesNothing) {
 
 TEST(LowRankTest, ActivationAwareBeatsPlainSvdAndSvdLlmIsOptimal) {
   const Layer1 l = layer1(48, 64);
-  auto err = [&](LowRankMethod m, int64_t r) {
+  auto err = [&](const std::string& m, int64_t r) {
     LowRankSetting s;
     s.method = m;
     s.rank = r;
@@ -167,17 +205,17 @@ TEST(LowRankTest, ActivationAwareBeatsPlainSvdAndSvdLlmIsOptimal) {
     return output_error(f.dense(), l.w, l.x);
   };
   for (int64_t r : {8, 16, 32}) {
-    const double svd = err(LowRankMethod::Svd, r), asvd = err(LowRankMethod::Asvd, r), llm = err(LowRankMethod::SvdLlm, r);
+    const double svd = err("svd", r), asvd = err("asvd", r), llm = err("svd-llm", r);
     EXPECT_LT(asvd, svd) << r;
     EXPECT_LE(llm, asvd * (1 + 1e-6)) << r;  // SVD-LLM minimizes ‖(W − W′)X‖ over rank r
   }
   // Full rank is exact for every method.
-  for (auto m : {LowRankMethod::Svd, LowRankMethod::Asvd, LowRankMethod::SvdLlm}) EXPECT_LT(err(m, 48), 1e-8);
+  for (const std::string m : {"svd", "asvd", "svd-llm"}) EXPECT_LT(err(m, 48), 1e-8);
   // SVD-LLM's truncation loss is the sum of the dropped σ² of W·L, L Lᵀ = XᵀX.
   const at::Tensor C = l.x.t().to(at::kDouble).matmul(l.x.to(at::kDouble));
   const at::Tensor sv = at::linalg_svdvals(l.w.to(at::kDouble).matmul(at::linalg_cholesky(C)));
   LowRankSetting s;
-  s.method = LowRankMethod::SvdLlm;
+  s.method = "svd-llm";
   s.rank = 16;
   const auto f = lowrank_factorize(l.w, s, "test", C.to(at::kFloat));
   const double loss = (l.x.to(at::kDouble).matmul((f.dense().to(at::kDouble) - l.w.to(at::kDouble)).t())).pow(2).sum().item<double>();
@@ -190,8 +228,8 @@ TEST(LowRankTest, PaluFactorsHeadGroupsAndSplitsTheRankByTruncationLoss) {
   Layer1 l = layer1(64, 64);  // 4 heads of 16 rows, 2 heads per group
   l.w.narrow(0, 32, 32).mul_(4.0);  // the second group carries more: it should get more of the rank
   LowRankSetting s;
-  s.method = LowRankMethod::Palu;
-  s.group_heads = 2;
+  s.method = "palu";
+  s.options["group_heads"] = 2;
   s.rank = 24;
   const auto f = lowrank_factorize(l.w, s, "test", l.h, {}, 16);
   ASSERT_EQ(f.group_ranks.size(), 2u);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/compress/lowrank_method.h"
 #include "core/compress/prune_method.h"
 #include "core/compress/weight_method.h"
 #include "widgets/util/form_fields.h"
@@ -24,6 +25,12 @@ void setComboData(QComboBox* combo, const std::string& value) {
   if (i >= 0) combo->setCurrentIndex(i);
 }
 std::string comboData(const QComboBox* combo) { return combo->currentData().toString().toStdString(); }
+
+// Whether the low-rank method can size its rank by singular-value energy (its file says).
+bool byEnergy(const std::string& method) {
+  const LowRankMethodInfo* m = find_lowrank_method(method);
+  return m && m->by_energy;
+}
 
 QComboBox* choices(QWidget* parent, std::initializer_list<std::pair<const char*, QString>> items) {
   auto* c = new QComboBox(parent);
@@ -374,9 +381,8 @@ void PruneSection::updateEnabled() {
 // ---------------------------------------------------------------------------------------------
 
 LowRankSection::LowRankSection(QWidget* parent) : RecipeSection(tr("Low rank (Linear layers)"), "lowrank", parent) {
-  method_ = choices(this, {{"svd", tr("SVD of W")}, {"asvd", tr("ASVD, activation-scaled (calibrated)")},
-                           {"svd-llm", tr("SVD-LLM, whitened (calibrated)")},
-                           {"palu", tr("Palu, key/value heads in groups (calibrated)")}});
+  method_ = new QComboBox(this);
+  for (const LowRankMethodInfo* m : lowrank_methods()) method_->addItem(tr(m->title), QString::fromLatin1(m->name));
   method_->setObjectName(QStringLiteral("method"));
   method_->setToolTip(tr("W [out, in] becomes A [out, r] · B [r, in]"));
   by_ = choices(this, {{"ratio", tr("kept share of the parameters")}, {"rank", tr("rank r")}, {"energy", tr("singular-value energy (SVD)")}});
@@ -384,26 +390,27 @@ LowRankSection::LowRankSection(QWidget* parent) : RecipeSection(tr("Low rank (Li
   rank_ = spinBox(this, "rank", 1, 65536, 64, tr("At most min(out, in) of every matched layer"));
   ratio_ = doubleSpinBox(this, "ratio", 0.01, 1, 2, 0.05, 0.5, tr("r = ⌊ρ · out · in / (out + in)⌋: the same size whatever the method"));
   energy_ = doubleSpinBox(this, "energy", 0.01, 1, 3, 0.01, 0.95, tr("The smallest rank whose σ₁² + … + σ_r² reaches this share of Σσ²"));
-  alpha_ = doubleSpinBox(this, "alpha", 0, 2, 2, 0.1, 0.5, tr("ASVD: W · diag(mean |x|^α) is factored"));
-  groupHeads_ = spinBox(this, "groupHeads", 1, 4096, 4,
-                        tr("Palu: heads factored together; its rank (ratio: share of the outputs) is the width the KV cache stores"));
+  for (const LowRankMethodInfo* m : lowrank_methods())
+    for (const MethodOption& o : m->options)
+      if (std::none_of(options_.begin(), options_.end(), [&](const MethodOptionField& f) { return f.option().key == o.key; }))
+        options_.emplace_back(o, this);
   addRow(tr("Method"), method_);
   addRow(tr("Size by"), by_);
   addRow(tr("Rank"), rank_);
   addRow(tr("Ratio"), ratio_);
   addRow(tr("Energy"), energy_);
-  addRow(tr("α"), alpha_);
-  addRow(tr("Heads per group"), groupHeads_);
+  for (const MethodOptionField& f : options_) addRow(f.rowLabel(), f.widget());
 }
 
 nlohmann::json LowRankSection::fields() const {
   const std::string method = comboData(method_), by = comboData(by_);
   nlohmann::json j = {{"method", method}};
   if (by == "rank") j["rank"] = rank_->value();
-  else if (by == "energy" && method == "svd") j["energy"] = energy_->value();
+  else if (by == "energy" && byEnergy(method)) j["energy"] = energy_->value();
   else j["ratio"] = ratio_->value();
-  if (method == "asvd" && std::abs(alpha_->value() - 0.5) > 1e-9) j["alpha"] = alpha_->value();
-  if (method == "palu") j["group_heads"] = groupHeads_->value();
+  const LowRankMethodInfo* info = find_lowrank_method(method);
+  for (const MethodOptionField& f : options_)
+    if (info && info->option(f.option().key) && !f.isDefault()) j[f.option().key] = f.value();
   return j;
 }
 
@@ -412,20 +419,19 @@ void LowRankSection::setFields(const nlohmann::json& j) {
   if (j.contains("rank") && j["rank"].is_number_integer()) setComboData(by_, "rank"), rank_->setValue(j["rank"].get<int>());
   if (j.contains("ratio") && j["ratio"].is_number()) setComboData(by_, "ratio"), ratio_->setValue(j["ratio"].get<double>());
   if (j.contains("energy") && j["energy"].is_number()) setComboData(by_, "energy"), energy_->setValue(j["energy"].get<double>());
-  alpha_->setValue(j.contains("alpha") && j["alpha"].is_number() ? j["alpha"].get<double>() : 0.5);
-  groupHeads_->setValue(j.contains("group_heads") && j["group_heads"].is_number_integer() ? j["group_heads"].get<int>() : 4);
+  for (MethodOptionField& f : options_) f.setValue(j.contains(f.option().key) ? j[f.option().key] : nlohmann::json());
 }
 
 void LowRankSection::updateEnabled() {
   const std::string method = comboData(method_), by = comboData(by_);
-  // Energy needs the SVD before calibration decides anything: SVD only (the recipe refuses it otherwise).
-  if (by == "energy" && method != "svd") setComboData(by_, "ratio");
+  // Energy needs the SVD before calibration decides anything: plain SVD only (the recipe refuses it otherwise).
+  if (by == "energy" && !byEnergy(method)) setComboData(by_, "ratio");
   const std::string now = comboData(by_);
   rank_->setEnabled(now == "rank");
   ratio_->setEnabled(now == "ratio");
   energy_->setEnabled(now == "energy");
-  alpha_->setEnabled(method == "asvd");
-  groupHeads_->setEnabled(method == "palu");
+  const LowRankMethodInfo* info = find_lowrank_method(method);
+  for (const MethodOptionField& f : options_) f.widget()->setEnabled(info && info->option(f.option().key));
 }
 
 std::vector<RecipeSection*> makeRecipeSections(QWidget* parent) {

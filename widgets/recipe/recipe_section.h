@@ -159,8 +159,7 @@ class LowRankSection : public RecipeSection {
   QSpinBox* rank_;
   QDoubleSpinBox* ratio_;
   QDoubleSpinBox* energy_;
-  QDoubleSpinBox* alpha_;
-  QSpinBox* groupHeads_;
+  std::vector<MethodOptionField> options_;  // every low-rank method's, one field per key
 };
 
 // Every section the editor shows, in order.
