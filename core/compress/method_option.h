@@ -2,8 +2,8 @@
 // One option a method owns in its recipe section ("damp" of GPTQ's weights, "block_size" of
 // SparseGPT's prune): declared once in the method's file, then read and range-checked by the
 // parser, defaulted when unset, written back by to_json(), and made into a recipe-editor field
-// (widgets/recipe/method_option_field.h) from this declaration alone. The weight and pruning
-// method registries (weight_method.h, prune_method.h) share it.
+// (widgets/recipe/method_option_field.h) from this declaration alone. The weight, pruning and
+// low-rank method registries (weight_method.h, prune_method.h, lowrank_method.h) share it.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -32,7 +32,9 @@ struct MethodOption {
   std::vector<std::pair<std::string, std::string>> choices;  // Choice: each value and what the editor shows for it
   std::string label;           // the editor's row label; a Flag's check box text
   std::string help;            // the editor's tooltip
-  std::string tag;             // WeightQuant::describe() adds it when the value is not the default ("act-order")
+  // WeightQuant::describe() adds it when the value is not the default ("act-order");
+  // LowRankSetting::describe() always adds "<value> <tag>" ("4 heads per group").
+  std::string tag;
   double step = 1;             // Number: the editor's step
   unsigned grids = kAnyGrid;   // the editor offers it for these grids only
 

@@ -73,13 +73,14 @@ QUENCH_LOWRANK_METHOD(palu_method, 40) {
       [](double ratio, int64_t out, int64_t in) { return std::max<int64_t>(1, static_cast<int64_t>(std::floor(ratio * static_cast<double>(out)))); },
       [](const LowRankSetting& s, int64_t head_dim) { return head_dim > 0 ? head_dim * s.integer("group_heads") : int64_t{0}; },
       [](const LowRankSetting& s, const Model& model, const std::string& layer, const std::function<void(const std::string&)>& fail) {
+        // fail() throws; the returns keep the divisions below safe if it ever did not.
         if (!is_kv_projection(model, layer))
-          fail("palu factors the key and value projections of attention; " + layer + " is not one of " + model.architecture() +
-               "'s (as its file in core/models declares them)");
+          return fail("palu factors the key and value projections of attention; " + layer + " is not one of " + model.architecture() +
+                      "'s (as its file in core/models declares them)");
         const Layer& l = model.layer(layer);
         const int64_t hd = model.attention_head_dim(), heads = s.integer("group_heads"), rows = hd * heads;
         if (hd <= 0 || l.out_features() % rows != 0)
-          fail(layer + " has " + std::to_string(l.out_features()) + " outputs, which do not split into groups of " + std::to_string(heads) +
+          return fail(layer + " has " + std::to_string(l.out_features()) + " outputs, which do not split into groups of " + std::to_string(heads) +
                " heads of " + std::to_string(hd) + " (set lowrank.group_heads)");
         const int64_t r = s.rank_for(l.out_features(), l.in_features()), n = l.out_features() / rows;
         if (r < n) fail("rank " + std::to_string(r) + " of " + layer + " leaves less than one per head group (" + std::to_string(n) + " groups)");

@@ -162,15 +162,10 @@ LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, co
       if (m->option(k)) return m;
     return static_cast<const LowRankMethodInfo*>(nullptr);
   };
-  // A method's own option given to another (checked before any value is read, so that it is the
-  // error reported).
-  if (!partial)
-    for (const std::string& k : lowrank_method_option_keys())
-      if (f.has(k.c_str()) && !info.option(k))
-        f.fail_at(k, "applies to method \"" + std::string(owner_of(k)->name) + "\", not \"" + l.method + "\"");
   l.rank = f.get_int64("rank", 0, 1);
   l.ratio = f.get_double("ratio", 0, 0.0, 1.0, true);
   l.energy = f.get_double("energy", 0, 0.0, 1.0, true);
+  // Options are range-checked against their owner's declaration first; a patch's are kept so.
   for (const std::string& k : lowrank_method_option_keys()) {
     if (!f.has(k.c_str())) continue;
     const MethodOption* o = info.option(k);
@@ -185,6 +180,10 @@ LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, co
       for (const std::string& n : by_energy) list += (list.empty() ? "" : " or ") + n;
       f.fail_at("energy", "applies to method " + list + " (the rank must be known before calibration); use rank or ratio with \"" + l.method + "\"");
     }
+    // A method's own option given to another.
+    for (const std::string& k : lowrank_method_option_keys())
+      if (f.has(k.c_str()) && !info.option(k))
+        f.fail_at(k, "applies to method \"" + std::string(owner_of(k)->name) + "\", not \"" + l.method + "\"");
   }
   return l;
 }

@@ -12,6 +12,10 @@ constexpr int kStride = kRows + 1;
 
 __device__ float nm_score(float x, float d) { return __fdiv_rn(__fmul_rn(x, x), __fmul_rn(d, d)); }
 
+// a before b in torch's descending sort: NaN first (NaNs equal among themselves), then by value.
+__device__ bool sorts_before(float a, float b) { return isnan(a) ? !isnan(b) : a > b; }
+__device__ bool sorts_equal(float a, float b) { return isnan(a) ? isnan(b) : a == b; }
+
 // The roundings are those of the torch column loop (w·keep, a sub, a div by U_ii, a k = 1 product
 // and a sub); no FMA contraction.
 __global__ void sparsegpt_block_kernel(SparseGptBlockParams p) {
@@ -43,12 +47,13 @@ __global__ void sparsegpt_block_kernel(SparseGptBlockParams p) {
       for (int j = 0; j < p.m; ++j) sc[j] = nm_score(ws[(i + j) * kStride + t], ds[i + j]);
       for (int j = 0; j < p.m; ++j) {
         int rank = 0;
-        for (int k = 0; k < p.m; ++k) rank += sc[k] > sc[j] || (k < j && sc[k] == sc[j]);
+        for (int k = 0; k < p.m; ++k) rank += sorts_before(sc[k], sc[j]) || (k < j && sorts_equal(sc[k], sc[j]));
         ks[(i + j) * kStride + t] = rank < p.n;
       }
     }
     const float x = ws[i * kStride + t];
-    const float qv = ks[i * kStride + t] ? x : 0.f;
+    // w · keep, as the loop computes it: a pruned negative weight is −0, as there.
+    const float qv = __fmul_rn(x, ks[i * kStride + t] ? 1.f : 0.f);
     const float e = __fdiv_rn(__fsub_rn(x, qv), us[i]);
     loss += static_cast<double>(__fmul_rn(e, e));
     for (int64_t j = i + 1; j < n; ++j) ws[j * kStride + t] = __fsub_rn(ws[j * kStride + t], __fmul_rn(e, us[j]));

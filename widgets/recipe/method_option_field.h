@@ -1,5 +1,5 @@
 #pragma once
-// One method's option (a weight or pruning method's) as a field of the recipe editor, made from
+// One method's option (a weight, pruning or low-rank method's) as a field of the recipe editor, made from
 // the option's declaration in the method's file (core/compress/method_option.h), so a new method's options appear in the
 // editor without code here: a check box, a spin box or a list, named after the key in camelCase
 // ("act_order" → "actOrder") for tests and the accessibility tree.

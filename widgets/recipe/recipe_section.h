@@ -142,7 +142,8 @@ class PruneSection : public RecipeSection {
   std::vector<MethodOptionField> options_;  // every pruning method's, one field per key
 };
 
-// Low rank: W ≈ A·B by SVD, ASVD or SVD-LLM, sized by rank, kept-parameter ratio or energy.
+// Low rank: W ≈ A·B by a registered method (SVD, ASVD, SVD-LLM, Palu), sized by rank,
+// kept-parameter ratio or energy.
 class LowRankSection : public RecipeSection {
   Q_OBJECT
  public:
