@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/compress/json_fields.h"
+#include "core/compress/method_registry.h"
 #include "core/compress/lowrank_method.h"
 #include "core/compress/prune_method.h"
 #include "core/util/error.h"
@@ -119,26 +120,13 @@ PruneSetting parse_prune(const nlohmann::json& j, const std::string& key, const 
     p.n = n;
     p.m = m;
   }
-  auto owner_of = [](const std::string& k) {
-    for (const PruneMethodInfo* m : prune_methods())
-      if (m->option(k)) return m;
-    return static_cast<const PruneMethodInfo*>(nullptr);
-  };
   if (!partial) {
     if (f.has("sparsity") && f.has("pattern")) f.fail_at("pattern", "give either sparsity (unstructured) or pattern (N:M), not both");
     if (!f.has("sparsity") && !f.has("pattern")) f.fail_at("sparsity", "prune needs a sparsity (e.g. 0.5) or a pattern (e.g. \"2:4\")");
-    // A method's own option given to another: named with the method that reads it (checked for
-    // every key before any value is read, so that a foreign option is the error reported).
-    for (const std::string& k : prune_method_option_keys())
-      if (f.has(k.c_str()) && !info.option(k))
-        f.fail_at(k, "applies to method \"" + std::string(owner_of(k)->name) + "\", not \"" + p.method + "\"");
+    // Before any value is read, so that a foreign option is the error reported.
+    method_registry::refuse_foreign_options(f, prune_methods(), info);
   }
-  // A patch's options are checked against their owner; the merged setting against its method.
-  for (const std::string& k : prune_method_option_keys()) {
-    if (!f.has(k.c_str())) continue;
-    const MethodOption* o = info.option(k);
-    p.options[k] = read_method_option(f, o ? *o : *owner_of(k)->option(k));
-  }
+  method_registry::read_options(f, prune_methods(), info, p.options);
   return p;
 }
 
@@ -157,20 +145,11 @@ LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, co
   }
   l.method = f.get_choice("method", "svd", names);
   const LowRankMethodInfo& info = lowrank_method(l.method);
-  auto owner_of = [](const std::string& k) {
-    for (const LowRankMethodInfo* m : lowrank_methods())
-      if (m->option(k)) return m;
-    return static_cast<const LowRankMethodInfo*>(nullptr);
-  };
   l.rank = f.get_int64("rank", 0, 1);
   l.ratio = f.get_double("ratio", 0, 0.0, 1.0, true);
   l.energy = f.get_double("energy", 0, 0.0, 1.0, true);
-  // Options are range-checked against their owner's declaration first; a patch's are kept so.
-  for (const std::string& k : lowrank_method_option_keys()) {
-    if (!f.has(k.c_str())) continue;
-    const MethodOption* o = info.option(k);
-    l.options[k] = read_method_option(f, o ? *o : *owner_of(k)->option(k));
-  }
+  // Values are range-checked first here (low-rank's errors have always come in this order).
+  method_registry::read_options(f, lowrank_methods(), info, l.options);
   if (!partial) {
     const int given = (f.has("rank") ? 1 : 0) + (f.has("ratio") ? 1 : 0) + (f.has("energy") ? 1 : 0);
     if (given == 0) f.fail_at("rank", "lowrank needs one of rank, ratio or energy");
@@ -180,10 +159,7 @@ LowRankSetting parse_lowrank(const nlohmann::json& j, const std::string& key, co
       for (const std::string& n : by_energy) list += (list.empty() ? "" : " or ") + n;
       f.fail_at("energy", "applies to method " + list + " (the rank must be known before calibration); use rank or ratio with \"" + l.method + "\"");
     }
-    // A method's own option given to another.
-    for (const std::string& k : lowrank_method_option_keys())
-      if (f.has(k.c_str()) && !info.option(k))
-        f.fail_at(k, "applies to method \"" + std::string(owner_of(k)->name) + "\", not \"" + l.method + "\"");
+    method_registry::refuse_foreign_options(f, lowrank_methods(), info);
   }
   return l;
 }

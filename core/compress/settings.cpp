@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/compress/json_fields.h"
+#include "core/compress/method_registry.h"
 #include "core/compress/weight_method.h"
 
 namespace quench {
@@ -226,20 +227,8 @@ WeightQuant parse_weight_quant(const nlohmann::json& j, const std::string& key, 
   const WeightMethodInfo& info = weight_method(w.method);
   // A method's own options belong to it alone (checked for every key before any value is read, so
   // that a foreign option is the error reported); a patch's options are checked against their owner.
-  auto owner_of = [](const std::string& key) {
-    for (const WeightMethodInfo* m : weight_methods())
-      if (m->option(key)) return m;
-    return static_cast<const WeightMethodInfo*>(nullptr);
-  };
-  if (!partial)
-    for (const std::string& key : weight_method_option_keys())
-      if (f.has(key.c_str()) && !info.option(key))
-        f.fail_at(key.c_str(), std::string("applies to method \"") + owner_of(key)->name + "\", not \"" + w.method + "\"");
-  for (const std::string& key : weight_method_option_keys()) {
-    if (!f.has(key.c_str())) continue;
-    const MethodOption* o = info.option(key);
-    w.options[key] = read_method_option(f, o ? *o : *owner_of(key)->option(key));
-  }
+  if (!partial) method_registry::refuse_foreign_options(f, weight_methods(), info);
+  method_registry::read_options(f, weight_methods(), info, w.options);
   if (!partial && (w.fp8 || w.olive) && !info.fixed_grids) {
     std::string rounds;
     for (const WeightMethodInfo* m : weight_methods())

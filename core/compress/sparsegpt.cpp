@@ -36,10 +36,8 @@ PruneOutcome sparsegpt_prune(const at::Tensor& w_in, const at::Tensor& H_in, con
     const at::Tensor U1 = U.narrow(0, i1, count).narrow(1, i1, count);
     const at::Tensor d1 = U1.diagonal().reshape({1, -1});
     if (!p.nm()) {
-      // The block's share of pruned_weights(): one threshold over the block.
-      PruneSetting one_block = p;
-      one_block.options["block_size"] = count;
-      K1.copy_(mask_lowest_in_matrix(W.narrow(1, i1, count).pow(2) / d1.pow(2), pruned_weights(one_block, out, count)));
+      // The block's share of pruned_weights() (declared below): one threshold over the block.
+      K1.copy_(mask_lowest_in_matrix(W.narrow(1, i1, count).pow(2) / d1.pow(2), pruned_count(p.sparsity, out * count)));
     }
     at::Tensor Err1;
     if (kernel) {
