@@ -201,7 +201,7 @@ def idx_seeds():
 
 # fuzz/model_dir.h's fixture_names(), in its order: the first byte of a fuzz_config input picks one.
 CONFIG_FIXTURES = ["llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
-                   "mamba2-untied-tiny", "vit-tiny", "resnet-tiny", "resnet-bottleneck-tiny"]
+                   "mamba2-untied-tiny", "vit-tiny", "resnet-tiny", "resnet-bottleneck-tiny", "qwen3-tiny"]
 
 
 def config_seeds():

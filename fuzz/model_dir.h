@@ -17,11 +17,12 @@
 
 namespace quench::fuzz {
 
-// The repository's tiny checkpoints, one per family (tests/fixtures/hf-tiny).
+// The repository's tiny checkpoints, one per family (tests/fixtures/hf-tiny). New ones go at the
+// end: the first byte of every config seed in fuzz/corpus/config is an index into this list.
 inline const std::vector<std::string>& fixture_names() {
   static const std::vector<std::string> names{"llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny",
                                               "gpt2-tiny",  "mamba-tiny",      "mamba2-tiny",  "mamba2-untied-tiny",
-                                              "vit-tiny",   "resnet-tiny",     "resnet-bottleneck-tiny"};
+                                              "vit-tiny",   "resnet-tiny",     "resnet-bottleneck-tiny", "qwen3-tiny"};
   return names;
 }
 

@@ -95,7 +95,7 @@ int cmd_compress(const Argv& argv) {
            "activation or KV-cache quantization, rotations or low-rank factors are refused (they live in the forward pass)");
   a.option("format", "safetensors|gguf|compressed-tensors",
            "how --save-model writes PATH. safetensors: see --save-model. gguf: one GGUF file for llama.cpp (llama, "
-           "mistral, qwen2, gpt2, mamba, mamba2): layers quantized with a GGUF scheme (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, "
+           "mistral, qwen2, qwen3, gpt2, mamba, mamba2): layers quantized with a GGUF scheme (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, "
            "Q4_K, Q6_K, or weights.format) are stored as exactly those blocks, the rest in --float-type. "
            "compressed-tensors: a folder for vLLM, SGLang and transformers: integer weights packed (pack-quantized) "
            "or int8 with input activations (W8A8, int-quantized: dynamic per token, or static per tensor with each "

@@ -24,8 +24,8 @@ namespace {
 int cmd_generate(const Argv& argv) {
   Args a("generate",
          "Continues the prompt with the model's decoding cache: the prompt in one prefill step, then one token per step,\n"
-         "printed as it comes. Prefill and decode speeds go to stderr. Llama, Qwen2, Mistral and GPT-2 keep keys and\n"
-         "values per block; Mamba and Mamba-2 their conv window and scan state.");
+         "printed as it comes. Prefill and decode speeds go to stderr. Llama, Qwen2, Qwen3, Mistral and GPT-2 keep keys\n"
+         "and values per block; Mamba and Mamba-2 their conv window and scan state.");
   a.positional("MODEL_DIR", "the model folder");
   a.option("prompt", "TEXT", "the prompt");
   a.option("prompt-file", "FILE", "the prompt, read from a UTF-8 file");

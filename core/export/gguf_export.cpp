@@ -136,7 +136,7 @@ void add_arch_metadata(GgufWriter& w, const Model& m, const std::string& arch) {
   }
   const int64_t hidden = c.get_int("hidden_size"), heads = c.get_int("num_attention_heads");
   const int64_t head_dim = c.get_int("head_dim", hidden / heads);
-  // llama.cpp's llama and qwen2 attend to the whole context; within the sliding window (Mistral's,
+  // llama.cpp's llama, qwen2 and qwen3 attend to the whole context; within the sliding window (Mistral's,
   // Qwen2's) that is what transformers computes, so the file claims no more context than that.
   const int64_t max_pos = c.get_int("max_position_embeddings", 2048), window = m.attention_window();
   u32("context_length", window > 0 ? std::min(max_pos, window) : max_pos);
@@ -199,7 +199,7 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
   const std::string arch = gguf_arch(model);
   if (arch.empty())
     return model.config().get_string("model_type", model.architecture()) +
-           ": Quench writes GGUF for llama, mistral, qwen2, gpt2, mamba and mamba2 models (llama.cpp's architectures)";
+           ": Quench writes GGUF for llama, mistral, qwen2, qwen3, gpt2, mamba and mamba2 models (llama.cpp's architectures)";
   if (std::string why = gguf_tokenizer_problem(model.checkpoint().dir()); !why.empty()) return why;
   if (arch == "mamba" || arch == "mamba2") {
     const Config& c = model.config();
@@ -229,7 +229,10 @@ std::string gguf_exportable(const Model& model, const ResolvedRecipe& plan) {
                  " (no MLP rows)";
     }
   }
-  if (arch == "llama" || arch == "qwen2") {
+  if (arch == "qwen3")
+    for (const auto& lp : model.layers())
+      if (lp->bias().defined()) return lp->name() + ": a bias; llama.cpp's qwen3 has none (attention_bias must be false)";
+  if (arch == "llama" || arch == "qwen2" || arch == "qwen3") {
     const std::string rope = rope_type(model.config());
     if (rope != "default" && rope != "linear" && !(rope == "llama3" && arch == "llama"))
       return "rope type \"" + rope + "\": llama.cpp's " + arch + " reads default, linear" + (arch == "llama" ? " and llama3" : "") + " RoPE";
@@ -406,7 +409,7 @@ std::vector<std::string> export_gguf(const Model& model, const std::string& path
   }
   w.write(path, o.progress);
   std::vector<std::string> notes;
-  if (const int64_t window = model.attention_window(); window > 0 && (arch == "llama" || arch == "qwen2"))
+  if (const int64_t window = model.attention_window(); window > 0 && (arch == "llama" || arch == "qwen2" || arch == "qwen3"))
     notes.push_back(path + ": context_length " + std::to_string(window) + ", the model's sliding window: llama.cpp's " + arch +
                     " attends to the whole context, which equals the window only up to that many tokens");
   return notes;

@@ -128,7 +128,7 @@ json llama3_scaling(const Meta& m, const at::Tensor& freqs_in, const json& confi
 json make_config(const Meta& m, int64_t vocab, bool tied) {
   const std::string& arch = m.arch;
   json c;
-  if (arch == "llama" || arch == "qwen2") {
+  if (arch == "llama" || arch == "qwen2" || arch == "qwen3") {
     const int64_t hidden = m.a("embedding_length"), heads = m.a("attention.head_count");
     // Checked here, not only by the config's validation: the head_dim fallback divides by it.
     QUENCH_CHECK(heads > 0, m.ctx(arch + ".attention.head_count"), ": ", heads, " heads; it must be positive");
@@ -222,7 +222,7 @@ class HfTensors {
   explicit HfTensors(const std::string& path) : path_(path), f(path), m{f, f.key("general.architecture").as_string(path + ": general.architecture")} {
     const std::string& arch = m.arch;
     QUENCH_CHECK(gguf_arch_supported(arch), path, ": architecture \"", arch,
-                 "\" is not supported (Quench opens GGUF files of llama, qwen2, gpt2, mamba and mamba2 models)");
+                 "\" is not supported (Quench opens GGUF files of llama, qwen2, qwen3, gpt2, mamba and mamba2 models)");
     const GgufTensorInfo& embd = f.tensor("token_embd.weight");
     QUENCH_CHECK(embd.ne.size() == 2, path, ": tensor token_embd.weight has ", embd.ne.size(), " dimensions, expected 2");
     const bool tied = f.find("output.weight") == nullptr;

@@ -13,7 +13,7 @@ std::string gguf_arch_of_model_type(const std::string& model_type);
 // The registered config name llama.cpp's architecture stands for ("llama" → LlamaForCausalLM: the
 // first registered name that writes as it); "" when none.
 std::string hf_architecture_of_gguf(const std::string& arch);
-// Whether Quench maps this llama.cpp architecture (llama, qwen2, gpt2, mamba, mamba2).
+// Whether Quench maps this llama.cpp architecture (llama, qwen2, qwen3, gpt2, mamba, mamba2).
 bool gguf_arch_supported(const std::string& arch);
 
 // HF parameter name → GGUF tensor name ("" when the table has none). GPT-2 names are accepted

@@ -1,6 +1,7 @@
-// LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM: one decoder with optional q/k/v/o
-// and MLP biases (present in the checkpoint or not), grouped-query attention, RoPE, and sliding
-// windows where the config asks for them (Mistral's sliding_window, Qwen2's layer_types).
+// LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM: one decoder with
+// optional q/k/v/o and MLP biases (present in the checkpoint or not), grouped-query attention,
+// RoPE, and sliding windows where the config asks for them (Mistral's sliding_window, Qwen2's
+// layer_types). Qwen3 adds an RMSNorm over each query and key head (q_norm, k_norm) before RoPE.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -20,7 +21,9 @@ class Llama : public Model {
     const Config& c = config();
     hidden_ = c.get_size("hidden_size");
     heads_ = c.get_size("num_attention_heads");
-    head_dim_ = c.get_size("head_dim", hidden_ / heads_);
+    qk_norm_ = architecture() == "Qwen3ForCausalLM";
+    // transformers' Qwen3Config defaults head_dim to 128, not hidden / heads.
+    head_dim_ = c.get_size("head_dim", qk_norm_ ? 128 : hidden_ / heads_);
     eps_ = c.get_double_in("rms_norm_eps", 1e-6, 0, 1);
     act_ = c.get_string("hidden_act", "silu");
     QUENCH_CHECK(is_known_activation(act_), c.path(), ": hidden_act '", act_, "' is not supported");
@@ -48,6 +51,12 @@ class Llama : public Model {
       b.gate = add_layer(p + ".mlp.gate_proj", LayerKind::Linear, false);
       b.up = add_layer(p + ".mlp.up_proj", LayerKind::Linear, false);
       b.down = add_layer(p + ".mlp.down_proj", LayerKind::Linear, false);
+      if (qk_norm_) {
+        b.q_norm = add_param(p + ".self_attn.q_norm.weight");
+        b.k_norm = add_param(p + ".self_attn.k_norm.weight");
+        expect_shape(p + ".self_attn.q_norm.weight", b.q_norm, {head_dim_});
+        expect_shape(p + ".self_attn.k_norm.weight", b.k_norm, {head_dim_});
+      }
       b.q_point = p + ".self_attn:q";
       b.k_point = p + ".self_attn:k";
       b.v_point = p + ".self_attn:v";
@@ -102,8 +111,14 @@ class Llama : public Model {
     auto x = rms_norm(h, *b.in_norm, eps_);
     // Head counts come from the weights, so structured pruning can remove heads.
     const int64_t H = b.q->out_features() / head_dim_, Hkv = b.k->out_features() / head_dim_;
-    auto q = b.q->forward(x).view({B, T, H, head_dim_}).transpose(1, 2);
-    auto k = b.k->forward(x).view({B, T, Hkv, head_dim_}).transpose(1, 2);
+    auto q = b.q->forward(x).view({B, T, H, head_dim_});
+    auto k = b.k->forward(x).view({B, T, Hkv, head_dim_});
+    if (b.q_norm) {
+      q = rms_norm(q, *b.q_norm, eps_);
+      k = rms_norm(k, *b.k_norm, eps_);
+    }
+    q = q.transpose(1, 2);
+    k = k.transpose(1, 2);
     auto v = b.v->forward(x).view({B, T, Hkv, head_dim_}).transpose(1, 2);
     const auto& [cos_all, sin_all] = tables(pos + T, h);
     const at::Tensor cos = cos_all.narrow(0, pos, T), sin = sin_all.narrow(0, pos, T);
@@ -155,6 +170,7 @@ class Llama : public Model {
   struct Block {
     std::string prefix, q_point, k_point, v_point;
     at::Tensor *in_norm = nullptr, *post_norm = nullptr;  // [hidden]
+    at::Tensor *q_norm = nullptr, *k_norm = nullptr;      // [head_dim], Qwen3 only
     Layer *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr, *gate = nullptr, *up = nullptr, *down = nullptr;
     int64_t window = 0;
   };
@@ -223,6 +239,7 @@ class Llama : public Model {
   }
 
   int64_t hidden_ = 0, heads_ = 0, head_dim_ = 0;
+  bool qk_norm_ = false;
   double eps_ = 1e-6;
   std::string act_;
   Rope rope_;
@@ -239,8 +256,11 @@ class Llama : public Model {
 const ArchitectureFamily& llama_family() {
   static const ArchitectureFamily family = [] {
     using P = ScaleGroup::Prev;
-    ArchitectureFamily f{"Llama, Qwen2 and Mistral",
-                         {{"LlamaForCausalLM", "llama", "llama"}, {"Qwen2ForCausalLM", "qwen2", "qwen2"}, {"MistralForCausalLM", "mistral", "llama"}},
+    ArchitectureFamily f{"Llama, Qwen2, Qwen3 and Mistral",
+                         {{"LlamaForCausalLM", "llama", "llama"},
+                          {"Qwen2ForCausalLM", "qwen2", "qwen2"},
+                          {"Qwen3ForCausalLM", "qwen3", "qwen3"},
+                          {"MistralForCausalLM", "mistral", "llama"}},
                          Modality::Text,
                          [](std::shared_ptr<const Checkpoint> ckpt) -> std::unique_ptr<Model> { return std::make_unique<Llama>(std::move(ckpt)); },
                          {}};
@@ -266,6 +286,8 @@ const ArchitectureFamily& llama_family() {
         {"model.layers.{N}.self_attn.k_proj.{W}", "blk.{N}.attn_k.{W}"},
         {"model.layers.{N}.self_attn.v_proj.{W}", "blk.{N}.attn_v.{W}"},
         {"model.layers.{N}.self_attn.o_proj.{W}", "blk.{N}.attn_output.{W}"},
+        {"model.layers.{N}.self_attn.q_norm.weight", "blk.{N}.attn_q_norm.weight"},  // Qwen3
+        {"model.layers.{N}.self_attn.k_norm.weight", "blk.{N}.attn_k_norm.weight"},
         {"model.layers.{N}.mlp.gate_proj.{W}", "blk.{N}.ffn_gate.{W}"},
         {"model.layers.{N}.mlp.up_proj.{W}", "blk.{N}.ffn_up.{W}"},
         {"model.layers.{N}.mlp.down_proj.{W}", "blk.{N}.ffn_down.{W}"},

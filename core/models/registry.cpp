@@ -14,7 +14,7 @@
 namespace quench {
 
 // Each architecture file declares its family (core/models/architecture.h); one line each here.
-const ArchitectureFamily& llama_family();  // Llama, Qwen2, Mistral
+const ArchitectureFamily& llama_family();  // Llama, Qwen2, Qwen3, Mistral
 const ArchitectureFamily& gpt2_family();
 const ArchitectureFamily& mamba_family();
 const ArchitectureFamily& mamba2_family();

@@ -127,7 +127,7 @@ SpeedResult measure_speed(Model& model, int64_t prompt_tokens, const std::vector
 void check_generates(const Model& model, const std::string& where) {
   QUENCH_CHECK(model.modality() == Modality::Text, where, ": ", model.architecture(), " does not generate text");
   QUENCH_CHECK(model.can_decode(), where, ": ", model.architecture(),
-               " has no decoding cache in Quench yet, so it cannot generate (text models can: Llama, Qwen2, Mistral, GPT-2, Mamba, Mamba-2)");
+               " has no decoding cache in Quench yet, so it cannot generate (text models can: Llama, Qwen2, Qwen3, Mistral, GPT-2, Mamba, Mamba-2)");
 }
 
 at::Tensor prompt_ids(const Model& model, const Tokenizer& tok, const std::string& text, const std::string& tokenizer_path) {

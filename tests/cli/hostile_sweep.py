@@ -33,7 +33,7 @@ import zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "hf-tiny")
 DEMO = os.path.join(ROOT, "resources", "demo")
-FAMILIES = ["llama-tiny", "qwen2-tiny", "mistral-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny", "vit-tiny",
+FAMILIES = ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny", "vit-tiny",
             "resnet-tiny", "resnet-bottleneck-tiny"]
 MAX_RSS_KB = 1024 * 1024
 

@@ -49,7 +49,7 @@ TEST_P(Decode, GreedyGenerationEqualsTheLoopWithoutCache) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(TextFamilies, Decode, ::testing::Values("llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
+INSTANTIATE_TEST_SUITE_P(TextFamilies, Decode, ::testing::Values("llama-tiny", "llama-bias-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny",
                                                       "mamba2-untied-tiny"),
                          [](const auto& info) { return test::param_name(info.param); });
 

@@ -260,12 +260,14 @@ std::vector<Case> cases() {
   // The hf-tiny fixtures have random weights: their predictions are close to uniform (perplexity
   // near the vocabulary size), so the argmax is often a near-tie that llama.cpp's 8-bit rounding
   // of activations flips. Perplexity is held to the same 0.5 %; top-1 to 90 %.
-  for (const char* f : {"llama-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny"}) {
+  for (const char* f : {"llama-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gpt2-tiny", "mamba-tiny"}) {
     const std::string dir = test::fixture(std::string("hf-tiny/") + f);
     out.push_back({dir, "", "f16"});
-    // Mamba's Δ = softplus(·) and exp(Δ·A) amplify llama.cpp's activation rounding further on random weights.
-    const bool ssm = std::string(f) == "mamba-tiny";
-    for (const char* s : {"Q8_0", "Q4_0", "Q4_K"}) out.push_back({dir, s, "", ssm ? 0.01 : 0.005, ssm ? 0.85 : 0.9});
+    // Mamba's Δ = softplus(·) and exp(Δ·A) amplify llama.cpp's activation rounding further on random weights;
+    // so do qwen3-tiny's confidently wrong logits (perplexity 2300, 4.5× its vocabulary): 0.6 % and
+    // 0.8 % at Q8_0 and Q4_0, 0.003 % once that rounding is simulated (the check below).
+    const bool loose = std::string(f) == "mamba-tiny" || std::string(f) == "qwen3-tiny";
+    for (const char* s : {"Q8_0", "Q4_0", "Q4_K"}) out.push_back({dir, s, "", loose ? 0.01 : 0.005, std::string(f) == "mamba-tiny" ? 0.85 : 0.9});
   }
   // Llama 3.1's RoPE scaling travels as llama.cpp's rope_freqs tensor (and comes back as rope_scaling);
   // this fixture also has attention and MLP biases.

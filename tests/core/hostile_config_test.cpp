@@ -97,7 +97,7 @@ TEST_P(HostileConfig, EveryNumericKeyAtZeroMinusOneAndHugeRefusedByNameOrHarmles
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, HostileConfig,
-                         ::testing::Values("llama-tiny", "qwen2-tiny", "mistral-tiny", "gpt2-tiny", "mamba-tiny",
+                         ::testing::Values("llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gpt2-tiny", "mamba-tiny",
                                            "mamba2-tiny", "vit-tiny", "resnet-tiny", "resnet-bottleneck-tiny"),
                          [](const auto& info) {
                            std::string n = info.param;

@@ -37,7 +37,7 @@ TEST_P(DecodeGpu, CachedStepsEqualTheWholeSequence) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TextFamilies, DecodeGpu,
-                         ::testing::Values("llama-tiny", "mistral-tiny", "qwen2-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny"),
+                         ::testing::Values("llama-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gpt2-tiny", "mamba-tiny", "mamba2-tiny"),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (char& c : s)

@@ -37,7 +37,7 @@ ModelWideBox::ModelWideBox(RecipeDocument& doc, QWidget* parent) : QGroupBox(tr(
 
   flap_ = new QCheckBox(tr("Structured pruning (FLAP)"), this);
   flap_->setObjectName(QStringLiteral("flap"));
-  flap_->setToolTip(tr("Removes whole MLP channels and attention head groups before everything else, on the float model (Llama, Qwen2, Mistral)"));
+  flap_->setToolTip(tr("Removes whole MLP channels and attention head groups before everything else, on the float model (Llama, Qwen2, Qwen3, Mistral)"));
   ratio_ = fractionBox(0.01, 0.99, 0.2, "flapRatio", this);
   ratio_->setToolTip(tr("The fraction of the targeted layers' parameters removed"));
   target_ = new QComboBox(this);
