@@ -10,10 +10,12 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "core/compress/rtn.h"
+#include "core/nn/functional.h"
 #include "core/nn/packed_linear.h"
 #include "core/nn/scan.h"
 #include "core/ops/channel_stats.h"
@@ -335,13 +337,129 @@ void bench_w4a16(at::ScalarType dt, int64_t n, int64_t k, const std::vector<int6
   }
 }
 
+// The chunked scan as it was first written (one einsum per step of the paper's listing, segsum
+// materialized by masked cumsum): the reference the current ssd_scan_chunked is timed against.
+// segsum(a)[..., i, j] = a[..., j+1] + … + a[..., i] for i ≥ j, −∞ above the diagonal: the log of
+// the decay from step j to step i.
+at::Tensor segsum(const at::Tensor& a) {
+  const int64_t T = a.size(-1);
+  const auto opts = at::TensorOptions().dtype(at::kBool).device(a.device());
+  std::vector<int64_t> sizes = a.sizes().vec();
+  sizes.push_back(T);
+  const at::Tensor below = at::ones({T, T}, opts).tril(-1), on_or_below = at::ones({T, T}, opts).tril(0);
+  const at::Tensor rep = a.unsqueeze(-1).expand(sizes).masked_fill(below.logical_not(), 0);
+  return rep.cumsum(-2).masked_fill(on_or_below.logical_not(), -std::numeric_limits<float>::infinity());
+}
+at::Tensor ssd_scan_chunked_einsum(const at::Tensor& x_in, const at::Tensor& dt_in, const at::Tensor& A_in, const at::Tensor& B_in,
+                            const at::Tensor& C_in, const at::Tensor& D_in, int64_t chunk) {
+  const int64_t Bn = x_in.size(0), L = x_in.size(1), H = x_in.size(2), P = x_in.size(3);
+  const int64_t G = B_in.size(2), N = B_in.size(3);
+  QUENCH_CHECK(G > 0 && H % G == 0, "ssd_scan: ", H, " heads are not a multiple of ", G, " groups");
+  QUENCH_CHECK(chunk > 0, "ssd_scan: chunk must be positive");
+  const int64_t E = H / G, Q = std::min(chunk, std::max<int64_t>(L, 1)), c = (L + Q - 1) / Q, pad = c * Q - L;
+  // Padded steps have dt = 0: no decay and no input, so they change no state; their outputs are cut.
+  auto padded = [&](const at::Tensor& t) {
+    at::Tensor f = t.to(at::kFloat);
+    if (pad == 0) return f;
+    std::vector<int64_t> sz = f.sizes().vec();
+    sz[1] = pad;
+    return at::cat({f, at::zeros(sz, f.options())}, 1);
+  };
+  const at::Tensor x = padded(x_in), dt = padded(dt_in), Bm = padded(B_in), C = padded(C_in);
+  const at::Tensor A = A_in.to(at::kFloat);
+  const at::Tensor X = (x * dt.unsqueeze(-1)).view({Bn, c, Q, G, E, P});            // discretized input
+  const at::Tensor a = (dt * A).view({Bn, c, Q, G, E}).permute({0, 3, 4, 1, 2});     // [b, g, e, c, l]
+  const at::Tensor Bc = Bm.view({Bn, c, Q, G, N}), Cc = C.view({Bn, c, Q, G, N});
+  const at::Tensor a_cum = a.cumsum(-1);
+  // 1. Within each chunk: y_l = Σ_{s ≤ l} (C_l · B_s) exp(a_{s+1} + … + a_l) X_s.
+  const at::Tensor CB = at::einsum("bclgn,bcsgn->bgcls", {Cc, Bc});
+  const at::Tensor W = CB.unsqueeze(2) * at::exp(segsum(a));  // [b, g, e, c, l, s]
+  const at::Tensor y_diag = at::einsum("bgecls,bcsgep->bclgep", {W, X});
+  // 2. Each chunk's final state from its own inputs.
+  const at::Tensor to_end = at::exp(a_cum.narrow(-1, Q - 1, 1) - a_cum).permute({0, 3, 4, 1, 2}).unsqueeze(-1);  // [b, c, l, g, e, 1]
+  const at::Tensor states = at::einsum("bclgn,bclgep->bcgepn", {Bc, X * to_end});
+  // 3. Across chunks: the state entering each chunk, from the ones before it.
+  const at::Tensor chunk_sums = at::constant_pad_nd(a_cum.select(-1, Q - 1), {1, 0});  // [b, g, e, c + 1]
+  const at::Tensor carried = at::einsum("bgezc,bcgepn->bzgepn",
+                                        {at::exp(segsum(chunk_sums)), at::cat({at::zeros_like(states.narrow(1, 0, 1)), states}, 1)});
+  const at::Tensor entering = carried.narrow(1, 0, c);  // [b, c, g, e, p, n]
+  // 4. What the entering state adds to each output: C_l · state, decayed to step l.
+  const at::Tensor from_start = at::exp(a_cum).permute({0, 3, 4, 1, 2}).unsqueeze(-1);  // [b, c, l, g, e, 1]
+  const at::Tensor y_off = at::einsum("bclgn,bcgepn->bclgep", {Cc, entering}) * from_start;
+  const at::Tensor y = (y_diag + y_off).reshape({Bn, c * Q, H, P}).narrow(1, 0, L);
+  return y + x_in.to(at::kFloat) * D_in.to(at::kFloat).view({1, 1, H, 1});
+}
+
+// Where a Mamba-2 block's time goes at Mamba2-2.7B shapes (d_model 2560, 80 heads of 64, state
+// 128, one group, conv 4) on `Bn` × `L` tokens in bf16: each op of the mixer as the model runs it
+// (core/models/mamba2.cpp), timed alone, and the chunked scan at three chunk sizes. The block's
+// share of an eval is its sum; 64 blocks make the model.
+void bench_mamba2_block(int64_t Bn, int64_t L) {
+  const int64_t d = 2560, di = 5120, H = 80, P = 64, N = 128, G = 1, conv_dim = di + 2 * G * N, K = 4;
+  const int64_t rows = 2 * di + 2 * G * N + H;
+  std::printf("\nMamba-2 block at 2.7B shapes, %lld x %lld tokens, bf16\n", static_cast<long long>(Bn), static_cast<long long>(L));
+  const auto bf = dev(at::kBFloat16);
+  const at::Tensor x = at::randn({Bn, L, d}, bf), w_in = at::randn({rows, d}, bf) * 0.02, w_out = at::randn({d, di}, bf) * 0.02;
+  const at::Tensor w_conv = at::randn({conv_dim, 1, K}, bf) * 0.3, b_conv = at::randn({conv_dim}, bf) * 0.1;
+  const at::Tensor dt_bias = at::randn({H}, dev(at::kFloat)) * 0.5 - 2, A = -at::exp(at::rand({H}, dev(at::kFloat)) * 2.5);
+  const at::Tensor Dk = at::randn({H}, dev(at::kFloat)), gnorm = at::ones({di}, bf), norm = at::ones({d}, bf);
+  // Each stage writes its own output and reads only earlier ones, so it can be repeated alone.
+  at::Tensor proj, conv_out, xbc, dt, y, g;
+  struct Stage {
+    std::string name;
+    std::function<void()> run;
+  };
+  std::vector<Stage> stages = {
+      {"rms_norm (block input)", [&] { rms_norm(x, norm, 1e-5); }},
+      {"in_proj (cuBLAS)", [&] { proj = at::linear(x, w_in); }},
+      {"conv1d depthwise + narrow", [&] {
+         conv_out = at::conv1d(proj.narrow(-1, di, conv_dim).transpose(1, 2), w_conv, b_conv, 1, K - 1, 1, conv_dim).narrow(2, 0, L);
+       }},
+      {"silu + transpose back", [&] { xbc = activation(conv_out, "silu").transpose(1, 2); }},
+      {"softplus(dt + bias)", [&] { dt = at::softplus(proj.narrow(-1, rows - H, H).to(at::kFloat) + dt_bias); }},
+      {"ssd_scan_chunked (64) + to bf16", [&] {
+         const at::Tensor xs = xbc.narrow(-1, 0, di).reshape({Bn, L, H, P});
+         const at::Tensor Bm = xbc.narrow(-1, di, G * N).reshape({Bn, L, G, N}), Cm = xbc.narrow(-1, di + G * N, G * N).reshape({Bn, L, G, N});
+         y = ssd_scan_chunked(xs, dt, A, Bm, Cm, Dk, 64).reshape({Bn, L, di}).to(at::kBFloat16);
+       }},
+      {"gated_rms_norm", [&] { g = gated_rms_norm(y, proj.narrow(-1, 0, di), gnorm, 1e-5, di); }},
+      {"out_proj (cuBLAS)", [&] { at::linear(g, w_out); }},
+  };
+  for (auto& s : stages) s.run();  // in order once, so each stage's inputs exist
+  double total = 0;
+  for (auto& s : stages) {
+    const double ms = time_ms([&](int) { s.run(); }, 2, 10);
+    total += ms;
+    std::printf("  %-40s %9.3f ms\n", s.name.c_str(), ms);
+  }
+  const double tokens = static_cast<double>(Bn * L);
+  std::printf("  %-40s %9.3f ms  (64 blocks: %.0f ms, %.0f tokens/s without embedding and head)\n", "block", total, 64 * total,
+              tokens / (64 * total * 1e-3));
+  const at::Tensor xs = xbc.narrow(-1, 0, di).reshape({Bn, L, H, P});
+  const at::Tensor Bm = xbc.narrow(-1, di, G * N).reshape({Bn, L, G, N}), Cm = xbc.narrow(-1, di + G * N, G * N).reshape({Bn, L, G, N});
+  const at::Tensor y64 = ssd_scan_chunked(xs, dt, A, Bm, Cm, Dk, 64);
+  const at::Tensor y_ref = ssd_scan_chunked_einsum(xs, dt, A, Bm, Cm, Dk, 64);
+  const double e = rel_fro(y64, y_ref);
+  check(e < 1e-4, "ssd_scan_chunked vs the einsum formulation", "rel " + std::to_string(e));
+  const double t_new = time_ms([&](int) { ssd_scan_chunked(xs, dt, A, Bm, Cm, Dk, 64); }, 2, 10);
+  const double t_old = time_ms([&](int) { ssd_scan_chunked_einsum(xs, dt, A, Bm, Cm, Dk, 64); }, 2, 10);
+  std::printf("  %-40s %9.3f ms  einsum formulation %9.3f ms  x%.2f\n", "ssd_scan_chunked (64)", t_new, t_old, t_old / t_new);
+  for (int64_t q : {32, 128, 256}) {
+    const double ms = time_ms([&](int) { ssd_scan_chunked(xs, dt, A, Bm, Cm, Dk, q); }, 2, 10);
+    std::printf("  %-40s %9.3f ms  (rel. difference to chunk 64: %.2e)\n", ("ssd_scan_chunked (" + std::to_string(q) + ")").c_str(), ms,
+                rel_fro(ssd_scan_chunked(xs, dt, A, Bm, Cm, Dk, q), y64));
+  }
+}
+
 }  // namespace
 
 // --stats: the copy and the channel-statistics lines only, twice (a run-to-run spread for one
 // kernel's tries without spending device time on the rest). --w4a16: the copy and the W4A16 lines.
+// --mamba2: the copy and the Mamba-2 block's stages.
 int main(int argc, char** argv) {
   const bool stats_only = argc > 1 && std::string(argv[1]) == "--stats";
   const bool w4a16_only = argc > 1 && std::string(argv[1]) == "--w4a16";
+  const bool mamba2_only = argc > 1 && std::string(argv[1]) == "--mamba2";
   if (!at::hasCUDA()) {
     std::printf("bench_kernels: no CUDA device\n");
     return 2;
@@ -351,6 +469,11 @@ int main(int argc, char** argv) {
   std::printf("device: %s, %d SMs, %.0f GiB\n", prop.name, prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
   at::manual_seed(0);
   bench_copy();
+  if (mamba2_only) {
+    bench_mamba2_block(8, 2048);  // issue 20's eval batch
+    std::printf("\n%d check(s) failed\n", g_failures);
+    return g_failures == 0 ? 0 : 1;
+  }
   if (w4a16_only) {
     // The issue's shapes: K = N = 8192 for M = 1…4096, and Llama-3-8B's projections at decoding sizes.
     const std::vector<int64_t> all = {1, 2, 4, 8, 16, 32, 128, 512, 2048, 4096}, decode = {1, 4, 16};

@@ -39,5 +39,16 @@ TEST(SsdChunked, ChunkSizeDoesNotChangeTheResult) {
   EXPECT_LE(test::rel_error(a, b), 1e-5);
 }
 
+// x is read in its own dtype (the model's bf16 on a GPU) and promoted inside the products: the
+// result is the float32 scan of x's float values.
+TEST(SsdChunked, HalfPrecisionInputsScanAsTheirFloatValues) {
+  at::manual_seed(5);
+  const at::Tensor x = at::randn({2, 40, 4, 8}).to(at::kBFloat16), dt = at::softplus(at::randn({2, 40, 4})), A = -at::exp(at::rand({4}));
+  const at::Tensor Bm = at::randn({2, 40, 1, 8}), C = at::randn({2, 40, 1, 8}), D = at::randn({4});
+  const at::Tensor got = ssd_scan_chunked(x, dt, A, Bm, C, D, 16), ref = ssd_scan_chunked(x.to(at::kFloat), dt, A, Bm, C, D, 16);
+  EXPECT_EQ(got.scalar_type(), at::kFloat);
+  EXPECT_LE(test::rel_error(got, ref), 1e-6);
+}
+
 }  // namespace
 }  // namespace quench
