@@ -37,12 +37,19 @@ struct Compiled {
   std::string to;
 };
 
-// Both directions of a family's table, compiled once.
+// Both directions of a family's table for one of its llama.cpp architectures, compiled once. A
+// row whose GGUF side starts with "<arch>:" belongs to that architecture alone (Qwen3's q/k norms
+// in the Llama family's table): a llama file holding such a tensor is refused by name on import.
 struct Table {
   std::vector<Compiled> to_gguf, to_hf;
   std::string optional_prefix;
-  explicit Table(const Structure& s) : optional_prefix(s.gguf_optional_prefix) {
-    for (const auto& [hf, gguf] : s.gguf_tensors) {
+  Table(const Structure& s, const std::string& arch) : optional_prefix(s.gguf_optional_prefix) {
+    for (const auto& [hf, row] : s.gguf_tensors) {
+      std::string gguf = row;
+      if (const auto colon = row.find(':'); colon != std::string::npos) {
+        if (row.compare(0, colon, arch) != 0) continue;
+        gguf = row.substr(colon + 1);
+      }
       to_gguf.push_back({std::regex(to_regex(hf)), to_replacement(gguf)});
       to_hf.push_back({std::regex(to_regex(gguf)), to_replacement(hf)});
     }
@@ -50,22 +57,18 @@ struct Table {
 };
 
 // The table of the family whose config names llama.cpp writes as `arch` (its architecture file
-// declares both).
+// declares both), with that architecture's own rows.
 const Table* table(const std::string& arch) {
-  static const std::map<const Structure*, Table> tables = [] {
-    std::map<const Structure*, Table> t;
+  static const std::map<std::string, Table> tables = [] {
+    std::map<std::string, Table> t;
     for (const ArchitectureFamily* f : families())
-      if (!f->structure.gguf_tensors.empty()) t.emplace(&f->structure, Table(f->structure));
+      if (!f->structure.gguf_tensors.empty())
+        for (const auto& n : f->names)
+          if (*n.gguf_arch) t.emplace(n.gguf_arch, Table(f->structure, n.gguf_arch));
     return t;
   }();
-  if (arch.empty()) return nullptr;
-  for (const ArchitectureFamily* f : families())
-    for (const auto& n : f->names)
-      if (arch == n.gguf_arch) {
-        auto it = tables.find(&f->structure);
-        return it == tables.end() ? nullptr : &it->second;
-      }
-  return nullptr;
+  const auto it = tables.find(arch);
+  return it == tables.end() ? nullptr : &it->second;
 }
 
 std::string map(const std::vector<Compiled>& rows, const std::string& name) {

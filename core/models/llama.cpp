@@ -286,8 +286,9 @@ const ArchitectureFamily& llama_family() {
         {"model.layers.{N}.self_attn.k_proj.{W}", "blk.{N}.attn_k.{W}"},
         {"model.layers.{N}.self_attn.v_proj.{W}", "blk.{N}.attn_v.{W}"},
         {"model.layers.{N}.self_attn.o_proj.{W}", "blk.{N}.attn_output.{W}"},
-        {"model.layers.{N}.self_attn.q_norm.weight", "blk.{N}.attn_q_norm.weight"},  // Qwen3
-        {"model.layers.{N}.self_attn.k_norm.weight", "blk.{N}.attn_k_norm.weight"},
+        // Qwen3's alone ("qwen3:"): llama and qwen2 files have no such tensors.
+        {"model.layers.{N}.self_attn.q_norm.weight", "qwen3:blk.{N}.attn_q_norm.weight"},
+        {"model.layers.{N}.self_attn.k_norm.weight", "qwen3:blk.{N}.attn_k_norm.weight"},
         {"model.layers.{N}.mlp.gate_proj.{W}", "blk.{N}.ffn_gate.{W}"},
         {"model.layers.{N}.mlp.up_proj.{W}", "blk.{N}.ffn_up.{W}"},
         {"model.layers.{N}.mlp.down_proj.{W}", "blk.{N}.ffn_down.{W}"},
